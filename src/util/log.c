@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <kestrel/log.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static enum log_level log_threshold = LOG_INFO;
+
+void log_level_set(enum log_level level)
+{
+	log_threshold = level;
+}
+
+enum log_level log_level_get(void)
+{
+	return log_threshold;
+}
+
+void log_print(enum log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = {
+		[LOG_ERR] = "error: ", [LOG_WARN] = "warning: ",
+		[LOG_INFO] = "", [LOG_DEBUG] = "debug: ",
+	};
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	if (level > log_threshold)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* One write per message so lines from different threads do not mix. */
+	fprintf(stderr, "kestrel: %s%s", names[level], buf);
+}
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool ratelimit_allow(struct ratelimit *rl)
+{
+	unsigned long long now = now_ms();
+
+	if (!rl->begin_ms || now - rl->begin_ms >= rl->interval_ms) {
+		if (rl->missed)
+			log_print(LOG_WARN, "%u messages suppressed\n", rl->missed);
+		rl->begin_ms = now;
+		rl->printed = 0;
+		rl->missed = 0;
+	}
+	if (rl->printed < rl->burst) {
+		rl->printed++;
+		return true;
+	}
+	rl->missed++;
+	return false;
+}
