@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef KESTREL_X86_LAYOUT_H
+#define KESTREL_X86_LAYOUT_H
+
+/*
+ * The x86 machine's guest-physical and port layout: one place for every
+ * fixed address, so loaders, ACPI tables and devices agree.
+ *
+ *   0x0000_0000 .. RAM_32BIT_END   RAM (low part; first 1 MiB holds boot data)
+ *   0xd000_0000                    boot timer (MMIO, 4 KiB)
+ *   0xd000_1000 + n * 0x1000       virtio-mmio device n (n = 0..31), IRQ 10 + n (wraps at 15)
+ *   0xfec0_0000                    IOAPIC
+ *   0xfee0_0000                    LAPIC
+ *   4 GiB ..                       RAM above what fits below the hole
+ */
+
+#define X86_RAM_32BIT_END	0xc0000000ULL	/* 3 GiB: RAM below the MMIO hole */
+#define X86_HIGH_RAM_START	0x100000000ULL	/* 4 GiB */
+
+#define X86_BOOT_TIMER_GPA	0xd0000000ULL
+#define X86_BOOT_TIMER_SIZE	0x1000ULL
+#define X86_BOOT_TIMER_MAGIC	123		/* byte written at userspace start */
+
+#define X86_VIRTIO_MMIO_BASE	0xd0001000ULL
+#define X86_VIRTIO_MMIO_SIZE	0x1000ULL
+#define X86_VIRTIO_MMIO_MAX	32
+
+#define X86_IOAPIC_GPA		0xfec00000ULL
+#define X86_LAPIC_GPA		0xfee00000ULL
+
+/* Port I/O and interrupt lines (GSIs). */
+#define X86_COM1_PORT		0x3f8
+#define X86_COM1_IRQ		4
+#define X86_I8042_DATA_PORT	0x60
+#define X86_I8042_CMD_PORT	0x64
+#define X86_DEBUG_EXIT_PORT	0xf4
+#define X86_PONG_PORT		0x520		/* 16 ports */
+#define X86_PONG_IRQ		5
+#define X86_CPU_HOTPLUG_PORT	0x514		/* test device: add a vCPU */
+#define X86_VIRTIO_MMIO_IRQ0	10
+
+#endif /* KESTREL_X86_LAYOUT_H */
