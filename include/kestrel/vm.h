@@ -2,6 +2,8 @@
 #ifndef KESTREL_VM_H
 #define KESTREL_VM_H
 
+#include <stddef.h>
+
 #include <kestrel/iobus.h>
 #include <kestrel/types.h>
 
@@ -75,5 +77,136 @@ int vm_irqfd_del(struct vm *vm, u32 gsi, int fd);
  * The first request wins; later ones are ignored.
  */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status);
+
+
+/* ---- lifecycle (main.c, tests, the hot-plug device) ----------------------- */
+
+struct vcpu;
+struct boot_config;
+
+/*
+ * Exit statuses of "kestrel run" (main.c maps the stop reason to these).
+ * Odd statuses belong to the guest: the debug-exit port gives (v << 1) | 1.
+ * Even ones are kestrel's own, so the two never collide.
+ */
+#define VM_EXIT_OK		0	/* reset or power-off */
+#define VM_EXIT_USAGE		2	/* bad command line (one-line error) */
+#define VM_EXIT_HOST_ERROR	4	/* kestrel could not build or run the VM */
+#define VM_EXIT_GUEST_ERROR	6	/* triple fault, internal/emulation error,
+					 * failed entry, crash event, unknown exit */
+#define VM_EXIT_INTERRUPTED	130	/* SIGINT/SIGTERM (VM_STOP_USER) */
+
+/**
+ * struct vm_config - what vm_create() builds
+ * @ram_size: bytes of guest RAM (page aligned, non-zero); the architecture
+ *	      lays it out (x86: below X86_RAM_32BIT_END, the rest from 4 GiB)
+ * @mem_flags: MEM_F_* for the RAM
+ */
+struct vm_config {
+	u64 ram_size;
+	unsigned int mem_flags;
+};
+
+/**
+ * vm_create() - open /dev/kvm, create the VM, its RAM and in-kernel devices
+ * @cfg: sizes and flags
+ * @out: the new VM (no vCPUs yet)
+ *
+ * RAM is registered as memslots before the architecture creates its
+ * interrupt controllers (each memslot change is slow once they exist).
+ *
+ * Return: 0; -ENOENT/-EACCES if /dev/kvm cannot be opened; -ENOSYS if the
+ * KVM API is unusable; -EINVAL for a bad @cfg; -ENOMEM; or another negative
+ * errno from KVM. Nothing is left behind on failure.
+ */
+int vm_create(const struct vm_config *cfg, struct vm **out);
+
+/**
+ * vm_destroy() - free the VM: its vCPUs, RAM, bus and KVM fds
+ * @vm: may be NULL or half-built; its vCPU threads must not be running
+ *	(vm_run() has returned, or was never called). Devices must have been
+ *	destroyed first (they unregister from the bus).
+ */
+void vm_destroy(struct vm *vm);
+
+/**
+ * vm_load_guest() - load a guest image and boot data into RAM
+ * @vm: a VM without vCPUs (vCPU 0 starts at the loaded entry when created)
+ * @cfg: images (untrusted bytes) and machine facts
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ *
+ * Return: 0, or the loader's negative errno (-ENOEXEC not a loadable
+ * image, -ENOSPC/-E2BIG does not fit in RAM, -EINVAL bad configuration).
+ */
+int vm_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
+		  size_t errlen);
+
+/**
+ * vm_max_vcpus() - the most vCPUs this VM can have (KVM_CAP_MAX_VCPUS,
+ * bounded by the architecture)
+ */
+unsigned int vm_max_vcpus(struct vm *vm);
+
+/** vm_nr_vcpus() - vCPUs created so far */
+unsigned int vm_nr_vcpus(struct vm *vm);
+
+/**
+ * vm_add_vcpu() - create the next vCPU (id = vm_nr_vcpus())
+ * @vm: the VM, running or not
+ * @out: the new vCPU (owned by @vm), may be NULL
+ *
+ * Safe from any thread, including a vCPU thread in an exit handler. If the
+ * VM is running the vCPU's thread starts at once; vCPU 0 starts at the
+ * loaded boot entry, the others wait for INIT/SIPI from the guest.
+ *
+ * Return: 0; -ENOSPC past vm_max_vcpus(); -ESHUTDOWN once a stop was
+ * requested; -ENOMEM; another negative errno from KVM or pthread_create.
+ */
+int vm_add_vcpu(struct vm *vm, struct vcpu **out);
+
+/** vm_vcpu() - vCPU @id, or NULL */
+struct vcpu *vm_vcpu(struct vm *vm, unsigned int id);
+
+/**
+ * vm_run() - start every vCPU thread and wait until the VM stops
+ * @vm: the VM, with at least one vCPU
+ *
+ * Returns once a stop was requested and every vCPU thread (including ones
+ * added while running) has been joined. Called once per VM.
+ *
+ * Return: why it stopped (never VM_STOP_NONE); -errno style failures to
+ * start a thread are reported as VM_STOP_ERROR with a log line.
+ */
+enum vm_stop_reason vm_run(struct vm *vm);
+
+/**
+ * vm_stop_status() - the status given with the winning vm_request_stop()
+ * Return: the VM_STOP_EXIT status; 0 for other reasons.
+ */
+int vm_stop_status(struct vm *vm);
+
+/** vm_stop_reason() - VM_STOP_NONE while running, else why it stopped */
+enum vm_stop_reason vm_stop_reason(struct vm *vm);
+
+/**
+ * vm_pause() - get every vCPU out of KVM_RUN and hold it
+ *
+ * Returns when each vCPU thread is parked outside KVM_RUN. Paused vCPUs
+ * still honour a stop. Must not be called from a vCPU thread. Pauses do
+ * not nest: one vm_resume() ends any number of vm_pause() calls.
+ *
+ * Return: 0, or -ESHUTDOWN if the VM is stopping (nothing to pause).
+ */
+int vm_pause(struct vm *vm);
+
+/** vm_resume() - let paused vCPUs run again */
+void vm_resume(struct vm *vm);
+
+/**
+ * vm_exit_status() - the process exit status for how @vm stopped
+ * (the VM_EXIT_* table above, or the debug-exit status)
+ */
+int vm_exit_status(struct vm *vm);
 
 #endif /* KESTREL_VM_H */

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Instructions per operation under callgrind (deterministic, unlike wall time).
+# Counts only the measured function (--toggle-collect) and runs each case with
+# N and 2N iterations, so set-up cost cancels: per-op = (I(2N) - I(N)) / N.
+# Prints figures beside the targets; never fails on them.
+set -u
+B=${B:-build}
+N=${CALLGRIND_N:-20000}
+
+if ! command -v valgrind >/dev/null; then
+	echo "   valgrind not installed; skipped"
+	exit 0
+fi
+for b in "$B/bench/vringh_bench" "$B/bench/iotlb_bench"; do
+	[[ -x $b ]] || { echo "   $b not built; run make first"; exit 0; }
+done
+
+# collected FUNC BINARY ARGS... -> instructions counted inside FUNC
+collected() {
+	local fn=$1; shift
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		--toggle-collect="$fn" "$@" 2>&1 >/dev/null |
+		sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
+}
+
+per_op() {
+	local fn=$1 bin=$2; shift 2
+	local a b
+	a=$(collected "$fn" "$bin" "$@" "$N")
+	b=$(collected "$fn" "$bin" "$@" $((2 * N)))
+	if [[ -z $a || -z $b ]]; then echo "?"; return; fi
+	echo $(( (b - a + N / 2) / N ))
+}
+
+echo "vringh: get chain + pull 64 bytes + complete, instructions per packet (target <= 150)"
+for segs in 1 4; do
+	for kind in direct indirect; do
+		printf '  %u segment(s), %-8s  %5s\n' "$segs" "$kind" \
+			"$(per_op bench_device_packet "$B/bench/vringh_bench" "$segs" "$kind")"
+	done
+done
+echo "iotlb: translate 64 bytes, instructions per translate (target <= 60 at 4096 mappings)"
+for n in 1 64 4096; do
+	printf '  %4u mappings: %5s (cache hit)  %5s (tree walk, every translate a new mapping)\n' "$n" \
+		"$(per_op bench_translate_one "$B/bench/iotlb_bench" "$n" hit)" \
+		"$(per_op bench_translate_one "$B/bench/iotlb_bench" "$n" miss)"
+done

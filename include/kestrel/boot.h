@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef KESTREL_BOOT_H
+#define KESTREL_BOOT_H
+
+#include <stddef.h>
+
+#include <kestrel/types.h>
+
+/*
+ * What the CLI hands to an architecture's guest loader: the images as bytes
+ * (read whole by main.c; every byte is untrusted) and the machine facts the
+ * loader writes into boot data (CPU count for ACPI/MP tables, virtio-mmio
+ * devices for the DSDT or the kernel command line).
+ */
+
+/**
+ * struct boot_module - one Multiboot module
+ * @data: module bytes
+ * @size: bytes at @data
+ * @cmdline: module string handed to the guest, or NULL
+ */
+struct boot_module {
+	const void *data;
+	size_t size;
+	const char *cmdline;
+};
+
+/**
+ * struct boot_mmio_dev - one virtio-mmio device the guest should find
+ * @base: guest-physical base of its register page
+ * @size: bytes of the register page
+ * @irq: GSI it raises
+ */
+struct boot_mmio_dev {
+	u64 base;
+	u64 size;
+	u32 irq;
+};
+
+/**
+ * struct boot_config - everything a loader needs to place a guest
+ * @kernel: the kernel image bytes (untrusted)
+ * @kernel_size: bytes at @kernel
+ * @initrd: initial ramdisk bytes, or NULL
+ * @initrd_size: bytes at @initrd, 0 when there is none
+ * @cmdline: kernel command line, or NULL
+ * @modules: Multiboot modules, @nr_modules of them (may be NULL when 0)
+ * @nr_modules: entries in @modules
+ * @nr_cpus: vCPUs the VM starts with (for ACPI MADT / MP table)
+ * @mmio_devs: virtio-mmio devices (for the ACPI DSDT or the command line)
+ * @nr_mmio_devs: entries in @mmio_devs
+ */
+struct boot_config {
+	const void *kernel;
+	size_t kernel_size;
+	const void *initrd;
+	size_t initrd_size;
+	const char *cmdline;
+	const struct boot_module *modules;
+	unsigned int nr_modules;
+	unsigned int nr_cpus;
+	const struct boot_mmio_dev *mmio_devs;
+	unsigned int nr_mmio_devs;
+};
+
+#endif /* KESTREL_BOOT_H */

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef KESTREL_HW_H
+#define KESTREL_HW_H
+
+#include <kestrel/types.h>
+
+/*
+ * Platform devices that are not virtio: the console UART, the i8042 reset
+ * line, the debug-exit port, the PONG test device, the boot timer and the
+ * CPU hot-plug test port. Each constructor claims its range on vm_iobus()
+ * and each destroy releases it; destroy accepts NULL and a half-built
+ * device. Every register access comes from the guest and is treated as
+ * hostile: no access can crash kestrel, hang a vCPU or grow memory.
+ */
+
+struct vm;
+struct serial;
+struct i8042;
+struct debugexit;
+struct pong;
+struct boottimer;
+struct cpuhotplug;
+
+/* ---- 16550A UART ------------------------------------------------------- */
+
+/* Register offsets from the base port (DLAB selects DLL/DLM at 0 and 1). */
+#define UART_RBR		0	/* read: receive buffer */
+#define UART_THR		0	/* write: transmit holding */
+#define UART_DLL		0	/* DLAB=1: divisor latch low */
+#define UART_IER		1
+#define UART_DLM		1	/* DLAB=1: divisor latch high */
+#define UART_IIR		2	/* read */
+#define UART_FCR		2	/* write */
+#define UART_LCR		3
+#define UART_MCR		4
+#define UART_LSR		5
+#define UART_MSR		6
+#define UART_SCR		7
+#define UART_NR_PORTS		8
+
+#define UART_IER_RDI		0x01	/* received data available */
+#define UART_IER_THRI		0x02	/* transmit holding register empty */
+#define UART_IER_RLSI		0x04	/* receiver line status */
+#define UART_IER_MSI		0x08	/* modem status */
+
+#define UART_IIR_NO_INT		0x01
+#define UART_IIR_MSI		0x00
+#define UART_IIR_THRI		0x02
+#define UART_IIR_RDI		0x04
+#define UART_IIR_RLSI		0x06
+#define UART_IIR_FIFO_ON	0xc0
+
+#define UART_FCR_ENABLE		0x01
+#define UART_FCR_CLEAR_RX	0x02
+#define UART_FCR_CLEAR_TX	0x04
+
+#define UART_LCR_DLAB		0x80
+
+#define UART_MCR_DTR		0x01
+#define UART_MCR_RTS		0x02
+#define UART_MCR_OUT1		0x04
+#define UART_MCR_OUT2		0x08
+#define UART_MCR_LOOP		0x10
+
+#define UART_LSR_DR		0x01
+#define UART_LSR_OE		0x02
+#define UART_LSR_THRE		0x20
+#define UART_LSR_TEMT		0x40
+
+#define UART_MSR_DCTS		0x01
+#define UART_MSR_DDSR		0x02
+#define UART_MSR_TERI		0x04
+#define UART_MSR_DDCD		0x08
+#define UART_MSR_CTS		0x10
+#define UART_MSR_DSR		0x20
+#define UART_MSR_RI		0x40
+#define UART_MSR_DCD		0x80
+
+/**
+ * serial_create() - a 16550A UART at @port (8 ports) raising @irq
+ * @vm: the VM whose I/O bus and interrupt lines it uses
+ * @port: base port, e.g. X86_COM1_PORT
+ * @irq: GSI driven with level semantics (line high while an enabled
+ *	 interrupt is pending)
+ * @in_fd: console input (e.g. 0), read by a helper thread; -1 for none.
+ *	   Not closed by kestrel. EOF or an error on it ends input quietly.
+ * @out_fd: console output (e.g. 1); transmitted bytes are buffered and
+ *	    written at each newline, when the buffer fills, shortly after the
+ *	    last byte (an idle line never holds output for more than ~20 ms)
+ *	    and at serial_destroy(). -1 discards output.
+ * @out: the new device
+ *
+ * Return: 0; -ENOMEM; -EEXIST if the ports are claimed; another negative
+ * errno if the helper thread or its eventfd cannot be created.
+ */
+int serial_create(struct vm *vm, u16 port, u32 irq, int in_fd, int out_fd,
+		  struct serial **out);
+
+/**
+ * serial_destroy() - flush output, stop and join the input thread, release
+ * the ports and free @s
+ * @s: may be NULL or half-built
+ */
+void serial_destroy(struct serial *s);
+
+/* ---- i8042 keyboard controller (reset line only, no keyboard) ------------- */
+
+#define I8042_STATUS_OBF	0x01	/* output buffer full */
+#define I8042_STATUS_IBF	0x02	/* input buffer full (never: we are fast) */
+#define I8042_STATUS_SYS	0x04	/* system flag, set after self-test */
+#define I8042_STATUS_CMD	0x08	/* last write was to the command port */
+#define I8042_STATUS_AUXDATA	0x20	/* output byte came from the aux port */
+
+#define I8042_CMD_READ_CTR	0x20
+#define I8042_CMD_WRITE_CTR	0x60
+#define I8042_CMD_AUX_DISABLE	0xa7
+#define I8042_CMD_AUX_ENABLE	0xa8
+#define I8042_CMD_AUX_TEST	0xa9
+#define I8042_CMD_SELF_TEST	0xaa	/* answers 0x55 */
+#define I8042_CMD_KBD_TEST	0xab	/* answers 0x00 */
+#define I8042_CMD_KBD_DISABLE	0xad
+#define I8042_CMD_KBD_ENABLE	0xae
+#define I8042_CMD_READ_OUTPORT	0xd0
+#define I8042_CMD_WRITE_OUTPORT	0xd1
+#define I8042_CMD_KBD_LOOP	0xd2
+#define I8042_CMD_AUX_LOOP	0xd3
+#define I8042_CMD_AUX_SEND	0xd4
+#define I8042_CMD_PULSE_RESET	0xfe	/* pulse output line 0: CPU reset */
+
+/**
+ * i8042_create() - the i8042 at X86_I8042_DATA_PORT/X86_I8042_CMD_PORT
+ *
+ * Answers the controller commands Linux's probe uses, reports no keyboard
+ * and no mouse, and turns a CPU reset (command 0xfe, or an output-port
+ * write with bit 0 clear) into vm_request_stop(VM_STOP_RESET).
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int i8042_create(struct vm *vm, struct i8042 **out);
+
+/** i8042_destroy() - release the ports and free @i; NULL and half-built ok */
+void i8042_destroy(struct i8042 *i);
+
+/* ---- debug-exit port ------------------------------------------------------ */
+
+/**
+ * debugexit_create() - a write-only port at @port: a 1-, 2- or 4-byte write
+ * of value v at @port stops the VM with VM_STOP_EXIT and exit status
+ * (v << 1) | 1 (so 0 → 1, 1 → 3, 38 → 77). Reads return 0.
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int debugexit_create(struct vm *vm, u16 port, struct debugexit **out);
+
+/** debugexit_destroy() - release the port and free @d; NULL and half-built ok */
+void debugexit_destroy(struct debugexit *d);
+
+/* ---- PONG test device (docs/pong.md is the full specification) ------------ */
+
+#define PONG_NR_PORTS		16
+
+/* Register offsets from the base port. */
+#define PONG_REG_ID		0x00	/* 4 bytes, RO: PONG_ID */
+#define PONG_REG_CMD		0x04	/* WO: PONG_CMD_* */
+#define PONG_REG_STATUS		0x05	/* RO: PONG_ST_* of the last operation */
+#define PONG_REG_ISR		0x06	/* RO; write 1s to acknowledge */
+#define PONG_REG_CTRL		0x07	/* RW: PONG_CTRL_* */
+#define PONG_REG_DATA		0x08	/* 4-byte window onto the data FIFOs */
+#define PONG_REG_REQ_LEN	0x0c	/* RO: request bytes written (saturates) */
+#define PONG_REG_RESP_LEN	0x0d	/* RO: response bytes left to read */
+#define PONG_REG_VERSION	0x0e	/* RO: PONG_VERSION */
+#define PONG_REG_RSVD		0x0f	/* reads 0, writes ignored */
+
+#define PONG_ID			0x474e4f50u	/* "PONG" in port order */
+#define PONG_VERSION		1
+
+#define PONG_CMD_SENSE_ID	0x01	/* response = struct pong_sense_id */
+#define PONG_CMD_PING		0x02	/* 9 digits in → 9 digits (n + 1) out */
+#define PONG_CMD_RESET		0x03	/* back to the power-on state */
+
+#define PONG_CTRL_ENABLE	0x01
+#define PONG_CTRL_IRQ_ENABLE	0x02
+#define PONG_CTRL_MASK		0x03
+
+#define PONG_ISR_DONE		0x01	/* a command completed (any status) */
+
+#define PONG_ST_OK		0x00
+#define PONG_ST_DISABLED	0x01	/* command while PONG_CTRL_ENABLE clear */
+#define PONG_ST_BAD_CMD		0x02	/* unknown command code */
+#define PONG_ST_BAD_LENGTH	0x03	/* PING request not exactly 9 bytes */
+#define PONG_ST_BAD_DIGIT	0x04	/* PING request holds a non-digit */
+#define PONG_ST_NO_DATA		0x05	/* DATA read with no response pending */
+#define PONG_ST_BUSY		0x06	/* reserved: never returned by v1 */
+
+#define PONG_DIGITS		9
+#define PONG_REQ_MAX		16	/* request FIFO depth */
+#define PONG_RESP_MAX		16	/* response buffer size */
+
+#define PONG_CU_TYPE		0xc0ca
+#define PONG_CU_MODEL		0x01
+#define PONG_DEV_TYPE		0x0001
+#define PONG_DEV_MODEL		0x01
+
+/**
+ * struct pong_sense_id - response to PONG_CMD_SENSE_ID, read byte by byte
+ * from the DATA window (multi-byte fields little-endian)
+ * @reserved: 0xff, as in a channel subsystem's SenseID record
+ * @cu_type: control-unit type, PONG_CU_TYPE
+ * @cu_model: PONG_CU_MODEL
+ * @dev_type: PONG_DEV_TYPE
+ * @dev_model: PONG_DEV_MODEL
+ * @pad: 0
+ */
+struct pong_sense_id {
+	u8 reserved;
+	le16 cu_type;
+	u8 cu_model;
+	le16 dev_type;
+	u8 dev_model;
+	u8 pad;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct pong_sense_id) == 8, "pong sense-id record");
+_Static_assert(PONG_REG_RSVD < PONG_NR_PORTS, "pong register file");
+_Static_assert(PONG_DIGITS <= PONG_REQ_MAX && PONG_DIGITS <= PONG_RESP_MAX,
+	       "pong buffers");
+
+/**
+ * pong_create() - the PONG test device at @port (PONG_NR_PORTS ports)
+ * @irq: GSI raised (level) while PONG_ISR_DONE is set and
+ *	 PONG_CTRL_IRQ_ENABLE is on
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int pong_create(struct vm *vm, u16 port, u32 irq, struct pong **out);
+
+/** pong_destroy() - lower its line, release the ports, free @p; NULL ok */
+void pong_destroy(struct pong *p);
+
+/* ---- boot timer ------------------------------------------------------------ */
+
+/**
+ * boottimer_create() - a 4 KiB MMIO page at @gpa; a write whose first byte
+ * is X86_BOOT_TIMER_MAGIC logs the time since kestrel's process started
+ * ("guest userspace reached after N ms") plus a line the benchmarks parse:
+ * "boot-timer: BOOT-TIMER-MARKER ms=N". Only the first such write is
+ * logged. The start time is taken by a constructor in boottimer.c before
+ * main() runs (CLOCK_MONOTONIC), so it includes kestrel's own set-up.
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int boottimer_create(struct vm *vm, u64 gpa, struct boottimer **out);
+
+/** boottimer_destroy() - release the page and free @t; NULL ok */
+void boottimer_destroy(struct boottimer *t);
+
+/**
+ * boottimer_process_start_ns() - CLOCK_MONOTONIC at process start, in ns
+ */
+u64 boottimer_process_start_ns(void);
+
+/* ---- CPU hot-plug test port -------------------------------------------------- */
+
+/**
+ * cpuhotplug_create() - a 4-byte port at @port: a read returns the number
+ * of vCPUs; any write adds one vCPU with vm_add_vcpu() (the guest then
+ * starts it with INIT-SIPI-SIPI; its APIC ID is the old count). A failed
+ * add is logged (rate-limited) and visible to the guest as an unchanged
+ * count.
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int cpuhotplug_create(struct vm *vm, u16 port, struct cpuhotplug **out);
+
+/** cpuhotplug_destroy() - release the port and free @c; NULL ok */
+void cpuhotplug_destroy(struct cpuhotplug *c);
+
+#endif /* KESTREL_HW_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kestrel's real vDPA devices, beside the simulators of vdpa.h: they reach
+ * the host (a TAP interface, a file or block device, file descriptors, the
+ * kernel's entropy pool) instead of looping back.
+ *
+ * Management types (vdpa_mgmt_dev_add() specs), registered by
+ * vdpa_devices_register():
+ *
+ *   tap,path=IFNAME[,mac=M][,mtu=N]     virtio-net over TAP interface IFNAME
+ *                                       (created if missing; the interface
+ *                                       name travels in the path attribute)
+ *   file-blk,path=FILE[,ro=on][,serial=S]   virtio-blk over a regular file
+ *                                       or block device, through io_uring;
+ *                                       its size must be a non-zero
+ *                                       multiple of 512
+ *   console                             virtio-console, one port on
+ *                                       stdin/stdout
+ *   rng                                 virtio-entropy from getrandom()
+ *
+ * All of them run on the vDPA simulator core (one worker thread per device,
+ * ring walking through the device IOTLB with vringh), so they get the same
+ * hostile-ring handling, suspend/resume and address-space support.
+ */
+#ifndef KESTREL_VDPA_DEV_H
+#define KESTREL_VDPA_DEV_H
+
+#include <kestrel/vdpa.h>
+
+/**
+ * vdpa_devices_register() - make tap, file-blk, console and rng creatable
+ *
+ * Idempotent.
+ *
+ * Return: 0 or -errno.
+ */
+int vdpa_devices_register(void);
+
+/**
+ * vdpa_console_create() - a virtio-console on the given descriptors
+ * @name: bus name, or NULL for the next "vdpa<N>"
+ * @in_fd: what the guest reads (its receiveq); duplicated; -1 for none
+ * @out_fd: where the guest's output goes (transmitq); duplicated
+ * @out: the new, registered device (free with vdpa_unregister_device())
+ *
+ * Return: 0 or -errno.
+ */
+int vdpa_console_create(const char *name, int in_fd, int out_fd,
+			struct vdpa_device **out);
+
+#endif /* KESTREL_VDPA_DEV_H */

@@ -1,0 +1,906 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The vDPA bus: devices with a virtio datapath behind a small control
+ * interface, and the management devices that create them.
+ *
+ * Providers (src/vdpa/sim/, real devices) embed a struct vdpa_device, fill a
+ * static const struct vdpa_config_ops and call vdpa_register_device().
+ * Consumers (the virtio transports, the vhost-user server, tests) never call
+ * the ops directly for anything that carries state: they call the vdpa_*()
+ * wrappers below, which take the device lock, keep the virtio status state
+ * machine right (virtio 1.2 §2.1, §3.1) and check optional ops.
+ *
+ * Locking. vdpa_device.lock (the "bus lock") serialises every wrapper except
+ * vdpa_kick_vq(), vdpa_get_vq_stats() and vdpa_needs_reset(), which are hot
+ * or read-only paths. Ops are always called with the bus lock held except
+ * kick_vq and get_vq_stats, which a device must make safe to call from any
+ * thread. A device never takes the bus lock itself: its worker reports
+ * trouble through vdpa_device_error(), which only uses the separate cb_lock.
+ */
+#ifndef KESTREL_VDPA_H
+#define KESTREL_VDPA_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kestrel/compiler.h>
+#include <kestrel/log.h>
+#include <kestrel/types.h>
+
+struct iotlb;
+struct vdpa_device;
+struct vdpa_mgmt_dev;
+
+/** VDPA_NAME_MAX - room for a device name including the NUL ("vdpa0") */
+#define VDPA_NAME_MAX		32
+
+/* Access a device may make through a mapping (same values as VHOST_ACCESS_*). */
+#define VDPA_MAP_READ		0x1	/* device reads: driver -> device buffers */
+#define VDPA_MAP_WRITE		0x2	/* device writes: device -> driver buffers */
+#define VDPA_MAP_RW		(VDPA_MAP_READ | VDPA_MAP_WRITE)
+
+/**
+ * struct vdpa_callback - what a device calls to interrupt its driver
+ * @fn: called (from the device's worker thread) when the device has used
+ *	buffers of a queue, or changed its config space / status; NULL means
+ *	"no interrupt wanted". Must not call back into the bus for the same
+ *	device. For kestrel's guests it writes an irqfd, for vhost-user the
+ *	front-end's call eventfd.
+ * @private: handed to @fn unchanged
+ */
+struct vdpa_callback {
+	void (*fn)(void *private);
+	void *private;
+};
+
+/**
+ * vdpa_callback_call() - invoke @cb if it is set
+ * @cb: the callback (may have a NULL @fn)
+ */
+static inline void vdpa_callback_call(const struct vdpa_callback *cb)
+{
+	if (cb->fn)
+		cb->fn(cb->private);
+}
+
+/**
+ * struct vdpa_vq_state_split - split-ring queue state
+ * @avail_index: the next avail ring index the device will read
+ */
+struct vdpa_vq_state_split {
+	u16 avail_index;
+};
+
+/**
+ * struct vdpa_vq_state_packed - packed-ring queue state
+ * @last_avail_counter: driver ring wrap counter the device expects next
+ * @last_avail_idx: next descriptor index the device will read (15 bits)
+ * @last_used_counter: device ring wrap counter of the next used slot
+ * @last_used_idx: next descriptor index the device will write (15 bits)
+ */
+struct vdpa_vq_state_packed {
+	u16 last_avail_counter:1;
+	u16 last_avail_idx:15;
+	u16 last_used_counter:1;
+	u16 last_used_idx:15;
+};
+
+/**
+ * struct vdpa_vq_state - the position of a virtqueue, for vhost-user
+ *	SET/GET_VRING_BASE and migration
+ * @split: valid when VIRTIO_F_RING_PACKED was not negotiated
+ * @packed: valid when VIRTIO_F_RING_PACKED was negotiated
+ */
+struct vdpa_vq_state {
+	union {
+		struct vdpa_vq_state_split split;
+		struct vdpa_vq_state_packed packed;
+	};
+};
+
+/**
+ * struct vdpa_iova_range - the IOVA window a device can map
+ * @first: lowest usable IOVA
+ * @last: highest usable IOVA (inclusive, so the window may end at U64_MAX)
+ */
+struct vdpa_iova_range {
+	u64 first;
+	u64 last;
+};
+
+/**
+ * struct vdpa_vq_stats - per-queue counters kept by the device, since the
+ *	last reset
+ * @packets: requests / frames completed
+ * @bytes: payload bytes moved (frame bytes for net, data bytes for blk)
+ * @drops: frames dropped (net: no or too small RX buffers, filtered)
+ * @errors: malformed requests and ring errors
+ * @kicks: notifications received
+ * @notifies: interrupts raised for this queue
+ */
+struct vdpa_vq_stats {
+	u64 packets;
+	u64 bytes;
+	u64 drops;
+	u64 errors;
+	u64 kicks;
+	u64 notifies;
+};
+
+/**
+ * struct vdpa_config_ops - what a vDPA device implements
+ *
+ * Every op not marked (optional) is mandatory; vdpa_register_device()
+ * rejects a table that lacks one, or that has only half of a pair
+ * (dma_map/dma_unmap, suspend/resume, get_vq_group/set_group_asid), or DMA
+ * ops without get_iova_range. Queue indexes reaching an op are always
+ * < vdpa->nvqs, ASIDs < vdpa->nas and groups < vdpa->ngroups: the
+ * wrappers check them. Ops that can fail return 0 or a negative errno.
+ *
+ * Virtqueue ops:
+ *
+ * @set_vq_address: record the IOVAs of a queue's descriptor area
+ *	(@desc_area), driver area (@driver_area, the avail ring) and device
+ *	area (@device_area, the used ring). Return 0 or -EINVAL (alignment).
+ * @set_vq_num: record the queue size @num chosen by the driver (the bus
+ *	has checked it against get_vq_num_max/min and, for split rings, that
+ *	it is a power of two). Return 0 or -errno.
+ * @kick_vq: driver notification for queue @idx. Called without the bus
+ *	lock from any thread; must be cheap (wake a worker). A kick while the
+ *	device is suspended is remembered and acted on by resume.
+ * @set_vq_kickfd: (optional) let eventfd @fd wake the device's worker
+ *	directly for queue @idx (an ioeventfd, a vhost-user kick fd), so no
+ *	thread has to turn it into kick_vq calls. The device keeps its own
+ *	duplicate of @fd; the caller keeps its copy. @fd == -1 detaches.
+ *	Reset detaches. Return 0 or -errno.
+ * @set_vq_cb: install the used-buffer callback of queue @idx (copied).
+ *	Reset clears it.
+ * @set_vq_ready: enable (@ready true) or disable queue @idx. Enabling
+ *	(re)starts the ring walker from the recorded address, size and state;
+ *	disabling stops it and keeps the state for get_vq_state. Return 0 or
+ *	-errno (e.g. -EINVAL when the ring cannot be set up).
+ * @get_vq_ready: whether queue @idx is enabled
+ * @set_vq_state: set the position of queue @idx (split: next avail index;
+ *	the used index restarts at the same value). Return 0 or -errno.
+ * @get_vq_state: read the position of queue @idx into @state; meaningful
+ *	when the queue is disabled or the device is suspended. Return 0/-errno.
+ * @get_vq_stats: (optional) copy the counters of queue @idx into @stats.
+ *	Called without the bus lock. Return 0 or -errno.
+ * @get_vq_group: (optional) the virtqueue group of queue @idx; groups are
+ *	what set_group_asid binds to an address space. Absent: group 0.
+ * @get_vq_num_max: the largest queue size the device supports
+ * @get_vq_num_min: (optional) the smallest queue size; absent: 1
+ * @get_vq_size: (optional) the current size of queue @idx
+ *
+ * Device ops:
+ *
+ * @get_vq_align: required ring alignment in bytes (a power of two)
+ * @get_device_features: the virtio feature bits the device offers
+ * @set_driver_features: record the feature bits the driver accepted (the
+ *	bus has checked they are a subset of the offered ones and that
+ *	FEATURES_OK is not set yet). Return 0 or -errno.
+ * @get_driver_features: the feature bits recorded by set_driver_features
+ * @set_config_cb: install the config-change callback (copied). Survives
+ *	reset.
+ * @get_status: the device status byte (virtio 1.2 §2.1), without the
+ *	NEEDS_RESET bit the bus adds on its own (see vdpa_device_error())
+ * @set_status: write the device status byte; the bus has checked the
+ *	transition and routes 0 to @reset instead. A device refuses a feature
+ *	set by not keeping FEATURES_OK (virtio 1.2 §3.1.1 step 5); it starts
+ *	its datapath on DRIVER_OK.
+ * @reset: return the device to its initial state: status 0, features 0,
+ *	every queue disabled and unconfigured, queue callbacks and kick fds
+ *	dropped, generation bumped. Mappings (the IOTLBs) are kept. Return 0
+ *	or -errno.
+ * @get_config_size: size in bytes of the config space, including fields
+ *	that depend on features
+ * @get_config: copy @len bytes at @offset of the config space to @buf
+ *	(the bus has checked the range against get_config_size)
+ * @set_config: write @len bytes from @buf at @offset of the config space
+ *	(range checked by the bus; read-only fields are ignored)
+ * @get_generation: (optional) config generation counter (virtio 1.2
+ *	§2.5.1); absent: 0
+ * @get_device_id: virtio device id (1 net, 2 blk, ...)
+ * @get_vendor_id: virtio vendor id
+ * @suspend: (optional, with @resume) stop processing descriptors: when it
+ *	returns no ring or buffer is touched any more, and get_vq_state is
+ *	exact. Config space and status still answer. Return 0 or -errno.
+ * @resume: (optional, with @suspend) continue after suspend, acting on
+ *	kicks that arrived meanwhile. Return 0 or -errno.
+ * @set_group_asid: (optional, with @get_vq_group) bind virtqueue group
+ *	@group to address space @asid. Return 0 or -errno.
+ * @get_iova_range: (optional, mandatory with any DMA op) the IOVA window
+ *	the device can map
+ *
+ * DMA ops (pick either style, or both):
+ *
+ * @set_map: (optional) replace every mapping of address space @asid with
+ *	a copy of the entries of @iotlb (the caller keeps @iotlb).
+ *	Return 0 or -errno.
+ * @dma_map: (optional, with @dma_unmap) map [@iova, @iova + @size) of
+ *	address space @asid to host memory at @hva with @perm (VDPA_MAP_*).
+ *	The bus has checked @size != 0, no wrap, the IOVA window and @perm.
+ *	Return 0, -EEXIST on overlap, or -errno.
+ * @dma_unmap: (optional, with @dma_map) unmap exactly [@iova, @iova +
+ *	@size) of address space @asid (mappings straddling an end keep their
+ *	outer parts; nothing mapped is not an error). Return 0 or -errno.
+ *	The caller quiesces the device (suspend) first if buffers in flight
+ *	may live in the range.
+ *
+ * Lifecycle:
+ *
+ * @free: release the device (it embeds the vdpa_device). Called by
+ *	vdpa_unregister_device(), or directly by a provider whose registration
+ *	failed. Must accept a half-built device.
+ */
+struct vdpa_config_ops {
+	/* Virtqueue ops */
+	int (*set_vq_address)(struct vdpa_device *vdpa, u16 idx, u64 desc_area,
+			      u64 driver_area, u64 device_area);
+	int (*set_vq_num)(struct vdpa_device *vdpa, u16 idx, u32 num);
+	void (*kick_vq)(struct vdpa_device *vdpa, u16 idx);
+	int (*set_vq_kickfd)(struct vdpa_device *vdpa, u16 idx, int fd);
+	void (*set_vq_cb)(struct vdpa_device *vdpa, u16 idx,
+			  const struct vdpa_callback *cb);
+	int (*set_vq_ready)(struct vdpa_device *vdpa, u16 idx, bool ready);
+	bool (*get_vq_ready)(struct vdpa_device *vdpa, u16 idx);
+	int (*set_vq_state)(struct vdpa_device *vdpa, u16 idx,
+			    const struct vdpa_vq_state *state);
+	int (*get_vq_state)(struct vdpa_device *vdpa, u16 idx,
+			    struct vdpa_vq_state *state);
+	int (*get_vq_stats)(struct vdpa_device *vdpa, u16 idx,
+			    struct vdpa_vq_stats *stats);
+	u32 (*get_vq_group)(struct vdpa_device *vdpa, u16 idx);
+	u32 (*get_vq_num_max)(struct vdpa_device *vdpa);
+	u32 (*get_vq_num_min)(struct vdpa_device *vdpa);
+	u32 (*get_vq_size)(struct vdpa_device *vdpa, u16 idx);
+
+	/* Device ops */
+	u32 (*get_vq_align)(struct vdpa_device *vdpa);
+	u64 (*get_device_features)(struct vdpa_device *vdpa);
+	int (*set_driver_features)(struct vdpa_device *vdpa, u64 features);
+	u64 (*get_driver_features)(struct vdpa_device *vdpa);
+	void (*set_config_cb)(struct vdpa_device *vdpa,
+			      const struct vdpa_callback *cb);
+	u8 (*get_status)(struct vdpa_device *vdpa);
+	void (*set_status)(struct vdpa_device *vdpa, u8 status);
+	int (*reset)(struct vdpa_device *vdpa);
+	size_t (*get_config_size)(struct vdpa_device *vdpa);
+	void (*get_config)(struct vdpa_device *vdpa, unsigned int offset,
+			   void *buf, unsigned int len);
+	void (*set_config)(struct vdpa_device *vdpa, unsigned int offset,
+			   const void *buf, unsigned int len);
+	u32 (*get_generation)(struct vdpa_device *vdpa);
+	u32 (*get_device_id)(struct vdpa_device *vdpa);
+	u32 (*get_vendor_id)(struct vdpa_device *vdpa);
+	int (*suspend)(struct vdpa_device *vdpa);
+	int (*resume)(struct vdpa_device *vdpa);
+	int (*set_group_asid)(struct vdpa_device *vdpa, u32 group, u32 asid);
+	struct vdpa_iova_range (*get_iova_range)(struct vdpa_device *vdpa);
+
+	/* DMA ops */
+	int (*set_map)(struct vdpa_device *vdpa, u32 asid,
+		       struct iotlb *iotlb);
+	int (*dma_map)(struct vdpa_device *vdpa, u32 asid, u64 iova, u64 size,
+		       void *hva, u32 perm);
+	int (*dma_unmap)(struct vdpa_device *vdpa, u32 asid, u64 iova,
+			 u64 size);
+
+	/* Lifecycle */
+	void (*free)(struct vdpa_device *vdpa);
+};
+
+/**
+ * struct vdpa_device - the bus's part of a vDPA device (embedded)
+ * @config: the device's ops table (set by vdpa_register_device())
+ * @name: unique bus name, "vdpa<N>" unless the creator chose one
+ * @nvqs: number of virtqueues
+ * @ngroups: number of virtqueue groups (>= 1)
+ * @nas: number of address spaces (>= 1), each with its own IOTLB
+ * @mdev: the management device that created it, or NULL
+ * @lock: the bus lock; serialises the wrappers (see the file comment)
+ * @suspended: vdpa_suspend() succeeded and no resume/reset since (@lock)
+ * @cb_lock: protects @config_cb, so vdpa_device_error() can use it from
+ *	the device's worker without the bus lock
+ * @config_cb: config-change callback, as last given to vdpa_set_config_cb()
+ * @needs_reset: set by vdpa_device_error(), cleared by reset; read and
+ *	written with __atomic builtins from any thread
+ * @error_count: number of vdpa_device_error() calls (atomic)
+ * @err_rl: rate limit of vdpa_device_error() log lines
+ * @registered: on the bus list (bus list lock)
+ * @next: bus list link (bus list lock)
+ */
+struct vdpa_device {
+	const struct vdpa_config_ops *config;
+	char name[VDPA_NAME_MAX];
+	u32 nvqs;
+	u32 ngroups;
+	u32 nas;
+	struct vdpa_mgmt_dev *mdev;
+
+	pthread_mutex_t lock;
+	bool suspended;
+
+	pthread_mutex_t cb_lock;
+	struct vdpa_callback config_cb;
+
+	unsigned int needs_reset;
+	u64 error_count;
+	struct ratelimit err_rl;
+
+	bool registered;
+	struct vdpa_device *next;
+};
+
+/**
+ * struct vdpa_device_attr - the shape of a device, given at registration
+ * @name: bus name, or NULL/"" for the next free "vdpa<N>"
+ * @nvqs: number of virtqueues (1..65535)
+ * @ngroups: number of virtqueue groups (0 means 1)
+ * @nas: number of address spaces (0 means 1)
+ */
+struct vdpa_device_attr {
+	const char *name;
+	u32 nvqs;
+	u32 ngroups;
+	u32 nas;
+};
+
+/* ---- providers ------------------------------------------------------- */
+
+/**
+ * vdpa_register_device() - validate @ops and put @vdpa on the bus
+ * @vdpa: the embedded base of a fully built device (zeroed before the
+ *	provider filled its own part)
+ * @ops: the device's ops table (static const, never changed at run time)
+ * @attr: queue, group and address-space counts, optional name
+ *
+ * On failure nothing is registered and the provider still owns @vdpa
+ * (and frees it through its own free path).
+ *
+ * Return: 0, -EINVAL (incomplete or inconsistent @ops, bad counts or name),
+ * -EEXIST (name taken), or -errno.
+ */
+int vdpa_register_device(struct vdpa_device *vdpa,
+			 const struct vdpa_config_ops *ops,
+			 const struct vdpa_device_attr *attr);
+
+/**
+ * vdpa_unregister_device() - take @vdpa off the bus and free it
+ * @vdpa: a registered device; gone when this returns (ops->free)
+ *
+ * The device is reset first, so its worker no longer touches memory.
+ */
+void vdpa_unregister_device(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_ops_validate() - check an ops table as registration would
+ * @ops: the table
+ * @nas: number of address spaces the device will have
+ * @ngroups: number of virtqueue groups
+ *
+ * Return: 0 or -EINVAL (the reason is logged).
+ */
+int vdpa_ops_validate(const struct vdpa_config_ops *ops, u32 nas, u32 ngroups);
+
+/**
+ * vdpa_device_error() - the device found the driver (or peer) misbehaving
+ * @vdpa: the device
+ * @fmt: printf format of the reason, logged rate-limited with the name
+ *
+ * Sets DEVICE_NEEDS_RESET in the status the bus reports, raises the config
+ * callback (virtio 1.2 §2.1.2: the device notifies a config change), and
+ * makes vdpa_needs_reset() true so the datapath stops touching the rings.
+ * Only a reset clears it. Callable from any thread without the bus lock;
+ * never blocks on the bus lock.
+ */
+void vdpa_device_error(struct vdpa_device *vdpa, const char *fmt, ...)
+	__printf(2, 3) __cold;
+
+/**
+ * vdpa_needs_reset() - whether vdpa_device_error() was called since reset
+ * @vdpa: the device
+ *
+ * Return: true while the datapath must stay stopped.
+ */
+static inline bool vdpa_needs_reset(const struct vdpa_device *vdpa)
+{
+	return __atomic_load_n(&vdpa->needs_reset, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* ---- consumers: bus wrappers ------------------------------------------
+ *
+ * All return 0 or a negative errno unless documented otherwise:
+ * -EINVAL bad argument, -EBUSY wrong state for the request (e.g. queue
+ * setup after DRIVER_OK), -EOPNOTSUPP optional op missing, -EIO the device
+ * needs a reset.
+ */
+
+/**
+ * vdpa_find_device() - look a registered device up by name
+ * @name: bus name
+ *
+ * Return: the device or NULL. The caller must not use it past its
+ * unregistration.
+ */
+struct vdpa_device *vdpa_find_device(const char *name);
+
+/**
+ * vdpa_for_each_device() - call @fn for each registered device
+ * @fn: called with the bus list lock held; must not (un)register devices;
+ *	a non-zero return stops the walk and is returned
+ * @opaque: passed to @fn
+ *
+ * Return: 0 or the first non-zero value returned by @fn.
+ */
+int vdpa_for_each_device(int (*fn)(struct vdpa_device *vdpa, void *opaque),
+			 void *opaque);
+
+/** vdpa_get_device_id() - virtio device id; Return: the id */
+u32 vdpa_get_device_id(struct vdpa_device *vdpa);
+
+/** vdpa_get_vendor_id() - virtio vendor id; Return: the id */
+u32 vdpa_get_vendor_id(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_get_status() - the status byte a driver reads
+ * @vdpa: the device
+ *
+ * Return: the device's status, with VIRTIO_CONFIG_S_NEEDS_RESET added
+ * while vdpa_needs_reset().
+ */
+u8 vdpa_get_status(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_set_status() - a driver writes the status byte
+ * @vdpa: the device
+ * @status: new status; 0 resets the device (vdpa_reset())
+ *
+ * Enforces virtio 1.2 §3.1.1: bits are only ever added (clearing any bit
+ * other than by writing 0 is -EINVAL); NEEDS_RESET cannot be written;
+ * DRIVER needs ACKNOWLEDGE; FEATURES_OK needs DRIVER; DRIVER_OK needs
+ * FEATURES_OK. Setting FEATURES_OK succeeds even when the device refuses
+ * the features: the driver must read the status back (the bit is then
+ * clear, virtio 1.2 §3.1.1 step 6) — see vdpa_features_ok().
+ *
+ * Return: 0, -EINVAL (forbidden transition), -errno from reset.
+ */
+int vdpa_set_status(struct vdpa_device *vdpa, u8 status);
+
+/**
+ * vdpa_reset() - reset the device (status 0)
+ * @vdpa: the device
+ *
+ * Clears status, features, NEEDS_RESET, suspension and all queue state
+ * including queue callbacks and kick fds. Keeps the config callback and the
+ * mappings.
+ *
+ * Return: 0 or -errno from the device.
+ */
+int vdpa_reset(struct vdpa_device *vdpa);
+
+/** vdpa_get_device_features() - feature bits offered; Return: the bits */
+u64 vdpa_get_device_features(struct vdpa_device *vdpa);
+
+/** vdpa_get_driver_features() - feature bits accepted; Return: the bits */
+u64 vdpa_get_driver_features(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_set_features() - record the features the driver accepts
+ * @vdpa: the device
+ * @features: must be a subset of vdpa_get_device_features()
+ *
+ * Return: 0, -EINVAL (not offered), -EBUSY (FEATURES_OK already set).
+ */
+int vdpa_set_features(struct vdpa_device *vdpa, u64 features);
+
+/**
+ * vdpa_features_ok() - set FEATURES_OK and tell whether the device kept it
+ * @vdpa: the device, with ACKNOWLEDGE and DRIVER set
+ *
+ * Return: 0 when the device accepted the features, -ENOTSUP when it
+ * refused them (FEATURES_OK did not stick), or -errno from
+ * vdpa_set_status().
+ */
+int vdpa_features_ok(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_get_config() - read the device's config space
+ * @vdpa: the device
+ * @offset: byte offset
+ * @buf: destination
+ * @len: bytes to read
+ *
+ * Return: 0 or -EINVAL when [@offset, @offset + @len) is outside the config
+ * space (checked without overflow).
+ */
+int vdpa_get_config(struct vdpa_device *vdpa, unsigned int offset,
+		    void *buf, unsigned int len);
+
+/**
+ * vdpa_set_config() - write the device's config space
+ * @vdpa: the device
+ * @offset: byte offset
+ * @buf: source
+ * @len: bytes to write
+ *
+ * Return: 0 or -EINVAL when the range is outside the config space.
+ */
+int vdpa_set_config(struct vdpa_device *vdpa, unsigned int offset,
+		    const void *buf, unsigned int len);
+
+/** vdpa_get_config_size() - size of the config space; Return: bytes */
+size_t vdpa_get_config_size(struct vdpa_device *vdpa);
+
+/** vdpa_get_generation() - config generation; Return: the counter */
+u32 vdpa_get_generation(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_set_config_cb() - install the config-change callback
+ * @vdpa: the device
+ * @cb: copied; NULL or a NULL @fn removes it
+ *
+ * Also raised by vdpa_device_error(). Survives reset.
+ */
+void vdpa_set_config_cb(struct vdpa_device *vdpa,
+			const struct vdpa_callback *cb);
+
+/** vdpa_get_vq_num_max() - largest queue size; Return: the size */
+u32 vdpa_get_vq_num_max(struct vdpa_device *vdpa);
+
+/** vdpa_get_vq_num_min() - smallest queue size; Return: the size (>= 1) */
+u32 vdpa_get_vq_num_min(struct vdpa_device *vdpa);
+
+/** vdpa_get_vq_align() - ring alignment; Return: bytes */
+u32 vdpa_get_vq_align(struct vdpa_device *vdpa);
+
+/*
+ * Queue setup: vdpa_set_vq_address(), vdpa_set_vq_num() and
+ * vdpa_set_vq_state() are -EBUSY while the queue is ready, and after
+ * DRIVER_OK unless the device is suspended (virtio 1.2 §3.1.1: queues are
+ * configured before DRIVER_OK; the suspended case serves vhost-user's
+ * stop/restart). vdpa_set_vq_ready() is also allowed after DRIVER_OK (a
+ * vhost-user front-end enables rings late).
+ */
+
+/**
+ * vdpa_set_vq_address() - set the ring areas of a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @desc_area: IOVA of the descriptor table (16-byte aligned)
+ * @driver_area: IOVA of the avail ring (2-byte aligned)
+ * @device_area: IOVA of the used ring (4-byte aligned)
+ *
+ * Return: 0, -EINVAL (index, alignment), -EBUSY (see above).
+ */
+int vdpa_set_vq_address(struct vdpa_device *vdpa, u16 idx, u64 desc_area,
+			u64 driver_area, u64 device_area);
+
+/**
+ * vdpa_set_vq_num() - set the size of a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @num: between vdpa_get_vq_num_min() and vdpa_get_vq_num_max(); a power
+ *	of two unless VIRTIO_F_RING_PACKED was negotiated
+ *
+ * Return: 0, -EINVAL, -EBUSY.
+ */
+int vdpa_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num);
+
+/**
+ * vdpa_set_vq_ready() - enable or disable a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @ready: enable?
+ *
+ * Return: 0, -EINVAL, -EIO (enabling while NEEDS_RESET), -errno from the
+ * device.
+ */
+int vdpa_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready);
+
+/** vdpa_get_vq_ready() - whether queue @idx is enabled; Return: bool */
+bool vdpa_get_vq_ready(struct vdpa_device *vdpa, u16 idx);
+
+/**
+ * vdpa_set_vq_state() - set the position of a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @state: new position
+ *
+ * Return: 0, -EINVAL, -EBUSY.
+ */
+int vdpa_set_vq_state(struct vdpa_device *vdpa, u16 idx,
+		      const struct vdpa_vq_state *state);
+
+/**
+ * vdpa_get_vq_state() - read the position of a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @state: filled in
+ *
+ * Return: 0 or -EINVAL.
+ */
+int vdpa_get_vq_state(struct vdpa_device *vdpa, u16 idx,
+		      struct vdpa_vq_state *state);
+
+/**
+ * vdpa_set_vq_cb() - install the used-buffer callback of a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @cb: copied; NULL removes it
+ *
+ * Return: 0 or -EINVAL.
+ */
+int vdpa_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
+		   const struct vdpa_callback *cb);
+
+/**
+ * vdpa_set_vq_kickfd() - let an eventfd wake the device for a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @fd: eventfd (the device duplicates it), or -1 to detach
+ *
+ * Return: 0, -EINVAL, -EOPNOTSUPP (the consumer then has to call
+ * vdpa_kick_vq() itself when @fd fires), -errno.
+ */
+int vdpa_set_vq_kickfd(struct vdpa_device *vdpa, u16 idx, int fd);
+
+/**
+ * vdpa_kick_vq() - driver notification
+ * @vdpa: the device
+ * @idx: queue index (out of range: ignored)
+ *
+ * Lock-free hot path: no bus lock is taken.
+ */
+void vdpa_kick_vq(struct vdpa_device *vdpa, u16 idx);
+
+/**
+ * vdpa_get_vq_stats() - read the counters of a queue
+ * @vdpa: the device
+ * @idx: queue index
+ * @stats: filled in
+ *
+ * Return: 0, -EINVAL, -EOPNOTSUPP.
+ */
+int vdpa_get_vq_stats(struct vdpa_device *vdpa, u16 idx,
+		      struct vdpa_vq_stats *stats);
+
+/**
+ * vdpa_get_vq_group() - the group of a queue
+ * @vdpa: the device
+ * @idx: queue index (< nvqs)
+ *
+ * Return: the group (0 when the device has no groups).
+ */
+u32 vdpa_get_vq_group(struct vdpa_device *vdpa, u16 idx);
+
+/**
+ * vdpa_set_group_asid() - bind a virtqueue group to an address space
+ * @vdpa: the device
+ * @group: < vdpa->ngroups
+ * @asid: < vdpa->nas
+ *
+ * Return: 0, -EINVAL, -EBUSY (after DRIVER_OK), -EOPNOTSUPP.
+ */
+int vdpa_set_group_asid(struct vdpa_device *vdpa, u32 group, u32 asid);
+
+/**
+ * vdpa_suspend() - stop the datapath, keeping state (vhost-user
+ *	GET_VRING_BASE, migration)
+ * @vdpa: the device
+ *
+ * Return: 0, -EOPNOTSUPP, -errno.
+ */
+int vdpa_suspend(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_resume() - restart the datapath after vdpa_suspend()
+ * @vdpa: the device
+ *
+ * Return: 0, -EOPNOTSUPP, -EINVAL (not suspended), -errno.
+ */
+int vdpa_resume(struct vdpa_device *vdpa);
+
+/** vdpa_can_suspend() - whether the device supports suspend/resume */
+bool vdpa_can_suspend(const struct vdpa_device *vdpa);
+
+/**
+ * vdpa_get_iova_range() - the IOVA window of the device
+ * @vdpa: the device
+ *
+ * Return: the window; [0, U64_MAX] when the device does not say.
+ */
+struct vdpa_iova_range vdpa_get_iova_range(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_dma_map() - map guest (or peer) memory into an address space
+ * @vdpa: the device
+ * @asid: address space (< vdpa->nas)
+ * @iova: first IOVA
+ * @size: bytes (> 0; @iova + @size - 1 must not wrap)
+ * @hva: host address of the first byte
+ * @perm: VDPA_MAP_READ and/or VDPA_MAP_WRITE
+ *
+ * Return: 0, -EINVAL, -ERANGE (outside the IOVA window), -EEXIST
+ * (overlap), -EOPNOTSUPP (device has no dma_map; use vdpa_set_map()).
+ */
+int vdpa_dma_map(struct vdpa_device *vdpa, u32 asid, u64 iova, u64 size,
+		 void *hva, u32 perm);
+
+/**
+ * vdpa_dma_unmap() - unmap exactly [@iova, @iova + @size)
+ * @vdpa: the device
+ * @asid: address space
+ * @iova: first IOVA
+ * @size: bytes
+ *
+ * Return: 0, -EINVAL, -EOPNOTSUPP.
+ */
+int vdpa_dma_unmap(struct vdpa_device *vdpa, u32 asid, u64 iova, u64 size);
+
+/**
+ * vdpa_set_map() - replace the whole mapping of an address space
+ * @vdpa: the device
+ * @asid: address space
+ * @iotlb: entries to copy (the caller keeps it)
+ *
+ * Return: 0, -EINVAL, -EOPNOTSUPP (device has only dma_map/dma_unmap).
+ */
+int vdpa_set_map(struct vdpa_device *vdpa, u32 asid,
+		 struct iotlb *iotlb);
+
+/** vdpa_has_dma_map() - whether vdpa_dma_map() is supported */
+bool vdpa_has_dma_map(const struct vdpa_device *vdpa);
+
+/** vdpa_has_set_map() - whether vdpa_set_map() is supported */
+bool vdpa_has_set_map(const struct vdpa_device *vdpa);
+
+/* ---- management devices ----------------------------------------------- */
+
+/* Attributes a management device may accept (bits of @attr_mask). */
+#define VDPA_ATTR_NAME		(1u << 0)	/* name=vdpa3 */
+#define VDPA_ATTR_MAC		(1u << 1)	/* mac=52:54:00:12:34:56 */
+#define VDPA_ATTR_MTU		(1u << 2)	/* mtu=68..65535 */
+#define VDPA_ATTR_MAX_VQP	(1u << 3)	/* max_vqp=1..N */
+#define VDPA_ATTR_CAPACITY	(1u << 4)	/* capacity=8M (bytes, K/M/G/T) */
+#define VDPA_ATTR_RO		(1u << 5)	/* ro=on|off */
+#define VDPA_ATTR_PATH		(1u << 6)	/* path=/some/file */
+#define VDPA_ATTR_SERIAL	(1u << 7)	/* serial=abc (blk get-id) */
+
+/** VDPA_PATH_MAX - room for a path attribute including the NUL */
+#define VDPA_PATH_MAX		256
+
+/** VDPA_SERIAL_MAX - room for a serial (virtio-blk id: 20 bytes) + NUL */
+#define VDPA_SERIAL_MAX		21
+
+/**
+ * struct vdpa_dev_config - parsed creation attributes
+ * @mask: VDPA_ATTR_* bits present in the spec
+ * @name: device name (VDPA_ATTR_NAME)
+ * @mac: Ethernet address, unicast (VDPA_ATTR_MAC)
+ * @mtu: MTU (VDPA_ATTR_MTU)
+ * @max_vqp: queue pairs (VDPA_ATTR_MAX_VQP)
+ * @capacity: bytes, a non-zero multiple of 512 (VDPA_ATTR_CAPACITY)
+ * @ro: read-only (VDPA_ATTR_RO)
+ * @path: backing file or device (VDPA_ATTR_PATH)
+ * @serial: blk serial / id string (VDPA_ATTR_SERIAL)
+ */
+struct vdpa_dev_config {
+	u32 mask;
+	char name[VDPA_NAME_MAX];
+	u8 mac[6];
+	u16 mtu;
+	u32 max_vqp;
+	u64 capacity;
+	bool ro;
+	char path[VDPA_PATH_MAX];
+	char serial[VDPA_SERIAL_MAX];
+};
+
+/**
+ * struct vdpa_mgmt_dev - a factory of vDPA devices of one type
+ * @type: the word that starts a spec ("net", "blk"); unique
+ * @description: one line for listings
+ * @device_id: virtio device id of what it creates
+ * @attr_mask: VDPA_ATTR_* it accepts (VDPA_ATTR_NAME is always accepted)
+ * @max_vqp: upper bound for VDPA_ATTR_MAX_VQP (net)
+ * @max_capacity: upper bound for VDPA_ATTR_CAPACITY in bytes (blk)
+ * @dev_add: create and register a device from @config; store it in @out.
+ *	Return 0 or -errno (log the reason).
+ * @dev_del: unregister and free a device it created
+ * @next: registry link (registry lock)
+ */
+struct vdpa_mgmt_dev {
+	const char *type;
+	const char *description;
+	u32 device_id;
+	u32 attr_mask;
+	u32 max_vqp;
+	u64 max_capacity;
+	int (*dev_add)(struct vdpa_mgmt_dev *mdev,
+		       const struct vdpa_dev_config *config,
+		       struct vdpa_device **out);
+	void (*dev_del)(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa);
+	struct vdpa_mgmt_dev *next;
+};
+
+/**
+ * vdpa_mgmt_dev_register() - make a device type creatable
+ * @mdev: static description; must stay valid until unregistered
+ *
+ * Return: 0, -EINVAL (incomplete), -EEXIST (type taken).
+ */
+int vdpa_mgmt_dev_register(struct vdpa_mgmt_dev *mdev);
+
+/** vdpa_mgmt_dev_unregister() - remove a type (its devices stay) */
+void vdpa_mgmt_dev_unregister(struct vdpa_mgmt_dev *mdev);
+
+/**
+ * vdpa_mgmt_register_builtin() - register the built-in types (net and blk
+ *	simulators); idempotent
+ *
+ * Return: 0 or -errno.
+ */
+int vdpa_mgmt_register_builtin(void);
+
+/**
+ * vdpa_mgmt_find() - a registered management device by type
+ * @type: "net", "blk", ...
+ *
+ * Return: the management device or NULL.
+ */
+struct vdpa_mgmt_dev *vdpa_mgmt_find(const char *type);
+
+/**
+ * vdpa_mgmt_for_each() - call @fn for each registered management device
+ * @fn: non-zero return stops the walk and is returned
+ * @opaque: passed to @fn
+ *
+ * Return: 0 or the first non-zero return of @fn.
+ */
+int vdpa_mgmt_for_each(int (*fn)(struct vdpa_mgmt_dev *mdev, void *opaque),
+		       void *opaque);
+
+/**
+ * vdpa_mgmt_parse() - parse a device spec without creating anything
+ * @spec: "type[,key=value]..." e.g. "net,mac=52:54:00:12:34:56,mtu=1500"
+ * @mdev_out: the management device named by the type
+ * @config: the parsed attributes
+ *
+ * Hostile input: every error is logged as one line naming the attribute
+ * and the accepted form.
+ *
+ * Return: 0, -EINVAL (syntax, unknown type or attribute, bad value,
+ * attribute not accepted by the type, repeated attribute), -ENODEV (no
+ * such type).
+ */
+int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
+		    struct vdpa_dev_config *config);
+
+/**
+ * vdpa_mgmt_dev_add() - create a device from a spec
+ * @spec: see vdpa_mgmt_parse()
+ * @out: the new, registered device
+ *
+ * Return: 0, the errors of vdpa_mgmt_parse(), or -errno of the creation.
+ */
+int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out);
+
+/**
+ * vdpa_mgmt_dev_del() - destroy a device created by vdpa_mgmt_dev_add()
+ * @vdpa: the device; gone on return
+ *
+ * Return: 0 or -EINVAL (not created by a management device).
+ */
+int vdpa_mgmt_dev_del(struct vdpa_device *vdpa);
+
+/**
+ * vdpa_mgmt_dev_del_by_name() - destroy a device by bus name
+ * @name: bus name
+ *
+ * Return: 0, -ENODEV, -EINVAL.
+ */
+int vdpa_mgmt_dev_del_by_name(const char *name);
+
+#endif /* KESTREL_VDPA_H */

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ACPI tables (ACPI 6.5): RSDP -> XSDT -> { FADT -> DSDT, MADT }.
+ *
+ * The platform is "hardware-reduced" (§4.1): no PM1 blocks, no SCI, no PM
+ * timer — kestrel emulates none of them. The FADT's reset register is the
+ * i8042 command port (write 0xfe), which kestrel's i8042 turns into a reset.
+ * The MADT lists one enabled Local APIC per vCPU (processor UID = APIC ID =
+ * 0..n-1), the IOAPIC at X86_IOAPIC_GPA (ID n, GSI base 0), the ISA IRQ0 ->
+ * GSI 2 override and LINT1 as NMI. The DSDT has COM1 (PNP0501) and one
+ * LNRO0005 device per virtio-mmio window: _HID "LNRO0005", _UID n, _CRS with
+ * Memory32Fixed(base, size) and an Extended Interrupt, edge-triggered, active
+ * high. Edge, not level: kestrel raises device interrupts through irqfds,
+ * which pulse the line; a level-triggered IOAPIC pin fed by pulses without a
+ * resample eventfd loses interrupts that arrive while Remote IRR is set. Edge
+ * is also what Linux assumes for the same device given by
+ * virtio_mmio.device= (an ISA IRQ, edge/high by default). Lines used by more
+ * than one device (IRQ numbers wrap, see layout.h) are marked Shared.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <kestrel/x86/layout.h>
+
+#include "loader.h"
+
+#define ACPI_OEM_ID		"KESTRL"
+#define ACPI_OEM_TABLE_ID	"KESTREL "
+#define ACPI_CREATOR_ID		"KSTL"
+
+struct acpi_header {
+	char signature[4];
+	le32 length;
+	u8 revision;
+	u8 checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	le32 oem_revision;
+	char creator_id[4];
+	le32 creator_revision;
+} __packed;
+_Static_assert(sizeof(struct acpi_header) == 36, "ACPI SDT header");
+
+struct acpi_rsdp {
+	char signature[8];
+	u8 checksum;		/* first 20 bytes */
+	char oem_id[6];
+	u8 revision;
+	le32 rsdt_address;
+	le32 length;
+	le64 xsdt_address;
+	u8 extended_checksum;	/* all 36 bytes */
+	u8 reserved[3];
+} __packed;
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
+
+struct acpi_gas {
+	u8 space_id;
+	u8 bit_width;
+	u8 bit_offset;
+	u8 access_size;
+	le64 address;
+} __packed;
+_Static_assert(sizeof(struct acpi_gas) == 12, "GAS");
+
+struct acpi_fadt {
+	struct acpi_header h;
+	le32 firmware_ctrl;
+	le32 dsdt;
+	u8 reserved0;
+	u8 preferred_pm_profile;
+	le16 sci_int;
+	le32 smi_cmd;
+	u8 acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	le32 pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk;
+	le32 pm2_cnt_blk, pm_tmr_blk, gpe0_blk, gpe1_blk;
+	u8 pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len;
+	u8 gpe0_blk_len, gpe1_blk_len, gpe1_base, cst_cnt;
+	le16 p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	u8 duty_offset, duty_width, day_alrm, mon_alrm, century;
+	le16 iapc_boot_arch;
+	u8 reserved1;
+	le32 flags;
+	struct acpi_gas reset_reg;
+	u8 reset_value;
+	le16 arm_boot_arch;
+	u8 minor_revision;
+	le64 x_firmware_ctrl;
+	le64 x_dsdt;
+	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
+	struct acpi_gas sleep_control_reg, sleep_status_reg;
+	le64 hypervisor_vendor_id;
+} __packed;
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT (ACPI 6.5)");
+_Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
+_Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
+
+#define FADT_F_PWR_BUTTON	(1u << 4)
+#define FADT_F_SLP_BUTTON	(1u << 5)
+#define FADT_F_RESET_REG_SUP	(1u << 10)
+#define FADT_F_HW_REDUCED_ACPI	(1u << 20)
+#define FADT_BOOT_VGA_NOT_PRESENT	(1u << 2)
+#define FADT_BOOT_MSI_NOT_SUPPORTED	(1u << 3)
+#define FADT_BOOT_CMOS_RTC_NOT_PRESENT	(1u << 5)
+#define ACPI_GAS_SYSTEM_IO	1
+#define ACPI_GAS_ACCESS_BYTE	1
+
+struct acpi_madt {
+	struct acpi_header h;
+	le32 lapic_address;
+	le32 flags;
+} __packed;
+_Static_assert(sizeof(struct acpi_madt) == 44, "MADT");
+
+#define MADT_PCAT_COMPAT	(1u << 0)
+#define MADT_LAPIC		0
+#define MADT_IOAPIC		1
+#define MADT_ISO		2
+#define MADT_LAPIC_NMI		4
+
+struct madt_lapic {
+	u8 type, length, processor_uid, apic_id;
+	le32 flags;
+} __packed;
+_Static_assert(sizeof(struct madt_lapic) == 8, "MADT Local APIC");
+
+struct madt_ioapic {
+	u8 type, length, ioapic_id, reserved;
+	le32 address;
+	le32 gsi_base;
+} __packed;
+_Static_assert(sizeof(struct madt_ioapic) == 12, "MADT IOAPIC");
+
+struct madt_iso {
+	u8 type, length, bus, source;
+	le32 gsi;
+	le16 flags;
+} __packed;
+_Static_assert(sizeof(struct madt_iso) == 10, "MADT interrupt source override");
+
+struct madt_lapic_nmi {
+	u8 type, length, processor_uid;
+	le16 flags;
+	u8 lint;
+} __packed;
+_Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT Local APIC NMI");
+
+u8 x86_acpi_checksum(const void *buf, size_t len)
+{
+	const u8 *p = buf;
+	u8 sum = 0;
+
+	while (len--)
+		sum += *p++;
+	return (u8)-sum;
+}
+
+static void acpi_header_init(struct acpi_header *h, const char *sig, u32 len, u8 rev)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, ACPI_OEM_ID, 6);
+	memcpy(h->oem_table_id, ACPI_OEM_TABLE_ID, 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, ACPI_CREATOR_ID, 4);
+	h->creator_revision = 1;
+}
+
+/* Reserve @len bytes in @blob, 16-byte aligned; record a table. */
+static u8 *acpi_alloc(struct x86_acpi_blob *b, const char *sig, u32 len, u32 *off)
+{
+	u32 at = ALIGN_UP(b->size, 16u);
+	struct x86_acpi_table *t;
+
+	if (at > sizeof(b->data) || len > sizeof(b->data) - at ||
+	    b->nr_tables == X86_ACPI_MAX_TABLES)
+		return NULL;
+	t = &b->tables[b->nr_tables++];
+	memcpy(t->sig, sig, 4);
+	t->sig[4] = '\0';
+	t->offset = at;
+	t->length = len;
+	b->size = at + len;
+	*off = at;
+	return b->data + at;
+}
+
+static void acpi_seal(u8 *table)
+{
+	struct acpi_header *h = (struct acpi_header *)table;
+
+	h->checksum = 0;
+	h->checksum = x86_acpi_checksum(table, h->length);
+}
+
+static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *b, u32 *off)
+{
+	u8 *scratch = malloc(sizeof(b->data)), res[64];
+	struct aml a, r;
+	unsigned int i;
+	u8 *t;
+	int ret;
+
+	if (!scratch)
+		return -ENOMEM;
+	aml_init(&a, scratch, sizeof(b->data));
+	aml_bytes(&a, &(struct acpi_header){ 0 }, sizeof(struct acpi_header));
+	aml_scope_begin(&a, "_SB_");
+
+	aml_device_begin(&a, "COM1");
+	aml_name_begin(&a, "_HID");
+	aml_integer(&a, aml_eisaid("PNP0501"));
+	aml_name_begin(&a, "_UID");
+	aml_integer(&a, 0);
+	aml_init(&r, res, sizeof(res));
+	aml_res_io(&r, X86_COM1_PORT, 8);
+	aml_res_irq_noflags(&r, X86_COM1_IRQ);
+	aml_res_end(&r);
+	aml_name_begin(&a, "_CRS");
+	aml_buffer(&a, &r);
+	aml_pkg_end(&a);
+
+	for (i = 0; i < cfg->nr_mmio_devs; i++) {
+		const struct boot_mmio_dev *d = &cfg->mmio_devs[i];
+		bool shared = false;
+		unsigned int j;
+		char seg[5];
+
+		/* IRQs wrap (layout.h): a line two devices use is marked Shared */
+		for (j = 0; j < cfg->nr_mmio_devs; j++)
+			if (j != i && cfg->mmio_devs[j].irq == d->irq)
+				shared = true;
+
+		snprintf(seg, sizeof(seg), "VR%02X", i & 0xff);
+		aml_device_begin(&a, seg);
+		aml_name_begin(&a, "_HID");
+		aml_string(&a, "LNRO0005");
+		aml_name_begin(&a, "_UID");
+		aml_integer(&a, i);
+		aml_init(&r, res, sizeof(res));
+		aml_res_mem32_fixed(&r, true, d->base, d->size);
+		aml_res_ext_irq(&r, d->irq, true, false, shared);
+		aml_res_end(&r);
+		aml_name_begin(&a, "_CRS");
+		aml_buffer(&a, &r);
+		aml_pkg_end(&a);
+	}
+	aml_pkg_end(&a);	/* Scope */
+	ret = aml_finish(&a);
+	if (!ret) {
+		t = acpi_alloc(b, "DSDT", a.len, off);
+		if (!t) {
+			ret = -ENOSPC;
+		} else {
+			memcpy(t, scratch, a.len);
+			acpi_header_init((struct acpi_header *)t, "DSDT", a.len, 2);
+			acpi_seal(t);
+		}
+	}
+	free(scratch);
+	return ret;
+}
+
+static int acpi_build_madt(const struct boot_config *cfg, struct x86_acpi_blob *b, u32 *off)
+{
+	u32 len = sizeof(struct acpi_madt) + cfg->nr_cpus * sizeof(struct madt_lapic) +
+		  sizeof(struct madt_ioapic) + sizeof(struct madt_iso) +
+		  sizeof(struct madt_lapic_nmi);
+	u8 *t = acpi_alloc(b, "APIC", len, off), *p;
+	struct acpi_madt madt = { 0 };
+	unsigned int i;
+
+	if (!t)
+		return -ENOSPC;
+	acpi_header_init(&madt.h, "APIC", len, 5);
+	madt.lapic_address = X86_LAPIC_GPA;
+	madt.flags = MADT_PCAT_COMPAT;
+	memcpy(t, &madt, sizeof(madt));
+	p = t + sizeof(madt);
+	for (i = 0; i < cfg->nr_cpus; i++) {
+		struct madt_lapic e = { MADT_LAPIC, sizeof(e), i, i, 1 /* enabled */ };
+
+		memcpy(p, &e, sizeof(e));
+		p += sizeof(e);
+	}
+	{
+		struct madt_ioapic io = { MADT_IOAPIC, sizeof(io), cfg->nr_cpus, 0,
+					  X86_IOAPIC_GPA, 0 };
+		struct madt_iso iso = { MADT_ISO, sizeof(iso), 0 /* ISA */, 0, 2, 0 };
+		/* all processors, active high (01), edge (01 << 2), LINT1 */
+		struct madt_lapic_nmi nmi = { MADT_LAPIC_NMI, sizeof(nmi), 0xff, 0x5, 1 };
+
+		memcpy(p, &io, sizeof(io));
+		p += sizeof(io);
+		memcpy(p, &iso, sizeof(iso));
+		p += sizeof(iso);
+		memcpy(p, &nmi, sizeof(nmi));
+	}
+	acpi_seal(t);
+	return 0;
+}
+
+static int acpi_build_fadt(struct x86_acpi_blob *b, u64 dsdt_gpa, u32 *off)
+{
+	u8 *t = acpi_alloc(b, "FACP", sizeof(struct acpi_fadt), off);
+	struct acpi_fadt f = { 0 };
+
+	if (!t)
+		return -ENOSPC;
+	acpi_header_init(&f.h, "FACP", sizeof(f), 6);
+	f.minor_revision = 5;
+	f.flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP |
+		  FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
+	f.iapc_boot_arch = FADT_BOOT_VGA_NOT_PRESENT | FADT_BOOT_MSI_NOT_SUPPORTED |
+			   FADT_BOOT_CMOS_RTC_NOT_PRESENT;
+	f.reset_reg = (struct acpi_gas){ ACPI_GAS_SYSTEM_IO, 8, 0, ACPI_GAS_ACCESS_BYTE,
+					 X86_I8042_CMD_PORT };
+	f.reset_value = 0xfe;
+	f.x_dsdt = dsdt_gpa;
+	memcpy(t, &f, sizeof(f));
+	acpi_seal(t);
+	return 0;
+}
+
+/*
+ * Build every table into @blob as if it were loaded at @base (all pointers
+ * are guest-physical). The RSDP is first, at @base itself.
+ */
+int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob *b,
+		   char *err, size_t errlen)
+{
+	u32 rsdp_off, xsdt_off, fadt_off, madt_off, dsdt_off, xsdt_len;
+	struct acpi_rsdp rsdp = { 0 };
+	struct acpi_header xsdt = { 0 };
+	le64 entries[2];
+	int ret;
+
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > 254 ||
+	    cfg->nr_mmio_devs > X86_VIRTIO_MMIO_MAX || (cfg->nr_mmio_devs && !cfg->mmio_devs)) {
+		if (err && errlen)
+			snprintf(err, errlen, "ACPI: bad configuration (%u vCPUs, %u devices)",
+				 cfg->nr_cpus, cfg->nr_mmio_devs);
+		return -EINVAL;
+	}
+	memset(b->tables, 0, sizeof(b->tables));
+	b->size = 0;
+	b->nr_tables = 0;
+	if (!acpi_alloc(b, "RSDP", sizeof(rsdp), &rsdp_off))
+		return -ENOSPC;
+	xsdt_len = sizeof(xsdt) + sizeof(entries);
+	if (!acpi_alloc(b, "XSDT", xsdt_len, &xsdt_off))
+		return -ENOSPC;
+	ret = acpi_build_dsdt(cfg, b, &dsdt_off);
+	if (!ret)
+		ret = acpi_build_fadt(b, base + dsdt_off, &fadt_off);
+	if (!ret)
+		ret = acpi_build_madt(cfg, b, &madt_off);
+	if (ret) {
+		if (err && errlen)
+			snprintf(err, errlen, "ACPI tables do not fit in 0x%llx bytes",
+				 (unsigned long long)sizeof(b->data));
+		return ret;
+	}
+
+	acpi_header_init(&xsdt, "XSDT", xsdt_len, 1);
+	entries[0] = base + fadt_off;
+	entries[1] = base + madt_off;
+	memcpy(b->data + xsdt_off, &xsdt, sizeof(xsdt));
+	memcpy(b->data + xsdt_off + sizeof(xsdt), entries, sizeof(entries));
+	acpi_seal(b->data + xsdt_off);
+
+	memcpy(rsdp.signature, "RSD PTR ", 8);
+	memcpy(rsdp.oem_id, ACPI_OEM_ID, 6);
+	rsdp.revision = 2;
+	rsdp.length = sizeof(rsdp);
+	rsdp.xsdt_address = base + xsdt_off;
+	rsdp.checksum = x86_acpi_checksum(&rsdp, 20);
+	rsdp.extended_checksum = x86_acpi_checksum(&rsdp, sizeof(rsdp));
+	memcpy(b->data + rsdp_off, &rsdp, sizeof(rsdp));
+	return 0;
+}
+
+int x86_acpi_write(struct x86_loader *l)
+{
+	struct x86_acpi_blob *b = malloc(sizeof(*b));
+	int ret;
+
+	if (!b)
+		return x86_loader_fail(l, -ENOMEM, "out of memory for ACPI tables");
+	ret = x86_acpi_build(l->cfg, X86_BOOT_ACPI_GPA, b, l->err, l->errlen);
+	if (!ret)
+		ret = x86_loader_write(l, X86_BOOT_ACPI_GPA, b->data, b->size, "ACPI tables");
+	if (!ret)
+		l->rsdp_gpa = X86_BOOT_ACPI_GPA;
+	free(b);
+	return ret;
+}
+
+static int acpi_write_file(const char *dir, const struct x86_acpi_table *t, const u8 *data)
+{
+	char path[4096];
+	size_t done = 0;
+	int fd, ret = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.dat", dir, t->sig) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (done < t->length) {
+		ssize_t n = write(fd, data + t->offset + done, t->length - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		done += n;
+	}
+	if (close(fd) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+int x86_acpi_dump(const struct boot_config *cfg, const char *dir)
+{
+	struct x86_acpi_blob *b = malloc(sizeof(*b));
+	unsigned int i;
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	ret = x86_acpi_build(cfg, X86_BOOT_ACPI_GPA, b, NULL, 0);
+	for (i = 0; !ret && i < b->nr_tables; i++)
+		ret = acpi_write_file(dir, &b->tables[i], b->data);
+	free(b);
+	return ret;
+}

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * x86 guest loading: format detection, the pieces every loader shares
+ * (claims on guest RAM, GDT, identity page tables, command line) and the
+ * boot vCPU's initial register state.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
+
+#include <kestrel/log.h>
+#include <kestrel/x86/layout.h>
+
+#include "loader.h"
+
+#define X86_MAX_BOOT_CPUS	254	/* APIC IDs 0..253, IOAPIC takes nr_cpus */
+
+int x86_loader_fail(struct x86_loader *l, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->err && l->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(l->err, l->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/*
+ * Reserve [start, start + size) of low RAM for @what. Everything a loader
+ * places goes through here, so an image that asks for boot data's place, for
+ * bytes past RAM or for a wrapping range is refused with a reason.
+ */
+int x86_loader_claim(struct x86_loader *l, u64 start, u64 size, const char *what)
+{
+	u64 end = start + size;
+	unsigned int i;
+
+	if (end < start)
+		return x86_loader_fail(l, -ENOEXEC, "%s: range 0x%llx+0x%llx wraps",
+				       what, (unsigned long long)start,
+				       (unsigned long long)size);
+	if (end > l->low_ram_end)
+		return x86_loader_fail(l, -ENOSPC,
+				       "%s [0x%llx-0x%llx) does not fit in RAM below 0x%llx",
+				       what, (unsigned long long)start,
+				       (unsigned long long)end,
+				       (unsigned long long)l->low_ram_end);
+	if (!size)
+		return 0;
+	for (i = 0; i < l->nr_claims; i++) {
+		const struct x86_claim *c = &l->claims[i];
+
+		if (start < c->end && c->start < end)
+			return x86_loader_fail(l, -ENOEXEC,
+					       "%s [0x%llx-0x%llx) overlaps %s [0x%llx-0x%llx)",
+					       what, (unsigned long long)start,
+					       (unsigned long long)end, c->what,
+					       (unsigned long long)c->start,
+					       (unsigned long long)c->end);
+	}
+	if (l->nr_claims == X86_MAX_CLAIMS)
+		return x86_loader_fail(l, -ENOEXEC, "%s: too many pieces to load", what);
+	l->claims[l->nr_claims++] = (struct x86_claim){ start, end, what };
+	return 0;
+}
+
+/* The highest end of any claim below @limit (where to put the next thing). */
+u64 x86_loader_highest_claim_below(struct x86_loader *l, u64 limit)
+{
+	u64 hi = 0;
+	unsigned int i;
+
+	for (i = 0; i < l->nr_claims; i++)
+		if (l->claims[i].end <= limit && l->claims[i].end > hi)
+			hi = l->claims[i].end;
+	return hi;
+}
+
+int x86_loader_write(struct x86_loader *l, u64 gpa, const void *buf, size_t len,
+		     const char *what)
+{
+	int ret = address_space_write(l->as, gpa, buf, len);
+
+	if (ret)
+		return x86_loader_fail(l, ret, "%s: cannot write 0x%zx bytes at 0x%llx: %s",
+				       what, len, (unsigned long long)gpa, strerror(-ret));
+	return 0;
+}
+
+int x86_loader_zero(struct x86_loader *l, u64 gpa, u64 len, const char *what)
+{
+	while (len) {
+		u64 n = len;
+		void *p = address_space_map(l->as, gpa, &n, true);
+
+		if (!p)
+			return x86_loader_fail(l, -EFAULT, "%s: 0x%llx is not RAM", what,
+					       (unsigned long long)gpa);
+		memset(p, 0, n);
+		address_space_unmap(l->as, p, n, true, n);
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * The guest command line: cfg->cmdline, then for Linux guests one
+ * "virtio_mmio.device=<size>@<base>:<irq>" per device (the form
+ * drivers/virtio/virtio_mmio.c parses when CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES
+ * is set; kernels without it find the devices in the DSDT instead). Written
+ * NUL-terminated at X86_BOOT_CMDLINE_GPA; @limit is the longest string the
+ * guest accepts, without the NUL.
+ */
+int x86_loader_cmdline(struct x86_loader *l, bool add_mmio, size_t limit, size_t *len)
+{
+	const struct boot_config *cfg = l->cfg;
+	size_t cap = X86_BOOT_CMDLINE_MAX, n = 0;
+	unsigned int i;
+	char *buf;
+	int ret;
+
+	if (limit > cap - 1)
+		limit = cap - 1;
+	buf = malloc(cap);
+	if (!buf)
+		return x86_loader_fail(l, -ENOMEM, "out of memory for the command line");
+	if (cfg->cmdline) {
+		n = strnlen(cfg->cmdline, cap);
+		if (n >= cap) {
+			ret = x86_loader_fail(l, -EINVAL,
+					      "command line too long (at least %zu bytes, at most %zu)",
+					      n, limit);
+			goto out_free;
+		}
+		memcpy(buf, cfg->cmdline, n);
+	}
+	for (i = 0; add_mmio && i < cfg->nr_mmio_devs; i++) {
+		const struct boot_mmio_dev *d = &cfg->mmio_devs[i];
+		int w;
+
+		if (d->size % 1024 == 0)
+			w = snprintf(buf + n, cap - n, "%svirtio_mmio.device=%lluK@0x%llx:%u",
+				     n ? " " : "", (unsigned long long)d->size / 1024,
+				     (unsigned long long)d->base, d->irq);
+		else
+			w = snprintf(buf + n, cap - n, "%svirtio_mmio.device=%llu@0x%llx:%u",
+				     n ? " " : "", (unsigned long long)d->size,
+				     (unsigned long long)d->base, d->irq);
+		if (w < 0 || (size_t)w >= cap - n) {
+			n = cap;
+			break;
+		}
+		n += w;
+	}
+	if (n > limit) {
+		ret = x86_loader_fail(l, -EINVAL,
+				      "command line too long: %zu bytes%s, the kernel accepts %zu",
+				      n, add_mmio && cfg->nr_mmio_devs ?
+				      " with virtio_mmio.device= arguments" : "", limit);
+		goto out_free;
+	}
+	buf[n] = '\0';
+	ret = x86_loader_write(l, X86_BOOT_CMDLINE_GPA, buf, n + 1, "command line");
+	if (!ret && len)
+		*len = n;
+out_free:
+	free(buf);
+	return ret;
+}
+
+/* One flat GDT serves every entry mode (selectors in boot.h). */
+static int x86_write_gdt(struct x86_loader *l)
+{
+	static const le64 gdt[] = {
+		0,
+		0x00cf9b000000ffffULL,	/* 0x08 code32: base 0, 4 GiB, R/X, accessed */
+		0x00af9b000000ffffULL,	/* 0x10 code64: L=1 */
+		0x00cf93000000ffffULL,	/* 0x18 data: base 0, 4 GiB, R/W, accessed */
+		0x00008b0000000067ULL,	/* 0x20 TSS: 32-bit busy, base 0, limit 0x67 */
+	};
+
+	return x86_loader_write(l, X86_BOOT_GDT_GPA, gdt, sizeof(gdt), "GDT");
+}
+
+static void x86_entry_common(struct x86_boot_entry *e)
+{
+	e->rflags = 0x2;
+	e->rsp = X86_BOOT_STACK_TOP;
+	e->gdt_base = X86_BOOT_GDT_GPA;
+	e->gdt_limit = 5 * 8 - 1;
+}
+
+/* 32-bit protected mode, flat, paging off (Multiboot §3.2, PVH). */
+void x86_entry_prot32(struct x86_boot_entry *e)
+{
+	x86_entry_common(e);
+	e->mode = X86_BOOT_PROT32;
+	e->cs_sel = X86_BOOT_SEL_CODE32;
+	e->ds_sel = X86_BOOT_SEL_DATA;
+	e->cr0 = 0x11;			/* PE | ET */
+}
+
+/* 64-bit mode with 0-4 GiB identity-mapped by 2 MiB pages (Linux boot protocol §64-bit). */
+int x86_entry_long64(struct x86_loader *l, struct x86_boot_entry *e)
+{
+	enum { PAGES = (X86_BOOT_PGTABLE_END - X86_BOOT_PML4_GPA) / 4096 };
+	le64 *pt = calloc(PAGES, 4096);
+	le64 *pml4, *pdpt, *pd;
+	unsigned int i;
+	int ret;
+
+	_Static_assert(PAGES == 6, "PML4 + PDPT + 4 PDs");
+	if (!pt)
+		return x86_loader_fail(l, -ENOMEM, "out of memory for page tables");
+	pml4 = pt;
+	pdpt = pt + 512;
+	pd = pt + 1024;
+	pml4[0] = (X86_BOOT_PML4_GPA + 0x1000) | 0x3;		/* P | RW */
+	for (i = 0; i < 4; i++)
+		pdpt[i] = (X86_BOOT_PML4_GPA + 0x2000 + i * 0x1000ULL) | 0x3;
+	for (i = 0; i < 4 * 512; i++)
+		pd[i] = ((u64)i << 21) | 0x83;			/* P | RW | PS */
+	ret = x86_loader_write(l, X86_BOOT_PML4_GPA, pt, PAGES * 4096, "page tables");
+	free(pt);
+	if (ret)
+		return ret;
+
+	x86_entry_common(e);
+	e->mode = X86_BOOT_LONG64;
+	e->cs_sel = X86_BOOT_SEL_CODE64;
+	e->ds_sel = X86_BOOT_SEL_DATA;
+	e->cr0 = 0x80050033;		/* PG | AM | WP | NE | ET | MP | PE */
+	e->cr3 = X86_BOOT_PML4_GPA;
+	e->cr4 = 0x20;			/* PAE */
+	e->efer = 0x500;		/* LME | LMA */
+	return 0;
+}
+
+static int x86_check_config(struct x86_loader *l)
+{
+	const struct boot_config *cfg = l->cfg;
+	unsigned int i;
+
+	if (!cfg->kernel || !cfg->kernel_size)
+		return x86_loader_fail(l, -ENOEXEC, "empty kernel image");
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > X86_MAX_BOOT_CPUS)
+		return x86_loader_fail(l, -EINVAL, "%u vCPUs: the boot tables describe 1..%u",
+				       cfg->nr_cpus, X86_MAX_BOOT_CPUS);
+	if (cfg->initrd_size && !cfg->initrd)
+		return x86_loader_fail(l, -EINVAL, "initrd size without data");
+	if (cfg->nr_modules && !cfg->modules)
+		return x86_loader_fail(l, -EINVAL, "module count without modules");
+	for (i = 0; i < cfg->nr_modules; i++)
+		if (cfg->modules[i].size && !cfg->modules[i].data)
+			return x86_loader_fail(l, -EINVAL, "module %u: size without data", i);
+	if (cfg->nr_mmio_devs > X86_VIRTIO_MMIO_MAX || (cfg->nr_mmio_devs && !cfg->mmio_devs))
+		return x86_loader_fail(l, -EINVAL, "bad virtio-mmio device list (%u devices, at most %u)",
+				       cfg->nr_mmio_devs, X86_VIRTIO_MMIO_MAX);
+	for (i = 0; i < cfg->nr_mmio_devs; i++) {
+		const struct boot_mmio_dev *d = &cfg->mmio_devs[i];
+
+		if (!d->size || d->base + d->size < d->base ||
+		    d->base + d->size > 0x100000000ULL || d->irq >= 24)
+			return x86_loader_fail(l, -EINVAL,
+					       "virtio-mmio device %u: 0x%llx+0x%llx irq %u is not a 32-bit window on GSI 0..23",
+					       i, (unsigned long long)d->base,
+					       (unsigned long long)d->size, d->irq);
+	}
+	return 0;
+}
+
+static void x86_find_low_ram(struct x86_loader *l)
+{
+	unsigned int i, n = address_space_nr_regions(l->as);
+	u64 end = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct mem_region *r = address_space_region(l->as, i);
+
+		if (r->gpa != end)
+			break;
+		end = r->gpa + r->size;
+	}
+	l->low_ram_end = MIN(end, (u64)X86_HIGH_RAM_START);
+}
+
+int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
+			const struct x86_boot_options *opts,
+			struct x86_boot_entry *entry, char *err, size_t errlen)
+{
+	static const struct x86_boot_options defaults;
+	struct x86_loader *l;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		if (err && errlen)
+			snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->as = as;
+	l->cfg = cfg;
+	l->opts = opts ? opts : &defaults;
+	l->err = err;
+	l->errlen = errlen;
+	memset(entry, 0, sizeof(*entry));
+
+	ret = x86_check_config(l);
+	if (ret)
+		goto out;
+	x86_find_low_ram(l);
+	if (l->low_ram_end < 2 * X86_BOOT_KERNEL_GPA) {
+		ret = x86_loader_fail(l, -EFAULT,
+				      "guest RAM must start at 0 and cover at least 2 MiB (have 0x%llx)",
+				      (unsigned long long)l->low_ram_end);
+		goto out;
+	}
+	ret = x86_e820_build(l);
+	if (ret)
+		goto out;
+	ret = x86_loader_claim(l, 0, X86_BOOT_REALMODE_GPA,
+			       "boot data (IVT, GDT, boot info, zero page, page tables)");
+	if (!ret)
+		ret = x86_loader_claim(l, X86_BOOT_CMDLINE_GPA, X86_BOOT_CMDLINE_MAX,
+				       "command line");
+	if (!ret)
+		ret = x86_loader_claim(l, X86_BOOT_EBDA_GPA,
+				       X86_BOOT_KERNEL_GPA - X86_BOOT_EBDA_GPA,
+				       "EBDA/ACPI/MP tables");
+	if (ret)
+		goto out;
+	ret = x86_loader_zero(l, 0, X86_BOOT_REALMODE_GPA, "boot data");
+	if (!ret)
+		ret = x86_write_gdt(l);
+	if (!ret)
+		ret = x86_acpi_write(l);
+	if (!ret)
+		ret = x86_mptable_write(l);
+	if (ret)
+		goto out;
+
+	if (x86_bzimage_detect(cfg->kernel, cfg->kernel_size))
+		ret = x86_bzimage_load(l, entry);
+	else if (x86_multiboot_detect(cfg->kernel, cfg->kernel_size))
+		ret = x86_multiboot_load(l, entry);
+	else if (x86_pvh_detect(cfg->kernel, cfg->kernel_size))
+		ret = x86_pvh_load(l, entry);
+	else if (x86_elf_is_elf(cfg->kernel, cfg->kernel_size)) {
+		struct x86_elf_info info;
+
+		ret = x86_elf_parse(l, cfg->kernel, cfg->kernel_size, &info);
+		if (!ret)
+			ret = x86_loader_fail(l, -ENOEXEC,
+					      "ELF image has neither a Multiboot header nor a PVH entry note");
+	}
+	else
+		ret = x86_loader_fail(l, -ENOEXEC,
+				      "not a bzImage, Multiboot or PVH ELF image");
+	if (!ret)
+		pr_debug("x86: loaded %s, entry 0x%llx (%s)", entry->format,
+			 (unsigned long long)entry->rip,
+			 entry->mode == X86_BOOT_LONG64 ? "64-bit" :
+			 entry->mode == X86_BOOT_PROT32 ? "32-bit" : "real mode");
+out:
+	if (ret && err && errlen && !err[0])
+		snprintf(err, errlen, "%s", strerror(-ret));
+	free(l);
+	return ret;
+}
+
+int x86_load_guest(struct address_space *as, const struct boot_config *cfg,
+		   struct x86_boot_entry *entry, char *err, size_t errlen)
+{
+	return x86_load_guest_opts(as, cfg, NULL, entry, err, errlen);
+}
+
+/* ---- boot vCPU state ---- */
+
+static int x86_vcpu_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
+static void x86_seg_set(struct kvm_segment *s, const struct x86_boot_entry *e,
+			u16 sel, u64 base, bool code)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = base;
+	s->present = 1;
+	s->s = 1;
+	s->type = code ? 0xb : 0x3;	/* execute/read or read/write, accessed */
+	if (e->mode == X86_BOOT_REAL16) {
+		s->limit = 0xffff;
+		return;
+	}
+	s->limit = 0xffffffff;
+	s->g = 1;
+	if (code && e->mode == X86_BOOT_LONG64)
+		s->l = 1;
+	else
+		s->db = 1;
+}
+
+int x86_boot_setup_vcpu(int vcpu_fd, const struct x86_boot_entry *e)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_fpu fpu;
+	int ret;
+
+	ret = x86_vcpu_ioctl(vcpu_fd, KVM_GET_SREGS, &sregs);
+	if (ret)
+		return ret;
+	x86_seg_set(&sregs.cs, e, e->cs_sel, e->cs_base, true);
+	x86_seg_set(&sregs.ds, e, e->ds_sel, e->ds_base, false);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	if (e->mode != X86_BOOT_REAL16) {
+		/* PVH wants a 32-bit busy TSS, base 0, limit 0x67; harmless for the others */
+		memset(&sregs.tr, 0, sizeof(sregs.tr));
+		sregs.tr.selector = X86_BOOT_SEL_TSS;
+		sregs.tr.limit = 0x67;
+		sregs.tr.type = 0xb;
+		sregs.tr.present = 1;
+		sregs.cr0 = e->cr0;
+		sregs.cr3 = e->cr3;
+		sregs.cr4 = e->cr4;
+		sregs.efer = e->efer;
+	}
+	if (e->gdt_limit) {
+		sregs.gdt.base = e->gdt_base;
+		sregs.gdt.limit = e->gdt_limit;
+	}
+	ret = x86_vcpu_ioctl(vcpu_fd, KVM_SET_SREGS, &sregs);
+	if (ret)
+		return ret;
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = e->rip;
+	regs.rsp = e->rsp;
+	regs.rsi = e->rsi;
+	regs.rbx = e->rbx;
+	regs.rax = e->rax;
+	regs.rflags = e->rflags | 0x2;
+	ret = x86_vcpu_ioctl(vcpu_fd, KVM_SET_REGS, &regs);
+	if (ret)
+		return ret;
+
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	return x86_vcpu_ioctl(vcpu_fd, KVM_SET_FPU, &fpu);
+}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The guest's memory map, from the address space's regions. One list feeds
+ * the Linux zero page, the Multiboot mmap and the PVH memmap:
+ *
+ *   RAM       everything in a region, except
+ *   reserved  0x9fc00-0x9ffff (EBDA) and 0xe0000-0xfffff (ACPI, MP table)
+ *   (absent)  0xa0000-0xdffff (legacy VGA/option ROM hole), the MMIO hole
+ *             below 4 GiB and anything else that is not a region
+ */
+#include <errno.h>
+
+#include "loader.h"
+
+#define LEGACY_HOLE_START	0xa0000ULL
+#define LEGACY_ROM_START	0xe0000ULL
+
+static int e820_add(struct x86_loader *l, u64 start, u64 end, u32 type)
+{
+	struct e820_entry *last = l->nr_e820 ? &l->e820[l->nr_e820 - 1] : NULL;
+
+	if (start >= end)
+		return 0;
+	if (last && last->type == type && last->addr + last->size == start) {
+		last->size += end - start;
+		return 0;
+	}
+	if (l->nr_e820 == E820_MAX)
+		return x86_loader_fail(l, -E2BIG, "guest memory map needs more than %u entries",
+				       E820_MAX);
+	l->e820[l->nr_e820++] = (struct e820_entry){ start, end - start, type };
+	return 0;
+}
+
+int x86_e820_build(struct x86_loader *l)
+{
+	unsigned int i, n = address_space_nr_regions(l->as);
+	int ret = 0;
+
+	l->nr_e820 = 0;
+	for (i = 0; i < n && !ret; i++) {
+		const struct mem_region *r = address_space_region(l->as, i);
+		u64 a = r->gpa, b = r->gpa + r->size;
+
+		ret = e820_add(l, a, MIN(b, X86_BOOT_EBDA_GPA), E820_RAM);
+		if (!ret)
+			ret = e820_add(l, MAX(a, X86_BOOT_EBDA_GPA),
+				       MIN(b, LEGACY_HOLE_START), E820_RESERVED);
+		if (!ret)
+			ret = e820_add(l, MAX(a, LEGACY_ROM_START),
+				       MIN(b, X86_BOOT_KERNEL_GPA), E820_RESERVED);
+		if (!ret)
+			ret = e820_add(l, MAX(a, X86_BOOT_KERNEL_GPA), b, E820_RAM);
+	}
+	return ret;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * x86 state embedded in struct vm and struct vcpu (src/core/internal.h).
+ * Only src/core and src/arch/x86 include this.
+ */
+#ifndef KESTREL_ARCH_X86_KVM_ARCH_H
+#define KESTREL_ARCH_X86_KVM_ARCH_H
+
+#include <stdbool.h>
+
+#include <kestrel/types.h>
+
+#include <kestrel/memory.h>	/* boot.h names struct address_space */
+
+#include "../../boot.h"		/* struct x86_boot_entry */
+
+struct kvm_cpuid2;
+struct kvm_msrs;
+
+/* APIC IDs above this would need x2APIC routing we do not describe. */
+#define X86_MAX_VCPUS		254
+
+/**
+ * struct vm_arch - per-VM x86 state, written once at vm_create() /
+ * vm_load_guest() before any vCPU exists, read-only afterwards
+ * @cpuid: the filtered CPUID template every vCPU copies (only APIC-ID and
+ *	   topology fields are patched per vCPU)
+ * @topo_shift: log2 of the vCPUs one package can hold (x2APIC ID bits for
+ *		the core level)
+ * @boot_msrs: the MSR values every vCPU starts with (filtered against
+ *	       KVM_GET_MSR_INDEX_LIST)
+ * @entry: where vCPU 0 starts, when @has_entry
+ * @has_entry: a guest was loaded
+ */
+struct vm_arch {
+	struct kvm_cpuid2 *cpuid;
+	unsigned int topo_shift;
+	struct kvm_msrs *boot_msrs;
+	struct x86_boot_entry entry;
+	bool has_entry;
+};
+
+/** struct vcpu_arch - per-vCPU x86 state (none needed yet) */
+struct vcpu_arch {
+	bool cpuid_set;
+};
+
+#endif /* KESTREL_ARCH_X86_KVM_ARCH_H */

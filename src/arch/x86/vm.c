@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * x86 VM hooks: RAM layout, the in-kernel irqchip (PIC, IOAPIC, LAPICs) and
+ * PIT, the VMX-only TSS and identity-map pages, and the CPUID/MSR templates.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <kestrel/fault.h>
+#include <kestrel/log.h>
+#include <kestrel/x86/layout.h>
+
+#include "x86.h"
+#include "boot.h"
+
+/* Three pages just below the BIOS area that VMX needs for real mode. */
+#define X86_IDENTITY_MAP_GPA	0xfeffc000ULL
+#define X86_TSS_GPA		0xfeffd000ULL
+
+int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 },
+	};
+	u64 low = MIN(cfg->ram_size, X86_RAM_32BIT_END);
+	u64 identity = X86_IDENTITY_MAP_GPA;
+	int ret;
+
+	if (cfg->ram_size < (1ULL << 20))
+		return -EINVAL;	/* boot data lives in the first MiB */
+	vm->max_vcpus = MIN(vm->max_vcpus, (unsigned int)X86_MAX_VCPUS);
+
+	/* Memslots first: each change is slow once the irqchip exists. */
+	ret = vm_register_ram(vm, 0, low, cfg->mem_flags);
+	if (ret)
+		return ret;
+	if (cfg->ram_size > low) {
+		ret = vm_register_ram(vm, X86_HIGH_RAM_START, cfg->ram_size - low,
+				      cfg->mem_flags);
+		if (ret)
+			return ret;
+	}
+
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)X86_TSS_GPA);
+	if (ret < 0)
+		return ret;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		ret = kvm_ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);
+		if (ret < 0)
+			return ret;
+	}
+	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	if (ret < 0)
+		return ret;
+	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (ret < 0)
+		return ret;
+	/* Emulation failures exit to us with the instruction bytes (optional). */
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
+		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+
+	ret = x86_cpuid_template_create(vm);
+	if (ret)
+		return ret;
+	return x86_msrs_template_create(vm);
+}
+
+void vm_arch_destroy(struct vm *vm)
+{
+	free(vm->arch.cpuid);
+	vm->arch.cpuid = NULL;
+	free(vm->arch.boot_msrs);
+	vm->arch.boot_msrs = NULL;
+}
+
+int vm_arch_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
+		       size_t errlen)
+{
+	int ret = x86_load_guest(vm->as, cfg, &vm->arch.entry, err, errlen);
+
+	if (ret)
+		return ret;
+	vm->arch.has_entry = true;
+	return 0;
+}

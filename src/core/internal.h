@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to src/core and the architecture's hooks (src/arch/<arch>/):
+ * struct vm, struct vcpu and the hooks common code calls.
+ */
+#ifndef KESTREL_CORE_INTERNAL_H
+#define KESTREL_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <linux/kvm.h>
+
+#include <kestrel/boot.h>
+#include <kestrel/memory.h>
+#include <kestrel/vcpu.h>
+#include <kestrel/vm.h>
+
+#include <arch/kvm-arch.h>
+
+/**
+ * struct vm - one virtual machine
+ *
+ * Set at creation, then read-only: kvm_fd, vm_fd, run_size, max_vcpus, as,
+ * bus, arch. Everything under "lock" is protected by @lock; @cond is
+ * broadcast whenever any of it changes.
+ */
+struct vm {
+	int kvm_fd;			/* /dev/kvm */
+	int vm_fd;			/* KVM_CREATE_VM */
+	size_t run_size;		/* KVM_GET_VCPU_MMAP_SIZE */
+	unsigned int max_vcpus;
+	struct address_space *as;
+	struct iobus *bus;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* lock: */
+	struct vcpu **vcpus;		/* max_vcpus slots, the first nr_vcpus used */
+	unsigned int nr_vcpus;
+	unsigned int nr_threads;	/* vCPU threads started (joined in vm_run) */
+	unsigned int nr_parked;		/* threads parked by a pause */
+	bool running;			/* vm_run() started the threads */
+	bool pause;			/* vm_pause() in effect */
+	enum vm_stop_reason stop_reason;
+	int stop_status;
+
+	/*
+	 * Lock-free mirror of "pause || stop_reason != NONE", read by vCPU
+	 * threads after every KVM_RUN; set before the kick (see vcpu.c).
+	 */
+	atomic_bool request;
+
+	struct vm_arch arch;
+};
+
+/**
+ * struct vcpu - one virtual CPU; owned by its thread while vm_run() runs
+ */
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;				/* KVM_CREATE_VCPU */
+	struct kvm_run *run;		/* mmap of @fd, vm->run_size bytes */
+	pthread_t thread;
+	bool thread_started;		/* vm->lock */
+	struct vcpu_arch arch;
+};
+
+/* core/vm.c */
+int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags);
+void vm_kick_all(struct vm *vm);
+
+/* core/vcpu.c */
+int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out);
+void vcpu_destroy(struct vcpu *vcpu);
+int vcpu_start_thread(struct vcpu *vcpu);
+void vcpu_kick(struct vcpu *vcpu);
+int vcpu_signal_setup(void);
+
+/*
+ * Architecture hooks. Exactly one create and one destroy per object;
+ * destroy accepts what a failed create left behind.
+ */
+
+/*
+ * vm_arch_create() - lay out RAM (vm_register_ram()), then irqchip & co.;
+ * may lower vm->max_vcpus to the architecture's own limit
+ */
+int vm_arch_create(struct vm *vm, const struct vm_config *cfg);
+void vm_arch_destroy(struct vm *vm);
+/* vm_arch_load_guest() - run the loader; remember the boot entry */
+int vm_arch_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
+		       size_t errlen);
+
+/* vcpu_arch_precreate() - may vCPU @id be created? (0 or -errno) */
+int vcpu_arch_precreate(struct vm *vm, unsigned int id);
+/* vcpu_arch_create() - CPUID, MSRs, boot state of a fresh KVM vCPU */
+int vcpu_arch_create(struct vcpu *vcpu);
+void vcpu_arch_destroy(struct vcpu *vcpu);
+/* vcpu_arch_dump_state() - registers and instruction bytes, at LOG_ERR */
+void vcpu_arch_dump_state(struct vcpu *vcpu);
+
+#endif /* KESTREL_CORE_INTERNAL_H */

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The VM: KVM fds, guest RAM and memslots, the I/O bus, the vCPU table and
+ * the run / pause / stop state machine. Locking is described on struct vm
+ * (internal.h); the vCPU side of the protocol is in vcpu.c.
+ */
+#include <kestrel/vm.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <kestrel/fault.h>
+#include <kestrel/iobus.h>
+#include <kestrel/log.h>
+
+#include "internal.h"
+
+struct address_space *vm_address_space(struct vm *vm)
+{
+	return vm->as;
+}
+
+struct iobus *vm_iobus(struct vm *vm)
+{
+	return vm->bus;
+}
+
+int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
+{
+	struct kvm_userspace_memory_region mr;
+	struct mem_region *r;
+	int ret;
+
+	ret = address_space_add_ram(vm->as, gpa, size, flags, &r);
+	if (ret)
+		return ret;
+	mr = (struct kvm_userspace_memory_region){
+		.slot = r->slot,
+		.guest_phys_addr = r->gpa,
+		.memory_size = r->size,
+		.userspace_addr = (u64)(uintptr_t)r->hva,
+	};
+	/* On failure the region stays in the address space; the caller is
+	 * building the VM and tears all of it down. */
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
+	return ret < 0 ? ret : 0;
+}
+
+static int kvm_check_cap(struct vm *vm, long cap)
+{
+	int ret = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap);
+
+	return ret < 0 ? 0 : ret;
+}
+
+static int vm_open_kvm(struct vm *vm)
+{
+	int ret;
+
+	if (fault_inject_hit())
+		return -EMFILE;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	ret = kvm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	if (ret < 0)
+		return ret;
+	if (ret != KVM_API_VERSION) {
+		pr_err("/dev/kvm speaks API version %d, kestrel needs %d",
+		       ret, KVM_API_VERSION);
+		return -ENOSYS;
+	}
+	if (!kvm_check_cap(vm, KVM_CAP_USER_MEMORY) ||
+	    !kvm_check_cap(vm, KVM_CAP_IMMEDIATE_EXIT)) {
+		pr_err("/dev/kvm lacks user memory or immediate exit");
+		return -ENOSYS;
+	}
+	ret = kvm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if (ret < 0)
+		return ret;
+	if ((size_t)ret < sizeof(struct kvm_run))
+		return -ENOSYS;
+	vm->run_size = (size_t)ret;
+
+	ret = kvm_check_cap(vm, KVM_CAP_MAX_VCPUS);
+	if (!ret)
+		ret = kvm_check_cap(vm, KVM_CAP_NR_VCPUS);
+	vm->max_vcpus = ret > 0 ? (unsigned int)ret : 4;
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out)
+{
+	struct vm *vm;
+	int ret;
+
+	if (!cfg->ram_size)
+		return -EINVAL;
+	ret = vcpu_signal_setup();
+	if (ret)
+		return ret;
+
+	vm = xzalloc(sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm_fd = -1;
+	vm->vm_fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+
+	ret = vm_open_kvm(vm);
+	if (ret)
+		goto err_destroy;
+	do {
+		ret = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, NULL);
+	} while (ret == -EINTR);
+	if (ret < 0)
+		goto err_destroy;
+	vm->vm_fd = ret;
+
+	ret = address_space_create(&vm->as);
+	if (ret)
+		goto err_destroy;
+	ret = iobus_create(&vm->bus);
+	if (ret)
+		goto err_destroy;
+	ret = vm_arch_create(vm, cfg);
+	if (ret)
+		goto err_destroy;
+	vm->vcpus = xcalloc(vm->max_vcpus, sizeof(vm->vcpus[0]));
+	if (!vm->vcpus) {
+		ret = -ENOMEM;
+		goto err_destroy;
+	}
+	*out = vm;
+	return 0;
+
+err_destroy:
+	vm_destroy(vm);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(vm->vcpus[i]);
+	free(vm->vcpus);
+	vm_arch_destroy(vm);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	iobus_destroy(vm->bus);
+	address_space_destroy(vm->as);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+int vm_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
+		  size_t errlen)
+{
+	if (vm->nr_vcpus) {
+		if (err && errlen)
+			err[0] = '\0';
+		return -EBUSY;
+	}
+	return vm_arch_load_guest(vm, cfg, err, errlen);
+}
+
+unsigned int vm_max_vcpus(struct vm *vm)
+{
+	return vm->max_vcpus;
+}
+
+unsigned int vm_nr_vcpus(struct vm *vm)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&vm->lock);
+	n = vm->nr_vcpus;
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
+struct vcpu *vm_vcpu(struct vm *vm, unsigned int id)
+{
+	struct vcpu *v = NULL;
+
+	pthread_mutex_lock(&vm->lock);
+	if (id < vm->nr_vcpus)
+		v = vm->vcpus[id];
+	pthread_mutex_unlock(&vm->lock);
+	return v;
+}
+
+int vm_add_vcpu(struct vm *vm, struct vcpu **out)
+{
+	struct vcpu *v;
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop_reason != VM_STOP_NONE) {
+		ret = -ESHUTDOWN;
+		goto out_unlock;
+	}
+	if (vm->nr_vcpus >= vm->max_vcpus) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	/*
+	 * KVM cannot delete a vCPU: if a step after KVM_CREATE_VCPU fails,
+	 * this id stays taken inside KVM and later adds fail with -EEXIST.
+	 */
+	ret = vcpu_create(vm, vm->nr_vcpus, &v);
+	if (ret)
+		goto out_unlock;
+	if (vm->running) {
+		ret = vcpu_start_thread(v);
+		if (ret) {
+			vcpu_destroy(v);
+			goto out_unlock;
+		}
+	}
+	vm->vcpus[vm->nr_vcpus++] = v;
+	if (out)
+		*out = v;
+out_unlock:
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/* Caller holds vm->lock. */
+void vm_kick_all(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i]->thread_started)
+			vcpu_kick(vm->vcpus[i]);
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status)
+{
+	if (reason == VM_STOP_NONE)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop_reason == VM_STOP_NONE) {
+		vm->stop_reason = reason;
+		vm->stop_status = reason == VM_STOP_EXIT ? status : 0;
+		atomic_store(&vm->request, true);
+		vm_kick_all(vm);
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	enum vm_stop_reason reason;
+	unsigned int n;
+
+	pthread_mutex_lock(&vm->lock);
+	vm->running = true;
+	if (!vm->nr_vcpus) {
+		pr_err("vm: nothing to run (no vCPUs)");
+		vm->stop_reason = VM_STOP_ERROR;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus && vm->stop_reason == VM_STOP_NONE; i++) {
+		int ret = vcpu_start_thread(vm->vcpus[i]);
+
+		if (ret) {
+			pr_err("vcpu%u: cannot start its thread: %d", i, ret);
+			vm->stop_reason = VM_STOP_ERROR;
+			atomic_store(&vm->request, true);
+			vm_kick_all(vm);
+		}
+	}
+	while (vm->stop_reason == VM_STOP_NONE)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	/* No vCPU can be added from here on: the table is final. */
+	n = vm->nr_vcpus;
+	reason = vm->stop_reason;
+	pthread_mutex_unlock(&vm->lock);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (vm->vcpus[i]->thread_started)
+			pthread_join(vm->vcpus[i]->thread, NULL);
+
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned int i = 0; i < n; i++)
+		vm->vcpus[i]->thread_started = false;
+	vm->nr_threads = 0;
+	vm->running = false;
+	pthread_mutex_unlock(&vm->lock);
+	return reason;
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop_reason != VM_STOP_NONE) {
+		ret = -ESHUTDOWN;
+		goto out_unlock;
+	}
+	vm->pause = true;
+	atomic_store(&vm->request, true);
+	vm_kick_all(vm);
+	while (vm->nr_parked < vm->nr_threads && vm->stop_reason == VM_STOP_NONE)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	if (vm->stop_reason != VM_STOP_NONE)
+		ret = -ESHUTDOWN;
+out_unlock:
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause = false;
+	atomic_store(&vm->request, vm->stop_reason != VM_STOP_NONE);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+enum vm_stop_reason vm_stop_reason(struct vm *vm)
+{
+	enum vm_stop_reason r;
+
+	pthread_mutex_lock(&vm->lock);
+	r = vm->stop_reason;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vm_stop_status(struct vm *vm)
+{
+	int s;
+
+	pthread_mutex_lock(&vm->lock);
+	s = vm->stop_status;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+int vm_exit_status(struct vm *vm)
+{
+	switch (vm_stop_reason(vm)) {
+	case VM_STOP_EXIT:
+		return vm_stop_status(vm);
+	case VM_STOP_RESET:
+	case VM_STOP_POWEROFF:
+		return VM_EXIT_OK;
+	case VM_STOP_USER:
+		return VM_EXIT_INTERRUPTED;
+	case VM_STOP_ERROR:
+		return VM_EXIT_GUEST_ERROR;
+	case VM_STOP_NONE:
+		break;
+	}
+	return VM_EXIT_HOST_ERROR;
+}
+
+/* ---- interrupts and doorbells ------------------------------------------ */
+
+int vm_set_irq_line(struct vm *vm, u32 gsi, bool level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	int ret = ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+
+	return ret < 0 ? -errno : 0;
+}
+
+static int vm_ioeventfd(struct vm *vm, enum io_space space, u64 addr,
+			unsigned int len, u64 datamatch, bool match_data, int fd)
+{
+	struct kvm_ioeventfd ev = {
+		.datamatch = match_data ? datamatch : 0,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+	};
+	int ret;
+
+	if (space != IO_SPACE_PIO && space != IO_SPACE_MMIO)
+		return -EINVAL;
+	if (match_data)
+		ev.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+	if (space == IO_SPACE_PIO)
+		ev.flags |= KVM_IOEVENTFD_FLAG_PIO;
+	ret = kvm_ioctl(vm->vm_fd, KVM_IOEVENTFD, &ev);
+	return ret < 0 ? ret : 0;
+}
+
+int vm_ioeventfd_add(struct vm *vm, enum io_space space, u64 addr,
+		     unsigned int len, u64 datamatch, bool match_data, int fd)
+{
+	return vm_ioeventfd(vm, space, addr, len, datamatch, match_data, fd);
+}
+
+int vm_ioeventfd_del(struct vm *vm, enum io_space space, u64 addr,
+		     unsigned int len, u64 datamatch, bool match_data, int fd)
+{
+	/* Not an injection point: undo paths must not fail artificially. */
+	struct kvm_ioeventfd ev = {
+		.datamatch = match_data ? datamatch : 0,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DEASSIGN |
+			 (match_data ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+			 (space == IO_SPACE_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0),
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &ev) < 0 ? -errno : 0;
+}
+
+int vm_irqfd_add(struct vm *vm, u32 gsi, int fd)
+{
+	struct kvm_irqfd irqfd = { .fd = (u32)fd, .gsi = gsi };
+	int ret = kvm_ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
+
+	return ret < 0 ? ret : 0;
+}
+
+int vm_irqfd_del(struct vm *vm, u32 gsi, int fd)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = (u32)fd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}

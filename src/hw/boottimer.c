@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Boot timer: the guest's init writes X86_BOOT_TIMER_MAGIC to an MMIO page
+ * when userspace is reached, and kestrel logs how long that took since its
+ * own process started. The start is taken by a constructor, before main()
+ * and before any VM set-up, so the figure covers everything kestrel does
+ * (only the dynamic loader's work before constructors is missed).
+ */
+#include <kestrel/hw.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <kestrel/compiler.h>
+#include <kestrel/iobus.h>
+#include <kestrel/log.h>
+#include <kestrel/vm.h>
+#include <kestrel/x86/layout.h>
+
+struct boottimer {
+	struct io_dev dev;
+	struct vm *vm;
+	u64 gpa;
+	bool registered;
+	bool reported;		/* first magic write logged; atomic flag */
+};
+
+static u64 process_start_ns;
+
+static u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
+}
+
+__attribute__((constructor)) static void boottimer_note_start(void)
+{
+	process_start_ns = monotonic_ns();
+}
+
+u64 boottimer_process_start_ns(void)
+{
+	return process_start_ns;
+}
+
+static int boottimer_read(struct io_dev *dev, u64 offset, void *data,
+			  unsigned int len)
+{
+	memset(data, 0, len);
+	return 0;
+}
+
+static int boottimer_write(struct io_dev *dev, u64 offset, const void *data,
+			   unsigned int len)
+{
+	struct boottimer *t = container_of(dev, struct boottimer, dev);
+	u64 us;
+
+	if (*(const u8 *)data != X86_BOOT_TIMER_MAGIC)
+		return 0;
+	/* Several vCPUs may race here: only the first one reports. */
+	if (__atomic_exchange_n(&t->reported, true, __ATOMIC_RELAXED))
+		return 0;
+	us = (monotonic_ns() - process_start_ns) / 1000;
+	pr_info("guest userspace reached after %llu.%03llu ms",
+		(unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	pr_info("boot-timer: BOOT-TIMER-MARKER ms=%llu.%03llu",
+		(unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	return 0;
+}
+
+static const struct io_ops boottimer_ops = {
+	.read = boottimer_read,
+	.write = boottimer_write,
+	.min_access = 1,
+	.max_access = 8,
+	.unaligned = true,
+};
+
+int boottimer_create(struct vm *vm, u64 gpa, struct boottimer **out)
+{
+	struct boottimer *t;
+	int ret;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->dev.ops = &boottimer_ops;
+	t->dev.name = "boot-timer";
+	t->vm = vm;
+	t->gpa = gpa;
+	ret = iobus_register(vm_iobus(vm), IO_SPACE_MMIO, gpa,
+			     X86_BOOT_TIMER_SIZE, &t->dev);
+	if (ret)
+		goto err_destroy;
+	t->registered = true;
+	*out = t;
+	return 0;
+
+err_destroy:
+	boottimer_destroy(t);
+	return ret;
+}
+
+void boottimer_destroy(struct boottimer *t)
+{
+	if (!t)
+		return;
+	if (t->registered)
+		iobus_unregister(vm_iobus(t->vm), IO_SPACE_MMIO, t->gpa);
+	free(t);
+}

@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Loopback network simulator: every frame a driver transmits on queue pair
+ * N comes back on the receive queue of pair N, virtio-net header and all.
+ *
+ * Queues: receiveq N = 2N, transmitq N = 2N + 1, controlq = 2 * max_vqp
+ * (virtio 1.2 §5.1.2). Groups: data queues 0, control queue 1, so the
+ * control queue can live in its own address space (2 ASIDs).
+ *
+ * Receive: without VIRTIO_NET_F_MRG_RXBUF a frame needs one receive chain
+ * big enough for header + frame; with it, as many chains as it takes, and
+ * num_buffers says how many (virtio 1.2 §5.1.6.4). A frame that cannot fit
+ * is dropped and counted, never truncated. When the receive ring is empty
+ * the transmit chain stays in its ring until the driver posts buffers
+ * (back-pressure, no loss).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+
+#include <kestrel/log.h>
+
+#include "internal.h"
+
+#define SIMNET_ETH_ALEN		6
+#define SIMNET_ETH_HLEN		14
+/* Largest frame looped back: 64 KiB payload + Ethernet + VLAN header. */
+#define SIMNET_MAX_FRAME	(65536 + SIMNET_ETH_HLEN + 4)
+/* Most receive chains one merged frame may use. */
+#define SIMNET_MRG_MAX		64
+
+/**
+ * struct simnet_hdr - struct virtio_net_hdr_v1 as the device writes it
+ * (virtio 1.2 §5.1.6; 12 bytes once VERSION_1 is negotiated)
+ */
+struct simnet_hdr {
+	u8 flags;
+	u8 gso_type;
+	le16 hdr_len;
+	le16 gso_size;
+	le16 csum_start;
+	le16 csum_offset;
+	le16 num_buffers;
+};
+
+_Static_assert(sizeof(struct simnet_hdr) == 12, "virtio_net_hdr_v1 is 12 bytes");
+_Static_assert(sizeof(struct simnet_hdr) == sizeof(struct virtio_net_hdr_v1),
+	       "matches the UAPI header");
+_Static_assert(offsetof(struct simnet_hdr, num_buffers) == 10,
+	       "num_buffers offset");
+
+/** struct simnet_config - the config fields we offer (virtio 1.2 §5.1.4) */
+struct simnet_config {
+	u8 mac[6];
+	le16 status;
+	le16 max_virtqueue_pairs;
+	le16 mtu;
+};
+
+_Static_assert(sizeof(struct simnet_config) == 12, "net config up to mtu");
+_Static_assert(offsetof(struct simnet_config, mtu) ==
+	       offsetof(struct virtio_net_config, mtu), "mtu offset");
+
+/**
+ * struct simnet - a loopback net device
+ * @sim: the simulator core (first: freed through it)
+ * @mac: current MAC (VIRTIO_NET_CTRL_MAC_ADDR_SET changes it)
+ * @default_mac: MAC given at creation, restored by reset
+ * @mtu: MTU offered in config space
+ * @max_vqp: queue pairs
+ * @curr_vqp: pairs in use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)
+ * @promisc: receive every frame (default on, like a loopback wire)
+ * @allmulti: receive every multicast frame (default on)
+ * @buf: bounce buffer for one frame with its header
+ * @hdr_wiov: first receive chain of a merged frame (num_buffers is
+ *	written into it last)
+ * @hdr_store: inline storage of @hdr_wiov
+ * @elems: used entries of a merged frame
+ *
+ * Everything is protected by sim.lock.
+ */
+struct simnet {
+	struct vdpasim sim;
+	u8 mac[SIMNET_ETH_ALEN];
+	u8 default_mac[SIMNET_ETH_ALEN];
+	u16 mtu;
+	u16 max_vqp;
+	u16 curr_vqp;
+	bool promisc;
+	bool allmulti;
+	u8 *buf;
+	struct vringh_iov hdr_wiov;
+	struct iovec hdr_store[VDPASIM_IOV_INLINE];
+	struct vringh_used_elem elems[SIMNET_MRG_MAX];
+};
+
+static inline struct simnet *to_simnet(struct vdpasim *sim)
+{
+	return container_of(sim, struct simnet, sim);
+}
+
+static u16 simnet_cvq_index(const struct simnet *net)
+{
+	return (u16)(2 * net->max_vqp);
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+static bool simnet_accept(const struct simnet *net, const u8 *dst)
+{
+	static const u8 bcast[SIMNET_ETH_ALEN] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+	};
+
+	if (net->promisc)
+		return true;
+	if (!memcmp(dst, bcast, SIMNET_ETH_ALEN))
+		return true;
+	if (dst[0] & 1)
+		return net->allmulti;
+	return !memcmp(dst, net->mac, SIMNET_ETH_ALEN);
+}
+
+/*
+ * Deliver @len bytes of @net->buf (header + frame) to @rxq.
+ * Return: 0 delivered, -EAGAIN no receive buffer yet, -ENOBUFS dropped
+ * (counted), other <0: the ring broke (reported).
+ */
+static int simnet_rx_single(struct simnet *net, struct vdpasim_vq *rxq,
+			    size_t len)
+{
+	struct simnet_hdr *hdr = (struct simnet_hdr *)net->buf;
+	u16 head;
+	int ret;
+
+	ret = vringh_getdesc(&rxq->vring, NULL, &rxq->wiov, &head);
+	if (ret == 0)
+		return -EAGAIN;
+	if (ret < 0)
+		return ret;
+	if (vringh_iov_length(&rxq->wiov) < len) {
+		/* Too small: give the chain back, drop the frame. */
+		vringh_abandon(&rxq->vring, 1);
+		rxq->stats.drops++;
+		return -ENOBUFS;
+	}
+	/* virtio 1.2 §5.1.6.4: num_buffers is 1 without MRG_RXBUF. */
+	hdr->num_buffers = cpu_to_le16(1);
+	vringh_iov_push(&rxq->wiov, net->buf, len);
+	ret = vringh_complete(&rxq->vring, head, (u32)len);
+	if (ret)
+		return ret;
+	rxq->stats.packets++;
+	rxq->stats.bytes += len - sizeof(*hdr);
+	return 0;
+}
+
+static int simnet_rx_mergeable(struct simnet *net, struct vdpasim_vq *rxq,
+			       size_t len)
+{
+	unsigned int n = 0, limit = MIN(SIMNET_MRG_MAX, rxq->num);
+	le16 nbufs;
+	size_t off = 0;
+	int ret;
+
+	while (off < len) {
+		struct vringh_iov *wiov = n ? &rxq->wiov : &net->hdr_wiov;
+		size_t cap, chunk;
+		u16 head;
+
+		if (n == limit) {
+			/* Even a full ring of these buffers cannot hold it. */
+			vringh_abandon(&rxq->vring, n);
+			rxq->stats.drops++;
+			return -ENOBUFS;
+		}
+		ret = vringh_getdesc(&rxq->vring, NULL, wiov, &head);
+		if (ret == 0) {
+			vringh_abandon(&rxq->vring, n);
+			return -EAGAIN;
+		}
+		if (ret < 0)
+			return ret;
+		cap = vringh_iov_length(wiov);
+		/* virtio 1.2 §5.1.6.3.1: each buffer holds at least a header. */
+		if (n == 0 && cap < sizeof(struct simnet_hdr)) {
+			vringh_abandon(&rxq->vring, 1);
+			rxq->stats.drops++;
+			return -ENOBUFS;
+		}
+		chunk = MIN(cap, len - off);
+		vringh_iov_push(wiov, net->buf + off, chunk);
+		net->elems[n].id = head;
+		net->elems[n].len = (u32)chunk;
+		n++;
+		off += chunk;
+	}
+	/* Now that the count is known, patch it into the first buffer. */
+	nbufs = cpu_to_le16((u16)n);
+	net->hdr_wiov.i = 0;
+	net->hdr_wiov.off = 0;
+	vringh_iov_advance(&net->hdr_wiov, offsetof(struct simnet_hdr, num_buffers));
+	vringh_iov_push(&net->hdr_wiov, &nbufs, sizeof(nbufs));
+
+	ret = vringh_complete_multi(&rxq->vring, net->elems, n);
+	if (ret)
+		return ret;
+	rxq->stats.packets++;
+	rxq->stats.bytes += len - sizeof(struct simnet_hdr);
+	return 0;
+}
+
+static int simnet_rx(struct simnet *net, struct vdpasim_vq *rxq, size_t len)
+{
+	if (!simnet_accept(net, net->buf + sizeof(struct simnet_hdr))) {
+		rxq->stats.drops++;
+		return -ENOBUFS;
+	}
+	if (vdpasim_has_feature(&net->sim, VIRTIO_NET_F_MRG_RXBUF))
+		return simnet_rx_mergeable(net, rxq, len);
+	return simnet_rx_single(net, rxq, len);
+}
+
+/* ---- transmit ----------------------------------------------------------- */
+
+/* Loop pair @pair's transmit queue back; Return: true if budget ran out. */
+static bool simnet_pair_work(struct simnet *net, u16 pair)
+{
+	struct vdpasim *sim = &net->sim;
+	struct vdpasim_vq *rxq = &sim->vqs[2 * pair];
+	struct vdpasim_vq *txq = &sim->vqs[2 * pair + 1];
+	unsigned int budget = VDPASIM_BUDGET;
+	bool more = false;
+	int ret;
+
+	if (!txq->started || !rxq->started)
+		return false;
+	vringh_notify_disable(&txq->vring);
+	vringh_notify_disable(&rxq->vring);
+
+	while (!vdpa_needs_reset(&sim->vdpa)) {
+		size_t len;
+		u16 head;
+
+		if (!budget--) {
+			more = true;
+			break;
+		}
+		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
+		if (ret == 0) {
+			/* Empty: re-arm kicks, then look once more (race). */
+			ret = vringh_notify_enable(&txq->vring);
+			if (ret == 1) {
+				vringh_notify_disable(&txq->vring);
+				continue;
+			}
+			if (ret < 0)
+				vdpasim_vq_error(sim, txq, ret);
+			break;
+		}
+		if (ret == -ENOMEM) {
+			more = true;
+			break;
+		}
+		if (ret < 0) {
+			vdpasim_vq_error(sim, txq, ret);
+			break;
+		}
+
+		len = vringh_iov_length(&txq->riov);
+		if (len < sizeof(struct simnet_hdr) + SIMNET_ETH_HLEN ||
+		    len > sizeof(struct simnet_hdr) + SIMNET_MAX_FRAME) {
+			/* Not a frame we can loop back: return it unsent. */
+			txq->stats.errors++;
+			ret = vringh_complete(&txq->vring, head, 0);
+			if (ret) {
+				vdpasim_vq_error(sim, txq, ret);
+				break;
+			}
+			continue;
+		}
+		vringh_iov_pull(&txq->riov, net->buf, len);
+
+		ret = simnet_rx(net, rxq, len);
+		if (ret == -EAGAIN) {
+			/* No receive buffer: keep the frame, wait for one. */
+			vringh_abandon(&txq->vring, 1);
+			ret = vringh_notify_enable(&rxq->vring);
+			if (ret == 1) {
+				vringh_notify_disable(&rxq->vring);
+				continue;
+			}
+			if (ret < 0)
+				vdpasim_vq_error(sim, rxq, ret);
+			break;
+		}
+		if (ret < 0 && ret != -ENOBUFS) {
+			vdpasim_vq_error(sim, rxq, ret);
+			break;
+		}
+		ret = vringh_complete(&txq->vring, head, 0);
+		if (ret) {
+			vdpasim_vq_error(sim, txq, ret);
+			break;
+		}
+		txq->stats.packets++;
+		txq->stats.bytes += len - sizeof(struct simnet_hdr);
+	}
+	if (!vdpa_needs_reset(&sim->vdpa)) {
+		vdpasim_vq_notify(sim, txq);
+		vdpasim_vq_notify(sim, rxq);
+	}
+	return more;
+}
+
+/* ---- control queue (virtio 1.2 §5.1.6.5) -------------------------------- */
+
+static u8 simnet_ctrl_cmd(struct simnet *net, u8 class, u8 cmd,
+			  struct vringh_iov *riov)
+{
+	struct vdpasim *sim = &net->sim;
+	size_t left = vringh_iov_length(riov);
+
+	switch (class) {
+	case VIRTIO_NET_CTRL_MAC:
+		if (cmd != VIRTIO_NET_CTRL_MAC_ADDR_SET ||
+		    !vdpasim_has_feature(sim, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
+		    left != SIMNET_ETH_ALEN)
+			return VIRTIO_NET_ERR;
+		vringh_iov_pull(riov, net->mac, SIMNET_ETH_ALEN);
+		return VIRTIO_NET_OK;
+	case VIRTIO_NET_CTRL_RX: {
+		u8 on;
+
+		if (!vdpasim_has_feature(sim, VIRTIO_NET_F_CTRL_RX) ||
+		    left != 1)
+			return VIRTIO_NET_ERR;
+		vringh_iov_pull(riov, &on, 1);
+		if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+			net->promisc = on != 0;
+		else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
+			net->allmulti = on != 0;
+		else
+			return VIRTIO_NET_ERR;
+		return VIRTIO_NET_OK;
+	}
+	case VIRTIO_NET_CTRL_MQ: {
+		le16 pairs;
+
+		if (cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
+		    !vdpasim_has_feature(sim, VIRTIO_NET_F_MQ) ||
+		    left != sizeof(pairs))
+			return VIRTIO_NET_ERR;
+		vringh_iov_pull(riov, &pairs, sizeof(pairs));
+		if (le16_to_cpu(pairs) < 1 ||
+		    le16_to_cpu(pairs) > net->max_vqp)
+			return VIRTIO_NET_ERR;
+		net->curr_vqp = le16_to_cpu(pairs);
+		return VIRTIO_NET_OK;
+	}
+	default:
+		return VIRTIO_NET_ERR;
+	}
+}
+
+static void simnet_cvq_work(struct simnet *net)
+{
+	struct vdpasim *sim = &net->sim;
+	struct vdpasim_vq *cvq = &sim->vqs[simnet_cvq_index(net)];
+	unsigned int budget = VDPASIM_BUDGET;
+	bool done_any = false;
+
+	if (!cvq->started || !vdpasim_has_feature(sim, VIRTIO_NET_F_CTRL_VQ))
+		return;
+	while (budget-- && !vdpa_needs_reset(&sim->vdpa)) {
+		struct virtio_net_ctrl_hdr ctrl;
+		u8 status = VIRTIO_NET_ERR;
+		u32 written = 0;
+		u16 head;
+		int ret;
+
+		ret = vringh_getdesc(&cvq->vring, &cvq->riov, &cvq->wiov, &head);
+		if (ret == 0) {
+			/* Re-arm kicks (moves avail_event), then look again. */
+			ret = vringh_notify_enable(&cvq->vring);
+			if (ret == 1)
+				continue;
+			if (ret < 0)
+				vdpasim_vq_error(sim, cvq, ret);
+			break;
+		}
+		if (ret < 0) {
+			if (ret != -ENOMEM)
+				vdpasim_vq_error(sim, cvq, ret);
+			break;
+		}
+		if (vringh_iov_pull(&cvq->riov, &ctrl, sizeof(ctrl)) ==
+		    sizeof(ctrl))
+			status = simnet_ctrl_cmd(net, ctrl.class, ctrl.cmd,
+						 &cvq->riov);
+		/* The ack is the device-writable byte (virtio 1.2 §5.1.6.5). */
+		if (vringh_iov_length(&cvq->wiov) >= 1) {
+			vringh_iov_push(&cvq->wiov, &status, 1);
+			written = 1;
+		} else {
+			status = VIRTIO_NET_ERR;
+		}
+		cvq->stats.packets++;
+		if (status != VIRTIO_NET_OK)
+			cvq->stats.errors++;
+		ret = vringh_complete(&cvq->vring, head, written);
+		if (ret) {
+			vdpasim_vq_error(sim, cvq, ret);
+			break;
+		}
+		done_any = true;
+	}
+	if (done_any && !vdpa_needs_reset(&sim->vdpa))
+		vdpasim_vq_notify(sim, cvq);
+}
+
+/* ---- simulator hooks ---------------------------------------------------- */
+
+static bool simnet_work(struct vdpasim *sim)
+{
+	struct simnet *net = to_simnet(sim);
+	u16 pairs = vdpasim_has_feature(sim, VIRTIO_NET_F_MQ) ? net->curr_vqp : 1;
+	bool more = false;
+
+	simnet_cvq_work(net);
+	for (u16 p = 0; p < pairs; p++)
+		more |= simnet_pair_work(net, p);
+	return more;
+}
+
+static void simnet_reset(struct vdpasim *sim)
+{
+	struct simnet *net = to_simnet(sim);
+
+	memcpy(net->mac, net->default_mac, SIMNET_ETH_ALEN);
+	net->curr_vqp = 1;
+	net->promisc = true;
+	net->allmulti = true;
+}
+
+static void simnet_update_config(struct vdpasim *sim)
+{
+	struct simnet *net = to_simnet(sim);
+	struct simnet_config cfg = {
+		.status = cpu_to_le16(VIRTIO_NET_S_LINK_UP),
+		.max_virtqueue_pairs = cpu_to_le16(net->max_vqp),
+		.mtu = cpu_to_le16(net->mtu),
+	};
+
+	memcpy(cfg.mac, net->mac, SIMNET_ETH_ALEN);
+	memcpy(sim->config, &cfg, sizeof(cfg));
+}
+
+static u32 simnet_get_vq_group(struct vdpasim *sim, u16 idx)
+{
+	return idx == simnet_cvq_index(to_simnet(sim)) ? 1 : 0;
+}
+
+static void simnet_free(struct vdpasim *sim)
+{
+	struct simnet *net = to_simnet(sim);
+
+	vringh_iov_cleanup(&net->hdr_wiov);
+	free(net->buf);
+	free(net);
+}
+
+/* ---- management --------------------------------------------------------- */
+
+static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
+			  const struct vdpa_dev_config *config,
+			  struct vdpa_device **out)
+{
+	static unsigned int next_mac;
+	struct vdpasim_dev_attr attr = {
+		.device_id = VIRTIO_ID_NET,
+		.ngroups = 2,
+		.nas = 2,
+		.config_size = sizeof(struct simnet_config),
+		.work = simnet_work,
+		.reset = simnet_reset,
+		.update_config = simnet_update_config,
+		.get_vq_group = simnet_get_vq_group,
+		.free = simnet_free,
+	};
+	struct simnet *net;
+	int ret;
+
+	net = calloc(1, sizeof(*net));
+	if (!net)
+		return -ENOMEM;
+	net->max_vqp = (config->mask & VDPA_ATTR_MAX_VQP) ? (u16)config->max_vqp : 1;
+	net->mtu = (config->mask & VDPA_ATTR_MTU) ? config->mtu : 1500;
+	if (config->mask & VDPA_ATTR_MAC) {
+		memcpy(net->default_mac, config->mac, SIMNET_ETH_ALEN);
+	} else {
+		/* Locally administered, unicast: 02:6b:65:73:xx:xx. */
+		unsigned int n = __atomic_fetch_add(&next_mac, 1, __ATOMIC_RELAXED);
+		const u8 mac[SIMNET_ETH_ALEN] = {
+			0x02, 0x6b, 0x65, 0x73, (u8)(n >> 8), (u8)n
+		};
+
+		memcpy(net->default_mac, mac, SIMNET_ETH_ALEN);
+	}
+	attr.nvqs = 2u * net->max_vqp + 1;
+	attr.features = VDPASIM_FEATURES |
+			(1ULL << VIRTIO_NET_F_MAC) |
+			(1ULL << VIRTIO_NET_F_MTU) |
+			(1ULL << VIRTIO_NET_F_STATUS) |
+			(1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+			(1ULL << VIRTIO_NET_F_CTRL_VQ) |
+			(1ULL << VIRTIO_NET_F_CTRL_RX) |
+			(1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR);
+	if (net->max_vqp > 1)
+		attr.features |= 1ULL << VIRTIO_NET_F_MQ;
+	vringh_iov_init(&net->hdr_wiov, net->hdr_store, VDPASIM_IOV_INLINE, true);
+
+	ret = vdpasim_init(&net->sim, &attr);
+	if (ret)
+		goto err_destroy;
+	net->buf = malloc(sizeof(struct simnet_hdr) + SIMNET_MAX_FRAME);
+	if (!net->buf) {
+		ret = -ENOMEM;
+		goto err_destroy;
+	}
+	simnet_reset(&net->sim);
+	ret = vdpasim_register(&net->sim,
+			       (config->mask & VDPA_ATTR_NAME) ? config->name : NULL);
+	if (ret)
+		goto err_destroy;
+	*out = &net->sim.vdpa;
+	return 0;
+
+err_destroy:
+	pr_err("vdpa: cannot create net simulator: %s", strerror(-ret));
+	vdpasim_destroy(&net->sim);
+	return ret;
+}
+
+static void simnet_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
+{
+	vdpa_unregister_device(vdpa);
+}
+
+struct vdpa_mgmt_dev vdpasim_net_mgmt_dev = {
+	.type = "net",
+	.description = "loopback network simulator (TX looped back to RX)",
+	.device_id = VIRTIO_ID_NET,
+	.attr_mask = VDPA_ATTR_NAME | VDPA_ATTR_MAC | VDPA_ATTR_MTU |
+		     VDPA_ATTR_MAX_VQP,
+	.max_vqp = 8,
+	.dev_add = simnet_dev_add,
+	.dev_del = simnet_dev_del,
+};

@@ -1,0 +1,746 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vringh: host-side split virtqueue walker (see kestrel/vringh.h for the
+ * contract, the error table and the barrier pairing).
+ *
+ * Fast path for one packet: the ring areas are translated once per IOTLB
+ * generation into host pointers; each buffer descriptor costs one cached
+ * translation (no lock, no tree walk) and one iovec; nothing allocates
+ * unless a chain outgrows the caller's iovec storage.
+ */
+#include <kestrel/vringh.h>
+
+#include <kestrel/log.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SMP barriers; see the pairing notes in vringh.h. */
+#define smp_rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define smp_wmb()	__atomic_thread_fence(__ATOMIC_RELEASE)
+#define smp_mb()	__atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* Segments one buffer descriptor is translated into per step. */
+#define VRINGH_XLATE_SEGS	16
+
+/* The driver's used_event lives after avail->ring[num] (virtio 1.2 §2.7.10). */
+static inline le16 *vringh_used_event(struct vringh *vrh)
+{
+	return &vrh->avail->ring[vrh->num];
+}
+
+/* The device's avail_event lives after used->ring[num]. */
+static inline le16 *vringh_avail_event(struct vringh *vrh)
+{
+	return (le16 *)&vrh->used->ring[vrh->num];
+}
+
+/*
+ * vringh_bad() - the one place ring errors are reported: rate-limited,
+ * never per descriptor. Marks the ring broken and returns @err.
+ */
+static __cold __printf(3, 4) int vringh_bad(struct vringh *vrh, int err,
+					    const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_warn_ratelimited("vringh: ring (desc 0x%llx) broken: %s (%d)",
+			    (unsigned long long)vrh->desc_addr, msg, err);
+	vrh->broken = err;
+	return err;
+}
+
+/* Translate guest [addr, addr + len) for the walker, by flavour. */
+static inline ssize_t vringh_xlate(struct vringh *vrh, u64 addr, u64 len,
+				   unsigned int perm, struct iotlb_seg *segs,
+				   unsigned int nsegs)
+{
+	if (vrh->mem == VRINGH_MEM_HOST) {
+		if (!len)
+			return 0;
+		if (addr < vrh->host_start || addr > vrh->host_last ||
+		    len - 1 > vrh->host_last - addr)
+			return -EFAULT;
+		if (!nsegs)
+			return -ENOBUFS;
+		segs[0].addr = (void *)(uintptr_t)addr;
+		segs[0].len = len;
+		return 1;
+	}
+	return iotlb_translate_cached(vrh->iotlb, &vrh->cache, addr, len, perm,
+				      segs, nsegs);
+}
+
+/*
+ * Host pointer to a ring area or indirect table that must be
+ * host-contiguous. Return: 0, -EFAULT (unmapped, or split into pieces that
+ * are not adjacent in host memory), -EPERM.
+ */
+static int vringh_map_area(struct vringh *vrh, u64 addr, u64 len,
+			   unsigned int perm, void **out)
+{
+	struct iotlb_seg segs[8];
+	ssize_t n, i;
+
+	n = vringh_xlate(vrh, addr, len, perm, segs, ARRAY_SIZE(segs));
+	if (n == -ENOBUFS)
+		return -EFAULT;
+	if (n <= 0)
+		return n ? n : -EFAULT;
+	for (i = 1; i < n; i++)
+		if ((char *)segs[i - 1].addr + segs[i - 1].len != segs[i].addr)
+			return -EFAULT;
+	*out = segs[0].addr;
+	return 0;
+}
+
+/* (Re)translate the three ring areas. */
+static int vringh_resolve(struct vringh *vrh)
+{
+	u64 gen = 0;
+	void *desc, *avail, *used;
+	size_t avail_len = vringh_avail_size(vrh->num);
+	size_t used_len = vringh_used_size(vrh->num);
+	int ret;
+
+	if (!vrh->event_indices) {
+		avail_len -= sizeof(le16);
+		used_len -= sizeof(le16);
+	}
+	if (vrh->mem == VRINGH_MEM_IOTLB)
+		gen = iotlb_generation(vrh->iotlb);
+	ret = vringh_map_area(vrh, vrh->desc_addr, vringh_desc_size(vrh->num),
+			      IOTLB_PERM_RO, &desc);
+	if (ret)
+		return vringh_bad(vrh, ret, "descriptor table not mapped readable");
+	ret = vringh_map_area(vrh, vrh->avail_addr, avail_len, IOTLB_PERM_RO, &avail);
+	if (ret)
+		return vringh_bad(vrh, ret, "driver area not mapped readable");
+	ret = vringh_map_area(vrh, vrh->used_addr, used_len, IOTLB_PERM_WO, &used);
+	if (ret)
+		return vringh_bad(vrh, ret, "device area not mapped writable");
+	vrh->desc = desc;
+	vrh->avail = avail;
+	vrh->used = used;
+	vrh->ring_generation = gen;
+	return 0;
+}
+
+/* Common entry check: broken? ring areas still translated right? */
+static inline int vringh_ready(struct vringh *vrh)
+{
+	if (unlikely(vrh->broken))
+		return vrh->broken;
+	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
+		     vrh->ring_generation))
+		return vringh_resolve(vrh);
+	return 0;
+}
+
+static int vringh_init_common(struct vringh *vrh, u64 features, unsigned int num,
+			      bool weak_barriers, u64 desc, u64 avail, u64 used)
+{
+	if (features & VRINGH_F_RING_PACKED)
+		return -EOPNOTSUPP;
+	if (!num || num > VRINGH_NUM_MAX || (num & (num - 1)))
+		return -EINVAL;
+	/* virtio 1.2 §2.7: alignment 16 / 2 / 4 for the three areas. */
+	if (!IS_ALIGNED(desc, 16) || !IS_ALIGNED(avail, 2) || !IS_ALIGNED(used, 4))
+		return -EINVAL;
+	memset(vrh, 0, sizeof(*vrh));
+	vrh->type = VRINGH_RING_SPLIT;
+	vrh->features = features;
+	vrh->event_indices = !!(features & VRINGH_F_EVENT_IDX);
+	vrh->indirect = !!(features & VRINGH_F_INDIRECT_DESC);
+	vrh->weak_barriers = weak_barriers;
+	vrh->num = num;
+	vrh->mask = num - 1;
+	vrh->generation = &vrh->ring_generation;	/* host memory: fixed */
+	vrh->desc_addr = desc;
+	vrh->avail_addr = avail;
+	vrh->used_addr = used;
+	iotlb_cache_init(&vrh->cache);
+	return 0;
+}
+
+int vringh_init_iotlb(struct vringh *vrh, u64 features, unsigned int num,
+		      bool weak_barriers, struct iotlb *iotlb,
+		      u64 desc_addr, u64 avail_addr, u64 used_addr)
+{
+	int ret;
+
+	if (!iotlb)
+		return -EINVAL;
+	ret = vringh_init_common(vrh, features, num, weak_barriers, desc_addr,
+				 avail_addr, used_addr);
+	if (ret)
+		return ret;
+	vrh->mem = VRINGH_MEM_IOTLB;
+	vrh->iotlb = iotlb;
+	vrh->generation = &((const struct iotlb_public *)iotlb)->generation;
+	return vringh_resolve(vrh);
+}
+
+int vringh_init_host(struct vringh *vrh, u64 features, unsigned int num,
+		     bool weak_barriers, void *base, size_t len,
+		     struct vringh_desc *desc, struct vringh_avail *avail,
+		     struct vringh_used *used)
+{
+	u64 start = (uintptr_t)base;
+	int ret;
+
+	if (!len || len - 1 > UINT64_MAX - start)
+		return -EINVAL;
+	ret = vringh_init_common(vrh, features, num, weak_barriers,
+				 (uintptr_t)desc, (uintptr_t)avail, (uintptr_t)used);
+	if (ret)
+		return ret;
+	vrh->mem = VRINGH_MEM_HOST;
+	vrh->host_start = start;
+	vrh->host_last = start + (len - 1);
+	return vringh_resolve(vrh);
+}
+
+/*
+ * Copy descriptor @src once into private memory. Volatile loads: the
+ * compiler may not re-read the guest's copy later (no double fetch).
+ */
+static inline void vringh_desc_read(struct vringh_desc *d,
+				    const struct vringh_desc *src)
+{
+	d->addr = READ_ONCE(src->addr);
+	d->len = READ_ONCE(src->len);
+	d->flags = READ_ONCE(src->flags);
+	d->next = READ_ONCE(src->next);
+}
+
+/* ---- iov ------------------------------------------------------------------- */
+
+void vringh_iov_init(struct vringh_iov *iov, struct iovec *storage,
+		     unsigned int num, bool growable)
+{
+	iov->iov = storage;
+	iov->max = storage ? num : 0;
+	iov->limit = growable ? MAX(VRINGH_IOV_MAX, iov->max) : iov->max;
+	iov->allocated = false;
+	vringh_iov_reset(iov);
+}
+
+void vringh_iov_cleanup(struct vringh_iov *iov)
+{
+	if (iov->allocated) {
+		free(iov->iov);
+		iov->iov = NULL;
+		iov->max = 0;
+		iov->allocated = false;
+	}
+	vringh_iov_reset(iov);
+}
+
+/* Room for at least one more segment. Return: 0, -ENOBUFS, -ENOMEM. */
+static int vringh_iov_grow(struct vringh_iov *iov)
+{
+	unsigned int max;
+	struct iovec *p;
+
+	if (iov->max >= iov->limit)
+		return -ENOBUFS;
+	max = iov->max ? MIN(iov->max * 2, iov->limit) : MIN(8u, iov->limit);
+	if (iov->allocated) {
+		p = realloc(iov->iov, max * sizeof(*p));
+	} else {
+		p = malloc(max * sizeof(*p));
+		if (p && iov->used)
+			memcpy(p, iov->iov, iov->used * sizeof(*p));
+	}
+	if (!p)
+		return -ENOMEM;
+	iov->iov = p;
+	iov->max = max;
+	iov->allocated = true;
+	return 0;
+}
+
+size_t vringh_iov_length(const struct vringh_iov *iov)
+{
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = iov->i; i < iov->used; i++)
+		len += iov->iov[i].iov_len;
+	return len - (iov->i < iov->used ? iov->off : 0);
+}
+
+static inline size_t vringh_iov_xfer(struct vringh_iov *iov, void *buf,
+				     size_t len, bool to_iov)
+{
+	size_t done = 0;
+
+	while (len && iov->i < iov->used) {
+		struct iovec *v = &iov->iov[iov->i];
+		size_t part = MIN(len, v->iov_len - iov->off);
+
+		if (buf) {
+			if (to_iov)
+				memcpy((char *)v->iov_base + iov->off, buf, part);
+			else
+				memcpy(buf, (char *)v->iov_base + iov->off, part);
+			buf = (char *)buf + part;
+		}
+		done += part;
+		len -= part;
+		iov->off += part;
+		if (iov->off == v->iov_len) {
+			iov->i++;
+			iov->off = 0;
+		}
+	}
+	return done;
+}
+
+size_t vringh_iov_advance(struct vringh_iov *iov, size_t len)
+{
+	return vringh_iov_xfer(iov, NULL, len, false);
+}
+
+ssize_t __vringh_iov_pull(struct vringh_iov *riov, void *dst, size_t len)
+{
+	return vringh_iov_xfer(riov, dst, len, false);
+}
+
+ssize_t __vringh_iov_push(struct vringh_iov *wiov, const void *src, size_t len)
+{
+	return vringh_iov_xfer(wiov, (void *)src, len, true);
+}
+
+/* ---- chain walking ---------------------------------------------------------- */
+
+/* Append the host segments of one buffer descriptor to @iov (slow path). */
+static __attribute__((noinline)) int vringh_iov_add(struct vringh *vrh, struct vringh_iov *iov,
+			  u64 addr, u32 len, unsigned int perm)
+{
+	struct iotlb_seg segs[VRINGH_XLATE_SEGS];
+	ssize_t n, i;
+	int ret;
+
+	for (;;) {
+		n = vringh_xlate(vrh, addr, len, perm, segs, ARRAY_SIZE(segs));
+		if (unlikely(n < 0 && n != -ENOBUFS))
+			return n;
+		for (i = 0; i < (n < 0 ? VRINGH_XLATE_SEGS : n); i++) {
+			if (unlikely(iov->used == iov->max)) {
+				ret = vringh_iov_grow(iov);
+				if (ret)
+					return ret;
+			}
+			iov->iov[iov->used].iov_base = segs[i].addr;
+			iov->iov[iov->used].iov_len = segs[i].len;
+			iov->used++;
+			addr += segs[i].len;
+			len -= segs[i].len;
+		}
+		if (n >= 0)
+			return 0;
+	}
+}
+
+/*
+ * The fast path of vringh_iov_add(): room in @iov and a translation in the
+ * cache (or the host window). Return: true if the segment was added.
+ */
+static inline bool vringh_iov_add_fast(struct vringh *vrh, struct vringh_iov *iov,
+				       u64 addr, u32 len, unsigned int perm)
+{
+	const struct iotlb_cache_entry *e;
+	void *base;
+
+	if (unlikely(iov->used == iov->max))
+		return false;
+	if (vrh->mem == VRINGH_MEM_HOST) {
+		if (addr < vrh->host_start || addr > vrh->host_last ||
+		    len - 1 > vrh->host_last - addr)
+			return false;
+		base = (void *)(uintptr_t)addr;
+	} else {
+		/* ring_generation is current: vringh_ready() checked it. */
+		e = iotlb_cache_find(&vrh->cache, vrh->ring_generation, addr, len, perm);
+		if (!e)
+			return false;
+		base = (void *)(uintptr_t)(e->addr + (addr - e->start));
+	}
+	iov->iov[iov->used].iov_base = base;
+	iov->iov[iov->used].iov_len = len;
+	iov->used++;
+	return true;
+}
+
+/* Read descriptor @i of an indirect table that is not host-contiguous. */
+static int vringh_read_desc_slow(struct vringh *vrh, u64 table, u32 i,
+				 struct vringh_desc *d)
+{
+	struct iotlb_seg segs[sizeof(*d)];
+	char *p = (char *)d;
+	ssize_t n, k;
+
+	n = vringh_xlate(vrh, table + (u64)i * sizeof(*d), sizeof(*d),
+			 IOTLB_PERM_RO, segs, ARRAY_SIZE(segs));
+	if (n < 0)
+		return n;
+	for (k = 0; k < n; k++) {
+		memcpy(p, segs[k].addr, segs[k].len);
+		p += segs[k].len;
+	}
+	return 0;
+}
+
+/* Where a chain's descriptors are read from. */
+struct vringh_table {
+	const struct vringh_desc *desc;	/* host pointer, or NULL: */
+	u64 iova;			/* read piecewise from here */
+	u32 size;			/* entries */
+	bool indirect;
+};
+
+/* Switch @t to the indirect table @d points to (virtio 1.2 §2.7.5.3). */
+static __attribute__((noinline)) int
+vringh_enter_indirect(struct vringh *vrh, const struct vringh_desc *d, u32 i,
+		      struct vringh_table *t)
+{
+	u16 flags = le16_to_cpu(d->flags);
+	u32 len = le32_to_cpu(d->len);
+	u64 taddr = le64_to_cpu(d->addr);
+	void *p;
+	int ret;
+
+	/* virtio 1.2 §2.7.5.3.1 */
+	if (t->indirect || !vrh->indirect || (flags & VRINGH_DESC_F_NEXT))
+		return vringh_bad(vrh, -EMLINK, "bad indirect descriptor %u (flags 0x%x)",
+				  i, flags);
+	if (!len || len % sizeof(*d) || len > vrh->num * sizeof(struct vringh_desc))
+		return vringh_bad(vrh, -EMSGSIZE, "indirect table length %u", len);
+	ret = vringh_map_area(vrh, taddr, len, IOTLB_PERM_RO, &p);
+	if (!ret && IS_ALIGNED((uintptr_t)p, _Alignof(struct vringh_desc))) {
+		t->desc = p;
+	} else if (!ret || (ret == -EFAULT && vrh->mem == VRINGH_MEM_IOTLB)) {
+		/*
+		 * Misaligned (the spec asks no alignment of indirect tables),
+		 * or maybe mapped but not host-contiguous: read piecewise.
+		 */
+		t->desc = NULL;
+		t->iova = taddr;
+	} else {
+		return vringh_bad(vrh, ret, "indirect table not mapped");
+	}
+	t->indirect = true;
+	t->size = len / sizeof(*d);
+	return 0;
+}
+
+static __attribute__((noinline)) int
+vringh_walk(struct vringh *vrh, u16 head, struct vringh_iov *riov,
+	    struct vringh_iov *wiov)
+{
+	struct vringh_table t = { .desc = vrh->desc, .size = vrh->num };
+	u32 i = head, visited = 0, total = 0;
+	bool writing = false;
+	u64 bytes = 0;
+	int ret;
+
+	struct vringh_desc d = { 0 };
+
+	for (;;) {
+		struct vringh_iov *iov;
+		unsigned int perm;
+		u16 flags;
+		u32 len;
+
+		if (unlikely(++visited > t.size))
+			return vringh_bad(vrh, -ELOOP, "descriptor loop at %u", i);
+		if (likely(t.desc)) {
+			vringh_desc_read(&d, &t.desc[i]);
+		} else {
+			ret = vringh_read_desc_slow(vrh, t.iova, i, &d);
+			if (ret)
+				return vringh_bad(vrh, ret, "indirect table unreadable");
+		}
+		flags = le16_to_cpu(d.flags);
+		len = le32_to_cpu(d.len);
+
+		if (unlikely(flags & VRINGH_DESC_F_INDIRECT)) {
+			ret = vringh_enter_indirect(vrh, &d, i, &t);
+			if (ret)
+				return ret;
+			visited = 0;
+			i = 0;
+			continue;
+		}
+
+		/* Buffer descriptors only count toward the chain length. */
+		if (unlikely(++total > vrh->num))
+			return vringh_bad(vrh, -E2BIG, "chain longer than ring");
+		if (flags & VRINGH_DESC_F_WRITE) {
+			if (unlikely(!wiov))
+				return vringh_bad(vrh, -EACCES, "unexpected writable buffer");
+			writing = true;
+			iov = wiov;
+			perm = IOTLB_PERM_WO;
+		} else {
+			/* virtio 1.2 §2.7.4.2: readable before writable */
+			if (unlikely(writing))
+				return vringh_bad(vrh, -EPROTO, "readable after writable");
+			if (unlikely(!riov))
+				return vringh_bad(vrh, -EACCES, "unexpected readable buffer");
+			iov = riov;
+			perm = IOTLB_PERM_RO;
+		}
+		bytes += len;
+		if (unlikely(bytes > UINT32_MAX))
+			return vringh_bad(vrh, -EOVERFLOW, "chain longer than 4 GiB");
+		if (likely(len) &&
+		    !vringh_iov_add_fast(vrh, iov, le64_to_cpu(d.addr), len, perm)) {
+			ret = vringh_iov_add(vrh, iov, le64_to_cpu(d.addr), len, perm);
+			if (unlikely(ret)) {
+				if (ret == -ENOMEM)
+					return ret;
+				return vringh_bad(vrh, ret, "buffer 0x%llx+%u unusable",
+						  (unsigned long long)le64_to_cpu(d.addr),
+						  len);
+			}
+		}
+		if (!(flags & VRINGH_DESC_F_NEXT))
+			return 0;
+		i = le16_to_cpu(d.next);
+		if (unlikely(i >= t.size))
+			return vringh_bad(vrh, -ENXIO, "next index %u >= %u", i, t.size);
+	}
+}
+
+int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
+		   struct vringh_iov *wiov, u16 *head)
+{
+	u16 avail_idx, slot, h;
+	int ret;
+
+	ret = vringh_ready(vrh);
+	if (unlikely(ret))
+		return ret;
+	if (riov)
+		vringh_iov_reset(riov);
+	if (wiov)
+		vringh_iov_reset(wiov);
+
+	avail_idx = vrh->avail_idx_shadow;
+	if (avail_idx == vrh->last_avail_idx) {
+		avail_idx = le16_to_cpu(READ_ONCE(vrh->avail->idx));
+		/* virtio 1.2 §2.7.13.3: at most num buffers outstanding */
+		if (unlikely((u16)(avail_idx - vrh->last_avail_idx) > vrh->num))
+			return vringh_bad(vrh, -EILSEQ, "avail idx moved %u -> %u",
+					  vrh->last_avail_idx, avail_idx);
+		vrh->avail_idx_shadow = avail_idx;
+		if (avail_idx == vrh->last_avail_idx)
+			return 0;
+		/* Pairs with the driver's wmb before its avail->idx store. */
+		smp_rmb();
+	}
+
+	slot = vrh->last_avail_idx & vrh->mask;
+	h = le16_to_cpu(READ_ONCE(vrh->avail->ring[slot]));
+	if (unlikely(h >= vrh->num))
+		return vringh_bad(vrh, -ERANGE, "head %u >= ring size %u", h, vrh->num);
+
+	/*
+	 * Fast path: a chain of one direct descriptor whose buffer is in the
+	 * translation cache. Anything else, or any doubt, takes the full
+	 * walker, which re-reads the chain from its head and decides alone.
+	 */
+	{
+		struct vringh_desc d;
+		struct vringh_iov *iov;
+		u16 flags;
+		u32 len;
+
+		vringh_desc_read(&d, &vrh->desc[h]);
+		flags = le16_to_cpu(d.flags);
+		len = le32_to_cpu(d.len);
+		iov = flags & VRINGH_DESC_F_WRITE ? wiov : riov;
+		if (!(flags & (VRINGH_DESC_F_NEXT | VRINGH_DESC_F_INDIRECT)) &&
+		    likely(iov && len) &&
+		    vringh_iov_add_fast(vrh, iov, le64_to_cpu(d.addr), len,
+					flags & VRINGH_DESC_F_WRITE ? IOTLB_PERM_WO
+								    : IOTLB_PERM_RO))
+			goto out_taken;
+	}
+
+	ret = vringh_walk(vrh, h, riov, wiov);
+	if (unlikely(ret))
+		return ret;
+out_taken:
+	vrh->last_avail_idx++;
+	*head = h;
+	return 1;
+}
+
+void vringh_abandon(struct vringh *vrh, unsigned int n)
+{
+	vrh->last_avail_idx -= n;
+}
+
+static int __vringh_complete(struct vringh *vrh,
+			     const struct vringh_used_elem *elems, unsigned int n)
+{
+	u16 idx = vrh->last_used_idx;
+	unsigned int k;
+
+	for (k = 0; k < n; k++) {
+		struct vringh_used_elem *u = &vrh->used->ring[(u16)(idx + k) & vrh->mask];
+
+		WRITE_ONCE(u->id, cpu_to_le32(elems[k].id));
+		WRITE_ONCE(u->len, cpu_to_le32(elems[k].len));
+	}
+	/* Pairs with the driver's rmb after it loads used->idx. */
+	smp_wmb();
+	WRITE_ONCE(vrh->used->idx, cpu_to_le16((u16)(idx + n)));
+	vrh->last_used_idx = idx + n;
+	vrh->completed += n;
+	return 0;
+}
+
+static __attribute__((noinline)) int
+vringh_complete_slow(struct vringh *vrh, u16 head, u32 len)
+{
+	struct vringh_used_elem e = { .id = head, .len = len };
+	int ret;
+
+	ret = vringh_ready(vrh);
+	if (ret)
+		return ret;
+	if (head >= vrh->num)
+		return -EINVAL;
+	return __vringh_complete(vrh, &e, 1);
+}
+
+int vringh_complete(struct vringh *vrh, u16 head, u32 len)
+{
+	struct vringh_used_elem *u;
+	u16 idx;
+
+	if (unlikely(vrh->broken || head >= vrh->num ||
+		     __atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
+		     vrh->ring_generation))
+		return vringh_complete_slow(vrh, head, len);
+	idx = vrh->last_used_idx;
+	u = &vrh->used->ring[idx & vrh->mask];
+	WRITE_ONCE(u->id, cpu_to_le32(head));
+	WRITE_ONCE(u->len, cpu_to_le32(len));
+	/* Pairs with the driver's rmb after it loads used->idx. */
+	smp_wmb();
+	WRITE_ONCE(vrh->used->idx, cpu_to_le16((u16)(idx + 1)));
+	vrh->last_used_idx = idx + 1;
+	vrh->completed++;
+	return 0;
+}
+
+int vringh_complete_multi(struct vringh *vrh,
+			  const struct vringh_used_elem *elems, unsigned int n)
+{
+	unsigned int k;
+	int ret;
+
+	ret = vringh_ready(vrh);
+	if (ret)
+		return ret;
+	if (n > vrh->num)
+		return -EINVAL;
+	for (k = 0; k < n; k++)
+		if (elems[k].id >= vrh->num)
+			return -EINVAL;
+	if (!n)
+		return 0;
+	return __vringh_complete(vrh, elems, n);
+}
+
+int vringh_need_notify(struct vringh *vrh)
+{
+	u16 new, old, event;
+	u32 completed;
+	int ret;
+
+	ret = vringh_ready(vrh);
+	if (ret)
+		return ret;
+	completed = vrh->completed;
+	if (!completed)
+		return 0;
+	vrh->completed = 0;
+	/*
+	 * Pairs with the driver's full barrier between publishing used_event
+	 * (or clearing NO_INTERRUPT) and re-checking used->idx.
+	 */
+	smp_mb();
+	if (!vrh->event_indices)
+		return !(le16_to_cpu(READ_ONCE(vrh->avail->flags)) &
+			 VRINGH_AVAIL_F_NO_INTERRUPT);
+	/* More than 65535 since the last check: the window test can't tell. */
+	if (completed > 0xffff)
+		return 1;
+	new = vrh->last_used_idx;
+	old = new - (u16)completed;
+	event = le16_to_cpu(READ_ONCE(*vringh_used_event(vrh)));
+	/* virtio 1.2 §2.7.10: notify if event is in [old, new). */
+	return (u16)(new - event - 1) < (u16)(new - old);
+}
+
+int vringh_notify_enable(struct vringh *vrh)
+{
+	int ret;
+
+	ret = vringh_ready(vrh);
+	if (ret)
+		return ret;
+	if (vrh->event_indices) {
+		WRITE_ONCE(*vringh_avail_event(vrh), cpu_to_le16(vrh->last_avail_idx));
+	} else {
+		vrh->used_flags &= ~VRINGH_USED_F_NO_NOTIFY;
+		WRITE_ONCE(vrh->used->flags, cpu_to_le16(vrh->used_flags));
+	}
+	/*
+	 * Pairs with the driver's full barrier between its avail->idx store
+	 * and its load of avail_event / used->flags: one of us sees the other.
+	 */
+	smp_mb();
+	return le16_to_cpu(READ_ONCE(vrh->avail->idx)) != vrh->last_avail_idx;
+}
+
+void vringh_notify_disable(struct vringh *vrh)
+{
+	if (vringh_ready(vrh) || vrh->event_indices)
+		return;
+	vrh->used_flags |= VRINGH_USED_F_NO_NOTIFY;
+	WRITE_ONCE(vrh->used->flags, cpu_to_le16(vrh->used_flags));
+}
+
+void vringh_get_state(const struct vringh *vrh, u16 *last_avail_idx,
+		      u16 *last_used_idx)
+{
+	if (last_avail_idx)
+		*last_avail_idx = vrh->last_avail_idx;
+	if (last_used_idx)
+		*last_used_idx = vrh->last_used_idx;
+}
+
+int vringh_set_state(struct vringh *vrh, u16 last_avail_idx, u16 last_used_idx)
+{
+	if (vrh->broken)
+		return vrh->broken;
+	vrh->last_avail_idx = last_avail_idx;
+	vrh->avail_idx_shadow = last_avail_idx;
+	vrh->last_used_idx = last_used_idx;
+	vrh->completed = 0;
+	return 0;
+}

@@ -1,0 +1,140 @@
+#!/bin/sh
+# L2 /init for the kestrel end-to-end harness (busybox; built into the L2
+# initramfs by tests/e2e/mk-l2-initramfs.sh). Each check prints one line
+#   L2-CHECK <name> PASS|FAIL <detail>
+# which L1 relays as E2E-CHECK lines. Read from the kernel command line (words
+# without a dot reach init's environment):
+#   e2ecpus=N        vCPUs the VMM was given (every one must be online)
+#   e2edevs=net,blk  devices the VMM was given ("" = none)
+#   e2enonce=STR     ties this boot's frames and disk blocks to this run
+#   e2eexit=reboot|poweroff|none
+B=/bin/busybox
+# The boot timer first: its write is "userspace reached". /dev/mem needs devtmpfs.
+$B mount -t devtmpfs dev /dev 2>/dev/null
+$B devmem 0xd0000000 8 123 2>/dev/null; tw=$?
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+export PATH=/bin
+read up idle < /proc/uptime
+echo "L2-INIT-REACHED l2_uptime=$up $(uname -r)"
+check() { echo "L2-CHECK $1 $2 $3"; }
+[ $tw = 0 ] && check boot-timer-write PASS "devmem wrote 123 at 0xd0000000" ||
+	check boot-timer-write FAIL "devmem 0xd0000000 failed (status $tw)"
+
+# -- vCPUs: the guest must see every vCPU it was given ------------------------
+online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
+n=0
+for r in $(echo "$online" | tr , ' '); do
+	case $r in
+	*-*) n=$((n + ${r#*-} - ${r%-*} + 1)) ;;
+	*) n=$((n + 1)) ;;
+	esac
+done
+want=${e2ecpus:-1}
+if [ "$n" = "$want" ]; then
+	check cpus PASS "online=$online ($n of $want)"
+else
+	check cpus FAIL "online=$online: $n vCPUs up, VMM was given $want (MADT / MP table?)"
+fi
+
+# -- virtio modules: insmod in dependency order, with any modname.param=value
+#    words from the kernel command line (insmod does not read it; modprobe would)
+mods_ok=1
+for m in $(cat /lib/modules/order); do
+	name=${m%.ko}
+	args=
+	for w in $(cat /proc/cmdline); do
+		case $w in
+		"$name".*=* | "$(echo "$name" | tr _ -)".*=*) args="$args ${w#*.}" ;;
+		esac
+	done
+	if ! out=$(insmod /lib/modules/$m $args 2>&1); then
+		echo "L2: insmod $m$args: $out"
+		dmesg | tail -n 3 | sed 's/^/L2: dmesg: /'
+		mods_ok=0
+	fi
+done
+[ $mods_ok = 1 ] && check modules PASS "$(tr '\n' ' ' < /lib/modules/order)" ||
+	check modules FAIL "some virtio modules did not load (see above)"
+
+# -- virtio-mmio devices: wait for the drivers to bind --------------------------
+has() { case ",$e2edevs," in *",$1,"*) return 0 ;; esac; return 1; }
+e2edevs=${e2edevs-net,blk}
+drv_of() { d=$(readlink "$1/driver" 2>/dev/null); echo "${d##*/}"; }
+ndev=0
+i=0
+while [ $i -lt 50 ]; do
+	ndev=0 nnet=0 nblk=0
+	for d in /sys/bus/virtio/devices/*; do
+		[ -e "$d" ] || continue
+		ndev=$((ndev + 1))
+		case $(drv_of "$d") in
+		virtio_net) nnet=$((nnet + 1)) ;;
+		virtio_blk) nblk=$((nblk + 1)) ;;
+		esac
+	done
+	ok=1
+	has net && [ $nnet = 0 ] && ok=0
+	has blk && [ $nblk = 0 ] && ok=0
+	[ $ok = 1 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+plat=$(ls /sys/bus/platform/devices 2>/dev/null | grep -iE 'virtio|LNRO' | tr '\n' ' ')
+if [ -n "$e2edevs" ] && [ $ndev = 0 ]; then
+	check virtio-mmio FAIL "no virtio device found (platform devices: ${plat:-none}; Debian kernels find virtio-mmio only through the ACPI DSDT, HID LNRO0005)"
+elif [ $ok = 1 ]; then
+	check virtio-mmio PASS "$ndev device(s): net=$nnet blk=$nblk platform: $plat"
+else
+	check virtio-mmio FAIL "$ndev device(s) but net=$nnet blk=$nblk bound; wanted $e2edevs"
+fi
+
+# -- net: frames sent on the simulator's interface come back ------------------
+if has net; then
+	ifc=
+	for c in /sys/class/net/*; do
+		[ "$(drv_of "$c/device")" = virtio_net ] && ifc=${c##*/}
+	done
+	if [ -z "$ifc" ]; then
+		check net FAIL "no interface bound to virtio_net"
+	elif ! ip link set dev "$ifc" up; then
+		check net FAIL "ip link set $ifc up failed"
+	elif out=$(/bin/l2-net "$ifc" 8 "${e2enonce:-x}" 2>&1); then
+		check net PASS "$ifc: $out"
+	else
+		check net FAIL "$ifc: $out"
+	fi
+fi
+
+# -- blk: read what the host put in sector 1, write our block to sector 0 -----
+if has blk; then
+	dev=
+	for c in /sys/block/*; do
+		[ "$(drv_of "$c/device")" = virtio_blk ] && dev=${c##*/}
+	done
+	if [ -z "$dev" ]; then
+		check blk-read FAIL "no block device bound to virtio_blk"
+	else
+		[ -b /dev/$dev ] || mknod /dev/$dev b $(tr : ' ' < /sys/block/$dev/dev)
+		got=$(dd if=/dev/$dev bs=512 skip=1 count=1 2>/dev/null | tr -d '\0' | head -c 64)
+		case $got in
+		"KESTREL-E2E-HOST ${e2enonce:-x}"*) check blk-read PASS "$dev: sector 1 holds the host's block ($(cat /sys/block/$dev/size) sectors)" ;;
+		*) check blk-read FAIL "$dev: sector 1 reads '$got', wanted 'KESTREL-E2E-HOST ${e2enonce:-x}'" ;;
+		esac
+		printf 'KESTREL-E2E-GUEST %s\n' "${e2enonce:-x}" > /tmp/blk
+		if dd if=/tmp/blk of=/dev/$dev bs=512 count=1 conv=sync,fsync 2>/dev/null && sync; then
+			echo "L2: wrote sector 0 of $dev"
+		else
+			echo "L2: dd to sector 0 of /dev/$dev failed"
+		fi
+	fi
+fi
+
+echo "L2-DONE"
+case ${e2eexit:-reboot} in
+poweroff) poweroff -f ;;
+none) ;;
+*) reboot -f ;;
+esac
+sleep 30
+echo "L2: still running 30 s after reboot -f"

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * "kestrel run" argument errors: each bad argument gets exit status 2 and
+ * exactly one line on stderr naming the argument. Runs $B/kestrel (B from
+ * the environment, default "build"); skips if it has not been built.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../test.h"
+
+static char kestrel[512];
+
+/* Run kestrel with @argv; its stderr goes to @err. Return: exit status. */
+static int run(char *const argv[], char *err, size_t errlen)
+{
+	int pipefd[2], status;
+	ssize_t n, total = 0;
+	pid_t pid;
+
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		execv(kestrel, argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], err + total, errlen - 1 - total)) > 0)
+		total += n;
+	err[total] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static unsigned int count_lines(const char *s)
+{
+	unsigned int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+struct bad_case {
+	const char *what;
+	const char *args[6];
+	const char *must_name;	/* the argument the message names */
+};
+
+int main(void)
+{
+	static const struct bad_case cases[] = {
+		{ "unknown option", { "run", "--bogus" }, "--bogus" },
+		{ "unknown command", { "frobnicate" }, "frobnicate" },
+		{ "malformed size", { "run", "--memory", "12X" }, "--memory" },
+		{ "size overflow", { "run", "--memory", "99999999999T" }, "--memory" },
+		{ "size too small", { "run", "--memory", "4K" }, "--memory" },
+		{ "unaligned size", { "run", "--memory", "1000001" }, "--memory" },
+		{ "missing value", { "run", "--memory" }, "--memory" },
+		{ "zero vCPUs", { "run", "--cpus", "0" }, "--cpus" },
+		{ "malformed vCPU count", { "run", "--cpus", "two" }, "--cpus" },
+		{ "missing kernel file", { "run", "--kernel", "/nonexistent/kernel" }, "--kernel" },
+		{ "kernel is a directory", { "run", "--kernel", "/" }, "--kernel" },
+		{ "empty kernel", { "run", "--kernel", "/dev/null" }, "--kernel" },
+		{ "missing module", { "run", "--module", "/nonexistent,arg" }, "--module" },
+		{ "initrd without kernel", { "run", "--initrd", "/etc/hostname" }, "--initrd" },
+	};
+	static const struct bad_case kvm_cases[] = {
+		{ "not a loadable image", { "run", "--kernel", "/etc/passwd" }, "--kernel" },
+		{ "more vCPUs than KVM allows", { "run", "--cpus", "100000" }, "--cpus" },
+		{ "memory too small for the image", { "run", "--memory", "1M" }, "--kernel" },
+	};
+	const char *b = getenv("B");
+	char err[4096];
+	int fd;
+
+	snprintf(kestrel, sizeof(kestrel), "%s/kestrel", b ? b : "build");
+	if (access(kestrel, X_OK)) {
+		report_skip("%s not built", kestrel);
+		return report_summary();
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases) + ARRAY_SIZE(kvm_cases); i++) {
+		const struct bad_case *c = i < ARRAY_SIZE(cases) ? &cases[i]
+					  : &kvm_cases[i - ARRAY_SIZE(cases)];
+		char *argv[8] = { kestrel };
+		int st;
+
+		if (i == ARRAY_SIZE(cases)) {
+			fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+			if (fd < 0) {
+				report_skip("checks that need /dev/kvm: %s", strerror(errno));
+				break;
+			}
+			close(fd);
+		}
+		for (int k = 0; k < 6 && c->args[k]; k++)
+			argv[k + 1] = (char *)c->args[k];
+		st = run(argv, err, sizeof(err));
+		report(st == 2 && count_lines(err) == 1 && strstr(err, c->must_name),
+		       "%s: exit %d, %u line(s): %.*s", c->what, st, count_lines(err),
+		       (int)strcspn(err, "\n"), err);
+	}
+	{
+		char *argv[] = { kestrel, (char *)"--version", NULL };
+
+		report(run(argv, err, sizeof(err)) == 0, "--version exits 0");
+	}
+	{
+		char *argv[] = { kestrel, (char *)"--help", NULL };
+
+		report(run(argv, err, sizeof(err)) == 0, "--help exits 0");
+	}
+	return report_summary();
+}

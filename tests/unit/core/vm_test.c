@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VM lifecycle against the real /dev/kvm: run real-mode snippets that talk
+ * to a test port, stop with a status, pause/resume/stop many times with no
+ * lost wake-up, add a vCPU while running, and tear down to the baseline
+ * thread and fd counts. Skips (77) without /dev/kvm.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include <kestrel/fault.h>
+#include <kestrel/iobus.h>
+#include <kestrel/log.h>
+#include <kestrel/memory.h>
+#include <kestrel/vcpu.h>
+#include <kestrel/vm.h>
+
+#include "../test.h"
+
+#define TEST_PORT	0x3000	/* +0: count writes; +1: stop with the value */
+#define CODE_GPA	0x1000
+
+struct test_dev {
+	struct io_dev io;
+	struct vm *vm;
+	atomic_uint writes;
+	atomic_uint last;
+};
+
+static int test_write(struct io_dev *d, u64 off, const void *data, unsigned int len)
+{
+	struct test_dev *t = container_of(d, struct test_dev, io);
+	u8 v = *(const u8 *)data;
+
+	if (off == 0) {
+		atomic_store(&t->last, v);
+		atomic_fetch_add(&t->writes, 1);
+	} else {
+		vm_request_stop(t->vm, VM_STOP_EXIT, v);
+	}
+	return 0;
+}
+
+static const struct io_ops test_ops = { .write = test_write, .min_access = 1, .max_access = 1 };
+
+static unsigned int count_dir(const char *path)
+{
+	unsigned int n = 0;
+	struct dirent *e;
+	DIR *d = opendir(path);
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Threads named "vcpuN" (KVM may add workers of its own to the process). */
+static unsigned int count_vcpu_threads(void)
+{
+	unsigned int n = 0;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, comm, sizeof(comm) - 1) > 0 && !strncmp(comm, "vcpu", 4))
+			n++;
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
+static int vcpu_enter_real_mode(struct vcpu *v, u64 rip)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r = { .rip = rip, .rflags = 2 };
+
+	if (ioctl(vcpu_fd(v), KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	s.cs.selector = 0;
+	s.cs.base = 0;
+	if (ioctl(vcpu_fd(v), KVM_SET_SREGS, &s) < 0 ||
+	    ioctl(vcpu_fd(v), KVM_SET_REGS, &r) < 0)
+		return -errno;
+	return 0;
+}
+
+static int make_vm(struct test_dev *dev, const u8 *code, size_t len, struct vm **out)
+{
+	struct vm_config cfg = { .ram_size = 256ULL << 20 };
+	int ret;
+
+	ret = vm_create(&cfg, out);
+	if (ret)
+		return ret;
+	dev->io = (struct io_dev){ .ops = &test_ops, .name = "test" };
+	dev->vm = *out;
+	ret = iobus_register(vm_iobus(*out), IO_SPACE_PIO, TEST_PORT, 2, &dev->io);
+	if (!ret)
+		ret = address_space_write(vm_address_space(*out), CODE_GPA, code, len);
+	if (ret) {
+		vm_destroy(*out);
+		return ret;
+	}
+	return 0;
+}
+
+/* mov dx, 0x3001; mov al, 38; out dx, al; hlt */
+static const u8 code_exit[] = { 0xba, 0x01, 0x30, 0xb0, 38, 0xee, 0xf4 };
+/* mov dx, 0x3000; mov al, 1; 1: out dx, al; inc al; jmp 1b */
+static const u8 code_loop[] = { 0xba, 0x00, 0x30, 0xb0, 0x01, 0xee, 0xfe, 0xc0, 0xeb, 0xfb };
+
+static void test_exit_status(void)
+{
+	struct test_dev dev = { 0 };
+	struct vcpu *v;
+	struct vm *vm;
+	int ret;
+
+	report_prefix_push("exit");
+	ret = make_vm(&dev, code_exit, sizeof(code_exit), &vm);
+	if (!report(ret == 0, "create VM with 256 MiB (%d)", ret))
+		goto out;
+	report(vm_nr_vcpus(vm) == 0 && vm_max_vcpus(vm) >= 1, "no vCPUs yet, max %u",
+	       vm_max_vcpus(vm));
+	ret = vm_add_vcpu(vm, &v);
+	if (report(ret == 0, "add vCPU 0") && report(vcpu_enter_real_mode(v, CODE_GPA) == 0,
+						     "real-mode entry")) {
+		report(vm_run(vm) == VM_STOP_EXIT, "guest stopped through the test port");
+		report(vm_stop_status(vm) == 38 && vm_exit_status(vm) == 38, "status 38 came through");
+	}
+	vm_destroy(vm);
+out:
+	report_prefix_pop();
+}
+
+struct runner {
+	struct vm *vm;
+	enum vm_stop_reason reason;
+};
+
+static void *run_thread(void *p)
+{
+	struct runner *r = p;
+
+	r->reason = vm_run(r->vm);
+	return NULL;
+}
+
+static void wait_for_progress(struct test_dev *dev, unsigned int from, bool *ok)
+{
+	struct timespec ts = { 0, 100000 };
+
+	for (int i = 0; i < 50000; i++) {
+		if (atomic_load(&dev->writes) != from)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	*ok = false;
+}
+
+static bool cpuid_same_but_apic_id(int fd0, int fd1)
+{
+	static struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[256]; } a, b;
+
+	a.c.nent = b.c.nent = 256;
+	if (ioctl(fd0, KVM_GET_CPUID2, &a) < 0 || ioctl(fd1, KVM_GET_CPUID2, &b) < 0)
+		return false;
+	if (a.c.nent != b.c.nent || !a.c.nent)
+		return false;
+	for (u32 i = 0; i < a.c.nent; i++) {
+		struct kvm_cpuid_entry2 x = a.c.entries[i], y = b.c.entries[i];
+
+		switch (x.function) {
+		case 0x1:
+			x.ebx &= 0x00ffffff;
+			y.ebx &= 0x00ffffff;
+			break;
+		case 0xb:
+		case 0x1f:
+			x.edx = y.edx = 0;
+			break;
+		case 0x8000001e:
+			x.eax = y.eax = x.ebx = y.ebx = 0;
+			break;
+		}
+		if (memcmp(&x, &y, sizeof(x)))
+			return false;
+	}
+	return true;
+}
+
+static void test_pause_resume(void)
+{
+	struct test_dev dev = { 0 };
+	struct runner r = { 0 };
+	bool ok_pause = true, ok_still = true, ok_progress = true;
+	struct vcpu *v0, *late = NULL;
+	pthread_t t;
+	int ret;
+
+	report_prefix_push("pause");
+	ret = make_vm(&dev, code_loop, sizeof(code_loop), &r.vm);
+	if (!report(ret == 0, "create VM"))
+		goto out;
+	if (vm_add_vcpu(r.vm, &v0) || vm_add_vcpu(r.vm, NULL) ||
+	    vcpu_enter_real_mode(v0, CODE_GPA)) {
+		report(false, "two vCPUs");
+		goto out_destroy;
+	}
+	pthread_create(&t, NULL, run_thread, &r);
+	wait_for_progress(&dev, 0, &ok_progress);
+	report(ok_progress, "vCPU 0 runs the port loop");
+	report(count_vcpu_threads() == 2, "one thread per vCPU");
+
+	for (int i = 0; i < 300; i++) {
+		unsigned int before;
+
+		if (vm_pause(r.vm)) {
+			ok_pause = false;
+			break;
+		}
+		before = atomic_load(&dev.writes);
+		if (i % 50 == 0) {	/* paused really means paused */
+			usleep(2000);
+			ok_still &= atomic_load(&dev.writes) == before;
+		}
+		vm_resume(r.vm);
+		wait_for_progress(&dev, before, &ok_progress);
+	}
+	report(ok_pause, "300 pauses returned (no lost wake-up)");
+	report(ok_still, "no guest progress while paused");
+	report(ok_progress, "progress after every resume");
+
+	ret = vm_add_vcpu(r.vm, &late);
+	report(ret == 0 && vm_nr_vcpus(r.vm) == 3, "vCPU added while running");
+	report(count_vcpu_threads() == 3, "its thread started");
+	report(vm_pause(r.vm) == 0, "pause with the late vCPU");
+	vm_resume(r.vm);
+
+	vm_request_stop(r.vm, VM_STOP_USER, 0);
+	vm_request_stop(r.vm, VM_STOP_EXIT, 99);	/* later requests lose */
+	pthread_join(t, NULL);
+	report(r.reason == VM_STOP_USER && vm_exit_status(r.vm) == VM_EXIT_INTERRUPTED,
+	       "stopped by the first request");
+	report(count_vcpu_threads() == 0, "every vCPU thread joined");
+	report(vm_add_vcpu(r.vm, NULL) == -ESHUTDOWN, "no vCPU after stop");
+	report(vm_pause(r.vm) == -ESHUTDOWN, "no pause after stop");
+	if (late)
+		report(cpuid_same_but_apic_id(vcpu_fd(v0), vcpu_fd(late)),
+		       "late vCPU has vCPU 0's CPUID apart from its APIC ID");
+out_destroy:
+	vm_destroy(r.vm);
+out:
+	report_prefix_pop();
+}
+
+static void test_fault_injection(void)
+{
+	struct vm_config cfg = { .ram_size = 16ULL << 20 };
+	unsigned int fds0 = count_dir("/proc/self/fd"), tasks0 = count_dir("/proc/self/task");
+	bool clean = true, all_failed = true;
+	unsigned long n;
+
+	report_prefix_push("fault-injection");
+	for (n = 1; n < 1000; n++) {
+		struct vm *vm = NULL;
+		int ret;
+
+		fault_inject_arm(n);
+		ret = vm_create(&cfg, &vm);
+		if (!ret)
+			ret = vm_add_vcpu(vm, NULL);
+		if (!ret)
+			ret = vm_add_vcpu(vm, NULL);
+		if (!fault_inject_fired()) {
+			fault_inject_arm(0);
+			vm_destroy(vm);
+			break;
+		}
+		all_failed &= ret != 0;
+		vm_destroy(vm);
+		clean &= count_dir("/proc/self/fd") == fds0 &&
+			 count_dir("/proc/self/task") == tasks0;
+	}
+	fault_inject_arm(0);
+	report(n > 10, "%lu injection points in VM + 2 vCPU creation", n - 1);
+	report(all_failed, "every injected failure made creation fail");
+	report(clean, "no fd or thread left after any failure");
+	report_prefix_pop();
+}
+
+int main(void)
+{
+	unsigned int fds0, tasks0;
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		report_skip("no usable /dev/kvm: %s", strerror(errno));
+		return report_summary();
+	}
+	close(fd);
+	alarm(120);	/* a lost wake-up hangs: turn that into a failure */
+	log_level_set(LOG_WARN);
+	fds0 = count_dir("/proc/self/fd");
+	tasks0 = count_dir("/proc/self/task");
+
+	test_exit_status();
+	test_pause_resume();
+	test_fault_injection();
+
+	report(count_dir("/proc/self/fd") == fds0, "fd count back to the baseline (%u)", fds0);
+	report(count_dir("/proc/self/task") == tasks0, "thread count back to the baseline");
+	return report_summary();
+}

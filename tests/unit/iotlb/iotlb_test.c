@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * IOTLB tests: long random operation sequences checked against a
+ * brute-force model (a plain array of disjoint ranges), then edge cases:
+ * the top of the address space, [0, U64_MAX], split deletes, translate
+ * errors, batches, generations, caches, listeners, limits.
+ *
+ * IOTLB_TEST_SEED=<n> replays a run; IOTLB_TEST_OPS=<n> sets its length.
+ */
+#include <kestrel/iotlb.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../test.h"
+
+/* ---- the reference model ------------------------------------------------------ */
+
+#define MODEL_MAX 16384
+
+struct model {
+	struct iotlb_map e[MODEL_MAX];	/* sorted by start, disjoint */
+	unsigned int n;
+};
+
+static int model_add(struct model *m, u64 start, u64 last, u64 addr, unsigned int perm)
+{
+	unsigned int i, pos = m->n;
+
+	if (last < start || !perm || perm > 3 || addr > UINT64_MAX - (last - start))
+		return -EINVAL;
+	for (i = 0; i < m->n; i++) {
+		if (m->e[i].start <= last && m->e[i].last >= start)
+			return -EEXIST;
+		if (pos == m->n && m->e[i].start > start)
+			pos = i;
+	}
+	if (m->n == MODEL_MAX)
+		return -ENOSPC;
+	memmove(&m->e[pos + 1], &m->e[pos], (m->n - pos) * sizeof(m->e[0]));
+	m->e[pos] = (struct iotlb_map){ start, last, addr, perm };
+	m->n++;
+	return 0;
+}
+
+static ssize_t model_del(struct model *m, u64 start, u64 last)
+{
+	static struct model out;
+	ssize_t touched = 0;
+	unsigned int i;
+
+	if (last < start)
+		return -EINVAL;
+	out.n = 0;
+	for (i = 0; i < m->n && out.n < MODEL_MAX - 2; i++) {
+		struct iotlb_map e = m->e[i];
+
+		if (e.last < start || e.start > last) {
+			out.e[out.n++] = e;
+			continue;
+		}
+		touched++;
+		if (e.start < start)
+			out.e[out.n++] = (struct iotlb_map){ e.start, start - 1, e.addr, e.perm };
+		if (e.last > last)
+			out.e[out.n++] = (struct iotlb_map){ last + 1, e.last,
+				e.addr + (last + 1 - e.start), e.perm };
+	}
+	if (out.n > MODEL_MAX)
+		return -ENOSPC;
+	*m = out;
+	return touched;
+}
+
+static ssize_t model_translate(const struct model *m, u64 iova, u64 len,
+			       unsigned int perm, struct iotlb_seg *segs,
+			       unsigned int nsegs)
+{
+	unsigned int count = 0, i;
+
+	while (len) {
+		const struct iotlb_map *e = NULL;
+		u64 here;
+
+		for (i = 0; i < m->n; i++)
+			if (m->e[i].start <= iova && m->e[i].last >= iova)
+				e = &m->e[i];
+		if (!e)
+			return -EFAULT;
+		if ((e->perm & perm) != perm)
+			return -EPERM;
+		if (count == nsegs)
+			return -ENOBUFS;
+		here = e->last - iova;	/* bytes left in e, minus one */
+		segs[count].addr = (void *)(uintptr_t)(e->addr + (iova - e->start));
+		if (len - 1 <= here) {
+			segs[count++].len = len;
+			break;
+		}
+		segs[count++].len = here + 1;
+		len -= here + 1;
+		if (e->last == UINT64_MAX)
+			return -EFAULT;
+		iova = e->last + 1;
+	}
+	return count;
+}
+
+static bool table_matches(struct iotlb *tlb, const struct model *m)
+{
+	struct iotlb_map got;
+	unsigned int i = 0;
+	u64 a = 0;
+
+	if (iotlb_count(tlb) != m->n)
+		return false;
+	while (!iotlb_find_first(tlb, a, UINT64_MAX, &got)) {
+		if (i >= m->n || got.start != m->e[i].start || got.last != m->e[i].last ||
+		    got.addr != m->e[i].addr || got.perm != m->e[i].perm)
+			return false;
+		i++;
+		if (got.last == UINT64_MAX)
+			break;
+		a = got.last + 1;
+	}
+	return i == m->n;
+}
+
+/* ---- random sequences --------------------------------------------------------- */
+
+static u64 rng_state;
+
+static u64 rnd(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+/* Addresses cluster at the bottom and at the top of the 64-bit space. */
+static u64 rnd_addr(void)
+{
+	u64 off = rnd() % 4096;
+
+	switch (rnd() % 32) {
+	case 0 ... 3:
+		return UINT64_MAX - off;
+	case 4:
+		return rnd();
+	default:
+		return off;
+	}
+}
+
+static void rnd_range(u64 *start, u64 *last)
+{
+	u64 a = rnd_addr(), len = rnd() % 4 ? 1 + rnd() % 300 : rnd();
+
+	if (rnd() % 64 == 0) {
+		*start = 0;
+		*last = UINT64_MAX;
+		return;
+	}
+	*start = a;
+	*last = len - 1 > UINT64_MAX - a ? UINT64_MAX : a + (len - 1);
+	if (rnd() % 32 == 0) {	/* occasionally an inverted range */
+		*start = *last;
+		*last = a - 1;
+	}
+}
+
+static void test_random(u64 seed, unsigned long ops)
+{
+	static struct model m;
+	struct iotlb_seg segs[8], msegs[8];
+	struct iotlb_cache cache;
+	struct iotlb *tlb;
+	unsigned long i, bad = 0, table_bad = 0, nadd = 0, ndel = 0, nxlate = 0;
+
+	report_prefix_push("random");
+	report_info("seed %llu, %lu operations (IOTLB_TEST_SEED=%llu to replay)",
+		    (unsigned long long)seed, ops, (unsigned long long)seed);
+	rng_state = seed | 1;
+	m.n = 0;
+	iotlb_cache_init(&cache);
+	if (iotlb_create(0, &tlb)) {
+		report(false, "create");
+		report_prefix_pop();
+		return;
+	}
+	for (i = 0; i < ops && bad < 5; i++) {
+		u64 start, last, addr = rnd() % 4 ? rnd() : UINT64_MAX - rnd() % 100;
+		unsigned int perm = 1 + rnd() % 3;
+		ssize_t r1, r2;
+
+		rnd_range(&start, &last);
+		switch (rnd() % 16) {
+		case 0 ... 5:
+			if (rnd() % 8 == 0)
+				perm = rnd() % 5;	/* sometimes invalid */
+			r1 = iotlb_add_range(tlb, start, last, addr, perm);
+			r2 = model_add(&m, start, last, addr, perm);
+			nadd++;
+			break;
+		case 6 ... 8:
+			r1 = iotlb_del_range(tlb, start, last);
+			r2 = model_del(&m, start, last);
+			ndel++;
+			break;
+		case 9:
+			if (rnd() % 200 == 0) {
+				iotlb_reset(tlb);
+				m.n = 0;
+			}
+			r1 = r2 = 0;
+			break;
+		default: {
+			unsigned int nsegs = rnd() % 9;
+			u64 len = rnd() % 4 ? rnd() % 600 : rnd();
+			u64 iova = rnd() % 2 && m.n ? m.e[rnd() % m.n].start + rnd() % 300
+						     : rnd_addr();
+			bool cached = rnd() % 2;
+
+			perm = 1 + rnd() % 3;
+			r1 = cached ? iotlb_translate_cached(tlb, &cache, iova, len, perm, segs, nsegs)
+				    : iotlb_translate(tlb, iova, len, perm, segs, nsegs);
+			r2 = model_translate(&m, iova, len, perm, msegs, nsegs);
+			if (r1 == r2 && r1 > 0 && memcmp(segs, msegs, r1 * sizeof(segs[0])))
+				r1 = -9999;
+			nxlate++;
+			break;
+		}
+		}
+		if (r1 != r2) {
+			bad++;
+			report_info("op %lu: got %zd, model %zd [0x%llx, 0x%llx]", i, r1, r2,
+				    (unsigned long long)start, (unsigned long long)last);
+		}
+		if (i % 64 == 0 && !table_matches(tlb, &m))
+			table_bad++;
+	}
+	report(!bad, "%lu ops (%lu add, %lu del, %lu translate) agree with the model",
+	       i, nadd, ndel, nxlate);
+	report(!table_bad && table_matches(tlb, &m),
+	       "table contents equal the model (%u entries at the end)", m.n);
+	iotlb_destroy(tlb);
+	report_prefix_pop();
+}
+
+/* ---- directed edge cases ---------------------------------------------------------- */
+
+static void test_full_space(void)
+{
+	struct iotlb_seg segs[4];
+	struct iotlb_map m;
+	struct iotlb *tlb;
+	ssize_t n;
+
+	report_prefix_push("full-space");
+	iotlb_create(0, &tlb);
+	report(iotlb_add_range(tlb, 0, UINT64_MAX, 0, IOTLB_PERM_RW) == 0,
+	       "[0, U64_MAX] identity maps");
+	n = iotlb_translate(tlb, UINT64_MAX - 1, 2, IOTLB_PERM_RW, segs, 4);
+	report(n == 1 && segs[0].addr == (void *)(uintptr_t)(UINT64_MAX - 1) &&
+	       segs[0].len == 2, "last two bytes translate");
+	report(iotlb_translate(tlb, UINT64_MAX, 2, IOTLB_PERM_RO, segs, 4) == -EFAULT,
+	       "a range running past U64_MAX is -EFAULT");
+	n = iotlb_translate(tlb, 0, UINT64_MAX, IOTLB_PERM_RO, segs, 4);
+	report(n == 1 && segs[0].len == UINT64_MAX, "2^64-1 bytes in one segment");
+	report(iotlb_add_range(tlb, 5, 5, 0, IOTLB_PERM_RO) == -EEXIST,
+	       "any add overlapping it is -EEXIST");
+	report(iotlb_del_range(tlb, 0x1000, 0x1fff) == 1 && iotlb_count(tlb) == 2,
+	       "deleting the middle splits it in two");
+	report(!iotlb_lookup(tlb, 0x2000, &m) && m.start == 0x2000 &&
+	       m.last == UINT64_MAX && m.addr == 0x2000, "upper part keeps its offset");
+	report(!iotlb_lookup(tlb, 0xfff, &m) && m.start == 0 && m.last == 0xfff,
+	       "lower part");
+	report(iotlb_lookup(tlb, 0x1800, &m) == -ENOENT, "hole unmapped");
+	n = iotlb_translate(tlb, 0xff0, 0x20, IOTLB_PERM_RO, segs, 4);
+	report(n == -EFAULT, "translate across the hole is -EFAULT");
+	report(iotlb_del_range(tlb, UINT64_MAX, UINT64_MAX) == 1 &&
+	       iotlb_lookup(tlb, UINT64_MAX, &m) == -ENOENT &&
+	       !iotlb_lookup(tlb, UINT64_MAX - 1, &m) && m.last == UINT64_MAX - 1,
+	       "deleting the very last byte");
+	report(iotlb_del_range(tlb, 0, 0) == 1 && !iotlb_lookup(tlb, 1, &m) &&
+	       m.start == 1 && m.addr == 1, "deleting byte 0");
+	report(iotlb_del_range(tlb, 0, UINT64_MAX) == 2 && iotlb_count(tlb) == 0,
+	       "deleting everything");
+	report(iotlb_add_range(tlb, UINT64_MAX - 15, UINT64_MAX, 0x1000, IOTLB_PERM_RO) == 0,
+	       "a mapping ending at U64_MAX");
+	report(iotlb_add_range(tlb, 0, 15, UINT64_MAX - 14, IOTLB_PERM_RO) == -EINVAL,
+	       "host address wrap is -EINVAL");
+	report(iotlb_add_range(tlb, 0, 15, UINT64_MAX - 15, IOTLB_PERM_RO) == 0,
+	       "host range ending exactly at U64_MAX is fine");
+	report(iotlb_add_range(tlb, 10, 9, 0, IOTLB_PERM_RO) == -EINVAL &&
+	       iotlb_add_range(tlb, 100, 200, 0, 0) == -EINVAL &&
+	       iotlb_add_range(tlb, 100, 200, 0, 4) == -EINVAL &&
+	       iotlb_del_range(tlb, 10, 9) == -EINVAL, "bad arguments are -EINVAL");
+	iotlb_destroy(tlb);
+	report_prefix_pop();
+}
+
+static void test_translate_errors(void)
+{
+	struct iotlb_seg segs[4];
+	struct iotlb *tlb;
+	char buf[0x3000];
+	u64 h = (uintptr_t)buf;
+
+	report_prefix_push("translate");
+	iotlb_create(0, &tlb);
+	/* Three adjacent entries, a hole, then a read-only one. */
+	iotlb_add_range(tlb, 0x1000, 0x1fff, h, IOTLB_PERM_RW);
+	iotlb_add_range(tlb, 0x2000, 0x2fff, h + 0x1000, IOTLB_PERM_RW);
+	iotlb_add_range(tlb, 0x3000, 0x3fff, h + 0x2000, IOTLB_PERM_WO);
+	iotlb_add_range(tlb, 0x5000, 0x5fff, h, IOTLB_PERM_RO);
+
+	report(iotlb_translate(tlb, 0x1ffe, 4, IOTLB_PERM_RO, segs, 4) == 2 &&
+	       segs[0].addr == buf + 0xffe && segs[0].len == 2 &&
+	       segs[1].addr == buf + 0x1000 && segs[1].len == 2,
+	       "straddling two entries gives two segments");
+	report(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_WO, segs, 3) == 3 &&
+	       segs[2].len == 0x1000, "three entries, exact fit");
+	report(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_WO, segs, 2) == -ENOBUFS &&
+	       segs[0].len == 0x1000 && segs[1].addr == buf + 0x1000,
+	       "-ENOBUFS when the array is short, prefix filled");
+	report(iotlb_translate(tlb, 0x1000, 1, IOTLB_PERM_RO, segs, 0) == -ENOBUFS,
+	       "-ENOBUFS with no array at all");
+	report(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_RO, segs, 4) == -EPERM,
+	       "-EPERM reading through a write-only entry");
+	report(iotlb_translate(tlb, 0x3f00, 0x200, IOTLB_PERM_WO, segs, 4) == -EFAULT,
+	       "-EFAULT running into a hole");
+	report(iotlb_translate(tlb, 0x3f00, 0x200, IOTLB_PERM_RO, segs, 4) == -EPERM,
+	       "first problem met decides (-EPERM before the hole)");
+	report(iotlb_translate(tlb, 0x5000, 0x10, IOTLB_PERM_WO, segs, 4) == -EPERM,
+	       "-EPERM writing to a read-only entry");
+	report(iotlb_translate(tlb, 0x5000, 0x10, IOTLB_PERM_RO, segs, 4) == 1,
+	       "read-only entry is readable");
+	report(iotlb_translate(tlb, 0x0, 0, IOTLB_PERM_RO, segs, 4) == 0,
+	       "zero length gives zero segments, even unmapped");
+	report(iotlb_translate(tlb, 0x6000, 1, IOTLB_PERM_RO, segs, 4) == -EFAULT,
+	       "unmapped is -EFAULT");
+	iotlb_destroy(tlb);
+	report_prefix_pop();
+}
+
+static void test_generation_and_cache(void)
+{
+	struct iotlb_seg seg;
+	struct iotlb_cache cache;
+	struct iotlb *tlb, *other;
+	u64 g0, g1, g2;
+	char buf[0x2000];
+	u64 h = (uintptr_t)buf;
+
+	report_prefix_push("generation");
+	iotlb_create(0, &tlb);
+	iotlb_create(0, &other);
+	iotlb_cache_init(&cache);
+	g0 = iotlb_generation(tlb);
+	report(g0 && g0 != iotlb_generation(other), "non-zero and unique per IOTLB");
+	iotlb_add_range(tlb, 0x1000, 0x1fff, h, IOTLB_PERM_RW);
+	g1 = iotlb_generation(tlb);
+	report(g1 != g0, "add changes it");
+	report(iotlb_del_range(tlb, 0x5000, 0x5fff) == 0 && iotlb_generation(tlb) == g1,
+	       "deleting nothing does not");
+	report(iotlb_add_range(tlb, 0x1000, 0x1000, h, IOTLB_PERM_RW) == -EEXIST &&
+	       iotlb_generation(tlb) == g1, "a refused add does not");
+
+	report(iotlb_translate_cached(tlb, &cache, 0x1010, 8, IOTLB_PERM_RO, &seg, 1) == 1 &&
+	       cache.generation == g1 && cache.e[0].start == 0x1000, "slow path fills the cache");
+	report(iotlb_translate_cached(tlb, &cache, 0x1f00, 8, IOTLB_PERM_WO, &seg, 1) == 1 &&
+	       seg.addr == buf + 0xf00, "cache hit translates");
+	iotlb_del_range(tlb, 0x1000, 0x1fff);
+	g2 = iotlb_generation(tlb);
+	report(g2 != g1, "delete changes it");
+	report(iotlb_translate_cached(tlb, &cache, 0x1010, 8, IOTLB_PERM_RO, &seg, 1) == -EFAULT,
+	       "a stale cache entry is not used after a delete");
+	report(cache.generation == g2 && cache.e[0].start > cache.e[0].last,
+	       "the cache was emptied on the generation change");
+
+	iotlb_add_range(tlb, 0x1000, 0x1fff, h, IOTLB_PERM_RW);
+	iotlb_add_range(tlb, 0x8000, 0x8fff, h, IOTLB_PERM_RW);
+	iotlb_translate_cached(tlb, &cache, 0x1000, 8, IOTLB_PERM_RO, &seg, 1);
+	iotlb_translate_cached(tlb, &cache, 0x8000, 8, IOTLB_PERM_RO, &seg, 1);
+	iotlb_cache_invalidate(&cache, 0x1800, 0x1800);
+	report(cache.e[0].start > cache.e[0].last && cache.e[1].start == 0x8000,
+	       "invalidate drops overlapping entries only");
+	iotlb_cache_flush(&cache);
+	report(cache.generation == 0 && cache.e[1].start > cache.e[1].last,
+	       "flush drops everything");
+
+	g1 = iotlb_generation(tlb);
+	iotlb_reset(tlb);
+	report(iotlb_generation(tlb) != g1 && iotlb_count(tlb) == 0, "reset changes it");
+	g1 = iotlb_generation(tlb);
+	iotlb_reset(tlb);
+	report(iotlb_generation(tlb) == g1, "resetting an empty table does not");
+
+	iotlb_add_range(other, 0x100, 0x1ff, h, IOTLB_PERM_RO);
+	iotlb_add_range(other, 0x300, 0x3ff, h, IOTLB_PERM_WO);
+	iotlb_add_range(tlb, 0x7000, 0x7fff, h, IOTLB_PERM_RO);
+	g1 = iotlb_generation(tlb);
+	report(iotlb_replace(tlb, other) == 0 && iotlb_count(tlb) == 2 &&
+	       iotlb_generation(tlb) != g1 &&
+	       iotlb_translate(tlb, 0x7000, 1, IOTLB_PERM_RO, &seg, 1) == -EFAULT &&
+	       iotlb_translate(tlb, 0x300, 1, IOTLB_PERM_WO, &seg, 1) == 1,
+	       "replace copies the whole table in one change");
+	report(iotlb_replace(tlb, tlb) == -EINVAL, "replace with itself is refused");
+	iotlb_destroy(other);
+	iotlb_destroy(tlb);
+	report_prefix_pop();
+}
+
+struct batch_reader {
+	struct iotlb *tlb;
+	struct iotlb_cache cache;
+	int cached_ret;
+	int lookup_ret;
+	struct iotlb_map m;
+	int done;
+};
+
+static void *batch_reader_fn(void *arg)
+{
+	struct batch_reader *r = arg;
+	struct iotlb_seg seg;
+
+	/* A translation cached before the batch: still served, no lock. */
+	r->cached_ret = iotlb_translate_cached(r->tlb, &r->cache, 0x1000, 4,
+					       IOTLB_PERM_RO, &seg, 1);
+	/* A slow-path read: waits for the commit. */
+	r->lookup_ret = iotlb_lookup(r->tlb, 0x2000, &r->m);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_batch(void)
+{
+	struct batch_reader r = { 0 };
+	struct iotlb_seg seg;
+	struct iotlb_map m;
+	pthread_t th;
+	u64 g0;
+	int early;
+
+	report_prefix_push("batch");
+	iotlb_create(0, &r.tlb);
+	iotlb_cache_init(&r.cache);
+	iotlb_add_range(r.tlb, 0x1000, 0x1fff, 0x10000, IOTLB_PERM_RW);
+	iotlb_translate_cached(r.tlb, &r.cache, 0x1000, 4, IOTLB_PERM_RO, &seg, 1);
+	g0 = iotlb_generation(r.tlb);
+
+	iotlb_batch_begin(r.tlb);
+	iotlb_del_range(r.tlb, 0x1000, 0x1fff);
+	iotlb_add_range(r.tlb, 0x1000, 0x2fff, 0x20000, IOTLB_PERM_RW);
+	iotlb_batch_begin(r.tlb);	/* nested */
+	iotlb_add_range(r.tlb, 0x3000, 0x3fff, 0x30000, IOTLB_PERM_RO);
+	iotlb_batch_commit(r.tlb);
+	report(iotlb_generation(r.tlb) == g0, "no generation change inside a batch");
+	report(!iotlb_lookup(r.tlb, 0x3000, &m), "the batch owner sees its own updates");
+	pthread_create(&th, NULL, batch_reader_fn, &r);
+	usleep(100 * 1000);
+	early = __atomic_load_n(&r.done, __ATOMIC_ACQUIRE);
+	report(!early, "another thread's table walk waits for the commit");
+	report(iotlb_batch_commit(r.tlb) == 0, "commit");
+	pthread_join(th, NULL);
+	report(r.cached_ret == 1, "cached translations of the old table kept working");
+	report(r.lookup_ret == 0 && r.m.start == 0x1000 && r.m.last == 0x2fff &&
+	       r.m.addr == 0x20000, "the reader saw the whole batch, never half of it");
+	report(iotlb_generation(r.tlb) != g0, "one generation change at commit");
+	report(iotlb_translate_cached(r.tlb, &r.cache, 0x1000, 4, IOTLB_PERM_RO, &seg, 1) == 1 &&
+	       seg.addr == (void *)0x20000, "caches see the new table after the commit");
+	report(iotlb_batch_commit(r.tlb) == -EINVAL, "commit without a batch is -EINVAL");
+	g0 = iotlb_generation(r.tlb);
+	iotlb_batch_begin(r.tlb);
+	iotlb_batch_commit(r.tlb);
+	report(iotlb_generation(r.tlb) == g0, "an empty batch changes nothing");
+	iotlb_destroy(r.tlb);
+	report_prefix_pop();
+}
+
+struct test_listener {
+	struct iotlb_listener l;
+	unsigned int calls;
+	u64 start, last;
+};
+
+static void test_listener_changed(struct iotlb_listener *l, struct iotlb *tlb,
+				  u64 start, u64 last)
+{
+	struct test_listener *t = container_of(l, struct test_listener, l);
+
+	t->calls++;
+	t->start = start;
+	t->last = last;
+}
+
+static void test_listener_and_limit(void)
+{
+	struct test_listener t = { .l.changed = test_listener_changed };
+	struct iotlb_map m;
+	struct iotlb *tlb;
+
+	report_prefix_push("listener");
+	iotlb_create(3, &tlb);
+	iotlb_listener_add(tlb, &t.l);
+	iotlb_add_range(tlb, 0x1000, 0x1fff, 0, IOTLB_PERM_RW);
+	report(t.calls == 1 && t.start == 0x1000 && t.last == 0x1fff, "told about an add");
+	iotlb_del_range(tlb, 0x1800, 0x28ff);
+	report(t.calls == 2 && t.start == 0x1800 && t.last == 0x1fff,
+	       "told the range that really changed");
+	iotlb_batch_begin(tlb);
+	iotlb_add_range(tlb, 0x5000, 0x5fff, 0, IOTLB_PERM_RW);
+	iotlb_add_range(tlb, 0x9000, 0x9fff, 0, IOTLB_PERM_RW);
+	report(t.calls == 2, "not told during a batch");
+	iotlb_batch_commit(tlb);
+	report(t.calls == 3 && t.start == 0x5000 && t.last == 0x9fff,
+	       "told once per batch, with the covering range");
+	report_prefix_pop();
+
+	report_prefix_push("limit");
+	report(iotlb_add_range(tlb, 0xa000, 0xafff, 0, IOTLB_PERM_RW) == -ENOSPC,
+	       "add beyond the limit is -ENOSPC");
+	report(iotlb_del_range(tlb, 0x5100, 0x51ff) == -ENOSPC && iotlb_count(tlb) == 3 &&
+	       !iotlb_lookup(tlb, 0x5100, &m), "a split beyond the limit changes nothing");
+	report(iotlb_del_range(tlb, 0x5000, 0x50ff) == 1 &&
+	       !iotlb_lookup(tlb, 0x5100, &m) && m.start == 0x5100 && m.addr == 0x100,
+	       "trimming an end needs no room");
+	iotlb_listener_del(tlb, &t.l);
+	iotlb_reset(tlb);
+	report(t.calls == 4, "listener removed");
+	iotlb_destroy(tlb);
+	report_prefix_pop();
+}
+
+static void test_many(void)
+{
+	struct iotlb_seg seg;
+	struct iotlb_map m;
+	struct iotlb *tlb;
+	unsigned int i, bad = 0, n = 4096;
+
+	report_prefix_push("many");
+	iotlb_create(0, &tlb);
+	/* Insert in a scrambled order; 4 KiB pages with 4 KiB gaps. */
+	for (i = 0; i < n; i++) {
+		u64 k = (i * 2654435761u) % n;
+
+		if (iotlb_add_range(tlb, k * 0x2000, k * 0x2000 + 0xfff, k << 20,
+				    IOTLB_PERM_RW))
+			bad++;
+	}
+	report(!bad && iotlb_count(tlb) == n, "%u entries added", n);
+	for (i = 0; i < n; i++) {
+		if (iotlb_translate(tlb, i * 0x2000ULL + 8, 8, IOTLB_PERM_RO, &seg, 1) != 1 ||
+		    seg.addr != (void *)(uintptr_t)(((u64)i << 20) + 8))
+			bad++;
+		if (iotlb_lookup(tlb, i * 0x2000ULL + 0x1000, &m) != -ENOENT)
+			bad++;
+	}
+	report(!bad, "every entry translates, every gap is a hole");
+	for (i = 0; i < n; i += 2)
+		iotlb_del_range(tlb, i * 0x2000ULL, i * 0x2000ULL + 0xfff);
+	report(iotlb_count(tlb) == n / 2 &&
+	       iotlb_lookup(tlb, 0, &m) == -ENOENT && !iotlb_lookup(tlb, 0x2000, &m),
+	       "half deleted");
+	iotlb_destroy(tlb);
+	report_prefix_pop();
+}
+
+int main(void)
+{
+	const char *s = getenv("IOTLB_TEST_SEED"), *o = getenv("IOTLB_TEST_OPS");
+	u64 seed = s ? strtoull(s, NULL, 0) : (u64)time(NULL) * 2654435761u ^ (u64)getpid();
+	unsigned long ops = o ? strtoul(o, NULL, 0) : 200000;
+
+	report_prefix_push("iotlb");
+	test_full_space();
+	test_translate_errors();
+	test_generation_and_cache();
+	test_batch();
+	test_listener_and_limit();
+	test_many();
+	test_random(seed, ops);
+	test_random(12345, ops / 4);
+	return report_summary();
+}

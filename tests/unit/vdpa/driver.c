@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * In-process split-ring virtio driver for the vDPA tests (see driver.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+
+#include "driver.h"
+
+static void vdrv_vq_irq(void *private)
+{
+	struct vdrv_vq *vq = private;
+
+	__atomic_add_fetch(&vq->irqs, 1, __ATOMIC_RELAXED);
+}
+
+static void vdrv_config_irq(void *private)
+{
+	struct vdrv *d = private;
+
+	__atomic_add_fetch(&d->config_irqs, 1, __ATOMIC_RELAXED);
+}
+
+void vdrv_msleep(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int vdrv_init(struct vdrv *d, struct vdpa_device *vdpa, size_t size)
+{
+	struct vdpa_callback cb = { .fn = vdrv_config_irq, .private = d };
+
+	memset(d, 0, sizeof(*d));
+	d->vdpa = vdpa;
+	d->size = ALIGN_UP(size, 4096);
+	d->mem = aligned_alloc(4096, d->size);
+	if (!d->mem)
+		return -ENOMEM;
+	memset(d->mem, 0, d->size);
+	d->iova = VDRV_IOVA_BASE;
+	for (unsigned int i = 0; i < VDRV_MAX_VQS; i++)
+		d->vqs[i].kickfd = -1;
+	vdpa_set_config_cb(vdpa, &cb);
+	return 0;
+}
+
+void vdrv_fini(struct vdrv *d)
+{
+	for (unsigned int i = 0; i < VDRV_MAX_VQS; i++) {
+		if (d->vqs[i].kickfd >= 0)
+			close(d->vqs[i].kickfd);
+		free(d->vqs[i].chain);
+	}
+	free(d->mem);
+	memset(d, 0, sizeof(*d));
+}
+
+int vdrv_map(struct vdrv *d, u32 asid)
+{
+	return vdpa_dma_map(d->vdpa, asid, d->iova, d->size, d->mem,
+			    VDPA_MAP_RW);
+}
+
+void *vdrv_alloc(struct vdrv *d, size_t size, size_t align)
+{
+	size_t start = ALIGN_UP(d->brk, align);
+
+	if (start > d->size || size > d->size - start)
+		return NULL;
+	d->brk = start + size;
+	/* Fresh rings and buffers: nothing left over from a previous run. */
+	memset(d->mem + start, 0, size);
+	return d->mem + start;
+}
+
+u64 vdrv_iova(const struct vdrv *d, const void *p)
+{
+	return d->iova + (u64)((const u8 *)p - d->mem);
+}
+
+int vdrv_negotiate(struct vdrv *d, u64 wanted)
+{
+	int ret;
+
+	ret = vdpa_reset(d->vdpa);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < VDRV_MAX_VQS; i++) {
+		if (d->vqs[i].kickfd >= 0)
+			close(d->vqs[i].kickfd);
+		free(d->vqs[i].chain);
+		memset(&d->vqs[i], 0, sizeof(d->vqs[i]));
+		d->vqs[i].kickfd = -1;
+	}
+	d->brk = 0;
+	ret = vdpa_set_status(d->vdpa, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	if (!ret)
+		ret = vdpa_set_status(d->vdpa, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+					       VIRTIO_CONFIG_S_DRIVER);
+	if (ret)
+		return ret;
+	d->features = vdpa_get_device_features(d->vdpa) & wanted;
+	ret = vdpa_set_features(d->vdpa, d->features);
+	if (ret)
+		return ret;
+	return vdpa_features_ok(d->vdpa);
+}
+
+int vdrv_vq_setup(struct vdrv *d, u16 idx, u32 num)
+{
+	struct vdrv_vq *vq = &d->vqs[idx];
+	struct vdpa_callback cb = { .fn = vdrv_vq_irq, .private = vq };
+	int ret;
+
+	if (idx >= VDRV_MAX_VQS)
+		return -EINVAL;
+	vq->idx = idx;
+	vq->num = num;
+	vq->desc = vdrv_alloc(d, vringh_desc_size(num), 4096);
+	vq->avail = vdrv_alloc(d, vringh_avail_size(num), 64);
+	vq->used = vdrv_alloc(d, vringh_used_size(num), 4096);
+	vq->chain = calloc(num, sizeof(*vq->chain));
+	if (!vq->desc || !vq->avail || !vq->used || !vq->chain)
+		return -ENOMEM;
+	for (u32 i = 0; i < num; i++)
+		vq->desc[i].next = cpu_to_le16((u16)(i + 1));
+	vq->free_head = 0;
+	vq->num_free = (u16)MIN(num, 0xffff);
+	vq->avail_idx = 0;
+	vq->last_used = 0;
+
+	ret = vdpa_set_vq_num(d->vdpa, idx, num);
+	if (!ret)
+		ret = vdpa_set_vq_address(d->vdpa, idx, vdrv_iova(d, vq->desc),
+					  vdrv_iova(d, vq->avail),
+					  vdrv_iova(d, vq->used));
+	if (!ret)
+		ret = vdpa_set_vq_cb(d->vdpa, idx, &cb);
+	if (!ret)
+		ret = vdpa_set_vq_ready(d->vdpa, idx, true);
+	return ret;
+}
+
+int vdrv_vq_use_kickfd(struct vdrv *d, u16 idx)
+{
+	struct vdrv_vq *vq = &d->vqs[idx];
+	int fd = eventfd(0, EFD_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = vdpa_set_vq_kickfd(d->vdpa, idx, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	vq->kickfd = fd;
+	return 0;
+}
+
+int vdrv_driver_ok(struct vdrv *d)
+{
+	return vdpa_set_status(d->vdpa, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				       VIRTIO_CONFIG_S_DRIVER |
+				       VIRTIO_CONFIG_S_FEATURES_OK |
+				       VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+int vdrv_add(struct vdrv *d, u16 q, const struct vdrv_sg *sg, unsigned int n)
+{
+	struct vdrv_vq *vq = &d->vqs[q];
+	u16 head, i;
+
+	if (!n || n > vq->num_free)
+		return -ENOSPC;
+	head = vq->free_head;
+	i = head;
+	for (unsigned int k = 0; k < n; k++) {
+		struct vringh_desc *desc = &vq->desc[i];
+		u16 flags = sg[k].write ? VRINGH_DESC_F_WRITE : 0;
+
+		if (k + 1 < n)
+			flags |= VRINGH_DESC_F_NEXT;
+		desc->addr = cpu_to_le64(vdrv_iova(d, sg[k].addr));
+		desc->len = cpu_to_le32(sg[k].len);
+		i = le16_to_cpu(desc->next);
+		desc->flags = cpu_to_le16(flags);
+	}
+	/* The free list continues after the chain's last descriptor. */
+	vq->free_head = i;
+	vq->num_free -= (u16)n;
+	vq->chain[head] = (u16)n;
+	vq->avail->ring[vq->avail_idx & (vq->num - 1)] = cpu_to_le16(head);
+	vq->avail_idx++;
+	return head;
+}
+
+void vdrv_publish(struct vdrv *d, u16 q)
+{
+	struct vdrv_vq *vq = &d->vqs[q];
+
+	/* Ring entries and descriptors before the index (virtio 1.2 §2.7.13). */
+	__atomic_store_n(&vq->avail->idx, cpu_to_le16(vq->avail_idx),
+			 __ATOMIC_RELEASE);
+}
+
+void vdrv_kick(struct vdrv *d, u16 q)
+{
+	struct vdrv_vq *vq = &d->vqs[q];
+	bool need;
+
+	/* Index store before the suppression read (pairs with notify_enable). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (d->features & VRINGH_F_EVENT_IDX) {
+		u16 event = le16_to_cpu(__atomic_load_n(
+				(le16 *)&vq->used->ring[vq->num], __ATOMIC_RELAXED));
+		u16 new = vq->avail_idx, old = vq->kick_idx;
+
+		/* virtio 1.2 §2.7.10: did avail->idx pass avail_event? */
+		need = (u16)(new - event - 1) < (u16)(new - old);
+		vq->kick_idx = new;
+	} else {
+		need = !(le16_to_cpu(__atomic_load_n(&vq->used->flags,
+					__ATOMIC_RELAXED)) &
+			 VRINGH_USED_F_NO_NOTIFY);
+	}
+	if (!need) {
+		vq->suppressed++;
+		return;
+	}
+	vq->kicks++;
+	if (vq->kickfd >= 0)
+		eventfd_write(vq->kickfd, 1);
+	else
+		vdpa_kick_vq(d->vdpa, q);
+}
+
+int vdrv_get_used(struct vdrv *d, u16 q, u16 *head, u32 *len)
+{
+	struct vdrv_vq *vq = &d->vqs[q];
+	struct vringh_used_elem *e;
+	u16 idx, id, n;
+
+	idx = le16_to_cpu(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
+	if (idx == vq->last_used)
+		return 0;
+	e = &vq->used->ring[vq->last_used & (vq->num - 1)];
+	id = (u16)le32_to_cpu(e->id);
+	*head = id;
+	*len = le32_to_cpu(e->len);
+	vq->last_used++;
+	/* Ask for an interrupt at the next entry (used_event). */
+	__atomic_store_n(&vq->avail->ring[vq->num], cpu_to_le16(vq->last_used),
+			 __ATOMIC_RELAXED);
+	/* Return the chain to the free list. */
+	if (id < vq->num && vq->chain[id]) {
+		u16 i = id;
+
+		n = vq->chain[id];
+		for (u16 k = 1; k < n; k++)
+			i = le16_to_cpu(vq->desc[i].next);
+		vq->desc[i].next = cpu_to_le16(vq->free_head);
+		vq->free_head = id;
+		vq->num_free += n;
+		vq->chain[id] = 0;
+	}
+	return 1;
+}
+
+int vdrv_wait_used(struct vdrv *d, u16 q, u16 *head, u32 *len,
+		   int timeout_ms)
+{
+	for (int waited = 0;; waited++) {
+		if (vdrv_get_used(d, q, head, len))
+			return 1;
+		if (waited >= timeout_ms * 10)
+			return 0;
+		struct timespec ts = { .tv_nsec = 100000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+bool vdrv_wait_status(struct vdrv *d, u8 bits, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited++) {
+		if ((vdpa_get_status(d->vdpa) & bits) == bits)
+			return true;
+		vdrv_msleep(1);
+	}
+	return false;
+}

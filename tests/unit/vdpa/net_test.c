@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The loopback net simulator driven by the in-process driver through the
+ * bus wrappers: traffic both ways, mergeable RX, drops, control queue,
+ * suspend/resume, hostile rings and recovery by reset.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+
+#include <kestrel/vdpa.h>
+
+#include "../test.h"
+#include "driver.h"
+
+#define RXQ	0
+#define TXQ	1
+#define CVQ	2
+#define HDR	12
+#define NUM	256
+
+static const u8 dev_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+static const u64 base_features =
+	(1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+	(1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_MTU) |
+	(1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_CTRL_VQ) |
+	(1ULL << VIRTIO_NET_F_CTRL_RX) | (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR) |
+	VRINGH_F_EVENT_IDX | VRINGH_F_INDIRECT_DESC;
+
+static int net_up(struct vdrv *d, u64 features, bool kickfd)
+{
+	int ret = vdrv_negotiate(d, features);
+
+	for (u16 q = 0; !ret && q < 3; q++)
+		ret = vdrv_vq_setup(d, q, NUM);
+	if (!ret && kickfd)
+		ret = vdrv_vq_use_kickfd(d, TXQ);
+	if (!ret && kickfd)
+		ret = vdrv_vq_use_kickfd(d, RXQ);
+	if (!ret)
+		ret = vdrv_driver_ok(d);
+	return ret;
+}
+
+static void fill_frame(u8 *f, size_t len, const u8 *dst, unsigned int seq)
+{
+	memset(f, 0, HDR);
+	memcpy(f + HDR, dst, 6);
+	memcpy(f + HDR + 6, "\x02\x00\x00\x00\x00\x01", 6);
+	f[HDR + 12] = 0x88;
+	f[HDR + 13] = 0xb5;
+	for (size_t i = HDR + 14; i < len; i++)
+		f[i] = (u8)(seq * 7 + i);
+}
+
+static int post_rx(struct vdrv *d, unsigned int n, u32 size, u8 **bufs)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct vdrv_sg sg;
+
+		bufs[i] = vdrv_alloc(d, size, 64);
+		if (!bufs[i])
+			return -ENOMEM;
+		sg = (struct vdrv_sg){ bufs[i], size, true };
+		if (vdrv_add(d, RXQ, &sg, 1) < 0)
+			return -ENOSPC;
+	}
+	vdrv_publish(d, RXQ);
+	vdrv_kick(d, RXQ);
+	return 0;
+}
+
+static int send_frame(struct vdrv *d, u8 *frame, size_t len)
+{
+	/* Header and frame in two descriptors, as Linux does. */
+	struct vdrv_sg sg[2] = {
+		{ frame, HDR, false },
+		{ frame + HDR, (u32)(len - HDR), false },
+	};
+	int head = vdrv_add(d, TXQ, sg, 2);
+
+	return head < 0 ? head : 0;
+}
+
+static void test_traffic(struct vdpa_device *vdpa, bool kickfd)
+{
+	enum { N = 64, FLEN = HDR + 64 };
+	struct vdrv d;
+	u8 *rx[N], *tx[N];
+	unsigned int ok = 0, txdone = 0;
+	struct vdpa_vq_stats st;
+	u16 head;
+	u32 len;
+
+	report_prefix_push(kickfd ? "traffic-kickfd" : "traffic");
+	vdrv_init(&d, vdpa, 4 << 20);
+	report(vdrv_map(&d, 0) == 0, "dma_map guest memory");
+	report(net_up(&d, base_features, kickfd) == 0, "bring-up");
+	report(post_rx(&d, N, 2048, rx) == 0, "post %d RX buffers", N);
+
+	for (unsigned int i = 0; i < N; i++) {
+		tx[i] = vdrv_alloc(&d, FLEN, 64);
+		fill_frame(tx[i], FLEN, dev_mac, i);
+		send_frame(&d, tx[i], FLEN);
+	}
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+
+	for (unsigned int i = 0; i < N; i++) {
+		if (!vdrv_wait_used(&d, RXQ, &head, &len, 2000))
+			break;
+		/* RX chains are used in order: head i is buffer i. */
+		if (head < N && len == FLEN &&
+		    rx[head][HDR - 2] == 1 && rx[head][HDR - 1] == 0 &&
+		    !memcmp(rx[head] + HDR, tx[i] + HDR, FLEN - HDR))
+			ok++;
+	}
+	report(ok == N, "%u/%d frames back with contents intact", ok, N);
+	while (vdrv_wait_used(&d, TXQ, &head, &len, 200))
+		txdone += len == 0;
+	report(txdone == N, "%u/%d TX chains completed with len 0", txdone, N);
+	vdpa_get_vq_stats(vdpa, TXQ, &st);
+	report(st.packets == N && st.bytes == (u64)N * (FLEN - HDR),
+	       "TX counters %llu packets %llu bytes",
+	       (unsigned long long)st.packets, (unsigned long long)st.bytes);
+	vdpa_get_vq_stats(vdpa, RXQ, &st);
+	report(st.packets == N && st.drops == 0, "RX counters %llu packets",
+	       (unsigned long long)st.packets);
+	report(d.vqs[RXQ].irqs > 0, "RX interrupts raised (%u)", d.vqs[RXQ].irqs);
+	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	       "no NEEDS_RESET");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static void test_mergeable(struct vdpa_device *vdpa)
+{
+	enum { FLEN = HDR + 1000, BUF = 256 };
+	struct vdrv d;
+	u8 *rx[8], *tx, got[FLEN];
+	unsigned int n = 0;
+	size_t off = 0;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("mergeable");
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	report(net_up(&d, base_features | (1ULL << VIRTIO_NET_F_MRG_RXBUF),
+		      false) == 0, "bring-up with MRG_RXBUF");
+	post_rx(&d, 8, BUF, rx);
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, dev_mac, 3);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	while (off < FLEN && vdrv_wait_used(&d, RXQ, &head, &len, 2000)) {
+		if (head >= 8 || len > BUF)
+			break;
+		memcpy(got + off, rx[head], len);
+		off += len;
+		n++;
+	}
+	report(n == (FLEN + BUF - 1) / BUF, "frame spread over %u buffers", n);
+	report(off == FLEN && got[HDR - 2] == n && got[HDR - 1] == 0,
+	       "num_buffers = %u in the header", got[HDR - 2]);
+	report(off == FLEN && !memcmp(got + HDR, tx + HDR, FLEN - HDR),
+	       "merged contents intact");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static void test_small_rx(struct vdpa_device *vdpa)
+{
+	enum { FLEN = HDR + 64 };
+	struct vdrv d;
+	struct vdpa_vq_stats st;
+	u8 *rx[2], *tx;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("small-rx");
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	net_up(&d, base_features, false);
+	post_rx(&d, 1, 40, rx);
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, dev_mac, 1);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	report(vdrv_wait_used(&d, TXQ, &head, &len, 2000) == 1,
+	       "TX chain completed");
+	report(!vdrv_get_used(&d, RXQ, &head, &len),
+	       "no truncated frame delivered");
+	vdpa_get_vq_stats(vdpa, RXQ, &st);
+	report(st.drops == 1, "drop counted (%llu)", (unsigned long long)st.drops);
+	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	       "a guest mistake, not a device error");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static u8 ctrl_cmd(struct vdrv *d, u8 class, u8 cmd, const void *data,
+		   u32 dlen)
+{
+	u8 *hdr = vdrv_alloc(d, 2 + dlen, 8), *ack = vdrv_alloc(d, 1, 1);
+	struct vdrv_sg sg[3] = {
+		{ hdr, 2, false }, { hdr + 2, dlen, false }, { ack, 1, true },
+	};
+	u16 head;
+	u32 len;
+
+	hdr[0] = class;
+	hdr[1] = cmd;
+	if (dlen)
+		memcpy(hdr + 2, data, dlen);
+	*ack = 0xee;
+	if (dlen)
+		vdrv_add(d, CVQ, sg, 3);
+	else
+		vdrv_add(d, CVQ, (struct vdrv_sg[]){ sg[0], sg[2] }, 2);
+	vdrv_publish(d, CVQ);
+	vdrv_kick(d, CVQ);
+	if (!vdrv_wait_used(d, CVQ, &head, &len, 2000) || len != 1)
+		return 0xff;
+	return *ack;
+}
+
+static void test_ctrl(struct vdpa_device *vdpa)
+{
+	static const u8 new_mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+	static const u8 other[6] = { 0x52, 0x54, 0x00, 0x99, 0x99, 0x99 };
+	enum { FLEN = HDR + 64 };
+	struct vdrv d;
+	u8 cfg[6], off = 0, *rx[4], *tx;
+	struct vdpa_vq_stats st;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("ctrl");
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	vdrv_map(&d, 1);
+	report(vdrv_negotiate(&d, base_features) == 0, "negotiate");
+	report(vdpa_get_vq_group(vdpa, CVQ) == 1 &&
+	       vdpa_get_vq_group(vdpa, RXQ) == 0, "control queue in group 1");
+	report(vdpa_set_group_asid(vdpa, 1, 1) == 0,
+	       "control group bound to address space 1");
+	for (u16 q = 0; q < 3; q++)
+		vdrv_vq_setup(&d, q, NUM);
+	vdrv_driver_ok(&d);
+
+	report(ctrl_cmd(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET,
+			new_mac, 6) == VIRTIO_NET_OK, "MAC_ADDR_SET acked OK");
+	vdpa_get_config(vdpa, 0, cfg, 6);
+	report(!memcmp(cfg, new_mac, 6), "config space shows the new MAC");
+	report(ctrl_cmd(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET,
+			new_mac, 5) == VIRTIO_NET_ERR, "short MAC refused (ERR)");
+	report(ctrl_cmd(&d, 77, 0, NULL, 0) == VIRTIO_NET_ERR,
+	       "unknown class refused (ERR)");
+	report(ctrl_cmd(&d, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
+			&off, 1) == VIRTIO_NET_OK, "promisc off acked");
+
+	post_rx(&d, 4, 2048, rx);
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, other, 1);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	vdrv_wait_used(&d, TXQ, &head, &len, 2000);
+	vdpa_get_vq_stats(vdpa, RXQ, &st);
+	report(st.drops == 1 && !vdrv_get_used(&d, RXQ, &head, &len),
+	       "frame to a foreign MAC filtered without promisc");
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, new_mac, 2);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 && len == FLEN,
+	       "frame to the new MAC received");
+
+	vdpa_reset(vdpa);
+	vdpa_get_config(vdpa, 0, cfg, 6);
+	report(!memcmp(cfg, dev_mac, 6), "reset restores the MAC");
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdpa_dma_unmap(vdpa, 1, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static void test_config(struct vdpa_device *vdpa)
+{
+	struct virtio_net_config cfg;
+	size_t size = vdpa_get_config_size(vdpa);
+
+	report_prefix_push("config");
+	memset(&cfg, 0, sizeof(cfg));
+	report(size >= 12 && vdpa_get_config(vdpa, 0, &cfg, 12) == 0,
+	       "config readable (%zu bytes)", size);
+	report(!memcmp(cfg.mac, dev_mac, 6), "mac from the spec");
+	report(cfg.mtu == 9000, "mtu from the spec (%u)", cfg.mtu);
+	report(cfg.max_virtqueue_pairs == 1, "max_virtqueue_pairs 1");
+	report(cfg.status & VIRTIO_NET_S_LINK_UP, "link up");
+	report(vdpa_get_config(vdpa, (unsigned int)size, &cfg, 1) == -EINVAL,
+	       "read past the end refused");
+	report(vdpa_get_device_id(vdpa) == 1, "device id 1");
+	report_prefix_pop();
+}
+
+static void test_suspend(struct vdpa_device *vdpa)
+{
+	enum { FLEN = HDR + 64 };
+	struct vdrv d;
+	struct vdpa_vq_state state;
+	u8 *rx[2], *tx;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("suspend");
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	net_up(&d, base_features, true);
+	post_rx(&d, 2, 2048, rx);
+	report(vdpa_suspend(vdpa) == 0, "suspend");
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, dev_mac, 9);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	vdrv_msleep(30);
+	report(!vdrv_get_used(&d, TXQ, &head, &len), "nothing processed while suspended");
+	report(vdpa_get_vq_state(vdpa, TXQ, &state) == 0 &&
+	       state.split.avail_index == 0, "TX state still at 0");
+	report(vdpa_resume(vdpa) == 0, "resume");
+	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1,
+	       "pending kick acted on after resume");
+	report(vdpa_resume(vdpa) == -EINVAL, "resume when not suspended refused");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static void test_hostile(struct vdpa_device *vdpa)
+{
+	enum { FLEN = HDR + 64 };
+	struct vdrv d;
+	u8 *rx[2], *tx;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("hostile");
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	net_up(&d, base_features, false);
+
+	/* An avail entry naming a head past the ring. */
+	d.vqs[TXQ].avail->ring[0] = cpu_to_le16(NUM + 5);
+	d.vqs[TXQ].avail_idx = 1;
+	vdrv_publish(&d, TXQ);
+	vdpa_kick_vq(vdpa, TXQ);
+	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
+	       "bad head index: NEEDS_RESET");
+	report(__atomic_load_n(&d.config_irqs, __ATOMIC_RELAXED) >= 1,
+	       "config callback raised");
+	report(vdpa_set_vq_ready(vdpa, RXQ, true) == -EIO,
+	       "enabling a queue while NEEDS_RESET refused");
+
+	/* Recovery: reset and run again. */
+	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	       "reset cleared NEEDS_RESET");
+	post_rx(&d, 2, 2048, rx);
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, dev_mac, 5);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 && len == FLEN,
+	       "traffic flows after reset");
+
+	/* A descriptor loop. */
+	d.vqs[TXQ].desc[0].flags = cpu_to_le16(VRINGH_DESC_F_NEXT);
+	d.vqs[TXQ].desc[0].next = cpu_to_le16(1);
+	d.vqs[TXQ].desc[0].len = cpu_to_le32(16);
+	d.vqs[TXQ].desc[0].addr = cpu_to_le64(vdrv_iova(&d, tx));
+	d.vqs[TXQ].desc[1] = d.vqs[TXQ].desc[0];
+	d.vqs[TXQ].desc[1].next = cpu_to_le16(0);
+	d.vqs[TXQ].avail->ring[d.vqs[TXQ].avail_idx % NUM] = 0;
+	d.vqs[TXQ].avail_idx++;
+	vdrv_publish(&d, TXQ);
+	vdpa_kick_vq(vdpa, TXQ);
+	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
+	       "descriptor loop: NEEDS_RESET");
+
+	/* A buffer outside every mapping. */
+	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	d.vqs[TXQ].desc[0] = (struct vringh_desc){
+		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(64) };
+	d.vqs[TXQ].avail->ring[0] = 0;
+	d.vqs[TXQ].avail_idx = 1;
+	vdrv_publish(&d, TXQ);
+	vdpa_kick_vq(vdpa, TXQ);
+	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
+	       "unmapped buffer: NEEDS_RESET");
+
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+int main(void)
+{
+	struct vdpa_device *vdpa;
+
+	log_level_set(LOG_ERR);
+	if (vdpa_mgmt_register_builtin()) {
+		report(false, "register built-in management devices");
+		return report_summary();
+	}
+	if (!report(vdpa_mgmt_dev_add("net,name=simnet0,mac=52:54:00:12:34:56,mtu=9000,max_vqp=1",
+				      &vdpa) == 0, "create net simulator"))
+		return report_summary();
+	test_config(vdpa);
+	test_traffic(vdpa, false);
+	test_traffic(vdpa, true);
+	test_mergeable(vdpa);
+	test_small_rx(vdpa);
+	test_ctrl(vdpa);
+	test_suspend(vdpa);
+	test_hostile(vdpa);
+	report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+	report(vdpa_find_device("simnet0") == NULL, "gone from the bus");
+	return report_summary();
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ACPI tables, AML and the MP table: checksums, the MADT lists every vCPU,
+ * the DSDT every virtio-mmio device with its window and interrupt, the MP
+ * table every processor; and ACPICA's disassembler (iasl -d, Debian
+ * acpica-tools) reads every table kestrel dumps without an error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <kestrel/boot.h>
+#include <kestrel/x86/layout.h>
+
+#include "../../../src/arch/x86/boot.h"
+#include "../../../src/arch/x86/loader.h"
+#include "../test.h"
+
+static struct x86_acpi_blob blob;
+
+static const struct x86_acpi_table *find(const char *sig)
+{
+	unsigned int i;
+
+	for (i = 0; i < blob.nr_tables; i++)
+		if (!strcmp(blob.tables[i].sig, sig))
+			return &blob.tables[i];
+	return NULL;
+}
+
+static u32 get32(const u8 *p)
+{
+	u32 v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static u64 get64(const u8 *p)
+{
+	u64 v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* occurrences of @needle (n bytes) in [p, p + len) */
+static unsigned int count_bytes(const u8 *p, size_t len, const void *needle, size_t n)
+{
+	unsigned int c = 0;
+	size_t i;
+
+	for (i = 0; i + n <= len; i++)
+		if (!memcmp(p + i, needle, n))
+			c++;
+	return c;
+}
+
+static void make_devs(struct boot_mmio_dev *d, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		d[i] = (struct boot_mmio_dev){ X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_SIZE,
+					       X86_VIRTIO_MMIO_SIZE,
+					       X86_VIRTIO_MMIO_IRQ0 + i % 6 };
+}
+
+static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
+{
+	struct boot_mmio_dev devs[X86_VIRTIO_MMIO_MAX];
+	struct boot_config cfg = { .nr_cpus = nr_cpus, .mmio_devs = devs, .nr_mmio_devs = nr_devs };
+	const struct x86_acpi_table *rsdp, *xsdt, *fadt, *madt, *dsdt;
+	unsigned int i, lapics = 0, ioapics = 0, isos = 0;
+	const u8 *d = blob.data, *p, *end;
+	char err[128] = "";
+	bool sums = true;
+
+	report_prefix_push("tables");
+	make_devs(devs, nr_devs);
+	if (!report(x86_acpi_build(&cfg, X86_BOOT_ACPI_GPA, &blob, err, sizeof(err)) == 0,
+		    "%u vCPUs, %u devices: built (%s)", nr_cpus, nr_devs, err))
+		goto out;
+	rsdp = find("RSDP");
+	xsdt = find("XSDT");
+	fadt = find("FACP");
+	madt = find("APIC");
+	dsdt = find("DSDT");
+	if (!report(rsdp && xsdt && fadt && madt && dsdt && rsdp->offset == 0,
+		    "RSDP first, then XSDT, FACP, APIC, DSDT"))
+		goto out;
+	report(!memcmp(d, "RSD PTR ", 8) && x86_acpi_checksum(d, 20) == 0 &&
+	       x86_acpi_checksum(d, 36) == 0 && d[15] == 2, "RSDP signature, both checksums, rev 2");
+	report(get64(d + 24) == X86_BOOT_ACPI_GPA + xsdt->offset, "RSDP -> XSDT");
+	for (i = 1; i < blob.nr_tables; i++) {
+		const struct x86_acpi_table *t = &blob.tables[i];
+
+		if (get32(d + t->offset + 4) != t->length ||
+		    x86_acpi_checksum(d + t->offset, t->length) != 0)
+			sums = false;
+	}
+	report(sums, "every table's length and checksum");
+	report(get32(d + xsdt->offset + 4) == 36 + 16 &&
+	       get64(d + xsdt->offset + 36) == X86_BOOT_ACPI_GPA + fadt->offset &&
+	       get64(d + xsdt->offset + 44) == X86_BOOT_ACPI_GPA + madt->offset,
+	       "XSDT -> FADT, MADT");
+	report(get64(d + fadt->offset + 140) == X86_BOOT_ACPI_GPA + dsdt->offset &&
+	       (get32(d + fadt->offset + 112) & (1u << 20)) && d[fadt->offset + 8] == 6,
+	       "FADT rev 6, HW-reduced, X_DSDT -> DSDT");
+	report(d[fadt->offset + 116] == 1 && get64(d + fadt->offset + 120) == X86_I8042_CMD_PORT &&
+	       d[fadt->offset + 128] == 0xfe, "reset register: 0xfe to port 0x64");
+
+	p = d + madt->offset + 44;
+	end = d + madt->offset + madt->length;
+	report(get32(d + madt->offset + 36) == X86_LAPIC_GPA, "MADT LAPIC address");
+	while (p + 2 <= end && p[1] >= 2) {
+		if (p[0] == 0 && p[2] == lapics && p[3] == lapics && (get32(p + 4) & 1))
+			lapics++;
+		if (p[0] == 1 && p[2] == nr_cpus && get32(p + 4) == X86_IOAPIC_GPA &&
+		    get32(p + 8) == 0)
+			ioapics++;
+		if (p[0] == 2 && p[3] == 0 && get32(p + 4) == 2)
+			isos++;
+		p += p[1];
+	}
+	report(p == end, "MADT entries walk to the end");
+	report(lapics == nr_cpus, "MADT: %u enabled Local APICs, UID = APIC ID = 0..n-1", lapics);
+	report(ioapics == 1 && isos == 1, "MADT: IOAPIC at GSI 0, IRQ0 -> GSI2 override");
+
+	report(count_bytes(d + dsdt->offset, dsdt->length, "LNRO0005", 9) == nr_devs,
+	       "DSDT: %u LNRO0005 devices", nr_devs);
+	for (i = 0; i < nr_devs; i++) {
+		u8 mem[12] = { 0x86, 9, 0, 1 }, irq[9] = { 0x89, 6, 0, 0x03, 1 };
+
+		if (nr_devs > 6)	/* make_devs() wraps IRQs after 6 devices */
+			irq[3] |= 0x08;	/* Shared */
+
+		memcpy(mem + 4, &devs[i].base, 4);
+		memcpy(mem + 8, &(u32){ devs[i].size }, 4);
+		memcpy(irq + 5, &devs[i].irq, 4);
+		if (!count_bytes(d + dsdt->offset, dsdt->length, mem, 12) ||
+		    !count_bytes(d + dsdt->offset, dsdt->length, irq, 9))
+			break;
+	}
+	report(i == nr_devs, "DSDT: every device's Memory32Fixed and edge interrupt");
+out:
+	report_prefix_pop();
+}
+
+static void check_aml(void)
+{
+	u8 buf[8192];
+	struct aml a;
+	unsigned int i;
+
+	report_prefix_push("AML");
+	report(aml_eisaid("PNP0501") == 0x0105d041, "EISAID(PNP0501)");
+	aml_init(&a, buf, sizeof(buf));
+	aml_pkg_begin(&a);
+	for (i = 0; i < 62; i++)
+		aml_byte(&a, 0xaa);
+	aml_pkg_end(&a);
+	report(a.len == 63 && buf[0] == 63, "PkgLength 1 byte up to 63");
+	aml_init(&a, buf, sizeof(buf));
+	aml_pkg_begin(&a);
+	for (i = 0; i < 63; i++)
+		aml_byte(&a, 0xaa);
+	aml_pkg_end(&a);
+	report(a.len == 65 && buf[0] == (0x40 | (65 & 0xf)) && buf[1] == 65 >> 4,
+	       "PkgLength 2 bytes from 64");
+	aml_init(&a, buf, sizeof(buf));
+	aml_pkg_begin(&a);
+	for (i = 0; i < 5000; i++)
+		aml_byte(&a, 0xaa);
+	aml_pkg_end(&a);
+	report(a.len == 5003 && (buf[0] >> 6) == 2 &&
+	       ((buf[0] & 0xf) | buf[1] << 4 | buf[2] << 12) == 5003, "PkgLength 3 bytes");
+	aml_init(&a, buf, 16);
+	for (i = 0; i < 20; i++)
+		aml_byte(&a, 1);
+	report(aml_finish(&a) == -ENOSPC && a.len <= 16, "overflow reported, not written");
+	report_prefix_pop();
+}
+
+static void check_mptable(unsigned int nr_cpus)
+{
+	static u8 buf[0x10000];
+	unsigned int cpus = 0, i, n;
+	size_t len;
+	u8 *t, *p;
+
+	report_prefix_push("MP table");
+	if (!report(x86_mptable_build(nr_cpus, X86_BOOT_MPTABLE_GPA, buf, sizeof(buf), &len) == 0,
+		    "%u vCPUs: built", nr_cpus))
+		goto out;
+	report(!memcmp(buf, "_MP_", 4) && x86_acpi_checksum(buf, 16) == 0 &&
+	       get32(buf + 4) == X86_BOOT_MPTABLE_GPA + 16 && buf[9] == 4,
+	       "floating pointer, checksum, spec 1.4");
+	t = buf + 16;
+	n = t[34] | t[35] << 8;
+	report(!memcmp(t, "PCMP", 4) && x86_acpi_checksum(t, t[4] | t[5] << 8) == 0,
+	       "configuration table checksum");
+	p = t + 44;
+	for (i = 0; i < n; i++) {
+		if (p[0] == 0) {
+			if (p[1] == cpus && (p[3] & 1) && !!(p[3] & 2) == (cpus == 0))
+				cpus++;
+			p += 20;
+		} else {
+			p += 8;
+		}
+	}
+	report(cpus == nr_cpus, "%u processors, vCPU 0 the BSP", cpus);
+	report((size_t)(p - buf) == len, "entry count matches the length");
+	report(x86_mptable_build(255, 0, buf, sizeof(buf), &len) == -EINVAL, "255 vCPUs refused");
+out:
+	report_prefix_pop();
+}
+
+static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
+{
+	struct boot_mmio_dev devs[X86_VIRTIO_MMIO_MAX];
+	struct boot_config cfg = { .nr_cpus = nr_cpus, .mmio_devs = devs, .nr_mmio_devs = nr_devs };
+	/*
+	 * Not RSDP.dat: iasl (20200925 in Debian 12) rejects any file whose
+	 * first bytes are not an SDT header, and the RSDP has none; its
+	 * checksums are checked above.
+	 */
+	static const char *const sigs[] = { "XSDT", "FACP", "APIC", "DSDT" };
+	char dir[] = "/tmp/kestrel-acpi.XXXXXX", cmd[1024], line[512];
+	unsigned int i, lnro = 0, lapic = 0, bases = 0;
+	FILE *f;
+
+	report_prefix_push("iasl");
+	if (system("command -v iasl >/dev/null 2>&1")) {
+		report_skip("iasl not installed (Debian: acpica-tools)");
+		goto out;
+	}
+	make_devs(devs, nr_devs);
+	if (!mkdtemp(dir) || x86_acpi_dump(&cfg, dir)) {
+		report(false, "x86_acpi_dump to %s", dir);
+		goto out;
+	}
+	for (i = 0; i < ARRAY_SIZE(sigs); i++) {
+		int ret;
+
+		snprintf(cmd, sizeof(cmd),
+			 "cd %s && iasl -d %s.dat > %s.log 2>&1 && ! grep -qiE '(^|[^a-z])(error|warning)' %s.log",
+			 dir, sigs[i], sigs[i], sigs[i]);
+		ret = system(cmd);
+		report(ret == 0, "%u vCPUs, %u devices: iasl -d %s.dat is clean", nr_cpus, nr_devs,
+		       sigs[i]);
+		if (ret) {
+			snprintf(cmd, sizeof(cmd), "cat %s/%s.log", dir, sigs[i]);
+			if (system(cmd))
+				report_info("no log");
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "%s/APIC.dsl", dir);
+	f = fopen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "Subtable Type : 00 [Processor Local APIC]"))
+			lapic++;
+	if (f)
+		fclose(f);
+	report(lapic == nr_cpus, "iasl sees %u Local APICs", lapic);
+	snprintf(cmd, sizeof(cmd), "%s/DSDT.dsl", dir);
+	f = fopen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strstr(line, "\"LNRO0005\""))
+			lnro++;
+		for (i = 0; i < nr_devs; i++) {
+			char want[32];
+
+			snprintf(want, sizeof(want), "0x%08llX", (unsigned long long)devs[i].base);
+			if (strstr(line, want))
+				bases++;
+		}
+	}
+	if (f)
+		fclose(f);
+	report(lnro == nr_devs && bases == nr_devs, "iasl sees %u LNRO0005 devices, %u bases",
+	       lnro, bases);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		report_info("could not remove %s", dir);
+out:
+	report_prefix_pop();
+}
+
+int main(void)
+{
+	check_tables(1, 0);
+	check_tables(4, 3);
+	check_tables(254, X86_VIRTIO_MMIO_MAX);
+	check_aml();
+	check_mptable(1);
+	check_mptable(254);
+	check_iasl(2, 3);
+	check_iasl(64, X86_VIRTIO_MMIO_MAX);
+	return report_summary();
+}
