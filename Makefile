@@ -72,8 +72,17 @@ VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/sim/sim.o
 VDPA_OBJS += src/vdpa/sim/net.o
 VDPA_OBJS += src/vdpa/sim/blk.o
+VDPA_OBJS += src/vdpa/devices.o
+VDPA_OBJS += src/vdpa/tap.o
+VDPA_OBJS += src/vdpa/file-blk.o
+VDPA_OBJS += src/vdpa/console.o
+VDPA_OBJS += src/vdpa/rng.o
 
 # ---- virtio transports -----------------------------------------------------
+VIRTIO_OBJS += src/virtio/mmio.o
+VIRTIO_OBJS += src/virtio/devices.o
+# file-blk submits through io_uring (liburing-dev, see scripts/setup.sh)
+LDLIBS += -luring
 
 # ---- vhost-user server -----------------------------------------------------
 
@@ -150,6 +159,8 @@ UNIT_TESTS += x86/boot_test
 $(B)/tests/unit/x86/boot_test: $(call objs,$(UTIL_OBJS) src/core/memory.o src/core/fault.o $(X86_BOOT_OBJS))
 UNIT_TESTS += x86/acpi_test
 $(B)/tests/unit/x86/acpi_test: $(call objs,$(UTIL_OBJS) src/core/memory.o src/core/fault.o $(X86_BOOT_OBJS))
+UNIT_TESTS += x86/boot_kvm_test
+$(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o src/core/fault.o $(X86_BOOT_OBJS))
 
 UNIT_TESTS += core/memory_test
 $(B)/tests/unit/core/memory_test: $(call objs,$(UTIL_OBJS) src/core/fault.o src/core/memory.o)
@@ -186,6 +197,8 @@ $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 # ============================================================================
 
 .PHONY: all run check bench fuzz clean setup FORCE
+# Keep test and bench objects so header changes rebuild them (their .d files)
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 KESTREL_BIN := $(if $(KESTREL_MAIN),$(B)/kestrel)
@@ -198,7 +211,7 @@ all: $(KESTREL_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 $(B)/%.o: %.c
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wp,-MD,$(@:.o=.d) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 $(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
 	$(E) "  LINK    $@"

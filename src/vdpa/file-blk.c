@@ -517,7 +517,7 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 		.free = fblk_free,
 	};
 	struct vdpa_file_blk *blk;
-	const char *base;
+	const char *base, *src;
 	int ret;
 
 	if (!(config->mask & VDPA_ATTR_PATH)) {
@@ -550,8 +550,8 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	/* GET_ID: the serial given, else the file's name (20 bytes at most). */
 	base = strrchr(config->path, '/');
 	base = base ? base + 1 : config->path;
-	strncpy(blk->serial, (config->mask & VDPA_ATTR_SERIAL) ? config->serial : base,
-		sizeof(blk->serial));
+	src = (config->mask & VDPA_ATTR_SERIAL) ? config->serial : base;
+	memcpy(blk->serial, src, MIN(strlen(src), sizeof(blk->serial)));
 
 	ret = vdpasim_register(&blk->sim,
 			       (config->mask & VDPA_ATTR_NAME) ? config->name : NULL);

@@ -22,6 +22,7 @@
  * vm_mmio.isr (atomics) and vm_mmio.irqfd (constant while registered).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 
 #include <kestrel/iotlb.h>
 #include <kestrel/memory.h>

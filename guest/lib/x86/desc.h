@@ -51,9 +51,9 @@ void cpu_load_descriptors(unsigned int cpu);
 u64 *tss_rsp0_slot(unsigned int cpu);
 
 /*
- * exception_fixup: if a test sets this to an address and an exception with
- * no registered handler hits, execution resumes there (once) and
- * exception_caught() tells which vector it was.
+ * exception_fixup_rip: if a test sets this to an address and an exception
+ * with no registered handler hits, execution resumes there (once), and
+ * last_exception_vector/last_exception_error say what it was.
  */
 extern volatile u64 exception_fixup_rip;
 extern volatile int last_exception_vector;

@@ -317,17 +317,17 @@ int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
 
 	ret = x86_check_config(l);
 	if (ret)
-		goto out;
+		goto out_free;
 	x86_find_low_ram(l);
 	if (l->low_ram_end < 2 * X86_BOOT_KERNEL_GPA) {
 		ret = x86_loader_fail(l, -EFAULT,
 				      "guest RAM must start at 0 and cover at least 2 MiB (have 0x%llx)",
 				      (unsigned long long)l->low_ram_end);
-		goto out;
+		goto out_free;
 	}
 	ret = x86_e820_build(l);
 	if (ret)
-		goto out;
+		goto out_free;
 	ret = x86_loader_claim(l, 0, X86_BOOT_REALMODE_GPA,
 			       "boot data (IVT, GDT, boot info, zero page, page tables)");
 	if (!ret)
@@ -338,7 +338,7 @@ int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
 				       X86_BOOT_KERNEL_GPA - X86_BOOT_EBDA_GPA,
 				       "EBDA/ACPI/MP tables");
 	if (ret)
-		goto out;
+		goto out_free;
 	ret = x86_loader_zero(l, 0, X86_BOOT_REALMODE_GPA, "boot data");
 	if (!ret)
 		ret = x86_write_gdt(l);
@@ -347,7 +347,7 @@ int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
 	if (!ret)
 		ret = x86_mptable_write(l);
 	if (ret)
-		goto out;
+		goto out_free;
 
 	if (x86_bzimage_detect(cfg->kernel, cfg->kernel_size))
 		ret = x86_bzimage_load(l, entry);
@@ -371,7 +371,7 @@ int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
 			 (unsigned long long)entry->rip,
 			 entry->mode == X86_BOOT_LONG64 ? "64-bit" :
 			 entry->mode == X86_BOOT_PROT32 ? "32-bit" : "real mode");
-out:
+out_free:
 	if (ret && err && errlen && !err[0])
 		snprintf(err, errlen, "%s", strerror(-ret));
 	free(l);

@@ -28,7 +28,9 @@ struct address_space;
  *   0x08000 - 0x08fff  boot stack (RSP = 0x8ff0 for 32/64-bit entries)
  *   0x09000 - 0x0efff  identity page tables: PML4 0x9000, PDPT 0xa000,
  *                      4 PDs 0xb000.. mapping 0-4 GiB with 2 MiB pages
- *   0x10000 - 0x1ffff  real-mode setup segment (bzImage real-mode entry)
+ *   0x10000 - 0x1ffff  real-mode setup segment (bzImage real-mode entry:
+ *                      CS:IP = 0x1020:0, DS = ES = SS = 0x1000, SP = 0xe000,
+ *                      heap_end_ptr = 0xde00, per boot.rst's sample setup)
  *   0x20000 - 0x2ffff  kernel command line (NUL included, 64 KiB at most)
  *   0x30000 - 0x9fbff  free (images may load here if they ask to)
  *   0x9fc00 - 0x9ffff  EBDA (reserved in e820)
@@ -134,10 +136,12 @@ struct x86_boot_options {
  * describes the entry state. For bzImage and PVH the command line gets
  * "virtio_mmio.device=SIZE@BASE:IRQ" appended per @cfg->mmio_devs entry.
  *
- * Return: 0; -ENOEXEC for an unrecognised or malformed image; -EINVAL for a
- * bad configuration (no CPUs, command line too long, ...); -ENOSPC when the
- * image, initrd or modules do not fit in RAM; -EFAULT if RAM is missing
- * where boot data must go. @err says which.
+ * Return: 0; -ENOEXEC for an unrecognised or malformed image (including one
+ * that asks for boot data's place); -EINVAL for a bad configuration (no or
+ * too many CPUs, command line too long, bad device window); -ENOSPC when the
+ * image, initrd or modules do not fit in RAM; -E2BIG when module strings or
+ * the memory map overflow their boot-data slot; -EFAULT if RAM is missing
+ * where boot data must go; -ENOMEM. @err says which, in one line.
  */
 int x86_load_guest(struct address_space *as, const struct boot_config *cfg,
 		   struct x86_boot_entry *entry, char *err, size_t errlen);

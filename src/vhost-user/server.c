@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The vhost-user server: the listening socket, the connection, and the
+ * event loop that feeds messages to vhost_user_handle_msg().
+ *
+ * One thread (the caller of vhost_user_server_run()) owns everything here.
+ * The only cross-thread entry points are vhost_user_server_stop() (an
+ * eventfd write) and the device's config callback (another eventfd write).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A front-end that stops in the middle of a message is dropped after this. */
+#define VHOST_USER_RECV_TIMEOUT_S	5
+
+enum {
+	EV_LISTEN = 1,
+	EV_STOP,
+	EV_NOTIFY,
+	EV_CONN,
+};
+
+/**
+ * struct vhost_user_server - a socket serving one device
+ * @dev: the device state (connection-scoped parts reset on disconnect)
+ * @path: socket path
+ * @listenfd: listening socket
+ * @epfd: the loop's epoll
+ * @stopfd: eventfd written by vhost_user_server_stop()
+ * @connections: front-ends accepted (atomic: tests read it)
+ */
+struct vhost_user_server {
+	struct vhost_user_dev dev;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listenfd;
+	int epfd;
+	int stopfd;
+	unsigned int connections;
+};
+
+static void server_config_cb(void *private)
+{
+	struct vhost_user_dev *dev = private;
+
+	eventfd_write(dev->notify_fd, 1);
+}
+
+static int epoll_add(int epfd, int fd, u64 data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int vhost_user_server_create(const char *path, struct vdpa_device *vdpa,
+			     const struct vhost_user_server_opts *opts,
+			     struct vhost_user_server **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vdpa_callback cb;
+	struct vhost_user_server *s;
+	struct stat st;
+	int ret;
+
+	if (!path || !vdpa || strlen(path) >= sizeof(sa.sun_path))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->listenfd = s->epfd = s->stopfd = -1;
+	s->dev.notify_fd = -1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path));
+
+	ret = vhost_user_dev_init(&s->dev, vdpa, opts);
+	if (ret)
+		goto err_destroy;
+	s->dev.notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->dev.notify_fd < 0 || s->stopfd < 0 || s->epfd < 0) {
+		ret = -errno;
+		goto err_destroy;
+	}
+	s->dev.loop_epfd = s->epfd;
+
+	/* Replace a stale socket, never a file that is something else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			pr_err("vhost-user: %s exists and is not a socket", path);
+			ret = -EADDRINUSE;
+			goto err_destroy;
+		}
+		unlink(path);
+	}
+	s->listenfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->listenfd < 0) {
+		ret = -errno;
+		goto err_destroy;
+	}
+	if (bind(s->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s->listenfd, 4) < 0) {
+		ret = -errno;
+		pr_err("vhost-user: cannot listen on %s: %s", path, strerror(-ret));
+		goto err_destroy;
+	}
+	ret = epoll_add(s->epfd, s->listenfd, EV_LISTEN);
+	if (!ret)
+		ret = epoll_add(s->epfd, s->stopfd, EV_STOP);
+	if (!ret)
+		ret = epoll_add(s->epfd, s->dev.notify_fd, EV_NOTIFY);
+	if (ret)
+		goto err_destroy;
+	cb = (struct vdpa_callback){ .fn = server_config_cb, .private = &s->dev };
+	vdpa_set_config_cb(vdpa, &cb);
+	*out = s;
+	return 0;
+
+err_destroy:
+	vhost_user_server_destroy(s);
+	return ret;
+}
+
+/* Read one message and its fds. Return: 0, or -errno (drop the peer). */
+static int conn_recv(int fd, struct vhost_user_msg *msg, int *fds,
+		     unsigned int *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = msg, .iov_len = VHOST_USER_HDR_SIZE };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	size_t got;
+	ssize_t n;
+	int ret = 0;
+
+	*nfds = 0;
+	do {
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t cnt;
+		int *p;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		p = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < cnt; i++) {
+			int f;
+
+			memcpy(&f, p + i, sizeof(f));
+			if (*nfds < VHOST_USER_MAX_FDS)
+				fds[(*nfds)++] = f;
+			else
+				close(f);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		ret = -EMSGSIZE;	/* fds were lost: the message is unusable */
+	/* The rest of the header, then the payload (stream socket). */
+	got = (size_t)n;
+	while (!ret && got < VHOST_USER_HDR_SIZE) {
+		n = recv(fd, (u8 *)msg + got, VHOST_USER_HDR_SIZE - got, MSG_WAITALL);
+		if (n <= 0)
+			ret = n == 0 ? -ECONNRESET : -errno;
+		else
+			got += (size_t)n;
+	}
+	if (!ret && msg->hdr.size > VHOST_USER_PAYLOAD_MAX)
+		ret = -EMSGSIZE;
+	got = 0;
+	while (!ret && got < msg->hdr.size) {
+		n = recv(fd, (u8 *)&msg->payload + got, msg->hdr.size - got,
+			 MSG_WAITALL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ret = n == 0 ? -ECONNRESET : -errno;
+		else
+			got += (size_t)n;
+	}
+	if (ret) {
+		for (unsigned int i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+	}
+	return ret;
+}
+
+void vhost_user_server_log_stats(struct vhost_user_server *s)
+{
+	struct vdpa_device *vdpa = s->dev.vdpa;
+
+	for (u32 i = 0; i < vdpa->nvqs; i++) {
+		struct vdpa_vq_stats st;
+
+		if (vdpa_get_vq_stats(vdpa, (u16)i, &st) ||
+		    !(st.packets | st.kicks | st.errors | st.drops))
+			continue;
+		pr_info("%s: vq %u: packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu notifies=%llu",
+			s->dev.name, i, (unsigned long long)st.packets,
+			(unsigned long long)st.bytes, (unsigned long long)st.drops,
+			(unsigned long long)st.errors, (unsigned long long)st.kicks,
+			(unsigned long long)st.notifies);
+	}
+}
+
+static void server_disconnect(struct vhost_user_server *s, const char *why)
+{
+	struct vhost_user_dev *dev = &s->dev;
+
+	if (dev->connfd < 0)
+		return;
+	pr_info("%s: front-end gone (%s) after %llu messages", dev->name, why,
+		(unsigned long long)dev->msgs);
+	vhost_user_server_log_stats(s);
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, dev->connfd, NULL);
+	close(dev->connfd);
+	dev->connfd = -1;
+	vhost_user_dev_disconnect(dev);
+}
+
+static void server_accept(struct vhost_user_server *s)
+{
+	struct timeval tv = { .tv_sec = VHOST_USER_RECV_TIMEOUT_S };
+	int fd = accept4(s->listenfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (s->dev.connfd >= 0) {
+		vu_warn(&s->dev, "a second front-end connected: refused");
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (epoll_add(s->epfd, fd, EV_CONN)) {
+		close(fd);
+		return;
+	}
+	s->dev.connfd = fd;
+	__atomic_add_fetch(&s->connections, 1, __ATOMIC_RELEASE);
+	pr_info("%s: front-end connected on %s", s->dev.name, s->path);
+}
+
+static void server_kick(struct vhost_user_server *s, u32 idx)
+{
+	struct vhost_user_vring *vr;
+	eventfd_t v;
+
+	if (idx >= s->dev.nvrings)
+		return;
+	vr = &s->dev.vrings[idx];
+	if (!vr->kick_watched || vr->kickfd < 0)
+		return;	/* replaced since the event was queued */
+	if (eventfd_read(vr->kickfd, &v) == 0)
+		vdpa_kick_vq(s->dev.vdpa, (u16)idx);
+}
+
+int vhost_user_server_run(struct vhost_user_server *s)
+{
+	struct vhost_user_msg msg;
+	struct epoll_event evs[16];
+	bool stop = false;
+
+	pr_info("%s: serving %s", s->dev.name, s->path);
+	while (!stop) {
+		int n = epoll_wait(s->epfd, evs, ARRAY_SIZE(evs), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			u64 data = evs[i].data.u64;
+			int fds[VHOST_USER_MAX_FDS];
+			unsigned int nfds;
+			eventfd_t v;
+			int ret;
+
+			if (data & VHOST_USER_EV_KICK) {
+				server_kick(s, (u32)data);
+				continue;
+			}
+			switch (data) {
+			case EV_STOP:
+				eventfd_read(s->stopfd, &v);
+				stop = true;
+				break;
+			case EV_LISTEN:
+				server_accept(s);
+				break;
+			case EV_NOTIFY:
+				eventfd_read(s->dev.notify_fd, &v);
+				if (s->dev.connfd >= 0)
+					vhost_user_dev_event(&s->dev);
+				break;
+			case EV_CONN:
+				if (s->dev.connfd < 0)
+					break;
+				ret = conn_recv(s->dev.connfd, &msg, fds, &nfds);
+				if (ret) {
+					server_disconnect(s, ret == -ECONNRESET ?
+							  "closed" : strerror(-ret));
+				} else if (vhost_user_handle_msg(&s->dev, &msg, fds, nfds) ==
+					   VHOST_USER_DISCONNECT) {
+					server_disconnect(s, "protocol error");
+				}
+				if (s->dev.connfd < 0 && s->dev.opts.once)
+					stop = true;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+void vhost_user_server_stop(struct vhost_user_server *s)
+{
+	eventfd_write(s->stopfd, 1);
+}
+
+unsigned int vhost_user_server_connections(struct vhost_user_server *s)
+{
+	return __atomic_load_n(&s->connections, __ATOMIC_ACQUIRE);
+}
+
+void vhost_user_server_destroy(struct vhost_user_server *s)
+{
+	if (!s)
+		return;
+	if (s->dev.vdpa && s->dev.vrings) {
+		server_disconnect(s, "server stopping");
+		vdpa_set_config_cb(s->dev.vdpa, NULL);
+	}
+	vhost_user_dev_fini(&s->dev);
+	if (s->listenfd >= 0) {
+		close(s->listenfd);
+		unlink(s->path);
+	}
+	if (s->dev.notify_fd >= 0)
+		close(s->dev.notify_fd);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	free(s);
+}

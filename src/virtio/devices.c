@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Devices from the command line: turn --net/--disk/--device/--console/--rng
+ * into vDPA management specs, check them at once (so a typo is a one-line
+ * usage error before any VM exists), and at attach time create each device
+ * and put it on a virtio-mmio slot. See include/kestrel/virtio.h for the
+ * accepted forms.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kestrel/log.h>
+#include <kestrel/vdpa-dev.h>
+#include <kestrel/vdpa.h>
+#include <kestrel/x86/layout.h>
+
+#include "internal.h"
+
+/* Longest spec we build (vdpa_mgmt_parse() refuses longer). */
+#define VDEV_SPEC_MAX		1024
+
+/*
+ * x86 slots (x86/layout.h): window n at X86_VIRTIO_MMIO_BASE + n * 4 KiB,
+ * GSI 10 + n, wrapping after 15: ISA lines that default to edge/active-high,
+ * which is what irqfd gives. Devices past the sixth share a line.
+ */
+#define VDEV_IRQ_LINES		6
+
+/**
+ * struct virtio_dev_slot - one device of the list
+ * @spec: management spec ("tap,path=tap0,mac=...")
+ * @opt: the option it came from, for errors ("--net tap=tap0")
+ * @vdpa: the device, once attached
+ * @mmio: its transport, once attached
+ */
+struct virtio_dev_slot {
+	char *spec;
+	char *opt;
+	struct vdpa_device *vdpa;
+	struct virtio_mmio *mmio;
+};
+
+/**
+ * struct virtio_devices - what the command line asked for
+ * @nr: entries of @slots in use
+ * @slots: devices, in command-line order
+ * @nr_boot: entries of @boot filled by attach
+ * @boot: the loader's view of the attached devices
+ * @console_virtio: --console virtio was given
+ */
+struct virtio_devices {
+	unsigned int nr;
+	struct virtio_dev_slot slots[X86_VIRTIO_MMIO_MAX];
+	unsigned int nr_boot;
+	struct boot_mmio_dev boot[X86_VIRTIO_MMIO_MAX];
+	bool console_virtio;
+};
+
+int virtio_devices_create(struct virtio_devices **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int vdev_register_types(void)
+{
+	int ret = vdpa_mgmt_register_builtin();
+
+	return ret ? ret : vdpa_devices_register();
+}
+
+/* Record @spec after checking it parses; errors name @opt and @val. */
+static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
+			 const char *val, const char *spec)
+{
+	struct virtio_dev_slot *slot;
+	struct vdpa_dev_config config;
+	struct vdpa_mgmt_dev *mdev;
+	char what[96];
+	int ret;
+
+	snprintf(what, sizeof(what), "--%s%s%.64s", opt, val ? " " : "",
+		 val ? val : "");
+	if (devs->nr == ARRAY_SIZE(devs->slots)) {
+		pr_err("%s: at most %zu virtio devices", what,
+		       ARRAY_SIZE(devs->slots));
+		return -E2BIG;
+	}
+	ret = vdev_register_types();
+	if (ret)
+		return ret;
+	ret = vdpa_mgmt_parse(spec, &mdev, &config);
+	if (ret) {
+		pr_err("%s: not a valid device (see the line above)", what);
+		return -EINVAL;
+	}
+	slot = &devs->slots[devs->nr];
+	slot->spec = strdup(spec);
+	slot->opt = strdup(what);
+	if (!slot->spec || !slot->opt) {
+		free(slot->spec);
+		free(slot->opt);
+		slot->spec = slot->opt = NULL;
+		return -ENOMEM;
+	}
+	devs->nr++;
+	return 0;
+}
+
+/* Append ",key=value..." from @attrs to @spec, renaming ifname= to path=. */
+static int vdev_append_attrs(char *spec, size_t len, const char *attrs)
+{
+	size_t off = strlen(spec);
+
+	while (attrs && *attrs) {
+		const char *end = strchrnul(attrs, ',');
+		size_t n = (size_t)(end - attrs);
+		int w;
+
+		if (n >= 7 && !strncmp(attrs, "ifname=", 7))
+			w = snprintf(spec + off, len - off, ",path=%.*s",
+				     (int)(n - 7), attrs + 7);
+		else
+			w = snprintf(spec + off, len - off, ",%.*s", (int)n, attrs);
+		if (w < 0 || (size_t)w >= len - off)
+			return -E2BIG;
+		off += (size_t)w;
+		attrs = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int vdev_parse_net(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1];
+	const char *rest;
+	int ret;
+
+	if (!strcmp(val, "sim") || !strncmp(val, "sim,", 4)) {
+		snprintf(spec, sizeof(spec), "net");
+		rest = val[3] ? val + 4 : NULL;
+	} else if (!strncmp(val, "tap=", 4) && val[4] && val[4] != ',') {
+		const char *comma = strchrnul(val + 4, ',');
+
+		snprintf(spec, sizeof(spec), "tap,path=%.*s",
+			 (int)(comma - (val + 4)), val + 4);
+		rest = *comma ? comma + 1 : NULL;
+	} else {
+		pr_err("--net %.64s: accepted forms: sim[,mac=M][,mtu=N] or tap=IFNAME[,mac=M][,mtu=N]",
+		       val);
+		return -EINVAL;
+	}
+	ret = vdev_append_attrs(spec, sizeof(spec), rest);
+	if (ret) {
+		pr_err("--net: value too long (at most %d characters)", VDEV_SPEC_MAX);
+		return -EINVAL;
+	}
+	return vdev_add_spec(devs, "net", val, spec);
+}
+
+static int vdev_parse_disk(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1];
+	const char *comma = strchrnul(val, ',');
+	size_t off;
+	int w;
+
+	if (comma == val) {
+		pr_err("--disk: accepted form PATH[,ro][,serial=S] (a path without commas)");
+		return -EINVAL;
+	}
+	w = snprintf(spec, sizeof(spec), "file-blk,path=%.*s",
+		     (int)(comma - val), val);
+	if (w < 0 || (size_t)w >= sizeof(spec))
+		goto too_long;
+	off = (size_t)w;
+	while (*comma) {
+		const char *opt = comma + 1;
+		size_t n;
+
+		comma = strchrnul(opt, ',');
+		n = (size_t)(comma - opt);
+		if (n == 2 && !strncmp(opt, "ro", 2)) {
+			w = snprintf(spec + off, sizeof(spec) - off, ",ro=on");
+		} else if ((n > 3 && !strncmp(opt, "ro=", 3)) ||
+			   (n > 7 && !strncmp(opt, "serial=", 7))) {
+			w = snprintf(spec + off, sizeof(spec) - off, ",%.*s",
+				     (int)n, opt);
+		} else {
+			pr_err("--disk %.64s: unknown option '%.*s'; accepted form PATH[,ro][,serial=S]",
+			       val, (int)MIN(n, (size_t)32), opt);
+			return -EINVAL;
+		}
+		if (w < 0 || (size_t)w >= sizeof(spec) - off)
+			goto too_long;
+		off += (size_t)w;
+	}
+	return vdev_add_spec(devs, "disk", val, spec);
+
+too_long:
+	pr_err("--disk: value too long (at most %d characters)", VDEV_SPEC_MAX);
+	return -EINVAL;
+}
+
+static int vdev_parse_device(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1];
+	const char *type, *end;
+
+	if (strncmp(val, "vdpa,type=", 10) || !val[10] || val[10] == ',') {
+		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng)",
+		       val);
+		return -EINVAL;
+	}
+	type = val + 10;
+	end = strchrnul(type, ',');
+	snprintf(spec, sizeof(spec), "%.*s", (int)MIN((size_t)(end - type), (size_t)64),
+		 type);
+	if (vdev_append_attrs(spec, sizeof(spec), *end ? end + 1 : NULL)) {
+		pr_err("--device: value too long (at most %d characters)",
+		       VDEV_SPEC_MAX);
+		return -EINVAL;
+	}
+	return vdev_add_spec(devs, "device", val, spec);
+}
+
+int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
+			     const char *val)
+{
+	while (*opt == '-')
+		opt++;
+	if (!strcmp(opt, "rng")) {
+		if (val && *val) {
+			pr_err("--rng takes no value");
+			return -EINVAL;
+		}
+		return vdev_add_spec(devs, "rng", NULL, "rng");
+	}
+	if (strcmp(opt, "net") && strcmp(opt, "disk") && strcmp(opt, "device") &&
+	    strcmp(opt, "console"))
+		return -ENOENT;
+	if (!val || !*val) {
+		pr_err("--%s needs a value", opt);
+		return -EINVAL;
+	}
+	if (!strcmp(opt, "net"))
+		return vdev_parse_net(devs, val);
+	if (!strcmp(opt, "disk"))
+		return vdev_parse_disk(devs, val);
+	if (!strcmp(opt, "device"))
+		return vdev_parse_device(devs, val);
+
+	if (!strcmp(val, "serial"))
+		return 0;
+	if (strcmp(val, "virtio")) {
+		pr_err("--console %.32s: accepted forms serial or virtio", val);
+		return -EINVAL;
+	}
+	if (devs->console_virtio) {
+		pr_err("--console virtio given twice: stdin/stdout have one console");
+		return -EINVAL;
+	}
+	devs->console_virtio = true;
+	return vdev_add_spec(devs, "console", val, "console");
+}
+
+bool virtio_devices_console_is_virtio(const struct virtio_devices *devs)
+{
+	return devs->console_virtio;
+}
+
+unsigned int virtio_devices_count(const struct virtio_devices *devs)
+{
+	return devs->nr;
+}
+
+int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm)
+{
+	int ret = vdev_register_types();
+
+	if (ret)
+		return ret;
+	for (unsigned int n = devs->nr_boot; n < devs->nr; n++) {
+		struct virtio_dev_slot *slot = &devs->slots[n];
+		u64 base = X86_VIRTIO_MMIO_BASE + (u64)n * X86_VIRTIO_MMIO_SIZE;
+		u32 irq = X86_VIRTIO_MMIO_IRQ0 + n % VDEV_IRQ_LINES;
+
+		ret = vdpa_mgmt_dev_add(slot->spec, &slot->vdpa);
+		if (ret) {
+			pr_err("%s: cannot create the device: %s", slot->opt,
+			       strerror(-ret));
+			return ret;
+		}
+		ret = virtio_mmio_create(vm, slot->vdpa, base, irq, &slot->mmio);
+		if (ret) {
+			pr_err("%s: cannot attach it to virtio-mmio slot %u: %s",
+			       slot->opt, n, strerror(-ret));
+			return ret;
+		}
+		virtio_mmio_boot_dev(slot->mmio, &devs->boot[n]);
+		devs->nr_boot = n + 1;
+		pr_info("%s: %s on virtio-mmio 0x%llx, GSI %u", slot->opt,
+			slot->vdpa->name, (unsigned long long)base, irq);
+	}
+	return 0;
+}
+
+const struct boot_mmio_dev *virtio_devices_boot_list(const struct virtio_devices *devs,
+						     unsigned int *nr)
+{
+	*nr = devs->nr_boot;
+	return devs->nr_boot ? devs->boot : NULL;
+}
+
+void virtio_devices_destroy(struct virtio_devices *devs)
+{
+	if (!devs)
+		return;
+	for (unsigned int n = devs->nr; n-- > 0;) {
+		struct virtio_dev_slot *slot = &devs->slots[n];
+
+		virtio_mmio_destroy(slot->mmio);
+		if (slot->vdpa)
+			vdpa_mgmt_dev_del(slot->vdpa);
+		free(slot->spec);
+		free(slot->opt);
+	}
+	free(devs);
+}
