@@ -23,20 +23,28 @@ collected() {
 		sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
 }
 
+# per_op FUNC BINARY ARGS... [-- EXTRA...]: ARGS, then N or 2N, then EXTRA
 per_op() {
 	local fn=$1 bin=$2; shift 2
-	local a b
-	a=$(collected "$fn" "$bin" "$@" "$N")
-	b=$(collected "$fn" "$bin" "$@" $((2 * N)))
+	local a b pre=() post=()
+	while (($#)) && [[ $1 != -- ]]; do pre+=("$1"); shift; done
+	(($#)) && { shift; post=("$@"); }
+	a=$(collected "$fn" "$bin" "${pre[@]}" "$N" "${post[@]}")
+	b=$(collected "$fn" "$bin" "${pre[@]}" $((2 * N)) "${post[@]}")
 	if [[ -z $a || -z $b ]]; then echo "?"; return; fi
 	echo $(( (b - a + N / 2) / N ))
 }
 
+# bench_device_burst() takes BURST chains the driver made available, each
+# with vringh_getdesc() + vringh_iov_pull(64) + vringh_complete(); see the
+# comment at the top of bench/vringh_bench.c for what else is counted.
 echo "vringh: get chain + pull 64 bytes + complete, instructions per packet (target <= 150)"
+echo "                              burst 1  burst 32"
 for segs in 1 4; do
 	for kind in direct indirect; do
-		printf '  %u segment(s), %-8s  %5s\n' "$segs" "$kind" \
-			"$(per_op bench_device_packet "$B/bench/vringh_bench" "$segs" "$kind")"
+		printf '  %u segment(s), %-8s  %7s  %7s\n' "$segs" "$kind" \
+			"$(per_op bench_device_burst "$B/bench/vringh_bench" "$segs" "$kind" -- 1)" \
+			"$(per_op bench_device_burst "$B/bench/vringh_bench" "$segs" "$kind" -- 32)"
 	done
 done
 echo "iotlb: translate 64 bytes, instructions per translate (target <= 60 at 4096 mappings)"

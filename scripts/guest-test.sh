@@ -8,6 +8,16 @@
 # writes 0 on pass (1), 1 on failure (3) and 38 when everything was skipped
 # (77). Anything else - a timeout, a crash, a reset - is a failure.
 #
+# Tests that need the host to take part (unittests.cfg keys):
+#   tmpfile = SIZE    a zeroed temporary file of SIZE (truncate -s) exists for
+#                     the run; $TMPFILE in extra_params names it
+#   wrapper = CMD     CMD gets the kestrel command line appended and runs it
+#                     (a netns helper, say); 77 from it skips, with its
+#                     "SKIP: reason" line
+#   host_check = CMD  shell command run after the guest passed, with TMPFILE
+#                     and LOG (kestrel's output) in its environment; if it
+#                     fails, so does the test
+#
 # Environment: B (build dir, default build), KESTREL (binary, default
 # $B/kestrel), GUEST_TIMEOUT (override every test's timeout, seconds).
 set -u
@@ -16,18 +26,21 @@ KESTREL=${KESTREL:-$B/kestrel}
 CFG=${CFG:-guest/x86/unittests.cfg}
 GUEST_DIR=$B/guest/x86
 
-# Print "name|file|smp|extra|timeout" per section.
+# Print "name|file|smp|extra|timeout|tmpfile|wrapper|host_check" per
+# section, fields separated by \037 (commands may hold any other byte).
 cfg_entries() {
 	awk '
 	function flush() {
 		if (name != "")
-			printf "%s|%s|%s|%s|%s\n", name, file, smp, extra, timeout
+			printf "%s\037%s\037%s\037%s\037%s\037%s\037%s\037%s\n", name, file,
+			       smp, extra, timeout, tmpfile, wrapper, check
 	}
 	/^[ \t]*(#|$)/ { next }
 	/^\[.*\]$/ {
 		flush()
 		name = substr($0, 2, length($0) - 2)
 		file = name ".elf"; smp = 1; extra = ""; timeout = 90
+		tmpfile = ""; wrapper = ""; check = ""
 		next
 	}
 	{
@@ -40,13 +53,16 @@ cfg_entries() {
 		else if (k == "smp") smp = v
 		else if (k == "extra_params") extra = v
 		else if (k == "timeout") timeout = v
+		else if (k == "tmpfile") tmpfile = v
+		else if (k == "wrapper") wrapper = v
+		else if (k == "host_check") check = v
 	}
 	END { flush() }
 	' "$CFG"
 }
 
 if [[ ${1:-} == --list ]]; then
-	cfg_entries | cut -d'|' -f1
+	cfg_entries | cut -d$'\037' -f1
 	exit 0
 fi
 if [[ $# -ne 1 || $1 == -* ]]; then
@@ -54,12 +70,12 @@ if [[ $# -ne 1 || $1 == -* ]]; then
 	exit 2
 fi
 
-entry=$(cfg_entries | awk -F'|' -v n="$1" '$1 == n')
+entry=$(cfg_entries | awk -F'\037' -v n="$1" '$1 == n')
 if [[ -z $entry ]]; then
 	echo "FAIL: no test named '$1' in $CFG" >&2
 	exit 1
 fi
-IFS='|' read -r name file smp extra timeout <<<"$entry"
+IFS=$'\037' read -r name file smp extra timeout tmpsize wrapper host_check <<<"$entry"
 timeout=${GUEST_TIMEOUT:-$timeout}
 
 if [[ ! -e /dev/kvm ]] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
@@ -76,9 +92,18 @@ if [[ ! -f $GUEST_DIR/$file ]]; then
 fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/guest-$name.XXXXXX")
-trap 'rm -f "$log"' EXIT
-# shellcheck disable=SC2086 # extra_params is a word list by design
-cmd=("$KESTREL" run --kernel "$GUEST_DIR/$file" --cpus "$smp" $extra)
+TMPFILE=
+trap 'rm -f "$log" ${TMPFILE:+"$TMPFILE"}' EXIT
+if [[ -n $tmpsize ]]; then
+	TMPFILE=$(mktemp "${TMPDIR:-/tmp}/guest-$name-file.XXXXXX") &&
+		truncate -s "$tmpsize" "$TMPFILE" || {
+		echo "FAIL: $name: cannot create a $tmpsize temporary file"
+		exit 1
+	}
+	extra=${extra//\$TMPFILE/$TMPFILE}
+fi
+# shellcheck disable=SC2086 # extra_params and wrapper are word lists by design
+cmd=($wrapper "$KESTREL" run --kernel "$GUEST_DIR/$file" --cpus "$smp" $extra)
 echo "+ ${cmd[*]}"
 start=$SECONDS
 timeout -k 5 "$timeout" "${cmd[@]}" </dev/null >"$log" 2>&1
@@ -86,6 +111,14 @@ rc=$?
 # The whole console: the runner shows its tail (with this verdict) on failure.
 cat "$log"
 t=$((SECONDS - start))
+
+if [[ $rc == 1 && -n $host_check ]]; then
+	echo "+ host check: $host_check"
+	if ! TMPFILE=$TMPFILE LOG=$log bash -c "$host_check"; then
+		echo "FAIL: $name: host check failed: $host_check"
+		exit 1
+	fi
+fi
 
 case $rc in
 1)

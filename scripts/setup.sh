@@ -16,10 +16,10 @@ PACKAGES=(
 	# ACPI tables checked by a third-party disassembler
 	acpica-tools
 	# real vhost-user peers: DPDK testpmd (virtio_user, vhost PMDs), QEMU + firmware
-	dpdk librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23
+	dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23
 	qemu-system-x86 qemu-system-common qemu-utils seabios ipxe-qemu
 	# nested end-to-end harness and guest images
-	cpio kmod xz-utils zstd procps iproute2
+	cpio kmod xz-utils zstd lz4 procps iproute2
 )
 
 missing=()

@@ -21,10 +21,13 @@
 
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/virtio.h>
 #include <kestrel/vm.h>
+#include <kestrel/vhost-user.h>
 #include <kestrel/x86/layout.h>
 
 #define KESTREL_VERSION		"0.1.0"
@@ -178,11 +181,15 @@ struct run_opts {
 	u64 ram_size;
 	const char *modules[MAX_MODULES];	/* FILE[,cmdline] as given */
 	unsigned int nr_modules;
+	struct virtio_devices *devs;	/* --net/--disk/--device/--console/--rng */
 };
 
 static const char run_usage[] =
 "usage: kestrel run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N]\n"
 "                   [--memory SIZE] [--module FILE[,STR]]...\n"
+"                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
+"                   [--device vdpa,type=TYPE[,attr=value]...]\n"
+"                   [--console serial|virtio] [--rng]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -191,6 +198,14 @@ static const char run_usage[] =
 "  --cpus N             vCPUs (default 1)\n"
 "  --memory SIZE        guest RAM: bytes or with K/M/G/T (default 256M)\n"
 "  --module FILE[,STR]  Multiboot module with its string (repeatable)\n"
+"  --net sim[,mac=M]    virtio-net on the loopback simulator\n"
+"  --net tap=IFNAME[,mac=M]  virtio-net over a TAP interface\n"
+"  --disk PATH[,ro]     virtio-blk over a file or block device\n"
+"  --device vdpa,type=TYPE[,attr=value]...  any vDPA device type\n"
+"                       (net, blk, tap, file-blk, console, rng)\n"
+"  --console serial|virtio  guest console on stdin/stdout (default serial)\n"
+"  --rng                virtio-rng fed by getrandom()\n"
+"  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"
@@ -218,6 +233,40 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name,
 	return argv[++*i];
 }
 
+/*
+ * A virtio device option (--net, --disk, --device, --console, --rng):
+ * recorded in @devs, opened at attach. Return: 0; -ENOENT when argv[*i]
+ * is not one; otherwise the exit status (the error line is printed).
+ */
+static int run_parse_device(int argc, char **argv, int *i,
+			    struct virtio_devices *devs)
+{
+	static const char *const names[] = { "--net", "--disk", "--device",
+					     "--console" };
+	const char *name = "--rng", *v = NULL;
+	bool matched = false;
+	int ret;
+
+	if (strcmp(argv[*i], "--rng")) {
+		for (size_t k = 0; k < ARRAY_SIZE(names) && !matched; k++) {
+			name = names[k];
+			v = opt_value(argc, argv, i, name, &matched);
+		}
+		if (!matched)
+			return -ENOENT;
+		if (!v)
+			return usage_error("%s needs a value (see kestrel run --help)",
+					   name);
+	}
+	ret = virtio_devices_parse_arg(devs, name, v);
+	if (ret == -ENOMEM) {
+		pr_err("%s: out of memory", name);
+		return VM_EXIT_HOST_ERROR;
+	}
+	/* virtio_devices_parse_arg() printed the line naming the argument. */
+	return ret ? VM_EXIT_USAGE : 0;
+}
+
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct {
@@ -237,6 +286,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		const char *v = NULL;
 		bool matched = false;
 		size_t k;
+		int ret;
 
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(run_usage, stdout);
@@ -247,9 +297,15 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (matched)
 				break;
 		}
-		if (!matched)
-			return usage_error("unknown argument '%s' (see kestrel run --help)",
-					   argv[i]);
+		if (!matched) {
+			ret = run_parse_device(argc, argv, &i, o->devs);
+			if (ret == -ENOENT)
+				return usage_error("unknown argument '%s' (see kestrel run --help)",
+						   argv[i]);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (!v)
 			return usage_error("%s needs a value (expected %s)",
 					   opts[k].name, opts[k].form);
@@ -386,9 +442,16 @@ static int cmd_run(int argc, char **argv)
 	char err[256] = "";
 	int ret, status = VM_EXIT_HOST_ERROR;
 
+	ret = virtio_devices_create(&o.devs);
+	if (ret) {
+		pr_err("cannot allocate the device list: %s", strerror(-ret));
+		return VM_EXIT_HOST_ERROR;
+	}
 	ret = run_parse(argc, argv, &o);
-	if (ret)
-		return ret < 0 ? 0 : ret;
+	if (ret) {
+		status = ret < 0 ? 0 : ret;
+		goto out_close_files;
+	}
 	ret = machine_read_files(&m, &o);
 	if (ret) {
 		status = ret;
@@ -414,6 +477,17 @@ static int cmd_run(int argc, char **argv)
 		goto out_destroy_vm;
 	}
 
+	/* Before the loader: their windows and GSIs go into the DSDT/cmdline. */
+	ret = virtio_devices_attach(o.devs, m.vm);
+	if (ret) {
+		/* Logged naming the option; a path or name that does not work is a
+		 * bad argument, anything else a host error. */
+		if (ret == -ENOENT || ret == -EINVAL || ret == -EISDIR ||
+		    ret == -ENOTBLK || ret == -EROFS || ret == -ENODEV)
+			status = VM_EXIT_USAGE;
+		goto out_destroy_vm;
+	}
+
 	bcfg = (struct boot_config){
 		.kernel = o.kernel ? m.kernel.data : kestrel_default_guest,
 		.kernel_size = o.kernel ? m.kernel.size
@@ -425,7 +499,13 @@ static int cmd_run(int argc, char **argv)
 		.nr_modules = o.nr_modules,
 		.nr_cpus = o.cpus,
 	};
+	bcfg.mmio_devs = virtio_devices_boot_list(o.devs, &bcfg.nr_mmio_devs);
 	ret = vm_load_guest(m.vm, &bcfg, err, sizeof(err));
+	if (ret == -ENOMEM || ret == -EIO) {
+		/* Out of memory, or a KVM ioctl failed: not the image's fault. */
+		pr_err("cannot load the guest: %s", err[0] ? err : strerror(-ret));
+		goto out_destroy_vm;
+	}
 	if (ret) {
 		status = usage_error("--kernel %s: %s (expected a bzImage, PVH ELF or Multiboot v1 image that fits in --memory)",
 				     o.kernel ? o.kernel : "(built-in)",
@@ -433,7 +513,9 @@ static int cmd_run(int argc, char **argv)
 		goto out_destroy_vm;
 	}
 
-	ret = serial_create(m.vm, X86_COM1_PORT, X86_COM1_IRQ, STDIN_FILENO,
+	/* With --console virtio, stdin belongs to the virtio-console. */
+	ret = serial_create(m.vm, X86_COM1_PORT, X86_COM1_IRQ,
+			    virtio_devices_console_is_virtio(o.devs) ? -1 : STDIN_FILENO,
 			    STDOUT_FILENO, &m.serial);
 	if (ret) {
 		pr_err("cannot create the serial device: %s", strerror(-ret));
@@ -473,9 +555,9 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 
-	ret = pthread_create(&sigthread, NULL, signal_thread, m.vm);
+	ret = xpthread_create(&sigthread, NULL, signal_thread, m.vm);
 	if (ret) {
-		pr_err("cannot start the signal thread: %s", strerror(ret));
+		pr_err("cannot start the signal thread: %s", strerror(-ret));
 		goto out_destroy_devices;
 	}
 	vm_run(m.vm);
@@ -494,10 +576,104 @@ out_destroy_devices:
 	i8042_destroy(m.i8042);
 	serial_destroy(m.serial);
 out_destroy_vm:
+	/* Devices go first: they hold ioeventfds, irqfds and RAM mappings. */
+	virtio_devices_destroy(o.devs);
+	o.devs = NULL;
 	vm_destroy(m.vm);
 out_close_files:
+	virtio_devices_destroy(o.devs);
 	machine_close_files(&m);
 	return status;
+}
+
+/* ---- kestrel acpi-dump -------------------------------------------------------- */
+
+static const char acpi_dump_usage[] =
+"usage: kestrel acpi-dump DIR [--cpus N] [device options of kestrel run]...\n"
+"\n"
+"Writes the ACPI tables `kestrel run` would give a guest with the same\n"
+"--cpus and virtio device options (--net, --disk, --device, --console,\n"
+"--rng) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP, XSDT, FACP,\n"
+"APIC, DSDT), ready for `iasl -d`. Nothing is opened or created: devices\n"
+"are only placed. Needs no /dev/kvm.\n";
+
+static int cmd_acpi_dump(int argc, char **argv)
+{
+	struct boot_mmio_dev mmio[X86_VIRTIO_MMIO_MAX];
+	struct virtio_devices *devs = NULL;
+	struct boot_config bcfg = { .nr_cpus = 1 };
+	const char *dir = NULL;
+	struct stat st;
+	int ret, status = VM_EXIT_USAGE;
+
+	ret = virtio_devices_create(&devs);
+	if (ret) {
+		pr_err("cannot allocate the device list: %s", strerror(-ret));
+		return VM_EXIT_HOST_ERROR;
+	}
+	for (int i = 0; i < argc; i++) {
+		bool matched;
+		const char *v;
+
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(acpi_dump_usage, stdout);
+			status = 0;
+			goto out_destroy_devs;
+		}
+		v = opt_value(argc, argv, &i, "--cpus", &matched);
+		if (matched) {
+			if (!v || parse_uint(v, &bcfg.nr_cpus) || !bcfg.nr_cpus ||
+			    bcfg.nr_cpus > 254) {
+				usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to 254)",
+					    v ? v : "");
+				goto out_destroy_devs;
+			}
+			continue;
+		}
+		ret = run_parse_device(argc, argv, &i, devs);
+		if (ret == -ENOENT) {
+			if (argv[i][0] == '-' || dir) {
+				usage_error("unknown argument '%s' (see kestrel acpi-dump --help)",
+					    argv[i]);
+				goto out_destroy_devs;
+			}
+			dir = argv[i];
+			continue;
+		}
+		if (ret) {
+			status = ret;
+			goto out_destroy_devs;
+		}
+	}
+	if (!dir) {
+		usage_error("missing DIR (expected kestrel acpi-dump DIR [--cpus N] [devices])");
+		goto out_destroy_devs;
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		usage_error("'%s' is not a directory (expected kestrel acpi-dump DIR, DIR existing)",
+			    dir);
+		goto out_destroy_devs;
+	}
+	bcfg.nr_mmio_devs = virtio_devices_plan(devs, mmio, ARRAY_SIZE(mmio));
+	bcfg.mmio_devs = bcfg.nr_mmio_devs ? mmio : NULL;
+	ret = boot_tables_dump(&bcfg, dir);
+	if (ret) {
+		pr_err("cannot write the tables to %s: %s", dir, strerror(-ret));
+		status = VM_EXIT_HOST_ERROR;
+		goto out_destroy_devs;
+	}
+	status = 0;
+out_destroy_devs:
+	virtio_devices_destroy(devs);
+	return status;
+}
+
+/* ---- kestrel vhost-user ------------------------------------------------------ */
+
+static int cmd_vhost_user(int argc, char **argv)
+{
+	/* vhost_user_cmd_main() wants the command name in argv[0]. */
+	return vhost_user_cmd_main(argc + 1, argv - 1);
 }
 
 /* ---- dispatch --------------------------------------------------------------- */
@@ -507,6 +683,9 @@ static const char main_usage[] =
 "\n"
 "commands:\n"
 "  run        boot a guest (kestrel run --help)\n"
+"  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
+"             (kestrel vhost-user --help)\n"
+"  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
 "\n"
 "  kestrel --help | --version\n";
 
@@ -520,6 +699,8 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
 	{ "run", cmd_run },
+	{ "vhost-user", cmd_vhost_user },
+	{ "acpi-dump", cmd_acpi_dump },
 };
 
 int main(int argc, char **argv)
@@ -540,6 +721,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
-	return usage_error("unknown command '%s' (expected one of: run; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump; see kestrel --help)",
 			   argv[1]);
 }

@@ -63,4 +63,15 @@ struct boot_config {
 	unsigned int nr_mmio_devs;
 };
 
+/**
+ * boot_tables_dump() - write the firmware tables kestrel would give a guest
+ *	booted with @cfg (ACPI on x86) into @dir, one file per table
+ *	(<SIGNATURE>.dat), for inspection with a third-party disassembler
+ * @cfg: machine facts (nr_cpus, mmio_devs); the image fields are ignored
+ * @dir: an existing directory
+ *
+ * Implemented by the architecture. Return: 0 or a negative errno.
+ */
+int boot_tables_dump(const struct boot_config *cfg, const char *dir);
+
 #endif /* KESTREL_BOOT_H */

@@ -2,16 +2,23 @@
 #ifndef KESTREL_FAULT_H
 #define KESTREL_FAULT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
- * Fault injection for creation paths. Every allocation and every KVM ioctl
- * made while building a VM, a vCPU or a device goes through xzalloc() /
- * kvm_ioctl(); each call is one "injection point". A test arms the Nth
- * point to fail, runs a creation path, and checks that it failed cleanly
- * and left nothing behind; then N + 1, until a run passes every point.
- * Unarmed (the default), the wrappers cost one relaxed atomic load.
+ * Fault injection for creation paths. Every allocation, every KVM ioctl and
+ * every fd, mapping or thread made while building a VM, a vCPU or a device
+ * goes through one of the x*() wrappers below (or kvm_ioctl()); each call
+ * is one "injection point". A test arms the Nth point to fail, runs a
+ * creation path, and checks that it failed cleanly and left nothing behind;
+ * then N + 1, until a run passes every point (tests/unit/core/fault_test.c).
+ * Unarmed (the default), a wrapper costs one relaxed atomic load.
+ *
+ * This lives in util: the vDPA library (iotlb, vringh, vdpa) uses it too
+ * and must not depend on core. Undo paths (close, munmap, free, *_del) are
+ * never injection points: teardown must not fail artificially.
  */
 
 /**
@@ -48,11 +55,64 @@ void *xzalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 
 /**
+ * xmalloc() - malloc(@size) that is an injection point
+ * Return: uninitialised memory, or NULL.
+ */
+void *xmalloc(size_t size);
+
+/**
+ * xstrdup() - strdup(@s) that is an injection point
+ * Return: a copy to free(), or NULL.
+ */
+char *xstrdup(const char *s);
+
+/**
  * kvm_ioctl() - ioctl(@fd, @req, @arg) that is an injection point
  *
  * Return: the ioctl's non-negative result, or a negative errno (an injected
  * failure returns -EIO).
  */
 int kvm_ioctl(int fd, unsigned long req, void *arg);
+
+/**
+ * xopen() - open(@path, @flags, @mode) that is an injection point
+ * Return: the fd, or a negative errno (injected: -EMFILE).
+ */
+int xopen(const char *path, int flags, mode_t mode);
+
+/**
+ * xeventfd() - eventfd(@initval, @flags) that is an injection point
+ * Return: the fd, or a negative errno (injected: -EMFILE).
+ */
+int xeventfd(unsigned int initval, int flags);
+
+/**
+ * xepoll_create1() - epoll_create1(@flags) that is an injection point
+ * Return: the fd, or a negative errno (injected: -EMFILE).
+ */
+int xepoll_create1(int flags);
+
+/**
+ * xmemfd_create() - memfd_create(@name, @flags) that is an injection point
+ * Return: the fd, or a negative errno (injected: -EMFILE).
+ */
+int xmemfd_create(const char *name, unsigned int flags);
+
+/**
+ * xmmap() - mmap() that is an injection point
+ *
+ * Same arguments and return as mmap(2) so call sites stay idiomatic:
+ * MAP_FAILED with errno set (injected: ENOMEM).
+ */
+void *xmmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+/**
+ * xpthread_create() - pthread_create() that is an injection point
+ *
+ * Return: 0, or a NEGATIVE errno (unlike pthread_create(); injected:
+ * -EAGAIN), so callers can propagate it as it is.
+ */
+int xpthread_create(pthread_t *thread, const pthread_attr_t *attr,
+		    void *(*fn)(void *), void *arg);
 
 #endif /* KESTREL_FAULT_H */

@@ -239,6 +239,28 @@ void pong_destroy(struct pong *p);
 
 /* ---- boot timer ------------------------------------------------------------ */
 
+/*
+ * Bench-sink registers inside the boot-timer page, for the exit-cost
+ * benchmark (bench/exit-cost.sh, guest/x86/exitbench.c). Each is 8 bytes
+ * apart; any access size from 1 to 8 bytes works.
+ *
+ *   SINK   write: one exit, counted, nothing else (the measured exit);
+ *          read: the count since the last START (low 32 bits per 4 bytes)
+ *   START  write: count = 0, note the host time (CLOCK_MONOTONIC)
+ *   STOP   write: note the host time and log
+ *          "bench-sink: EXIT-COST-MARKER exits=N ns_per_exit=X.Y"
+ *          where N = SINK writes + 1 (the STOP write itself) and X.Y is the
+ *          time from START to STOP divided by N: the cost of one full
+ *          guest → kestrel → guest round trip. bench/exit_floor.c computes
+ *          the same figure from a bare KVM loop.
+ *
+ * Writes to these offsets never count as the boot marker.
+ */
+#define BOOTTIMER_REG_MARKER	0x00	/* the X86_BOOT_TIMER_MAGIC byte */
+#define BOOTTIMER_REG_SINK	0x08
+#define BOOTTIMER_REG_START	0x10
+#define BOOTTIMER_REG_STOP	0x18
+
 /**
  * boottimer_create() - a 4 KiB MMIO page at @gpa; a write whose first byte
  * is X86_BOOT_TIMER_MAGIC logs the time since kestrel's process started
@@ -246,6 +268,8 @@ void pong_destroy(struct pong *p);
  * "boot-timer: BOOT-TIMER-MARKER ms=N". Only the first such write is
  * logged. The start time is taken by a constructor in boottimer.c before
  * main() runs (CLOCK_MONOTONIC), so it includes kestrel's own set-up.
+ * The page also holds the bench-sink registers (BOOTTIMER_REG_SINK, _START,
+ * _STOP above), which are excluded from the marker check.
  *
  * Return: 0, -ENOMEM or -EEXIST.
  */

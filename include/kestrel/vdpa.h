@@ -767,6 +767,7 @@ bool vdpa_has_set_map(const struct vdpa_device *vdpa);
 #define VDPA_ATTR_RO		(1u << 5)	/* ro=on|off */
 #define VDPA_ATTR_PATH		(1u << 6)	/* path=/some/file */
 #define VDPA_ATTR_SERIAL	(1u << 7)	/* serial=abc (blk get-id) */
+#define VDPA_ATTR_POLL		(1u << 8)	/* poll=on|off (busy-poll worker) */
 
 /** VDPA_PATH_MAX - room for a path attribute including the NUL */
 #define VDPA_PATH_MAX		256
@@ -785,6 +786,8 @@ bool vdpa_has_set_map(const struct vdpa_device *vdpa);
  * @ro: read-only (VDPA_ATTR_RO)
  * @path: backing file or device (VDPA_ATTR_PATH)
  * @serial: blk serial / id string (VDPA_ATTR_SERIAL)
+ * @poll: the device's worker busy-polls its rings instead of sleeping
+ *	until a kick (VDPA_ATTR_POLL; costs a core, like a DPDK PMD)
  */
 struct vdpa_dev_config {
 	u32 mask;
@@ -796,6 +799,7 @@ struct vdpa_dev_config {
 	bool ro;
 	char path[VDPA_PATH_MAX];
 	char serial[VDPA_SERIAL_MAX];
+	bool poll;
 };
 
 /**

@@ -109,7 +109,7 @@ unsigned int vhost_user_server_connections(struct vhost_user_server *s);
  *	device and serve it until SIGINT/SIGTERM
  * @argc: argument count
  * @argv: "vhost-user" (or the program name) followed by options:
- *	--socket PATH --device TYPE[,attr=value...] [--iommu] [--poll]
+ *	--socket PATH --device TYPE[,attr=value...] [--iommu]
  *	[--mem-slots N] [--once] [-v]
  *
  * Return: the process exit status (0 ok, 1 runtime failure, 2 usage).

@@ -163,6 +163,20 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs);
 int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm);
 
 /**
+ * virtio_devices_plan() - where each listed device will sit, without
+ *	creating anything
+ * @devs: the list
+ * @out: filled with each device's window and GSI, in list order
+ * @max: entries of @out
+ *
+ * The same placement virtio_devices_attach() uses; for describing a machine
+ * before (or without) building it, e.g. `kestrel acpi-dump`.
+ * Return: the number of entries filled.
+ */
+unsigned int virtio_devices_plan(const struct virtio_devices *devs,
+				 struct boot_mmio_dev *out, unsigned int max);
+
+/**
  * virtio_devices_boot_list() - the attached devices, for struct boot_config
  * @devs: the list
  * @nr: set to the number of entries

@@ -24,6 +24,7 @@ struct address_space;
  * @VM_STOP_POWEROFF: the guest powered off (KVM system event, ACPI)
  * @VM_STOP_ERROR: a vCPU hit an error (internal error, failed emulation)
  * @VM_STOP_USER: the host asked it to stop (signal, API)
+ * @VM_STOP_HOST_ERROR: kestrel could not run it (a vCPU thread did not start)
  */
 enum vm_stop_reason {
 	VM_STOP_NONE,
@@ -32,6 +33,7 @@ enum vm_stop_reason {
 	VM_STOP_POWEROFF,
 	VM_STOP_ERROR,
 	VM_STOP_USER,
+	VM_STOP_HOST_ERROR,
 };
 
 /** vm_address_space() - the guest RAM of @vm */
@@ -175,8 +177,8 @@ struct vcpu *vm_vcpu(struct vm *vm, unsigned int id);
  * Returns once a stop was requested and every vCPU thread (including ones
  * added while running) has been joined. Called once per VM.
  *
- * Return: why it stopped (never VM_STOP_NONE); -errno style failures to
- * start a thread are reported as VM_STOP_ERROR with a log line.
+ * Return: why it stopped (never VM_STOP_NONE); a failure to start a thread
+ * is reported as VM_STOP_HOST_ERROR with a log line.
  */
 enum vm_stop_reason vm_run(struct vm *vm);
 

@@ -229,6 +229,8 @@ struct vringh_iov {
  * @iotlb: the IOTLB (VRINGH_MEM_IOTLB)
  * @ring_generation: IOTLB generation @desc/@avail/@used were resolved at
  * @cache: translation cache for buffers and indirect tables
+ * @cache_hot: index of the @cache entry that served the last lookup (the
+ *	only one vringh_getdesc()'s one-descriptor fast path tries)
  * @host_start: first byte of the host window (VRINGH_MEM_HOST)
  * @host_last: last byte of the host window (inclusive)
  * @mask: @num - 1
@@ -260,6 +262,7 @@ struct vringh {
 	struct iotlb *iotlb;
 	u64 ring_generation;
 	struct iotlb_cache cache;
+	u32 cache_hot;
 	u64 host_start;
 	u64 host_last;
 	u32 mask;
@@ -317,7 +320,8 @@ int vringh_init_host(struct vringh *vrh, u64 features, unsigned int num,
  * @vrh: the vringh
  * @riov: receives the device-readable buffers (NULL: none accepted)
  * @wiov: receives the device-writable buffers (NULL: none accepted)
- * @head: receives the chain's head index (the id to complete it with)
+ * @head: receives the chain's head index (the id to complete it with);
+ *	meaningful only when 1 is returned (it may be written otherwise)
  *
  * Both iovs are reset first (cursor at the start). Zero-length descriptors
  * are skipped (they count toward the chain length). On success the chain

@@ -84,24 +84,18 @@ static int region_map(struct mem_region *r)
 
 		if (huge)
 			mfd |= MFD_HUGETLB | MFD_HUGE_2MB;
-		if (fault_inject_hit())
-			return -EMFILE;
-		r->fd = memfd_create("kestrel-ram", mfd);
+		r->fd = xmemfd_create("kestrel-ram", mfd);
 		if (r->fd < 0)
-			return -errno;
+			return r->fd;
 		if (ftruncate(r->fd, (off_t)r->size) < 0)
 			return -errno;
 		mflags |= MAP_SHARED;
-		if (fault_inject_hit())
-			return -ENOMEM;
-		p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, mflags, r->fd, 0);
+		p = xmmap(NULL, r->size, PROT_READ | PROT_WRITE, mflags, r->fd, 0);
 	} else {
 		mflags |= MAP_PRIVATE | MAP_ANONYMOUS;
 		if (huge)
 			mflags |= MAP_HUGETLB | MAP_HUGE_2MB;
-		if (fault_inject_hit())
-			return -ENOMEM;
-		p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, mflags, -1, 0);
+		p = xmmap(NULL, r->size, PROT_READ | PROT_WRITE, mflags, -1, 0);
 	}
 	if (p == MAP_FAILED)
 		return -errno;

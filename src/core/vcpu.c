@@ -97,11 +97,7 @@ int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out)
 		goto err_destroy;
 	vcpu->fd = ret;
 
-	if (fault_inject_hit()) {
-		ret = -ENOMEM;
-		goto err_destroy;
-	}
-	run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	run = xmmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   vcpu->fd, 0);
 	if (run == MAP_FAILED) {
 		ret = -errno;
@@ -350,11 +346,9 @@ int vcpu_start_thread(struct vcpu *vcpu)
 
 	if (vcpu->thread_started)
 		return 0;
-	if (fault_inject_hit())
-		return -EAGAIN;
-	ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	ret = xpthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (ret)
-		return -ret;
+		return ret;
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
 	pthread_setname_np(vcpu->thread, name);
 	vcpu->thread_started = true;

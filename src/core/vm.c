@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -61,11 +62,9 @@ static int vm_open_kvm(struct vm *vm)
 {
 	int ret;
 
-	if (fault_inject_hit())
-		return -EMFILE;
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm->kvm_fd = xopen("/dev/kvm", O_RDWR | O_CLOEXEC, 0);
 	if (vm->kvm_fd < 0)
-		return -errno;
+		return vm->kvm_fd;
 	ret = kvm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
 	if (ret < 0)
 		return ret;
@@ -274,8 +273,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		int ret = vcpu_start_thread(vm->vcpus[i]);
 
 		if (ret) {
-			pr_err("vcpu%u: cannot start its thread: %d", i, ret);
-			vm->stop_reason = VM_STOP_ERROR;
+			pr_err("vcpu%u: cannot start its thread: %s", i,
+			       strerror(-ret));
+			vm->stop_reason = VM_STOP_HOST_ERROR;
 			atomic_store(&vm->request, true);
 			vm_kick_all(vm);
 		}
@@ -362,6 +362,8 @@ int vm_exit_status(struct vm *vm)
 		return VM_EXIT_INTERRUPTED;
 	case VM_STOP_ERROR:
 		return VM_EXIT_GUEST_ERROR;
+	case VM_STOP_HOST_ERROR:
+		return VM_EXIT_HOST_ERROR;
 	case VM_STOP_NONE:
 		break;
 	}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/vm.h>
@@ -67,7 +68,7 @@ int cpuhotplug_create(struct vm *vm, u16 port, struct cpuhotplug **out)
 	struct cpuhotplug *c;
 	int ret;
 
-	c = calloc(1, sizeof(*c));
+	c = xzalloc(sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->dev.ops = &cpuhotplug_ops;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/vm.h>
@@ -60,7 +61,7 @@ int debugexit_create(struct vm *vm, u16 port, struct debugexit **out)
 	struct debugexit *d;
 	int ret;
 
-	d = calloc(1, sizeof(*d));
+	d = xzalloc(sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->dev.ops = &debugexit_ops;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/vm.h>
@@ -249,7 +250,7 @@ int i8042_create(struct vm *vm, struct i8042 **out)
 	struct i8042 *i;
 	int ret;
 
-	i = calloc(1, sizeof(*i));
+	i = xzalloc(sizeof(*i));
 	if (!i)
 		return -ENOMEM;
 	i->vm = vm;

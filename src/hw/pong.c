@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/vm.h>
@@ -245,7 +246,7 @@ int pong_create(struct vm *vm, u16 port, u32 irq, struct pong **out)
 	struct pong *p;
 	int ret;
 
-	p = calloc(1, sizeof(*p));
+	p = xzalloc(sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->dev.ops = &pong_ops;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/vm.h>
@@ -403,7 +404,7 @@ int serial_create(struct vm *vm, u16 port, u32 irq, int in_fd, int out_fd,
 	struct serial *s;
 	int ret;
 
-	s = calloc(1, sizeof(*s));
+	s = xzalloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->dev.ops = &serial_io_ops;
@@ -419,16 +420,14 @@ int serial_create(struct vm *vm, u16 port, u32 irq, int in_fd, int out_fd,
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->rx_space, NULL);
 
-	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->wake_fd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->wake_fd < 0) {
-		ret = -errno;
+		ret = s->wake_fd;
 		goto err_destroy;
 	}
-	ret = pthread_create(&s->thread, NULL, serial_thread, s);
-	if (ret) {
-		ret = -ret;
+	ret = xpthread_create(&s->thread, NULL, serial_thread, s);
+	if (ret)
 		goto err_destroy;
-	}
 	s->thread_started = true;
 
 	ret = iobus_register(vm_iobus(vm), IO_SPACE_PIO, port, UART_NR_PORTS,

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kestrel/fault.h>
+
 struct iotlb_node {
 	struct iotlb_node *left;
 	struct iotlb_node *right;
@@ -261,7 +263,7 @@ int iotlb_create(unsigned int limit, struct iotlb **out)
 	pthread_mutexattr_t attr;
 	struct iotlb *tlb;
 
-	tlb = calloc(1, sizeof(*tlb));
+	tlb = xzalloc(sizeof(*tlb));
 	if (!tlb)
 		return -ENOMEM;
 	if (pthread_rwlock_init(&tlb->lock, NULL))
@@ -312,7 +314,7 @@ static int __iotlb_add_range(struct iotlb *tlb, u64 start, u64 last, u64 addr,
 		return -EEXIST;
 	if (tlb->limit && tlb->count >= tlb->limit)
 		return -ENOSPC;
-	n = malloc(sizeof(*n));
+	n = xmalloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->start = start;
@@ -425,7 +427,7 @@ static struct iotlb_node *avl_clone(const struct iotlb_node *n, bool *fail)
 
 	if (!n)
 		return NULL;
-	c = malloc(sizeof(*c));
+	c = xmalloc(sizeof(*c));
 	if (!c) {
 		*fail = true;
 		return NULL;

@@ -22,6 +22,7 @@
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa-dev.h>
 
@@ -257,7 +258,7 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
 
 	if (!out || out_fd < 0)
 		return -EINVAL;
-	con = calloc(1, sizeof(*con));
+	con = xzalloc(sizeof(*con));
 	if (!con)
 		return -ENOMEM;
 	con->in_fd = con->out_fd = -1;

@@ -32,6 +32,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa-dev.h>
 
@@ -465,12 +466,13 @@ static int fblk_open(struct vdpa_file_blk *blk, const char *path)
 {
 	struct stat st;
 
-	blk->fd = open(path, (blk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	blk->fd = xopen(path, (blk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 	if (blk->fd < 0) {
-		int err = -errno;
+		int err = blk->fd;
 
-		pr_err("file-blk: cannot open %s%s: %s", path,
-		       blk->ro ? "" : " read-write", strerror(errno));
+		/* The caller's line names the option, the path and the errno. */
+		pr_debug("file-blk: cannot open %s%s: %s", path,
+			 blk->ro ? "" : " read-write", strerror(-err));
 		return err;
 	}
 	if (fstat(blk->fd, &st) < 0)
@@ -524,7 +526,7 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 		pr_err("file-blk: needs path=<file or block device>");
 		return -EINVAL;
 	}
-	blk = calloc(1, sizeof(*blk));
+	blk = xzalloc(sizeof(*blk));
 	if (!blk)
 		return -ENOMEM;
 	blk->fd = -1;
@@ -542,7 +544,9 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	ret = fblk_open(blk, config->path);
 	if (ret)
 		goto err_destroy;
-	ret = io_uring_queue_init(2 * FBLK_QD, &blk->ring, 0);
+	/* liburing's own allocation, fd and ring mappings: one point. */
+	ret = fault_inject_hit() ? -ENOMEM
+				 : io_uring_queue_init(2 * FBLK_QD, &blk->ring, 0);
 	if (ret)
 		goto err_destroy;
 	blk->ring_ok = true;
@@ -561,8 +565,9 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	return 0;
 
 err_destroy:
-	pr_err("vdpa: cannot create file-blk on %s: %s", config->path,
-	       strerror(-ret));
+	/* The caller reports it, naming the option or request (one line). */
+	pr_debug("vdpa: cannot create file-blk on %s: %s", config->path,
+		 strerror(-ret));
 	vdpasim_destroy(&blk->sim);
 	return ret;
 }

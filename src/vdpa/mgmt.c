@@ -44,6 +44,7 @@ static const struct vdpa_attr_desc vdpa_attrs[] = {
 	{ "ro",       VDPA_ATTR_RO,       "ro=<on|off|yes|no|true|false|1|0>" },
 	{ "path",     VDPA_ATTR_PATH,     "path=<1..255 characters>" },
 	{ "serial",   VDPA_ATTR_SERIAL,   "serial=<1..20 printable characters>" },
+	{ "poll",     VDPA_ATTR_POLL,     "poll=<on|off|yes|no|true|false|1|0>" },
 };
 
 /* ---- registry --------------------------------------------------------- */
@@ -343,6 +344,10 @@ static int vdpa_mgmt_parse_attr(const struct vdpa_mgmt_dev *mdev, char *kv,
 		break;
 	case VDPA_ATTR_RO:
 		if (parse_bool(val, &config->ro))
+			goto bad_value;
+		break;
+	case VDPA_ATTR_POLL:
+		if (parse_bool(val, &config->poll))
 			goto bad_value;
 		break;
 	case VDPA_ATTR_PATH:

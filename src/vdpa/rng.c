@@ -10,6 +10,7 @@
 
 #include <linux/virtio_ids.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa-dev.h>
 
@@ -103,7 +104,7 @@ static int rng_dev_add(struct vdpa_mgmt_dev *mdev,
 	struct vdpa_rng *rng;
 	int ret;
 
-	rng = calloc(1, sizeof(*rng));
+	rng = xzalloc(sizeof(*rng));
 	if (!rng)
 		return -ENOMEM;
 	ret = vdpasim_init(&rng->sim, &attr);
@@ -117,7 +118,7 @@ static int rng_dev_add(struct vdpa_mgmt_dev *mdev,
 	return 0;
 
 err_destroy:
-	pr_err("vdpa: cannot create rng: %s", strerror(-ret));
+	pr_debug("vdpa: cannot create rng: %s", strerror(-ret));
 	vdpasim_destroy(&rng->sim);
 	return ret;
 }

@@ -37,6 +37,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa-dev.h>
 
@@ -399,11 +400,11 @@ static int tap_open(struct vdpa_tap *tap, const char *ifname)
 		return -EINVAL;
 	}
 	snprintf(tap->ifname, sizeof(tap->ifname), "%s", ifname);
-	tap->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	tap->fd = xopen("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
 	if (tap->fd < 0) {
-		int err = -errno;
+		int err = tap->fd;
 
-		pr_err("tap: cannot open /dev/net/tun: %s", strerror(errno));
+		pr_err("tap: cannot open /dev/net/tun: %s", strerror(-err));
 		return err;
 	}
 	if (ioctl(tap->fd, TUNGETFEATURES, &features) < 0 ||
@@ -460,7 +461,7 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 		pr_err("tap: needs the interface name: tap,path=IFNAME (CLI: --net tap=IFNAME)");
 		return -EINVAL;
 	}
-	tap = calloc(1, sizeof(*tap));
+	tap = xzalloc(sizeof(*tap));
 	if (!tap)
 		return -ENOMEM;
 	tap->fd = -1;
@@ -493,7 +494,7 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 	ret = vdpasim_init(&tap->sim, &attr);
 	if (ret)
 		goto err_destroy;
-	tap->buf = malloc(TAP_BUF_SIZE);
+	tap->buf = xmalloc(TAP_BUF_SIZE);
 	if (!tap->buf) {
 		ret = -ENOMEM;
 		goto err_destroy;

@@ -116,7 +116,7 @@ int vhost_user_cmd_main(int argc, char **argv)
 		pr_err("vhost-user: event loop failed: %s", strerror(-ret));
 	else
 		status = 0;
-	vhost_user_server_log_stats(cmd_server);
+	/* Stats of a connected front-end are logged as it is dropped. */
 	vhost_user_server_destroy(cmd_server);
 	cmd_server = NULL;
 out_del:

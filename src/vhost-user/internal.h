@@ -90,6 +90,8 @@ struct vhost_user_region {
  * @dev_used: used address as programmed
  * @kick_watched: @kickfd is in the server loop's epoll (device without
  *	set_vq_kickfd: the loop turns kicks into vdpa_kick_vq())
+ * @stats: device counters of this connection saved before each reset (a
+ *	reset clears the device's own)
  */
 struct vhost_user_vring {
 	struct vhost_user_dev *dev;
@@ -112,6 +114,7 @@ struct vhost_user_vring {
 	u64 dev_avail;
 	u64 dev_used;
 	bool kick_watched;
+	struct vdpa_vq_stats stats;
 };
 
 /**
@@ -237,6 +240,15 @@ void vhost_user_dev_event(struct vhost_user_dev *dev);
  * Return: 0 or -errno (a ring that cannot be programmed stays off).
  */
 int vhost_user_dev_commit(struct vhost_user_dev *dev);
+
+/**
+ * vhost_user_dev_get_stats() - counters of ring @idx for this connection
+ * @dev: the device
+ * @idx: ring index (< nvrings)
+ * @st: filled in: saved counters plus the device's current ones
+ */
+void vhost_user_dev_get_stats(struct vhost_user_dev *dev, u32 idx,
+			      struct vdpa_vq_stats *st);
 
 /* mem.c */
 int vhost_user_mem_add(struct vhost_user_dev *dev,

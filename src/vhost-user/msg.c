@@ -63,20 +63,36 @@ static void close_fd(int *fd)
 
 /* ---- sending ------------------------------------------------------------ */
 
-static int send_all(int fd, const void *buf, size_t len, int flags)
+/* Header and payload, which are apart in memory, as one wire message. */
+static int send_msg(int fd, const struct vhost_user_msg *msg, int flags)
 {
-	const u8 *p = buf;
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)&msg->hdr, .iov_len = VHOST_USER_HDR_SIZE },
+		{ .iov_base = (void *)&msg->payload, .iov_len = msg->hdr.size },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 
-	while (len) {
-		ssize_t n = send(fd, p, len, flags | MSG_NOSIGNAL);
+	while (iov[0].iov_len + iov[1].iov_len) {
+		ssize_t n = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		p += n;
-		len -= (size_t)n;
+		if (n == 0)
+			return -EIO;
+		for (int i = 0; i < 2 && n; i++) {
+			size_t k = MIN((size_t)n, iov[i].iov_len);
+
+			iov[i].iov_base = (u8 *)iov[i].iov_base + k;
+			iov[i].iov_len -= k;
+			n -= (ssize_t)k;
+		}
+		if (!iov[0].iov_len) {
+			mh.msg_iov = &iov[1];
+			mh.msg_iovlen = 1;
+		}
 	}
 	return 0;
 }
@@ -88,7 +104,7 @@ static int send_reply(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
 	msg->hdr.size = size;
 	if (dev->connfd < 0)
 		return -ENOTCONN;
-	return send_all(dev->connfd, msg, VHOST_USER_HDR_SIZE + size, 0);
+	return send_msg(dev->connfd, msg, 0);
 }
 
 static int send_ack(struct vhost_user_dev *dev, u32 request, int result)
@@ -112,9 +128,9 @@ static int send_backend(struct vhost_user_dev *dev, u32 request,
 	if (dev->backend_fd < 0 ||
 	    !has_protocol(dev, VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 		return -ENOTCONN;
-	memcpy(&msg.payload, payload, size);
-	return send_all(dev->backend_fd, &msg, VHOST_USER_HDR_SIZE + size,
-			MSG_DONTWAIT);
+	if (size)
+		memcpy(&msg.payload, payload, size);
+	return send_msg(dev->backend_fd, &msg, MSG_DONTWAIT);
 }
 
 /* ---- device programming ------------------------------------------------- */
@@ -298,9 +314,26 @@ static int dev_program_features(struct vhost_user_dev *dev)
 	return ret;
 }
 
+void vhost_user_dev_get_stats(struct vhost_user_dev *dev, u32 idx,
+			      struct vdpa_vq_stats *st)
+{
+	const struct vdpa_vq_stats *a = &dev->vrings[idx].stats;
+
+	memset(st, 0, sizeof(*st));
+	vdpa_get_vq_stats(dev->vdpa, (u16)idx, st);
+	st->packets += a->packets;
+	st->bytes += a->bytes;
+	st->drops += a->drops;
+	st->errors += a->errors;
+	st->kicks += a->kicks;
+	st->notifies += a->notifies;
+}
+
 /* Reset the device, forgetting what it was programmed with (not memory). */
 static void dev_reset(struct vhost_user_dev *dev)
 {
+	for (u32 i = 0; i < dev->nvrings; i++)
+		vhost_user_dev_get_stats(dev, i, &dev->vrings[i].stats);
 	vdpa_reset(dev->vdpa);
 	for (u32 i = 0; i < dev->nvrings; i++) {
 		struct vhost_user_vring *vr = &dev->vrings[i];
@@ -386,6 +419,8 @@ int vhost_user_dev_commit(struct vhost_user_dev *dev)
 	}
 	if (suspended)
 		vdpa_resume(vdpa);
+	pr_debug("%s: committed: status %#x, %s", dev->name,
+		 vdpa_get_status(vdpa), any_ready ? "rings running" : "no ring running");
 	/* Kicks written before a ring was live: look at every live ring. */
 	for (u32 i = 0; i < dev->nvrings; i++)
 		if (dev->vrings[i].dev_ready)
@@ -1140,7 +1175,8 @@ int vhost_user_handle_msg(struct vhost_user_dev *dev,
 		ret = h->reply ? VHOST_USER_DISCONNECT : -EPERM;
 		goto out_ack;
 	}
-	pr_debug("%s: %s size %u fds %u", dev->name, h->name, size, nfds);
+	pr_debug("%s: %s size %u fds %u (%#llx)", dev->name, h->name, size, nfds,
+		 (unsigned long long)msg->payload.u64);
 
 	ret = h->fn(dev, msg, fdv);
 	if (h->reply) {

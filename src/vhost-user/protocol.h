@@ -176,11 +176,15 @@ union vhost_user_payload {
 	struct vhost_user_config config;
 };
 
-/** struct vhost_user_msg - header and payload as they sit on the wire */
+/**
+ * struct vhost_user_msg - a message in memory: on the wire the payload
+ * follows the 12-byte header directly, here it is 8-byte aligned, so
+ * messages are read and written as two pieces (header, payload)
+ */
 struct vhost_user_msg {
 	struct vhost_user_hdr hdr;
 	union vhost_user_payload payload;
-} __attribute__((packed));
+};
 
 #define VHOST_USER_HDR_SIZE		sizeof(struct vhost_user_hdr)
 #define VHOST_USER_PAYLOAD_MAX		sizeof(union vhost_user_payload)
@@ -202,7 +206,7 @@ _Static_assert(offsetof(struct vhost_user_iotlb, perm) == 24 &&
 	       sizeof(struct vhost_user_iotlb) == 32, "vhost_iotlb_msg");
 _Static_assert(offsetof(struct vhost_user_config, region) == 12,
 	       "config header is offset, size, flags");
-_Static_assert(offsetof(struct vhost_user_msg, payload) == 12,
-	       "payload follows the header without padding");
+_Static_assert(sizeof(struct vhost_user_mem_table) == 8 + 8 * 32,
+	       "SET_MEM_TABLE carries up to 8 regions");
 
 #endif /* KESTREL_VHOST_USER_PROTOCOL_H */

@@ -206,13 +206,11 @@ static int conn_recv(int fd, struct vhost_user_msg *msg, int *fds,
 
 void vhost_user_server_log_stats(struct vhost_user_server *s)
 {
-	struct vdpa_device *vdpa = s->dev.vdpa;
-
-	for (u32 i = 0; i < vdpa->nvqs; i++) {
+	for (u32 i = 0; i < s->dev.nvrings; i++) {
 		struct vdpa_vq_stats st;
 
-		if (vdpa_get_vq_stats(vdpa, (u16)i, &st) ||
-		    !(st.packets | st.kicks | st.errors | st.drops))
+		vhost_user_dev_get_stats(&s->dev, i, &st);
+		if (!(st.packets | st.kicks | st.errors | st.drops))
 			continue;
 		pr_info("%s: vq %u: packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu notifies=%llu",
 			s->dev.name, i, (unsigned long long)st.packets,

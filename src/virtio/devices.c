@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
@@ -60,7 +61,7 @@ struct virtio_devices {
 
 int virtio_devices_create(struct virtio_devices **out)
 {
-	*out = calloc(1, sizeof(**out));
+	*out = xzalloc(sizeof(**out));
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -97,8 +98,8 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 		return -EINVAL;
 	}
 	slot = &devs->slots[devs->nr];
-	slot->spec = strdup(spec);
-	slot->opt = strdup(what);
+	slot->spec = xstrdup(spec);
+	slot->opt = xstrdup(what);
 	if (!slot->spec || !slot->opt) {
 		free(slot->spec);
 		free(slot->opt);
@@ -276,6 +277,23 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs)
 	return devs->nr;
 }
 
+static void vdev_slot_place(unsigned int n, struct boot_mmio_dev *out)
+{
+	out->base = X86_VIRTIO_MMIO_BASE + (u64)n * X86_VIRTIO_MMIO_SIZE;
+	out->size = X86_VIRTIO_MMIO_SIZE;
+	out->irq = X86_VIRTIO_MMIO_IRQ0 + n % VDEV_IRQ_LINES;
+}
+
+unsigned int virtio_devices_plan(const struct virtio_devices *devs,
+				 struct boot_mmio_dev *out, unsigned int max)
+{
+	unsigned int n;
+
+	for (n = 0; n < devs->nr && n < max; n++)
+		vdev_slot_place(n, &out[n]);
+	return n;
+}
+
 int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm)
 {
 	int ret = vdev_register_types();
@@ -284,8 +302,13 @@ int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm)
 		return ret;
 	for (unsigned int n = devs->nr_boot; n < devs->nr; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
-		u64 base = X86_VIRTIO_MMIO_BASE + (u64)n * X86_VIRTIO_MMIO_SIZE;
-		u32 irq = X86_VIRTIO_MMIO_IRQ0 + n % VDEV_IRQ_LINES;
+		struct boot_mmio_dev place;
+		u64 base;
+		u32 irq;
+
+		vdev_slot_place(n, &place);
+		base = place.base;
+		irq = place.irq;
 
 		ret = vdpa_mgmt_dev_add(slot->spec, &slot->vdpa);
 		if (ret) {

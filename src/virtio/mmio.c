@@ -32,6 +32,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/iotlb.h>
 #include <kestrel/memory.h>
 #include <kestrel/vdpa.h>
@@ -131,15 +132,15 @@ static int vmmio_relay_start(struct virtio_mmio *m)
 
 	if (m->relay_started)
 		return 0;
-	m->relay_epfd = epoll_create1(EPOLL_CLOEXEC);
+	m->relay_epfd = xepoll_create1(EPOLL_CLOEXEC);
 	if (m->relay_epfd < 0)
-		return -errno;
-	m->relay_stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		return m->relay_epfd;
+	m->relay_stopfd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->relay_stopfd < 0)
-		return -errno;
+		return m->relay_stopfd;
 	if (epoll_ctl(m->relay_epfd, EPOLL_CTL_ADD, m->relay_stopfd, &ev) < 0)
 		return -errno;
-	ret = -pthread_create(&m->relay, NULL, vmmio_relay_thread, m);
+	ret = xpthread_create(&m->relay, NULL, vmmio_relay_thread, m);
 	if (ret)
 		return ret;
 	m->relay_started = true;
@@ -221,7 +222,7 @@ static int vmmio_map_ram(struct virtio_mmio *m)
 	struct iotlb *tlb = NULL;
 	int ret = 0;
 
-	m->maps = calloc(n ? n : 1, sizeof(*m->maps));
+	m->maps = xcalloc(n ? n : 1, sizeof(*m->maps));
 	if (!m->maps)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
@@ -261,10 +262,10 @@ static int vmmio_map_ram(struct virtio_mmio *m)
 			ret = vdpa_dma_map(m->vdpa, a, r->gpa, r->size, r->hva,
 					   VDPA_MAP_RW);
 			if (ret) {
-				pr_err("%s: cannot map RAM 0x%llx+0x%llx for %s: %s",
-				       m->name, (unsigned long long)r->gpa,
-				       (unsigned long long)r->size,
-				       m->vdpa->name, strerror(-ret));
+				pr_debug("%s: cannot map RAM 0x%llx+0x%llx for %s: %s",
+					 m->name, (unsigned long long)r->gpa,
+					 (unsigned long long)r->size,
+					 m->vdpa->name, strerror(-ret));
 				return ret;
 			}
 		}
@@ -699,7 +700,7 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 		return -EINVAL;
 	}
 
-	m = calloc(1, sizeof(*m));
+	m = xzalloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
@@ -715,7 +716,7 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 	m->iodev.ops = &vmmio_io_ops;
 	m->iodev.name = m->name;
 	m->nvqs = vdpa->nvqs;
-	m->vqs = calloc(m->nvqs, sizeof(*m->vqs));
+	m->vqs = xcalloc(m->nvqs, sizeof(*m->vqs));
 	if (!m->vqs) {
 		ret = -ENOMEM;
 		goto err_destroy;
@@ -732,9 +733,9 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 	if (ret)
 		goto err_destroy;
 
-	m->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->irqfd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->irqfd < 0) {
-		ret = -errno;
+		ret = m->irqfd;
 		goto err_destroy;
 	}
 	ret = vm_irqfd_add(vm, irq, m->irqfd);
@@ -745,9 +746,9 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 	for (u32 i = 0; i < m->nvqs; i++) {
 		struct virtio_mmio_vq *vq = &m->vqs[i];
 
-		vq->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vq->kickfd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vq->kickfd < 0) {
-			ret = -errno;
+			ret = vq->kickfd;
 			goto err_destroy;
 		}
 		ret = vm_ioeventfd_add(vm, IO_SPACE_MMIO,
@@ -772,8 +773,9 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 	return 0;
 
 err_destroy:
-	pr_err("virtio-mmio: cannot attach %s at 0x%llx: %s", vdpa->name,
-	       (unsigned long long)base, strerror(-ret));
+	/* The caller reports it, naming the option or request (one line). */
+	pr_debug("virtio-mmio: cannot attach %s at 0x%llx: %s", vdpa->name,
+		 (unsigned long long)base, strerror(-ret));
 	virtio_mmio_destroy(m);
 	return ret;
 }

@@ -12,6 +12,9 @@
 
 #include <kestrel/log.h>
 
+_Static_assert(IOTLB_PERM_RO == 1 && IOTLB_PERM_WO == 2,
+	       "vringh_getdesc() derives the permission from the WRITE flag");
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +56,17 @@ static __cold __printf(3, 4) int vringh_bad(struct vringh *vrh, int err,
 	pr_warn_ratelimited("vringh: ring (desc 0x%llx) broken: %s (%d)",
 			    (unsigned long long)vrh->desc_addr, msg, err);
 	vrh->broken = err;
+	/*
+	 * No live generation is 0 (iotlb.h; vringh_host_generation), so
+	 * the one generation compare on every fast path also catches
+	 * "broken" and sends the caller to the slow path that returns it.
+	 */
+	vrh->ring_generation = 0;
 	return err;
 }
+
+/* The generation of host memory: fixed, and never 0. */
+static const u64 vringh_host_generation = 1;
 
 /* Translate guest [addr, addr + len) for the walker, by flavour. */
 static inline ssize_t vringh_xlate(struct vringh *vrh, u64 addr, u64 len,
@@ -103,7 +115,7 @@ static int vringh_map_area(struct vringh *vrh, u64 addr, u64 len,
 /* (Re)translate the three ring areas. */
 static int vringh_resolve(struct vringh *vrh)
 {
-	u64 gen = 0;
+	u64 gen;
 	void *desc, *avail, *used;
 	size_t avail_len = vringh_avail_size(vrh->num);
 	size_t used_len = vringh_used_size(vrh->num);
@@ -113,8 +125,18 @@ static int vringh_resolve(struct vringh *vrh)
 		avail_len -= sizeof(le16);
 		used_len -= sizeof(le16);
 	}
-	if (vrh->mem == VRINGH_MEM_IOTLB)
+	if (vrh->mem == VRINGH_MEM_IOTLB) {
 		gen = iotlb_generation(vrh->iotlb);
+		/*
+		 * Entries of older generations go: vringh_getdesc()'s fast
+		 * path relies on every cached entry being of a generation
+		 * >= ring_generation (see there).
+		 */
+		iotlb_cache_flush(&vrh->cache);
+		vrh->cache_hot = 0;
+	} else {
+		gen = vringh_host_generation;
+	}
 	ret = vringh_map_area(vrh, vrh->desc_addr, vringh_desc_size(vrh->num),
 			      IOTLB_PERM_RO, &desc);
 	if (ret)
@@ -161,7 +183,7 @@ static int vringh_init_common(struct vringh *vrh, u64 features, unsigned int num
 	vrh->weak_barriers = weak_barriers;
 	vrh->num = num;
 	vrh->mask = num - 1;
-	vrh->generation = &vrh->ring_generation;	/* host memory: fixed */
+	vrh->generation = &vringh_host_generation;
 	vrh->desc_addr = desc;
 	vrh->avail_addr = avail;
 	vrh->used_addr = used;
@@ -204,6 +226,16 @@ int vringh_init_host(struct vringh *vrh, u64 features, unsigned int num,
 	vrh->mem = VRINGH_MEM_HOST;
 	vrh->host_start = start;
 	vrh->host_last = start + (len - 1);
+	/*
+	 * The whole window as one read-write cache entry of the fixed host
+	 * generation: the buffer fast path then needs no flavour test. Only
+	 * vringh fills this cache, and never for host memory.
+	 */
+	vrh->cache.generation = vringh_host_generation;
+	vrh->cache.e[0].start = vrh->host_start;
+	vrh->cache.e[0].last = vrh->host_last;
+	vrh->cache.e[0].addr = vrh->host_start;
+	vrh->cache.e[0].perm = IOTLB_PERM_RW;
 	return vringh_resolve(vrh);
 }
 
@@ -321,16 +353,64 @@ ssize_t __vringh_iov_push(struct vringh_iov *wiov, const void *src, size_t len)
 
 /* ---- chain walking ---------------------------------------------------------- */
 
+/*
+ * Host address of [@addr, @addr + @len) if the cache entry that served the
+ * last lookup covers it with @perm (IOTLB_PERM_RO or _WO), else NULL (ask
+ * vringh_cache_find(), then the IOTLB). No generation compare: with
+ * ring_generation current (the caller checked) every cached entry belongs
+ * to it, because vringh_resolve() empties the cache, later fills happen at
+ * the generation current then, and generations are never reused (iotlb.h).
+ * @len > 0.
+ */
+static inline void *vringh_hot_xlate(const struct vringh *vrh, u64 addr,
+				     u32 len, unsigned int perm)
+{
+	const struct iotlb_cache_entry *e = &vrh->cache.e[vrh->cache_hot];
+
+	if (unlikely(addr < e->start || addr > e->last ||
+		     len - 1 > e->last - addr || !(e->perm & perm)))
+		return NULL;
+	return (void *)(uintptr_t)(e->addr + (addr - e->start));
+}
+
+/*
+ * The cached entry covering [@addr, @addr + @len) with @perm, remembered
+ * in @vrh->cache_hot so the next lookup tries it first (consecutive
+ * buffers of a queue almost always share one mapping). The caller has
+ * checked that ring_generation is current.
+ */
+static inline const struct iotlb_cache_entry *
+vringh_cache_find(struct vringh *vrh, u64 addr, u32 len, unsigned int perm)
+{
+	const struct iotlb_cache_entry *e;
+
+	e = iotlb_cache_find(&vrh->cache, vrh->ring_generation, addr, len, perm);
+	if (e)
+		vrh->cache_hot = (u32)(e - vrh->cache.e);
+	return e;
+}
+
 /* Append the host segments of one buffer descriptor to @iov (slow path). */
 static __attribute__((noinline)) int vringh_iov_add(struct vringh *vrh, struct vringh_iov *iov,
 			  u64 addr, u32 len, unsigned int perm)
 {
 	struct iotlb_seg segs[VRINGH_XLATE_SEGS];
+	const struct iotlb_cache_entry *e;
 	ssize_t n, i;
 	int ret;
 
+	e = vringh_cache_find(vrh, addr, len, perm);
+	if (e && iov->used < iov->max) {
+		iov->iov[iov->used].iov_base = (void *)(uintptr_t)(e->addr + (addr - e->start));
+		iov->iov[iov->used].iov_len = len;
+		iov->used++;
+		return 0;
+	}
 	for (;;) {
 		n = vringh_xlate(vrh, addr, len, perm, segs, ARRAY_SIZE(segs));
+		/* A single-segment translation filled the cache: make it hot. */
+		if (n == 1)
+			vringh_cache_find(vrh, addr, len, perm);
 		if (unlikely(n < 0 && n != -ENOBUFS))
 			return n;
 		for (i = 0; i < (n < 0 ? VRINGH_XLATE_SEGS : n); i++) {
@@ -351,29 +431,20 @@ static __attribute__((noinline)) int vringh_iov_add(struct vringh *vrh, struct v
 }
 
 /*
- * The fast path of vringh_iov_add(): room in @iov and a translation in the
- * cache (or the host window). Return: true if the segment was added.
+ * The fast path of vringh_iov_add(): room in @iov and the hot cache entry
+ * covers the buffer (for host memory the cache holds the window:
+ * vringh_init_host()). Return: true if the segment was added.
  */
 static inline bool vringh_iov_add_fast(struct vringh *vrh, struct vringh_iov *iov,
 				       u64 addr, u32 len, unsigned int perm)
 {
-	const struct iotlb_cache_entry *e;
 	void *base;
 
 	if (unlikely(iov->used == iov->max))
 		return false;
-	if (vrh->mem == VRINGH_MEM_HOST) {
-		if (addr < vrh->host_start || addr > vrh->host_last ||
-		    len - 1 > vrh->host_last - addr)
-			return false;
-		base = (void *)(uintptr_t)addr;
-	} else {
-		/* ring_generation is current: vringh_ready() checked it. */
-		e = iotlb_cache_find(&vrh->cache, vrh->ring_generation, addr, len, perm);
-		if (!e)
-			return false;
-		base = (void *)(uintptr_t)(e->addr + (addr - e->start));
-	}
+	base = vringh_hot_xlate(vrh, addr, len, perm);
+	if (unlikely(!base))
+		return false;
 	iov->iov[iov->used].iov_base = base;
 	iov->iov[iov->used].iov_len = len;
 	iov->used++;
@@ -447,16 +518,15 @@ vringh_walk(struct vringh *vrh, u16 head, struct vringh_iov *riov,
 	    struct vringh_iov *wiov)
 {
 	struct vringh_table t = { .desc = vrh->desc, .size = vrh->num };
+	struct vringh_iov *iov = riov;
 	u32 i = head, visited = 0, total = 0;
-	bool writing = false;
+	u16 dir = 0;		/* 0: readable part; VRINGH_DESC_F_WRITE after */
 	u64 bytes = 0;
 	int ret;
 
 	struct vringh_desc d = { 0 };
 
 	for (;;) {
-		struct vringh_iov *iov;
-		unsigned int perm;
 		u16 flags;
 		u32 len;
 
@@ -484,27 +554,24 @@ vringh_walk(struct vringh *vrh, u16 head, struct vringh_iov *riov,
 		/* Buffer descriptors only count toward the chain length. */
 		if (unlikely(++total > vrh->num))
 			return vringh_bad(vrh, -E2BIG, "chain longer than ring");
-		if (flags & VRINGH_DESC_F_WRITE) {
-			if (unlikely(!wiov))
-				return vringh_bad(vrh, -EACCES, "unexpected writable buffer");
-			writing = true;
-			iov = wiov;
-			perm = IOTLB_PERM_WO;
-		} else {
+		if (unlikely((flags & VRINGH_DESC_F_WRITE) != dir)) {
 			/* virtio 1.2 §2.7.4.2: readable before writable */
-			if (unlikely(writing))
+			if (dir)
 				return vringh_bad(vrh, -EPROTO, "readable after writable");
-			if (unlikely(!riov))
-				return vringh_bad(vrh, -EACCES, "unexpected readable buffer");
-			iov = riov;
-			perm = IOTLB_PERM_RO;
+			dir = VRINGH_DESC_F_WRITE;
+			iov = wiov;
 		}
+		if (unlikely(!iov))
+			return vringh_bad(vrh, -EACCES, "unexpected %s buffer",
+					  dir ? "writable" : "readable");
 		bytes += len;
 		if (unlikely(bytes > UINT32_MAX))
 			return vringh_bad(vrh, -EOVERFLOW, "chain longer than 4 GiB");
+		/* IOTLB_PERM_RO is 1, _WO is 2: 1 << (WRITE flag >> 1). */
 		if (likely(len) &&
-		    !vringh_iov_add_fast(vrh, iov, le64_to_cpu(d.addr), len, perm)) {
-			ret = vringh_iov_add(vrh, iov, le64_to_cpu(d.addr), len, perm);
+		    !vringh_iov_add_fast(vrh, iov, le64_to_cpu(d.addr), len, 1u << (dir >> 1))) {
+			ret = vringh_iov_add(vrh, iov, le64_to_cpu(d.addr), len,
+					     1u << (dir >> 1));
 			if (unlikely(ret)) {
 				if (ret == -ENOMEM)
 					return ret;
@@ -521,8 +588,33 @@ vringh_walk(struct vringh *vrh, u16 head, struct vringh_iov *riov,
 	}
 }
 
-int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
-		   struct vringh_iov *wiov, u16 *head)
+/* Take the chain at *@head (a head index < num): reset the iovs, walk it, consume it. */
+static __attribute__((noinline)) int
+vringh_getdesc_walk(struct vringh *vrh, struct vringh_iov *riov,
+		    struct vringh_iov *wiov, u16 *head)
+{
+	u16 h = *head;
+	int ret;
+
+	if (riov)
+		vringh_iov_reset(riov);
+	if (wiov)
+		vringh_iov_reset(wiov);
+	ret = vringh_walk(vrh, h, riov, wiov);
+	if (unlikely(ret))
+		return ret;
+	vrh->last_avail_idx++;
+	return 1;
+}
+
+/*
+ * Everything vringh_getdesc() does, from any state: the entry check
+ * (broken, ring areas re-translated after an IOTLB change), the avail
+ * index and the head, then the full walker.
+ */
+static __attribute__((noinline)) int
+vringh_getdesc_slow(struct vringh *vrh, struct vringh_iov *riov,
+		    struct vringh_iov *wiov, u16 *head)
 {
 	u16 avail_idx, slot, h;
 	int ret;
@@ -530,10 +622,6 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 	ret = vringh_ready(vrh);
 	if (unlikely(ret))
 		return ret;
-	if (riov)
-		vringh_iov_reset(riov);
-	if (wiov)
-		vringh_iov_reset(wiov);
 
 	avail_idx = vrh->avail_idx_shadow;
 	if (avail_idx == vrh->last_avail_idx) {
@@ -543,8 +631,13 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 			return vringh_bad(vrh, -EILSEQ, "avail idx moved %u -> %u",
 					  vrh->last_avail_idx, avail_idx);
 		vrh->avail_idx_shadow = avail_idx;
-		if (avail_idx == vrh->last_avail_idx)
+		if (avail_idx == vrh->last_avail_idx) {
+			if (riov)
+				vringh_iov_reset(riov);
+			if (wiov)
+				vringh_iov_reset(wiov);
 			return 0;
+		}
 		/* Pairs with the driver's wmb before its avail->idx store. */
 		smp_rmb();
 	}
@@ -553,37 +646,85 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 	h = le16_to_cpu(READ_ONCE(vrh->avail->ring[slot]));
 	if (unlikely(h >= vrh->num))
 		return vringh_bad(vrh, -ERANGE, "head %u >= ring size %u", h, vrh->num);
+	*head = h;
+	return vringh_getdesc_walk(vrh, riov, wiov, head);
+}
 
-	/*
-	 * Fast path: a chain of one direct descriptor whose buffer is in the
-	 * translation cache. Anything else, or any doubt, takes the full
-	 * walker, which re-reads the chain from its head and decides alone.
-	 */
-	{
-		struct vringh_desc d;
-		struct vringh_iov *iov;
-		u16 flags;
-		u32 len;
+/*
+ * The fast path: ring current and not broken (one generation compare:
+ * vringh_bad() zeroes ring_generation), avail index and head checked here,
+ * then a chain of one direct, non-empty descriptor whose buffer the hot
+ * cache entry covers is taken inline. Every check of the walker that
+ * applies to such a chain is made (direction vs. the iovs, address +
+ * length inside a mapping with the needed permission); any other chain
+ * goes to the walker, and any doubt about the ring state to
+ * vringh_getdesc_slow(), which re-reads the ring and decides alone
+ * (nothing was consumed or written yet, except the avail index shadow,
+ * which it re-validates).
+ */
+int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
+		   struct vringh_iov *wiov, u16 *head)
+{
+	const struct vringh_desc *src;
+	struct vringh_iov *iov;
+	struct iovec *v;
+	u16 last, avail_idx, h, flags;
+	void *base;
+	u64 addr;
+	u32 len;
 
-		vringh_desc_read(&d, &vrh->desc[h]);
-		flags = le16_to_cpu(d.flags);
-		len = le32_to_cpu(d.len);
-		iov = flags & VRINGH_DESC_F_WRITE ? wiov : riov;
-		if (!(flags & (VRINGH_DESC_F_NEXT | VRINGH_DESC_F_INDIRECT)) &&
-		    likely(iov && len) &&
-		    vringh_iov_add_fast(vrh, iov, le64_to_cpu(d.addr), len,
-					flags & VRINGH_DESC_F_WRITE ? IOTLB_PERM_WO
-								    : IOTLB_PERM_RO))
-			goto out_taken;
+	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
+		     vrh->ring_generation))
+		goto slow;
+
+	last = vrh->last_avail_idx;
+	if (vrh->avail_idx_shadow == last) {
+		avail_idx = le16_to_cpu(READ_ONCE(vrh->avail->idx));
+		/* virtio 1.2 §2.7.13.3 (the slow path reports it) */
+		if (unlikely((u16)(avail_idx - last) > vrh->num))
+			goto slow;
+		vrh->avail_idx_shadow = avail_idx;
+		if (avail_idx == last)
+			goto slow;	/* empty: resets the iovs, returns 0 */
+		/* Pairs with the driver's wmb before its avail->idx store. */
+		smp_rmb();
 	}
 
-	ret = vringh_walk(vrh, h, riov, wiov);
-	if (unlikely(ret))
-		return ret;
-out_taken:
-	vrh->last_avail_idx++;
+	h = le16_to_cpu(READ_ONCE(vrh->avail->ring[last & vrh->mask]));
+	if (unlikely(h >= vrh->num))
+		goto slow;
+	/* Early, so h need not stay live (written even if the walk fails). */
 	*head = h;
+	/* One private copy of the fields used (no double fetch). */
+	src = &vrh->desc[h];
+	addr = le64_to_cpu(READ_ONCE(src->addr));
+	len = le32_to_cpu(READ_ONCE(src->len));
+	flags = le16_to_cpu(READ_ONCE(src->flags));
+	iov = flags & VRINGH_DESC_F_WRITE ? wiov : riov;
+	if (unlikely((flags & (VRINGH_DESC_F_NEXT | VRINGH_DESC_F_INDIRECT)) ||
+		     !len || !iov || !iov->max))
+		goto walk;
+	/* IOTLB_PERM_RO is 1, _WO is 2: 1 << (WRITE flag >> 1). */
+	base = vringh_hot_xlate(vrh, addr, len,
+				1u << ((flags & VRINGH_DESC_F_WRITE) >> 1));
+	if (unlikely(!base))
+		goto walk;
+
+	v = iov->iov;
+	if (riov)
+		vringh_iov_reset(riov);
+	if (wiov)
+		vringh_iov_reset(wiov);
+	v->iov_base = base;
+	v->iov_len = len;
+	iov->used = 1;
+	vrh->last_avail_idx++;
 	return 1;
+
+walk:
+	return vringh_getdesc_walk(vrh, riov, wiov, head);
+slow:
+	return vringh_getdesc_slow(vrh, riov, wiov, head);
 }
 
 void vringh_abandon(struct vringh *vrh, unsigned int n)
@@ -630,9 +771,9 @@ int vringh_complete(struct vringh *vrh, u16 head, u32 len)
 	struct vringh_used_elem *u;
 	u16 idx;
 
-	if (unlikely(vrh->broken || head >= vrh->num ||
-		     __atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
-		     vrh->ring_generation))
+	/* Broken rings fail the generation compare too (vringh_bad()). */
+	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
+		     vrh->ring_generation || head >= vrh->num))
 		return vringh_complete_slow(vrh, head, len);
 	idx = vrh->last_used_idx;
 	u = &vrh->used->ring[idx & vrh->mask];

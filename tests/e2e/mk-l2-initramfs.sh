@@ -39,10 +39,11 @@ add_mod() {
 		echo "mk-l2-initramfs: module $1 not found in $MDIR" >&2
 		exit 1
 	fi
+	# (sh has no local variables: $f is found again after the recursion)
 	for d in $("$MODINFO" -F depends "$f" | tr , ' '); do
 		add_mod "$d"
 	done
-	cp "$f" "$ST/lib/modules/"
+	cp "$(find "$MDIR/kernel" -name "$1.ko" | head -1)" "$ST/lib/modules/"
 	echo "$1.ko" >> "$ST/lib/modules/order"
 }
 for m in virtio_mmio virtio_net virtio_blk; do

@@ -7,7 +7,8 @@
  * fixed address, so loaders, ACPI tables and devices agree.
  *
  *   0x0000_0000 .. RAM_32BIT_END   RAM (low part; first 1 MiB holds boot data)
- *   0xd000_0000                    boot timer (MMIO, 4 KiB)
+ *   0xd000_0000                    boot timer (MMIO, 4 KiB; bench-sink registers
+ *                                  at +0x08..0x1f, see include/kestrel/hw.h)
  *   0xd000_1000 + n * 0x1000       virtio-mmio device n (n = 0..31), IRQ 10 + n (wraps at 15)
  *   0xfec0_0000                    IOAPIC
  *   0xfee0_0000                    LAPIC
@@ -20,6 +21,8 @@
 #define X86_BOOT_TIMER_GPA	0xd0000000ULL
 #define X86_BOOT_TIMER_SIZE	0x1000ULL
 #define X86_BOOT_TIMER_MAGIC	123		/* byte written at userspace start */
+/* The exit-cost benchmark's sink: BOOTTIMER_REG_SINK of the boot timer. */
+#define X86_BENCH_SINK_GPA	(X86_BOOT_TIMER_GPA + 0x08)
 
 #define X86_VIRTIO_MMIO_BASE	0xd0001000ULL
 #define X86_VIRTIO_MMIO_SIZE	0x1000ULL

@@ -201,7 +201,7 @@ static void acpi_seal(u8 *table)
 
 static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *b, u32 *off)
 {
-	u8 *scratch = malloc(sizeof(b->data)), res[64];
+	u8 *scratch = xmalloc(sizeof(b->data)), res[64];
 	struct aml a, r;
 	unsigned int i;
 	u8 *t;
@@ -361,6 +361,11 @@ int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob
 		ret = acpi_build_fadt(b, base + dsdt_off, &fadt_off);
 	if (!ret)
 		ret = acpi_build_madt(cfg, b, &madt_off);
+	if (ret == -ENOMEM) {
+		if (err && errlen)
+			snprintf(err, errlen, "out of memory for the ACPI tables");
+		return ret;
+	}
 	if (ret) {
 		if (err && errlen)
 			snprintf(err, errlen, "ACPI tables do not fit in 0x%llx bytes",
@@ -388,7 +393,7 @@ int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob
 
 int x86_acpi_write(struct x86_loader *l)
 {
-	struct x86_acpi_blob *b = malloc(sizeof(*b));
+	struct x86_acpi_blob *b = xmalloc(sizeof(*b));
 	int ret;
 
 	if (!b)
@@ -442,4 +447,9 @@ int x86_acpi_dump(const struct boot_config *cfg, const char *dir)
 		ret = acpi_write_file(dir, &b->tables[i], b->data);
 	free(b);
 	return ret;
+}
+
+int boot_tables_dump(const struct boot_config *cfg, const char *dir)
+{
+	return x86_acpi_dump(cfg, dir);
 }

@@ -129,7 +129,7 @@ int x86_loader_cmdline(struct x86_loader *l, bool add_mmio, size_t limit, size_t
 
 	if (limit > cap - 1)
 		limit = cap - 1;
-	buf = malloc(cap);
+	buf = xmalloc(cap);
 	if (!buf)
 		return x86_loader_fail(l, -ENOMEM, "out of memory for the command line");
 	if (cfg->cmdline) {
@@ -212,7 +212,7 @@ void x86_entry_prot32(struct x86_boot_entry *e)
 int x86_entry_long64(struct x86_loader *l, struct x86_boot_entry *e)
 {
 	enum { PAGES = (X86_BOOT_PGTABLE_END - X86_BOOT_PML4_GPA) / 4096 };
-	le64 *pt = calloc(PAGES, 4096);
+	le64 *pt = xcalloc(PAGES, 4096);
 	le64 *pml4, *pdpt, *pd;
 	unsigned int i;
 	int ret;
@@ -302,7 +302,7 @@ int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
 
 	if (err && errlen)
 		err[0] = '\0';
-	l = calloc(1, sizeof(*l));
+	l = xzalloc(sizeof(*l));
 	if (!l) {
 		if (err && errlen)
 			snprintf(err, errlen, "out of memory");
@@ -388,7 +388,9 @@ int x86_load_guest(struct address_space *as, const struct boot_config *cfg,
 
 static int x86_vcpu_ioctl(int fd, unsigned long req, void *arg)
 {
-	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+	int ret = kvm_ioctl(fd, req, arg);
+
+	return ret < 0 ? ret : 0;
 }
 
 static void x86_seg_set(struct kvm_segment *s, const struct x86_boot_entry *e,

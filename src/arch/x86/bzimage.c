@@ -148,7 +148,7 @@ static int bz_enter_64(struct x86_loader *l, const struct setup_header *h,
 	struct boot_params *bp;
 	int ret;
 
-	bp = calloc(1, sizeof(*bp));
+	bp = xzalloc(sizeof(*bp));
 	if (!bp)
 		return x86_loader_fail(l, -ENOMEM, "out of memory for the zero page");
 	bp->hdr = *h;

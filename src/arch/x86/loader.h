@@ -8,6 +8,7 @@
 
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
+#include <kestrel/fault.h>
 #include <kestrel/memory.h>
 #include <kestrel/types.h>
 

@@ -151,7 +151,7 @@ int x86_mptable_build(unsigned int nr_cpus, u64 base, u8 *buf, size_t bufsize,
 
 int x86_mptable_write(struct x86_loader *l)
 {
-	u8 *buf = malloc(X86_BOOT_MPTABLE_SIZE);
+	u8 *buf = xmalloc(X86_BOOT_MPTABLE_SIZE);
 	size_t len;
 	int ret;
 

@@ -250,7 +250,7 @@ int x86_multiboot_load(struct x86_loader *l, struct x86_boot_entry *e)
 	e->kernel_start = start;
 	e->kernel_end = end;
 
-	a = calloc(1, sizeof(*a));
+	a = xzalloc(sizeof(*a));
 	if (!a)
 		return x86_loader_fail(l, -ENOMEM, "out of memory for the Multiboot info");
 	info_off = x86_info_alloc(a, sizeof(info), 16);

@@ -157,7 +157,7 @@ int x86_pvh_load(struct x86_loader *l, struct x86_boot_entry *e)
 	e->kernel_start = info.lowest;
 	e->kernel_end = info.highest;
 
-	a = calloc(1, sizeof(*a));
+	a = xzalloc(sizeof(*a));
 	if (!a)
 		return x86_loader_fail(l, -ENOMEM, "out of memory for the PVH start_info");
 	si_off = x86_info_alloc(a, sizeof(si), 8);

@@ -18,6 +18,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 
 #include "internal.h"
@@ -300,7 +301,7 @@ static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	_Static_assert(offsetof(struct virtio_blk_config,
 				max_secure_erase_sectors) <= VDPASIM_CONFIG_MAX,
 		       "blk config fits");
-	blk = calloc(1, sizeof(*blk));
+	blk = xzalloc(sizeof(*blk));
 	if (!blk)
 		return -ENOMEM;
 	blk->capacity = (config->mask & VDPA_ATTR_CAPACITY) ?
@@ -326,7 +327,7 @@ static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	ret = vdpasim_init(&blk->sim, &attr);
 	if (ret)
 		goto err_destroy;
-	blk->disk = calloc(1, blk->capacity);
+	blk->disk = xzalloc(blk->capacity);
 	if (!blk->disk) {
 		ret = -ENOMEM;
 		goto err_destroy;
@@ -339,7 +340,8 @@ static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	return 0;
 
 err_destroy:
-	pr_err("vdpa: cannot create blk simulator: %s", strerror(-ret));
+	/* The caller reports it, naming the option or request (one line). */
+	pr_debug("vdpa: cannot create blk simulator: %s", strerror(-ret));
 	vdpasim_destroy(&blk->sim);
 	return ret;
 }

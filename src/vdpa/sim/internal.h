@@ -127,6 +127,11 @@ struct vdpasim_dev_attr {
  * @stop: tells the worker to exit (atomic)
  * @worker: worker thread
  * @worker_started: @worker was created
+ * @poll: busy-poll mode (poll=on), set at creation, read-only after
+ * @polling: the worker is spinning now (written by the worker under @lock;
+ *	work functions then leave kicks disabled)
+ * @lock_waiters: threads waiting in vdpasim_lock() (atomic); a spinning
+ *	worker steps aside for them
  */
 struct vdpasim {
 	struct vdpa_device vdpa;
@@ -147,7 +152,24 @@ struct vdpasim {
 	unsigned int stop;
 	pthread_t worker;
 	bool worker_started;
+	bool poll;
+	bool polling;
+	unsigned int lock_waiters;
 };
+
+/**
+ * vdpasim_lock() - take @sim->lock from an op (not the worker)
+ * @sim: the device
+ *
+ * Like pthread_mutex_lock(), but a busy-polling worker, which re-takes the
+ * lock at once after every pass, sees the waiter and lets it in.
+ */
+static inline void vdpasim_lock(struct vdpasim *sim)
+{
+	__atomic_add_fetch(&sim->lock_waiters, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&sim->lock);
+	__atomic_sub_fetch(&sim->lock_waiters, 1, __ATOMIC_RELAXED);
+}
 
 static inline struct vdpasim *vdpa_to_sim(struct vdpa_device *vdpa)
 {

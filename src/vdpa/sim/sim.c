@@ -5,6 +5,7 @@
  * device does with its queues lives in net.c and blk.c.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include <linux/virtio_config.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 
 #include "internal.h"
@@ -130,56 +132,111 @@ static void vdpasim_vq_reset(struct vdpasim *sim, u16 idx)
 
 /* ---- worker ------------------------------------------------------------ */
 
+/* Drain the worker's eventfds (kicks, control). Lock held. */
+static void vdpasim_worker_events(struct vdpasim *sim, struct epoll_event *evs,
+				  int n)
+{
+	for (int i = 0; i < n; i++) {
+		u64 data = evs[i].data.u64;
+		eventfd_t v;
+
+		if (data == VDPASIM_EV_CTL) {
+			eventfd_read(sim->ctlfd, &v);
+			continue;
+		}
+		u16 idx = (u16)data;
+		struct vdpasim_vq *vq = &sim->vqs[idx];
+
+		/* Skip events of a kick fd replaced meanwhile. */
+		if (idx >= sim->attr.nvqs || vq->kickfd < 0 ||
+		    vq->kick_gen != (u32)(data >> 32))
+			continue;
+		/* Readable per epoll and only we read it: no block. */
+		if (eventfd_read(vq->kickfd, &v) == 0)
+			__atomic_add_fetch(&vq->stats.kicks, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* Something a pass did, to tell a busy pass from an idle one. Lock held. */
+static u64 vdpasim_progress(const struct vdpasim *sim)
+{
+	u64 sum = 0;
+
+	for (u32 i = 0; i < sim->attr.nvqs; i++)
+		sum += sim->vqs[i].stats.packets + sim->vqs[i].stats.drops +
+		       sim->vqs[i].stats.errors;
+	return sum;
+}
+
+/*
+ * Busy-poll mode (poll=on). The worker runs passes back to back without
+ * waiting for kicks, and the work functions leave kicks disabled while
+ * @polling, so the driver never needs to notify us (it saves its own
+ * syscall per burst, as against a DPDK polling PMD). Every
+ * VDPASIM_POLL_EVENTS passes it looks at its eventfds without blocking
+ * (control, stop). After VDPASIM_POLL_IDLE passes that found nothing,
+ * it stops spinning: one more pass with @polling false re-arms kicks
+ * (notify_enable's race check included), then it sleeps in epoll like the
+ * normal worker until a kick; bounded idle cost, nothing lost.
+ */
+#define VDPASIM_POLL_EVENTS	256
+#define VDPASIM_POLL_IDLE	(1u << 20)
+
 static void *vdpasim_worker(void *arg)
 {
 	struct vdpasim *sim = arg;
 	struct epoll_event evs[16];
-	bool more = false;
+	unsigned int idle = 0, since_events = 0;
+	bool more = false, spin = false;
 
 	for (;;) {
-		int n = epoll_wait(sim->epfd, evs, ARRAY_SIZE(evs), more ? 0 : -1);
-		bool kicked = n > 0;
+		int n = 0;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("%s: worker epoll_wait: %s", sim->vdpa.name,
-			       strerror(errno));
-			break;
+		if (!spin || ++since_events >= VDPASIM_POLL_EVENTS) {
+			since_events = 0;
+			n = epoll_wait(sim->epfd, evs, ARRAY_SIZE(evs),
+				       more || spin ? 0 : -1);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				pr_err("%s: worker epoll_wait: %s", sim->vdpa.name,
+				       strerror(errno));
+				break;
+			}
 		}
 		if (__atomic_load_n(&sim->stop, __ATOMIC_ACQUIRE))
 			break;
+		/* A poll-mode device spins again on any wake-up. */
+		if (sim->poll && !spin && n > 0) {
+			spin = true;
+			idle = 0;
+		}
 
 		pthread_mutex_lock(&sim->lock);
-		for (int i = 0; i < n; i++) {
-			u64 data = evs[i].data.u64;
-			eventfd_t v;
-
-			if (data == VDPASIM_EV_CTL) {
-				eventfd_read(sim->ctlfd, &v);
-				continue;
-			}
-			u16 idx = (u16)data;
-			struct vdpasim_vq *vq = &sim->vqs[idx];
-
-			/* Skip events of a kick fd replaced meanwhile. */
-			if (idx >= sim->attr.nvqs || vq->kickfd < 0 ||
-			    vq->kick_gen != (u32)(data >> 32))
-				continue;
-			/* Readable per epoll and only we read it: no block. */
-			if (eventfd_read(vq->kickfd, &v) == 0)
-				__atomic_add_fetch(&vq->stats.kicks, 1,
-						   __ATOMIC_RELAXED);
-		}
+		vdpasim_worker_events(sim, evs, n);
 		if (vdpasim_is_running(sim)) {
+			u64 before = spin ? vdpasim_progress(sim) : 0;
+
+			__atomic_store_n(&sim->polling, spin, __ATOMIC_RELAXED);
 			more = sim->attr.work(sim);
+			if (spin) {
+				if (more || vdpasim_progress(sim) != before)
+					idle = 0;
+				else if (++idle >= VDPASIM_POLL_IDLE)
+					spin = false;	/* next pass re-arms */
+				more |= !spin;
+			}
 		} else {
 			more = false;
-			if (kicked && (sim->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+			spin = false;
+			if (n > 0 && (sim->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 			    !sim->running)
 				sim->pending_kick = true;
 		}
 		pthread_mutex_unlock(&sim->lock);
+		/* Ops waiting for the lock go first (it is not fair). */
+		while (spin && __atomic_load_n(&sim->lock_waiters, __ATOMIC_RELAXED))
+			sched_yield();
 	}
 	return NULL;
 }
@@ -193,7 +250,7 @@ static int vdpasim_set_vq_address(struct vdpa_device *vdpa, u16 idx,
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	struct vdpasim_vq *vq = &sim->vqs[idx];
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	vq->desc_area = desc_area;
 	vq->driver_area = driver_area;
 	vq->device_area = device_area;
@@ -205,7 +262,7 @@ static int vdpasim_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->vqs[idx].num = num;
 	pthread_mutex_unlock(&sim->lock);
 	return 0;
@@ -230,7 +287,7 @@ static int vdpasim_set_vq_kickfd(struct vdpa_device *vdpa, u16 idx, int fd)
 		if (dupfd < 0)
 			return -errno;
 	}
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	vdpasim_vq_set_kickfd(sim, idx, dupfd);
 	if (dupfd >= 0) {
 		ev.data.u64 = (u64)sim->vqs[idx].kick_gen << 32 | idx;
@@ -254,7 +311,7 @@ static void vdpasim_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->vqs[idx].cb = *cb;
 	pthread_mutex_unlock(&sim->lock);
 }
@@ -265,7 +322,7 @@ static int vdpasim_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 	struct vdpasim_vq *vq = &sim->vqs[idx];
 	int ret = 0;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	if (ready && !vq->ready) {
 		if (!vq->num) {
 			ret = -EINVAL;
@@ -291,7 +348,7 @@ static bool vdpasim_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	bool ready;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	ready = sim->vqs[idx].ready;
 	pthread_mutex_unlock(&sim->lock);
 	return ready;
@@ -303,7 +360,7 @@ static int vdpasim_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	struct vdpasim_vq *vq = &sim->vqs[idx];
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	/* In-flight chains cannot be resumed: used restarts at avail. */
 	vq->last_avail = state->split.avail_index;
 	vq->last_used = state->split.avail_index;
@@ -318,7 +375,7 @@ static int vdpasim_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 	struct vdpasim_vq *vq = &sim->vqs[idx];
 	u16 avail;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	avail = vq->last_avail;
 	if (vq->started)
 		vringh_get_state(&vq->vring, &avail, NULL);
@@ -333,7 +390,7 @@ static int vdpasim_get_vq_stats(struct vdpa_device *vdpa, u16 idx,
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	*stats = sim->vqs[idx].stats;
 	stats->kicks = __atomic_load_n(&sim->vqs[idx].stats.kicks,
 				       __ATOMIC_RELAXED);
@@ -374,7 +431,7 @@ static int vdpasim_set_driver_features(struct vdpa_device *vdpa, u64 features)
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->features = features & sim->attr.features;
 	pthread_mutex_unlock(&sim->lock);
 	return 0;
@@ -385,7 +442,7 @@ static u64 vdpasim_get_driver_features(struct vdpa_device *vdpa)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	u64 f;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	f = sim->features;
 	pthread_mutex_unlock(&sim->lock);
 	return f;
@@ -396,7 +453,7 @@ static void vdpasim_set_config_cb(struct vdpa_device *vdpa,
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->config_cb = *cb;
 	pthread_mutex_unlock(&sim->lock);
 }
@@ -406,7 +463,7 @@ static u8 vdpasim_get_status(struct vdpa_device *vdpa)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	u8 status;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	status = sim->status;
 	pthread_mutex_unlock(&sim->lock);
 	return status;
@@ -417,7 +474,7 @@ static void vdpasim_set_status(struct vdpa_device *vdpa, u8 status)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	bool start;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	start = (status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		!(sim->status & VIRTIO_CONFIG_S_DRIVER_OK);
 	sim->status = status;
@@ -435,7 +492,7 @@ static int vdpasim_reset(struct vdpa_device *vdpa)
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	for (u16 i = 0; i < sim->attr.nvqs; i++)
 		vdpasim_vq_reset(sim, i);
 	for (u32 g = 0; g < sim->attr.ngroups; g++)
@@ -461,7 +518,7 @@ static void vdpasim_get_config(struct vdpa_device *vdpa, unsigned int offset,
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	if (sim->attr.update_config)
 		sim->attr.update_config(sim);
 	memcpy(buf, sim->config + offset, len);
@@ -483,7 +540,7 @@ static u32 vdpasim_get_generation(struct vdpa_device *vdpa)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	u32 gen;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	gen = sim->generation;
 	pthread_mutex_unlock(&sim->lock);
 	return gen;
@@ -504,7 +561,7 @@ static int vdpasim_suspend(struct vdpa_device *vdpa)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
 	/* Taking the lock waits for a worker pass in progress to end. */
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->running = false;
 	for (u16 i = 0; i < sim->attr.nvqs; i++) {
 		struct vdpasim_vq *vq = &sim->vqs[i];
@@ -522,7 +579,7 @@ static int vdpasim_resume(struct vdpa_device *vdpa)
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	bool kick;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->running = true;
 	kick = sim->pending_kick;
 	sim->pending_kick = false;
@@ -541,7 +598,7 @@ static int vdpasim_set_group_asid(struct vdpa_device *vdpa, u32 group,
 {
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	sim->group_asid[group] = asid;
 	/* Started queues of the group (suspended device) switch IOTLB. */
 	for (u16 i = 0; i < sim->attr.nvqs; i++) {
@@ -569,7 +626,7 @@ static int vdpasim_set_map(struct vdpa_device *vdpa, u32 asid,
 	struct vdpasim *sim = vdpa_to_sim(vdpa);
 	int ret;
 
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	ret = iotlb_replace(sim->iotlb[asid], iotlb);
 	pthread_mutex_unlock(&sim->lock);
 	return ret;
@@ -584,7 +641,7 @@ static int vdpasim_dma_map(struct vdpa_device *vdpa, u32 asid, u64 iova,
 	_Static_assert(VDPA_MAP_READ == IOTLB_PERM_RO &&
 		       VDPA_MAP_WRITE == IOTLB_PERM_WO,
 		       "vdpa and iotlb permissions agree");
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	ret = iotlb_add_range(sim->iotlb[asid], iova, iova + (size - 1),
 			      (u64)(uintptr_t)hva, perm);
 	pthread_mutex_unlock(&sim->lock);
@@ -598,7 +655,7 @@ static int vdpasim_dma_unmap(struct vdpa_device *vdpa, u32 asid, u64 iova,
 	ssize_t ret;
 
 	/* The lock also waits out a worker pass using the range. */
-	pthread_mutex_lock(&sim->lock);
+	vdpasim_lock(sim);
 	ret = iotlb_del_range(sim->iotlb[asid], iova, iova + (size - 1));
 	pthread_mutex_unlock(&sim->lock);
 	return ret < 0 ? (int)ret : 0;
@@ -667,11 +724,10 @@ int vdpasim_init(struct vdpasim *sim, const struct vdpasim_dev_attr *attr)
 	    !attr->work)
 		return -EINVAL;
 
-	sim->vqs = calloc(attr->nvqs, sizeof(*sim->vqs));
-	sim->iotlb = calloc(attr->nas, sizeof(*sim->iotlb));
-	sim->group_asid = calloc(attr->ngroups, sizeof(*sim->group_asid));
-	if (!sim->vqs || !sim->iotlb || !sim->group_asid)
+	sim->vqs = xcalloc(attr->nvqs, sizeof(*sim->vqs));
+	if (!sim->vqs)
 		return -ENOMEM;
+	/* Before anything else can fail: destroy closes every kickfd >= 0. */
 	for (u32 i = 0; i < attr->nvqs; i++) {
 		struct vdpasim_vq *vq = &sim->vqs[i];
 
@@ -679,18 +735,22 @@ int vdpasim_init(struct vdpasim *sim, const struct vdpasim_dev_attr *attr)
 		vringh_iov_init(&vq->riov, vq->rstore, VDPASIM_IOV_INLINE, true);
 		vringh_iov_init(&vq->wiov, vq->wstore, VDPASIM_IOV_INLINE, true);
 	}
+	sim->iotlb = xcalloc(attr->nas, sizeof(*sim->iotlb));
+	sim->group_asid = xcalloc(attr->ngroups, sizeof(*sim->group_asid));
+	if (!sim->iotlb || !sim->group_asid)
+		return -ENOMEM;
 	for (u32 as = 0; as < attr->nas; as++) {
 		ret = iotlb_create(VDPASIM_IOTLB_LIMIT, &sim->iotlb[as]);
 		if (ret)
 			return ret;
 	}
 
-	sim->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sim->epfd = xepoll_create1(EPOLL_CLOEXEC);
 	if (sim->epfd < 0)
-		return -errno;
-	sim->ctlfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		return sim->epfd;
+	sim->ctlfd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sim->ctlfd < 0)
-		return -errno;
+		return sim->ctlfd;
 	if (epoll_ctl(sim->epfd, EPOLL_CTL_ADD, sim->ctlfd, &ev) < 0)
 		return -errno;
 	return 0;
@@ -706,7 +766,7 @@ int vdpasim_register(struct vdpasim *sim, const char *name)
 	};
 	int ret;
 
-	ret = -pthread_create(&sim->worker, NULL, vdpasim_worker, sim);
+	ret = xpthread_create(&sim->worker, NULL, vdpasim_worker, sim);
 	if (ret)
 		return ret;
 	sim->worker_started = true;

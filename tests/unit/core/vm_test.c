@@ -93,6 +93,22 @@ static unsigned int count_vcpu_threads(void)
 	return n;
 }
 
+/*
+ * vm_run() names each thread right after creating it, so vCPU 0 can be
+ * running before vCPU 1 has its name: wait for @n (at most ~1 s).
+ */
+static unsigned int wait_for_vcpu_threads(unsigned int n)
+{
+	struct timespec ts = { 0, 1000000 };
+	unsigned int got = count_vcpu_threads();
+
+	for (int i = 0; i < 1000 && got != n; i++) {
+		nanosleep(&ts, NULL);
+		got = count_vcpu_threads();
+	}
+	return got;
+}
+
 static int vcpu_enter_real_mode(struct vcpu *v, u64 rip)
 {
 	struct kvm_sregs s;
@@ -234,7 +250,7 @@ static void test_pause_resume(void)
 	pthread_create(&t, NULL, run_thread, &r);
 	wait_for_progress(&dev, 0, &ok_progress);
 	report(ok_progress, "vCPU 0 runs the port loop");
-	report(count_vcpu_threads() == 2, "one thread per vCPU");
+	report(wait_for_vcpu_threads(2) == 2, "one thread per vCPU");
 
 	for (int i = 0; i < 300; i++) {
 		unsigned int before;

@@ -1,0 +1,94 @@
+#!/bin/bash
+# Packets/s through vhost-user: the same DPDK virtio_user front-end (testpmd,
+# --no-huge, split ring, 64-byte frames, burst 32, one forwarding core)
+# against kestrel's server (net simulator, pinned to CPU 1) and against
+# DPDK's own net_vhost backend (testpmd, forwarding on CPU 1). Runs alternate
+# A/B; each figure is the median of per-second samples after a warm-up,
+# and the median over RUNS runs. Prints kestrel/DPDK ratios. Never fails on
+# a figure.
+#
+#   fe2be  front-end generates (flowgen: sends and drains what comes back);
+#          reported: front-end Tx-pps = frames the backend consumed
+#   loop   both ends io-forward 256 injected frames; reported: front-end
+#          Rx-pps (per direction). kestrel's simulator echoes every frame.
+#   be2fe  backend generates: only DPDK can (the simulator only loops back)
+#
+# env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" B=build
+set -u
+cd "$(dirname "$0")/.." || exit 1
+B=${B:-build}
+RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop be2fe"}
+KVU=$B/kestrel-vhost-user
+command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (apt-get install dpdk-dev)"; exit 0; }
+[ -x "$KVU" ] || { echo "skip: $KVU not built"; exit 0; }
+[ "$(nproc)" -ge 2 ] || { echo "skip: needs 2 CPUs"; exit 0; }
+
+DIR=$(mktemp -d /tmp/kestrel-bench-vu.XXXXXX); TAG=$(basename "$DIR")
+BE_PID=
+cleanup() { [ -n "$BE_PID" ] && kill -INT "$BE_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR" /var/run/dpdk/"$TAG"-*; }
+trap cleanup EXIT
+MEM=(--no-huge -m 1024 --no-pci)
+
+median() { sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print 0}'; }
+
+# pps LOG FIELD: median of the per-second FIELD samples, skipping 2 warm-up
+pps() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1" | grep -o "$2: *[0-9]*" | awk '{print $2}' |
+	awk 'NR > 2' | median; }
+
+start_backend() {	# WHO MODE
+	local sock=$DIR/vu.sock; rm -f "$sock"
+	if [ "$1" = kestrel ]; then
+		taskset -c 1 "$KVU" --socket "$sock" --device net >"$DIR/be.log" 2>&1 &
+	else
+		local fwd=io; [ "$2" = fe2be ] && fwd=rxonly; [ "$2" = be2fe ] && fwd=txonly
+		timeout -s INT $((SECS + 30)) dpdk-testpmd -l 0,1 --main-lcore 0 "${MEM[@]}" \
+			--file-prefix="$TAG-be" --vdev "net_vhost0,iface=$sock,queues=1" -- \
+			--nb-cores=1 --burst=32 --forward-mode=$fwd --txpkts=64 --stats-period 1 \
+			</dev/null >"$DIR/be.log" 2>&1 &
+	fi
+	BE_PID=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && return 0; sleep 0.05; done
+	echo "backend $1 did not start"; cat "$DIR/be.log"; return 1
+}
+
+run_one() {	# WHO MODE -> prints pps
+	local who=$1 mode=$2 fe=(-l 0,1 --main-lcore 1 "${MEM[@]}" --file-prefix="$TAG-fe"
+		--vdev "net_virtio_user0,path=$DIR/vu.sock,queues=1" -- --nb-cores=1 --burst=32 --txpkts=64)
+	start_backend "$who" "$mode" >&2 || { echo 0; return; }
+	case $mode in
+	fe2be)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=flowgen \
+			--stats-period 1 </dev/null >"$DIR/fe.log" 2>&1
+		pps "$DIR/fe.log" Tx-pps ;;
+	be2fe)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=rxonly \
+			--stats-period 1 </dev/null >"$DIR/fe.log" 2>&1
+		pps "$DIR/fe.log" Rx-pps ;;
+	loop)	rm -f "$DIR/in"; mkfifo "$DIR/in"
+		( sleep 3; echo "start tx_first 8"; for _ in $(seq $((SECS + 1))); do sleep 1
+		  echo "show port stats all"; done; echo stop; sleep 0.3; echo quit ) >"$DIR/in" &
+		timeout -s INT $((SECS + 8)) dpdk-testpmd "${fe[@]}" --forward-mode=io -i \
+			<"$DIR/in" >"$DIR/fe.log" 2>&1
+		pps "$DIR/fe.log" Rx-pps ;;
+	esac
+	kill -INT "$BE_PID" 2>/dev/null; wait "$BE_PID" 2>/dev/null; BE_PID=
+	rm -rf /var/run/dpdk/"$TAG"-*
+}
+
+echo "vhost-user pps: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null) virtio_user front-end," \
+     "64 B frames, $RUNS alternating runs x ${SECS}s, medians"
+for mode in $MODES; do
+	k=(); d=()
+	for r in $(seq "$RUNS"); do
+		[ "$mode" = be2fe ] || k+=("$(run_one kestrel "$mode")")
+		d+=("$(run_one dpdk "$mode")")
+	done
+	dm=$(printf '%s\n' "${d[@]}" | median)
+	if [ "$mode" = be2fe ]; then
+		printf '%-6s kestrel        n/a (the net simulator only loops back; it generates no traffic)\n' "$mode"
+		printf '%-6s dpdk     %10d pps  [%s]\n' "$mode" "$dm" "${d[*]}"
+		continue
+	fi
+	km=$(printf '%s\n' "${k[@]}" | median)
+	printf '%-6s kestrel  %10d pps  [%s]\n' "$mode" "$km" "${k[*]}"
+	printf '%-6s dpdk     %10d pps  [%s]\n' "$mode" "$dm" "${d[*]}"
+	awk -v k="$km" -v d="$dm" -v m="$mode" 'BEGIN { printf "%-6s ratio    %.2fx (kestrel / DPDK)\n", m, d ? k / d : 0 }'
+done

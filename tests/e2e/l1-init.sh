@@ -1,0 +1,156 @@
+#!/bin/sh
+# L1 /init for the kestrel end-to-end harness (busybox; built into the L1
+# initramfs by tests/e2e/mk-l1-initramfs.sh). Loads kvm + kvm_amd (SVM, which
+# QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
+#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none>
+# and prints, for the host to parse (tests/e2e/run-l1.py):
+#   E2E-CHECK <case> <check> PASS|FAIL <detail>     one per check
+#   E2E-CASE <case> PASS|FAIL wall=<s> boot_timer_ms=<ms|none> try=<n>
+#   E2E-L1-DONE
+# Variables from L1's kernel command line: l2timeout (s, per L2 boot), l2mem,
+# l2retry (boot again once when a run times out: TCG's nested SVM rarely loses
+# an L2 interrupt), l2verbose=1 (L2 kernel not quiet), kestrelargs (extra
+# words for `kestrel run`, commas for spaces).
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+$B --install -s /bin 2>/dev/null
+export PATH=/bin HOME=/root
+exec 2>&1
+up() { cut -d' ' -f1 /proc/uptime; }
+dt() { awk "BEGIN{printf \"%.2f\", $2 - $1}"; }
+echo "E2E-L1-INIT l1_uptime=$(up) $(uname -r) cpu:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x$(grep -c ^processor /proc/cpuinfo)"
+
+t=$(up)
+for m in $(cat /lib/modules/order); do
+	insmod /lib/modules/$m || echo "E2E-L1: insmod $m failed"
+done
+if [ -c /dev/kvm ]; then
+	echo "E2E-L1-KVM /dev/kvm ready, modules took $(dt $t $(up)) s; npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)"
+else
+	echo "E2E-L1-KVM FAIL no /dev/kvm: $(dmesg | grep -iE 'kvm|svm' | tail -n 3 | tr '\n' ' ')"
+fi
+
+K=/bin/kestrel
+help=$($K run --help 2>&1; $K --help 2>&1)
+echo "E2E-L1: kestrel --help says:"
+echo "$help" | head -n 30 | sed 's/^/E2E-L1:   /'
+supports() {   # an option kestrel's help does not mention is reported, not passed
+	[ -z "$help" ] && return 0
+	echo "$help" | grep -q -- "$1"
+}
+
+BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable no_timer_check nokaslr mitigations=off cryptomgr.notests 8250.nr_uarts=1 rcupdate.rcu_expedited=1 ipv6.disable=1"
+[ "${l2verbose:-0}" = 1 ] || BASE="$BASE quiet"
+allok=1
+
+# run_case NAME FLAVOUR KIND CPUS DEVS TRY
+run_case() {
+	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 try=$6
+	[ "$devs" = none ] && devs=
+	case $kind in
+	pvh) kern=/l2/$fl/vmlinux ;;
+	*) kern=/l2/$fl/bzImage ;;
+	esac
+	nonce=$(cut -c1-8 /proc/sys/kernel/random/uuid)
+	out=/tmp/out-$name
+	disk=/tmp/disk-$name.img
+	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid
+	nnote= bnote=
+	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
+	case ",$devs," in *,net,*)
+		if supports --net; then set -- "$@" --net sim; else nnote="kestrel run --help lists no --net"; fi ;;
+	esac
+	case ",$devs," in *,blk,*)
+		dd if=/dev/zero of=$disk bs=1M count=8 2>/dev/null
+		printf 'KESTREL-E2E-HOST %s\n' "$nonce" | dd of=$disk bs=512 seek=1 conv=notrunc 2>/dev/null
+		if supports --disk; then set -- "$@" --disk "$disk"; else bnote="kestrel run --help lists no --disk"; fi ;;
+	esac
+	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
+	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce"
+	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $* --cmdline '$cmdline'"
+	t0=$(up)
+	( $K "$@" --cmdline "$cmdline" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
+	tpid=$!
+	( i=0; while [ $i -lt "${l2timeout:-180}" ] && [ ! -f /tmp/rc ]; do sleep 1; i=$((i + 1)); done
+	  if [ ! -f /tmp/rc ]; then
+		echo "E2E-L1: $name: no exit after ${l2timeout:-180} s: killing kestrel"
+		: > /tmp/timedout
+		kill -9 $(cat /tmp/kpid) 2>/dev/null
+		sleep 2   # a child left holding the pipe must not keep tee (and us) waiting
+		kill $tpid 2>/dev/null
+	  fi ) &
+	wpid=$!
+	wait $tpid
+	kill $wpid 2>/dev/null
+	wall=$(dt $t0 $(up))
+	rc=$(cat /tmp/rc 2>/dev/null || echo none)
+	if [ -f /tmp/timedout ] && [ "$try" = 1 ] && [ "${l2retry:-1}" = 1 ]; then
+		echo "E2E-L1: $name timed out (rc=$rc) after $wall s: one retry (TCG nested-SVM flake?)"
+		dmesg | tail -n 5 | sed 's/^/E2E-L1: dmesg: /'
+		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" 2
+		return
+	fi
+
+	res=PASS
+	chk() {   # check status detail
+		echo "E2E-CHECK $name $1 $2 $3"
+		[ "$2" = PASS ] || res=FAIL
+	}
+	if grep -q '^L2-INIT-REACHED' $out; then
+		chk init PASS "$(grep -m1 '^L2-INIT-REACHED' $out | cut -c1-80)"
+	else
+		chk init FAIL "L2 never reached /init; last kestrel lines: $(grep -v '^$' $out | tail -n 3 | tr '\n' '|' | cut -c1-300)"
+	fi
+	btm=$(sed -n 's/.*BOOT-TIMER-MARKER ms=\([0-9.]*\).*/\1/p' $out | head -n 1)
+	if [ -n "$btm" ]; then
+		chk boot-timer PASS "kestrel saw the guest's write after $btm ms"
+	else
+		chk boot-timer FAIL "no BOOT-TIMER-MARKER from kestrel ($(grep -m1 'L2-CHECK boot-timer-write' $out | cut -d' ' -f3- | cut -c1-80))"
+	fi
+	grep '^L2-CHECK ' $out | grep -v ' boot-timer-write ' | while read -r _ c s d; do
+		echo "E2E-CHECK $name $c $s $d"
+	done
+	grep -q '^L2-CHECK [^ ]* FAIL' $out && res=FAIL
+	for c in cpus modules virtio-mmio; do
+		grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
+	done
+	case ",$devs," in *,net,*)
+		grep -q "^L2-CHECK net " $out || chk net FAIL "L2 printed no result${nnote:+ ($nnote)}" ;;
+	esac
+	case ",$devs," in *,blk,*)
+		grep -q "^L2-CHECK blk-read " $out || chk blk-read FAIL "L2 printed no result${bnote:+ ($bnote)}"
+		got=$(dd if=$disk bs=512 count=1 2>/dev/null | tr -d '\0' | head -n 1 | cut -c1-60)
+		if [ "$got" = "KESTREL-E2E-GUEST $nonce" ]; then
+			chk blk-write PASS "sector 0 of the image holds L2's block after kestrel exited"
+		else
+			chk blk-write FAIL "sector 0 of the image holds '$got', wanted 'KESTREL-E2E-GUEST $nonce'${bnote:+ ($bnote)}"
+		fi
+		rm -f $disk ;;
+	esac
+	if [ -f /tmp/timedout ]; then
+		chk exit FAIL "kestrel still running after ${l2timeout:-180} s (killed)"
+	elif [ "$rc" = 0 ] && grep -q '^L2-DONE' $out; then
+		chk exit PASS "L2 ran reboot -f, kestrel exited 0 after $wall s"
+	elif [ "$rc" = 0 ]; then
+		chk exit FAIL "kestrel exited 0 before L2 finished its checks"
+	else
+		chk exit FAIL "kestrel exited with status $rc after $wall s"
+	fi
+	if [ $res != PASS ]; then
+		allok=0
+		dmesg | tail -n 5 | sed 's/^/E2E-L1: dmesg: /'
+	fi
+	echo "E2E-CASE $name $res wall=$wall boot_timer_ms=${btm:-none} try=$try"
+}
+
+if [ -c /dev/kvm ]; then
+	while read -r name fl kind cpus devs; do
+		case $name in '' | '#'*) continue ;; esac
+		run_case "$name" "$fl" "$kind" "$cpus" "$devs" 1 </dev/null
+	done < /e2e/cases
+fi
+echo "E2E-L1-DONE all=$([ $allok = 1 ] && echo PASS || echo FAIL) l1_uptime=$(up)"
+poweroff -f
+sleep 10

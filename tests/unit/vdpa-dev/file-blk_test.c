@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * file-blk driven by the in-process driver: write, flush, read back through
+ * the device, and check the bytes on disk with pread; GET_ID; range and
+ * length checks; write-zeroes and discard; read-only; and images the device
+ * must refuse (513 bytes, empty, missing).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+
+#include <kestrel/vdpa-dev.h>
+#include <kestrel/vdpa.h>
+
+#include "../test.h"
+#include "../vdpa/driver.h"
+
+#define NUM		64
+#define DISK_SIZE	(1u << 20)
+
+static const u64 features =
+	(1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+	(1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
+	(1ULL << VIRTIO_BLK_F_WRITE_ZEROES) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+	(1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_RO) |
+	VRINGH_F_EVENT_IDX | VRINGH_F_INDIRECT_DESC;
+
+static char dir[] = "/tmp/kestrel-fblk-XXXXXX";
+
+static int blk_up(struct vdrv *d, struct vdpa_device *vdpa)
+{
+	int ret = vdrv_init(d, vdpa, 4 << 20);
+
+	if (!ret)
+		ret = vdrv_map(d, 0);
+	if (!ret)
+		ret = vdrv_negotiate(d, features);
+	if (!ret)
+		ret = vdrv_vq_setup(d, 0, NUM);
+	if (!ret)
+		ret = vdrv_driver_ok(d);
+	return ret;
+}
+
+static void blk_down(struct vdrv *d)
+{
+	vdpa_reset(d->vdpa);
+	vdpa_dma_unmap(d->vdpa, 0, d->iova, d->size);
+	vdrv_fini(d);
+}
+
+/* One request; Return: the status byte (0xff: no completion). */
+static u8 blk_req(struct vdrv *d, u32 type, u64 sector, void *out, u32 olen,
+		  void *in, u32 ilen, u32 *used)
+{
+	struct virtio_blk_outhdr *h = vdrv_alloc(d, sizeof(*h), 16);
+	u8 *status = vdrv_alloc(d, 1, 1);
+	struct vdrv_sg sg[4];
+	unsigned int n = 0;
+	u32 len = 0;
+	u16 head;
+
+	h->type = cpu_to_le32(type);
+	h->ioprio = 0;
+	h->sector = cpu_to_le64(sector);
+	*status = 0xee;
+	sg[n++] = (struct vdrv_sg){ h, sizeof(*h), false };
+	if (olen)
+		sg[n++] = (struct vdrv_sg){ out, olen, false };
+	if (ilen)
+		sg[n++] = (struct vdrv_sg){ in, ilen, true };
+	sg[n++] = (struct vdrv_sg){ status, 1, true };
+	vdrv_add(d, 0, sg, n);
+	vdrv_publish(d, 0);
+	vdrv_kick(d, 0);
+	if (!vdrv_wait_used(d, 0, &head, &len, 5000))
+		return 0xff;
+	if (used)
+		*used = len;
+	return *status;
+}
+
+static char *make_image(const char *name, size_t size, int fill)
+{
+	char *path;
+	u8 *data = malloc(size ? size : 1);
+	int fd;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0 || !data)
+		exit(1);
+	memset(data, fill, size);
+	fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+		exit(1);
+	close(fd);
+	free(data);
+	return path;
+}
+
+static bool disk_has(const char *path, off_t off, const u8 *want, size_t len)
+{
+	u8 *got = malloc(len);
+	int fd = open(path, O_RDONLY);
+	bool ok = fd >= 0 && got && pread(fd, got, len, off) == (ssize_t)len &&
+		  !memcmp(got, want, len);
+
+	if (fd >= 0)
+		close(fd);
+	free(got);
+	return ok;
+}
+
+static bool all_bytes(const u8 *p, size_t len, u8 v)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+static void test_rw(void)
+{
+	char *path = make_image("rw.img", DISK_SIZE, 0x5a), spec[512];
+	struct virtio_blk_discard_write_zeroes *seg;
+	struct virtio_blk_config cfg = { 0 };
+	struct vdpa_device *vdpa;
+	u8 *w, *r, *id, pattern[4096];
+	struct vdrv d;
+	u32 used = 0;
+
+	report_prefix_push("rw");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,serial=kestrel-disk-01", path);
+	if (!report(vdpa_mgmt_dev_add(spec, &vdpa) == 0, "created on a 1 MiB file"))
+		goto out;
+	if (!report(blk_up(&d, vdpa) == 0, "bring-up"))
+		goto out_del;
+	vdpa_get_config(vdpa, 0, &cfg, offsetof(struct virtio_blk_config, geometry));
+	report(cfg.capacity == DISK_SIZE / 512, "capacity %llu sectors",
+	       (unsigned long long)cfg.capacity);
+	report(!(d.features & (1ULL << VIRTIO_BLK_F_RO)), "writable");
+
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (u8)(i * 31 + 7);
+	w = vdrv_alloc(&d, sizeof(pattern), 64);
+	memcpy(w, pattern, sizeof(pattern));
+	report(blk_req(&d, VIRTIO_BLK_T_OUT, 8, w, sizeof(pattern), NULL, 0, &used) ==
+	       VIRTIO_BLK_S_OK && used == 1, "write 8 sectors at sector 8");
+	report(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL) ==
+	       VIRTIO_BLK_S_OK, "flush");
+	report(disk_has(path, 8 * 512, pattern, sizeof(pattern)),
+	       "the file holds the pattern after flush");
+	r = vdrv_alloc(&d, sizeof(pattern), 64);
+	memset(r, 0, sizeof(pattern));
+	report(blk_req(&d, VIRTIO_BLK_T_IN, 8, NULL, 0, r, sizeof(pattern), &used) ==
+	       VIRTIO_BLK_S_OK && used == sizeof(pattern) + 1 &&
+	       !memcmp(r, pattern, sizeof(pattern)), "read back through the device");
+	report(blk_req(&d, VIRTIO_BLK_T_IN, 0, NULL, 0, r, 512, NULL) == VIRTIO_BLK_S_OK &&
+	       all_bytes(r, 512, 0x5a), "untouched sector keeps the file's bytes");
+
+	/* Hostile requests. */
+	report(blk_req(&d, VIRTIO_BLK_T_IN, DISK_SIZE / 512, NULL, 0, r, 512, NULL) ==
+	       VIRTIO_BLK_S_IOERR, "read past the end: IOERR");
+	report(blk_req(&d, VIRTIO_BLK_T_OUT, DISK_SIZE / 512 - 1, w, 1024, NULL, 0, NULL) ==
+	       VIRTIO_BLK_S_IOERR, "write straddling the end: IOERR");
+	report(blk_req(&d, VIRTIO_BLK_T_IN, UINT64_MAX / 256, NULL, 0, r, 512, NULL) ==
+	       VIRTIO_BLK_S_IOERR, "huge sector (overflow): IOERR");
+	report(blk_req(&d, VIRTIO_BLK_T_OUT, 0, w, 100, NULL, 0, NULL) ==
+	       VIRTIO_BLK_S_IOERR, "write of 100 bytes (not whole sectors): IOERR");
+	report(blk_req(&d, 99, 0, NULL, 0, r, 16, NULL) == VIRTIO_BLK_S_UNSUPP,
+	       "unknown type: UNSUPP");
+	report(disk_has(path, 0, (const u8[]){ 0x5a, 0x5a, 0x5a, 0x5a }, 4),
+	       "refused writes did not touch the file");
+
+	id = vdrv_alloc(&d, 20, 1);
+	memset(id, 0, 20);
+	report(blk_req(&d, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, id, 20, &used) ==
+	       VIRTIO_BLK_S_OK && !memcmp(id, "kestrel-disk-01", 15) && used == 21,
+	       "GET_ID returns the serial");
+
+	seg = vdrv_alloc(&d, sizeof(*seg), 16);
+	seg->sector = cpu_to_le64(8);
+	seg->num_sectors = cpu_to_le32(4);
+	seg->flags = 0;
+	report(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL) ==
+	       VIRTIO_BLK_S_OK, "write-zeroes 4 sectors");
+	{
+		static const u8 zero[2048];
+
+		report(disk_has(path, 8 * 512, zero, sizeof(zero)) &&
+		       disk_has(path, 12 * 512, pattern + 2048, 2048),
+		       "zeroed exactly the range on disk");
+	}
+	seg->sector = cpu_to_le64(12);
+	seg->num_sectors = cpu_to_le32(4);
+	report(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL) ==
+	       VIRTIO_BLK_S_OK, "discard 4 sectors");
+	seg->sector = cpu_to_le64(DISK_SIZE / 512);
+	report(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL) ==
+	       VIRTIO_BLK_S_IOERR, "discard past the end: IOERR");
+	report(!vdpa_needs_reset(vdpa), "hostile requests did not break the device");
+
+	/* Many requests in flight in one io_uring batch, then a flush. */
+	{
+		unsigned int ok = 0;
+		u8 *bufs = vdrv_alloc(&d, 20 * 512, 64);
+		u8 *st = vdrv_alloc(&d, 20, 1);
+		struct virtio_blk_outhdr *hs = vdrv_alloc(&d, 20 * sizeof(*hs), 16);
+
+		for (unsigned int i = 0; i < 20; i++) {
+			struct vdrv_sg sg[3] = {
+				{ &hs[i], sizeof(hs[i]), false },
+				{ bufs + i * 512, 512, false },
+				{ &st[i], 1, true },
+			};
+
+			hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
+			hs[i].ioprio = 0;
+			hs[i].sector = cpu_to_le64(100 + i);
+			memset(bufs + i * 512, 0x80 + i, 512);
+			st[i] = 0xee;
+			vdrv_add(&d, 0, sg, 3);
+		}
+		vdrv_publish(&d, 0);
+		vdrv_kick(&d, 0);
+		for (unsigned int i = 0; i < 20; i++) {
+			u16 head;
+			u32 len;
+
+			if (vdrv_wait_used(&d, 0, &head, &len, 5000))
+				ok++;
+		}
+		report(ok == 20 && all_bytes(st, 20, VIRTIO_BLK_S_OK), "20 writes published at once");
+		report(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL) ==
+		       VIRTIO_BLK_S_OK && disk_has(path, 119 * 512, bufs + 19 * 512, 512),
+		       "all of them on disk after flush");
+	}
+
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	free(path);
+	report_prefix_pop();
+}
+
+static void test_ro(void)
+{
+	char *path = make_image("ro.img", 64 * 512, 0x11), spec[512];
+	struct vdpa_device *vdpa;
+	struct vdrv d;
+	u8 *w;
+
+	report_prefix_push("ro");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,ro=on", path);
+	if (!report(vdpa_mgmt_dev_add(spec, &vdpa) == 0, "created read-only"))
+		goto out;
+	if (report(blk_up(&d, vdpa) == 0, "bring-up")) {
+		report(d.features & (1ULL << VIRTIO_BLK_F_RO), "VIRTIO_BLK_F_RO negotiated");
+		w = vdrv_alloc(&d, 512, 64);
+		memset(w, 0x22, 512);
+		report(blk_req(&d, VIRTIO_BLK_T_OUT, 0, w, 512, NULL, 0, NULL) ==
+		       VIRTIO_BLK_S_IOERR, "write refused with IOERR");
+		report(disk_has(path, 0, (const u8[]){ 0x11, 0x11 }, 2), "file untouched");
+		blk_down(&d);
+	}
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	free(path);
+	report_prefix_pop();
+}
+
+static void test_refused(void)
+{
+	char *odd = make_image("odd.img", 513, 0), *empty = make_image("empty.img", 0, 0);
+	char spec[512];
+	struct vdpa_device *vdpa;
+
+	report_prefix_push("refused");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", odd);
+	report(vdpa_mgmt_dev_add(spec, &vdpa) == -EINVAL, "513-byte image refused");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", empty);
+	report(vdpa_mgmt_dev_add(spec, &vdpa) == -EINVAL, "empty image refused");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s/missing.img", dir);
+	report(vdpa_mgmt_dev_add(spec, &vdpa) == -ENOENT, "missing image refused");
+	report(vdpa_mgmt_dev_add("file-blk,ro=on", &vdpa) == -EINVAL, "no path refused");
+	free(odd);
+	free(empty);
+	report_prefix_pop();
+}
+
+int main(void)
+{
+	int ret;
+
+	if (!mkdtemp(dir))
+		return 1;
+	if (vdpa_devices_register()) {
+		report(false, "register device types");
+		return report_summary();
+	}
+	test_rw();
+	test_ro();
+	test_refused();
+	ret = report_summary();
+	if (fork() == 0)
+		execlp("rm", "rm", "-rf", dir, (char *)NULL);
+	return ret;
+}

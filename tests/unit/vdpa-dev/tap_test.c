@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * net over TAP, in a network namespace of its own (loopback only, nothing
+ * leaves the machine): frames the driver transmits arrive on the TAP
+ * interface (seen with a packet socket), frames injected on the interface
+ * reach the driver's receive buffers, a frame too big for a buffer without
+ * mergeable buffers is dropped and counted, and mergeable buffers carry
+ * one frame over several chains. Needs root and /dev/net/tun: skipped
+ * otherwise.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+
+#include <kestrel/vdpa-dev.h>
+#include <kestrel/vdpa.h>
+
+#include "../test.h"
+#include "../vdpa/driver.h"
+
+#define IFNAME		"kt0"
+#define RXQ		0
+#define TXQ		1
+#define NUM		64
+#define HDR		12
+#define ETHERTYPE	0x88b5		/* IEEE local experimental */
+
+static const u8 guest_mac[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x42 };
+
+static int if_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd, ret = -1;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		/* No router solicitations or MLD frames in the way. */
+		if (write(fd, "1", 1) != 1)
+			report_info("cannot disable IPv6 on %s", name);
+		close(fd);
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
+	return ret;
+}
+
+static int packet_socket(const char *name)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETHERTYPE),
+		.sll_ifindex = (int)if_nametoindex(name),
+	};
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE));
+
+	if (s < 0 || bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -1;
+	return s;
+}
+
+static void make_frame(u8 *f, const u8 *dst, const u8 *src, size_t len, u8 seed)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = ETHERTYPE >> 8;
+	f[13] = ETHERTYPE & 0xff;
+	for (size_t i = 14; i < len; i++)
+		f[i] = (u8)(i * 3 + seed);
+}
+
+static bool up(struct vdrv *d, struct vdpa_device *vdpa, u64 extra)
+{
+	u64 f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+		(1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+		VRINGH_F_EVENT_IDX | extra;
+
+	return vdrv_init(d, vdpa, 4 << 20) == 0 && vdrv_map(d, 0) == 0 &&
+	       vdrv_negotiate(d, f) == 0 && vdrv_vq_setup(d, RXQ, NUM) == 0 &&
+	       vdrv_vq_setup(d, TXQ, NUM) == 0 && vdrv_vq_use_kickfd(d, TXQ) == 0 &&
+	       vdrv_vq_use_kickfd(d, RXQ) == 0 && vdrv_driver_ok(d) == 0;
+}
+
+static void down(struct vdrv *d)
+{
+	vdpa_reset(d->vdpa);
+	vdpa_dma_unmap(d->vdpa, 0, d->iova, d->size);
+	vdrv_fini(d);
+}
+
+static void test_tx_rx(struct vdpa_device *vdpa, int ps)
+{
+	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const u8 host_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	struct pollfd pfd = { .fd = ps, .events = POLLIN };
+	struct vdpa_vq_stats st = { 0 };
+	u8 *tx, *rx[4], got[2048], sent[100];
+	struct vdrv d;
+	u16 head;
+	u32 len;
+	ssize_t n;
+
+	report_prefix_push("single buffers");
+	if (!report(up(&d, vdpa, 0), "bring-up"))
+		goto out;
+	/* Guest -> TAP. */
+	tx = vdrv_alloc(&d, HDR + 100, 64);
+	memset(tx, 0, HDR);
+	make_frame(tx + HDR, bcast, guest_mac, 100, 1);
+	vdrv_add(&d, TXQ, &(struct vdrv_sg){ tx, HDR + 100, false }, 1);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	report(vdrv_wait_used(&d, TXQ, &head, &len, 2000), "TX chain used");
+	n = poll(&pfd, 1, 2000) > 0 ? recv(ps, got, sizeof(got), 0) : -1;
+	report(n == 100 && !memcmp(got, tx + HDR, 100),
+	       "frame the guest sent arrived on " IFNAME " (%zd bytes)", n);
+
+	/* TAP -> guest: one fits, one is too big for the 1 KiB buffers. */
+	for (int i = 0; i < 4; i++) {
+		rx[i] = vdrv_alloc(&d, 1024, 64);
+		vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx[i], 1024, true }, 1);
+	}
+	vdrv_publish(&d, RXQ);
+	vdrv_kick(&d, RXQ);
+	{
+		static u8 big[1500];
+
+		make_frame(big, guest_mac, host_mac, sizeof(big), 9);
+		report(send(ps, big, sizeof(big), 0) == (ssize_t)sizeof(big),
+		       "inject a 1500-byte frame");
+	}
+	make_frame(sent, guest_mac, host_mac, sizeof(sent), 5);
+	report(send(ps, sent, sizeof(sent), 0) == (ssize_t)sizeof(sent),
+	       "inject a 100-byte frame");
+	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) && len == HDR + 100 &&
+	       !memcmp(rx[0] + HDR, sent, 100) &&
+	       le16_to_cpu(((struct virtio_net_hdr_v1 *)rx[0])->num_buffers) == 1,
+	       "injected frame reached the guest, num_buffers 1");
+	vdpa_get_vq_stats(vdpa, RXQ, &st);
+	report(st.drops >= 1,
+	       "the 1500-byte frame was dropped and counted (%llu)",
+	       (unsigned long long)st.drops);
+	down(&d);
+out:
+	report_prefix_pop();
+}
+
+static void test_mergeable(struct vdpa_device *vdpa, int ps)
+{
+	static const u8 host_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	static u8 big[3000];
+	u8 *rx[8];
+	struct vdrv d;
+	size_t off = 0;
+	u32 len, total = 0;
+	u16 head, nbufs = 0;
+	bool same = true;
+
+	report_prefix_push("mergeable");
+	if (!report(up(&d, vdpa, 1ULL << VIRTIO_NET_F_MRG_RXBUF), "bring-up"))
+		goto out;
+	for (int i = 0; i < 8; i++) {
+		rx[i] = vdrv_alloc(&d, 1024, 64);
+		vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx[i], 1024, true }, 1);
+	}
+	vdrv_publish(&d, RXQ);
+	vdrv_kick(&d, RXQ);
+	make_frame(big, guest_mac, host_mac, 1400, 7);	/* the MTU bounds it */
+	report(send(ps, big, 1400, 0) == 1400, "inject a 1400-byte frame");
+	for (int i = 0; i < 8; i++) {
+		if (!vdrv_wait_used(&d, RXQ, &head, &len, i ? 200 : 2000))
+			break;
+		if (i == 0)
+			nbufs = le16_to_cpu(((struct virtio_net_hdr_v1 *)rx[head])->num_buffers);
+		/* Heads map 1:1 to buffers: each chain is one descriptor. */
+		same &= !memcmp(rx[head] + (i ? 0 : HDR), big + off, len - (i ? 0 : HDR));
+		off += len - (i ? 0 : HDR);
+		total += len;
+	}
+	report(nbufs == 2 && total == HDR + 1400, "spread over %u buffers (%u bytes)",
+	       nbufs, total);
+	report(same, "contents intact across buffers");
+	down(&d);
+out:
+	report_prefix_pop();
+}
+
+static int run_in_netns(void)
+{
+	struct vdpa_device *vdpa;
+	int ps;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		report_skip("unshare(CLONE_NEWNET): %s", strerror(errno));
+		return report_summary();
+	}
+	if (vdpa_devices_register() ||
+	    vdpa_mgmt_dev_add("tap,path=" IFNAME ",mac=52:54:00:00:00:42", &vdpa)) {
+		report_skip("cannot create a TAP here (see the log line)");
+		return report_summary();
+	}
+	report(vdpa_get_device_id(vdpa) == 1, "TAP device created in a private netns");
+	if (!report(if_up(IFNAME) == 0, IFNAME " up"))
+		return report_summary();
+	ps = packet_socket(IFNAME);
+	if (!report(ps >= 0, "packet socket on " IFNAME))
+		return report_summary();
+	test_tx_rx(vdpa, ps);
+	test_mergeable(vdpa, ps);
+	close(ps);
+	vdpa_mgmt_dev_del(vdpa);
+	return report_summary();
+}
+
+int main(void)
+{
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+		printf("SKIP: needs root and /dev/net/tun\n");
+		return 77;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(run_in_netns());
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return 1;
+	return WEXITSTATUS(status);
+}

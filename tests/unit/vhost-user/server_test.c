@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The vhost-user server against a minimal front-end written here: it
+ * negotiates, shares a memfd, sets up the two rings of the net simulator
+ * and exchanges frames through it; then it misbehaves in every way the
+ * table and handlers check, and the server must answer with an error or a
+ * disconnect and go on serving the next front-end. No /dev/kvm needed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+
+#include <kestrel/log.h>
+#include <kestrel/vdpa.h>
+#include <kestrel/vhost-user.h>
+#include <kestrel/vringh.h>
+
+#include "../test.h"
+#include "../../../src/vhost-user/protocol.h"
+
+#define MEM_SIZE	(1u << 20)
+#define MEM_GPA		0x40000000ULL		/* guest physical base */
+#define MEM_UVA		0x7f1200000000ULL	/* the "front-end's" address */
+#define QSZ		16
+#define RING_OFF(q)	((q) * 0x3000u)		/* desc, +0x1000 avail, +0x2000 used */
+#define BUF_OFF		0x10000u
+#define HDR_LEN		12
+
+struct fe {
+	int sock;
+	int memfd;
+	u8 *mem;
+	int kick[2];
+	int call[2];
+	u16 avail_idx[2];
+};
+
+static const char *sock_path;
+
+/* ---- wire ------------------------------------------------------------- */
+
+static int fe_send(struct fe *fe, u32 req, u32 flags, const void *payload,
+		   u32 size, const int *fds, unsigned int nfds)
+{
+	struct vhost_user_hdr hdr = { .request = req, .flags = 1 | flags,
+				      .size = size };
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)payload, .iov_len = size },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(fe->sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* Read one reply; Return: payload size, or -1 on EOF/timeout. */
+static int fe_recv(struct fe *fe, u32 req, void *payload, u32 max)
+{
+	struct vhost_user_hdr hdr;
+	u8 buf[512];
+
+	if (recv(fe->sock, &hdr, sizeof(hdr), MSG_WAITALL) != sizeof(hdr))
+		return -1;
+	if (hdr.request != req || !(hdr.flags & VHOST_USER_REPLY_MASK) ||
+	    hdr.size > sizeof(buf))
+		return -1;
+	if (hdr.size && recv(fe->sock, buf, hdr.size, MSG_WAITALL) != (ssize_t)hdr.size)
+		return -1;
+	memcpy(payload, buf, MIN(hdr.size, max));
+	return (int)hdr.size;
+}
+
+/* Send with need_reply and return the ack (0 ok), or -1 if none came. */
+static long long fe_call(struct fe *fe, u32 req, const void *payload, u32 size,
+			 const int *fds, unsigned int nfds)
+{
+	u64 ack;
+
+	if (fe_send(fe, req, VHOST_USER_NEED_REPLY_MASK, payload, size, fds, nfds))
+		return -1;
+	if (fe_recv(fe, req, &ack, sizeof(ack)) != sizeof(ack))
+		return -1;
+	return (long long)ack;
+}
+
+static long long fe_get_u64(struct fe *fe, u32 req)
+{
+	u64 v;
+
+	if (fe_send(fe, req, 0, NULL, 0, NULL, 0) ||
+	    fe_recv(fe, req, &v, sizeof(v)) != sizeof(v))
+		return -1;
+	return (long long)v;
+}
+
+static bool fe_disconnected(struct fe *fe)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	char c;
+
+	setsockopt(fe->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return recv(fe->sock, &c, 1, 0) == 0;
+}
+
+static int fe_connect(struct fe *fe)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 3 };
+
+	memset(fe, 0, sizeof(*fe));
+	fe->memfd = fe->kick[0] = fe->kick[1] = fe->call[0] = fe->call[1] = -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	fe->sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fe->sock < 0 || connect(fe->sock, (struct sockaddr *)&sa, sizeof(sa)))
+		return -1;
+	setsockopt(fe->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	fe->memfd = memfd_create("fe-mem", MFD_CLOEXEC);
+	if (fe->memfd < 0 || ftruncate(fe->memfd, MEM_SIZE))
+		return -1;
+	fe->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fe->memfd, 0);
+	if (fe->mem == MAP_FAILED)
+		return -1;
+	memset(fe->mem, 0, MEM_SIZE);
+	for (int q = 0; q < 2; q++) {
+		fe->kick[q] = eventfd(0, EFD_CLOEXEC);
+		fe->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	}
+	return 0;
+}
+
+static void fe_close(struct fe *fe)
+{
+	if (fe->mem && fe->mem != MAP_FAILED)
+		munmap(fe->mem, MEM_SIZE);
+	for (int q = 0; q < 2; q++) {
+		close(fe->kick[q]);
+		close(fe->call[q]);
+	}
+	close(fe->memfd);
+	close(fe->sock);
+}
+
+/* ---- the rings, driver side ---------------------------------------------- */
+
+static struct vringh_desc *ring_desc(struct fe *fe, int q)
+{
+	return (struct vringh_desc *)(fe->mem + RING_OFF(q));
+}
+
+static u16 *ring_avail(struct fe *fe, int q)	/* flags, idx, ring[] */
+{
+	return (u16 *)(fe->mem + RING_OFF(q) + 0x1000);
+}
+
+static u16 *ring_used_idx(struct fe *fe, int q)
+{
+	return (u16 *)(fe->mem + RING_OFF(q) + 0x2000 + 2);
+}
+
+static u32 ring_used_len(struct fe *fe, int q, u16 slot)
+{
+	u32 *e = (u32 *)(fe->mem + RING_OFF(q) + 0x2000 + 4 + 8 * (slot % QSZ));
+
+	return e[1];
+}
+
+/* Post one buffer at @off/@len in queue @q. */
+static void ring_post(struct fe *fe, int q, u32 off, u32 len, bool write)
+{
+	u16 slot = fe->avail_idx[q] % QSZ;
+	struct vringh_desc *d = &ring_desc(fe, q)[slot];
+	u16 *avail = ring_avail(fe, q);
+
+	d->addr = MEM_GPA + off;	/* descriptors carry GPAs */
+	d->len = len;
+	d->flags = write ? VRINGH_DESC_F_WRITE : 0;
+	d->next = 0;
+	avail[2 + slot] = slot;
+	__atomic_store_n(&avail[1], ++fe->avail_idx[q], __ATOMIC_RELEASE);
+}
+
+static void ring_kick(struct fe *fe, int q)
+{
+	eventfd_write(fe->kick[q], 1);
+}
+
+static bool ring_wait_used(struct fe *fe, int q, u16 want)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n(ring_used_idx(fe, q), __ATOMIC_ACQUIRE) == want)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* ---- the handshake ------------------------------------------------------- */
+
+static struct vhost_user_mem_region fe_region(void)
+{
+	return (struct vhost_user_mem_region){
+		.guest_phys_addr = MEM_GPA, .memory_size = MEM_SIZE,
+		.userspace_addr = MEM_UVA, .mmap_offset = 0,
+	};
+}
+
+static long long fe_vring(struct fe *fe, u32 req, u32 idx, u32 num)
+{
+	struct vhost_user_vring_state st = { .index = idx, .num = num };
+
+	return fe_call(fe, req, &st, sizeof(st), NULL, 0);
+}
+
+static long long fe_vring_fd(struct fe *fe, u32 req, u32 idx, int fd)
+{
+	u64 v = idx;
+
+	return fe_call(fe, req, &v, sizeof(v), &fd, 1);
+}
+
+static long long fe_vring_addr(struct fe *fe, u32 idx, u64 uva_off)
+{
+	struct vhost_user_vring_addr a = {
+		.index = idx,
+		.desc_user_addr = MEM_UVA + uva_off,
+		.avail_user_addr = MEM_UVA + uva_off + 0x1000,
+		.used_user_addr = MEM_UVA + uva_off + 0x2000,
+	};
+
+	return fe_call(fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+}
+
+/*
+ * Bring both data rings up. @protocol: negotiate PROTOCOL_FEATURES (rings
+ * then wait for SET_VRING_ENABLE, sent after a frame was already kicked).
+ */
+static bool fe_setup(struct fe *fe, bool protocol, bool use_add_mem_reg)
+{
+	struct vhost_user_mem_table mt = { .nregions = 1 };
+	struct vhost_user_mem_reg mr = { .region = fe_region() };
+	long long feats, pfeats;
+	u64 want;
+	bool ok = true;
+
+	feats = fe_get_u64(fe, VHOST_USER_GET_FEATURES);
+	ok &= report(feats > 0 && (feats & (1ULL << VIRTIO_F_VERSION_1)) &&
+		     (feats & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES)) &&
+		     !(feats & (1ULL << VIRTIO_F_ACCESS_PLATFORM)),
+		     "GET_FEATURES offers VERSION_1 and PROTOCOL_FEATURES, hides ACCESS_PLATFORM");
+	ok &= report(fe_send(fe, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0) == 0,
+		     "SET_OWNER");
+	if (protocol) {
+		pfeats = fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES);
+		ok &= report(pfeats > 0 &&
+			     (pfeats & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)) &&
+			     (pfeats & (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)),
+			     "GET_PROTOCOL_FEATURES offers REPLY_ACK and CONFIGURE_MEM_SLOTS");
+		ok &= report(fe_call(fe, VHOST_USER_SET_PROTOCOL_FEATURES, &pfeats,
+				     sizeof(u64), NULL, 0) == 0, "SET_PROTOCOL_FEATURES");
+		ok &= report(fe_get_u64(fe, VHOST_USER_GET_QUEUE_NUM) == 1,
+			     "GET_QUEUE_NUM is one queue pair");
+	}
+	want = (1ULL << VIRTIO_F_VERSION_1) |
+	       (protocol ? 1ULL << VHOST_USER_F_PROTOCOL_FEATURES : 0);
+	ok &= report(fe_call(fe, VHOST_USER_SET_FEATURES, &want, sizeof(want),
+			     NULL, 0) == 0, "SET_FEATURES");
+	mt.regions[0] = fe_region();
+	if (use_add_mem_reg)
+		ok &= report(fe_call(fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr),
+				     &fe->memfd, 1) == 0, "ADD_MEM_REG");
+	else
+		ok &= report(fe_call(fe, VHOST_USER_SET_MEM_TABLE, &mt,
+				     VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
+				     &fe->memfd, 1) == 0, "SET_MEM_TABLE");
+	for (u32 q = 0; q < 2; q++) {
+		ok &= report(fe_vring(fe, VHOST_USER_SET_VRING_NUM, q, QSZ) == 0 &&
+			     fe_vring(fe, VHOST_USER_SET_VRING_BASE, q, 0) == 0 &&
+			     fe_vring_addr(fe, q, RING_OFF(q)) == 0 &&
+			     fe_vring_fd(fe, VHOST_USER_SET_VRING_CALL, q, fe->call[q]) == 0 &&
+			     fe_vring_fd(fe, VHOST_USER_SET_VRING_KICK, q, fe->kick[q]) == 0,
+			     "ring %u: NUM, BASE, ADDR, CALL, KICK", q);
+	}
+	return ok;
+}
+
+/* One frame TX -> (loopback) -> RX, checked byte for byte. */
+static bool fe_exchange(struct fe *fe, bool protocol, u8 seed)
+{
+	u8 *tx = fe->mem + BUF_OFF, *rx = fe->mem + BUF_OFF + 0x1000;
+	const u32 frame = 60;
+	u16 rx_used = *ring_used_idx(fe, 0), tx_used = *ring_used_idx(fe, 1);
+	bool ok = true;
+
+	memset(tx, 0, HDR_LEN);
+	for (u32 i = 0; i < frame; i++)
+		tx[HDR_LEN + i] = (u8)(seed + i);
+	memset(rx, 0xee, 2048);
+	ring_post(fe, 0, BUF_OFF + 0x1000, 2048, true);
+	ring_post(fe, 1, BUF_OFF, HDR_LEN + frame, false);
+	ring_kick(fe, 1);
+	ring_kick(fe, 0);
+	if (protocol) {
+		/* Kicked while disabled: must not be lost. */
+		usleep(20000);
+		ok &= report(*ring_used_idx(fe, 1) == tx_used,
+			     "nothing moves before SET_VRING_ENABLE");
+		ok &= report(fe_vring(fe, VHOST_USER_SET_VRING_ENABLE, 0, 1) == 0 &&
+			     fe_vring(fe, VHOST_USER_SET_VRING_ENABLE, 1, 1) == 0,
+			     "SET_VRING_ENABLE both rings");
+	}
+	ok &= report(ring_wait_used(fe, 1, (u16)(tx_used + 1)), "TX frame consumed");
+	ok &= report(ring_wait_used(fe, 0, (u16)(rx_used + 1)), "frame looped back to RX");
+	ok &= report(ring_used_len(fe, 0, rx_used) == HDR_LEN + frame &&
+		     !memcmp(rx + HDR_LEN, tx + HDR_LEN, frame),
+		     "RX frame is the TX frame (len %u)", ring_used_len(fe, 0, rx_used));
+	{
+		eventfd_t v = 0;
+
+		ok &= report(eventfd_read(fe->call[0], &v) == 0 && v > 0,
+			     "RX call eventfd signalled");
+	}
+	return ok;
+}
+
+/* ---- scenarios ----------------------------------------------------------- */
+
+static void test_traffic(bool protocol, bool add_mem_reg)
+{
+	struct fe fe;
+	struct vhost_user_vring_state st = { .index = 1 };
+
+	report_prefix_push(protocol ? "protocol" : "legacy");
+	if (!report(fe_connect(&fe) == 0, "connect")) {
+		report_prefix_pop();
+		return;
+	}
+	if (fe_setup(&fe, protocol, add_mem_reg)) {
+		fe_exchange(&fe, protocol, 0x10);
+		fe_exchange(&fe, false, 0x20);
+		bool got = fe_send(&fe, VHOST_USER_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0) == 0 &&
+			   fe_recv(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) == sizeof(st);
+
+		report(got && st.index == 1 && st.num == 2,
+		       "GET_VRING_BASE stops TX at avail index 2 (got %u)", st.num);
+	}
+	fe_close(&fe);
+	report_prefix_pop();
+}
+
+static void test_negative(void)
+{
+	struct vhost_user_mem_table mt = { .nregions = 2 };
+	struct vhost_user_mem_reg mr = { .region = fe_region() };
+	struct vhost_user_vring_addr a = { .index = 0 };
+	struct fe fe;
+	u64 v;
+	int small;
+
+	report_prefix_push("negative");
+	if (!report(fe_connect(&fe) == 0, "connect")) {
+		report_prefix_pop();
+		return;
+	}
+	v = 1ULL << VIRTIO_F_VERSION_1;
+	report(fe_call(&fe, VHOST_USER_SET_FEATURES, &v, sizeof(v), NULL, 0) > 0,
+	       "SET_FEATURES before SET_OWNER refused");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, QSZ) > 0,
+	       "SET_VRING_NUM before SET_OWNER refused");
+	if (!fe_setup(&fe, true, true))
+		goto out;
+
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 99, QSZ) > 0, "ring index 99 refused");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0x10000, QSZ) > 0,
+	       "ring index 0x10000 refused (no truncation)");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 3) > 0, "ring size 3 refused");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 65536) > 0, "ring size 65536 refused");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 0) > 0, "ring size 0 refused");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_BASE, 0, 0x10000) > 0, "base 0x10000 refused");
+	report(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, 0, 2) > 0, "enable 2 refused");
+
+	a.desc_user_addr = MEM_UVA + MEM_SIZE - 16;	/* table runs past the end */
+	a.avail_user_addr = MEM_UVA;
+	a.used_user_addr = MEM_UVA + 0x100;
+	report(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) > 0,
+	       "ring address outside the memory table refused");
+	a.desc_user_addr = MEM_UVA + 8;
+	report(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) > 0,
+	       "misaligned descriptor table refused");
+
+	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
+	       "ADD_MEM_REG of an overlapping region refused");
+	mr.region.guest_phys_addr = 0x80000000ULL;
+	mr.region.userspace_addr = 0x7f9900000000ULL;
+	mr.region.memory_size = 2 * MEM_SIZE;		/* bigger than the memfd */
+	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
+	       "ADD_MEM_REG larger than its fd refused");
+	mr.region.memory_size = MEM_SIZE;
+	mr.region.mmap_offset = UINT64_MAX - 10;
+	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
+	       "ADD_MEM_REG with a wrapping mmap offset refused");
+	mr.region.mmap_offset = 0;
+	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
+	       "ADD_MEM_REG without an fd refused");
+
+	mt.regions[0] = fe_region();
+	mt.regions[1] = fe_region();
+	mt.regions[1].guest_phys_addr += MEM_SIZE;
+	mt.regions[1].userspace_addr += MEM_SIZE;
+	report(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+		       VHOST_USER_MEM_TABLE_HDR_SIZE + 2 * sizeof(mt.regions[0]),
+		       &fe.memfd, 1) > 0, "SET_MEM_TABLE with 2 regions and 1 fd refused");
+	mt.regions[1] = fe_region();
+	{
+		int two[2] = { fe.memfd, fe.memfd };
+
+		report(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+			       VHOST_USER_MEM_TABLE_HDR_SIZE + 2 * sizeof(mt.regions[0]),
+			       two, 2) > 0, "SET_MEM_TABLE with overlapping regions refused");
+	}
+	v = 0 | VHOST_USER_VRING_NOFD_MASK;
+	report(fe_call(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v), &fe.kick[0], 1) > 0,
+	       "SET_VRING_KICK with the no-fd bit and an fd refused");
+	v = 0;
+	report(fe_call(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v), NULL, 0) > 0,
+	       "SET_VRING_KICK without fd or no-fd bit refused");
+	v = 0;
+	report(fe_call(&fe, VHOST_USER_SET_OWNER, &v, 0, &fe.kick[0], 1) > 0,
+	       "an fd on SET_OWNER refused");
+	report(fe_call(&fe, 200, NULL, 0, NULL, 0) > 0, "unknown request 200 refused");
+	v = 1ULL << 63;
+	report(fe_call(&fe, VHOST_USER_SET_FEATURES, &v, sizeof(v), NULL, 0) > 0,
+	       "SET_FEATURES with bits not offered refused");
+
+	/* Memory used by a ring: the device must still answer afterwards. */
+	small = memfd_create("small", MFD_CLOEXEC);
+	if (ftruncate(small, 4096) == 0) {
+		mr.region.guest_phys_addr = 0x90000000ULL;
+		mr.region.userspace_addr = 0x7fa000000000ULL;
+		mr.region.memory_size = 4096;
+		report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &small, 1) == 0,
+		       "ADD_MEM_REG of a second region");
+		report(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0) == 0,
+		       "REM_MEM_REG of it");
+		report(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
+		       "REM_MEM_REG of a region not there refused");
+	}
+	close(small);
+
+	report(fe_get_u64(&fe, VHOST_USER_GET_FEATURES) > 0,
+	       "the connection still works after all that");
+	fe_exchange(&fe, true, 0x30);
+
+	/* Broken framing: disconnect. */
+	{
+		u32 four = 0;
+
+		fe_send(&fe, VHOST_USER_SET_VRING_NUM, 0, &four, sizeof(four), NULL, 0);
+		report(fe_disconnected(&fe), "SET_VRING_NUM with a 4-byte payload: disconnected");
+	}
+out:
+	fe_close(&fe);
+	report_prefix_pop();
+}
+
+static void test_framing(void)
+{
+	struct fe fe;
+	struct vhost_user_hdr hdr = { .request = VHOST_USER_GET_FEATURES, .flags = 2 };
+	u32 big[4] = { VHOST_USER_SET_FEATURES, 1, 1u << 20, 0 };
+
+	report_prefix_push("framing");
+	if (fe_connect(&fe) == 0) {
+		report(send(fe.sock, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr) &&
+		       fe_disconnected(&fe), "version 2: disconnected");
+	}
+	fe_close(&fe);
+	if (fe_connect(&fe) == 0) {
+		report(send(fe.sock, big, 12, MSG_NOSIGNAL) == 12 && fe_disconnected(&fe),
+		       "a 1 MiB payload size: disconnected");
+	}
+	fe_close(&fe);
+	if (fe_connect(&fe) == 0) {
+		hdr.flags = 1 | VHOST_USER_REPLY_MASK;
+		report(send(fe.sock, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr) &&
+		       fe_disconnected(&fe), "a reply sent as a request: disconnected");
+	}
+	fe_close(&fe);
+	report_prefix_pop();
+}
+
+static void *server_thread(void *arg)
+{
+	return (void *)(intptr_t)vhost_user_server_run(arg);
+}
+
+int main(void)
+{
+	static char path[64];
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	pthread_t th;
+	void *rc;
+
+	log_level_set(LOG_ERR);
+	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.sock", (int)getpid());
+	sock_path = path;
+	if (vdpa_mgmt_register_builtin() || vdpa_mgmt_dev_add("net", &vdpa)) {
+		report(false, "create the net simulator");
+		return report_summary();
+	}
+	if (!report(vhost_user_server_create(path, vdpa, NULL, &s) == 0, "server created"))
+		return report_summary();
+	pthread_create(&th, NULL, server_thread, s);
+
+	test_traffic(true, false);
+	test_traffic(false, false);
+	test_negative();
+	test_framing();
+	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
+	report(vhost_user_server_connections(s) == 7, "7 front-ends served (got %u)",
+	       vhost_user_server_connections(s));
+
+	vhost_user_server_stop(s);
+	pthread_join(th, &rc);
+	report(rc == NULL, "run loop returned 0");
+	vhost_user_server_destroy(s);
+	vdpa_mgmt_dev_del(vdpa);
+	report(access(path, F_OK) != 0, "socket removed");
+	return report_summary();
+}
