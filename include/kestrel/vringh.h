@@ -184,10 +184,12 @@ enum vringh_mem_type {
  * struct vringh_iov - the gathered buffers of one chain, in one direction
  * @iov: segments (host pointers); caller storage or heap
  * @used: segments filled
+ * @i: cursor: segment being consumed
  * @max: capacity of @iov
  * @limit: how far @iov may grow (0: fixed at @max)
- * @i: cursor: segment being consumed
- * @off: cursor: bytes of @iov[@i] already consumed
+ * @off: cursor: bytes of @iov[@i] already consumed; may equal its length
+ *	(the inline copies leave a used-up segment lazily: the next call that
+ *	finds nothing left in it moves on)
  * @allocated: @iov is heap memory owned by this struct
  *
  * Filled by vringh_getdesc(), consumed by vringh_iov_pull()/push()/advance().
@@ -198,9 +200,9 @@ enum vringh_mem_type {
 struct vringh_iov {
 	struct iovec *iov;
 	unsigned int used;
+	unsigned int i;		/* beside @used: one store resets both */
 	unsigned int max;
 	unsigned int limit;
-	unsigned int i;
 	size_t off;
 	bool allocated;
 };
@@ -229,8 +231,13 @@ struct vringh_iov {
  * @iotlb: the IOTLB (VRINGH_MEM_IOTLB)
  * @ring_generation: IOTLB generation @desc/@avail/@used were resolved at
  * @cache: translation cache for buffers and indirect tables
- * @cache_hot: index of the @cache entry that served the last lookup (the
- *	only one vringh_getdesc()'s one-descriptor fast path tries)
+ * @hot_start: the translation that served the last lookup, copied out of
+ *	@cache (or the host window): first IOVA it covers; the only one the
+ *	fast paths try. Valid while @ring_generation is current
+ * @hot_span: bytes it covers minus one, clamped to 2^63 so that an offset
+ *	inside it plus a 32-bit length cannot wrap
+ * @hot_addr: host address of @hot_start
+ * @hot_perm: IOTLB_PERM_* of it; 0 when there is none
  * @host_start: first byte of the host window (VRINGH_MEM_HOST)
  * @host_last: last byte of the host window (inclusive)
  * @mask: @num - 1
@@ -262,7 +269,10 @@ struct vringh {
 	struct iotlb *iotlb;
 	u64 ring_generation;
 	struct iotlb_cache cache;
-	u32 cache_hot;
+	u64 hot_start;
+	u64 hot_span;
+	u64 hot_addr;
+	u32 hot_perm;
 	u64 host_start;
 	u64 host_last;
 	u32 mask;
@@ -343,6 +353,9 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
  */
 void vringh_abandon(struct vringh *vrh, unsigned int n);
 
+/* The general path behind vringh_complete(): every state, every check. */
+int __vringh_complete_one(struct vringh *vrh, u16 head, u32 len);
+
 /**
  * vringh_complete() - return one chain to the driver
  * @vrh: the vringh
@@ -350,12 +363,37 @@ void vringh_abandon(struct vringh *vrh, unsigned int n);
  * @len: bytes the device wrote into the chain's writable buffers
  *
  * Writes the used entry, then publishes used->idx (write barrier between).
- * Does not notify: ask vringh_need_notify().
+ * Does not notify: ask vringh_need_notify(). Inline for the common case
+ * (ring current and not broken, @head in range).
  *
  * Return: 0; -EINVAL if @head >= ring size; the broken error; -EFAULT/-EPERM
  * if the device area is no longer mapped writable (the ring breaks).
  */
-int vringh_complete(struct vringh *vrh, u16 head, u32 len);
+static inline int vringh_complete(struct vringh *vrh, u16 head, u32 len)
+{
+	struct vringh_used_elem *u;
+	struct vringh_used *used;
+	u16 idx;
+
+	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
+		     vrh->ring_generation || head >= vrh->num))
+		return __vringh_complete_one(vrh, head, len);
+	used = vrh->used;
+	idx = vrh->last_used_idx;
+	u = &used->ring[idx & vrh->mask];
+	WRITE_ONCE(u->id, cpu_to_le32(head));
+	WRITE_ONCE(u->len, cpu_to_le32(len));
+	/*
+	 * Write barrier (release): pairs with the driver's rmb after it
+	 * loads used->idx.
+	 */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	WRITE_ONCE(used->idx, cpu_to_le16((u16)(idx + 1)));
+	vrh->last_used_idx = idx + 1;
+	vrh->completed++;
+	return 0;
+}
+
 
 /**
  * vringh_complete_multi() - return several chains, one used->idx update
@@ -506,12 +544,8 @@ static inline ssize_t vringh_iov_pull(struct vringh_iov *riov, void *dst, size_t
 
 		if (likely(len <= left)) {
 			memcpy(dst, (char *)v->iov_base + riov->off, len);
-			if (len == left) {
-				riov->i++;
-				riov->off = 0;
-			} else {
-				riov->off += len;
-			}
+			/* A used-up segment is left lazily (see @off). */
+			riov->off += len;
 			return len;
 		}
 	}
@@ -538,12 +572,8 @@ static inline ssize_t vringh_iov_push(struct vringh_iov *wiov, const void *src,
 
 		if (likely(len <= left)) {
 			memcpy((char *)v->iov_base + wiov->off, src, len);
-			if (len == left) {
-				wiov->i++;
-				wiov->off = 0;
-			} else {
-				wiov->off += len;
-			}
+			/* A used-up segment is left lazily (see @off). */
+			wiov->off += len;
 			return len;
 		}
 	}

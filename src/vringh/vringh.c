@@ -68,6 +68,56 @@ static __cold __printf(3, 4) int vringh_bad(struct vringh *vrh, int err,
 /* The generation of host memory: fixed, and never 0. */
 static const u64 vringh_host_generation = 1;
 
+/*
+ * The hot translation (struct vringh @hot_*): a copy of the cache entry
+ * that served the last lookup, tried first by every fast path (the
+ * buffers of a queue almost always share one mapping). No generation
+ * compare: with ring_generation current (the caller checked) it belongs
+ * to that generation, because vringh_resolve() clears it, later copies
+ * come from cache entries of ring_generation (vringh_cache_find()), and
+ * generations are never reused (iotlb.h).
+ */
+#define VRINGH_HOT_SPAN_MAX	(1ULL << 63)
+
+static inline void vringh_hot_set(struct vringh *vrh, u64 start, u64 last,
+				  u64 addr, unsigned int perm)
+{
+	vrh->hot_start = start;
+	/* Clamped: covering less is safe, and off + len - 1 cannot wrap. */
+	vrh->hot_span = MIN(last - start, VRINGH_HOT_SPAN_MAX);
+	vrh->hot_addr = addr;
+	vrh->hot_perm = perm;
+}
+
+static inline void vringh_hot_clear(struct vringh *vrh)
+{
+	vrh->hot_perm = 0;
+}
+
+/*
+ * Does the hot translation cover [@addr, @addr + @len) with @perm
+ * (IOTLB_PERM_RO or _WO)? *@off receives @addr - hot_start. If not, ask
+ * vringh_cache_find(), then the IOTLB. @len > 0. One subtraction gives the offset; an @addr
+ * below hot_start wraps it above hot_span (hot_span < 2^64 - hot_start).
+ */
+static inline bool vringh_hot_covers(const struct vringh *vrh, u64 addr,
+				     u32 len, unsigned int perm, u64 *off)
+{
+	*off = addr - vrh->hot_start;
+	return likely(*off <= vrh->hot_span && *off + (len - 1) <= vrh->hot_span &&
+		      (vrh->hot_perm & perm));
+}
+
+static inline void *vringh_hot_xlate(const struct vringh *vrh, u64 addr,
+				     u32 len, unsigned int perm)
+{
+	u64 off;
+
+	if (unlikely(!vringh_hot_covers(vrh, addr, len, perm, &off)))
+		return NULL;
+	return (void *)(uintptr_t)(vrh->hot_addr + off);
+}
+
 /* Translate guest [addr, addr + len) for the walker, by flavour. */
 static inline ssize_t vringh_xlate(struct vringh *vrh, u64 addr, u64 len,
 				   unsigned int perm, struct iotlb_seg *segs,
@@ -133,7 +183,7 @@ static int vringh_resolve(struct vringh *vrh)
 		 * >= ring_generation (see there).
 		 */
 		iotlb_cache_flush(&vrh->cache);
-		vrh->cache_hot = 0;
+		vringh_hot_clear(vrh);
 	} else {
 		gen = vringh_host_generation;
 	}
@@ -236,6 +286,8 @@ int vringh_init_host(struct vringh *vrh, u64 features, unsigned int num,
 	vrh->cache.e[0].last = vrh->host_last;
 	vrh->cache.e[0].addr = vrh->host_start;
 	vrh->cache.e[0].perm = IOTLB_PERM_RW;
+	vringh_hot_set(vrh, vrh->host_start, vrh->host_last, vrh->host_start,
+		       IOTLB_PERM_RW);
 	return vringh_resolve(vrh);
 }
 
@@ -309,6 +361,38 @@ size_t vringh_iov_length(const struct vringh_iov *iov)
 	return len - (iov->i < iov->used ? iov->off : 0);
 }
 
+/*
+ * memcpy() for the short pieces packets are made of: up to 64 bytes in
+ * fixed-size moves (overlapping at the end), no libc call. @dst and @src
+ * do not overlap (guest buffer vs. device memory).
+ */
+static inline void vringh_copy(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const char *s = src;
+	size_t k;
+
+	if (likely(n >= 16 && n <= 64)) {
+		for (k = 0; k + 16 < n; k += 16)
+			__builtin_memcpy(d + k, s + k, 16);
+		__builtin_memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8 && n < 16) {
+		__builtin_memcpy(d, s, 8);
+		__builtin_memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		__builtin_memcpy(d, s, 4);
+		__builtin_memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n < 4) {
+		if (n) {
+			d[0] = s[0];
+			d[n / 2] = s[n / 2];
+			d[n - 1] = s[n - 1];
+		}
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
 static inline size_t vringh_iov_xfer(struct vringh_iov *iov, void *buf,
 				     size_t len, bool to_iov)
 {
@@ -320,9 +404,9 @@ static inline size_t vringh_iov_xfer(struct vringh_iov *iov, void *buf,
 
 		if (buf) {
 			if (to_iov)
-				memcpy((char *)v->iov_base + iov->off, buf, part);
+				vringh_copy((char *)v->iov_base + iov->off, buf, part);
 			else
-				memcpy(buf, (char *)v->iov_base + iov->off, part);
+				vringh_copy(buf, (char *)v->iov_base + iov->off, part);
 			buf = (char *)buf + part;
 		}
 		done += part;
@@ -354,30 +438,9 @@ ssize_t __vringh_iov_push(struct vringh_iov *wiov, const void *src, size_t len)
 /* ---- chain walking ---------------------------------------------------------- */
 
 /*
- * Host address of [@addr, @addr + @len) if the cache entry that served the
- * last lookup covers it with @perm (IOTLB_PERM_RO or _WO), else NULL (ask
- * vringh_cache_find(), then the IOTLB). No generation compare: with
- * ring_generation current (the caller checked) every cached entry belongs
- * to it, because vringh_resolve() empties the cache, later fills happen at
- * the generation current then, and generations are never reused (iotlb.h).
- * @len > 0.
- */
-static inline void *vringh_hot_xlate(const struct vringh *vrh, u64 addr,
-				     u32 len, unsigned int perm)
-{
-	const struct iotlb_cache_entry *e = &vrh->cache.e[vrh->cache_hot];
-
-	if (unlikely(addr < e->start || addr > e->last ||
-		     len - 1 > e->last - addr || !(e->perm & perm)))
-		return NULL;
-	return (void *)(uintptr_t)(e->addr + (addr - e->start));
-}
-
-/*
- * The cached entry covering [@addr, @addr + @len) with @perm, remembered
- * in @vrh->cache_hot so the next lookup tries it first (consecutive
- * buffers of a queue almost always share one mapping). The caller has
- * checked that ring_generation is current.
+ * The cached entry covering [@addr, @addr + @len) with @perm, made the hot
+ * translation so the next lookup tries it first. The caller has checked
+ * that ring_generation is current.
  */
 static inline const struct iotlb_cache_entry *
 vringh_cache_find(struct vringh *vrh, u64 addr, u32 len, unsigned int perm)
@@ -386,7 +449,7 @@ vringh_cache_find(struct vringh *vrh, u64 addr, u32 len, unsigned int perm)
 
 	e = iotlb_cache_find(&vrh->cache, vrh->ring_generation, addr, len, perm);
 	if (e)
-		vrh->cache_hot = (u32)(e - vrh->cache.e);
+		vringh_hot_set(vrh, e->start, e->last, e->addr, e->perm);
 	return e;
 }
 
@@ -430,30 +493,9 @@ static __attribute__((noinline)) int vringh_iov_add(struct vringh *vrh, struct v
 	}
 }
 
-/*
- * The fast path of vringh_iov_add(): room in @iov and the hot cache entry
- * covers the buffer (for host memory the cache holds the window:
- * vringh_init_host()). Return: true if the segment was added.
- */
-static inline bool vringh_iov_add_fast(struct vringh *vrh, struct vringh_iov *iov,
-				       u64 addr, u32 len, unsigned int perm)
-{
-	void *base;
-
-	if (unlikely(iov->used == iov->max))
-		return false;
-	base = vringh_hot_xlate(vrh, addr, len, perm);
-	if (unlikely(!base))
-		return false;
-	iov->iov[iov->used].iov_base = base;
-	iov->iov[iov->used].iov_len = len;
-	iov->used++;
-	return true;
-}
-
 /* Read descriptor @i of an indirect table that is not host-contiguous. */
-static int vringh_read_desc_slow(struct vringh *vrh, u64 table, u32 i,
-				 struct vringh_desc *d)
+static __attribute__((noinline)) int
+vringh_read_desc_slow(struct vringh *vrh, u64 table, u32 i, struct vringh_desc *d)
 {
 	struct iotlb_seg segs[sizeof(*d)];
 	char *p = (char *)d;
@@ -480,12 +522,9 @@ struct vringh_table {
 
 /* Switch @t to the indirect table @d points to (virtio 1.2 §2.7.5.3). */
 static __attribute__((noinline)) int
-vringh_enter_indirect(struct vringh *vrh, const struct vringh_desc *d, u32 i,
+vringh_enter_indirect(struct vringh *vrh, u64 taddr, u32 len, u16 flags, u32 i,
 		      struct vringh_table *t)
 {
-	u16 flags = le16_to_cpu(d->flags);
-	u32 len = le32_to_cpu(d->len);
-	u64 taddr = le64_to_cpu(d->addr);
 	void *p;
 	int ret;
 
@@ -493,9 +532,12 @@ vringh_enter_indirect(struct vringh *vrh, const struct vringh_desc *d, u32 i,
 	if (t->indirect || !vrh->indirect || (flags & VRINGH_DESC_F_NEXT))
 		return vringh_bad(vrh, -EMLINK, "bad indirect descriptor %u (flags 0x%x)",
 				  i, flags);
-	if (!len || len % sizeof(*d) || len > vrh->num * sizeof(struct vringh_desc))
+	if (!len || len % sizeof(struct vringh_desc) ||
+	    len > vrh->num * sizeof(struct vringh_desc))
 		return vringh_bad(vrh, -EMSGSIZE, "indirect table length %u", len);
-	ret = vringh_map_area(vrh, taddr, len, IOTLB_PERM_RO, &p);
+	/* Tables usually sit in the mapping the buffers do: try it first. */
+	p = vringh_hot_xlate(vrh, taddr, len, IOTLB_PERM_RO);
+	ret = p ? 0 : vringh_map_area(vrh, taddr, len, IOTLB_PERM_RO, &p);
 	if (!ret && IS_ALIGNED((uintptr_t)p, _Alignof(struct vringh_desc))) {
 		t->desc = p;
 	} else if (!ret || (ret == -EFAULT && vrh->mem == VRINGH_MEM_IOTLB)) {
@@ -509,83 +551,134 @@ vringh_enter_indirect(struct vringh *vrh, const struct vringh_desc *d, u32 i,
 		return vringh_bad(vrh, ret, "indirect table not mapped");
 	}
 	t->indirect = true;
-	t->size = len / sizeof(*d);
+	t->size = len / sizeof(struct vringh_desc);
 	return 0;
 }
 
+/*
+ * Walk the chain at @head into @riov/@wiov (reset by the caller). Kept
+ * register-friendly: each descriptor is copied field by field into locals
+ * (one volatile load each: no double fetch), the current table lives in
+ * locals (@t only carries it across vringh_enter_indirect()), and the
+ * segment count of the iov being filled is a local written back before
+ * anything else may look at it (the slow append, a direction change, the
+ * return). A descriptor the hot translation covers costs no call.
+ */
 static __attribute__((noinline)) int
 vringh_walk(struct vringh *vrh, u16 head, struct vringh_iov *riov,
 	    struct vringh_iov *wiov)
 {
 	struct vringh_table t = { .desc = vrh->desc, .size = vrh->num };
+	const struct vringh_desc *table = t.desc;
 	struct vringh_iov *iov = riov;
-	u32 i = head, visited = 0, total = 0;
+	u32 i = head, visited = 0, total = 0, size = t.size;
 	u16 dir = 0;		/* 0: readable part; VRINGH_DESC_F_WRITE after */
+	unsigned int perm = IOTLB_PERM_RO;	/* what @dir needs */
+	unsigned int used = riov ? riov->used : 0;
 	u64 bytes = 0;
 	int ret;
 
-	struct vringh_desc d = { 0 };
-
 	for (;;) {
-		u16 flags;
+		u16 flags, next;
 		u32 len;
+		u64 addr, off;
 
-		if (unlikely(++visited > t.size))
-			return vringh_bad(vrh, -ELOOP, "descriptor loop at %u", i);
-		if (likely(t.desc)) {
-			vringh_desc_read(&d, &t.desc[i]);
-		} else {
-			ret = vringh_read_desc_slow(vrh, t.iova, i, &d);
-			if (ret)
-				return vringh_bad(vrh, ret, "indirect table unreadable");
+		if (unlikely(++visited > size)) {
+			ret = vringh_bad(vrh, -ELOOP, "descriptor loop at %u", i);
+			goto out;
 		}
-		flags = le16_to_cpu(d.flags);
-		len = le32_to_cpu(d.len);
+		if (likely(table)) {
+			const struct vringh_desc *src = &table[i];
+
+			addr = le64_to_cpu(READ_ONCE(src->addr));
+			len = le32_to_cpu(READ_ONCE(src->len));
+			flags = le16_to_cpu(READ_ONCE(src->flags));
+			next = le16_to_cpu(READ_ONCE(src->next));
+		} else {
+			struct vringh_desc d;
+
+			ret = vringh_read_desc_slow(vrh, t.iova, i, &d);
+			if (ret) {
+				ret = vringh_bad(vrh, ret, "indirect table unreadable");
+				goto out;
+			}
+			addr = le64_to_cpu(d.addr);
+			len = le32_to_cpu(d.len);
+			flags = le16_to_cpu(d.flags);
+			next = le16_to_cpu(d.next);
+		}
 
 		if (unlikely(flags & VRINGH_DESC_F_INDIRECT)) {
-			ret = vringh_enter_indirect(vrh, &d, i, &t);
+			ret = vringh_enter_indirect(vrh, addr, len, flags, i, &t);
 			if (ret)
-				return ret;
+				goto out;
+			table = t.desc;
+			size = t.size;
 			visited = 0;
 			i = 0;
 			continue;
 		}
 
 		/* Buffer descriptors only count toward the chain length. */
-		if (unlikely(++total > vrh->num))
-			return vringh_bad(vrh, -E2BIG, "chain longer than ring");
+		if (unlikely(++total > vrh->num)) {
+			ret = vringh_bad(vrh, -E2BIG, "chain longer than ring");
+			goto out;
+		}
 		if (unlikely((flags & VRINGH_DESC_F_WRITE) != dir)) {
 			/* virtio 1.2 §2.7.4.2: readable before writable */
-			if (dir)
-				return vringh_bad(vrh, -EPROTO, "readable after writable");
+			if (dir) {
+				ret = vringh_bad(vrh, -EPROTO, "readable after writable");
+				goto out;
+			}
 			dir = VRINGH_DESC_F_WRITE;
+			perm = IOTLB_PERM_WO;
+			if (iov)
+				iov->used = used;
 			iov = wiov;
+			used = wiov ? wiov->used : 0;
 		}
-		if (unlikely(!iov))
-			return vringh_bad(vrh, -EACCES, "unexpected %s buffer",
-					  dir ? "writable" : "readable");
+		if (unlikely(!iov)) {
+			ret = vringh_bad(vrh, -EACCES, "unexpected %s buffer",
+					 dir ? "writable" : "readable");
+			goto out;
+		}
 		bytes += len;
-		if (unlikely(bytes > UINT32_MAX))
-			return vringh_bad(vrh, -EOVERFLOW, "chain longer than 4 GiB");
-		/* IOTLB_PERM_RO is 1, _WO is 2: 1 << (WRITE flag >> 1). */
+		if (unlikely(bytes > UINT32_MAX)) {
+			ret = vringh_bad(vrh, -EOVERFLOW, "chain longer than 4 GiB");
+			goto out;
+		}
 		if (likely(len) &&
-		    !vringh_iov_add_fast(vrh, iov, le64_to_cpu(d.addr), len, 1u << (dir >> 1))) {
-			ret = vringh_iov_add(vrh, iov, le64_to_cpu(d.addr), len,
-					     1u << (dir >> 1));
+		    likely(vringh_hot_covers(vrh, addr, len, perm, &off) &&
+			   used < iov->max)) {
+			struct iovec *v = &iov->iov[used++];
+
+			v->iov_base = (void *)(uintptr_t)(vrh->hot_addr + off);
+			v->iov_len = len;
+		} else if (len) {
+			iov->used = used;
+			ret = vringh_iov_add(vrh, iov, addr, len, perm);
+			used = iov->used;
 			if (unlikely(ret)) {
-				if (ret == -ENOMEM)
-					return ret;
-				return vringh_bad(vrh, ret, "buffer 0x%llx+%u unusable",
-						  (unsigned long long)le64_to_cpu(d.addr),
-						  len);
+				if (ret != -ENOMEM)
+					ret = vringh_bad(vrh, ret, "buffer 0x%llx+%u unusable",
+							 (unsigned long long)addr, len);
+				goto out;
 			}
 		}
-		if (!(flags & VRINGH_DESC_F_NEXT))
-			return 0;
-		i = le16_to_cpu(d.next);
-		if (unlikely(i >= t.size))
-			return vringh_bad(vrh, -ENXIO, "next index %u >= %u", i, t.size);
+		if (!(flags & VRINGH_DESC_F_NEXT)) {
+			ret = 0;
+			goto out;
+		}
+		i = next;
+		if (unlikely(i >= size)) {
+			ret = vringh_bad(vrh, -ENXIO, "next index %u >= %u", i, size);
+			goto out;
+		}
 	}
+out:
+	if (iov)
+		iov->used = used;
+	return ret;
 }
 
 /* Take the chain at *@head (a head index < num): reset the iovs, walk it, consume it. */
@@ -650,11 +743,53 @@ vringh_getdesc_slow(struct vringh *vrh, struct vringh_iov *riov,
 	return vringh_getdesc_walk(vrh, riov, wiov, head);
 }
 
+/* Reset @iov to hold one segment [@base, @base + @len) (max >= 1). */
+static inline void vringh_iov_set1(struct vringh_iov *iov, void *base, u32 len)
+{
+	struct iovec *v = iov->iov;
+
+	v->iov_base = base;
+	v->iov_len = len;
+	iov->used = 1;
+	iov->i = 0;
+	iov->off = 0;
+}
+
+/*
+ * vringh_getdesc()'s one-descriptor chain, direct, its direction decided
+ * (@iov receives it, @other gets reset) and the hot translation's
+ * permission checked: take it if @iov has room and the hot translation
+ * covers the buffer. Inlined once per direction, so neither pays for
+ * choosing. Return: true if taken; false: nothing consumed, walk it.
+ */
+static inline __attribute__((always_inline)) bool
+vringh_take_one(struct vringh *vrh, struct vringh_iov *iov,
+		struct vringh_iov *other, const struct vringh_desc *src, u16 last)
+{
+	u64 addr, off;
+	u32 len;
+
+	if (unlikely(!iov || !iov->max))
+		return false;
+	/* Harmless if we end up walking: the walker resets both. */
+	if (other)
+		vringh_iov_reset(other);
+	addr = le64_to_cpu(READ_ONCE(src->addr));
+	len = le32_to_cpu(READ_ONCE(src->len));
+	/* The hot range (the caller checked the permission). */
+	off = addr - vrh->hot_start;
+	if (unlikely(!len || off > vrh->hot_span || off + (len - 1) > vrh->hot_span))
+		return false;
+	vringh_iov_set1(iov, (void *)(uintptr_t)(vrh->hot_addr + off), len);
+	vrh->last_avail_idx = last + 1;
+	return true;
+}
+
 /*
  * The fast path: ring current and not broken (one generation compare:
  * vringh_bad() zeroes ring_generation), avail index and head checked here,
  * then a chain of one direct, non-empty descriptor whose buffer the hot
- * cache entry covers is taken inline. Every check of the walker that
+ * translation covers is taken inline. Every check of the walker that
  * applies to such a chain is made (direction vs. the iovs, address +
  * length inside a mapping with the needed permission); any other chain
  * goes to the walker, and any doubt about the ring state to
@@ -666,12 +801,7 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 		   struct vringh_iov *wiov, u16 *head)
 {
 	const struct vringh_desc *src;
-	struct vringh_iov *iov;
-	struct iovec *v;
 	u16 last, avail_idx, h, flags;
-	void *base;
-	u64 addr;
-	u32 len;
 
 	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
 		     vrh->ring_generation))
@@ -679,15 +809,21 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 
 	last = vrh->last_avail_idx;
 	if (vrh->avail_idx_shadow == last) {
-		avail_idx = le16_to_cpu(READ_ONCE(vrh->avail->idx));
-		/* virtio 1.2 §2.7.13.3 (the slow path reports it) */
-		if (unlikely((u16)(avail_idx - last) > vrh->num))
+		/*
+		 * Acquire: pairs with the driver's wmb before its avail->idx
+		 * store (the read barrier before avail->ring[] and the
+		 * descriptors).
+		 */
+		avail_idx = le16_to_cpu(__atomic_load_n(&vrh->avail->idx,
+							__ATOMIC_ACQUIRE));
+		/*
+		 * One compare for "empty" (0 - 1 wraps past num) and for a
+		 * jump of more than num (virtio 1.2 §2.7.13.3): the slow path
+		 * re-reads the index and returns 0 or reports it.
+		 */
+		if (unlikely((u16)(avail_idx - last - 1) >= vrh->num))
 			goto slow;
 		vrh->avail_idx_shadow = avail_idx;
-		if (avail_idx == last)
-			goto slow;	/* empty: resets the iovs, returns 0 */
-		/* Pairs with the driver's wmb before its avail->idx store. */
-		smp_rmb();
 	}
 
 	h = le16_to_cpu(READ_ONCE(vrh->avail->ring[last & vrh->mask]));
@@ -697,31 +833,21 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 	*head = h;
 	/* One private copy of the fields used (no double fetch). */
 	src = &vrh->desc[h];
-	addr = le64_to_cpu(READ_ONCE(src->addr));
-	len = le32_to_cpu(READ_ONCE(src->len));
 	flags = le16_to_cpu(READ_ONCE(src->flags));
-	iov = flags & VRINGH_DESC_F_WRITE ? wiov : riov;
-	if (unlikely((flags & (VRINGH_DESC_F_NEXT | VRINGH_DESC_F_INDIRECT)) ||
-		     !len || !iov || !iov->max))
-		goto walk;
-	/* IOTLB_PERM_RO is 1, _WO is 2: 1 << (WRITE flag >> 1). */
-	base = vringh_hot_xlate(vrh, addr, len,
-				1u << ((flags & VRINGH_DESC_F_WRITE) >> 1));
-	if (unlikely(!base))
-		goto walk;
-
-	v = iov->iov;
-	if (riov)
-		vringh_iov_reset(riov);
-	if (wiov)
-		vringh_iov_reset(wiov);
-	v->iov_base = base;
-	v->iov_len = len;
-	iov->used = 1;
-	vrh->last_avail_idx++;
-	return 1;
-
-walk:
+	switch (flags & (VRINGH_DESC_F_NEXT | VRINGH_DESC_F_WRITE |
+			 VRINGH_DESC_F_INDIRECT)) {
+	case 0:
+		if (likely(vrh->hot_perm & IOTLB_PERM_RO) &&
+		    vringh_take_one(vrh, riov, wiov, src, last))
+			return 1;
+		break;
+	case VRINGH_DESC_F_WRITE:
+		if (likely(vrh->hot_perm & IOTLB_PERM_WO) &&
+		    vringh_take_one(vrh, wiov, riov, src, last))
+			return 1;
+		break;
+	}
+	/* Any other chain, or one the fast path could not serve. */
 	return vringh_getdesc_walk(vrh, riov, wiov, head);
 slow:
 	return vringh_getdesc_slow(vrh, riov, wiov, head);
@@ -752,8 +878,7 @@ static int __vringh_complete(struct vringh *vrh,
 	return 0;
 }
 
-static __attribute__((noinline)) int
-vringh_complete_slow(struct vringh *vrh, u16 head, u32 len)
+int __vringh_complete_one(struct vringh *vrh, u16 head, u32 len)
 {
 	struct vringh_used_elem e = { .id = head, .len = len };
 	int ret;
@@ -764,27 +889,6 @@ vringh_complete_slow(struct vringh *vrh, u16 head, u32 len)
 	if (head >= vrh->num)
 		return -EINVAL;
 	return __vringh_complete(vrh, &e, 1);
-}
-
-int vringh_complete(struct vringh *vrh, u16 head, u32 len)
-{
-	struct vringh_used_elem *u;
-	u16 idx;
-
-	/* Broken rings fail the generation compare too (vringh_bad()). */
-	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
-		     vrh->ring_generation || head >= vrh->num))
-		return vringh_complete_slow(vrh, head, len);
-	idx = vrh->last_used_idx;
-	u = &vrh->used->ring[idx & vrh->mask];
-	WRITE_ONCE(u->id, cpu_to_le32(head));
-	WRITE_ONCE(u->len, cpu_to_le32(len));
-	/* Pairs with the driver's rmb after it loads used->idx. */
-	smp_wmb();
-	WRITE_ONCE(vrh->used->idx, cpu_to_le16((u16)(idx + 1)));
-	vrh->last_used_idx = idx + 1;
-	vrh->completed++;
-	return 0;
 }
 
 int vringh_complete_multi(struct vringh *vrh,
