@@ -144,6 +144,17 @@ int vhost_user_mem_add(struct vhost_user_dev *dev,
 		ret = -EINVAL;
 		goto out_close;
 	}
+	/*
+	 * Our address of a byte must share its guest (and user) address's
+	 * alignment: ring structures aligned in guest memory (virtio 1.2
+	 * §2.7: up to 16) are then aligned here too. Front-ends send page
+	 * aligned values; an odd mmap_offset would misalign every ring.
+	 */
+	if ((r->mmap_offset ^ r->guest_phys_addr) & 15 ||
+	    (r->mmap_offset ^ r->userspace_addr) & 15) {
+		ret = -EINVAL;
+		goto out_close;
+	}
 	if (dev->nregions >= dev->max_regions) {
 		ret = -ENOSPC;
 		goto out_close;
@@ -223,8 +234,17 @@ int vhost_user_mem_remove(struct vhost_user_dev *dev,
 		iommu_drop_hva(dev, gone.hva, gone.size);
 		/* The device lets go first, then the memory goes. */
 		ret = vhost_user_mem_commit(dev);
+		if (ret) {
+			/*
+			 * The device may still hold the table with the region
+			 * (the commit failed before or inside set_map): keep
+			 * the memory, the request has no effect.
+			 */
+			dev->regions[dev->nregions++] = gone;
+			return ret;
+		}
 		munmap(gone.mmap_base, gone.mmap_len);
-		return ret;
+		return 0;
 	}
 	return -ENOENT;
 }

@@ -385,6 +385,9 @@ int vhost_user_dev_commit(struct vhost_user_dev *dev)
 		if (vdpa_can_suspend(vdpa) && !vdpa_suspend(vdpa)) {
 			suspended = true;
 		} else {
+			/* Keep where each running ring is: a reset forgets it. */
+			for (u32 i = 0; i < dev->nvrings; i++)
+				vring_dev_stop(dev, (u16)i);
 			dev_reset(dev);
 			ret = dev_program_features(dev);
 			if (ret)
@@ -442,6 +445,22 @@ static void dev_frontend_reset(struct vhost_user_dev *dev)
 	dev->features_set = false;
 	dev->status = 0;
 	dev->iotlb_batch = false;
+}
+
+/*
+ * A memory commit failed, so the device may still hold a table whose memory
+ * is about to be unmapped: stop it (keeping each ring's position) so no
+ * worker touches that memory; it runs again after the next memory commit
+ * that works (vring_wants_live() needs @mapped).
+ */
+static void dev_drop_memory(struct vhost_user_dev *dev)
+{
+	for (u32 i = 0; i < dev->nvrings; i++)
+		vring_dev_stop(dev, (u16)i);
+	dev_reset(dev);
+	dev->mapped = false;
+	if (dev->features_set)
+		dev_program_features(dev);
 }
 
 void vhost_user_dev_event(struct vhost_user_dev *dev)
@@ -591,6 +610,8 @@ static int vu_set_mem_table(struct vhost_user_dev *dev,
 	if (nold)
 		iotlb_reset(dev->iommu_tlb);
 	ret = vhost_user_mem_commit(dev);
+	if (ret)
+		dev_drop_memory(dev);	/* it may still use the old table */
 	for (unsigned int i = 0; i < nold; i++)
 		munmap(old[i].mmap_base, old[i].mmap_len);
 	if (ret)
@@ -876,8 +897,10 @@ static int vu_iotlb_msg(struct vhost_user_dev *dev,
 	}
 	switch (m->type) {
 	case VHOST_USER_IOTLB_UPDATE:
+		/* iova and uaddr share alignment: rings stay aligned (mem.c). */
 		if (!m->size || m->iova > UINT64_MAX - (m->size - 1) ||
-		    !m->perm || (m->perm & ~VHOST_USER_ACCESS_RW))
+		    !m->perm || (m->perm & ~VHOST_USER_ACCESS_RW) ||
+		    ((m->iova ^ m->uaddr) & 15))
 			return -EINVAL;
 		/* vhost-user.rst: updates lie within the memory table. */
 		ret = vhost_user_mem_uva_to_hva(dev, m->uaddr, m->size, &hva);

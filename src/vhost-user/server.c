@@ -178,6 +178,8 @@ static int conn_recv(int fd, struct vhost_user_msg *msg, int *fds,
 	got = (size_t)n;
 	while (!ret && got < VHOST_USER_HDR_SIZE) {
 		n = recv(fd, (u8 *)msg + got, VHOST_USER_HDR_SIZE - got, MSG_WAITALL);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			ret = n == 0 ? -ECONNRESET : -errno;
 		else

@@ -21,6 +21,7 @@
 
 #include <linux/virtio_config.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
@@ -425,6 +426,11 @@ static void test_negative(void)
 	mr.region.mmap_offset = UINT64_MAX - 10;
 	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
 	       "ADD_MEM_REG with a wrapping mmap offset refused");
+	mr.region.memory_size = MEM_SIZE / 2;
+	mr.region.mmap_offset = 2;	/* would misalign every ring in it */
+	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
+	       "ADD_MEM_REG with mmap_offset misaligned to its address refused");
+	mr.region.memory_size = MEM_SIZE;
 	mr.region.mmap_offset = 0;
 	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
 	       "ADD_MEM_REG without an fd refused");
@@ -489,6 +495,102 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * A memory commit that fails (here: an allocation) must not unmap memory
+ * the device may still use. REM_MEM_REG keeps the region; SET_MEM_TABLE
+ * stops the device until a table is committed, and then it runs again.
+ */
+static void test_commit_failure(void)
+{
+	struct vhost_user_mem_reg mr = { .region = fe_region() };
+	struct vhost_user_mem_table mt = { .nregions = 1 };
+	u8 *tx, *rx, *smem = MAP_FAILED;
+	const u32 frame = 60;
+	u16 rx_used, tx_used;
+	struct fe fe;
+	int small = -1;
+	long long r;
+
+	report_prefix_push("commit failure");
+	if (!report(fe_connect(&fe) == 0, "connect") || !fe_setup(&fe, true, false) ||
+	    !fe_exchange(&fe, true, 0x40))
+		goto out;
+	tx = fe.mem + BUF_OFF;
+	for (u32 i = 0; i < frame; i++)
+		tx[HDR_LEN + i] = (u8)(0x50 + i);
+
+	/* REM_MEM_REG whose commit fails: the region still works. */
+	small = memfd_create("small", MFD_CLOEXEC);
+	if (small < 0 || ftruncate(small, 4096))
+		goto out;
+	smem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, small, 0);
+	if (smem == MAP_FAILED)
+		goto out;
+	memset(smem, 0xee, 4096);
+	mr.region.guest_phys_addr = 0x90000000ULL;
+	mr.region.userspace_addr = 0x7fa000000000ULL;
+	mr.region.memory_size = 4096;
+	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &small, 1) == 0,
+	       "ADD_MEM_REG of a second region");
+	fault_inject_arm(1);
+	r = fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0);
+	report(fault_inject_fired() && r > 0, "REM_MEM_REG with a failing commit refused");
+	fault_inject_arm(0);
+	rx_used = *ring_used_idx(&fe, 0);
+	tx_used = *ring_used_idx(&fe, 1);
+	{
+		u16 slot = fe.avail_idx[0] % QSZ;
+		struct vringh_desc *d = &ring_desc(&fe, 0)[slot];
+
+		d->addr = 0x90000000ULL;	/* RX buffer in the second region */
+		d->len = 2048;
+		d->flags = VRINGH_DESC_F_WRITE;
+		d->next = 0;
+		ring_avail(&fe, 0)[2 + slot] = slot;
+		__atomic_store_n(&ring_avail(&fe, 0)[1], ++fe.avail_idx[0],
+				 __ATOMIC_RELEASE);
+	}
+	ring_post(&fe, 1, BUF_OFF, HDR_LEN + frame, false);
+	ring_kick(&fe, 1);
+	report(ring_wait_used(&fe, 0, (u16)(rx_used + 1)) &&
+	       ring_wait_used(&fe, 1, (u16)(tx_used + 1)) &&
+	       !memcmp(smem + HDR_LEN, tx + HDR_LEN, frame),
+	       "the region kept its memory: frame received in it");
+
+	/* SET_MEM_TABLE whose commit fails: the device stops, nothing lost. */
+	mt.regions[0] = fe_region();
+	fault_inject_arm(1);
+	r = fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+		    VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
+		    &fe.memfd, 1);
+	report(fault_inject_fired() && r > 0, "SET_MEM_TABLE with a failing commit refused");
+	fault_inject_arm(0);
+	rx = fe.mem + BUF_OFF + 0x1000;
+	memset(rx, 0xee, 2048);
+	rx_used = *ring_used_idx(&fe, 0);
+	tx_used = *ring_used_idx(&fe, 1);
+	ring_post(&fe, 0, BUF_OFF + 0x1000, 2048, true);
+	ring_post(&fe, 1, BUF_OFF, HDR_LEN + frame, false);
+	ring_kick(&fe, 1);
+	usleep(50000);
+	report(*ring_used_idx(&fe, 1) == tx_used,
+	       "no ring runs on the memory table that was dropped");
+	report(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+		       VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
+		       &fe.memfd, 1) == 0, "SET_MEM_TABLE again");
+	report(ring_wait_used(&fe, 1, (u16)(tx_used + 1)) &&
+	       ring_wait_used(&fe, 0, (u16)(rx_used + 1)) &&
+	       !memcmp(rx + HDR_LEN, tx + HDR_LEN, frame),
+	       "the rings run again where they stopped");
+out:
+	if (smem != MAP_FAILED)
+		munmap(smem, 4096);
+	if (small >= 0)
+		close(small);
+	fe_close(&fe);
+	report_prefix_pop();
+}
+
 static void test_framing(void)
 {
 	struct fe fe;
@@ -543,8 +645,9 @@ int main(void)
 	test_traffic(false, false);
 	test_negative();
 	test_framing();
+	test_commit_failure();
 	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
-	report(vhost_user_server_connections(s) == 7, "7 front-ends served (got %u)",
+	report(vhost_user_server_connections(s) == 8, "8 front-ends served (got %u)",
 	       vhost_user_server_connections(s));
 
 	vhost_user_server_stop(s);
