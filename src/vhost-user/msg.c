@@ -317,16 +317,17 @@ static int dev_program_features(struct vhost_user_dev *dev)
 void vhost_user_dev_get_stats(struct vhost_user_dev *dev, u32 idx,
 			      struct vdpa_vq_stats *st)
 {
-	const struct vdpa_vq_stats *a = &dev->vrings[idx].stats;
+	/* A copy: @st may be the saved totals themselves (dev_reset()). */
+	const struct vdpa_vq_stats a = dev->vrings[idx].stats;
+	struct vdpa_vq_stats live = { 0 };
 
-	memset(st, 0, sizeof(*st));
-	vdpa_get_vq_stats(dev->vdpa, (u16)idx, st);
-	st->packets += a->packets;
-	st->bytes += a->bytes;
-	st->drops += a->drops;
-	st->errors += a->errors;
-	st->kicks += a->kicks;
-	st->notifies += a->notifies;
+	vdpa_get_vq_stats(dev->vdpa, (u16)idx, &live);
+	st->packets = live.packets + a.packets;
+	st->bytes = live.bytes + a.bytes;
+	st->drops = live.drops + a.drops;
+	st->errors = live.errors + a.errors;
+	st->kicks = live.kicks + a.kicks;
+	st->notifies = live.notifies + a.notifies;
 }
 
 /* Reset the device, forgetting what it was programmed with (not memory). */
