@@ -12,7 +12,11 @@
  *   marker  fork() to the first time MARKER appears on its stdout+stderr
  *   rss     the VMM's peak RSS (wait4's ru_maxrss). We fork() from this small
  *           C process, so the pre-exec high-water mark the kernel carries into
- *           ru_maxrss is ours (~1 MiB), not a Python interpreter's.
+ *           ru_maxrss is ours, not a Python interpreter's: ru_maxrss is
+ *           max(that carry, the VMM's own peak), and the carry is the floor
+ *           (a static program that only writes the marker reports ~0.67 MiB;
+ *           a dynamic one ~0.97 MiB, /bin/echo ~1.5 MiB: their own libc
+ *           pages). A figure above the floor is the VMM's own peak.
  * A run counts when the marker was seen before TIMEOUT; a run still going at
  * TIMEOUT has its process group killed. Prints per-run lines on stderr, then
  * median (min..max) per command and the median of paired ratios against the

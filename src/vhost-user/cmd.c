@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <kestrel/log.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
 
@@ -26,7 +27,8 @@ static void cmd_on_signal(int sig)
 static void cmd_usage(void)
 {
 	pr_err("usage: vhost-user --socket PATH --device TYPE[,attr=value...] [--iommu] [--mem-slots N] [--once] [-v]\n"
-	       "  TYPE: net (attrs name, mac, mtu, max_vqp) or blk (name, capacity, ro, serial)");
+	       "  TYPE: net (attrs name, mac, mtu, max_vqp, poll), blk (RAM disk: name, capacity, ro, serial),\n"
+	       "        file-blk (path, ro, serial), tap (path=IFNAME, mac, mtu), console, rng");
 }
 
 int vhost_user_cmd_main(int argc, char **argv)
@@ -95,6 +97,8 @@ int vhost_user_cmd_main(int argc, char **argv)
 	}
 
 	ret = vdpa_mgmt_register_builtin();
+	if (!ret)
+		ret = vdpa_devices_register();
 	if (!ret)
 		ret = vdpa_mgmt_dev_add(spec, &vdpa);
 	if (ret) {

@@ -163,6 +163,7 @@ struct virtio_mmio_vq {
  * @relay: the relay thread (valid when @relay_started)
  * @relay_started: the relay thread runs
  * @rl: rate limit of guest-triggered log lines
+ * @stats_rl: rate limit of the per-queue counters logged at reset and exit
  */
 struct virtio_mmio {
 	struct io_dev iodev;
@@ -198,6 +199,7 @@ struct virtio_mmio {
 	bool relay_started;
 
 	struct ratelimit rl;
+	struct ratelimit stats_rl;
 };
 
 #endif /* KESTREL_VIRTIO_INTERNAL_H */

@@ -319,13 +319,43 @@ static void vmmio_queue_disable(struct virtio_mmio *m, u32 idx)
 	m->vqs[idx].ready = false;
 }
 
+/*
+ * Before a reset zeroes them (the device keeps them "since the last
+ * reset"), log the counters of every queue that saw traffic: one
+ * "VQ-STATS" line per queue, which bench/virtio-transport.sh parses for
+ * kicks and interrupts per packet. Rate-limited: the guest chooses when to
+ * reset. Lock held (or the window is being destroyed).
+ */
+static void vmmio_log_stats(struct virtio_mmio *m, const char *when)
+{
+	for (u32 i = 0; i < m->nvqs; i++) {
+		struct vdpa_vq_stats st = { 0 };
+
+		if (vdpa_get_vq_stats(m->vdpa, (u16)i, &st) ||
+		    !(st.packets | st.kicks | st.errors | st.drops))
+			continue;
+		if (!ratelimit_allow(&m->stats_rl))
+			return;
+		pr_info("%s: %s: VQ-STATS %s vq=%u packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu notifies=%llu",
+			m->name, m->vdpa->name, when, i,
+			(unsigned long long)st.packets,
+			(unsigned long long)st.bytes,
+			(unsigned long long)st.drops,
+			(unsigned long long)st.errors,
+			(unsigned long long)st.kicks,
+			(unsigned long long)st.notifies);
+	}
+}
+
 /* Status = 0 (virtio 1.2 §4.2.2.1): device and transport state back to
  * initial. The ioeventfds and the irqfd stay registered: they belong to
  * the window, not to a driver session. Lock held. */
 static void vmmio_reset(struct virtio_mmio *m)
 {
-	int ret = vdpa_reset(m->vdpa);
+	int ret;
 
+	vmmio_log_stats(m, "reset");
+	ret = vdpa_reset(m->vdpa);
 	if (ret)
 		vmmio_warn(m, "device reset failed: %s", strerror(-ret));
 	for (u32 i = 0; i < m->nvqs; i++) {
@@ -655,6 +685,7 @@ void virtio_mmio_destroy(struct virtio_mmio *m)
 	if (m->vdpa) {
 		struct vdpa_callback none = { 0 };
 
+		vmmio_log_stats(m, "exit");
 		/* Reset first: no worker touches RAM or calls us after this. */
 		vdpa_reset(m->vdpa);
 		vdpa_set_config_cb(m->vdpa, &none);
@@ -710,6 +741,7 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 	m->irqfd = -1;
 	m->relay_epfd = m->relay_stopfd = -1;
 	m->rl = (struct ratelimit)RATELIMIT_INIT;
+	m->stats_rl = (struct ratelimit)RATELIMIT_INIT;
 	m->offered = features & VMMIO_TRANSPORT_FEATURES;
 	snprintf(m->name, sizeof(m->name), "virtio-mmio@0x%llx",
 		 (unsigned long long)base);

@@ -1,10 +1,11 @@
 #!/bin/bash
 # QEMU vhost-user-blk-pci driven by SeaBIOS's virtio-blk driver, no kernel.
 # A 512-byte boot sector on an IDE disk (BIOS drive 0x80) writes a 4 KiB
-# pattern to kestrel's RAM-disk simulator (drive 0x81) with int13 AH=43h,
+# pattern to kestrel's file-backed blk device (drive 0x81) with int13 AH=43h,
 # reads it back into another buffer with AH=42h, compares, and reports on
 # the debugcon port; QEMU exits through isa-debug-exit. Pass: the pattern
-# came back, and the server saw the requests on its queue.
+# came back, the server saw the requests on its queue, and after the server
+# exits the host's image file holds the pattern at LBA 100.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/peers/lib.sh
@@ -101,7 +102,8 @@ gcc -m32 -c -x assembler-with-cpp "$DIR/mbr.S" -o "$DIR/mbr.o" 2>"$DIR/as.log" &
 truncate -s 1M "$DIR/boot.img"
 dd if="$DIR/mbr.bin" of="$DIR/boot.img" conv=notrunc status=none
 
-start_server "$DIR" --device blk,capacity=64M
+truncate -s 64M "$DIR/disk.img"
+start_server "$DIR" --device "file-blk,path=$DIR/disk.img"
 CPU=(); [ "$ACCEL" = kvm ] && CPU=(-cpu host)
 timeout -s TERM 60 qemu-system-x86_64 -machine q35,accel="$ACCEL",memory-backend=mem "${CPU[@]}" \
 	-m 128M -smp 1 -object memory-backend-memfd,id=mem,size=128M,share=on \
@@ -120,4 +122,13 @@ grep -aq "KVU readback ok" "$DIR/debugcon.log" || fail "no readback report from 
 reqs=$(vq_stat 0 packets 1)
 echo "device completed $reqs requests"
 [ "$reqs" -ge 2 ] || fail "the server's queue saw $reqs requests"
-pass "SeaBIOS wrote and read back 4 KiB through kestrel's blk device"
+# The boot sector's pattern: byte i is c ^ (c >> 8) ^ 0x5a (low byte) with c = 4096 - i.
+python3 - "$DIR/disk.img" <<'PY' || fail "the image file does not hold the guest's pattern at LBA 100"
+import sys
+with open(sys.argv[1], 'rb') as f:
+    f.seek(100 * 512)
+    got = f.read(4096)
+want = bytes(((4096 - i) & 0xff) ^ ((4096 - i) >> 8) ^ 0x5a for i in range(4096))
+sys.exit(0 if got == want else 1)
+PY
+pass "SeaBIOS wrote and read back 4 KiB through kestrel's blk device; the host file holds it"

@@ -20,6 +20,7 @@
 
 #include "x86.h"
 
+#define CPUID_FIRST_ENTRIES	256
 #define CPUID_MAX_ENTRIES	512
 #define CPUID_1_ECX_HYPERVISOR	(1u << 31)
 #define CPUID_1_EDX_HTT		(1u << 28)
@@ -94,8 +95,14 @@ static void cpuid_filter(struct kvm_cpuid2 *c, unsigned int shift)
 
 int x86_cpuid_template_create(struct vm *vm)
 {
-	unsigned int nent = 64;
-	struct kvm_cpuid2 *c;
+	/*
+	 * Room for KVM's own limit (KVM_MAX_CPUID_ENTRIES, 256) up front:
+	 * each KVM_GET_SUPPORTED_CPUID costs ~0.4 ms here, and a first call
+	 * that fails with E2BIG costs as much as one that succeeds. Doubling
+	 * stays as the fallback for a kernel with a larger table.
+	 */
+	unsigned int nent = CPUID_FIRST_ENTRIES;
+	struct kvm_cpuid2 *c, *shrunk;
 	unsigned int shift = 0;
 	int ret;
 
@@ -114,6 +121,10 @@ int x86_cpuid_template_create(struct vm *vm)
 		free(c);
 		return ret;
 	}
+	/* Keep only what KVM filled in; a failed shrink keeps the big one. */
+	shrunk = realloc(c, cpuid2_size(c->nent));
+	if (shrunk)
+		c = shrunk;
 	while ((1u << shift) < vm->max_vcpus)
 		shift++;
 	cpuid_filter(c, shift);

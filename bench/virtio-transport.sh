@@ -1,0 +1,182 @@
+#!/bin/bash
+# The transport's own cost: the same virtio workloads through kestrel
+# (a guest whose hot loop runs in ring 3, virtio-mmio with ioeventfd kicks
+# and irqfd interrupts) and through the vDPA library's in-process driver
+# (tests/unit/vdpa/driver.c, eventfd kicks, callbacks), side by side:
+#
+#   net   64-byte frames looped back by the net simulator, TX batches of
+#         32 on 256-entry rings, EVENT_IDX on and off
+#         (guest/x86/bench-virtio-net.c | bench/vdpa_net_bench.c)
+#   blk   4 KiB reads and writes at QD1 and QD32 on the RAM-disk simulator
+#         and on file-blk over a temporary file (io_uring, page cache)
+#         (guest/x86/bench-virtio-blk.c | bench/vdpa_blk_bench.c)
+#
+# Each phase runs BENCH_MS (500 ms, built into the guests) in kestrel and
+# SECS in-process. kestrel's figures are host-timed (bench sink START/STOP);
+# kicks are the guest's QueueNotify writes, interrupts what the device
+# raised (the "VQ-STATS" counters kestrel logs at each reset). The ratio is
+# kestrel / in-process (1.00: the transport costs nothing). Figures only,
+# never pass/fail. One round takes ~15 s; ROUNDS=N prints medians of N.
+# On a busy machine (another build, fuzzers) single figures swing by 2x
+# and more: the load average is printed first for that reason.
+#
+#   B=build [ROUNDS=1] [SECS=0.5] bench/virtio-transport.sh
+set -u
+B=${B:-build}
+KESTREL=${KESTREL:-$B/kestrel}
+NET_GUEST=$B/guest/x86/bench-virtio-net.elf
+BLK_GUEST=$B/guest/x86/bench-virtio-blk.elf
+NET_BENCH=$B/bench/vdpa_net_bench
+BLK_BENCH=$B/bench/vdpa_blk_bench
+SECS=${SECS:-0.5}
+ROUNDS=${ROUNDS:-1}
+
+if [[ ! -e /dev/kvm ]] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
+	echo "   SKIP: no usable /dev/kvm"
+	exit 0
+fi
+for f in "$KESTREL" "$NET_GUEST" "$BLK_GUEST" "$NET_BENCH" "$BLK_BENCH"; do
+	if [[ ! -e $f ]]; then
+		echo "   SKIP: $f not built (run make)"
+		exit 0
+	fi
+done
+
+tmp=$(mktemp -d /tmp/kestrel-vtbench-XXXXXX) || exit 0
+trap 'rm -rf "$tmp"' EXIT
+disk=$tmp/disk.img
+truncate -s 64M "$disk"
+
+# run_guest NAME ELF ARGS...: guest lines in NAME.out, kestrel's in NAME.err.
+run_guest() {
+	local name=$1 elf=$2
+	shift 2
+	timeout 60 "$KESTREL" run --kernel "$elf" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	local rc=$?
+	# The debug-exit status of a passing guest is 1.
+	[[ $rc == 1 ]] || echo "   note: kestrel $name exited $rc (figures may be missing)"
+}
+
+# Per phase of a kestrel run: "phase ns notifies", from the bench-sink
+# markers (one per phase) and the VQ-STATS lines logged at the reset that
+# ends it (between that phase's marker and the next).
+host_phases() {
+	awk '
+	/EXIT-COST-MARKER/ {
+		p++
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^ns_per_exit=/) { split($i, a, "="); ns[p] = a[2] }
+	}
+	/VQ-STATS reset/ {
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^notifies=/) { split($i, a, "="); irq[p] += a[2] }
+	}
+	END { for (i = 1; i <= p; i++) printf "%d %s %d\n", i, ns[i], irq[i] }
+	' "$1"
+}
+
+# kv FIELD LINE: the value of FIELD=value in LINE.
+kv() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# Figures go to $tmp/figs as "KEY FIELD VALUE" lines, one set per round;
+# the table shows the median of the rounds.
+fig() { echo "$1 $2 $3" >>"$tmp/figs"; }
+
+one_round() {
+	local p ns irqs line frames key ios dev ev t r q
+
+	# ---- kestrel ----------------------------------------------------------
+	run_guest net "$NET_GUEST" --net sim
+	run_guest blk-sim "$BLK_GUEST" --device vdpa,type=blk,capacity=64M
+	run_guest file-blk "$BLK_GUEST" --disk "$disk"
+
+	while read -r p ns irqs; do
+		line=$(grep "^BENCH-NET phase=$p " "$tmp/net.out")
+		[[ -n $line && -n $ns ]] || continue
+		frames=$(kv frames "$line")
+		key=net-$(kv event_idx "$line")
+		fig "$key" k_rate "$(awk -v n="$frames" -v t="$ns" 'BEGIN { printf "%.3f", n / t * 1e3 }')"	# Mpps
+		fig "$key" k_kick "$(awk -v a="$(kv tx_kicks "$line")" -v b="$(kv rx_kicks "$line")" -v n="$frames" \
+			'BEGIN { printf "%.4f", (a + b) / (n ? n : 1) }')"
+		fig "$key" k_irq "$(awk -v a="$irqs" -v n="$frames" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
+	done < <(host_phases "$tmp/net.err")
+	for dev in blk-sim file-blk; do
+		while read -r p ns irqs; do
+			line=$(grep "^BENCH-BLK phase=$p " "$tmp/$dev.out")
+			[[ -n $line && -n $ns ]] || continue
+			ios=$(kv ios "$line")
+			key=$dev-qd$(kv qd "$line")-$(kv op "$line")-$(kv event_idx "$line")
+			fig "$key" k_rate "$(awk -v n="$ios" -v t="$ns" 'BEGIN { printf "%.1f", n / t * 1e6 }')"	# kIOPS
+			fig "$key" k_kick "$(awk -v a="$(kv kicks "$line")" -v n="$ios" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
+			fig "$key" k_irq "$(awk -v a="$irqs" -v n="$ios" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
+		done < <(host_phases "$tmp/$dev.err")
+	done
+
+	# ---- in-process -------------------------------------------------------
+	while read -r line; do
+		# "32-frame batches, event_idx on  kick eventfd  X Mpps (..., T kicks/kframe,
+		#  rx R kicks/kframe, I irqs/kframe)"
+		[[ $line == *"32-frame batches"*"kick eventfd"* ]] || continue
+		ev=$(sed -n 's/.*event_idx \([a-z]*\) .*/\1/p' <<<"$line")
+		key=net-$ev
+		fig "$key" i_rate "$(awk '{ for (i = 1; i <= NF; i++) if ($i == "Mpps") print $(i - 1) }' <<<"$line")"
+		read -r t r q < <(sed -n 's/.*, \([0-9.]*\) kicks\/kframe, rx \([0-9.]*\) kicks\/kframe, \([0-9.]*\) irqs\/kframe.*/\1 \2 \3/p' <<<"$line")
+		fig "$key" i_kick "$(awk -v a="$t" -v b="$r" 'BEGIN { printf "%.4f", (a + b) / 1000 }')"
+		fig "$key" i_irq "$(awk -v a="$q" 'BEGIN { printf "%.4f", a / 1000 }')"
+	done < <("$NET_BENCH" "$SECS" 32 2>&1)
+	while read -r line; do
+		[[ $line == vdpa_blk_bench:* ]] || continue
+		dev=$(awk '{ print $2 }' <<<"$line")
+		key=$dev-qd$(kv qd "$line")-$(kv op "$line")-$(kv event_idx "$line")
+		fig "$key" i_rate "$(awk -v n="$(kv IOPS "$line")" 'BEGIN { printf "%.1f", n / 1000 }')"
+		fig "$key" i_kick "$(sed -n 's/.* \([0-9.]*\) kicks\/io.*/\1/p' <<<"$line")"
+		fig "$key" i_irq "$(sed -n 's/.* \([0-9.]*\) irqs\/io.*/\1/p' <<<"$line")"
+	done < <("$BLK_BENCH" "$SECS" "$disk" 2>&1)
+}
+
+# "busy steal total" jiffies from /proc/stat: other work on this machine,
+# and time the hypervisor gave our vCPUs to someone else (steal).
+cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+
+read -r load _ </proc/loadavg
+read -r _ steal0 total0 < <(cpu_jiffies)
+for ((round = 1; round <= ROUNDS; round++)); do
+	one_round
+done
+read -r _ steal1 total1 < <(cpu_jiffies)
+echo "   load average $load on $(nproc) CPUs before the run; CPU stolen by the host during it:" \
+	"$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", t ? 100 * s / t : 0 }')"
+echo "   (both figures should be ~0: the net loop needs its vCPU and the device worker on two idle CPUs)"
+
+# ---- table -------------------------------------------------------------------
+# v KEY FIELD: the median of that figure over the rounds, or "-".
+v() {
+	awk -v k="$1" -v f="$2" '$1 == k && $2 == f { x[n++] = $3 }
+		END {
+			if (!n) { print "-"; exit }
+			for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+			print (n % 2) ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2
+		}' "$tmp/figs" 2>/dev/null || echo -
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+fmt='   %-38s %10s %10s %6s | %9s %9s | %9s %9s\n'
+printf "$fmt" "workload (median of $ROUNDS)" "kestrel" "in-proc" "ratio" "k kick/op" "k irq/op" "i kick/op" "i irq/op"
+printf "$fmt" "" "guest+mmio" "driver" "k/i" "" "" "" ""
+line() {
+	local key=$1 label=$2 kr ir
+	kr=$(v "$key" k_rate)
+	ir=$(v "$key" i_rate)
+	printf "$fmt" "$label" "$kr" "$ir" "$(ratio "$kr" "$ir")" \
+		"$(v "$key" k_kick)" "$(v "$key" k_irq)" "$(v "$key" i_kick)" "$(v "$key" i_irq)"
+}
+line net-on "net sim 64B b32 evidx on  (Mpps)"
+line net-off "net sim 64B b32 evidx off (Mpps)"
+for dev in blk-sim file-blk; do
+	for w in qd1-read-on qd1-write-on qd32-read-on qd32-write-on qd32-read-off; do
+		IFS=- read -r qd op ev <<<"$w"
+		line "$dev-$w" "$(printf '%-8s 4K %-5s %-4s evidx %-3s (kIOPS)' "$dev" "$op" "${qd^^}" "$ev")"
+	done
+done
+echo "   k = through kestrel, i = in-process; kick/op: notifications the driver wrote"
+echo "   per frame or request; irq/op: interrupts the device raised per frame or request"
