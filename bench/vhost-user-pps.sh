@@ -1,23 +1,25 @@
 #!/bin/bash
 # Packets/s through vhost-user: the same DPDK virtio_user front-end (testpmd,
-# --no-huge, split ring, 64-byte frames, burst 32, one forwarding core)
-# against kestrel's server (net simulator, pinned to CPU 1) and against
-# DPDK's own net_vhost backend (testpmd, forwarding on CPU 1). Runs alternate
-# A/B; each figure is the median of per-second samples after a warm-up,
-# and the median over RUNS runs. Prints kestrel/DPDK ratios. Never fails on
-# a figure.
+# --no-huge, split ring, 64-byte frames, burst 32, one forwarding core on
+# CPU 0) against kestrel's server (net simulator with a busy-polling worker,
+# poll=on, the whole process pinned to CPU 1) and against DPDK's own
+# net_vhost backend (testpmd, forwarding lcore on CPU 1, idle main lcore on
+# CPU 0). Runs alternate A/B; each figure is the median of per-second
+# samples after a warm-up, and the median over RUNS runs. Prints
+# kestrel/DPDK ratios. Never fails on a figure.
 #
-#   fe2be  front-end generates (flowgen: sends and drains what comes back);
-#          reported: front-end Tx-pps = frames the backend consumed
-#   loop   both ends io-forward 256 injected frames; reported: front-end
-#          Rx-pps (per direction). kestrel's simulator echoes every frame.
-#   be2fe  backend generates: only DPDK can (the simulator only loops back)
+#   fe2be  front-end txonly; backend only consumes: kestrel mode=sink vs
+#          DPDK rxonly. Reported: front-end Tx-pps (= frames consumed)
+#   loop   both ends io-forward injected frames: kestrel mode=loop (echoes
+#          every frame) vs DPDK io. Reported: front-end Rx-pps (per direction)
+#   be2fe  front-end rxonly; backend generates 64-byte frames: kestrel
+#          mode=gen vs DPDK txonly. Reported: front-end Rx-pps
 #
-# env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" B=build
+# env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" B=build KPOLL=on
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
-RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop be2fe"}
+RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop be2fe"}; KPOLL=${KPOLL:-on}
 KVU=$B/kestrel-vhost-user
 command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (apt-get install dpdk-dev)"; exit 0; }
 [ -x "$KVU" ] || { echo "skip: $KVU not built"; exit 0; }
@@ -38,7 +40,9 @@ pps() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1" | grep -o "$2: *[0-9]*" | awk '{pr
 start_backend() {	# WHO MODE
 	local sock=$DIR/vu.sock; rm -f "$sock"
 	if [ "$1" = kestrel ]; then
-		taskset -c 1 "$KVU" --socket "$sock" --device net >"$DIR/be.log" 2>&1 &
+		local km=loop; [ "$2" = fe2be ] && km=sink; [ "$2" = be2fe ] && km=gen
+		taskset -c 1 "$KVU" --socket "$sock" --device "net,mode=$km,poll=$KPOLL" \
+			>"$DIR/be.log" 2>&1 &
 	else
 		local fwd=io; [ "$2" = fe2be ] && fwd=rxonly; [ "$2" = be2fe ] && fwd=txonly
 		timeout -s INT $((SECS + 30)) dpdk-testpmd -l 0,1 --main-lcore 0 "${MEM[@]}" \
@@ -56,7 +60,7 @@ run_one() {	# WHO MODE -> prints pps
 		--vdev "net_virtio_user0,path=$DIR/vu.sock,queues=1" -- --nb-cores=1 --burst=32 --txpkts=64)
 	start_backend "$who" "$mode" >&2 || { echo 0; return; }
 	case $mode in
-	fe2be)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=flowgen \
+	fe2be)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=txonly \
 			--stats-period 1 </dev/null >"$DIR/fe.log" 2>&1
 		pps "$DIR/fe.log" Tx-pps ;;
 	be2fe)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=rxonly \
@@ -74,19 +78,14 @@ run_one() {	# WHO MODE -> prints pps
 }
 
 echo "vhost-user pps: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null) virtio_user front-end," \
-     "64 B frames, $RUNS alternating runs x ${SECS}s, medians"
+     "64 B frames, $RUNS alternating runs x ${SECS}s, medians; kestrel poll=$KPOLL"
 for mode in $MODES; do
 	k=(); d=()
 	for r in $(seq "$RUNS"); do
-		[ "$mode" = be2fe ] || k+=("$(run_one kestrel "$mode")")
+		k+=("$(run_one kestrel "$mode")")
 		d+=("$(run_one dpdk "$mode")")
 	done
 	dm=$(printf '%s\n' "${d[@]}" | median)
-	if [ "$mode" = be2fe ]; then
-		printf '%-6s kestrel        n/a (the net simulator only loops back; it generates no traffic)\n' "$mode"
-		printf '%-6s dpdk     %10d pps  [%s]\n' "$mode" "$dm" "${d[*]}"
-		continue
-	fi
 	km=$(printf '%s\n' "${k[@]}" | median)
 	printf '%-6s kestrel  %10d pps  [%s]\n' "$mode" "$km" "${k[*]}"
 	printf '%-6s dpdk     %10d pps  [%s]\n' "$mode" "$dm" "${d[*]}"

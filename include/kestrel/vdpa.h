@@ -768,6 +768,24 @@ bool vdpa_has_set_map(const struct vdpa_device *vdpa);
 #define VDPA_ATTR_PATH		(1u << 6)	/* path=/some/file */
 #define VDPA_ATTR_SERIAL	(1u << 7)	/* serial=abc (blk get-id) */
 #define VDPA_ATTR_POLL		(1u << 8)	/* poll=on|off (busy-poll worker) */
+#define VDPA_ATTR_MODE		(1u << 9)	/* mode=loop|sink|gen (net sim) */
+#define VDPA_ATTR_GEN_LEN	(1u << 10)	/* gen_len=14..65535 (net sim) */
+
+/**
+ * enum vdpa_net_mode - traffic mode of the net simulator (VDPA_ATTR_MODE)
+ * @VDPA_NET_MODE_LOOP: every transmitted frame comes back on the receive
+ *	queue of the same pair (the default)
+ * @VDPA_NET_MODE_SINK: transmitted frames are counted and completed, never
+ *	delivered (like DPDK testpmd rxonly behind net_vhost)
+ * @VDPA_NET_MODE_GEN: the device fills every posted receive buffer with a
+ *	fixed frame of gen_len bytes (default 64), counted; transmit as SINK
+ *	(like DPDK testpmd txonly behind net_vhost)
+ */
+enum vdpa_net_mode {
+	VDPA_NET_MODE_LOOP = 0,
+	VDPA_NET_MODE_SINK,
+	VDPA_NET_MODE_GEN,
+};
 
 /** VDPA_PATH_MAX - room for a path attribute including the NUL */
 #define VDPA_PATH_MAX		256
@@ -788,6 +806,9 @@ bool vdpa_has_set_map(const struct vdpa_device *vdpa);
  * @serial: blk serial / id string (VDPA_ATTR_SERIAL)
  * @poll: the device's worker busy-polls its rings instead of sleeping
  *	until a kick (VDPA_ATTR_POLL; costs a core, like a DPDK PMD)
+ * @mode: enum vdpa_net_mode (VDPA_ATTR_MODE)
+ * @gen_len: Ethernet frame bytes (no virtio-net header, no FCS) the net
+ *	simulator generates in mode=gen (VDPA_ATTR_GEN_LEN; default 64)
  */
 struct vdpa_dev_config {
 	u32 mask;
@@ -800,6 +821,8 @@ struct vdpa_dev_config {
 	char path[VDPA_PATH_MAX];
 	char serial[VDPA_SERIAL_MAX];
 	bool poll;
+	u32 mode;
+	u32 gen_len;
 };
 
 /**

@@ -45,6 +45,8 @@ static const struct vdpa_attr_desc vdpa_attrs[] = {
 	{ "path",     VDPA_ATTR_PATH,     "path=<1..255 characters>" },
 	{ "serial",   VDPA_ATTR_SERIAL,   "serial=<1..20 printable characters>" },
 	{ "poll",     VDPA_ATTR_POLL,     "poll=<on|off|yes|no|true|false|1|0>" },
+	{ "mode",     VDPA_ATTR_MODE,     "mode=<loop|sink|gen>" },
+	{ "gen_len",  VDPA_ATTR_GEN_LEN,  "gen_len=<14..65535>" },
 };
 
 /* ---- registry --------------------------------------------------------- */
@@ -349,6 +351,22 @@ static int vdpa_mgmt_parse_attr(const struct vdpa_mgmt_dev *mdev, char *kv,
 	case VDPA_ATTR_POLL:
 		if (parse_bool(val, &config->poll))
 			goto bad_value;
+		break;
+	case VDPA_ATTR_MODE:
+		if (!strcmp(val, "loop"))
+			config->mode = VDPA_NET_MODE_LOOP;
+		else if (!strcmp(val, "sink"))
+			config->mode = VDPA_NET_MODE_SINK;
+		else if (!strcmp(val, "gen"))
+			config->mode = VDPA_NET_MODE_GEN;
+		else
+			goto bad_value;
+		break;
+	case VDPA_ATTR_GEN_LEN:
+		/* An Ethernet header at least; 64 KiB payload at most. */
+		if (parse_u64(val, &v) || v < 14 || v > 65535)
+			goto bad_value;
+		config->gen_len = (u32)v;
 		break;
 	case VDPA_ATTR_PATH:
 		if (strlen(val) >= sizeof(config->path))

@@ -24,6 +24,27 @@
  * once per pass whether each ring wants an interrupt (EVENT_IDX decides).
  * In poll mode (poll=on) the worker calls us in a loop and kicks stay
  * disabled while it spins (see vdpasim_worker()).
+ *
+ * Traffic modes (mode=, enum vdpa_net_mode), for benchmarks against DPDK's
+ * testpmd behind net_vhost:
+ *  - loop (default): as above.
+ *  - sink: transmit chains are checked (a frame: header + at least an
+ *    Ethernet header, at most SIMNET_MAX_FRAME), counted in the transmit
+ *    queue's packets/bytes (errors if not a frame) and completed; nothing
+ *    is read or delivered (testpmd rxonly).
+ *  - gen: every receive chain the driver posts gets one frame of gen_len
+ *    bytes (default 64) behind a virtio-net header (num_buffers 1, no
+ *    offloads): destination the device's current MAC, source
+ *    SIMNET_GEN_SRC, EtherType 0x88b5 (local experimental), payload byte k
+ *    = k & 0xff. Counted in the receive queue's packets/bytes. A chain too
+ *    small for header + frame is returned empty (used len 0) and counted in
+ *    drops; gen never merges buffers, so a driver that posts only small
+ *    buffers cannot make it hold a chain forever. Transmit as in sink
+ *    (testpmd txonly).
+ * Both take up to VDPASIM_BUDGET chains a pass and complete them in bursts
+ * of SIMNET_BURST with one used-index update each, and ask once per pass
+ * whether to interrupt (EVENT_IDX decides). Outside poll mode an empty ring
+ * re-arms its kicks (with the race check), the receive queue too in gen.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +66,11 @@
 #define SIMNET_MRG_MAX		64
 /* Transmit chains completed with one used-index update. */
 #define SIMNET_BURST		64
+/* Default frame length of mode=gen (as testpmd --txpkts=64). */
+#define SIMNET_GEN_LEN		64
+/* Source address of generated frames (locally administered "kesgen"). */
+#define SIMNET_GEN_SRC		"\x02\x6b\x65\x73\x67\x6e"
+#define SIMNET_GEN_TYPE		0x88b5
 
 /**
  * struct simnet_hdr - struct virtio_net_hdr_v1 as the device writes it
@@ -92,8 +118,14 @@ _Static_assert(offsetof(struct simnet_config, mtu) ==
  * @hdr_wiov: first receive chain of a merged frame (num_buffers is
  *	written into it last)
  * @hdr_store: inline storage of @hdr_wiov
- * @elems: used entries of a merged frame
  * @tx_used: transmit chains done but not yet published (staged used ring)
+ * @rx_used: the same for receive chains (loop: whole frames are staged,
+ *	flushed at SIMNET_BURST entries and at the end of a pass; gen)
+ * @rx_staged: entries in @rx_used (loop)
+ * @mode: enum vdpa_net_mode, set at creation
+ * @gen_len: frame bytes in mode=gen
+ * @gen: the generated header + frame (@gen_len + 12 bytes); the
+ *	destination is refreshed from @mac every pass
  *
  * Everything is protected by sim.lock.
  */
@@ -109,8 +141,12 @@ struct simnet {
 	u8 *buf;
 	struct vringh_iov hdr_wiov;
 	struct iovec hdr_store[VDPASIM_IOV_INLINE];
-	struct vringh_used_elem elems[SIMNET_MRG_MAX];
 	struct vringh_used_elem tx_used[SIMNET_BURST];
+	struct vringh_used_elem rx_used[SIMNET_BURST + SIMNET_MRG_MAX];
+	unsigned int rx_staged;
+	u32 mode;
+	u32 gen_len;
+	u8 *gen;
 };
 
 static inline struct simnet *to_simnet(struct vdpasim *sim)
@@ -124,6 +160,19 @@ static u16 simnet_cvq_index(const struct simnet *net)
 }
 
 /* ---- receive ------------------------------------------------------------ */
+
+/* Publish staged receive completions. Return: 0 or the ring error. */
+static int simnet_rx_flush(struct simnet *net, struct vdpasim_vq *rxq,
+			   unsigned int *n)
+{
+	int ret = 0;
+
+	if (*n) {
+		ret = vringh_complete_multi(&rxq->vring, net->rx_used, *n);
+		*n = 0;
+	}
+	return ret;
+}
 
 static bool simnet_accept(const struct simnet *net, const u8 *dst)
 {
@@ -166,9 +215,9 @@ static int simnet_rx_single(struct simnet *net, struct vdpasim_vq *rxq,
 	/* virtio 1.2 §5.1.6.4: num_buffers is 1 without MRG_RXBUF. */
 	hdr->num_buffers = cpu_to_le16(1);
 	vringh_iov_push(&rxq->wiov, net->buf, len);
-	ret = vringh_complete(&rxq->vring, head, (u32)len);
-	if (ret)
-		return ret;
+	net->rx_used[net->rx_staged].id = head;
+	net->rx_used[net->rx_staged].len = (u32)len;
+	net->rx_staged++;
 	rxq->stats.packets++;
 	rxq->stats.bytes += len - sizeof(*hdr);
 	return 0;
@@ -207,10 +256,21 @@ static int simnet_rx_mergeable(struct simnet *net, struct vdpasim_vq *rxq,
 			rxq->stats.drops++;
 			return -ENOBUFS;
 		}
+		if (n == 0 && cap >= len) {
+			/* Fast path: one buffer, num_buffers known up front. */
+			((struct simnet_hdr *)net->buf)->num_buffers = cpu_to_le16(1);
+			vringh_iov_push(wiov, net->buf, len);
+			net->rx_used[net->rx_staged].id = head;
+			net->rx_used[net->rx_staged].len = (u32)len;
+			net->rx_staged++;
+			rxq->stats.packets++;
+			rxq->stats.bytes += len - sizeof(struct simnet_hdr);
+			return 0;
+		}
 		chunk = MIN(cap, len - off);
 		vringh_iov_push(wiov, net->buf + off, chunk);
-		net->elems[n].id = head;
-		net->elems[n].len = (u32)chunk;
+		net->rx_used[net->rx_staged + n].id = head;
+		net->rx_used[net->rx_staged + n].len = (u32)chunk;
 		n++;
 		off += chunk;
 	}
@@ -220,10 +280,7 @@ static int simnet_rx_mergeable(struct simnet *net, struct vdpasim_vq *rxq,
 	net->hdr_wiov.off = 0;
 	vringh_iov_advance(&net->hdr_wiov, offsetof(struct simnet_hdr, num_buffers));
 	vringh_iov_push(&net->hdr_wiov, &nbufs, sizeof(nbufs));
-
-	ret = vringh_complete_multi(&rxq->vring, net->elems, n);
-	if (ret)
-		return ret;
+	net->rx_staged += n;
 	rxq->stats.packets++;
 	rxq->stats.bytes += len - sizeof(struct simnet_hdr);
 	return 0;
@@ -255,8 +312,151 @@ static int simnet_tx_flush(struct simnet *net, struct vdpasim_vq *txq,
 	return ret;
 }
 
+/*
+ * Ring @vq looked empty. Return: true to look again (re-arming kicks raced
+ * with new chains), false to end the pass (kicks re-armed, or spinning in
+ * poll mode where no kicks are wanted).
+ */
+static bool simnet_rearm(struct vdpasim *sim, struct vdpasim_vq *vq)
+{
+	int ret;
+
+	if (__atomic_load_n(&sim->polling, __ATOMIC_RELAXED))
+		return false;
+	ret = vringh_notify_enable(&vq->vring);
+	if (ret == 1) {
+		vringh_notify_disable(&vq->vring);
+		return true;
+	}
+	if (ret < 0)
+		vdpasim_vq_error(sim, vq, ret);
+	return false;
+}
+
+/* mode=sink (and gen's transmit side); Return: true if budget ran out. */
+static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
+{
+	struct vdpasim *sim = &net->sim;
+	unsigned int budget = VDPASIM_BUDGET, staged = 0;
+	bool more = false;
+	int ret;
+
+	if (!txq->started)
+		return false;
+	vringh_notify_disable(&txq->vring);
+	while (!vdpa_needs_reset(&sim->vdpa)) {
+		size_t len;
+		u16 head;
+
+		if (!budget--) {
+			more = true;
+			break;
+		}
+		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
+		if (ret == 0) {
+			if (simnet_rearm(sim, txq))
+				continue;
+			break;
+		}
+		if (ret == -ENOMEM) {
+			more = true;
+			break;
+		}
+		if (ret < 0) {
+			vdpasim_vq_error(sim, txq, ret);
+			break;
+		}
+		len = vringh_iov_length(&txq->riov);
+		if (len < sizeof(struct simnet_hdr) + SIMNET_ETH_HLEN ||
+		    len > sizeof(struct simnet_hdr) + SIMNET_MAX_FRAME) {
+			txq->stats.errors++;
+		} else {
+			txq->stats.packets++;
+			txq->stats.bytes += len - sizeof(struct simnet_hdr);
+		}
+		net->tx_used[staged].id = head;
+		net->tx_used[staged].len = 0;
+		if (++staged == SIMNET_BURST) {
+			ret = simnet_tx_flush(net, txq, &staged);
+			if (ret) {
+				vdpasim_vq_error(sim, txq, ret);
+				break;
+			}
+		}
+	}
+	ret = simnet_tx_flush(net, txq, &staged);
+	if (ret)
+		vdpasim_vq_error(sim, txq, ret);
+	if (!vdpa_needs_reset(&sim->vdpa))
+		vdpasim_vq_notify(sim, txq);
+	return more;
+}
+
+/* mode=gen: fill posted receive chains; Return: true if budget ran out. */
+static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
+{
+	struct vdpasim *sim = &net->sim;
+	unsigned int budget = VDPASIM_BUDGET, staged = 0;
+	size_t len = sizeof(struct simnet_hdr) + net->gen_len;
+	bool more = false;
+	int ret;
+
+	if (!rxq->started)
+		return false;
+	/* The destination follows VIRTIO_NET_CTRL_MAC_ADDR_SET. */
+	memcpy(net->gen + sizeof(struct simnet_hdr), net->mac, SIMNET_ETH_ALEN);
+	vringh_notify_disable(&rxq->vring);
+	while (!vdpa_needs_reset(&sim->vdpa)) {
+		struct vringh_used_elem *u;
+		u16 head;
+
+		if (!budget--) {
+			more = true;
+			break;
+		}
+		ret = vringh_getdesc(&rxq->vring, NULL, &rxq->wiov, &head);
+		if (ret == 0) {
+			if (simnet_rearm(sim, rxq))
+				continue;
+			break;
+		}
+		if (ret == -ENOMEM) {
+			more = true;
+			break;
+		}
+		if (ret < 0) {
+			vdpasim_vq_error(sim, rxq, ret);
+			break;
+		}
+		u = &net->rx_used[staged];
+		u->id = head;
+		if (likely(vringh_iov_push(&rxq->wiov, net->gen, len) == (ssize_t)len)) {
+			u->len = (u32)len;
+			rxq->stats.packets++;
+			rxq->stats.bytes += net->gen_len;
+		} else {
+			/* Too small (the policy at the top): returned empty. */
+			u->len = 0;
+			rxq->stats.drops++;
+		}
+		if (++staged == SIMNET_BURST) {
+			ret = simnet_rx_flush(net, rxq, &staged);
+			if (ret) {
+				vdpasim_vq_error(sim, rxq, ret);
+				break;
+			}
+		}
+	}
+	ret = simnet_rx_flush(net, rxq, &staged);
+	if (ret)
+		vdpasim_vq_error(sim, rxq, ret);
+	if (!vdpa_needs_reset(&sim->vdpa))
+		vdpasim_vq_notify(sim, rxq);
+	return more;
+}
+
 /* Loop pair @pair's transmit queue back; Return: true if budget ran out. */
-static bool simnet_pair_work(struct simnet *net, u16 pair)
+static bool simnet_loop_work(struct simnet *net, u16 pair)
 {
 	struct vdpasim *sim = &net->sim;
 	struct vdpasim_vq *rxq = &sim->vqs[2 * pair];
@@ -310,6 +510,13 @@ static bool simnet_pair_work(struct simnet *net, u16 pair)
 		} else {
 			vringh_iov_pull(&txq->riov, net->buf, len);
 			ret = simnet_rx(net, rxq, len);
+			if (net->rx_staged >= SIMNET_BURST) {
+				/* Room for a whole merged frame stays free. */
+				int err = simnet_rx_flush(net, rxq, &net->rx_staged);
+
+				if (err && ret >= 0)
+					ret = err;
+			}
 			if (ret == -EAGAIN) {
 				/* No receive buffer: drop (policy at the top). */
 				rxq->stats.drops++;
@@ -332,6 +539,11 @@ static bool simnet_pair_work(struct simnet *net, u16 pair)
 			}
 		}
 	}
+	if (vdpa_needs_reset(&sim->vdpa))
+		net->rx_staged = 0;	/* the device is dead until reset */
+	ret = simnet_rx_flush(net, rxq, &net->rx_staged);
+	if (ret)
+		vdpasim_vq_error(sim, rxq, ret);
 	ret = simnet_tx_flush(net, txq, &staged);
 	if (ret)
 		vdpasim_vq_error(sim, txq, ret);
@@ -340,6 +552,23 @@ static bool simnet_pair_work(struct simnet *net, u16 pair)
 		vdpasim_vq_notify(sim, rxq);
 	}
 	return more;
+}
+
+static bool simnet_pair_work(struct simnet *net, u16 pair)
+{
+	struct vdpasim_vq *rxq = &net->sim.vqs[2 * pair];
+	struct vdpasim_vq *txq = &net->sim.vqs[2 * pair + 1];
+	bool more;
+
+	switch (net->mode) {
+	case VDPA_NET_MODE_SINK:
+		return simnet_sink_work(net, txq);
+	case VDPA_NET_MODE_GEN:
+		more = simnet_sink_work(net, txq);
+		return simnet_gen_work(net, rxq) || more;
+	default:
+		return simnet_loop_work(net, pair);
+	}
 }
 
 /* ---- control queue (virtio 1.2 §5.1.6.5) -------------------------------- */
@@ -495,6 +724,7 @@ static void simnet_free(struct vdpasim *sim)
 	struct simnet *net = to_simnet(sim);
 
 	vringh_iov_cleanup(&net->hdr_wiov);
+	free(net->gen);
 	free(net->buf);
 	free(net);
 }
@@ -537,7 +767,15 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 		memcpy(net->default_mac, mac, SIMNET_ETH_ALEN);
 	}
 	attr.nvqs = 2u * net->max_vqp + 1;
+	/*
+	 * VIRTIO_F_IN_ORDER: every queue here completes chains in the order
+	 * they were made available (loop, sink and gen take them one by one
+	 * and complete them in that order; drops complete in place, abandon
+	 * only rewinds), so the driver may use its cheaper in-order paths
+	 * (DPDK's virtio PMD does; DPDK's own backend offers it too).
+	 */
 	attr.features = VDPASIM_FEATURES |
+			(1ULL << VIRTIO_F_IN_ORDER) |
 			(1ULL << VIRTIO_NET_F_MAC) |
 			(1ULL << VIRTIO_NET_F_MTU) |
 			(1ULL << VIRTIO_NET_F_STATUS) |
@@ -556,6 +794,26 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 	if (!net->buf) {
 		ret = -ENOMEM;
 		goto err_destroy;
+	}
+	net->mode = (config->mask & VDPA_ATTR_MODE) ? config->mode : VDPA_NET_MODE_LOOP;
+	net->gen_len = (config->mask & VDPA_ATTR_GEN_LEN) ? config->gen_len : SIMNET_GEN_LEN;
+	if (net->mode == VDPA_NET_MODE_GEN) {
+		struct simnet_hdr *hdr;
+		u8 *f;
+
+		net->gen = xzalloc(sizeof(struct simnet_hdr) + net->gen_len);
+		if (!net->gen) {
+			ret = -ENOMEM;
+			goto err_destroy;
+		}
+		hdr = (struct simnet_hdr *)net->gen;
+		hdr->num_buffers = cpu_to_le16(1);
+		f = net->gen + sizeof(*hdr);
+		memcpy(f + SIMNET_ETH_ALEN, SIMNET_GEN_SRC, SIMNET_ETH_ALEN);
+		f[12] = SIMNET_GEN_TYPE >> 8;
+		f[13] = SIMNET_GEN_TYPE & 0xff;
+		for (u32 k = 0; k < net->gen_len - SIMNET_ETH_HLEN; k++)
+			f[SIMNET_ETH_HLEN + k] = (u8)k;
 	}
 	simnet_reset(&net->sim);
 	net->sim.poll = (config->mask & VDPA_ATTR_POLL) && config->poll;
@@ -580,10 +838,11 @@ static void simnet_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
 
 struct vdpa_mgmt_dev vdpasim_net_mgmt_dev = {
 	.type = "net",
-	.description = "loopback network simulator (TX looped back to RX)",
+	.description = "network simulator (mode=loop: TX looped back to RX; sink; gen)",
 	.device_id = VIRTIO_ID_NET,
 	.attr_mask = VDPA_ATTR_NAME | VDPA_ATTR_MAC | VDPA_ATTR_MTU |
-		     VDPA_ATTR_MAX_VQP | VDPA_ATTR_POLL,
+		     VDPA_ATTR_MAX_VQP | VDPA_ATTR_POLL | VDPA_ATTR_MODE |
+		     VDPA_ATTR_GEN_LEN,
 	.max_vqp = 8,
 	.dev_add = simnet_dev_add,
 	.dev_del = simnet_dev_del,

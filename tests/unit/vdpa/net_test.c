@@ -474,6 +474,214 @@ static void test_hostile(struct vdpa_device *vdpa)
 	report_prefix_pop();
 }
 
+/*
+ * mode=sink: transmitted frames are counted and completed (more than one
+ * completion burst), never delivered; a chain too short to be a frame is
+ * completed and counted as an error.
+ */
+static void test_sink(struct vdpa_device *vdpa, u64 features)
+{
+	/* Two descriptors a frame: 100 chains, over one burst of 64. */
+	enum { N = 100, FLEN = HDR + 64 };
+	struct vdrv d;
+	struct vdpa_vq_stats st;
+	u8 *rx[4], *tx[N], *runt;
+	unsigned int txdone = 0;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("sink");
+	vdrv_init(&d, vdpa, 4 << 20);
+	vdrv_map(&d, 0);
+	report(net_up(&d, features, false) == 0, "bring-up");
+	post_rx(&d, 4, 2048, rx);
+	for (unsigned int i = 0; i < N; i++) {
+		tx[i] = vdrv_alloc(&d, FLEN, 64);
+		fill_frame(tx[i], FLEN, dev_mac, i);
+		send_frame(&d, tx[i], FLEN);
+	}
+	runt = vdrv_alloc(&d, HDR + 8, 64);
+	vdrv_add(&d, TXQ, &(struct vdrv_sg){ runt, HDR + 8, false }, 1);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	while (txdone < N + 1 && vdrv_wait_used(&d, TXQ, &head, &len, 2000))
+		txdone += len == 0;
+	report(txdone == N + 1, "%u/%d TX chains completed with len 0",
+	       txdone, N + 1);
+	vdrv_msleep(20);
+	report(!vdrv_get_used(&d, RXQ, &head, &len), "nothing delivered");
+	vdpa_get_vq_stats(vdpa, TXQ, &st);
+	report(st.packets == N && st.bytes == (u64)N * (FLEN - HDR) &&
+	       st.errors == 1,
+	       "TX counters %llu packets %llu bytes %llu errors",
+	       (unsigned long long)st.packets, (unsigned long long)st.bytes,
+	       (unsigned long long)st.errors);
+	vdpa_get_vq_stats(vdpa, RXQ, &st);
+	report(st.packets == 0, "RX untouched");
+	report(d.vqs[TXQ].irqs > 0, "TX interrupts raised (%u)", d.vqs[TXQ].irqs);
+	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	       "no NEEDS_RESET");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static bool gen_frame_ok(const u8 *b, u32 glen, const u8 *dst)
+{
+	static const u8 hdr[HDR] = { [HDR - 2] = 1 };
+
+	if (memcmp(b, hdr, HDR) || memcmp(b + HDR, dst, 6) ||
+	    memcmp(b + HDR + 6, "\x02\x6b\x65\x73\x67\x6e", 6) ||
+	    b[HDR + 12] != 0x88 || b[HDR + 13] != 0xb5)
+		return false;
+	for (u32 k = 0; k < glen - 14; k++)
+		if (b[HDR + 14 + k] != (u8)k)
+			return false;
+	return true;
+}
+
+/*
+ * mode=gen: every posted receive buffer gets one frame of @glen bytes
+ * (header, addresses, EtherType, payload pattern), in bursts; a buffer too
+ * small is returned empty and counted; buffers posted later are filled
+ * too; transmitted frames are consumed as in sink.
+ */
+static void test_gen(struct vdpa_device *vdpa, u64 features, u32 glen)
+{
+	enum { N = 200, M = 50, FLEN = HDR + 64 };
+	struct vdrv d;
+	struct vdpa_vq_stats st;
+	u8 *rx[N], *rx2[M], *small, *tx;
+	unsigned int ok = 0, empty = 0, txdone = 0;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("gen");
+	vdrv_init(&d, vdpa, 4 << 20);
+	vdrv_map(&d, 0);
+	report(net_up(&d, features, false) == 0, "bring-up");
+	report(post_rx(&d, N, 2048, rx) == 0, "post %d RX buffers", N);
+	for (unsigned int i = 0; i < N; i++) {
+		if (!vdrv_wait_used(&d, RXQ, &head, &len, 2000))
+			break;
+		if (head < N && len == HDR + glen && gen_frame_ok(rx[head], glen, dev_mac))
+			ok++;
+	}
+	report(ok == N, "%u/%d frames of %u bytes, contents as documented",
+	       ok, N, glen);
+
+	/* One buffer too small for the frame, then more normal ones. */
+	small = vdrv_alloc(&d, HDR + 8, 64);
+	vdrv_add(&d, RXQ, &(struct vdrv_sg){ small, HDR + 8, true }, 1);
+	report(post_rx(&d, M, 2048, rx2) == 0, "post %d more", M);
+	ok = 0;
+	for (unsigned int i = 0; i < M + 1; i++) {
+		if (!vdrv_wait_used(&d, RXQ, &head, &len, 2000))
+			break;
+		if (len == 0)
+			empty++;
+		else if (len == HDR + glen)
+			ok++;
+	}
+	report(empty == 1 && ok == M, "small buffer returned empty, %u more frames",
+	       ok);
+	vdpa_get_vq_stats(vdpa, RXQ, &st);
+	report(st.packets == N + M && st.bytes == (u64)(N + M) * glen &&
+	       st.drops == 1, "RX counters %llu packets %llu bytes %llu drops",
+	       (unsigned long long)st.packets, (unsigned long long)st.bytes,
+	       (unsigned long long)st.drops);
+	report(d.vqs[RXQ].irqs > 0, "RX interrupts raised (%u)", d.vqs[RXQ].irqs);
+
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, dev_mac, 1);
+	send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	while (vdrv_wait_used(&d, TXQ, &head, &len, 200))
+		txdone++;
+	vdpa_get_vq_stats(vdpa, TXQ, &st);
+	report(txdone == 1 && st.packets == 1, "TX consumed (sink)");
+	report(!vdrv_get_used(&d, RXQ, &head, &len), "no frame without a buffer");
+	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	       "no NEEDS_RESET");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+/* A hostile receive ring in mode=gen breaks the device, reset recovers. */
+static void test_gen_hostile(struct vdpa_device *vdpa)
+{
+	struct vdrv d;
+	u8 *rx[1];
+	u16 head;
+	u32 len;
+
+	report_prefix_push("gen-hostile");
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	net_up(&d, base_features, false);
+	d.vqs[RXQ].avail->ring[0] = cpu_to_le16(NUM + 5);
+	d.vqs[RXQ].avail_idx = 1;
+	vdrv_publish(&d, RXQ);
+	vdpa_kick_vq(vdpa, RXQ);
+	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
+	       "bad RX head index: NEEDS_RESET");
+	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	d.vqs[RXQ].desc[0] = (struct vringh_desc){
+		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(2048),
+		.flags = cpu_to_le16(VRINGH_DESC_F_WRITE) };
+	d.vqs[RXQ].avail->ring[0] = 0;
+	d.vqs[RXQ].avail_idx = 1;
+	vdrv_publish(&d, RXQ);
+	vdpa_kick_vq(vdpa, RXQ);
+	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
+	       "unmapped RX buffer: NEEDS_RESET");
+	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	post_rx(&d, 1, 2048, rx);
+	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 &&
+	       len == HDR + 64, "frames flow after reset");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report_prefix_pop();
+}
+
+static void test_modes(bool poll)
+{
+	static const char *const specs[2][3] = {
+		{ "net,name=sink0,mac=52:54:00:12:34:56,mode=sink",
+		  "net,name=gen0,mac=52:54:00:12:34:56,mode=gen",
+		  "net,name=gen1,mac=52:54:00:12:34:56,mode=gen,gen_len=100" },
+		{ "net,name=sink0,mac=52:54:00:12:34:56,mode=sink,poll=on",
+		  "net,name=gen0,mac=52:54:00:12:34:56,mode=gen,poll=on",
+		  "net,name=gen1,mac=52:54:00:12:34:56,mode=gen,gen_len=100,poll=on" },
+	};
+	const u64 mrg = base_features | (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	struct vdpa_device *vdpa;
+
+	report_prefix_push(poll ? "modes-poll" : "modes");
+	if (report(vdpa_mgmt_dev_add(specs[poll][0], &vdpa) == 0, "create mode=sink")) {
+		test_sink(vdpa, base_features);
+		test_sink(vdpa, mrg);
+		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+	}
+	if (report(vdpa_mgmt_dev_add(specs[poll][1], &vdpa) == 0, "create mode=gen")) {
+		test_gen(vdpa, base_features, 64);
+		test_gen(vdpa, mrg, 64);
+		test_gen_hostile(vdpa);
+		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+	}
+	if (report(vdpa_mgmt_dev_add(specs[poll][2], &vdpa) == 0,
+		   "create mode=gen,gen_len=100")) {
+		test_gen(vdpa, mrg, 100);
+		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+	}
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	struct vdpa_device *vdpa;
@@ -511,5 +719,12 @@ int main(void)
 	report(vdpa_mgmt_dev_add("net,name=simnet2,poll=maybe", &vdpa) == -EINVAL,
 	       "poll=maybe refused");
 	report_prefix_pop();
+
+	test_modes(false);
+	test_modes(true);
+	report(vdpa_mgmt_dev_add("net,name=simnet3,mode=echo", &vdpa) == -EINVAL,
+	       "mode=echo refused");
+	report(vdpa_mgmt_dev_add("net,name=simnet3,gen_len=13", &vdpa) == -EINVAL,
+	       "gen_len=13 refused");
 	return report_summary();
 }
