@@ -49,7 +49,8 @@ for segs in 1 4; do
 done
 echo "iotlb: translate 64 bytes, instructions per translate (target <= 60 at 4096 mappings)"
 for n in 1 64 4096; do
-	printf '  %4u mappings: %5s (cache hit)  %5s (tree walk, every translate a new mapping)\n' "$n" \
+	printf '  %4u mappings: %5s (same mapping)  %5s (each translate a new mapping)  %5s (uneven sizes and gaps)\n' "$n" \
 		"$(per_op bench_translate_one "$B/bench/iotlb_bench" "$n" hit)" \
-		"$(per_op bench_translate_one "$B/bench/iotlb_bench" "$n" miss)"
+		"$(per_op bench_translate_one "$B/bench/iotlb_bench" "$n" miss)" \
+		"$(per_op bench_translate_one "$B/bench/iotlb_bench" "$n" uneven)"
 done

@@ -16,15 +16,28 @@
  *    adjusted). Deleting a range that holds no mapping is not an error.
  *  - A mapping whose host address would wrap (addr + (last - start) > U64_MAX)
  *    is refused with -EINVAL.
- *  - Every lookup and every update is O(log n) (an AVL tree keyed on start).
+ *  - Lookups and tree updates are O(log n) (an AVL tree keyed on start).
+ *    Every visible change (an update outside a batch, or a commit) also
+ *    rebuilds the translators' snapshot of the table: an O(n) copy, n at
+ *    most the entry limit (vhost-user's IOTLB: 65536, about 2.5 MiB). That
+ *    is the price of lock-free translation; updates are control-path events
+ *    (vhost-user already walks the whole table after each IOTLB message).
  *
  * Concurrency. Updates are serialized by a (recursive) update mutex and
- * applied under the write side of a pthread rwlock; the slow path of a
- * translation walks the tree under the read side. iotlb_batch_begin() takes
- * both and keeps them until iotlb_batch_commit(), so a device never walks a
- * half-applied table: it sees either the table before the batch or the table
- * after it. Updates made by the batch owner between begin and commit join
- * the batch; updates from other threads wait for the commit.
+ * applied to the tree under the write side of a pthread rwlock;
+ * iotlb_lookup(), iotlb_find_first() and iotlb_count() read the tree under
+ * the read side. Translations take no lock: they read an immutable snapshot
+ * the writer publishes after each change and frees only once no
+ * translation can still be reading it (iotlb.c gives the ordering
+ * argument). iotlb_batch_begin() takes the mutex and the write lock and
+ * keeps them until iotlb_batch_commit(), and the snapshot is rebuilt only
+ * at the commit, so a device never walks a half-applied table: it sees
+ * either the table before the batch or the table after it. Updates made by
+ * the batch owner between begin and commit join the batch; updates from
+ * other threads wait for the commit; lookups from other threads wait too,
+ * the owner's lookups see its own updates, and every thread's
+ * translations (the owner's included) see the table before the batch until
+ * the commit.
  *
  * Generations and invalidation. Each IOTLB carries a generation number,
  * drawn from one process-wide counter (so two IOTLBs never share a
@@ -52,8 +65,10 @@
  * Fast path. iotlb_translate_cached() first checks a small per-user cache
  * (struct iotlb_cache, owned by one thread: e.g. one per virtqueue) whose
  * entries are valid only for the generation they were filled at; a hit
- * costs one generation load and a few compares, no lock. iotlb_translate()
- * does the same with a per-thread one-entry cache.
+ * costs one generation load and a few compares. iotlb_translate() has no
+ * cache: it looks the snapshot up directly (a bucket index over the IOVA
+ * span, then a binary search within the bucket, usually of zero or one
+ * entry).
  */
 #ifndef KESTREL_IOTLB_H
 #define KESTREL_IOTLB_H
@@ -256,7 +271,8 @@ unsigned int iotlb_count(struct iotlb *tlb);
  * One segment per IOTLB entry crossed (adjacent entries are not merged).
  * The range is checked from @iova upwards; the first problem met decides the
  * error. Safe at the top of the address space: a range running past U64_MAX
- * is a hole. Uses a per-thread one-entry cache validated by generation.
+ * is a hole. Takes no lock and never waits (not even for a batch: it
+ * then sees the table before the batch).
  *
  * Return: number of segments (>= 1 for @len > 0); -EFAULT if a byte is not
  * mapped (or the range wraps); -EPERM if an entry lacks @perm; -ENOBUFS if
@@ -352,10 +368,10 @@ iotlb_cache_find(const struct iotlb_cache *cache, u64 generation, u64 iova,
  * @tlb: the IOTLB
  *
  * Takes the update mutex and the write lock until iotlb_batch_commit(). The
- * calling thread's add/del/reset calls join the batch; readers (translate
- * slow path, lookup) wait; translations cached at the old generation keep
- * being served, so devices see the old table until the commit. Batches nest
- * (only the outermost commit publishes). Keep batches short.
+ * calling thread's add/del/reset calls join the batch; other threads'
+ * lookups wait; translations (cached or not, any thread) keep seeing the
+ * old table until the commit. Batches nest (only the outermost commit
+ * publishes). Keep batches short.
  */
 void iotlb_batch_begin(struct iotlb *tlb);
 

@@ -9,13 +9,51 @@
  * Locking (see iotlb.h for the contract):
  *   update_lock  recursive mutex; serializes writers; held across a batch
  *   lock         rwlock; writers hold it for write while the tree changes
- *                (across a whole batch), slow-path readers for read
- *   generation   (pub.generation) written with release under the write
- *                lock, read with acquire by the lock-free cache check
+ *                (across a whole batch); lookup, find_first, count and the
+ *                fallback translate path hold it for read
+ *   snap         the readers' table: an immutable sorted array, rebuilt from
+ *                the tree and published at every visible change (outside a
+ *                batch, or at the outermost commit); translate reads it with
+ *                no lock (see "Snapshot readers" below)
+ *   generation   (pub.generation) written with release after snap is
+ *                published, read with acquire by the lock-free cache check
+ *
+ * Snapshot readers. A translation enters a read section: it loads epoch
+ * (acquire), increments readers[epoch & 1] and loads snap (both seq_cst),
+ * walks the snapshot, and decrements the same counter (release). A writer
+ * that replaced snap frees the old one only after iotlb_synchronize():
+ * wait for readers[(e + 1) & 1] to drain, store epoch = e + 1, wait for
+ * readers[e & 1] to drain. Why no reader still holds the old snapshot then:
+ * a reader R that loaded the old pointer did so before the writer's seq_cst
+ * store of the new one in the single total order S, and R's increment comes
+ * before its load; so both of the writer's (later, seq_cst) counter loads
+ * see R's increment unless R already decremented. R counted in readers[e&1]
+ * is covered by the second wait; R counted in readers[(e+1)&1] (it read an
+ * old epoch, e - 1, and was slow to increment) by the first. R cannot have
+ * read epoch e + 1 and still loaded the old pointer: that epoch store is
+ * ordered after the snap store, and R's acquire load of epoch makes the new
+ * snap visible to R's later load. A wait that reads 0 reads the end of a
+ * release sequence of RMWs, so it synchronizes with every decrement before
+ * it: R's reads of the old snapshot happen before the free. Readers never
+ * wait, and new readers count on the other parity, so each wait drains in
+ * the length of one translation (longer only if a reader is preempted).
+ * Tree nodes are never read without the rwlock, so delete/reset/replace may
+ * free them at once. If a snapshot cannot be allocated, snap is published
+ * as IOTLB_SNAP_NONE (an empty table) and translations take the read lock
+ * and walk the tree until the
+ * next change builds one.
+ *
+ * The snapshot's index: the IOVA span from the first entry's start to the
+ * last entry's end is cut into nb = 2^k buckets (nb about 2n); ub[j] is the
+ * number of entries starting at or below the first address of bucket j, so
+ * the entry holding x is found by a binary search of e[ub[j] .. ub[j+1]),
+ * usually zero or one step for evenly spread tables, O(log n) at worst (all
+ * entries clustered in one bucket).
  */
 #include <kestrel/iotlb.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +69,58 @@ struct iotlb_node {
 	int height;
 };
 
+/*
+ * One entry of a snapshot: a copy of a tree node's payload, with the host
+ * address stored as addr - start (so host = iova + delta, mod 2^64) and
+ * IOTLB_SNAP_VALID or'ed into perm (e[0] is a sentinel without it).
+ */
+struct iotlb_snap_entry {
+	u64 start;
+	u64 last;
+	u64 delta;
+	unsigned int perm;
+};
+
+#define IOTLB_SNAP_VALID	0x10
+
+/*
+ * What readers see when no snapshot could be built (and before the first
+ * change): an empty table, so the inline path always misses and the
+ * general path, seeing this address, walks the tree under the read lock.
+ * Never freed; zeroed sentinel and bucket bounds.
+ */
+#define IOTLB_SNAP_NONE_SIZE	(sizeof(struct iotlb_snap) + \
+				 sizeof(struct iotlb_snap_entry) + 3 * sizeof(u32))
+#define IOTLB_SNAP_NONE		(&iotlb_snap_none.s)
+
+/* Immutable once published; freed after iotlb_synchronize(). */
+struct iotlb_snap {
+	u64 generation;		/* the generation this table is */
+	u64 base;		/* first start (0 when empty) */
+	u64 span;		/* last end - base (U64_MAX when empty) */
+	unsigned int shift;	/* bucket j holds base + (j << shift) ... */
+	unsigned int n;		/* entries */
+	const u32 *ub;		/* nb + 1 bucket bounds (after e[]) */
+	struct iotlb_snap_entry e[];	/* e[0] sentinel, e[1..n] sorted by start */
+};
+
+static union {
+	struct iotlb_snap s;
+	char b[IOTLB_SNAP_NONE_SIZE];
+} iotlb_snap_none = {
+	.s = {
+		.span = UINT64_MAX,	/* base 0: every x lands in a bucket */
+		.shift = 63,		/* 2 buckets */
+		.ub = (const u32 *)(iotlb_snap_none.b + sizeof(struct iotlb_snap) +
+				    sizeof(struct iotlb_snap_entry)),
+	},
+};
+
 struct iotlb {
 	struct iotlb_public pub;	/* first: generation, read inline */
+	struct iotlb_snap *snap;	/* written by update_lock holder, read lock-free */
+	unsigned int epoch;		/* written by update_lock holder */
+	unsigned long readers[2];	/* read sections, by epoch parity */
 	struct iotlb_node *root;	/* lock (write) */
 	unsigned int count;		/* lock (write) */
 	unsigned int limit;		/* constant */
@@ -198,6 +286,156 @@ static void avl_free(struct iotlb_node *n)
 	free(n);
 }
 
+/* ---- snapshots ------------------------------------------------------------- */
+
+static struct iotlb_snap_entry *avl_flatten(const struct iotlb_node *n,
+					    struct iotlb_snap_entry *out)
+{
+	if (!n)
+		return out;
+	out = avl_flatten(n->left, out);
+	out->start = n->start;
+	out->last = n->last;
+	out->delta = n->addr - n->start;
+	out->perm = n->perm | IOTLB_SNAP_VALID;
+	return avl_flatten(n->right, out + 1);
+}
+
+/* Buckets of the index: about 2 per entry, a power of two, at most 2^20. */
+#define IOTLB_SNAP_MAX_BUCKETS	(1u << 20)
+
+/* O(n) copy of the tree; NULL on allocation failure. update_lock held. */
+static struct iotlb_snap *iotlb_snap_build(struct iotlb *tlb)
+{
+	unsigned int n = tlb->count, target = 2, nb, i, j;
+	struct iotlb_snap *s;
+	u64 span = UINT64_MAX, base = 0;
+	unsigned int shift = 0;
+	u32 *ub;
+
+	while (target < IOTLB_SNAP_MAX_BUCKETS && target < 2 * (u64)n)
+		target <<= 1;
+	/*
+	 * Plain malloc(), not an injection point: a failure here fails
+	 * nothing (readers fall back to the locked tree), and injection
+	 * points are for creation paths that must fail cleanly.
+	 */
+	s = malloc(sizeof(*s) + ((size_t)n + 1) * sizeof(s->e[0]) +
+		    ((size_t)target + 1) * sizeof(u32));
+	if (!s)
+		return NULL;
+	memset(&s->e[0], 0, sizeof(s->e[0]));	/* sentinel: perm has no VALID */
+	avl_flatten(tlb->root, &s->e[1]);
+	if (n) {
+		base = s->e[1].start;
+		span = s->e[n].last - base;
+	}
+	while ((span >> shift) >= target)
+		shift++;
+	nb = (unsigned int)(span >> shift) + 1;	/* <= target */
+	ub = (u32 *)&s->e[n + 1];
+	/* ub[j]: entries with start <= base + (j << shift); no overflow, as
+	 * j << shift <= span for j < nb. */
+	for (i = 0, j = 0; j < nb; j++) {
+		u64 b = base + ((u64)j << shift);
+
+		while (i < n && s->e[i + 1].start <= b)
+			i++;
+		ub[j] = i;
+	}
+	ub[nb] = n;
+	s->base = base;
+	s->span = span;
+	s->shift = shift;
+	s->n = n;
+	s->ub = ub;
+	return s;
+}
+
+/*
+ * The entry with the greatest start <= @x, or the sentinel e[0] if there is
+ * none (or @x lies outside the table's span). The caller still checks that
+ * the entry is valid and reaches @x. Any thread, inside a read section.
+ */
+static inline const struct iotlb_snap_entry *
+iotlb_snap_floor(const struct iotlb_snap *s, u64 x)
+{
+	u64 d = x - s->base;
+	u32 lo, hi;
+
+	if (unlikely(d > s->span))
+		return &s->e[0];
+	lo = s->ub[d >> s->shift];
+	hi = s->ub[(d >> s->shift) + 1];
+	/* e[i + 1] for i < lo starts <= x, for i >= hi starts > x. */
+	while (lo < hi) {
+		u32 mid = (lo + hi) / 2;
+
+		if (s->e[mid + 1].start <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return &s->e[lo];
+}
+
+/* Enter a read section; returns the parity to pass to iotlb_snap_put(). */
+static inline unsigned int iotlb_snap_get(struct iotlb *tlb,
+					  const struct iotlb_snap **s)
+{
+	unsigned int idx = __atomic_load_n(&tlb->epoch, __ATOMIC_ACQUIRE) & 1;
+
+	__atomic_fetch_add(&tlb->readers[idx], 1, __ATOMIC_SEQ_CST);
+	*s = __atomic_load_n(&tlb->snap, __ATOMIC_SEQ_CST);
+	return idx;
+}
+
+static inline void iotlb_snap_put(struct iotlb *tlb, unsigned int idx)
+{
+	__atomic_fetch_sub(&tlb->readers[idx], 1, __ATOMIC_RELEASE);
+}
+
+static void iotlb_readers_drain(unsigned long *count)
+{
+	while (__atomic_load_n(count, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+/*
+ * Wait until no read section can still hold a snapshot unpublished before
+ * this call (the argument is at the top of this file). update_lock held.
+ */
+static void iotlb_synchronize(struct iotlb *tlb)
+{
+	unsigned int e = tlb->epoch;
+
+	iotlb_readers_drain(&tlb->readers[(e + 1) & 1]);
+	__atomic_store_n(&tlb->epoch, e + 1, __ATOMIC_SEQ_CST);
+	iotlb_readers_drain(&tlb->readers[e & 1]);
+}
+
+/*
+ * Make the tree what readers see, under a new generation: O(n). The
+ * caller holds update_lock (and the write lock).
+ */
+static void iotlb_publish(struct iotlb *tlb)
+{
+	struct iotlb_snap *old = tlb->snap, *new = iotlb_snap_build(tlb);
+	u64 gen = iotlb_generation_next();
+
+	if (new)
+		new->generation = gen;
+	else	/* no memory: readers fall back to the tree, under the lock */
+		new = IOTLB_SNAP_NONE;
+	__atomic_store_n(&tlb->snap, new, __ATOMIC_SEQ_CST);
+	/* Pairs with the acquire in iotlb_generation(): G new => snap new. */
+	__atomic_store_n(&tlb->pub.generation, gen, __ATOMIC_RELEASE);
+	if (old != IOTLB_SNAP_NONE) {
+		iotlb_synchronize(tlb);
+		free(old);
+	}
+}
+
 /* ---- locking and change publication --------------------------------------- */
 
 static void iotlb_write_begin(struct iotlb *tlb)
@@ -230,8 +468,7 @@ static void iotlb_write_end(struct iotlb *tlb)
 		bool changed = tlb->dirty;
 
 		if (changed)
-			__atomic_store_n(&tlb->pub.generation, iotlb_generation_next(),
-					 __ATOMIC_RELEASE);
+			iotlb_publish(tlb);
 		tlb->dirty = false;
 		pthread_rwlock_unlock(&tlb->lock);
 		if (changed)
@@ -275,6 +512,7 @@ int iotlb_create(unsigned int limit, struct iotlb **out)
 		goto err_destroy_attr;
 	pthread_mutexattr_destroy(&attr);
 	tlb->limit = limit;
+	tlb->snap = IOTLB_SNAP_NONE;
 	tlb->pub.generation = iotlb_generation_next();
 	*out = tlb;
 	return 0;
@@ -293,6 +531,8 @@ void iotlb_destroy(struct iotlb *tlb)
 	if (!tlb)
 		return;
 	avl_free(tlb->root);
+	if (tlb->snap != IOTLB_SNAP_NONE)
+		free(tlb->snap);
 	pthread_mutex_destroy(&tlb->update_lock);
 	pthread_rwlock_destroy(&tlb->lock);
 	free(tlb);
@@ -599,40 +839,64 @@ void iotlb_cache_invalidate(struct iotlb_cache *cache, u64 start, u64 last)
 	}
 }
 
-static void iotlb_cache_fill(struct iotlb_cache *cache, const struct iotlb_node *n)
+static void iotlb_cache_fill(struct iotlb_cache *cache, u64 start, u64 last,
+			     u64 addr, unsigned int perm)
 {
 	struct iotlb_cache_entry *e = &cache->e[cache->victim];
 
 	cache->victim = (cache->victim + 1) % IOTLB_CACHE_ENTRIES;
-	e->start = n->start;
-	e->last = n->last;
-	e->addr = n->addr;
-	e->perm = n->perm;
+	e->start = start;
+	e->last = last;
+	e->addr = addr;
+	e->perm = perm;
 }
 
-/* The tree walk; caller holds the read lock (or the write lock). */
-static ssize_t __iotlb_translate(struct iotlb *tlb, struct iotlb_cache *cache,
-				 u64 iova, u64 len, unsigned int perm,
-				 struct iotlb_seg *segs, unsigned int nsegs)
+/*
+ * The walk, over a snapshot (tree == NULL, inside a read section) or over
+ * the tree (s == NULL, read lock held: the fallback when no snapshot could
+ * be built). Fills @cache if given.
+ */
+static inline ssize_t __iotlb_translate(const struct iotlb_snap *s,
+					struct iotlb_node *tree,
+					struct iotlb_cache *cache, u64 iova,
+					u64 len, unsigned int perm,
+					struct iotlb_seg *segs, unsigned int nsegs)
 {
 	unsigned int count = 0;
 	u64 left = len;
 
 	while (left) {
-		struct iotlb_node *n = avl_floor(tlb->root, iova);
-		u64 here;
+		u64 start, last, addr, here;
+		unsigned int eperm;
 
-		if (!n || n->last < iova)
-			return -EFAULT;
-		if ((n->perm & perm) != perm)
+		if (s) {
+			const struct iotlb_snap_entry *e = iotlb_snap_floor(s, iova);
+
+			if (!(e->perm & IOTLB_SNAP_VALID) || e->last < iova)
+				return -EFAULT;
+			start = e->start;
+			last = e->last;
+			addr = e->start + e->delta;
+			eperm = e->perm & ~IOTLB_SNAP_VALID;
+		} else {
+			struct iotlb_node *n = avl_floor(tree, iova);
+
+			if (!n || n->last < iova)
+				return -EFAULT;
+			start = n->start;
+			last = n->last;
+			addr = n->addr;
+			eperm = n->perm;
+		}
+		if ((eperm & perm) != perm)
 			return -EPERM;
 		if (count == nsegs)
 			return -ENOBUFS;
 		if (cache)
-			iotlb_cache_fill(cache, n);
+			iotlb_cache_fill(cache, start, last, addr, eperm);
 		/* Bytes from iova to the end of the entry, minus one. */
-		here = n->last - iova;
-		segs[count].addr = (void *)(uintptr_t)(n->addr + (iova - n->start));
+		here = last - iova;
+		segs[count].addr = (void *)(uintptr_t)(addr + (iova - start));
 		if (left - 1 <= here) {
 			segs[count].len = left;
 			return count + 1;
@@ -640,11 +904,34 @@ static ssize_t __iotlb_translate(struct iotlb *tlb, struct iotlb_cache *cache,
 		segs[count].len = here + 1;
 		count++;
 		left -= here + 1;
-		if (n->last == UINT64_MAX)
+		if (last == UINT64_MAX)
 			return -EFAULT;	/* the rest would wrap */
-		iova = n->last + 1;
+		iova = last + 1;
 	}
 	return count;
+}
+
+/* No snapshot (allocation failed): walk the tree under the read lock. */
+static __attribute__((noinline)) ssize_t
+iotlb_translate_locked(struct iotlb *tlb, struct iotlb_cache *cache, u64 iova,
+		       u64 len, unsigned int perm, struct iotlb_seg *segs,
+		       unsigned int nsegs)
+{
+	bool locked;
+	ssize_t ret;
+	u64 gen;
+
+	locked = iotlb_read_begin(tlb);
+	if (cache) {
+		gen = __atomic_load_n(&tlb->pub.generation, __ATOMIC_RELAXED);
+		if (cache->generation != gen) {
+			iotlb_cache_flush(cache);
+			cache->generation = gen;
+		}
+	}
+	ret = __iotlb_translate(NULL, tlb->root, cache, iova, len, perm, segs, nsegs);
+	iotlb_read_end(tlb, locked);
+	return ret;
 }
 
 static __attribute__((noinline)) ssize_t
@@ -652,18 +939,22 @@ iotlb_translate_slow(struct iotlb *tlb, struct iotlb_cache *cache, u64 iova,
 		     u64 len, unsigned int perm, struct iotlb_seg *segs,
 		     unsigned int nsegs)
 {
-	bool locked;
+	const struct iotlb_snap *s;
+	unsigned int idx;
 	ssize_t ret;
-	u64 gen;
 
-	locked = iotlb_read_begin(tlb);
-	gen = __atomic_load_n(&tlb->pub.generation, __ATOMIC_RELAXED);
-	if (cache->generation != gen) {
-		iotlb_cache_flush(cache);
-		cache->generation = gen;
+	idx = iotlb_snap_get(tlb, &s);
+	if (unlikely(s == IOTLB_SNAP_NONE)) {
+		iotlb_snap_put(tlb, idx);
+		return iotlb_translate_locked(tlb, cache, iova, len, perm, segs, nsegs);
 	}
-	ret = __iotlb_translate(tlb, cache, iova, len, perm, segs, nsegs);
-	iotlb_read_end(tlb, locked);
+	/* Entries are tagged with the generation of the table they came from. */
+	if (cache && cache->generation != s->generation) {
+		iotlb_cache_flush(cache);
+		cache->generation = s->generation;
+	}
+	ret = __iotlb_translate(s, NULL, cache, iova, len, perm, segs, nsegs);
+	iotlb_snap_put(tlb, idx);
 	return ret;
 }
 
@@ -686,23 +977,57 @@ ssize_t iotlb_translate_cached(struct iotlb *tlb, struct iotlb_cache *cache,
 	return iotlb_translate_slow(tlb, cache, iova, len, perm, segs, nsegs);
 }
 
+/* Six arguments, like iotlb_translate(): the call below stays a tail call. */
+static __attribute__((noinline)) ssize_t
+iotlb_translate_general(struct iotlb *tlb, u64 iova, u64 len, unsigned int perm,
+			struct iotlb_seg *segs, unsigned int nsegs)
+{
+	return iotlb_translate_slow(tlb, NULL, iova, len, perm, segs, nsegs);
+}
+
+/*
+ * No cache here: a snapshot lookup costs about what a cache probe would.
+ * The inline part serves the common case, one whole segment; anything else
+ * (several segments, holes, errors, no snapshot) goes the general way.
+ */
 ssize_t iotlb_translate(struct iotlb *tlb, u64 iova, u64 len, unsigned int perm,
 			struct iotlb_seg *segs, unsigned int nsegs)
 {
-	/* Per thread; generations are process-wide, so sharing it between
-	 * IOTLBs is safe (a switch just misses). */
-	static __thread struct iotlb_cache thread_cache;
-	const struct iotlb_cache_entry *e;
+	const struct iotlb_snap_entry *e;
+	const struct iotlb_snap *s;
+	unsigned int idx;
 
-	if (likely(len && nsegs)) {
-		e = iotlb_cache_find(&thread_cache, iotlb_generation(tlb), iova, len, perm);
-		if (likely(e)) {
-			segs[0].addr = (void *)(uintptr_t)(e->addr + (iova - e->start));
+	if (unlikely(!len))
+		return 0;
+	if (likely(nsegs)) {
+		u64 d;
+		u32 lo, hi;
+
+		idx = iotlb_snap_get(tlb, &s);
+		/*
+		 * iotlb_snap_floor() when its bucket holds at most one start
+		 * (the usual case: about two buckets per entry); else the
+		 * general path searches.
+		 */
+		d = iova - s->base;
+		if (unlikely(d > s->span))
+			goto general;
+		lo = s->ub[d >> s->shift];
+		hi = s->ub[(d >> s->shift) + 1];
+		if (unlikely(hi - lo > 1))
+			goto general;
+		e = &s->e[hi];
+		if (e->start > iova)
+			e = &s->e[lo];
+		if (likely((e->perm & (perm | IOTLB_SNAP_VALID)) == (perm | IOTLB_SNAP_VALID) &&
+			   iova + (len - 1) >= iova && iova + (len - 1) <= e->last)) {
+			segs[0].addr = (void *)(uintptr_t)(iova + e->delta);
 			segs[0].len = len;
+			iotlb_snap_put(tlb, idx);
 			return 1;
 		}
-	} else if (!len) {
-		return 0;
+general:
+		iotlb_snap_put(tlb, idx);
 	}
-	return iotlb_translate_slow(tlb, &thread_cache, iova, len, perm, segs, nsegs);
+	return iotlb_translate_general(tlb, iova, len, perm, segs, nsegs);
 }

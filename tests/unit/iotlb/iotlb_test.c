@@ -3,7 +3,8 @@
  * IOTLB tests: long random operation sequences checked against a
  * brute-force model (a plain array of disjoint ranges), then edge cases:
  * the top of the address space, [0, U64_MAX], split deletes, translate
- * errors, batches, generations, caches, listeners, limits.
+ * errors, batches, generations, caches, listeners, limits, and lock-free
+ * translations racing a writer.
  *
  * IOTLB_TEST_SEED=<n> replays a run; IOTLB_TEST_OPS=<n> sets its length.
  */
@@ -573,6 +574,146 @@ static void test_many(void)
 	report_prefix_pop();
 }
 
+/*
+ * Lock-free readers against a writer. Every mapping ever installed maps
+ * iova to iova + STRESS_OFF, so any segment a reader gets must say so; the
+ * stable window is always mapped in every published table (the writer only
+ * changes it inside batches that put it back), so a reader must never see
+ * a hole there: that would be a half-applied batch. Under ASan, a reader
+ * touching a snapshot the writer freed too early is reported.
+ */
+#define STRESS_OFF		0x7f0000000000ULL
+#define STRESS_STABLE_START	0x100000ULL
+#define STRESS_STABLE_LAST	0x1fffffULL
+#define STRESS_READERS		2
+
+struct stress {
+	struct iotlb *tlb;
+	int stop;
+	unsigned long translations, bad_addr, half_seen;
+};
+
+static u64 stress_rng(u64 *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void *stress_reader(void *arg)
+{
+	struct stress *st = arg;
+	struct iotlb_cache cache;
+	u64 x = (u64)(uintptr_t)&cache | 1;
+	unsigned long n = 0, bad = 0, half = 0;
+
+	iotlb_cache_init(&cache);
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+		u64 r = stress_rng(&x), iova = r % (STRESS_STABLE_LAST + 1);
+		u64 len = 1 + (r >> 40) % 64, cur = iova;
+		bool stable = iova >= STRESS_STABLE_START &&
+			      iova + len - 1 <= STRESS_STABLE_LAST;
+		struct iotlb_seg segs[8];
+		ssize_t ret, i;
+
+		ret = (r >> 32) & 1 ?
+		      iotlb_translate(st->tlb, iova, len, IOTLB_PERM_RO, segs, 8) :
+		      iotlb_translate_cached(st->tlb, &cache, iova, len, IOTLB_PERM_RO,
+					     segs, 8);
+		n++;
+		if (stable && ret <= 0)
+			half++;
+		for (i = 0; i < ret; i++) {
+			if (segs[i].addr != (void *)(uintptr_t)(cur + STRESS_OFF))
+				bad++;
+			cur += segs[i].len;
+		}
+	}
+	__atomic_fetch_add(&st->translations, n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->bad_addr, bad, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->half_seen, half, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Map the stable window again, cut into pieces of random sizes. */
+static void stress_add_stable(struct iotlb *tlb, u64 *x)
+{
+	u64 a = STRESS_STABLE_START;
+
+	while (a <= STRESS_STABLE_LAST) {
+		u64 size = (1 + stress_rng(x) % 64) << 12;
+		u64 last = MIN(a + size - 1, STRESS_STABLE_LAST);
+
+		iotlb_add_range(tlb, a, last, a + STRESS_OFF, IOTLB_PERM_RW);
+		a = last + 1;
+	}
+}
+
+static void test_concurrent_readers(void)
+{
+	struct stress st = { 0 };
+	pthread_t th[STRESS_READERS];
+	struct iotlb *other;
+	u64 x = 0x9e3779b97f4a7c15ULL;
+	unsigned int i, ops = 0;
+	double t0;
+	struct timespec ts;
+
+	report_prefix_push("concurrent");
+	iotlb_create(0, &st.tlb);
+	iotlb_create(0, &other);
+	stress_add_stable(st.tlb, &x);
+	stress_add_stable(other, &x);
+	for (i = 0; i < STRESS_READERS; i++)
+		pthread_create(&th[i], NULL, stress_reader, &st);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = ts.tv_sec + ts.tv_nsec * 1e-9;
+	do {
+		u64 r = stress_rng(&x), page = (r % 256) << 12;
+
+		switch (r >> 60) {
+		case 0:		/* whole-table change in one batch, like mem.c */
+			iotlb_batch_begin(st.tlb);
+			iotlb_reset(st.tlb);
+			stress_add_stable(st.tlb, &x);
+			iotlb_batch_commit(st.tlb);
+			break;
+		case 1:		/* set_map style */
+			iotlb_replace(st.tlb, other);
+			break;
+		case 2:		/* re-split the stable window in one batch */
+		case 3:
+			iotlb_batch_begin(st.tlb);
+			iotlb_del_range(st.tlb, STRESS_STABLE_START, STRESS_STABLE_LAST);
+			stress_add_stable(st.tlb, &x);
+			iotlb_batch_commit(st.tlb);
+			break;
+		default:	/* unbatched add/delete below the window */
+			if (r & 1)
+				iotlb_add_range(st.tlb, page, page + 0xfff, page + STRESS_OFF,
+						IOTLB_PERM_RW);
+			else
+				iotlb_del_range(st.tlb, page,
+						MIN(page + ((r >> 8) & 0x3fff),
+						    STRESS_STABLE_START - 1));
+			break;
+		}
+		ops++;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	} while (ts.tv_sec + ts.tv_nsec * 1e-9 - t0 < 1.0);
+	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < STRESS_READERS; i++)
+		pthread_join(th[i], NULL);
+	report_info("%u updates, %lu lock-free translations", ops, st.translations);
+	report(ops > 100 && st.translations > 1000, "writer and readers both made progress");
+	report(!st.bad_addr, "every segment a reader got was right (%lu wrong)", st.bad_addr);
+	report(!st.half_seen, "no reader saw a half-applied batch (%lu holes)", st.half_seen);
+	iotlb_destroy(other);
+	iotlb_destroy(st.tlb);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	const char *s = getenv("IOTLB_TEST_SEED"), *o = getenv("IOTLB_TEST_OPS");
@@ -586,6 +727,7 @@ int main(void)
 	test_batch();
 	test_listener_and_limit();
 	test_many();
+	test_concurrent_readers();
 	test_random(seed, ops);
 	test_random(12345, ops / 4);
 	return report_summary();
