@@ -214,6 +214,15 @@ static void *vdpasim_worker(void *arg)
 
 		pthread_mutex_lock(&sim->lock);
 		vdpasim_worker_events(sim, evs, n);
+		/*
+		 * Destroy sets @stop, then writes the control eventfd. If that
+		 * write landed after the check above, the drain just consumed
+		 * it: look again, or the next epoll_wait() sleeps forever.
+		 */
+		if (__atomic_load_n(&sim->stop, __ATOMIC_ACQUIRE)) {
+			pthread_mutex_unlock(&sim->lock);
+			break;
+		}
 		if (vdpasim_is_running(sim)) {
 			u64 before = spin ? vdpasim_progress(sim) : 0;
 
