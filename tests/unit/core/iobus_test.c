@@ -29,7 +29,11 @@ static int fake_read(struct io_dev *d, u64 offset, void *data, unsigned int len)
 	__atomic_add_fetch(&f->reads, 1, __ATOMIC_RELAXED);
 	f->last_offset = offset;
 	f->last_len = len;
-	memcpy(data, &f->reg[offset], len);
+	/* Ranges may be larger than the register file: reads past it are 0. */
+	if (offset + len > sizeof(f->reg))
+		memset(data, 0, len);
+	else
+		memcpy(data, &f->reg[offset], len);
 	return 0;
 }
 
@@ -40,7 +44,8 @@ static int fake_write(struct io_dev *d, u64 offset, const void *data, unsigned i
 	f->writes++;
 	f->last_offset = offset;
 	f->last_len = len;
-	memcpy(&f->reg[offset], data, len);
+	if (offset + len <= sizeof(f->reg))
+		memcpy(&f->reg[offset], data, len);
 	return 0;
 }
 
