@@ -94,13 +94,8 @@ static bool console_tx(struct vdpa_console *con)
 			return true;
 		ret = vringh_getdesc(&vq->vring, &vq->riov, NULL, &head);
 		if (ret == 0) {
-			ret = vringh_notify_enable(&vq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&vq->vring);
+			if (vdpasim_vq_rearm(sim, vq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, vq, ret);
 			break;
 		}
 		if (ret == -ENOMEM)

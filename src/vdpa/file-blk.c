@@ -415,13 +415,8 @@ static bool fblk_work(struct vdpasim *sim)
 			break;
 		}
 		if (empty) {
-			ret = vringh_notify_enable(&vq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&vq->vring);
+			if (vdpasim_vq_rearm(sim, vq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, vq, ret);
 			break;
 		}
 	}

@@ -46,13 +46,8 @@ static bool rng_work(struct vdpasim *sim)
 		}
 		ret = vringh_getdesc(&vq->vring, NULL, &vq->wiov, &head);
 		if (ret == 0) {
-			ret = vringh_notify_enable(&vq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&vq->vring);
+			if (vdpasim_vq_rearm(sim, vq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, vq, ret);
 			break;
 		}
 		if (ret == -ENOMEM) {

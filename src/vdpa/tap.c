@@ -244,13 +244,8 @@ static bool tap_rx(struct vdpa_tap *tap)
 			ret = tap_rx_single(tap, rxq);
 		if (ret == -EAGAIN) {
 			/* No buffers: keep the frame; the refill kick wakes us. */
-			ret = vringh_notify_enable(&rxq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&rxq->vring);
+			if (vdpasim_vq_rearm(sim, rxq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, rxq, ret);
 			break;
 		}
 		if (ret == -ENOBUFS) {
@@ -299,13 +294,8 @@ static bool tap_tx(struct vdpa_tap *tap)
 		}
 		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
 		if (ret == 0) {
-			ret = vringh_notify_enable(&txq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&txq->vring);
+			if (vdpasim_vq_rearm(sim, txq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, txq, ret);
 			break;
 		}
 		if (ret == -ENOMEM) {

@@ -209,13 +209,8 @@ static bool simblk_work(struct vdpasim *sim)
 		}
 		ret = vringh_getdesc(&vq->vring, &vq->riov, &vq->wiov, &head);
 		if (ret == 0) {
-			ret = vringh_notify_enable(&vq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&vq->vring);
+			if (vdpasim_vq_rearm(sim, vq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, vq, ret);
 			break;
 		}
 		if (ret == -ENOMEM) {

@@ -218,6 +218,20 @@ static inline bool vdpasim_has_feature(const struct vdpasim *sim,
 void vdpasim_vq_error(struct vdpasim *sim, struct vdpasim_vq *vq, int err);
 
 /**
+ * vdpasim_vq_rearm() - ring @vq looked empty: re-arm its kicks
+ * @sim: the device (lock held)
+ * @vq: the queue
+ *
+ * Enables driver notifications, then checks for chains that raced with
+ * that. While the worker spins in poll mode no kicks are wanted, so nothing
+ * is re-armed.
+ * Return: true if chains arrived meanwhile (notifications are disabled again
+ * and the caller looks once more), false to end the pass (kicks re-armed,
+ * spinning, or a ring error already reported with vdpasim_vq_error()).
+ */
+bool vdpasim_vq_rearm(struct vdpasim *sim, struct vdpasim_vq *vq);
+
+/**
  * vdpasim_vq_notify() - interrupt the driver if the ring asks for it
  * @sim: the device
  * @vq: the queue, after completions

@@ -312,27 +312,6 @@ static int simnet_tx_flush(struct simnet *net, struct vdpasim_vq *txq,
 	return ret;
 }
 
-/*
- * Ring @vq looked empty. Return: true to look again (re-arming kicks raced
- * with new chains), false to end the pass (kicks re-armed, or spinning in
- * poll mode where no kicks are wanted).
- */
-static bool simnet_rearm(struct vdpasim *sim, struct vdpasim_vq *vq)
-{
-	int ret;
-
-	if (__atomic_load_n(&sim->polling, __ATOMIC_RELAXED))
-		return false;
-	ret = vringh_notify_enable(&vq->vring);
-	if (ret == 1) {
-		vringh_notify_disable(&vq->vring);
-		return true;
-	}
-	if (ret < 0)
-		vdpasim_vq_error(sim, vq, ret);
-	return false;
-}
-
 /* mode=sink (and gen's transmit side); Return: true if budget ran out. */
 static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
 {
@@ -354,7 +333,7 @@ static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
 		}
 		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
 		if (ret == 0) {
-			if (simnet_rearm(sim, txq))
+			if (vdpasim_vq_rearm(sim, txq))
 				continue;
 			break;
 		}
@@ -416,7 +395,7 @@ static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
 		}
 		ret = vringh_getdesc(&rxq->vring, NULL, &rxq->wiov, &head);
 		if (ret == 0) {
-			if (simnet_rearm(sim, rxq))
+			if (vdpasim_vq_rearm(sim, rxq))
 				continue;
 			break;
 		}
@@ -480,17 +459,9 @@ static bool simnet_loop_work(struct simnet *net, u16 pair)
 		}
 		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
 		if (ret == 0) {
-			/* Spinning (poll mode): no kicks wanted, don't re-arm. */
-			if (__atomic_load_n(&sim->polling, __ATOMIC_RELAXED))
-				break;
-			/* Empty: re-arm kicks, then look once more (race). */
-			ret = vringh_notify_enable(&txq->vring);
-			if (ret == 1) {
-				vringh_notify_disable(&txq->vring);
+			/* Empty: re-arm kicks (not while spinning), look again. */
+			if (vdpasim_vq_rearm(sim, txq))
 				continue;
-			}
-			if (ret < 0)
-				vdpasim_vq_error(sim, txq, ret);
 			break;
 		}
 		if (ret == -ENOMEM) {

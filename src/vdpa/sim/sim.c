@@ -45,6 +45,22 @@ void vdpasim_vq_error(struct vdpasim *sim, struct vdpasim_vq *vq, int err)
 			  (long)(vq - sim->vqs), strerror(-err));
 }
 
+bool vdpasim_vq_rearm(struct vdpasim *sim, struct vdpasim_vq *vq)
+{
+	int ret;
+
+	if (__atomic_load_n(&sim->polling, __ATOMIC_RELAXED))
+		return false;
+	ret = vringh_notify_enable(&vq->vring);
+	if (ret == 1) {
+		vringh_notify_disable(&vq->vring);
+		return true;
+	}
+	if (ret < 0)
+		vdpasim_vq_error(sim, vq, ret);
+	return false;
+}
+
 void vdpasim_vq_notify(struct vdpasim *sim, struct vdpasim_vq *vq)
 {
 	int ret = vringh_need_notify(&vq->vring);
