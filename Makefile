@@ -78,10 +78,10 @@ VRINGH_OBJS += src/vringh/vringh.o
 # ---- vdpa (bus, management, simulators, devices) ---------------------------
 VDPA_OBJS += src/vdpa/bus.o
 VDPA_OBJS += src/vdpa/mgmt.o
-VDPA_OBJS += src/vdpa/sim/sim.o
-VDPA_OBJS += src/vdpa/sim/net.o
-VDPA_OBJS += src/vdpa/sim/blk.o
-VDPA_OBJS += src/vdpa/devices.o
+VDPA_OBJS += src/vdpa/swdev/swdev.o
+VDPA_OBJS += src/vdpa/swdev/net-sim.o
+VDPA_OBJS += src/vdpa/swdev/blk-ram.o
+VDPA_OBJS += src/vdpa/types.o
 VDPA_OBJS += src/vdpa/tap.o
 VDPA_OBJS += src/vdpa/file-blk.o
 VDPA_OBJS += src/vdpa/console.o
@@ -111,8 +111,7 @@ $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio := tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
 	tests/unit/virtio/fake_vm.c src/core/memory.c src/core/iobus.c src/util/fault.c \
-	src/util/log.c src/iotlb/iotlb.c src/vringh/vringh.c src/vdpa/bus.c \
-	src/vdpa/mgmt.c src/vdpa/sim/sim.c src/vdpa/sim/net.c src/vdpa/sim/blk.c
+	src/util/log.c src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 
 # ---- vhost-user server -----------------------------------------------------
 VHOST_USER_OBJS += src/vhost-user/mem.o

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vdpa_blk_bench [seconds] [file of >= 32 MiB]\n");
 		return 2;
 	}
-	if (vdpa_mgmt_register_builtin() || vdpa_devices_register()) {
+	if (vdpa_register_types()) {
 		fprintf(stderr, "vdpa_blk_bench: cannot register the device types\n");
 		return 1;
 	}

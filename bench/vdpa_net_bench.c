@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vdpa_net_bench [seconds] [batch 1..%d]\n", NUM);
 		return 2;
 	}
-	if (vdpa_mgmt_register_builtin() ||
+	if (vdpa_register_types() ||
 	    vdpa_mgmt_dev_add("net,mac=52:54:00:12:34:56", &vdpa)) {
 		fprintf(stderr, "vdpa_net_bench: cannot create the net simulator\n");
 		return 1;

@@ -5,6 +5,9 @@
 #include <stddef.h>
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#ifndef __always_inline
+#define __always_inline		inline __attribute__((always_inline))
+#endif
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
 #define __printf(a, b)		__attribute__((format(printf, a, b)))

@@ -4,8 +4,8 @@
  * the host (a TAP interface, a file or block device, file descriptors, the
  * kernel's entropy pool) instead of looping back.
  *
- * Management types (vdpa_mgmt_dev_add() specs), registered by
- * vdpa_devices_register():
+ * Management types (vdpa_mgmt_dev_add() specs), registered with the
+ * others by vdpa_register_types():
  *
  *   tap,path=IFNAME[,mac=M][,mtu=N]     virtio-net over TAP interface IFNAME
  *                                       (created if missing; the interface
@@ -18,23 +18,14 @@
  *                                       stdin/stdout
  *   rng                                 virtio-entropy from getrandom()
  *
- * All of them run on the vDPA simulator core (one worker thread per device,
- * ring walking through the device IOTLB with vringh), so they get the same
- * hostile-ring handling, suspend/resume and address-space support.
+ * All of them run on the software-device core (one worker thread per
+ * device, ring walking through the device IOTLB with vringh), so they get
+ * the same hostile-ring handling, suspend/resume and address-space support.
  */
 #ifndef KESTREL_VDPA_DEV_H
 #define KESTREL_VDPA_DEV_H
 
 #include <kestrel/vdpa.h>
-
-/**
- * vdpa_devices_register() - make tap, file-blk, console and rng creatable
- *
- * Idempotent.
- *
- * Return: 0 or -errno.
- */
-int vdpa_devices_register(void);
 
 /**
  * vdpa_console_create() - a virtio-console on the given descriptors

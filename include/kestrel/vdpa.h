@@ -758,99 +758,174 @@ bool vdpa_has_set_map(const struct vdpa_device *vdpa);
 
 /* ---- management devices ----------------------------------------------- */
 
-/* Attributes a management device may accept (bits of @attr_mask). */
-#define VDPA_ATTR_NAME		(1u << 0)	/* name=vdpa3 */
-#define VDPA_ATTR_MAC		(1u << 1)	/* mac=52:54:00:12:34:56 */
-#define VDPA_ATTR_MTU		(1u << 2)	/* mtu=68..65535 */
-#define VDPA_ATTR_MAX_VQP	(1u << 3)	/* max_vqp=1..N */
-#define VDPA_ATTR_CAPACITY	(1u << 4)	/* capacity=8M (bytes, K/M/G/T) */
-#define VDPA_ATTR_RO		(1u << 5)	/* ro=on|off */
-#define VDPA_ATTR_PATH		(1u << 6)	/* path=/some/file */
-#define VDPA_ATTR_SERIAL	(1u << 7)	/* serial=abc (blk get-id) */
-#define VDPA_ATTR_POLL		(1u << 8)	/* poll=on|off (busy-poll worker) */
-#define VDPA_ATTR_MODE		(1u << 9)	/* mode=loop|sink|gen (net sim) */
-#define VDPA_ATTR_GEN_LEN	(1u << 10)	/* gen_len=14..65535 (net sim) */
-
-/**
- * enum vdpa_net_mode - traffic mode of the net simulator (VDPA_ATTR_MODE)
- * @VDPA_NET_MODE_LOOP: every transmitted frame comes back on the receive
- *	queue of the same pair (the default)
- * @VDPA_NET_MODE_SINK: transmitted frames are counted and completed, never
- *	delivered (like DPDK testpmd rxonly behind net_vhost)
- * @VDPA_NET_MODE_GEN: the device fills every posted receive buffer with a
- *	fixed frame of gen_len bytes (default 64), counted; transmit as SINK
- *	(like DPDK testpmd txonly behind net_vhost)
+/*
+ * A management device creates devices of one type from a spec such as
+ * "net,mac=52:54:00:12:34:56,mtu=1500". The bus knows no type's options:
+ * each type declares its attributes in a table of struct vdpa_attr, and
+ * the parsed values land in the type's own config struct, which begins
+ * with a struct vdpa_dev_args (the part every type shares).
  */
-enum vdpa_net_mode {
-	VDPA_NET_MODE_LOOP = 0,
-	VDPA_NET_MODE_SINK,
-	VDPA_NET_MODE_GEN,
-};
+
+/** VDPA_ATTR_MAX - attributes one type may declare */
+#define VDPA_ATTR_MAX		32
 
 /** VDPA_PATH_MAX - room for a path attribute including the NUL */
 #define VDPA_PATH_MAX		256
 
-/** VDPA_SERIAL_MAX - room for a serial (virtio-blk id: 20 bytes) + NUL */
-#define VDPA_SERIAL_MAX		21
+/**
+ * struct vdpa_dev_args - what every type's config struct begins with
+ * @name: bus name ("name=" attribute, accepted by every type), or ""
+ * @given: bit i set when attribute i of the type's table was in the spec
+ */
+struct vdpa_dev_args {
+	char name[VDPA_NAME_MAX];
+	u32 given;
+};
+
+struct vdpa_attr;
 
 /**
- * struct vdpa_dev_config - parsed creation attributes
- * @mask: VDPA_ATTR_* bits present in the spec
- * @name: device name (VDPA_ATTR_NAME)
- * @mac: Ethernet address, unicast (VDPA_ATTR_MAC)
- * @mtu: MTU (VDPA_ATTR_MTU)
- * @max_vqp: queue pairs (VDPA_ATTR_MAX_VQP)
- * @capacity: bytes, a non-zero multiple of 512 (VDPA_ATTR_CAPACITY)
- * @ro: read-only (VDPA_ATTR_RO)
- * @path: backing file or device (VDPA_ATTR_PATH)
- * @serial: blk serial / id string (VDPA_ATTR_SERIAL)
- * @poll: the device's worker busy-polls its rings instead of sleeping
- *	until a kick (VDPA_ATTR_POLL; costs a core, like a DPDK PMD)
- * @mode: enum vdpa_net_mode (VDPA_ATTR_MODE)
- * @gen_len: Ethernet frame bytes (no virtio-net header, no FCS) the net
- *	simulator generates in mode=gen (VDPA_ATTR_GEN_LEN; default 64)
+ * typedef vdpa_attr_parse_fn - parse one attribute value
+ * @attr: its table entry (bounds, choices)
+ * @val: the value text, non-empty
+ * @dst: where it goes: the type's config struct + @attr->offset
+ *
+ * Return: 0, or -EINVAL (the caller logs @attr->form).
  */
-struct vdpa_dev_config {
-	u32 mask;
-	char name[VDPA_NAME_MAX];
-	u8 mac[6];
-	u16 mtu;
-	u32 max_vqp;
-	u64 capacity;
-	bool ro;
-	char path[VDPA_PATH_MAX];
-	char serial[VDPA_SERIAL_MAX];
-	bool poll;
-	u32 mode;
-	u32 gen_len;
+typedef int (*vdpa_attr_parse_fn)(const struct vdpa_attr *attr,
+				  const char *val, void *dst);
+
+/**
+ * struct vdpa_attr - one creation attribute of a device type
+ * @key: its name in a spec ("mac")
+ * @form: the accepted form, quoted in errors ("mtu=<68..65535>")
+ * @help: one line for listings
+ * @parse: the value parser (vdpa_attr_parse_*() or the type's own)
+ * @offset: where the value goes in the type's config struct
+ * @size: bytes there (strings: the buffer size including the NUL)
+ * @min: lower bound of a number (sizes: also the required multiple)
+ * @max: upper bound of a number or size
+ * @choices: NULL-terminated words of a choice attribute; the value stored
+ *	is the index, as u32
+ */
+struct vdpa_attr {
+	const char *key;
+	const char *form;
+	const char *help;
+	vdpa_attr_parse_fn parse;
+	size_t offset;
+	size_t size;
+	u64 min;
+	u64 max;
+	const char *const *choices;
 };
+
+/*
+ * Value parsers for struct vdpa_attr.parse. Numbers are decimal, bounded
+ * by @min..@max and stored as @size bytes (1, 2, 4 or 8); sizes take
+ * parse_size()'s suffixes and must be a non-zero multiple of @min (if set)
+ * and at most @max; booleans are on|off|yes|no|true|false|1|0; strings
+ * fit @size with their NUL; serials also have no space or control
+ * character; MACs are six hex bytes, unicast and not zero.
+ */
+int vdpa_attr_parse_uint(const struct vdpa_attr *attr, const char *val, void *dst);
+int vdpa_attr_parse_size(const struct vdpa_attr *attr, const char *val, void *dst);
+int vdpa_attr_parse_bool(const struct vdpa_attr *attr, const char *val, void *dst);
+int vdpa_attr_parse_string(const struct vdpa_attr *attr, const char *val, void *dst);
+int vdpa_attr_parse_serial(const struct vdpa_attr *attr, const char *val, void *dst);
+int vdpa_attr_parse_mac(const struct vdpa_attr *attr, const char *val, void *dst);
+int vdpa_attr_parse_choice(const struct vdpa_attr *attr, const char *val, void *dst);
+
+#define VDPA_STR_(x)		#x
+#define VDPA_STR(x)		VDPA_STR_(x)
+
+/*
+ * Table entries: @type is the config struct, @field its member. Bounds
+ * are quoted in the accepted form, so give them as plain numbers (or
+ * macros that expand to one).
+ */
+#define VDPA_ATTR_UINT(type, field, k, lo, hi, h)			\
+	{ .key = (k), .form = k "=<" VDPA_STR(lo) ".." VDPA_STR(hi) ">", .help = (h),	\
+	  .parse = vdpa_attr_parse_uint, .offset = offsetof(type, field),	\
+	  .size = sizeof(((type *)0)->field), .min = (lo), .max = (hi) }
+#define VDPA_ATTR_SIZE(type, field, k, mult, hi, h)			\
+	{ .key = (k),							\
+	  .form = k "=<bytes, optional K/M/G/T suffix, multiple of " VDPA_STR(mult) ", e.g. 8M>", \
+	  .help = (h), .parse = vdpa_attr_parse_size,			\
+	  .offset = offsetof(type, field),				\
+	  .size = sizeof(((type *)0)->field), .min = (mult), .max = (hi) }
+#define VDPA_ATTR_BOOL(type, field, k, h)				\
+	{ .key = (k), .form = k "=<on|off|yes|no|true|false|1|0>",	\
+	  .help = (h), .parse = vdpa_attr_parse_bool,			\
+	  .offset = offsetof(type, field), .size = sizeof(bool) }
+#define VDPA_ATTR_STRING(type, field, k, f, h)				\
+	{ .key = (k), .form = k "=" f, .help = (h),			\
+	  .parse = vdpa_attr_parse_string, .offset = offsetof(type, field), \
+	  .size = sizeof(((type *)0)->field) }
+#define VDPA_ATTR_SERIAL(type, field, k, f, h)				\
+	{ .key = (k), .form = k "=" f, .help = (h),			\
+	  .parse = vdpa_attr_parse_serial, .offset = offsetof(type, field), \
+	  .size = sizeof(((type *)0)->field) }
+#define VDPA_ATTR_MAC(type, field, k, h)				\
+	{ .key = (k),							\
+	  .form = k "=<six hex bytes, unicast and not zero, e.g. 52:54:00:12:34:56>", \
+	  .help = (h), .parse = vdpa_attr_parse_mac,			\
+	  .offset = offsetof(type, field), .size = 6 }
+#define VDPA_ATTR_CHOICE(type, field, k, f, words, h)			\
+	{ .key = (k), .form = k "=" f, .help = (h),			\
+	  .parse = vdpa_attr_parse_choice, .offset = offsetof(type, field), \
+	  .size = sizeof(u32), .choices = (words) }
+
+/**
+ * vdpa_attr_given() - whether attribute @key of @mdev was in the spec
+ * @mdev: the management device
+ * @args: the parsed config's common part
+ * @key: the attribute name
+ */
+bool vdpa_attr_given(const struct vdpa_mgmt_dev *mdev,
+		     const struct vdpa_dev_args *args, const char *key);
 
 /**
  * struct vdpa_mgmt_dev - a factory of vDPA devices of one type
  * @type: the word that starts a spec ("net", "blk"); unique
  * @description: one line for listings
  * @device_id: virtio device id of what it creates
- * @attr_mask: VDPA_ATTR_* it accepts (VDPA_ATTR_NAME is always accepted)
- * @max_vqp: upper bound for VDPA_ATTR_MAX_VQP (net)
- * @max_capacity: upper bound for VDPA_ATTR_CAPACITY in bytes (blk)
- * @dev_add: create and register a device from @config; store it in @out.
- *	Return 0 or -errno (log the reason).
- * @dev_del: unregister and free a device it created
+ * @attrs: the attributes it accepts besides "name" (at most VDPA_ATTR_MAX)
+ * @nattrs: entries in @attrs
+ * @config_size: bytes of its config struct (a struct vdpa_dev_args first)
+ * @defaults: a config struct of @config_size bytes the parser starts from
+ *	(NULL: all zero)
+ * @dev_add: create and register a device from @config (the type's own
+ *	struct); store it in @out. Return 0 or -errno (log the reason).
+ * @dev_del: unregister and free a device it created; NULL: the bus's
+ *	vdpa_unregister_device()
  * @next: registry link (registry lock)
  */
 struct vdpa_mgmt_dev {
 	const char *type;
 	const char *description;
 	u32 device_id;
-	u32 attr_mask;
-	u32 max_vqp;
-	u64 max_capacity;
-	int (*dev_add)(struct vdpa_mgmt_dev *mdev,
-		       const struct vdpa_dev_config *config,
+	const struct vdpa_attr *attrs;
+	unsigned int nattrs;
+	size_t config_size;
+	const void *defaults;
+	int (*dev_add)(struct vdpa_mgmt_dev *mdev, const void *config,
 		       struct vdpa_device **out);
 	void (*dev_del)(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa);
 	struct vdpa_mgmt_dev *next;
 };
+
+/** VDPA_CONFIG_MAX - largest config struct a type may have */
+#define VDPA_CONFIG_MAX		1024
+
+/**
+ * vdpa_register_types() - make every built-in device type creatable
+ *
+ * The types are listed in one table (src/vdpa/types.c). Idempotent.
+ *
+ * Return: 0 or -errno.
+ */
+int vdpa_register_types(void);
 
 /**
  * vdpa_mgmt_dev_register() - make a device type creatable
@@ -862,14 +937,6 @@ int vdpa_mgmt_dev_register(struct vdpa_mgmt_dev *mdev);
 
 /** vdpa_mgmt_dev_unregister() - remove a type (its devices stay) */
 void vdpa_mgmt_dev_unregister(struct vdpa_mgmt_dev *mdev);
-
-/**
- * vdpa_mgmt_register_builtin() - register the built-in types (net and blk
- *	simulators); idempotent
- *
- * Return: 0 or -errno.
- */
-int vdpa_mgmt_register_builtin(void);
 
 /**
  * vdpa_mgmt_find() - a registered management device by type
@@ -893,17 +960,18 @@ int vdpa_mgmt_for_each(int (*fn)(struct vdpa_mgmt_dev *mdev, void *opaque),
  * vdpa_mgmt_parse() - parse a device spec without creating anything
  * @spec: "type[,key=value]..." e.g. "net,mac=52:54:00:12:34:56,mtu=1500"
  * @mdev_out: the management device named by the type
- * @config: the parsed attributes
+ * @config: out: the type's config struct, parsed over its defaults
+ * @size: bytes at @config (VDPA_CONFIG_MAX always suffices)
  *
  * Hostile input: every error is logged as one line naming the attribute
  * and the accepted form.
  *
  * Return: 0, -EINVAL (syntax, unknown type or attribute, bad value,
  * attribute not accepted by the type, repeated attribute), -ENODEV (no
- * such type).
+ * such type), -ENOSPC (@size too small for the type's config).
  */
 int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
-		    struct vdpa_dev_config *config);
+		    void *config, size_t size);
 
 /**
  * vdpa_mgmt_dev_add() - create a device from a spec

@@ -27,30 +27,30 @@
 #include <kestrel/vdpa-dev.h>
 
 #include "devices.h"
-#include "sim/internal.h"
+#include "swdev/swdev.h"
 
 #define CONSOLE_RXQ		0
 #define CONSOLE_TXQ		1
 
 /**
  * struct vdpa_console - the device
- * @sim: simulator core (first: freed through it)
+ * @sw: software-device core (first: freed through it)
  * @in_fd: input (our duplicate), or -1; closed at EOF
  * @out_fd: output (our duplicate), or -1
  * @in_polled: @in_fd is in the worker's epoll set
  * @rl: rate limit of output errors
  */
 struct vdpa_console {
-	struct vdpasim sim;
+	struct swdev sw;
 	int in_fd;
 	int out_fd;
 	bool in_polled;
 	struct ratelimit rl;
 };
 
-static struct vdpa_console *to_console(struct vdpasim *sim)
+static struct vdpa_console *to_console(struct swdev *sw)
 {
-	return container_of(sim, struct vdpa_console, sim);
+	return container_of(sw, struct vdpa_console, sw);
 }
 
 static void console_close_input(struct vdpa_console *con)
@@ -58,7 +58,7 @@ static void console_close_input(struct vdpa_console *con)
 	if (con->in_fd < 0)
 		return;
 	if (con->in_polled)
-		epoll_ctl(con->sim.epfd, EPOLL_CTL_DEL, con->in_fd, NULL);
+		epoll_ctl(con->sw.epfd, EPOLL_CTL_DEL, con->in_fd, NULL);
 	close(con->in_fd);
 	con->in_fd = -1;
 	con->in_polled = false;
@@ -76,151 +76,88 @@ static bool console_input_ready(struct vdpa_console *con)
 }
 
 /* Guest output: each chain's readable bytes, in order. */
-static bool console_tx(struct vdpa_console *con)
+static int console_tx_chain(struct swdev *sw, struct swdev_vq *vq, u16 head,
+			    u32 *len)
 {
-	struct vdpasim *sim = &con->sim;
-	struct vdpasim_vq *vq = &sim->vqs[CONSOLE_TXQ];
-	unsigned int budget = VDPASIM_BUDGET;
-	int ret;
+	struct vdpa_console *con = to_console(sw);
+	size_t total = 0;
 
-	if (!vq->started)
-		return false;
-	vringh_notify_disable(&vq->vring);
-	while (!vdpa_needs_reset(&sim->vdpa)) {
-		size_t total = 0;
-		u16 head;
+	for (unsigned int i = 0; i < vq->riov.used; i++) {
+		const u8 *p = vq->riov.iov[i].iov_base;
+		size_t left = vq->riov.iov[i].iov_len;
 
-		if (!budget--)
-			return true;
-		ret = vringh_getdesc(&vq->vring, &vq->riov, NULL, &head);
-		if (ret == 0) {
-			if (vdpasim_vq_rearm(sim, vq))
+		while (left && con->out_fd >= 0) {
+			ssize_t n = write(con->out_fd, p, left);
+
+			if (n < 0 && errno == EINTR)
 				continue;
-			break;
-		}
-		if (ret == -ENOMEM)
-			return true;
-		if (ret < 0) {
-			vdpasim_vq_error(sim, vq, ret);
-			break;
-		}
-		for (unsigned int i = 0; i < vq->riov.used; i++) {
-			const u8 *p = vq->riov.iov[i].iov_base;
-			size_t left = vq->riov.iov[i].iov_len;
-
-			while (left && con->out_fd >= 0) {
-				ssize_t n = write(con->out_fd, p, left);
-
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0) {
-					if (ratelimit_allow(&con->rl))
-						pr_warn("%s: console output: %s",
-							sim->vdpa.name,
-							n < 0 ? strerror(errno) : "short write");
-					vq->stats.errors++;
-					left = 0;
-					break;
-				}
-				p += n;
-				left -= (size_t)n;
-				total += (size_t)n;
-			}
-		}
-		ret = vringh_complete(&vq->vring, head, 0);
-		if (ret) {
-			vdpasim_vq_error(sim, vq, ret);
-			break;
-		}
-		vq->stats.packets++;
-		vq->stats.bytes += total;
-	}
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, vq);
-	return false;
-}
-
-/* Host input into the guest's receive buffers. */
-static bool console_rx(struct vdpa_console *con)
-{
-	struct vdpasim *sim = &con->sim;
-	struct vdpasim_vq *vq = &sim->vqs[CONSOLE_RXQ];
-	unsigned int budget = VDPASIM_BUDGET;
-	bool more = false;
-	int ret;
-
-	if (!vq->started)
-		return false;
-	while (!vdpa_needs_reset(&sim->vdpa) && console_input_ready(con)) {
-		ssize_t n;
-		u16 head;
-
-		if (!budget--) {
-			more = true;
-			break;
-		}
-		ret = vringh_getdesc(&vq->vring, NULL, &vq->wiov, &head);
-		if (ret == 0) {
-			/* No buffer: a kick will bring one (and another pass). */
-			ret = vringh_notify_enable(&vq->vring);
-			if (ret == 1)
-				continue;
-			if (ret < 0)
-				vdpasim_vq_error(sim, vq, ret);
-			break;
-		}
-		if (ret == -ENOMEM) {
-			more = true;
-			break;
-		}
-		if (ret < 0) {
-			vdpasim_vq_error(sim, vq, ret);
-			break;
-		}
-		do {
-			n = readv(con->in_fd, vq->wiov.iov, (int)vq->wiov.used);
-		} while (n < 0 && errno == EINTR);
-		if (n <= 0) {
-			vringh_abandon(&vq->vring, 1);
-			if (n < 0 && errno == EAGAIN)
+			if (n <= 0) {
+				if (ratelimit_allow(&con->rl))
+					pr_warn("%s: console output: %s",
+						sw->vdpa.name,
+						n < 0 ? strerror(errno) : "short write");
+				vq->stats.errors++;
+				left = 0;
 				break;
-			/* EOF or a dead descriptor: no more input, ever. */
-			console_close_input(con);
-			break;
+			}
+			p += n;
+			left -= (size_t)n;
+			total += (size_t)n;
 		}
-		ret = vringh_complete(&vq->vring, head, (u32)n);
-		if (ret) {
-			vdpasim_vq_error(sim, vq, ret);
-			break;
-		}
-		vq->stats.packets++;
-		vq->stats.bytes += (u64)n;
 	}
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, vq);
-	return more;
+	vq->stats.packets++;
+	vq->stats.bytes += total;
+	return SWDEV_USED;
 }
 
-static bool console_work(struct vdpasim *sim)
+/* Host input into the guest's receive buffers, while there is any. */
+static int console_rx_chain(struct swdev *sw, struct swdev_vq *vq, u16 head,
+			    u32 *len)
 {
-	struct vdpa_console *con = to_console(sim);
-	bool more = console_tx(con);
+	struct vdpa_console *con = to_console(sw);
+	ssize_t n;
 
-	return console_rx(con) || more;
+	if (!console_input_ready(con))
+		return SWDEV_STALL;
+	do {
+		n = readv(con->in_fd, vq->wiov.iov, (int)vq->wiov.used);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		/* EOF or a dead descriptor: no more input, ever. */
+		if (!(n < 0 && errno == EAGAIN))
+			console_close_input(con);
+		return SWDEV_STALL;
+	}
+	*len = (u32)n;
+	vq->stats.packets++;
+	vq->stats.bytes += (u64)n;
+	return SWDEV_USED;
 }
 
-static void console_update_config(struct vdpasim *sim)
+static bool console_work(struct swdev *sw)
+{
+	bool more = swdev_vq_service(sw, &sw->vqs[CONSOLE_TXQ], SWDEV_CHAIN_IN,
+				     console_tx_chain);
+
+	/* Input wakes the worker through its fd in the epoll set. */
+	if (!console_input_ready(to_console(sw)))
+		return more;
+	return swdev_vq_service(sw, &sw->vqs[CONSOLE_RXQ], SWDEV_CHAIN_OUT,
+				console_rx_chain) || more;
+}
+
+static void console_update_config(struct swdev *sw)
 {
 	struct virtio_console_config cfg = {
 		.max_nr_ports = cpu_to_le32(1),
 	};
 
-	memcpy(sim->config, &cfg, sizeof(cfg));
+	memcpy(sw->config, &cfg, sizeof(cfg));
 }
 
-static void console_free(struct vdpasim *sim)
+static void console_free(struct swdev *sw)
 {
-	struct vdpa_console *con = to_console(sim);
+	struct vdpa_console *con = to_console(sw);
 
 	/* The worker is gone and the epoll fd closed by now. */
 	if (con->in_fd >= 0)
@@ -233,20 +170,20 @@ static void console_free(struct vdpasim *sim)
 int vdpa_console_create(const char *name, int in_fd, int out_fd,
 			struct vdpa_device **out)
 {
-	const struct vdpasim_dev_attr attr = {
+	const struct swdev_attr attr = {
 		.device_id = VIRTIO_ID_CONSOLE,
 		.nvqs = 2,
 		.ngroups = 1,
 		.nas = 1,
 		.config_size = sizeof(struct virtio_console_config),
-		.features = VDPASIM_FEATURES,
+		.features = SWDEV_FEATURES,
 		.work = console_work,
 		.update_config = console_update_config,
 		.free = console_free,
 	};
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLET,
-		.data.u64 = VDPADEV_EV_BACKEND,
+		.data.u64 = SWDEV_EV_BACKEND,
 	};
 	struct vdpa_console *con;
 	int ret;
@@ -258,7 +195,7 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
 		return -ENOMEM;
 	con->in_fd = con->out_fd = -1;
 	con->rl = (struct ratelimit)RATELIMIT_INIT;
-	ret = vdpasim_init(&con->sim, &attr);
+	ret = swdev_init(&con->sw, &attr);
 	if (ret)
 		goto err_destroy;
 	con->out_fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
@@ -272,45 +209,37 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
 			ret = -errno;
 			goto err_destroy;
 		}
-		if (epoll_ctl(con->sim.epfd, EPOLL_CTL_ADD, con->in_fd, &ev) == 0)
+		if (epoll_ctl(con->sw.epfd, EPOLL_CTL_ADD, con->in_fd, &ev) == 0)
 			con->in_polled = true;
 		else if (errno != EPERM) {
 			ret = -errno;
 			goto err_destroy;
 		}
 	}
-	ret = vdpasim_register(&con->sim, name);
+	ret = swdev_register(&con->sw, name);
 	if (ret)
 		goto err_destroy;
-	*out = &con->sim.vdpa;
+	*out = &con->sw.vdpa;
 	return 0;
 
 err_destroy:
 	pr_err("vdpa: cannot create console: %s", strerror(-ret));
-	vdpasim_destroy(&con->sim);
+	swdev_destroy(&con->sw);
 	return ret;
 }
 
 static int console_dev_add(struct vdpa_mgmt_dev *mdev,
-			   const struct vdpa_dev_config *config,
+			   const void *config,
 			   struct vdpa_device **out)
 {
-	return vdpa_console_create((config->mask & VDPA_ATTR_NAME) ?
-				   config->name : NULL,
+	return vdpa_console_create(((const struct vdpa_dev_args *)config)->name,
 				   STDIN_FILENO, STDOUT_FILENO, out);
-}
-
-static void console_dev_del(struct vdpa_mgmt_dev *mdev,
-			    struct vdpa_device *vdpa)
-{
-	vdpa_unregister_device(vdpa);
 }
 
 struct vdpa_mgmt_dev vdpa_console_mgmt_dev = {
 	.type = "console",
 	.description = "virtio-console, one port on stdin/stdout",
 	.device_id = VIRTIO_ID_CONSOLE,
-	.attr_mask = VDPA_ATTR_NAME,
+	.config_size = sizeof(struct vdpa_dev_args),
 	.dev_add = console_dev_add,
-	.dev_del = console_dev_del,
 };

@@ -37,7 +37,7 @@
 #include <kestrel/vdpa-dev.h>
 
 #include "devices.h"
-#include "sim/internal.h"
+#include "swdev/swdev.h"
 
 #define FBLK_SECTOR		512
 #define FBLK_QD			64	/* requests in flight per pass */
@@ -72,8 +72,8 @@ struct fblk_req {
 };
 
 /**
- * struct vdpa_file_blk - the device (vdpasim.lock for the mutable parts)
- * @sim: simulator core (first: freed through it)
+ * struct vdpa_file_blk - the device (swdev.lock for the mutable parts)
+ * @sw: software-device core (first: freed through it)
  * @fd: the backing file or device
  * @size: bytes of the disk (multiple of 512)
  * @ro: read-only
@@ -85,7 +85,7 @@ struct fblk_req {
  * @elems: used entries of the batch
  */
 struct vdpa_file_blk {
-	struct vdpasim sim;
+	struct swdev sw;
 	int fd;
 	u64 size;
 	bool ro;
@@ -97,9 +97,9 @@ struct vdpa_file_blk {
 	struct vringh_used_elem elems[FBLK_QD];
 };
 
-static struct vdpa_file_blk *to_fblk(struct vdpasim *sim)
+static struct vdpa_file_blk *to_fblk(struct swdev *sw)
 {
-	return container_of(sim, struct vdpa_file_blk, sim);
+	return container_of(sw, struct vdpa_file_blk, sw);
 }
 
 /*
@@ -217,7 +217,7 @@ static u8 fblk_discard_zeroes(struct vdpa_file_blk *blk, struct vringh_iov *riov
  * (Return: 1); serves everything else at once and sets *@req->status
  * (Return: 0); a chain with no room for a status byte: -EINVAL.
  */
-static int fblk_req_prepare(struct vdpa_file_blk *blk, struct vdpasim_vq *vq,
+static int fblk_req_prepare(struct vdpa_file_blk *blk, struct swdev_vq *vq,
 			    struct fblk_req *req)
 {
 	struct vringh_iov *riov = &vq->riov, *wiov = &vq->wiov;
@@ -297,7 +297,7 @@ static void fblk_reap(struct vdpa_file_blk *blk, unsigned int inflight)
 	int ret = io_uring_submit_and_wait(&blk->ring, inflight);
 
 	if (ret < 0 && ret != -EINTR)
-		pr_err("%s: io_uring submit: %s", blk->sim.vdpa.name, strerror(-ret));
+		pr_err("%s: io_uring submit: %s", blk->sw.vdpa.name, strerror(-ret));
 	while (inflight) {
 		struct io_uring_cqe *cqe;
 		struct fblk_req *req;
@@ -336,18 +336,18 @@ static void fblk_reap(struct vdpa_file_blk *blk, unsigned int inflight)
 	}
 }
 
-static bool fblk_work(struct vdpasim *sim)
+static bool fblk_work(struct swdev *sw)
 {
-	struct vdpa_file_blk *blk = to_fblk(sim);
-	struct vdpasim_vq *vq = &sim->vqs[0];
-	unsigned int budget = VDPASIM_BUDGET;
+	struct vdpa_file_blk *blk = to_fblk(sw);
+	struct swdev_vq *vq = &sw->vqs[0];
+	unsigned int budget = SWDEV_BUDGET;
 	bool more = false;
 	int ret = 0;
 
 	if (!vq->started)
 		return false;
 	vringh_notify_disable(&vq->vring);
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		unsigned int n = 0, inflight = 0;
 		bool empty = false;
 
@@ -398,7 +398,7 @@ static bool fblk_work(struct vdpasim *sim)
 			int cret = vringh_complete_multi(&vq->vring, blk->elems, n);
 
 			if (cret) {
-				vdpasim_vq_error(sim, vq, cret);
+				swdev_vq_error(sw, vq, cret);
 				return false;
 			}
 		}
@@ -407,7 +407,7 @@ static bool fblk_work(struct vdpasim *sim)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, vq, ret);
+			swdev_vq_error(sw, vq, ret);
 			return false;
 		}
 		if (!budget) {
@@ -415,19 +415,19 @@ static bool fblk_work(struct vdpasim *sim)
 			break;
 		}
 		if (empty) {
-			if (vdpasim_vq_rearm(sim, vq))
+			if (swdev_vq_rearm(sw, vq))
 				continue;
 			break;
 		}
 	}
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, vq);
+	if (!vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, vq);
 	return more;
 }
 
-static void fblk_update_config(struct vdpasim *sim)
+static void fblk_update_config(struct swdev *sw)
 {
-	struct vdpa_file_blk *blk = to_fblk(sim);
+	struct vdpa_file_blk *blk = to_fblk(sw);
 	struct virtio_blk_config cfg = {
 		.capacity = cpu_to_le64(blk->size / FBLK_SECTOR),
 		.seg_max = cpu_to_le32(FBLK_SEG_MAX),
@@ -441,13 +441,13 @@ static void fblk_update_config(struct vdpasim *sim)
 		.write_zeroes_may_unmap = 1,
 	};
 
-	_Static_assert(FBLK_CONFIG_SIZE <= VDPASIM_CONFIG_MAX, "blk config fits");
-	memcpy(sim->config, &cfg, FBLK_CONFIG_SIZE);
+	_Static_assert(FBLK_CONFIG_SIZE <= SWDEV_CONFIG_MAX, "blk config fits");
+	memcpy(sw->config, &cfg, FBLK_CONFIG_SIZE);
 }
 
-static void fblk_free(struct vdpasim *sim)
+static void fblk_free(struct swdev *sw)
 {
-	struct vdpa_file_blk *blk = to_fblk(sim);
+	struct vdpa_file_blk *blk = to_fblk(sw);
 
 	if (blk->ring_ok)
 		io_uring_queue_exit(&blk->ring);
@@ -499,11 +499,27 @@ static int fblk_open(struct vdpa_file_blk *blk, const char *path)
 	return 0;
 }
 
-static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
-			const struct vdpa_dev_config *config,
+/** struct fblk_args - creation attributes of a file-backed disk */
+struct fblk_args {
+	struct vdpa_dev_args common;
+	char path[VDPA_PATH_MAX];
+	bool ro;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];	/* "": the file's name */
+};
+
+static const struct vdpa_attr fblk_attrs[] = {
+	VDPA_ATTR_STRING(struct fblk_args, path, "path", "<1..255 characters>",
+			 "the image file or block device"),
+	VDPA_ATTR_BOOL(struct fblk_args, ro, "ro", "read-only disk"),
+	VDPA_ATTR_SERIAL(struct fblk_args, serial, "serial",
+			 "<1..20 printable characters>", "GET_ID answer"),
+};
+
+static int fblk_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 			struct vdpa_device **out)
 {
-	struct vdpasim_dev_attr attr = {
+	const struct fblk_args *args = config;
+	struct swdev_attr attr = {
 		.device_id = VIRTIO_ID_BLOCK,
 		.nvqs = 1,
 		.ngroups = 1,
@@ -517,7 +533,7 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	const char *base, *src;
 	int ret;
 
-	if (!(config->mask & VDPA_ATTR_PATH)) {
+	if (!args->path[0]) {
 		pr_err("file-blk: needs path=<file or block device>");
 		return -EINVAL;
 	}
@@ -525,18 +541,18 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	if (!blk)
 		return -ENOMEM;
 	blk->fd = -1;
-	blk->ro = (config->mask & VDPA_ATTR_RO) && config->ro;
-	attr.features = VDPASIM_FEATURES |
+	blk->ro = args->ro;
+	attr.features = SWDEV_FEATURES |
 			(1ULL << VIRTIO_BLK_F_SEG_MAX) |
 			(1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 			(1ULL << VIRTIO_BLK_F_FLUSH) |
 			(blk->ro ? 1ULL << VIRTIO_BLK_F_RO :
 				   (1ULL << VIRTIO_BLK_F_DISCARD) |
 				   (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
-	ret = vdpasim_init(&blk->sim, &attr);
+	ret = swdev_init(&blk->sw, &attr);
 	if (ret)
 		goto err_destroy;
-	ret = fblk_open(blk, config->path);
+	ret = fblk_open(blk, args->path);
 	if (ret)
 		goto err_destroy;
 	/* liburing's own allocation, fd and ring mappings: one point. */
@@ -547,37 +563,31 @@ static int fblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	blk->ring_ok = true;
 
 	/* GET_ID: the serial given, else the file's name (20 bytes at most). */
-	base = strrchr(config->path, '/');
-	base = base ? base + 1 : config->path;
-	src = (config->mask & VDPA_ATTR_SERIAL) ? config->serial : base;
+	base = strrchr(args->path, '/');
+	base = base ? base + 1 : args->path;
+	src = args->serial[0] ? args->serial : base;
 	memcpy(blk->serial, src, MIN(strlen(src), sizeof(blk->serial)));
 
-	ret = vdpasim_register(&blk->sim,
-			       (config->mask & VDPA_ATTR_NAME) ? config->name : NULL);
+	ret = swdev_register(&blk->sw, args->common.name);
 	if (ret)
 		goto err_destroy;
-	*out = &blk->sim.vdpa;
+	*out = &blk->sw.vdpa;
 	return 0;
 
 err_destroy:
 	/* The caller reports it, naming the option or request (one line). */
-	pr_debug("vdpa: cannot create file-blk on %s: %s", config->path,
+	pr_debug("vdpa: cannot create file-blk on %s: %s", args->path,
 		 strerror(-ret));
-	vdpasim_destroy(&blk->sim);
+	swdev_destroy(&blk->sw);
 	return ret;
-}
-
-static void fblk_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
-{
-	vdpa_unregister_device(vdpa);
 }
 
 struct vdpa_mgmt_dev vdpa_file_blk_mgmt_dev = {
 	.type = "file-blk",
 	.description = "virtio-blk over a file or block device (io_uring)",
 	.device_id = VIRTIO_ID_BLOCK,
-	.attr_mask = VDPA_ATTR_NAME | VDPA_ATTR_PATH | VDPA_ATTR_RO |
-		     VDPA_ATTR_SERIAL,
+	.attrs = fblk_attrs,
+	.nattrs = ARRAY_SIZE(fblk_attrs),
+	.config_size = sizeof(struct fblk_args),
 	.dev_add = fblk_dev_add,
-	.dev_del = fblk_dev_del,
 };

@@ -13,41 +13,11 @@
 #include <kestrel/log.h>
 #include <kestrel/vdpa.h>
 
-#include "sim/internal.h"
-
 /* Longest spec accepted; longer input is refused before parsing. */
 #define VDPA_SPEC_MAX		1024
 
 static pthread_mutex_t mgmt_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct vdpa_mgmt_dev *mgmt_list;	/* mgmt_lock */
-
-/**
- * struct vdpa_attr_desc - how one attribute is spelled
- * @key: the attribute name
- * @bit: its VDPA_ATTR_* bit
- * @form: the accepted form, quoted in errors
- */
-struct vdpa_attr_desc {
-	const char *key;
-	u32 bit;
-	const char *form;
-};
-
-static const struct vdpa_attr_desc vdpa_attrs[] = {
-	{ "name",     VDPA_ATTR_NAME,     "name=<1..31 of [A-Za-z0-9._-]>" },
-	{ "mac",      VDPA_ATTR_MAC,
-	  "mac=<six hex bytes, unicast and not zero, e.g. 52:54:00:12:34:56>" },
-	{ "mtu",      VDPA_ATTR_MTU,      "mtu=<68..65535>" },
-	{ "max_vqp",  VDPA_ATTR_MAX_VQP,  "max_vqp=<1..limit of the type>" },
-	{ "capacity", VDPA_ATTR_CAPACITY,
-	  "capacity=<bytes, optional K/M/G/T suffix, multiple of 512, e.g. 8M>" },
-	{ "ro",       VDPA_ATTR_RO,       "ro=<on|off|yes|no|true|false|1|0>" },
-	{ "path",     VDPA_ATTR_PATH,     "path=<1..255 characters>" },
-	{ "serial",   VDPA_ATTR_SERIAL,   "serial=<1..20 printable characters>" },
-	{ "poll",     VDPA_ATTR_POLL,     "poll=<on|off|yes|no|true|false|1|0>" },
-	{ "mode",     VDPA_ATTR_MODE,     "mode=<loop|sink|gen>" },
-	{ "gen_len",  VDPA_ATTR_GEN_LEN,  "gen_len=<14..65535>" },
-};
 
 /* ---- registry --------------------------------------------------------- */
 
@@ -65,8 +35,17 @@ int vdpa_mgmt_dev_register(struct vdpa_mgmt_dev *mdev)
 	int ret = 0;
 
 	if (!mdev || !mdev->type || !mdev->type[0] || !mdev->dev_add ||
-	    !mdev->dev_del)
+	    mdev->nattrs > VDPA_ATTR_MAX || (mdev->nattrs && !mdev->attrs) ||
+	    mdev->config_size < sizeof(struct vdpa_dev_args) ||
+	    mdev->config_size > VDPA_CONFIG_MAX)
 		return -EINVAL;
+	for (unsigned int i = 0; i < mdev->nattrs; i++) {
+		const struct vdpa_attr *a = &mdev->attrs[i];
+
+		if (!a->key || !a->form || !a->parse ||
+		    a->offset + a->size > mdev->config_size)
+			return -EINVAL;
+	}
 	pthread_mutex_lock(&mgmt_lock);
 	if (__vdpa_mgmt_find(mdev->type)) {
 		ret = -EEXIST;
@@ -89,22 +68,6 @@ void vdpa_mgmt_dev_unregister(struct vdpa_mgmt_dev *mdev)
 		}
 	}
 	pthread_mutex_unlock(&mgmt_lock);
-}
-
-int vdpa_mgmt_register_builtin(void)
-{
-	struct vdpa_mgmt_dev *builtin[] = {
-		&vdpasim_net_mgmt_dev,
-		&vdpasim_blk_mgmt_dev,
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(builtin); i++) {
-		int ret = vdpa_mgmt_dev_register(builtin[i]);
-
-		if (ret && ret != -EEXIST)
-			return ret;
-	}
-	return 0;
 }
 
 struct vdpa_mgmt_dev *vdpa_mgmt_find(const char *type)
@@ -164,35 +127,16 @@ static int parse_hex_nibble(char c)
 	return -1;
 }
 
-static int parse_mac(const char *s, u8 mac[6])
-{
-	bool zero = true;
-
-	/* Exactly "xx:xx:xx:xx:xx:xx". */
-	if (strlen(s) != 17)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		int hi = parse_hex_nibble(s[3 * i]);
-		int lo = parse_hex_nibble(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		if (i < 5 && s[3 * i + 2] != ':')
-			return -EINVAL;
-		mac[i] = (u8)(hi << 4 | lo);
-		if (mac[i])
-			zero = false;
-	}
-	if (zero || (mac[0] & 1))	/* all-zero or multicast/broadcast */
-		return -EINVAL;
-	return 0;
-}
-
+/*
+ * "256M", "1G", "4096", "2k", "1GiB": bytes, with an optional binary
+ * suffix K, M, G or T (either case, "iB"/"B" tolerated after it).
+ */
 static int parse_size(const char *s, u64 *out)
 {
 	char digits[24];
 	size_t n = strspn(s, "0123456789");
 	unsigned int shift = 0;
+	const char *end = s + n;
 	u64 v;
 
 	if (n == 0 || n >= sizeof(digits))
@@ -201,44 +145,112 @@ static int parse_size(const char *s, u64 *out)
 	digits[n] = '\0';
 	if (parse_u64(digits, &v))
 		return -EINVAL;
-	switch (s[n]) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	case 't': case 'T':
-		shift = 40;
-		break;
-	default:
-		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
 	}
-	if (shift && s[n + 1] != '\0')
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
+	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
+		end += strlen(end);
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return -EINVAL;
 	*out = v << shift;
 	return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+static void store_uint(void *dst, size_t size, u64 v)
+{
+	switch (size) {
+	case 1: *(u8 *)dst = (u8)v; break;
+	case 2: *(u16 *)dst = (u16)v; break;
+	case 4: *(u32 *)dst = (u32)v; break;
+	default: *(u64 *)dst = v; break;
+	}
+}
+
+int vdpa_attr_parse_uint(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	u64 v;
+
+	if (parse_u64(val, &v) || v < attr->min || v > attr->max)
+		return -EINVAL;
+	store_uint(dst, attr->size, v);
+	return 0;
+}
+
+int vdpa_attr_parse_size(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	u64 v;
+
+	if (parse_size(val, &v) || v == 0 || v > attr->max ||
+	    (attr->min && v % attr->min))
+		return -EINVAL;
+	store_uint(dst, attr->size, v);
+	return 0;
+}
+
+int vdpa_attr_parse_bool(const struct vdpa_attr *attr, const char *val, void *dst)
 {
 	static const char *const yes[] = { "on", "yes", "true", "1" };
 	static const char *const no[] = { "off", "no", "false", "0" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-		if (!strcmp(s, yes[i])) {
-			*out = true;
+		if (!strcmp(val, yes[i]) || !strcmp(val, no[i])) {
+			*(bool *)dst = !strcmp(val, yes[i]);
 			return 0;
 		}
-		if (!strcmp(s, no[i])) {
-			*out = false;
+	}
+	return -EINVAL;
+}
+
+int vdpa_attr_parse_string(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	if (strlen(val) >= attr->size)
+		return -EINVAL;
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+int vdpa_attr_parse_serial(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	for (const char *c = val; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			return -EINVAL;
+	return vdpa_attr_parse_string(attr, val, dst);
+}
+
+int vdpa_attr_parse_mac(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	u8 mac[6];
+	bool zero = true;
+
+	/* Exactly "xx:xx:xx:xx:xx:xx". */
+	if (strlen(val) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = parse_hex_nibble(val[3 * i]);
+		int lo = parse_hex_nibble(val[3 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		if (i < 5 && val[3 * i + 2] != ':')
+			return -EINVAL;
+		mac[i] = (u8)(hi << 4 | lo);
+		if (mac[i])
+			zero = false;
+	}
+	if (zero || (mac[0] & 1))	/* all-zero or multicast/broadcast */
+		return -EINVAL;
+	memcpy(dst, mac, sizeof(mac));
+	return 0;
+}
+
+int vdpa_attr_parse_choice(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	for (u32 i = 0; attr->choices && attr->choices[i]; i++) {
+		if (!strcmp(val, attr->choices[i])) {
+			*(u32 *)dst = i;
 			return 0;
 		}
 	}
@@ -251,150 +263,103 @@ static bool is_name_char(char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
+static int parse_name(const struct vdpa_attr *attr, const char *val, void *dst)
+{
+	for (const char *c = val; *c; c++)
+		if (!is_name_char(*c))
+			return -EINVAL;
+	return vdpa_attr_parse_string(attr, val, dst);
+}
+
+/* Every type accepts it; the bus keeps it in struct vdpa_dev_args. */
+static const struct vdpa_attr vdpa_attr_name = {
+	.key = "name", .form = "name=<1..31 of [A-Za-z0-9._-]>",
+	.help = "bus name (default vdpa<N>)", .parse = parse_name,
+	.offset = offsetof(struct vdpa_dev_args, name),
+	.size = VDPA_NAME_MAX,
+};
+
+/* Index of @key in @mdev's table, -1 for "name", -2 if unknown. */
+static int vdpa_attr_index(const struct vdpa_mgmt_dev *mdev, const char *key)
+{
+	if (!strcmp(key, vdpa_attr_name.key))
+		return -1;
+	for (unsigned int i = 0; i < mdev->nattrs; i++)
+		if (!strcmp(key, mdev->attrs[i].key))
+			return (int)i;
+	return -2;
+}
+
+bool vdpa_attr_given(const struct vdpa_mgmt_dev *mdev,
+		     const struct vdpa_dev_args *args, const char *key)
+{
+	int i = vdpa_attr_index(mdev, key);
+
+	if (i == -1)
+		return args->name[0] != '\0';
+	return i >= 0 && (args->given & (1u << i));
+}
+
 /* ---- spec parser ------------------------------------------------------ */
 
 static void vdpa_mgmt_list_accepted(const struct vdpa_mgmt_dev *mdev,
 				    char *buf, size_t len)
 {
-	size_t off = 0;
+	int off = snprintf(buf, len, "%s", vdpa_attr_name.key);
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(vdpa_attrs); i++) {
-		int n;
-
-		if (vdpa_attrs[i].bit != VDPA_ATTR_NAME &&
-		    !(mdev->attr_mask & vdpa_attrs[i].bit))
-			continue;
-		n = snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
-			     vdpa_attrs[i].key);
-		if (n < 0 || (size_t)n >= len - off)
-			break;
-		off += (size_t)n;
-	}
+	for (unsigned int i = 0; i < mdev->nattrs && off > 0 && (size_t)off < len; i++)
+		off += snprintf(buf + off, len - (size_t)off, ", %s",
+				mdev->attrs[i].key);
 }
 
 /* Parse one "key=value" of @mdev into @config; logs and returns -EINVAL. */
 static int vdpa_mgmt_parse_attr(const struct vdpa_mgmt_dev *mdev, char *kv,
-				struct vdpa_dev_config *config)
+				void *config)
 {
-	const struct vdpa_attr_desc *desc = NULL;
+	struct vdpa_dev_args *args = config;
+	const struct vdpa_attr *attr;
 	char *eq = strchr(kv, '=');
-	const char *val;
-	char accepted[160];
-	u64 v;
+	char accepted[256];
+	bool given;
+	int i;
 
 	if (eq)
 		*eq = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(vdpa_attrs); i++)
-		if (!strcmp(kv, vdpa_attrs[i].key))
-			desc = &vdpa_attrs[i];
-	if (!desc || (desc->bit != VDPA_ATTR_NAME &&
-		      !(mdev->attr_mask & desc->bit))) {
+	i = vdpa_attr_index(mdev, kv);
+	if (i == -2) {
 		vdpa_mgmt_list_accepted(mdev, accepted, sizeof(accepted));
 		pr_err("vdpa: unknown attribute '%.32s' for %s (accepted: %s)",
 		       kv, mdev->type, accepted);
 		return -EINVAL;
 	}
+	attr = i < 0 ? &vdpa_attr_name : &mdev->attrs[i];
 	if (!eq || !eq[1]) {
-		pr_err("vdpa: attribute '%s' needs a value: %s", desc->key,
-		       desc->form);
+		pr_err("vdpa: attribute '%s' needs a value: %s", attr->key,
+		       attr->form);
 		return -EINVAL;
 	}
-	if (config->mask & desc->bit) {
-		pr_err("vdpa: attribute '%s' given twice", desc->key);
+	given = i < 0 ? args->name[0] != '\0' : (args->given & (1u << i));
+	if (given) {
+		pr_err("vdpa: attribute '%s' given twice", attr->key);
 		return -EINVAL;
 	}
-	val = eq + 1;
-
-	switch (desc->bit) {
-	case VDPA_ATTR_NAME:
-		if (strlen(val) >= sizeof(config->name))
-			goto bad_value;
-		for (const char *c = val; *c; c++)
-			if (!is_name_char(*c))
-				goto bad_value;
-		snprintf(config->name, sizeof(config->name), "%s", val);
-		break;
-	case VDPA_ATTR_MAC:
-		if (parse_mac(val, config->mac))
-			goto bad_value;
-		break;
-	case VDPA_ATTR_MTU:
-		/* virtio 1.2 §5.1.4.1: mtu at least 68. */
-		if (parse_u64(val, &v) || v < 68 || v > 65535)
-			goto bad_value;
-		config->mtu = (u16)v;
-		break;
-	case VDPA_ATTR_MAX_VQP:
-		if (parse_u64(val, &v) || v < 1 || v > mdev->max_vqp) {
-			pr_err("vdpa: bad value for attribute 'max_vqp' of %s: accepted form max_vqp=<1..%u>",
-			       mdev->type, mdev->max_vqp);
-			return -EINVAL;
-		}
-		config->max_vqp = (u32)v;
-		break;
-	case VDPA_ATTR_CAPACITY:
-		if (parse_size(val, &v) || v == 0 || (v & 511) ||
-		    v > mdev->max_capacity) {
-			pr_err("vdpa: bad value for attribute 'capacity': %s, at most %llu bytes for %s",
-			       desc->form,
-			       (unsigned long long)mdev->max_capacity,
-			       mdev->type);
-			return -EINVAL;
-		}
-		config->capacity = v;
-		break;
-	case VDPA_ATTR_RO:
-		if (parse_bool(val, &config->ro))
-			goto bad_value;
-		break;
-	case VDPA_ATTR_POLL:
-		if (parse_bool(val, &config->poll))
-			goto bad_value;
-		break;
-	case VDPA_ATTR_MODE:
-		if (!strcmp(val, "loop"))
-			config->mode = VDPA_NET_MODE_LOOP;
-		else if (!strcmp(val, "sink"))
-			config->mode = VDPA_NET_MODE_SINK;
-		else if (!strcmp(val, "gen"))
-			config->mode = VDPA_NET_MODE_GEN;
+	if (attr->parse(attr, eq + 1, (u8 *)config + attr->offset)) {
+		if (attr->parse == vdpa_attr_parse_size)
+			pr_err("vdpa: bad value for attribute '%s' of %s: accepted form %s, at most %llu bytes",
+			       attr->key, mdev->type, attr->form,
+			       (unsigned long long)attr->max);
 		else
-			goto bad_value;
-		break;
-	case VDPA_ATTR_GEN_LEN:
-		/* An Ethernet header at least; 64 KiB payload at most. */
-		if (parse_u64(val, &v) || v < 14 || v > 65535)
-			goto bad_value;
-		config->gen_len = (u32)v;
-		break;
-	case VDPA_ATTR_PATH:
-		if (strlen(val) >= sizeof(config->path))
-			goto bad_value;
-		snprintf(config->path, sizeof(config->path), "%s", val);
-		break;
-	case VDPA_ATTR_SERIAL:
-		if (strlen(val) >= sizeof(config->serial))
-			goto bad_value;
-		for (const char *c = val; *c; c++)
-			if (*c < 0x21 || *c > 0x7e)
-				goto bad_value;
-		snprintf(config->serial, sizeof(config->serial), "%s", val);
-		break;
-	default:
-		goto bad_value;
+			pr_err("vdpa: bad value for attribute '%s' of %s: accepted form %s",
+			       attr->key, mdev->type, attr->form);
+		return -EINVAL;
 	}
-	config->mask |= desc->bit;
+	if (i >= 0)
+		args->given |= 1u << i;
 	return 0;
-
-bad_value:
-	pr_err("vdpa: bad value for attribute '%s': accepted form %s",
-	       desc->key, desc->form);
-	return -EINVAL;
 }
 
 int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
-		    struct vdpa_dev_config *config)
+		    void *config, size_t size)
 {
 	struct vdpa_mgmt_dev *mdev;
 	char buf[VDPA_SPEC_MAX + 1];
@@ -404,7 +369,6 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 
 	if (!spec || !mdev_out || !config)
 		return -EINVAL;
-	memset(config, 0, sizeof(*config));
 	len = strnlen(spec, sizeof(buf));
 	if (len == 0 || len > VDPA_SPEC_MAX) {
 		pr_err("vdpa: device spec must be 1..%d characters: type[,key=value]...",
@@ -425,6 +389,13 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 		       type);
 		return -ENODEV;
 	}
+	if (size < mdev->config_size)
+		return -ENOSPC;
+	if (mdev->defaults)
+		memcpy(config, mdev->defaults, mdev->config_size);
+	else
+		memset(config, 0, mdev->config_size);
+	memset(config, 0, sizeof(struct vdpa_dev_args));
 	while ((kv = strtok_r(NULL, ",", &save))) {
 		ret = vdpa_mgmt_parse_attr(mdev, kv, config);
 		if (ret)
@@ -438,21 +409,22 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 
 int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
 {
-	struct vdpa_dev_config config;
+	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
+	const struct vdpa_dev_args *args = (const void *)config;
 	struct vdpa_mgmt_dev *mdev;
 	struct vdpa_device *vdpa;
 	int ret;
 
 	if (!out)
 		return -EINVAL;
-	ret = vdpa_mgmt_parse(spec, &mdev, &config);
+	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
 	if (ret)
 		return ret;
-	if ((config.mask & VDPA_ATTR_NAME) && vdpa_find_device(config.name)) {
-		pr_err("vdpa: device name '%s' already in use", config.name);
+	if (args->name[0] && vdpa_find_device(args->name)) {
+		pr_err("vdpa: device name '%s' already in use", args->name);
 		return -EEXIST;
 	}
-	ret = mdev->dev_add(mdev, &config, &vdpa);
+	ret = mdev->dev_add(mdev, config, &vdpa);
 	if (ret)
 		return ret;
 	vdpa->mdev = mdev;
@@ -464,7 +436,10 @@ int vdpa_mgmt_dev_del(struct vdpa_device *vdpa)
 {
 	if (!vdpa || !vdpa->mdev)
 		return -EINVAL;
-	vdpa->mdev->dev_del(vdpa->mdev, vdpa);
+	if (vdpa->mdev->dev_del)
+		vdpa->mdev->dev_del(vdpa->mdev, vdpa);
+	else
+		vdpa_unregister_device(vdpa);
 	return 0;
 }
 

@@ -42,7 +42,7 @@
 #include <kestrel/vdpa-dev.h>
 
 #include "devices.h"
-#include "sim/internal.h"
+#include "swdev/swdev.h"
 
 #define TAP_RXQ			0
 #define TAP_TXQ			1
@@ -59,8 +59,8 @@ _Static_assert(sizeof(struct virtio_net_hdr_v1) == TAP_HDR_LEN,
 	       "virtio_net_hdr_v1 is the 12-byte vnet header");
 
 /**
- * struct vdpa_tap - the device (vdpasim.lock for the mutable parts)
- * @sim: simulator core (first: freed through it)
+ * struct vdpa_tap - the device (swdev.lock for the mutable parts)
+ * @sw: software-device core (first: freed through it)
  * @fd: the TAP queue
  * @ifname: interface name
  * @mac: the MAC address offered in config space
@@ -75,7 +75,7 @@ _Static_assert(sizeof(struct virtio_net_hdr_v1) == TAP_HDR_LEN,
  * @rl: rate limit of TAP errors
  */
 struct vdpa_tap {
-	struct vdpasim sim;
+	struct swdev sw;
 	int fd;
 	char ifname[IFNAMSIZ];
 	u8 mac[6];
@@ -85,19 +85,19 @@ struct vdpa_tap {
 	u8 *buf;
 	size_t pending;
 	struct vringh_iov hdr_wiov;
-	struct iovec hdr_store[VDPASIM_IOV_INLINE];
+	struct iovec hdr_store[SWDEV_IOV_INLINE];
 	struct vringh_used_elem elems[TAP_MRG_MAX];
 	struct ratelimit rl;
 };
 
-static struct vdpa_tap *to_tap(struct vdpasim *sim)
+static struct vdpa_tap *to_tap(struct swdev *sw)
 {
-	return container_of(sim, struct vdpa_tap, sim);
+	return container_of(sw, struct vdpa_tap, sw);
 }
 
 static bool tap_has(const struct vdpa_tap *tap, unsigned int bit)
 {
-	return vdpasim_has_feature(&tap->sim, bit);
+	return swdev_has_feature(&tap->sw, bit);
 }
 
 static void tap_set_offloads(struct vdpa_tap *tap, unsigned int offloads)
@@ -107,7 +107,7 @@ static void tap_set_offloads(struct vdpa_tap *tap, unsigned int offloads)
 	if (ioctl(tap->fd, TUNSETOFFLOAD, offloads) < 0) {
 		if (ratelimit_allow(&tap->rl))
 			pr_warn("%s: TUNSETOFFLOAD 0x%x on %s: %s",
-				tap->sim.vdpa.name, offloads, tap->ifname,
+				tap->sw.vdpa.name, offloads, tap->ifname,
 				strerror(errno));
 		return;
 	}
@@ -119,9 +119,9 @@ static void tap_apply_features(struct vdpa_tap *tap)
 {
 	unsigned int off = 0;
 
-	if (tap->applied_features == tap->sim.features)
+	if (tap->applied_features == tap->sw.features)
 		return;
-	tap->applied_features = tap->sim.features;
+	tap->applied_features = tap->sw.features;
 	if (tap_has(tap, VIRTIO_NET_F_GUEST_CSUM)) {
 		off |= TUN_F_CSUM;
 		if (tap_has(tap, VIRTIO_NET_F_GUEST_TSO4))
@@ -141,7 +141,7 @@ static void tap_apply_features(struct vdpa_tap *tap)
  * Put the pending frame into one chain. Return: 0 delivered, -EAGAIN no
  * buffer, -ENOBUFS dropped (counted), other <0 the ring broke.
  */
-static int tap_rx_single(struct vdpa_tap *tap, struct vdpasim_vq *rxq)
+static int tap_rx_single(struct vdpa_tap *tap, struct swdev_vq *rxq)
 {
 	struct virtio_net_hdr_v1 *hdr = (struct virtio_net_hdr_v1 *)tap->buf;
 	u16 head;
@@ -160,7 +160,7 @@ static int tap_rx_single(struct vdpa_tap *tap, struct vdpasim_vq *rxq)
 	return vringh_complete(&rxq->vring, head, (u32)tap->pending);
 }
 
-static int tap_rx_mergeable(struct vdpa_tap *tap, struct vdpasim_vq *rxq)
+static int tap_rx_mergeable(struct vdpa_tap *tap, struct swdev_vq *rxq)
 {
 	unsigned int n = 0, limit = MIN((u32)TAP_MRG_MAX, rxq->num);
 	size_t off = 0, len = tap->pending;
@@ -208,15 +208,15 @@ static int tap_rx_mergeable(struct vdpa_tap *tap, struct vdpasim_vq *rxq)
 
 static bool tap_rx(struct vdpa_tap *tap)
 {
-	struct vdpasim *sim = &tap->sim;
-	struct vdpasim_vq *rxq = &sim->vqs[TAP_RXQ];
-	unsigned int budget = VDPASIM_BUDGET;
+	struct swdev *sw = &tap->sw;
+	struct swdev_vq *rxq = &sw->vqs[TAP_RXQ];
+	unsigned int budget = SWDEV_BUDGET;
 	bool more = false;
 	int ret;
 
 	if (!rxq->started)
 		return false;
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		if (!budget--) {
 			more = true;
 			break;
@@ -228,7 +228,7 @@ static bool tap_rx(struct vdpa_tap *tap)
 				if (errno == EINTR)
 					continue;
 				if (errno != EAGAIN && ratelimit_allow(&tap->rl))
-					pr_warn("%s: read from %s: %s", sim->vdpa.name,
+					pr_warn("%s: read from %s: %s", sw->vdpa.name,
 						tap->ifname, strerror(errno));
 				break;
 			}
@@ -244,7 +244,7 @@ static bool tap_rx(struct vdpa_tap *tap)
 			ret = tap_rx_single(tap, rxq);
 		if (ret == -EAGAIN) {
 			/* No buffers: keep the frame; the refill kick wakes us. */
-			if (vdpasim_vq_rearm(sim, rxq))
+			if (swdev_vq_rearm(sw, rxq))
 				continue;
 			break;
 		}
@@ -258,15 +258,15 @@ static bool tap_rx(struct vdpa_tap *tap)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, rxq, ret);
+			swdev_vq_error(sw, rxq, ret);
 			break;
 		}
 		rxq->stats.packets++;
 		rxq->stats.bytes += tap->pending - TAP_HDR_LEN;
 		tap->pending = 0;
 	}
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, rxq);
+	if (!vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, rxq);
 	return more;
 }
 
@@ -274,16 +274,16 @@ static bool tap_rx(struct vdpa_tap *tap)
 
 static bool tap_tx(struct vdpa_tap *tap)
 {
-	struct vdpasim *sim = &tap->sim;
-	struct vdpasim_vq *txq = &sim->vqs[TAP_TXQ];
-	unsigned int budget = VDPASIM_BUDGET;
+	struct swdev *sw = &tap->sw;
+	struct swdev_vq *txq = &sw->vqs[TAP_TXQ];
+	unsigned int budget = SWDEV_BUDGET;
 	bool more = false;
 	int ret;
 
 	if (!txq->started)
 		return false;
 	vringh_notify_disable(&txq->vring);
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		size_t len;
 		ssize_t n;
 		u16 head;
@@ -294,7 +294,7 @@ static bool tap_tx(struct vdpa_tap *tap)
 		}
 		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
 		if (ret == 0) {
-			if (vdpasim_vq_rearm(sim, txq))
+			if (swdev_vq_rearm(sw, txq))
 				continue;
 			break;
 		}
@@ -303,7 +303,7 @@ static bool tap_tx(struct vdpa_tap *tap)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, txq, ret);
+			swdev_vq_error(sw, txq, ret);
 			break;
 		}
 		len = vringh_iov_length(&txq->riov);
@@ -323,20 +323,20 @@ static bool tap_tx(struct vdpa_tap *tap)
 		}
 		ret = vringh_complete(&txq->vring, head, 0);
 		if (ret) {
-			vdpasim_vq_error(sim, txq, ret);
+			swdev_vq_error(sw, txq, ret);
 			break;
 		}
 	}
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, txq);
+	if (!vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, txq);
 	return more;
 }
 
 /* ---- simulator hooks ------------------------------------------------------ */
 
-static bool tap_work(struct vdpasim *sim)
+static bool tap_work(struct swdev *sw)
 {
-	struct vdpa_tap *tap = to_tap(sim);
+	struct vdpa_tap *tap = to_tap(sw);
 	bool more;
 
 	tap_apply_features(tap);
@@ -344,9 +344,9 @@ static bool tap_work(struct vdpasim *sim)
 	return tap_rx(tap) || more;
 }
 
-static void tap_reset(struct vdpasim *sim)
+static void tap_reset(struct swdev *sw)
 {
-	struct vdpa_tap *tap = to_tap(sim);
+	struct vdpa_tap *tap = to_tap(sw);
 
 	tap->pending = 0;
 	tap->applied_features = 0;
@@ -354,9 +354,9 @@ static void tap_reset(struct vdpasim *sim)
 		tap_set_offloads(tap, 0);
 }
 
-static void tap_update_config(struct vdpasim *sim)
+static void tap_update_config(struct swdev *sw)
 {
-	struct vdpa_tap *tap = to_tap(sim);
+	struct vdpa_tap *tap = to_tap(sw);
 	struct virtio_net_config cfg = {
 		.status = cpu_to_le16(VIRTIO_NET_S_LINK_UP),
 		.max_virtqueue_pairs = cpu_to_le16(1),
@@ -364,12 +364,12 @@ static void tap_update_config(struct vdpasim *sim)
 	};
 
 	memcpy(cfg.mac, tap->mac, sizeof(cfg.mac));
-	memcpy(sim->config, &cfg, TAP_CONFIG_SIZE);
+	memcpy(sw->config, &cfg, TAP_CONFIG_SIZE);
 }
 
-static void tap_free(struct vdpasim *sim)
+static void tap_free(struct swdev *sw)
 {
-	struct vdpa_tap *tap = to_tap(sim);
+	struct vdpa_tap *tap = to_tap(sw);
 
 	vringh_iov_cleanup(&tap->hdr_wiov);
 	if (tap->fd >= 0)
@@ -424,12 +424,28 @@ static int tap_open(struct vdpa_tap *tap, const char *ifname)
 	return 0;
 }
 
-static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
-		       const struct vdpa_dev_config *config,
+/** struct tap_args - creation attributes of a TAP device */
+struct tap_args {
+	struct vdpa_dev_args common;
+	char path[IFNAMSIZ];	/* the interface name */
+	u8 mac[6];		/* all zero: generated */
+	u16 mtu;		/* 0: not offered */
+};
+
+static const struct vdpa_attr tap_attrs[] = {
+	VDPA_ATTR_STRING(struct tap_args, path, "path", "<interface name, 1..15 characters>",
+			 "the TAP interface (created if missing)"),
+	VDPA_ATTR_MAC(struct tap_args, mac, "mac", "Ethernet address"),
+	VDPA_ATTR_UINT(struct tap_args, mtu, "mtu", 68, 65535, "MTU offered"),
+};
+
+static int tap_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 		       struct vdpa_device **out)
 {
+	const struct tap_args *args = config;
+	static const u8 no_mac[6];
 	static unsigned int next_mac;
-	struct vdpasim_dev_attr attr = {
+	struct swdev_attr attr = {
 		.device_id = VIRTIO_ID_NET,
 		.nvqs = 2,
 		.ngroups = 1,
@@ -442,12 +458,12 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 	};
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLET,
-		.data.u64 = VDPADEV_EV_BACKEND,
+		.data.u64 = SWDEV_EV_BACKEND,
 	};
 	struct vdpa_tap *tap;
 	int ret;
 
-	if (!(config->mask & VDPA_ATTR_PATH)) {
+	if (!args->path[0]) {
 		pr_err("tap: needs the interface name: tap,path=IFNAME (CLI: --net tap=IFNAME)");
 		return -EINVAL;
 	}
@@ -456,9 +472,9 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 		return -ENOMEM;
 	tap->fd = -1;
 	tap->rl = (struct ratelimit)RATELIMIT_INIT;
-	vringh_iov_init(&tap->hdr_wiov, tap->hdr_store, VDPASIM_IOV_INLINE, true);
-	if (config->mask & VDPA_ATTR_MAC) {
-		memcpy(tap->mac, config->mac, sizeof(tap->mac));
+	vringh_iov_init(&tap->hdr_wiov, tap->hdr_store, SWDEV_IOV_INLINE, true);
+	if (memcmp(args->mac, no_mac, sizeof(no_mac))) {
+		memcpy(tap->mac, args->mac, sizeof(tap->mac));
 	} else {
 		/* Locally administered, unicast: 02:6b:74:61:xx:xx. */
 		unsigned int n = __atomic_fetch_add(&next_mac, 1, __ATOMIC_RELAXED);
@@ -466,8 +482,8 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 
 		memcpy(tap->mac, mac, sizeof(mac));
 	}
-	tap->mtu = (config->mask & VDPA_ATTR_MTU) ? config->mtu : 0;
-	attr.features = VDPASIM_FEATURES |
+	tap->mtu = args->mtu;
+	attr.features = SWDEV_FEATURES |
 			(1ULL << VIRTIO_NET_F_MAC) |
 			(1ULL << VIRTIO_NET_F_STATUS) |
 			(1ULL << VIRTIO_NET_F_MRG_RXBUF) |
@@ -481,7 +497,7 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 			(1ULL << VIRTIO_NET_F_HOST_ECN) |
 			(tap->mtu ? 1ULL << VIRTIO_NET_F_MTU : 0);
 
-	ret = vdpasim_init(&tap->sim, &attr);
+	ret = swdev_init(&tap->sw, &attr);
 	if (ret)
 		goto err_destroy;
 	tap->buf = xmalloc(TAP_BUF_SIZE);
@@ -489,38 +505,32 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev,
 		ret = -ENOMEM;
 		goto err_destroy;
 	}
-	ret = tap_open(tap, config->path);
+	ret = tap_open(tap, args->path);
 	if (ret)
 		goto err_destroy;
-	if (epoll_ctl(tap->sim.epfd, EPOLL_CTL_ADD, tap->fd, &ev) < 0) {
+	if (epoll_ctl(tap->sw.epfd, EPOLL_CTL_ADD, tap->fd, &ev) < 0) {
 		ret = -errno;
 		goto err_destroy;
 	}
-	ret = vdpasim_register(&tap->sim,
-			       (config->mask & VDPA_ATTR_NAME) ? config->name : NULL);
+	ret = swdev_register(&tap->sw, args->common.name);
 	if (ret)
 		goto err_destroy;
-	*out = &tap->sim.vdpa;
+	*out = &tap->sw.vdpa;
 	return 0;
 
 err_destroy:
-	pr_err("vdpa: cannot create tap on '%.32s': %s", config->path,
+	pr_err("vdpa: cannot create tap on '%.32s': %s", args->path,
 	       strerror(-ret));
-	vdpasim_destroy(&tap->sim);
+	swdev_destroy(&tap->sw);
 	return ret;
-}
-
-static void tap_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
-{
-	vdpa_unregister_device(vdpa);
 }
 
 struct vdpa_mgmt_dev vdpa_tap_mgmt_dev = {
 	.type = "tap",
 	.description = "virtio-net over a TAP interface (path=IFNAME)",
 	.device_id = VIRTIO_ID_NET,
-	.attr_mask = VDPA_ATTR_NAME | VDPA_ATTR_MAC | VDPA_ATTR_MTU |
-		     VDPA_ATTR_PATH,
+	.attrs = tap_attrs,
+	.nattrs = ARRAY_SIZE(tap_attrs),
+	.config_size = sizeof(struct tap_args),
 	.dev_add = tap_dev_add,
-	.dev_del = tap_dev_del,
 };

@@ -99,9 +99,7 @@ int vhost_user_cmd_main(int argc, char **argv)
 		return 2;
 	}
 
-	ret = vdpa_mgmt_register_builtin();
-	if (!ret)
-		ret = vdpa_devices_register();
+	ret = vdpa_register_types();
 	if (!ret)
 		ret = vdpa_mgmt_dev_add(spec, &vdpa);
 	if (ret) {

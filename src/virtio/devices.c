@@ -67,9 +67,7 @@ int virtio_devices_create(struct virtio_devices **out)
 
 static int vdev_register_types(void)
 {
-	int ret = vdpa_mgmt_register_builtin();
-
-	return ret ? ret : vdpa_devices_register();
+	return vdpa_register_types();
 }
 
 /* Record @spec after checking it parses; errors name @opt and @val. */
@@ -77,7 +75,7 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 			 const char *val, const char *spec)
 {
 	struct virtio_dev_slot *slot;
-	struct vdpa_dev_config config;
+	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
 	struct vdpa_mgmt_dev *mdev;
 	char what[96];
 	int ret;
@@ -92,7 +90,7 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 	ret = vdev_register_types();
 	if (ret)
 		return ret;
-	ret = vdpa_mgmt_parse(spec, &mdev, &config);
+	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
 	if (ret) {
 		pr_err("%s: not a valid device (see the line above)", what);
 		return -EINVAL;

@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		log_level_set(LOG_ERR);
-		CHECK(vdpa_mgmt_register_builtin() == 0);
+		CHECK(vdpa_register_types() == 0);
 		CHECK(vdpa_mgmt_dev_add("net,max_vqp=2", &fuzz_vdpa) == 0);
 		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fuzz_sock) == 0);
 		fcntl(fuzz_sock[0], F_SETFL, O_NONBLOCK);

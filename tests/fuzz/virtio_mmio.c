@@ -34,7 +34,7 @@ static int setup(void)
 	struct virtio_mmio *m;
 
 	log_level_set(LOG_ERR);
-	if (fake_vm_create(RAM, &vm) || vdpa_mgmt_register_builtin() ||
+	if (fake_vm_create(RAM, &vm) || vdpa_register_types() ||
 	    vdpa_mgmt_dev_add("net,mac=52:54:00:00:00:01", &vdpa) ||
 	    virtio_mmio_create(vm, vdpa, BASE, 10, &m))
 		return -1;

@@ -299,7 +299,7 @@ int main(void)
 
 	if (!mkdtemp(dir))
 		return 1;
-	if (vdpa_devices_register()) {
+	if (vdpa_register_types()) {
 		report(false, "register device types");
 		return report_summary();
 	}

@@ -40,7 +40,7 @@ int main(void)
 	u16 head;
 	u32 la = 0, lb = 0, lbig = 0;
 
-	if (vdpa_devices_register() || vdpa_mgmt_dev_add("rng", &vdpa)) {
+	if (vdpa_register_types() || vdpa_mgmt_dev_add("rng", &vdpa)) {
 		report(false, "created");
 		return report_summary();
 	}

@@ -214,7 +214,7 @@ static int run_in_netns(void)
 		report_skip("unshare(CLONE_NEWNET): %s", strerror(errno));
 		return report_summary();
 	}
-	if (vdpa_devices_register() ||
+	if (vdpa_register_types() ||
 	    vdpa_mgmt_dev_add("tap,path=" IFNAME ",mac=52:54:00:00:00:42", &vdpa)) {
 		report_skip("cannot create a TAP here (see the log line)");
 		return report_summary();

@@ -268,7 +268,7 @@ int main(void)
 	struct vdpa_device *rw, *ro;
 
 	log_level_set(LOG_ERR);
-	vdpa_mgmt_register_builtin();
+	vdpa_register_types();
 	if (!report(vdpa_mgmt_dev_add("blk,capacity=1M,serial=disk-7", &rw) == 0,
 		    "create blk simulator"))
 		return report_summary();

@@ -217,7 +217,7 @@ int main(void)
 
 	log_level_set(LOG_ERR);
 	test_registration();
-	vdpa_mgmt_register_builtin();
+	vdpa_register_types();
 	if (report(vdpa_mgmt_dev_add("net", &net) == 0, "create net simulator")) {
 		test_state_machine(net);
 		vdpa_mgmt_dev_del(net);

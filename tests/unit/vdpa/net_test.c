@@ -687,7 +687,7 @@ int main(void)
 	struct vdpa_device *vdpa;
 
 	log_level_set(LOG_ERR);
-	if (vdpa_mgmt_register_builtin()) {
+	if (vdpa_register_types()) {
 		report(false, "register built-in management devices");
 		return report_summary();
 	}

@@ -633,7 +633,7 @@ int main(void)
 	log_level_set(LOG_ERR);
 	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.sock", (int)getpid());
 	sock_path = path;
-	if (vdpa_mgmt_register_builtin() || vdpa_mgmt_dev_add("net", &vdpa)) {
+	if (vdpa_register_types() || vdpa_mgmt_dev_add("net", &vdpa)) {
 		report(false, "create the net simulator");
 		return report_summary();
 	}

@@ -368,7 +368,7 @@ int main(void)
 		return 1;
 	d.vm = vm;
 	d.ram = fake_vm_ram(vm);
-	if (vdpa_mgmt_register_builtin() ||
+	if (vdpa_register_types() ||
 	    vdpa_mgmt_dev_add("net,name=vmmio0,mac=52:54:00:ab:cd:ef", &vdpa)) {
 		report(false, "net simulator created");
 		return report_summary();

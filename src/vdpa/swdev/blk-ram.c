@@ -21,7 +21,8 @@
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
 
-#include "internal.h"
+#include "../devices.h"
+#include "swdev.h"
 
 #define SIMBLK_SECTOR_SHIFT	9
 #define SIMBLK_SECTOR_SIZE	(1u << SIMBLK_SECTOR_SHIFT)
@@ -54,25 +55,25 @@ _Static_assert(sizeof(struct simblk_range) ==
 
 /**
  * struct simblk - a RAM-disk device
- * @sim: the simulator core (first)
+ * @sw: the software-device core (first)
  * @disk: the disk contents, @capacity bytes
  * @capacity: bytes, a multiple of 512
  * @ro: read-only (VIRTIO_BLK_F_RO offered)
  * @serial: GET_ID answer, NUL padded to 20 bytes
  *
- * @disk is only touched by the worker under sim.lock.
+ * @disk is only touched by the worker under sw.lock.
  */
 struct simblk {
-	struct vdpasim sim;
+	struct swdev sw;
 	u8 *disk;
 	u64 capacity;
 	bool ro;
 	char serial[VIRTIO_BLK_ID_BYTES];
 };
 
-static inline struct simblk *to_simblk(struct vdpasim *sim)
+static inline struct simblk *to_simblk(struct swdev *sw)
 {
-	return container_of(sim, struct simblk, sim);
+	return container_of(sw, struct simblk, sw);
 }
 
 /* [@sector, @sector + @nsec) inside the disk? Overflow-safe. */
@@ -83,7 +84,7 @@ static bool simblk_range_ok(const struct simblk *blk, u64 sector, u64 nsec)
 	return sector <= total && nsec <= total - sector;
 }
 
-static u8 simblk_discard_wz(struct simblk *blk, struct vdpasim_vq *vq,
+static u8 simblk_discard_wz(struct simblk *blk, struct swdev_vq *vq,
 			    u32 type)
 {
 	bool wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
@@ -93,7 +94,7 @@ static u8 simblk_discard_wz(struct simblk *blk, struct vdpasim_vq *vq,
 	size_t nseg = left / sizeof(struct simblk_range);
 	struct simblk_range r[SIMBLK_MAX_DISCARD_SEG];
 
-	if (!vdpasim_has_feature(&blk->sim, feature))
+	if (!swdev_has_feature(&blk->sw, feature))
 		return VIRTIO_BLK_S_UNSUPP;
 	if (blk->ro)
 		return VIRTIO_BLK_S_IOERR;
@@ -132,7 +133,7 @@ static u8 simblk_discard_wz(struct simblk *blk, struct vdpasim_vq *vq,
  * @pushed: receives the data-in bytes written
  * Return: the status byte.
  */
-static u8 simblk_request(struct simblk *blk, struct vdpasim_vq *vq,
+static u8 simblk_request(struct simblk *blk, struct swdev_vq *vq,
 			 size_t data_in, size_t *pushed)
 {
 	struct simblk_outhdr hdr;
@@ -169,7 +170,7 @@ static u8 simblk_request(struct simblk *blk, struct vdpasim_vq *vq,
 		vq->stats.bytes += len;
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_FLUSH:
-		if (!vdpasim_has_feature(&blk->sim, VIRTIO_BLK_F_FLUSH))
+		if (!swdev_has_feature(&blk->sw, VIRTIO_BLK_F_FLUSH))
 			return VIRTIO_BLK_S_UNSUPP;
 		/* Memory is as durable as this disk gets. */
 		return VIRTIO_BLK_S_OK;
@@ -187,18 +188,18 @@ static u8 simblk_request(struct simblk *blk, struct vdpasim_vq *vq,
 	}
 }
 
-static bool simblk_work(struct vdpasim *sim)
+static bool simblk_work(struct swdev *sw)
 {
-	struct simblk *blk = to_simblk(sim);
-	struct vdpasim_vq *vq = &sim->vqs[0];
-	unsigned int budget = VDPASIM_BUDGET;
+	struct simblk *blk = to_simblk(sw);
+	struct swdev_vq *vq = &sw->vqs[0];
+	unsigned int budget = SWDEV_BUDGET;
 	bool more = false;
 	int ret;
 
 	if (!vq->started)
 		return false;
 	vringh_notify_disable(&vq->vring);
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		size_t wlen, pushed;
 		u8 status;
 		u16 head;
@@ -209,7 +210,7 @@ static bool simblk_work(struct vdpasim *sim)
 		}
 		ret = vringh_getdesc(&vq->vring, &vq->riov, &vq->wiov, &head);
 		if (ret == 0) {
-			if (vdpasim_vq_rearm(sim, vq))
+			if (swdev_vq_rearm(sw, vq))
 				continue;
 			break;
 		}
@@ -218,14 +219,14 @@ static bool simblk_work(struct vdpasim *sim)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, vq, ret);
+			swdev_vq_error(sw, vq, ret);
 			break;
 		}
 		wlen = vringh_iov_length(&vq->wiov);
 		if (wlen == 0) {
 			/* Nowhere to put a status: a broken driver. */
 			vq->stats.errors++;
-			vdpa_device_error(&sim->vdpa,
+			vdpa_device_error(&sw->vdpa,
 					  "blk request %u has no status byte", head);
 			break;
 		}
@@ -238,18 +239,18 @@ static bool simblk_work(struct vdpasim *sim)
 			vq->stats.errors++;
 		ret = vringh_complete(&vq->vring, head, (u32)(pushed + 1));
 		if (ret) {
-			vdpasim_vq_error(sim, vq, ret);
+			swdev_vq_error(sw, vq, ret);
 			break;
 		}
 	}
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, vq);
+	if (!vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, vq);
 	return more;
 }
 
-static void simblk_update_config(struct vdpasim *sim)
+static void simblk_update_config(struct swdev *sw)
 {
-	struct simblk *blk = to_simblk(sim);
+	struct simblk *blk = to_simblk(sw);
 	struct virtio_blk_config cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -263,23 +264,46 @@ static void simblk_update_config(struct vdpasim *sim)
 	cfg.max_write_zeroes_sectors = cpu_to_le32(SIMBLK_MAX_DISCARD_SECTORS);
 	cfg.max_write_zeroes_seg = cpu_to_le32(SIMBLK_MAX_DISCARD_SEG);
 	cfg.write_zeroes_may_unmap = 1;
-	memcpy(sim->config, &cfg, sim->attr.config_size);
+	memcpy(sw->config, &cfg, sw->attr.config_size);
 }
 
-static void simblk_free(struct vdpasim *sim)
+static void simblk_free(struct swdev *sw)
 {
-	struct simblk *blk = to_simblk(sim);
+	struct simblk *blk = to_simblk(sw);
 
 	free(blk->disk);
 	free(blk);
 }
 
-static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
-			  const struct vdpa_dev_config *config,
+/* Room for a serial (virtio-blk id: 20 bytes) + NUL. */
+#define SIMBLK_SERIAL_MAX	(VIRTIO_BLK_ID_BYTES + 1)
+
+/** struct simblk_args - creation attributes of the RAM disk */
+struct simblk_args {
+	struct vdpa_dev_args common;
+	u64 capacity;
+	bool ro;
+	char serial[SIMBLK_SERIAL_MAX];	/* "": generated */
+};
+
+static const struct vdpa_attr simblk_attrs[] = {
+	VDPA_ATTR_SIZE(struct simblk_args, capacity, "capacity", 512,
+		       SIMBLK_MAX_CAPACITY, "disk size in bytes"),
+	VDPA_ATTR_BOOL(struct simblk_args, ro, "ro", "read-only disk"),
+	VDPA_ATTR_SERIAL(struct simblk_args, serial, "serial",
+			 "<1..20 printable characters>", "GET_ID answer"),
+};
+
+static const struct simblk_args simblk_defaults = {
+	.capacity = SIMBLK_DEFAULT_CAPACITY,
+};
+
+static int simblk_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 			  struct vdpa_device **out)
 {
+	const struct simblk_args *args = config;
 	static unsigned int next_serial;
-	struct vdpasim_dev_attr attr = {
+	struct swdev_attr attr = {
 		.device_id = VIRTIO_ID_BLOCK,
 		.nvqs = 1,
 		.ngroups = 1,
@@ -294,22 +318,21 @@ static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
 	int ret;
 
 	_Static_assert(offsetof(struct virtio_blk_config,
-				max_secure_erase_sectors) <= VDPASIM_CONFIG_MAX,
+				max_secure_erase_sectors) <= SWDEV_CONFIG_MAX,
 		       "blk config fits");
 	blk = xzalloc(sizeof(*blk));
 	if (!blk)
 		return -ENOMEM;
-	blk->capacity = (config->mask & VDPA_ATTR_CAPACITY) ?
-			config->capacity : SIMBLK_DEFAULT_CAPACITY;
-	blk->ro = (config->mask & VDPA_ATTR_RO) && config->ro;
-	if (config->mask & VDPA_ATTR_SERIAL)
-		memcpy(blk->serial, config->serial,
-		       strnlen(config->serial, sizeof(blk->serial)));
+	blk->capacity = args->capacity;
+	blk->ro = args->ro;
+	if (args->serial[0])
+		memcpy(blk->serial, args->serial,
+		       strnlen(args->serial, sizeof(blk->serial)));
 	else
 		snprintf(blk->serial, sizeof(blk->serial), "kestrel-simblk%u",
 			 __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED));
 
-	attr.features = VDPASIM_FEATURES |
+	attr.features = SWDEV_FEATURES |
 			(1ULL << VIRTIO_BLK_F_SEG_MAX) |
 			(1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 			(1ULL << VIRTIO_BLK_F_FLUSH);
@@ -319,7 +342,7 @@ static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
 		attr.features |= (1ULL << VIRTIO_BLK_F_DISCARD) |
 				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
 
-	ret = vdpasim_init(&blk->sim, &attr);
+	ret = swdev_init(&blk->sw, &attr);
 	if (ret)
 		goto err_destroy;
 	blk->disk = xzalloc(blk->capacity);
@@ -327,32 +350,26 @@ static int simblk_dev_add(struct vdpa_mgmt_dev *mdev,
 		ret = -ENOMEM;
 		goto err_destroy;
 	}
-	ret = vdpasim_register(&blk->sim,
-			       (config->mask & VDPA_ATTR_NAME) ? config->name : NULL);
+	ret = swdev_register(&blk->sw, args->common.name);
 	if (ret)
 		goto err_destroy;
-	*out = &blk->sim.vdpa;
+	*out = &blk->sw.vdpa;
 	return 0;
 
 err_destroy:
 	/* The caller reports it, naming the option or request (one line). */
 	pr_debug("vdpa: cannot create blk simulator: %s", strerror(-ret));
-	vdpasim_destroy(&blk->sim);
+	swdev_destroy(&blk->sw);
 	return ret;
 }
 
-static void simblk_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
-{
-	vdpa_unregister_device(vdpa);
-}
-
-struct vdpa_mgmt_dev vdpasim_blk_mgmt_dev = {
+struct vdpa_mgmt_dev swdev_blk_mgmt_dev = {
 	.type = "blk",
 	.description = "RAM-disk block simulator",
 	.device_id = VIRTIO_ID_BLOCK,
-	.attr_mask = VDPA_ATTR_NAME | VDPA_ATTR_CAPACITY | VDPA_ATTR_RO |
-		     VDPA_ATTR_SERIAL,
-	.max_capacity = SIMBLK_MAX_CAPACITY,
+	.attrs = simblk_attrs,
+	.nattrs = ARRAY_SIZE(simblk_attrs),
+	.config_size = sizeof(struct simblk_args),
+	.defaults = &simblk_defaults,
 	.dev_add = simblk_dev_add,
-	.dev_del = simblk_dev_del,
 };

@@ -23,7 +23,7 @@
  * them with one used-index update (vringh_complete_multi()), and asks
  * once per pass whether each ring wants an interrupt (EVENT_IDX decides).
  * In poll mode (poll=on) the worker calls us in a loop and kicks stay
- * disabled while it spins (see vdpasim_worker()).
+ * disabled while it spins (see swdev_worker()).
  *
  * Traffic modes (mode=, enum vdpa_net_mode), for benchmarks against DPDK's
  * testpmd behind net_vhost:
@@ -41,7 +41,7 @@
  *    drops; gen never merges buffers, so a driver that posts only small
  *    buffers cannot make it hold a chain forever. Transmit as in sink
  *    (testpmd txonly).
- * Both take up to VDPASIM_BUDGET chains a pass and complete them in bursts
+ * Both take up to SWDEV_BUDGET chains a pass and complete them in bursts
  * of SIMNET_BURST with one used-index update each, and ask once per pass
  * whether to interrupt (EVENT_IDX decides). Outside poll mode an empty ring
  * re-arms its kicks (with the race check), the receive queue too in gen.
@@ -56,7 +56,8 @@
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
 
-#include "internal.h"
+#include "../devices.h"
+#include "swdev.h"
 
 #define SIMNET_ETH_ALEN		6
 #define SIMNET_ETH_HLEN		14
@@ -71,6 +72,19 @@
 /* Source address of generated frames (locally administered "kesgen"). */
 #define SIMNET_GEN_SRC		"\x02\x6b\x65\x73\x67\x6e"
 #define SIMNET_GEN_TYPE		0x88b5
+
+/*
+ * Traffic modes (mode=): loop, every transmitted frame comes back on the
+ * receive queue of the same pair (the default); sink, transmitted frames
+ * are counted and completed, never delivered (as DPDK testpmd rxonly
+ * behind net_vhost); gen, every posted receive buffer gets a fixed frame
+ * of gen_len bytes, transmit as sink (as testpmd txonly).
+ */
+enum vdpa_net_mode {
+	VDPA_NET_MODE_LOOP = 0,
+	VDPA_NET_MODE_SINK,
+	VDPA_NET_MODE_GEN,
+};
 
 /**
  * struct simnet_hdr - struct virtio_net_hdr_v1 as the device writes it
@@ -106,7 +120,7 @@ _Static_assert(offsetof(struct simnet_config, mtu) ==
 
 /**
  * struct simnet - a loopback net device
- * @sim: the simulator core (first: freed through it)
+ * @sw: the software-device core (first: freed through it)
  * @mac: current MAC (VIRTIO_NET_CTRL_MAC_ADDR_SET changes it)
  * @default_mac: MAC given at creation, restored by reset
  * @mtu: MTU offered in config space
@@ -127,10 +141,10 @@ _Static_assert(offsetof(struct simnet_config, mtu) ==
  * @gen: the generated header + frame (@gen_len + 12 bytes); the
  *	destination is refreshed from @mac every pass
  *
- * Everything is protected by sim.lock.
+ * Everything is protected by sw.lock.
  */
 struct simnet {
-	struct vdpasim sim;
+	struct swdev sw;
 	u8 mac[SIMNET_ETH_ALEN];
 	u8 default_mac[SIMNET_ETH_ALEN];
 	u16 mtu;
@@ -140,7 +154,7 @@ struct simnet {
 	bool allmulti;
 	u8 *buf;
 	struct vringh_iov hdr_wiov;
-	struct iovec hdr_store[VDPASIM_IOV_INLINE];
+	struct iovec hdr_store[SWDEV_IOV_INLINE];
 	struct vringh_used_elem tx_used[SIMNET_BURST];
 	struct vringh_used_elem rx_used[SIMNET_BURST + SIMNET_MRG_MAX];
 	unsigned int rx_staged;
@@ -149,9 +163,9 @@ struct simnet {
 	u8 *gen;
 };
 
-static inline struct simnet *to_simnet(struct vdpasim *sim)
+static inline struct simnet *to_simnet(struct swdev *sw)
 {
-	return container_of(sim, struct simnet, sim);
+	return container_of(sw, struct simnet, sw);
 }
 
 static u16 simnet_cvq_index(const struct simnet *net)
@@ -162,7 +176,7 @@ static u16 simnet_cvq_index(const struct simnet *net)
 /* ---- receive ------------------------------------------------------------ */
 
 /* Publish staged receive completions. Return: 0 or the ring error. */
-static int simnet_rx_flush(struct simnet *net, struct vdpasim_vq *rxq,
+static int simnet_rx_flush(struct simnet *net, struct swdev_vq *rxq,
 			   unsigned int *n)
 {
 	int ret = 0;
@@ -194,7 +208,7 @@ static bool simnet_accept(const struct simnet *net, const u8 *dst)
  * Return: 0 delivered, -EAGAIN no receive buffer yet, -ENOBUFS dropped
  * (counted), other <0: the ring broke (reported).
  */
-static int simnet_rx_single(struct simnet *net, struct vdpasim_vq *rxq,
+static int simnet_rx_single(struct simnet *net, struct swdev_vq *rxq,
 			    size_t len)
 {
 	struct simnet_hdr *hdr = (struct simnet_hdr *)net->buf;
@@ -223,7 +237,7 @@ static int simnet_rx_single(struct simnet *net, struct vdpasim_vq *rxq,
 	return 0;
 }
 
-static int simnet_rx_mergeable(struct simnet *net, struct vdpasim_vq *rxq,
+static int simnet_rx_mergeable(struct simnet *net, struct swdev_vq *rxq,
 			       size_t len)
 {
 	unsigned int n = 0, limit = MIN(SIMNET_MRG_MAX, rxq->num);
@@ -286,13 +300,13 @@ static int simnet_rx_mergeable(struct simnet *net, struct vdpasim_vq *rxq,
 	return 0;
 }
 
-static int simnet_rx(struct simnet *net, struct vdpasim_vq *rxq, size_t len)
+static int simnet_rx(struct simnet *net, struct swdev_vq *rxq, size_t len)
 {
 	if (!simnet_accept(net, net->buf + sizeof(struct simnet_hdr))) {
 		rxq->stats.drops++;
 		return -ENOBUFS;
 	}
-	if (vdpasim_has_feature(&net->sim, VIRTIO_NET_F_MRG_RXBUF))
+	if (swdev_has_feature(&net->sw, VIRTIO_NET_F_MRG_RXBUF))
 		return simnet_rx_mergeable(net, rxq, len);
 	return simnet_rx_single(net, rxq, len);
 }
@@ -300,7 +314,7 @@ static int simnet_rx(struct simnet *net, struct vdpasim_vq *rxq, size_t len)
 /* ---- transmit ----------------------------------------------------------- */
 
 /* Publish the staged transmit completions. Return: 0 or the ring error. */
-static int simnet_tx_flush(struct simnet *net, struct vdpasim_vq *txq,
+static int simnet_tx_flush(struct simnet *net, struct swdev_vq *txq,
 			   unsigned int *n)
 {
 	int ret = 0;
@@ -313,17 +327,17 @@ static int simnet_tx_flush(struct simnet *net, struct vdpasim_vq *txq,
 }
 
 /* mode=sink (and gen's transmit side); Return: true if budget ran out. */
-static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
+static bool simnet_sink_work(struct simnet *net, struct swdev_vq *txq)
 {
-	struct vdpasim *sim = &net->sim;
-	unsigned int budget = VDPASIM_BUDGET, staged = 0;
+	struct swdev *sw = &net->sw;
+	unsigned int budget = SWDEV_BUDGET, staged = 0;
 	bool more = false;
 	int ret;
 
 	if (!txq->started)
 		return false;
 	vringh_notify_disable(&txq->vring);
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		size_t len;
 		u16 head;
 
@@ -333,7 +347,7 @@ static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
 		}
 		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
 		if (ret == 0) {
-			if (vdpasim_vq_rearm(sim, txq))
+			if (swdev_vq_rearm(sw, txq))
 				continue;
 			break;
 		}
@@ -342,7 +356,7 @@ static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, txq, ret);
+			swdev_vq_error(sw, txq, ret);
 			break;
 		}
 		len = vringh_iov_length(&txq->riov);
@@ -358,24 +372,24 @@ static bool simnet_sink_work(struct simnet *net, struct vdpasim_vq *txq)
 		if (++staged == SIMNET_BURST) {
 			ret = simnet_tx_flush(net, txq, &staged);
 			if (ret) {
-				vdpasim_vq_error(sim, txq, ret);
+				swdev_vq_error(sw, txq, ret);
 				break;
 			}
 		}
 	}
 	ret = simnet_tx_flush(net, txq, &staged);
 	if (ret)
-		vdpasim_vq_error(sim, txq, ret);
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, txq);
+		swdev_vq_error(sw, txq, ret);
+	if (!vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, txq);
 	return more;
 }
 
 /* mode=gen: fill posted receive chains; Return: true if budget ran out. */
-static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
+static bool simnet_gen_work(struct simnet *net, struct swdev_vq *rxq)
 {
-	struct vdpasim *sim = &net->sim;
-	unsigned int budget = VDPASIM_BUDGET, staged = 0;
+	struct swdev *sw = &net->sw;
+	unsigned int budget = SWDEV_BUDGET, staged = 0;
 	size_t len = sizeof(struct simnet_hdr) + net->gen_len;
 	bool more = false;
 	int ret;
@@ -385,7 +399,7 @@ static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
 	/* The destination follows VIRTIO_NET_CTRL_MAC_ADDR_SET. */
 	memcpy(net->gen + sizeof(struct simnet_hdr), net->mac, SIMNET_ETH_ALEN);
 	vringh_notify_disable(&rxq->vring);
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		struct vringh_used_elem *u;
 		u16 head;
 
@@ -395,7 +409,7 @@ static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
 		}
 		ret = vringh_getdesc(&rxq->vring, NULL, &rxq->wiov, &head);
 		if (ret == 0) {
-			if (vdpasim_vq_rearm(sim, rxq))
+			if (swdev_vq_rearm(sw, rxq))
 				continue;
 			break;
 		}
@@ -404,7 +418,7 @@ static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, rxq, ret);
+			swdev_vq_error(sw, rxq, ret);
 			break;
 		}
 		u = &net->rx_used[staged];
@@ -421,26 +435,26 @@ static bool simnet_gen_work(struct simnet *net, struct vdpasim_vq *rxq)
 		if (++staged == SIMNET_BURST) {
 			ret = simnet_rx_flush(net, rxq, &staged);
 			if (ret) {
-				vdpasim_vq_error(sim, rxq, ret);
+				swdev_vq_error(sw, rxq, ret);
 				break;
 			}
 		}
 	}
 	ret = simnet_rx_flush(net, rxq, &staged);
 	if (ret)
-		vdpasim_vq_error(sim, rxq, ret);
-	if (!vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, rxq);
+		swdev_vq_error(sw, rxq, ret);
+	if (!vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, rxq);
 	return more;
 }
 
 /* Loop pair @pair's transmit queue back; Return: true if budget ran out. */
 static bool simnet_loop_work(struct simnet *net, u16 pair)
 {
-	struct vdpasim *sim = &net->sim;
-	struct vdpasim_vq *rxq = &sim->vqs[2 * pair];
-	struct vdpasim_vq *txq = &sim->vqs[2 * pair + 1];
-	unsigned int budget = VDPASIM_BUDGET, staged = 0;
+	struct swdev *sw = &net->sw;
+	struct swdev_vq *rxq = &sw->vqs[2 * pair];
+	struct swdev_vq *txq = &sw->vqs[2 * pair + 1];
+	unsigned int budget = SWDEV_BUDGET, staged = 0;
 	bool more = false;
 	int ret;
 
@@ -449,7 +463,7 @@ static bool simnet_loop_work(struct simnet *net, u16 pair)
 	vringh_notify_disable(&txq->vring);
 	vringh_notify_disable(&rxq->vring);
 
-	while (!vdpa_needs_reset(&sim->vdpa)) {
+	while (!vdpa_needs_reset(&sw->vdpa)) {
 		size_t len;
 		u16 head;
 
@@ -460,7 +474,7 @@ static bool simnet_loop_work(struct simnet *net, u16 pair)
 		ret = vringh_getdesc(&txq->vring, &txq->riov, NULL, &head);
 		if (ret == 0) {
 			/* Empty: re-arm kicks (not while spinning), look again. */
-			if (vdpasim_vq_rearm(sim, txq))
+			if (swdev_vq_rearm(sw, txq))
 				continue;
 			break;
 		}
@@ -469,7 +483,7 @@ static bool simnet_loop_work(struct simnet *net, u16 pair)
 			break;
 		}
 		if (ret < 0) {
-			vdpasim_vq_error(sim, txq, ret);
+			swdev_vq_error(sw, txq, ret);
 			break;
 		}
 
@@ -492,7 +506,7 @@ static bool simnet_loop_work(struct simnet *net, u16 pair)
 				/* No receive buffer: drop (policy at the top). */
 				rxq->stats.drops++;
 			} else if (ret < 0 && ret != -ENOBUFS) {
-				vdpasim_vq_error(sim, rxq, ret);
+				swdev_vq_error(sw, rxq, ret);
 				/* The frame was consumed: give the chain back. */
 				vringh_abandon(&txq->vring, 1);
 				break;
@@ -505,30 +519,30 @@ static bool simnet_loop_work(struct simnet *net, u16 pair)
 		if (++staged == SIMNET_BURST) {
 			ret = simnet_tx_flush(net, txq, &staged);
 			if (ret) {
-				vdpasim_vq_error(sim, txq, ret);
+				swdev_vq_error(sw, txq, ret);
 				break;
 			}
 		}
 	}
-	if (vdpa_needs_reset(&sim->vdpa))
+	if (vdpa_needs_reset(&sw->vdpa))
 		net->rx_staged = 0;	/* the device is dead until reset */
 	ret = simnet_rx_flush(net, rxq, &net->rx_staged);
 	if (ret)
-		vdpasim_vq_error(sim, rxq, ret);
+		swdev_vq_error(sw, rxq, ret);
 	ret = simnet_tx_flush(net, txq, &staged);
 	if (ret)
-		vdpasim_vq_error(sim, txq, ret);
-	if (!vdpa_needs_reset(&sim->vdpa)) {
-		vdpasim_vq_notify(sim, txq);
-		vdpasim_vq_notify(sim, rxq);
+		swdev_vq_error(sw, txq, ret);
+	if (!vdpa_needs_reset(&sw->vdpa)) {
+		swdev_vq_notify(sw, txq);
+		swdev_vq_notify(sw, rxq);
 	}
 	return more;
 }
 
 static bool simnet_pair_work(struct simnet *net, u16 pair)
 {
-	struct vdpasim_vq *rxq = &net->sim.vqs[2 * pair];
-	struct vdpasim_vq *txq = &net->sim.vqs[2 * pair + 1];
+	struct swdev_vq *rxq = &net->sw.vqs[2 * pair];
+	struct swdev_vq *txq = &net->sw.vqs[2 * pair + 1];
 	bool more;
 
 	switch (net->mode) {
@@ -547,13 +561,13 @@ static bool simnet_pair_work(struct simnet *net, u16 pair)
 static u8 simnet_ctrl_cmd(struct simnet *net, u8 class, u8 cmd,
 			  struct vringh_iov *riov)
 {
-	struct vdpasim *sim = &net->sim;
+	struct swdev *sw = &net->sw;
 	size_t left = vringh_iov_length(riov);
 
 	switch (class) {
 	case VIRTIO_NET_CTRL_MAC:
 		if (cmd != VIRTIO_NET_CTRL_MAC_ADDR_SET ||
-		    !vdpasim_has_feature(sim, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
+		    !swdev_has_feature(sw, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
 		    left != SIMNET_ETH_ALEN)
 			return VIRTIO_NET_ERR;
 		vringh_iov_pull(riov, net->mac, SIMNET_ETH_ALEN);
@@ -561,7 +575,7 @@ static u8 simnet_ctrl_cmd(struct simnet *net, u8 class, u8 cmd,
 	case VIRTIO_NET_CTRL_RX: {
 		u8 on;
 
-		if (!vdpasim_has_feature(sim, VIRTIO_NET_F_CTRL_RX) ||
+		if (!swdev_has_feature(sw, VIRTIO_NET_F_CTRL_RX) ||
 		    left != 1)
 			return VIRTIO_NET_ERR;
 		vringh_iov_pull(riov, &on, 1);
@@ -577,7 +591,7 @@ static u8 simnet_ctrl_cmd(struct simnet *net, u8 class, u8 cmd,
 		le16 pairs;
 
 		if (cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
-		    !vdpasim_has_feature(sim, VIRTIO_NET_F_MQ) ||
+		    !swdev_has_feature(sw, VIRTIO_NET_F_MQ) ||
 		    left != sizeof(pairs))
 			return VIRTIO_NET_ERR;
 		vringh_iov_pull(riov, &pairs, sizeof(pairs));
@@ -594,14 +608,14 @@ static u8 simnet_ctrl_cmd(struct simnet *net, u8 class, u8 cmd,
 
 static void simnet_cvq_work(struct simnet *net)
 {
-	struct vdpasim *sim = &net->sim;
-	struct vdpasim_vq *cvq = &sim->vqs[simnet_cvq_index(net)];
-	unsigned int budget = VDPASIM_BUDGET;
+	struct swdev *sw = &net->sw;
+	struct swdev_vq *cvq = &sw->vqs[simnet_cvq_index(net)];
+	unsigned int budget = SWDEV_BUDGET;
 	bool done_any = false;
 
-	if (!cvq->started || !vdpasim_has_feature(sim, VIRTIO_NET_F_CTRL_VQ))
+	if (!cvq->started || !swdev_has_feature(sw, VIRTIO_NET_F_CTRL_VQ))
 		return;
-	while (budget-- && !vdpa_needs_reset(&sim->vdpa)) {
+	while (budget-- && !vdpa_needs_reset(&sw->vdpa)) {
 		struct virtio_net_ctrl_hdr ctrl;
 		u8 status = VIRTIO_NET_ERR;
 		u32 written = 0;
@@ -615,12 +629,12 @@ static void simnet_cvq_work(struct simnet *net)
 			if (ret == 1)
 				continue;
 			if (ret < 0)
-				vdpasim_vq_error(sim, cvq, ret);
+				swdev_vq_error(sw, cvq, ret);
 			break;
 		}
 		if (ret < 0) {
 			if (ret != -ENOMEM)
-				vdpasim_vq_error(sim, cvq, ret);
+				swdev_vq_error(sw, cvq, ret);
 			break;
 		}
 		if (vringh_iov_pull(&cvq->riov, &ctrl, sizeof(ctrl)) ==
@@ -639,21 +653,21 @@ static void simnet_cvq_work(struct simnet *net)
 			cvq->stats.errors++;
 		ret = vringh_complete(&cvq->vring, head, written);
 		if (ret) {
-			vdpasim_vq_error(sim, cvq, ret);
+			swdev_vq_error(sw, cvq, ret);
 			break;
 		}
 		done_any = true;
 	}
-	if (done_any && !vdpa_needs_reset(&sim->vdpa))
-		vdpasim_vq_notify(sim, cvq);
+	if (done_any && !vdpa_needs_reset(&sw->vdpa))
+		swdev_vq_notify(sw, cvq);
 }
 
 /* ---- simulator hooks ---------------------------------------------------- */
 
-static bool simnet_work(struct vdpasim *sim)
+static bool simnet_work(struct swdev *sw)
 {
-	struct simnet *net = to_simnet(sim);
-	u16 pairs = vdpasim_has_feature(sim, VIRTIO_NET_F_MQ) ? net->curr_vqp : 1;
+	struct simnet *net = to_simnet(sw);
+	u16 pairs = swdev_has_feature(sw, VIRTIO_NET_F_MQ) ? net->curr_vqp : 1;
 	bool more = false;
 
 	simnet_cvq_work(net);
@@ -662,9 +676,9 @@ static bool simnet_work(struct vdpasim *sim)
 	return more;
 }
 
-static void simnet_reset(struct vdpasim *sim)
+static void simnet_reset(struct swdev *sw)
 {
-	struct simnet *net = to_simnet(sim);
+	struct simnet *net = to_simnet(sw);
 
 	memcpy(net->mac, net->default_mac, SIMNET_ETH_ALEN);
 	net->curr_vqp = 1;
@@ -672,9 +686,9 @@ static void simnet_reset(struct vdpasim *sim)
 	net->allmulti = true;
 }
 
-static void simnet_update_config(struct vdpasim *sim)
+static void simnet_update_config(struct swdev *sw)
 {
-	struct simnet *net = to_simnet(sim);
+	struct simnet *net = to_simnet(sw);
 	struct simnet_config cfg = {
 		.status = cpu_to_le16(VIRTIO_NET_S_LINK_UP),
 		.max_virtqueue_pairs = cpu_to_le16(net->max_vqp),
@@ -682,17 +696,17 @@ static void simnet_update_config(struct vdpasim *sim)
 	};
 
 	memcpy(cfg.mac, net->mac, SIMNET_ETH_ALEN);
-	memcpy(sim->config, &cfg, sizeof(cfg));
+	memcpy(sw->config, &cfg, sizeof(cfg));
 }
 
-static u32 simnet_get_vq_group(struct vdpasim *sim, u16 idx)
+static u32 simnet_get_vq_group(struct swdev *sw, u16 idx)
 {
-	return idx == simnet_cvq_index(to_simnet(sim)) ? 1 : 0;
+	return idx == simnet_cvq_index(to_simnet(sw)) ? 1 : 0;
 }
 
-static void simnet_free(struct vdpasim *sim)
+static void simnet_free(struct swdev *sw)
 {
-	struct simnet *net = to_simnet(sim);
+	struct simnet *net = to_simnet(sw);
 
 	vringh_iov_cleanup(&net->hdr_wiov);
 	free(net->gen);
@@ -702,12 +716,49 @@ static void simnet_free(struct vdpasim *sim)
 
 /* ---- management --------------------------------------------------------- */
 
+#define SIMNET_MAX_VQP		8
+
+/** struct simnet_args - creation attributes of the net simulator */
+struct simnet_args {
+	struct vdpa_dev_args common;
+	u8 mac[SIMNET_ETH_ALEN];	/* all zero: generated */
+	u16 mtu;
+	u16 max_vqp;
+	bool poll;
+	u32 mode;			/* enum vdpa_net_mode */
+	u32 gen_len;
+};
+
+static const char *const simnet_modes[] = { "loop", "sink", "gen", NULL };
+
+static const struct vdpa_attr simnet_attrs[] = {
+	VDPA_ATTR_MAC(struct simnet_args, mac, "mac", "Ethernet address"),
+	/* virtio 1.2 §5.1.4.1: mtu at least 68. */
+	VDPA_ATTR_UINT(struct simnet_args, mtu, "mtu", 68, 65535, "MTU offered"),
+	VDPA_ATTR_UINT(struct simnet_args, max_vqp, "max_vqp", 1, SIMNET_MAX_VQP,
+		       "queue pairs"),
+	SWDEV_ATTR_POLL(struct simnet_args, poll),
+	VDPA_ATTR_CHOICE(struct simnet_args, mode, "mode", "<loop|sink|gen>",
+			 simnet_modes, "loop: TX back to RX; sink: count TX; gen: fill RX"),
+	/* An Ethernet header at least; 64 KiB payload at most. */
+	VDPA_ATTR_UINT(struct simnet_args, gen_len, "gen_len", 14, 65535,
+		       "frame bytes in mode=gen"),
+};
+
+static const struct simnet_args simnet_defaults = {
+	.mtu = 1500,
+	.max_vqp = 1,
+	.mode = VDPA_NET_MODE_LOOP,
+	.gen_len = SIMNET_GEN_LEN,
+};
+
 static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
-			  const struct vdpa_dev_config *config,
-			  struct vdpa_device **out)
+			  const void *config, struct vdpa_device **out)
 {
+	const struct simnet_args *args = config;
+	static const u8 no_mac[SIMNET_ETH_ALEN];
 	static unsigned int next_mac;
-	struct vdpasim_dev_attr attr = {
+	struct swdev_attr attr = {
 		.device_id = VIRTIO_ID_NET,
 		.ngroups = 2,
 		.nas = 2,
@@ -724,10 +775,10 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 	net = xzalloc(sizeof(*net));
 	if (!net)
 		return -ENOMEM;
-	net->max_vqp = (config->mask & VDPA_ATTR_MAX_VQP) ? (u16)config->max_vqp : 1;
-	net->mtu = (config->mask & VDPA_ATTR_MTU) ? config->mtu : 1500;
-	if (config->mask & VDPA_ATTR_MAC) {
-		memcpy(net->default_mac, config->mac, SIMNET_ETH_ALEN);
+	net->max_vqp = args->max_vqp;
+	net->mtu = args->mtu;
+	if (memcmp(args->mac, no_mac, SIMNET_ETH_ALEN)) {
+		memcpy(net->default_mac, args->mac, SIMNET_ETH_ALEN);
 	} else {
 		/* Locally administered, unicast: 02:6b:65:73:xx:xx. */
 		unsigned int n = __atomic_fetch_add(&next_mac, 1, __ATOMIC_RELAXED);
@@ -745,7 +796,7 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 	 * only rewinds), so the driver may use its cheaper in-order paths
 	 * (DPDK's virtio PMD does; DPDK's own backend offers it too).
 	 */
-	attr.features = VDPASIM_FEATURES |
+	attr.features = SWDEV_FEATURES |
 			(1ULL << VIRTIO_F_IN_ORDER) |
 			(1ULL << VIRTIO_NET_F_MAC) |
 			(1ULL << VIRTIO_NET_F_MTU) |
@@ -756,9 +807,9 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 			(1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR);
 	if (net->max_vqp > 1)
 		attr.features |= 1ULL << VIRTIO_NET_F_MQ;
-	vringh_iov_init(&net->hdr_wiov, net->hdr_store, VDPASIM_IOV_INLINE, true);
+	vringh_iov_init(&net->hdr_wiov, net->hdr_store, SWDEV_IOV_INLINE, true);
 
-	ret = vdpasim_init(&net->sim, &attr);
+	ret = swdev_init(&net->sw, &attr);
 	if (ret)
 		goto err_destroy;
 	net->buf = xmalloc(sizeof(struct simnet_hdr) + SIMNET_MAX_FRAME);
@@ -766,8 +817,8 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 		ret = -ENOMEM;
 		goto err_destroy;
 	}
-	net->mode = (config->mask & VDPA_ATTR_MODE) ? config->mode : VDPA_NET_MODE_LOOP;
-	net->gen_len = (config->mask & VDPA_ATTR_GEN_LEN) ? config->gen_len : SIMNET_GEN_LEN;
+	net->mode = args->mode;
+	net->gen_len = args->gen_len;
 	if (net->mode == VDPA_NET_MODE_GEN) {
 		struct simnet_hdr *hdr;
 		u8 *f;
@@ -786,35 +837,28 @@ static int simnet_dev_add(struct vdpa_mgmt_dev *mdev,
 		for (u32 k = 0; k < net->gen_len - SIMNET_ETH_HLEN; k++)
 			f[SIMNET_ETH_HLEN + k] = (u8)k;
 	}
-	simnet_reset(&net->sim);
-	net->sim.poll = (config->mask & VDPA_ATTR_POLL) && config->poll;
-	ret = vdpasim_register(&net->sim,
-			       (config->mask & VDPA_ATTR_NAME) ? config->name : NULL);
+	simnet_reset(&net->sw);
+	net->sw.poll = args->poll;
+	ret = swdev_register(&net->sw, args->common.name);
 	if (ret)
 		goto err_destroy;
-	*out = &net->sim.vdpa;
+	*out = &net->sw.vdpa;
 	return 0;
 
 err_destroy:
 	/* The caller reports it, naming the option or request (one line). */
 	pr_debug("vdpa: cannot create net simulator: %s", strerror(-ret));
-	vdpasim_destroy(&net->sim);
+	swdev_destroy(&net->sw);
 	return ret;
 }
 
-static void simnet_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
-{
-	vdpa_unregister_device(vdpa);
-}
-
-struct vdpa_mgmt_dev vdpasim_net_mgmt_dev = {
+struct vdpa_mgmt_dev swdev_net_mgmt_dev = {
 	.type = "net",
 	.description = "network simulator (mode=loop: TX looped back to RX; sink; gen)",
 	.device_id = VIRTIO_ID_NET,
-	.attr_mask = VDPA_ATTR_NAME | VDPA_ATTR_MAC | VDPA_ATTR_MTU |
-		     VDPA_ATTR_MAX_VQP | VDPA_ATTR_POLL | VDPA_ATTR_MODE |
-		     VDPA_ATTR_GEN_LEN,
-	.max_vqp = 8,
+	.attrs = simnet_attrs,
+	.nattrs = ARRAY_SIZE(simnet_attrs),
+	.config_size = sizeof(struct simnet_args),
+	.defaults = &simnet_defaults,
 	.dev_add = simnet_dev_add,
-	.dev_del = simnet_dev_del,
 };

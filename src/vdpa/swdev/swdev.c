@@ -1,0 +1,835 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vDPA software-device core: queue bookkeeping, address spaces, status, the
+ * worker thread, and the one ops table both simulators share. What a
+ * device does with its queues lives in net.c and blk.c.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+
+#include <kestrel/fault.h>
+#include <kestrel/log.h>
+
+#include "swdev.h"
+
+/* epoll data of the control eventfd; kick fds carry (gen << 32 | idx). */
+#define SWDEV_EV_CTL		UINT64_MAX
+
+/* Entries an address space may hold: bounds what a peer can make us allocate. */
+#define SWDEV_IOTLB_LIMIT	65536
+
+static bool swdev_is_running(struct swdev *sw)
+{
+	return (sw->status & VIRTIO_CONFIG_S_DRIVER_OK) && sw->running &&
+	       !vdpa_needs_reset(&sw->vdpa);
+}
+
+void swdev_schedule(struct swdev *sw)
+{
+	/* A full eventfd counter still wakes the worker: ignore EAGAIN. */
+	eventfd_write(sw->ctlfd, 1);
+}
+
+void swdev_vq_error(struct swdev *sw, struct swdev_vq *vq, int err)
+{
+	vq->stats.errors++;
+	vdpa_device_error(&sw->vdpa, "queue %ld: malformed ring (%s)",
+			  (long)(vq - sw->vqs), strerror(-err));
+}
+
+bool swdev_vq_rearm(struct swdev *sw, struct swdev_vq *vq)
+{
+	int ret;
+
+	if (__atomic_load_n(&sw->polling, __ATOMIC_RELAXED))
+		return false;
+	ret = vringh_notify_enable(&vq->vring);
+	if (ret == 1) {
+		vringh_notify_disable(&vq->vring);
+		return true;
+	}
+	if (ret < 0)
+		swdev_vq_error(sw, vq, ret);
+	return false;
+}
+
+void swdev_vq_notify(struct swdev *sw, struct swdev_vq *vq)
+{
+	int ret = vringh_need_notify(&vq->vring);
+
+	if (ret > 0) {
+		vq->stats.notifies++;
+		vdpa_callback_call(&vq->cb);
+	} else if (ret < 0) {
+		swdev_vq_error(sw, vq, ret);
+	}
+}
+
+static u32 swdev_vq_group(struct swdev *sw, u16 idx)
+{
+	return sw->attr.get_vq_group ? sw->attr.get_vq_group(sw, idx) : 0;
+}
+
+/* Set up the ring walker of a ready queue; lock held, DRIVER_OK. */
+static void swdev_vq_start(struct swdev *sw, u16 idx)
+{
+	struct swdev_vq *vq = &sw->vqs[idx];
+	struct iotlb *tlb = sw->iotlb[sw->group_asid[swdev_vq_group(sw, idx)]];
+	int ret;
+
+	if (vq->started || !vq->ready)
+		return;
+	ret = vringh_init_iotlb(&vq->vring, sw->features, vq->num, true, tlb,
+				vq->desc_area, vq->driver_area, vq->device_area);
+	if (!ret)
+		ret = vringh_set_state(&vq->vring, vq->last_avail, vq->last_used);
+	if (ret) {
+		/* virtio 1.2 §2.1.2: the driver gave us a ring we cannot use. */
+		vq->stats.errors++;
+		vdpa_device_error(&sw->vdpa,
+				  "queue %u: cannot set up ring of %u at %#llx/%#llx/%#llx (%s)",
+				  idx, vq->num,
+				  (unsigned long long)vq->desc_area,
+				  (unsigned long long)vq->driver_area,
+				  (unsigned long long)vq->device_area,
+				  strerror(-ret));
+		return;
+	}
+	vq->started = true;
+}
+
+/* Stop the ring walker and remember where it was; lock held. */
+static void swdev_vq_stop(struct swdev *sw, struct swdev_vq *vq)
+{
+	if (!vq->started)
+		return;
+	vringh_get_state(&vq->vring, &vq->last_avail, &vq->last_used);
+	vq->started = false;
+}
+
+static void swdev_vq_set_kickfd(struct swdev *sw, u16 idx, int dupfd)
+{
+	struct swdev_vq *vq = &sw->vqs[idx];
+
+	if (vq->kickfd >= 0) {
+		epoll_ctl(sw->epfd, EPOLL_CTL_DEL, vq->kickfd, NULL);
+		close(vq->kickfd);
+	}
+	vq->kickfd = dupfd;
+	vq->kick_gen++;
+}
+
+/* Return one queue to its post-reset state; lock held. */
+static void swdev_vq_reset(struct swdev *sw, u16 idx)
+{
+	struct swdev_vq *vq = &sw->vqs[idx];
+
+	swdev_vq_set_kickfd(sw, idx, -1);
+	vringh_iov_cleanup(&vq->riov);
+	vringh_iov_cleanup(&vq->wiov);
+	vringh_iov_init(&vq->riov, vq->rstore, SWDEV_IOV_INLINE, true);
+	vringh_iov_init(&vq->wiov, vq->wstore, SWDEV_IOV_INLINE, true);
+	vq->desc_area = vq->driver_area = vq->device_area = 0;
+	vq->num = 0;
+	vq->ready = false;
+	vq->started = false;
+	vq->last_avail = vq->last_used = 0;
+	vq->cb = (struct vdpa_callback){ 0 };
+	memset(&vq->stats, 0, sizeof(vq->stats));
+}
+
+/* ---- worker ------------------------------------------------------------ */
+
+/* Drain the worker's eventfds (kicks, control). Lock held. */
+static void swdev_worker_events(struct swdev *sw, struct epoll_event *evs,
+				  int n)
+{
+	for (int i = 0; i < n; i++) {
+		u64 data = evs[i].data.u64;
+		eventfd_t v;
+
+		if (data == SWDEV_EV_CTL) {
+			eventfd_read(sw->ctlfd, &v);
+			continue;
+		}
+		u16 idx = (u16)data;
+		struct swdev_vq *vq = &sw->vqs[idx];
+
+		/* Skip events of a kick fd replaced meanwhile. */
+		if (idx >= sw->attr.nvqs || vq->kickfd < 0 ||
+		    vq->kick_gen != (u32)(data >> 32))
+			continue;
+		/* Readable per epoll and only we read it: no block. */
+		if (eventfd_read(vq->kickfd, &v) == 0)
+			__atomic_add_fetch(&vq->stats.kicks, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* Something a pass did, to tell a busy pass from an idle one. Lock held. */
+static u64 swdev_progress(const struct swdev *sw)
+{
+	u64 sum = 0;
+
+	for (u32 i = 0; i < sw->attr.nvqs; i++)
+		sum += sw->vqs[i].stats.packets + sw->vqs[i].stats.drops +
+		       sw->vqs[i].stats.errors;
+	return sum;
+}
+
+/*
+ * Busy-poll mode (poll=on). The worker runs passes back to back without
+ * waiting for kicks, and the work functions leave kicks disabled while
+ * @polling, so the driver never needs to notify us (it saves its own
+ * syscall per burst, as against a DPDK polling PMD). Every
+ * SWDEV_POLL_EVENTS passes it looks at its eventfds without blocking
+ * (control, stop). After SWDEV_POLL_IDLE passes that found nothing,
+ * it stops spinning: one more pass with @polling false re-arms kicks
+ * (notify_enable's race check included), then it sleeps in epoll like the
+ * normal worker until a kick; bounded idle cost, nothing lost.
+ */
+#define SWDEV_POLL_EVENTS	256
+#define SWDEV_POLL_IDLE	(1u << 20)
+
+static void *swdev_worker(void *arg)
+{
+	struct swdev *sw = arg;
+	struct epoll_event evs[16];
+	unsigned int idle = 0, since_events = 0;
+	bool more = false, spin = false;
+
+	for (;;) {
+		int n = 0;
+
+		if (!spin || ++since_events >= SWDEV_POLL_EVENTS) {
+			since_events = 0;
+			n = epoll_wait(sw->epfd, evs, ARRAY_SIZE(evs),
+				       more || spin ? 0 : -1);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				pr_err("%s: worker epoll_wait: %s", sw->vdpa.name,
+				       strerror(errno));
+				break;
+			}
+		}
+		if (__atomic_load_n(&sw->stop, __ATOMIC_ACQUIRE))
+			break;
+		/* A poll-mode device spins again on any wake-up. */
+		if (sw->poll && !spin && n > 0) {
+			spin = true;
+			idle = 0;
+		}
+
+		pthread_mutex_lock(&sw->lock);
+		swdev_worker_events(sw, evs, n);
+		/*
+		 * Destroy sets @stop, then writes the control eventfd. If that
+		 * write landed after the check above, the drain just consumed
+		 * it: look again, or the next epoll_wait() sleeps forever.
+		 */
+		if (__atomic_load_n(&sw->stop, __ATOMIC_ACQUIRE)) {
+			pthread_mutex_unlock(&sw->lock);
+			break;
+		}
+		if (swdev_is_running(sw)) {
+			u64 before = spin ? swdev_progress(sw) : 0;
+
+			__atomic_store_n(&sw->polling, spin, __ATOMIC_RELAXED);
+			more = sw->attr.work(sw);
+			if (spin) {
+				if (more || swdev_progress(sw) != before)
+					idle = 0;
+				else if (++idle >= SWDEV_POLL_IDLE)
+					spin = false;	/* next pass re-arms */
+				more |= !spin;
+			}
+		} else {
+			more = false;
+			spin = false;
+			if (n > 0 && (sw->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+			    !sw->running)
+				sw->pending_kick = true;
+		}
+		pthread_mutex_unlock(&sw->lock);
+		/* Ops waiting for the lock go first (it is not fair). */
+		while (spin && __atomic_load_n(&sw->lock_waiters, __ATOMIC_RELAXED))
+			sched_yield();
+	}
+	return NULL;
+}
+
+/* ---- virtqueue ops ------------------------------------------------------ */
+
+static int swdev_set_vq_address(struct vdpa_device *vdpa, u16 idx,
+				  u64 desc_area, u64 driver_area,
+				  u64 device_area)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	struct swdev_vq *vq = &sw->vqs[idx];
+
+	swdev_lock(sw);
+	vq->desc_area = desc_area;
+	vq->driver_area = driver_area;
+	vq->device_area = device_area;
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static int swdev_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	sw->vqs[idx].num = num;
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static void swdev_kick_vq(struct vdpa_device *vdpa, u16 idx)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	__atomic_add_fetch(&sw->vqs[idx].stats.kicks, 1, __ATOMIC_RELAXED);
+	swdev_schedule(sw);
+}
+
+static int swdev_set_vq_kickfd(struct vdpa_device *vdpa, u16 idx, int fd)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int dupfd = -1;
+
+	if (fd >= 0) {
+		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (dupfd < 0)
+			return -errno;
+	}
+	swdev_lock(sw);
+	swdev_vq_set_kickfd(sw, idx, dupfd);
+	if (dupfd >= 0) {
+		ev.data.u64 = (u64)sw->vqs[idx].kick_gen << 32 | idx;
+		if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, dupfd, &ev) < 0) {
+			int err = -errno;
+
+			swdev_vq_set_kickfd(sw, idx, -1);
+			pthread_mutex_unlock(&sw->lock);
+			return err;
+		}
+	}
+	pthread_mutex_unlock(&sw->lock);
+	/* A kick may have been written before we listened. */
+	if (dupfd >= 0)
+		swdev_schedule(sw);
+	return 0;
+}
+
+static void swdev_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
+			      const struct vdpa_callback *cb)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	sw->vqs[idx].cb = *cb;
+	pthread_mutex_unlock(&sw->lock);
+}
+
+static int swdev_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	struct swdev_vq *vq = &sw->vqs[idx];
+	int ret = 0;
+
+	swdev_lock(sw);
+	if (ready && !vq->ready) {
+		if (!vq->num) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+		vq->ready = true;
+		/* Enabled after DRIVER_OK (vhost-user): start now. */
+		if (sw->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+			swdev_vq_start(sw, idx);
+			swdev_schedule(sw);
+		}
+	} else if (!ready && vq->ready) {
+		swdev_vq_stop(sw, vq);
+		vq->ready = false;
+	}
+out_unlock:
+	pthread_mutex_unlock(&sw->lock);
+	return ret;
+}
+
+static bool swdev_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	bool ready;
+
+	swdev_lock(sw);
+	ready = sw->vqs[idx].ready;
+	pthread_mutex_unlock(&sw->lock);
+	return ready;
+}
+
+static int swdev_set_vq_state(struct vdpa_device *vdpa, u16 idx,
+				const struct vdpa_vq_state *state)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	struct swdev_vq *vq = &sw->vqs[idx];
+
+	swdev_lock(sw);
+	/* In-flight chains cannot be resumed: used restarts at avail. */
+	vq->last_avail = state->split.avail_index;
+	vq->last_used = state->split.avail_index;
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static int swdev_get_vq_state(struct vdpa_device *vdpa, u16 idx,
+				struct vdpa_vq_state *state)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	struct swdev_vq *vq = &sw->vqs[idx];
+	u16 avail;
+
+	swdev_lock(sw);
+	avail = vq->last_avail;
+	if (vq->started)
+		vringh_get_state(&vq->vring, &avail, NULL);
+	pthread_mutex_unlock(&sw->lock);
+	memset(state, 0, sizeof(*state));
+	state->split.avail_index = avail;
+	return 0;
+}
+
+static int swdev_get_vq_stats(struct vdpa_device *vdpa, u16 idx,
+				struct vdpa_vq_stats *stats)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	*stats = sw->vqs[idx].stats;
+	stats->kicks = __atomic_load_n(&sw->vqs[idx].stats.kicks,
+				       __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static u32 swdev_get_vq_group(struct vdpa_device *vdpa, u16 idx)
+{
+	return swdev_vq_group(to_swdev(vdpa), idx);
+}
+
+static u32 swdev_get_vq_num_max(struct vdpa_device *vdpa)
+{
+	return SWDEV_VQ_NUM_MAX;
+}
+
+static u32 swdev_get_vq_size(struct vdpa_device *vdpa, u16 idx)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	return sw->vqs[idx].num;
+}
+
+/* ---- device ops --------------------------------------------------------- */
+
+static u32 swdev_get_vq_align(struct vdpa_device *vdpa)
+{
+	return SWDEV_VQ_ALIGN;
+}
+
+static u64 swdev_get_device_features(struct vdpa_device *vdpa)
+{
+	return to_swdev(vdpa)->attr.features;
+}
+
+static int swdev_set_driver_features(struct vdpa_device *vdpa, u64 features)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	sw->features = features & sw->attr.features;
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static u64 swdev_get_driver_features(struct vdpa_device *vdpa)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	u64 f;
+
+	swdev_lock(sw);
+	f = sw->features;
+	pthread_mutex_unlock(&sw->lock);
+	return f;
+}
+
+static void swdev_set_config_cb(struct vdpa_device *vdpa,
+				  const struct vdpa_callback *cb)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	sw->config_cb = *cb;
+	pthread_mutex_unlock(&sw->lock);
+}
+
+static u8 swdev_get_status(struct vdpa_device *vdpa)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	u8 status;
+
+	swdev_lock(sw);
+	status = sw->status;
+	pthread_mutex_unlock(&sw->lock);
+	return status;
+}
+
+static void swdev_set_status(struct vdpa_device *vdpa, u8 status)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	bool start;
+
+	swdev_lock(sw);
+	start = (status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		!(sw->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	sw->status = status;
+	if (start) {
+		for (u16 i = 0; i < sw->attr.nvqs; i++)
+			swdev_vq_start(sw, i);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	/* Buffers may already be waiting (virtio 1.2 §3.1.1 step 8). */
+	if (start)
+		swdev_schedule(sw);
+}
+
+static int swdev_reset(struct vdpa_device *vdpa)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	for (u16 i = 0; i < sw->attr.nvqs; i++)
+		swdev_vq_reset(sw, i);
+	for (u32 g = 0; g < sw->attr.ngroups; g++)
+		sw->group_asid[g] = 0;
+	sw->features = 0;
+	sw->status = 0;
+	sw->running = true;
+	sw->pending_kick = false;
+	sw->generation++;
+	if (sw->attr.reset)
+		sw->attr.reset(sw);
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static size_t swdev_get_config_size(struct vdpa_device *vdpa)
+{
+	return to_swdev(vdpa)->attr.config_size;
+}
+
+static void swdev_get_config(struct vdpa_device *vdpa, unsigned int offset,
+			       void *buf, unsigned int len)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	if (sw->attr.update_config)
+		sw->attr.update_config(sw);
+	memcpy(buf, sw->config + offset, len);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+static void swdev_set_config(struct vdpa_device *vdpa, unsigned int offset,
+			       const void *buf, unsigned int len)
+{
+	/*
+	 * Neither simulator has a driver-writable config field it offers
+	 * (no VIRTIO_BLK_F_CONFIG_WCE, and virtio 1.2 §5.1.4.2 keeps the net
+	 * mac read-only for a modern driver): writes are ignored.
+	 */
+}
+
+static u32 swdev_get_generation(struct vdpa_device *vdpa)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	u32 gen;
+
+	swdev_lock(sw);
+	gen = sw->generation;
+	pthread_mutex_unlock(&sw->lock);
+	return gen;
+}
+
+static u32 swdev_get_device_id(struct vdpa_device *vdpa)
+{
+	return to_swdev(vdpa)->attr.device_id;
+}
+
+static u32 swdev_get_vendor_id(struct vdpa_device *vdpa)
+{
+	return 0;
+}
+
+static int swdev_suspend(struct vdpa_device *vdpa)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	/* Taking the lock waits for a worker pass in progress to end. */
+	swdev_lock(sw);
+	sw->running = false;
+	for (u16 i = 0; i < sw->attr.nvqs; i++) {
+		struct swdev_vq *vq = &sw->vqs[i];
+
+		if (vq->started)
+			vringh_get_state(&vq->vring, &vq->last_avail,
+					 &vq->last_used);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static int swdev_resume(struct vdpa_device *vdpa)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	bool kick;
+
+	swdev_lock(sw);
+	sw->running = true;
+	kick = sw->pending_kick;
+	sw->pending_kick = false;
+	/* Queues enabled or re-addressed while suspended start now. */
+	if (sw->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		for (u16 i = 0; i < sw->attr.nvqs; i++)
+			swdev_vq_start(sw, i);
+	pthread_mutex_unlock(&sw->lock);
+	if (kick)
+		swdev_schedule(sw);
+	return 0;
+}
+
+static int swdev_set_group_asid(struct vdpa_device *vdpa, u32 group,
+				  u32 asid)
+{
+	struct swdev *sw = to_swdev(vdpa);
+
+	swdev_lock(sw);
+	sw->group_asid[group] = asid;
+	/* Started queues of the group (suspended device) switch IOTLB. */
+	for (u16 i = 0; i < sw->attr.nvqs; i++) {
+		struct swdev_vq *vq = &sw->vqs[i];
+
+		if (vq->started && swdev_vq_group(sw, i) == group) {
+			swdev_vq_stop(sw, vq);
+			swdev_vq_start(sw, i);
+		}
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
+static struct vdpa_iova_range swdev_get_iova_range(struct vdpa_device *vdpa)
+{
+	return (struct vdpa_iova_range){ .first = 0, .last = UINT64_MAX };
+}
+
+/* ---- DMA ops ------------------------------------------------------------ */
+
+static int swdev_set_map(struct vdpa_device *vdpa, u32 asid,
+			   struct iotlb *iotlb)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	int ret;
+
+	swdev_lock(sw);
+	ret = iotlb_replace(sw->iotlb[asid], iotlb);
+	pthread_mutex_unlock(&sw->lock);
+	return ret;
+}
+
+static int swdev_dma_map(struct vdpa_device *vdpa, u32 asid, u64 iova,
+			   u64 size, void *hva, u32 perm)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	int ret;
+
+	_Static_assert(VDPA_MAP_READ == IOTLB_PERM_RO &&
+		       VDPA_MAP_WRITE == IOTLB_PERM_WO,
+		       "vdpa and iotlb permissions agree");
+	swdev_lock(sw);
+	ret = iotlb_add_range(sw->iotlb[asid], iova, iova + (size - 1),
+			      (u64)(uintptr_t)hva, perm);
+	pthread_mutex_unlock(&sw->lock);
+	return ret;
+}
+
+static int swdev_dma_unmap(struct vdpa_device *vdpa, u32 asid, u64 iova,
+			     u64 size)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	ssize_t ret;
+
+	/* The lock also waits out a worker pass using the range. */
+	swdev_lock(sw);
+	ret = iotlb_del_range(sw->iotlb[asid], iova, iova + (size - 1));
+	pthread_mutex_unlock(&sw->lock);
+	return ret < 0 ? (int)ret : 0;
+}
+
+static void swdev_free(struct vdpa_device *vdpa)
+{
+	swdev_destroy(to_swdev(vdpa));
+}
+
+static const struct vdpa_config_ops swdev_config_ops = {
+	/* Virtqueue ops */
+	.set_vq_address		= swdev_set_vq_address,
+	.set_vq_num		= swdev_set_vq_num,
+	.kick_vq		= swdev_kick_vq,
+	.set_vq_kickfd		= swdev_set_vq_kickfd,
+	.set_vq_cb		= swdev_set_vq_cb,
+	.set_vq_ready		= swdev_set_vq_ready,
+	.get_vq_ready		= swdev_get_vq_ready,
+	.set_vq_state		= swdev_set_vq_state,
+	.get_vq_state		= swdev_get_vq_state,
+	.get_vq_stats		= swdev_get_vq_stats,
+	.get_vq_group		= swdev_get_vq_group,
+	.get_vq_num_max		= swdev_get_vq_num_max,
+	.get_vq_size		= swdev_get_vq_size,
+	/* Device ops */
+	.get_vq_align		= swdev_get_vq_align,
+	.get_device_features	= swdev_get_device_features,
+	.set_driver_features	= swdev_set_driver_features,
+	.get_driver_features	= swdev_get_driver_features,
+	.set_config_cb		= swdev_set_config_cb,
+	.get_status		= swdev_get_status,
+	.set_status		= swdev_set_status,
+	.reset			= swdev_reset,
+	.get_config_size	= swdev_get_config_size,
+	.get_config		= swdev_get_config,
+	.set_config		= swdev_set_config,
+	.get_generation		= swdev_get_generation,
+	.get_device_id		= swdev_get_device_id,
+	.get_vendor_id		= swdev_get_vendor_id,
+	.suspend		= swdev_suspend,
+	.resume			= swdev_resume,
+	.set_group_asid		= swdev_set_group_asid,
+	.get_iova_range		= swdev_get_iova_range,
+	/* DMA ops */
+	.set_map		= swdev_set_map,
+	.dma_map		= swdev_dma_map,
+	.dma_unmap		= swdev_dma_unmap,
+	/* Lifecycle */
+	.free			= swdev_free,
+};
+
+/* ---- construction ------------------------------------------------------- */
+
+int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SWDEV_EV_CTL };
+	int ret;
+
+	sw->attr = *attr;
+	sw->epfd = -1;
+	sw->ctlfd = -1;
+	sw->running = true;
+	pthread_mutex_init(&sw->lock, NULL);
+	if (attr->config_size > SWDEV_CONFIG_MAX || !attr->nvqs ||
+	    !attr->work)
+		return -EINVAL;
+
+	sw->vqs = xcalloc(attr->nvqs, sizeof(*sw->vqs));
+	if (!sw->vqs)
+		return -ENOMEM;
+	/* Before anything else can fail: destroy closes every kickfd >= 0. */
+	for (u32 i = 0; i < attr->nvqs; i++) {
+		struct swdev_vq *vq = &sw->vqs[i];
+
+		vq->kickfd = -1;
+		vringh_iov_init(&vq->riov, vq->rstore, SWDEV_IOV_INLINE, true);
+		vringh_iov_init(&vq->wiov, vq->wstore, SWDEV_IOV_INLINE, true);
+	}
+	sw->iotlb = xcalloc(attr->nas, sizeof(*sw->iotlb));
+	sw->group_asid = xcalloc(attr->ngroups, sizeof(*sw->group_asid));
+	if (!sw->iotlb || !sw->group_asid)
+		return -ENOMEM;
+	for (u32 as = 0; as < attr->nas; as++) {
+		ret = iotlb_create(SWDEV_IOTLB_LIMIT, &sw->iotlb[as]);
+		if (ret)
+			return ret;
+	}
+
+	sw->epfd = xepoll_create1(EPOLL_CLOEXEC);
+	if (sw->epfd < 0)
+		return sw->epfd;
+	sw->ctlfd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sw->ctlfd < 0)
+		return sw->ctlfd;
+	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, sw->ctlfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int swdev_register(struct swdev *sw, const char *name)
+{
+	struct vdpa_device_attr dattr = {
+		.name = name,
+		.nvqs = sw->attr.nvqs,
+		.ngroups = sw->attr.ngroups,
+		.nas = sw->attr.nas,
+	};
+	int ret;
+
+	ret = xpthread_create(&sw->worker, NULL, swdev_worker, sw);
+	if (ret)
+		return ret;
+	sw->worker_started = true;
+	return vdpa_register_device(&sw->vdpa, &swdev_config_ops, &dattr);
+}
+
+void swdev_destroy(struct swdev *sw)
+{
+	if (!sw)
+		return;
+	if (sw->worker_started) {
+		__atomic_store_n(&sw->stop, 1, __ATOMIC_RELEASE);
+		swdev_schedule(sw);
+		pthread_join(sw->worker, NULL);
+	}
+	if (sw->vqs) {
+		for (u32 i = 0; i < sw->attr.nvqs; i++) {
+			struct swdev_vq *vq = &sw->vqs[i];
+
+			if (vq->kickfd >= 0)
+				close(vq->kickfd);
+			vringh_iov_cleanup(&vq->riov);
+			vringh_iov_cleanup(&vq->wiov);
+		}
+	}
+	if (sw->iotlb)
+		for (u32 as = 0; as < sw->attr.nas; as++)
+			iotlb_destroy(sw->iotlb[as]);
+	if (sw->ctlfd >= 0)
+		close(sw->ctlfd);
+	if (sw->epfd >= 0)
+		close(sw->epfd);
+	free(sw->group_asid);
+	free(sw->iotlb);
+	free(sw->vqs);
+	pthread_mutex_destroy(&sw->lock);
+	if (sw->attr.free)
+		sw->attr.free(sw);
+	else
+		free(sw);
+}

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The software-device core (private to src/vdpa/): everything a vDPA device
+ * implemented in this process shares, whatever it does with its queues.
+ * It owns queue bookkeeping, address spaces and their IOTLBs, the status
+ * byte, suspend/resume, the worker thread and the one vdpa_config_ops table
+ * every software device uses; and swdev_vq_service(), the one loop that
+ * drains a queue (kicks off, budget, chain, re-arm on empty, retry on
+ * -ENOMEM, NEEDS_RESET on a ring error, batched completion, interrupt).
+ * A device type supplies a struct swdev_attr and chain handlers.
+ *
+ * Threads and locks. Each simulated device has one worker thread. It sleeps
+ * in epoll on the control eventfd and the queues' kick eventfds; when woken
+ * it takes swdev.lock and, if the device runs (DRIVER_OK, not suspended,
+ * not NEEDS_RESET), calls the device's work function. Every op that changes
+ * device state also takes swdev.lock, so a worker pass never sees a
+ * half-applied change, and a mapping removed under the lock has no request
+ * in flight (requests never outlive one locked pass). kick_vq takes no lock:
+ * it only writes the control eventfd.
+ */
+#ifndef KESTREL_VDPA_SWDEV_H
+#define KESTREL_VDPA_SWDEV_H
+
+#include <pthread.h>
+#include <sys/uio.h>
+
+#include <kestrel/iotlb.h>
+#include <kestrel/vdpa.h>
+#include <kestrel/vringh.h>
+
+#define SWDEV_VQ_NUM_MAX	1024
+#define SWDEV_VQ_ALIGN	4096
+#define SWDEV_CONFIG_MAX	256
+#define SWDEV_IOV_INLINE	16
+/* Chains a worker pass takes from one queue before it yields. */
+#define SWDEV_BUDGET		256
+/* Completions staged before one used-index update (swdev_vq_service()). */
+#define SWDEV_BURST		64
+
+/*
+ * epoll data for a backend fd a device adds to the worker's epoll set
+ * (swdev.epfd): a queue index no device has, so the worker only wakes and
+ * runs a pass.
+ */
+#define SWDEV_EV_BACKEND	0xffffULL
+
+/* Features every simulator offers (virtio 1.2 §6). */
+#define SWDEV_FEATURES					\
+	((1ULL << 32) /* VIRTIO_F_VERSION_1 */ |		\
+	 (1ULL << 33) /* VIRTIO_F_ACCESS_PLATFORM */ |		\
+	 (1ULL << 29) /* VIRTIO_RING_F_EVENT_IDX */ |		\
+	 (1ULL << 28) /* VIRTIO_RING_F_INDIRECT_DESC */)
+
+/**
+ * struct swdev_vq - one virtqueue of a simulated device (swdev.lock)
+ * @vring: the ring walker; valid while @started
+ * @riov: device-readable buffers of the chain being processed
+ * @wiov: device-writable buffers of the chain being processed
+ * @rstore: inline storage of @riov
+ * @wstore: inline storage of @wiov
+ * @desc_area: descriptor table IOVA, as set by the driver
+ * @driver_area: avail ring IOVA
+ * @device_area: used ring IOVA
+ * @num: queue size (0: not set)
+ * @ready: enabled by the driver
+ * @started: @vring initialised (ready and DRIVER_OK)
+ * @last_avail: saved position (set_vq_state, or when the queue stopped)
+ * @last_used: saved used position
+ * @cb: used-buffer callback
+ * @kickfd: the device's duplicate of the kick eventfd, or -1
+ * @kick_gen: bumped when @kickfd changes; stamps epoll events
+ * @stats: counters (@stats.kicks is atomic and lock-free)
+ * @used: completions staged by swdev_vq_service(), published in bursts
+ */
+struct swdev_vq {
+	struct vringh vring;
+	struct vringh_iov riov;
+	struct vringh_iov wiov;
+	struct iovec rstore[SWDEV_IOV_INLINE];
+	struct iovec wstore[SWDEV_IOV_INLINE];
+	u64 desc_area;
+	u64 driver_area;
+	u64 device_area;
+	u32 num;
+	bool ready;
+	bool started;
+	u16 last_avail;
+	u16 last_used;
+	struct vdpa_callback cb;
+	int kickfd;
+	u32 kick_gen;
+	struct vdpa_vq_stats stats;
+	struct vringh_used_elem used[SWDEV_BURST];
+};
+
+struct swdev;
+
+/**
+ * struct swdev_attr - what a device type adds to the core
+ * @device_id: virtio device id
+ * @nvqs: queues
+ * @ngroups: virtqueue groups
+ * @nas: address spaces
+ * @config_size: bytes of config space
+ * @features: feature bits offered (core bits included by the type)
+ * @work: process the queues (swdev.lock held, device running). Return
+ *	true when the budget ran out and another pass is needed at once.
+ * @reset: device-specific reset (swdev.lock held); may be NULL
+ * @update_config: refresh swdev.config from device state (lock held)
+ * @get_vq_group: group of queue @idx; NULL: everything in group 0
+ * @free: free the device-specific part; may be NULL
+ */
+struct swdev_attr {
+	u32 device_id;
+	u32 nvqs;
+	u32 ngroups;
+	u32 nas;
+	size_t config_size;
+	u64 features;
+	bool (*work)(struct swdev *sw);
+	void (*reset)(struct swdev *sw);
+	void (*update_config)(struct swdev *sw);
+	u32 (*get_vq_group)(struct swdev *sw, u16 idx);
+	void (*free)(struct swdev *sw);
+};
+
+/**
+ * struct swdev - a simulated device
+ * @vdpa: the bus part (must stay first: the sims are freed through it)
+ * @attr: device type description (copied at create)
+ * @lock: device lock; everything below unless noted
+ * @vqs: @attr.nvqs queues
+ * @iotlb: one IOTLB per address space
+ * @group_asid: address space of each group
+ * @features: negotiated features
+ * @status: device status byte (without NEEDS_RESET: the bus adds it)
+ * @generation: config generation, bumped on reset
+ * @running: false while suspended
+ * @pending_kick: a kick arrived while suspended
+ * @config_cb: config-change callback
+ * @config: config space contents (little-endian), @attr.config_size bytes
+ * @epfd: the worker's epoll fd
+ * @ctlfd: control eventfd (kicks, requeue, stop)
+ * @stop: tells the worker to exit (atomic)
+ * @worker: worker thread
+ * @worker_started: @worker was created
+ * @poll: busy-poll mode (poll=on), set at creation, read-only after
+ * @polling: the worker is spinning now (written by the worker under @lock;
+ *	work functions then leave kicks disabled)
+ * @lock_waiters: threads waiting in swdev_lock() (atomic); a spinning
+ *	worker steps aside for them
+ */
+struct swdev {
+	struct vdpa_device vdpa;
+	struct swdev_attr attr;
+	pthread_mutex_t lock;
+	struct swdev_vq *vqs;
+	struct iotlb **iotlb;
+	u32 *group_asid;
+	u64 features;
+	u8 status;
+	u32 generation;
+	bool running;
+	bool pending_kick;
+	struct vdpa_callback config_cb;
+	u8 config[SWDEV_CONFIG_MAX];
+	int epfd;
+	int ctlfd;
+	unsigned int stop;
+	pthread_t worker;
+	bool worker_started;
+	bool poll;
+	bool polling;
+	unsigned int lock_waiters;
+};
+
+/**
+ * swdev_lock() - take @sw->lock from an op (not the worker)
+ * @sw: the device
+ *
+ * Like pthread_mutex_lock(), but a busy-polling worker, which re-takes the
+ * lock at once after every pass, sees the waiter and lets it in.
+ */
+static inline void swdev_lock(struct swdev *sw)
+{
+	__atomic_add_fetch(&sw->lock_waiters, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&sw->lock);
+	__atomic_sub_fetch(&sw->lock_waiters, 1, __ATOMIC_RELAXED);
+}
+
+static inline struct swdev *to_swdev(struct vdpa_device *vdpa)
+{
+	return container_of(vdpa, struct swdev, vdpa);
+}
+
+/**
+ * swdev_init() - build the core of a simulated device
+ * @sw: zeroed memory (embedded at offset 0 of the device's own struct)
+ * @attr: the type description
+ *
+ * Does not register. On failure swdev_destroy() cleans up.
+ *
+ * Return: 0 or -errno.
+ */
+int swdev_init(struct swdev *sw, const struct swdev_attr *attr);
+
+/**
+ * swdev_register() - put an initialised device on the bus, start worker
+ * @sw: the device
+ * @name: bus name or NULL/""
+ *
+ * Return: 0 or -errno (the caller then calls swdev_destroy()).
+ */
+int swdev_register(struct swdev *sw, const char *name);
+
+/**
+ * swdev_destroy() - stop the worker and free everything (half-built ok)
+ * @sw: the device, not registered (or being freed by the bus)
+ */
+void swdev_destroy(struct swdev *sw);
+
+/** swdev_has_feature() - whether feature bit @bit was negotiated */
+static inline bool swdev_has_feature(const struct swdev *sw,
+				       unsigned int bit)
+{
+	return sw->features & (1ULL << bit);
+}
+
+/**
+ * swdev_vq_error() - report a ring error of queue @vq (NEEDS_RESET)
+ * @sw: the device
+ * @vq: the queue
+ * @err: the negative errno from vringh
+ */
+void swdev_vq_error(struct swdev *sw, struct swdev_vq *vq, int err);
+
+/**
+ * swdev_vq_rearm() - ring @vq looked empty: re-arm its kicks
+ * @sw: the device (lock held)
+ * @vq: the queue
+ *
+ * Enables driver notifications, then checks for chains that raced with
+ * that. While the worker spins in poll mode no kicks are wanted, so nothing
+ * is re-armed.
+ * Return: true if chains arrived meanwhile (notifications are disabled again
+ * and the caller looks once more), false to end the pass (kicks re-armed,
+ * spinning, or a ring error already reported with swdev_vq_error()).
+ */
+bool swdev_vq_rearm(struct swdev *sw, struct swdev_vq *vq);
+
+/**
+ * swdev_vq_notify() - interrupt the driver if the ring asks for it
+ * @sw: the device
+ * @vq: the queue, after completions
+ */
+void swdev_vq_notify(struct swdev *sw, struct swdev_vq *vq);
+
+/**
+ * swdev_schedule() - wake the worker for another pass
+ * @sw: the device
+ */
+void swdev_schedule(struct swdev *sw);
+
+/* Which buffers of a chain a handler wants (swdev_vq_service()). */
+#define SWDEV_CHAIN_IN		0x1	/* device-readable: in @vq->riov */
+#define SWDEV_CHAIN_OUT		0x2	/* device-writable: in @vq->wiov */
+
+/**
+ * enum swdev_verdict - what a chain handler did with its chain
+ * @SWDEV_USED: served; complete it with the used length the handler set
+ * @SWDEV_HELD: the handler keeps the chain and completes it later itself
+ *	(asynchronous I/O); the loop goes on
+ * @SWDEV_STALL: it cannot be served now (the backend is full or empty):
+ *	the chain goes back to the ring and the pass over this queue ends.
+ *	Whatever unblocks the backend must wake the worker (a backend fd in
+ *	the epoll set, or swdev_schedule()). Also the way out after the
+ *	handler reported an error of another queue itself.
+ *
+ * A negative errno instead says the chain itself is malformed for this
+ * device (e.g. -EACCES, a buffer of the wrong direction): the queue's ring
+ * error is reported with swdev_vq_error() and the device needs a reset.
+ */
+enum swdev_verdict {
+	SWDEV_USED = 0,
+	SWDEV_HELD = 1,
+	SWDEV_STALL = 2,
+};
+
+/**
+ * typedef swdev_chain_fn - serve one chain of a queue
+ * @sw: the device (lock held, running)
+ * @vq: the queue; the chain's buffers are in @vq->riov / @vq->wiov
+ * @head: the chain's head, for SWDEV_HELD completions
+ * @len: out: bytes written into the chain's device-writable buffers
+ *
+ * Return: an enum swdev_verdict or a negative errno (see there).
+ */
+typedef int (*swdev_chain_fn)(struct swdev *sw, struct swdev_vq *vq, u16 head,
+			      u32 *len);
+
+/**
+ * swdev_vq_flush() - publish the completions staged in @vq->used
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @n: staged entries; set to 0
+ *
+ * Return: true, or false after reporting a ring error (the device needs reset).
+ */
+static inline bool swdev_vq_flush(struct swdev *sw, struct swdev_vq *vq,
+				  unsigned int *n)
+{
+	int ret = 0;
+
+	if (*n)
+		ret = vringh_complete_multi(&vq->vring, vq->used, *n);
+	*n = 0;
+	if (unlikely(ret)) {
+		swdev_vq_error(sw, vq, ret);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * swdev_vq_service() - drain one queue through a chain handler
+ * @sw: the device (lock held, running)
+ * @vq: the queue; nothing happens unless it is started
+ * @want: SWDEV_CHAIN_IN and/or SWDEV_CHAIN_OUT: the buffers to collect;
+ *	a chain with buffers of a direction not wanted is a ring error
+ *	(-EACCES from vringh)
+ * @fn: the handler, called once per chain
+ *
+ * The one drain loop of every software device. Kicks are off while it runs
+ * (virtio 1.2 §2.7.10); it takes at most SWDEV_BUDGET chains; an empty ring
+ * re-arms kicks with the race check of swdev_vq_rearm(); -ENOMEM from the
+ * ring walker (no memory for a long chain now) ends the pass and asks for
+ * another; any ring error, or a negative handler verdict, is reported with
+ * swdev_vq_error() and stops the queue until reset. Completions are
+ * published SWDEV_BURST at a time with one used-index update (so chains
+ * complete in the order they were made available, as VIRTIO_F_IN_ORDER
+ * promises), and the driver is interrupted once at the end if the ring asks
+ * for it (EVENT_IDX decides).
+ *
+ * Inline, so each caller's handler is called directly, not through a
+ * pointer: this is every device's hot loop.
+ *
+ * Return: true when the budget ran out (or memory was short) and another
+ * pass is needed at once; false when the queue is drained, stalled or
+ * broken.
+ */
+static __always_inline bool swdev_vq_service(struct swdev *sw,
+					     struct swdev_vq *vq,
+					     unsigned int want,
+					     swdev_chain_fn fn)
+{
+	struct vringh_iov *riov = (want & SWDEV_CHAIN_IN) ? &vq->riov : NULL;
+	struct vringh_iov *wiov = (want & SWDEV_CHAIN_OUT) ? &vq->wiov : NULL;
+	unsigned int budget = SWDEV_BUDGET, staged = 0;
+	bool more = false;
+	int ret;
+
+	if (!vq->started)
+		return false;
+	vringh_notify_disable(&vq->vring);
+	while (likely(!vdpa_needs_reset(&sw->vdpa))) {
+		u32 len = 0;
+		u16 head;
+
+		if (unlikely(!budget--)) {
+			more = true;
+			break;
+		}
+		ret = vringh_getdesc(&vq->vring, riov, wiov, &head);
+		if (ret == 0) {
+			if (swdev_vq_rearm(sw, vq))
+				continue;
+			break;
+		}
+		if (unlikely(ret < 0)) {
+			if (ret == -ENOMEM)
+				more = true;
+			else
+				swdev_vq_error(sw, vq, ret);
+			break;
+		}
+		ret = fn(sw, vq, head, &len);
+		if (likely(ret == SWDEV_USED)) {
+			vq->used[staged].id = head;
+			vq->used[staged].len = len;
+			if (++staged == SWDEV_BURST && !swdev_vq_flush(sw, vq, &staged))
+				break;
+			continue;
+		}
+		if (ret == SWDEV_HELD)
+			continue;
+		if (ret == SWDEV_STALL) {
+			vringh_abandon(&vq->vring, 1);
+			break;
+		}
+		vringh_abandon(&vq->vring, 1);
+		swdev_vq_error(sw, vq, ret);
+		break;
+	}
+	/* Chains served before a ring error are still completed. */
+	if (!swdev_vq_flush(sw, vq, &staged) || vdpa_needs_reset(&sw->vdpa))
+		return false;
+	swdev_vq_notify(sw, vq);
+	return more;
+}
+
+/* The "poll" attribute every type on the core may offer (swdev.poll). */
+#define SWDEV_ATTR_POLL(type, field)					\
+	VDPA_ATTR_BOOL(type, field, "poll",				\
+		       "busy-poll the rings instead of sleeping until a kick (costs a core)")
+
+#endif /* KESTREL_VDPA_SWDEV_H */

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The one table of built-in device types. A new type adds its management
+ * device here and nowhere else.
+ */
+#include <errno.h>
+
+#include <kestrel/vdpa.h>
+
+#include "devices.h"
+
+static struct vdpa_mgmt_dev *const vdpa_types[] = {
+	&swdev_net_mgmt_dev,
+	&swdev_blk_mgmt_dev,
+	&vdpa_tap_mgmt_dev,
+	&vdpa_file_blk_mgmt_dev,
+	&vdpa_console_mgmt_dev,
+	&vdpa_rng_mgmt_dev,
+};
+
+int vdpa_register_types(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(vdpa_types); i++) {
+		int ret = vdpa_mgmt_dev_register(vdpa_types[i]);
+
+		if (ret && ret != -EEXIST)
+			return ret;
+	}
+	return 0;
+}
