@@ -169,6 +169,7 @@ HW_OBJS += src/hw/debugexit.o
 HW_OBJS += src/hw/pong.o
 HW_OBJS += src/hw/boottimer.o
 HW_OBJS += src/hw/cpuhotplug.o
+HW_OBJS += src/hw/testdev.o
 
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)

@@ -20,6 +20,7 @@ struct debugexit;
 struct pong;
 struct boottimer;
 struct cpuhotplug;
+struct testdev;
 
 /* ---- 16550A UART ------------------------------------------------------- */
 
@@ -298,5 +299,35 @@ int cpuhotplug_create(struct vm *vm, u16 port, struct cpuhotplug **out);
 
 /** cpuhotplug_destroy() - release the port and free @c; NULL ok */
 void cpuhotplug_destroy(struct cpuhotplug *c);
+
+/* ---- QEMU's ISA test device (docs/testdev.md is the specification) ------- */
+
+/* Fixed addresses: test kernels written for QEMU's pc-testdev use them. */
+#define TESTDEV_SCRATCH_PORT		0xe0	/* 4 ports: 32-bit scratch */
+#define TESTDEV_FLUSH_PORT		0xe4	/* 4-byte write: flush a page */
+#define TESTDEV_SCRATCH_BYTE_PORT	0xe8	/* 4 ports: scratch, bytewise */
+#define TESTDEV_IRQ_PORT		0x2000	/* + n: interrupt line n */
+#define TESTDEV_NR_IRQS			24
+#define TESTDEV_IOMEM_GPA		0xff000000ULL
+#define TESTDEV_IOMEM_SIZE		0x10000ULL
+
+/**
+ * testdev_create() - QEMU's pc-testdev: a scratch register, page flush,
+ *	interrupt lines and a memory-like MMIO window (see above)
+ * @vm: the VM (its I/O bus and in-kernel irqchip)
+ * @out: the device
+ *
+ * Opt-in (--device testdev): port 0xe0..0xef and 0x2000 are otherwise
+ * free for the guest to probe.
+ *
+ * Return: 0, -ENOMEM, or -EEXIST if a range is taken.
+ */
+int testdev_create(struct vm *vm, struct testdev **out);
+
+/**
+ * testdev_destroy() - lower the lines it raised, release its ranges, free
+ *	@t; NULL and half-built ok
+ */
+void testdev_destroy(struct testdev *t);
 
 #endif /* KESTREL_HW_H */
