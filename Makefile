@@ -170,6 +170,7 @@ HW_OBJS += src/hw/pong.o
 HW_OBJS += src/hw/boottimer.o
 HW_OBJS += src/hw/cpuhotplug.o
 HW_OBJS += src/hw/testdev.o
+HW_OBJS += src/hw/rtc.o
 
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
@@ -221,6 +222,8 @@ UNIT_TESTS += hw/pong_test
 $(B)/tests/unit/hw/pong_test: $(HW_TEST_OBJS) $(call objs,src/hw/pong.o)
 UNIT_TESTS += hw/serial_test
 $(B)/tests/unit/hw/serial_test: $(HW_TEST_OBJS) $(call objs,src/hw/serial.o)
+UNIT_TESTS += hw/rtc_test
+$(B)/tests/unit/hw/rtc_test: $(HW_TEST_OBJS) $(call objs,src/hw/rtc.o)
 UNIT_TESTS += hw/misc_test
 $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src/hw/i8042.o src/hw/boottimer.o src/hw/cpuhotplug.o)
 
