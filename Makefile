@@ -147,6 +147,7 @@ $(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf
 # ---- arch/x86 -------------------------------------------------------------
 CPPFLAGS += -Isrc/arch/x86/include
 X86_OBJS += src/arch/x86/vm.o
+X86_OBJS += src/arch/x86/ioapic.o
 X86_OBJS += src/arch/x86/vcpu.o
 X86_OBJS += src/arch/x86/cpuid.o
 X86_OBJS += src/arch/x86/msr.o

@@ -29,6 +29,7 @@
 #define X86_VIRTIO_MMIO_MAX	32
 
 #define X86_IOAPIC_GPA		0xfec00000ULL
+#define X86_IOAPIC_PINS		24
 #define X86_LAPIC_GPA		0xfee00000ULL
 
 /* Port I/O and interrupt lines (GSIs). */
