@@ -5,6 +5,7 @@
 #   make check      build, run every test
 #   make bench      benchmarks (figures, never pass/fail)
 #   make fuzz       libFuzzer targets, long runs (FUZZ_SECONDS=...)
+#   make check-fresh  `make run` in a new Debian 12 chroot (debootstrap; downloads)
 #
 #   V=1 verbose   WERROR=0 warnings are not errors   SAN=address,undefined
 #   SETUP=0 do not run scripts/setup.sh
@@ -72,7 +73,7 @@ B		:= build-san
 endif
 
 # ---- what scripts/setup.sh installs first -----------------------------------
-SETUP_TEST_GOALS := check bench fuzz setup check-e2e
+SETUP_TEST_GOALS := check bench fuzz setup check-e2e check-fresh
 SETUP_GROUP	:= $(if $(filter $(SETUP_TEST_GOALS),$(MAKECMDGOALS)),test,build)
 
 # ---- util -----------------------------------------------------------------
@@ -345,6 +346,12 @@ check: setup
 	$(Q)$(MAKE) --no-print-directory SETUP=0 all
 	$(Q)$(MAKE) --no-print-directory SETUP=0 $(FUZZ_BINS)
 	$(Q)B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh
+
+# The README's first command on a new Debian 12 (scripts/check-fresh.sh):
+# downloads a base system, so it is not part of `make check`.
+.PHONY: check-fresh
+check-fresh: setup
+	$(Q)scripts/check-fresh.sh
 
 # The whole nested end-to-end matrix (tests/e2e/README.md); `make check` runs one case.
 .PHONY: check-e2e e2e-inputs

@@ -36,6 +36,8 @@ TEST_PACKAGES=(
 	qemu-system-x86 qemu-system-common qemu-utils seabios ipxe-qemu
 	# nested end-to-end harness and guest images
 	cpio kmod xz-utils zstd lz4 procps iproute2
+	# make check-fresh: a new Debian 12 chroot
+	debootstrap
 )
 
 group_packages() {
