@@ -33,6 +33,7 @@ host_mirror() {
 	done
 	[[ -f /etc/apt/sources.list ]] &&
 		awk '$1 == "deb" && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list
+	return 0
 }
 MIRROR=${MIRROR:-$(host_mirror | head -n1)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
