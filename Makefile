@@ -2,11 +2,18 @@
 #
 #   make            kestrel, the guest tests, the host unit tests
 #   make run        build, then boot the built-in default guest
-#   make check      install what is missing, build, run every test
+#   make check      build, run every test
 #   make bench      benchmarks (figures, never pass/fail)
 #   make fuzz       libFuzzer targets, long runs (FUZZ_SECONDS=...)
+#   make check-fresh  `make run` in a new Debian 12 chroot (debootstrap; downloads)
 #
 #   V=1 verbose   WERROR=0 warnings are not errors   SAN=address,undefined
+#   SETUP=0 do not run scripts/setup.sh
+#
+# Every target that compiles first runs scripts/setup.sh (quick when nothing
+# is missing; installing needs root): `make`, `make run` install its "build"
+# group (compiler, libc, liburing), `make check`, `make bench`, `make fuzz`
+# its "test" group too (clang, QEMU, DPDK, ...).
 #
 # Each subsystem lists its objects one per line. Tests link only the
 # subsystems they need, which also keeps the dependency rules of
@@ -64,6 +71,10 @@ CFLAGS		+= -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS		+= -fsanitize=$(SAN)
 B		:= build-san
 endif
+
+# ---- what scripts/setup.sh installs first -----------------------------------
+SETUP_TEST_GOALS := check bench fuzz setup check-e2e check-fresh
+SETUP_GROUP	:= $(if $(filter $(SETUP_TEST_GOALS),$(MAKECMDGOALS)),test,build)
 
 # ---- util -----------------------------------------------------------------
 UTIL_OBJS += src/util/log.o
@@ -139,7 +150,7 @@ CORE_OBJS += src/core/vcpu.o
 
 # The built-in default guest, embedded with .incbin.
 KESTREL_OBJS += src/default-guest.o
-$(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf
+$(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf | setup
 	$(E) "  AS      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -c -DDEFAULT_GUEST='"$(B)/guest/x86/default.elf"' -o $@ $<
@@ -246,15 +257,15 @@ UNIT_TESTS += core/fault_lsan_test
 $(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
-$(B)/tests/unit/core/fault_main.o: src/main.c
+$(B)/tests/unit/core/fault_main.o: src/main.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
-$(B)/lsan/tests/unit/core/fault_main.o: src/main.c
+$(B)/lsan/tests/unit/core/fault_main.o: src/main.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LSAN_FLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
-$(B)/lsan/%.o: %.c
+$(B)/lsan/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LSAN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
@@ -300,7 +311,7 @@ FUZZ_BINS := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
 all: $(KESTREL_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
@@ -320,7 +331,7 @@ $(B)/bench/%: $(B)/bench/%.o
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-$(B)/fuzz/%: FORCE
+$(B)/fuzz/%: FORCE | setup
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)
@@ -328,14 +339,23 @@ $(B)/fuzz/%: FORCE
 run: $(KESTREL_BIN) $(GUEST_BINS)
 	$(B)/kestrel run
 
+# Order-only prerequisite of every compile rule: runs once per make, first.
 setup:
-	scripts/setup.sh
+ifneq ($(SETUP),0)
+	$(Q)scripts/setup.sh $(SETUP_GROUP)
+endif
 
 # The README's test command: installs what is missing, builds, runs everything.
 check: setup
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory SETUP=0 all
+	$(Q)$(MAKE) --no-print-directory SETUP=0 $(FUZZ_BINS)
 	$(Q)B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh
+
+# The README's first command on a new Debian 12 (scripts/check-fresh.sh):
+# downloads a base system, so it is not part of `make check`.
+.PHONY: check-fresh
+check-fresh: setup
+	$(Q)scripts/check-fresh.sh
 
 # The whole nested end-to-end matrix (tests/e2e/README.md); `make check` runs one case.
 .PHONY: check-e2e e2e-inputs
@@ -345,7 +365,7 @@ check-e2e: $(KESTREL_BIN)
 e2e-inputs:
 	$(Q)scripts/fetch-e2e-inputs.sh
 
-bench: all
+bench: setup all
 	$(Q)B=$(B) scripts/run-bench.sh $(BENCH_BINS)
 
 fuzz: $(FUZZ_BINS)

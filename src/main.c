@@ -492,6 +492,7 @@ static int cmd_run(int argc, char **argv)
 		.kernel = o.kernel ? m.kernel.data : kestrel_default_guest,
 		.kernel_size = o.kernel ? m.kernel.size
 			: (size_t)(kestrel_default_guest_end - kestrel_default_guest),
+		.kernel_path = o.kernel ? o.kernel : "(built-in)",
 		.initrd = m.initrd.data,
 		.initrd_size = m.initrd.size,
 		.cmdline = o.cmdline,
