@@ -68,6 +68,7 @@ endif
 # ---- util -----------------------------------------------------------------
 UTIL_OBJS += src/util/log.o
 UTIL_OBJS += src/util/fault.o
+UTIL_OBJS += src/util/parse.o
 
 # ---- iotlb ----------------------------------------------------------------
 IOTLB_OBJS += src/iotlb/iotlb.o
@@ -187,6 +188,8 @@ KESTREL_MAIN := $(wildcard src/main.c)
 # UNIT_TESTS += <subsys>/<name>_test, plus one line naming the objects it links:
 # $(B)/tests/unit/<subsys>/<name>_test: $(call objs,$(UTIL_OBJS) ...)
 objs = $(addprefix $(B)/,$(1))
+UNIT_TESTS += util/parse_test
+$(B)/tests/unit/util/parse_test: $(call objs,src/util/parse.o)
 UNIT_TESTS += iotlb/iotlb_test
 $(B)/tests/unit/iotlb/iotlb_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS))
 UNIT_TESTS += vringh/vringh_test

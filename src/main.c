@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/parse.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 #include <kestrel/vhost-user.h>
@@ -60,54 +60,6 @@ static __printf(1, 2) int usage_error(const char *fmt, ...)
 			*p = '?';
 	fprintf(stderr, "kestrel: %s\n", buf);
 	return VM_EXIT_USAGE;
-}
-
-/**
- * parse_size() - "256M", "1G", "4096", "2k": bytes, with an optional
- * binary suffix K, M, G or T (either case, "iB"/"B" tolerated)
- * Return: 0, or -EINVAL for anything else (including overflow).
- */
-static int parse_size(const char *s, u64 *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (~0ULL >> shift))
-		return -EINVAL;
-	*out = (u64)v << shift;
-	return 0;
-}
-
-static int parse_uint(const char *s, unsigned int *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT_MAX)
-		return -EINVAL;
-	*out = (unsigned int)v;
-	return 0;
 }
 
 /**
