@@ -586,9 +586,9 @@ static int cmd_acpi_dump(int argc, char **argv)
 		v = opt_value(argc, argv, &i, "--cpus", &matched);
 		if (matched) {
 			if (!v || parse_uint(v, &bcfg.nr_cpus) || !bcfg.nr_cpus ||
-			    bcfg.nr_cpus > 254) {
-				usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to 254)",
-					    v ? v : "");
+			    bcfg.nr_cpus > VM_MAX_VCPUS) {
+				usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to %u)",
+					    v ? v : "", VM_MAX_VCPUS);
 				goto out_destroy_devs;
 			}
 			continue;

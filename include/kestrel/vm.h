@@ -99,6 +99,15 @@ struct boot_config;
 #define VM_EXIT_INTERRUPTED	130	/* SIGINT/SIGTERM (VM_STOP_USER) */
 
 /**
+ * VM_MAX_VCPUS - the most vCPUs a kestrel VM has, whatever KVM allows
+ *
+ * The x86 boot tables give vCPUs xAPIC IDs 0..253 and the IOAPIC the next
+ * one; 255 is the broadcast ID. More would need x2APIC routing they do not
+ * describe. vm_max_vcpus() never exceeds it.
+ */
+#define VM_MAX_VCPUS		254
+
+/**
  * struct vm_config - what vm_create() builds
  * @ram_size: bytes of guest RAM (page aligned, non-zero); the architecture
  *	      lays it out (x86: below X86_RAM_32BIT_END, the rest from 4 GiB)
@@ -146,7 +155,7 @@ int vm_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
 
 /**
  * vm_max_vcpus() - the most vCPUs this VM can have (KVM_CAP_MAX_VCPUS,
- * bounded by the architecture)
+ * bounded by VM_MAX_VCPUS)
  */
 unsigned int vm_max_vcpus(struct vm *vm);
 

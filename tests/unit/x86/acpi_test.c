@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <kestrel/boot.h>
+#include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
 #include "../../../src/arch/x86/boot.h"
@@ -294,10 +295,10 @@ int main(void)
 {
 	check_tables(1, 0);
 	check_tables(4, 3);
-	check_tables(254, X86_VIRTIO_MMIO_MAX);
+	check_tables(VM_MAX_VCPUS, X86_VIRTIO_MMIO_MAX);
 	check_aml();
 	check_mptable(1);
-	check_mptable(254);
+	check_mptable(VM_MAX_VCPUS);
 	check_iasl(2, 3);
 	check_iasl(64, X86_VIRTIO_MMIO_MAX);
 	return report_summary();
