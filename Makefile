@@ -10,7 +10,7 @@
 #
 # Each subsystem lists its objects one per line. Tests link only the
 # subsystems they need, which also keeps the dependency rules of
-# docs/DESIGN (iotlb, vringh, vdpa and vhost-user never need core or arch).
+# docs/design.md (iotlb, vringh, vdpa and vhost-user never need core or arch).
 
 CC		?= gcc
 CLANG		?= clang
@@ -120,7 +120,7 @@ VHOST_USER_OBJS += src/vhost-user/mem.o
 VHOST_USER_OBJS += src/vhost-user/msg.o
 VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
-# What the server links: no core, no arch (docs/DESIGN §3).
+# What the server links: no core, no arch (docs/design.md §3).
 VHOST_USER_DEPS = $(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) $(VHOST_USER_OBJS)
 # Standalone binary until src/main.c calls vhost_user_cmd_main().
 all: $(B)/kestrel-vhost-user
