@@ -172,6 +172,9 @@ HW_OBJS += src/hw/pong.o
 HW_OBJS += src/hw/boottimer.o
 HW_OBJS += src/hw/cpuhotplug.o
 
+# ---- the x86 machine: what "kestrel run" builds (include/kestrel/machine.h)
+MACHINE_OBJS += src/arch/x86/machine.o
+
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
 KESTREL_OBJS += $(IOTLB_OBJS)
@@ -182,6 +185,7 @@ KESTREL_OBJS += $(VHOST_USER_OBJS)
 KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
+KESTREL_OBJS += $(MACHINE_OBJS)
 KESTREL_MAIN := $(wildcard src/main.c)
 
 # ---- host unit tests --------------------------------------------------------
@@ -230,29 +234,18 @@ $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
 
-# "kestrel run" in-process with every injection point failed in turn:
-# src/main.c again, main() renamed and its vm_run() call routed through the
-# test. fault_lsan_test is the same test built with AddressSanitizer (its
-# own objects under $(B)/lsan/), for LeakSanitizer after every point.
-FAULT_MAIN_FLAGS := -Dmain=kestrel_main -Dvm_run=fault_test_vm_run \
-	-Wno-missing-prototypes -Wno-missing-declarations
+# The machine builder in-process with every injection point failed in turn.
+# fault_lsan_test is the same test built with AddressSanitizer (its own
+# objects under $(B)/lsan/), for LeakSanitizer after every point.
 LSAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 FAULT_TEST_OBJS = $(filter-out src/default-guest.o,$(KESTREL_OBJS)) \
-	tests/unit/core/fault_test.o tests/unit/core/fault_main.o
+	tests/unit/core/fault_test.o
 UNIT_TESTS += core/fault_test
 $(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o)
 UNIT_TESTS += core/fault_lsan_test
 $(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
-$(B)/tests/unit/core/fault_main.o: src/main.c
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
-$(B)/lsan/tests/unit/core/fault_main.o: src/main.c
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LSAN_FLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 $(B)/lsan/%.o: %.c
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
@@ -280,7 +273,7 @@ $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
-$(B)/bench/vm_create: $(call objs,$(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS) $(HW_OBJS))
+$(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
 -include guest/Makefile.inc

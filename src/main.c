@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * kestrel's command line and the ordered set-up of a VM.
+ * kestrel's command line: options in, a machine config out; the machine
+ * itself is built by include/kestrel/machine.h.
  *
  * Subcommands live in one table (cmds[]); each parses its own options and
  * returns the process exit status. Only this file and log.c print directly.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +18,12 @@
 
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
-#include <kestrel/fault.h>
-#include <kestrel/hw.h>
 #include <kestrel/log.h>
-#include <kestrel/memory.h>
+#include <kestrel/machine.h>
 #include <kestrel/parse.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 #include <kestrel/vhost-user.h>
-#include <kestrel/x86/layout.h>
 
 #define KESTREL_VERSION		"0.1.0"
 
@@ -40,9 +35,6 @@
 #define MAX_MODULE_SIZE		(256ULL << 20)
 #define MAX_MODULES		16
 #define MAX_CMDLINE		(64 * 1024)
-
-extern const unsigned char kestrel_default_guest[];
-extern const unsigned char kestrel_default_guest_end[];
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -123,17 +115,27 @@ static void file_map_close(struct file_map *f)
 /* ---- kestrel run ---------------------------------------------------------- */
 
 /**
- * struct run_opts - "kestrel run" options
+ * struct run_opts - "kestrel run" options and the files they name
+ * @cfg: the machine to build; its images point into the maps below
+ * @kernel: --kernel FILE, or NULL for the built-in guest
+ * @initrd: --initrd FILE, or NULL
+ * @modules: --module FILE[,STR] as given
+ * @nr_modules: entries of @modules
+ * @kernel_map: @kernel read whole
+ * @initrd_map: @initrd read whole
+ * @module_maps: each module's FILE read whole
+ * @module_names: each module's FILE (a copy, for the error lines)
+ * @boot_modules: what the loader gets, @cfg.modules points here
  */
 struct run_opts {
+	struct machine_config cfg;
 	const char *kernel;
 	const char *initrd;
-	const char *cmdline;
-	unsigned int cpus;
-	u64 ram_size;
-	const char *modules[MAX_MODULES];	/* FILE[,cmdline] as given */
+	const char *modules[MAX_MODULES];
 	unsigned int nr_modules;
-	struct virtio_devices *devs;	/* --net/--disk/--device/--console/--rng */
+	struct file_map kernel_map, initrd_map, module_maps[MAX_MODULES];
+	char *module_names[MAX_MODULES];
+	struct boot_module boot_modules[MAX_MODULES];
 };
 
 static const char run_usage[] =
@@ -210,12 +212,10 @@ static int run_parse_device(int argc, char **argv, int *i,
 			return usage_error("%s needs a value (see kestrel run --help)",
 					   name);
 	}
-	ret = virtio_devices_parse_arg(devs, name, v);
-	if (ret == -ENOMEM) {
-		pr_err("%s: out of memory", name);
-		return VM_EXIT_HOST_ERROR;
-	}
 	/* virtio_devices_parse_arg() printed the line naming the argument. */
+	ret = virtio_devices_parse_arg(devs, name, v);
+	if (ret == -ENOMEM)
+		return VM_EXIT_HOST_ERROR;
 	return ret ? VM_EXIT_USAGE : 0;
 }
 
@@ -232,8 +232,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "--module", "--module FILE[,STR]" },
 	};
 
-	o->cpus = 1;
-	o->ram_size = DEFAULT_RAM;
+	o->cfg.nr_cpus = 1;
+	o->cfg.ram_size = DEFAULT_RAM;
 	for (int i = 0; i < argc; i++) {
 		const char *v = NULL;
 		bool matched = false;
@@ -250,7 +250,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				break;
 		}
 		if (!matched) {
-			ret = run_parse_device(argc, argv, &i, o->devs);
+			ret = run_parse_device(argc, argv, &i, o->cfg.devs);
 			if (ret == -ENOENT)
 				return usage_error("unknown argument '%s' (see kestrel run --help)",
 						   argv[i]);
@@ -268,19 +268,19 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (strlen(v) >= MAX_CMDLINE)
 				return usage_error("--cmdline: longer than %d bytes (expected --cmdline STR)",
 						   MAX_CMDLINE - 1);
-			o->cmdline = v;
+			o->cfg.cmdline = v;
 			break;
 		case 3:
-			if (parse_uint(v, &o->cpus) || !o->cpus)
+			if (parse_uint(v, &o->cfg.nr_cpus) || !o->cfg.nr_cpus)
 				return usage_error("--cpus: '%s' is not a vCPU count (expected %s)",
 						   v, opts[k].form);
 			break;
 		case 4:
-			if (parse_size(v, &o->ram_size))
+			if (parse_size(v, &o->cfg.ram_size))
 				return usage_error("--memory: '%s' is not a size (expected %s)",
 						   v, opts[k].form);
-			if (o->ram_size < MIN_RAM || o->ram_size > MAX_RAM ||
-			    !IS_ALIGNED(o->ram_size, 4096))
+			if (o->cfg.ram_size < MIN_RAM || o->cfg.ram_size > MAX_RAM ||
+			    !IS_ALIGNED(o->cfg.ram_size, 4096))
 				return usage_error("--memory: '%s' must be a multiple of 4K from 1M to 1T (expected %s)",
 						   v, opts[k].form);
 			break;
@@ -297,256 +297,87 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static atomic_bool signal_thread_done;
-
-/* Turns SIGINT/SIGTERM (blocked in every other thread) into a VM stop. */
-static void *signal_thread(void *arg)
-{
-	struct vm *vm = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	for (;;) {
-		if (sigwait(&set, &sig))
-			continue;
-		if (atomic_load(&signal_thread_done))
-			return NULL;
-		pr_info("caught signal %d, stopping the VM", sig);
-		vm_request_stop(vm, VM_STOP_USER, 0);
-	}
-}
-
-/**
- * struct machine - everything "kestrel run" builds, torn down in reverse
- */
-struct machine {
-	struct file_map kernel, initrd, modules[MAX_MODULES];
-	struct boot_module boot_modules[MAX_MODULES];
-	char *module_names[MAX_MODULES];
-	struct vm *vm;
-	struct serial *serial;
-	struct i8042 *i8042;
-	struct debugexit *debugexit;
-	struct pong *pong;
-	struct boottimer *boottimer;
-	struct cpuhotplug *cpuhotplug;
-};
-
-static int machine_read_files(struct machine *m, const struct run_opts *o)
+/* Read the files @o names, and point the machine's images at them. */
+static int run_read_files(struct run_opts *o)
 {
 	int ret;
 
 	if (o->kernel) {
-		ret = file_map_open("--kernel", o->kernel, MAX_KERNEL_SIZE, &m->kernel);
+		ret = file_map_open("--kernel", o->kernel, MAX_KERNEL_SIZE, &o->kernel_map);
 		if (ret)
 			return ret;
 	}
 	if (o->initrd) {
-		ret = file_map_open("--initrd", o->initrd, MAX_INITRD_SIZE, &m->initrd);
+		ret = file_map_open("--initrd", o->initrd, MAX_INITRD_SIZE, &o->initrd_map);
 		if (ret)
 			return ret;
 	}
 	for (unsigned int i = 0; i < o->nr_modules; i++) {
 		const char *comma = strchr(o->modules[i], ',');
 
-		m->module_names[i] = comma ? strndup(o->modules[i], comma - o->modules[i])
+		o->module_names[i] = comma ? strndup(o->modules[i], comma - o->modules[i])
 					   : strdup(o->modules[i]);
-		if (!m->module_names[i])
+		if (!o->module_names[i])
 			return usage_error("--module: out of memory");
-		ret = file_map_open("--module", m->module_names[i], MAX_MODULE_SIZE,
-				    &m->modules[i]);
+		ret = file_map_open("--module", o->module_names[i], MAX_MODULE_SIZE,
+				    &o->module_maps[i]);
 		if (ret)
 			return ret;
-		m->boot_modules[i] = (struct boot_module){
-			.data = m->modules[i].data,
-			.size = m->modules[i].size,
-			.cmdline = comma ? comma + 1 : m->module_names[i],
+		o->boot_modules[i] = (struct boot_module){
+			.data = o->module_maps[i].data,
+			.size = o->module_maps[i].size,
+			.cmdline = comma ? comma + 1 : o->module_names[i],
 		};
 	}
+	o->cfg.kernel = o->kernel_map.data;
+	o->cfg.kernel_size = o->kernel_map.size;
+	o->cfg.kernel_name = o->kernel;
+	o->cfg.initrd = o->initrd_map.data;
+	o->cfg.initrd_size = o->initrd_map.size;
+	o->cfg.modules = o->boot_modules;
+	o->cfg.nr_modules = o->nr_modules;
 	return 0;
 }
 
-static void machine_close_files(struct machine *m)
+static void run_opts_release(struct run_opts *o)
 {
-	file_map_close(&m->kernel);
-	file_map_close(&m->initrd);
+	file_map_close(&o->kernel_map);
+	file_map_close(&o->initrd_map);
 	for (unsigned int i = 0; i < MAX_MODULES; i++) {
-		file_map_close(&m->modules[i]);
-		free(m->module_names[i]);
+		file_map_close(&o->module_maps[i]);
+		free(o->module_names[i]);
 	}
+	virtio_devices_destroy(o->cfg.devs);
 }
 
-/*
- * Build the machine in order, run it, tear it down. Each step that fails
- * jumps to the label that undoes everything before it.
- */
 static int cmd_run(int argc, char **argv)
 {
-	struct machine m = { 0 };
 	struct run_opts o = { 0 };
-	struct vm_config vcfg;
-	struct boot_config bcfg;
-	pthread_t sigthread;
-	sigset_t stop_signals;
-	char err[256] = "";
-	int ret, status = VM_EXIT_HOST_ERROR;
+	struct machine *m;
+	int ret, status;
 
-	ret = virtio_devices_create(&o.devs);
-	if (ret) {
-		pr_err("cannot allocate the device list: %s", strerror(-ret));
+	if (machine_devices_create(&o.cfg.devs))
 		return VM_EXIT_HOST_ERROR;
-	}
-	ret = run_parse(argc, argv, &o);
-	if (ret) {
-		status = ret < 0 ? 0 : ret;
-		goto out_close_files;
-	}
-	ret = machine_read_files(&m, &o);
-	if (ret) {
-		status = ret;
-		goto out_close_files;
-	}
-
-	/* SIGINT/SIGTERM go to the signal thread only (threads inherit this). */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-
-	vcfg = (struct vm_config){ .ram_size = o.ram_size, .mem_flags = MEM_F_NORESERVE };
-	ret = vm_create(&vcfg, &m.vm);
-	if (ret) {
-		pr_err("cannot create the VM: %s%s", strerror(-ret),
-		       ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and usable?)" : "");
-		goto out_close_files;
-	}
-	if (o.cpus > vm_max_vcpus(m.vm)) {
-		status = usage_error("--cpus: %u is more than KVM allows here (expected --cpus N with N from 1 to %u)",
-				     o.cpus, vm_max_vcpus(m.vm));
-		goto out_destroy_vm;
-	}
-
-	/* Before the loader: their windows and GSIs go into the DSDT/cmdline. */
-	ret = virtio_devices_attach(o.devs, m.vm);
-	if (ret) {
-		/* Logged naming the option; a path or name that does not work is a
-		 * bad argument, anything else a host error. */
-		if (ret == -ENOENT || ret == -EINVAL || ret == -EISDIR ||
-		    ret == -ENOTBLK || ret == -EROFS || ret == -ENODEV)
-			status = VM_EXIT_USAGE;
-		goto out_destroy_vm;
-	}
-
-	bcfg = (struct boot_config){
-		.kernel = o.kernel ? m.kernel.data : kestrel_default_guest,
-		.kernel_size = o.kernel ? m.kernel.size
-			: (size_t)(kestrel_default_guest_end - kestrel_default_guest),
-		.initrd = m.initrd.data,
-		.initrd_size = m.initrd.size,
-		.cmdline = o.cmdline,
-		.modules = m.boot_modules,
-		.nr_modules = o.nr_modules,
-		.nr_cpus = o.cpus,
-	};
-	bcfg.mmio_devs = virtio_devices_boot_list(o.devs, &bcfg.nr_mmio_devs);
-	ret = vm_load_guest(m.vm, &bcfg, err, sizeof(err));
-	if (ret == -ENOMEM || ret == -EIO) {
-		/* Out of memory, or a KVM ioctl failed: not the image's fault. */
-		pr_err("cannot load the guest: %s", err[0] ? err : strerror(-ret));
-		goto out_destroy_vm;
-	}
-	if (ret) {
-		status = usage_error("--kernel %s: %s (expected a bzImage, PVH ELF or Multiboot v1 image that fits in --memory)",
-				     o.kernel ? o.kernel : "(built-in)",
-				     err[0] ? err : strerror(-ret));
-		goto out_destroy_vm;
-	}
+	status = run_parse(argc, argv, &o);
+	if (!status)
+		status = run_read_files(&o);
+	if (status)
+		goto out_release;
 
 	/* With --console virtio, stdin belongs to the virtio-console. */
-	ret = serial_create(m.vm, X86_COM1_PORT, X86_COM1_IRQ,
-			    virtio_devices_console_is_virtio(o.devs) ? -1 : STDIN_FILENO,
-			    STDOUT_FILENO, &m.serial);
+	o.cfg.console_in = virtio_devices_console_is_virtio(o.cfg.devs) ? -1 : STDIN_FILENO;
+	o.cfg.console_out = STDOUT_FILENO;
+	o.cfg.stop_on_signals = true;
+	ret = machine_create(&o.cfg, &m);
 	if (ret) {
-		pr_err("cannot create the serial device: %s", strerror(-ret));
-		goto out_destroy_devices;
+		status = ret == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+		goto out_release;
 	}
-	ret = i8042_create(m.vm, &m.i8042);
-	if (ret) {
-		pr_err("cannot create the i8042 device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = debugexit_create(m.vm, X86_DEBUG_EXIT_PORT, &m.debugexit);
-	if (ret) {
-		pr_err("cannot create the debug-exit device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = pong_create(m.vm, X86_PONG_PORT, X86_PONG_IRQ, &m.pong);
-	if (ret) {
-		pr_err("cannot create the pong device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = boottimer_create(m.vm, X86_BOOT_TIMER_GPA, &m.boottimer);
-	if (ret) {
-		pr_err("cannot create the boot timer device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = cpuhotplug_create(m.vm, X86_CPU_HOTPLUG_PORT, &m.cpuhotplug);
-	if (ret) {
-		pr_err("cannot create the cpu hot-plug device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-
-	for (unsigned int i = 0; i < o.cpus; i++) {
-		ret = vm_add_vcpu(m.vm, NULL);
-		if (ret) {
-			pr_err("cannot create vCPU %u: %s", i, strerror(-ret));
-			goto out_destroy_devices;
-		}
-	}
-
-	ret = xpthread_create(&sigthread, NULL, signal_thread, m.vm);
-	if (ret) {
-		pr_err("cannot start the signal thread: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	vm_run(m.vm);
-	status = vm_exit_status(m.vm);
-	/*
-	 * No fast exit (_exit() here, leaving teardown to the kernel): it
-	 * would save only the thread joins and unmaps (~0.3 ms). Most of the
-	 * exit time is KVM destroying the VM, and process exit does that too,
-	 * synchronously, before the parent can reap us: closing the last fd of
-	 * a VM with the in-kernel irqchip and PIT waits for SRCU grace periods
-	 * (kvm_free_pit() unregistering the PIT's irq notifiers, then
-	 * srcu_barrier() in kvm_destroy_vm()), ~5-20 ms on this HZ=250 host
-	 * whatever the order of our own teardown. So the CLI takes the same
-	 * complete, leak-checked teardown as the library.
-	 */
-
-	atomic_store(&signal_thread_done, true);
-	pthread_kill(sigthread, SIGTERM);
-	pthread_join(sigthread, NULL);
-	goto out_destroy_devices;
-
-out_destroy_devices:
-	cpuhotplug_destroy(m.cpuhotplug);
-	boottimer_destroy(m.boottimer);
-	pong_destroy(m.pong);
-	debugexit_destroy(m.debugexit);
-	i8042_destroy(m.i8042);
-	serial_destroy(m.serial);
-out_destroy_vm:
-	/* Devices go first: they hold ioeventfds, irqfds and RAM mappings. */
-	virtio_devices_destroy(o.devs);
-	o.devs = NULL;
-	vm_destroy(m.vm);
-out_close_files:
-	virtio_devices_destroy(o.devs);
-	machine_close_files(&m);
-	return status;
+	status = machine_run(m);
+	machine_destroy(m);
+out_release:
+	run_opts_release(&o);
+	return status < 0 ? VM_EXIT_OK : status;
 }
 
 /* ---- kestrel acpi-dump -------------------------------------------------------- */
@@ -562,18 +393,13 @@ static const char acpi_dump_usage[] =
 
 static int cmd_acpi_dump(int argc, char **argv)
 {
-	struct boot_mmio_dev mmio[X86_VIRTIO_MMIO_MAX];
-	struct virtio_devices *devs = NULL;
-	struct boot_config bcfg = { .nr_cpus = 1 };
+	struct machine_config cfg = { .nr_cpus = 1 };
 	const char *dir = NULL;
 	struct stat st;
 	int ret, status = VM_EXIT_USAGE;
 
-	ret = virtio_devices_create(&devs);
-	if (ret) {
-		pr_err("cannot allocate the device list: %s", strerror(-ret));
+	if (machine_devices_create(&cfg.devs))
 		return VM_EXIT_HOST_ERROR;
-	}
 	for (int i = 0; i < argc; i++) {
 		bool matched;
 		const char *v;
@@ -585,15 +411,15 @@ static int cmd_acpi_dump(int argc, char **argv)
 		}
 		v = opt_value(argc, argv, &i, "--cpus", &matched);
 		if (matched) {
-			if (!v || parse_uint(v, &bcfg.nr_cpus) || !bcfg.nr_cpus ||
-			    bcfg.nr_cpus > VM_MAX_VCPUS) {
+			if (!v || parse_uint(v, &cfg.nr_cpus) || !cfg.nr_cpus ||
+			    cfg.nr_cpus > VM_MAX_VCPUS) {
 				usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to %u)",
 					    v ? v : "", VM_MAX_VCPUS);
 				goto out_destroy_devs;
 			}
 			continue;
 		}
-		ret = run_parse_device(argc, argv, &i, devs);
+		ret = run_parse_device(argc, argv, &i, cfg.devs);
 		if (ret == -ENOENT) {
 			if (argv[i][0] == '-' || dir) {
 				usage_error("unknown argument '%s' (see kestrel acpi-dump --help)",
@@ -617,9 +443,9 @@ static int cmd_acpi_dump(int argc, char **argv)
 			    dir);
 		goto out_destroy_devs;
 	}
-	bcfg.nr_mmio_devs = virtio_devices_plan(devs, mmio, ARRAY_SIZE(mmio));
-	bcfg.mmio_devs = bcfg.nr_mmio_devs ? mmio : NULL;
-	ret = boot_tables_dump(&bcfg, dir);
+	ret = machine_dump_tables(&cfg, dir);
+	if (ret == -EINVAL)
+		goto out_destroy_devs;
 	if (ret) {
 		pr_err("cannot write the tables to %s: %s", dir, strerror(-ret));
 		status = VM_EXIT_HOST_ERROR;
@@ -627,7 +453,7 @@ static int cmd_acpi_dump(int argc, char **argv)
 	}
 	status = 0;
 out_destroy_devs:
-	virtio_devices_destroy(devs);
+	virtio_devices_destroy(cfg.devs);
 	return status;
 }
 
