@@ -120,13 +120,9 @@ VHOST_USER_OBJS += src/vhost-user/mem.o
 VHOST_USER_OBJS += src/vhost-user/msg.o
 VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
-# What the server links: no core, no arch (docs/design.md §3).
+# What the server links: no core, no arch (docs/design.md §3). It is
+# served by "kestrel vhost-user" (src/main.c).
 VHOST_USER_DEPS = $(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) $(VHOST_USER_OBJS)
-# Standalone binary until src/main.c calls vhost_user_cmd_main().
-all: $(B)/kestrel-vhost-user
-$(B)/kestrel-vhost-user: $(addprefix $(B)/,$(VHOST_USER_DEPS) src/vhost-user/server-main.o)
-	$(E) "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 UNIT_TESTS += vhost-user/server_test
 $(B)/tests/unit/vhost-user/server_test: $(addprefix $(B)/,$(VHOST_USER_DEPS))
 FUZZ_TARGETS += vhost_user_msg

@@ -5,9 +5,16 @@
  *
  * Subcommands live in one table (cmds[]); each parses its own options and
  * returns the process exit status. Only this file and log.c print directly.
+ *
+ * One convention for every subcommand: options go through getopt_long()
+ * ("--opt VALUE" or "--opt=VALUE"; -h and the short forms a subcommand
+ * lists); --help prints the usage on stdout and exits VM_EXIT_OK; a bad
+ * argument prints one line on stderr naming it and its accepted form and
+ * exits VM_EXIT_USAGE; a failure of the host exits VM_EXIT_HOST_ERROR.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +28,11 @@
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
+#include <kestrel/vdpa-dev.h>
+#include <kestrel/vdpa.h>
+#include <kestrel/vhost-user.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
-#include <kestrel/vhost-user.h>
 
 #define KESTREL_VERSION		"0.1.0"
 
@@ -36,7 +45,13 @@
 #define MAX_MODULES		16
 #define MAX_CMDLINE		(64 * 1024)
 
-/* ---- small helpers ------------------------------------------------------- */
+/* ---- the CLI convention ---------------------------------------------------- */
+
+/* What a subcommand's parser returns when the command goes on. */
+#define CLI_GO			(-1)
+/* What cli_next() returns when parsing stops: the exit status is in cli.status. */
+#define CLI_STOP		(-1)
+#define CLI_MAX_OPTS		16
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -50,9 +65,177 @@ static __printf(1, 2) int usage_error(const char *fmt, ...)
 	for (char *p = buf; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = '?';
-	fprintf(stderr, "kestrel: %s\n", buf);
+	pr_err("%s", buf);
 	return VM_EXIT_USAGE;
 }
+
+/* The exit status for a negative errno from a subcommand's work. */
+static int exit_status_of(int err)
+{
+	if (!err)
+		return VM_EXIT_OK;
+	/* The step that failed logged it, naming the bad argument. */
+	return err == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+}
+
+/**
+ * struct cli_opt - one option of a subcommand
+ * @name: its long name, without the dashes
+ * @has_arg: no_argument or required_argument
+ * @val: what cli_next() returns for it: its short form, or an OPT_* value
+ * @form: its accepted form, for error lines ("--cpus N (1 or more)")
+ */
+struct cli_opt {
+	const char *name;
+	int has_arg;
+	int val;
+	const char *form;
+};
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_MODULE,
+	OPT_NET,
+	OPT_DISK,
+	OPT_DEVICE,
+	OPT_CONSOLE,
+	OPT_RNG,
+	OPT_IOMMU,
+	OPT_MEM_SLOTS,
+	OPT_ONCE,
+};
+
+/* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
+#define CLI_DEVICE_OPTS								\
+	{ "net", required_argument, OPT_NET, "--net sim|tap=IFNAME[,mac=M]" },	\
+	{ "disk", required_argument, OPT_DISK, "--disk PATH[,ro]" },		\
+	{ "device", required_argument, OPT_DEVICE,				\
+	  "--device vdpa,type=TYPE[,attr=value]..." },				\
+	{ "console", required_argument, OPT_CONSOLE, "--console serial|virtio" }, \
+	{ "rng", no_argument, OPT_RNG, "--rng" }
+
+#define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
+
+/**
+ * struct cli - getopt_long() over one subcommand's arguments
+ * @cmd: the subcommand, argv[0] ("run"), for "see kestrel run --help"
+ * @usage: what --help prints
+ * @opts: its options, up to an entry without a name
+ * @argc: arguments, argv[0] included
+ * @argv: the arguments
+ * @status: the exit status once cli_next() returned CLI_STOP
+ * @longopts: @opts for getopt_long()
+ * @shortopts: the short forms in @opts, for getopt_long()
+ */
+struct cli {
+	const char *cmd;
+	const char *usage;
+	const struct cli_opt *opts;
+	int argc;
+	char **argv;
+	int status;
+	struct option longopts[CLI_MAX_OPTS + 1];
+	char shortopts[2 * CLI_MAX_OPTS + 2];
+};
+
+static void cli_init(struct cli *c, const char *usage, const struct cli_opt *opts,
+		     int argc, char **argv)
+{
+	size_t n, k = 0;
+
+	*c = (struct cli){
+		.cmd = argv[0], .usage = usage, .opts = opts, .argc = argc, .argv = argv,
+	};
+	/* A leading ':' makes a missing value ':', apart from an unknown '?'. */
+	c->shortopts[k++] = ':';
+	for (n = 0; opts[n].name && n < CLI_MAX_OPTS; n++) {
+		c->longopts[n] = (struct option){ opts[n].name, opts[n].has_arg, NULL,
+						  opts[n].val };
+		if (opts[n].val < 128) {
+			c->shortopts[k++] = (char)opts[n].val;
+			if (opts[n].has_arg == required_argument)
+				c->shortopts[k++] = ':';
+		}
+	}
+	optind = 0;	/* glibc: start over, permutation state included */
+	opterr = 0;	/* our own error lines, not getopt's */
+}
+
+static const struct cli_opt *cli_find(const struct cli *c, int val)
+{
+	for (const struct cli_opt *o = c->opts; o->name; o++)
+		if (o->val == val)
+			return o;
+	return NULL;
+}
+
+/*
+ * The next option's @val, with its value in optarg; 0 when none is left
+ * (the operands are argv[optind..argc)); CLI_STOP after --help or a bad
+ * argument, both printed, with the exit status in @c->status.
+ */
+static int cli_next(struct cli *c)
+{
+	const struct cli_opt *o;
+	int ch = getopt_long(c->argc, c->argv, c->shortopts, c->longopts, NULL);
+
+	switch (ch) {
+	case -1:
+		return 0;
+	case 'h':
+		fputs(c->usage, stdout);
+		c->status = VM_EXIT_OK;
+		return CLI_STOP;
+	case ':':
+		o = cli_find(c, optopt);
+		c->status = usage_error("--%s needs a value (expected %s)", o->name, o->form);
+		return CLI_STOP;
+	case '?':
+		/* optopt: 0 for an unknown or ambiguous long option, else its val */
+		o = optopt ? cli_find(c, optopt) : NULL;
+		if (o)
+			c->status = usage_error("--%s takes no value (expected %s)", o->name,
+						o->form);
+		else if (optopt)
+			c->status = usage_error("unknown option '-%c' (see kestrel %s --help)",
+						optopt, c->cmd);
+		else
+			c->status = usage_error("unknown argument '%s' (see kestrel %s --help)",
+						c->argv[optind - 1], c->cmd);
+		return CLI_STOP;
+	}
+	return ch;
+}
+
+/* "--NAME: 'VALUE' @why (expected FORM)" for option @val, whose value is optarg. */
+static int cli_bad_value(const struct cli *c, int val, const char *why)
+{
+	const struct cli_opt *o = cli_find(c, val);
+
+	return usage_error("--%s: '%s' %s (expected %s)", o->name, optarg, why, o->form);
+}
+
+/* One operand too many: the first of them. */
+static int cli_extra_operand(const struct cli *c, int first)
+{
+	return usage_error("unknown argument '%s' (see kestrel %s --help)",
+			   c->argv[first], c->cmd);
+}
+
+/* A device option @val (value in optarg) into @devs. Return: 0 or the exit status. */
+static int cli_device_opt(const struct cli *c, int val, struct virtio_devices *devs)
+{
+	/* virtio_devices_parse_arg() logs the line naming the argument. */
+	int ret = virtio_devices_parse_arg(devs, cli_find(c, val)->name, optarg);
+
+	return ret == -ENOMEM ? VM_EXIT_HOST_ERROR : ret ? VM_EXIT_USAGE : 0;
+}
+
+/* ---- files named on the command line ----------------------------------------- */
 
 /**
  * struct file_map - a file read whole, read-only
@@ -165,136 +348,72 @@ static const char run_usage[] =
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"
 "  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM\n";
 
-/* Accepts "--opt VALUE" and "--opt=VALUE"; returns the value or NULL. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name,
-			     bool *matched)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
+static const struct cli_opt run_options[] = {
+	{ "kernel", required_argument, OPT_KERNEL, "--kernel FILE" },
+	{ "initrd", required_argument, OPT_INITRD, "--initrd FILE" },
+	{ "cmdline", required_argument, OPT_CMDLINE, "--cmdline STR" },
+	{ "cpus", required_argument, OPT_CPUS, "--cpus N (1 or more)" },
+	{ "memory", required_argument, OPT_MEMORY, "--memory SIZE (e.g. 256M, 1G or plain bytes)" },
+	{ "module", required_argument, OPT_MODULE, "--module FILE[,STR]" },
+	CLI_DEVICE_OPTS,
+	CLI_HELP_OPT,
+	{ NULL },
+};
 
-	*matched = false;
-	if (strncmp(a, name, n))
-		return NULL;
-	if (a[n] == '=') {
-		*matched = true;
-		return a + n + 1;
-	}
-	if (a[n])
-		return NULL;
-	*matched = true;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
-/*
- * A virtio device option (--net, --disk, --device, --console, --rng):
- * recorded in @devs, opened at attach. Return: 0; -ENOENT when argv[*i]
- * is not one; otherwise the exit status (the error line is printed).
- */
-static int run_parse_device(int argc, char **argv, int *i,
-			    struct virtio_devices *devs)
-{
-	static const char *const names[] = { "--net", "--disk", "--device",
-					     "--console" };
-	const char *name = "--rng", *v = NULL;
-	bool matched = false;
-	int ret;
-
-	if (strcmp(argv[*i], "--rng")) {
-		for (size_t k = 0; k < ARRAY_SIZE(names) && !matched; k++) {
-			name = names[k];
-			v = opt_value(argc, argv, i, name, &matched);
-		}
-		if (!matched)
-			return -ENOENT;
-		if (!v)
-			return usage_error("%s needs a value (see kestrel run --help)",
-					   name);
-	}
-	/* virtio_devices_parse_arg() printed the line naming the argument. */
-	ret = virtio_devices_parse_arg(devs, name, v);
-	if (ret == -ENOMEM)
-		return VM_EXIT_HOST_ERROR;
-	return ret ? VM_EXIT_USAGE : 0;
-}
-
+/* Return: CLI_GO, or the exit status (the usage or the error is printed). */
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
-	static const struct {
-		const char *name, *form;
-	} opts[] = {
-		{ "--kernel", "--kernel FILE" },
-		{ "--initrd", "--initrd FILE" },
-		{ "--cmdline", "--cmdline STR" },
-		{ "--cpus", "--cpus N (1 or more)" },
-		{ "--memory", "--memory SIZE (e.g. 256M, 1G or plain bytes)" },
-		{ "--module", "--module FILE[,STR]" },
-	};
+	struct machine_config *cfg = &o->cfg;
+	struct cli c;
+	int ch, ret;
 
-	o->cfg.nr_cpus = 1;
-	o->cfg.ram_size = DEFAULT_RAM;
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-		bool matched = false;
-		size_t k;
-		int ret;
-
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(run_usage, stdout);
-			return -1;
-		}
-		for (k = 0; k < ARRAY_SIZE(opts); k++) {
-			v = opt_value(argc, argv, &i, opts[k].name, &matched);
-			if (matched)
-				break;
-		}
-		if (!matched) {
-			ret = run_parse_device(argc, argv, &i, o->cfg.devs);
-			if (ret == -ENOENT)
-				return usage_error("unknown argument '%s' (see kestrel run --help)",
-						   argv[i]);
-			if (ret)
-				return ret;
-			continue;
-		}
-		if (!v)
-			return usage_error("%s needs a value (expected %s)",
-					   opts[k].name, opts[k].form);
-		switch (k) {
-		case 0: o->kernel = v; break;
-		case 1: o->initrd = v; break;
-		case 2:
-			if (strlen(v) >= MAX_CMDLINE)
+	cli_init(&c, run_usage, run_options, argc, argv);
+	cfg->nr_cpus = 1;
+	cfg->ram_size = DEFAULT_RAM;
+	while ((ch = cli_next(&c)) > 0) {
+		switch (ch) {
+		case OPT_KERNEL:
+			o->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			o->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			if (strlen(optarg) >= MAX_CMDLINE)
 				return usage_error("--cmdline: longer than %d bytes (expected --cmdline STR)",
 						   MAX_CMDLINE - 1);
-			o->cfg.cmdline = v;
+			cfg->cmdline = optarg;
 			break;
-		case 3:
-			if (parse_uint(v, &o->cfg.nr_cpus) || !o->cfg.nr_cpus)
-				return usage_error("--cpus: '%s' is not a vCPU count (expected %s)",
-						   v, opts[k].form);
+		case OPT_CPUS:
+			if (parse_uint(optarg, &cfg->nr_cpus) || !cfg->nr_cpus)
+				return cli_bad_value(&c, ch, "is not a vCPU count");
 			break;
-		case 4:
-			if (parse_size(v, &o->cfg.ram_size))
-				return usage_error("--memory: '%s' is not a size (expected %s)",
-						   v, opts[k].form);
-			if (o->cfg.ram_size < MIN_RAM || o->cfg.ram_size > MAX_RAM ||
-			    !IS_ALIGNED(o->cfg.ram_size, 4096))
-				return usage_error("--memory: '%s' must be a multiple of 4K from 1M to 1T (expected %s)",
-						   v, opts[k].form);
+		case OPT_MEMORY:
+			if (parse_size(optarg, &cfg->ram_size))
+				return cli_bad_value(&c, ch, "is not a size");
+			if (cfg->ram_size < MIN_RAM || cfg->ram_size > MAX_RAM ||
+			    !IS_ALIGNED(cfg->ram_size, 4096))
+				return cli_bad_value(&c, ch, "must be a multiple of 4K from 1M to 1T");
 			break;
-		case 5:
+		case OPT_MODULE:
 			if (o->nr_modules == MAX_MODULES)
-				return usage_error("--module: at most %d modules (expected %s)",
-						   MAX_MODULES, opts[k].form);
-			o->modules[o->nr_modules++] = v;
+				return usage_error("--module: at most %d modules (expected --module FILE[,STR])",
+						   MAX_MODULES);
+			o->modules[o->nr_modules++] = optarg;
 			break;
+		default:
+			ret = cli_device_opt(&c, ch, cfg->devs);
+			if (ret)
+				return ret;
 		}
 	}
+	if (ch)
+		return c.status;
+	if (optind < argc)
+		return cli_extra_operand(&c, optind);
 	if (o->initrd && !o->kernel)
 		return usage_error("--initrd needs --kernel (expected --kernel FILE --initrd FILE)");
-	return 0;
+	return CLI_GO;
 }
 
 /* Read the files @o names, and point the machine's images at them. */
@@ -317,8 +436,10 @@ static int run_read_files(struct run_opts *o)
 
 		o->module_names[i] = comma ? strndup(o->modules[i], comma - o->modules[i])
 					   : strdup(o->modules[i]);
-		if (!o->module_names[i])
-			return usage_error("--module: out of memory");
+		if (!o->module_names[i]) {
+			pr_err("--module: out of memory");
+			return VM_EXIT_HOST_ERROR;
+		}
 		ret = file_map_open("--module", o->module_names[i], MAX_MODULE_SIZE,
 				    &o->module_maps[i]);
 		if (ret)
@@ -359,8 +480,9 @@ static int cmd_run(int argc, char **argv)
 	if (machine_devices_create(&o.cfg.devs))
 		return VM_EXIT_HOST_ERROR;
 	status = run_parse(argc, argv, &o);
-	if (!status)
-		status = run_read_files(&o);
+	if (status != CLI_GO)
+		goto out_release;
+	status = run_read_files(&o);
 	if (status)
 		goto out_release;
 
@@ -370,14 +492,14 @@ static int cmd_run(int argc, char **argv)
 	o.cfg.stop_on_signals = true;
 	ret = machine_create(&o.cfg, &m);
 	if (ret) {
-		status = ret == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+		status = exit_status_of(ret);
 		goto out_release;
 	}
 	status = machine_run(m);
 	machine_destroy(m);
 out_release:
 	run_opts_release(&o);
-	return status < 0 ? VM_EXIT_OK : status;
+	return status;
 }
 
 /* ---- kestrel acpi-dump -------------------------------------------------------- */
@@ -391,67 +513,58 @@ static const char acpi_dump_usage[] =
 "APIC, DSDT), ready for `iasl -d`. Nothing is opened or created: devices\n"
 "are only placed. Needs no /dev/kvm.\n";
 
+static const struct cli_opt acpi_dump_options[] = {
+	{ "cpus", required_argument, OPT_CPUS, "--cpus N" },
+	CLI_DEVICE_OPTS,
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
 static int cmd_acpi_dump(int argc, char **argv)
 {
 	struct machine_config cfg = { .nr_cpus = 1 };
-	const char *dir = NULL;
+	const char *dir;
 	struct stat st;
-	int ret, status = VM_EXIT_USAGE;
+	struct cli c;
+	int ch, ret, status = VM_EXIT_USAGE;
 
 	if (machine_devices_create(&cfg.devs))
 		return VM_EXIT_HOST_ERROR;
-	for (int i = 0; i < argc; i++) {
-		bool matched;
-		const char *v;
-
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(acpi_dump_usage, stdout);
-			status = 0;
-			goto out_destroy_devs;
-		}
-		v = opt_value(argc, argv, &i, "--cpus", &matched);
-		if (matched) {
-			if (!v || parse_uint(v, &cfg.nr_cpus) || !cfg.nr_cpus ||
-			    cfg.nr_cpus > VM_MAX_VCPUS) {
-				usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to %u)",
-					    v ? v : "", VM_MAX_VCPUS);
+	cli_init(&c, acpi_dump_usage, acpi_dump_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0) {
+		if (ch != OPT_CPUS) {
+			status = cli_device_opt(&c, ch, cfg.devs);
+			if (status)
 				goto out_destroy_devs;
-			}
-			continue;
-		}
-		ret = run_parse_device(argc, argv, &i, cfg.devs);
-		if (ret == -ENOENT) {
-			if (argv[i][0] == '-' || dir) {
-				usage_error("unknown argument '%s' (see kestrel acpi-dump --help)",
-					    argv[i]);
-				goto out_destroy_devs;
-			}
-			dir = argv[i];
-			continue;
-		}
-		if (ret) {
-			status = ret;
+		} else if (parse_uint(optarg, &cfg.nr_cpus) || !cfg.nr_cpus ||
+			   cfg.nr_cpus > VM_MAX_VCPUS) {
+			status = usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to %u)",
+					     optarg, VM_MAX_VCPUS);
 			goto out_destroy_devs;
 		}
 	}
-	if (!dir) {
-		usage_error("missing DIR (expected kestrel acpi-dump DIR [--cpus N] [devices])");
+	if (ch) {
+		status = c.status;
 		goto out_destroy_devs;
 	}
+	if (optind == argc) {
+		status = usage_error("missing DIR (expected kestrel acpi-dump DIR [--cpus N] [devices])");
+		goto out_destroy_devs;
+	}
+	if (optind + 1 < argc) {
+		status = cli_extra_operand(&c, optind + 1);
+		goto out_destroy_devs;
+	}
+	dir = argv[optind];
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		usage_error("'%s' is not a directory (expected kestrel acpi-dump DIR, DIR existing)",
-			    dir);
+		status = usage_error("'%s' is not a directory (expected kestrel acpi-dump DIR, DIR existing)",
+				     dir);
 		goto out_destroy_devs;
 	}
 	ret = machine_dump_tables(&cfg, dir);
-	if (ret == -EINVAL)
-		goto out_destroy_devs;
-	if (ret) {
+	if (ret && ret != -EINVAL)
 		pr_err("cannot write the tables to %s: %s", dir, strerror(-ret));
-		status = VM_EXIT_HOST_ERROR;
-		goto out_destroy_devs;
-	}
-	status = 0;
+	status = exit_status_of(ret);
 out_destroy_devs:
 	virtio_devices_destroy(cfg.devs);
 	return status;
@@ -459,10 +572,79 @@ out_destroy_devs:
 
 /* ---- kestrel vhost-user ------------------------------------------------------ */
 
+static const char vhost_user_usage[] =
+"usage: kestrel vhost-user --socket PATH --device TYPE[,attr=value...]\n"
+"                          [--iommu] [--mem-slots N] [--once] [-v]\n"
+"\n"
+"  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
+"  -d, --device TYPE[,attr=value...]  the vDPA device to serve, TYPE one of:\n"
+"      net       simulator: name, mac, mtu, max_vqp, poll, mode=loop|sink|gen,\n"
+"                gen_len (loop: TX frames come back on RX; sink: TX counted\n"
+"                and dropped; gen: RX buffers filled with gen_len-byte frames,\n"
+"                default 64, TX as sink)\n"
+"      blk       RAM disk: name, capacity, ro, serial\n"
+"      file-blk  path, ro, serial\n"
+"      tap       path=IFNAME, mac, mtu\n"
+"      console, rng\n"
+"  --iommu              offer VIRTIO_F_ACCESS_PLATFORM (the IOTLB message path)\n"
+"  --mem-slots N        memory regions a front-end may add (default: the most)\n"
+"  --once               exit once the first front-end has disconnected\n"
+"  -v, --verbose        debug logging\n"
+"\n"
+"Serves front-ends one at a time until SIGINT/SIGTERM.\n"
+"exit status: 0 stopped by a signal (or --once), 2 bad arguments, 4 host error\n";
+
+static const struct cli_opt vhost_user_options[] = {
+	{ "socket", required_argument, 's', "--socket PATH" },
+	{ "device", required_argument, 'd', "--device TYPE[,attr=value...]" },
+	{ "iommu", no_argument, OPT_IOMMU, "--iommu" },
+	{ "mem-slots", required_argument, OPT_MEM_SLOTS, "--mem-slots N" },
+	{ "once", no_argument, OPT_ONCE, "--once" },
+	{ "verbose", no_argument, 'v', "--verbose" },
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
 static int cmd_vhost_user(int argc, char **argv)
 {
-	/* vhost_user_cmd_main() wants the command name in argv[0]. */
-	return vhost_user_cmd_main(argc + 1, argv - 1);
+	struct vhost_user_server_opts opts = { 0 };
+	const char *sock = NULL, *spec = NULL;
+	struct cli c;
+	int ch;
+
+	cli_init(&c, vhost_user_usage, vhost_user_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'd':
+			spec = optarg;
+			break;
+		case OPT_IOMMU:
+			opts.iommu = true;
+			break;
+		case OPT_MEM_SLOTS:
+			if (parse_uint(optarg, &opts.max_mem_slots) || !opts.max_mem_slots ||
+			    opts.max_mem_slots > VHOST_USER_SERVER_MEM_SLOTS)
+				return usage_error("--mem-slots: '%s' is not a slot count (expected --mem-slots N with N from 1 to %u)",
+						   optarg, VHOST_USER_SERVER_MEM_SLOTS);
+			break;
+		case OPT_ONCE:
+			opts.once = true;
+			break;
+		case 'v':
+			log_level_set(LOG_DEBUG);
+			break;
+		}
+	}
+	if (ch)
+		return c.status;
+	if (optind < argc)
+		return cli_extra_operand(&c, optind);
+	if (!sock || !spec)
+		return usage_error("--socket and --device are required (expected kestrel vhost-user --socket PATH --device TYPE[,attr=value...])");
+	return exit_status_of(vhost_user_serve(sock, spec, &opts));
 }
 
 /* ---- dispatch --------------------------------------------------------------- */
@@ -481,7 +663,8 @@ static const char main_usage[] =
 /**
  * struct cmd - one subcommand
  * @name: what the user types
- * @fn: runs it with the arguments after the name; returns the exit status
+ * @fn: runs it with its arguments, argv[0] being @name; returns the exit
+ *	status
  */
 static const struct cmd {
 	const char *name;
@@ -492,8 +675,22 @@ static const struct cmd {
 	{ "acpi-dump", cmd_acpi_dump },
 };
 
+/*
+ * The vDPA device types every subcommand offers: the management types of
+ * the simulators (net, blk) and the devices of src/vdpa/ (tap, file-blk,
+ * console, rng). The one place they are registered.
+ */
+static int register_device_types(void)
+{
+	int ret = vdpa_mgmt_register_builtin();
+
+	return ret ? ret : vdpa_devices_register();
+}
+
 int main(int argc, char **argv)
 {
+	int ret;
+
 	if (argc < 2) {
 		fputs(main_usage, stderr);
 		return VM_EXIT_USAGE;
@@ -501,15 +698,22 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		fputs(main_usage, stdout);
-		return 0;
+		return VM_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("kestrel %s\n", KESTREL_VERSION);
-		return 0;
+		return VM_EXIT_OK;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 2, argv + 2);
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		ret = register_device_types();
+		if (ret) {
+			pr_err("cannot register the vDPA device types: %s", strerror(-ret));
+			return VM_EXIT_HOST_ERROR;
+		}
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
 	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump; see kestrel --help)",
 			   argv[1]);
 }

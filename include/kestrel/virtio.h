@@ -88,7 +88,9 @@ struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *vm_mmio);
 
 /* ---- devices from the command line ---------------------------------------
  *
- * main.c hands every device option to virtio_devices_parse_arg(); the
+ * With the vDPA device types registered (main.c does it before any
+ * subcommand), main.c hands every device option to
+ * virtio_devices_parse_arg(); the
  * machine builder (include/kestrel/machine.h) chooses a window and an
  * interrupt for each, calls virtio_devices_attach() after vm_create() and
  * describes the same windows to the loader. Accepted forms (each one
@@ -160,8 +162,8 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs);
  *	order: @place[n].base and .irq for device n (.size at least
  *	VIRTIO_MMIO_REGION_SIZE), chosen by the machine
  *
- * Registers the built-in management types, creates each vDPA device from
- * its spec and puts it on virtio-mmio at @place[n]. Called again after a
+ * Creates each vDPA device from its spec and puts it on virtio-mmio at
+ * @place[n]. Called again after a
  * failure, it goes on with the first device not attached.
  *
  * Return: 0 or -errno (logged, naming the device); on failure the devices

@@ -87,9 +87,10 @@ struct vcpu;
 struct boot_config;
 
 /*
- * Exit statuses of "kestrel run" (main.c maps the stop reason to these).
- * Odd statuses belong to the guest: the debug-exit port gives (v << 1) | 1.
- * Even ones are kestrel's own, so the two never collide.
+ * Exit statuses of every kestrel subcommand (vm_exit_status() maps the stop
+ * reason of "kestrel run" to these). Odd statuses belong to the guest: the
+ * debug-exit port gives (v << 1) | 1. Even ones are kestrel's own, so the
+ * two never collide.
  */
 #define VM_EXIT_OK		0	/* reset or power-off */
 #define VM_EXIT_USAGE		2	/* bad command line (one-line error) */

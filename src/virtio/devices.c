@@ -14,7 +14,6 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
-#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 
 #include "internal.h"
@@ -61,13 +60,6 @@ int virtio_devices_create(unsigned int max, struct virtio_devices **out)
 	return 0;
 }
 
-static int vdev_register_types(void)
-{
-	int ret = vdpa_mgmt_register_builtin();
-
-	return ret ? ret : vdpa_devices_register();
-}
-
 /* Record @spec after checking it parses; errors name @opt and @val. */
 static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 			 const char *val, const char *spec)
@@ -84,9 +76,6 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 		pr_err("%s: at most %u virtio devices", what, devs->max);
 		return -E2BIG;
 	}
-	ret = vdev_register_types();
-	if (ret)
-		return ret;
 	ret = vdpa_mgmt_parse(spec, &mdev, &config);
 	if (ret) {
 		pr_err("%s: not a valid device (see the line above)", what);
@@ -276,10 +265,8 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs)
 int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
 			  const struct boot_mmio_dev *place)
 {
-	int ret = vdev_register_types();
+	int ret;
 
-	if (ret)
-		return ret;
 	for (unsigned int n = devs->nr_attached; n < devs->nr; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
 		u64 base = place[n].base;

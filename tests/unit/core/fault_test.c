@@ -34,6 +34,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
@@ -316,11 +317,16 @@ int main(void)
 	close(fd);
 	dup2(nullfd, 0);
 	log_level_set(LOG_WARN);	/* progress lines are not errors */
+	/* What src/main.c does before any subcommand. */
+	if (vdpa_mgmt_register_builtin() || vdpa_devices_register()) {
+		report(false, "set-up: register the vDPA device types");
+		return report_summary();
+	}
 
 	/*
 	 * Warm-up: one whole run, so that what glibc keeps for reuse (malloc
-	 * arenas of the threads, cached thread stacks) and what registers
-	 * once (the vDPA management devices) exist before the baseline.
+	 * arenas of the threads, cached thread stacks) exists before the
+	 * baseline.
 	 */
 	fault_inject_arm(0);
 	status = run_kestrel(err, sizeof(err));
