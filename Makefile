@@ -17,7 +17,7 @@
 #
 # Each subsystem lists its objects one per line. Tests link only the
 # subsystems they need, which also keeps the dependency rules of
-# docs/DESIGN (iotlb, vringh, vdpa and vhost-user never need core or arch).
+# docs/design.md (iotlb, vringh, vdpa and vhost-user never need core or arch).
 
 CC		?= gcc
 CLANG		?= clang
@@ -79,6 +79,7 @@ SETUP_GROUP	:= $(if $(filter $(SETUP_TEST_GOALS),$(MAKECMDGOALS)),test,build)
 # ---- util -----------------------------------------------------------------
 UTIL_OBJS += src/util/log.o
 UTIL_OBJS += src/util/fault.o
+UTIL_OBJS += src/util/parse.o
 
 # ---- iotlb ----------------------------------------------------------------
 IOTLB_OBJS += src/iotlb/iotlb.o
@@ -121,7 +122,7 @@ UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio := tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
-	tests/unit/virtio/fake_vm.c src/core/memory.c src/core/iobus.c src/util/fault.c \
+	tests/unit/virtio/fake_vm.c src/core/memory.c src/core/iobus.c src/util/fault.c src/util/parse.c \
 	src/util/log.c src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 
 # ---- vhost-user server -----------------------------------------------------
@@ -129,13 +130,9 @@ VHOST_USER_OBJS += src/vhost-user/mem.o
 VHOST_USER_OBJS += src/vhost-user/msg.o
 VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
-# What the server links: no core, no arch (docs/DESIGN §3).
+# What the server links: no core, no arch (docs/design.md §3). It is
+# served by "kestrel vhost-user" (src/main.c).
 VHOST_USER_DEPS = $(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) $(VHOST_USER_OBJS)
-# Standalone binary until src/main.c calls vhost_user_cmd_main().
-all: $(B)/kestrel-vhost-user
-$(B)/kestrel-vhost-user: $(addprefix $(B)/,$(VHOST_USER_DEPS) src/vhost-user/server-main.o)
-	$(E) "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 UNIT_TESTS += vhost-user/server_test
 $(B)/tests/unit/vhost-user/server_test: $(addprefix $(B)/,$(VHOST_USER_DEPS))
 FUZZ_TARGETS += vhost_user_msg
@@ -184,6 +181,9 @@ HW_OBJS += src/hw/cpuhotplug.o
 HW_OBJS += src/hw/testdev.o
 HW_OBJS += src/hw/rtc.o
 
+# ---- the x86 machine: what "kestrel run" builds (include/kestrel/machine.h)
+MACHINE_OBJS += src/arch/x86/machine.o
+
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
 KESTREL_OBJS += $(IOTLB_OBJS)
@@ -194,12 +194,15 @@ KESTREL_OBJS += $(VHOST_USER_OBJS)
 KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
+KESTREL_OBJS += $(MACHINE_OBJS)
 KESTREL_MAIN := $(wildcard src/main.c)
 
 # ---- host unit tests --------------------------------------------------------
 # UNIT_TESTS += <subsys>/<name>_test, plus one line naming the objects it links:
 # $(B)/tests/unit/<subsys>/<name>_test: $(call objs,$(UTIL_OBJS) ...)
 objs = $(addprefix $(B)/,$(1))
+UNIT_TESTS += util/parse_test
+$(B)/tests/unit/util/parse_test: $(call objs,src/util/parse.o)
 UNIT_TESTS += iotlb/iotlb_test
 $(B)/tests/unit/iotlb/iotlb_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS))
 UNIT_TESTS += vringh/vringh_test
@@ -242,29 +245,18 @@ $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
 
-# "kestrel run" in-process with every injection point failed in turn:
-# src/main.c again, main() renamed and its vm_run() call routed through the
-# test. fault_lsan_test is the same test built with AddressSanitizer (its
-# own objects under $(B)/lsan/), for LeakSanitizer after every point.
-FAULT_MAIN_FLAGS := -Dmain=kestrel_main -Dvm_run=fault_test_vm_run \
-	-Wno-missing-prototypes -Wno-missing-declarations
+# The machine builder in-process with every injection point failed in turn.
+# fault_lsan_test is the same test built with AddressSanitizer (its own
+# objects under $(B)/lsan/), for LeakSanitizer after every point.
 LSAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 FAULT_TEST_OBJS = $(filter-out src/default-guest.o,$(KESTREL_OBJS)) \
-	tests/unit/core/fault_test.o tests/unit/core/fault_main.o
+	tests/unit/core/fault_test.o
 UNIT_TESTS += core/fault_test
 $(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o)
 UNIT_TESTS += core/fault_lsan_test
 $(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
-$(B)/tests/unit/core/fault_main.o: src/main.c | setup
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
-$(B)/lsan/tests/unit/core/fault_main.o: src/main.c | setup
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LSAN_FLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 $(B)/lsan/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
@@ -292,7 +284,7 @@ $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
-$(B)/bench/vm_create: $(call objs,$(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS) $(HW_OBJS))
+$(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
 -include guest/Makefile.inc

@@ -87,9 +87,10 @@ struct vcpu;
 struct boot_config;
 
 /*
- * Exit statuses of "kestrel run" (main.c maps the stop reason to these).
- * Odd statuses belong to the guest: the debug-exit port gives (v << 1) | 1.
- * Even ones are kestrel's own, so the two never collide.
+ * Exit statuses of every kestrel subcommand (vm_exit_status() maps the stop
+ * reason of "kestrel run" to these). Odd statuses belong to the guest: the
+ * debug-exit port gives (v << 1) | 1. Even ones are kestrel's own, so the
+ * two never collide.
  */
 #define VM_EXIT_OK		0	/* reset or power-off */
 #define VM_EXIT_USAGE		2	/* bad command line (one-line error) */
@@ -97,6 +98,15 @@ struct boot_config;
 #define VM_EXIT_GUEST_ERROR	6	/* triple fault, internal/emulation error,
 					 * failed entry, crash event, unknown exit */
 #define VM_EXIT_INTERRUPTED	130	/* SIGINT/SIGTERM (VM_STOP_USER) */
+
+/**
+ * VM_MAX_VCPUS - the most vCPUs a kestrel VM has, whatever KVM allows
+ *
+ * The x86 boot tables give vCPUs xAPIC IDs 0..253 and the IOAPIC the next
+ * one; 255 is the broadcast ID. More would need x2APIC routing they do not
+ * describe. vm_max_vcpus() never exceeds it.
+ */
+#define VM_MAX_VCPUS		254
 
 /**
  * enum vm_irqchip - where a VM's interrupt controllers are emulated
@@ -163,7 +173,7 @@ int vm_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
 
 /**
  * vm_max_vcpus() - the most vCPUs this VM can have (KVM_CAP_MAX_VCPUS,
- * bounded by the architecture)
+ * bounded by VM_MAX_VCPUS)
  */
 unsigned int vm_max_vcpus(struct vm *vm);
 

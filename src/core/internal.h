@@ -85,8 +85,7 @@ int vcpu_signal_setup(void);
  */
 
 /*
- * vm_arch_create() - lay out RAM (vm_register_ram()), then irqchip & co.;
- * may lower vm->max_vcpus to the architecture's own limit
+ * vm_arch_create() - lay out RAM (vm_register_ram()), then irqchip & co.
  */
 int vm_arch_create(struct vm *vm, const struct vm_config *cfg);
 void vm_arch_destroy(struct vm *vm);

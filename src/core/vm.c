@@ -88,7 +88,7 @@ static int vm_open_kvm(struct vm *vm)
 	ret = kvm_check_cap(vm, KVM_CAP_MAX_VCPUS);
 	if (!ret)
 		ret = kvm_check_cap(vm, KVM_CAP_NR_VCPUS);
-	vm->max_vcpus = ret > 0 ? (unsigned int)ret : 4;
+	vm->max_vcpus = MIN(ret > 0 ? (unsigned int)ret : 4, (unsigned int)VM_MAX_VCPUS);
 	return 0;
 }
 

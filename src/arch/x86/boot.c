@@ -14,11 +14,11 @@
 #include <linux/kvm.h>
 
 #include <kestrel/log.h>
+#include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
 #include "loader.h"
 
-#define X86_MAX_BOOT_CPUS	254	/* APIC IDs 0..253, IOAPIC takes nr_cpus */
 
 int x86_loader_fail(struct x86_loader *l, int err, const char *fmt, ...)
 {
@@ -366,9 +366,9 @@ static int x86_check_config(struct x86_loader *l)
 
 	if (!cfg->kernel || !cfg->kernel_size)
 		return x86_loader_fail(l, -ENOEXEC, "empty kernel image");
-	if (cfg->nr_cpus < 1 || cfg->nr_cpus > X86_MAX_BOOT_CPUS)
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS)
 		return x86_loader_fail(l, -EINVAL, "%u vCPUs: the boot tables describe 1..%u",
-				       cfg->nr_cpus, X86_MAX_BOOT_CPUS);
+				       cfg->nr_cpus, VM_MAX_VCPUS);
 	if (cfg->initrd_size && !cfg->initrd)
 		return x86_loader_fail(l, -EINVAL, "initrd size without data");
 	if (cfg->nr_modules && !cfg->modules)

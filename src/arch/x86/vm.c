@@ -32,7 +32,6 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 
 	if (cfg->ram_size < (1ULL << 20))
 		return -EINVAL;	/* boot data lives in the first MiB */
-	vm->max_vcpus = MIN(vm->max_vcpus, (unsigned int)X86_MAX_VCPUS);
 
 	/* Memslots first: each change is slow once the irqchip exists. */
 	ret = vm_register_ram(vm, 0, low, cfg->mem_flags);

@@ -18,9 +18,6 @@ struct kvm_cpuid2;
 struct kvm_msrs;
 struct x86_ioapic;
 
-/* APIC IDs above this would need x2APIC routing we do not describe. */
-#define X86_MAX_VCPUS		254
-
 /**
  * struct vm_arch - per-VM x86 state, written once at vm_create() /
  * vm_load_guest() before any vCPU exists, read-only afterwards
