@@ -187,6 +187,8 @@ KESTREL_MAIN := $(wildcard src/main.c)
 # UNIT_TESTS += <subsys>/<name>_test, plus one line naming the objects it links:
 # $(B)/tests/unit/<subsys>/<name>_test: $(call objs,$(UTIL_OBJS) ...)
 objs = $(addprefix $(B)/,$(1))
+# tests/unit/test.h itself (links nothing else)
+UNIT_TESTS += util/report_test
 UNIT_TESTS += iotlb/iotlb_test
 $(B)/tests/unit/iotlb/iotlb_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS))
 UNIT_TESTS += vringh/vringh_test
