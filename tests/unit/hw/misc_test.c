@@ -12,7 +12,7 @@
 #include <kestrel/x86/layout.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 static void test_debugexit(void)
 {
@@ -30,23 +30,22 @@ static void test_debugexit(void)
 
 	report_prefix_push("debug-exit");
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		vm = fake_vm_create();
-		if (!vm || debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
+		if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) ||
+		    debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
 			report(false, "create");
 			fake_vm_destroy(vm);
 			break;
 		}
 		fake_vm_pio_write(vm, X86_DEBUG_EXIT_PORT, cases[i].v, cases[i].len);
-		report(fake_vm_stop_reason(vm) == VM_STOP_EXIT &&
-		       fake_vm_stop_status(vm) == cases[i].status,
+		report(vm_stop_reason(vm) == VM_STOP_EXIT && vm_stop_status(vm) == cases[i].status,
 		       "%u-byte write of %#x: exit status %#x", cases[i].len, cases[i].v,
-		       fake_vm_stop_status(vm));
+		       vm_stop_status(vm));
 		debugexit_destroy(d);
 		fake_vm_destroy(vm);
 	}
 
-	vm = fake_vm_create();
-	if (vm && !debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
+	if (!fake_vm_create(FAKE_VM_MIN_RAM, &vm) &&
+	    !debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
 		report(!fake_vm_pio_read(vm, X86_DEBUG_EXIT_PORT, &v, 4) && v == 0,
 		       "reads return 0");
 		fake_outb(vm, X86_DEBUG_EXIT_PORT + 1, 5);
@@ -74,11 +73,11 @@ static u8 i8042_status(struct vm *vm)
 static void test_i8042(void)
 {
 	struct i8042 *i = NULL;
-	struct vm *vm = fake_vm_create();
+	struct vm *vm;
 	u8 ctr;
 
 	report_prefix_push("i8042");
-	if (!vm || i8042_create(vm, &i)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || i8042_create(vm, &i)) {
 		report(false, "create");
 		goto out;
 	}
@@ -124,20 +123,19 @@ static void test_i8042(void)
 	fake_outb(vm, X86_I8042_CMD_PORT, 0xff);
 	report(fake_vm_stops(vm) == 0, "command 0xff (pulse nothing): no reset");
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_PULSE_RESET);
-	report(fake_vm_stop_reason(vm) == VM_STOP_RESET, "0xfe: VM_STOP_RESET");
+	report(vm_stop_reason(vm) == VM_STOP_RESET, "0xfe: VM_STOP_RESET");
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_PULSE_RESET);
 	report(fake_vm_stops(vm) == 1, "a second 0xfe asks only once");
 	i8042_destroy(i);
 	fake_vm_destroy(vm);
 
-	vm = fake_vm_create();
-	if (!vm || i8042_create(vm, &i)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || i8042_create(vm, &i)) {
 		report(false, "re-create");
 		goto out;
 	}
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_WRITE_OUTPORT);
 	fake_outb(vm, X86_I8042_DATA_PORT, 0x02);
-	report(fake_vm_stop_reason(vm) == VM_STOP_RESET,
+	report(vm_stop_reason(vm) == VM_STOP_RESET,
 	       "output port written with bit 0 clear: VM_STOP_RESET");
 	i8042_destroy(i);
 	report(fake_inb(vm, X86_I8042_CMD_PORT) == 0xff, "destroy releases the ports");
@@ -150,11 +148,11 @@ out:
 static void test_boottimer(void)
 {
 	struct boottimer *t = NULL;
-	struct vm *vm = fake_vm_create();
+	struct vm *vm;
 	u64 gpa = X86_BOOT_TIMER_GPA, v;
 
 	report_prefix_push("boot-timer");
-	if (!vm || boottimer_create(vm, gpa, &t)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || boottimer_create(vm, gpa, &t)) {
 		report(false, "create");
 		goto out;
 	}
@@ -192,11 +190,12 @@ out:
 static void test_cpuhotplug(void)
 {
 	struct cpuhotplug *c = NULL;
-	struct vm *vm = fake_vm_create();
+	struct vm *vm;
 	u32 v;
 
 	report_prefix_push("cpu-hotplug");
-	if (!vm || cpuhotplug_create(vm, X86_CPU_HOTPLUG_PORT, &c)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) ||
+	    cpuhotplug_create(vm, X86_CPU_HOTPLUG_PORT, &c)) {
 		report(false, "create");
 		goto out;
 	}

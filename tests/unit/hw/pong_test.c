@@ -13,7 +13,7 @@
 #include <kestrel/x86/layout.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 #define BASE	X86_PONG_PORT
 #define IRQ	X86_PONG_IRQ
@@ -298,8 +298,7 @@ int main(void)
 	struct pong *p = NULL, *dup = NULL;
 
 	report_prefix_push("pong");
-	vm = fake_vm_create();
-	if (!vm || pong_create(vm, BASE, IRQ, &p)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || pong_create(vm, BASE, IRQ, &p)) {
 		report(false, "create");
 		return report_summary();
 	}

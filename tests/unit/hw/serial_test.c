@@ -17,7 +17,7 @@
 #include <kestrel/x86/layout.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 #define BASE	X86_COM1_PORT
 #define IRQ	X86_COM1_IRQ
@@ -204,8 +204,8 @@ int main(void)
 	char buf[64];
 
 	report_prefix_push("serial");
-	vm = fake_vm_create();
-	if (!vm || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || pipe2(in, O_CLOEXEC) ||
+	    pipe2(out, O_CLOEXEC) ||
 	    serial_create(vm, BASE, IRQ, in[0], out[1], &s)) {
 		report(false, "create");
 		return report_summary();

@@ -20,7 +20,7 @@
 #include <kestrel/vringh.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 #define BASE		0xd0001000ULL
 #define IRQ		10
@@ -50,7 +50,7 @@ struct tdrv {
 
 static u32 rd(struct tdrv *d, u64 off)
 {
-	return fake_vm_mmio_read(d->vm, BASE + off, 4);
+	return fake_mmio_read(d->vm, BASE + off, 4);
 }
 
 static void wr(struct tdrv *d, u64 off, u32 val)
@@ -169,18 +169,18 @@ static void test_identity(struct tdrv *d)
 	wr(d, VIRTIO_MMIO_VERSION, 1);
 	report(rd(d, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976 &&
 	       rd(d, VIRTIO_MMIO_VERSION) == 2, "read-only registers ignore writes");
-	report(fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE, 2) == 0xffff,
+	report(fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE, 2) == 0xffff,
 	       "2-byte register read returns all ones");
-	report(fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE + 1, 1) == 0xff,
+	report(fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE + 1, 1) == 0xff,
 	       "1-byte register read returns all ones");
 	for (unsigned int i = 0; i < 6; i++) {
-		mac[i] = (u8)fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + i, 1);
+		mac[i] = (u8)fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + i, 1);
 		mac_ok &= mac[i] == dev_mac[i];
 	}
 	report(mac_ok, "config space: mac by 1-byte reads");
-	report((fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 6, 2) &
+	report((fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 6, 2) &
 		VIRTIO_NET_S_LINK_UP) != 0, "config space: status by a 2-byte read");
-	report(fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 0x200, 4) == UINT32_MAX,
+	report(fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 0x200, 4) == UINT32_MAX,
 	       "config read past the config space returns all ones");
 	report(rd(d, VIRTIO_MMIO_SHM_LEN_LOW) == UINT32_MAX &&
 	       rd(d, VIRTIO_MMIO_SHM_LEN_HIGH) == UINT32_MAX,
@@ -379,7 +379,7 @@ int main(void)
 	ret = virtio_mmio_create(vm, vdpa, BASE, IRQ, &m);
 	report(ret == -ENOSPC, "an ioeventfd failure fails create (%d)", ret);
 	report(fake_vm_nr_ioeventfds(vm) == 0 && fake_vm_nr_irqfds(vm) == 0 &&
-	       fake_vm_mmio_read(vm, BASE, 4) == UINT32_MAX,
+	       fake_mmio_read(vm, BASE, 4) == UINT32_MAX,
 	       "... and leaves nothing behind");
 	fake_vm_fail_ioeventfd_after(vm, -1);
 	report(virtio_mmio_create(vm, vdpa, BASE + 1, IRQ, &m) == -EINVAL,
@@ -407,7 +407,7 @@ int main(void)
 	virtio_mmio_destroy(m);
 	report(fake_vm_nr_ioeventfds(vm) == 0 && fake_vm_nr_irqfds(vm) == 0,
 	       "ioeventfds and irqfd released");
-	report(fake_vm_mmio_read(vm, BASE, 4) == UINT32_MAX, "window released");
+	report(fake_mmio_read(vm, BASE, 4) == UINT32_MAX, "window released");
 	report(vdpa_get_status(vdpa) == 0, "device left reset");
 	report_prefix_pop();
 
