@@ -31,6 +31,14 @@
  *		check_eq(p->len, 32);
  *	report_checks("map stops at the region boundary");
  *
+ * and steps that only make sense in turn keep C's short-circuit with &&
+ * (the FAIL line then names the first step that failed):
+ *
+ *	if (check_eq(vdrv_map(&d, 0), 0) && check_eq(vdrv_vq_setup(&d, 0, 64), 0))
+ *		check_eq(vdrv_driver_ok(&d), 0);
+ *	if (!report_checks("bring-up"))
+ *		return report_summary();
+ *
  * The check state is per test program and not locked: report from one
  * thread. report_summary() fails a test that left clauses unreported.
  */
@@ -237,8 +245,11 @@ static inline bool test_check_cmp(bool pass, const char *ea, const char *op,
  */
 #define test_cmp(a, op, b, ea, eb, err) ({				\
 	__typeof__(0 ? (a) : (b)) test_a_ = (a), test_b_ = (b);	\
-	test_check_cmp(test_a_ op test_b_, ea, #op, eb,		\
-		       test_val(test_a_), test_val(test_b_), err);	\
+	bool test_pass_ = test_a_ op test_b_;				\
+									\
+	test_check_cmp(test_pass_, ea, #op, eb, test_val(test_a_),	\
+		       test_val(test_b_), err);				\
+	test_pass_;							\
 })
 
 #define check_eq(a, b)		test_cmp(a, ==, b, #a, #b, false)
@@ -264,9 +275,24 @@ static inline bool test_check_ptr(const void *a, const void *b, const char *ea,
 	return test_check_done(pass);
 }
 
+/*
+ * Clauses that guard others yield their verdict from the caller's own
+ * value rather than through the helper, so that the compiler sees what a
+ * guard proves (out-parameters written, a pointer non-NULL).
+ */
 #define check_ptr(a, b)		test_check_ptr((a), (b), #a, #b, true)
-#define check_null(p)		test_check_ptr((p), NULL, #p, "NULL", true)
-#define check_nonnull(p)	test_check_ptr((p), NULL, #p, "NULL", false)
+#define check_null(p) ({						\
+	const void *test_p_ = (p);					\
+									\
+	test_check_ptr(test_p_, NULL, #p, "NULL", true);		\
+	test_p_ == NULL;						\
+})
+#define check_nonnull(p) ({						\
+	const void *test_p_ = (p);					\
+									\
+	test_check_ptr(test_p_, NULL, #p, "NULL", false);		\
+	test_p_ != NULL;						\
+})
 
 static inline bool test_check_bool(bool v, bool want, const char *e)
 {
@@ -276,8 +302,18 @@ static inline bool test_check_bool(bool v, bool want, const char *e)
 	return test_check_done(v == want);
 }
 
-#define check_true(x)		test_check_bool(!!(x), true, #x)
-#define check_false(x)		test_check_bool(!!(x), false, #x)
+#define check_true(x) ({						\
+	bool test_v_ = (x);						\
+									\
+	test_check_bool(test_v_, true, #x);				\
+	test_v_;							\
+})
+#define check_false(x) ({						\
+	bool test_v_ = (x);						\
+									\
+	test_check_bool(test_v_, false, #x);				\
+	!test_v_;							\
+})
 
 /* @s quoted and escaped, at most about 60 characters of it */
 static inline struct test_val_str test_str_quote(const char *s)

@@ -233,6 +233,15 @@ static void test_compound(void)
 	expect("a guard keeps the dependent clause from running", false,
 	       "FAIL: checks: guarded -- p != NULL: got NULL, expected != NULL\n");
 
+	calls = 0;
+	capture_begin();
+	if (check_eq(count_call(1), 2) && check_eq(count_call(3), 3))
+		check_eq(count_call(4), 4);
+	report_checks("steps");
+	expect("&& between clauses stops at the first that fails", false,
+	       "FAIL: checks: steps -- count_call(1) == 2: got 1, expected 2\n");
+	report(calls == 1, "and runs nothing after it (%d calls)", calls);
+
 	capture_begin();
 	report_checks("empty");
 	expect("no clause at all is a failure", false,
