@@ -53,29 +53,43 @@ int main(void)
 	int n;
 
 	log_level_set(LOG_ERR);
-	report(vdpa_mgmt_register_builtin() == 0, "built-in types registered");
-	report(vdpa_mgmt_register_builtin() == 0, "registering twice is harmless");
+	report_eq(vdpa_mgmt_register_builtin(), 0, "built-in types registered");
+	report_eq(vdpa_mgmt_register_builtin(), 0, "registering twice is harmless");
 	n = 0;
 	vdpa_mgmt_for_each(count_mgmt, &n);
-	report(n == 2, "two management devices listed");
-	report(vdpa_mgmt_find("net") && vdpa_mgmt_find("blk"), "found by type");
+	report_eq(n, 2, "two management devices listed");
+	check_true(vdpa_mgmt_find("net"));
+	check_true(vdpa_mgmt_find("blk"));
+	report_checks("found by type");
 
-	report(parse("net,mac=52:54:00:12:34:56,mtu=1500,max_vqp=1", &c) == 0 &&
-	       c.mac[0] == 0x52 && c.mac[5] == 0x56 && c.mtu == 1500 &&
-	       c.max_vqp == 1 && c.mask == (VDPA_ATTR_MAC | VDPA_ATTR_MTU |
-					    VDPA_ATTR_MAX_VQP),
-	       "net spec parsed");
-	report(parse("net,mac=52:54:00:AB:cd:EF", &c) == 0 && c.mac[3] == 0xab &&
-	       c.mac[5] == 0xef, "mixed-case hex MAC");
-	report(parse("blk,capacity=8M,ro=on", &c) == 0 &&
-	       c.capacity == 8 << 20 && c.ro, "blk spec parsed");
-	report(parse("blk,capacity=4096,ro=off,serial=abc,name=d0", &c) == 0 &&
-	       c.capacity == 4096 && !c.ro && !strcmp(c.serial, "abc") &&
-	       !strcmp(c.name, "d0"), "blk spec with serial and name");
-	report(parse("blk,capacity=1g", &c) == 0 && c.capacity == 1ULL << 30,
-	       "capacity at the limit");
-	report(parse("net", &c) == 0 && c.mask == 0, "bare type");
-	report(parse("nosuch", &c) == -ENODEV, "unknown type: -ENODEV");
+	check_eq(parse("net,mac=52:54:00:12:34:56,mtu=1500,max_vqp=1", &c), 0);
+	check_eq(c.mac[0], 0x52);
+	check_eq(c.mac[5], 0x56);
+	check_eq(c.mtu, 1500);
+	check_eq(c.max_vqp, 1);
+	check_eq(c.mask, (VDPA_ATTR_MAC | VDPA_ATTR_MTU | VDPA_ATTR_MAX_VQP));
+	report_checks("net spec parsed");
+	check_eq(parse("net,mac=52:54:00:AB:cd:EF", &c), 0);
+	check_eq(c.mac[3], 0xab);
+	check_eq(c.mac[5], 0xef);
+	report_checks("mixed-case hex MAC");
+	check_eq(parse("blk,capacity=8M,ro=on", &c), 0);
+	check_eq(c.capacity, 8 << 20);
+	check_true(c.ro);
+	report_checks("blk spec parsed");
+	check_eq(parse("blk,capacity=4096,ro=off,serial=abc,name=d0", &c), 0);
+	check_eq(c.capacity, 4096);
+	check_eq(c.ro, 0);
+	check_str(c.serial, "abc");
+	check_str(c.name, "d0");
+	report_checks("blk spec with serial and name");
+	check_eq(parse("blk,capacity=1g", &c), 0);
+	check_eq(c.capacity, 1ULL << 30);
+	report_checks("capacity at the limit");
+	check_eq(parse("net", &c), 0);
+	check_eq(c.mask, 0);
+	report_checks("bare type");
+	report_err(parse("nosuch", &c), -ENODEV, "unknown type: -ENODEV");
 
 	n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -86,26 +100,27 @@ int main(void)
 		else
 			report(false, "accepted hostile spec '%s'", bad[i]);
 	}
-	report(n == (int)ARRAY_SIZE(bad), "%d hostile specs rejected", n);
+	report_eq(n, (int)ARRAY_SIZE(bad), "%d hostile specs rejected", n);
 
-	report(vdpa_mgmt_dev_add("net,name=n0", &a) == 0, "create net");
-	report(vdpa_get_device_id(a) == 1 && !strcmp(a->name, "n0"),
-	       "named net device");
-	report(vdpa_mgmt_dev_add("net,name=n0", &b) == -EEXIST,
-	       "duplicate name refused");
-	report(vdpa_mgmt_dev_add("blk,capacity=64K", &b) == 0 &&
-	       vdpa_get_device_id(b) == 2, "create blk");
-	report(vdpa_mgmt_dev_add("blk,capacity=bad", &b) == -EINVAL,
-	       "bad attribute: nothing created");
+	report_eq(vdpa_mgmt_dev_add("net,name=n0", &a), 0, "create net");
+	check_eq(vdpa_get_device_id(a), 1);
+	check_str(a->name, "n0");
+	report_checks("named net device");
+	report_err(vdpa_mgmt_dev_add("net,name=n0", &b), -EEXIST, "duplicate name refused");
+	check_eq(vdpa_mgmt_dev_add("blk,capacity=64K", &b), 0);
+	check_eq(vdpa_get_device_id(b), 2);
+	report_checks("create blk");
+	report_err(vdpa_mgmt_dev_add("blk,capacity=bad", &b), -EINVAL,
+		   "bad attribute: nothing created");
 	n = 0;
 	vdpa_for_each_device(count_dev, &n);
-	report(n == 2, "two devices on the bus");
-	report(vdpa_mgmt_dev_del_by_name("n0") == 0, "delete by name");
-	report(vdpa_mgmt_dev_del_by_name("n0") == -ENODEV, "delete twice: -ENODEV");
+	report_eq(n, 2, "two devices on the bus");
+	report_eq(vdpa_mgmt_dev_del_by_name("n0"), 0, "delete by name");
+	report_err(vdpa_mgmt_dev_del_by_name("n0"), -ENODEV, "delete twice: -ENODEV");
 	vdpa_for_each_device(count_dev, &(int){ 0 });
-	report(vdpa_mgmt_dev_del(b) == 0, "delete blk");
+	report_eq(vdpa_mgmt_dev_del(b), 0, "delete blk");
 	n = 0;
 	vdpa_for_each_device(count_dev, &n);
-	report(n == 0, "bus empty");
+	report_eq(n, 0, "bus empty");
 	return report_summary();
 }
