@@ -104,12 +104,6 @@ VIRTIO_OBJS += src/virtio/mmio.o
 VIRTIO_OBJS += src/virtio/devices.o
 # file-blk submits through io_uring (liburing-dev, see scripts/setup.sh)
 LDLIBS += -luring
-# virtio tests drive the transport through a fake VM (no /dev/kvm)
-VIRTIO_TEST_OBJS = $(addprefix $(B)/,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
-	src/virtio/mmio.o src/core/memory.o src/core/iobus.o \
-	tests/unit/virtio/fake_vm.o)
-UNIT_TESTS += virtio/mmio_test
-$(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 VDPA_DEV_TEST_OBJS = $(addprefix $(B)/,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
 	tests/unit/vdpa/driver.o)
 UNIT_TESTS += vdpa-dev/file-blk_test
@@ -121,9 +115,9 @@ $(B)/tests/unit/vdpa-dev/rng_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
-FUZZ_SRCS_virtio_mmio := tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
-	tests/unit/virtio/fake_vm.c src/core/memory.c src/core/iobus.c src/util/fault.c src/util/parse.c \
-	src/util/log.c src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
+FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
+	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
+FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 
 # ---- vhost-user server -----------------------------------------------------
 VHOST_USER_OBJS += src/vhost-user/mem.o
@@ -203,6 +197,8 @@ KESTREL_MAIN := $(wildcard src/main.c)
 objs = $(addprefix $(B)/,$(1))
 UNIT_TESTS += util/parse_test
 $(B)/tests/unit/util/parse_test: $(call objs,src/util/parse.o)
+# tests/unit/test.h itself (links nothing else)
+UNIT_TESTS += util/report_test
 UNIT_TESTS += iotlb/iotlb_test
 $(B)/tests/unit/iotlb/iotlb_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS))
 UNIT_TESTS += vringh/vringh_test
@@ -231,8 +227,20 @@ $(B)/tests/unit/core/iobus_test: $(call objs,$(UTIL_OBJS) src/core/iobus.o)
 UNIT_TESTS += core/vm_test
 $(B)/tests/unit/core/vm_test: $(call objs,$(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS))
 
-# src/hw against a fake VM (tests/unit/hw/fake_vm.c): no /dev/kvm needed.
-HW_TEST_OBJS = $(call objs,$(UTIL_OBJS) src/core/iobus.o tests/unit/hw/fake_vm.o)
+# The fake VM (tests/unit/fake_vm.h): the real core and arch over a fake
+# /dev/kvm, no KVM needed. What links it also links with FAKE_VM_LDFLAGS,
+# which route open() and ioctl() through the fake and count vm_request_stop().
+FAKE_VM_OBJS = $(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS) tests/unit/fake_vm.o
+FAKE_VM_LDFLAGS := -Wl,--wrap=open,--wrap=ioctl,--wrap=vm_request_stop
+FAKE_VM_TESTS += hw/pong_test
+FAKE_VM_TESTS += hw/rtc_test
+FAKE_VM_TESTS += hw/serial_test
+FAKE_VM_TESTS += hw/misc_test
+FAKE_VM_TESTS += virtio/mmio_test
+$(addprefix $(B)/tests/unit/,$(FAKE_VM_TESTS)): LDFLAGS += $(FAKE_VM_LDFLAGS)
+
+# src/hw against the fake VM.
+HW_TEST_OBJS = $(call objs,$(FAKE_VM_OBJS))
 UNIT_TESTS += hw/pong_test
 $(B)/tests/unit/hw/pong_test: $(HW_TEST_OBJS) $(call objs,src/hw/pong.o)
 UNIT_TESTS += hw/serial_test
@@ -241,6 +249,12 @@ UNIT_TESTS += hw/rtc_test
 $(B)/tests/unit/hw/rtc_test: $(HW_TEST_OBJS) $(call objs,src/hw/rtc.o)
 UNIT_TESTS += hw/misc_test
 $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src/hw/i8042.o src/hw/boottimer.o src/hw/cpuhotplug.o)
+
+# The virtio transport against the fake VM, with a vDPA simulator behind it.
+VIRTIO_TEST_OBJS = $(call objs,$(FAKE_VM_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
+	src/virtio/mmio.o)
+UNIT_TESTS += virtio/mmio_test
+$(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
@@ -264,6 +278,7 @@ $(B)/lsan/%.o: %.c | setup
 
 # ---- libFuzzer targets (clang; ASan + UBSan) ---------------------------------
 # FUZZ_TARGETS += <name>, with FUZZ_SRCS_<name> := tests/fuzz/<name>.c src/...
+# (and FUZZ_FLAGS_<name> for what it alone needs)
 FUZZ_TARGETS += iotlb_ops
 FUZZ_SRCS_iotlb_ops := tests/fuzz/iotlb_ops.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
 FUZZ_TARGETS += vringh_chain
@@ -326,7 +341,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
 $(B)/fuzz/%: FORCE | setup
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)
 
 run: $(KESTREL_BIN) $(GUEST_BINS)
 	$(B)/kestrel run

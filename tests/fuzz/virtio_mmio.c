@@ -18,7 +18,7 @@
 #include <kestrel/vdpa.h>
 #include <kestrel/virtio.h>
 
-#include "../unit/virtio/fake_vm.h"
+#include "../unit/fake_vm.h"
 
 #define BASE	0xd0001000ULL
 #define RAM	(1u << 20)
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fake_vm_mmio_write(vm, BASE + slot * 4u, val, 4);
 			break;
 		case 1:
-			fake_vm_mmio_read(vm, BASE + slot * 4u, 4);
+			fake_mmio_read(vm, BASE + slot * 4u, 4);
 			break;
 		case 2: {
 			unsigned int len = 1u << ((op >> 3) % 3);
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (op & 4)
 				fake_vm_mmio_write(vm, addr, val, len);
 			else
-				fake_vm_mmio_read(vm, addr, len);
+				fake_mmio_read(vm, addr, len);
 			break;
 		}
 		default:

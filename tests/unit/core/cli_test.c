@@ -118,19 +118,21 @@ int main(void)
 		for (int k = 0; k < 7 && c->args[k]; k++)
 			argv[k + 1] = (char *)c->args[k];
 		st = run(argv, err, sizeof(err));
-		report(st == 2 && count_lines(err) == 1 && strstr(err, c->must_name),
-		       "%s: exit %d, %u line(s): %.*s", c->what, st, count_lines(err),
-		       (int)strcspn(err, "\n"), err);
+		check_eq(st, 2);
+		check_eq(count_lines(err), 1);
+		check_contains(err, c->must_name);
+		report_checks("%s: exit %d, %u line(s): %.*s", c->what, st, count_lines(err),
+			      (int)strcspn(err, "\n"), err);
 	}
 	{
 		char *argv[] = { kestrel, (char *)"--version", NULL };
 
-		report(run(argv, err, sizeof(err)) == 0, "--version exits 0");
+		report_eq(run(argv, err, sizeof(err)), 0, "--version exits 0");
 	}
 	{
 		char *argv[] = { kestrel, (char *)"--help", NULL };
 
-		report(run(argv, err, sizeof(err)) == 0, "--help exits 0");
+		report_eq(run(argv, err, sizeof(err)), 0, "--help exits 0");
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
 		char *argv[] = { kestrel, (char *)subcommands[i], (char *)"--help", NULL };

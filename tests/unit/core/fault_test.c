@@ -330,15 +330,16 @@ int main(void)
 	 */
 	fault_inject_arm(0);
 	status = run_kestrel(err, sizeof(err));
-	if (!report(status == 0 && run_info.reached_run,
-		    "unarmed run boots the built-in guest to power-off (status %d)",
-		    status)) {
+	check_eq(status, 0);
+	check_true(run_info.reached_run);
+	if (!report_checks("unarmed run boots the built-in guest to power-off (status %d)",
+			   status)) {
 		print_line("stderr", err);
 		goto out;
 	}
 #ifdef FAULT_TEST_LSAN
-	report(!__lsan_do_recoverable_leak_check(),
-	       "LeakSanitizer: the unarmed run's teardown leaks nothing");
+	report_eq(__lsan_do_recoverable_leak_check(), 0,
+		  "LeakSanitizer: the unarmed run's teardown leaks nothing");
 #endif
 	base = snapshot();
 	report_info("baseline: %u fds, %u threads, %u mappings", base.fds,
@@ -355,8 +356,9 @@ int main(void)
 			fault_inject_fired();
 		fault_inject_arm(0);
 		if (!fired) {
-			report(status == 0, "point %lu is past the last one: the guest ran to power-off (status %d)",
-			       n, status);
+			report_eq(status, 0,
+				  "point %lu is past the last one: the guest ran to power-off (status %d)",
+				  n, status);
 			break;
 		}
 		in_run += run_info.fired_in_run;
@@ -394,18 +396,20 @@ int main(void)
 	n--;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
-	report(n >= 100 && n < MAX_POINTS,
-	       "%lu injection points in \"kestrel run\" creation (%lu of them vCPU thread starts in vm_run)",
-	       n, in_run);
-	report(!bad_status, "every failure exits with status %d (host error): %u did not",
-	       VM_EXIT_HOST_ERROR, bad_status);
-	report(!bad_message, "every failure prints one clear error line: %u did not",
-	       bad_message);
-	report(!unclean, "fds, threads, mappings and vDPA devices back to the baseline after every failure: %u were not",
-	       unclean);
+	check_ge(n, 100);
+	check_lt(n, MAX_POINTS);
+	report_checks("%lu injection points in \"kestrel run\" creation (%lu of them vCPU thread starts in vm_run)",
+		      n, in_run);
+	report_eq(bad_status, 0, "every failure exits with status %d (host error): %u did not",
+		  VM_EXIT_HOST_ERROR, bad_status);
+	report_eq(bad_message, 0, "every failure prints one clear error line: %u did not",
+		  bad_message);
+	report_eq(unclean, 0,
+		  "fds, threads, mappings and vDPA devices back to the baseline after every failure: %u were not",
+		  unclean);
 #ifdef FAULT_TEST_LSAN
-	report(!leaky, "LeakSanitizer: no leak after any failure (first leak at point %lu)",
-	       leaky);
+	report_eq(leaky, 0, "LeakSanitizer: no leak after any failure (first leak at point %lu)",
+		  leaky);
 #else
 	(void)leaky;
 	report_info("memory leaks: checked by fault_lsan_test (this test under AddressSanitizer)");

@@ -76,29 +76,41 @@ static void test_register(void)
 	struct iobus *bus;
 
 	report_prefix_push("register");
-	if (!report(iobus_create(&bus) == 0, "create"))
+	if (!report_eq(iobus_create(&bus), 0, "create"))
 		return;
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 0, &a.io) == -EINVAL, "empty range");
-	report(iobus_register(bus, IO_SPACE_MMIO, UINT64_MAX, 2, &a.io) == -EINVAL, "wrapping range");
-	report(iobus_register(bus, IO_SPACE_MMIO, UINT64_MAX, 1, &a.io) == 0, "range ending at 2^64");
-	report(iobus_register(bus, IO_SPACE_PIO, 0xfff0, 0x20, &a.io) == -EINVAL, "ports past 0xffff");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &bad1.io) == -EINVAL, "access size 3 rejected");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &bad2.io) == -EINVAL, "min > max rejected");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &bad3.io) == -EINVAL, "no handlers rejected");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, NULL) == -EINVAL, "no device rejected");
-	report(iobus_register(bus, 7, 0x100, 8, &a.io) == -EINVAL, "bad space rejected");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &a.io) == 0, "claim 0x100-0x107");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x104, 1, &b.io) == -EEXIST, "overlap inside");
-	report(iobus_register(bus, IO_SPACE_PIO, 0xf0, 0x11, &b.io) == -EEXIST, "overlap at start");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x107, 4, &b.io) == -EEXIST, "overlap at end");
-	report(iobus_register(bus, IO_SPACE_PIO, 0xf0, 0x200, &b.io) == -EEXIST, "overlap around");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x108, 4, &b.io) == 0, "adjacent after");
-	report(iobus_register(bus, IO_SPACE_PIO, 0xf8, 8, &b.io) == 0, "adjacent before");
-	report(iobus_register(bus, IO_SPACE_MMIO, 0x100, 8, &b.io) == 0, "same range in the other space");
-	report(iobus_unregister(bus, IO_SPACE_PIO, 0x101) == -ENOENT, "unregister needs the base");
-	report(iobus_unregister(bus, IO_SPACE_PIO, 0x100) == 0, "unregister");
-	report(iobus_unregister(bus, IO_SPACE_PIO, 0x100) == -ENOENT, "unregister twice");
-	report(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &a.io) == 0, "claim again after unregister");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x100, 0, &a.io), -EINVAL, "empty range");
+	report_err(iobus_register(bus, IO_SPACE_MMIO, UINT64_MAX, 2, &a.io), -EINVAL,
+		   "wrapping range");
+	report_eq(iobus_register(bus, IO_SPACE_MMIO, UINT64_MAX, 1, &a.io), 0,
+		  "range ending at 2^64");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0xfff0, 0x20, &a.io), -EINVAL,
+		   "ports past 0xffff");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &bad1.io), -EINVAL,
+		   "access size 3 rejected");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &bad2.io), -EINVAL,
+		   "min > max rejected");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &bad3.io), -EINVAL,
+		   "no handlers rejected");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, NULL), -EINVAL,
+		   "no device rejected");
+	report_err(iobus_register(bus, 7, 0x100, 8, &a.io), -EINVAL, "bad space rejected");
+	report_eq(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &a.io), 0, "claim 0x100-0x107");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x104, 1, &b.io), -EEXIST, "overlap inside");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0xf0, 0x11, &b.io), -EEXIST,
+		   "overlap at start");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0x107, 4, &b.io), -EEXIST, "overlap at end");
+	report_err(iobus_register(bus, IO_SPACE_PIO, 0xf0, 0x200, &b.io), -EEXIST,
+		   "overlap around");
+	report_eq(iobus_register(bus, IO_SPACE_PIO, 0x108, 4, &b.io), 0, "adjacent after");
+	report_eq(iobus_register(bus, IO_SPACE_PIO, 0xf8, 8, &b.io), 0, "adjacent before");
+	report_eq(iobus_register(bus, IO_SPACE_MMIO, 0x100, 8, &b.io), 0,
+		  "same range in the other space");
+	report_err(iobus_unregister(bus, IO_SPACE_PIO, 0x101), -ENOENT,
+		   "unregister needs the base");
+	report_eq(iobus_unregister(bus, IO_SPACE_PIO, 0x100), 0, "unregister");
+	report_err(iobus_unregister(bus, IO_SPACE_PIO, 0x100), -ENOENT, "unregister twice");
+	report_eq(iobus_register(bus, IO_SPACE_PIO, 0x100, 8, &a.io), 0,
+		  "claim again after unregister");
 	/* Many ranges: the array grows and stays sorted. */
 	for (unsigned int i = 0; i < 100; i++)
 		if (iobus_register(bus, IO_SPACE_MMIO, 0x10000 + i * 0x1000, 0x1000, &a.io))
@@ -110,7 +122,7 @@ static void test_register(void)
 		for (unsigned int i = 0; i < 100; i++)
 			hits += iobus_dispatch(bus, IO_SPACE_MMIO, 0x10000 + i * 0x1000 + 0xffc,
 					       &v, 4, false) == 0;
-		report(hits == 100, "100 ranges all reachable");
+		report_eq(hits, 100, "100 ranges all reachable");
 	}
 	iobus_destroy(bus);
 	iobus_destroy(NULL);
@@ -136,43 +148,54 @@ static void test_dispatch(void)
 		return;
 	}
 	v = 0x11223344;
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 4, true) == 0 &&
-	       four.last_offset == 4 && four.last_len == 4, "4-byte write reaches offset 4");
+	check_eq(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 4, true), 0);
+	check_eq(four.last_offset, 4);
+	check_eq(four.last_len, 4);
+	report_checks("4-byte write reaches offset 4");
 	v = 0;
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 4, false) == 0 && v == 0x11223344,
-	       "4-byte read back");
+	check_eq(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 4, false), 0);
+	check_eq(v, 0x11223344);
+	report_checks("4-byte read back");
 	four.writes = 0;
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 2, true) == -EINVAL && !four.writes,
-	       "2-byte write to a 4-only device dropped");
+	check_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 2, true), -EINVAL);
+	check_eq(four.writes, 0);
+	report_checks("2-byte write to a 4-only device dropped");
 	v = 0;
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 8, false) == -EINVAL && v == UINT64_MAX,
-	       "8-byte read of a 4-only device gives all ones");
+	check_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1004, &v, 8, false), -EINVAL);
+	check_eq(v, UINT64_MAX);
+	report_checks("8-byte read of a 4-only device gives all ones");
 	v = 0;
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1002, &v, 4, false) == -EINVAL &&
-	       (u32)v == UINT32_MAX, "unaligned access refused");
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x200e, &v, 4, false) == -EINVAL,
-	       "access running past the range end refused");
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x2003, &v, 4, true) == 0 && any.last_offset == 3,
-	       "unaligned access allowed when the device says so");
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x2000, &v, 3, false) == -EINVAL,
-	       "3-byte access refused");
+	check_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1002, &v, 4, false), -EINVAL);
+	check_eq((u32)v, UINT32_MAX);
+	report_checks("unaligned access refused");
+	report_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x200e, &v, 4, false), -EINVAL,
+		   "access running past the range end refused");
+	check_eq(iobus_dispatch(bus, IO_SPACE_MMIO, 0x2003, &v, 4, true), 0);
+	check_eq(any.last_offset, 3);
+	report_checks("unaligned access allowed when the device says so");
+	report_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x2000, &v, 3, false), -EINVAL,
+		   "3-byte access refused");
 	v = 0;
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x3000, &v, 4, false) == -ENOENT &&
-	       (u32)v == UINT32_MAX, "unclaimed read gives all ones");
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0xfff, &v, 4, true) == -ENOENT,
-	       "address just below a range is unclaimed");
-	report(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1010, &v, 4, true) == -ENOENT,
-	       "address just past a range is unclaimed");
-	report(iobus_dispatch(bus, IO_SPACE_PIO, 0x1004, &v, 4, true) == -ENOENT,
-	       "MMIO ranges are not ports");
+	check_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x3000, &v, 4, false), -ENOENT);
+	check_eq((u32)v, UINT32_MAX);
+	report_checks("unclaimed read gives all ones");
+	report_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0xfff, &v, 4, true), -ENOENT,
+		   "address just below a range is unclaimed");
+	report_err(iobus_dispatch(bus, IO_SPACE_MMIO, 0x1010, &v, 4, true), -ENOENT,
+		   "address just past a range is unclaimed");
+	report_err(iobus_dispatch(bus, IO_SPACE_PIO, 0x1004, &v, 4, true), -ENOENT,
+		   "MMIO ranges are not ports");
 	v = 0;
-	report(iobus_dispatch(bus, IO_SPACE_PIO, 0x60, &v, 1, false) == -EINVAL && (u8)v == 0xff,
-	       "read of a write-only device gives all ones");
-	report(iobus_dispatch(bus, IO_SPACE_PIO, 0x61, &v, 1, true) == 0 && wo.writes == 1,
-	       "write-only device takes writes");
+	check_err(iobus_dispatch(bus, IO_SPACE_PIO, 0x60, &v, 1, false), -EINVAL);
+	check_eq((u8)v, 0xff);
+	report_checks("read of a write-only device gives all ones");
+	check_eq(iobus_dispatch(bus, IO_SPACE_PIO, 0x61, &v, 1, true), 0);
+	check_eq(wo.writes, 1);
+	report_checks("write-only device takes writes");
 	v = 0;
-	report(iobus_dispatch(bus, IO_SPACE_PIO, 0x70, &v, 2, false) == 0 && (u16)v == 0xffff,
-	       "a failing read handler gives all ones");
+	check_eq(iobus_dispatch(bus, IO_SPACE_PIO, 0x70, &v, 2, false), 0);
+	check_eq((u16)v, 0xffff);
+	report_checks("a failing read handler gives all ones");
 	iobus_destroy(bus);
 	report_prefix_pop();
 }
@@ -221,8 +244,10 @@ static void test_concurrent(void)
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	report(ok, "registrations while dispatching all succeeded");
-	report(args[0].hits == 20000 && args[1].hits == 20000 && d.reads == 40000,
-	       "every concurrent read reached the device");
+	check_eq(args[0].hits, 20000);
+	check_eq(args[1].hits, 20000);
+	check_eq(d.reads, 40000);
+	report_checks("every concurrent read reached the device");
 	iobus_destroy(bus);
 	report_prefix_pop();
 }

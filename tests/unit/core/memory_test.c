@@ -16,29 +16,45 @@ static void test_add(void)
 	struct mem_region *r = NULL;
 
 	report_prefix_push("add");
-	if (!report(address_space_create(&as) == 0, "create"))
+	if (!report_eq(address_space_create(&as), 0, "create"))
 		return;
-	report(address_space_add_ram(as, 0, 0, 0, NULL) == -EINVAL, "empty region rejected");
-	report(address_space_add_ram(as, 0x123, 4096, 0, NULL) == -EINVAL, "misaligned base rejected");
-	report(address_space_add_ram(as, 0, 4097, 0, NULL) == -EINVAL, "misaligned size rejected");
-	report(address_space_add_ram(as, UINT64_MAX - 4095, 8192, 0, NULL) == -EINVAL,
-	       "range wrapping past 2^64 rejected");
-	report(address_space_add_ram(as, 0, 4096, 1u << 7, NULL) == -EINVAL, "unknown flag rejected");
-	report(address_space_add_ram(as, 2 * MiB, 2 * MiB, 0, &r) == 0 && r &&
-	       r->gpa == 2 * MiB && r->size == 2 * MiB && r->hva && r->fd == -1 && r->slot == 0,
-	       "anonymous region at 2 MiB");
-	report(address_space_add_ram(as, 3 * MiB, MiB, 0, NULL) == -EEXIST, "overlap (inside) rejected");
-	report(address_space_add_ram(as, MiB, 2 * MiB, 0, NULL) == -EEXIST, "overlap (start) rejected");
-	report(address_space_add_ram(as, 4 * MiB - 4096, 8192, 0, NULL) == -EEXIST, "overlap (end) rejected");
-	report(address_space_add_ram(as, 0, 2 * MiB, MEM_F_MEMFD, &r) == 0 && r->fd >= 0 &&
-	       r->slot == 1, "memfd region below, slot in creation order");
-	report(address_space_add_ram(as, UINT64_MAX - 4095, 4096, MEM_F_NORESERVE, &r) == 0,
-	       "region ending exactly at 2^64");
-	report(address_space_nr_regions(as) == 3, "three regions");
-	report(address_space_region(as, 0)->gpa == 0 && address_space_region(as, 1)->gpa == 2 * MiB &&
-	       address_space_region(as, 2)->gpa == UINT64_MAX - 4095, "regions sorted by address");
-	report(address_space_region(as, 3) == NULL, "region index out of range is NULL");
-	report(address_space_ram_size(as) == 4 * MiB + 4096, "total size");
+	report_err(address_space_add_ram(as, 0, 0, 0, NULL), -EINVAL, "empty region rejected");
+	report_err(address_space_add_ram(as, 0x123, 4096, 0, NULL), -EINVAL,
+		   "misaligned base rejected");
+	report_err(address_space_add_ram(as, 0, 4097, 0, NULL), -EINVAL,
+		   "misaligned size rejected");
+	report_err(address_space_add_ram(as, UINT64_MAX - 4095, 8192, 0, NULL), -EINVAL,
+		   "range wrapping past 2^64 rejected");
+	report_err(address_space_add_ram(as, 0, 4096, 1u << 7, NULL), -EINVAL,
+		   "unknown flag rejected");
+	check_eq(address_space_add_ram(as, 2 * MiB, 2 * MiB, 0, &r), 0);
+	if (check_nonnull(r)) {
+		check_eq(r->gpa, 2 * MiB);
+		check_eq(r->size, 2 * MiB);
+		check_true(r->hva);
+		check_eq(r->fd, -1);
+		check_eq(r->slot, 0);
+	}
+	report_checks("anonymous region at 2 MiB");
+	report_err(address_space_add_ram(as, 3 * MiB, MiB, 0, NULL), -EEXIST,
+		   "overlap (inside) rejected");
+	report_err(address_space_add_ram(as, MiB, 2 * MiB, 0, NULL), -EEXIST,
+		   "overlap (start) rejected");
+	report_err(address_space_add_ram(as, 4 * MiB - 4096, 8192, 0, NULL), -EEXIST,
+		   "overlap (end) rejected");
+	check_eq(address_space_add_ram(as, 0, 2 * MiB, MEM_F_MEMFD, &r), 0);
+	check_ge(r->fd, 0);
+	check_eq(r->slot, 1);
+	report_checks("memfd region below, slot in creation order");
+	report_eq(address_space_add_ram(as, UINT64_MAX - 4095, 4096, MEM_F_NORESERVE, &r), 0,
+		  "region ending exactly at 2^64");
+	report_eq(address_space_nr_regions(as), 3, "three regions");
+	check_eq(address_space_region(as, 0)->gpa, 0);
+	check_eq(address_space_region(as, 1)->gpa, 2 * MiB);
+	check_eq(address_space_region(as, 2)->gpa, UINT64_MAX - 4095);
+	report_checks("regions sorted by address");
+	report_eq(address_space_region(as, 3), NULL, "region index out of range is NULL");
+	report_eq(address_space_ram_size(as), 4 * MiB + 4096, "total size");
 	address_space_destroy(as);
 	report_prefix_pop();
 }
@@ -61,49 +77,72 @@ static void test_rw(void)
 	for (unsigned int i = 0; i < sizeof(buf); i++)
 		buf[i] = (u8)(i * 7 + 1);
 
-	report(address_space_write(as, 0x1000, buf, sizeof(buf)) == 0 &&
-	       address_space_read(as, 0x1000, back, sizeof(back)) == 0 &&
-	       !memcmp(buf, back, sizeof(buf)), "round trip");
-	report(address_space_write(as, MiB - 32, buf, sizeof(buf)) == 0, "write across adjacent regions");
+	check_eq(address_space_write(as, 0x1000, buf, sizeof(buf)), 0);
+	check_eq(address_space_read(as, 0x1000, back, sizeof(back)), 0);
+	check_mem(buf, back, sizeof(buf));
+	report_checks("round trip");
+	report_eq(address_space_write(as, MiB - 32, buf, sizeof(buf)), 0,
+		  "write across adjacent regions");
 	memset(back, 0, sizeof(back));
-	report(address_space_read(as, MiB - 32, back, sizeof(back)) == 0 &&
-	       !memcmp(buf, back, sizeof(back)), "read across adjacent regions");
+	check_eq(address_space_read(as, MiB - 32, back, sizeof(back)), 0);
+	check_mem(buf, back, sizeof(back));
+	report_checks("read across adjacent regions");
 	len = 64;
 	p = address_space_map(as, MiB - 32, &len, false);
-	report(p && len == 32 && !memcmp(p, buf, 32), "map stops at the region boundary");
+	if (check_nonnull(p)) {
+		check_eq(len, 32);
+		check_mem(p, buf, 32);
+	}
+	report_checks("map stops at the region boundary");
 	address_space_unmap(as, p, len, false, len);
 
 	memset(back, 0xaa, sizeof(back));
-	report(address_space_read(as, 2 * MiB - 32, back, sizeof(back)) == -EFAULT, "read into a hole fails");
-	report(back[0] == 0xaa, "failed read copied nothing");
-	report(address_space_write(as, 2 * MiB - 32, buf, sizeof(buf)) == -EFAULT, "write into a hole fails");
+	report_err(address_space_read(as, 2 * MiB - 32, back, sizeof(back)), -EFAULT,
+		   "read into a hole fails");
+	report_eq(back[0], 0xaa, "failed read copied nothing");
+	report_err(address_space_write(as, 2 * MiB - 32, buf, sizeof(buf)), -EFAULT,
+		   "write into a hole fails");
 	len = 0;
-	report(address_space_read(as, 2 * MiB - 32, back, 32) == 0 &&
-	       address_space_read(as, 2 * MiB - 32, back, 32) == 0, "the part before the hole is fine");
-	report(address_space_read(as, 3 * MiB, back, 1) == -EFAULT, "hole");
-	report(address_space_read(as, 5 * MiB, back, 1) == -EFAULT, "past the end");
-	report(address_space_read(as, 5 * MiB - 1, back, 1) == 0, "last byte of a region");
-	report(address_space_read(as, 5 * MiB, back, 0) == 0, "zero length is a no-op");
+	check_eq(address_space_read(as, 2 * MiB - 32, back, 32), 0);
+	check_eq(address_space_read(as, 2 * MiB - 32, back, 32), 0);
+	report_checks("the part before the hole is fine");
+	report_err(address_space_read(as, 3 * MiB, back, 1), -EFAULT, "hole");
+	report_err(address_space_read(as, 5 * MiB, back, 1), -EFAULT, "past the end");
+	report_eq(address_space_read(as, 5 * MiB - 1, back, 1), 0, "last byte of a region");
+	report_eq(address_space_read(as, 5 * MiB, back, 0), 0, "zero length is a no-op");
 
-	report(address_space_read(as, UINT64_MAX - 15, back, 16) == 0, "read ending at 2^64");
-	report(address_space_read(as, UINT64_MAX - 15, back, 17) == -EFAULT, "read wrapping past 2^64 fails");
-	report(address_space_write(as, UINT64_MAX, buf, 2) == -EFAULT, "write wrapping past 2^64 fails");
-	report(address_space_read(as, UINT64_MAX, back, SIZE_MAX) == -EFAULT, "huge length fails");
-	report(address_space_rw(as, 0x2000, buf, 8, true) == 0 &&
-	       address_space_rw(as, 0x2000, back, 8, false) == 0 && !memcmp(buf, back, 8), "rw both ways");
+	report_eq(address_space_read(as, UINT64_MAX - 15, back, 16), 0, "read ending at 2^64");
+	report_err(address_space_read(as, UINT64_MAX - 15, back, 17), -EFAULT,
+		   "read wrapping past 2^64 fails");
+	report_err(address_space_write(as, UINT64_MAX, buf, 2), -EFAULT,
+		   "write wrapping past 2^64 fails");
+	report_err(address_space_read(as, UINT64_MAX, back, SIZE_MAX), -EFAULT,
+		   "huge length fails");
+	check_eq(address_space_rw(as, 0x2000, buf, 8, true), 0);
+	check_eq(address_space_rw(as, 0x2000, back, 8, false), 0);
+	check_mem(buf, back, 8);
+	report_checks("rw both ways");
 
 	len = 100;
 	p = address_space_map(as, 3 * MiB, &len, true);
-	report(!p && len == 0, "map of a hole: NULL, length 0");
+	check_null(p);
+	check_eq(len, 0);
+	report_checks("map of a hole: NULL, length 0");
 	len = 0;
 	p = address_space_map(as, 0, &len, true);
-	report(!p && len == 0, "map of length 0: NULL");
+	check_null(p);
+	check_eq(len, 0);
+	report_checks("map of length 0: NULL");
 	len = UINT64_MAX;
 	p = address_space_map(as, UINT64_MAX - 99, &len, true);
-	report(p && len == 100, "map at the top is clipped to 2^64");
+	check_nonnull(p);
+	check_eq(len, 100);
+	report_checks("map at the top is clipped to 2^64");
 	len = 16;
 	p = address_space_map(as, 0x1000, &len, true);
-	report(p && len == 16, "map inside a region keeps the asked length");
+	check_nonnull(p);
+	check_eq(len, 16);
+	report_checks("map inside a region keeps the asked length");
 	address_space_destroy(as);
 	report_prefix_pop();
 }

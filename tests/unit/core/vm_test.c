@@ -158,15 +158,18 @@ static void test_exit_status(void)
 
 	report_prefix_push("exit");
 	ret = make_vm(&dev, code_exit, sizeof(code_exit), &vm);
-	if (!report(ret == 0, "create VM with 256 MiB (%d)", ret))
+	if (!report_eq(ret, 0, "create VM with 256 MiB (%d)", ret))
 		goto out;
-	report(vm_nr_vcpus(vm) == 0 && vm_max_vcpus(vm) >= 1, "no vCPUs yet, max %u",
-	       vm_max_vcpus(vm));
+	check_eq(vm_nr_vcpus(vm), 0);
+	check_ge(vm_max_vcpus(vm), 1);
+	report_checks("no vCPUs yet, max %u", vm_max_vcpus(vm));
 	ret = vm_add_vcpu(vm, &v);
-	if (report(ret == 0, "add vCPU 0") && report(vcpu_enter_real_mode(v, CODE_GPA) == 0,
-						     "real-mode entry")) {
-		report(vm_run(vm) == VM_STOP_EXIT, "guest stopped through the test port");
-		report(vm_stop_status(vm) == 38 && vm_exit_status(vm) == 38, "status 38 came through");
+	if (report_eq(ret, 0, "add vCPU 0") && report_eq(vcpu_enter_real_mode(v, CODE_GPA), 0,
+							"real-mode entry")) {
+		report_eq(vm_run(vm), VM_STOP_EXIT, "guest stopped through the test port");
+		check_eq(vm_stop_status(vm), 38);
+		check_eq(vm_exit_status(vm), 38);
+		report_checks("status 38 came through");
 	}
 	vm_destroy(vm);
 out:
@@ -240,7 +243,7 @@ static void test_pause_resume(void)
 
 	report_prefix_push("pause");
 	ret = make_vm(&dev, code_loop, sizeof(code_loop), &r.vm);
-	if (!report(ret == 0, "create VM"))
+	if (!report_eq(ret, 0, "create VM"))
 		goto out;
 	if (vm_add_vcpu(r.vm, &v0) || vm_add_vcpu(r.vm, NULL) ||
 	    vcpu_enter_real_mode(v0, CODE_GPA)) {
@@ -250,7 +253,7 @@ static void test_pause_resume(void)
 	pthread_create(&t, NULL, run_thread, &r);
 	wait_for_progress(&dev, 0, &ok_progress);
 	report(ok_progress, "vCPU 0 runs the port loop");
-	report(wait_for_vcpu_threads(2) == 2, "one thread per vCPU");
+	report_eq(wait_for_vcpu_threads(2), 2, "one thread per vCPU");
 
 	for (int i = 0; i < 300; i++) {
 		unsigned int before;
@@ -272,19 +275,22 @@ static void test_pause_resume(void)
 	report(ok_progress, "progress after every resume");
 
 	ret = vm_add_vcpu(r.vm, &late);
-	report(ret == 0 && vm_nr_vcpus(r.vm) == 3, "vCPU added while running");
-	report(count_vcpu_threads() == 3, "its thread started");
-	report(vm_pause(r.vm) == 0, "pause with the late vCPU");
+	check_eq(ret, 0);
+	check_eq(vm_nr_vcpus(r.vm), 3);
+	report_checks("vCPU added while running");
+	report_eq(count_vcpu_threads(), 3, "its thread started");
+	report_eq(vm_pause(r.vm), 0, "pause with the late vCPU");
 	vm_resume(r.vm);
 
 	vm_request_stop(r.vm, VM_STOP_USER, 0);
 	vm_request_stop(r.vm, VM_STOP_EXIT, 99);	/* later requests lose */
 	pthread_join(t, NULL);
-	report(r.reason == VM_STOP_USER && vm_exit_status(r.vm) == VM_EXIT_INTERRUPTED,
-	       "stopped by the first request");
-	report(count_vcpu_threads() == 0, "every vCPU thread joined");
-	report(vm_add_vcpu(r.vm, NULL) == -ESHUTDOWN, "no vCPU after stop");
-	report(vm_pause(r.vm) == -ESHUTDOWN, "no pause after stop");
+	check_eq(r.reason, VM_STOP_USER);
+	check_eq(vm_exit_status(r.vm), VM_EXIT_INTERRUPTED);
+	report_checks("stopped by the first request");
+	report_eq(count_vcpu_threads(), 0, "every vCPU thread joined");
+	report_err(vm_add_vcpu(r.vm, NULL), -ESHUTDOWN, "no vCPU after stop");
+	report_err(vm_pause(r.vm), -ESHUTDOWN, "no pause after stop");
 	if (late)
 		report(cpuid_same_but_apic_id(vcpu_fd(v0), vcpu_fd(late)),
 		       "late vCPU has vCPU 0's CPUID apart from its APIC ID");
@@ -323,7 +329,7 @@ static void test_fault_injection(void)
 			 count_dir("/proc/self/task") == tasks0;
 	}
 	fault_inject_arm(0);
-	report(n > 10, "%lu injection points in VM + 2 vCPU creation", n - 1);
+	report_gt(n, 10, "%lu injection points in VM + 2 vCPU creation", n - 1);
 	report(all_failed, "every injected failure made creation fail");
 	report(clean, "no fd or thread left after any failure");
 	report_prefix_pop();
@@ -348,7 +354,7 @@ int main(void)
 	test_pause_resume();
 	test_fault_injection();
 
-	report(count_dir("/proc/self/fd") == fds0, "fd count back to the baseline (%u)", fds0);
-	report(count_dir("/proc/self/task") == tasks0, "thread count back to the baseline");
+	report_eq(count_dir("/proc/self/fd"), fds0, "fd count back to the baseline (%u)", fds0);
+	report_eq(count_dir("/proc/self/task"), tasks0, "thread count back to the baseline");
 	return report_summary();
 }

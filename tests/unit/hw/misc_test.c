@@ -12,7 +12,7 @@
 #include <kestrel/x86/layout.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 static void test_debugexit(void)
 {
@@ -30,31 +30,32 @@ static void test_debugexit(void)
 
 	report_prefix_push("debug-exit");
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		vm = fake_vm_create();
-		if (!vm || debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
+		if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) ||
+		    debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
 			report(false, "create");
 			fake_vm_destroy(vm);
 			break;
 		}
 		fake_vm_pio_write(vm, X86_DEBUG_EXIT_PORT, cases[i].v, cases[i].len);
-		report(fake_vm_stop_reason(vm) == VM_STOP_EXIT &&
-		       fake_vm_stop_status(vm) == cases[i].status,
-		       "%u-byte write of %#x: exit status %#x", cases[i].len, cases[i].v,
-		       fake_vm_stop_status(vm));
+		check_eq(vm_stop_reason(vm), VM_STOP_EXIT);
+		check_eq(vm_stop_status(vm), cases[i].status);
+		report_checks("%u-byte write of %#x: exit status %#x", cases[i].len, cases[i].v,
+			      vm_stop_status(vm));
 		debugexit_destroy(d);
 		fake_vm_destroy(vm);
 	}
 
-	vm = fake_vm_create();
-	if (vm && !debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
-		report(!fake_vm_pio_read(vm, X86_DEBUG_EXIT_PORT, &v, 4) && v == 0,
-		       "reads return 0");
+	if (!fake_vm_create(FAKE_VM_MIN_RAM, &vm) &&
+	    !debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d)) {
+		check_eq(fake_vm_pio_read(vm, X86_DEBUG_EXIT_PORT, &v, 4), 0);
+		check_eq(v, 0);
+		report_checks("reads return 0");
 		fake_outb(vm, X86_DEBUG_EXIT_PORT + 1, 5);
-		report(fake_vm_stops(vm) == 0, "a write at port+1 does not stop the VM");
-		report(debugexit_create(vm, X86_DEBUG_EXIT_PORT, &(struct debugexit *){ 0 }) ==
-		       -EEXIST, "a second device on the port: -EEXIST");
+		report_eq(fake_vm_stops(vm), 0, "a write at port+1 does not stop the VM");
+		report_err(debugexit_create(vm, X86_DEBUG_EXIT_PORT, &(struct debugexit *){ 0 }),
+			   -EEXIST, "a second device on the port: -EEXIST");
 		debugexit_destroy(d);
-		report(fake_inb(vm, X86_DEBUG_EXIT_PORT) == 0xff, "destroy releases the port");
+		report_eq(fake_inb(vm, X86_DEBUG_EXIT_PORT), 0xff, "destroy releases the port");
 	} else {
 		report(false, "create");
 	}
@@ -74,33 +75,34 @@ static u8 i8042_status(struct vm *vm)
 static void test_i8042(void)
 {
 	struct i8042 *i = NULL;
-	struct vm *vm = fake_vm_create();
+	struct vm *vm;
 	u8 ctr;
 
 	report_prefix_push("i8042");
-	if (!vm || i8042_create(vm, &i)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || i8042_create(vm, &i)) {
 		report(false, "create");
 		goto out;
 	}
-	report(!(i8042_status(vm) & I8042_STATUS_OBF), "nothing to read at start");
+	report_eq((i8042_status(vm) & I8042_STATUS_OBF), 0, "nothing to read at start");
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_SELF_TEST);
-	report((i8042_status(vm) & (I8042_STATUS_OBF | I8042_STATUS_CMD)) ==
-	       (I8042_STATUS_OBF | I8042_STATUS_CMD), "self-test: output full, last write a command");
-	report(fake_inb(vm, X86_I8042_DATA_PORT) == 0x55, "self-test answers 0x55");
+	report_eq((i8042_status(vm) & (I8042_STATUS_OBF | I8042_STATUS_CMD)),
+		  (I8042_STATUS_OBF | I8042_STATUS_CMD),
+		  "self-test: output full, last write a command");
+	report_eq(fake_inb(vm, X86_I8042_DATA_PORT), 0x55, "self-test answers 0x55");
 	report(i8042_status(vm) & I8042_STATUS_SYS, "system flag set after self-test");
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_KBD_TEST);
-	report(fake_inb(vm, X86_I8042_DATA_PORT) == 0x00, "keyboard interface test: 0x00");
+	report_eq(fake_inb(vm, X86_I8042_DATA_PORT), 0x00, "keyboard interface test: 0x00");
 
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_WRITE_CTR);
 	fake_outb(vm, X86_I8042_DATA_PORT, 0x47);
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_READ_CTR);
 	ctr = fake_inb(vm, X86_I8042_DATA_PORT);
-	report(ctr == 0x47, "configuration byte written and read back (%#x)", ctr);
+	report_eq(ctr, 0x47, "configuration byte written and read back (%#x)", ctr);
 
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_KBD_LOOP);
 	fake_outb(vm, X86_I8042_DATA_PORT, 0xab);
 	report(fake_vm_irq_level(vm, KBD_IRQ), "keyboard loopback raises IRQ 1 (KBDINT on)");
-	report(fake_inb(vm, X86_I8042_DATA_PORT) == 0xab, "and echoes the byte");
+	report_eq(fake_inb(vm, X86_I8042_DATA_PORT), 0xab, "and echoes the byte");
 	report(!fake_vm_irq_level(vm, KBD_IRQ), "IRQ 1 drops once read");
 
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_WRITE_CTR);
@@ -109,38 +111,38 @@ static void test_i8042(void)
 	fake_outb(vm, X86_I8042_DATA_PORT, 0x5a);
 	report(i8042_status(vm) & I8042_STATUS_AUXDATA, "aux loopback: status says aux data");
 	report(fake_vm_irq_level(vm, AUX_IRQ), "and raises IRQ 12");
-	report(fake_inb(vm, X86_I8042_DATA_PORT) == 0x5a && !fake_vm_irq_level(vm, AUX_IRQ),
-	       "read back, IRQ 12 drops");
+	check_eq(fake_inb(vm, X86_I8042_DATA_PORT), 0x5a);
+	check_false(fake_vm_irq_level(vm, AUX_IRQ));
+	report_checks("read back, IRQ 12 drops");
 
 	for (int k = 0; k < 20; k++)
 		fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_SELF_TEST);
 	for (int k = 0; k < 20; k++)
 		fake_inb(vm, X86_I8042_DATA_PORT);
-	report(!(i8042_status(vm) & I8042_STATUS_OBF), "20 answers queued: bounded, drained");
+	report_eq((i8042_status(vm) & I8042_STATUS_OBF), 0, "20 answers queued: bounded, drained");
 
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_WRITE_OUTPORT);
 	fake_outb(vm, X86_I8042_DATA_PORT, 0x03);
-	report(fake_vm_stops(vm) == 0, "output port with bit 0 set: no reset");
+	report_eq(fake_vm_stops(vm), 0, "output port with bit 0 set: no reset");
 	fake_outb(vm, X86_I8042_CMD_PORT, 0xff);
-	report(fake_vm_stops(vm) == 0, "command 0xff (pulse nothing): no reset");
+	report_eq(fake_vm_stops(vm), 0, "command 0xff (pulse nothing): no reset");
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_PULSE_RESET);
-	report(fake_vm_stop_reason(vm) == VM_STOP_RESET, "0xfe: VM_STOP_RESET");
+	report_eq(vm_stop_reason(vm), VM_STOP_RESET, "0xfe: VM_STOP_RESET");
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_PULSE_RESET);
-	report(fake_vm_stops(vm) == 1, "a second 0xfe asks only once");
+	report_eq(fake_vm_stops(vm), 1, "a second 0xfe asks only once");
 	i8042_destroy(i);
 	fake_vm_destroy(vm);
 
-	vm = fake_vm_create();
-	if (!vm || i8042_create(vm, &i)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || i8042_create(vm, &i)) {
 		report(false, "re-create");
 		goto out;
 	}
 	fake_outb(vm, X86_I8042_CMD_PORT, I8042_CMD_WRITE_OUTPORT);
 	fake_outb(vm, X86_I8042_DATA_PORT, 0x02);
-	report(fake_vm_stop_reason(vm) == VM_STOP_RESET,
-	       "output port written with bit 0 clear: VM_STOP_RESET");
+	report_eq(vm_stop_reason(vm), VM_STOP_RESET,
+		  "output port written with bit 0 clear: VM_STOP_RESET");
 	i8042_destroy(i);
-	report(fake_inb(vm, X86_I8042_CMD_PORT) == 0xff, "destroy releases the ports");
+	report_eq(fake_inb(vm, X86_I8042_CMD_PORT), 0xff, "destroy releases the ports");
 out:
 	i8042_destroy(NULL);
 	fake_vm_destroy(vm);
@@ -150,39 +152,45 @@ out:
 static void test_boottimer(void)
 {
 	struct boottimer *t = NULL;
-	struct vm *vm = fake_vm_create();
+	struct vm *vm;
 	u64 gpa = X86_BOOT_TIMER_GPA, v;
 
 	report_prefix_push("boot-timer");
-	if (!vm || boottimer_create(vm, gpa, &t)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || boottimer_create(vm, gpa, &t)) {
 		report(false, "create");
 		goto out;
 	}
-	report(boottimer_process_start_ns() > 0, "process start time noted");
-	report(fake_vm_mmio_write(vm, gpa, X86_BOOT_TIMER_MAGIC, 1) == 0 &&
-	       fake_vm_mmio_write(vm, gpa, X86_BOOT_TIMER_MAGIC, 1) == 0,
-	       "marker writes accepted (logged once)");
-	report(!fake_vm_mmio_read(vm, gpa, &v, 8) && v == 0, "the marker register reads 0");
+	report_gt(boottimer_process_start_ns(), 0, "process start time noted");
+	check_eq(fake_vm_mmio_write(vm, gpa, X86_BOOT_TIMER_MAGIC, 1), 0);
+	check_eq(fake_vm_mmio_write(vm, gpa, X86_BOOT_TIMER_MAGIC, 1), 0);
+	report_checks("marker writes accepted (logged once)");
+	check_eq(fake_vm_mmio_read(vm, gpa, &v, 8), 0);
+	check_eq(v, 0);
+	report_checks("the marker register reads 0");
 
 	fake_vm_mmio_write(vm, gpa + BOOTTIMER_REG_START, 1, 4);
 	for (int k = 0; k < 1000; k++)
 		fake_vm_mmio_write(vm, gpa + BOOTTIMER_REG_SINK, X86_BOOT_TIMER_MAGIC, 4);
-	report(!fake_vm_mmio_read(vm, X86_BENCH_SINK_GPA, &v, 4) && v == 1000,
-	       "bench sink counts 1000 writes (%llu)", (unsigned long long)v);
-	report(!fake_vm_mmio_read(vm, gpa + BOOTTIMER_REG_SINK + 1, &v, 1) && v == 1000 >> 8,
-	       "an unaligned byte of the count");
+	check_eq(fake_vm_mmio_read(vm, X86_BENCH_SINK_GPA, &v, 4), 0);
+	check_eq(v, 1000);
+	report_checks("bench sink counts 1000 writes (%llu)", (unsigned long long)v);
+	check_eq(fake_vm_mmio_read(vm, gpa + BOOTTIMER_REG_SINK + 1, &v, 1), 0);
+	check_eq(v, 1000 >> 8);
+	report_checks("an unaligned byte of the count");
 	fake_vm_mmio_write(vm, gpa + BOOTTIMER_REG_STOP, 1, 4);
-	report(!fake_vm_mmio_read(vm, X86_BENCH_SINK_GPA, &v, 8) && v == 1000,
-	       "STOP keeps the count");
+	check_eq(fake_vm_mmio_read(vm, X86_BENCH_SINK_GPA, &v, 8), 0);
+	check_eq(v, 1000);
+	report_checks("STOP keeps the count");
 	fake_vm_mmio_write(vm, gpa + BOOTTIMER_REG_START, 1, 1);
-	report(!fake_vm_mmio_read(vm, X86_BENCH_SINK_GPA, &v, 8) && v == 0,
-	       "START resets it");
-	report(fake_vm_mmio_write(vm, gpa + X86_BOOT_TIMER_SIZE - 1, 0, 1) == 0 &&
-	       fake_vm_mmio_read(vm, gpa + X86_BOOT_TIMER_SIZE - 1, &v, 1) == 0,
-	       "the last byte of the page");
-	report(fake_vm_stops(vm) == 0, "nothing stops the VM");
+	check_eq(fake_vm_mmio_read(vm, X86_BENCH_SINK_GPA, &v, 8), 0);
+	check_eq(v, 0);
+	report_checks("START resets it");
+	check_eq(fake_vm_mmio_write(vm, gpa + X86_BOOT_TIMER_SIZE - 1, 0, 1), 0);
+	check_eq(fake_vm_mmio_read(vm, gpa + X86_BOOT_TIMER_SIZE - 1, &v, 1), 0);
+	report_checks("the last byte of the page");
+	report_eq(fake_vm_stops(vm), 0, "nothing stops the VM");
 	boottimer_destroy(t);
-	report(fake_vm_mmio_read(vm, gpa, &v, 1) == -ENOENT, "destroy releases the page");
+	report_err(fake_vm_mmio_read(vm, gpa, &v, 1), -ENOENT, "destroy releases the page");
 out:
 	boottimer_destroy(NULL);
 	fake_vm_destroy(vm);
@@ -192,22 +200,27 @@ out:
 static void test_cpuhotplug(void)
 {
 	struct cpuhotplug *c = NULL;
-	struct vm *vm = fake_vm_create();
+	struct vm *vm;
 	u32 v;
 
 	report_prefix_push("cpu-hotplug");
-	if (!vm || cpuhotplug_create(vm, X86_CPU_HOTPLUG_PORT, &c)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) ||
+	    cpuhotplug_create(vm, X86_CPU_HOTPLUG_PORT, &c)) {
 		report(false, "create");
 		goto out;
 	}
-	report(!fake_vm_pio_read(vm, X86_CPU_HOTPLUG_PORT, &v, 4) && v == 1, "reads 1 vCPU");
+	check_eq(fake_vm_pio_read(vm, X86_CPU_HOTPLUG_PORT, &v, 4), 0);
+	check_eq(v, 1);
+	report_checks("reads 1 vCPU");
 	fake_vm_pio_write(vm, X86_CPU_HOTPLUG_PORT, 0, 4);
-	report(!fake_vm_pio_read(vm, X86_CPU_HOTPLUG_PORT, &v, 4) && v == 2,
-	       "a write adds one: 2");
+	check_eq(fake_vm_pio_read(vm, X86_CPU_HOTPLUG_PORT, &v, 4), 0);
+	check_eq(v, 2);
+	report_checks("a write adds one: 2");
 	fake_vm_fail_add_vcpu(vm, -ENOSPC);
 	fake_vm_pio_write(vm, X86_CPU_HOTPLUG_PORT, 0, 1);
-	report(!fake_vm_pio_read(vm, X86_CPU_HOTPLUG_PORT, &v, 4) && v == 2,
-	       "a failed add leaves the count unchanged");
+	check_eq(fake_vm_pio_read(vm, X86_CPU_HOTPLUG_PORT, &v, 4), 0);
+	check_eq(v, 2);
+	report_checks("a failed add leaves the count unchanged");
 	cpuhotplug_destroy(c);
 out:
 	cpuhotplug_destroy(NULL);

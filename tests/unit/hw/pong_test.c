@@ -13,7 +13,7 @@
 #include <kestrel/x86/layout.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 #define BASE	X86_PONG_PORT
 #define IRQ	X86_PONG_IRQ
@@ -76,12 +76,15 @@ static void test_enumerate(void)
 		else if (port < BASE && v != 0xffffffff)
 			report(false, "empty port %#x reads %#x", port, v);
 	}
-	report(found == BASE, "found by its ID at %#x", found);
-	report(reg(PONG_REG_VERSION) == PONG_VERSION, "version %u", PONG_VERSION);
-	report(reg(PONG_REG_ID) == 'P' && reg(PONG_REG_ID + 3) == 'G',
-	       "ID bytes read P..G in port order");
-	report(reg(PONG_REG_CTRL) == 0 && reg(PONG_REG_STATUS) == PONG_ST_OK &&
-	       reg(PONG_REG_ISR) == 0, "power-on state: disabled, OK, no interrupt");
+	report_eq(found, BASE, "found by its ID at %#x", found);
+	report_eq(reg(PONG_REG_VERSION), PONG_VERSION, "version %u", PONG_VERSION);
+	check_eq(reg(PONG_REG_ID), 'P');
+	check_eq(reg(PONG_REG_ID + 3), 'G');
+	report_checks("ID bytes read P..G in port order");
+	check_eq(reg(PONG_REG_CTRL), 0);
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_OK);
+	check_eq(reg(PONG_REG_ISR), 0);
+	report_checks("power-on state: disabled, OK, no interrupt");
 	report(!fake_vm_irq_level(vm, IRQ), "line low at power-on");
 	report_prefix_pop();
 }
@@ -90,16 +93,17 @@ static void test_disabled(void)
 {
 	report_prefix_push("disabled");
 	cmd(PONG_CMD_SENSE_ID);
-	report(reg(PONG_REG_STATUS) == PONG_ST_DISABLED, "SENSE_ID before enable: DISABLED");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_DISABLED, "SENSE_ID before enable: DISABLED");
 	report(reg(PONG_REG_ISR) & PONG_ISR_DONE, "and still completes (ISR.DONE)");
 	report(!fake_vm_irq_level(vm, IRQ), "no interrupt with IRQ_ENABLE clear");
-	report(reg(PONG_REG_RESP_LEN) == 0, "no response");
+	report_eq(reg(PONG_REG_RESP_LEN), 0, "no response");
 	send("000000001");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_DISABLED && reg(PONG_REG_REQ_LEN) == 0,
-	       "PING before enable: DISABLED, request consumed");
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_DISABLED);
+	check_eq(reg(PONG_REG_REQ_LEN), 0);
+	report_checks("PING before enable: DISABLED, request consumed");
 	ack();
-	report(reg(PONG_REG_ISR) == 0, "ISR acknowledged by writing 1s");
+	report_eq(reg(PONG_REG_ISR), 0, "ISR acknowledged by writing 1s");
 	report_prefix_pop();
 }
 
@@ -107,7 +111,7 @@ static void test_enable_and_irq(void)
 {
 	report_prefix_push("irq");
 	fake_outb(vm, BASE + PONG_REG_CTRL, 0xff);
-	report(reg(PONG_REG_CTRL) == PONG_CTRL_MASK, "CTRL keeps only its two bits");
+	report_eq(reg(PONG_REG_CTRL), PONG_CTRL_MASK, "CTRL keeps only its two bits");
 	fake_outb(vm, BASE + PONG_REG_CTRL, PONG_CTRL_ENABLE);
 	cmd(PONG_CMD_SENSE_ID);
 	report(!fake_vm_irq_level(vm, IRQ), "DONE without IRQ_ENABLE: line low");
@@ -135,19 +139,24 @@ static void test_sense(void)
 
 	report_prefix_push("sense");
 	cmd(PONG_CMD_SENSE_ID);
-	report(reg(PONG_REG_STATUS) == PONG_ST_OK, "status OK");
-	report(fake_vm_irq_level(vm, IRQ) && fake_vm_irq_edges(vm, IRQ) == edges + 1,
-	       "completion interrupt raised once");
-	report(reg(PONG_REG_RESP_LEN) == sizeof(id), "8-byte record pending");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_OK, "status OK");
+	check_true(fake_vm_irq_level(vm, IRQ));
+	check_eq(fake_vm_irq_edges(vm, IRQ), edges + 1);
+	report_checks("completion interrupt raised once");
+	report_eq(reg(PONG_REG_RESP_LEN), sizeof(id), "8-byte record pending");
 	for (unsigned int i = 0; i < sizeof(id); i++)
 		b[i] = reg(PONG_REG_DATA);
-	report(id.reserved == 0xff, "reserved byte 0xff");
-	report(le16_to_cpu(id.cu_type) == 0xc0ca, "control-unit type %#x",
-	       le16_to_cpu(id.cu_type));
-	report(id.cu_model == PONG_CU_MODEL && le16_to_cpu(id.dev_type) == PONG_DEV_TYPE &&
-	       id.dev_model == PONG_DEV_MODEL && id.pad == 0, "models, device type, pad");
-	report(reg(PONG_REG_DATA) == 0xff && reg(PONG_REG_STATUS) == PONG_ST_NO_DATA,
-	       "reading past the record: 0xff and NO_DATA");
+	report_eq(id.reserved, 0xff, "reserved byte 0xff");
+	report_eq(le16_to_cpu(id.cu_type), 0xc0ca, "control-unit type %#x",
+		  le16_to_cpu(id.cu_type));
+	check_eq(id.cu_model, PONG_CU_MODEL);
+	check_eq(le16_to_cpu(id.dev_type), PONG_DEV_TYPE);
+	check_eq(id.dev_model, PONG_DEV_MODEL);
+	check_eq(id.pad, 0);
+	report_checks("models, device type, pad");
+	check_eq(reg(PONG_REG_DATA), 0xff);
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_NO_DATA);
+	report_checks("reading past the record: 0xff and NO_DATA");
 	ack();
 	report(!fake_vm_irq_level(vm, IRQ), "ack lowers the line");
 	report_prefix_pop();
@@ -174,7 +183,7 @@ static void test_ping(void)
 	memcpy(&v, "5678", 4);
 	fake_vm_pio_write(vm, BASE + PONG_REG_DATA, v, 4);
 	fake_outb(vm, BASE + PONG_REG_DATA, '8');
-	report(reg(PONG_REG_REQ_LEN) == 9, "two 4-byte and one 1-byte write: 9 bytes");
+	report_eq(reg(PONG_REG_REQ_LEN), 9, "two 4-byte and one 1-byte write: 9 bytes");
 	cmd(PONG_CMD_PING);
 	fake_vm_pio_read(vm, BASE + PONG_REG_DATA, &v, 4);
 	memcpy(in, &v, 4);
@@ -182,7 +191,7 @@ static void test_ping(void)
 	memcpy(in + 4, &v, 4);
 	in[8] = (char)reg(PONG_REG_DATA);
 	in[9] = '\0';
-	report(!strcmp(in, "123456789"), "4-byte reads of the answer: %s", in);
+	report_str(in, "123456789", "4-byte reads of the answer: %s", in);
 	ack();
 
 	edges = fake_vm_irq_edges(vm, IRQ);
@@ -191,9 +200,9 @@ static void test_ping(void)
 		snprintf(want, sizeof(want), "%09lu", n + 1);
 		bad += !ping(in, want);
 	}
-	report(!bad, "1000 rounds, each answered n + 1 (%u wrong)", bad);
-	report(fake_vm_irq_edges(vm, IRQ) == edges + 2000,
-	       "one interrupt raised and acknowledged per round");
+	report_eq(bad, 0, "1000 rounds, each answered n + 1 (%u wrong)", bad);
+	report_eq(fake_vm_irq_edges(vm, IRQ), edges + 2000,
+		  "one interrupt raised and acknowledged per round");
 	report_prefix_pop();
 }
 
@@ -201,50 +210,55 @@ static void test_errors(void)
 {
 	report_prefix_push("errors");
 	cmd(0x00);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_CMD, "command 0x00: BAD_CMD");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_CMD, "command 0x00: BAD_CMD");
 	cmd(0x04);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_CMD, "command 0x04: BAD_CMD");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_CMD, "command 0x04: BAD_CMD");
 	send("000000001");
 	cmd(0xff);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_CMD && reg(PONG_REG_REQ_LEN) == 0,
-	       "command 0xff: BAD_CMD, request consumed");
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_CMD);
+	check_eq(reg(PONG_REG_REQ_LEN), 0);
+	report_checks("command 0xff: BAD_CMD, request consumed");
 	report(fake_vm_irq_level(vm, IRQ), "a failed command raises the interrupt");
 	ack();
 
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_LENGTH, "empty PING: BAD_LENGTH");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_LENGTH, "empty PING: BAD_LENGTH");
 	send("12345678");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_LENGTH, "8 digits: BAD_LENGTH");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_LENGTH, "8 digits: BAD_LENGTH");
 	send("1234567890");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_LENGTH, "10 digits: BAD_LENGTH");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_LENGTH, "10 digits: BAD_LENGTH");
 	for (int i = 0; i < 100; i++)
 		fake_outb(vm, BASE + PONG_REG_DATA, '1');
-	report(reg(PONG_REG_REQ_LEN) == PONG_REQ_MAX + 1, "REQ_LEN saturates at 17");
+	report_eq(reg(PONG_REG_REQ_LEN), PONG_REQ_MAX + 1, "REQ_LEN saturates at 17");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_LENGTH && reg(PONG_REG_RESP_LEN) == 0,
-	       "100 bytes (FIFO overflow): BAD_LENGTH, no response");
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_LENGTH);
+	check_eq(reg(PONG_REG_RESP_LEN), 0);
+	report_checks("100 bytes (FIFO overflow): BAD_LENGTH, no response");
 
 	send("12345678a");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_DIGIT, "'a': BAD_DIGIT");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_DIGIT, "'a': BAD_DIGIT");
 	send("/00000000");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_DIGIT, "'/' (below '0'): BAD_DIGIT");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_DIGIT, "'/' (below '0'): BAD_DIGIT");
 	send("0000:0000");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_DIGIT, "':' (above '9'): BAD_DIGIT");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_DIGIT, "':' (above '9'): BAD_DIGIT");
 	send("-00000001");
 	cmd(PONG_CMD_PING);
-	report(reg(PONG_REG_STATUS) == PONG_ST_BAD_DIGIT && reg(PONG_REG_RESP_LEN) == 0,
-	       "a sign: BAD_DIGIT, no response");
-	report(reg(PONG_REG_DATA) == 0xff && reg(PONG_REG_STATUS) == PONG_ST_NO_DATA,
-	       "DATA read after a failed command: 0xff, NO_DATA");
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_BAD_DIGIT);
+	check_eq(reg(PONG_REG_RESP_LEN), 0);
+	report_checks("a sign: BAD_DIGIT, no response");
+	check_eq(reg(PONG_REG_DATA), 0xff);
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_NO_DATA);
+	report_checks("DATA read after a failed command: 0xff, NO_DATA");
 	ack();
 	report(ping("000000007", "000000008"), "the device works after all that");
-	report(reg(PONG_REG_DATA) == 0xff && reg(PONG_REG_STATUS) == PONG_ST_NO_DATA,
-	       "reading past the answer: NO_DATA");
+	check_eq(reg(PONG_REG_DATA), 0xff);
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_NO_DATA);
+	report_checks("reading past the answer: NO_DATA");
 	report_prefix_pop();
 }
 
@@ -257,16 +271,19 @@ static void test_registers(void)
 	fake_outb(vm, BASE + PONG_REG_VERSION, 7);
 	fake_outb(vm, BASE + PONG_REG_STATUS, 0x42);
 	fake_outb(vm, BASE + PONG_REG_RESP_LEN, 5);
-	report(!fake_vm_pio_read(vm, BASE, &v, 4) && v == PONG_ID &&
-	       reg(PONG_REG_VERSION) == PONG_VERSION && reg(PONG_REG_RESP_LEN) == 0,
-	       "writes to read-only registers are ignored");
-	report(reg(PONG_REG_CMD) == 0 && reg(PONG_REG_RSVD) == 0,
-	       "CMD and the reserved port read 0");
-	report(fake_vm_pio_read(vm, BASE + 14, &v, 4) != 0,
-	       "a read crossing the end of the ports is refused");
-	report(fake_vm_pio_write(vm, BASE + 12, 0x01010101, 4) == 0 &&
-	       reg(PONG_REG_STATUS) != PONG_ST_BUSY,
-	       "a 4-byte write over REQ_LEN..RSVD changes nothing it should not");
+	check_eq(fake_vm_pio_read(vm, BASE, &v, 4), 0);
+	check_eq(v, PONG_ID);
+	check_eq(reg(PONG_REG_VERSION), PONG_VERSION);
+	check_eq(reg(PONG_REG_RESP_LEN), 0);
+	report_checks("writes to read-only registers are ignored");
+	check_eq(reg(PONG_REG_CMD), 0);
+	check_eq(reg(PONG_REG_RSVD), 0);
+	report_checks("CMD and the reserved port read 0");
+	report_ne(fake_vm_pio_read(vm, BASE + 14, &v, 4), 0,
+		  "a read crossing the end of the ports is refused");
+	check_eq(fake_vm_pio_write(vm, BASE + 12, 0x01010101, 4), 0);
+	check_ne(reg(PONG_REG_STATUS), PONG_ST_BUSY);
+	report_checks("a 4-byte write over REQ_LEN..RSVD changes nothing it should not");
 	report_prefix_pop();
 }
 
@@ -281,14 +298,18 @@ static void test_reset(void)
 	send("12");
 	edges = fake_vm_irq_edges(vm, IRQ);
 	cmd(PONG_CMD_RESET);
-	report(reg(PONG_REG_STATUS) == PONG_ST_OK && reg(PONG_REG_ISR) == 0 &&
-	       reg(PONG_REG_CTRL) == 0, "RESET: OK, ISR 0, CTRL 0");
-	report(reg(PONG_REG_REQ_LEN) == 0 && reg(PONG_REG_RESP_LEN) == 0,
-	       "request and response emptied");
-	report(!fake_vm_irq_level(vm, IRQ) && fake_vm_irq_edges(vm, IRQ) == edges + 1,
-	       "line lowered, no new interrupt");
+	check_eq(reg(PONG_REG_STATUS), PONG_ST_OK);
+	check_eq(reg(PONG_REG_ISR), 0);
+	check_eq(reg(PONG_REG_CTRL), 0);
+	report_checks("RESET: OK, ISR 0, CTRL 0");
+	check_eq(reg(PONG_REG_REQ_LEN), 0);
+	check_eq(reg(PONG_REG_RESP_LEN), 0);
+	report_checks("request and response emptied");
+	check_false(fake_vm_irq_level(vm, IRQ));
+	check_eq(fake_vm_irq_edges(vm, IRQ), edges + 1);
+	report_checks("line lowered, no new interrupt");
 	cmd(PONG_CMD_SENSE_ID);
-	report(reg(PONG_REG_STATUS) == PONG_ST_DISABLED, "disabled again after RESET");
+	report_eq(reg(PONG_REG_STATUS), PONG_ST_DISABLED, "disabled again after RESET");
 	ack();
 	report_prefix_pop();
 }
@@ -298,13 +319,12 @@ int main(void)
 	struct pong *p = NULL, *dup = NULL;
 
 	report_prefix_push("pong");
-	vm = fake_vm_create();
-	if (!vm || pong_create(vm, BASE, IRQ, &p)) {
+	if (fake_vm_create(FAKE_VM_MIN_RAM, &vm) || pong_create(vm, BASE, IRQ, &p)) {
 		report(false, "create");
 		return report_summary();
 	}
-	report(pong_create(vm, BASE + 8, IRQ, &dup) == -EEXIST,
-	       "a second device over the same ports: -EEXIST");
+	report_err(pong_create(vm, BASE + 8, IRQ, &dup), -EEXIST,
+		   "a second device over the same ports: -EEXIST");
 	test_enumerate();
 	test_disabled();
 	test_enable_and_irq();
@@ -319,7 +339,7 @@ int main(void)
 	report(fake_vm_irq_level(vm, IRQ), "line high before destroy");
 	pong_destroy(p);
 	report(!fake_vm_irq_level(vm, IRQ), "destroy lowers the line");
-	report(fake_inb(vm, BASE) == 0xff, "and releases the ports");
+	report_eq(fake_inb(vm, BASE), 0xff, "and releases the ports");
 	pong_destroy(NULL);
 	fake_vm_destroy(vm);
 	report_prefix_pop();

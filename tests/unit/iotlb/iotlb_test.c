@@ -244,10 +244,11 @@ static void test_random(u64 seed, unsigned long ops)
 		if (i % 64 == 0 && !table_matches(tlb, &m))
 			table_bad++;
 	}
-	report(!bad, "%lu ops (%lu add, %lu del, %lu translate) agree with the model",
-	       i, nadd, ndel, nxlate);
-	report(!table_bad && table_matches(tlb, &m),
-	       "table contents equal the model (%u entries at the end)", m.n);
+	report_eq(bad, 0, "%lu ops (%lu add, %lu del, %lu translate) agree with the model", i,
+		  nadd, ndel, nxlate);
+	check_eq(table_bad, 0);
+	check_true(table_matches(tlb, &m));
+	report_checks("table contents equal the model (%u entries at the end)", m.n);
 	iotlb_destroy(tlb);
 	report_prefix_pop();
 }
@@ -263,44 +264,60 @@ static void test_full_space(void)
 
 	report_prefix_push("full-space");
 	iotlb_create(0, &tlb);
-	report(iotlb_add_range(tlb, 0, UINT64_MAX, 0, IOTLB_PERM_RW) == 0,
-	       "[0, U64_MAX] identity maps");
+	report_eq(iotlb_add_range(tlb, 0, UINT64_MAX, 0, IOTLB_PERM_RW), 0,
+		  "[0, U64_MAX] identity maps");
 	n = iotlb_translate(tlb, UINT64_MAX - 1, 2, IOTLB_PERM_RW, segs, 4);
-	report(n == 1 && segs[0].addr == (void *)(uintptr_t)(UINT64_MAX - 1) &&
-	       segs[0].len == 2, "last two bytes translate");
-	report(iotlb_translate(tlb, UINT64_MAX, 2, IOTLB_PERM_RO, segs, 4) == -EFAULT,
-	       "a range running past U64_MAX is -EFAULT");
+	check_eq(n, 1);
+	check_eq(segs[0].addr, (void *)(uintptr_t)(UINT64_MAX - 1));
+	check_eq(segs[0].len, 2);
+	report_checks("last two bytes translate");
+	report_err(iotlb_translate(tlb, UINT64_MAX, 2, IOTLB_PERM_RO, segs, 4), -EFAULT,
+		   "a range running past U64_MAX is -EFAULT");
 	n = iotlb_translate(tlb, 0, UINT64_MAX, IOTLB_PERM_RO, segs, 4);
-	report(n == 1 && segs[0].len == UINT64_MAX, "2^64-1 bytes in one segment");
-	report(iotlb_add_range(tlb, 5, 5, 0, IOTLB_PERM_RO) == -EEXIST,
-	       "any add overlapping it is -EEXIST");
-	report(iotlb_del_range(tlb, 0x1000, 0x1fff) == 1 && iotlb_count(tlb) == 2,
-	       "deleting the middle splits it in two");
-	report(!iotlb_lookup(tlb, 0x2000, &m) && m.start == 0x2000 &&
-	       m.last == UINT64_MAX && m.addr == 0x2000, "upper part keeps its offset");
-	report(!iotlb_lookup(tlb, 0xfff, &m) && m.start == 0 && m.last == 0xfff,
-	       "lower part");
-	report(iotlb_lookup(tlb, 0x1800, &m) == -ENOENT, "hole unmapped");
+	check_eq(n, 1);
+	check_eq(segs[0].len, UINT64_MAX);
+	report_checks("2^64-1 bytes in one segment");
+	report_err(iotlb_add_range(tlb, 5, 5, 0, IOTLB_PERM_RO), -EEXIST,
+		   "any add overlapping it is -EEXIST");
+	check_eq(iotlb_del_range(tlb, 0x1000, 0x1fff), 1);
+	check_eq(iotlb_count(tlb), 2);
+	report_checks("deleting the middle splits it in two");
+	check_eq(iotlb_lookup(tlb, 0x2000, &m), 0);
+	check_eq(m.start, 0x2000);
+	check_eq(m.last, UINT64_MAX);
+	check_eq(m.addr, 0x2000);
+	report_checks("upper part keeps its offset");
+	check_eq(iotlb_lookup(tlb, 0xfff, &m), 0);
+	check_eq(m.start, 0);
+	check_eq(m.last, 0xfff);
+	report_checks("lower part");
+	report_err(iotlb_lookup(tlb, 0x1800, &m), -ENOENT, "hole unmapped");
 	n = iotlb_translate(tlb, 0xff0, 0x20, IOTLB_PERM_RO, segs, 4);
-	report(n == -EFAULT, "translate across the hole is -EFAULT");
-	report(iotlb_del_range(tlb, UINT64_MAX, UINT64_MAX) == 1 &&
-	       iotlb_lookup(tlb, UINT64_MAX, &m) == -ENOENT &&
-	       !iotlb_lookup(tlb, UINT64_MAX - 1, &m) && m.last == UINT64_MAX - 1,
-	       "deleting the very last byte");
-	report(iotlb_del_range(tlb, 0, 0) == 1 && !iotlb_lookup(tlb, 1, &m) &&
-	       m.start == 1 && m.addr == 1, "deleting byte 0");
-	report(iotlb_del_range(tlb, 0, UINT64_MAX) == 2 && iotlb_count(tlb) == 0,
-	       "deleting everything");
-	report(iotlb_add_range(tlb, UINT64_MAX - 15, UINT64_MAX, 0x1000, IOTLB_PERM_RO) == 0,
-	       "a mapping ending at U64_MAX");
-	report(iotlb_add_range(tlb, 0, 15, UINT64_MAX - 14, IOTLB_PERM_RO) == -EINVAL,
-	       "host address wrap is -EINVAL");
-	report(iotlb_add_range(tlb, 0, 15, UINT64_MAX - 15, IOTLB_PERM_RO) == 0,
-	       "host range ending exactly at U64_MAX is fine");
-	report(iotlb_add_range(tlb, 10, 9, 0, IOTLB_PERM_RO) == -EINVAL &&
-	       iotlb_add_range(tlb, 100, 200, 0, 0) == -EINVAL &&
-	       iotlb_add_range(tlb, 100, 200, 0, 4) == -EINVAL &&
-	       iotlb_del_range(tlb, 10, 9) == -EINVAL, "bad arguments are -EINVAL");
+	report_err(n, -EFAULT, "translate across the hole is -EFAULT");
+	check_eq(iotlb_del_range(tlb, UINT64_MAX, UINT64_MAX), 1);
+	check_err(iotlb_lookup(tlb, UINT64_MAX, &m), -ENOENT);
+	check_eq(iotlb_lookup(tlb, UINT64_MAX - 1, &m), 0);
+	check_eq(m.last, UINT64_MAX - 1);
+	report_checks("deleting the very last byte");
+	check_eq(iotlb_del_range(tlb, 0, 0), 1);
+	check_eq(iotlb_lookup(tlb, 1, &m), 0);
+	check_eq(m.start, 1);
+	check_eq(m.addr, 1);
+	report_checks("deleting byte 0");
+	check_eq(iotlb_del_range(tlb, 0, UINT64_MAX), 2);
+	check_eq(iotlb_count(tlb), 0);
+	report_checks("deleting everything");
+	report_eq(iotlb_add_range(tlb, UINT64_MAX - 15, UINT64_MAX, 0x1000, IOTLB_PERM_RO), 0,
+		  "a mapping ending at U64_MAX");
+	report_err(iotlb_add_range(tlb, 0, 15, UINT64_MAX - 14, IOTLB_PERM_RO), -EINVAL,
+		   "host address wrap is -EINVAL");
+	report_eq(iotlb_add_range(tlb, 0, 15, UINT64_MAX - 15, IOTLB_PERM_RO), 0,
+		  "host range ending exactly at U64_MAX is fine");
+	check_err(iotlb_add_range(tlb, 10, 9, 0, IOTLB_PERM_RO), -EINVAL);
+	check_err(iotlb_add_range(tlb, 100, 200, 0, 0), -EINVAL);
+	check_err(iotlb_add_range(tlb, 100, 200, 0, 4), -EINVAL);
+	check_err(iotlb_del_range(tlb, 10, 9), -EINVAL);
+	report_checks("bad arguments are -EINVAL");
 	iotlb_destroy(tlb);
 	report_prefix_pop();
 }
@@ -320,31 +337,35 @@ static void test_translate_errors(void)
 	iotlb_add_range(tlb, 0x3000, 0x3fff, h + 0x2000, IOTLB_PERM_WO);
 	iotlb_add_range(tlb, 0x5000, 0x5fff, h, IOTLB_PERM_RO);
 
-	report(iotlb_translate(tlb, 0x1ffe, 4, IOTLB_PERM_RO, segs, 4) == 2 &&
-	       segs[0].addr == buf + 0xffe && segs[0].len == 2 &&
-	       segs[1].addr == buf + 0x1000 && segs[1].len == 2,
-	       "straddling two entries gives two segments");
-	report(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_WO, segs, 3) == 3 &&
-	       segs[2].len == 0x1000, "three entries, exact fit");
-	report(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_WO, segs, 2) == -ENOBUFS &&
-	       segs[0].len == 0x1000 && segs[1].addr == buf + 0x1000,
-	       "-ENOBUFS when the array is short, prefix filled");
-	report(iotlb_translate(tlb, 0x1000, 1, IOTLB_PERM_RO, segs, 0) == -ENOBUFS,
-	       "-ENOBUFS with no array at all");
-	report(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_RO, segs, 4) == -EPERM,
-	       "-EPERM reading through a write-only entry");
-	report(iotlb_translate(tlb, 0x3f00, 0x200, IOTLB_PERM_WO, segs, 4) == -EFAULT,
-	       "-EFAULT running into a hole");
-	report(iotlb_translate(tlb, 0x3f00, 0x200, IOTLB_PERM_RO, segs, 4) == -EPERM,
-	       "first problem met decides (-EPERM before the hole)");
-	report(iotlb_translate(tlb, 0x5000, 0x10, IOTLB_PERM_WO, segs, 4) == -EPERM,
-	       "-EPERM writing to a read-only entry");
-	report(iotlb_translate(tlb, 0x5000, 0x10, IOTLB_PERM_RO, segs, 4) == 1,
-	       "read-only entry is readable");
-	report(iotlb_translate(tlb, 0x0, 0, IOTLB_PERM_RO, segs, 4) == 0,
-	       "zero length gives zero segments, even unmapped");
-	report(iotlb_translate(tlb, 0x6000, 1, IOTLB_PERM_RO, segs, 4) == -EFAULT,
-	       "unmapped is -EFAULT");
+	check_eq(iotlb_translate(tlb, 0x1ffe, 4, IOTLB_PERM_RO, segs, 4), 2);
+	check_eq(segs[0].addr, buf + 0xffe);
+	check_eq(segs[0].len, 2);
+	check_eq(segs[1].addr, buf + 0x1000);
+	check_eq(segs[1].len, 2);
+	report_checks("straddling two entries gives two segments");
+	check_eq(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_WO, segs, 3), 3);
+	check_eq(segs[2].len, 0x1000);
+	report_checks("three entries, exact fit");
+	check_err(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_WO, segs, 2), -ENOBUFS);
+	check_eq(segs[0].len, 0x1000);
+	check_eq(segs[1].addr, buf + 0x1000);
+	report_checks("-ENOBUFS when the array is short, prefix filled");
+	report_err(iotlb_translate(tlb, 0x1000, 1, IOTLB_PERM_RO, segs, 0), -ENOBUFS,
+		   "-ENOBUFS with no array at all");
+	report_err(iotlb_translate(tlb, 0x1000, 0x3000, IOTLB_PERM_RO, segs, 4), -EPERM,
+		   "-EPERM reading through a write-only entry");
+	report_err(iotlb_translate(tlb, 0x3f00, 0x200, IOTLB_PERM_WO, segs, 4), -EFAULT,
+		   "-EFAULT running into a hole");
+	report_err(iotlb_translate(tlb, 0x3f00, 0x200, IOTLB_PERM_RO, segs, 4), -EPERM,
+		   "first problem met decides (-EPERM before the hole)");
+	report_err(iotlb_translate(tlb, 0x5000, 0x10, IOTLB_PERM_WO, segs, 4), -EPERM,
+		   "-EPERM writing to a read-only entry");
+	report_eq(iotlb_translate(tlb, 0x5000, 0x10, IOTLB_PERM_RO, segs, 4), 1,
+		  "read-only entry is readable");
+	report_eq(iotlb_translate(tlb, 0x0, 0, IOTLB_PERM_RO, segs, 4), 0,
+		  "zero length gives zero segments, even unmapped");
+	report_err(iotlb_translate(tlb, 0x6000, 1, IOTLB_PERM_RO, segs, 4), -EFAULT,
+		   "unmapped is -EFAULT");
 	iotlb_destroy(tlb);
 	report_prefix_pop();
 }
@@ -363,55 +384,68 @@ static void test_generation_and_cache(void)
 	iotlb_create(0, &other);
 	iotlb_cache_init(&cache);
 	g0 = iotlb_generation(tlb);
-	report(g0 && g0 != iotlb_generation(other), "non-zero and unique per IOTLB");
+	check_true(g0);
+	check_ne(g0, iotlb_generation(other));
+	report_checks("non-zero and unique per IOTLB");
 	iotlb_add_range(tlb, 0x1000, 0x1fff, h, IOTLB_PERM_RW);
 	g1 = iotlb_generation(tlb);
-	report(g1 != g0, "add changes it");
-	report(iotlb_del_range(tlb, 0x5000, 0x5fff) == 0 && iotlb_generation(tlb) == g1,
-	       "deleting nothing does not");
-	report(iotlb_add_range(tlb, 0x1000, 0x1000, h, IOTLB_PERM_RW) == -EEXIST &&
-	       iotlb_generation(tlb) == g1, "a refused add does not");
+	report_ne(g1, g0, "add changes it");
+	check_eq(iotlb_del_range(tlb, 0x5000, 0x5fff), 0);
+	check_eq(iotlb_generation(tlb), g1);
+	report_checks("deleting nothing does not");
+	check_err(iotlb_add_range(tlb, 0x1000, 0x1000, h, IOTLB_PERM_RW), -EEXIST);
+	check_eq(iotlb_generation(tlb), g1);
+	report_checks("a refused add does not");
 
-	report(iotlb_translate_cached(tlb, &cache, 0x1010, 8, IOTLB_PERM_RO, &seg, 1) == 1 &&
-	       cache.generation == g1 && cache.e[0].start == 0x1000, "slow path fills the cache");
-	report(iotlb_translate_cached(tlb, &cache, 0x1f00, 8, IOTLB_PERM_WO, &seg, 1) == 1 &&
-	       seg.addr == buf + 0xf00, "cache hit translates");
+	check_eq(iotlb_translate_cached(tlb, &cache, 0x1010, 8, IOTLB_PERM_RO, &seg, 1), 1);
+	check_eq(cache.generation, g1);
+	check_eq(cache.e[0].start, 0x1000);
+	report_checks("slow path fills the cache");
+	check_eq(iotlb_translate_cached(tlb, &cache, 0x1f00, 8, IOTLB_PERM_WO, &seg, 1), 1);
+	check_eq(seg.addr, buf + 0xf00);
+	report_checks("cache hit translates");
 	iotlb_del_range(tlb, 0x1000, 0x1fff);
 	g2 = iotlb_generation(tlb);
-	report(g2 != g1, "delete changes it");
-	report(iotlb_translate_cached(tlb, &cache, 0x1010, 8, IOTLB_PERM_RO, &seg, 1) == -EFAULT,
-	       "a stale cache entry is not used after a delete");
-	report(cache.generation == g2 && cache.e[0].start > cache.e[0].last,
-	       "the cache was emptied on the generation change");
+	report_ne(g2, g1, "delete changes it");
+	report_err(iotlb_translate_cached(tlb, &cache, 0x1010, 8, IOTLB_PERM_RO, &seg, 1), -EFAULT,
+		   "a stale cache entry is not used after a delete");
+	check_eq(cache.generation, g2);
+	check_gt(cache.e[0].start, cache.e[0].last);
+	report_checks("the cache was emptied on the generation change");
 
 	iotlb_add_range(tlb, 0x1000, 0x1fff, h, IOTLB_PERM_RW);
 	iotlb_add_range(tlb, 0x8000, 0x8fff, h, IOTLB_PERM_RW);
 	iotlb_translate_cached(tlb, &cache, 0x1000, 8, IOTLB_PERM_RO, &seg, 1);
 	iotlb_translate_cached(tlb, &cache, 0x8000, 8, IOTLB_PERM_RO, &seg, 1);
 	iotlb_cache_invalidate(&cache, 0x1800, 0x1800);
-	report(cache.e[0].start > cache.e[0].last && cache.e[1].start == 0x8000,
-	       "invalidate drops overlapping entries only");
+	check_gt(cache.e[0].start, cache.e[0].last);
+	check_eq(cache.e[1].start, 0x8000);
+	report_checks("invalidate drops overlapping entries only");
 	iotlb_cache_flush(&cache);
-	report(cache.generation == 0 && cache.e[1].start > cache.e[1].last,
-	       "flush drops everything");
+	check_eq(cache.generation, 0);
+	check_gt(cache.e[1].start, cache.e[1].last);
+	report_checks("flush drops everything");
 
 	g1 = iotlb_generation(tlb);
 	iotlb_reset(tlb);
-	report(iotlb_generation(tlb) != g1 && iotlb_count(tlb) == 0, "reset changes it");
+	check_ne(iotlb_generation(tlb), g1);
+	check_eq(iotlb_count(tlb), 0);
+	report_checks("reset changes it");
 	g1 = iotlb_generation(tlb);
 	iotlb_reset(tlb);
-	report(iotlb_generation(tlb) == g1, "resetting an empty table does not");
+	report_eq(iotlb_generation(tlb), g1, "resetting an empty table does not");
 
 	iotlb_add_range(other, 0x100, 0x1ff, h, IOTLB_PERM_RO);
 	iotlb_add_range(other, 0x300, 0x3ff, h, IOTLB_PERM_WO);
 	iotlb_add_range(tlb, 0x7000, 0x7fff, h, IOTLB_PERM_RO);
 	g1 = iotlb_generation(tlb);
-	report(iotlb_replace(tlb, other) == 0 && iotlb_count(tlb) == 2 &&
-	       iotlb_generation(tlb) != g1 &&
-	       iotlb_translate(tlb, 0x7000, 1, IOTLB_PERM_RO, &seg, 1) == -EFAULT &&
-	       iotlb_translate(tlb, 0x300, 1, IOTLB_PERM_WO, &seg, 1) == 1,
-	       "replace copies the whole table in one change");
-	report(iotlb_replace(tlb, tlb) == -EINVAL, "replace with itself is refused");
+	check_eq(iotlb_replace(tlb, other), 0);
+	check_eq(iotlb_count(tlb), 2);
+	check_ne(iotlb_generation(tlb), g1);
+	check_err(iotlb_translate(tlb, 0x7000, 1, IOTLB_PERM_RO, &seg, 1), -EFAULT);
+	check_eq(iotlb_translate(tlb, 0x300, 1, IOTLB_PERM_WO, &seg, 1), 1);
+	report_checks("replace copies the whole table in one change");
+	report_err(iotlb_replace(tlb, tlb), -EINVAL, "replace with itself is refused");
 	iotlb_destroy(other);
 	iotlb_destroy(tlb);
 	report_prefix_pop();
@@ -462,25 +496,29 @@ static void test_batch(void)
 	iotlb_batch_begin(r.tlb);	/* nested */
 	iotlb_add_range(r.tlb, 0x3000, 0x3fff, 0x30000, IOTLB_PERM_RO);
 	iotlb_batch_commit(r.tlb);
-	report(iotlb_generation(r.tlb) == g0, "no generation change inside a batch");
-	report(!iotlb_lookup(r.tlb, 0x3000, &m), "the batch owner sees its own updates");
+	report_eq(iotlb_generation(r.tlb), g0, "no generation change inside a batch");
+	report_eq(iotlb_lookup(r.tlb, 0x3000, &m), 0, "the batch owner sees its own updates");
 	pthread_create(&th, NULL, batch_reader_fn, &r);
 	usleep(100 * 1000);
 	early = __atomic_load_n(&r.done, __ATOMIC_ACQUIRE);
-	report(!early, "another thread's table walk waits for the commit");
-	report(iotlb_batch_commit(r.tlb) == 0, "commit");
+	report_eq(early, 0, "another thread's table walk waits for the commit");
+	report_eq(iotlb_batch_commit(r.tlb), 0, "commit");
 	pthread_join(th, NULL);
-	report(r.cached_ret == 1, "cached translations of the old table kept working");
-	report(r.lookup_ret == 0 && r.m.start == 0x1000 && r.m.last == 0x2fff &&
-	       r.m.addr == 0x20000, "the reader saw the whole batch, never half of it");
-	report(iotlb_generation(r.tlb) != g0, "one generation change at commit");
-	report(iotlb_translate_cached(r.tlb, &r.cache, 0x1000, 4, IOTLB_PERM_RO, &seg, 1) == 1 &&
-	       seg.addr == (void *)0x20000, "caches see the new table after the commit");
-	report(iotlb_batch_commit(r.tlb) == -EINVAL, "commit without a batch is -EINVAL");
+	report_eq(r.cached_ret, 1, "cached translations of the old table kept working");
+	check_eq(r.lookup_ret, 0);
+	check_eq(r.m.start, 0x1000);
+	check_eq(r.m.last, 0x2fff);
+	check_eq(r.m.addr, 0x20000);
+	report_checks("the reader saw the whole batch, never half of it");
+	report_ne(iotlb_generation(r.tlb), g0, "one generation change at commit");
+	check_eq(iotlb_translate_cached(r.tlb, &r.cache, 0x1000, 4, IOTLB_PERM_RO, &seg, 1), 1);
+	check_eq(seg.addr, (void *)0x20000);
+	report_checks("caches see the new table after the commit");
+	report_err(iotlb_batch_commit(r.tlb), -EINVAL, "commit without a batch is -EINVAL");
 	g0 = iotlb_generation(r.tlb);
 	iotlb_batch_begin(r.tlb);
 	iotlb_batch_commit(r.tlb);
-	report(iotlb_generation(r.tlb) == g0, "an empty batch changes nothing");
+	report_eq(iotlb_generation(r.tlb), g0, "an empty batch changes nothing");
 	iotlb_destroy(r.tlb);
 	report_prefix_pop();
 }
@@ -511,30 +549,41 @@ static void test_listener_and_limit(void)
 	iotlb_create(3, &tlb);
 	iotlb_listener_add(tlb, &t.l);
 	iotlb_add_range(tlb, 0x1000, 0x1fff, 0, IOTLB_PERM_RW);
-	report(t.calls == 1 && t.start == 0x1000 && t.last == 0x1fff, "told about an add");
+	check_eq(t.calls, 1);
+	check_eq(t.start, 0x1000);
+	check_eq(t.last, 0x1fff);
+	report_checks("told about an add");
 	iotlb_del_range(tlb, 0x1800, 0x28ff);
-	report(t.calls == 2 && t.start == 0x1800 && t.last == 0x1fff,
-	       "told the range that really changed");
+	check_eq(t.calls, 2);
+	check_eq(t.start, 0x1800);
+	check_eq(t.last, 0x1fff);
+	report_checks("told the range that really changed");
 	iotlb_batch_begin(tlb);
 	iotlb_add_range(tlb, 0x5000, 0x5fff, 0, IOTLB_PERM_RW);
 	iotlb_add_range(tlb, 0x9000, 0x9fff, 0, IOTLB_PERM_RW);
-	report(t.calls == 2, "not told during a batch");
+	report_eq(t.calls, 2, "not told during a batch");
 	iotlb_batch_commit(tlb);
-	report(t.calls == 3 && t.start == 0x5000 && t.last == 0x9fff,
-	       "told once per batch, with the covering range");
+	check_eq(t.calls, 3);
+	check_eq(t.start, 0x5000);
+	check_eq(t.last, 0x9fff);
+	report_checks("told once per batch, with the covering range");
 	report_prefix_pop();
 
 	report_prefix_push("limit");
-	report(iotlb_add_range(tlb, 0xa000, 0xafff, 0, IOTLB_PERM_RW) == -ENOSPC,
-	       "add beyond the limit is -ENOSPC");
-	report(iotlb_del_range(tlb, 0x5100, 0x51ff) == -ENOSPC && iotlb_count(tlb) == 3 &&
-	       !iotlb_lookup(tlb, 0x5100, &m), "a split beyond the limit changes nothing");
-	report(iotlb_del_range(tlb, 0x5000, 0x50ff) == 1 &&
-	       !iotlb_lookup(tlb, 0x5100, &m) && m.start == 0x5100 && m.addr == 0x100,
-	       "trimming an end needs no room");
+	report_err(iotlb_add_range(tlb, 0xa000, 0xafff, 0, IOTLB_PERM_RW), -ENOSPC,
+		   "add beyond the limit is -ENOSPC");
+	check_err(iotlb_del_range(tlb, 0x5100, 0x51ff), -ENOSPC);
+	check_eq(iotlb_count(tlb), 3);
+	check_eq(iotlb_lookup(tlb, 0x5100, &m), 0);
+	report_checks("a split beyond the limit changes nothing");
+	check_eq(iotlb_del_range(tlb, 0x5000, 0x50ff), 1);
+	check_eq(iotlb_lookup(tlb, 0x5100, &m), 0);
+	check_eq(m.start, 0x5100);
+	check_eq(m.addr, 0x100);
+	report_checks("trimming an end needs no room");
 	iotlb_listener_del(tlb, &t.l);
 	iotlb_reset(tlb);
-	report(t.calls == 4, "listener removed");
+	report_eq(t.calls, 4, "listener removed");
 	iotlb_destroy(tlb);
 	report_prefix_pop();
 }
@@ -556,7 +605,9 @@ static void test_many(void)
 				    IOTLB_PERM_RW))
 			bad++;
 	}
-	report(!bad && iotlb_count(tlb) == n, "%u entries added", n);
+	check_eq(bad, 0);
+	check_eq(iotlb_count(tlb), n);
+	report_checks("%u entries added", n);
 	for (i = 0; i < n; i++) {
 		if (iotlb_translate(tlb, i * 0x2000ULL + 8, 8, IOTLB_PERM_RO, &seg, 1) != 1 ||
 		    seg.addr != (void *)(uintptr_t)(((u64)i << 20) + 8))
@@ -564,12 +615,13 @@ static void test_many(void)
 		if (iotlb_lookup(tlb, i * 0x2000ULL + 0x1000, &m) != -ENOENT)
 			bad++;
 	}
-	report(!bad, "every entry translates, every gap is a hole");
+	report_eq(bad, 0, "every entry translates, every gap is a hole");
 	for (i = 0; i < n; i += 2)
 		iotlb_del_range(tlb, i * 0x2000ULL, i * 0x2000ULL + 0xfff);
-	report(iotlb_count(tlb) == n / 2 &&
-	       iotlb_lookup(tlb, 0, &m) == -ENOENT && !iotlb_lookup(tlb, 0x2000, &m),
-	       "half deleted");
+	check_eq(iotlb_count(tlb), n / 2);
+	check_err(iotlb_lookup(tlb, 0, &m), -ENOENT);
+	check_eq(iotlb_lookup(tlb, 0x2000, &m), 0);
+	report_checks("half deleted");
 	iotlb_destroy(tlb);
 	report_prefix_pop();
 }
@@ -706,9 +758,11 @@ static void test_concurrent_readers(void)
 	for (i = 0; i < STRESS_READERS; i++)
 		pthread_join(th[i], NULL);
 	report_info("%u updates, %lu lock-free translations", ops, st.translations);
-	report(ops > 100 && st.translations > 1000, "writer and readers both made progress");
-	report(!st.bad_addr, "every segment a reader got was right (%lu wrong)", st.bad_addr);
-	report(!st.half_seen, "no reader saw a half-applied batch (%lu holes)", st.half_seen);
+	check_gt(ops, 100);
+	check_gt(st.translations, 1000);
+	report_checks("writer and readers both made progress");
+	report_eq(st.bad_addr, 0, "every segment a reader got was right (%lu wrong)", st.bad_addr);
+	report_eq(st.half_seen, 0, "no reader saw a half-applied batch (%lu holes)", st.half_seen);
 	iotlb_destroy(other);
 	iotlb_destroy(st.tlb);
 	report_prefix_pop();

@@ -49,19 +49,22 @@ int main(void)
 	/* Typed before the guest posted anything: must not be lost. */
 	if (write(in[1], "early", 5) != 5)
 		return 1;
-	if (!report(vdpa_console_create(NULL, in[0], out[1], &vdpa) == 0, "created on pipes"))
+	if (!report_eq(vdpa_console_create(NULL, in[0], out[1], &vdpa), 0, "created on pipes"))
 		return report_summary();
-	report(vdpa_get_device_id(vdpa) == VIRTIO_ID_CONSOLE, "device id 3");
+	report_eq(vdpa_get_device_id(vdpa), VIRTIO_ID_CONSOLE, "device id 3");
 	vdpa_get_config(vdpa, 0, &cfg, sizeof(cfg));
-	report(le32_to_cpu(cfg.max_nr_ports) == 1, "one port");
+	report_eq(le32_to_cpu(cfg.max_nr_ports), 1, "one port");
 
 	vdrv_init(&d, vdpa, 1 << 20);
-	if (!report(vdrv_map(&d, 0) == 0 &&
-		    vdrv_negotiate(&d, (1ULL << VIRTIO_F_VERSION_1) |
-				   (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
-				   VRINGH_F_EVENT_IDX) == 0 &&
-		    vdrv_vq_setup(&d, RXQ, NUM) == 0 && vdrv_vq_setup(&d, TXQ, NUM) == 0 &&
-		    vdrv_vq_use_kickfd(&d, TXQ) == 0 && vdrv_driver_ok(&d) == 0, "bring-up"))
+	/* Each step only once the one before it worked (&& of clauses). */
+	if (check_eq(vdrv_map(&d, 0), 0) &&
+	    check_eq(vdrv_negotiate(&d, (1ULL << VIRTIO_F_VERSION_1) |
+				    (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+				    VRINGH_F_EVENT_IDX), 0) &&
+	    check_eq(vdrv_vq_setup(&d, RXQ, NUM), 0) && check_eq(vdrv_vq_setup(&d, TXQ, NUM), 0) &&
+	    check_eq(vdrv_vq_use_kickfd(&d, TXQ), 0))
+		check_eq(vdrv_driver_ok(&d), 0);
+	if (!report_checks("bring-up"))
 		return report_summary();
 
 	/* Output: two chains, in order. */
@@ -73,8 +76,9 @@ int main(void)
 	vdrv_add(&d, TXQ, &(struct vdrv_sg){ b2, 6, false }, 1);
 	vdrv_publish(&d, TXQ);
 	vdrv_kick(&d, TXQ);
-	report(vdrv_wait_used(&d, TXQ, &head, &len, 2000) &&
-	       vdrv_wait_used(&d, TXQ, &head, &len, 2000), "both output chains used");
+	if (check_true(vdrv_wait_used(&d, TXQ, &head, &len, 2000)))
+		check_true(vdrv_wait_used(&d, TXQ, &head, &len, 2000));
+	report_checks("both output chains used");
 	{
 		size_t n = 0;
 
@@ -85,8 +89,9 @@ int main(void)
 				break;
 			n += (size_t)r;
 		}
-		report(n == 12 && !memcmp(got, "hello world\n", 12),
-		       "output pipe got \"hello world\\n\"");
+		check_eq(n, 12);
+		check_mem(got, "hello world\n", 12);
+		report_checks("output pipe got \"hello world\\n\"");
 	}
 
 	/* Input: the early bytes, then more. */
@@ -94,22 +99,28 @@ int main(void)
 	vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx, 32, true }, 1);
 	vdrv_publish(&d, RXQ);
 	vdrv_kick(&d, RXQ);
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) && len == 5 &&
-	       !memcmp(rx, "early", 5), "input typed before the buffers arrives");
+	if (check_true(vdrv_wait_used(&d, RXQ, &head, &len, 2000))) {
+		check_eq(len, 5);
+		check_mem(rx, "early", 5);
+	}
+	report_checks("input typed before the buffers arrives");
 	vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx + 32, 32, true }, 1);
 	vdrv_publish(&d, RXQ);
 	vdrv_kick(&d, RXQ);
 	vdrv_msleep(50);
-	report(write(in[1], "typed", 5) == 5, "typing");
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) && len == 5 &&
-	       !memcmp(rx + 32, "typed", 5), "input reaches a posted buffer");
+	report_eq(write(in[1], "typed", 5), 5, "typing");
+	if (check_true(vdrv_wait_used(&d, RXQ, &head, &len, 2000))) {
+		check_eq(len, 5);
+		check_mem(rx + 32, "typed", 5);
+	}
+	report_checks("input reaches a posted buffer");
 
 	/* EOF: no completion, no break. */
 	close(in[1]);
 	vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx, 32, true }, 1);
 	vdrv_publish(&d, RXQ);
 	vdrv_kick(&d, RXQ);
-	report(!vdrv_wait_used(&d, RXQ, &head, &len, 200), "EOF completes nothing");
+	report_eq(vdrv_wait_used(&d, RXQ, &head, &len, 200), 0, "EOF completes nothing");
 	report(!vdpa_needs_reset(vdpa), "device still healthy after EOF");
 
 	vdpa_reset(vdpa);

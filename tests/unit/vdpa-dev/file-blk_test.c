@@ -135,73 +135,79 @@ static void test_rw(void)
 
 	report_prefix_push("rw");
 	snprintf(spec, sizeof(spec), "file-blk,path=%s,serial=kestrel-disk-01", path);
-	if (!report(vdpa_mgmt_dev_add(spec, &vdpa) == 0, "created on a 1 MiB file"))
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created on a 1 MiB file"))
 		goto out;
-	if (!report(blk_up(&d, vdpa) == 0, "bring-up"))
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up"))
 		goto out_del;
 	vdpa_get_config(vdpa, 0, &cfg, offsetof(struct virtio_blk_config, geometry));
-	report(cfg.capacity == DISK_SIZE / 512, "capacity %llu sectors",
-	       (unsigned long long)cfg.capacity);
-	report(!(d.features & (1ULL << VIRTIO_BLK_F_RO)), "writable");
+	report_eq(cfg.capacity, DISK_SIZE / 512, "capacity %llu sectors",
+		  (unsigned long long)cfg.capacity);
+	report_eq((d.features & (1ULL << VIRTIO_BLK_F_RO)), 0, "writable");
 
 	for (size_t i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (u8)(i * 31 + 7);
 	w = vdrv_alloc(&d, sizeof(pattern), 64);
 	memcpy(w, pattern, sizeof(pattern));
-	report(blk_req(&d, VIRTIO_BLK_T_OUT, 8, w, sizeof(pattern), NULL, 0, &used) ==
-	       VIRTIO_BLK_S_OK && used == 1, "write 8 sectors at sector 8");
-	report(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_OK, "flush");
+	check_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 8, w, sizeof(pattern), NULL, 0, &used),
+		 VIRTIO_BLK_S_OK);
+	check_eq(used, 1);
+	report_checks("write 8 sectors at sector 8");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK,
+		  "flush");
 	report(disk_has(path, 8 * 512, pattern, sizeof(pattern)),
 	       "the file holds the pattern after flush");
 	r = vdrv_alloc(&d, sizeof(pattern), 64);
 	memset(r, 0, sizeof(pattern));
-	report(blk_req(&d, VIRTIO_BLK_T_IN, 8, NULL, 0, r, sizeof(pattern), &used) ==
-	       VIRTIO_BLK_S_OK && used == sizeof(pattern) + 1 &&
-	       !memcmp(r, pattern, sizeof(pattern)), "read back through the device");
-	report(blk_req(&d, VIRTIO_BLK_T_IN, 0, NULL, 0, r, 512, NULL) == VIRTIO_BLK_S_OK &&
-	       all_bytes(r, 512, 0x5a), "untouched sector keeps the file's bytes");
+	check_eq(blk_req(&d, VIRTIO_BLK_T_IN, 8, NULL, 0, r, sizeof(pattern), &used),
+		 VIRTIO_BLK_S_OK);
+	check_eq(used, sizeof(pattern) + 1);
+	check_mem(r, pattern, sizeof(pattern));
+	report_checks("read back through the device");
+	check_eq(blk_req(&d, VIRTIO_BLK_T_IN, 0, NULL, 0, r, 512, NULL), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 512, 0x5a));
+	report_checks("untouched sector keeps the file's bytes");
 
 	/* Hostile requests. */
-	report(blk_req(&d, VIRTIO_BLK_T_IN, DISK_SIZE / 512, NULL, 0, r, 512, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "read past the end: IOERR");
-	report(blk_req(&d, VIRTIO_BLK_T_OUT, DISK_SIZE / 512 - 1, w, 1024, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "write straddling the end: IOERR");
-	report(blk_req(&d, VIRTIO_BLK_T_IN, UINT64_MAX / 256, NULL, 0, r, 512, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "huge sector (overflow): IOERR");
-	report(blk_req(&d, VIRTIO_BLK_T_OUT, 0, w, 100, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "write of 100 bytes (not whole sectors): IOERR");
-	report(blk_req(&d, 99, 0, NULL, 0, r, 16, NULL) == VIRTIO_BLK_S_UNSUPP,
-	       "unknown type: UNSUPP");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_IN, DISK_SIZE / 512, NULL, 0, r, 512, NULL),
+		  VIRTIO_BLK_S_IOERR, "read past the end: IOERR");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_OUT, DISK_SIZE / 512 - 1, w, 1024, NULL, 0, NULL),
+		  VIRTIO_BLK_S_IOERR, "write straddling the end: IOERR");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_IN, UINT64_MAX / 256, NULL, 0, r, 512, NULL),
+		  VIRTIO_BLK_S_IOERR, "huge sector (overflow): IOERR");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 0, w, 100, NULL, 0, NULL), VIRTIO_BLK_S_IOERR,
+		  "write of 100 bytes (not whole sectors): IOERR");
+	report_eq(blk_req(&d, 99, 0, NULL, 0, r, 16, NULL), VIRTIO_BLK_S_UNSUPP,
+		  "unknown type: UNSUPP");
 	report(disk_has(path, 0, (const u8[]){ 0x5a, 0x5a, 0x5a, 0x5a }, 4),
 	       "refused writes did not touch the file");
 
 	id = vdrv_alloc(&d, 20, 1);
 	memset(id, 0, 20);
-	report(blk_req(&d, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, id, 20, &used) ==
-	       VIRTIO_BLK_S_OK && !memcmp(id, "kestrel-disk-01", 15) && used == 21,
-	       "GET_ID returns the serial");
+	check_eq(blk_req(&d, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, id, 20, &used), VIRTIO_BLK_S_OK);
+	check_mem(id, "kestrel-disk-01", 15);
+	check_eq(used, 21);
+	report_checks("GET_ID returns the serial");
 
 	seg = vdrv_alloc(&d, sizeof(*seg), 16);
 	seg->sector = cpu_to_le64(8);
 	seg->num_sectors = cpu_to_le32(4);
 	seg->flags = 0;
-	report(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_OK, "write-zeroes 4 sectors");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_OK, "write-zeroes 4 sectors");
 	{
 		static const u8 zero[2048];
 
-		report(disk_has(path, 8 * 512, zero, sizeof(zero)) &&
-		       disk_has(path, 12 * 512, pattern + 2048, 2048),
-		       "zeroed exactly the range on disk");
+		check_true(disk_has(path, 8 * 512, zero, sizeof(zero)));
+		check_true(disk_has(path, 12 * 512, pattern + 2048, 2048));
+		report_checks("zeroed exactly the range on disk");
 	}
 	seg->sector = cpu_to_le64(12);
 	seg->num_sectors = cpu_to_le32(4);
-	report(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_OK, "discard 4 sectors");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_OK, "discard 4 sectors");
 	seg->sector = cpu_to_le64(DISK_SIZE / 512);
-	report(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "discard past the end: IOERR");
+	report_eq(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_IOERR, "discard past the end: IOERR");
 	report(!vdpa_needs_reset(vdpa), "hostile requests did not break the device");
 
 	/* Many requests in flight in one io_uring batch, then a flush. */
@@ -234,10 +240,13 @@ static void test_rw(void)
 			if (vdrv_wait_used(&d, 0, &head, &len, 5000))
 				ok++;
 		}
-		report(ok == 20 && all_bytes(st, 20, VIRTIO_BLK_S_OK), "20 writes published at once");
-		report(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL) ==
-		       VIRTIO_BLK_S_OK && disk_has(path, 119 * 512, bufs + 19 * 512, 512),
-		       "all of them on disk after flush");
+		check_eq(ok, 20);
+		check_true(all_bytes(st, 20, VIRTIO_BLK_S_OK));
+		report_checks("20 writes published at once");
+		check_eq(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL),
+			 VIRTIO_BLK_S_OK);
+		check_true(disk_has(path, 119 * 512, bufs + 19 * 512, 512));
+		report_checks("all of them on disk after flush");
 	}
 
 	blk_down(&d);
@@ -257,14 +266,14 @@ static void test_ro(void)
 
 	report_prefix_push("ro");
 	snprintf(spec, sizeof(spec), "file-blk,path=%s,ro=on", path);
-	if (!report(vdpa_mgmt_dev_add(spec, &vdpa) == 0, "created read-only"))
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created read-only"))
 		goto out;
-	if (report(blk_up(&d, vdpa) == 0, "bring-up")) {
+	if (report_eq(blk_up(&d, vdpa), 0, "bring-up")) {
 		report(d.features & (1ULL << VIRTIO_BLK_F_RO), "VIRTIO_BLK_F_RO negotiated");
 		w = vdrv_alloc(&d, 512, 64);
 		memset(w, 0x22, 512);
-		report(blk_req(&d, VIRTIO_BLK_T_OUT, 0, w, 512, NULL, 0, NULL) ==
-		       VIRTIO_BLK_S_IOERR, "write refused with IOERR");
+		report_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 0, w, 512, NULL, 0, NULL),
+			  VIRTIO_BLK_S_IOERR, "write refused with IOERR");
 		report(disk_has(path, 0, (const u8[]){ 0x11, 0x11 }, 2), "file untouched");
 		blk_down(&d);
 	}
@@ -282,12 +291,12 @@ static void test_refused(void)
 
 	report_prefix_push("refused");
 	snprintf(spec, sizeof(spec), "file-blk,path=%s", odd);
-	report(vdpa_mgmt_dev_add(spec, &vdpa) == -EINVAL, "513-byte image refused");
+	report_err(vdpa_mgmt_dev_add(spec, &vdpa), -EINVAL, "513-byte image refused");
 	snprintf(spec, sizeof(spec), "file-blk,path=%s", empty);
-	report(vdpa_mgmt_dev_add(spec, &vdpa) == -EINVAL, "empty image refused");
+	report_err(vdpa_mgmt_dev_add(spec, &vdpa), -EINVAL, "empty image refused");
 	snprintf(spec, sizeof(spec), "file-blk,path=%s/missing.img", dir);
-	report(vdpa_mgmt_dev_add(spec, &vdpa) == -ENOENT, "missing image refused");
-	report(vdpa_mgmt_dev_add("file-blk,ro=on", &vdpa) == -EINVAL, "no path refused");
+	report_err(vdpa_mgmt_dev_add(spec, &vdpa), -ENOENT, "missing image refused");
+	report_err(vdpa_mgmt_dev_add("file-blk,ro=on", &vdpa), -EINVAL, "no path refused");
 	free(odd);
 	free(empty);
 	report_prefix_pop();

@@ -44,7 +44,7 @@ int main(void)
 		report(false, "created");
 		return report_summary();
 	}
-	report(vdpa_get_device_id(vdpa) == VIRTIO_ID_RNG, "device id 4");
+	report_eq(vdpa_get_device_id(vdpa), VIRTIO_ID_RNG, "device id 4");
 	if (!report(up(&d, vdpa), "bring-up"))
 		return report_summary();
 	a = vdrv_alloc(&d, 64, 1);
@@ -57,13 +57,21 @@ int main(void)
 	vdrv_add(&d, 0, &(struct vdrv_sg){ big, 65536, true }, 1);
 	vdrv_publish(&d, 0);
 	vdrv_kick(&d, 0);
-	report(vdrv_wait_used(&d, 0, &head, &la, 2000) &&
-	       vdrv_wait_used(&d, 0, &head, &lb, 2000) &&
-	       vdrv_wait_used(&d, 0, &head, &lbig, 2000), "three requests served");
-	report(la == 64 && lb == 64, "64 bytes each");
-	report(memcmp(a, zero, 64) && memcmp(b, zero, 64) && memcmp(a, b, 64),
-	       "random, and different each time");
-	report(lbig > 0 && lbig <= 4096, "a 64 KiB buffer gets a bounded answer (%u)", lbig);
+	if (check_true(vdrv_wait_used(&d, 0, &head, &la, 2000))) {
+		if (check_true(vdrv_wait_used(&d, 0, &head, &lb, 2000)))
+			check_true(vdrv_wait_used(&d, 0, &head, &lbig, 2000));
+	}
+	report_checks("three requests served");
+	check_eq(la, 64);
+	check_eq(lb, 64);
+	report_checks("64 bytes each");
+	check_true(memcmp(a, zero, 64));
+	check_true(memcmp(b, zero, 64));
+	check_true(memcmp(a, b, 64));
+	report_checks("random, and different each time");
+	check_gt(lbig, 0);
+	check_le(lbig, 4096);
+	report_checks("a 64 KiB buffer gets a bounded answer (%u)", lbig);
 
 	vdrv_add(&d, 0, &(struct vdrv_sg){ a, 64, false }, 1);
 	vdrv_publish(&d, 0);
@@ -76,7 +84,9 @@ int main(void)
 	vdrv_add(&d, 0, &(struct vdrv_sg){ a, 16, true }, 1);
 	vdrv_publish(&d, 0);
 	vdrv_kick(&d, 0);
-	report(vdrv_wait_used(&d, 0, &head, &la, 2000) && la == 16, "served after reset");
+	if (check_true(vdrv_wait_used(&d, 0, &head, &la, 2000)))
+		check_eq(la, 16);
+	report_checks("served after reset");
 	down(&d);
 	vdpa_mgmt_dev_del(vdpa);
 	return report_summary();

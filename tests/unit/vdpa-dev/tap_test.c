@@ -132,8 +132,9 @@ static void test_tx_rx(struct vdpa_device *vdpa, int ps)
 	vdrv_kick(&d, TXQ);
 	report(vdrv_wait_used(&d, TXQ, &head, &len, 2000), "TX chain used");
 	n = poll(&pfd, 1, 2000) > 0 ? recv(ps, got, sizeof(got), 0) : -1;
-	report(n == 100 && !memcmp(got, tx + HDR, 100),
-	       "frame the guest sent arrived on " IFNAME " (%zd bytes)", n);
+	check_eq(n, 100);
+	check_mem(got, tx + HDR, 100);
+	report_checks("frame the guest sent arrived on " IFNAME " (%zd bytes)", n);
 
 	/* TAP -> guest: one fits, one is too big for the 1 KiB buffers. */
 	for (int i = 0; i < 4; i++) {
@@ -146,20 +147,21 @@ static void test_tx_rx(struct vdpa_device *vdpa, int ps)
 		static u8 big[1500];
 
 		make_frame(big, guest_mac, host_mac, sizeof(big), 9);
-		report(send(ps, big, sizeof(big), 0) == (ssize_t)sizeof(big),
-		       "inject a 1500-byte frame");
+		report_eq(send(ps, big, sizeof(big), 0), (ssize_t)sizeof(big),
+			  "inject a 1500-byte frame");
 	}
 	make_frame(sent, guest_mac, host_mac, sizeof(sent), 5);
-	report(send(ps, sent, sizeof(sent), 0) == (ssize_t)sizeof(sent),
-	       "inject a 100-byte frame");
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) && len == HDR + 100 &&
-	       !memcmp(rx[0] + HDR, sent, 100) &&
-	       le16_to_cpu(((struct virtio_net_hdr_v1 *)rx[0])->num_buffers) == 1,
-	       "injected frame reached the guest, num_buffers 1");
+	report_eq(send(ps, sent, sizeof(sent), 0), (ssize_t)sizeof(sent),
+		  "inject a 100-byte frame");
+	if (check_true(vdrv_wait_used(&d, RXQ, &head, &len, 2000))) {
+		check_eq(len, HDR + 100);
+		check_mem(rx[0] + HDR, sent, 100);
+		check_eq(le16_to_cpu(((struct virtio_net_hdr_v1 *)rx[0])->num_buffers), 1);
+	}
+	report_checks("injected frame reached the guest, num_buffers 1");
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.drops >= 1,
-	       "the 1500-byte frame was dropped and counted (%llu)",
-	       (unsigned long long)st.drops);
+	report_ge(st.drops, 1, "the 1500-byte frame was dropped and counted (%llu)",
+		  (unsigned long long)st.drops);
 	down(&d);
 out:
 	report_prefix_pop();
@@ -186,7 +188,7 @@ static void test_mergeable(struct vdpa_device *vdpa, int ps)
 	vdrv_publish(&d, RXQ);
 	vdrv_kick(&d, RXQ);
 	make_frame(big, guest_mac, host_mac, 1400, 7);	/* the MTU bounds it */
-	report(send(ps, big, 1400, 0) == 1400, "inject a 1400-byte frame");
+	report_eq(send(ps, big, 1400, 0), 1400, "inject a 1400-byte frame");
 	for (int i = 0; i < 8; i++) {
 		if (!vdrv_wait_used(&d, RXQ, &head, &len, i ? 200 : 2000))
 			break;
@@ -197,8 +199,9 @@ static void test_mergeable(struct vdpa_device *vdpa, int ps)
 		off += len - (i ? 0 : HDR);
 		total += len;
 	}
-	report(nbufs == 2 && total == HDR + 1400, "spread over %u buffers (%u bytes)",
-	       nbufs, total);
+	check_eq(nbufs, 2);
+	check_eq(total, HDR + 1400);
+	report_checks("spread over %u buffers (%u bytes)", nbufs, total);
 	report(same, "contents intact across buffers");
 	down(&d);
 out:
@@ -219,11 +222,11 @@ static int run_in_netns(void)
 		report_skip("cannot create a TAP here (see the log line)");
 		return report_summary();
 	}
-	report(vdpa_get_device_id(vdpa) == 1, "TAP device created in a private netns");
-	if (!report(if_up(IFNAME) == 0, IFNAME " up"))
+	report_eq(vdpa_get_device_id(vdpa), 1, "TAP device created in a private netns");
+	if (!report_eq(if_up(IFNAME), 0, IFNAME " up"))
 		return report_summary();
 	ps = packet_socket(IFNAME);
-	if (!report(ps >= 0, "packet socket on " IFNAME))
+	if (!report_ge(ps, 0, "packet socket on " IFNAME))
 		return report_summary();
 	test_tx_rx(vdpa, ps);
 	test_mergeable(vdpa, ps);

@@ -112,22 +112,23 @@ static void test_rw(struct vdpa_device *vdpa)
 	u32 used;
 
 	report_prefix_push("rw");
-	report(blk_up(&d, vdpa) == 0, "bring-up");
+	report_eq(blk_up(&d, vdpa), 0, "bring-up");
 	memset(&cfg, 0, sizeof(cfg));
 	vdpa_get_config(vdpa, 0, &cfg, offsetof(struct virtio_blk_config, geometry));
-	report(cfg.capacity == SECTORS, "capacity %llu sectors",
-	       (unsigned long long)cfg.capacity);
-	report(!(d.features & (1ULL << VIRTIO_BLK_F_RO)), "writable disk");
+	report_eq(cfg.capacity, SECTORS, "capacity %llu sectors", (unsigned long long)cfg.capacity);
+	report_eq((d.features & (1ULL << VIRTIO_BLK_F_RO)), 0, "writable disk");
 
 	w = buf(&d, 4096, 0);
 	for (int i = 0; i < 4096; i++)
 		w[i] = (u8)(i * 13 + 1);
-	report(blk_rw(&d, VIRTIO_BLK_T_OUT, 100, w, 4096, NULL, 0, &used) ==
-	       VIRTIO_BLK_S_OK && used == 1, "write 8 sectors");
+	check_eq(blk_rw(&d, VIRTIO_BLK_T_OUT, 100, w, 4096, NULL, 0, &used), VIRTIO_BLK_S_OK);
+	check_eq(used, 1);
+	report_checks("write 8 sectors");
 	r = buf(&d, 4096, 0);
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, 100, NULL, 0, r, 4096, &used) ==
-	       VIRTIO_BLK_S_OK && used == 4097, "read them back (len %u)", used);
-	report(!memcmp(w, r, 4096), "pattern intact");
+	check_eq(blk_rw(&d, VIRTIO_BLK_T_IN, 100, NULL, 0, r, 4096, &used), VIRTIO_BLK_S_OK);
+	check_eq(used, 4097);
+	report_checks("read them back (len %u)", used);
+	report_mem(w, r, 4096, "pattern intact");
 
 	/* Data and status in one writable descriptor: status is the last byte. */
 	{
@@ -142,73 +143,73 @@ static void test_rw(struct vdpa_device *vdpa)
 		vdrv_add(&d, 0, sg, 2);
 		vdrv_publish(&d, 0);
 		vdrv_kick(&d, 0);
-		report(vdrv_wait_used(&d, 0, &head, &len, 2000) &&
-		       both[512] == VIRTIO_BLK_S_OK && !memcmp(both, w, 512),
-		       "status in the last byte of a shared descriptor");
+		check_true(vdrv_wait_used(&d, 0, &head, &len, 2000));
+		check_eq(both[512], VIRTIO_BLK_S_OK);
+		check_mem(both, w, 512);
+		report_checks("status in the last byte of a shared descriptor");
 	}
 
-	report(blk_rw(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_OK, "flush");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK,
+		  "flush");
 	id = buf(&d, 20, 0xff);
-	report(blk_rw(&d, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, id, 20, &used) ==
-	       VIRTIO_BLK_S_OK && !memcmp(id, "disk-7\0", 7),
-	       "get-id returns the serial");
+	check_eq(blk_rw(&d, VIRTIO_BLK_T_GET_ID, 0, NULL, 0, id, 20, &used), VIRTIO_BLK_S_OK);
+	check_mem(id, "disk-7\0", 7);
+	report_checks("get-id returns the serial");
 
 	seg = vdrv_alloc(&d, sizeof(*seg), 16);
 	seg->sector = 101;
 	seg->num_sectors = 2;
 	seg->flags = 0;
-	report(blk_rw(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg),
-		      NULL, 0, NULL) == VIRTIO_BLK_S_OK, "write-zeroes 2 sectors");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_OK, "write-zeroes 2 sectors");
 	r = buf(&d, 4096, 0x55);
 	blk_rw(&d, VIRTIO_BLK_T_IN, 100, NULL, 0, r, 4096, NULL);
-	report(!memcmp(r, w, 512) && all_bytes(r + 512, 1024, 0) &&
-	       !memcmp(r + 1536, w + 1536, 4096 - 1536),
-	       "exactly those sectors zeroed");
+	check_mem(r, w, 512);
+	check_true(all_bytes(r + 512, 1024, 0));
+	check_mem(r + 1536, w + 1536, 4096 - 1536);
+	report_checks("exactly those sectors zeroed");
 	seg->sector = 104;
 	seg->num_sectors = 1;
-	report(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg),
-		      NULL, 0, NULL) == VIRTIO_BLK_S_OK, "discard 1 sector");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_OK, "discard 1 sector");
 	seg->flags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
-	report(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg),
-		      NULL, 0, NULL) == VIRTIO_BLK_S_UNSUPP,
-	       "discard with the unmap flag: UNSUPP");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_UNSUPP, "discard with the unmap flag: UNSUPP");
 	seg->flags = 0x80;
-	report(blk_rw(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg),
-		      NULL, 0, NULL) == VIRTIO_BLK_S_UNSUPP,
-	       "write-zeroes with an unknown flag: UNSUPP");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_UNSUPP, "write-zeroes with an unknown flag: UNSUPP");
 	seg->flags = 0;
 	seg->sector = SECTORS - 1;
 	seg->num_sectors = 2;
-	report(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg),
-		      NULL, 0, NULL) == VIRTIO_BLK_S_IOERR,
-	       "discard past the end: IOERR");
-	report(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, 10, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "discard payload not a whole segment: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_IOERR, "discard past the end: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, 10, NULL, 0, NULL), VIRTIO_BLK_S_IOERR,
+		  "discard payload not a whole segment: IOERR");
 
 	/* Range checks, including ones that would overflow. */
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, SECTORS - 1, NULL, 0, r, 1024, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "read across the end: IOERR");
-	report(blk_rw(&d, VIRTIO_BLK_T_OUT, SECTORS, w, 512, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "write at capacity: IOERR");
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, ~0ULL - 1, NULL, 0, r, 1024, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "sector near 2^64: IOERR");
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, 1ULL << 55, NULL, 0, r, 512, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "sector whose byte offset wraps: IOERR");
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, SECTORS - 1, NULL, 0, r, 512, NULL) ==
-	       VIRTIO_BLK_S_OK, "last sector readable");
-	report(blk_rw(&d, VIRTIO_BLK_T_OUT, 0, w, 100, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "write of 100 bytes: IOERR");
-	report(blk_rw(&d, 99, 0, NULL, 0, NULL, 0, NULL) == VIRTIO_BLK_S_UNSUPP,
-	       "unknown request type: UNSUPP");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_IN, SECTORS - 1, NULL, 0, r, 1024, NULL),
+		  VIRTIO_BLK_S_IOERR, "read across the end: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_OUT, SECTORS, w, 512, NULL, 0, NULL), VIRTIO_BLK_S_IOERR,
+		  "write at capacity: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_IN, ~0ULL - 1, NULL, 0, r, 1024, NULL),
+		  VIRTIO_BLK_S_IOERR, "sector near 2^64: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_IN, 1ULL << 55, NULL, 0, r, 512, NULL),
+		  VIRTIO_BLK_S_IOERR, "sector whose byte offset wraps: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_IN, SECTORS - 1, NULL, 0, r, 512, NULL), VIRTIO_BLK_S_OK,
+		  "last sector readable");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_OUT, 0, w, 100, NULL, 0, NULL), VIRTIO_BLK_S_IOERR,
+		  "write of 100 bytes: IOERR");
+	report_eq(blk_rw(&d, 99, 0, NULL, 0, NULL, 0, NULL), VIRTIO_BLK_S_UNSUPP,
+		  "unknown request type: UNSUPP");
 
 	{
 		struct vdpa_vq_stats st;
 
-		report(vdpa_get_vq_stats(vdpa, 0, &st) == 0 && st.packets > 10 &&
-		       st.errors > 5, "counters: %llu requests, %llu errors",
-		       (unsigned long long)st.packets,
-		       (unsigned long long)st.errors);
+		check_eq(vdpa_get_vq_stats(vdpa, 0, &st), 0);
+		check_gt(st.packets, 10);
+		check_gt(st.errors, 5);
+		report_checks("counters: %llu requests, %llu errors",
+			      (unsigned long long)st.packets, (unsigned long long)st.errors);
 	}
 
 	/* A request with no writable byte cannot be answered. */
@@ -222,16 +223,17 @@ static void test_rw(struct vdpa_device *vdpa)
 		vdrv_kick(&d, 0);
 		report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 		       "no status byte: NEEDS_RESET");
-		report(d.config_irqs >= 1, "config callback raised");
+		report_ge(d.config_irqs, 1, "config callback raised");
 	}
 	memcpy(first, w, sizeof(first));
 	blk_down(&d);
 
 	/* Reset and reuse: the data survived (it is the disk). */
-	report(blk_up(&d, vdpa) == 0, "bring-up after reset");
+	report_eq(blk_up(&d, vdpa), 0, "bring-up after reset");
 	r = buf(&d, 512, 0);
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, 100, NULL, 0, r, 512, NULL) ==
-	       VIRTIO_BLK_S_OK && !memcmp(r, first, 512), "disk contents kept");
+	check_eq(blk_rw(&d, VIRTIO_BLK_T_IN, 100, NULL, 0, r, 512, NULL), VIRTIO_BLK_S_OK);
+	check_mem(r, first, 512);
+	report_checks("disk contents kept");
 	blk_down(&d);
 	report_prefix_pop();
 }
@@ -243,22 +245,23 @@ static void test_ro(struct vdpa_device *vdpa)
 	struct virtio_blk_discard_write_zeroes *seg;
 
 	report_prefix_push("ro");
-	report(blk_up(&d, vdpa) == 0, "bring-up");
+	report_eq(blk_up(&d, vdpa), 0, "bring-up");
 	report(d.features & (1ULL << VIRTIO_BLK_F_RO), "VIRTIO_BLK_F_RO negotiated");
-	report(!(d.features & (1ULL << VIRTIO_BLK_F_DISCARD)),
-	       "no discard offered on a read-only disk");
+	report_eq((d.features & (1ULL << VIRTIO_BLK_F_DISCARD)), 0,
+		  "no discard offered on a read-only disk");
 	w = buf(&d, 512, 0x77);
-	report(blk_rw(&d, VIRTIO_BLK_T_OUT, 0, w, 512, NULL, 0, NULL) ==
-	       VIRTIO_BLK_S_IOERR, "write: IOERR");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_OUT, 0, w, 512, NULL, 0, NULL), VIRTIO_BLK_S_IOERR,
+		  "write: IOERR");
 	r = buf(&d, 512, 0x11);
-	report(blk_rw(&d, VIRTIO_BLK_T_IN, 0, NULL, 0, r, 512, NULL) ==
-	       VIRTIO_BLK_S_OK && all_bytes(r, 512, 0), "nothing was written");
+	check_eq(blk_rw(&d, VIRTIO_BLK_T_IN, 0, NULL, 0, r, 512, NULL), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 512, 0));
+	report_checks("nothing was written");
 	seg = vdrv_alloc(&d, sizeof(*seg), 16);
 	seg->sector = 0;
 	seg->num_sectors = 1;
 	seg->flags = 0;
-	report(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0,
-		      NULL) == VIRTIO_BLK_S_UNSUPP, "discard: UNSUPP");
+	report_eq(blk_rw(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_UNSUPP, "discard: UNSUPP");
 	blk_down(&d);
 	report_prefix_pop();
 }
@@ -269,14 +272,14 @@ int main(void)
 
 	log_level_set(LOG_ERR);
 	vdpa_register_types();
-	if (!report(vdpa_mgmt_dev_add("blk,capacity=1M,serial=disk-7", &rw) == 0,
-		    "create blk simulator"))
+	if (!report_eq(vdpa_mgmt_dev_add("blk,capacity=1M,serial=disk-7", &rw), 0,
+		       "create blk simulator"))
 		return report_summary();
 	test_rw(rw);
 	vdpa_mgmt_dev_del(rw);
 
-	if (!report(vdpa_mgmt_dev_add("blk,capacity=64K,ro=on", &ro) == 0,
-		    "create read-only blk simulator"))
+	if (!report_eq(vdpa_mgmt_dev_add("blk,capacity=64K,ro=on", &ro), 0,
+		       "create read-only blk simulator"))
 		return report_summary();
 	test_ro(ro);
 	vdpa_mgmt_dev_del(ro);

@@ -91,56 +91,55 @@ static void test_registration(void)
 	report_prefix_push("register");
 	ops = fake_ops;
 	ops.get_status = NULL;
-	report(vdpa_register_device(&a.vdpa, &ops, &attr) == -EINVAL,
-	       "missing mandatory op rejected");
+	report_err(vdpa_register_device(&a.vdpa, &ops, &attr), -EINVAL,
+		   "missing mandatory op rejected");
 	ops = fake_ops;
 	ops.free = NULL;
-	report(vdpa_register_device(&a.vdpa, &ops, &attr) == -EINVAL,
-	       "missing free rejected");
+	report_err(vdpa_register_device(&a.vdpa, &ops, &attr), -EINVAL, "missing free rejected");
 	ops = fake_ops;
 	ops.dma_map = fake_dma_map;
-	report(vdpa_register_device(&a.vdpa, &ops, &attr) == -EINVAL,
-	       "dma_map without dma_unmap rejected");
+	report_err(vdpa_register_device(&a.vdpa, &ops, &attr), -EINVAL,
+		   "dma_map without dma_unmap rejected");
 	ops = fake_ops;
 	ops.suspend = fake_suspend;
-	report(vdpa_register_device(&a.vdpa, &ops, &attr) == -EINVAL,
-	       "suspend without resume rejected");
-	report(vdpa_ops_validate(&fake_ops, 2, 1) == -EINVAL,
-	       "two address spaces without DMA ops rejected");
+	report_err(vdpa_register_device(&a.vdpa, &ops, &attr), -EINVAL,
+		   "suspend without resume rejected");
+	report_err(vdpa_ops_validate(&fake_ops, 2, 1), -EINVAL,
+		   "two address spaces without DMA ops rejected");
 	attr.nvqs = 0;
-	report(vdpa_register_device(&a.vdpa, &fake_ops, &attr) == -EINVAL,
-	       "zero queues rejected");
+	report_err(vdpa_register_device(&a.vdpa, &fake_ops, &attr), -EINVAL,
+		   "zero queues rejected");
 	attr.nvqs = 2;
 	attr.name = "bad name";
-	report(vdpa_register_device(&a.vdpa, &fake_ops, &attr) == -EINVAL,
-	       "bad name rejected");
+	report_err(vdpa_register_device(&a.vdpa, &fake_ops, &attr), -EINVAL, "bad name rejected");
 	attr.name = "fake0";
-	report(vdpa_register_device(&a.vdpa, &fake_ops, &attr) == 0,
-	       "complete table accepted");
-	report(vdpa_register_device(&b.vdpa, &fake_ops, &attr) == -EEXIST,
-	       "duplicate name rejected");
+	report_eq(vdpa_register_device(&a.vdpa, &fake_ops, &attr), 0, "complete table accepted");
+	report_err(vdpa_register_device(&b.vdpa, &fake_ops, &attr), -EEXIST,
+		   "duplicate name rejected");
 	attr.name = NULL;
-	report(vdpa_register_device(&b.vdpa, &fake_ops, &attr) == 0 &&
-	       !strncmp(b.vdpa.name, "vdpa", 4), "automatic name %s", b.vdpa.name);
-	report(vdpa_find_device("fake0") == &a.vdpa, "found by name");
+	check_eq(vdpa_register_device(&b.vdpa, &fake_ops, &attr), 0);
+	check_eq(strncmp(b.vdpa.name, "vdpa", 4), 0);
+	report_checks("automatic name %s", b.vdpa.name);
+	report_eq(vdpa_find_device("fake0"), &a.vdpa, "found by name");
 
 	/* Optional ops absent. */
-	report(vdpa_suspend(&a.vdpa) == -EOPNOTSUPP, "suspend: -EOPNOTSUPP");
-	report(vdpa_dma_map(&a.vdpa, 0, 0, 4096, &a, VDPA_MAP_RW) == -EOPNOTSUPP,
-	       "dma_map: -EOPNOTSUPP");
-	report(vdpa_set_vq_kickfd(&a.vdpa, 0, -1) == -EOPNOTSUPP,
-	       "set_vq_kickfd: -EOPNOTSUPP");
-	report(vdpa_get_vq_stats(&a.vdpa, 0, &(struct vdpa_vq_stats){ 0 }) ==
-	       -EOPNOTSUPP, "get_vq_stats: -EOPNOTSUPP");
-	report(vdpa_set_group_asid(&a.vdpa, 0, 0) == -EOPNOTSUPP,
-	       "set_group_asid: -EOPNOTSUPP");
-	report(vdpa_get_generation(&a.vdpa) == 0 && vdpa_get_vq_num_min(&a.vdpa) == 1,
-	       "defaults for absent getters");
+	report_err(vdpa_suspend(&a.vdpa), -EOPNOTSUPP, "suspend: -EOPNOTSUPP");
+	report_err(vdpa_dma_map(&a.vdpa, 0, 0, 4096, &a, VDPA_MAP_RW), -EOPNOTSUPP,
+		   "dma_map: -EOPNOTSUPP");
+	report_err(vdpa_set_vq_kickfd(&a.vdpa, 0, -1), -EOPNOTSUPP, "set_vq_kickfd: -EOPNOTSUPP");
+	report_err(vdpa_get_vq_stats(&a.vdpa, 0, &(struct vdpa_vq_stats){ 0 }), -EOPNOTSUPP,
+		   "get_vq_stats: -EOPNOTSUPP");
+	report_err(vdpa_set_group_asid(&a.vdpa, 0, 0), -EOPNOTSUPP, "set_group_asid: -EOPNOTSUPP");
+	check_eq(vdpa_get_generation(&a.vdpa), 0);
+	check_eq(vdpa_get_vq_num_min(&a.vdpa), 1);
+	report_checks("defaults for absent getters");
 
 	vdpa_unregister_device(&a.vdpa);
 	vdpa_unregister_device(&b.vdpa);
-	report(a.freed == 1 && b.freed == 1, "unregister frees through ops->free");
-	report(vdpa_find_device("fake0") == NULL, "gone from the bus");
+	check_eq(a.freed, 1);
+	check_eq(b.freed, 1);
+	report_checks("unregister frees through ops->free");
+	report_eq(vdpa_find_device("fake0"), NULL, "gone from the bus");
 	report_prefix_pop();
 }
 
@@ -154,60 +153,62 @@ static void test_state_machine(struct vdpa_device *v)
 	u8 cfg[16];
 
 	report_prefix_push("status");
-	report(vdpa_reset(v) == 0 && vdpa_get_status(v) == 0, "reset: status 0");
-	report(vdpa_get_generation(v) != gen, "reset bumps the generation");
-	report(vdpa_set_status(v, D) == -EINVAL, "DRIVER without ACKNOWLEDGE");
-	report(vdpa_set_status(v, A) == 0, "ACKNOWLEDGE");
-	report(vdpa_set_status(v, A | F) == -EINVAL, "FEATURES_OK before DRIVER");
-	report(vdpa_set_status(v, A | D) == 0, "DRIVER");
-	report(vdpa_set_status(v, A | D | O) == -EINVAL,
-	       "DRIVER_OK before FEATURES_OK");
-	report(vdpa_set_status(v, D) == -EINVAL, "clearing ACKNOWLEDGE");
-	report(vdpa_set_status(v, A | D | VIRTIO_CONFIG_S_NEEDS_RESET) == -EINVAL,
-	       "driver cannot write NEEDS_RESET");
-	report(vdpa_set_features(v, 1ULL << 62) == -EINVAL,
-	       "feature not offered rejected");
-	report(vdpa_set_features(v, offered & ~v1) == 0 &&
-	       vdpa_features_ok(v) == -ENOTSUP && !(vdpa_get_status(v) & F),
-	       "features without VERSION_1: FEATURES_OK not kept");
-	report(vdpa_set_vq_num(v, 0, 100) == -EINVAL, "queue size not a power of two");
-	report(vdpa_set_vq_num(v, 0, 4096) == -EINVAL, "queue size above max");
-	report(vdpa_set_vq_address(v, 0, 8, 0, 0) == -EINVAL,
-	       "misaligned descriptor table");
-	report(vdpa_set_vq_num(v, 99, 64) == -EINVAL, "queue index out of range");
-	report(vdpa_set_features(v, offered) == 0 && vdpa_features_ok(v) == 0,
-	       "full feature set: FEATURES_OK kept");
-	report(vdpa_get_driver_features(v) == offered, "driver features read back");
-	report(vdpa_set_features(v, v1) == -EBUSY, "features after FEATURES_OK");
-	report(vdpa_set_vq_num(v, 0, 64) == 0, "queue setup before DRIVER_OK");
-	report(vdpa_set_vq_ready(v, 0, true) == 0, "queue ready");
-	report(vdpa_set_vq_num(v, 0, 128) == -EBUSY, "resize a ready queue");
-	report(vdpa_set_status(v, A | D | F | O) == 0, "DRIVER_OK");
-	report(vdpa_set_vq_num(v, 1, 64) == -EBUSY, "queue setup after DRIVER_OK");
-	report(vdpa_set_group_asid(v, 1, 1) == -EBUSY, "ASID change after DRIVER_OK");
-	report(vdpa_suspend(v) == 0 && vdpa_set_vq_num(v, 1, 64) == 0,
-	       "suspended: disabled queue reconfigurable");
-	report(vdpa_resume(v) == 0, "resume");
-	report(vdpa_get_config(v, 0, cfg, 12) == 0, "config read");
-	report(vdpa_get_config(v, 4, cfg, 9) == -EINVAL, "config read past the end");
-	report(vdpa_get_config(v, ~0u, cfg, 2) == -EINVAL,
-	       "config offset + len overflow");
-	report(vdpa_set_config(v, 20, cfg, 1) == -EINVAL, "config write past the end");
-	report(vdpa_dma_map(v, 0, 0x1000, 0, cfg, VDPA_MAP_RW) == -EINVAL,
-	       "dma_map of size 0");
-	report(vdpa_dma_map(v, 0, ~0ULL - 10, 100, cfg, VDPA_MAP_RW) == -EINVAL,
-	       "dma_map wrapping the IOVA space");
-	report(vdpa_dma_map(v, 5, 0x1000, 16, cfg, VDPA_MAP_RW) == -EINVAL,
-	       "dma_map of a missing address space");
-	report(vdpa_dma_map(v, 0, 0x1000, 16, cfg, 4) == -EINVAL,
-	       "dma_map with a bad permission");
-	report(vdpa_dma_map(v, 0, 0x1000, 16, cfg, VDPA_MAP_READ) == 0 &&
-	       vdpa_dma_map(v, 0, 0x1008, 16, cfg, VDPA_MAP_READ) == -EEXIST,
-	       "overlapping dma_map: -EEXIST");
-	report(vdpa_dma_unmap(v, 0, 0x1000, 16) == 0, "dma_unmap");
-	report(vdpa_reset(v) == 0 && vdpa_get_status(v) == 0 &&
-	       vdpa_get_driver_features(v) == 0 && !vdpa_get_vq_ready(v, 0),
-	       "reset clears status, features and queues");
+	check_eq(vdpa_reset(v), 0);
+	check_eq(vdpa_get_status(v), 0);
+	report_checks("reset: status 0");
+	report_ne(vdpa_get_generation(v), gen, "reset bumps the generation");
+	report_err(vdpa_set_status(v, D), -EINVAL, "DRIVER without ACKNOWLEDGE");
+	report_eq(vdpa_set_status(v, A), 0, "ACKNOWLEDGE");
+	report_err(vdpa_set_status(v, A | F), -EINVAL, "FEATURES_OK before DRIVER");
+	report_eq(vdpa_set_status(v, A | D), 0, "DRIVER");
+	report_err(vdpa_set_status(v, A | D | O), -EINVAL, "DRIVER_OK before FEATURES_OK");
+	report_err(vdpa_set_status(v, D), -EINVAL, "clearing ACKNOWLEDGE");
+	report_err(vdpa_set_status(v, A | D | VIRTIO_CONFIG_S_NEEDS_RESET), -EINVAL,
+		   "driver cannot write NEEDS_RESET");
+	report_err(vdpa_set_features(v, 1ULL << 62), -EINVAL, "feature not offered rejected");
+	check_eq(vdpa_set_features(v, offered & ~v1), 0);
+	check_err(vdpa_features_ok(v), -ENOTSUP);
+	check_eq((vdpa_get_status(v) & F), 0);
+	report_checks("features without VERSION_1: FEATURES_OK not kept");
+	report_err(vdpa_set_vq_num(v, 0, 100), -EINVAL, "queue size not a power of two");
+	report_err(vdpa_set_vq_num(v, 0, 4096), -EINVAL, "queue size above max");
+	report_err(vdpa_set_vq_address(v, 0, 8, 0, 0), -EINVAL, "misaligned descriptor table");
+	report_err(vdpa_set_vq_num(v, 99, 64), -EINVAL, "queue index out of range");
+	check_eq(vdpa_set_features(v, offered), 0);
+	check_eq(vdpa_features_ok(v), 0);
+	report_checks("full feature set: FEATURES_OK kept");
+	report_eq(vdpa_get_driver_features(v), offered, "driver features read back");
+	report_err(vdpa_set_features(v, v1), -EBUSY, "features after FEATURES_OK");
+	report_eq(vdpa_set_vq_num(v, 0, 64), 0, "queue setup before DRIVER_OK");
+	report_eq(vdpa_set_vq_ready(v, 0, true), 0, "queue ready");
+	report_err(vdpa_set_vq_num(v, 0, 128), -EBUSY, "resize a ready queue");
+	report_eq(vdpa_set_status(v, A | D | F | O), 0, "DRIVER_OK");
+	report_err(vdpa_set_vq_num(v, 1, 64), -EBUSY, "queue setup after DRIVER_OK");
+	report_err(vdpa_set_group_asid(v, 1, 1), -EBUSY, "ASID change after DRIVER_OK");
+	check_eq(vdpa_suspend(v), 0);
+	check_eq(vdpa_set_vq_num(v, 1, 64), 0);
+	report_checks("suspended: disabled queue reconfigurable");
+	report_eq(vdpa_resume(v), 0, "resume");
+	report_eq(vdpa_get_config(v, 0, cfg, 12), 0, "config read");
+	report_err(vdpa_get_config(v, 4, cfg, 9), -EINVAL, "config read past the end");
+	report_err(vdpa_get_config(v, ~0u, cfg, 2), -EINVAL, "config offset + len overflow");
+	report_err(vdpa_set_config(v, 20, cfg, 1), -EINVAL, "config write past the end");
+	report_err(vdpa_dma_map(v, 0, 0x1000, 0, cfg, VDPA_MAP_RW), -EINVAL, "dma_map of size 0");
+	report_err(vdpa_dma_map(v, 0, ~0ULL - 10, 100, cfg, VDPA_MAP_RW), -EINVAL,
+		   "dma_map wrapping the IOVA space");
+	report_err(vdpa_dma_map(v, 5, 0x1000, 16, cfg, VDPA_MAP_RW), -EINVAL,
+		   "dma_map of a missing address space");
+	report_err(vdpa_dma_map(v, 0, 0x1000, 16, cfg, 4), -EINVAL,
+		   "dma_map with a bad permission");
+	check_eq(vdpa_dma_map(v, 0, 0x1000, 16, cfg, VDPA_MAP_READ), 0);
+	check_err(vdpa_dma_map(v, 0, 0x1008, 16, cfg, VDPA_MAP_READ), -EEXIST);
+	report_checks("overlapping dma_map: -EEXIST");
+	report_eq(vdpa_dma_unmap(v, 0, 0x1000, 16), 0, "dma_unmap");
+	check_eq(vdpa_reset(v), 0);
+	check_eq(vdpa_get_status(v), 0);
+	check_eq(vdpa_get_driver_features(v), 0);
+	check_false(vdpa_get_vq_ready(v, 0));
+	report_checks("reset clears status, features and queues");
 	report_prefix_pop();
 }
 
@@ -218,7 +219,7 @@ int main(void)
 	log_level_set(LOG_ERR);
 	test_registration();
 	vdpa_register_types();
-	if (report(vdpa_mgmt_dev_add("net", &net) == 0, "create net simulator")) {
+	if (report_eq(vdpa_mgmt_dev_add("net", &net), 0, "create net simulator")) {
 		test_state_machine(net);
 		vdpa_mgmt_dev_del(net);
 	}

@@ -187,24 +187,25 @@ int main(void)
 		else
 			report(false, "accepted hostile spec '%s'", bad[i]);
 	}
-	report(n == (int)ARRAY_SIZE(bad), "%d hostile specs rejected", n);
+	report_eq(n, (int)ARRAY_SIZE(bad), "%d hostile specs rejected", n);
 
-	report(vdpa_mgmt_dev_add("net,name=n0", &a) == 0, "create net");
-	report(vdpa_get_device_id(a) == 1 && !strcmp(a->name, "n0"),
-	       "named net device");
-	report(vdpa_mgmt_dev_add("net,name=n0", &b) == -EEXIST,
-	       "duplicate name refused");
-	report(vdpa_mgmt_dev_add("blk,capacity=64K", &b) == 0 &&
-	       vdpa_get_device_id(b) == 2, "create blk");
-	report(vdpa_mgmt_dev_add("blk,capacity=bad", &b) == -EINVAL,
-	       "bad attribute: nothing created");
+	report_eq(vdpa_mgmt_dev_add("net,name=n0", &a), 0, "create net");
+	check_eq(vdpa_get_device_id(a), 1);
+	check_str(a->name, "n0");
+	report_checks("named net device");
+	report_err(vdpa_mgmt_dev_add("net,name=n0", &b), -EEXIST, "duplicate name refused");
+	check_eq(vdpa_mgmt_dev_add("blk,capacity=64K", &b), 0);
+	check_eq(vdpa_get_device_id(b), 2);
+	report_checks("create blk");
+	report_err(vdpa_mgmt_dev_add("blk,capacity=bad", &b), -EINVAL,
+		   "bad attribute: nothing created");
 	n = 0;
 	vdpa_for_each_device(count_dev, &n);
-	report(n == 2, "two devices on the bus");
-	report(vdpa_mgmt_dev_del_by_name("n0") == 0, "delete by name");
-	report(vdpa_mgmt_dev_del_by_name("n0") == -ENODEV, "delete twice: -ENODEV");
+	report_eq(n, 2, "two devices on the bus");
+	report_eq(vdpa_mgmt_dev_del_by_name("n0"), 0, "delete by name");
+	report_err(vdpa_mgmt_dev_del_by_name("n0"), -ENODEV, "delete twice: -ENODEV");
 	vdpa_for_each_device(count_dev, &(int){ 0 });
-	report(vdpa_mgmt_dev_del(b) == 0, "delete blk");
+	report_eq(vdpa_mgmt_dev_del(b), 0, "delete blk");
 	n = 0;
 	vdpa_for_each_device(count_dev, &n);
 	report(n == 0, "bus empty");

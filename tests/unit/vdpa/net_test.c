@@ -97,9 +97,9 @@ static void test_traffic(struct vdpa_device *vdpa, bool kickfd)
 
 	report_prefix_push(kickfd ? "traffic-kickfd" : "traffic");
 	vdrv_init(&d, vdpa, 4 << 20);
-	report(vdrv_map(&d, 0) == 0, "dma_map guest memory");
-	report(net_up(&d, base_features, kickfd) == 0, "bring-up");
-	report(post_rx(&d, N, 2048, rx) == 0, "post %d RX buffers", N);
+	report_eq(vdrv_map(&d, 0), 0, "dma_map guest memory");
+	report_eq(net_up(&d, base_features, kickfd), 0, "bring-up");
+	report_eq(post_rx(&d, N, 2048, rx), 0, "post %d RX buffers", N);
 
 	for (unsigned int i = 0; i < N; i++) {
 		tx[i] = vdrv_alloc(&d, FLEN, 64);
@@ -118,20 +118,21 @@ static void test_traffic(struct vdpa_device *vdpa, bool kickfd)
 		    !memcmp(rx[head] + HDR, tx[i] + HDR, FLEN - HDR))
 			ok++;
 	}
-	report(ok == N, "%u/%d frames back with contents intact", ok, N);
+	report_eq(ok, N, "%u/%d frames back with contents intact", ok, N);
 	while (vdrv_wait_used(&d, TXQ, &head, &len, 200))
 		txdone += len == 0;
-	report(txdone == N, "%u/%d TX chains completed with len 0", txdone, N);
+	report_eq(txdone, N, "%u/%d TX chains completed with len 0", txdone, N);
 	vdpa_get_vq_stats(vdpa, TXQ, &st);
-	report(st.packets == N && st.bytes == (u64)N * (FLEN - HDR),
-	       "TX counters %llu packets %llu bytes",
-	       (unsigned long long)st.packets, (unsigned long long)st.bytes);
+	check_eq(st.packets, N);
+	check_eq(st.bytes, (u64)N * (FLEN - HDR));
+	report_checks("TX counters %llu packets %llu bytes", (unsigned long long)st.packets,
+		      (unsigned long long)st.bytes);
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.packets == N && st.drops == 0, "RX counters %llu packets",
-	       (unsigned long long)st.packets);
-	report(d.vqs[RXQ].irqs > 0, "RX interrupts raised (%u)", d.vqs[RXQ].irqs);
-	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
-	       "no NEEDS_RESET");
+	check_eq(st.packets, N);
+	check_eq(st.drops, 0);
+	report_checks("RX counters %llu packets", (unsigned long long)st.packets);
+	report_gt(d.vqs[RXQ].irqs, 0, "RX interrupts raised (%u)", d.vqs[RXQ].irqs);
+	report_eq((vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET), 0, "no NEEDS_RESET");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -151,8 +152,8 @@ static void test_mergeable(struct vdpa_device *vdpa)
 	report_prefix_push("mergeable");
 	vdrv_init(&d, vdpa, 1 << 20);
 	vdrv_map(&d, 0);
-	report(net_up(&d, base_features | (1ULL << VIRTIO_NET_F_MRG_RXBUF),
-		      false) == 0, "bring-up with MRG_RXBUF");
+	report_eq(net_up(&d, base_features | (1ULL << VIRTIO_NET_F_MRG_RXBUF), false), 0,
+		  "bring-up with MRG_RXBUF");
 	post_rx(&d, 8, BUF, rx);
 	tx = vdrv_alloc(&d, FLEN, 64);
 	fill_frame(tx, FLEN, dev_mac, 3);
@@ -166,11 +167,14 @@ static void test_mergeable(struct vdpa_device *vdpa)
 		off += len;
 		n++;
 	}
-	report(n == (FLEN + BUF - 1) / BUF, "frame spread over %u buffers", n);
-	report(off == FLEN && got[HDR - 2] == n && got[HDR - 1] == 0,
-	       "num_buffers = %u in the header", got[HDR - 2]);
-	report(off == FLEN && !memcmp(got + HDR, tx + HDR, FLEN - HDR),
-	       "merged contents intact");
+	report_eq(n, (FLEN + BUF - 1) / BUF, "frame spread over %u buffers", n);
+	check_eq(off, FLEN);
+	check_eq(got[HDR - 2], n);
+	check_eq(got[HDR - 1], 0);
+	report_checks("num_buffers = %u in the header", got[HDR - 2]);
+	check_eq(off, FLEN);
+	check_mem(got + HDR, tx + HDR, FLEN - HDR);
+	report_checks("merged contents intact");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -196,14 +200,12 @@ static void test_small_rx(struct vdpa_device *vdpa)
 	send_frame(&d, tx, FLEN);
 	vdrv_publish(&d, TXQ);
 	vdrv_kick(&d, TXQ);
-	report(vdrv_wait_used(&d, TXQ, &head, &len, 2000) == 1,
-	       "TX chain completed");
-	report(!vdrv_get_used(&d, RXQ, &head, &len),
-	       "no truncated frame delivered");
+	report_eq(vdrv_wait_used(&d, TXQ, &head, &len, 2000), 1, "TX chain completed");
+	report_eq(vdrv_get_used(&d, RXQ, &head, &len), 0, "no truncated frame delivered");
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.drops == 1, "drop counted (%llu)", (unsigned long long)st.drops);
-	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
-	       "a guest mistake, not a device error");
+	report_eq(st.drops, 1, "drop counted (%llu)", (unsigned long long)st.drops);
+	report_eq((vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET), 0,
+		  "a guest mistake, not a device error");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -238,14 +240,13 @@ static void test_no_rx_buffer(struct vdpa_device *vdpa)
 	vdrv_kick(&d, TXQ);
 	while (txdone < N && vdrv_wait_used(&d, TXQ, &head, &len, 2000))
 		txdone++;
-	report(txdone == N, "%u/%d TX chains completed without RX buffers",
-	       txdone, N);
+	report_eq(txdone, N, "%u/%d TX chains completed without RX buffers", txdone, N);
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.drops == N && st.packets == 0, "RX drops counted (%llu)",
-	       (unsigned long long)st.drops);
+	check_eq(st.drops, N);
+	check_eq(st.packets, 0);
+	report_checks("RX drops counted (%llu)", (unsigned long long)st.drops);
 	vdpa_get_vq_stats(vdpa, TXQ, &st);
-	report(st.packets == N, "TX counted them sent (%llu)",
-	       (unsigned long long)st.packets);
+	report_eq(st.packets, N, "TX counted them sent (%llu)", (unsigned long long)st.packets);
 
 	post_rx(&d, 1, 2048, rx);
 	tx[N] = vdrv_alloc(&d, FLEN, 64);
@@ -253,11 +254,11 @@ static void test_no_rx_buffer(struct vdpa_device *vdpa)
 	send_frame(&d, tx[N], FLEN);
 	vdrv_publish(&d, TXQ);
 	vdrv_kick(&d, TXQ);
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 && len == FLEN &&
-	       !memcmp(rx[0] + HDR, tx[N] + HDR, FLEN - HDR),
-	       "the next frame is delivered once RX buffers exist");
-	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
-	       "not a device error");
+	check_eq(vdrv_wait_used(&d, RXQ, &head, &len, 2000), 1);
+	check_eq(len, FLEN);
+	check_mem(rx[0] + HDR, tx[N] + HDR, FLEN - HDR);
+	report_checks("the next frame is delivered once RX buffers exist");
+	report_eq((vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET), 0, "not a device error");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -305,25 +306,24 @@ static void test_ctrl(struct vdpa_device *vdpa)
 	vdrv_init(&d, vdpa, 1 << 20);
 	vdrv_map(&d, 0);
 	vdrv_map(&d, 1);
-	report(vdrv_negotiate(&d, base_features) == 0, "negotiate");
-	report(vdpa_get_vq_group(vdpa, CVQ) == 1 &&
-	       vdpa_get_vq_group(vdpa, RXQ) == 0, "control queue in group 1");
-	report(vdpa_set_group_asid(vdpa, 1, 1) == 0,
-	       "control group bound to address space 1");
+	report_eq(vdrv_negotiate(&d, base_features), 0, "negotiate");
+	check_eq(vdpa_get_vq_group(vdpa, CVQ), 1);
+	check_eq(vdpa_get_vq_group(vdpa, RXQ), 0);
+	report_checks("control queue in group 1");
+	report_eq(vdpa_set_group_asid(vdpa, 1, 1), 0, "control group bound to address space 1");
 	for (u16 q = 0; q < 3; q++)
 		vdrv_vq_setup(&d, q, NUM);
 	vdrv_driver_ok(&d);
 
-	report(ctrl_cmd(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET,
-			new_mac, 6) == VIRTIO_NET_OK, "MAC_ADDR_SET acked OK");
+	report_eq(ctrl_cmd(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, new_mac, 6),
+		  VIRTIO_NET_OK, "MAC_ADDR_SET acked OK");
 	vdpa_get_config(vdpa, 0, cfg, 6);
-	report(!memcmp(cfg, new_mac, 6), "config space shows the new MAC");
-	report(ctrl_cmd(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET,
-			new_mac, 5) == VIRTIO_NET_ERR, "short MAC refused (ERR)");
-	report(ctrl_cmd(&d, 77, 0, NULL, 0) == VIRTIO_NET_ERR,
-	       "unknown class refused (ERR)");
-	report(ctrl_cmd(&d, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
-			&off, 1) == VIRTIO_NET_OK, "promisc off acked");
+	report_mem(cfg, new_mac, 6, "config space shows the new MAC");
+	report_eq(ctrl_cmd(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, new_mac, 5),
+		  VIRTIO_NET_ERR, "short MAC refused (ERR)");
+	report_eq(ctrl_cmd(&d, 77, 0, NULL, 0), VIRTIO_NET_ERR, "unknown class refused (ERR)");
+	report_eq(ctrl_cmd(&d, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1),
+		  VIRTIO_NET_OK, "promisc off acked");
 
 	post_rx(&d, 4, 2048, rx);
 	tx = vdrv_alloc(&d, FLEN, 64);
@@ -333,19 +333,21 @@ static void test_ctrl(struct vdpa_device *vdpa)
 	vdrv_kick(&d, TXQ);
 	vdrv_wait_used(&d, TXQ, &head, &len, 2000);
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.drops == 1 && !vdrv_get_used(&d, RXQ, &head, &len),
-	       "frame to a foreign MAC filtered without promisc");
+	check_eq(st.drops, 1);
+	check_eq(vdrv_get_used(&d, RXQ, &head, &len), 0);
+	report_checks("frame to a foreign MAC filtered without promisc");
 	tx = vdrv_alloc(&d, FLEN, 64);
 	fill_frame(tx, FLEN, new_mac, 2);
 	send_frame(&d, tx, FLEN);
 	vdrv_publish(&d, TXQ);
 	vdrv_kick(&d, TXQ);
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 && len == FLEN,
-	       "frame to the new MAC received");
+	check_eq(vdrv_wait_used(&d, RXQ, &head, &len, 2000), 1);
+	check_eq(len, FLEN);
+	report_checks("frame to the new MAC received");
 
 	vdpa_reset(vdpa);
 	vdpa_get_config(vdpa, 0, cfg, 6);
-	report(!memcmp(cfg, dev_mac, 6), "reset restores the MAC");
+	report_mem(cfg, dev_mac, 6, "reset restores the MAC");
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdpa_dma_unmap(vdpa, 1, d.iova, d.size);
 	vdrv_fini(&d);
@@ -359,15 +361,16 @@ static void test_config(struct vdpa_device *vdpa)
 
 	report_prefix_push("config");
 	memset(&cfg, 0, sizeof(cfg));
-	report(size >= 12 && vdpa_get_config(vdpa, 0, &cfg, 12) == 0,
-	       "config readable (%zu bytes)", size);
-	report(!memcmp(cfg.mac, dev_mac, 6), "mac from the spec");
-	report(cfg.mtu == 9000, "mtu from the spec (%u)", cfg.mtu);
-	report(cfg.max_virtqueue_pairs == 1, "max_virtqueue_pairs 1");
+	check_ge(size, 12);
+	check_eq(vdpa_get_config(vdpa, 0, &cfg, 12), 0);
+	report_checks("config readable (%zu bytes)", size);
+	report_mem(cfg.mac, dev_mac, 6, "mac from the spec");
+	report_eq(cfg.mtu, 9000, "mtu from the spec (%u)", cfg.mtu);
+	report_eq(cfg.max_virtqueue_pairs, 1, "max_virtqueue_pairs 1");
 	report(cfg.status & VIRTIO_NET_S_LINK_UP, "link up");
-	report(vdpa_get_config(vdpa, (unsigned int)size, &cfg, 1) == -EINVAL,
-	       "read past the end refused");
-	report(vdpa_get_device_id(vdpa) == 1, "device id 1");
+	report_err(vdpa_get_config(vdpa, (unsigned int)size, &cfg, 1), -EINVAL,
+		   "read past the end refused");
+	report_eq(vdpa_get_device_id(vdpa), 1, "device id 1");
 	report_prefix_pop();
 }
 
@@ -385,20 +388,21 @@ static void test_suspend(struct vdpa_device *vdpa)
 	vdrv_map(&d, 0);
 	net_up(&d, base_features, true);
 	post_rx(&d, 2, 2048, rx);
-	report(vdpa_suspend(vdpa) == 0, "suspend");
+	report_eq(vdpa_suspend(vdpa), 0, "suspend");
 	tx = vdrv_alloc(&d, FLEN, 64);
 	fill_frame(tx, FLEN, dev_mac, 9);
 	send_frame(&d, tx, FLEN);
 	vdrv_publish(&d, TXQ);
 	vdrv_kick(&d, TXQ);
 	vdrv_msleep(30);
-	report(!vdrv_get_used(&d, TXQ, &head, &len), "nothing processed while suspended");
-	report(vdpa_get_vq_state(vdpa, TXQ, &state) == 0 &&
-	       state.split.avail_index == 0, "TX state still at 0");
-	report(vdpa_resume(vdpa) == 0, "resume");
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1,
-	       "pending kick acted on after resume");
-	report(vdpa_resume(vdpa) == -EINVAL, "resume when not suspended refused");
+	report_eq(vdrv_get_used(&d, TXQ, &head, &len), 0, "nothing processed while suspended");
+	check_eq(vdpa_get_vq_state(vdpa, TXQ, &state), 0);
+	check_eq(state.split.avail_index, 0);
+	report_checks("TX state still at 0");
+	report_eq(vdpa_resume(vdpa), 0, "resume");
+	report_eq(vdrv_wait_used(&d, RXQ, &head, &len, 2000), 1,
+		  "pending kick acted on after resume");
+	report_err(vdpa_resume(vdpa), -EINVAL, "resume when not suspended refused");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -425,23 +429,23 @@ static void test_hostile(struct vdpa_device *vdpa)
 	vdpa_kick_vq(vdpa, TXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "bad head index: NEEDS_RESET");
-	report(__atomic_load_n(&d.config_irqs, __ATOMIC_RELAXED) >= 1,
-	       "config callback raised");
-	report(vdpa_set_vq_ready(vdpa, RXQ, true) == -EIO,
-	       "enabling a queue while NEEDS_RESET refused");
+	report_ge(__atomic_load_n(&d.config_irqs, __ATOMIC_RELAXED), 1, "config callback raised");
+	report_err(vdpa_set_vq_ready(vdpa, RXQ, true), -EIO,
+		   "enabling a queue while NEEDS_RESET refused");
 
 	/* Recovery: reset and run again. */
-	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
-	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
-	       "reset cleared NEEDS_RESET");
+	report_eq(net_up(&d, base_features, false), 0, "bring-up after reset");
+	report_eq((vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET), 0,
+		  "reset cleared NEEDS_RESET");
 	post_rx(&d, 2, 2048, rx);
 	tx = vdrv_alloc(&d, FLEN, 64);
 	fill_frame(tx, FLEN, dev_mac, 5);
 	send_frame(&d, tx, FLEN);
 	vdrv_publish(&d, TXQ);
 	vdrv_kick(&d, TXQ);
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 && len == FLEN,
-	       "traffic flows after reset");
+	check_eq(vdrv_wait_used(&d, RXQ, &head, &len, 2000), 1);
+	check_eq(len, FLEN);
+	report_checks("traffic flows after reset");
 
 	/* A descriptor loop. */
 	d.vqs[TXQ].desc[0].flags = cpu_to_le16(VRINGH_DESC_F_NEXT);
@@ -458,7 +462,7 @@ static void test_hostile(struct vdpa_device *vdpa)
 	       "descriptor loop: NEEDS_RESET");
 
 	/* A buffer outside every mapping. */
-	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	report_eq(net_up(&d, base_features, false), 0, "bring-up after reset");
 	d.vqs[TXQ].desc[0] = (struct vringh_desc){
 		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(64) };
 	d.vqs[TXQ].avail->ring[0] = 0;
@@ -493,7 +497,7 @@ static void test_sink(struct vdpa_device *vdpa, u64 features)
 	report_prefix_push("sink");
 	vdrv_init(&d, vdpa, 4 << 20);
 	vdrv_map(&d, 0);
-	report(net_up(&d, features, false) == 0, "bring-up");
+	report_eq(net_up(&d, features, false), 0, "bring-up");
 	post_rx(&d, 4, 2048, rx);
 	for (unsigned int i = 0; i < N; i++) {
 		tx[i] = vdrv_alloc(&d, FLEN, 64);
@@ -506,21 +510,20 @@ static void test_sink(struct vdpa_device *vdpa, u64 features)
 	vdrv_kick(&d, TXQ);
 	while (txdone < N + 1 && vdrv_wait_used(&d, TXQ, &head, &len, 2000))
 		txdone += len == 0;
-	report(txdone == N + 1, "%u/%d TX chains completed with len 0",
-	       txdone, N + 1);
+	report_eq(txdone, N + 1, "%u/%d TX chains completed with len 0", txdone, N + 1);
 	vdrv_msleep(20);
-	report(!vdrv_get_used(&d, RXQ, &head, &len), "nothing delivered");
+	report_eq(vdrv_get_used(&d, RXQ, &head, &len), 0, "nothing delivered");
 	vdpa_get_vq_stats(vdpa, TXQ, &st);
-	report(st.packets == N && st.bytes == (u64)N * (FLEN - HDR) &&
-	       st.errors == 1,
-	       "TX counters %llu packets %llu bytes %llu errors",
-	       (unsigned long long)st.packets, (unsigned long long)st.bytes,
-	       (unsigned long long)st.errors);
+	check_eq(st.packets, N);
+	check_eq(st.bytes, (u64)N * (FLEN - HDR));
+	check_eq(st.errors, 1);
+	report_checks("TX counters %llu packets %llu bytes %llu errors",
+		      (unsigned long long)st.packets, (unsigned long long)st.bytes,
+		      (unsigned long long)st.errors);
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.packets == 0, "RX untouched");
-	report(d.vqs[TXQ].irqs > 0, "TX interrupts raised (%u)", d.vqs[TXQ].irqs);
-	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
-	       "no NEEDS_RESET");
+	report_eq(st.packets, 0, "RX untouched");
+	report_gt(d.vqs[TXQ].irqs, 0, "TX interrupts raised (%u)", d.vqs[TXQ].irqs);
+	report_eq((vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET), 0, "no NEEDS_RESET");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -560,21 +563,20 @@ static void test_gen(struct vdpa_device *vdpa, u64 features, u32 glen)
 	report_prefix_push("gen");
 	vdrv_init(&d, vdpa, 4 << 20);
 	vdrv_map(&d, 0);
-	report(net_up(&d, features, false) == 0, "bring-up");
-	report(post_rx(&d, N, 2048, rx) == 0, "post %d RX buffers", N);
+	report_eq(net_up(&d, features, false), 0, "bring-up");
+	report_eq(post_rx(&d, N, 2048, rx), 0, "post %d RX buffers", N);
 	for (unsigned int i = 0; i < N; i++) {
 		if (!vdrv_wait_used(&d, RXQ, &head, &len, 2000))
 			break;
 		if (head < N && len == HDR + glen && gen_frame_ok(rx[head], glen, dev_mac))
 			ok++;
 	}
-	report(ok == N, "%u/%d frames of %u bytes, contents as documented",
-	       ok, N, glen);
+	report_eq(ok, N, "%u/%d frames of %u bytes, contents as documented", ok, N, glen);
 
 	/* One buffer too small for the frame, then more normal ones. */
 	small = vdrv_alloc(&d, HDR + 8, 64);
 	vdrv_add(&d, RXQ, &(struct vdrv_sg){ small, HDR + 8, true }, 1);
-	report(post_rx(&d, M, 2048, rx2) == 0, "post %d more", M);
+	report_eq(post_rx(&d, M, 2048, rx2), 0, "post %d more", M);
 	ok = 0;
 	for (unsigned int i = 0; i < M + 1; i++) {
 		if (!vdrv_wait_used(&d, RXQ, &head, &len, 2000))
@@ -584,14 +586,17 @@ static void test_gen(struct vdpa_device *vdpa, u64 features, u32 glen)
 		else if (len == HDR + glen)
 			ok++;
 	}
-	report(empty == 1 && ok == M, "small buffer returned empty, %u more frames",
-	       ok);
+	check_eq(empty, 1);
+	check_eq(ok, M);
+	report_checks("small buffer returned empty, %u more frames", ok);
 	vdpa_get_vq_stats(vdpa, RXQ, &st);
-	report(st.packets == N + M && st.bytes == (u64)(N + M) * glen &&
-	       st.drops == 1, "RX counters %llu packets %llu bytes %llu drops",
-	       (unsigned long long)st.packets, (unsigned long long)st.bytes,
-	       (unsigned long long)st.drops);
-	report(d.vqs[RXQ].irqs > 0, "RX interrupts raised (%u)", d.vqs[RXQ].irqs);
+	check_eq(st.packets, N + M);
+	check_eq(st.bytes, (u64)(N + M) * glen);
+	check_eq(st.drops, 1);
+	report_checks("RX counters %llu packets %llu bytes %llu drops",
+		      (unsigned long long)st.packets, (unsigned long long)st.bytes,
+		      (unsigned long long)st.drops);
+	report_gt(d.vqs[RXQ].irqs, 0, "RX interrupts raised (%u)", d.vqs[RXQ].irqs);
 
 	tx = vdrv_alloc(&d, FLEN, 64);
 	fill_frame(tx, FLEN, dev_mac, 1);
@@ -601,10 +606,11 @@ static void test_gen(struct vdpa_device *vdpa, u64 features, u32 glen)
 	while (vdrv_wait_used(&d, TXQ, &head, &len, 200))
 		txdone++;
 	vdpa_get_vq_stats(vdpa, TXQ, &st);
-	report(txdone == 1 && st.packets == 1, "TX consumed (sink)");
-	report(!vdrv_get_used(&d, RXQ, &head, &len), "no frame without a buffer");
-	report(!(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET),
-	       "no NEEDS_RESET");
+	check_eq(txdone, 1);
+	check_eq(st.packets, 1);
+	report_checks("TX consumed (sink)");
+	report_eq(vdrv_get_used(&d, RXQ, &head, &len), 0, "no frame without a buffer");
+	report_eq((vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET), 0, "no NEEDS_RESET");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -629,7 +635,7 @@ static void test_gen_hostile(struct vdpa_device *vdpa)
 	vdpa_kick_vq(vdpa, RXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "bad RX head index: NEEDS_RESET");
-	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	report_eq(net_up(&d, base_features, false), 0, "bring-up after reset");
 	d.vqs[RXQ].desc[0] = (struct vringh_desc){
 		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(2048),
 		.flags = cpu_to_le16(VRINGH_DESC_F_WRITE) };
@@ -639,10 +645,11 @@ static void test_gen_hostile(struct vdpa_device *vdpa)
 	vdpa_kick_vq(vdpa, RXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "unmapped RX buffer: NEEDS_RESET");
-	report(net_up(&d, base_features, false) == 0, "bring-up after reset");
+	report_eq(net_up(&d, base_features, false), 0, "bring-up after reset");
 	post_rx(&d, 1, 2048, rx);
-	report(vdrv_wait_used(&d, RXQ, &head, &len, 2000) == 1 &&
-	       len == HDR + 64, "frames flow after reset");
+	check_eq(vdrv_wait_used(&d, RXQ, &head, &len, 2000), 1);
+	check_eq(len, HDR + 64);
+	report_checks("frames flow after reset");
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -663,21 +670,20 @@ static void test_modes(bool poll)
 	struct vdpa_device *vdpa;
 
 	report_prefix_push(poll ? "modes-poll" : "modes");
-	if (report(vdpa_mgmt_dev_add(specs[poll][0], &vdpa) == 0, "create mode=sink")) {
+	if (report_eq(vdpa_mgmt_dev_add(specs[poll][0], &vdpa), 0, "create mode=sink")) {
 		test_sink(vdpa, base_features);
 		test_sink(vdpa, mrg);
-		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+		report_eq(vdpa_mgmt_dev_del(vdpa), 0, "delete");
 	}
-	if (report(vdpa_mgmt_dev_add(specs[poll][1], &vdpa) == 0, "create mode=gen")) {
+	if (report_eq(vdpa_mgmt_dev_add(specs[poll][1], &vdpa), 0, "create mode=gen")) {
 		test_gen(vdpa, base_features, 64);
 		test_gen(vdpa, mrg, 64);
 		test_gen_hostile(vdpa);
-		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+		report_eq(vdpa_mgmt_dev_del(vdpa), 0, "delete");
 	}
-	if (report(vdpa_mgmt_dev_add(specs[poll][2], &vdpa) == 0,
-		   "create mode=gen,gen_len=100")) {
+	if (report_eq(vdpa_mgmt_dev_add(specs[poll][2], &vdpa), 0, "create mode=gen,gen_len=100")) {
 		test_gen(vdpa, mrg, 100);
-		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+		report_eq(vdpa_mgmt_dev_del(vdpa), 0, "delete");
 	}
 	report_prefix_pop();
 }
@@ -691,8 +697,8 @@ int main(void)
 		report(false, "register built-in management devices");
 		return report_summary();
 	}
-	if (!report(vdpa_mgmt_dev_add("net,name=simnet0,mac=52:54:00:12:34:56,mtu=9000,max_vqp=1",
-				      &vdpa) == 0, "create net simulator"))
+	if (!report_eq(vdpa_mgmt_dev_add("net,name=simnet0,mac=52:54:00:12:34:56,mtu=9000,max_vqp=1",
+					 &vdpa), 0, "create net simulator"))
 		return report_summary();
 	test_config(vdpa);
 	test_traffic(vdpa, false);
@@ -703,28 +709,28 @@ int main(void)
 	test_ctrl(vdpa);
 	test_suspend(vdpa);
 	test_hostile(vdpa);
-	report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
-	report(vdpa_find_device("simnet0") == NULL, "gone from the bus");
+	report_eq(vdpa_mgmt_dev_del(vdpa), 0, "delete");
+	report_eq(vdpa_find_device("simnet0"), NULL, "gone from the bus");
 
 	/* The busy-polling worker: same traffic, kicks or not, and ops get in. */
 	report_prefix_push("poll");
-	if (report(vdpa_mgmt_dev_add("net,name=simnet1,mac=52:54:00:12:34:56,mtu=9000,poll=on",
-				     &vdpa) == 0, "create with poll=on")) {
+	if (report_eq(vdpa_mgmt_dev_add("net,name=simnet1,mac=52:54:00:12:34:56,mtu=9000,poll=on",
+					&vdpa), 0, "create with poll=on")) {
 		test_traffic(vdpa, false);
 		test_traffic(vdpa, true);
 		test_no_rx_buffer(vdpa);
 		test_suspend(vdpa);
-		report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+		report_eq(vdpa_mgmt_dev_del(vdpa), 0, "delete");
 	}
-	report(vdpa_mgmt_dev_add("net,name=simnet2,poll=maybe", &vdpa) == -EINVAL,
-	       "poll=maybe refused");
+	report_err(vdpa_mgmt_dev_add("net,name=simnet2,poll=maybe", &vdpa), -EINVAL,
+		   "poll=maybe refused");
 	report_prefix_pop();
 
 	test_modes(false);
 	test_modes(true);
-	report(vdpa_mgmt_dev_add("net,name=simnet3,mode=echo", &vdpa) == -EINVAL,
-	       "mode=echo refused");
-	report(vdpa_mgmt_dev_add("net,name=simnet3,gen_len=13", &vdpa) == -EINVAL,
-	       "gen_len=13 refused");
+	report_err(vdpa_mgmt_dev_add("net,name=simnet3,mode=echo", &vdpa), -EINVAL,
+		   "mode=echo refused");
+	report_err(vdpa_mgmt_dev_add("net,name=simnet3,gen_len=13", &vdpa), -EINVAL,
+		   "gen_len=13 refused");
 	return report_summary();
 }

@@ -271,42 +271,43 @@ static bool fe_setup(struct fe *fe, bool protocol, bool use_add_mem_reg)
 	bool ok = true;
 
 	feats = fe_get_u64(fe, VHOST_USER_GET_FEATURES);
-	ok &= report(feats > 0 && (feats & (1ULL << VIRTIO_F_VERSION_1)) &&
-		     (feats & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES)) &&
-		     !(feats & (1ULL << VIRTIO_F_ACCESS_PLATFORM)),
-		     "GET_FEATURES offers VERSION_1 and PROTOCOL_FEATURES, hides ACCESS_PLATFORM");
-	ok &= report(fe_send(fe, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0) == 0,
-		     "SET_OWNER");
+	check_gt(feats, 0);
+	check_true(feats & (1ULL << VIRTIO_F_VERSION_1));
+	check_true(feats & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES));
+	check_false(feats & (1ULL << VIRTIO_F_ACCESS_PLATFORM));
+	ok &= report_checks("GET_FEATURES offers VERSION_1 and PROTOCOL_FEATURES, hides ACCESS_PLATFORM");
+	ok &= report_eq(fe_send(fe, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0), 0, "SET_OWNER");
 	if (protocol) {
 		pfeats = fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES);
-		ok &= report(pfeats > 0 &&
-			     (pfeats & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK)) &&
-			     (pfeats & (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)),
-			     "GET_PROTOCOL_FEATURES offers REPLY_ACK and CONFIGURE_MEM_SLOTS");
-		ok &= report(fe_call(fe, VHOST_USER_SET_PROTOCOL_FEATURES, &pfeats,
-				     sizeof(u64), NULL, 0) == 0, "SET_PROTOCOL_FEATURES");
-		ok &= report(fe_get_u64(fe, VHOST_USER_GET_QUEUE_NUM) == 1,
-			     "GET_QUEUE_NUM is one queue pair");
+		check_gt(pfeats, 0);
+		check_true(pfeats & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+		check_true(pfeats & (1ULL << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
+		ok &= report_checks("GET_PROTOCOL_FEATURES offers REPLY_ACK and CONFIGURE_MEM_SLOTS");
+		ok &= report_eq(fe_call(fe, VHOST_USER_SET_PROTOCOL_FEATURES, &pfeats, sizeof(u64),
+					NULL, 0), 0, "SET_PROTOCOL_FEATURES");
+		ok &= report_eq(fe_get_u64(fe, VHOST_USER_GET_QUEUE_NUM), 1,
+				"GET_QUEUE_NUM is one queue pair");
 	}
 	want = (1ULL << VIRTIO_F_VERSION_1) |
 	       (protocol ? 1ULL << VHOST_USER_F_PROTOCOL_FEATURES : 0);
-	ok &= report(fe_call(fe, VHOST_USER_SET_FEATURES, &want, sizeof(want),
-			     NULL, 0) == 0, "SET_FEATURES");
+	ok &= report_eq(fe_call(fe, VHOST_USER_SET_FEATURES, &want, sizeof(want), NULL, 0), 0,
+			"SET_FEATURES");
 	mt.regions[0] = fe_region();
 	if (use_add_mem_reg)
-		ok &= report(fe_call(fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr),
-				     &fe->memfd, 1) == 0, "ADD_MEM_REG");
+		ok &= report_eq(fe_call(fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe->memfd,
+					1), 0, "ADD_MEM_REG");
 	else
-		ok &= report(fe_call(fe, VHOST_USER_SET_MEM_TABLE, &mt,
-				     VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
-				     &fe->memfd, 1) == 0, "SET_MEM_TABLE");
+		ok &= report_eq(fe_call(fe, VHOST_USER_SET_MEM_TABLE, &mt,
+					VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
+					&fe->memfd, 1), 0, "SET_MEM_TABLE");
 	for (u32 q = 0; q < 2; q++) {
-		ok &= report(fe_vring(fe, VHOST_USER_SET_VRING_NUM, q, QSZ) == 0 &&
-			     fe_vring(fe, VHOST_USER_SET_VRING_BASE, q, 0) == 0 &&
-			     fe_vring_addr(fe, q, RING_OFF(q)) == 0 &&
-			     fe_vring_fd(fe, VHOST_USER_SET_VRING_CALL, q, fe->call[q]) == 0 &&
-			     fe_vring_fd(fe, VHOST_USER_SET_VRING_KICK, q, fe->kick[q]) == 0,
-			     "ring %u: NUM, BASE, ADDR, CALL, KICK", q);
+		/* Each message only once the one before it was taken. */
+		if (check_eq(fe_vring(fe, VHOST_USER_SET_VRING_NUM, q, QSZ), 0) &&
+		    check_eq(fe_vring(fe, VHOST_USER_SET_VRING_BASE, q, 0), 0) &&
+		    check_eq(fe_vring_addr(fe, q, RING_OFF(q)), 0) &&
+		    check_eq(fe_vring_fd(fe, VHOST_USER_SET_VRING_CALL, q, fe->call[q]), 0))
+			check_eq(fe_vring_fd(fe, VHOST_USER_SET_VRING_KICK, q, fe->kick[q]), 0);
+		ok &= report_checks("ring %u: NUM, BASE, ADDR, CALL, KICK", q);
 	}
 	return ok;
 }
@@ -330,22 +331,23 @@ static bool fe_exchange(struct fe *fe, bool protocol, u8 seed)
 	if (protocol) {
 		/* Kicked while disabled: must not be lost. */
 		usleep(20000);
-		ok &= report(*ring_used_idx(fe, 1) == tx_used,
-			     "nothing moves before SET_VRING_ENABLE");
-		ok &= report(fe_vring(fe, VHOST_USER_SET_VRING_ENABLE, 0, 1) == 0 &&
-			     fe_vring(fe, VHOST_USER_SET_VRING_ENABLE, 1, 1) == 0,
-			     "SET_VRING_ENABLE both rings");
+		ok &= report_eq(*ring_used_idx(fe, 1), tx_used,
+				"nothing moves before SET_VRING_ENABLE");
+		if (check_eq(fe_vring(fe, VHOST_USER_SET_VRING_ENABLE, 0, 1), 0))
+			check_eq(fe_vring(fe, VHOST_USER_SET_VRING_ENABLE, 1, 1), 0);
+		ok &= report_checks("SET_VRING_ENABLE both rings");
 	}
 	ok &= report(ring_wait_used(fe, 1, (u16)(tx_used + 1)), "TX frame consumed");
 	ok &= report(ring_wait_used(fe, 0, (u16)(rx_used + 1)), "frame looped back to RX");
-	ok &= report(ring_used_len(fe, 0, rx_used) == HDR_LEN + frame &&
-		     !memcmp(rx + HDR_LEN, tx + HDR_LEN, frame),
-		     "RX frame is the TX frame (len %u)", ring_used_len(fe, 0, rx_used));
+	check_eq(ring_used_len(fe, 0, rx_used), HDR_LEN + frame);
+	check_mem(rx + HDR_LEN, tx + HDR_LEN, frame);
+	ok &= report_checks("RX frame is the TX frame (len %u)", ring_used_len(fe, 0, rx_used));
 	{
 		eventfd_t v = 0;
 
-		ok &= report(eventfd_read(fe->call[0], &v) == 0 && v > 0,
-			     "RX call eventfd signalled");
+		if (check_eq(eventfd_read(fe->call[0], &v), 0))
+			check_gt(v, 0);
+		ok &= report_checks("RX call eventfd signalled");
 	}
 	return ok;
 }
@@ -358,7 +360,7 @@ static void test_traffic(bool protocol, bool add_mem_reg)
 	struct vhost_user_vring_state st = { .index = 1 };
 
 	report_prefix_push(protocol ? "protocol" : "legacy");
-	if (!report(fe_connect(&fe) == 0, "connect")) {
+	if (!report_eq(fe_connect(&fe), 0, "connect")) {
 		report_prefix_pop();
 		return;
 	}
@@ -368,8 +370,11 @@ static void test_traffic(bool protocol, bool add_mem_reg)
 		bool got = fe_send(&fe, VHOST_USER_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0) == 0 &&
 			   fe_recv(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) == sizeof(st);
 
-		report(got && st.index == 1 && st.num == 2,
-		       "GET_VRING_BASE stops TX at avail index 2 (got %u)", st.num);
+		if (check_true(got)) {
+			check_eq(st.index, 1);
+			check_eq(st.num, 2);
+		}
+		report_checks("GET_VRING_BASE stops TX at avail index 2 (got %u)", st.num);
 	}
 	fe_close(&fe);
 	report_prefix_pop();
@@ -385,84 +390,84 @@ static void test_negative(void)
 	int small;
 
 	report_prefix_push("negative");
-	if (!report(fe_connect(&fe) == 0, "connect")) {
+	if (!report_eq(fe_connect(&fe), 0, "connect")) {
 		report_prefix_pop();
 		return;
 	}
 	v = 1ULL << VIRTIO_F_VERSION_1;
-	report(fe_call(&fe, VHOST_USER_SET_FEATURES, &v, sizeof(v), NULL, 0) > 0,
-	       "SET_FEATURES before SET_OWNER refused");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, QSZ) > 0,
-	       "SET_VRING_NUM before SET_OWNER refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_FEATURES, &v, sizeof(v), NULL, 0), 0,
+		  "SET_FEATURES before SET_OWNER refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, QSZ), 0,
+		  "SET_VRING_NUM before SET_OWNER refused");
 	if (!fe_setup(&fe, true, true))
 		goto out;
 
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 99, QSZ) > 0, "ring index 99 refused");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0x10000, QSZ) > 0,
-	       "ring index 0x10000 refused (no truncation)");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 3) > 0, "ring size 3 refused");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 65536) > 0, "ring size 65536 refused");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 0) > 0, "ring size 0 refused");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_BASE, 0, 0x10000) > 0, "base 0x10000 refused");
-	report(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, 0, 2) > 0, "enable 2 refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 99, QSZ), 0, "ring index 99 refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0x10000, QSZ), 0,
+		  "ring index 0x10000 refused (no truncation)");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 3), 0, "ring size 3 refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 65536), 0, "ring size 65536 refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, 0, 0), 0, "ring size 0 refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_BASE, 0, 0x10000), 0, "base 0x10000 refused");
+	report_gt(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, 0, 2), 0, "enable 2 refused");
 
 	a.desc_user_addr = MEM_UVA + MEM_SIZE - 16;	/* table runs past the end */
 	a.avail_user_addr = MEM_UVA;
 	a.used_user_addr = MEM_UVA + 0x100;
-	report(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) > 0,
-	       "ring address outside the memory table refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0,
+		  "ring address outside the memory table refused");
 	a.desc_user_addr = MEM_UVA + 8;
-	report(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) > 0,
-	       "misaligned descriptor table refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0,
+		  "misaligned descriptor table refused");
 
-	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
-	       "ADD_MEM_REG of an overlapping region refused");
+	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG of an overlapping region refused");
 	mr.region.guest_phys_addr = 0x80000000ULL;
 	mr.region.userspace_addr = 0x7f9900000000ULL;
 	mr.region.memory_size = 2 * MEM_SIZE;		/* bigger than the memfd */
-	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
-	       "ADD_MEM_REG larger than its fd refused");
+	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG larger than its fd refused");
 	mr.region.memory_size = MEM_SIZE;
 	mr.region.mmap_offset = UINT64_MAX - 10;
-	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
-	       "ADD_MEM_REG with a wrapping mmap offset refused");
+	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG with a wrapping mmap offset refused");
 	mr.region.memory_size = MEM_SIZE / 2;
 	mr.region.mmap_offset = 2;	/* would misalign every ring in it */
-	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1) > 0,
-	       "ADD_MEM_REG with mmap_offset misaligned to its address refused");
+	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG with mmap_offset misaligned to its address refused");
 	mr.region.memory_size = MEM_SIZE;
 	mr.region.mmap_offset = 0;
-	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
-	       "ADD_MEM_REG without an fd refused");
+	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), NULL, 0), 0,
+		  "ADD_MEM_REG without an fd refused");
 
 	mt.regions[0] = fe_region();
 	mt.regions[1] = fe_region();
 	mt.regions[1].guest_phys_addr += MEM_SIZE;
 	mt.regions[1].userspace_addr += MEM_SIZE;
-	report(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
-		       VHOST_USER_MEM_TABLE_HDR_SIZE + 2 * sizeof(mt.regions[0]),
-		       &fe.memfd, 1) > 0, "SET_MEM_TABLE with 2 regions and 1 fd refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+			  VHOST_USER_MEM_TABLE_HDR_SIZE + 2 * sizeof(mt.regions[0]), &fe.memfd, 1),
+		  0, "SET_MEM_TABLE with 2 regions and 1 fd refused");
 	mt.regions[1] = fe_region();
 	{
 		int two[2] = { fe.memfd, fe.memfd };
 
-		report(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
-			       VHOST_USER_MEM_TABLE_HDR_SIZE + 2 * sizeof(mt.regions[0]),
-			       two, 2) > 0, "SET_MEM_TABLE with overlapping regions refused");
+		report_gt(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+				  VHOST_USER_MEM_TABLE_HDR_SIZE + 2 * sizeof(mt.regions[0]), two,
+				  2), 0, "SET_MEM_TABLE with overlapping regions refused");
 	}
 	v = 0 | VHOST_USER_VRING_NOFD_MASK;
-	report(fe_call(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v), &fe.kick[0], 1) > 0,
-	       "SET_VRING_KICK with the no-fd bit and an fd refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v), &fe.kick[0], 1), 0,
+		  "SET_VRING_KICK with the no-fd bit and an fd refused");
 	v = 0;
-	report(fe_call(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v), NULL, 0) > 0,
-	       "SET_VRING_KICK without fd or no-fd bit refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v), NULL, 0), 0,
+		  "SET_VRING_KICK without fd or no-fd bit refused");
 	v = 0;
-	report(fe_call(&fe, VHOST_USER_SET_OWNER, &v, 0, &fe.kick[0], 1) > 0,
-	       "an fd on SET_OWNER refused");
-	report(fe_call(&fe, 200, NULL, 0, NULL, 0) > 0, "unknown request 200 refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_OWNER, &v, 0, &fe.kick[0], 1), 0,
+		  "an fd on SET_OWNER refused");
+	report_gt(fe_call(&fe, 200, NULL, 0, NULL, 0), 0, "unknown request 200 refused");
 	v = 1ULL << 63;
-	report(fe_call(&fe, VHOST_USER_SET_FEATURES, &v, sizeof(v), NULL, 0) > 0,
-	       "SET_FEATURES with bits not offered refused");
+	report_gt(fe_call(&fe, VHOST_USER_SET_FEATURES, &v, sizeof(v), NULL, 0), 0,
+		  "SET_FEATURES with bits not offered refused");
 
 	/* Memory used by a ring: the device must still answer afterwards. */
 	small = memfd_create("small", MFD_CLOEXEC);
@@ -470,17 +475,17 @@ static void test_negative(void)
 		mr.region.guest_phys_addr = 0x90000000ULL;
 		mr.region.userspace_addr = 0x7fa000000000ULL;
 		mr.region.memory_size = 4096;
-		report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &small, 1) == 0,
-		       "ADD_MEM_REG of a second region");
-		report(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0) == 0,
-		       "REM_MEM_REG of it");
-		report(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0) > 0,
-		       "REM_MEM_REG of a region not there refused");
+		report_eq(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &small, 1), 0,
+			  "ADD_MEM_REG of a second region");
+		report_eq(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0), 0,
+			  "REM_MEM_REG of it");
+		report_gt(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0), 0,
+			  "REM_MEM_REG of a region not there refused");
 	}
 	close(small);
 
-	report(fe_get_u64(&fe, VHOST_USER_GET_FEATURES) > 0,
-	       "the connection still works after all that");
+	report_gt(fe_get_u64(&fe, VHOST_USER_GET_FEATURES), 0,
+		  "the connection still works after all that");
 	fe_exchange(&fe, true, 0x30);
 
 	/* Broken framing: disconnect. */
@@ -512,7 +517,7 @@ static void test_commit_failure(void)
 	long long r;
 
 	report_prefix_push("commit failure");
-	if (!report(fe_connect(&fe) == 0, "connect") || !fe_setup(&fe, true, false) ||
+	if (!report_eq(fe_connect(&fe), 0, "connect") || !fe_setup(&fe, true, false) ||
 	    !fe_exchange(&fe, true, 0x40))
 		goto out;
 	tx = fe.mem + BUF_OFF;
@@ -530,11 +535,13 @@ static void test_commit_failure(void)
 	mr.region.guest_phys_addr = 0x90000000ULL;
 	mr.region.userspace_addr = 0x7fa000000000ULL;
 	mr.region.memory_size = 4096;
-	report(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &small, 1) == 0,
-	       "ADD_MEM_REG of a second region");
+	report_eq(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &small, 1), 0,
+		  "ADD_MEM_REG of a second region");
 	fault_inject_arm(1);
 	r = fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0);
-	report(fault_inject_fired() && r > 0, "REM_MEM_REG with a failing commit refused");
+	check_true(fault_inject_fired());
+	check_gt(r, 0);
+	report_checks("REM_MEM_REG with a failing commit refused");
 	fault_inject_arm(0);
 	rx_used = *ring_used_idx(&fe, 0);
 	tx_used = *ring_used_idx(&fe, 1);
@@ -552,10 +559,11 @@ static void test_commit_failure(void)
 	}
 	ring_post(&fe, 1, BUF_OFF, HDR_LEN + frame, false);
 	ring_kick(&fe, 1);
-	report(ring_wait_used(&fe, 0, (u16)(rx_used + 1)) &&
-	       ring_wait_used(&fe, 1, (u16)(tx_used + 1)) &&
-	       !memcmp(smem + HDR_LEN, tx + HDR_LEN, frame),
-	       "the region kept its memory: frame received in it");
+	if (check_true(ring_wait_used(&fe, 0, (u16)(rx_used + 1)))) {
+		check_true(ring_wait_used(&fe, 1, (u16)(tx_used + 1)));
+		check_mem(smem + HDR_LEN, tx + HDR_LEN, frame);
+	}
+	report_checks("the region kept its memory: frame received in it");
 
 	/* SET_MEM_TABLE whose commit fails: the device stops, nothing lost. */
 	mt.regions[0] = fe_region();
@@ -563,7 +571,9 @@ static void test_commit_failure(void)
 	r = fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
 		    VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
 		    &fe.memfd, 1);
-	report(fault_inject_fired() && r > 0, "SET_MEM_TABLE with a failing commit refused");
+	check_true(fault_inject_fired());
+	check_gt(r, 0);
+	report_checks("SET_MEM_TABLE with a failing commit refused");
 	fault_inject_arm(0);
 	rx = fe.mem + BUF_OFF + 0x1000;
 	memset(rx, 0xee, 2048);
@@ -573,15 +583,16 @@ static void test_commit_failure(void)
 	ring_post(&fe, 1, BUF_OFF, HDR_LEN + frame, false);
 	ring_kick(&fe, 1);
 	usleep(50000);
-	report(*ring_used_idx(&fe, 1) == tx_used,
-	       "no ring runs on the memory table that was dropped");
-	report(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
-		       VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
-		       &fe.memfd, 1) == 0, "SET_MEM_TABLE again");
-	report(ring_wait_used(&fe, 1, (u16)(tx_used + 1)) &&
-	       ring_wait_used(&fe, 0, (u16)(rx_used + 1)) &&
-	       !memcmp(rx + HDR_LEN, tx + HDR_LEN, frame),
-	       "the rings run again where they stopped");
+	report_eq(*ring_used_idx(&fe, 1), tx_used,
+		  "no ring runs on the memory table that was dropped");
+	report_eq(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+			  VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]), &fe.memfd, 1), 0,
+		  "SET_MEM_TABLE again");
+	if (check_true(ring_wait_used(&fe, 1, (u16)(tx_used + 1)))) {
+		check_true(ring_wait_used(&fe, 0, (u16)(rx_used + 1)));
+		check_mem(rx + HDR_LEN, tx + HDR_LEN, frame);
+	}
+	report_checks("the rings run again where they stopped");
 out:
 	if (smem != MAP_FAILED)
 		munmap(smem, 4096);
@@ -599,19 +610,22 @@ static void test_framing(void)
 
 	report_prefix_push("framing");
 	if (fe_connect(&fe) == 0) {
-		report(send(fe.sock, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr) &&
-		       fe_disconnected(&fe), "version 2: disconnected");
+		check_eq(send(fe.sock, &hdr, sizeof(hdr), MSG_NOSIGNAL), sizeof(hdr));
+		check_true(fe_disconnected(&fe));
+		report_checks("version 2: disconnected");
 	}
 	fe_close(&fe);
 	if (fe_connect(&fe) == 0) {
-		report(send(fe.sock, big, 12, MSG_NOSIGNAL) == 12 && fe_disconnected(&fe),
-		       "a 1 MiB payload size: disconnected");
+		check_eq(send(fe.sock, big, 12, MSG_NOSIGNAL), 12);
+		check_true(fe_disconnected(&fe));
+		report_checks("a 1 MiB payload size: disconnected");
 	}
 	fe_close(&fe);
 	if (fe_connect(&fe) == 0) {
 		hdr.flags = 1 | VHOST_USER_REPLY_MASK;
-		report(send(fe.sock, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr) &&
-		       fe_disconnected(&fe), "a reply sent as a request: disconnected");
+		check_eq(send(fe.sock, &hdr, sizeof(hdr), MSG_NOSIGNAL), sizeof(hdr));
+		check_true(fe_disconnected(&fe));
+		report_checks("a reply sent as a request: disconnected");
 	}
 	fe_close(&fe);
 	report_prefix_pop();
@@ -637,7 +651,7 @@ int main(void)
 		report(false, "create the net simulator");
 		return report_summary();
 	}
-	if (!report(vhost_user_server_create(path, vdpa, NULL, &s) == 0, "server created"))
+	if (!report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server created"))
 		return report_summary();
 	pthread_create(&th, NULL, server_thread, s);
 
@@ -647,14 +661,14 @@ int main(void)
 	test_framing();
 	test_commit_failure();
 	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
-	report(vhost_user_server_connections(s) == 8, "8 front-ends served (got %u)",
-	       vhost_user_server_connections(s));
+	report_eq(vhost_user_server_connections(s), 8, "8 front-ends served (got %u)",
+		  vhost_user_server_connections(s));
 
 	vhost_user_server_stop(s);
 	pthread_join(th, &rc);
-	report(rc == NULL, "run loop returned 0");
+	report_eq(rc, NULL, "run loop returned 0");
 	vhost_user_server_destroy(s);
 	vdpa_mgmt_dev_del(vdpa);
-	report(access(path, F_OK) != 0, "socket removed");
+	report_ne(access(path, F_OK), 0, "socket removed");
 	return report_summary();
 }

@@ -20,7 +20,7 @@
 #include <kestrel/vringh.h>
 
 #include "../test.h"
-#include "fake_vm.h"
+#include "../fake_vm.h"
 
 #define BASE		0xd0001000ULL
 #define IRQ		10
@@ -50,7 +50,7 @@ struct tdrv {
 
 static u32 rd(struct tdrv *d, u64 off)
 {
-	return fake_vm_mmio_read(d->vm, BASE + off, 4);
+	return fake_mmio_read(d->vm, BASE + off, 4);
 }
 
 static void wr(struct tdrv *d, u64 off, u32 val)
@@ -162,38 +162,39 @@ static void test_identity(struct tdrv *d)
 	bool mac_ok = true;
 
 	report_prefix_push("identity");
-	report(rd(d, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976, "MagicValue is 'virt'");
-	report(rd(d, VIRTIO_MMIO_VERSION) == 2, "Version is 2 (modern)");
-	report(rd(d, VIRTIO_MMIO_DEVICE_ID) == 1, "DeviceID is net");
+	report_eq(rd(d, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976, "MagicValue is 'virt'");
+	report_eq(rd(d, VIRTIO_MMIO_VERSION), 2, "Version is 2 (modern)");
+	report_eq(rd(d, VIRTIO_MMIO_DEVICE_ID), 1, "DeviceID is net");
 	wr(d, VIRTIO_MMIO_MAGIC_VALUE, 0);
 	wr(d, VIRTIO_MMIO_VERSION, 1);
-	report(rd(d, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976 &&
-	       rd(d, VIRTIO_MMIO_VERSION) == 2, "read-only registers ignore writes");
-	report(fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE, 2) == 0xffff,
-	       "2-byte register read returns all ones");
-	report(fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE + 1, 1) == 0xff,
-	       "1-byte register read returns all ones");
+	check_eq(rd(d, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+	check_eq(rd(d, VIRTIO_MMIO_VERSION), 2);
+	report_checks("read-only registers ignore writes");
+	report_eq(fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE, 2), 0xffff,
+		  "2-byte register read returns all ones");
+	report_eq(fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_MAGIC_VALUE + 1, 1), 0xff,
+		  "1-byte register read returns all ones");
 	for (unsigned int i = 0; i < 6; i++) {
-		mac[i] = (u8)fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + i, 1);
+		mac[i] = (u8)fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + i, 1);
 		mac_ok &= mac[i] == dev_mac[i];
 	}
 	report(mac_ok, "config space: mac by 1-byte reads");
-	report((fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 6, 2) &
-		VIRTIO_NET_S_LINK_UP) != 0, "config space: status by a 2-byte read");
-	report(fake_vm_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 0x200, 4) == UINT32_MAX,
-	       "config read past the config space returns all ones");
-	report(rd(d, VIRTIO_MMIO_SHM_LEN_LOW) == UINT32_MAX &&
-	       rd(d, VIRTIO_MMIO_SHM_LEN_HIGH) == UINT32_MAX,
-	       "no shared memory regions (SHMLen all ones)");
+	report_ne((fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 6, 2) & VIRTIO_NET_S_LINK_UP),
+		  0, "config space: status by a 2-byte read");
+	report_eq(fake_mmio_read(d->vm, BASE + VIRTIO_MMIO_CONFIG + 0x200, 4), UINT32_MAX,
+		  "config read past the config space returns all ones");
+	check_eq(rd(d, VIRTIO_MMIO_SHM_LEN_LOW), UINT32_MAX);
+	check_eq(rd(d, VIRTIO_MMIO_SHM_LEN_HIGH), UINT32_MAX);
+	report_checks("no shared memory regions (SHMLen all ones)");
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, 2);
-	report(rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX) > 0, "QueueNumMax of queue 2 (cvq)");
+	report_gt(rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "QueueNumMax of queue 2 (cvq)");
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, 7);
-	report(rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX) == 0, "QueueNumMax 0 for a missing queue");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "QueueNumMax 0 for a missing queue");
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	report(rd(d, VIRTIO_MMIO_QUEUE_READY) == 0, "QueueReady of a missing queue stays 0");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "QueueReady of a missing queue stays 0");
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, 0xffffffff);
 	wr(d, VIRTIO_MMIO_QUEUE_NUM, 8);
-	report(rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX) == 0, "QueueSel 0xffffffff is harmless");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "QueueSel 0xffffffff is harmless");
 	report_prefix_pop();
 }
 
@@ -206,12 +207,11 @@ static void test_features(struct tdrv *d)
 	report(f & (1ULL << VIRTIO_F_ACCESS_PLATFORM), "ACCESS_PLATFORM offered");
 	report(f & (1ULL << VIRTIO_RING_F_EVENT_IDX), "EVENT_IDX offered");
 	report(f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC), "INDIRECT_DESC offered");
-	report(!(f & (1ULL << VIRTIO_F_RING_PACKED)), "RING_PACKED not offered");
-	report(!(negotiate(d, 1ULL << VIRTIO_NET_F_MAC) & VIRTIO_CONFIG_S_FEATURES_OK),
-	       "FEATURES_OK refused without VERSION_1");
-	report(!(negotiate(d, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 62)) &
-		 VIRTIO_CONFIG_S_FEATURES_OK),
-	       "FEATURES_OK refused for a bit not offered");
+	report_eq((f & (1ULL << VIRTIO_F_RING_PACKED)), 0, "RING_PACKED not offered");
+	report_eq((negotiate(d, 1ULL << VIRTIO_NET_F_MAC) & VIRTIO_CONFIG_S_FEATURES_OK), 0,
+		  "FEATURES_OK refused without VERSION_1");
+	report_eq((negotiate(d, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 62)) & VIRTIO_CONFIG_S_FEATURES_OK),
+		  0, "FEATURES_OK refused for a bit not offered");
 	report(negotiate(d, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MAC)) &
 	       VIRTIO_CONFIG_S_FEATURES_OK, "FEATURES_OK kept for a valid subset");
 	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
@@ -219,7 +219,7 @@ static void test_features(struct tdrv *d)
 	report(vdpa_get_driver_features(vdpa_find_device("vmmio0")) & (1ULL << VIRTIO_NET_F_MAC),
 	       "DriverFeatures after FEATURES_OK ignored");
 	wr(d, VIRTIO_MMIO_STATUS, 0);
-	report(rd(d, VIRTIO_MMIO_STATUS) == 0, "Status 0 resets");
+	report_eq(rd(d, VIRTIO_MMIO_STATUS), 0, "Status 0 resets");
 	report_prefix_pop();
 }
 
@@ -278,12 +278,17 @@ static void test_traffic(struct tdrv *d, u64 features, const char *name)
 		if (!got)
 			fake_vm_wait_irq(d->vm, IRQ, 10);
 	}
-	report(got && len == HDR + 60, "frame received (%u bytes)", got ? len : 0);
-	report(got && !memcmp((u8 *)gptr(d, rx[0]) + HDR, frame + HDR, 60),
-	       "received frame matches the one sent");
-	report(vq_get_used(d, TXQ, &id, &len) && id == 0, "TX chain returned");
+	if (check_true(got))
+		check_eq(len, HDR + 60);
+	report_checks("frame received (%u bytes)", got ? len : 0);
+	if (check_true(got))
+		check_mem((u8 *)gptr(d, rx[0]) + HDR, frame + HDR, 60);
+	report_checks("received frame matches the one sent");
+	if (check_true(vq_get_used(d, TXQ, &id, &len)))
+		check_eq(id, 0);
+	report_checks("TX chain returned");
 	wr(d, VIRTIO_MMIO_INTERRUPT_ACK, isr);
-	report(!(rd(d, VIRTIO_MMIO_INTERRUPT_STATUS) & isr), "InterruptACK clears the bits");
+	report_eq((rd(d, VIRTIO_MMIO_INTERRUPT_STATUS) & isr), 0, "InterruptACK clears the bits");
 out:
 	report_prefix_pop();
 }
@@ -320,11 +325,11 @@ static void test_hostile_ring(struct tdrv *d)
 	report(rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
 	       "the driver cannot write NEEDS_RESET away");
 	wr(d, VIRTIO_MMIO_STATUS, 0);
-	report(rd(d, VIRTIO_MMIO_STATUS) == 0 &&
-	       rd(d, VIRTIO_MMIO_INTERRUPT_STATUS) == 0,
-	       "reset clears Status and InterruptStatus");
+	check_eq(rd(d, VIRTIO_MMIO_STATUS), 0);
+	check_eq(rd(d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	report_checks("reset clears Status and InterruptStatus");
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, TXQ);
-	report(rd(d, VIRTIO_MMIO_QUEUE_READY) == 0, "reset disables the queues");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "reset disables the queues");
 	report_prefix_pop();
 }
 
@@ -335,16 +340,16 @@ static void test_bad_queue(struct tdrv *d)
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, RXQ);
 	wr(d, VIRTIO_MMIO_QUEUE_NUM, 3);		/* not a power of two */
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	report(rd(d, VIRTIO_MMIO_QUEUE_READY) == 0, "QueueNum 3 refused: QueueReady reads 0");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "QueueNum 3 refused: QueueReady reads 0");
 	wr(d, VIRTIO_MMIO_QUEUE_NUM, 1u << 20);
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	report(rd(d, VIRTIO_MMIO_QUEUE_READY) == 0, "QueueNum 2^20 refused");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "QueueNum 2^20 refused");
 	wr(d, VIRTIO_MMIO_QUEUE_NUM, 8);
 	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, 0x1001);	/* misaligned */
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	report(rd(d, VIRTIO_MMIO_QUEUE_READY) == 0, "misaligned descriptor area refused");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "misaligned descriptor area refused");
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 0x55);
-	report(rd(d, VIRTIO_MMIO_QUEUE_READY) == 0, "QueueReady 0x55 ignored");
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "QueueReady 0x55 ignored");
 	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
 	report(rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK,
 	       "clearing status bits other than by 0 is refused");
@@ -377,22 +382,25 @@ int main(void)
 	report_prefix_push("create");
 	fake_vm_fail_ioeventfd_after(vm, 1);
 	ret = virtio_mmio_create(vm, vdpa, BASE, IRQ, &m);
-	report(ret == -ENOSPC, "an ioeventfd failure fails create (%d)", ret);
-	report(fake_vm_nr_ioeventfds(vm) == 0 && fake_vm_nr_irqfds(vm) == 0 &&
-	       fake_vm_mmio_read(vm, BASE, 4) == UINT32_MAX,
-	       "... and leaves nothing behind");
+	report_err(ret, -ENOSPC, "an ioeventfd failure fails create (%d)", ret);
+	check_eq(fake_vm_nr_ioeventfds(vm), 0);
+	check_eq(fake_vm_nr_irqfds(vm), 0);
+	check_eq(fake_mmio_read(vm, BASE, 4), UINT32_MAX);
+	report_checks("... and leaves nothing behind");
 	fake_vm_fail_ioeventfd_after(vm, -1);
-	report(virtio_mmio_create(vm, vdpa, BASE + 1, IRQ, &m) == -EINVAL,
-	       "unaligned base refused");
+	report_err(virtio_mmio_create(vm, vdpa, BASE + 1, IRQ, &m), -EINVAL,
+		   "unaligned base refused");
 	ret = virtio_mmio_create(vm, vdpa, BASE, IRQ, &m);
-	report(ret == 0, "created");
+	report_eq(ret, 0, "created");
 	if (ret)
 		return report_summary();
-	report(fake_vm_nr_ioeventfds(vm) == 3, "one ioeventfd per queue");
-	report(fake_vm_nr_irqfds(vm) == 1, "one irqfd");
+	report_eq(fake_vm_nr_ioeventfds(vm), 3, "one ioeventfd per queue");
+	report_eq(fake_vm_nr_irqfds(vm), 1, "one irqfd");
 	virtio_mmio_boot_dev(m, &bd);
-	report(bd.base == BASE && bd.size == 0x1000 && bd.irq == IRQ,
-	       "boot entry describes the window");
+	check_eq(bd.base, BASE);
+	check_eq(bd.size, 0x1000);
+	check_eq(bd.irq, IRQ);
+	report_checks("boot entry describes the window");
 	report_prefix_pop();
 
 	test_identity(&d);
@@ -405,10 +413,11 @@ int main(void)
 
 	report_prefix_push("destroy");
 	virtio_mmio_destroy(m);
-	report(fake_vm_nr_ioeventfds(vm) == 0 && fake_vm_nr_irqfds(vm) == 0,
-	       "ioeventfds and irqfd released");
-	report(fake_vm_mmio_read(vm, BASE, 4) == UINT32_MAX, "window released");
-	report(vdpa_get_status(vdpa) == 0, "device left reset");
+	check_eq(fake_vm_nr_ioeventfds(vm), 0);
+	check_eq(fake_vm_nr_irqfds(vm), 0);
+	report_checks("ioeventfds and irqfd released");
+	report_eq(fake_mmio_read(vm, BASE, 4), UINT32_MAX, "window released");
+	report_eq(vdpa_get_status(vdpa), 0, "device left reset");
 	report_prefix_pop();
 
 	vdpa_mgmt_dev_del(vdpa);

@@ -172,6 +172,17 @@ static bool drv_used(struct drv *d, u32 *id, u32 *len)
 	return true;
 }
 
+/* Clauses: the next used entry is @head with @want_len bytes. */
+static void check_used(struct drv *d, u32 head, u32 want_len)
+{
+	u32 id, len;
+
+	if (check_true(drv_used(d, &id, &len))) {
+		check_eq(id, head);
+		check_eq(len, want_len);
+	}
+}
+
 static void fill(u8 *p, size_t len, u8 seed)
 {
 	size_t i;
@@ -200,7 +211,6 @@ static void test_basic(struct drv *d)
 	struct vringh_iov riov, wiov;
 	struct vringh vrh;
 	u8 buf[256];
-	u32 id, len;
 	u16 head;
 	int ret;
 
@@ -208,20 +218,25 @@ static void test_basic(struct drv *d)
 	drv_reset_ring(d, 8);
 	vringh_iov_init(&riov, rs, 4, true);
 	vringh_iov_init(&wiov, ws, 4, true);
-	report(dev_init(d, &vrh, ALL_FEATURES) == 0, "init over the IOTLB");
-	report(vringh_getdesc(&vrh, &riov, &wiov, &head) == 0, "empty ring gives 0");
+	report_eq(dev_init(d, &vrh, ALL_FEATURES), 0, "init over the IOTLB");
+	report_eq(vringh_getdesc(&vrh, &riov, &wiov, &head), 0, "empty ring gives 0");
 
 	/* One readable 64-byte buffer. */
 	fill(mem_host(d, data_iova(0)), 64, 1);
 	drv_publish(d, drv_chain(d, &(struct tseg){ data_iova(0), 64, false }, 1, false));
 	ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
-	report(ret == 1 && head == 0 && riov.used == 1 && wiov.used == 0 &&
-	       riov.iov[0].iov_base == mem_host(d, data_iova(0)),
-	       "direct single: one host segment at the right address");
-	report(vringh_iov_pull(&riov, buf, sizeof(buf)) == 64 && check(buf, 64, 1),
-	       "pull returns the bytes");
-	report(vringh_complete(&vrh, head, 0) == 0 && drv_used(d, &id, &len) &&
-	       id == head && len == 0, "complete publishes a used entry");
+	check_eq(ret, 1);
+	check_eq(head, 0);
+	check_eq(riov.used, 1);
+	check_eq(wiov.used, 0);
+	check_eq(riov.iov[0].iov_base, mem_host(d, data_iova(0)));
+	report_checks("direct single: one host segment at the right address");
+	check_eq(vringh_iov_pull(&riov, buf, sizeof(buf)), 64);
+	check_true(check(buf, 64, 1));
+	report_checks("pull returns the bytes");
+	check_eq(vringh_complete(&vrh, head, 0), 0);
+	check_used(d, head, 0);
+	report_checks("complete publishes a used entry");
 
 	/* Two readable, two writable segments. */
 	{
@@ -234,21 +249,28 @@ static void test_basic(struct drv *d)
 		fill(mem_host(d, data_iova(0x200)), 20, 12);
 		drv_publish(d, drv_chain(d, s, 4, false));
 		ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
-		report(ret == 1 && riov.used == 2 && wiov.used == 2 &&
-		       vringh_iov_length(&riov) == 30 && vringh_iov_length(&wiov) == 105,
-		       "direct 2+2: split readable then writable");
-		report(vringh_iov_pull(&riov, buf, 3) == 3 && check(buf, 3, 2) &&
-		       vringh_iov_pull(&riov, buf, 100) == 27 && check(buf, 7, 23) &&
-		       check(buf + 7, 20, 12) && vringh_iov_pull(&riov, buf, 1) == 0,
-		       "pull in pieces across segments, then nothing left");
+		check_eq(ret, 1);
+		check_eq(riov.used, 2);
+		check_eq(wiov.used, 2);
+		check_eq(vringh_iov_length(&riov), 30);
+		check_eq(vringh_iov_length(&wiov), 105);
+		report_checks("direct 2+2: split readable then writable");
+		check_eq(vringh_iov_pull(&riov, buf, 3), 3);
+		check_true(check(buf, 3, 2));
+		check_eq(vringh_iov_pull(&riov, buf, 100), 27);
+		check_true(check(buf, 7, 23));
+		check_true(check(buf + 7, 20, 12));
+		check_eq(vringh_iov_pull(&riov, buf, 1), 0);
+		report_checks("pull in pieces across segments, then nothing left");
 		fill(buf, 105, 9);
-		report(vringh_iov_push(&wiov, buf, 2) == 2 &&
-		       vringh_iov_push(&wiov, buf + 2, 200) == 103 &&
-		       check(mem_host(d, data_iova(0x300)), 5, 9) &&
-		       check(mem_host(d, data_iova(0x400)), 100, 9 + 5 * 7),
-		       "push across segments");
-		report(vringh_complete(&vrh, head, 105) == 0 && drv_used(d, &id, &len) &&
-		       id == head && len == 105, "complete with length");
+		check_eq(vringh_iov_push(&wiov, buf, 2), 2);
+		check_eq(vringh_iov_push(&wiov, buf + 2, 200), 103);
+		check_true(check(mem_host(d, data_iova(0x300)), 5, 9));
+		check_true(check(mem_host(d, data_iova(0x400)), 100, 9 + 5 * 7));
+		report_checks("push across segments");
+		check_eq(vringh_complete(&vrh, head, 105), 0);
+		check_used(d, head, 105);
+		report_checks("complete with length");
 	}
 
 	/* Indirect: 1 readable + 2 writable. */
@@ -260,14 +282,16 @@ static void test_basic(struct drv *d)
 
 		drv_publish(d, drv_chain(d, s, 3, true));
 		ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
-		report(ret == 1 && riov.used == 1 && wiov.used == 2 &&
-		       wiov.iov[1].iov_base == mem_host(d, data_iova(0x700)),
-		       "indirect chain gathered");
+		check_eq(ret, 1);
+		check_eq(riov.used, 1);
+		check_eq(wiov.used, 2);
+		check_eq(wiov.iov[1].iov_base, mem_host(d, data_iova(0x700)));
+		report_checks("indirect chain gathered");
 		vringh_iov_advance(&wiov, 12);
-		report(vringh_iov_length(&wiov) == 4 &&
-		       vringh_iov_push(&wiov, "abcd", 4) == 4 &&
-		       !memcmp(mem_host(d, data_iova(0x704)), "abcd", 4),
-		       "advance then push (a trailing status byte, blk style)");
+		check_eq(vringh_iov_length(&wiov), 4);
+		check_eq(vringh_iov_push(&wiov, "abcd", 4), 4);
+		check_mem(mem_host(d, data_iova(0x704)), "abcd", 4);
+		report_checks("advance then push (a trailing status byte, blk style)");
 		vringh_complete(&vrh, head, 16);
 	}
 
@@ -277,10 +301,13 @@ static void test_basic(struct drv *d)
 	drv_publish(d, drv_chain(d, &(struct tseg){ SPLIT_IOVA + 4096 - 8, 16, false },
 				 1, false));
 	ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
-	report(ret == 1 && riov.used == 2 && riov.iov[0].iov_len == 8 &&
-	       riov.iov[1].iov_base == d->split_b &&
-	       vringh_iov_pull(&riov, buf, 16) == 16 && check(buf, 16, 3),
-	       "a buffer spanning two mappings gives two segments");
+	check_eq(ret, 1);
+	check_eq(riov.used, 2);
+	check_eq(riov.iov[0].iov_len, 8);
+	check_eq(riov.iov[1].iov_base, d->split_b);
+	check_eq(vringh_iov_pull(&riov, buf, 16), 16);
+	check_true(check(buf, 16, 3));
+	report_checks("a buffer spanning two mappings gives two segments");
 	vringh_complete(&vrh, head, 0);
 
 	/* An indirect table that is itself split across the two mappings. */
@@ -294,9 +321,12 @@ static void test_basic(struct drv *d)
 		put_desc(d->desc, 5, SPLIT_IOVA + 4096 - 24, 32, VRINGH_DESC_F_INDIRECT, 0);
 		drv_publish(d, 5);
 		ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
-		report(ret == 1 && head == 5 && riov.used == 1 && wiov.used == 1 &&
-		       wiov.iov[0].iov_base == mem_host(d, data_iova(0x900)),
-		       "indirect table not host-contiguous is read piecewise");
+		check_eq(ret, 1);
+		check_eq(head, 5);
+		check_eq(riov.used, 1);
+		check_eq(wiov.used, 1);
+		check_eq(wiov.iov[0].iov_base, mem_host(d, data_iova(0x900)));
+		report_checks("indirect table not host-contiguous is read piecewise");
 		vringh_complete(&vrh, head, 0);
 	}
 
@@ -312,9 +342,12 @@ static void test_basic(struct drv *d)
 			 VRINGH_DESC_F_INDIRECT, 0);
 		drv_publish(d, 6);
 		ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
-		report(ret == 1 && head == 6 && riov.used == 1 && wiov.used == 1 &&
-		       wiov.iov[0].iov_base == mem_host(d, data_iova(0xb00)),
-		       "misaligned indirect table is read safely");
+		check_eq(ret, 1);
+		check_eq(head, 6);
+		check_eq(riov.used, 1);
+		check_eq(wiov.used, 1);
+		check_eq(wiov.iov[0].iov_base, mem_host(d, data_iova(0xb00)));
+		report_checks("misaligned indirect table is read safely");
 		vringh_complete(&vrh, head, 0);
 	}
 
@@ -325,13 +358,16 @@ static void test_basic(struct drv *d)
 	{
 		u16 head2 = 0xffff;
 
-		report(ret == 1 && vringh_getdesc(&vrh, &riov, &wiov, &head2) == 1 &&
-		       head2 == head, "abandon, then the same head again");
+		check_eq(ret, 1);
+		check_eq(vringh_getdesc(&vrh, &riov, &wiov, &head2), 1);
+		check_eq(head2, head);
+		report_checks("abandon, then the same head again");
 		vringh_complete(&vrh, head2, 0);
 	}
-	report(vringh_getdesc(&vrh, &riov, &wiov, &head) == 0, "drained");
-	report(vringh_complete(&vrh, 8, 0) == -EINVAL && !vringh_error(&vrh),
-	       "completing a head >= num is -EINVAL, ring not broken");
+	report_eq(vringh_getdesc(&vrh, &riov, &wiov, &head), 0, "drained");
+	check_err(vringh_complete(&vrh, 8, 0), -EINVAL);
+	check_eq(vringh_error(&vrh), 0);
+	report_checks("completing a head >= num is -EINVAL, ring not broken");
 
 	/* A chain longer than the caller's storage: grows, and only then. */
 	{
@@ -346,17 +382,21 @@ static void test_basic(struct drv *d)
 		drv_publish(d, drv_chain(d, s, 8, false));
 		ret = vringh_getdesc(&vrh, &riov, &wiov, &head);
 		was_alloc = riov.allocated;
-		report(ret == 1 && riov.used == 8 && was_alloc,
-		       "8 segments into 4 slots of a growable iov (heap)");
+		check_eq(ret, 1);
+		check_eq(riov.used, 8);
+		check_true(was_alloc);
+		report_checks("8 segments into 4 slots of a growable iov (heap)");
 		vringh_complete(&vrh, head, 0);
 		vringh_iov_cleanup(&riov);
-		report(!riov.allocated && riov.iov == NULL, "cleanup frees the heap copy");
+		check_eq(riov.allocated, 0);
+		check_eq(riov.iov, NULL);
+		report_checks("cleanup frees the heap copy");
 
 		vringh_iov_init(&fixed, two, 2, false);
 		drv_publish(d, drv_chain(d, s, 3, false));
-		report(vringh_getdesc(&vrh, &fixed, NULL, &head) == -ENOBUFS &&
-		       vringh_error(&vrh) == -ENOBUFS,
-		       "a fixed iov too small is -ENOBUFS (ring broken)");
+		check_err(vringh_getdesc(&vrh, &fixed, NULL, &head), -ENOBUFS);
+		check_err(vringh_error(&vrh), -ENOBUFS);
+		report_checks("a fixed iov too small is -ENOBUFS (ring broken)");
 	}
 	vringh_iov_cleanup(&riov);
 	vringh_iov_cleanup(&wiov);
@@ -407,17 +447,20 @@ static void test_wrap_and_batch(struct drv *d)
 			if (!drv_used(d, &id, &len) || id != elems[k].id || len != 64 + k)
 				bad++;
 	}
-	report(!bad, "10 rounds of 1..4 chains through a ring of 4, across index wrap");
+	report_eq(bad, 0, "10 rounds of 1..4 chains through a ring of 4, across index wrap");
 	{
 		u16 la, lu;
 
 		vringh_get_state(&vrh, &la, &lu);
-		report(la == (u16)(65530 + 23) && lu == la, "state after the rounds");
+		check_eq(la, (u16)(65530 + 23));
+		check_eq(lu, la);
+		report_checks("state after the rounds");
 	}
-	report(vringh_complete_multi(&vrh, elems, 5) == -EINVAL, "batch larger than ring refused");
+	report_err(vringh_complete_multi(&vrh, elems, 5), -EINVAL,
+		   "batch larger than ring refused");
 	elems[0].id = 4;
-	report(vringh_complete_multi(&vrh, elems, 1) == -EINVAL, "batch with bad id refused");
-	report(vringh_complete_multi(&vrh, elems, 0) == 0, "empty batch is a no-op");
+	report_err(vringh_complete_multi(&vrh, elems, 1), -EINVAL, "batch with bad id refused");
+	report_eq(vringh_complete_multi(&vrh, elems, 0), 0, "empty batch is a no-op");
 	report_prefix_pop();
 }
 
@@ -436,21 +479,22 @@ static void test_notify(struct drv *d)
 	/* Without event indices: flags. */
 	drv_reset_ring(d, 8);
 	dev_init(d, &vrh, ALL_FEATURES);
-	report(vringh_need_notify(&vrh) == 0, "nothing completed: no");
+	report_eq(vringh_need_notify(&vrh), 0, "nothing completed: no");
 	vringh_complete(&vrh, 0, 0);
-	report(vringh_need_notify(&vrh) == 1, "flags clear: yes");
+	report_eq(vringh_need_notify(&vrh), 1, "flags clear: yes");
 	d->avail->flags = cpu_to_le16(VRINGH_AVAIL_F_NO_INTERRUPT);
 	vringh_complete(&vrh, 0, 0);
-	report(vringh_need_notify(&vrh) == 0, "NO_INTERRUPT: no");
+	report_eq(vringh_need_notify(&vrh), 0, "NO_INTERRUPT: no");
 	vringh_notify_disable(&vrh);
-	report(le16_to_cpu(d->used->flags) == VRINGH_USED_F_NO_NOTIFY, "disable sets NO_NOTIFY");
-	report(vringh_notify_enable(&vrh) == 0 && d->used->flags == 0,
-	       "enable clears it, ring empty");
+	report_eq(le16_to_cpu(d->used->flags), VRINGH_USED_F_NO_NOTIFY, "disable sets NO_NOTIFY");
+	check_eq(vringh_notify_enable(&vrh), 0);
+	check_eq(d->used->flags, 0);
+	report_checks("enable clears it, ring empty");
 	drv_publish(d, drv_chain(d, &(struct tseg){ data_iova(0), 8, false }, 1, false));
 	vringh_notify_disable(&vrh);
-	report(vringh_notify_enable(&vrh) == 1, "enable reports a buffer that slipped in");
+	report_eq(vringh_notify_enable(&vrh), 1, "enable reports a buffer that slipped in");
 	vringh_getdesc(&vrh, &riov, NULL, &head);
-	report(vringh_notify_enable(&vrh) == 0, "and 0 once it was taken");
+	report_eq(vringh_notify_enable(&vrh), 0, "and 0 once it was taken");
 
 	/* With event indices: the window test. */
 	drv_reset_ring(d, 8);
@@ -459,34 +503,35 @@ static void test_notify(struct drv *d)
 	avail_event = (le16 *)&d->used->ring[8];
 	*used_event = cpu_to_le16(0);
 	vringh_complete(&vrh, 0, 0);
-	report(vringh_need_notify(&vrh) == 1, "used_event 0, used 0->1: yes");
+	report_eq(vringh_need_notify(&vrh), 1, "used_event 0, used 0->1: yes");
 	*used_event = cpu_to_le16(5);
 	vringh_complete(&vrh, 0, 0);
-	report(vringh_need_notify(&vrh) == 0, "used_event 5, used 1->2: no");
+	report_eq(vringh_need_notify(&vrh), 0, "used_event 5, used 1->2: no");
 	vringh_complete_multi(&vrh, elems, 3);
-	report(vringh_need_notify(&vrh) == 0, "used_event 5, used 2->5: no");
+	report_eq(vringh_need_notify(&vrh), 0, "used_event 5, used 2->5: no");
 	vringh_complete(&vrh, 0, 0);
-	report(vringh_need_notify(&vrh) == 1, "used_event 5, used 5->6: yes");
+	report_eq(vringh_need_notify(&vrh), 1, "used_event 5, used 5->6: yes");
 	*used_event = cpu_to_le16(7);
 	vringh_complete_multi(&vrh, elems, 4);
-	report(vringh_need_notify(&vrh) == 1, "used_event 7 inside a batch 6->10: yes");
+	report_eq(vringh_need_notify(&vrh), 1, "used_event 7 inside a batch 6->10: yes");
 	d->avail->flags = cpu_to_le16(VRINGH_AVAIL_F_NO_INTERRUPT);
 	*used_event = cpu_to_le16(10);
 	vringh_complete(&vrh, 0, 0);
-	report(vringh_need_notify(&vrh) == 1, "flags are ignored with event indices");
+	report_eq(vringh_need_notify(&vrh), 1, "flags are ignored with event indices");
 	vringh_notify_disable(&vrh);
-	report(d->used->flags == 0, "disable is a no-op with event indices");
+	report_eq(d->used->flags, 0, "disable is a no-op with event indices");
 	drv_publish(d, drv_chain(d, &(struct tseg){ data_iova(0), 8, false }, 1, false));
 	vringh_getdesc(&vrh, &riov, NULL, &head);
-	report(vringh_notify_enable(&vrh) == 0 && le16_to_cpu(*avail_event) == 1,
-	       "enable writes avail_event = last_avail");
+	check_eq(vringh_notify_enable(&vrh), 0);
+	check_eq(le16_to_cpu(*avail_event), 1);
+	report_checks("enable writes avail_event = last_avail");
 	{
 		unsigned int k;
 
 		for (k = 0; k < 70000; k++)
 			vringh_complete(&vrh, 0, 0);
 		*used_event = cpu_to_le16(le16_to_cpu(d->used->idx) + 100);
-		report(vringh_need_notify(&vrh) == 1, "more than 65535 completions: yes");
+		report_eq(vringh_need_notify(&vrh), 1, "more than 65535 completions: yes");
 	}
 	report_prefix_pop();
 }
@@ -515,13 +560,14 @@ static void test_iotlb_changes(struct drv *d)
 	iotlb_add_range(d->tlb, MEM_IOVA, MEM_IOVA + MEM_SIZE - 1, (uintptr_t)copy,
 			IOTLB_PERM_RW);
 	iotlb_batch_commit(d->tlb);
-	report(vringh_getdesc(&vrh, &riov, NULL, &head) == 1 &&
-	       riov.iov[0].iov_base == copy + OFF_DATA &&
-	       vringh_iov_pull(&riov, buf, 8) == 8 && check(buf, 8, 40),
-	       "ring and buffers re-translated after a remap");
-	report(vringh_complete(&vrh, head, 0) == 0 &&
-	       le16_to_cpu(((struct vringh_used *)(copy + OFF_USED))->idx) == 1,
-	       "used ring written at its new host address");
+	check_eq(vringh_getdesc(&vrh, &riov, NULL, &head), 1);
+	check_eq(riov.iov[0].iov_base, copy + OFF_DATA);
+	check_eq(vringh_iov_pull(&riov, buf, 8), 8);
+	check_true(check(buf, 8, 40));
+	report_checks("ring and buffers re-translated after a remap");
+	check_eq(vringh_complete(&vrh, head, 0), 0);
+	check_eq(le16_to_cpu(((struct vringh_used *)(copy + OFF_USED))->idx), 1);
+	report_checks("used ring written at its new host address");
 
 	/* Take the used ring's write permission away. */
 	iotlb_batch_begin(d->tlb);
@@ -529,8 +575,9 @@ static void test_iotlb_changes(struct drv *d)
 	iotlb_add_range(d->tlb, MEM_IOVA + OFF_USED, MEM_IOVA + OFF_USED + 0xfff,
 			(uintptr_t)copy + OFF_USED, IOTLB_PERM_RO);
 	iotlb_batch_commit(d->tlb);
-	report(vringh_complete(&vrh, 0, 0) == -EPERM && vringh_error(&vrh) == -EPERM,
-	       "used ring made read-only: -EPERM, ring broken");
+	check_err(vringh_complete(&vrh, 0, 0), -EPERM);
+	check_err(vringh_error(&vrh), -EPERM);
+	report_checks("used ring made read-only: -EPERM, ring broken");
 	iotlb_del_range(d->tlb, MEM_IOVA, MEM_IOVA + MEM_SIZE - 1);
 	iotlb_add_range(d->tlb, MEM_IOVA, MEM_IOVA + MEM_SIZE - 1, (uintptr_t)d->mem,
 			IOTLB_PERM_RW);
@@ -544,42 +591,42 @@ static void test_init(struct drv *d)
 	u8 *big;
 
 	report_prefix_push("init");
-	report(dev_init(d, &vrh, ALL_FEATURES | VRINGH_F_RING_PACKED) == -EOPNOTSUPP,
-	       "packed ring: -EOPNOTSUPP");
+	report_err(dev_init(d, &vrh, ALL_FEATURES | VRINGH_F_RING_PACKED), -EOPNOTSUPP,
+		   "packed ring: -EOPNOTSUPP");
 	d->num = 0;
-	report(dev_init(d, &vrh, 0) == -EINVAL, "size 0: -EINVAL");
+	report_err(dev_init(d, &vrh, 0), -EINVAL, "size 0: -EINVAL");
 	d->num = 6;
-	report(dev_init(d, &vrh, 0) == -EINVAL, "size 6: -EINVAL");
+	report_err(dev_init(d, &vrh, 0), -EINVAL, "size 6: -EINVAL");
 	d->num = 65536;
-	report(dev_init(d, &vrh, 0) == -EINVAL, "size 65536: -EINVAL");
+	report_err(dev_init(d, &vrh, 0), -EINVAL, "size 65536: -EINVAL");
 	d->num = 8;
-	report(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA + 8, MEM_IOVA + OFF_AVAIL,
-				 MEM_IOVA + OFF_USED) == -EINVAL &&
-	       vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA, MEM_IOVA + OFF_AVAIL + 1,
-				 MEM_IOVA + OFF_USED) == -EINVAL &&
-	       vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA, MEM_IOVA + OFF_AVAIL,
-				 MEM_IOVA + OFF_USED + 2) == -EINVAL,
-	       "misaligned areas: -EINVAL");
-	report(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, 0x10, MEM_IOVA + OFF_AVAIL,
-				 MEM_IOVA + OFF_USED) == -EFAULT, "unmapped table: -EFAULT");
-	report(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, WO_IOVA, MEM_IOVA + OFF_AVAIL,
-				 MEM_IOVA + OFF_USED) == -EPERM, "write-only table: -EPERM");
-	report(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA, MEM_IOVA + OFF_AVAIL,
-				 RO_IOVA) == -EPERM, "read-only used ring: -EPERM");
-	report(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA + MEM_SIZE - 64,
-				 MEM_IOVA + OFF_AVAIL, MEM_IOVA + OFF_USED) == -EFAULT,
-	       "table running off the end of its mapping: -EFAULT");
+	check_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA + 8, MEM_IOVA + OFF_AVAIL,
+				    MEM_IOVA + OFF_USED), -EINVAL);
+	check_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA, MEM_IOVA + OFF_AVAIL + 1,
+				    MEM_IOVA + OFF_USED), -EINVAL);
+	check_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA, MEM_IOVA + OFF_AVAIL,
+				    MEM_IOVA + OFF_USED + 2), -EINVAL);
+	report_checks("misaligned areas: -EINVAL");
+	report_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, 0x10, MEM_IOVA + OFF_AVAIL,
+				     MEM_IOVA + OFF_USED), -EFAULT, "unmapped table: -EFAULT");
+	report_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, WO_IOVA, MEM_IOVA + OFF_AVAIL,
+				     MEM_IOVA + OFF_USED), -EPERM, "write-only table: -EPERM");
+	report_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA, MEM_IOVA + OFF_AVAIL,
+				     RO_IOVA), -EPERM, "read-only used ring: -EPERM");
+	report_err(vringh_init_iotlb(&vrh, 0, 8, true, d->tlb, MEM_IOVA + MEM_SIZE - 64,
+				     MEM_IOVA + OFF_AVAIL, MEM_IOVA + OFF_USED), -EFAULT,
+		   "table running off the end of its mapping: -EFAULT");
 
 	big = aligned_alloc(4096, 1 << 20);
-	report(vringh_init_host(&vrh, 0, VRINGH_NUM_MAX, true, big, 1 << 20,
-				(void *)big, (void *)(big + 0x80000),
-				(void *)(big + 0x90000)) == 0, "largest ring (32768), host memory");
-	report(vringh_init_host(&vrh, 0, 8, true, big, 4096, (void *)big,
-				(void *)(big + 0x800), (void *)(big + 0x1000)) == -EFAULT,
-	       "host flavour: used ring outside the window: -EFAULT");
-	report(vringh_init_host(&vrh, 0, 8, true, big, 0, (void *)big,
-				(void *)(big + 0x800), (void *)(big + 0x1000)) == -EINVAL,
-	       "host flavour: empty window: -EINVAL");
+	report_eq(vringh_init_host(&vrh, 0, VRINGH_NUM_MAX, true, big, 1 << 20, (void *)big,
+				   (void *)(big + 0x80000), (void *)(big + 0x90000)), 0,
+		  "largest ring (32768), host memory");
+	report_err(vringh_init_host(&vrh, 0, 8, true, big, 4096, (void *)big,
+				    (void *)(big + 0x800), (void *)(big + 0x1000)), -EFAULT,
+		   "host flavour: used ring outside the window: -EFAULT");
+	report_err(vringh_init_host(&vrh, 0, 8, true, big, 0, (void *)big, (void *)(big + 0x800),
+				    (void *)(big + 0x1000)), -EINVAL,
+		   "host flavour: empty window: -EINVAL");
 	free(big);
 	report_prefix_pop();
 }
@@ -599,24 +646,28 @@ static void test_host_flavour(void)
 	memset(mem, 0, 0x10000);
 	vringh_iov_init(&riov, rs, 2, false);
 	vringh_iov_init(&wiov, ws, 2, false);
-	report(vringh_init_host(&vrh, ALL_FEATURES, 4, false, mem, 0x10000, desc, avail,
-				used) == 0, "init");
+	report_eq(vringh_init_host(&vrh, ALL_FEATURES, 4, false, mem, 0x10000, desc, avail, used),
+		  0, "init");
 	fill(mem + 0x4000, 32, 6);
 	put_desc(desc, 0, (uintptr_t)(mem + 0x4000), 32, VRINGH_DESC_F_NEXT, 1);
 	put_desc(desc, 1, (uintptr_t)(mem + 0x5000), 32, VRINGH_DESC_F_WRITE, 0);
 	avail->ring[0] = 0;
 	avail->idx = 1;
-	report(vringh_getdesc(&vrh, &riov, &wiov, &head) == 1 &&
-	       vringh_iov_pull(&riov, buf, 32) == 32 && check(buf, 32, 6) &&
-	       vringh_iov_push(&wiov, buf, 32) == 32 && check(mem + 0x5000, 32, 6),
-	       "pull and push through host pointers");
-	report(vringh_complete(&vrh, head, 32) == 0 && used->idx == 1 &&
-	       used->ring[0].len == 32, "complete");
+	check_eq(vringh_getdesc(&vrh, &riov, &wiov, &head), 1);
+	check_eq(vringh_iov_pull(&riov, buf, 32), 32);
+	check_true(check(buf, 32, 6));
+	check_eq(vringh_iov_push(&wiov, buf, 32), 32);
+	check_true(check(mem + 0x5000, 32, 6));
+	report_checks("pull and push through host pointers");
+	check_eq(vringh_complete(&vrh, head, 32), 0);
+	check_eq(used->idx, 1);
+	check_eq(used->ring[0].len, 32);
+	report_checks("complete");
 	put_desc(desc, 2, (uintptr_t)(mem + 0x10000 - 4), 8, 0, 0);
 	avail->ring[1] = 2;
 	avail->idx = 2;
-	report(vringh_getdesc(&vrh, &riov, &wiov, &head) == -EFAULT,
-	       "buffer running out of the window: -EFAULT");
+	report_err(vringh_getdesc(&vrh, &riov, &wiov, &head), -EFAULT,
+		   "buffer running out of the window: -EFAULT");
 	free(mem);
 	report_prefix_pop();
 }
@@ -792,9 +843,12 @@ static void test_hostile(struct drv *d)
 				    vringh_iov_pull(&riov, buf, 16) == 16 && check(buf, 16, 7) &&
 				    vringh_complete(&vrh, head, 0) == 0;
 		}
-		report(ret == want && again == want && cret == want && recovered,
-		       "%s: %d (want %d), stays broken, works after re-init",
-		       hostile_cases[h].name, ret, want);
+		check_eq(ret, want);
+		check_eq(again, want);
+		check_eq(cret, want);
+		check_true(recovered);
+		report_checks("%s: %d (want %d), stays broken, works after re-init",
+			      hostile_cases[h].name, ret, want);
 	}
 	vringh_iov_cleanup(&riov);
 	vringh_iov_cleanup(&wiov);

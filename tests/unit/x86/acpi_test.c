@@ -81,20 +81,28 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 
 	report_prefix_push("tables");
 	make_devs(devs, nr_devs);
-	if (!report(x86_acpi_build(&cfg, X86_BOOT_ACPI_GPA, &blob, err, sizeof(err)) == 0,
-		    "%u vCPUs, %u devices: built (%s)", nr_cpus, nr_devs, err))
+	if (!report_eq(x86_acpi_build(&cfg, X86_BOOT_ACPI_GPA, &blob, err, sizeof(err)), 0,
+		       "%u vCPUs, %u devices: built (%s)", nr_cpus, nr_devs, err))
 		goto out;
 	rsdp = find("RSDP");
 	xsdt = find("XSDT");
 	fadt = find("FACP");
 	madt = find("APIC");
 	dsdt = find("DSDT");
-	if (!report(rsdp && xsdt && fadt && madt && dsdt && rsdp->offset == 0,
-		    "RSDP first, then XSDT, FACP, APIC, DSDT"))
+	if (check_nonnull(rsdp))
+		check_eq(rsdp->offset, 0);
+	check_nonnull(xsdt);
+	check_nonnull(fadt);
+	check_nonnull(madt);
+	check_nonnull(dsdt);
+	if (!report_checks("RSDP first, then XSDT, FACP, APIC, DSDT"))
 		goto out;
-	report(!memcmp(d, "RSD PTR ", 8) && x86_acpi_checksum(d, 20) == 0 &&
-	       x86_acpi_checksum(d, 36) == 0 && d[15] == 2, "RSDP signature, both checksums, rev 2");
-	report(get64(d + 24) == X86_BOOT_ACPI_GPA + xsdt->offset, "RSDP -> XSDT");
+	check_mem(d, "RSD PTR ", 8);
+	check_eq(x86_acpi_checksum(d, 20), 0);
+	check_eq(x86_acpi_checksum(d, 36), 0);
+	check_eq(d[15], 2);
+	report_checks("RSDP signature, both checksums, rev 2");
+	report_eq(get64(d + 24), X86_BOOT_ACPI_GPA + xsdt->offset, "RSDP -> XSDT");
 	for (i = 1; i < blob.nr_tables; i++) {
 		const struct x86_acpi_table *t = &blob.tables[i];
 
@@ -103,19 +111,22 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 			sums = false;
 	}
 	report(sums, "every table's length and checksum");
-	report(get32(d + xsdt->offset + 4) == 36 + 16 &&
-	       get64(d + xsdt->offset + 36) == X86_BOOT_ACPI_GPA + fadt->offset &&
-	       get64(d + xsdt->offset + 44) == X86_BOOT_ACPI_GPA + madt->offset,
-	       "XSDT -> FADT, MADT");
-	report(get64(d + fadt->offset + 140) == X86_BOOT_ACPI_GPA + dsdt->offset &&
-	       (get32(d + fadt->offset + 112) & (1u << 20)) && d[fadt->offset + 8] == 6,
-	       "FADT rev 6, HW-reduced, X_DSDT -> DSDT");
-	report(d[fadt->offset + 116] == 1 && get64(d + fadt->offset + 120) == X86_I8042_CMD_PORT &&
-	       d[fadt->offset + 128] == 0xfe, "reset register: 0xfe to port 0x64");
+	check_eq(get32(d + xsdt->offset + 4), 36 + 16);
+	check_eq(get64(d + xsdt->offset + 36), X86_BOOT_ACPI_GPA + fadt->offset);
+	check_eq(get64(d + xsdt->offset + 44), X86_BOOT_ACPI_GPA + madt->offset);
+	report_checks("XSDT -> FADT, MADT");
+	check_eq(get64(d + fadt->offset + 140), X86_BOOT_ACPI_GPA + dsdt->offset);
+	check_true(get32(d + fadt->offset + 112) & (1u << 20));
+	check_eq(d[fadt->offset + 8], 6);
+	report_checks("FADT rev 6, HW-reduced, X_DSDT -> DSDT");
+	check_eq(d[fadt->offset + 116], 1);
+	check_eq(get64(d + fadt->offset + 120), X86_I8042_CMD_PORT);
+	check_eq(d[fadt->offset + 128], 0xfe);
+	report_checks("reset register: 0xfe to port 0x64");
 
 	p = d + madt->offset + 44;
 	end = d + madt->offset + madt->length;
-	report(get32(d + madt->offset + 36) == X86_LAPIC_GPA, "MADT LAPIC address");
+	report_eq(get32(d + madt->offset + 36), X86_LAPIC_GPA, "MADT LAPIC address");
 	while (p + 2 <= end && p[1] >= 2) {
 		if (p[0] == 0 && p[2] == lapics && p[3] == lapics && (get32(p + 4) & 1))
 			lapics++;
@@ -126,12 +137,14 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 			isos++;
 		p += p[1];
 	}
-	report(p == end, "MADT entries walk to the end");
-	report(lapics == nr_cpus, "MADT: %u enabled Local APICs, UID = APIC ID = 0..n-1", lapics);
-	report(ioapics == 1 && isos == 1, "MADT: IOAPIC at GSI 0, IRQ0 -> GSI2 override");
+	report_eq(p, end, "MADT entries walk to the end");
+	report_eq(lapics, nr_cpus, "MADT: %u enabled Local APICs, UID = APIC ID = 0..n-1", lapics);
+	check_eq(ioapics, 1);
+	check_eq(isos, 1);
+	report_checks("MADT: IOAPIC at GSI 0, IRQ0 -> GSI2 override");
 
-	report(count_bytes(d + dsdt->offset, dsdt->length, "LNRO0005", 9) == nr_devs,
-	       "DSDT: %u LNRO0005 devices", nr_devs);
+	report_eq(count_bytes(d + dsdt->offset, dsdt->length, "LNRO0005", 9), nr_devs,
+		  "DSDT: %u LNRO0005 devices", nr_devs);
 	for (i = 0; i < nr_devs; i++) {
 		u8 mem[12] = { 0x86, 9, 0, 1 }, irq[9] = { 0x89, 6, 0, 0x03, 1 };
 
@@ -145,7 +158,7 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 		    !count_bytes(d + dsdt->offset, dsdt->length, irq, 9))
 			break;
 	}
-	report(i == nr_devs, "DSDT: every device's Memory32Fixed and edge interrupt");
+	report_eq(i, nr_devs, "DSDT: every device's Memory32Fixed and edge interrupt");
 out:
 	report_prefix_pop();
 }
@@ -157,31 +170,39 @@ static void check_aml(void)
 	unsigned int i;
 
 	report_prefix_push("AML");
-	report(aml_eisaid("PNP0501") == 0x0105d041, "EISAID(PNP0501)");
+	report_eq(aml_eisaid("PNP0501"), 0x0105d041, "EISAID(PNP0501)");
 	aml_init(&a, buf, sizeof(buf));
 	aml_pkg_begin(&a);
 	for (i = 0; i < 62; i++)
 		aml_byte(&a, 0xaa);
 	aml_pkg_end(&a);
-	report(a.len == 63 && buf[0] == 63, "PkgLength 1 byte up to 63");
+	check_eq(a.len, 63);
+	check_eq(buf[0], 63);
+	report_checks("PkgLength 1 byte up to 63");
 	aml_init(&a, buf, sizeof(buf));
 	aml_pkg_begin(&a);
 	for (i = 0; i < 63; i++)
 		aml_byte(&a, 0xaa);
 	aml_pkg_end(&a);
-	report(a.len == 65 && buf[0] == (0x40 | (65 & 0xf)) && buf[1] == 65 >> 4,
-	       "PkgLength 2 bytes from 64");
+	check_eq(a.len, 65);
+	check_eq(buf[0], (0x40 | (65 & 0xf)));
+	check_eq(buf[1], 65 >> 4);
+	report_checks("PkgLength 2 bytes from 64");
 	aml_init(&a, buf, sizeof(buf));
 	aml_pkg_begin(&a);
 	for (i = 0; i < 5000; i++)
 		aml_byte(&a, 0xaa);
 	aml_pkg_end(&a);
-	report(a.len == 5003 && (buf[0] >> 6) == 2 &&
-	       ((buf[0] & 0xf) | buf[1] << 4 | buf[2] << 12) == 5003, "PkgLength 3 bytes");
+	check_eq(a.len, 5003);
+	check_eq((buf[0] >> 6), 2);
+	check_eq(((buf[0] & 0xf) | buf[1] << 4 | buf[2] << 12), 5003);
+	report_checks("PkgLength 3 bytes");
 	aml_init(&a, buf, 16);
 	for (i = 0; i < 20; i++)
 		aml_byte(&a, 1);
-	report(aml_finish(&a) == -ENOSPC && a.len <= 16, "overflow reported, not written");
+	check_err(aml_finish(&a), -ENOSPC);
+	check_le(a.len, 16);
+	report_checks("overflow reported, not written");
 	report_prefix_pop();
 }
 
@@ -193,16 +214,19 @@ static void check_mptable(unsigned int nr_cpus)
 	u8 *t, *p;
 
 	report_prefix_push("MP table");
-	if (!report(x86_mptable_build(nr_cpus, X86_BOOT_MPTABLE_GPA, buf, sizeof(buf), &len) == 0,
-		    "%u vCPUs: built", nr_cpus))
+	if (!report_eq(x86_mptable_build(nr_cpus, X86_BOOT_MPTABLE_GPA, buf, sizeof(buf), &len), 0,
+		       "%u vCPUs: built", nr_cpus))
 		goto out;
-	report(!memcmp(buf, "_MP_", 4) && x86_acpi_checksum(buf, 16) == 0 &&
-	       get32(buf + 4) == X86_BOOT_MPTABLE_GPA + 16 && buf[9] == 4,
-	       "floating pointer, checksum, spec 1.4");
+	check_mem(buf, "_MP_", 4);
+	check_eq(x86_acpi_checksum(buf, 16), 0);
+	check_eq(get32(buf + 4), X86_BOOT_MPTABLE_GPA + 16);
+	check_eq(buf[9], 4);
+	report_checks("floating pointer, checksum, spec 1.4");
 	t = buf + 16;
 	n = t[34] | t[35] << 8;
-	report(!memcmp(t, "PCMP", 4) && x86_acpi_checksum(t, t[4] | t[5] << 8) == 0,
-	       "configuration table checksum");
+	check_mem(t, "PCMP", 4);
+	check_eq(x86_acpi_checksum(t, t[4] | t[5] << 8), 0);
+	report_checks("configuration table checksum");
 	p = t + 44;
 	for (i = 0; i < n; i++) {
 		if (p[0] == 0) {
@@ -213,9 +237,9 @@ static void check_mptable(unsigned int nr_cpus)
 			p += 8;
 		}
 	}
-	report(cpus == nr_cpus, "%u processors, vCPU 0 the BSP", cpus);
-	report((size_t)(p - buf) == len, "entry count matches the length");
-	report(x86_mptable_build(255, 0, buf, sizeof(buf), &len) == -EINVAL, "255 vCPUs refused");
+	report_eq(cpus, nr_cpus, "%u processors, vCPU 0 the BSP", cpus);
+	report_eq((size_t)(p - buf), len, "entry count matches the length");
+	report_err(x86_mptable_build(255, 0, buf, sizeof(buf), &len), -EINVAL, "255 vCPUs refused");
 out:
 	report_prefix_pop();
 }
@@ -251,8 +275,8 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 			 "cd %s && iasl -d %s.dat > %s.log 2>&1 && ! grep -qiE '(^|[^a-z])(error|warning)' %s.log",
 			 dir, sigs[i], sigs[i], sigs[i]);
 		ret = system(cmd);
-		report(ret == 0, "%u vCPUs, %u devices: iasl -d %s.dat is clean", nr_cpus, nr_devs,
-		       sigs[i]);
+		report_eq(ret, 0, "%u vCPUs, %u devices: iasl -d %s.dat is clean", nr_cpus,
+			  nr_devs, sigs[i]);
 		if (ret) {
 			snprintf(cmd, sizeof(cmd), "cat %s/%s.log", dir, sigs[i]);
 			if (system(cmd))
@@ -266,7 +290,7 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 			lapic++;
 	if (f)
 		fclose(f);
-	report(lapic == nr_cpus, "iasl sees %u Local APICs", lapic);
+	report_eq(lapic, nr_cpus, "iasl sees %u Local APICs", lapic);
 	snprintf(cmd, sizeof(cmd), "%s/DSDT.dsl", dir);
 	f = fopen(cmd, "r");
 	while (f && fgets(line, sizeof(line), f)) {
@@ -282,8 +306,9 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 	}
 	if (f)
 		fclose(f);
-	report(lnro == nr_devs && bases == nr_devs, "iasl sees %u LNRO0005 devices, %u bases",
-	       lnro, bases);
+	check_eq(lnro, nr_devs);
+	check_eq(bases, nr_devs);
+	report_checks("iasl sees %u LNRO0005 devices, %u bases", lnro, bases);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
 		report_info("could not remove %s", dir);

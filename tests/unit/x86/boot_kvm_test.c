@@ -156,17 +156,23 @@ static void test_modes(void)
 
 	cfg.kernel_size = mk_bz(false);
 	n = run_guest(&cfg, NULL, w, 1);
-	report(n == 1 && w[0].port == 0x3f8 && w[0].value == 'K',
-	       "real mode: setup code writes to COM1");
+	check_eq(n, 1);
+	check_eq(w[0].port, 0x3f8);
+	check_eq(w[0].value, 'K');
+	report_checks("real mode: setup code writes to COM1");
 
 	cfg.kernel_size = mk_bz(true);
 	n = run_guest(&cfg, NULL, w, 1);
-	report(n == 1 && w[0].port == 0xf4 && w[0].size == 4 &&
-	       w[0].value == X86_BOOT_ZERO_PAGE_GPA, "64-bit bzImage: RSI = zero page (0x%x)",
-	       n == 1 ? w[0].value : 0);
+	check_eq(n, 1);
+	check_eq(w[0].port, 0xf4);
+	check_eq(w[0].size, 4);
+	check_eq(w[0].value, X86_BOOT_ZERO_PAGE_GPA);
+	report_checks("64-bit bzImage: RSI = zero page (0x%x)", n == 1 ? w[0].value : 0);
 	n = run_guest(&cfg, &real, w, 1);
-	report(n == 1 && w[0].port == 0x3f8 && w[0].value == 'K',
-	       "64-bit bzImage entered in real mode on request");
+	check_eq(n, 1);
+	check_eq(w[0].port, 0x3f8);
+	check_eq(w[0].value, 'K');
+	report_checks("64-bit bzImage entered in real mode on request");
 
 	/*
 	 * Multiboot a.out kludge, code right after the 32-byte header: linked
@@ -257,9 +263,12 @@ static void test_nullkernel(void)
 		memset(got, 0, sizeof(got));
 		for (i = 0; n > 0 && i < (unsigned int)n - 1 && i < sizeof(got) - 1; i++)
 			got[i] = w[i].port == X86_COM1_PORT ? (char)w[i].value : '?';
-		report(n == (int)ARRAY_SIZE(w) && !strcmp(got, marker) &&
-		       w[n - 1].port == X86_I8042_CMD_PORT && w[n - 1].value == 0xfe,
-		       "null kernel prints its marker and resets through the i8042");
+		if (check_eq(n, (int)ARRAY_SIZE(w))) {	/* w[n - 1] is the last write */
+			check_str(got, marker);
+			check_eq(w[n - 1].port, X86_I8042_CMD_PORT);
+			check_eq(w[n - 1].value, 0xfe);
+		}
+		report_checks("null kernel prints its marker and resets through the i8042");
 	} else {
 		report_skip("null kernel: as/ld/objcopy missing?");
 	}

@@ -178,45 +178,62 @@ static void test_bzimage_64(void)
 				    .initrd_size = sizeof(initrd), .cmdline = "console=ttyS0",
 				    .nr_cpus = 2, .mmio_devs = devs, .nr_mmio_devs = 2 };
 	ret = load(as, &cfg, &e);
-	if (!report(ret == 0, "loads (%s)", err))
+	if (!report_eq(ret, 0, "loads (%s)", err))
 		goto out;
-	report(e.mode == X86_BOOT_LONG64 && !strcmp(e.format, "bzImage"), "64-bit entry");
-	report(e.rip == 0x1000000 + 0x200, "rip = pref_address + 0x200 (0x%llx)",
-	       (unsigned long long)e.rip);
-	report(e.rsi == X86_BOOT_ZERO_PAGE_GPA, "rsi = zero page");
-	report(e.cs_sel == 0x10 && e.ds_sel == 0x18, "__BOOT_CS/__BOOT_DS selectors");
-	report(e.cr3 == X86_BOOT_PML4_GPA && (e.cr4 & 0x20) && (e.efer & 0x500) == 0x500 &&
-	       (e.cr0 & 0x80000001) == 0x80000001, "paging state");
+	check_eq(e.mode, X86_BOOT_LONG64);
+	check_str(e.format, "bzImage");
+	report_checks("64-bit entry");
+	report_eq(e.rip, 0x1000000 + 0x200, "rip = pref_address + 0x200 (0x%llx)",
+		  (unsigned long long)e.rip);
+	report_eq(e.rsi, X86_BOOT_ZERO_PAGE_GPA, "rsi = zero page");
+	check_eq(e.cs_sel, 0x10);
+	check_eq(e.ds_sel, 0x18);
+	report_checks("__BOOT_CS/__BOOT_DS selectors");
+	check_eq(e.cr3, X86_BOOT_PML4_GPA);
+	check_true(e.cr4 & 0x20);
+	check_eq((e.efer & 0x500), 0x500);
+	check_eq((e.cr0 & 0x80000001), 0x80000001);
+	report_checks("paging state");
 	report(ram_equals(as, 0x1000000, img + 5 * 512, 8192), "kernel bytes at 16 MiB");
-	report(rd64(as, X86_BOOT_PML4_GPA) == (X86_BOOT_PML4_GPA + 0x1000 + 3) &&
-	       rd64(as, X86_BOOT_PML4_GPA + 0x2000 + 8 * 3) == ((3ULL << 21) | 0x83) &&
-	       rd64(as, X86_BOOT_PML4_GPA + 0x2000 + 8 * 2047) == ((2047ULL << 21) | 0x83),
-	       "identity page tables map 0-4 GiB");
-	report(rd64(as, X86_BOOT_GDT_GPA + 0x10) == 0x00af9b000000ffffULL &&
-	       rd64(as, X86_BOOT_GDT_GPA + 0x18) == 0x00cf93000000ffffULL, "GDT code64/data");
+	check_eq(rd64(as, X86_BOOT_PML4_GPA), (X86_BOOT_PML4_GPA + 0x1000 + 3));
+	check_eq(rd64(as, X86_BOOT_PML4_GPA + 0x2000 + 8 * 3), ((3ULL << 21) | 0x83));
+	check_eq(rd64(as, X86_BOOT_PML4_GPA + 0x2000 + 8 * 2047), ((2047ULL << 21) | 0x83));
+	report_checks("identity page tables map 0-4 GiB");
+	check_eq(rd64(as, X86_BOOT_GDT_GPA + 0x10), 0x00af9b000000ffffULL);
+	check_eq(rd64(as, X86_BOOT_GDT_GPA + 0x18), 0x00cf93000000ffffULL);
+	report_checks("GDT code64/data");
 
 	address_space_read(as, X86_BOOT_ZERO_PAGE_GPA, &bp, sizeof(bp));
-	report(bp.hdr.type_of_loader == 0xff, "type_of_loader 0xff");
-	report(bp.hdr.cmd_line_ptr == X86_BOOT_CMDLINE_GPA, "cmd_line_ptr");
-	report(bp.hdr.code32_start == 0x1000000, "code32_start = load address");
-	report(bp.acpi_rsdp_addr == X86_BOOT_ACPI_GPA, "acpi_rsdp_addr");
+	report_eq(bp.hdr.type_of_loader, 0xff, "type_of_loader 0xff");
+	report_eq(bp.hdr.cmd_line_ptr, X86_BOOT_CMDLINE_GPA, "cmd_line_ptr");
+	report_eq(bp.hdr.code32_start, 0x1000000, "code32_start = load address");
+	report_eq(bp.acpi_rsdp_addr, X86_BOOT_ACPI_GPA, "acpi_rsdp_addr");
 	rd_addr = bp.hdr.ramdisk_image;
-	report(bp.hdr.ramdisk_size == sizeof(initrd) && rd_addr % 4096 == 0 &&
-	       rd_addr + sizeof(initrd) <= RAM_SIZE && rd_addr + sizeof(initrd) > RAM_SIZE - 4096 - sizeof(initrd),
-	       "initrd page aligned, as high as possible (0x%x)", rd_addr);
+	check_eq(bp.hdr.ramdisk_size, sizeof(initrd));
+	check_eq(rd_addr % 4096, 0);
+	check_le(rd_addr + sizeof(initrd), RAM_SIZE);
+	check_gt(rd_addr + sizeof(initrd), RAM_SIZE - 4096 - sizeof(initrd));
+	report_checks("initrd page aligned, as high as possible (0x%x)", rd_addr);
 	report(ram_equals(as, rd_addr, initrd, sizeof(initrd)), "initrd bytes");
-	report(bp.e820_entries == 4, "e820: %u entries", bp.e820_entries);
-	report(bp.e820_table[0].addr == 0 && bp.e820_table[0].size == 0x9fc00 &&
-	       bp.e820_table[0].type == E820_RAM, "e820: low 639 KiB RAM");
-	report(bp.e820_table[1].addr == 0x9fc00 && bp.e820_table[1].type == E820_RESERVED &&
-	       bp.e820_table[2].addr == 0xe0000 && bp.e820_table[2].size == 0x20000 &&
-	       bp.e820_table[2].type == E820_RESERVED, "e820: EBDA and BIOS area reserved");
-	report(bp.e820_table[3].addr == 0x100000 && bp.e820_table[3].size == RAM_SIZE - 0x100000 &&
-	       bp.e820_table[3].type == E820_RAM, "e820: RAM above 1 MiB");
+	report_eq(bp.e820_entries, 4, "e820: %u entries", bp.e820_entries);
+	check_eq(bp.e820_table[0].addr, 0);
+	check_eq(bp.e820_table[0].size, 0x9fc00);
+	check_eq(bp.e820_table[0].type, E820_RAM);
+	report_checks("e820: low 639 KiB RAM");
+	check_eq(bp.e820_table[1].addr, 0x9fc00);
+	check_eq(bp.e820_table[1].type, E820_RESERVED);
+	check_eq(bp.e820_table[2].addr, 0xe0000);
+	check_eq(bp.e820_table[2].size, 0x20000);
+	check_eq(bp.e820_table[2].type, E820_RESERVED);
+	report_checks("e820: EBDA and BIOS area reserved");
+	check_eq(bp.e820_table[3].addr, 0x100000);
+	check_eq(bp.e820_table[3].size, RAM_SIZE - 0x100000);
+	check_eq(bp.e820_table[3].type, E820_RAM);
+	report_checks("e820: RAM above 1 MiB");
 	rd_str(as, X86_BOOT_CMDLINE_GPA, cmdline, sizeof(cmdline));
-	report(!strcmp(cmdline, "console=ttyS0 virtio_mmio.device=4K@0xd0001000:10 "
-		       "virtio_mmio.device=4K@0xd0002000:11"), "command line: '%s'", cmdline);
-	report(!memcmp(img + 0x26c, "\x90\x90", 2), "image buffer untouched");
+	report_str(cmdline, "console=ttyS0 virtio_mmio.device=4K@0xd0001000:10 "
+		   "virtio_mmio.device=4K@0xd0002000:11", "command line: '%s'", cmdline);
+	report_mem(img + 0x26c, "\x90\x90", 2, "image buffer untouched");
 out:
 	address_space_destroy(as);
 	report_prefix_pop();
@@ -240,20 +257,25 @@ static void test_bzimage_real(void)
 	cfg = (struct boot_config){ .kernel = img, .kernel_size = n, .cmdline = "quiet",
 				    .nr_cpus = 1 };
 	ret = load(as, &cfg, &e);
-	if (report(ret == 0, "loads (%s)", err)) {
-		report(e.mode == X86_BOOT_REAL16, "real-mode entry");
-		report(e.cs_sel == 0x1020 && e.cs_base == 0x10200 && e.rip == 0 &&
-		       e.ds_sel == 0x1000 && e.ds_base == 0x10000 && e.rsp == 0xe000,
-		       "cs = seg + 0x20, ip 0, ds = ss = seg, sp = heap end");
-		report(ram_equals(as, 0x10000, img, 0x1f1) &&
-		       ram_equals(as, 0x10000 + 0x26c, img + 0x26c, 5 * 512 - 0x26c),
-		       "setup code at 0x10000");
+	if (report_eq(ret, 0, "loads (%s)", err)) {
+		report_eq(e.mode, X86_BOOT_REAL16, "real-mode entry");
+		check_eq(e.cs_sel, 0x1020);
+		check_eq(e.cs_base, 0x10200);
+		check_eq(e.rip, 0);
+		check_eq(e.ds_sel, 0x1000);
+		check_eq(e.ds_base, 0x10000);
+		check_eq(e.rsp, 0xe000);
+		report_checks("cs = seg + 0x20, ip 0, ds = ss = seg, sp = heap end");
+		check_true(ram_equals(as, 0x10000, img, 0x1f1));
+		check_true(ram_equals(as, 0x10000 + 0x26c, img + 0x26c, 5 * 512 - 0x26c));
+		report_checks("setup code at 0x10000");
 		report(ram_equals(as, 0x100000, img + 5 * 512, 8192), "kernel at code32_start");
-		report((rd32(as, 0x10210) & 0xff) == 0xff, "type_of_loader in the setup segment");
-		report(((rd32(as, 0x10210) >> 8) & 0x81) == 0x81, "loadflags LOADED_HIGH | CAN_USE_HEAP");
-		report((rd32(as, 0x10224) & 0xffff) == 0xde00, "heap_end_ptr");
-		report(rd32(as, 0x10228) == X86_BOOT_CMDLINE_GPA, "cmd_line_ptr");
-		report(rd32(as, 0) == 0xf000ff00, "IVT points at an IRET stub");
+		report_eq((rd32(as, 0x10210) & 0xff), 0xff, "type_of_loader in the setup segment");
+		report_eq(((rd32(as, 0x10210) >> 8) & 0x81), 0x81,
+			  "loadflags LOADED_HIGH | CAN_USE_HEAP");
+		report_eq((rd32(as, 0x10224) & 0xffff), 0xde00, "heap_end_ptr");
+		report_eq(rd32(as, 0x10228), X86_BOOT_CMDLINE_GPA, "cmd_line_ptr");
+		report_eq(rd32(as, 0), 0xf000ff00, "IVT points at an IRET stub");
 	}
 	address_space_destroy(as);
 
@@ -262,7 +284,9 @@ static void test_bzimage_real(void)
 	n = mk_bzimage(&bz_default);
 	cfg.kernel_size = n;
 	ret = x86_load_guest_opts(as, &cfg, &opts, &e, err, sizeof(err));
-	report(ret == 0 && e.mode == X86_BOOT_REAL16, "64-bit kernel, real mode chosen");
+	check_eq(ret, 0);
+	check_eq(e.mode, X86_BOOT_REAL16);
+	report_checks("64-bit kernel, real mode chosen");
 	address_space_destroy(as);
 	report_prefix_pop();
 }
@@ -279,8 +303,9 @@ static void expect_fail(struct address_space *as, struct boot_config *cfg,
 	struct x86_boot_entry e;
 	int ret = load(as, cfg, &e);
 
-	report(ret == c->expect && strstr(err, c->needle),
-	       "%s: %d (%s)", c->name, ret, err);
+	check_eq(ret, c->expect);
+	check_contains(err, c->needle);
+	report_checks("%s: %d (%s)", c->name, ret, err);
 }
 
 static void test_bzimage_bad(void)
@@ -624,7 +649,7 @@ static void check_multiboot_mods(struct address_space *as, const struct x86_boot
 	report(!strcmp(s, cmdline_want) && in_data(e, rd32(as, info + 16), strlen(s) + 1),
 	       "cmdline '%s'", s);
 	rd_str(as, rd32(as, info + 64), s, sizeof(s));
-	report(!strcmp(s, "kestrel"), "boot loader name");
+	report_str(s, "kestrel", "boot loader name");
 	mlen = rd32(as, info + 44);
 	mmap = rd32(as, info + 48);
 	report(in_data(e, mmap, mlen) && mlen % 24 == 0, "memory map inside the boot data area");
@@ -698,8 +723,8 @@ static void test_multiboot(void)
 	write_seed("multiboot_elf64", img, n);
 	cfg.kernel_size = n;
 	ret = load(as, &cfg, &e);
-	if (report(ret == 0, "ELF64 loads (%s)", err)) {
-		report(e.rip == 0x200020, "virtual entry translated to physical");
+	if (report_eq(ret, 0, "ELF64 loads (%s)", err)) {
+		report_eq(e.rip, 0x200020, "virtual entry translated to physical");
 		report(ram_equals(as, 0x200000, code, 4096), "segment at p_paddr");
 		check_multiboot(as, &e, "/boot/kernel.elf mb args");
 	}
@@ -930,13 +955,17 @@ static void test_pvh(void)
 		cfg.kernel = img;
 		cfg.kernel_size = n;
 		ret = load(as, &cfg, &e);
-		if (!report(ret == 0, "ELF%s loads (%s)", is64 ? "64" : "32", err))
+		if (!report_eq(ret, 0, "ELF%s loads (%s)", is64 ? "64" : "32", err))
 			continue;
-		report(e.mode == X86_BOOT_PROT32 && e.rip == 0x1000040 && !strcmp(e.format, "PVH"),
-		       "32-bit entry at the note's address");
+		check_eq(e.mode, X86_BOOT_PROT32);
+		check_eq(e.rip, 0x1000040);
+		check_str(e.format, "PVH");
+		report_checks("32-bit entry at the note's address");
 		si = e.rbx;
-		report(rd32(as, si) == 0x336ec578 && rd32(as, si + 4) == 1, "start_info magic, version 1");
-		report(rd64(as, si + 32) == X86_BOOT_ACPI_GPA, "rsdp_paddr");
+		check_eq(rd32(as, si), 0x336ec578);
+		check_eq(rd32(as, si + 4), 1);
+		report_checks("start_info magic, version 1");
+		report_eq(rd64(as, si + 32), X86_BOOT_ACPI_GPA, "rsdp_paddr");
 		rd_str(as, rd64(as, si + 24), s, sizeof(s));
 		report(!strcmp(s, "console=hvc0 virtio_mmio.device=4K@0xd0001000:10"), "cmdline '%s'", s);
 		report(in_data(&e, si, 56) && in_data(&e, rd64(as, si + 24), strlen(s) + 1),
@@ -957,8 +986,9 @@ static void test_pvh(void)
 		       rd64(as, ml) >= 0x1010000 && rd64(as, ml) % 4096 == 0,
 		       "module 0 is the initrd, after the kernel");
 		rd_str(as, rd64(as, ml + 32 + 16), s, sizeof(s));
-		report(ram_equals(as, rd64(as, ml + 32), mods[0].data, mods[0].size) &&
-		       !strcmp(s, mods[0].cmdline), "module 1 with its string");
+		check_true(ram_equals(as, rd64(as, ml + 32), mods[0].data, mods[0].size));
+		check_str(s, mods[0].cmdline);
+		report_checks("module 1 with its string");
 		report(ram_equals(as, 0x1000000, code, 4096), "segment at p_paddr");
 		address_space_destroy(as);
 	}
@@ -1010,17 +1040,21 @@ static void test_general(void)
 	small = as_new(0x100000);
 	expect_fail(small, &cfg, &(struct bad_case){ "1 MiB of RAM", -EFAULT, "at least 2 MiB" });
 	address_space_destroy(small);
-	report(load(as, &cfg, &e) == 0 && e.mode == X86_BOOT_LONG64, "still loads after all that");
+	check_eq(load(as, &cfg, &e), 0);
+	check_eq(e.mode, X86_BOOT_LONG64);
+	report_checks("still loads after all that");
 
 	/* RAM in two regions: below 3 GiB is 64 MiB, plus 16 MiB at 4 GiB */
 	if (address_space_add_ram(as, X86_HIGH_RAM_START, 16 << 20, MEM_F_NORESERVE, NULL) == 0) {
 		struct boot_params bp;
 
-		report(load(as, &cfg, &e) == 0, "loads with high RAM");
+		report_eq(load(as, &cfg, &e), 0, "loads with high RAM");
 		address_space_read(as, X86_BOOT_ZERO_PAGE_GPA, &bp, sizeof(bp));
-		report(bp.e820_entries == 5 && bp.e820_table[4].addr == X86_HIGH_RAM_START &&
-		       bp.e820_table[4].size == 16 << 20 && bp.e820_table[4].type == E820_RAM,
-		       "e820 lists RAM above 4 GiB, the MMIO hole is absent");
+		check_eq(bp.e820_entries, 5);
+		check_eq(bp.e820_table[4].addr, X86_HIGH_RAM_START);
+		check_eq(bp.e820_table[4].size, 16 << 20);
+		check_eq(bp.e820_table[4].type, E820_RAM);
+		report_checks("e820 lists RAM above 4 GiB, the MMIO hole is absent");
 	}
 	address_space_destroy(as);
 	report_prefix_pop();
@@ -1059,7 +1093,7 @@ static void test_nullkernel(void)
 	snprintf(cmd, sizeof(cmd), "OUT=%s sh %s >/dev/null", path, script);
 	ret = system(cmd);
 	f = ret ? NULL : fopen(path, "rb");
-	if (!report(f != NULL, "mk-nullkernel.sh builds the image"))
+	if (!report_ne(f, NULL, "mk-nullkernel.sh builds the image"))
 		goto out_rm;
 	n = fread(img, 1, sizeof(img), f);
 	fclose(f);
@@ -1068,9 +1102,12 @@ static void test_nullkernel(void)
 	cfg.kernel = img;
 	cfg.kernel_size = n;
 	ret = load(as, &cfg, &e);
-	report(ret == 0, "loads (%s)", err);
-	report(ret == 0 && e.mode == X86_BOOT_REAL16 && e.cs_sel == 0x1020 && e.rip == 0,
-	       "real-mode entry at the setup segment");
+	report_eq(ret, 0, "loads (%s)", err);
+	check_eq(ret, 0);
+	check_eq(e.mode, X86_BOOT_REAL16);
+	check_eq(e.cs_sel, 0x1020);
+	check_eq(e.rip, 0);
+	report_checks("real-mode entry at the setup segment");
 	report(ram_equals(as, 0x1026c, img + 0x26c, 0x800 - 0x26c), "setup code in place");
 	report(ram_equals(as, 0x100000, img + 0x800, n - 0x800), "payload at 1 MiB");
 	address_space_destroy(as);
