@@ -4,7 +4,7 @@
 # marker and resets), 1 vCPU, 256 MiB, interleaved run by run by our own timer
 # (bench/tools/boottime.c). Prints boot-to-exit wall time, time to the marker
 # and peak RSS (median, min..max) and kestrel/QEMU ratios; the targets are
-# <= 0.1x QEMU's time and <= 1.5 MiB RSS. Figures only: never pass/fail on time.
+# <= 0.2x QEMU's time and <= 1.5 MiB RSS. Figures only: never pass/fail on time.
 #
 # Variables: B (build), RUNS (20), WARMUP (2), KESTREL ($B/kestrel),
 #   QEMU (qemu-system-x86_64; QEMU=none leaves it out), MEM (256), CPUS (1)
@@ -45,12 +45,15 @@ if [ "$QEMU" != none ] && command -v "$QEMU" >/dev/null; then
 		echo "boot-bench: QEMU microvm does not boot the null kernel here; kestrel alone"
 	fi
 fi
-set -- "kestrel=$KESTREL run --kernel $K --memory ${MEM}M --cpus $CPUS" "$@"
+kargs="run --kernel $K --memory ${MEM}M --cpus $CPUS"
+# The default (split irqchip, docs/irqchip.md) and the whole irqchip in the
+# kernel with a PIT, so the teardown cost the split irqchip avoids shows.
+set -- "kestrel=$KESTREL $kargs" "kestrel-kernel-irqchip=$KESTREL $kargs --irqchip kernel --pit" "$@"
 # the reference (ratios' denominator) is the last command: QEMU when present
-[ $# = 3 ] && set -- "$2" "$1" "$3"   # floor (spawn + reap cost), kestrel, qemu
+[ $# = 4 ] && set -- "$3" "$1" "$2" "$4"   # floor (spawn + reap cost), kestrel x2, qemu
 echo "boot-bench: null-kernel bzImage, $CPUS vCPU, $MEM MiB, $RUNS interleaved runs (+$WARMUP warm-up); host $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$T/boottime" -n "$RUNS" -w "$WARMUP" -t 30 -l "$T/logs" "$@" 2>"$T/boottime.runs" || {
 	echo "boot-bench: some runs failed (per-run lines in $T/boottime.runs):"
 	grep FAILED "$T/boottime.runs" | head -n 5
 }
-echo "targets: kestrel/qemu-microvm boot-to-exit <= 0.1x, kestrel peak RSS <= 1.5 MiB"
+echo "targets: kestrel/qemu-microvm boot-to-exit <= 0.2x, kestrel peak RSS <= 1.5 MiB"
