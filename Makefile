@@ -233,6 +233,7 @@ $(B)/tests/unit/core/vm_test: $(call objs,$(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS))
 FAKE_VM_OBJS = $(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS) tests/unit/fake_vm.o
 FAKE_VM_LDFLAGS := -Wl,--wrap=open,--wrap=ioctl,--wrap=vm_request_stop
 FAKE_VM_TESTS += hw/pong_test
+FAKE_VM_TESTS += x86/ioapic_test
 FAKE_VM_TESTS += hw/rtc_test
 FAKE_VM_TESTS += hw/serial_test
 FAKE_VM_TESTS += hw/misc_test
@@ -245,6 +246,8 @@ UNIT_TESTS += hw/pong_test
 $(B)/tests/unit/hw/pong_test: $(HW_TEST_OBJS) $(call objs,src/hw/pong.o)
 UNIT_TESTS += hw/serial_test
 $(B)/tests/unit/hw/serial_test: $(HW_TEST_OBJS) $(call objs,src/hw/serial.o)
+UNIT_TESTS += x86/ioapic_test
+$(B)/tests/unit/x86/ioapic_test: $(HW_TEST_OBJS)
 UNIT_TESTS += hw/rtc_test
 $(B)/tests/unit/hw/rtc_test: $(HW_TEST_OBJS) $(call objs,src/hw/rtc.o)
 UNIT_TESTS += hw/misc_test

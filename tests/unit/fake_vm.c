@@ -65,6 +65,11 @@ struct fake_kvm {
 	unsigned int irq_edges[FAKE_VM_NR_GSIS];
 	unsigned int irq_calls[FAKE_VM_NR_GSIS];
 	unsigned int stops;
+	/* Split irqchip: the MSIs sent and the GSI routes in force. */
+	unsigned int msis;
+	struct kvm_msi last_msi;
+	struct kvm_irq_routing_entry routes[FAKE_VM_NR_GSIS];
+	bool routed[FAKE_VM_NR_GSIS];
 	int fail_ioeventfd_after;	/* -1: never */
 	int create_vcpu_err;
 };
@@ -154,6 +159,26 @@ static int fake_irq_line(struct fake_kvm *k, const struct kvm_irq_level *irq)
 	if (k->irq_level[irq->irq] != !!irq->level)
 		k->irq_edges[irq->irq]++;
 	k->irq_level[irq->irq] = !!irq->level;
+	return 0;
+}
+
+static int fake_signal_msi(struct fake_kvm *k, const struct kvm_msi *msi)
+{
+	k->msis++;
+	k->last_msi = *msi;
+	return 1;	/* delivered */
+}
+
+static int fake_gsi_routing(struct fake_kvm *k, const struct kvm_irq_routing *r)
+{
+	memset(k->routed, 0, sizeof(k->routed));
+	for (u32 i = 0; i < r->nr; i++) {
+		if (r->entries[i].gsi >= FAKE_VM_NR_GSIS ||
+		    r->entries[i].type != KVM_IRQ_ROUTING_MSI)
+			return -EINVAL;
+		k->routes[r->entries[i].gsi] = r->entries[i];
+		k->routed[r->entries[i].gsi] = true;
+	}
 	return 0;
 }
 
@@ -277,6 +302,10 @@ static int fake_vm_ioctl(struct fake_fd *f, unsigned long req, void *arg)
 		return fake_fd_new(FAKE_FD_VCPU, f->kvm, FAKE_RUN_SIZE);
 	case KVM_IRQ_LINE:
 		return fake_irq_line(f->kvm, arg);
+	case KVM_SIGNAL_MSI:
+		return fake_signal_msi(f->kvm, arg);
+	case KVM_SET_GSI_ROUTING:
+		return fake_gsi_routing(f->kvm, arg);
 	case KVM_IOEVENTFD:
 		return fake_ioeventfd(f->kvm, arg);
 	case KVM_IRQFD:
@@ -427,14 +456,26 @@ static struct fake_kvm *fake_kvm_get(struct vm *vm)
 	return k;
 }
 
+static int __fake_vm_create(u64 ram_size, unsigned int irqchip, struct vm **out);
+
 int fake_vm_create(u64 ram_size, struct vm **out)
+{
+	return __fake_vm_create(ram_size, VM_IRQCHIP_KERNEL, out);
+}
+
+int fake_vm_create_split(u64 ram_size, struct vm **out)
+{
+	return __fake_vm_create(ram_size, VM_IRQCHIP_SPLIT, out);
+}
+
+static int __fake_vm_create(u64 ram_size, unsigned int irqchip, struct vm **out)
 {
 	/*
 	 * The in-kernel irqchip: device lines then arrive as KVM_IRQ_LINE,
 	 * which the fake records per GSI (the userspace IOAPIC of the split
 	 * irqchip would turn them into MSIs of masked pins).
 	 */
-	struct vm_config cfg = { .ram_size = ram_size, .irqchip = VM_IRQCHIP_KERNEL };
+	struct vm_config cfg = { .ram_size = ram_size, .irqchip = irqchip };
 	struct fake_kvm *k;
 	struct vm *vm;
 	int ret;
@@ -605,6 +646,36 @@ u32 fake_mmio_read(struct vm *vm, u64 gpa, unsigned int len)
 	pthread_mutex_unlock(&fake_lock);				\
 	v_;								\
 })
+
+unsigned int fake_vm_msis(struct vm *vm, u32 *addr, u32 *data)
+{
+	pthread_mutex_lock(&fake_lock);
+	struct fake_kvm *k = fake_kvm_get(vm);
+	unsigned int n = k->msis;
+
+	if (addr)
+		*addr = k->last_msi.address_lo;
+	if (data)
+		*data = k->last_msi.data;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+bool fake_vm_route(struct vm *vm, u32 gsi, u32 *addr, u32 *data)
+{
+	bool ok;
+
+	pthread_mutex_lock(&fake_lock);
+	struct fake_kvm *k = fake_kvm_get(vm);
+
+	ok = gsi < FAKE_VM_NR_GSIS && k->routed[gsi];
+	if (ok) {
+		*addr = k->routes[gsi].u.msi.address_lo;
+		*data = k->routes[gsi].u.msi.data;
+	}
+	pthread_mutex_unlock(&fake_lock);
+	return ok;
+}
 
 bool fake_vm_irq_level(struct vm *vm, u32 gsi)
 {

@@ -40,6 +40,19 @@
  */
 int fake_vm_create(u64 ram_size, struct vm **out);
 
+/*
+ * fake_vm_create_split() - the same with KVM's split irqchip (the
+ * default of kestrel's VMs): lines go through the userspace IOAPIC, which
+ * sends MSIs (fake_vm_msis()) and keeps GSI routes (fake_vm_route()).
+ */
+int fake_vm_create_split(u64 ram_size, struct vm **out);
+
+/** fake_vm_msis() - KVM_SIGNAL_MSI calls so far, and the last message */
+unsigned int fake_vm_msis(struct vm *vm, u32 *addr, u32 *data);
+
+/** fake_vm_route() - the MSI route of @gsi, if there is one */
+bool fake_vm_route(struct vm *vm, u32 gsi, u32 *addr, u32 *data);
+
 /** fake_vm_destroy() - vm_destroy() and the fake KVM state; devices first */
 void fake_vm_destroy(struct vm *vm);
 
