@@ -13,6 +13,8 @@ PACKAGES=(
 	valgrind python3
 	# async block I/O
 	liburing-dev
+	# Firecracker-compatible API: HTTP (evhttp), JSON; curl drives it in tests
+	libevent-dev libjansson-dev curl
 	# ACPI tables checked by a third-party disassembler
 	acpica-tools
 	# real vhost-user peers: DPDK testpmd (virtio_user, vhost PMDs), QEMU + firmware
