@@ -170,6 +170,33 @@ HW_OBJS += src/hw/pong.o
 HW_OBJS += src/hw/boottimer.o
 HW_OBJS += src/hw/cpuhotplug.o
 
+# ---- api (Firecracker-compatible control plane, docs/api.md) ----------------
+API_OBJS += src/api/vmconfig.o
+API_OBJS += src/api/routes.o
+API_OBJS += src/api/mailbox.o
+API_OBJS += src/api/server.o
+API_OBJS += src/api/logger.o
+API_OBJS += src/api/metrics.o
+API_OBJS += src/api/fcmain.o
+# HTTP is libevent's evhttp, JSON jansson (libevent-dev, libjansson-dev in
+# scripts/setup.sh); kestrel's static link takes their .a archives.
+API_LDLIBS := -levent_extra -levent_core -ljansson
+LDLIBS += $(API_LDLIBS)
+API_TEST_OBJS = $(addprefix $(B)/,$(UTIL_OBJS) $(filter-out src/api/fcmain.o,$(API_OBJS)))
+UNIT_TESTS += api/vmconfig_test
+$(B)/tests/unit/api/vmconfig_test: $(API_TEST_OBJS)
+UNIT_TESTS += api/routes_test
+$(B)/tests/unit/api/routes_test: $(API_TEST_OBJS)
+UNIT_TESTS += api/server_test
+$(B)/tests/unit/api/server_test: $(API_TEST_OBJS)
+UNIT_TESTS += api/fcmain_test
+$(B)/tests/unit/api/fcmain_test: | $(KESTREL_BIN)
+FUZZ_TARGETS += api_request
+FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.c \
+	$(patsubst %.o,%.c,$(filter-out src/api/server.o src/api/fcmain.o,$(API_OBJS)))
+# The handler opens the paths requests name: the target confines open().
+FUZZ_FLAGS_api_request := -Dopen=fuzz_open
+
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
 KESTREL_OBJS += $(IOTLB_OBJS)
@@ -180,6 +207,7 @@ KESTREL_OBJS += $(VHOST_USER_OBJS)
 KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
+KESTREL_OBJS += $(API_OBJS)
 KESTREL_MAIN := $(wildcard src/main.c)
 
 # ---- host unit tests --------------------------------------------------------
@@ -318,7 +346,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread
 $(B)/fuzz/%: FORCE
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)
 
 run: $(KESTREL_BIN) $(GUEST_BINS)
 	$(B)/kestrel run

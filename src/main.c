@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/api.h>
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
 #include <kestrel/fault.h>
@@ -27,10 +28,9 @@
 #include <kestrel/memory.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
+#include <kestrel/version.h>
 #include <kestrel/vhost-user.h>
 #include <kestrel/x86/layout.h>
-
-#define KESTREL_VERSION		"0.1.0"
 
 #define DEFAULT_RAM		(256ULL << 20)
 #define MIN_RAM			(1ULL << 20)
@@ -691,6 +691,7 @@ static int cmd_vhost_user(int argc, char **argv)
 
 static const char main_usage[] =
 "usage: kestrel <command> [options]\n"
+"       kestrel [Firecracker's flags]   (Firecracker-compatible mode, docs/api.md)\n"
 "\n"
 "commands:\n"
 "  run        boot a guest (kestrel run --help)\n"
@@ -698,7 +699,44 @@ static const char main_usage[] =
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
 "\n"
-"  kestrel --help | --version\n";
+"  kestrel --help | --version\n"
+"\n"
+"Firecracker-compatible mode (no command): Firecracker's HTTP API on a Unix\n"
+"socket and its --config-file document.\n"
+"  --api-sock PATH      API socket (default /run/firecracker.socket)\n"
+"  --config-file FILE   build and start the VM this JSON document describes\n"
+"  --no-api             no API socket (needs --config-file)\n"
+"  --id ID              instance id in GET / and in log lines ([A-Za-z0-9-]{1,64})\n"
+"  --level LEVEL        Error, Warning, Info, Debug, Trace or Off\n"
+"  --log-path PATH      log file or named pipe (default stderr)\n"
+"  --show-level         the level in each log line\n"
+"  --show-log-origin    file:line in each log line\n"
+"  --metrics-path PATH  metrics file or named pipe (one JSON object a line)\n"
+"  --boot-timer         accepted (kestrel's boot timer is always there)\n"
+"  --seccomp-level, --seccomp-filter, --no-seccomp, --metadata, --start-time-us,\n"
+"  --start-time-cpu-us, --parent-cpu-time-us, --http-api-max-payload-size,\n"
+"  --mmds-size-limit    accepted and ignored, with a log line\n";
+
+/*
+ * Firecracker mode: no command, or flags only. --help and --version are
+ * answered here, wherever they stand, as Firecracker does.
+ */
+static int cmd_firecracker(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			fputs(main_usage, stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			/* Clients read the 2nd word of line 1 (Kata: less its "v"). */
+			printf("Firecracker v%s (kestrel %s)\n", API_FIRECRACKER_VERSION,
+			       KESTREL_VERSION);
+			return 0;
+		}
+	}
+	return api_fc_main(argc, argv, NULL);
+}
 
 /**
  * struct cmd - one subcommand
@@ -716,19 +754,12 @@ static const struct cmd {
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(main_usage, stderr);
-		return VM_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
 		fputs(main_usage, stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
-		printf("kestrel %s\n", KESTREL_VERSION);
-		return 0;
-	}
+	if (argc < 2 || !strncmp(argv[1], "--", 2))
+		return cmd_firecracker(argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 2, argv + 2);
