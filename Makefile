@@ -2,15 +2,22 @@
 #
 #   make            kestrel, the guest tests, the host unit tests
 #   make run        build, then boot the built-in default guest
-#   make check      install what is missing, build, run every test
+#   make check      build, run every test
 #   make bench      benchmarks (figures, never pass/fail)
 #   make fuzz       libFuzzer targets, long runs (FUZZ_SECONDS=...)
+#   make check-fresh  `make run` in a new Debian 12 chroot (debootstrap; downloads)
 #
 #   V=1 verbose   WERROR=0 warnings are not errors   SAN=address,undefined
+#   SETUP=0 do not run scripts/setup.sh
+#
+# Every target that compiles first runs scripts/setup.sh (quick when nothing
+# is missing; installing needs root): `make`, `make run` install its "build"
+# group (compiler, libc, liburing), `make check`, `make bench`, `make fuzz`
+# its "test" group too (clang, QEMU, DPDK, ...).
 #
 # Each subsystem lists its objects one per line. Tests link only the
 # subsystems they need, which also keeps the dependency rules of
-# docs/DESIGN (iotlb, vringh, vdpa and vhost-user never need core or arch).
+# docs/design.md (iotlb, vringh, vdpa and vhost-user never need core or arch).
 
 CC		?= gcc
 CLANG		?= clang
@@ -65,9 +72,14 @@ LDFLAGS		+= -fsanitize=$(SAN)
 B		:= build-san
 endif
 
+# ---- what scripts/setup.sh installs first -----------------------------------
+SETUP_TEST_GOALS := check bench fuzz setup check-e2e check-fresh
+SETUP_GROUP	:= $(if $(filter $(SETUP_TEST_GOALS),$(MAKECMDGOALS)),test,build)
+
 # ---- util -----------------------------------------------------------------
 UTIL_OBJS += src/util/log.o
 UTIL_OBJS += src/util/fault.o
+UTIL_OBJS += src/util/parse.o
 
 # ---- iotlb ----------------------------------------------------------------
 IOTLB_OBJS += src/iotlb/iotlb.o
@@ -110,7 +122,7 @@ UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio := tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
-	tests/unit/virtio/fake_vm.c src/core/memory.c src/core/iobus.c src/util/fault.c \
+	tests/unit/virtio/fake_vm.c src/core/memory.c src/core/iobus.c src/util/fault.c src/util/parse.c \
 	src/util/log.c src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 
 # ---- vhost-user server -----------------------------------------------------
@@ -118,13 +130,9 @@ VHOST_USER_OBJS += src/vhost-user/mem.o
 VHOST_USER_OBJS += src/vhost-user/msg.o
 VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
-# What the server links: no core, no arch (docs/DESIGN §3).
+# What the server links: no core, no arch (docs/design.md §3). It is
+# served by "kestrel vhost-user" (src/main.c).
 VHOST_USER_DEPS = $(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) $(VHOST_USER_OBJS)
-# Standalone binary until src/main.c calls vhost_user_cmd_main().
-all: $(B)/kestrel-vhost-user
-$(B)/kestrel-vhost-user: $(addprefix $(B)/,$(VHOST_USER_DEPS) src/vhost-user/server-main.o)
-	$(E) "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 UNIT_TESTS += vhost-user/server_test
 $(B)/tests/unit/vhost-user/server_test: $(addprefix $(B)/,$(VHOST_USER_DEPS))
 FUZZ_TARGETS += vhost_user_msg
@@ -139,7 +147,7 @@ CORE_OBJS += src/core/vcpu.o
 
 # The built-in default guest, embedded with .incbin.
 KESTREL_OBJS += src/default-guest.o
-$(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf
+$(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf | setup
 	$(E) "  AS      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -c -DDEFAULT_GUEST='"$(B)/guest/x86/default.elf"' -o $@ $<
@@ -147,6 +155,7 @@ $(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf
 # ---- arch/x86 -------------------------------------------------------------
 CPPFLAGS += -Isrc/arch/x86/include
 X86_OBJS += src/arch/x86/vm.o
+X86_OBJS += src/arch/x86/ioapic.o
 X86_OBJS += src/arch/x86/vcpu.o
 X86_OBJS += src/arch/x86/cpuid.o
 X86_OBJS += src/arch/x86/msr.o
@@ -169,6 +178,11 @@ HW_OBJS += src/hw/debugexit.o
 HW_OBJS += src/hw/pong.o
 HW_OBJS += src/hw/boottimer.o
 HW_OBJS += src/hw/cpuhotplug.o
+HW_OBJS += src/hw/testdev.o
+HW_OBJS += src/hw/rtc.o
+
+# ---- the x86 machine: what "kestrel run" builds (include/kestrel/machine.h)
+MACHINE_OBJS += src/arch/x86/machine.o
 
 # ---- api (Firecracker-compatible control plane, docs/api.md) ----------------
 API_OBJS += src/api/vmconfig.o
@@ -178,11 +192,12 @@ API_OBJS += src/api/server.o
 API_OBJS += src/api/logger.o
 API_OBJS += src/api/metrics.o
 API_OBJS += src/api/fcmain.o
+API_OBJS += src/api/vmm.o
 # HTTP is libevent's evhttp, JSON jansson (libevent-dev, libjansson-dev in
 # scripts/setup.sh); kestrel's static link takes their .a archives.
 API_LDLIBS := -levent_extra -levent_core -ljansson
 LDLIBS += $(API_LDLIBS)
-API_TEST_OBJS = $(addprefix $(B)/,$(UTIL_OBJS) $(filter-out src/api/fcmain.o,$(API_OBJS)))
+API_TEST_OBJS = $(addprefix $(B)/,$(UTIL_OBJS) $(filter-out src/api/fcmain.o src/api/vmm.o,$(API_OBJS)))
 UNIT_TESTS += api/vmconfig_test
 $(B)/tests/unit/api/vmconfig_test: $(API_TEST_OBJS)
 UNIT_TESTS += api/routes_test
@@ -193,7 +208,7 @@ UNIT_TESTS += api/fcmain_test
 $(B)/tests/unit/api/fcmain_test: | $(KESTREL_BIN)
 FUZZ_TARGETS += api_request
 FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.c \
-	$(patsubst %.o,%.c,$(filter-out src/api/server.o src/api/fcmain.o,$(API_OBJS)))
+	$(patsubst %.o,%.c,$(filter-out src/api/server.o src/api/fcmain.o src/api/vmm.o,$(API_OBJS)))
 # The handler opens the paths requests name: the target confines open().
 FUZZ_FLAGS_api_request := -Dopen=fuzz_open
 
@@ -207,6 +222,7 @@ KESTREL_OBJS += $(VHOST_USER_OBJS)
 KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
+KESTREL_OBJS += $(MACHINE_OBJS)
 KESTREL_OBJS += $(API_OBJS)
 KESTREL_MAIN := $(wildcard src/main.c)
 
@@ -214,6 +230,8 @@ KESTREL_MAIN := $(wildcard src/main.c)
 # UNIT_TESTS += <subsys>/<name>_test, plus one line naming the objects it links:
 # $(B)/tests/unit/<subsys>/<name>_test: $(call objs,$(UTIL_OBJS) ...)
 objs = $(addprefix $(B)/,$(1))
+UNIT_TESTS += util/parse_test
+$(B)/tests/unit/util/parse_test: $(call objs,src/util/parse.o)
 UNIT_TESTS += iotlb/iotlb_test
 $(B)/tests/unit/iotlb/iotlb_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS))
 UNIT_TESTS += vringh/vringh_test
@@ -248,36 +266,27 @@ UNIT_TESTS += hw/pong_test
 $(B)/tests/unit/hw/pong_test: $(HW_TEST_OBJS) $(call objs,src/hw/pong.o)
 UNIT_TESTS += hw/serial_test
 $(B)/tests/unit/hw/serial_test: $(HW_TEST_OBJS) $(call objs,src/hw/serial.o)
+UNIT_TESTS += hw/rtc_test
+$(B)/tests/unit/hw/rtc_test: $(HW_TEST_OBJS) $(call objs,src/hw/rtc.o)
 UNIT_TESTS += hw/misc_test
 $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src/hw/i8042.o src/hw/boottimer.o src/hw/cpuhotplug.o)
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
 
-# "kestrel run" in-process with every injection point failed in turn:
-# src/main.c again, main() renamed and its vm_run() call routed through the
-# test. fault_lsan_test is the same test built with AddressSanitizer (its
-# own objects under $(B)/lsan/), for LeakSanitizer after every point.
-FAULT_MAIN_FLAGS := -Dmain=kestrel_main -Dvm_run=fault_test_vm_run \
-	-Wno-missing-prototypes -Wno-missing-declarations
+# The machine builder in-process with every injection point failed in turn.
+# fault_lsan_test is the same test built with AddressSanitizer (its own
+# objects under $(B)/lsan/), for LeakSanitizer after every point.
 LSAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 FAULT_TEST_OBJS = $(filter-out src/default-guest.o,$(KESTREL_OBJS)) \
-	tests/unit/core/fault_test.o tests/unit/core/fault_main.o
+	tests/unit/core/fault_test.o
 UNIT_TESTS += core/fault_test
 $(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o)
 UNIT_TESTS += core/fault_lsan_test
 $(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
-$(B)/tests/unit/core/fault_main.o: src/main.c
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
-$(B)/lsan/tests/unit/core/fault_main.o: src/main.c
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LSAN_FLAGS) $(FAULT_MAIN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
-$(B)/lsan/%.o: %.c
+$(B)/lsan/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LSAN_FLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
@@ -304,7 +313,7 @@ $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
-$(B)/bench/vm_create: $(call objs,$(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS) $(HW_OBJS))
+$(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
 -include guest/Makefile.inc
@@ -323,7 +332,7 @@ FUZZ_BINS := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
 all: $(KESTREL_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
@@ -343,7 +352,7 @@ $(B)/bench/%: $(B)/bench/%.o
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-$(B)/fuzz/%: FORCE
+$(B)/fuzz/%: FORCE | setup
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)
@@ -351,14 +360,23 @@ $(B)/fuzz/%: FORCE
 run: $(KESTREL_BIN) $(GUEST_BINS)
 	$(B)/kestrel run
 
+# Order-only prerequisite of every compile rule: runs once per make, first.
 setup:
-	scripts/setup.sh
+ifneq ($(SETUP),0)
+	$(Q)scripts/setup.sh $(SETUP_GROUP)
+endif
 
 # The README's test command: installs what is missing, builds, runs everything.
 check: setup
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory SETUP=0 all
+	$(Q)$(MAKE) --no-print-directory SETUP=0 $(FUZZ_BINS)
 	$(Q)B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh
+
+# The README's first command on a new Debian 12 (scripts/check-fresh.sh):
+# downloads a base system, so it is not part of `make check`.
+.PHONY: check-fresh
+check-fresh: setup
+	$(Q)scripts/check-fresh.sh
 
 # The whole nested end-to-end matrix (tests/e2e/README.md); `make check` runs one case.
 .PHONY: check-e2e e2e-inputs
@@ -368,7 +386,7 @@ check-e2e: $(KESTREL_BIN)
 e2e-inputs:
 	$(Q)scripts/fetch-e2e-inputs.sh
 
-bench: all
+bench: setup all
 	$(Q)B=$(B) scripts/run-bench.sh $(BENCH_BINS)
 
 fuzz: $(FUZZ_BINS)

@@ -20,9 +20,9 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop be2fe"}; KPOLL=${KPOLL:-on}
-KVU=$B/kestrel-vhost-user
+KESTREL=$B/kestrel
 command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (apt-get install dpdk-dev)"; exit 0; }
-[ -x "$KVU" ] || { echo "skip: $KVU not built"; exit 0; }
+[ -x "$KESTREL" ] || { echo "skip: $KESTREL not built"; exit 0; }
 [ "$(nproc)" -ge 2 ] || { echo "skip: needs 2 CPUs"; exit 0; }
 
 DIR=$(mktemp -d /tmp/kestrel-bench-vu.XXXXXX); TAG=$(basename "$DIR")
@@ -41,7 +41,7 @@ start_backend() {	# WHO MODE
 	local sock=$DIR/vu.sock; rm -f "$sock"
 	if [ "$1" = kestrel ]; then
 		local km=loop; [ "$2" = fe2be ] && km=sink; [ "$2" = be2fe ] && km=gen
-		taskset -c 1 "$KVU" --socket "$sock" --device "net,mode=$km,poll=$KPOLL" \
+		taskset -c 1 "$KESTREL" vhost-user --socket "$sock" --device "net,mode=$km,poll=$KPOLL" \
 			>"$DIR/be.log" 2>&1 &
 	else
 		local fwd=io; [ "$2" = fe2be ] && fwd=rxonly; [ "$2" = be2fe ] && fwd=txonly

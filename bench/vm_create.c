@@ -9,11 +9,12 @@
  *   floor        the same plus what kestrel's machine has (src/arch/x86/vm.c):
  *                TSS address, in-kernel irqchip and PIT, CPUID from
  *                KVM_GET_SUPPORTED_CPUID - the ratio's denominator;
- *   kestrel      kestrel's own path, the functions main.c calls: vm_create(),
- *                vm_load_guest() (a Multiboot image), vm_add_vcpu(),
- *                vm_run() up to the guest's first exit;
- *   kestrel+dev  the same plus main.c's platform devices (UART, i8042,
- *                debug-exit, PONG, boot timer, hot-plug port).
+ *   kestrel      kestrel's core path, what the machine builder is made
+ *                of: vm_create(), vm_load_guest() (a Multiboot image),
+ *                vm_add_vcpu(), vm_run() up to the guest's first exit;
+ *   kestrel+dev  machine_create(), the builder "kestrel run" calls: the
+ *                same plus the platform devices (UART, i8042, debug-exit,
+ *                PONG, boot timer, hot-plug port), then vm_run().
  *
  * The four are run alternately ITERATIONS times (default 40) and the
  * medians printed with the ratios kestrel/floor (target <= 2). Teardown is
@@ -37,12 +38,11 @@
 
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
-#include <kestrel/hw.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/machine.h>
 #include <kestrel/memory.h>
 #include <kestrel/vm.h>
-#include <kestrel/x86/layout.h>
 
 #define RAM_SIZE	(256ULL << 20)
 #define LOAD_GPA	0x100000u
@@ -237,86 +237,74 @@ static const struct io_ops first_exit_ops = {
 	.max_access = 4,
 };
 
-struct devices {
-	struct serial *serial;
-	struct i8042 *i8042;
-	struct debugexit *debugexit;
-	struct pong *pong;
-	struct boottimer *boottimer;
-	struct cpuhotplug *cpuhotplug;
-};
-
-/* main.c's device set-up, in its order; a console that goes nowhere. */
-static int devices_create(struct vm *vm, struct devices *d)
+/*
+ * Register the first-exit port on @vm, run it to the guest's first exit
+ * and unregister. Return: ns from @t0 to that exit, or a negative errno.
+ */
+static s64 run_to_first_exit(struct vm *vm, u64 t0)
 {
-	int ret;
+	struct first_exit fe = {
+		.dev = { .ops = &first_exit_ops, .name = "first-exit" },
+		.vm = vm,
+	};
+	s64 ret;
 
-	ret = serial_create(vm, X86_COM1_PORT, X86_COM1_IRQ, -1, -1, &d->serial);
-	if (!ret)
-		ret = i8042_create(vm, &d->i8042);
-	if (!ret)
-		ret = debugexit_create(vm, X86_DEBUG_EXIT_PORT, &d->debugexit);
-	if (!ret)
-		ret = pong_create(vm, X86_PONG_PORT, X86_PONG_IRQ, &d->pong);
-	if (!ret)
-		ret = boottimer_create(vm, X86_BOOT_TIMER_GPA, &d->boottimer);
-	if (!ret)
-		ret = cpuhotplug_create(vm, X86_CPU_HOTPLUG_PORT, &d->cpuhotplug);
+	ret = iobus_register(vm_iobus(vm), IO_SPACE_PIO, FIRST_EXIT_PORT, 1, &fe.dev);
+	if (ret)
+		return ret;
+	vm_run(vm);
+	ret = atomic_load(&fe.when) ? (s64)(atomic_load(&fe.when) - t0) : -EIO;
+	iobus_unregister(vm_iobus(vm), IO_SPACE_PIO, FIRST_EXIT_PORT);
 	return ret;
 }
 
-static void devices_destroy(struct devices *d)
-{
-	cpuhotplug_destroy(d->cpuhotplug);
-	boottimer_destroy(d->boottimer);
-	pong_destroy(d->pong);
-	debugexit_destroy(d->debugexit);
-	i8042_destroy(d->i8042);
-	serial_destroy(d->serial);
-}
-
-static s64 kestrel_run(bool with_devices)
+/* The core calls a machine is made of, and nothing else. */
+static s64 kestrel_run(void)
 {
 	struct vm_config vcfg = { .ram_size = RAM_SIZE, .mem_flags = MEM_F_NORESERVE };
 	struct boot_config bcfg = {
 		.kernel = image, .kernel_size = sizeof(image), .nr_cpus = 1,
 	};
-	struct first_exit fe = { .dev = { .ops = &first_exit_ops, .name = "first-exit" } };
-	struct devices d = { 0 };
-	bool registered = false;
 	char err[256] = "";
 	struct vm *vm = NULL;
 	u64 t0 = now_ns();
 	s64 ret;
 
 	ret = vm_create(&vcfg, &vm);
-	if (ret)
-		goto out;
-	fe.vm = vm;
-	ret = vm_load_guest(vm, &bcfg, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "vm_create: cannot load the guest: %s\n", err);
-		goto out;
-	}
-	if (with_devices) {
-		ret = devices_create(vm, &d);
+	if (!ret) {
+		ret = vm_load_guest(vm, &bcfg, err, sizeof(err));
 		if (ret)
-			goto out;
+			fprintf(stderr, "vm_create: cannot load the guest: %s\n", err);
 	}
-	ret = iobus_register(vm_iobus(vm), IO_SPACE_PIO, FIRST_EXIT_PORT, 1, &fe.dev);
-	if (ret)
-		goto out;
-	registered = true;
-	ret = vm_add_vcpu(vm, NULL);
-	if (ret)
-		goto out;
-	vm_run(vm);
-	ret = atomic_load(&fe.when) ? (s64)(atomic_load(&fe.when) - t0) : -EIO;
-out:
-	if (registered)
-		iobus_unregister(vm_iobus(vm), IO_SPACE_PIO, FIRST_EXIT_PORT);
-	devices_destroy(&d);
+	if (!ret)
+		ret = vm_add_vcpu(vm, NULL);
+	if (!ret)
+		ret = run_to_first_exit(vm, t0);
 	vm_destroy(vm);
+	return ret;
+}
+
+/* What "kestrel run" builds: the machine, with a console that goes nowhere. */
+static s64 kestrel_machine_run(void)
+{
+	struct machine_config cfg = {
+		.ram_size = RAM_SIZE,
+		.nr_cpus = 1,
+		.kernel = image,
+		.kernel_size = sizeof(image),
+		.kernel_name = "the vm_create image",
+		.console_in = -1,
+		.console_out = -1,
+	};
+	struct machine *m;
+	u64 t0 = now_ns();
+	s64 ret;
+
+	ret = machine_create(&cfg, &m);
+	if (ret)
+		return ret;
+	ret = run_to_first_exit(machine_vm(m), t0);
+	machine_destroy(m);
 	return ret;
 }
 
@@ -371,8 +359,8 @@ int main(int argc, char **argv)
 			switch (v) {
 			case FLOOR_BARE: ns = floor_run(false); break;
 			case FLOOR: ns = floor_run(true); break;
-			case KESTREL: ns = kestrel_run(false); break;
-			default: ns = kestrel_run(true); break;
+			case KESTREL: ns = kestrel_run(); break;
+			default: ns = kestrel_machine_run(); break;
 			}
 			if (ns < 0) {
 				fprintf(stderr, "vm_create: %s failed: %s\n",

@@ -4,6 +4,8 @@
 # else (fail). Test output goes to $B/test-logs/<name>.log; a failure prints
 # the log's tail.
 #
+#   build   every executable tests/build/* (checks of the build itself: what
+#           a fresh machine needs, tests/build/packages.py)
 #   unit    every $B/tests/unit/*/*_test
 #   fuzz    every $B/fuzz/*, run for FUZZ_SECONDS on an in-tree seed corpus
 #   guest   every test scripts/guest-test.sh --list names
@@ -32,6 +34,11 @@ run_one() {
 	   tail -n 20 "$log" | sed 's/^/      | /' ;;
 	esac
 }
+
+for t in $(find tests/build -maxdepth 1 -type f -perm -u+x 2>/dev/null | sort); do
+	n=$(basename "$t")
+	run_one "build/${n%.*}" env B="$B" "$t"
+done
 
 for t in $(find "$B/tests/unit" -type f -name '*_test' -perm -u+x 2>/dev/null | sort); do
 	run_one "unit/${t#"$B"/tests/unit/}" "$t"

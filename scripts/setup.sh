@@ -1,20 +1,38 @@
 #!/bin/bash
 # Install what a fresh Debian 12 machine lacks to build and test kestrel.
-# Idempotent and quick when everything is present: apt-get runs only when a
-# package is missing, and then `apt-get update` runs once first.
+#
+#   scripts/setup.sh [build|test]   install what GROUP needs (default: test)
+#   scripts/setup.sh --list GROUP   print GROUP's packages, one a line
+#
+# Groups nest: "build" is what compiling kestrel, its guests, unit tests and
+# benchmark binaries needs (`make`, `make run`); "test" is "build" plus what
+# the test suite and the benchmarks run (`make check`, `make bench`): clang
+# for the fuzzers, QEMU and DPDK peers, the nested harness. So `make run` on a
+# fresh machine does not pull QEMU and DPDK.
+#
+# Idempotent and quick when everything is present (one dpkg-query call):
+# apt-get runs only when a package is missing, `apt-get update` once first.
+# Installing needs root; without it the missing packages are named.
+# tests/build/packages.py checks that every header and library the build
+# uses comes from a package in the group of the target that uses it.
 set -euo pipefail
 
-PACKAGES=(
-	# build
+BUILD_PACKAGES=(
+	# compiler, linker, make, libc headers and the static libc kestrel links
 	gcc make binutils libc6-dev pkg-config
+	# async block I/O (src/vdpa/file-blk.c), linked statically
+	liburing-dev
+	# the Firecracker-compatible API (src/api): HTTP (evhttp) and JSON, static
+	libevent-dev libjansson-dev
+)
+
+TEST_PACKAGES=(
 	# fuzzing and sanitizers (libFuzzer runtime ships with clang's rt)
 	clang libclang-rt-14-dev llvm
 	# benchmarks and leak checks
 	valgrind python3
-	# async block I/O
-	liburing-dev
-	# Firecracker-compatible API: HTTP (evhttp), JSON; curl drives it in tests
-	libevent-dev libjansson-dev curl
+	# curl --unix-socket drives the Firecracker-compatible API in tests
+	curl
 	# ACPI tables checked by a third-party disassembler
 	acpica-tools
 	# real vhost-user peers: DPDK testpmd (virtio_user, vhost PMDs), QEMU + firmware
@@ -22,19 +40,44 @@ PACKAGES=(
 	qemu-system-x86 qemu-system-common qemu-utils seabios ipxe-qemu
 	# nested end-to-end harness and guest images
 	cpio kmod xz-utils zstd lz4 procps iproute2
+	# make check-fresh: a new Debian 12 chroot
+	debootstrap
 )
 
+group_packages() {
+	case $1 in
+	build) printf '%s\n' "${BUILD_PACKAGES[@]}" ;;
+	test) printf '%s\n' "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" ;;
+	*) echo "setup: unknown group '$1' (expected build or test)" >&2; return 2 ;;
+	esac
+}
+
+if [[ ${1:-} == --list ]]; then
+	group_packages "${2:-test}"
+	exit
+fi
+group=${1:-test}
+group_packages "$group" >/dev/null || exit
+mapfile -t packages < <(group_packages "$group")
+
+if ! command -v dpkg-query >/dev/null; then
+	echo "setup: not a Debian system (no dpkg-query); install the equivalent of: ${packages[*]}" >&2
+	exit 0
+fi
+
+# One query for all: "name status" for the installed ones, errors for the rest.
+declare -A installed=()
+while read -r name status; do
+	[[ $status == 'install ok installed' ]] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
 missing=()
-for p in "${PACKAGES[@]}"; do
-	[[ $p == \#* ]] && continue
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
-	fi
+for p in "${packages[@]}"; do
+	[[ -n ${installed[$p]:-} ]] || missing+=("$p")
 done
 
 if ((${#missing[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
-		echo "setup: missing packages: ${missing[*]} (run as root to install)" >&2
+		echo "setup: missing packages: ${missing[*]} (run as root to install: sudo scripts/setup.sh $group)" >&2
 		exit 1
 	fi
 	echo "setup: installing ${missing[*]}"

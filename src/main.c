@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * kestrel's command line and the ordered set-up of a VM.
+ * kestrel's command line: options in, a machine config out; the machine
+ * itself is built by include/kestrel/machine.h.
  *
  * Subcommands live in one table (cmds[]); each parses its own options and
  * returns the process exit status. Only this file and log.c print directly.
+ *
+ * One convention for every subcommand: options go through getopt_long()
+ * ("--opt VALUE" or "--opt=VALUE"; -h and the short forms a subcommand
+ * lists); --help prints the usage on stdout and exits VM_EXIT_OK; a bad
+ * argument prints one line on stderr naming it and its accepted form and
+ * exits VM_EXIT_USAGE; a failure of the host exits VM_EXIT_HOST_ERROR.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
+#include <getopt.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +26,15 @@
 #include <kestrel/api.h>
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
-#include <kestrel/fault.h>
-#include <kestrel/hw.h>
 #include <kestrel/log.h>
-#include <kestrel/memory.h>
-#include <kestrel/virtio.h>
-#include <kestrel/vm.h>
-#include <kestrel/version.h>
+#include <kestrel/machine.h>
+#include <kestrel/parse.h>
+#include <kestrel/vdpa-dev.h>
+#include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
-#include <kestrel/x86/layout.h>
+#include <kestrel/virtio.h>
+#include <kestrel/version.h>
+#include <kestrel/vm.h>
 
 #define DEFAULT_RAM		(256ULL << 20)
 #define MIN_RAM			(1ULL << 20)
@@ -41,10 +45,13 @@
 #define MAX_MODULES		16
 #define MAX_CMDLINE		(64 * 1024)
 
-extern const unsigned char kestrel_default_guest[];
-extern const unsigned char kestrel_default_guest_end[];
+/* ---- the CLI convention ---------------------------------------------------- */
 
-/* ---- small helpers ------------------------------------------------------- */
+/* What a subcommand's parser returns when the command goes on. */
+#define CLI_GO			(-1)
+/* What cli_next() returns when parsing stops: the exit status is in cli.status. */
+#define CLI_STOP		(-1)
+#define CLI_MAX_OPTS		16
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -58,57 +65,179 @@ static __printf(1, 2) int usage_error(const char *fmt, ...)
 	for (char *p = buf; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = '?';
-	fprintf(stderr, "kestrel: %s\n", buf);
+	pr_err("%s", buf);
 	return VM_EXIT_USAGE;
 }
 
+/* The exit status for a negative errno from a subcommand's work. */
+static int exit_status_of(int err)
+{
+	if (!err)
+		return VM_EXIT_OK;
+	/* The step that failed logged it, naming the bad argument. */
+	return err == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+}
+
 /**
- * parse_size() - "256M", "1G", "4096", "2k": bytes, with an optional
- * binary suffix K, M, G or T (either case, "iB"/"B" tolerated)
- * Return: 0, or -EINVAL for anything else (including overflow).
+ * struct cli_opt - one option of a subcommand
+ * @name: its long name, without the dashes
+ * @has_arg: no_argument or required_argument
+ * @val: what cli_next() returns for it: its short form, or an OPT_* value
+ * @form: its accepted form, for error lines ("--cpus N (1 or more)")
  */
-static int parse_size(const char *s, u64 *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
+struct cli_opt {
+	const char *name;
+	int has_arg;
+	int val;
+	const char *form;
+};
 
-	if (!*s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_IRQCHIP,
+	OPT_PIT,
+	OPT_MODULE,
+	OPT_NET,
+	OPT_DISK,
+	OPT_DEVICE,
+	OPT_CONSOLE,
+	OPT_RNG,
+	OPT_IOMMU,
+	OPT_MEM_SLOTS,
+	OPT_ONCE,
+};
+
+/* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
+#define CLI_DEVICE_OPTS								\
+	{ "net", required_argument, OPT_NET, "--net sim|tap=IFNAME[,mac=M]" },	\
+	{ "disk", required_argument, OPT_DISK, "--disk PATH[,ro]" },		\
+	{ "device", required_argument, OPT_DEVICE,				\
+	  "--device vdpa,type=TYPE[,attr=value]..." },				\
+	{ "console", required_argument, OPT_CONSOLE, "--console serial|virtio" }, \
+	{ "rng", no_argument, OPT_RNG, "--rng" }
+
+#define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
+
+/**
+ * struct cli - getopt_long() over one subcommand's arguments
+ * @cmd: the subcommand, argv[0] ("run"), for "see kestrel run --help"
+ * @usage: what --help prints
+ * @opts: its options, up to an entry without a name
+ * @argc: arguments, argv[0] included
+ * @argv: the arguments
+ * @status: the exit status once cli_next() returned CLI_STOP
+ * @longopts: @opts for getopt_long()
+ * @shortopts: the short forms in @opts, for getopt_long()
+ */
+struct cli {
+	const char *cmd;
+	const char *usage;
+	const struct cli_opt *opts;
+	int argc;
+	char **argv;
+	int status;
+	struct option longopts[CLI_MAX_OPTS + 1];
+	char shortopts[2 * CLI_MAX_OPTS + 2];
+};
+
+static void cli_init(struct cli *c, const char *usage, const struct cli_opt *opts,
+		     int argc, char **argv)
+{
+	size_t n, k = 0;
+
+	*c = (struct cli){
+		.cmd = argv[0], .usage = usage, .opts = opts, .argc = argc, .argv = argv,
+	};
+	/* A leading ':' makes a missing value ':', apart from an unknown '?'. */
+	c->shortopts[k++] = ':';
+	for (n = 0; opts[n].name && n < CLI_MAX_OPTS; n++) {
+		c->longopts[n] = (struct option){ opts[n].name, opts[n].has_arg, NULL,
+						  opts[n].val };
+		if (opts[n].val < 128) {
+			c->shortopts[k++] = (char)opts[n].val;
+			if (opts[n].has_arg == required_argument)
+				c->shortopts[k++] = ':';
+		}
 	}
-	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (~0ULL >> shift))
-		return -EINVAL;
-	*out = (u64)v << shift;
-	return 0;
+	optind = 0;	/* glibc: start over, permutation state included */
+	opterr = 0;	/* our own error lines, not getopt's */
 }
 
-static int parse_uint(const char *s, unsigned int *out)
+static const struct cli_opt *cli_find(const struct cli *c, int val)
 {
-	unsigned long v;
-	char *end;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT_MAX)
-		return -EINVAL;
-	*out = (unsigned int)v;
-	return 0;
+	for (const struct cli_opt *o = c->opts; o->name; o++)
+		if (o->val == val)
+			return o;
+	return NULL;
 }
+
+/*
+ * The next option's @val, with its value in optarg; 0 when none is left
+ * (the operands are argv[optind..argc)); CLI_STOP after --help or a bad
+ * argument, both printed, with the exit status in @c->status.
+ */
+static int cli_next(struct cli *c)
+{
+	const struct cli_opt *o;
+	int ch = getopt_long(c->argc, c->argv, c->shortopts, c->longopts, NULL);
+
+	switch (ch) {
+	case -1:
+		return 0;
+	case 'h':
+		fputs(c->usage, stdout);
+		c->status = VM_EXIT_OK;
+		return CLI_STOP;
+	case ':':
+		o = cli_find(c, optopt);
+		c->status = usage_error("--%s needs a value (expected %s)", o->name, o->form);
+		return CLI_STOP;
+	case '?':
+		/* optopt: 0 for an unknown or ambiguous long option, else its val */
+		o = optopt ? cli_find(c, optopt) : NULL;
+		if (o)
+			c->status = usage_error("--%s takes no value (expected %s)", o->name,
+						o->form);
+		else if (optopt)
+			c->status = usage_error("unknown option '-%c' (see kestrel %s --help)",
+						optopt, c->cmd);
+		else
+			c->status = usage_error("unknown argument '%s' (see kestrel %s --help)",
+						c->argv[optind - 1], c->cmd);
+		return CLI_STOP;
+	}
+	return ch;
+}
+
+/* "--NAME: 'VALUE' @why (expected FORM)" for option @val, whose value is optarg. */
+static int cli_bad_value(const struct cli *c, int val, const char *why)
+{
+	const struct cli_opt *o = cli_find(c, val);
+
+	return usage_error("--%s: '%s' %s (expected %s)", o->name, optarg, why, o->form);
+}
+
+/* One operand too many: the first of them. */
+static int cli_extra_operand(const struct cli *c, int first)
+{
+	return usage_error("unknown argument '%s' (see kestrel %s --help)",
+			   c->argv[first], c->cmd);
+}
+
+/* A device option @val (value in optarg) into @devs. Return: 0 or the exit status. */
+static int cli_device_opt(const struct cli *c, int val, struct virtio_devices *devs)
+{
+	/* virtio_devices_parse_arg() logs the line naming the argument. */
+	int ret = virtio_devices_parse_arg(devs, cli_find(c, val)->name, optarg);
+
+	return ret == -ENOMEM ? VM_EXIT_HOST_ERROR : ret ? VM_EXIT_USAGE : 0;
+}
+
+/* ---- files named on the command line ----------------------------------------- */
 
 /**
  * struct file_map - a file read whole, read-only
@@ -171,17 +300,27 @@ static void file_map_close(struct file_map *f)
 /* ---- kestrel run ---------------------------------------------------------- */
 
 /**
- * struct run_opts - "kestrel run" options
+ * struct run_opts - "kestrel run" options and the files they name
+ * @cfg: the machine to build; its images point into the maps below
+ * @kernel: --kernel FILE, or NULL for the built-in guest
+ * @initrd: --initrd FILE, or NULL
+ * @modules: --module FILE[,STR] as given
+ * @nr_modules: entries of @modules
+ * @kernel_map: @kernel read whole
+ * @initrd_map: @initrd read whole
+ * @module_maps: each module's FILE read whole
+ * @module_names: each module's FILE (a copy, for the error lines)
+ * @boot_modules: what the loader gets, @cfg.modules points here
  */
 struct run_opts {
+	struct machine_config cfg;
 	const char *kernel;
 	const char *initrd;
-	const char *cmdline;
-	unsigned int cpus;
-	u64 ram_size;
-	const char *modules[MAX_MODULES];	/* FILE[,cmdline] as given */
+	const char *modules[MAX_MODULES];
 	unsigned int nr_modules;
-	struct virtio_devices *devs;	/* --net/--disk/--device/--console/--rng */
+	struct file_map kernel_map, initrd_map, module_maps[MAX_MODULES];
+	char *module_names[MAX_MODULES];
+	struct boot_module boot_modules[MAX_MODULES];
 };
 
 static const char run_usage[] =
@@ -189,7 +328,8 @@ static const char run_usage[] =
 "                   [--memory SIZE] [--module FILE[,STR]]...\n"
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
-"                   [--console serial|virtio] [--rng]\n"
+"                   [--console serial|virtio] [--rng] [--device testdev]\n"
+"                   [--irqchip split|kernel] [--pit]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -205,395 +345,192 @@ static const char run_usage[] =
 "                       (net, blk, tap, file-blk, console, rng)\n"
 "  --console serial|virtio  guest console on stdin/stdout (default serial)\n"
 "  --rng                virtio-rng fed by getrandom()\n"
+"  --device testdev     QEMU's pc-testdev (docs/testdev.md)\n"
+"  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
+"                       whole irqchip in the kernel (docs/irqchip.md)\n"
+"  --pit                an in-kernel 8254 PIT (needs --irqchip kernel)\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"
 "  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM\n";
 
-/* Accepts "--opt VALUE" and "--opt=VALUE"; returns the value or NULL. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name,
-			     bool *matched)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	*matched = false;
-	if (strncmp(a, name, n))
-		return NULL;
-	if (a[n] == '=') {
-		*matched = true;
-		return a + n + 1;
-	}
-	if (a[n])
-		return NULL;
-	*matched = true;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
-/*
- * A virtio device option (--net, --disk, --device, --console, --rng):
- * recorded in @devs, opened at attach. Return: 0; -ENOENT when argv[*i]
- * is not one; otherwise the exit status (the error line is printed).
- */
-static int run_parse_device(int argc, char **argv, int *i,
-			    struct virtio_devices *devs)
-{
-	static const char *const names[] = { "--net", "--disk", "--device",
-					     "--console" };
-	const char *name = "--rng", *v = NULL;
-	bool matched = false;
-	int ret;
-
-	if (strcmp(argv[*i], "--rng")) {
-		for (size_t k = 0; k < ARRAY_SIZE(names) && !matched; k++) {
-			name = names[k];
-			v = opt_value(argc, argv, i, name, &matched);
-		}
-		if (!matched)
-			return -ENOENT;
-		if (!v)
-			return usage_error("%s needs a value (see kestrel run --help)",
-					   name);
-	}
-	ret = virtio_devices_parse_arg(devs, name, v);
-	if (ret == -ENOMEM) {
-		pr_err("%s: out of memory", name);
-		return VM_EXIT_HOST_ERROR;
-	}
-	/* virtio_devices_parse_arg() printed the line naming the argument. */
-	return ret ? VM_EXIT_USAGE : 0;
-}
-
-static int run_parse(int argc, char **argv, struct run_opts *o)
-{
-	static const struct {
-		const char *name, *form;
-	} opts[] = {
-		{ "--kernel", "--kernel FILE" },
-		{ "--initrd", "--initrd FILE" },
-		{ "--cmdline", "--cmdline STR" },
-		{ "--cpus", "--cpus N (1 or more)" },
-		{ "--memory", "--memory SIZE (e.g. 256M, 1G or plain bytes)" },
-		{ "--module", "--module FILE[,STR]" },
-	};
-
-	o->cpus = 1;
-	o->ram_size = DEFAULT_RAM;
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-		bool matched = false;
-		size_t k;
-		int ret;
-
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(run_usage, stdout);
-			return -1;
-		}
-		for (k = 0; k < ARRAY_SIZE(opts); k++) {
-			v = opt_value(argc, argv, &i, opts[k].name, &matched);
-			if (matched)
-				break;
-		}
-		if (!matched) {
-			ret = run_parse_device(argc, argv, &i, o->devs);
-			if (ret == -ENOENT)
-				return usage_error("unknown argument '%s' (see kestrel run --help)",
-						   argv[i]);
-			if (ret)
-				return ret;
-			continue;
-		}
-		if (!v)
-			return usage_error("%s needs a value (expected %s)",
-					   opts[k].name, opts[k].form);
-		switch (k) {
-		case 0: o->kernel = v; break;
-		case 1: o->initrd = v; break;
-		case 2:
-			if (strlen(v) >= MAX_CMDLINE)
-				return usage_error("--cmdline: longer than %d bytes (expected --cmdline STR)",
-						   MAX_CMDLINE - 1);
-			o->cmdline = v;
-			break;
-		case 3:
-			if (parse_uint(v, &o->cpus) || !o->cpus)
-				return usage_error("--cpus: '%s' is not a vCPU count (expected %s)",
-						   v, opts[k].form);
-			break;
-		case 4:
-			if (parse_size(v, &o->ram_size))
-				return usage_error("--memory: '%s' is not a size (expected %s)",
-						   v, opts[k].form);
-			if (o->ram_size < MIN_RAM || o->ram_size > MAX_RAM ||
-			    !IS_ALIGNED(o->ram_size, 4096))
-				return usage_error("--memory: '%s' must be a multiple of 4K from 1M to 1T (expected %s)",
-						   v, opts[k].form);
-			break;
-		case 5:
-			if (o->nr_modules == MAX_MODULES)
-				return usage_error("--module: at most %d modules (expected %s)",
-						   MAX_MODULES, opts[k].form);
-			o->modules[o->nr_modules++] = v;
-			break;
-		}
-	}
-	if (o->initrd && !o->kernel)
-		return usage_error("--initrd needs --kernel (expected --kernel FILE --initrd FILE)");
-	return 0;
-}
-
-static atomic_bool signal_thread_done;
-
-/* Turns SIGINT/SIGTERM (blocked in every other thread) into a VM stop. */
-static void *signal_thread(void *arg)
-{
-	struct vm *vm = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	for (;;) {
-		if (sigwait(&set, &sig))
-			continue;
-		if (atomic_load(&signal_thread_done))
-			return NULL;
-		pr_info("caught signal %d, stopping the VM", sig);
-		vm_request_stop(vm, VM_STOP_USER, 0);
-	}
-}
-
-/**
- * struct machine - everything "kestrel run" builds, torn down in reverse
- */
-struct machine {
-	struct file_map kernel, initrd, modules[MAX_MODULES];
-	struct boot_module boot_modules[MAX_MODULES];
-	char *module_names[MAX_MODULES];
-	struct vm *vm;
-	struct serial *serial;
-	struct i8042 *i8042;
-	struct debugexit *debugexit;
-	struct pong *pong;
-	struct boottimer *boottimer;
-	struct cpuhotplug *cpuhotplug;
+static const struct cli_opt run_options[] = {
+	{ "kernel", required_argument, OPT_KERNEL, "--kernel FILE" },
+	{ "initrd", required_argument, OPT_INITRD, "--initrd FILE" },
+	{ "cmdline", required_argument, OPT_CMDLINE, "--cmdline STR" },
+	{ "cpus", required_argument, OPT_CPUS, "--cpus N (1 or more)" },
+	{ "memory", required_argument, OPT_MEMORY, "--memory SIZE (e.g. 256M, 1G or plain bytes)" },
+	{ "module", required_argument, OPT_MODULE, "--module FILE[,STR]" },
+	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
+	{ "pit", no_argument, OPT_PIT, "--pit" },
+	CLI_DEVICE_OPTS,
+	CLI_HELP_OPT,
+	{ NULL },
 };
 
-static int machine_read_files(struct machine *m, const struct run_opts *o)
+/* Return: CLI_GO, or the exit status (the usage or the error is printed). */
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+	struct machine_config *cfg = &o->cfg;
+	struct cli c;
+	int ch, ret;
+
+	cli_init(&c, run_usage, run_options, argc, argv);
+	cfg->nr_cpus = 1;
+	cfg->ram_size = DEFAULT_RAM;
+	while ((ch = cli_next(&c)) > 0) {
+		switch (ch) {
+		case OPT_KERNEL:
+			o->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			o->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			if (strlen(optarg) >= MAX_CMDLINE)
+				return usage_error("--cmdline: longer than %d bytes (expected --cmdline STR)",
+						   MAX_CMDLINE - 1);
+			cfg->cmdline = optarg;
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, &cfg->nr_cpus) || !cfg->nr_cpus)
+				return cli_bad_value(&c, ch, "is not a vCPU count");
+			break;
+		case OPT_MEMORY:
+			if (parse_size(optarg, &cfg->ram_size))
+				return cli_bad_value(&c, ch, "is not a size");
+			if (cfg->ram_size < MIN_RAM || cfg->ram_size > MAX_RAM ||
+			    !IS_ALIGNED(cfg->ram_size, 4096))
+				return cli_bad_value(&c, ch, "must be a multiple of 4K from 1M to 1T");
+			break;
+		case OPT_MODULE:
+			if (o->nr_modules == MAX_MODULES)
+				return usage_error("--module: at most %d modules (expected --module FILE[,STR])",
+						   MAX_MODULES);
+			o->modules[o->nr_modules++] = optarg;
+			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "split"))
+				cfg->irqchip = VM_IRQCHIP_SPLIT;
+			else if (!strcmp(optarg, "kernel"))
+				cfg->irqchip = VM_IRQCHIP_KERNEL;
+			else
+				return cli_bad_value(&c, ch, "is neither split nor kernel");
+			break;
+		case OPT_PIT:
+			cfg->pit = true;
+			break;
+		case OPT_DEVICE:
+			/* A platform device, not a virtio one. */
+			if (!strcmp(optarg, "testdev")) {
+				cfg->testdev = true;
+				break;
+			}
+			ret = cli_device_opt(&c, ch, cfg->devs);
+			if (ret)
+				return ret;
+			break;
+		default:
+			ret = cli_device_opt(&c, ch, cfg->devs);
+			if (ret)
+				return ret;
+		}
+	}
+	if (ch)
+		return c.status;
+	if (optind < argc)
+		return cli_extra_operand(&c, optind);
+	if (o->initrd && !o->kernel)
+		return usage_error("--initrd needs --kernel (expected --kernel FILE --initrd FILE)");
+	if (cfg->pit && cfg->irqchip != VM_IRQCHIP_KERNEL)
+		return usage_error("--pit needs the in-kernel irqchip (expected --irqchip kernel --pit)");
+	return CLI_GO;
+}
+
+/* Read the files @o names, and point the machine's images at them. */
+static int run_read_files(struct run_opts *o)
 {
 	int ret;
 
 	if (o->kernel) {
-		ret = file_map_open("--kernel", o->kernel, MAX_KERNEL_SIZE, &m->kernel);
+		ret = file_map_open("--kernel", o->kernel, MAX_KERNEL_SIZE, &o->kernel_map);
 		if (ret)
 			return ret;
 	}
 	if (o->initrd) {
-		ret = file_map_open("--initrd", o->initrd, MAX_INITRD_SIZE, &m->initrd);
+		ret = file_map_open("--initrd", o->initrd, MAX_INITRD_SIZE, &o->initrd_map);
 		if (ret)
 			return ret;
 	}
 	for (unsigned int i = 0; i < o->nr_modules; i++) {
 		const char *comma = strchr(o->modules[i], ',');
 
-		m->module_names[i] = comma ? strndup(o->modules[i], comma - o->modules[i])
+		o->module_names[i] = comma ? strndup(o->modules[i], comma - o->modules[i])
 					   : strdup(o->modules[i]);
-		if (!m->module_names[i])
-			return usage_error("--module: out of memory");
-		ret = file_map_open("--module", m->module_names[i], MAX_MODULE_SIZE,
-				    &m->modules[i]);
+		if (!o->module_names[i]) {
+			pr_err("--module: out of memory");
+			return VM_EXIT_HOST_ERROR;
+		}
+		ret = file_map_open("--module", o->module_names[i], MAX_MODULE_SIZE,
+				    &o->module_maps[i]);
 		if (ret)
 			return ret;
-		m->boot_modules[i] = (struct boot_module){
-			.data = m->modules[i].data,
-			.size = m->modules[i].size,
-			.cmdline = comma ? comma + 1 : m->module_names[i],
+		o->boot_modules[i] = (struct boot_module){
+			.data = o->module_maps[i].data,
+			.size = o->module_maps[i].size,
+			.cmdline = comma ? comma + 1 : o->module_names[i],
 		};
 	}
+	o->cfg.kernel = o->kernel_map.data;
+	o->cfg.kernel_size = o->kernel_map.size;
+	o->cfg.kernel_name = o->kernel;
+	o->cfg.initrd = o->initrd_map.data;
+	o->cfg.initrd_size = o->initrd_map.size;
+	o->cfg.modules = o->boot_modules;
+	o->cfg.nr_modules = o->nr_modules;
 	return 0;
 }
 
-static void machine_close_files(struct machine *m)
+static void run_opts_release(struct run_opts *o)
 {
-	file_map_close(&m->kernel);
-	file_map_close(&m->initrd);
+	file_map_close(&o->kernel_map);
+	file_map_close(&o->initrd_map);
 	for (unsigned int i = 0; i < MAX_MODULES; i++) {
-		file_map_close(&m->modules[i]);
-		free(m->module_names[i]);
+		file_map_close(&o->module_maps[i]);
+		free(o->module_names[i]);
 	}
+	virtio_devices_destroy(o->cfg.devs);
 }
 
-/*
- * Build the machine in order, run it, tear it down. Each step that fails
- * jumps to the label that undoes everything before it.
- */
 static int cmd_run(int argc, char **argv)
 {
-	struct machine m = { 0 };
 	struct run_opts o = { 0 };
-	struct vm_config vcfg;
-	struct boot_config bcfg;
-	pthread_t sigthread;
-	sigset_t stop_signals;
-	char err[256] = "";
-	int ret, status = VM_EXIT_HOST_ERROR;
+	struct machine *m;
+	int ret, status;
 
-	ret = virtio_devices_create(&o.devs);
-	if (ret) {
-		pr_err("cannot allocate the device list: %s", strerror(-ret));
+	if (machine_devices_create(&o.cfg.devs))
 		return VM_EXIT_HOST_ERROR;
-	}
-	ret = run_parse(argc, argv, &o);
-	if (ret) {
-		status = ret < 0 ? 0 : ret;
-		goto out_close_files;
-	}
-	ret = machine_read_files(&m, &o);
-	if (ret) {
-		status = ret;
-		goto out_close_files;
-	}
-
-	/* SIGINT/SIGTERM go to the signal thread only (threads inherit this). */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-
-	vcfg = (struct vm_config){ .ram_size = o.ram_size, .mem_flags = MEM_F_NORESERVE };
-	ret = vm_create(&vcfg, &m.vm);
-	if (ret) {
-		pr_err("cannot create the VM: %s%s", strerror(-ret),
-		       ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and usable?)" : "");
-		goto out_close_files;
-	}
-	if (o.cpus > vm_max_vcpus(m.vm)) {
-		status = usage_error("--cpus: %u is more than KVM allows here (expected --cpus N with N from 1 to %u)",
-				     o.cpus, vm_max_vcpus(m.vm));
-		goto out_destroy_vm;
-	}
-
-	/* Before the loader: their windows and GSIs go into the DSDT/cmdline. */
-	ret = virtio_devices_attach(o.devs, m.vm);
-	if (ret) {
-		/* Logged naming the option; a path or name that does not work is a
-		 * bad argument, anything else a host error. */
-		if (ret == -ENOENT || ret == -EINVAL || ret == -EISDIR ||
-		    ret == -ENOTBLK || ret == -EROFS || ret == -ENODEV)
-			status = VM_EXIT_USAGE;
-		goto out_destroy_vm;
-	}
-
-	bcfg = (struct boot_config){
-		.kernel = o.kernel ? m.kernel.data : kestrel_default_guest,
-		.kernel_size = o.kernel ? m.kernel.size
-			: (size_t)(kestrel_default_guest_end - kestrel_default_guest),
-		.initrd = m.initrd.data,
-		.initrd_size = m.initrd.size,
-		.cmdline = o.cmdline,
-		.modules = m.boot_modules,
-		.nr_modules = o.nr_modules,
-		.nr_cpus = o.cpus,
-	};
-	bcfg.mmio_devs = virtio_devices_boot_list(o.devs, &bcfg.nr_mmio_devs);
-	ret = vm_load_guest(m.vm, &bcfg, err, sizeof(err));
-	if (ret == -ENOMEM || ret == -EIO) {
-		/* Out of memory, or a KVM ioctl failed: not the image's fault. */
-		pr_err("cannot load the guest: %s", err[0] ? err : strerror(-ret));
-		goto out_destroy_vm;
-	}
-	if (ret) {
-		status = usage_error("--kernel %s: %s (expected a bzImage, PVH ELF or Multiboot v1 image that fits in --memory)",
-				     o.kernel ? o.kernel : "(built-in)",
-				     err[0] ? err : strerror(-ret));
-		goto out_destroy_vm;
-	}
+	status = run_parse(argc, argv, &o);
+	if (status != CLI_GO)
+		goto out_release;
+	status = run_read_files(&o);
+	if (status)
+		goto out_release;
 
 	/* With --console virtio, stdin belongs to the virtio-console. */
-	ret = serial_create(m.vm, X86_COM1_PORT, X86_COM1_IRQ,
-			    virtio_devices_console_is_virtio(o.devs) ? -1 : STDIN_FILENO,
-			    STDOUT_FILENO, &m.serial);
+	o.cfg.console_in = virtio_devices_console_is_virtio(o.cfg.devs) ? -1 : STDIN_FILENO;
+	o.cfg.console_out = STDOUT_FILENO;
+	o.cfg.stop_on_signals = true;
+	ret = machine_create(&o.cfg, &m);
 	if (ret) {
-		pr_err("cannot create the serial device: %s", strerror(-ret));
-		goto out_destroy_devices;
+		status = exit_status_of(ret);
+		goto out_release;
 	}
-	ret = i8042_create(m.vm, &m.i8042);
-	if (ret) {
-		pr_err("cannot create the i8042 device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = debugexit_create(m.vm, X86_DEBUG_EXIT_PORT, &m.debugexit);
-	if (ret) {
-		pr_err("cannot create the debug-exit device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = pong_create(m.vm, X86_PONG_PORT, X86_PONG_IRQ, &m.pong);
-	if (ret) {
-		pr_err("cannot create the pong device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = boottimer_create(m.vm, X86_BOOT_TIMER_GPA, &m.boottimer);
-	if (ret) {
-		pr_err("cannot create the boot timer device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	ret = cpuhotplug_create(m.vm, X86_CPU_HOTPLUG_PORT, &m.cpuhotplug);
-	if (ret) {
-		pr_err("cannot create the cpu hot-plug device: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-
-	for (unsigned int i = 0; i < o.cpus; i++) {
-		ret = vm_add_vcpu(m.vm, NULL);
-		if (ret) {
-			pr_err("cannot create vCPU %u: %s", i, strerror(-ret));
-			goto out_destroy_devices;
-		}
-	}
-
-	ret = xpthread_create(&sigthread, NULL, signal_thread, m.vm);
-	if (ret) {
-		pr_err("cannot start the signal thread: %s", strerror(-ret));
-		goto out_destroy_devices;
-	}
-	vm_run(m.vm);
-	status = vm_exit_status(m.vm);
-	/*
-	 * No fast exit (_exit() here, leaving teardown to the kernel): it
-	 * would save only the thread joins and unmaps (~0.3 ms). Most of the
-	 * exit time is KVM destroying the VM, and process exit does that too,
-	 * synchronously, before the parent can reap us: closing the last fd of
-	 * a VM with the in-kernel irqchip and PIT waits for SRCU grace periods
-	 * (kvm_free_pit() unregistering the PIT's irq notifiers, then
-	 * srcu_barrier() in kvm_destroy_vm()), ~5-20 ms on this HZ=250 host
-	 * whatever the order of our own teardown. So the CLI takes the same
-	 * complete, leak-checked teardown as the library.
-	 */
-
-	atomic_store(&signal_thread_done, true);
-	pthread_kill(sigthread, SIGTERM);
-	pthread_join(sigthread, NULL);
-	goto out_destroy_devices;
-
-out_destroy_devices:
-	cpuhotplug_destroy(m.cpuhotplug);
-	boottimer_destroy(m.boottimer);
-	pong_destroy(m.pong);
-	debugexit_destroy(m.debugexit);
-	i8042_destroy(m.i8042);
-	serial_destroy(m.serial);
-out_destroy_vm:
-	/* Devices go first: they hold ioeventfds, irqfds and RAM mappings. */
-	virtio_devices_destroy(o.devs);
-	o.devs = NULL;
-	vm_destroy(m.vm);
-out_close_files:
-	virtio_devices_destroy(o.devs);
-	machine_close_files(&m);
+	status = machine_run(m);
+	machine_destroy(m);
+out_release:
+	run_opts_release(&o);
 	return status;
 }
 
@@ -608,83 +545,138 @@ static const char acpi_dump_usage[] =
 "APIC, DSDT), ready for `iasl -d`. Nothing is opened or created: devices\n"
 "are only placed. Needs no /dev/kvm.\n";
 
+static const struct cli_opt acpi_dump_options[] = {
+	{ "cpus", required_argument, OPT_CPUS, "--cpus N" },
+	CLI_DEVICE_OPTS,
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
 static int cmd_acpi_dump(int argc, char **argv)
 {
-	struct boot_mmio_dev mmio[X86_VIRTIO_MMIO_MAX];
-	struct virtio_devices *devs = NULL;
-	struct boot_config bcfg = { .nr_cpus = 1 };
-	const char *dir = NULL;
+	struct machine_config cfg = { .nr_cpus = 1 };
+	const char *dir;
 	struct stat st;
-	int ret, status = VM_EXIT_USAGE;
+	struct cli c;
+	int ch, ret, status = VM_EXIT_USAGE;
 
-	ret = virtio_devices_create(&devs);
-	if (ret) {
-		pr_err("cannot allocate the device list: %s", strerror(-ret));
+	if (machine_devices_create(&cfg.devs))
 		return VM_EXIT_HOST_ERROR;
-	}
-	for (int i = 0; i < argc; i++) {
-		bool matched;
-		const char *v;
-
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(acpi_dump_usage, stdout);
-			status = 0;
-			goto out_destroy_devs;
-		}
-		v = opt_value(argc, argv, &i, "--cpus", &matched);
-		if (matched) {
-			if (!v || parse_uint(v, &bcfg.nr_cpus) || !bcfg.nr_cpus ||
-			    bcfg.nr_cpus > 254) {
-				usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to 254)",
-					    v ? v : "");
+	cli_init(&c, acpi_dump_usage, acpi_dump_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0) {
+		if (ch != OPT_CPUS) {
+			status = cli_device_opt(&c, ch, cfg.devs);
+			if (status)
 				goto out_destroy_devs;
-			}
-			continue;
-		}
-		ret = run_parse_device(argc, argv, &i, devs);
-		if (ret == -ENOENT) {
-			if (argv[i][0] == '-' || dir) {
-				usage_error("unknown argument '%s' (see kestrel acpi-dump --help)",
-					    argv[i]);
-				goto out_destroy_devs;
-			}
-			dir = argv[i];
-			continue;
-		}
-		if (ret) {
-			status = ret;
+		} else if (parse_uint(optarg, &cfg.nr_cpus) || !cfg.nr_cpus ||
+			   cfg.nr_cpus > VM_MAX_VCPUS) {
+			status = usage_error("--cpus: '%s' is not a vCPU count (expected --cpus N with N from 1 to %u)",
+					     optarg, VM_MAX_VCPUS);
 			goto out_destroy_devs;
 		}
 	}
-	if (!dir) {
-		usage_error("missing DIR (expected kestrel acpi-dump DIR [--cpus N] [devices])");
+	if (ch) {
+		status = c.status;
 		goto out_destroy_devs;
 	}
+	if (optind == argc) {
+		status = usage_error("missing DIR (expected kestrel acpi-dump DIR [--cpus N] [devices])");
+		goto out_destroy_devs;
+	}
+	if (optind + 1 < argc) {
+		status = cli_extra_operand(&c, optind + 1);
+		goto out_destroy_devs;
+	}
+	dir = argv[optind];
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		usage_error("'%s' is not a directory (expected kestrel acpi-dump DIR, DIR existing)",
-			    dir);
+		status = usage_error("'%s' is not a directory (expected kestrel acpi-dump DIR, DIR existing)",
+				     dir);
 		goto out_destroy_devs;
 	}
-	bcfg.nr_mmio_devs = virtio_devices_plan(devs, mmio, ARRAY_SIZE(mmio));
-	bcfg.mmio_devs = bcfg.nr_mmio_devs ? mmio : NULL;
-	ret = boot_tables_dump(&bcfg, dir);
-	if (ret) {
+	ret = machine_dump_tables(&cfg, dir);
+	if (ret && ret != -EINVAL)
 		pr_err("cannot write the tables to %s: %s", dir, strerror(-ret));
-		status = VM_EXIT_HOST_ERROR;
-		goto out_destroy_devs;
-	}
-	status = 0;
+	status = exit_status_of(ret);
 out_destroy_devs:
-	virtio_devices_destroy(devs);
+	virtio_devices_destroy(cfg.devs);
 	return status;
 }
 
 /* ---- kestrel vhost-user ------------------------------------------------------ */
 
+static const char vhost_user_usage[] =
+"usage: kestrel vhost-user --socket PATH --device TYPE[,attr=value...]\n"
+"                          [--iommu] [--mem-slots N] [--once] [-v]\n"
+"\n"
+"  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
+"  -d, --device TYPE[,attr=value...]  the vDPA device to serve, TYPE one of:\n"
+"      net       simulator: name, mac, mtu, max_vqp, poll, mode=loop|sink|gen,\n"
+"                gen_len (loop: TX frames come back on RX; sink: TX counted\n"
+"                and dropped; gen: RX buffers filled with gen_len-byte frames,\n"
+"                default 64, TX as sink)\n"
+"      blk       RAM disk: name, capacity, ro, serial\n"
+"      file-blk  path, ro, serial\n"
+"      tap       path=IFNAME, mac, mtu\n"
+"      console, rng\n"
+"  --iommu              offer VIRTIO_F_ACCESS_PLATFORM (the IOTLB message path)\n"
+"  --mem-slots N        memory regions a front-end may add (default: the most)\n"
+"  --once               exit once the first front-end has disconnected\n"
+"  -v, --verbose        debug logging\n"
+"\n"
+"Serves front-ends one at a time until SIGINT/SIGTERM.\n"
+"exit status: 0 stopped by a signal (or --once), 2 bad arguments, 4 host error\n";
+
+static const struct cli_opt vhost_user_options[] = {
+	{ "socket", required_argument, 's', "--socket PATH" },
+	{ "device", required_argument, 'd', "--device TYPE[,attr=value...]" },
+	{ "iommu", no_argument, OPT_IOMMU, "--iommu" },
+	{ "mem-slots", required_argument, OPT_MEM_SLOTS, "--mem-slots N" },
+	{ "once", no_argument, OPT_ONCE, "--once" },
+	{ "verbose", no_argument, 'v', "--verbose" },
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
 static int cmd_vhost_user(int argc, char **argv)
 {
-	/* vhost_user_cmd_main() wants the command name in argv[0]. */
-	return vhost_user_cmd_main(argc + 1, argv - 1);
+	struct vhost_user_server_opts opts = { 0 };
+	const char *sock = NULL, *spec = NULL;
+	struct cli c;
+	int ch;
+
+	cli_init(&c, vhost_user_usage, vhost_user_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'd':
+			spec = optarg;
+			break;
+		case OPT_IOMMU:
+			opts.iommu = true;
+			break;
+		case OPT_MEM_SLOTS:
+			if (parse_uint(optarg, &opts.max_mem_slots) || !opts.max_mem_slots ||
+			    opts.max_mem_slots > VHOST_USER_SERVER_MEM_SLOTS)
+				return usage_error("--mem-slots: '%s' is not a slot count (expected --mem-slots N with N from 1 to %u)",
+						   optarg, VHOST_USER_SERVER_MEM_SLOTS);
+			break;
+		case OPT_ONCE:
+			opts.once = true;
+			break;
+		case 'v':
+			log_level_set(LOG_DEBUG);
+			break;
+		}
+	}
+	if (ch)
+		return c.status;
+	if (optind < argc)
+		return cli_extra_operand(&c, optind);
+	if (!sock || !spec)
+		return usage_error("--socket and --device are required (expected kestrel vhost-user --socket PATH --device TYPE[,attr=value...])");
+	return exit_status_of(vhost_user_serve(sock, spec, &opts));
 }
 
 /* ---- dispatch --------------------------------------------------------------- */
@@ -717,31 +709,11 @@ static const char main_usage[] =
 "  --start-time-cpu-us, --parent-cpu-time-us, --http-api-max-payload-size,\n"
 "  --mmds-size-limit    accepted and ignored, with a log line\n";
 
-/*
- * Firecracker mode: no command, or flags only. --help and --version are
- * answered here, wherever they stand, as Firecracker does.
- */
-static int cmd_firecracker(int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--help")) {
-			fputs(main_usage, stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--version")) {
-			/* Clients read the 2nd word of line 1 (Kata: less its "v"). */
-			printf("Firecracker v%s (kestrel %s)\n", API_FIRECRACKER_VERSION,
-			       KESTREL_VERSION);
-			return 0;
-		}
-	}
-	return api_fc_main(argc, argv, NULL);
-}
-
 /**
  * struct cmd - one subcommand
  * @name: what the user types
- * @fn: runs it with the arguments after the name; returns the exit status
+ * @fn: runs it with its arguments, argv[0] being @name; returns the exit
+ *	status
  */
 static const struct cmd {
 	const char *name;
@@ -752,17 +724,68 @@ static const struct cmd {
 	{ "acpi-dump", cmd_acpi_dump },
 };
 
+/*
+ * The vDPA device types every subcommand offers (src/vdpa/types.c lists
+ * them): registered here, once, before any subcommand runs.
+ */
+static int register_device_types(void)
+{
+	return vdpa_register_types();
+}
+
+/*
+ * Firecracker mode: no command, or flags only. --help and --version are
+ * answered wherever they stand, as Firecracker does.
+ */
+static int cmd_firecracker(int argc, char **argv)
+{
+	struct api_vmm *vmm;
+	int ret, status;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			fputs(main_usage, stdout);
+			return VM_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			/* Clients read the 2nd word of line 1 (Kata: less its "v"). */
+			printf("Firecracker v%s (kestrel %s)\n", API_FIRECRACKER_VERSION,
+			       KESTREL_VERSION);
+			return VM_EXIT_OK;
+		}
+	}
+	ret = register_device_types();
+	if (!ret)
+		ret = api_vmm_create(&vmm);
+	if (ret) {
+		pr_err("cannot set up the VMM: %s", strerror(-ret));
+		return VM_EXIT_HOST_ERROR;
+	}
+	status = api_fc_main(argc, argv, vmm);
+	api_vmm_destroy(vmm);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
+	int ret;
+
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
 		fputs(main_usage, stdout);
-		return 0;
+		return VM_EXIT_OK;
 	}
 	if (argc < 2 || !strncmp(argv[1], "--", 2))
 		return cmd_firecracker(argc - 1, argv + 1);
-	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 2, argv + 2);
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		ret = register_device_types();
+		if (ret) {
+			pr_err("cannot register the vDPA device types: %s", strerror(-ret));
+			return VM_EXIT_HOST_ERROR;
+		}
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
 	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump; see kestrel --help)",
 			   argv[1]);
 }

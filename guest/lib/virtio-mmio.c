@@ -2,7 +2,7 @@
 /*
  * virtio-mmio v2 (virtio 1.2 §4.2) from the driver's side: discovery of
  * the slots kestrel fills (x86/layout.h: window n at X86_VIRTIO_MMIO_BASE
- * + n * 4 KiB, GSI 10 + n), the initialisation sequence of §3.1.1, queue
+ * + n * 4 KiB, GSI 10 + n % 6), the initialisation sequence of §3.1.1, queue
  * set-up (§4.2.3.2), config space and interrupts (IOAPIC, edge).
  *
  * Register accesses are 32-bit (the transport ignores other sizes) and
@@ -55,7 +55,7 @@ unsigned int virtio_probe(void)
 		if (!d->id)
 			continue;	/* §4.2.2: placeholder slot */
 		d->slot = n;
-		d->irq = X86_VIRTIO_MMIO_IRQ0 + n % 6;
+		d->irq = X86_VIRTIO_MMIO_IRQ0 + n % X86_VIRTIO_MMIO_NR_IRQS;
 		virtio_ndevs++;
 	}
 	return virtio_ndevs;

@@ -214,6 +214,23 @@ struct api_vmm {
 };
 
 /**
+ * api_vmm_create() - the VMM that builds struct vmconfig with the machine
+ *	builder (include/kestrel/machine.h) and runs it on a thread "fc_vmm"
+ * @out: the VMM, for api_fc_main()
+ *
+ * Drives become file-blk devices (the root one first, and root= plus ro
+ * or rw on the command line as Firecracker adds them), network interfaces
+ * TAP devices, entropy an rng device; without boot-source the built-in
+ * test guest boots.
+ *
+ * Return: 0 or a negative errno.
+ */
+int api_vmm_create(struct api_vmm **out);
+
+/** api_vmm_destroy() - tear down its VM if one is left, and free @vmm; NULL ok */
+void api_vmm_destroy(struct api_vmm *vmm);
+
+/**
  * api_fc_main() - kestrel in Firecracker mode (no subcommand)
  * @argc: arguments after the program name
  * @argv: them; Firecracker's flags (kestrel --help lists them)

@@ -41,6 +41,9 @@ struct boot_mmio_dev {
  * struct boot_config - everything a loader needs to place a guest
  * @kernel: the kernel image bytes (untrusted)
  * @kernel_size: bytes at @kernel
+ * @kernel_path: the image's name as the user gave it, or NULL; a Multiboot
+ *		 kernel's command line is "@kernel_path @cmdline" (GRUB and QEMU
+ *		 pass the path first, and test kernels take argv[0] from it)
  * @initrd: initial ramdisk bytes, or NULL
  * @initrd_size: bytes at @initrd, 0 when there is none
  * @cmdline: kernel command line, or NULL
@@ -53,6 +56,7 @@ struct boot_mmio_dev {
 struct boot_config {
 	const void *kernel;
 	size_t kernel_size;
+	const char *kernel_path;
 	const void *initrd;
 	size_t initrd_size;
 	const char *cmdline;

@@ -20,6 +20,8 @@ struct debugexit;
 struct pong;
 struct boottimer;
 struct cpuhotplug;
+struct testdev;
+struct rtc;
 
 /* ---- 16550A UART ------------------------------------------------------- */
 
@@ -298,5 +300,82 @@ int cpuhotplug_create(struct vm *vm, u16 port, struct cpuhotplug **out);
 
 /** cpuhotplug_destroy() - release the port and free @c; NULL ok */
 void cpuhotplug_destroy(struct cpuhotplug *c);
+
+/* ---- MC146818 CMOS real-time clock (docs/rtc.md) ------------------------- */
+
+#define RTC_NR_PORTS		2	/* index, data */
+
+#define RTC_REG_SECONDS		0x00
+#define RTC_REG_SECONDS_ALARM	0x01
+#define RTC_REG_MINUTES		0x02
+#define RTC_REG_MINUTES_ALARM	0x03
+#define RTC_REG_HOURS		0x04
+#define RTC_REG_HOURS_ALARM	0x05
+#define RTC_REG_WEEKDAY		0x06	/* 1 = Sunday */
+#define RTC_REG_DAY		0x07
+#define RTC_REG_MONTH		0x08
+#define RTC_REG_YEAR		0x09	/* two digits */
+#define RTC_REG_A		0x0a
+#define RTC_REG_B		0x0b
+#define RTC_REG_C		0x0c
+#define RTC_REG_D		0x0d
+#define RTC_REG_CENTURY		0x32	/* the FADT's century field names it */
+
+#define RTC_A_UIP		0x80	/* update in progress */
+#define RTC_B_SET		0x80	/* clock stopped for setting */
+#define RTC_B_PIE		0x40	/* periodic interrupt enable */
+#define RTC_B_AIE		0x20	/* alarm interrupt enable */
+#define RTC_B_UIE		0x10	/* update-ended interrupt enable */
+#define RTC_B_DM		0x04	/* binary (else BCD) */
+#define RTC_B_24H		0x02	/* 24-hour (else 12-hour, bit 7 = PM) */
+#define RTC_C_IRQF		0x80
+#define RTC_C_PF		0x40
+#define RTC_C_AF		0x20
+#define RTC_C_UF		0x10
+#define RTC_D_VRT		0x80	/* valid RAM and time */
+
+/**
+ * rtc_create() - an MC146818 RTC on @port (index) and @port + 1 (data)
+ * @vm: the VM
+ * @port: base port (0x70 on a PC)
+ * @irq: its interrupt line (8 on a PC)
+ * @out: the device
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int rtc_create(struct vm *vm, u16 port, u32 irq, struct rtc **out);
+
+/** rtc_destroy() - stop its timer, release the ports, free @r; NULL ok */
+void rtc_destroy(struct rtc *r);
+
+/* ---- QEMU's ISA test device (docs/testdev.md is the specification) ------- */
+
+/* Fixed addresses: test kernels written for QEMU's pc-testdev use them. */
+#define TESTDEV_SCRATCH_PORT		0xe0	/* 4 ports: 32-bit scratch */
+#define TESTDEV_FLUSH_PORT		0xe4	/* 4-byte write: flush a page */
+#define TESTDEV_SCRATCH_BYTE_PORT	0xe8	/* 4 ports: scratch, bytewise */
+#define TESTDEV_IRQ_PORT		0x2000	/* + n: interrupt line n */
+#define TESTDEV_NR_IRQS			24
+#define TESTDEV_IOMEM_GPA		0xff000000ULL
+#define TESTDEV_IOMEM_SIZE		0x10000ULL
+
+/**
+ * testdev_create() - QEMU's pc-testdev: a scratch register, page flush,
+ *	interrupt lines and a memory-like MMIO window (see above)
+ * @vm: the VM (its I/O bus and in-kernel irqchip)
+ * @out: the device
+ *
+ * Opt-in (--device testdev): port 0xe0..0xef and 0x2000 are otherwise
+ * free for the guest to probe.
+ *
+ * Return: 0, -ENOMEM, or -EEXIST if a range is taken.
+ */
+int testdev_create(struct vm *vm, struct testdev **out);
+
+/**
+ * testdev_destroy() - lower the lines it raised, release its ranges, free
+ *	@t; NULL and half-built ok
+ */
+void testdev_destroy(struct testdev *t);
 
 #endif /* KESTREL_HW_H */

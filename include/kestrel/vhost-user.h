@@ -105,15 +105,22 @@ void vhost_user_server_log_stats(struct vhost_user_server *s);
 unsigned int vhost_user_server_connections(struct vhost_user_server *s);
 
 /**
- * vhost_user_cmd_main() - `kestrel vhost-user`: parse @argv, create the
+ * vhost_user_serve() - `kestrel vhost-user` after its options: create a
  *	device and serve it until SIGINT/SIGTERM
- * @argc: argument count
- * @argv: "vhost-user" (or the program name) followed by options:
- *	--socket PATH --device TYPE[,attr=value...] [--iommu]
- *	[--mem-slots N] [--once] [-v]
+ * @path: --socket PATH, the Unix socket to listen on
+ * @spec: --device TYPE[,attr=value...], a vdpa_mgmt_parse() spec (hostile)
+ * @opts: server options (--iommu, --mem-slots, --once), or NULL
  *
- * Return: the process exit status (0 ok, 1 runtime failure, 2 usage).
+ * The device types must be registered (src/main.c does it). Installs
+ * handlers for SIGINT and SIGTERM that stop the server, and ignores
+ * SIGPIPE. The device is deleted before it returns.
+ *
+ * Return: 0 once stopped (or, with @opts->once, once the front-end left);
+ * -EINVAL for a @spec or @path that does not work (a bad argument);
+ * another negative errno when the host failed. Each failure is logged,
+ * naming the option.
  */
-int vhost_user_cmd_main(int argc, char **argv);
+int vhost_user_serve(const char *path, const char *spec,
+		     const struct vhost_user_server_opts *opts);
 
 #endif /* KESTREL_VHOST_USER_H */

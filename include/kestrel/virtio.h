@@ -17,9 +17,10 @@
  * interrupt is level in spirit, but a driver that reads InterruptStatus,
  * acknowledges what it saw and then processes the rings (Linux's
  * vm_interrupt(), the guest test library) loses nothing with an edge: a
- * change after the read sets the bit again and pulses again. kestrel uses
- * ISA lines 10..15 (edge, active high by default, see x86/layout.h), so the
- * lines may be shared: every handler checks its own InterruptStatus.
+ * change after the read sets the bit again and pulses again. The machine
+ * gives its devices lines that are edge and active high by default (x86:
+ * ISA lines 10..15), more devices than lines share them: every handler
+ * checks its own InterruptStatus.
  */
 #ifndef KESTREL_VIRTIO_H
 #define KESTREL_VIRTIO_H
@@ -87,11 +88,13 @@ struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *vm_mmio);
 
 /* ---- devices from the command line ---------------------------------------
  *
- * main.c hands every device option to virtio_devices_parse_arg(), then,
- * after vm_create() and before vm_load_guest(), calls
- * virtio_devices_attach() and passes virtio_devices_boot_list() to the
- * loader. Accepted forms (each one device, in command-line order, on
- * virtio-mmio slots 0, 1, ...):
+ * With the vDPA device types registered (main.c does it before any
+ * subcommand), main.c hands every device option to
+ * virtio_devices_parse_arg(); the
+ * machine builder (include/kestrel/machine.h) chooses a window and an
+ * interrupt for each, calls virtio_devices_attach() after vm_create() and
+ * describes the same windows to the loader. Accepted forms (each one
+ * device, in command-line order, on virtio-mmio slots 0, 1, ...):
  *
  *   --net sim[,mac=M][,mtu=N]           net simulator (TX looped to RX)
  *   --net tap=IFNAME[,mac=M][,mtu=N]    net over an existing or new TAP
@@ -111,11 +114,12 @@ struct virtio_devices;
 
 /**
  * virtio_devices_create() - an empty device list
+ * @max: the most devices it takes (the machine's virtio-mmio slots)
  * @out: the list
  *
  * Return: 0 or -ENOMEM.
  */
-int virtio_devices_create(struct virtio_devices **out);
+int virtio_devices_create(unsigned int max, struct virtio_devices **out);
 
 /**
  * virtio_devices_parse_arg() - take one device option from the CLI
@@ -124,10 +128,12 @@ int virtio_devices_create(struct virtio_devices **out);
  * @val: its value (NULL for --rng; hostile)
  *
  * Only records the device; nothing is opened until attach. Errors are one
- * log line naming the option and its accepted form.
+ * log line naming the option and its accepted form (or that memory ran
+ * out).
  *
- * Return: 0; -ENOENT (@opt is not a device option: not handled);
- * -EINVAL (bad value); -E2BIG (more devices than virtio-mmio slots).
+ * Return: 0; -ENOENT (@opt is not a device option: not handled, nothing
+ * logged); -EINVAL (bad value); -E2BIG (more devices than the list takes);
+ * -ENOMEM.
  */
 int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 			     const char *val);
@@ -152,42 +158,30 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs);
  * virtio_devices_attach() - create every recorded device and its transport
  * @devs: the list
  * @vm: the VM, before its guest is loaded
+ * @place: where each device goes, virtio_devices_count() entries in list
+ *	order: @place[n].base and .irq for device n (.size at least
+ *	VIRTIO_MMIO_REGION_SIZE), chosen by the machine
  *
- * Registers the built-in management types, creates each vDPA device from
- * its spec, and puts it on virtio-mmio slot n (x86: base
- * X86_VIRTIO_MMIO_BASE + n * 0x1000, GSI 10 + n % 6).
+ * Creates each vDPA device from its spec and puts it on virtio-mmio at
+ * @place[n]. Called again after a
+ * failure, it goes on with the first device not attached.
  *
  * Return: 0 or -errno (logged, naming the device); on failure the devices
- * already attached stay until virtio_devices_destroy().
+ * already attached stay until virtio_devices_detach().
  */
-int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm);
+int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
+			  const struct boot_mmio_dev *place);
 
 /**
- * virtio_devices_plan() - where each listed device will sit, without
- *	creating anything
- * @devs: the list
- * @out: filled with each device's window and GSI, in list order
- * @max: entries of @out
- *
- * The same placement virtio_devices_attach() uses; for describing a machine
- * before (or without) building it, e.g. `kestrel acpi-dump`.
- * Return: the number of entries filled.
+ * virtio_devices_detach() - take every attached device off its VM and
+ *	delete it, keeping the list of what was asked for
+ * @devs: the list, attached in full, in part or not at all; call before
+ *	vm_destroy()
  */
-unsigned int virtio_devices_plan(const struct virtio_devices *devs,
-				 struct boot_mmio_dev *out, unsigned int max);
+void virtio_devices_detach(struct virtio_devices *devs);
 
 /**
- * virtio_devices_boot_list() - the attached devices, for struct boot_config
- * @devs: the list
- * @nr: set to the number of entries
- *
- * Return: the array (owned by @devs), or NULL when there is none.
- */
-const struct boot_mmio_dev *virtio_devices_boot_list(const struct virtio_devices *devs,
-						     unsigned int *nr);
-
-/**
- * virtio_devices_destroy() - detach and free every device, then the list
+ * virtio_devices_destroy() - detach every device, then free the list
  * @devs: may be NULL; call before vm_destroy()
  */
 void virtio_devices_destroy(struct virtio_devices *devs);

@@ -87,9 +87,10 @@ struct vcpu;
 struct boot_config;
 
 /*
- * Exit statuses of "kestrel run" (main.c maps the stop reason to these).
- * Odd statuses belong to the guest: the debug-exit port gives (v << 1) | 1.
- * Even ones are kestrel's own, so the two never collide.
+ * Exit statuses of every kestrel subcommand (vm_exit_status() maps the stop
+ * reason of "kestrel run" to these). Odd statuses belong to the guest: the
+ * debug-exit port gives (v << 1) | 1. Even ones are kestrel's own, so the
+ * two never collide.
  */
 #define VM_EXIT_OK		0	/* reset or power-off */
 #define VM_EXIT_USAGE		2	/* bad command line (one-line error) */
@@ -99,14 +100,40 @@ struct boot_config;
 #define VM_EXIT_INTERRUPTED	130	/* SIGINT/SIGTERM (VM_STOP_USER) */
 
 /**
+ * VM_MAX_VCPUS - the most vCPUs a kestrel VM has, whatever KVM allows
+ *
+ * The x86 boot tables give vCPUs xAPIC IDs 0..253 and the IOAPIC the next
+ * one; 255 is the broadcast ID. More would need x2APIC routing they do not
+ * describe. vm_max_vcpus() never exceeds it.
+ */
+#define VM_MAX_VCPUS		254
+
+/**
+ * enum vm_irqchip - where a VM's interrupt controllers are emulated
+ * @VM_IRQCHIP_SPLIT: local APICs in the kernel, the I/O APIC in kestrel, no
+ *	PIC (the default: a VM so built is destroyed in ~0.2 ms instead of
+ *	~15 ms, see docs/irqchip.md)
+ * @VM_IRQCHIP_KERNEL: everything in the kernel (PIC, IOAPIC, LAPICs), for
+ *	guests that program the 8259 PIC or the 8254 PIT
+ */
+enum vm_irqchip {
+	VM_IRQCHIP_SPLIT = 0,
+	VM_IRQCHIP_KERNEL,
+};
+
+/**
  * struct vm_config - what vm_create() builds
  * @ram_size: bytes of guest RAM (page aligned, non-zero); the architecture
  *	      lays it out (x86: below X86_RAM_32BIT_END, the rest from 4 GiB)
  * @mem_flags: MEM_F_* for the RAM
+ * @irqchip: where the interrupt controllers live (enum vm_irqchip)
+ * @pit: an in-kernel 8254 PIT too (needs VM_IRQCHIP_KERNEL)
  */
 struct vm_config {
 	u64 ram_size;
 	unsigned int mem_flags;
+	unsigned int irqchip;
+	bool pit;
 };
 
 /**
@@ -146,7 +173,7 @@ int vm_load_guest(struct vm *vm, const struct boot_config *cfg, char *err,
 
 /**
  * vm_max_vcpus() - the most vCPUs this VM can have (KVM_CAP_MAX_VCPUS,
- * bounded by the architecture)
+ * bounded by VM_MAX_VCPUS)
  */
 unsigned int vm_max_vcpus(struct vm *vm);
 

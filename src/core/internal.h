@@ -85,8 +85,7 @@ int vcpu_signal_setup(void);
  */
 
 /*
- * vm_arch_create() - lay out RAM (vm_register_ram()), then irqchip & co.;
- * may lower vm->max_vcpus to the architecture's own limit
+ * vm_arch_create() - lay out RAM (vm_register_ram()), then irqchip & co.
  */
 int vm_arch_create(struct vm *vm, const struct vm_config *cfg);
 void vm_arch_destroy(struct vm *vm);
@@ -101,5 +100,12 @@ int vcpu_arch_create(struct vcpu *vcpu);
 void vcpu_arch_destroy(struct vcpu *vcpu);
 /* vcpu_arch_dump_state() - registers and instruction bytes, at LOG_ERR */
 void vcpu_arch_dump_state(struct vcpu *vcpu);
+/*
+ * vcpu_arch_handle_exit() - an exit reason common code does not know
+ * (x86: KVM_EXIT_IOAPIC_EOI of the split irqchip); Return: true if handled
+ */
+bool vcpu_arch_handle_exit(struct vcpu *vcpu);
+/* vm_arch_set_irq_line() - drive interrupt line @gsi (vm_set_irq_line()) */
+int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level);
 
 #endif /* KESTREL_CORE_INTERNAL_H */

@@ -299,6 +299,8 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 		vcpu_fail(vcpu, msg);
 		break;
 	default:
+		if (vcpu_arch_handle_exit(vcpu))
+			break;
 		snprintf(msg, sizeof(msg), "unhandled exit reason %u", run->exit_reason);
 		vcpu_fail(vcpu, msg);
 		break;

@@ -88,7 +88,7 @@ static int vm_open_kvm(struct vm *vm)
 	ret = kvm_check_cap(vm, KVM_CAP_MAX_VCPUS);
 	if (!ret)
 		ret = kvm_check_cap(vm, KVM_CAP_NR_VCPUS);
-	vm->max_vcpus = ret > 0 ? (unsigned int)ret : 4;
+	vm->max_vcpus = MIN(ret > 0 ? (unsigned int)ret : 4, (unsigned int)VM_MAX_VCPUS);
 	return 0;
 }
 
@@ -374,10 +374,7 @@ int vm_exit_status(struct vm *vm)
 
 int vm_set_irq_line(struct vm *vm, u32 gsi, bool level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
-	int ret = ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
-
-	return ret < 0 ? -errno : 0;
+	return vm_arch_set_irq_line(vm, gsi, level);
 }
 
 static int vm_ioeventfd(struct vm *vm, enum io_space space, u64 addr,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <kestrel/log.h>
+#include <kestrel/parse.h>
 #include <kestrel/vdpa.h>
 
 /* Longest spec accepted; longer input is refused before parsing. */
@@ -96,26 +97,6 @@ int vdpa_mgmt_for_each(int (*fn)(struct vdpa_mgmt_dev *mdev, void *opaque),
 
 /* ---- value parsers (0 or -EINVAL; the caller logs) -------------------- */
 
-static int parse_u64(const char *s, u64 *out)
-{
-	u64 v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		unsigned int d;
-
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		d = (unsigned int)(*s - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_hex_nibble(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -125,38 +106,6 @@ static int parse_hex_nibble(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-/*
- * "256M", "1G", "4096", "2k", "1GiB": bytes, with an optional binary
- * suffix K, M, G or T (either case, "iB"/"B" tolerated after it).
- */
-static int parse_size(const char *s, u64 *out)
-{
-	char digits[24];
-	size_t n = strspn(s, "0123456789");
-	unsigned int shift = 0;
-	const char *end = s + n;
-	u64 v;
-
-	if (n == 0 || n >= sizeof(digits))
-		return -EINVAL;
-	memcpy(digits, s, n);
-	digits[n] = '\0';
-	if (parse_u64(digits, &v))
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = v << shift;
-	return 0;
 }
 
 static void store_uint(void *dst, size_t size, u64 v)
@@ -192,16 +141,7 @@ int vdpa_attr_parse_size(const struct vdpa_attr *attr, const char *val, void *ds
 
 int vdpa_attr_parse_bool(const struct vdpa_attr *attr, const char *val, void *dst)
 {
-	static const char *const yes[] = { "on", "yes", "true", "1" };
-	static const char *const no[] = { "off", "no", "false", "0" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-		if (!strcmp(val, yes[i]) || !strcmp(val, no[i])) {
-			*(bool *)dst = !strcmp(val, yes[i]);
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return parse_bool(val, dst);
 }
 
 int vdpa_attr_parse_string(const struct vdpa_attr *attr, const char *val, void *dst)

@@ -3,8 +3,9 @@
  * Devices from the command line: turn --net/--disk/--device/--console/--rng
  * into vDPA management specs, check them at once (so a typo is a one-line
  * usage error before any VM exists), and at attach time create each device
- * and put it on a virtio-mmio slot. See include/kestrel/virtio.h for the
- * accepted forms.
+ * and put it on the virtio-mmio window the machine chose for it. Where the
+ * windows are is the machine's business (src/arch/x86/machine.c), not the
+ * transport's. See include/kestrel/virtio.h for the accepted forms.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,21 +14,12 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
-#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
-#include <kestrel/x86/layout.h>
 
 #include "internal.h"
 
 /* Longest spec we build (vdpa_mgmt_parse() refuses longer). */
 #define VDEV_SPEC_MAX		1024
-
-/*
- * x86 slots (x86/layout.h): window n at X86_VIRTIO_MMIO_BASE + n * 4 KiB,
- * GSI 10 + n, wrapping after 15: ISA lines that default to edge/active-high,
- * which is what irqfd gives. Devices past the sixth share a line.
- */
-#define VDEV_IRQ_LINES		6
 
 /**
  * struct virtio_dev_slot - one device of the list
@@ -45,29 +37,27 @@ struct virtio_dev_slot {
 
 /**
  * struct virtio_devices - what the command line asked for
+ * @max: entries of @slots (the machine's virtio-mmio slots)
  * @nr: entries of @slots in use
- * @slots: devices, in command-line order
- * @nr_boot: entries of @boot filled by attach
- * @boot: the loader's view of the attached devices
+ * @nr_attached: entries of @slots attached, counting from 0
  * @console_virtio: --console virtio was given
+ * @slots: devices, in command-line order
  */
 struct virtio_devices {
+	unsigned int max;
 	unsigned int nr;
-	struct virtio_dev_slot slots[X86_VIRTIO_MMIO_MAX];
-	unsigned int nr_boot;
-	struct boot_mmio_dev boot[X86_VIRTIO_MMIO_MAX];
+	unsigned int nr_attached;
 	bool console_virtio;
+	struct virtio_dev_slot slots[];
 };
 
-int virtio_devices_create(struct virtio_devices **out)
+int virtio_devices_create(unsigned int max, struct virtio_devices **out)
 {
-	*out = xzalloc(sizeof(**out));
-	return *out ? 0 : -ENOMEM;
-}
-
-static int vdev_register_types(void)
-{
-	return vdpa_register_types();
+	*out = xzalloc(sizeof(**out) + (size_t)max * sizeof((*out)->slots[0]));
+	if (!*out)
+		return -ENOMEM;
+	(*out)->max = max;
+	return 0;
 }
 
 /* Record @spec after checking it parses; errors name @opt and @val. */
@@ -82,14 +72,10 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 
 	snprintf(what, sizeof(what), "--%s%s%.64s", opt, val ? " " : "",
 		 val ? val : "");
-	if (devs->nr == ARRAY_SIZE(devs->slots)) {
-		pr_err("%s: at most %zu virtio devices", what,
-		       ARRAY_SIZE(devs->slots));
+	if (devs->nr == devs->max) {
+		pr_err("%s: at most %u virtio devices", what, devs->max);
 		return -E2BIG;
 	}
-	ret = vdev_register_types();
-	if (ret)
-		return ret;
 	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
 	if (ret) {
 		pr_err("%s: not a valid device (see the line above)", what);
@@ -102,6 +88,7 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 		free(slot->spec);
 		free(slot->opt);
 		slot->spec = slot->opt = NULL;
+		pr_err("%s: out of memory", what);
 		return -ENOMEM;
 	}
 	devs->nr++;
@@ -275,38 +262,15 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs)
 	return devs->nr;
 }
 
-static void vdev_slot_place(unsigned int n, struct boot_mmio_dev *out)
+int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
+			  const struct boot_mmio_dev *place)
 {
-	out->base = X86_VIRTIO_MMIO_BASE + (u64)n * X86_VIRTIO_MMIO_SIZE;
-	out->size = X86_VIRTIO_MMIO_SIZE;
-	out->irq = X86_VIRTIO_MMIO_IRQ0 + n % VDEV_IRQ_LINES;
-}
+	int ret;
 
-unsigned int virtio_devices_plan(const struct virtio_devices *devs,
-				 struct boot_mmio_dev *out, unsigned int max)
-{
-	unsigned int n;
-
-	for (n = 0; n < devs->nr && n < max; n++)
-		vdev_slot_place(n, &out[n]);
-	return n;
-}
-
-int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm)
-{
-	int ret = vdev_register_types();
-
-	if (ret)
-		return ret;
-	for (unsigned int n = devs->nr_boot; n < devs->nr; n++) {
+	for (unsigned int n = devs->nr_attached; n < devs->nr; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
-		struct boot_mmio_dev place;
-		u64 base;
-		u32 irq;
-
-		vdev_slot_place(n, &place);
-		base = place.base;
-		irq = place.irq;
+		u64 base = place[n].base;
+		u32 irq = place[n].irq;
 
 		ret = vdpa_mgmt_dev_add(slot->spec, &slot->vdpa);
 		if (ret) {
@@ -320,33 +284,35 @@ int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm)
 			       slot->opt, n, strerror(-ret));
 			return ret;
 		}
-		virtio_mmio_boot_dev(slot->mmio, &devs->boot[n]);
-		devs->nr_boot = n + 1;
+		devs->nr_attached = n + 1;
 		pr_info("%s: %s on virtio-mmio 0x%llx, GSI %u", slot->opt,
 			slot->vdpa->name, (unsigned long long)base, irq);
 	}
 	return 0;
 }
 
-const struct boot_mmio_dev *virtio_devices_boot_list(const struct virtio_devices *devs,
-						     unsigned int *nr)
+void virtio_devices_detach(struct virtio_devices *devs)
 {
-	*nr = devs->nr_boot;
-	return devs->nr_boot ? devs->boot : NULL;
-}
-
-void virtio_devices_destroy(struct virtio_devices *devs)
-{
-	if (!devs)
-		return;
 	for (unsigned int n = devs->nr; n-- > 0;) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
 
 		virtio_mmio_destroy(slot->mmio);
 		if (slot->vdpa)
 			vdpa_mgmt_dev_del(slot->vdpa);
-		free(slot->spec);
-		free(slot->opt);
+		slot->mmio = NULL;
+		slot->vdpa = NULL;
+	}
+	devs->nr_attached = 0;
+}
+
+void virtio_devices_destroy(struct virtio_devices *devs)
+{
+	if (!devs)
+		return;
+	virtio_devices_detach(devs);
+	for (unsigned int n = 0; n < devs->nr; n++) {
+		free(devs->slots[n].spec);
+		free(devs->slots[n].opt);
 	}
 	free(devs);
 }

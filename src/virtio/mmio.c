@@ -210,10 +210,10 @@ static void vmmio_unmap_ram(struct virtio_mmio *m)
 }
 
 /*
- * Map guest RAM GPA -> HVA into every address space of the device: what the
- * device sees as IOVAs are guest-physical addresses (DESIGN §2, the identity
- * policy for kestrel's own guests). Regions do not change after the VM is
- * built, so this is done once at create.
+ * Map guest RAM GPA -> HVA into every address space of the device: what
+ * the device sees as IOVAs are guest-physical addresses (docs/design.md
+ * §2, the identity policy for kestrel's own guests). Regions do not change
+ * after the VM is built, so this is done once at create.
  */
 static int vmmio_map_ram(struct virtio_mmio *m)
 {

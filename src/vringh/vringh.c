@@ -291,19 +291,6 @@ int vringh_init_host(struct vringh *vrh, u64 features, unsigned int num,
 	return vringh_resolve(vrh);
 }
 
-/*
- * Copy descriptor @src once into private memory. Volatile loads: the
- * compiler may not re-read the guest's copy later (no double fetch).
- */
-static inline void vringh_desc_read(struct vringh_desc *d,
-				    const struct vringh_desc *src)
-{
-	d->addr = READ_ONCE(src->addr);
-	d->len = READ_ONCE(src->len);
-	d->flags = READ_ONCE(src->flags);
-	d->next = READ_ONCE(src->next);
-}
-
 /* ---- iov ------------------------------------------------------------------- */
 
 void vringh_iov_init(struct vringh_iov *iov, struct iovec *storage,

@@ -58,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.kernel = kernel;
 	cfg.kernel_size = size - 1;
 	cfg.cmdline = "console=ttyS0";
+	cfg.kernel_path = "/boot/fuzz";
 	cfg.nr_cpus = 1 + ((data[0] >> 4) & 3) * 3;
 	if (data[0] & 1) {
 		cfg.initrd = initrd;
@@ -82,6 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      e.mode == X86_BOOT_LONG64);
 		CHECK(e.mode == X86_BOOT_REAL16 || e.rip < (1ULL << 32));
 		CHECK(e.kernel_start <= e.kernel_end && e.kernel_end <= RAM);
+		/* boot data (Multiboot, PVH) in RAM, out of page 0 and the BIOS area */
+		CHECK(!e.data_end || (e.data_start >= 0x1000 && e.data_end <= RAM &&
+				      (e.data_end <= 0x9fc00 || e.data_start >= 0x100000)));
 	}
 	free(kernel);
 	return 0;

@@ -1,7 +1,7 @@
 # Helpers for the peer tests (sourced, not run: not executable).
 # Each test: exit 0 pass, 1 fail, 77 skip (with the reason printed).
 B=${B:-build}
-KVU=${KVU:-$B/kestrel-vhost-user}
+KESTREL=${KESTREL:-$B/kestrel}
 
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; [ -n "${SRV_LOG:-}" ] && [ -f "$SRV_LOG" ] && tail -20 "$SRV_LOG" | sed 's/^/  server| /'; exit 1; }
@@ -9,13 +9,13 @@ pass() { echo "PASS: $*"; }
 
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed (scripts/setup.sh installs it)"; }
 
-# start_server DIR ARGS... : kestrel-vhost-user on DIR/vu.sock, pinned to CPU 1 when there are 2.
+# start_server DIR ARGS... : kestrel vhost-user on DIR/vu.sock, pinned to CPU 1 when there are 2.
 start_server() {
 	local dir=$1; shift
-	[ -x "$KVU" ] || fail "$KVU not built (make $KVU)"
+	[ -x "$KESTREL" ] || fail "$KESTREL not built (make $KESTREL)"
 	SOCK=$dir/vu.sock SRV_LOG=$dir/server.log
 	local pin=(); [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null && pin=(taskset -c 1)
-	"${pin[@]}" "$KVU" --socket "$SOCK" "$@" >"$SRV_LOG" 2>&1 &
+	"${pin[@]}" "$KESTREL" vhost-user --socket "$SOCK" "$@" >"$SRV_LOG" 2>&1 &
 	SRV_PID=$!
 	for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done
 	fail "server did not create $SOCK"

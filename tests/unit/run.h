@@ -7,16 +7,19 @@
 #define KESTREL_TEST_RUN_H
 
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 /**
- * run_capture() - run @path with @argv, stdin from /dev/null, its stdout
- * and stderr both into @out (NUL-terminated, @outlen bytes at most)
+ * run_capture() - run @path with @argv, stdin from /dev/null, its stderr
+ * (and its stdout too if @with_stdout, else stdout to /dev/null) into @out
+ * (NUL-terminated, @outlen bytes at most)
  * Return: the exit status, 128 + the signal, or -1 if it could not run.
  */
-static inline int run_capture(const char *path, char *const argv[], char *out,
-			      size_t outlen)
+static inline int run_capture(const char *path, char *const argv[], bool with_stdout,
+			      char *out, size_t outlen)
 {
 	int pipefd[2], status;
 	ssize_t n, total = 0;
@@ -29,7 +32,7 @@ static inline int run_capture(const char *path, char *const argv[], char *out,
 		int devnull = open("/dev/null", O_RDWR);
 
 		dup2(devnull, 0);
-		dup2(pipefd[1], 1);
+		dup2(with_stdout ? pipefd[1] : devnull, 1);
 		dup2(pipefd[1], 2);
 		close(pipefd[0]);
 		execv(path, argv);

@@ -9,7 +9,7 @@
  *   0x0000_0000 .. RAM_32BIT_END   RAM (low part; first 1 MiB holds boot data)
  *   0xd000_0000                    boot timer (MMIO, 4 KiB; bench-sink registers
  *                                  at +0x08..0x1f, see include/kestrel/hw.h)
- *   0xd000_1000 + n * 0x1000       virtio-mmio device n (n = 0..31), IRQ 10 + n (wraps at 15)
+ *   0xd000_1000 + n * 0x1000       virtio-mmio device n (n = 0..31), IRQ 10 + n % 6
  *   0xfec0_0000                    IOAPIC
  *   0xfee0_0000                    LAPIC
  *   4 GiB ..                       RAM above what fits below the hole
@@ -29,6 +29,7 @@
 #define X86_VIRTIO_MMIO_MAX	32
 
 #define X86_IOAPIC_GPA		0xfec00000ULL
+#define X86_IOAPIC_PINS		24
 #define X86_LAPIC_GPA		0xfee00000ULL
 
 /* Port I/O and interrupt lines (GSIs). */
@@ -39,7 +40,15 @@
 #define X86_DEBUG_EXIT_PORT	0xf4
 #define X86_PONG_PORT		0x520		/* 16 ports */
 #define X86_PONG_IRQ		5
+#define X86_RTC_PORT		0x70		/* index 0x70, data 0x71 */
+#define X86_RTC_IRQ		8
 #define X86_CPU_HOTPLUG_PORT	0x514		/* test device: add a vCPU */
+/*
+ * virtio-mmio device n raises X86_VIRTIO_MMIO_IRQ0 + n % X86_VIRTIO_MMIO_NR_IRQS:
+ * ISA lines 10..15 default to edge/active-high, which is what irqfd gives.
+ * Devices past the sixth share a line (src/arch/x86/machine.c places them).
+ */
 #define X86_VIRTIO_MMIO_IRQ0	10
+#define X86_VIRTIO_MMIO_NR_IRQS	6
 
 #endif /* KESTREL_X86_LAYOUT_H */

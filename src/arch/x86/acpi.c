@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
 #include "loader.h"
@@ -341,7 +342,7 @@ int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob
 	le64 entries[2];
 	int ret;
 
-	if (cfg->nr_cpus < 1 || cfg->nr_cpus > 254 ||
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS ||
 	    cfg->nr_mmio_devs > X86_VIRTIO_MMIO_MAX || (cfg->nr_mmio_devs && !cfg->mmio_devs)) {
 		if (err && errlen)
 			snprintf(err, errlen, "ACPI: bad configuration (%u vCPUs, %u devices)",

@@ -14,11 +14,11 @@
 #include <linux/kvm.h>
 
 #include <kestrel/log.h>
+#include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
 #include "loader.h"
 
-#define X86_MAX_BOOT_CPUS	254	/* APIC IDs 0..253, IOAPIC takes nr_cpus */
 
 int x86_loader_fail(struct x86_loader *l, int err, const char *fmt, ...)
 {
@@ -32,6 +32,19 @@ int x86_loader_fail(struct x86_loader *l, int err, const char *fmt, ...)
 	return err;
 }
 
+/* The lowest claim overlapping [start, end) (the one an error names), or NULL. */
+static const struct x86_claim *x86_loader_overlap(const struct x86_loader *l, u64 start, u64 end)
+{
+	const struct x86_claim *lowest = NULL;
+	unsigned int i;
+
+	for (i = 0; i < l->nr_claims; i++)
+		if (start < l->claims[i].end && l->claims[i].start < end &&
+		    (!lowest || l->claims[i].start < lowest->start))
+			lowest = &l->claims[i];
+	return lowest;
+}
+
 /*
  * Reserve [start, start + size) of low RAM for @what. Everything a loader
  * places goes through here, so an image that asks for boot data's place, for
@@ -39,8 +52,8 @@ int x86_loader_fail(struct x86_loader *l, int err, const char *fmt, ...)
  */
 int x86_loader_claim(struct x86_loader *l, u64 start, u64 size, const char *what)
 {
+	const struct x86_claim *c;
 	u64 end = start + size;
-	unsigned int i;
 
 	if (end < start)
 		return x86_loader_fail(l, -ENOEXEC, "%s: range 0x%llx+0x%llx wraps",
@@ -54,21 +67,97 @@ int x86_loader_claim(struct x86_loader *l, u64 start, u64 size, const char *what
 				       (unsigned long long)l->low_ram_end);
 	if (!size)
 		return 0;
-	for (i = 0; i < l->nr_claims; i++) {
-		const struct x86_claim *c = &l->claims[i];
-
-		if (start < c->end && c->start < end)
-			return x86_loader_fail(l, -ENOEXEC,
-					       "%s [0x%llx-0x%llx) overlaps %s [0x%llx-0x%llx)",
-					       what, (unsigned long long)start,
-					       (unsigned long long)end, c->what,
-					       (unsigned long long)c->start,
-					       (unsigned long long)c->end);
-	}
+	c = x86_loader_overlap(l, start, end);
+	if (c)
+		return x86_loader_fail(l, -ENOEXEC,
+				       "%s [0x%llx-0x%llx) overlaps %s [0x%llx-0x%llx)",
+				       what, (unsigned long long)start,
+				       (unsigned long long)end, c->what,
+				       (unsigned long long)c->start,
+				       (unsigned long long)c->end);
 	if (l->nr_claims == X86_MAX_CLAIMS)
 		return x86_loader_fail(l, -ENOEXEC, "%s: too many pieces to load", what);
 	l->claims[l->nr_claims++] = (struct x86_claim){ start, end, what };
 	return 0;
+}
+
+/*
+ * Claim @size bytes, page aligned, at the lowest free address from page 1
+ * up: where boot data goes once the image, which may load anywhere from
+ * 0x1000, has taken its place. The fixed claims (page 0, EBDA/ACPI/MP up to
+ * 1 MiB) keep it out of the legacy VGA/BIOS hole. Candidates are page 1 and
+ * the page after each claim: the lowest gap starts at one of them.
+ */
+int x86_loader_claim_free(struct x86_loader *l, u64 size, const char *what, u64 *gpa)
+{
+	u64 best = ~0ULL;
+	unsigned int i;
+
+	for (i = 0; i <= l->nr_claims; i++) {
+		u64 at = i == l->nr_claims ? X86_BOOT_PAGE0_END : ALIGN_UP(l->claims[i].end, 4096);
+
+		if (at >= best || at > l->low_ram_end || size > l->low_ram_end - at)
+			continue;
+		if (!x86_loader_overlap(l, at, at + size))
+			best = at;
+	}
+	if (best == ~0ULL)
+		return x86_loader_fail(l, -ENOSPC,
+				       "%s (0x%llx bytes) does not fit in RAM below 0x%llx beside the image",
+				       what, (unsigned long long)size,
+				       (unsigned long long)l->low_ram_end);
+	*gpa = best;
+	return x86_loader_claim(l, best, size, what);
+}
+
+/*
+ * A page-aligned area for a boot stack and @payload bytes of boot info,
+ * claimed at the lowest free address, and marked reserved with page 0 in
+ * the memory map the loader hands over (l->e820): the guest must not take
+ * either for free RAM while it still reads them.
+ */
+int x86_info_area_claim(struct x86_loader *l, struct x86_info_area *a, size_t payload,
+			const char *what)
+{
+	size_t size = ALIGN_UP(X86_BOOT_STACK_SIZE + payload, 4096);
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	a->buf = xzalloc(size);
+	if (!a->buf)
+		return x86_loader_fail(l, -ENOMEM, "out of memory for the %s", what);
+	a->size = size;
+	a->used = X86_BOOT_STACK_SIZE;
+	ret = x86_loader_claim_free(l, size, what, &a->gpa);
+	if (!ret)
+		ret = x86_e820_reserve(l, 0, X86_BOOT_PAGE0_END);
+	if (!ret)
+		ret = x86_e820_reserve(l, a->gpa, a->gpa + size);
+	a->stack_top = a->gpa + X86_BOOT_STACK_SIZE - 16;
+	return ret;
+}
+
+/* Bytes of every module string, NULs not counted (for sizing an info area). */
+size_t x86_loader_module_strings(const struct boot_config *cfg)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_modules; i++)
+		if (cfg->modules[i].cmdline)
+			n += strlen(cfg->modules[i].cmdline);
+	return n;
+}
+
+int x86_info_area_write(struct x86_loader *l, struct x86_info_area *a, const char *what)
+{
+	return x86_loader_write(l, a->gpa, a->buf, a->size, what);
+}
+
+void x86_info_area_release(struct x86_info_area *a)
+{
+	free(a->buf);
+	a->buf = NULL;
 }
 
 /* The highest end of any claim below @limit (where to put the next thing). */
@@ -112,14 +201,17 @@ int x86_loader_zero(struct x86_loader *l, u64 gpa, u64 len, const char *what)
 }
 
 /*
- * The guest command line: cfg->cmdline, then for Linux guests one
+ * The guest command line: @argv0 (a Multiboot kernel's path) if not NULL,
+ * cfg->cmdline, then for Linux guests one
  * "virtio_mmio.device=<size>@<base>:<irq>" per device (the form
  * drivers/virtio/virtio_mmio.c parses when CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES
- * is set; kernels without it find the devices in the DSDT instead). Written
- * NUL-terminated at X86_BOOT_CMDLINE_GPA; @limit is the longest string the
- * guest accepts, without the NUL.
+ * is set; kernels without it find the devices in the DSDT instead), words
+ * separated by one space. @limit is the longest string the guest accepts,
+ * without the NUL. On success *@out is the NUL-terminated string (the
+ * caller frees it) and *@len its length.
  */
-int x86_loader_cmdline(struct x86_loader *l, bool add_mmio, size_t limit, size_t *len)
+int x86_loader_cmdline(struct x86_loader *l, const char *argv0, bool add_mmio, size_t limit,
+		       char **out, size_t *len)
 {
 	const struct boot_config *cfg = l->cfg;
 	size_t cap = X86_BOOT_CMDLINE_MAX, n = 0;
@@ -132,15 +224,24 @@ int x86_loader_cmdline(struct x86_loader *l, bool add_mmio, size_t limit, size_t
 	buf = xmalloc(cap);
 	if (!buf)
 		return x86_loader_fail(l, -ENOMEM, "out of memory for the command line");
-	if (cfg->cmdline) {
-		n = strnlen(cfg->cmdline, cap);
-		if (n >= cap) {
+	for (i = 0; i < 2; i++) {
+		const char *s = i ? cfg->cmdline : argv0;
+		size_t sl, sep;
+
+		if (!s || !*s)
+			continue;
+		sl = strnlen(s, cap);
+		sep = n ? 1 : 0;
+		if (sl >= cap - n - sep) {
 			ret = x86_loader_fail(l, -EINVAL,
 					      "command line too long (at least %zu bytes, at most %zu)",
-					      n, limit);
+					      n + sep + sl, limit);
 			goto out_free;
 		}
-		memcpy(buf, cfg->cmdline, n);
+		if (sep)
+			buf[n++] = ' ';
+		memcpy(buf + n, s, sl);
+		n += sl;
 	}
 	for (i = 0; add_mmio && i < cfg->nr_mmio_devs; i++) {
 		const struct boot_mmio_dev *d = &cfg->mmio_devs[i];
@@ -168,9 +269,9 @@ int x86_loader_cmdline(struct x86_loader *l, bool add_mmio, size_t limit, size_t
 		goto out_free;
 	}
 	buf[n] = '\0';
-	ret = x86_loader_write(l, X86_BOOT_CMDLINE_GPA, buf, n + 1, "command line");
-	if (!ret && len)
-		*len = n;
+	*out = buf;
+	*len = n;
+	return 0;
 out_free:
 	free(buf);
 	return ret;
@@ -206,6 +307,20 @@ void x86_entry_prot32(struct x86_boot_entry *e)
 	e->cs_sel = X86_BOOT_SEL_CODE32;
 	e->ds_sel = X86_BOOT_SEL_DATA;
 	e->cr0 = 0x11;			/* PE | ET */
+}
+
+/*
+ * The entry Multiboot and PVH share: 32-bit protected mode, EBX = the info
+ * at @info_off in @a, ESP = the top of @a's stack.
+ */
+void x86_entry_prot32_info(struct x86_boot_entry *e, const struct x86_info_area *a,
+			   long info_off)
+{
+	x86_entry_prot32(e);
+	e->rbx = x86_info_gpa(a, info_off);
+	e->rsp = a->stack_top;
+	e->data_start = a->gpa;
+	e->data_end = a->gpa + a->size;
 }
 
 /* 64-bit mode with 0-4 GiB identity-mapped by 2 MiB pages (Linux boot protocol §64-bit). */
@@ -251,9 +366,9 @@ static int x86_check_config(struct x86_loader *l)
 
 	if (!cfg->kernel || !cfg->kernel_size)
 		return x86_loader_fail(l, -ENOEXEC, "empty kernel image");
-	if (cfg->nr_cpus < 1 || cfg->nr_cpus > X86_MAX_BOOT_CPUS)
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS)
 		return x86_loader_fail(l, -EINVAL, "%u vCPUs: the boot tables describe 1..%u",
-				       cfg->nr_cpus, X86_MAX_BOOT_CPUS);
+				       cfg->nr_cpus, VM_MAX_VCPUS);
 	if (cfg->initrd_size && !cfg->initrd)
 		return x86_loader_fail(l, -EINVAL, "initrd size without data");
 	if (cfg->nr_modules && !cfg->modules)
@@ -328,18 +443,15 @@ int x86_load_guest_opts(struct address_space *as, const struct boot_config *cfg,
 	ret = x86_e820_build(l);
 	if (ret)
 		goto out_free;
-	ret = x86_loader_claim(l, 0, X86_BOOT_REALMODE_GPA,
-			       "boot data (IVT, GDT, boot info, zero page, page tables)");
-	if (!ret)
-		ret = x86_loader_claim(l, X86_BOOT_CMDLINE_GPA, X86_BOOT_CMDLINE_MAX,
-				       "command line");
+	/* What every format leaves to kestrel; the rest is the loader's to place. */
+	ret = x86_loader_claim(l, 0, X86_BOOT_PAGE0_END, "boot data (IVT, BDA, GDT)");
 	if (!ret)
 		ret = x86_loader_claim(l, X86_BOOT_EBDA_GPA,
 				       X86_BOOT_KERNEL_GPA - X86_BOOT_EBDA_GPA,
 				       "EBDA/ACPI/MP tables");
 	if (ret)
 		goto out_free;
-	ret = x86_loader_zero(l, 0, X86_BOOT_REALMODE_GPA, "boot data");
+	ret = x86_loader_zero(l, 0, X86_BOOT_PAGE0_END, "boot data");
 	if (!ret)
 		ret = x86_write_gdt(l);
 	if (!ret)

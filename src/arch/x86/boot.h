@@ -16,38 +16,50 @@ struct address_space;
  * writes the image and all boot data into guest RAM and describes the CPU
  * state the boot vCPU must start in; x86_boot_setup_vcpu() applies it.
  *
- * Boot memory map (guest-physical; every loader uses the same slots, only one
- * loader runs per boot):
+ * Boot memory map (guest-physical; fixed slots first, then what moves):
  *
- *   0x00000 - 0x004ff  real-mode IVT and BDA (IVT of IRET stubs, real mode only)
- *   0x00500 - 0x0052f  GDT: 0x08 flat code32, 0x10 code64, 0x18 flat data,
+ *   0x00000 - 0x00fff  page 0, kestrel's for every format: real-mode IVT and
+ *                      BDA (IVT of IRET stubs, real mode only), GDT at 0x500:
+ *                      0x08 flat code32, 0x10 code64, 0x18 flat data,
  *                      0x20 32-bit TSS (base 0, limit 0x67)
- *   0x01000 - 0x06fff  Multiboot info / PVH hvm_start_info, memory map,
- *                      module list and module strings
- *   0x07000 - 0x07fff  Linux zero page (struct boot_params), 64-bit entry
- *   0x08000 - 0x08fff  boot stack (RSP = 0x8ff0 for 32/64-bit entries)
+ *   0x9fc00 - 0x9ffff  EBDA (reserved in e820)
+ *   0xa0000 - 0xdffff  legacy VGA / option ROM hole (not RAM in e820)
+ *   0xe0000 - 0xeffff  ACPI: RSDP at 0xe0000, then XSDT, FADT, MADT, DSDT
+ *   0xf0000 - 0xfffff  MP floating pointer (0xf0000) and configuration table
+ *
+ * Linux bzImage (fixed, as boot.rst's sample layout):
+ *   0x01000 - 0x06fff  unused
+ *   0x07000 - 0x07fff  zero page (struct boot_params), 64-bit entry
+ *   0x08000 - 0x08fff  boot stack (RSP = 0x8ff0)
  *   0x09000 - 0x0efff  identity page tables: PML4 0x9000, PDPT 0xa000,
  *                      4 PDs 0xb000.. mapping 0-4 GiB with 2 MiB pages
  *   0x10000 - 0x1ffff  real-mode setup segment (bzImage real-mode entry:
  *                      CS:IP = 0x1020:0, DS = ES = SS = 0x1000, SP = 0xe000,
  *                      heap_end_ptr = 0xde00, per boot.rst's sample setup)
  *   0x20000 - 0x2ffff  kernel command line (NUL included, 64 KiB at most)
- *   0x30000 - 0x9fbff  free (images may load here if they ask to)
- *   0x9fc00 - 0x9ffff  EBDA (reserved in e820)
- *   0xe0000 - 0xeffff  ACPI: RSDP at 0xe0000, then XSDT, FADT, MADT, DSDT
- *   0xf0000 - 0xfffff  MP floating pointer (0xf0000) and configuration table
- *   0x100000 ..        the kernel; Multiboot modules and PVH modules follow
- *                      the kernel, page aligned; the bzImage initrd goes as
- *                      high as possible below initrd_addr_max
+ *   0x100000 ..        the kernel; the initrd as high as possible below
+ *                      initrd_addr_max
+ *
+ * Multiboot v1 and PVH (the image first, boot data out of its way):
+ *   the image          where its ELF p_paddr or a.out-kludge load_addr say,
+ *                      anywhere in RAM from 0x1000 up outside the fixed slots
+ *                      above (below 1 MiB included)
+ *   boot data area     one page-aligned block at the lowest free address from
+ *                      0x1000 up once the image is placed (0x1000 for an
+ *                      image at 1 MiB): a 4 KiB boot stack, then the
+ *                      Multiboot info / PVH hvm_start_info, memory map,
+ *                      module list, module strings and the command line
+ *   modules            page aligned, after the highest thing placed so far
  *
  * e820 (also the Multiboot mmap and the PVH memmap) comes from the address
  * space's regions: RAM, except 0x9fc00-0xfffff which is reserved (EBDA,
- * ACPI, MP table; 0xa0000-0xdffff is left as a hole, i.e. not RAM).
+ * ACPI, MP table; 0xa0000-0xdffff is left as a hole, i.e. not RAM). The
+ * Multiboot and PVH maps also mark page 0 and the boot data area reserved.
  */
 
 #define X86_BOOT_GDT_GPA	0x500ULL
-#define X86_BOOT_INFO_GPA	0x1000ULL
-#define X86_BOOT_INFO_END	0x7000ULL
+#define X86_BOOT_PAGE0_END	0x1000ULL	/* images load from here up */
+#define X86_BOOT_STACK_SIZE	0x1000ULL	/* in the Multiboot/PVH boot data area */
 #define X86_BOOT_ZERO_PAGE_GPA	0x7000ULL
 #define X86_BOOT_STACK_TOP	0x8ff0ULL
 #define X86_BOOT_PML4_GPA	0x9000ULL
@@ -97,6 +109,8 @@ enum x86_boot_mode {
  * @gdt_limit: GDTR limit
  * @kernel_start: lowest guest-physical byte of the loaded image
  * @kernel_end: one past its highest byte (including bss / init_size)
+ * @data_start: Multiboot / PVH: the boot data area (0 for bzImage)
+ * @data_end: one past its last byte
  */
 struct x86_boot_entry {
 	enum x86_boot_mode mode;
@@ -110,6 +124,7 @@ struct x86_boot_entry {
 	u64 gdt_base;
 	u16 gdt_limit;
 	u64 kernel_start, kernel_end;
+	u64 data_start, data_end;
 };
 
 /**
@@ -134,13 +149,14 @@ struct x86_boot_options {
  * (in that order), loads it with its command line, initrd/modules, e820 /
  * memory map, ACPI tables (RSDP/XSDT/FADT/MADT/DSDT) and MP table, and
  * describes the entry state. For bzImage and PVH the command line gets
- * "virtio_mmio.device=SIZE@BASE:IRQ" appended per @cfg->mmio_devs entry.
+ * "virtio_mmio.device=SIZE@BASE:IRQ" appended per @cfg->mmio_devs entry; a
+ * Multiboot kernel's begins with @cfg->kernel_path, as GRUB and QEMU pass it.
  *
  * Return: 0; -ENOEXEC for an unrecognised or malformed image (including one
- * that asks for boot data's place); -EINVAL for a bad configuration (no or
+ * that asks for page 0 or the EBDA/ACPI/MP area, or bzImage boot data's place); -EINVAL for a bad configuration (no or
  * too many CPUs, command line too long, bad device window); -ENOSPC when the
- * image, initrd or modules do not fit in RAM; -E2BIG when module strings or
- * the memory map overflow their boot-data slot; -EFAULT if RAM is missing
+ * image, initrd, modules or boot data do not fit in RAM; -E2BIG when the
+ * memory map has too many entries; -EFAULT if RAM is missing
  * where boot data must go; -ENOMEM. @err says which, in one line.
  */
 int x86_load_guest(struct address_space *as, const struct boot_config *cfg,

@@ -174,6 +174,7 @@ int x86_bzimage_load(struct x86_loader *l, struct x86_boot_entry *e)
 	const u8 *img = l->cfg->kernel;
 	size_t size = l->cfg->kernel_size, hdr_len, setup_size, payload, cmdline_len;
 	struct setup_header h;
+	char *cmdline;
 	u64 load = 0, need = 0, initrd, addr_max;
 	unsigned int setup_sects;
 	bool want64;
@@ -213,6 +214,17 @@ int x86_bzimage_load(struct x86_loader *l, struct x86_boot_entry *e)
 	want64 = h.version >= 0x020c && (h.xloadflags & XLF_KERNEL_64) &&
 		 !l->opts->bzimage_real_mode;
 
+	/* boot.rst's fixed low-memory slots (boot.h), before the kernel's place */
+	ret = x86_loader_claim(l, X86_BOOT_PAGE0_END, X86_BOOT_REALMODE_GPA - X86_BOOT_PAGE0_END,
+			       "boot data (zero page, boot stack, page tables)");
+	if (!ret)
+		ret = x86_loader_claim(l, X86_BOOT_CMDLINE_GPA, X86_BOOT_CMDLINE_MAX,
+				       "command line");
+	if (!ret)
+		ret = x86_loader_zero(l, X86_BOOT_PAGE0_END,
+				      X86_BOOT_REALMODE_GPA - X86_BOOT_PAGE0_END, "boot data");
+	if (ret)
+		return ret;
 	ret = bz_place_kernel(l, &h, payload, &load, &need);
 	if (ret)
 		return ret;
@@ -226,8 +238,12 @@ int x86_bzimage_load(struct x86_loader *l, struct x86_boot_entry *e)
 	ret = bz_place_initrd(l, addr_max, &initrd);
 	if (ret)
 		return ret;
-	ret = x86_loader_cmdline(l, true, h.version >= 0x0206 ? h.cmdline_size : 255,
-				 &cmdline_len);
+	ret = x86_loader_cmdline(l, NULL, true, h.version >= 0x0206 ? h.cmdline_size : 255,
+				 &cmdline, &cmdline_len);
+	if (ret)
+		return ret;
+	ret = x86_loader_write(l, X86_BOOT_CMDLINE_GPA, cmdline, cmdline_len + 1, "command line");
+	free(cmdline);
 	if (ret)
 		return ret;
 

@@ -7,8 +7,13 @@
  *   reserved  0x9fc00-0x9ffff (EBDA) and 0xe0000-0xfffff (ACPI, MP table)
  *   (absent)  0xa0000-0xdffff (legacy VGA/option ROM hole), the MMIO hole
  *             below 4 GiB and anything else that is not a region
+ *
+ * The Multiboot and PVH loaders then carve what kestrel keeps for itself out
+ * of RAM (x86_e820_reserve(): page 0, the boot data area), so the map says
+ * reserved wherever kestrel put something the guest must not reuse early.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "loader.h"
 
@@ -51,6 +56,32 @@ int x86_e820_build(struct x86_loader *l)
 				       MIN(b, X86_BOOT_KERNEL_GPA), E820_RESERVED);
 		if (!ret)
 			ret = e820_add(l, MAX(a, X86_BOOT_KERNEL_GPA), b, E820_RAM);
+	}
+	return ret;
+}
+
+/* Turn the RAM in [start, end) into reserved; the map stays sorted and merged. */
+int x86_e820_reserve(struct x86_loader *l, u64 start, u64 end)
+{
+	struct e820_entry old[E820_MAX];
+	unsigned int i, n = l->nr_e820;
+	int ret = 0;
+
+	memcpy(old, l->e820, n * sizeof(old[0]));
+	l->nr_e820 = 0;
+	for (i = 0; i < n && !ret; i++) {
+		u64 a = old[i].addr, b = a + old[i].size;
+		u32 type = old[i].type;
+
+		if (type != E820_RAM || b <= start || end <= a) {
+			ret = e820_add(l, a, b, type);
+			continue;
+		}
+		ret = e820_add(l, a, MAX(a, start), E820_RAM);
+		if (!ret)
+			ret = e820_add(l, MAX(a, start), MIN(b, end), E820_RESERVED);
+		if (!ret)
+			ret = e820_add(l, MIN(b, end), b, E820_RAM);
 	}
 	return ret;
 }

@@ -153,41 +153,56 @@ struct x86_loader {
 /* boot.c */
 int x86_loader_fail(struct x86_loader *l, int err, const char *fmt, ...) __printf(3, 4);
 int x86_loader_claim(struct x86_loader *l, u64 start, u64 size, const char *what);
+int x86_loader_claim_free(struct x86_loader *l, u64 size, const char *what, u64 *gpa);
 int x86_loader_write(struct x86_loader *l, u64 gpa, const void *buf, size_t len,
 		     const char *what);
 int x86_loader_zero(struct x86_loader *l, u64 gpa, u64 len, const char *what);
-int x86_loader_cmdline(struct x86_loader *l, bool add_mmio, size_t limit, size_t *len);
+int x86_loader_cmdline(struct x86_loader *l, const char *argv0, bool add_mmio, size_t limit,
+		       char **out, size_t *len);
 u64 x86_loader_highest_claim_below(struct x86_loader *l, u64 limit);
 void x86_entry_prot32(struct x86_boot_entry *e);
 int x86_entry_long64(struct x86_loader *l, struct x86_boot_entry *e);
 
 /*
- * Multiboot info / PVH start_info area: bump allocation inside
- * [X86_BOOT_INFO_GPA, X86_BOOT_INFO_END), built on the host, written once.
+ * The Multiboot info / PVH start_info area: a boot stack, then bump
+ * allocation of the info, memory map, module list and strings, built on the
+ * host and written once at @gpa, a page-aligned block claimed where the
+ * image left room (x86_info_area_claim()).
  */
 struct x86_info_area {
-	u8 buf[X86_BOOT_INFO_END - X86_BOOT_INFO_GPA];
-	size_t used;
+	u8 *buf;
+	size_t size, used;
+	u64 gpa;
+	u64 stack_top;		/* initial ESP: the top of the stack page */
 };
+
+int x86_info_area_claim(struct x86_loader *l, struct x86_info_area *a, size_t payload,
+			const char *what);
+int x86_info_area_write(struct x86_loader *l, struct x86_info_area *a, const char *what);
+void x86_info_area_release(struct x86_info_area *a);
+size_t x86_loader_module_strings(const struct boot_config *cfg);
+void x86_entry_prot32_info(struct x86_boot_entry *e, const struct x86_info_area *a,
+			   long info_off);
 
 /* Offset of @n fresh bytes aligned to @align, or -1 when the area is full. */
 static inline long x86_info_alloc(struct x86_info_area *a, size_t n, size_t align)
 {
 	size_t off = ALIGN_UP(a->used, align);
 
-	if (off > sizeof(a->buf) || n > sizeof(a->buf) - off)
+	if (off > a->size || n > a->size - off)
 		return -1;
 	a->used = off + n;
 	return off;
 }
 
-static inline u32 x86_info_gpa(long off)
+static inline u32 x86_info_gpa(const struct x86_info_area *a, long off)
 {
-	return X86_BOOT_INFO_GPA + off;
+	return a->gpa + off;
 }
 
 /* e820.c */
 int x86_e820_build(struct x86_loader *l);
+int x86_e820_reserve(struct x86_loader *l, u64 start, u64 end);
 
 /* elf.c */
 struct x86_elf_info {

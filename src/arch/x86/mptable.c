@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
 #include "loader.h"
@@ -87,7 +88,7 @@ int x86_mptable_build(unsigned int nr_cpus, u64 base, u8 *buf, size_t bufsize,
 	u8 *p, *tbl;
 	unsigned int i, count = 0;
 
-	if (!nr_cpus || nr_cpus > 254 || need > bufsize)
+	if (!nr_cpus || nr_cpus > VM_MAX_VCPUS || need > bufsize)
 		return -EINVAL;
 	memset(buf, 0, need);
 	tbl = buf + sizeof(mpf);

@@ -10,11 +10,21 @@
  * accepted but no video information is given; any other bit in 0-15 is a
  * requirement kestrel cannot meet, so the image is refused (§3.1.2).
  *
+ * The image may load anywhere in RAM from 0x1000 up, below 1 MiB included,
+ * except the EBDA/ACPI/MP area 0x9fc00-0xfffff: kestrel's boot data moves
+ * out of its way instead (boot.h). Only page 0 (IVT, BDA, GDT) is fixed.
+ *
  * Entry (§3.2): 32-bit protected mode, flat CS/DS, paging off, IF clear,
- * EAX = 0x2BADB002, EBX = the multiboot_info at X86_BOOT_INFO_GPA. The info
- * has mem_lower/mem_upper, the command line, modules (cfg->modules, then
- * cfg->initrd as a last module with no string), the memory map and the boot
- * loader name. Modules are page-aligned and placed after the kernel.
+ * EAX = 0x2BADB002, EBX = the multiboot_info, ESP the top of a 4 KiB stack
+ * (the spec leaves ESP undefined). The info, its strings, memory map and
+ * module list and the stack share one page-aligned area at the lowest
+ * address the image left free (0x1000 for an image at 1 MiB). The info has
+ * mem_lower/mem_upper, the command line "PATH ARGS" (the image's path first,
+ * as GRUB and QEMU pass it), modules (cfg->modules, each with its own
+ * string, then cfg->initrd as a last module with an empty string), the
+ * memory map (page 0 and the info area reserved, like the EBDA/ACPI/MP
+ * area) and the boot loader name. Modules are page-aligned and placed after
+ * the kernel (or the info area, if that is higher).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,6 +46,7 @@
 #define MB_INFO_MODS		(1u << 3)
 #define MB_INFO_MMAP		(1u << 6)
 #define MB_INFO_LOADER_NAME	(1u << 9)
+#define MB_LOADER_NAME		"kestrel"
 
 struct mb_header {
 	le32 magic, flags, checksum;
@@ -170,10 +181,44 @@ static int mb_load_elf(struct x86_loader *l, u64 *entry, u64 *start, u64 *end)
 	return 0;
 }
 
+static unsigned int mb_nr_modules(const struct boot_config *cfg)
+{
+	return cfg->nr_modules + (cfg->initrd_size ? 1 : 0);
+}
+
+/* What the info area must hold beyond the stack: an upper bound. */
+static size_t mb_info_bytes(const struct x86_loader *l, size_t cmdline_len)
+{
+	const struct boot_config *cfg = l->cfg;
+	/* x86_info_area_claim() splits at most two RAM entries: +3, and slack */
+	size_t n = sizeof(struct mb_info) + (l->nr_e820 + 4) * sizeof(struct mb_mmap_entry) +
+		   sizeof(MB_LOADER_NAME) + mb_nr_modules(cfg) * (sizeof(struct mb_module) + 1) +
+		   cmdline_len + 1 + 64;
+
+	return n + x86_loader_module_strings(cfg);
+}
+
+/* Copy @len bytes of @s plus a NUL into the area; its guest address, or 0. */
+static u32 mb_info_str(struct x86_info_area *a, const char *s, size_t len)
+{
+	long off = x86_info_alloc(a, len + 1, 1);
+
+	if (off < 0)
+		return 0;
+	memcpy(a->buf + off, s, len);
+	a->buf[off + len] = '\0';
+	return x86_info_gpa(a, off);
+}
+
+/*
+ * Modules (cfg->modules, then the initrd as a last module with an empty
+ * string), page aligned after the highest thing placed so far; each
+ * module's string is its own (§3.3: "mods_addr ... string").
+ */
 static int mb_add_modules(struct x86_loader *l, struct x86_info_area *a, struct mb_info *info)
 {
 	const struct boot_config *cfg = l->cfg;
-	unsigned int i, n = cfg->nr_modules + (cfg->initrd_size ? 1 : 0);
+	unsigned int i, n = mb_nr_modules(cfg);
 	u64 next = ALIGN_UP(x86_loader_highest_claim_below(l, l->low_ram_end), 4096);
 	long list;
 	int ret;
@@ -189,14 +234,12 @@ static int mb_add_modules(struct x86_loader *l, struct x86_info_area *a, struct 
 		size_t size = is_initrd ? cfg->initrd_size : cfg->modules[i].size;
 		const char *str = is_initrd ? NULL : cfg->modules[i].cmdline;
 		struct mb_module m = { 0 };
-		size_t slen = str ? strlen(str) : 0;
-		long s = x86_info_alloc(a, slen + 1, 1);
 
-		if (s < 0)
+		m.string = mb_info_str(a, str ? str : "", str ? strlen(str) : 0);
+		if (!m.string)
 			return x86_loader_fail(l, -E2BIG,
-					       "module %u: command lines do not fit in the %zu-byte boot info area",
-					       i, sizeof(a->buf));
-		memcpy(a->buf + s, str ? str : "", slen + 1);
+					       "module %u: its string does not fit in the %zu-byte boot info area",
+					       i, a->size);
 		if (next > l->low_ram_end || size > l->low_ram_end - next)
 			return x86_loader_fail(l, -ENOSPC,
 					       "module %u (%zu bytes) does not fit in RAM after 0x%llx",
@@ -208,26 +251,49 @@ static int mb_add_modules(struct x86_loader *l, struct x86_info_area *a, struct 
 			return ret;
 		m.mod_start = next;
 		m.mod_end = next + size;
-		m.string = x86_info_gpa(s);
 		memcpy(a->buf + list + i * sizeof(m), &m, sizeof(m));
 		next = ALIGN_UP(next + size, 4096);
 	}
 	info->flags |= MB_INFO_MODS;
 	info->mods_count = n;
-	info->mods_addr = x86_info_gpa(list);
+	info->mods_addr = x86_info_gpa(a, list);
+	return 0;
+}
+
+/* mmap (§3.3): the loader's e820, page 0 and the info area now reserved. */
+static int mb_add_mmap(struct x86_loader *l, struct x86_info_area *a, struct mb_info *info)
+{
+	long off = x86_info_alloc(a, l->nr_e820 * sizeof(struct mb_mmap_entry), 8);
+	unsigned int i;
+
+	if (off < 0)
+		return x86_loader_fail(l, -E2BIG, "the memory map does not fit in the boot info area");
+	for (i = 0; i < l->nr_e820; i++) {
+		struct mb_mmap_entry m = {
+			.size = sizeof(m) - 4,
+			.addr = l->e820[i].addr,
+			.len = l->e820[i].size,
+			.type = l->e820[i].type,
+		};
+
+		memcpy(a->buf + off + i * sizeof(m), &m, sizeof(m));
+	}
+	info->flags |= MB_INFO_MMAP;
+	info->mmap_addr = x86_info_gpa(a, off);
+	info->mmap_length = l->nr_e820 * sizeof(struct mb_mmap_entry);
 	return 0;
 }
 
 int x86_multiboot_load(struct x86_loader *l, struct x86_boot_entry *e)
 {
-	static const char loader_name[] = "kestrel";
 	long hdr_off = mb_find_header(l->cfg->kernel, l->cfg->kernel_size);
+	struct x86_info_area a = { 0 };
 	struct mb_header h = { 0 };
-	struct x86_info_area *a;
 	struct mb_info info = { 0 };
 	u64 entry = 0, start = 0, end = 0;
-	long info_off, mmap_off, name_off;
-	unsigned int i;
+	size_t cmdline_len;
+	char *cmdline;
+	long info_off;
 	int ret;
 
 	memcpy(&h, (const u8 *)l->cfg->kernel + hdr_off,
@@ -250,47 +316,41 @@ int x86_multiboot_load(struct x86_loader *l, struct x86_boot_entry *e)
 	e->kernel_start = start;
 	e->kernel_end = end;
 
-	a = xzalloc(sizeof(*a));
-	if (!a)
-		return x86_loader_fail(l, -ENOMEM, "out of memory for the Multiboot info");
-	info_off = x86_info_alloc(a, sizeof(info), 16);
-	mmap_off = x86_info_alloc(a, l->nr_e820 * sizeof(struct mb_mmap_entry), 8);
-	name_off = x86_info_alloc(a, sizeof(loader_name), 1);
-	for (i = 0; i < l->nr_e820; i++) {
-		struct mb_mmap_entry m = {
-			.size = sizeof(m) - 4,
-			.addr = l->e820[i].addr,
-			.len = l->e820[i].size,
-			.type = l->e820[i].type,
-		};
-
-		memcpy(a->buf + mmap_off + i * sizeof(m), &m, sizeof(m));
-	}
-	memcpy(a->buf + name_off, loader_name, sizeof(loader_name));
-
-	info.flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MMAP | MB_INFO_LOADER_NAME;
-	info.mem_lower = X86_BOOT_EBDA_GPA / 1024;
-	info.mem_upper = (l->low_ram_end - X86_BOOT_KERNEL_GPA) / 1024;
-	info.cmdline = X86_BOOT_CMDLINE_GPA;
-	info.mmap_addr = x86_info_gpa(mmap_off);
-	info.mmap_length = l->nr_e820 * sizeof(struct mb_mmap_entry);
-	info.boot_loader_name = x86_info_gpa(name_off);
-
-	ret = x86_loader_cmdline(l, false, X86_BOOT_CMDLINE_MAX - 1, NULL);
-	if (!ret)
-		ret = mb_add_modules(l, a, &info);
-	if (!ret) {
-		memcpy(a->buf + info_off, &info, sizeof(info));
-		ret = x86_loader_write(l, X86_BOOT_INFO_GPA, a->buf, a->used, "Multiboot info");
-	}
-	free(a);
+	/* "path args", as GRUB and QEMU give it */
+	ret = x86_loader_cmdline(l, l->cfg->kernel_path, false, X86_BOOT_CMDLINE_MAX - 1,
+				 &cmdline, &cmdline_len);
 	if (ret)
 		return ret;
+	/* The image has its place: the boot data goes where it left room. */
+	ret = x86_info_area_claim(l, &a, mb_info_bytes(l, cmdline_len), "Multiboot info");
+	if (ret)
+		goto out;
+	info_off = x86_info_alloc(&a, sizeof(info), 16);
+	info.flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_LOADER_NAME;
+	info.mem_lower = X86_BOOT_EBDA_GPA / 1024;
+	info.mem_upper = (l->low_ram_end - X86_BOOT_KERNEL_GPA) / 1024;
+	info.cmdline = mb_info_str(&a, cmdline, cmdline_len);
+	info.boot_loader_name = mb_info_str(&a, MB_LOADER_NAME, strlen(MB_LOADER_NAME));
+	if (info_off < 0 || !info.cmdline || !info.boot_loader_name) {
+		ret = x86_loader_fail(l, -E2BIG, "the command line does not fit in the boot info area");
+		goto out;
+	}
+	ret = mb_add_mmap(l, &a, &info);
+	if (!ret)
+		ret = mb_add_modules(l, &a, &info);
+	if (ret)
+		goto out;
+	memcpy(a.buf + info_off, &info, sizeof(info));
+	ret = x86_info_area_write(l, &a, "Multiboot info");
+	if (ret)
+		goto out;
 
-	x86_entry_prot32(e);
+	x86_entry_prot32_info(e, &a, info_off);
 	e->format = "Multiboot";
 	e->rip = entry;
 	e->rax = MB_BOOT_MAGIC;
-	e->rbx = x86_info_gpa(info_off);
-	return 0;
+out:
+	x86_info_area_release(&a);
+	free(cmdline);
+	return ret;
 }

@@ -8,7 +8,9 @@
  * mode, paging off, flat CS/DS, TR a 32-bit busy TSS, EBX = hvm_start_info
  * (version 1: command line, modules, RSDP, memory map). Module 0 is the
  * initrd when there is one (that is where Linux looks), then cfg->modules;
- * modules are page-aligned and follow the kernel. The command line gets the
+ * modules are page-aligned and follow the kernel. Like Multiboot's, the
+ * start_info, memmap, module list, strings and command line share one area
+ * placed where the image left room, reserved (with page 0) in the memmap. The command line gets the
  * virtio_mmio.device= arguments like a bzImage's.
  */
 #include <errno.h>
@@ -106,7 +108,7 @@ static int pvh_add_modules(struct x86_loader *l, struct x86_info_area *a,
 						       "module %u: command lines do not fit in the start_info area",
 						       i);
 			memcpy(a->buf + s, mod->cmdline, slen + 1);
-			m.cmdline_paddr = x86_info_gpa(s);
+			m.cmdline_paddr = x86_info_gpa(a, s);
 		}
 		if (next > l->low_ram_end || size > l->low_ram_end - next)
 			return x86_loader_fail(l, -ENOSPC,
@@ -124,18 +126,32 @@ static int pvh_add_modules(struct x86_loader *l, struct x86_info_area *a,
 		next = ALIGN_UP(next + size, 4096);
 	}
 	si->nr_modules = n;
-	si->modlist_paddr = x86_info_gpa(list);
+	si->modlist_paddr = x86_info_gpa(a, list);
 	return 0;
+}
+
+/* What the start_info area must hold beyond the stack: an upper bound. */
+static size_t pvh_info_bytes(const struct x86_loader *l, size_t cmdline_len)
+{
+	const struct boot_config *cfg = l->cfg;
+	/* x86_info_area_claim() splits at most two RAM entries: +3, and slack */
+	size_t n = sizeof(struct hvm_start_info) +
+		   (l->nr_e820 + 4) * sizeof(struct hvm_memmap_table_entry) +
+		   (cfg->nr_modules + 1) * (sizeof(struct hvm_modlist_entry) + 1) +
+		   cmdline_len + 1 + 64;
+
+	return n + x86_loader_module_strings(cfg);
 }
 
 int x86_pvh_load(struct x86_loader *l, struct x86_boot_entry *e)
 {
 	const void *img = l->cfg->kernel;
-	size_t size = l->cfg->kernel_size;
+	size_t size = l->cfg->kernel_size, cmdline_len;
 	struct hvm_start_info si = { 0 };
+	struct x86_info_area a = { 0 };
 	struct x86_elf_info info;
-	struct x86_info_area *a;
-	long si_off, map_off;
+	long si_off, map_off, cmd_off;
+	char *cmdline;
 	unsigned int i;
 	u64 entry;
 	int ret;
@@ -157,11 +173,20 @@ int x86_pvh_load(struct x86_loader *l, struct x86_boot_entry *e)
 	e->kernel_start = info.lowest;
 	e->kernel_end = info.highest;
 
-	a = xzalloc(sizeof(*a));
-	if (!a)
-		return x86_loader_fail(l, -ENOMEM, "out of memory for the PVH start_info");
-	si_off = x86_info_alloc(a, sizeof(si), 8);
-	map_off = x86_info_alloc(a, l->nr_e820 * sizeof(struct hvm_memmap_table_entry), 8);
+	ret = x86_loader_cmdline(l, NULL, true, X86_BOOT_CMDLINE_MAX - 1, &cmdline, &cmdline_len);
+	if (ret)
+		return ret;
+	/* Like Multiboot's: where the image left room, reserved in the memmap. */
+	ret = x86_info_area_claim(l, &a, pvh_info_bytes(l, cmdline_len), "PVH start_info");
+	if (ret)
+		goto out;
+	si_off = x86_info_alloc(&a, sizeof(si), 8);
+	map_off = x86_info_alloc(&a, l->nr_e820 * sizeof(struct hvm_memmap_table_entry), 8);
+	cmd_off = x86_info_alloc(&a, cmdline_len + 1, 1);
+	if (si_off < 0 || map_off < 0 || cmd_off < 0) {
+		ret = x86_loader_fail(l, -E2BIG, "the memory map or command line do not fit in the start_info area");
+		goto out;
+	}
 	for (i = 0; i < l->nr_e820; i++) {
 		struct hvm_memmap_table_entry m = {
 			.addr = l->e820[i].addr,
@@ -169,29 +194,29 @@ int x86_pvh_load(struct x86_loader *l, struct x86_boot_entry *e)
 			.type = l->e820[i].type,
 		};
 
-		memcpy(a->buf + map_off + i * sizeof(m), &m, sizeof(m));
+		memcpy(a.buf + map_off + i * sizeof(m), &m, sizeof(m));
 	}
+	memcpy(a.buf + cmd_off, cmdline, cmdline_len + 1);
 	si.magic = HVM_START_MAGIC;
 	si.version = 1;
-	si.cmdline_paddr = X86_BOOT_CMDLINE_GPA;
+	si.cmdline_paddr = x86_info_gpa(&a, cmd_off);
 	si.rsdp_paddr = l->rsdp_gpa;
-	si.memmap_paddr = x86_info_gpa(map_off);
+	si.memmap_paddr = x86_info_gpa(&a, map_off);
 	si.memmap_entries = l->nr_e820;
 
-	ret = x86_loader_cmdline(l, true, X86_BOOT_CMDLINE_MAX - 1, NULL);
-	if (!ret)
-		ret = pvh_add_modules(l, a, &si);
-	if (!ret) {
-		memcpy(a->buf + si_off, &si, sizeof(si));
-		ret = x86_loader_write(l, X86_BOOT_INFO_GPA, a->buf, a->used, "PVH start_info");
-	}
-	free(a);
+	ret = pvh_add_modules(l, &a, &si);
 	if (ret)
-		return ret;
+		goto out;
+	memcpy(a.buf + si_off, &si, sizeof(si));
+	ret = x86_info_area_write(l, &a, "PVH start_info");
+	if (ret)
+		goto out;
 
-	x86_entry_prot32(e);
+	x86_entry_prot32_info(e, &a, si_off);
 	e->format = "PVH";
 	e->rip = entry;
-	e->rbx = x86_info_gpa(si_off);
-	return 0;
+out:
+	x86_info_area_release(&a);
+	free(cmdline);
+	return ret;
 }

@@ -57,7 +57,7 @@ static int vcpu_lapic_setup(struct vcpu *vcpu)
 
 int vcpu_arch_precreate(struct vm *vm, unsigned int id)
 {
-	return id < X86_MAX_VCPUS ? 0 : -ENOSPC;
+	return id < VM_MAX_VCPUS ? 0 : -ENOSPC;
 }
 
 int vcpu_arch_create(struct vcpu *vcpu)

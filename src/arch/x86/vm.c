@@ -32,7 +32,6 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 
 	if (cfg->ram_size < (1ULL << 20))
 		return -EINVAL;	/* boot data lives in the first MiB */
-	vm->max_vcpus = MIN(vm->max_vcpus, (unsigned int)X86_MAX_VCPUS);
 
 	/* Memslots first: each change is slow once the irqchip exists. */
 	ret = vm_register_ram(vm, 0, low, cfg->mem_flags);
@@ -53,12 +52,30 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 		if (ret < 0)
 			return ret;
 	}
-	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
-	if (ret < 0)
-		return ret;
-	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
-	if (ret < 0)
-		return ret;
+	if (cfg->irqchip == VM_IRQCHIP_SPLIT) {
+		struct kvm_enable_cap split = {
+			.cap = KVM_CAP_SPLIT_IRQCHIP, .args = { X86_IOAPIC_PINS },
+		};
+
+		if (cfg->pit)
+			return -EINVAL;	/* KVM's PIT needs its PIC and IOAPIC */
+		ret = kvm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &split);
+		if (ret < 0)
+			return ret;
+		/* The MADT gives the IOAPIC the ID after the last CPU's. */
+		ret = x86_ioapic_create(vm, vm->max_vcpus, &vm->arch.ioapic);
+		if (ret)
+			return ret;
+	} else {
+		ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+		if (ret < 0)
+			return ret;
+		if (cfg->pit) {
+			ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+			if (ret < 0)
+				return ret;
+		}
+	}
 	/* Emulation failures exit to us with the instruction bytes (optional). */
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
 		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
@@ -69,8 +86,29 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 	return x86_msrs_template_create(vm);
 }
 
+int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (vm->arch.ioapic)
+		return x86_ioapic_set_line(vm->arch.ioapic, gsi, level);
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+bool vcpu_arch_handle_exit(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (vcpu->run->exit_reason != KVM_EXIT_IOAPIC_EOI || !vm->arch.ioapic)
+		return false;
+	x86_ioapic_eoi(vm->arch.ioapic, vcpu->run->eoi.vector);
+	return true;
+}
+
 void vm_arch_destroy(struct vm *vm)
 {
+	x86_ioapic_destroy(vm->arch.ioapic);
+	vm->arch.ioapic = NULL;
 	free(vm->arch.cpuid);
 	vm->arch.cpuid = NULL;
 	free(vm->arch.boot_msrs);

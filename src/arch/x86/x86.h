@@ -9,6 +9,13 @@
 int x86_cpuid_template_create(struct vm *vm);
 int x86_cpuid_set(struct vcpu *vcpu);
 
+/* ioapic.c: the userspace IOAPIC of the split irqchip */
+struct x86_ioapic;
+int x86_ioapic_create(struct vm *vm, u32 id, struct x86_ioapic **out);
+void x86_ioapic_destroy(struct x86_ioapic *io);
+int x86_ioapic_set_line(struct x86_ioapic *io, u32 pin, bool level);
+void x86_ioapic_eoi(struct x86_ioapic *io, u8 vector);
+
 /* msr.c */
 int x86_msrs_template_create(struct vm *vm);
 int x86_msrs_set(struct vcpu *vcpu);

@@ -30,7 +30,7 @@ static int run(const char *const *args, char *out, size_t len)
 
 	for (int i = 0; args[i] && i < 22; i++)
 		argv[i + 1] = (char *)args[i];
-	return run_capture(kestrel, argv, out, len);
+	return run_capture(kestrel, argv, true, out, len);
 }
 
 /* What Kata's parseVersion() + semver.Make() accept: line 1, word 2, less "v". */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * "kestrel run" argument errors: each bad argument gets exit status 2 and
- * exactly one line on stderr naming the argument. Runs $B/kestrel (B from
- * the environment, default "build"); skips if it has not been built.
+ * Argument errors of every subcommand: each bad argument gets exit status
+ * 2 and exactly one line on stderr naming the argument; --help prints the
+ * usage on stdout and nothing on stderr. Runs $B/kestrel (B from the
+ * environment, default "build"); skips if it has not been built.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,15 +17,15 @@
 
 static char kestrel[512];
 
-/* Run kestrel with @argv; what it prints goes to @err. Return: exit status. */
+/* Run kestrel with @argv; its stderr goes to @err. Return: exit status. */
 static int run(char *const argv[], char *err, size_t errlen)
 {
-	return run_capture(kestrel, argv, err, errlen);
+	return run_capture(kestrel, argv, false, err, errlen);
 }
 
 struct bad_case {
 	const char *what;
-	const char *args[6];
+	const char *args[7];
 	const char *must_name;	/* the argument the message names */
 };
 
@@ -45,7 +46,16 @@ int main(void)
 		{ "empty kernel", { "run", "--kernel", "/dev/null" }, "--kernel" },
 		{ "missing module", { "run", "--module", "/nonexistent,arg" }, "--module" },
 		{ "initrd without kernel", { "run", "--initrd", "/etc/hostname" }, "--initrd" },
+		{ "flag with a value", { "run", "--rng=yes" }, "--rng" },
+		{ "vhost-user without --socket", { "vhost-user", "--device", "net" }, "--socket" },
+		{ "vhost-user zero memory slots",
+		  { "vhost-user", "--mem-slots", "0", "-s", "/tmp/x", "-d", "net" }, "--mem-slots" },
+		{ "vhost-user unknown option", { "vhost-user", "--bogus" }, "--bogus" },
+		{ "acpi-dump vCPU count over the limit", { "acpi-dump", "/tmp", "--cpus", "255" }, "--cpus" },
+		{ "acpi-dump unknown option", { "acpi-dump", "/tmp", "--bogus" }, "--bogus" },
+		{ "acpi-dump missing value", { "acpi-dump", "/tmp", "--net" }, "--net" },
 	};
+	static const char *const subcommands[] = { "run", "vhost-user", "acpi-dump" };
 	static const struct bad_case kvm_cases[] = {
 		{ "not a loadable image", { "run", "--kernel", "/etc/passwd" }, "--kernel" },
 		{ "more vCPUs than KVM allows", { "run", "--cpus", "100000" }, "--cpus" },
@@ -63,7 +73,7 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(cases) + ARRAY_SIZE(kvm_cases); i++) {
 		const struct bad_case *c = i < ARRAY_SIZE(cases) ? &cases[i]
 					  : &kvm_cases[i - ARRAY_SIZE(cases)];
-		char *argv[8] = { kestrel };
+		char *argv[9] = { kestrel };
 		int st;
 
 		if (i == ARRAY_SIZE(cases)) {
@@ -74,7 +84,7 @@ int main(void)
 			}
 			close(fd);
 		}
-		for (int k = 0; k < 6 && c->args[k]; k++)
+		for (int k = 0; k < 7 && c->args[k]; k++)
 			argv[k + 1] = (char *)c->args[k];
 		st = run(argv, err, sizeof(err));
 		report(st == 2 && count_lines(err) == 1 && strstr(err, c->must_name),
@@ -90,6 +100,13 @@ int main(void)
 		char *argv[] = { kestrel, (char *)"--help", NULL };
 
 		report(run(argv, err, sizeof(err)) == 0, "--help exits 0");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
+		char *argv[] = { kestrel, (char *)subcommands[i], (char *)"--help", NULL };
+		int st = run(argv, err, sizeof(err));
+
+		report(st == 0 && !err[0], "%s --help exits 0, usage on stdout only (exit %d, %u line(s) on stderr)",
+		       subcommands[i], st, count_lines(err));
 	}
 	return report_summary();
 }

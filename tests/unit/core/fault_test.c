@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Fault injection over the whole "kestrel run" creation path: VM, RAM, the
- * virtio-mmio devices (net and blk simulators, rng, a file-backed disk), the
- * guest loader, every platform device, two vCPUs, the signal thread and the
- * vCPU threads. src/main.c is linked in with main() renamed kestrel_main()
- * and its vm_run() call routed through fault_test_vm_run() below, so this
- * runs the real CLI code, in-process.
+ * Fault injection over the whole "kestrel run" creation path: the device
+ * list, VM, RAM, the virtio-mmio devices (net and blk simulators, rng, a
+ * file-backed disk), the guest loader, every platform device, two vCPUs,
+ * the signal thread and the vCPU threads. It drives the machine builder
+ * (include/kestrel/machine.h) in-process the way cmd_run() in src/main.c
+ * does for "kestrel run --cpus 2 --memory 64M" and the devices below.
  *
  * Every injection point (include/kestrel/fault.h) is failed in turn, not a
- * sample: point N is armed, kestrel_main() runs, and then
- *   - it returned VM_EXIT_HOST_ERROR with exactly one line on stderr, an
- *     error naming the cause;
+ * sample: point N is armed, the run is made, and then
+ *   - it ended with cmd_run()'s VM_EXIT_HOST_ERROR and exactly one line on
+ *     stderr, an error naming the cause;
  *   - fds, threads and mappings (and the named ones: guest RAM memfd, vCPU
  *     run pages) are back to the baseline, and no vDPA device is left on
  *     the bus;
@@ -33,7 +33,10 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/machine.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
+#include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 
 #include "../test.h"
@@ -51,33 +54,17 @@
 
 #define MAX_POINTS	10000
 
-int kestrel_main(int argc, char **argv);
-enum vm_stop_reason fault_test_vm_run(struct vm *vm);
-
 /*
- * What the run got to. fault_test_vm_run() is main.c's vm_run(): creation
- * is complete when it is called; the vCPU threads start inside vm_run() and
- * are injection points too. Teardown (after vm_run()) is never injected.
+ * What the run got to. Creation is complete when machine_run() is called;
+ * the vCPU threads start inside it and are injection points too. Teardown
+ * (after machine_run()) is never injected.
  */
 static struct {
 	bool reached_run;
 	bool fired_before_run;
 	bool fired_in_run;
-	unsigned long points;	/* injection points passed up to the end of vm_run() */
+	unsigned long points;	/* injection points passed up to the end of the run */
 } run_info;
-
-enum vm_stop_reason fault_test_vm_run(struct vm *vm)
-{
-	enum vm_stop_reason reason;
-
-	run_info.reached_run = true;
-	run_info.fired_before_run = fault_inject_fired();
-	reason = vm_run(vm);
-	run_info.fired_in_run = !run_info.fired_before_run && fault_inject_fired();
-	run_info.points = fault_inject_count();
-	fault_inject_arm(0);
-	return reason;
-}
 
 /* ---- process state ------------------------------------------------------- */
 
@@ -174,27 +161,59 @@ static void snapshot_diff(const struct snapshot *base, const struct snapshot *no
 
 static char disk_path[64] = "/tmp/kestrel-fault-XXXXXX";
 
-static const char *const run_args[] = {
-	"kestrel", "run", "--cpus", "2", "--memory", "64M",
-	"--net", "sim",
-	"--device", "vdpa,type=blk,capacity=1M",
-	"--rng",
-	"--disk", disk_path,
-	NULL,
+/* The device options of the run, in command-line order. */
+static const struct {
+	const char *opt, *val;
+} run_devices[] = {
+	{ "--net", "sim" },
+	{ "--device", "vdpa,type=blk,capacity=1M" },
+	{ "--rng", NULL },
+	{ "--disk", disk_path },
 };
+
+/* cmd_run() from its device options on: build, run, tear down. */
+static int run_machine(void)
+{
+	struct machine_config cfg = {
+		.ram_size = 64 << 20,
+		.nr_cpus = 2,
+		.console_in = STDIN_FILENO,
+		.console_out = STDOUT_FILENO,
+		.stop_on_signals = true,
+	};
+	struct machine *m;
+	int ret, status;
+
+	ret = machine_devices_create(&cfg.devs);
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(run_devices); i++)
+		ret = virtio_devices_parse_arg(cfg.devs, run_devices[i].opt,
+					       run_devices[i].val);
+	if (!ret)
+		ret = machine_create(&cfg, &m);
+	if (ret) {
+		/* cmd_run()'s status: a bad configuration is a usage error */
+		status = ret == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+		goto out;
+	}
+	run_info.reached_run = true;
+	run_info.fired_before_run = fault_inject_fired();
+	status = machine_run(m);
+	run_info.fired_in_run = !run_info.fired_before_run && fault_inject_fired();
+	run_info.points = fault_inject_count();
+	fault_inject_arm(0);
+	machine_destroy(m);
+out:
+	virtio_devices_destroy(cfg.devs);
+	return status;
+}
 
 static int errfd, nullfd;
 
-/* kestrel_main(run_argv) with stdout discarded and stderr into @err. */
+/* run_machine() with stdout discarded and stderr into @err. */
 static int run_kestrel(char *err, size_t len)
 {
-	char *argv[ARRAY_SIZE(run_args)];
 	int saved_out, saved_err, status;
 	ssize_t n;
-
-	/* kestrel_main() takes char ** as main() does; it does not write. */
-	for (size_t i = 0; i < ARRAY_SIZE(run_args); i++)
-		argv[i] = (char *)run_args[i];
 
 	fflush(stdout);
 	saved_out = dup(1);
@@ -204,7 +223,7 @@ static int run_kestrel(char *err, size_t len)
 	dup2(nullfd, 1);
 	dup2(errfd, 2);
 	memset(&run_info, 0, sizeof(run_info));
-	status = kestrel_main(ARRAY_SIZE(argv) - 1, argv);
+	status = run_machine();
 	dup2(saved_out, 1);
 	dup2(saved_err, 2);
 	close(saved_out);
@@ -298,11 +317,16 @@ int main(void)
 	close(fd);
 	dup2(nullfd, 0);
 	log_level_set(LOG_WARN);	/* progress lines are not errors */
+	/* What src/main.c does before any subcommand. */
+	if (vdpa_register_types()) {
+		report(false, "set-up: register the vDPA device types");
+		return report_summary();
+	}
 
 	/*
 	 * Warm-up: one whole run, so that what glibc keeps for reuse (malloc
-	 * arenas of the threads, cached thread stacks) and what registers
-	 * once (the vDPA management devices) exist before the baseline.
+	 * arenas of the threads, cached thread stacks) exists before the
+	 * baseline.
 	 */
 	fault_inject_arm(0);
 	status = run_kestrel(err, sizeof(err));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <kestrel/boot.h>
+#include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
 #include "../../../src/arch/x86/boot.h"
@@ -65,7 +66,7 @@ static void make_devs(struct boot_mmio_dev *d, unsigned int n)
 	for (i = 0; i < n; i++)
 		d[i] = (struct boot_mmio_dev){ X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_SIZE,
 					       X86_VIRTIO_MMIO_SIZE,
-					       X86_VIRTIO_MMIO_IRQ0 + i % 6 };
+					       X86_VIRTIO_MMIO_IRQ0 + i % X86_VIRTIO_MMIO_NR_IRQS };
 }
 
 static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
@@ -134,7 +135,7 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 	for (i = 0; i < nr_devs; i++) {
 		u8 mem[12] = { 0x86, 9, 0, 1 }, irq[9] = { 0x89, 6, 0, 0x03, 1 };
 
-		if (nr_devs > 6)	/* make_devs() wraps IRQs after 6 devices */
+		if (nr_devs > X86_VIRTIO_MMIO_NR_IRQS)	/* make_devs() wraps IRQs */
 			irq[3] |= 0x08;	/* Shared */
 
 		memcpy(mem + 4, &devs[i].base, 4);
@@ -294,10 +295,10 @@ int main(void)
 {
 	check_tables(1, 0);
 	check_tables(4, 3);
-	check_tables(254, X86_VIRTIO_MMIO_MAX);
+	check_tables(VM_MAX_VCPUS, X86_VIRTIO_MMIO_MAX);
 	check_aml();
 	check_mptable(1);
-	check_mptable(254);
+	check_mptable(VM_MAX_VCPUS);
 	check_iasl(2, 3);
 	check_iasl(64, X86_VIRTIO_MMIO_MAX);
 	return report_summary();

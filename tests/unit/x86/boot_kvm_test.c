@@ -29,6 +29,7 @@
 
 static int kvm_fd = -1;
 static u8 img[64 * 1024];
+static struct x86_boot_entry last_entry;	/* of the last run_guest() */
 
 struct port_write {
 	u16 port;
@@ -56,6 +57,7 @@ static int run_guest(struct boot_config *cfg, const struct x86_boot_options *opt
 		report_info("load: %s", err);
 		goto out;
 	}
+	last_entry = e;
 	vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm < 0)
 		goto out;
@@ -111,7 +113,9 @@ out:
 
 /* mov $port,%dx; ...; out; hlt — encodings valid in every mode used here. */
 static const u8 code16[] = { 0xba, 0xf8, 0x03, 0xb0, 'K', 0xee, 0xf4 };
-static const u8 code32_mb[] = { 0x66, 0xba, 0xf4, 0x00, 0xef, 0x89, 0xd8, 0xef, 0xf4 };
+/* Multiboot: out EAX; out EBX; out the first 4 bytes of the cmdline; out ESP */
+static const u8 code32_mb[] = { 0x66, 0xba, 0xf4, 0x00, 0xef, 0x89, 0xd8, 0xef,
+				0x8b, 0x43, 0x10, 0x8b, 0x00, 0xef, 0x89, 0xe0, 0xef, 0xf4 };
 static const u8 code32_pvh[] = { 0x66, 0xba, 0xf4, 0x00, 0x89, 0xd8, 0xef, 0xf4 };
 static const u8 code64[] = { 0x48, 0x89, 0xf0, 0x66, 0xba, 0xf4, 0x00, 0xef, 0xf4 };
 
@@ -164,18 +168,32 @@ static void test_modes(void)
 	report(n == 1 && w[0].port == 0x3f8 && w[0].value == 'K',
 	       "64-bit bzImage entered in real mode on request");
 
-	/* Multiboot a.out kludge at 1 MiB, code right after the 32-byte header */
-	{
-		u32 flags = 0x10003, h[8] = { 0x1badb002, flags, -(0x1badb002u + flags),
-					      0x100000, 0x100000, 0, 0, 0x100020 };
+	/*
+	 * Multiboot a.out kludge, code right after the 32-byte header: linked
+	 * at 1 MiB, and at 0x1000 where kestrel's boot data used to be.
+	 */
+	for (unsigned int i = 0; i < 2; i++) {
+		u32 at = i ? 0x1000 : 0x100000, flags = 0x10003;
+		u32 h[8] = { 0x1badb002, flags, -(0x1badb002u + flags), at, at, 0, 0, at + 32 };
+		struct port_write mw[4];
 
 		memset(img, 0xf4, 4096);
 		memcpy(img, h, sizeof(h));
 		memcpy(img + 32, code32_mb, sizeof(code32_mb));
 		cfg.kernel_size = 4096;
-		n = run_guest(&cfg, NULL, w, 2);
-		report(n == 2 && w[0].value == 0x2badb002 && w[1].value == X86_BOOT_INFO_GPA,
-		       "Multiboot: EAX magic, EBX info");
+		cfg.kernel_path = "/boot/mb.elf";
+		cfg.cmdline = "arg";
+		n = run_guest(&cfg, NULL, mw, 4);
+		report(n == 4 && mw[0].value == 0x2badb002 && mw[1].value == last_entry.rbx &&
+		       mw[1].value >= last_entry.data_start && mw[1].value < last_entry.data_end &&
+		       (last_entry.data_start >= at + 4096 || last_entry.data_end <= at) &&
+		       !memcmp(&mw[2].value, "/boo", 4) &&
+		       mw[3].value > last_entry.data_start && mw[3].value <= last_entry.data_end,
+		       "Multiboot at 0x%x runs: EAX magic, EBX info at 0x%x clear of the image, "
+		       "cmdline begins with the path, ESP in the boot data", at,
+		       n == 4 ? mw[1].value : 0);
+		cfg.kernel_path = NULL;
+		cfg.cmdline = NULL;
 	}
 
 	/* PVH: ELF32 with the entry note */
@@ -201,7 +219,8 @@ static void test_modes(void)
 		memcpy(img + 0x1000, code32_pvh, sizeof(code32_pvh));
 		cfg.kernel_size = 8192;
 		n = run_guest(&cfg, NULL, w, 1);
-		report(n == 1 && w[0].value == X86_BOOT_INFO_GPA, "PVH: EBX = start_info");
+		report(n == 1 && w[0].value == last_entry.rbx && w[0].value >= last_entry.data_start &&
+		       w[0].value < last_entry.data_end, "PVH: EBX = start_info");
 	}
 }
 

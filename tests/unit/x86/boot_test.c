@@ -467,39 +467,195 @@ static const struct boot_module mods[2] = {
 	{ "second", 6, NULL },
 };
 
-static void check_multiboot(struct address_space *as, const struct x86_boot_entry *e,
-			    const char *cmdline_want)
+/* ---- memory maps: the Multiboot mmap and the PVH memmap, read back ---- */
+
+struct map_entry {
+	u64 addr, len;
+	u32 type;
+};
+#define MAP_MAX	32
+
+/* Multiboot mmap: entries of "size" (of the rest) + addr + len + type. */
+static unsigned int read_mb_mmap(struct address_space *as, u64 gpa, u32 len,
+				 struct map_entry *m)
 {
-	u32 info = e->rbx, flags, mmap, mlen, mods_addr, i;
+	unsigned int n = 0;
+	u32 off = 0;
+
+	while (off + 24 <= len && n < MAP_MAX) {
+		m[n].addr = rd64(as, gpa + off + 4);
+		m[n].len = rd64(as, gpa + off + 12);
+		m[n].type = rd32(as, gpa + off + 20);
+		n++;
+		off += rd32(as, gpa + off) + 4;
+	}
+	return n;
+}
+
+static unsigned int read_pvh_memmap(struct address_space *as, u64 gpa, u32 nr,
+				    struct map_entry *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr && i < MAP_MAX; i++) {
+		m[i].addr = rd64(as, gpa + 24 * i);
+		m[i].len = rd64(as, gpa + 24 * i + 8);
+		m[i].type = rd32(as, gpa + 24 * i + 16);
+	}
+	return i;
+}
+
+/* The type of the entry holding all of [a, a + n), or 0 if no one entry does. */
+static u32 map_type(const struct map_entry *m, unsigned int nr, u64 a, u64 n)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (m[i].addr <= a && a + n <= m[i].addr + m[i].len)
+			return m[i].type;
+	return 0;
+}
+
+/*
+ * The kernel's ranges: its segments when a test says (an image split around
+ * the EBDA), else [kernel_start, kernel_end).
+ */
+static u64 kernel_segs[2][2];
+static unsigned int nr_kernel_segs;
+
+static unsigned int kernel_ranges(const struct x86_boot_entry *e, u64 (*r)[2])
+{
+	if (nr_kernel_segs) {
+		memcpy(r, kernel_segs, sizeof(kernel_segs));
+		return nr_kernel_segs;
+	}
+	r[0][0] = e->kernel_start;
+	r[0][1] = e->kernel_end;
+	return 1;
+}
+
+/*
+ * What every kestrel memory map for Multiboot / PVH promises: sorted,
+ * non-empty, non-overlapping entries; page 0, the boot data area and the
+ * EBDA/ACPI/MP area reserved; the kernel's bytes and @nr_extra more ranges
+ * (modules) in available RAM.
+ */
+static void check_map(const struct map_entry *m, unsigned int nr, const struct x86_boot_entry *e,
+		      const u64 (*extra)[2], unsigned int nr_extra)
+{
+	u64 kr[2][2];
+	unsigned int nk = kernel_ranges(e, kr);
+	bool sorted = nr > 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (!m[i].len || (i && m[i - 1].addr + m[i - 1].len > m[i].addr))
+			sorted = false;
+	report(sorted, "memory map: %u entries, sorted, none overlapping another", nr);
+	report(map_type(m, nr, 0, 0x1000) == E820_RESERVED, "memory map: page 0 (IVT, BDA, GDT) reserved");
+	report(e->data_start >= 0x1000 && e->data_end > e->data_start &&
+	       map_type(m, nr, e->data_start, e->data_end - e->data_start) == E820_RESERVED,
+	       "memory map: boot data area [0x%llx-0x%llx) reserved",
+	       (unsigned long long)e->data_start, (unsigned long long)e->data_end);
+	report(map_type(m, nr, 0x9fc00, 0x400) == E820_RESERVED &&
+	       map_type(m, nr, 0xe0000, 0x20000) == E820_RESERVED &&
+	       !map_type(m, nr, 0xa0000, 0x1000), "memory map: EBDA, ACPI and MP tables reserved, VGA hole absent");
+	for (i = 0; i < nk; i++)
+		report(map_type(m, nr, kr[i][0], kr[i][1] - kr[i][0]) == E820_RAM,
+		       "memory map: the kernel [0x%llx-0x%llx) is in available RAM",
+		       (unsigned long long)kr[i][0], (unsigned long long)kr[i][1]);
+	for (i = 0; i < nr_extra; i++)
+		report(map_type(m, nr, extra[i][0], extra[i][1] - extra[i][0]) == E820_RAM,
+		       "memory map: module %u [0x%llx-0x%llx) is in available RAM", i,
+		       (unsigned long long)extra[i][0], (unsigned long long)extra[i][1]);
+}
+
+static bool in_data(const struct x86_boot_entry *e, u64 gpa, u64 len)
+{
+	return gpa >= e->data_start && gpa + len <= e->data_end;
+}
+
+static bool overlaps(u64 a0, u64 a1, u64 b0, u64 b1)
+{
+	return a0 < b1 && b0 < a1;
+}
+
+static bool overlaps_kernel(const struct x86_boot_entry *e, u64 a0, u64 a1)
+{
+	u64 kr[2][2];
+	unsigned int i, nk = kernel_ranges(e, kr);
+
+	for (i = 0; i < nk; i++)
+		if (overlaps(a0, a1, kr[i][0], kr[i][1]))
+			return true;
+	return false;
+}
+
+/*
+ * The Multiboot info @e points at: flags, memory sizes, "@cmdline_want",
+ * the memory map, @nr_mods modules with their strings (then the initrd if
+ * @initrd), all of the info inside the reserved boot data area, which
+ * overlaps neither the kernel nor a module.
+ */
+static void check_multiboot_mods(struct address_space *as, const struct x86_boot_entry *e,
+				 const char *cmdline_want, const struct boot_module *m,
+				 unsigned int nr_mods, const void *initrd, size_t initrd_size)
+{
+	u32 info = e->rbx, flags, mmap, mlen, mods_addr, i, nr = nr_mods + (initrd ? 1 : 0);
+	struct map_entry map[MAP_MAX];
+	u64 ranges[16][2];
 	char s[128];
 
 	report(e->mode == X86_BOOT_PROT32 && e->rax == 0x2badb002 && e->cs_sel == 0x08 &&
 	       e->ds_sel == 0x18 && (e->cr0 & 0x80000001) == 1, "32-bit entry, EAX magic");
+	report(in_data(e, info, 116) && e->rsp > e->data_start && e->rsp <= e->data_end,
+	       "info (0x%x) and stack (0x%llx) in the boot data area", info,
+	       (unsigned long long)e->rsp);
+	report(!overlaps_kernel(e, e->data_start, e->data_end),
+	       "boot data area [0x%llx-0x%llx) clear of the kernel [0x%llx-0x%llx)",
+	       (unsigned long long)e->data_start, (unsigned long long)e->data_end,
+	       (unsigned long long)e->kernel_start, (unsigned long long)e->kernel_end);
 	flags = rd32(as, info);
-	report((flags & 0x24d) == 0x24d, "info flags mem|cmdline|mods|mmap|name (0x%x)", flags);
+	report((flags & 0x245) == 0x245 && !!(flags & 8) == (nr > 0),
+	       "info flags mem|cmdline|mmap|name%s (0x%x)", nr ? "|mods" : "", flags);
 	report(rd32(as, info + 4) == 639 && rd32(as, info + 8) == (RAM_SIZE - 0x100000) / 1024,
 	       "mem_lower/mem_upper");
 	rd_str(as, rd32(as, info + 16), s, sizeof(s));
-	report(!strcmp(s, cmdline_want), "cmdline '%s'", s);
+	report(!strcmp(s, cmdline_want) && in_data(e, rd32(as, info + 16), strlen(s) + 1),
+	       "cmdline '%s'", s);
 	rd_str(as, rd32(as, info + 64), s, sizeof(s));
 	report(!strcmp(s, "kestrel"), "boot loader name");
 	mlen = rd32(as, info + 44);
 	mmap = rd32(as, info + 48);
-	report(mlen == 4 * 24 && rd32(as, mmap) == 20 && rd64(as, mmap + 4) == 0 &&
-	       rd64(as, mmap + 12) == 0x9fc00 && rd32(as, mmap + 20) == 1 &&
-	       rd64(as, mmap + 72 + 4) == 0x100000 && rd32(as, mmap + 72 + 20) == 1,
-	       "memory map");
-	report(rd32(as, info + 20) == 3, "3 modules (2 + initrd)");
+	report(in_data(e, mmap, mlen) && mlen % 24 == 0, "memory map inside the boot data area");
+	report(rd32(as, info + 20) == nr, "%u modules", nr);
 	mods_addr = rd32(as, info + 24);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < nr && i < ARRAY_SIZE(ranges); i++) {
 		u32 start = rd32(as, mods_addr + 16 * i), end = rd32(as, mods_addr + 16 * i + 4);
+		u32 str = rd32(as, mods_addr + 16 * i + 8);
+		const void *data = i < nr_mods ? m[i].data : initrd;
+		size_t size = i < nr_mods ? m[i].size : initrd_size;
+		const char *want = i < nr_mods && m[i].cmdline ? m[i].cmdline : "";
 
-		rd_str(as, rd32(as, mods_addr + 16 * i + 8), s, sizeof(s));
-		report(start % 4096 == 0 && start >= e->kernel_end && end - start == mods[i].size &&
-		       ram_equals(as, start, mods[i].data, mods[i].size) &&
-		       !strcmp(s, mods[i].cmdline ? mods[i].cmdline : ""),
+		rd_str(as, str, s, sizeof(s));
+		report(start % 4096 == 0 && end - start == size && ram_equals(as, start, data, size) &&
+		       !overlaps_kernel(e, start, end) &&
+		       !overlaps(start, end, e->data_start, e->data_end) &&
+		       (!i || start >= ranges[i - 1][1]) &&
+		       !strcmp(s, want) && in_data(e, str, strlen(s) + 1),
 		       "module %u at 0x%x, string '%s'", i, start, s);
+		ranges[i][0] = start;
+		ranges[i][1] = end;
 	}
+	check_map(map, read_mb_mmap(as, mmap, mlen, map), e, ranges, MIN(nr, ARRAY_SIZE(ranges)));
+}
+
+static void check_multiboot(struct address_space *as, const struct x86_boot_entry *e,
+			    const char *cmdline_want)
+{
+	static const char initrd[] = "initrd!";
+
+	check_multiboot_mods(as, e, cmdline_want, mods, 2, initrd, sizeof(initrd));
 }
 
 static void test_multiboot(void)
@@ -508,6 +664,7 @@ static void test_multiboot(void)
 	struct address_space *as = as_new(RAM_SIZE);
 	struct boot_config cfg = { .nr_cpus = 1, .modules = mods, .nr_modules = 2,
 				   .initrd = initrd, .initrd_size = sizeof(initrd),
+				   .kernel_path = "/boot/kernel.elf",
 				   .cmdline = "mb args", .mmio_devs = devs, .nr_mmio_devs = 1 };
 	struct x86_boot_entry e;
 	u8 code[4096];
@@ -527,7 +684,9 @@ static void test_multiboot(void)
 		report(e.rip == 0x100020 && e.kernel_start == 0x100000 && e.kernel_end == 0x103000,
 		       "entry and extent");
 		report(ram_equals(as, 0x100000, code, 4096) && rd64(as, 0x102ff8) == 0, "segment + bss");
-		check_multiboot(as, &e, "mb args");
+		report(e.data_start == 0x1000, "kernel at 1 MiB: boot data at 0x1000 (0x%llx)",
+		       (unsigned long long)e.data_start);
+		check_multiboot(as, &e, "/boot/kernel.elf mb args");
 	}
 	address_space_destroy(as);
 
@@ -542,7 +701,7 @@ static void test_multiboot(void)
 	if (report(ret == 0, "ELF64 loads (%s)", err)) {
 		report(e.rip == 0x200020, "virtual entry translated to physical");
 		report(ram_equals(as, 0x200000, code, 4096), "segment at p_paddr");
-		check_multiboot(as, &e, "mb args");
+		check_multiboot(as, &e, "/boot/kernel.elf mb args");
 	}
 	address_space_destroy(as);
 
@@ -553,8 +712,116 @@ static void test_multiboot(void)
 	ret = load(as, &cfg, &e);
 	if (report(ret == 0, "a.out kludge loads (%s)", err)) {
 		report(e.rip == 0x300020 && ram_equals(as, 0x300000, img, n), "a.out bytes and entry");
-		check_multiboot(as, &e, "mb args");
+		check_multiboot(as, &e, "/boot/kernel.elf mb args");
 	}
+	address_space_destroy(as);
+
+	/* the command line as GRUB and QEMU build it: path alone, or path + args */
+	as = as_new(RAM_SIZE);
+	cfg.cmdline = NULL;
+	ret = load(as, &cfg, &e);
+	report(ret == 0 && (rd_str(as, rd32(as, e.rbx + 16), (char *)code, 64),
+			    !strcmp((char *)code, "/boot/kernel.elf")),
+	       "no arguments: the command line is the path alone");
+	cfg.kernel_path = NULL;
+	cfg.cmdline = "only args";
+	ret = load(as, &cfg, &e);
+	report(ret == 0 && (rd_str(as, rd32(as, e.rbx + 16), (char *)code, 64),
+			    !strcmp((char *)code, "only args")),
+	       "no path given: the arguments alone");
+	address_space_destroy(as);
+	report_prefix_pop();
+}
+
+/* Images anywhere from 0x1000 up: kestrel's boot data moves out of the way. */
+static void test_multiboot_placement(void)
+{
+	static const struct {
+		const char *name;
+		u64 paddr, memsz, load2;
+	} cases[] = {
+		{ "ELF linked at 0x1000", 0x1000, 0x3000, 0 },
+		{ "ELF at 0x1000 filling low RAM", 0x1000, 0x9f000 - 0x1000, 0 },
+		{ "ELF at 0x1000 and at 1 MiB", 0x1000, 0x1000, 0x100000 },
+		{ "ELF at 0x8000 (the old boot stack)", 0x8000, 0x10000, 0 },
+		{ "ELF at 0x20000 (the old command line)", 0x20000, 0x20000, 0 },
+		{ "ELF linked at 0x100000", 0x100000, 0x4000, 0 },
+	};
+	static const char initrd[] = "initrd!";
+	struct boot_config cfg = { .nr_cpus = 1, .modules = mods, .nr_modules = 2,
+				   .initrd = initrd, .initrd_size = sizeof(initrd),
+				   .kernel_path = "/boot/low.elf", .cmdline = "x=1" };
+	struct x86_boot_entry e;
+	u8 code[4096];
+	unsigned int i;
+
+	report_prefix_push("Multiboot placement");
+	mk_mb_code(code, 0x3, 0);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct address_space *as = as_new(RAM_SIZE);
+		size_t n = mk_elf(&(struct elf_opts){ .paddr = cases[i].paddr,
+						      .vaddr = cases[i].paddr,
+						      .entry = cases[i].paddr + 0x20, .filesz = 4096,
+						      .memsz = cases[i].memsz, .code = code,
+						      .codelen = 4096,
+						      .load2_paddr = cases[i].load2 });
+
+		report_prefix_push(cases[i].name);
+		if (cases[i].paddr == 0x1000 && !cases[i].load2 && cases[i].memsz == 0x3000)
+			write_seed("multiboot_low", img, n);
+		cfg.kernel = img;
+		cfg.kernel_size = n;
+		nr_kernel_segs = cases[i].load2 ? 2 : 0;
+		kernel_segs[0][0] = cases[i].paddr;
+		kernel_segs[0][1] = cases[i].paddr + cases[i].memsz;
+		kernel_segs[1][0] = cases[i].load2;
+		kernel_segs[1][1] = cases[i].load2 + 16;
+		if (report(load(as, &cfg, &e) == 0, "loads (%s)", err)) {
+			report(e.rip == cases[i].paddr + 0x20 &&
+			       ram_equals(as, cases[i].paddr, code, 4096), "image bytes and entry in place");
+			report(e.data_end <= 0x9fc00 || e.data_start >= 0x100000,
+			       "boot data [0x%llx-0x%llx) outside the EBDA and VGA/BIOS hole",
+			       (unsigned long long)e.data_start, (unsigned long long)e.data_end);
+			check_multiboot(as, &e, "/boot/low.elf x=1");
+		}
+		nr_kernel_segs = 0;
+		report_prefix_pop();
+		address_space_destroy(as);
+	}
+	report_prefix_pop();
+}
+
+/* N modules, each with its own string (or none), and the initrd last. */
+static void test_multiboot_modules(void)
+{
+	static const char initrd[] = "the initrd";
+	static char data[8][64], strs[8][32];
+	struct boot_module m[8];
+	struct address_space *as = as_new(RAM_SIZE);
+	struct boot_config cfg = { .nr_cpus = 1, .kernel_path = "/k", .modules = m };
+	struct x86_boot_entry e;
+	unsigned int i;
+	u8 code[4096];
+
+	report_prefix_push("Multiboot modules");
+	for (i = 0; i < ARRAY_SIZE(m); i++) {
+		memset(data[i], 'a' + i, sizeof(data[i]));
+		snprintf(strs[i], sizeof(strs[i]), "/mods/m%u.bin arg=%u", i, i * 11);
+		m[i] = (struct boot_module){ data[i], 1 + i * 7, i == 5 ? NULL : strs[i] };
+	}
+	mk_mb_code(code, 0x3, 0);
+	cfg.kernel = img;
+	cfg.kernel_size = mk_elf(&(struct elf_opts){ .paddr = 0x100000, .vaddr = 0x100000,
+						     .entry = 0x100020, .filesz = 4096,
+						     .memsz = 4096, .code = code, .codelen = 4096 });
+	cfg.nr_modules = 8;
+	if (report(load(as, &cfg, &e) == 0, "8 modules load (%s)", err))
+		check_multiboot_mods(as, &e, "/k", m, 8, NULL, 0);
+	cfg.nr_modules = 1;
+	cfg.initrd = initrd;
+	cfg.initrd_size = sizeof(initrd);
+	if (report(load(as, &cfg, &e) == 0, "1 module + initrd load (%s)", err))
+		check_multiboot_mods(as, &e, "/k", m, 1, initrd, sizeof(initrd));
 	address_space_destroy(as);
 	report_prefix_pop();
 }
@@ -581,7 +848,8 @@ static void test_multiboot_bad(void)
 	ELF_BAD("64-bit p_paddr wraps", -ENOEXEC, "beyond", eo.is64 = true,
 		eo.paddr = 0xfffffffffffff000ULL, eo.memsz = 0x2000);
 	ELF_BAD("segment beyond RAM", -ENOSPC, "does not fit in RAM", eo.paddr = 0x8000000);
-	ELF_BAD("segment over boot data", -ENOEXEC, "overlaps boot data", eo.paddr = 0x7000);
+	ELF_BAD("segment in page 0", -ENOEXEC, "overlaps boot data (IVT, BDA, GDT)", eo.paddr = 0x800);
+	ELF_BAD("segment over the EBDA", -ENOEXEC, "overlaps EBDA", eo.paddr = 0x9f000);
 	ELF_BAD("segment over ACPI", -ENOEXEC, "overlaps EBDA", eo.paddr = 0xe0000);
 	ELF_BAD("overlapping segments", -ENOEXEC, "overlaps ELF segment", eo.load2_paddr = 0x100800);
 	ELF_BAD("phdr table beyond file", -ENOEXEC, "malformed ELF", eo.phnum_extra = 2000);
@@ -671,11 +939,19 @@ static void test_pvh(void)
 		report(rd64(as, si + 32) == X86_BOOT_ACPI_GPA, "rsdp_paddr");
 		rd_str(as, rd64(as, si + 24), s, sizeof(s));
 		report(!strcmp(s, "console=hvc0 virtio_mmio.device=4K@0xd0001000:10"), "cmdline '%s'", s);
+		report(in_data(&e, si, 56) && in_data(&e, rd64(as, si + 24), strlen(s) + 1),
+		       "start_info and command line in the boot data area");
 		mm = rd64(as, si + 40);
-		report(rd32(as, si + 48) == 4 && rd64(as, mm) == 0 && rd64(as, mm + 8) == 0x9fc00 &&
-		       rd32(as, mm + 16) == 1 && rd64(as, mm + 72) == 0x100000, "memmap");
 		report(rd32(as, si + 12) == 2, "2 modules");
 		ml = rd64(as, si + 16);
+		{
+			struct map_entry map[MAP_MAX];
+			u64 r[2][2] = { { rd64(as, ml), rd64(as, ml) + rd64(as, ml + 8) },
+					{ rd64(as, ml + 32), rd64(as, ml + 32) + rd64(as, ml + 40) } };
+
+			report(in_data(&e, mm, 24 * rd32(as, si + 48)), "memmap in the boot data area");
+			check_map(map, read_pvh_memmap(as, mm, rd32(as, si + 48), map), &e, r, 2);
+		}
 		report(rd64(as, ml + 8) == sizeof(initrd) &&
 		       ram_equals(as, rd64(as, ml), initrd, sizeof(initrd)) &&
 		       rd64(as, ml) >= 0x1010000 && rd64(as, ml) % 4096 == 0,
@@ -812,6 +1088,8 @@ int main(void)
 	test_bzimage_real();
 	test_bzimage_bad();
 	test_multiboot();
+	test_multiboot_placement();
+	test_multiboot_modules();
 	test_multiboot_bad();
 	test_pvh();
 	test_general();

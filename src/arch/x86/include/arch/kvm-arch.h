@@ -16,9 +16,7 @@
 
 struct kvm_cpuid2;
 struct kvm_msrs;
-
-/* APIC IDs above this would need x2APIC routing we do not describe. */
-#define X86_MAX_VCPUS		254
+struct x86_ioapic;
 
 /**
  * struct vm_arch - per-VM x86 state, written once at vm_create() /
@@ -31,6 +29,8 @@ struct kvm_msrs;
  *	       KVM_GET_MSR_INDEX_LIST)
  * @entry: where vCPU 0 starts, when @has_entry
  * @has_entry: a guest was loaded
+ * @ioapic: the userspace IOAPIC (split irqchip), or NULL with the in-kernel
+ *	    irqchip
  */
 struct vm_arch {
 	struct kvm_cpuid2 *cpuid;
@@ -38,6 +38,7 @@ struct vm_arch {
 	struct kvm_msrs *boot_msrs;
 	struct x86_boot_entry entry;
 	bool has_entry;
+	struct x86_ioapic *ioapic;
 };
 
 /** struct vcpu_arch - per-vCPU x86 state (none needed yet) */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef KESTREL_MACHINE_H
+#define KESTREL_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kestrel/types.h>
+
+/*
+ * The machine "kestrel run" boots, built in one ordered sequence: the VM
+ * and its RAM, the virtio devices on the windows and interrupts the
+ * machine chooses for them, the guest image and its boot tables, the
+ * platform devices (UART, i8042, debug-exit, PONG, boot timer, CPU
+ * hot-plug port), the vCPUs and the thread that turns SIGINT/SIGTERM into
+ * a stop. Each step that fails undoes the ones before it, so a failed
+ * machine_create() leaves nothing behind (tests/unit/core/fault_test.c
+ * fails every step in turn).
+ *
+ * Implemented by the architecture (x86: src/arch/x86/machine.c), which
+ * owns the layout: where virtio-mmio windows go and which GSIs they raise.
+ * Errors are logged, one line each, naming the option of "kestrel run"
+ * that the failing part of the configuration came from.
+ */
+
+struct boot_module;
+struct machine;
+struct virtio_devices;
+struct vm;
+
+/**
+ * struct machine_config - what machine_create() builds
+ * @ram_size: guest RAM in bytes (4 KiB aligned, at least 1 MiB)
+ * @nr_cpus: vCPUs the guest starts with (1 to vm_max_vcpus())
+ * @kernel: the guest image (bzImage, PVH ELF or Multiboot v1; untrusted
+ *	bytes), or NULL for the built-in test guest
+ * @kernel_size: bytes at @kernel
+ * @kernel_name: where @kernel came from, for error lines (a path)
+ * @initrd: initial ramdisk bytes, or NULL
+ * @initrd_size: bytes at @initrd
+ * @cmdline: kernel command line, or NULL
+ * @modules: Multiboot modules, @nr_modules of them
+ * @nr_modules: entries of @modules
+ * @devs: virtio devices to attach, in slot order, or NULL for none. Made
+ *	by machine_devices_create(); owned by the caller, and must outlive
+ *	the machine (machine_destroy() detaches them, the list stays).
+ * @console_in: fd the UART reads (not closed), -1 for none
+ * @console_out: fd the UART writes (not closed), -1 to discard
+ * @irqchip: enum vm_irqchip (default VM_IRQCHIP_SPLIT)
+ * @pit: an in-kernel PIT (only with VM_IRQCHIP_KERNEL)
+ * @testdev: QEMU's pc-testdev (docs/testdev.md)
+ * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER).
+ *	machine_create() then blocks both in the calling thread before it
+ *	creates any thread (every thread inherits the mask), a thread of
+ *	its own takes them with sigwait(); they stay blocked afterwards.
+ *
+ * The images are only read during machine_create(); @devs and the fds
+ * are used until machine_destroy().
+ */
+struct machine_config {
+	u64 ram_size;
+	unsigned int nr_cpus;
+	const void *kernel;
+	size_t kernel_size;
+	const char *kernel_name;
+	const void *initrd;
+	size_t initrd_size;
+	const char *cmdline;
+	const struct boot_module *modules;
+	unsigned int nr_modules;
+	struct virtio_devices *devs;
+	int console_in;
+	int console_out;
+	unsigned int irqchip;
+	bool pit;
+	bool testdev;
+	bool stop_on_signals;
+};
+
+/**
+ * machine_devices_create() - an empty virtio device list with room for
+ *	each virtio-mmio slot of the machine
+ * @out: the list, for virtio_devices_parse_arg() and then
+ *	&machine_config.devs; free it with virtio_devices_destroy()
+ *
+ * Return: 0 or -ENOMEM (logged).
+ */
+int machine_devices_create(struct virtio_devices **out);
+
+/**
+ * machine_create() - build the machine described by @cfg, ready to run
+ * @cfg: the configuration (see struct machine_config for what it lends)
+ * @out: the machine
+ *
+ * Return: 0; -EINVAL when @cfg cannot work here (more vCPUs than KVM
+ * allows, a device whose file or interface does not open, an image that
+ * does not load or does not fit in RAM): a bad argument, logged naming
+ * it; any other negative errno when the host failed (logged). Nothing is
+ * left behind on failure.
+ */
+int machine_create(const struct machine_config *cfg, struct machine **out);
+
+/**
+ * machine_run() - run the guest until it stops
+ * @m: a machine from machine_create(); runs once
+ *
+ * Return: the process exit status for how it stopped: VM_EXIT_OK,
+ * VM_EXIT_GUEST_ERROR, VM_EXIT_INTERRUPTED, VM_EXIT_HOST_ERROR or the
+ * guest's debug-exit status (vm_exit_status()).
+ */
+int machine_run(struct machine *m);
+
+/**
+ * machine_vm() - the VM inside @m
+ * @m: the machine
+ *
+ * For callers that add devices of their own before machine_run(), e.g.
+ * benchmarks; they remove them again before machine_destroy().
+ *
+ * Return: the VM, owned by @m.
+ */
+struct vm *machine_vm(struct machine *m);
+
+/**
+ * machine_destroy() - tear the machine down, the reverse of its creation
+ * @m: may be NULL; not running (machine_run() returned or was never
+ *	called)
+ *
+ * Stops the signal thread, destroys the platform devices, detaches the
+ * virtio devices (they hold ioeventfds, irqfds and RAM mappings) and
+ * destroys the VM.
+ */
+void machine_destroy(struct machine *m);
+
+/**
+ * machine_dump_tables() - write the firmware tables a guest of @cfg would
+ *	get into @dir, creating nothing (see boot_tables_dump())
+ * @cfg: only @nr_cpus and @devs count; the devices get the same windows
+ *	and interrupts machine_create() would give them
+ * @dir: an existing directory
+ *
+ * Return: 0; -EINVAL for a @cfg the machine cannot hold (logged); or the
+ * negative errno of boot_tables_dump() (not logged).
+ */
+int machine_dump_tables(const struct machine_config *cfg, const char *dir);
+
+#endif /* KESTREL_MACHINE_H */

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The x86 machine (include/kestrel/machine.h): what "kestrel run" builds,
+ * in order, with each failure undone by machine_destroy() on the
+ * half-built machine.
+ *
+ * The virtio-mmio placement policy lives here rather than in the
+ * transport: device n gets the window X86_VIRTIO_MMIO_BASE + n * 4 KiB and
+ * GSI X86_VIRTIO_MMIO_IRQ0 + n % X86_VIRTIO_MMIO_NR_IRQS (x86/layout.h).
+ * The loader describes exactly those windows to the guest (ACPI DSDT or
+ * the kernel command line), and `kestrel acpi-dump` computes the same.
+ */
+#include <kestrel/machine.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kestrel/boot.h>
+#include <kestrel/fault.h>
+#include <kestrel/hw.h>
+#include <kestrel/log.h>
+#include <kestrel/memory.h>
+#include <kestrel/virtio.h>
+#include <kestrel/vm.h>
+#include <kestrel/x86/layout.h>
+
+_Static_assert(X86_VIRTIO_MMIO_SIZE >= VIRTIO_MMIO_REGION_SIZE,
+	       "a virtio-mmio slot holds the register window");
+
+/* The built-in test guest, embedded by src/default-guest.S. */
+extern const unsigned char kestrel_default_guest[];
+extern const unsigned char kestrel_default_guest_end[];
+
+/**
+ * struct machine - everything machine_create() built, torn down in reverse
+ * @vm: the VM
+ * @devs: the caller's virtio device list, attached to @vm
+ * @virtio: the window and GSI of each device of @devs, in list order
+ * @nr_virtio: entries of @virtio
+ * @serial: COM1, the console
+ * @i8042: the reset line
+ * @debugexit: the guest's exit-status port
+ * @pong: the PONG test device
+ * @boottimer: the boot-time marker page
+ * @cpuhotplug: the vCPU hot-plug test port
+ * @rtc: the CMOS real-time clock
+ * @testdev: QEMU's pc-testdev, when asked for
+ * @sigthread: takes SIGINT/SIGTERM (valid when @sigthread_started)
+ * @sigthread_started: @sigthread runs
+ * @sigthread_stop: set by machine_destroy() before it wakes @sigthread
+ */
+struct machine {
+	struct vm *vm;
+	struct virtio_devices *devs;
+	struct boot_mmio_dev virtio[X86_VIRTIO_MMIO_MAX];
+	unsigned int nr_virtio;
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct debugexit *debugexit;
+	struct pong *pong;
+	struct boottimer *boottimer;
+	struct cpuhotplug *cpuhotplug;
+	struct rtc *rtc;
+	struct testdev *testdev;
+	pthread_t sigthread;
+	bool sigthread_started;
+	atomic_bool sigthread_stop;
+};
+
+int machine_devices_create(struct virtio_devices **out)
+{
+	int ret = virtio_devices_create(X86_VIRTIO_MMIO_MAX, out);
+
+	if (ret)
+		pr_err("cannot allocate the device list: %s", strerror(-ret));
+	return ret;
+}
+
+/* Fill @slots with the window and GSI of each device of @devs (may be NULL). */
+static int machine_place_virtio(const struct virtio_devices *devs,
+				struct boot_mmio_dev *slots, unsigned int *nr)
+{
+	unsigned int count = devs ? virtio_devices_count(devs) : 0;
+
+	if (count > X86_VIRTIO_MMIO_MAX) {
+		pr_err("%u virtio devices: the machine has %u virtio-mmio slots",
+		       count, X86_VIRTIO_MMIO_MAX);
+		return -EINVAL;
+	}
+	for (unsigned int n = 0; n < count; n++) {
+		slots[n] = (struct boot_mmio_dev){
+			.base = X86_VIRTIO_MMIO_BASE + (u64)n * X86_VIRTIO_MMIO_SIZE,
+			.size = X86_VIRTIO_MMIO_SIZE,
+			.irq = X86_VIRTIO_MMIO_IRQ0 + n % X86_VIRTIO_MMIO_NR_IRQS,
+		};
+	}
+	*nr = count;
+	return 0;
+}
+
+static void machine_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+/* Turns SIGINT/SIGTERM (blocked in every other thread) into a VM stop. */
+static void *machine_signal_thread(void *arg)
+{
+	struct machine *m = arg;
+	sigset_t set;
+	int sig;
+
+	machine_stop_signals(&set);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (atomic_load(&m->sigthread_stop))
+			return NULL;
+		pr_info("caught signal %d, stopping the VM", sig);
+		vm_request_stop(m->vm, VM_STOP_USER, 0);
+	}
+}
+
+/* Log a failed step: "cannot create the @what: <strerror>". */
+static int machine_fail(int ret, const char *what)
+{
+	if (ret)
+		pr_err("cannot create the %s: %s", what, strerror(-ret));
+	return ret;
+}
+
+static int machine_create_vm(struct machine *m, const struct machine_config *cfg)
+{
+	struct vm_config vcfg = {
+		.ram_size = cfg->ram_size,
+		.mem_flags = MEM_F_NORESERVE,
+		.irqchip = cfg->irqchip,
+		.pit = cfg->pit,
+	};
+	int ret;
+
+	ret = vm_create(&vcfg, &m->vm);
+	if (ret) {
+		pr_err("cannot create the VM: %s%s", strerror(-ret),
+		       ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and usable?)" : "");
+		return ret;
+	}
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > vm_max_vcpus(m->vm)) {
+		pr_err("--cpus: %u is more than KVM allows here (expected --cpus N with N from 1 to %u)",
+		       cfg->nr_cpus, vm_max_vcpus(m->vm));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int machine_attach_virtio(struct machine *m)
+{
+	int ret;
+
+	if (!m->nr_virtio)
+		return 0;
+	ret = virtio_devices_attach(m->devs, m->vm, m->virtio);
+	/* Logged naming the option; a path or name that does not work is a
+	 * bad argument, anything else a host error. */
+	if (ret == -ENOENT || ret == -EISDIR || ret == -ENOTBLK || ret == -EROFS ||
+	    ret == -ENODEV)
+		return -EINVAL;
+	return ret;
+}
+
+static int machine_load_guest(struct machine *m, const struct machine_config *cfg)
+{
+	struct boot_config bcfg = {
+		.kernel = cfg->kernel ? cfg->kernel : kestrel_default_guest,
+		.kernel_size = cfg->kernel ? cfg->kernel_size
+			: (size_t)(kestrel_default_guest_end - kestrel_default_guest),
+		.kernel_path = cfg->kernel ? cfg->kernel_name : "(built-in)",
+		.initrd = cfg->initrd,
+		.initrd_size = cfg->initrd_size,
+		.cmdline = cfg->cmdline,
+		.modules = cfg->modules,
+		.nr_modules = cfg->nr_modules,
+		.nr_cpus = cfg->nr_cpus,
+		.mmio_devs = m->nr_virtio ? m->virtio : NULL,
+		.nr_mmio_devs = m->nr_virtio,
+	};
+	char err[256] = "";
+	int ret;
+
+	ret = vm_load_guest(m->vm, &bcfg, err, sizeof(err));
+	if (ret == -ENOMEM || ret == -EIO) {
+		/* Out of memory, or a KVM ioctl failed: not the image's fault. */
+		pr_err("cannot load the guest: %s", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	if (ret) {
+		pr_err("--kernel %s: %s (expected a bzImage, PVH ELF or Multiboot v1 image that fits in --memory)",
+		       !cfg->kernel ? "(built-in)" : cfg->kernel_name ? cfg->kernel_name : "(image)",
+		       err[0] ? err : strerror(-ret));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int machine_create_platform(struct machine *m, const struct machine_config *cfg)
+{
+	int ret;
+
+	ret = machine_fail(serial_create(m->vm, X86_COM1_PORT, X86_COM1_IRQ, cfg->console_in,
+					 cfg->console_out, &m->serial), "serial device");
+	if (!ret)
+		ret = machine_fail(i8042_create(m->vm, &m->i8042), "i8042 device");
+	if (!ret)
+		ret = machine_fail(debugexit_create(m->vm, X86_DEBUG_EXIT_PORT, &m->debugexit),
+				   "debug-exit device");
+	if (!ret)
+		ret = machine_fail(pong_create(m->vm, X86_PONG_PORT, X86_PONG_IRQ, &m->pong),
+				   "pong device");
+	if (!ret)
+		ret = machine_fail(boottimer_create(m->vm, X86_BOOT_TIMER_GPA, &m->boottimer),
+				   "boot timer device");
+	if (!ret)
+		ret = machine_fail(cpuhotplug_create(m->vm, X86_CPU_HOTPLUG_PORT, &m->cpuhotplug),
+				   "cpu hot-plug device");
+	if (!ret)
+		ret = machine_fail(rtc_create(m->vm, X86_RTC_PORT, X86_RTC_IRQ, &m->rtc),
+				   "real-time clock");
+	if (!ret && cfg->testdev)
+		ret = machine_fail(testdev_create(m->vm, &m->testdev), "test device");
+	return ret;
+}
+
+/*
+ * The order matters: devices before the loader (their windows and GSIs go
+ * into the DSDT or the command line), the loader before vCPU 0 (it starts
+ * at the loaded entry), the signal thread last (it needs the whole VM).
+ */
+int machine_create(const struct machine_config *cfg, struct machine **out)
+{
+	struct machine *m;
+	sigset_t set;
+	int ret;
+
+	*out = NULL;
+	m = xzalloc(sizeof(*m));
+	if (!m)
+		return machine_fail(-ENOMEM, "machine");
+	m->devs = cfg->devs;
+	ret = machine_place_virtio(cfg->devs, m->virtio, &m->nr_virtio);
+	if (ret)
+		goto err_destroy;
+
+	if (cfg->stop_on_signals) {
+		/* Before any thread exists: threads inherit the mask. */
+		machine_stop_signals(&set);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+	}
+	ret = machine_create_vm(m, cfg);
+	if (ret)
+		goto err_destroy;
+	ret = machine_attach_virtio(m);
+	if (ret)
+		goto err_destroy;
+	ret = machine_load_guest(m, cfg);
+	if (ret)
+		goto err_destroy;
+	ret = machine_create_platform(m, cfg);
+	if (ret)
+		goto err_destroy;
+	for (unsigned int i = 0; i < cfg->nr_cpus; i++) {
+		ret = vm_add_vcpu(m->vm, NULL);
+		if (ret) {
+			pr_err("cannot create vCPU %u: %s", i, strerror(-ret));
+			goto err_destroy;
+		}
+	}
+	if (cfg->stop_on_signals) {
+		ret = xpthread_create(&m->sigthread, NULL, machine_signal_thread, m);
+		if (ret) {
+			pr_err("cannot start the signal thread: %s", strerror(-ret));
+			goto err_destroy;
+		}
+		m->sigthread_started = true;
+	}
+	*out = m;
+	return 0;
+
+err_destroy:
+	machine_destroy(m);
+	return ret;
+}
+
+int machine_run(struct machine *m)
+{
+	vm_run(m->vm);
+	return vm_exit_status(m->vm);
+}
+
+struct vm *machine_vm(struct machine *m)
+{
+	return m->vm;
+}
+
+/*
+ * No fast exit for the CLI (_exit() after machine_run(), leaving this to
+ * the kernel): it would save only the thread joins and unmaps (~0.3 ms).
+ * Most of the exit time is KVM destroying the VM, and process exit does
+ * that too, synchronously, before the parent can reap us: closing the last
+ * fd of a VM with the in-kernel irqchip and PIT waits for SRCU grace
+ * periods (kvm_free_pit() unregistering the PIT's irq notifiers, then
+ * srcu_barrier() in kvm_destroy_vm()), ~5-20 ms on a HZ=250 host whatever
+ * the order of our own teardown. So "kestrel run" takes this complete,
+ * leak-checked teardown too.
+ */
+void machine_destroy(struct machine *m)
+{
+	if (!m)
+		return;
+	if (m->sigthread_started) {
+		atomic_store(&m->sigthread_stop, true);
+		pthread_kill(m->sigthread, SIGTERM);
+		pthread_join(m->sigthread, NULL);
+	}
+	testdev_destroy(m->testdev);
+	rtc_destroy(m->rtc);
+	cpuhotplug_destroy(m->cpuhotplug);
+	boottimer_destroy(m->boottimer);
+	pong_destroy(m->pong);
+	debugexit_destroy(m->debugexit);
+	i8042_destroy(m->i8042);
+	serial_destroy(m->serial);
+	/* Before the VM: they hold ioeventfds, irqfds and RAM mappings. */
+	if (m->devs)
+		virtio_devices_detach(m->devs);
+	vm_destroy(m->vm);
+	free(m);
+}
+
+int machine_dump_tables(const struct machine_config *cfg, const char *dir)
+{
+	struct boot_mmio_dev slots[X86_VIRTIO_MMIO_MAX];
+	struct boot_config bcfg = { .nr_cpus = cfg->nr_cpus };
+	int ret;
+
+	ret = machine_place_virtio(cfg->devs, slots, &bcfg.nr_mmio_devs);
+	if (ret)
+		return ret;
+	bcfg.mmio_devs = bcfg.nr_mmio_devs ? slots : NULL;
+	return boot_tables_dump(&bcfg, dir);
+}
