@@ -310,6 +310,8 @@ BENCHES += vdpa_net_bench
 $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
+# api_start execs kestrel in Firecracker mode: exec -> API socket ready.
+BENCHES += api_start
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
