@@ -178,6 +178,34 @@ HW_OBJS += src/hw/rtc.o
 # ---- the x86 machine: what "kestrel run" builds (include/kestrel/machine.h)
 MACHINE_OBJS += src/arch/x86/machine.o
 
+# ---- api (Firecracker-compatible control plane, docs/api.md) ----------------
+API_OBJS += src/api/vmconfig.o
+API_OBJS += src/api/routes.o
+API_OBJS += src/api/mailbox.o
+API_OBJS += src/api/server.o
+API_OBJS += src/api/logger.o
+API_OBJS += src/api/metrics.o
+API_OBJS += src/api/fcmain.o
+API_OBJS += src/api/vmm.o
+# HTTP is libevent's evhttp, JSON jansson (libevent-dev, libjansson-dev in
+# scripts/setup.sh); kestrel's static link takes their .a archives.
+API_LDLIBS := -levent_extra -levent_core -ljansson
+LDLIBS += $(API_LDLIBS)
+API_TEST_OBJS = $(addprefix $(B)/,$(UTIL_OBJS) $(filter-out src/api/fcmain.o src/api/vmm.o,$(API_OBJS)))
+UNIT_TESTS += api/vmconfig_test
+$(B)/tests/unit/api/vmconfig_test: $(API_TEST_OBJS)
+UNIT_TESTS += api/routes_test
+$(B)/tests/unit/api/routes_test: $(API_TEST_OBJS)
+UNIT_TESTS += api/server_test
+$(B)/tests/unit/api/server_test: $(API_TEST_OBJS)
+UNIT_TESTS += api/fcmain_test
+$(B)/tests/unit/api/fcmain_test: | $(KESTREL_BIN)
+FUZZ_TARGETS += api_request
+FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.c \
+	$(patsubst %.o,%.c,$(filter-out src/api/server.o src/api/fcmain.o src/api/vmm.o,$(API_OBJS)))
+# The handler opens the paths requests name: the target confines open().
+FUZZ_FLAGS_api_request := -Dopen=fuzz_open
+
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
 KESTREL_OBJS += $(IOTLB_OBJS)
@@ -189,6 +217,7 @@ KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
 KESTREL_OBJS += $(MACHINE_OBJS)
+KESTREL_OBJS += $(API_OBJS)
 KESTREL_MAIN := $(wildcard src/main.c)
 
 # ---- host unit tests --------------------------------------------------------
@@ -299,6 +328,8 @@ BENCHES += vdpa_net_bench
 $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
+# api_start execs kestrel in Firecracker mode: exec -> API socket ready.
+BENCHES += api_start
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create

@@ -22,6 +22,8 @@ BUILD_PACKAGES=(
 	gcc make binutils libc6-dev pkg-config
 	# async block I/O (src/vdpa/file-blk.c), linked statically
 	liburing-dev
+	# the Firecracker-compatible API (src/api): HTTP (evhttp) and JSON, static
+	libevent-dev libjansson-dev
 )
 
 TEST_PACKAGES=(
@@ -29,6 +31,8 @@ TEST_PACKAGES=(
 	clang libclang-rt-14-dev llvm
 	# benchmarks and leak checks
 	valgrind python3
+	# curl --unix-socket drives the Firecracker-compatible API in tests
+	curl
 	# ACPI tables checked by a third-party disassembler
 	acpica-tools
 	# real vhost-user peers: DPDK testpmd (virtio_user, vhost PMDs), QEMU + firmware

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/api.h>
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
 #include <kestrel/log.h>
@@ -32,9 +33,8 @@
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
 #include <kestrel/virtio.h>
+#include <kestrel/version.h>
 #include <kestrel/vm.h>
-
-#define KESTREL_VERSION		"0.1.0"
 
 #define DEFAULT_RAM		(256ULL << 20)
 #define MIN_RAM			(1ULL << 20)
@@ -683,6 +683,7 @@ static int cmd_vhost_user(int argc, char **argv)
 
 static const char main_usage[] =
 "usage: kestrel <command> [options]\n"
+"       kestrel [Firecracker's flags]   (Firecracker-compatible mode, docs/api.md)\n"
 "\n"
 "commands:\n"
 "  run        boot a guest (kestrel run --help)\n"
@@ -690,7 +691,23 @@ static const char main_usage[] =
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
 "\n"
-"  kestrel --help | --version\n";
+"  kestrel --help | --version\n"
+"\n"
+"Firecracker-compatible mode (no command): Firecracker's HTTP API on a Unix\n"
+"socket and its --config-file document.\n"
+"  --api-sock PATH      API socket (default /run/firecracker.socket)\n"
+"  --config-file FILE   build and start the VM this JSON document describes\n"
+"  --no-api             no API socket (needs --config-file)\n"
+"  --id ID              instance id in GET / and in log lines ([A-Za-z0-9-]{1,64})\n"
+"  --level LEVEL        Error, Warning, Info, Debug, Trace or Off\n"
+"  --log-path PATH      log file or named pipe (default stderr)\n"
+"  --show-level         the level in each log line\n"
+"  --show-log-origin    file:line in each log line\n"
+"  --metrics-path PATH  metrics file or named pipe (one JSON object a line)\n"
+"  --boot-timer         accepted (kestrel's boot timer is always there)\n"
+"  --seccomp-level, --seccomp-filter, --no-seccomp, --metadata, --start-time-us,\n"
+"  --start-time-cpu-us, --parent-cpu-time-us, --http-api-max-payload-size,\n"
+"  --mmds-size-limit    accepted and ignored, with a log line\n";
 
 /**
  * struct cmd - one subcommand
@@ -716,23 +733,49 @@ static int register_device_types(void)
 	return vdpa_register_types();
 }
 
+/*
+ * Firecracker mode: no command, or flags only. --help and --version are
+ * answered wherever they stand, as Firecracker does.
+ */
+static int cmd_firecracker(int argc, char **argv)
+{
+	struct api_vmm *vmm;
+	int ret, status;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			fputs(main_usage, stdout);
+			return VM_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			/* Clients read the 2nd word of line 1 (Kata: less its "v"). */
+			printf("Firecracker v%s (kestrel %s)\n", API_FIRECRACKER_VERSION,
+			       KESTREL_VERSION);
+			return VM_EXIT_OK;
+		}
+	}
+	ret = register_device_types();
+	if (!ret)
+		ret = api_vmm_create(&vmm);
+	if (ret) {
+		pr_err("cannot set up the VMM: %s", strerror(-ret));
+		return VM_EXIT_HOST_ERROR;
+	}
+	status = api_fc_main(argc, argv, vmm);
+	api_vmm_destroy(vmm);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
 
-	if (argc < 2) {
-		fputs(main_usage, stderr);
-		return VM_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
 		fputs(main_usage, stdout);
 		return VM_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "--version")) {
-		printf("kestrel %s\n", KESTREL_VERSION);
-		return VM_EXIT_OK;
-	}
+	if (argc < 2 || !strncmp(argv[1], "--", 2))
+		return cmd_firecracker(argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;

@@ -30,6 +30,24 @@ enum log_level log_level_get(void);
 void log_print(enum log_level level, const char *fmt, ...) __printf(2, 3);
 
 /**
+ * log_print_at() - log_print() naming the source line it comes from
+ * @file: __FILE__ of the caller (kept by pointer: a string literal)
+ * @line: __LINE__
+ */
+void log_print_at(enum log_level level, const char *file, int line,
+		  const char *fmt, ...) __printf(4, 5);
+
+/**
+ * log_set_sink() - hand every message that passes the threshold to @sink
+ * instead of writing it to stderr
+ * @sink: gets the level, the origin (@file NULL when unknown) and the
+ *	  formatted message (ending in a newline); called from any thread,
+ *	  so it must be thread-safe. NULL restores stderr.
+ */
+void log_set_sink(void (*sink)(enum log_level level, const char *file, int line,
+			       const char *msg));
+
+/**
  * struct ratelimit - at most @burst messages per @interval_ms
  * @interval_ms: window length
  * @burst: messages allowed per window
@@ -52,20 +70,22 @@ struct ratelimit {
 /** ratelimit_allow() - true if one more message may be printed now */
 bool ratelimit_allow(struct ratelimit *rl);
 
-#define pr_err(fmt, ...)	log_print(LOG_ERR, fmt "\n", ##__VA_ARGS__)
-#define pr_warn(fmt, ...)	log_print(LOG_WARN, fmt "\n", ##__VA_ARGS__)
-#define pr_info(fmt, ...)	log_print(LOG_INFO, fmt "\n", ##__VA_ARGS__)
+#define __pr(level, fmt, ...)						\
+	log_print_at(level, __FILE__, __LINE__, fmt "\n", ##__VA_ARGS__)
+#define pr_err(fmt, ...)	__pr(LOG_ERR, fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...)	__pr(LOG_WARN, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)	__pr(LOG_INFO, fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...)						\
 	do {								\
 		if (log_level_get() >= LOG_DEBUG)			\
-			log_print(LOG_DEBUG, fmt "\n", ##__VA_ARGS__);	\
+			__pr(LOG_DEBUG, fmt, ##__VA_ARGS__);		\
 	} while (0)
 
 #define __pr_ratelimited(level, fmt, ...)				\
 	do {								\
 		static struct ratelimit __rl = RATELIMIT_INIT;		\
 		if (ratelimit_allow(&__rl))				\
-			log_print(level, fmt "\n", ##__VA_ARGS__);	\
+			__pr(level, fmt, ##__VA_ARGS__);		\
 	} while (0)
 
 #define pr_err_ratelimited(fmt, ...)  __pr_ratelimited(LOG_ERR, fmt, ##__VA_ARGS__)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 static enum log_level log_threshold = LOG_INFO;
+static void (*log_sink)(enum log_level level, const char *file, int line,
+			const char *msg);
 
 void log_level_set(enum log_level level)
 {
@@ -16,25 +18,54 @@ enum log_level log_level_get(void)
 	return log_threshold;
 }
 
-void log_print(enum log_level level, const char *fmt, ...)
+void log_set_sink(void (*sink)(enum log_level level, const char *file, int line,
+			       const char *msg))
+{
+	__atomic_store_n(&log_sink, sink, __ATOMIC_RELEASE);
+}
+
+static void log_vprint(enum log_level level, const char *file, int line,
+		       const char *fmt, va_list ap)
 {
 	static const char *const names[] = {
 		[LOG_ERR] = "error: ", [LOG_WARN] = "warning: ",
 		[LOG_INFO] = "", [LOG_DEBUG] = "debug: ",
 	};
+	void (*sink)(enum log_level, const char *, int, const char *);
 	char buf[1024];
-	va_list ap;
 	int n;
 
 	if (level > log_threshold)
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
+	sink = __atomic_load_n(&log_sink, __ATOMIC_ACQUIRE);
+	if (sink) {
+		sink(level, file, line, buf);
+		return;
+	}
 	/* One write per message so lines from different threads do not mix. */
 	fprintf(stderr, "kestrel: %s%s", names[level], buf);
+}
+
+void log_print(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprint(level, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_print_at(enum log_level level, const char *file, int line,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprint(level, file, line, fmt, ap);
+	va_end(ap);
 }
 
 static unsigned long long now_ms(void)

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../run.h"
 #include "../test.h"
 
 static char kestrel[512];
@@ -19,39 +20,7 @@ static char kestrel[512];
 /* Run kestrel with @argv; its stderr goes to @err. Return: exit status. */
 static int run(char *const argv[], char *err, size_t errlen)
 {
-	int pipefd[2], status;
-	ssize_t n, total = 0;
-	pid_t pid;
-
-	if (pipe(pipefd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(pipefd[1], 2);
-		close(pipefd[0]);
-		execv(kestrel, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while ((n = read(pipefd[0], err + total, errlen - 1 - total)) > 0)
-		total += n;
-	err[total] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static unsigned int count_lines(const char *s)
-{
-	unsigned int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
+	return run_capture(kestrel, argv, false, err, errlen);
 }
 
 struct bad_case {

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef KESTREL_API_H
+#define KESTREL_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kestrel/types.h>
+
+/*
+ * The Firecracker-compatible control plane (docs/api.md): kestrel run with
+ * no subcommand takes Firecracker's flags, serves Firecracker's HTTP API on
+ * a Unix socket (src/api/server.c, its own thread "fc_api") and reads
+ * Firecracker's --config-file. Both fill one VM configuration model,
+ * struct vmconfig, through the same validation (src/api/vmconfig.c), so a
+ * bad value gives the same error either way.
+ *
+ * What builds and runs the VM is behind struct api_vmm: the API validates,
+ * keeps the "Not started" / "Running" / "Paused" state and hands each
+ * request that changes the VM to the VMM thread, which calls one op and
+ * answers. Every API request is hostile input: bounded, type-checked,
+ * unknown fields and duplicate keys refused, ids limited to [A-Za-z0-9_].
+ */
+
+/* Firecracker's own limits, kept so clients see the same 400s. */
+#define API_MAX_BODY		51200	/* bytes of a request body */
+#define API_ID_MAX		64	/* drive_id, iface_id: [A-Za-z0-9_]{1,64} */
+#define API_INSTANCE_ID_MAX	64	/* --id: [A-Za-z0-9-]{1,64} */
+#define VMCONFIG_MAX_VCPUS	32	/* machine-config vcpu_count range 1..32 */
+#define VMCONFIG_MAX_DRIVES	16
+#define VMCONFIG_MAX_NETS	8
+#define VMCONFIG_CMDLINE_MAX	4096	/* boot_args bytes, without the NUL */
+
+/* The Firecracker release whose API and --version output kestrel follows. */
+#define API_FIRECRACKER_VERSION	"1.7.0"
+
+/**
+ * struct vmconfig_bucket - one Firecracker token bucket (TokenBucket)
+ * @size: tokens the bucket holds (bytes or operations); 0 = no limit
+ * @one_time_burst: extra tokens granted once at start
+ * @refill_time_ms: time to refill @size tokens; 0 = no limit
+ */
+struct vmconfig_bucket {
+	u64 size;
+	u64 one_time_burst;
+	u64 refill_time_ms;
+};
+
+/**
+ * struct vmconfig_rate_limiter - Firecracker's RateLimiter
+ * @bandwidth: bytes
+ * @ops: operations
+ */
+struct vmconfig_rate_limiter {
+	struct vmconfig_bucket bandwidth;
+	struct vmconfig_bucket ops;
+};
+
+/**
+ * struct vmconfig_machine - machine-config
+ * @vcpu_count: 1..VMCONFIG_MAX_VCPUS (1 or even with @smt)
+ * @mem_size_mib: guest RAM in MiB
+ * @smt: simultaneous multithreading as asked for (topology unchanged)
+ */
+struct vmconfig_machine {
+	unsigned int vcpu_count;
+	u64 mem_size_mib;
+	bool smt;
+};
+
+/**
+ * struct vmconfig_boot - boot-source
+ * @kernel_image_path: NULL until boot-source is set
+ * @initrd_path: or NULL
+ * @boot_args: or NULL (then the VMM uses its default command line)
+ */
+struct vmconfig_boot {
+	char *kernel_image_path;
+	char *initrd_path;
+	char *boot_args;
+};
+
+/**
+ * struct vmconfig_drive - one drives/{drive_id}
+ * @id: drive_id
+ * @path_on_host: backing file or block device
+ * @partuuid: root partition UUID, or NULL (only with @is_root_device)
+ * @is_root_device: the guest's root file system (at most one drive)
+ * @is_read_only: opened read-only, ro on the command line when root
+ * @cache_writeback: cache_type "Writeback" (flushes reach the host file)
+ * @rate_limiter: all zero (no limit): kestrel does not limit yet
+ */
+struct vmconfig_drive {
+	char id[API_ID_MAX + 1];
+	char *path_on_host;
+	char *partuuid;
+	bool is_root_device;
+	bool is_read_only;
+	bool cache_writeback;
+	struct vmconfig_rate_limiter rate_limiter;
+};
+
+/**
+ * struct vmconfig_net - one network-interfaces/{iface_id}
+ * @id: iface_id
+ * @host_dev_name: the TAP interface (at most IFNAMSIZ - 1 bytes)
+ * @guest_mac: the guest's MAC when @has_mac
+ * @has_mac: guest_mac was given
+ * @mtu: advertised MTU (68..65535), 0 = not advertised
+ */
+struct vmconfig_net {
+	char id[API_ID_MAX + 1];
+	char host_dev_name[16];
+	u8 guest_mac[6];
+	bool has_mac;
+	unsigned int mtu;
+};
+
+/**
+ * struct vmconfig - what InstanceStart builds
+ * @machine: machine-config (defaults: 1 vCPU, 128 MiB, as Firecracker)
+ * @boot: boot-source; @boot.kernel_image_path NULL = not set
+ * @drives: in boot order: the root device first, then as they were added
+ * @nr_drives: entries of @drives
+ * @nets: in the order they were added
+ * @nr_nets: entries of @nets
+ * @entropy: PUT /entropy was done (a virtio-rng device)
+ *
+ * Owned by the API thread; the VMM thread reads it only inside an op,
+ * while the API thread waits for the answer.
+ */
+struct vmconfig {
+	struct vmconfig_machine machine;
+	struct vmconfig_boot boot;
+	struct vmconfig_drive drives[VMCONFIG_MAX_DRIVES];
+	unsigned int nr_drives;
+	struct vmconfig_net nets[VMCONFIG_MAX_NETS];
+	unsigned int nr_nets;
+	bool entropy;
+};
+
+/**
+ * struct api_vmm_stats - counters the VMM contributes to each metrics
+ * flush (zero where it keeps none)
+ * @vcpu_exit_io_in: PIO reads handled in userspace
+ * @vcpu_exit_io_out: PIO writes
+ * @vcpu_exit_mmio_read: MMIO reads
+ * @vcpu_exit_mmio_write: MMIO writes
+ * @block_requests: block requests completed (all drives)
+ * @block_bytes: block data bytes moved
+ * @net_rx_packets: frames to the guest (all interfaces)
+ * @net_rx_bytes: their bytes
+ * @net_tx_packets: frames from the guest
+ * @net_tx_bytes: their bytes
+ */
+struct api_vmm_stats {
+	u64 vcpu_exit_io_in;
+	u64 vcpu_exit_io_out;
+	u64 vcpu_exit_mmio_read;
+	u64 vcpu_exit_mmio_write;
+	u64 block_requests;
+	u64 block_bytes;
+	u64 net_rx_packets;
+	u64 net_rx_bytes;
+	u64 net_tx_packets;
+	u64 net_tx_bytes;
+};
+
+struct api_vmm;
+
+/**
+ * struct api_vmm_ops - what the VMM does for the API
+ *
+ * Every op runs on the VMM thread, one at a time, while the API thread
+ * waits; the API has already checked the state (a VM is running for all
+ * but @start). An op that fails leaves the VM as it was.
+ *
+ * @start: build the VM from @cfg and start its vCPUs. On failure write a
+ *	one-line reason (it becomes the fault_message) to @err. Return 0 or
+ *	a negative errno.
+ * @pause: hold every vCPU outside KVM_RUN. Return 0 or a negative errno.
+ * @resume: let them run again. Return 0 or a negative errno.
+ * @send_ctrl_alt_del: press Ctrl+Alt+Del on the i8042. Return 0 or a
+ *	negative errno (-ENODEV without one).
+ * @update_drive: (optional) give the running guest's drive @drive->id the
+ *	backing file @drive->path_on_host: reopen, new capacity, config
+ *	change interrupt. Return 0 or a negative errno with @err filled.
+ * @get_stats: (optional) fill @stats; may run on any thread.
+ * @stopped_fd: an fd that becomes readable once a started VM has stopped
+ *	by itself (guest reset, power-off, debug exit, crash).
+ * @stop: stop the started VM (first requesting it when @requested, e.g.
+ *	on SIGTERM), join its threads, free it. Return: the process exit
+ *	status (VM_EXIT_* of vm.h, or the guest's debug-exit status).
+ */
+struct api_vmm_ops {
+	int (*start)(struct api_vmm *vmm, const struct vmconfig *cfg, char *err,
+		     size_t errlen);
+	int (*pause)(struct api_vmm *vmm);
+	int (*resume)(struct api_vmm *vmm);
+	int (*send_ctrl_alt_del)(struct api_vmm *vmm);
+	int (*update_drive)(struct api_vmm *vmm, const struct vmconfig_drive *drive,
+			    char *err, size_t errlen);
+	void (*get_stats)(struct api_vmm *vmm, struct api_vmm_stats *stats);
+	int (*stopped_fd)(struct api_vmm *vmm);
+	int (*stop)(struct api_vmm *vmm, bool requested);
+};
+
+/**
+ * struct api_vmm - embedded in the VMM's own structure (container_of)
+ * @ops: never written after api_create()
+ */
+struct api_vmm {
+	const struct api_vmm_ops *ops;
+};
+
+/**
+ * api_vmm_create() - the VMM that builds struct vmconfig with the machine
+ *	builder (include/kestrel/machine.h) and runs it on a thread "fc_vmm"
+ * @out: the VMM, for api_fc_main()
+ *
+ * Drives become file-blk devices (the root one first, and root= plus ro
+ * or rw on the command line as Firecracker adds them), network interfaces
+ * TAP devices, entropy an rng device; without boot-source the built-in
+ * test guest boots.
+ *
+ * Return: 0 or a negative errno.
+ */
+int api_vmm_create(struct api_vmm **out);
+
+/** api_vmm_destroy() - tear down its VM if one is left, and free @vmm; NULL ok */
+void api_vmm_destroy(struct api_vmm *vmm);
+
+/**
+ * api_fc_main() - kestrel in Firecracker mode (no subcommand)
+ * @argc: arguments after the program name
+ * @argv: them; Firecracker's flags (kestrel --help lists them)
+ * @vmm: what builds the VM; NULL when this build cannot (InstanceStart
+ *	then answers 400 saying so)
+ *
+ * Parses the flags, sets up the logger and metrics, applies --config-file
+ * (and boots it), serves the API socket unless --no-api, and runs the VMM
+ * thread's loop on the calling thread until the VM stops or SIGINT/SIGTERM.
+ *
+ * `--version` prints "Firecracker v" API_FIRECRACKER_VERSION " (kestrel V)":
+ * Firecracker's clients parse the second word of the first line (Kata
+ * strips its "v" and reads a semantic version).
+ *
+ * Return: the process exit status (VM_EXIT_* of vm.h).
+ */
+int api_fc_main(int argc, char **argv, struct api_vmm *vmm);
+
+#endif /* KESTREL_API_H */

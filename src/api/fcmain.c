@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kestrel with no subcommand: Firecracker's command line. Sets up the
+ * logger and metrics, creates the API socket as early as it can, applies
+ * --config-file (and starts that VM), then starts the API thread and runs
+ * the VMM thread's loop here: mailbox requests, SIGINT/SIGTERM, the VM
+ * stopping by itself, and (without an API thread) the periodic metrics
+ * flush.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <kestrel/version.h>
+#include <kestrel/vm.h>
+
+#include "internal.h"
+
+#define DEFAULT_API_SOCK	"/run/firecracker.socket"	/* Firecracker's */
+#define DEFAULT_INSTANCE_ID	"anonymous-instance"
+#define MAX_CONFIG_FILE		(1 << 20)
+#define METRICS_PERIOD_MS	60000
+
+/**
+ * struct fc_opts - Firecracker's flags as given
+ */
+struct fc_opts {
+	const char *api_sock;
+	const char *config_file;
+	const char *id;
+	const char *level;
+	const char *log_path;
+	const char *metrics_path;
+	bool no_api;
+	bool boot_timer;
+	bool show_level;
+	bool show_log_origin;
+	const struct fc_flag *ignored[8];	/* logged once the logger is up */
+	unsigned int nr_ignored;
+};
+
+/**
+ * struct fc_flag - one flag
+ * @name: as typed
+ * @takes_value: "--flag VALUE" (or "--flag=VALUE")
+ * @value: where a value goes, or NULL
+ * @set: where a plain flag goes, or NULL
+ * @ignored: accepted for the orchestrators that pass it, and logged
+ */
+struct fc_flag {
+	const char *name;
+	bool takes_value;
+	size_t value_off;
+	size_t set_off;
+	const char *ignored;
+};
+
+#define VAL(n, f)	{ n, true, offsetof(struct fc_opts, f) + 1, 0, NULL }
+#define SET(n, f)	{ n, false, 0, offsetof(struct fc_opts, f) + 1, NULL }
+#define IGNORED(n, v, why) { n, v, 0, 0, why }
+
+static const struct fc_flag flags[] = {
+	VAL("--api-sock", api_sock),
+	VAL("--config-file", config_file),
+	VAL("--id", id),
+	VAL("--level", level),
+	VAL("--log-path", log_path),
+	VAL("--metrics-path", metrics_path),
+	SET("--no-api", no_api),
+	SET("--boot-timer", boot_timer),
+	SET("--show-level", show_level),
+	SET("--show-log-origin", show_log_origin),
+	IGNORED("--seccomp-level", true, "kestrel installs no seccomp filter yet"),
+	IGNORED("--seccomp-filter", true, "kestrel installs no seccomp filter yet"),
+	IGNORED("--no-seccomp", false, "kestrel installs no seccomp filter yet"),
+	IGNORED("--metadata", true, "MMDS is not implemented by kestrel"),
+	IGNORED("--mmds-size-limit", true, "MMDS is not implemented by kestrel"),
+	IGNORED("--http-api-max-payload-size", true,
+		"kestrel's API body limit is fixed at 51200 bytes"),
+	IGNORED("--start-time-us", true, "kestrel measures its own start"),
+	IGNORED("--start-time-cpu-us", true, "kestrel measures its own start"),
+	IGNORED("--parent-cpu-time-us", true, "kestrel measures its own start"),
+};
+
+/* [A-Za-z0-9-]{1,64}: Firecracker's rule for --id */
+static bool instance_id_is_valid(const char *id)
+{
+	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-");
+
+	return n >= 1 && n <= API_INSTANCE_ID_MAX && !id[n];
+}
+
+static int fc_parse(int argc, char **argv, struct fc_opts *o)
+{
+	for (int i = 0; i < argc; i++) {
+		const struct fc_flag *f = NULL;
+		const char *a = argv[i], *v = NULL, *eq = strchr(a, '=');
+		size_t n = eq ? (size_t)(eq - a) : strlen(a);
+
+		for (size_t k = 0; k < ARRAY_SIZE(flags) && !f; k++)
+			if (strlen(flags[k].name) == n && !strncmp(a, flags[k].name, n))
+				f = &flags[k];
+		if (!f) {
+			pr_err("unknown argument '%.64s' (see kestrel --help)", a);
+			return -EINVAL;
+		}
+		if (f->takes_value) {
+			v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v) {
+				pr_err("%s needs a value (see kestrel --help)", f->name);
+				return -EINVAL;
+			}
+		} else if (eq) {
+			pr_err("%s takes no value (see kestrel --help)", f->name);
+			return -EINVAL;
+		}
+		if (f->ignored) {
+			if (o->nr_ignored < ARRAY_SIZE(o->ignored))
+				o->ignored[o->nr_ignored++] = f;
+			continue;
+		}
+		if (f->value_off)
+			*(const char **)((char *)o + f->value_off - 1) = v;
+		else
+			*(bool *)((char *)o + f->set_off - 1) = true;
+	}
+	if (o->no_api && !o->config_file) {
+		pr_err("--no-api needs --config-file (expected --no-api --config-file FILE)");
+		return -EINVAL;
+	}
+	if (!instance_id_is_valid(o->id)) {
+		pr_err("--id: '%.64s' is not an instance id (expected 1 to %d characters from "
+		       "[A-Za-z0-9-])", o->id, API_INSTANCE_ID_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int fc_setup_logger(struct api *api, const struct fc_opts *o)
+{
+	struct api_logger_config lc = {
+		.level = LOG_INFO, .show_level = o->show_level,
+		.show_origin = o->show_log_origin,
+	};
+	char err[API_ERR_MAX];
+	int ret;
+
+	if (o->level && api_logger_parse_level(o->level, &lc)) {
+		pr_err("--level: '%.32s' is not a level (expected Error, Warning, Info, Debug, "
+		       "Trace or Off)", o->level);
+		return -EINVAL;
+	}
+	if (o->log_path) {
+		lc.path = strdup(o->log_path);
+		if (!lc.path)
+			return -ENOMEM;
+	}
+	ret = api_logger_apply(&lc, api->instance_id, err, sizeof(err));
+	if (ret) {
+		pr_err("--log-path: %s", err);
+		api_logger_config_release(&lc);
+		return ret;
+	}
+	api->logger = lc;
+	api->logger_set = o->log_path || o->level || o->show_level || o->show_log_origin;
+	return 0;
+}
+
+/* Read --config-file whole; Return: the bytes (malloc'd, NUL-terminated) or NULL. */
+static char *read_config(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_FILE) {
+		pr_err("--config-file: cannot read '%.256s'%s (expected a JSON file of at most %d bytes)",
+		       path, fd < 0 ? ": no such file or no access" : "", MAX_CONFIG_FILE);
+		goto out_close;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		goto out_close;
+	while (got < (size_t)st.st_size && (n = read(fd, buf + got, st.st_size - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	*len = got;
+out_close:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* SIGINT/SIGTERM become a readable fd (blocked before any thread starts). */
+static int fc_signalfd(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The VMM thread: until a signal or the VM's own stop. @started says
+ * whether a VM runs (the config file's); a mailbox START can start one.
+ * Return: the exit status.
+ */
+static int fc_loop(struct api *api, struct api_mailbox *mb, struct api_vmm *vmm,
+		   int sigfd, bool started)
+{
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = mb ? api_mailbox_fd(mb) : -1, .events = POLLIN },
+			{ .fd = started ? vmm->ops->stopped_fd(vmm) : -1, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		int n;
+
+		n = poll(p, ARRAY_SIZE(p), mb ? -1 : METRICS_PERIOD_MS);
+		if (n < 0 && errno != EINTR)
+			return VM_EXIT_HOST_ERROR;
+		if (n == 0)
+			api_metrics_flush(api);	/* --no-api: nobody else flushes */
+		if (p[0].revents && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			pr_info("caught signal %u, stopping", si.ssi_signo);
+			return started ? vmm->ops->stop(vmm, true) : VM_EXIT_INTERRUPTED;
+		}
+		if (p[2].revents)
+			return vmm->ops->stop(vmm, false);
+		if (p[1].revents && api_mailbox_serve(mb, vmm))
+			started = true;
+	}
+}
+
+int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
+{
+	struct fc_opts o = { .api_sock = DEFAULT_API_SOCK, .id = DEFAULT_INSTANCE_ID };
+	struct api_mailbox *mb = NULL;
+	struct api_server *server = NULL;
+	char err[API_ERR_MAX], *text;
+	int ret, sigfd, status = VM_EXIT_HOST_ERROR;
+	struct api *api = NULL;
+	bool started = false;
+	size_t len = 0;
+
+	if (fc_parse(argc, argv, &o))
+		return VM_EXIT_USAGE;
+	sigfd = fc_signalfd();
+	if (sigfd < 0) {
+		pr_err("cannot take SIGINT/SIGTERM: %s", strerror(-sigfd));
+		return VM_EXIT_HOST_ERROR;
+	}
+	if (api_create(vmm, o.id, &api))
+		goto out_close;
+	ret = fc_setup_logger(api, &o);
+	if (ret) {
+		status = ret == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+		goto out_destroy;
+	}
+	pr_info("Running Firecracker v%s (kestrel %s)", API_FIRECRACKER_VERSION, KESTREL_VERSION);
+	for (unsigned int i = 0; i < o.nr_ignored; i++)
+		pr_info("%s ignored: %s", o.ignored[i]->name, o.ignored[i]->ignored);
+	if (o.boot_timer)
+		pr_info("--boot-timer: the boot timer device is always there in kestrel");
+	if (o.metrics_path && api_metrics_open(&api->metrics, o.metrics_path, err,
+					       sizeof(err))) {
+		pr_err("--metrics-path: %s", err);
+		status = VM_EXIT_USAGE;
+		goto out_destroy;
+	}
+
+	/* The socket first: clients may connect (and queue) from here on. */
+	if (!o.no_api) {
+		ret = api_mailbox_create(&mb);
+		if (!ret)
+			ret = api_server_create(api, o.api_sock, &server);
+		if (ret) {
+			pr_err("--api-sock: cannot listen on '%.256s': %s%s", o.api_sock,
+			       strerror(-ret), ret == -EADDRINUSE ? " (remove it first)" : "");
+			goto out_destroy;
+		}
+		pr_info("Listening on API socket (\"%s\").", o.api_sock);
+	}
+	api->metrics.startup_us = api_uptime_us();
+	api->metrics.startup_cpu_us = api_cpu_us();
+
+	if (o.config_file) {
+		text = read_config(o.config_file, &len);
+		if (!text) {
+			status = VM_EXIT_USAGE;
+			goto out_destroy;
+		}
+		ret = api_load_config(api, text, len, err, sizeof(err));
+		free(text);
+		if (ret) {
+			pr_err("%s", err);
+			status = VM_EXIT_USAGE;
+			goto out_destroy;
+		}
+		ret = api_instance_start(api, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			goto out_destroy;
+		}
+		started = true;
+		pr_info("Successfully started microvm that was configured from one single json");
+	}
+	if (server) {
+		api->mbox = mb;
+		ret = api_server_start(server);
+		if (ret) {
+			pr_err("cannot start the API thread: %s", strerror(-ret));
+			if (started)
+				vmm->ops->stop(vmm, true);
+			goto out_destroy;
+		}
+		pr_info("API server started.");
+	}
+	status = fc_loop(api, mb, vmm, sigfd, started);
+
+out_destroy:
+	if (mb)
+		api_mailbox_shutdown(mb);
+	api_server_destroy(server);
+	api_mailbox_destroy(mb);
+	if (api && api->metrics.fd >= 0)
+		api_metrics_flush(api);
+	api_destroy(api);
+	api_logger_close();
+out_close:
+	close(sigfd);
+	return status;
+}

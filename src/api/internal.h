@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Inside the Firecracker-compatible API: the configuration model and its
+ * validation (vmconfig.c), the endpoint table (routes.c), the HTTP server
+ * and the VMM mailbox (server.c), Firecracker's log line format
+ * (logger.c) and metrics object (metrics.c), the flags (fcmain.c).
+ */
+#ifndef KESTREL_API_INTERNAL_H
+#define KESTREL_API_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <kestrel/api.h>
+#include <kestrel/compiler.h>
+#include <kestrel/log.h>
+
+#define API_ERR_MAX	512	/* bytes of a fault_message */
+
+/* ---- vmconfig.c: JSON checks and the model ---------------------------------- */
+
+/**
+ * enum json_kind - what a field's value must be (null always means absent)
+ */
+enum json_kind {
+	JK_STRING,
+	JK_BOOL,
+	JK_UINT,	/* integer from 0 to INT64_MAX */
+	JK_OBJECT,
+	JK_ARRAY,
+};
+
+/**
+ * struct json_field - one field an object may hold
+ * @name: its key
+ * @kind: the type its value must have
+ * @required: absent or null is an error
+ */
+struct json_field {
+	const char *name;
+	enum json_kind kind;
+	bool required;
+};
+
+/*
+ * json_check_object() - @obj is an object whose keys are all in @fields
+ * with the right types, and whose required fields are there. @what names
+ * the object in the message. Return: 0 or -EINVAL with @err filled.
+ */
+int json_check_object(const json_t *obj, const char *what,
+		      const struct json_field *fields, size_t nr_fields,
+		      char *err, size_t errlen);
+/* The value of @key if it is a string (NULL when absent or null). */
+const char *json_get_str(const json_t *obj, const char *key);
+bool json_get_bool(const json_t *obj, const char *key, bool dflt);
+u64 json_get_uint(const json_t *obj, const char *key, u64 dflt);
+
+/* [A-Za-z0-9_]{1,API_ID_MAX}: drive and interface ids (Firecracker's rule) */
+bool api_id_is_valid(const char *id);
+
+void vmconfig_init(struct vmconfig *cfg);
+void vmconfig_release(struct vmconfig *cfg);
+
+/*
+ * Each vmconfig_set_*() validates one request body and, only if all of it
+ * is valid, applies it. @path_id is the id from the URL (NULL from the
+ * config file: the body's own id is used). Return: 0, -EINVAL (bad value),
+ * -EOPNOTSUPP (valid but not implemented by kestrel), -ENOSPC (too many),
+ * -ENOMEM; @err holds the fault message.
+ */
+int vmconfig_set_machine(struct vmconfig *cfg, const json_t *body, bool patch,
+			 char *err, size_t errlen);
+int vmconfig_set_boot(struct vmconfig *cfg, const json_t *body, char *err,
+		      size_t errlen);
+int vmconfig_set_drive(struct vmconfig *cfg, const char *path_id,
+		       const json_t *body, char *err, size_t errlen);
+int vmconfig_set_net(struct vmconfig *cfg, const char *path_id,
+		     const json_t *body, char *err, size_t errlen);
+int vmconfig_set_entropy(struct vmconfig *cfg, const json_t *body, char *err,
+			 size_t errlen);
+/* Validates a Vsock body; kestrel has no vsock device yet: -EOPNOTSUPP. */
+int vmconfig_check_vsock(const json_t *body, char *err, size_t errlen);
+/*
+ * vmconfig_check_drive_patch() - a PartialDrive for a running guest: on
+ * success @out is a copy of the drive with the new path_on_host (free with
+ * vmconfig_drive_release()); 1 if the body changes nothing.
+ */
+int vmconfig_check_drive_patch(const struct vmconfig *cfg, const char *path_id,
+			       const json_t *body, struct vmconfig_drive *out,
+			       char *err, size_t errlen);
+/* vmconfig_replace_drive_path() - take @d's path after the VMM swapped it */
+void vmconfig_replace_drive_path(struct vmconfig *cfg, struct vmconfig_drive *d);
+void vmconfig_drive_release(struct vmconfig_drive *d);
+/* A PartialNetworkInterface: only rate limiters, which kestrel lacks. */
+int vmconfig_check_net_patch(const struct vmconfig *cfg, const char *path_id,
+			     const json_t *body, char *err, size_t errlen);
+
+json_t *vmconfig_machine_json(const struct vmconfig *cfg);
+json_t *vmconfig_boot_json(const struct vmconfig *cfg);
+json_t *vmconfig_drives_json(const struct vmconfig *cfg);
+json_t *vmconfig_nets_json(const struct vmconfig *cfg);
+
+/* ---- logger.c -------------------------------------------------------------- */
+
+/**
+ * struct api_logger_config - PUT /logger, --level/--log-path/--show-*
+ * @path: log_path (NULL: stderr)
+ * @level: threshold
+ * @off: level "Off": nothing is logged
+ * @show_level: print the level in each line
+ * @show_origin: print file:line in each line
+ */
+struct api_logger_config {
+	char *path;
+	enum log_level level;
+	bool off;
+	bool show_level;
+	bool show_origin;
+};
+
+/* Parse a Logger body into @lc (its strings are copies). */
+int api_logger_parse(const json_t *body, struct api_logger_config *lc,
+		     char *err, size_t errlen);
+/* Parse a level name (case-insensitive Error, Warning, Info, Debug, Trace, Off). */
+int api_logger_parse_level(const char *s, struct api_logger_config *lc);
+/*
+ * Route every pr_*() line to @lc->path (a file or named pipe, opened for
+ * appending) in Firecracker's format, tagged with @instance_id.
+ */
+int api_logger_apply(const struct api_logger_config *lc, const char *instance_id,
+		     char *err, size_t errlen);
+void api_logger_config_release(struct api_logger_config *lc);
+/* Back to plain stderr; closes the log file. */
+void api_logger_close(void);
+
+/* ---- metrics.c ------------------------------------------------------------- */
+
+/**
+ * struct api_metrics - where and how often metrics go
+ * @fd: metrics_path opened for writing, -1 until PUT /metrics
+ * @path: its name
+ * @startup_us: process start to API socket ready (api_server)
+ * @startup_cpu_us: CPU time to the same point
+ */
+struct api_metrics {
+	int fd;
+	char *path;
+	u64 startup_us;
+	u64 startup_cpu_us;
+};
+
+struct api;
+
+int api_metrics_open(struct api_metrics *m, const char *path, char *err,
+		     size_t errlen);
+/* One JSON object (a line) with every counter; counters since the last flush. */
+int api_metrics_flush(struct api *api);
+void api_metrics_close(struct api_metrics *m);
+
+/* ---- routes.c: the request handler ------------------------------------------- */
+
+enum api_state {
+	API_STATE_NOT_STARTED,
+	API_STATE_RUNNING,
+	API_STATE_PAUSED,
+};
+
+enum api_method {
+	API_GET,
+	API_PUT,
+	API_PATCH,
+	API_OTHER,
+};
+
+/**
+ * struct api_response - what one request gets
+ * @status: 200, 204 or 400
+ * @body: NUL-terminated JSON (malloc'd) or NULL (204)
+ */
+struct api_response {
+	int status;
+	char *body;
+};
+
+/**
+ * struct api_counter - requests and failures of one endpoint since the
+ * last metrics flush
+ */
+struct api_counter {
+	u64 count;
+	u64 fails;
+};
+
+#define API_MAX_ROUTES	48
+
+struct api_mailbox;
+
+/**
+ * struct api - the control plane's state; every field belongs to the API
+ * thread (before it starts, to the thread applying --config-file)
+ * @cfg: the VM configuration model
+ * @state: Firecracker's instance state
+ * @instance_id: --id
+ * @vmm: what builds and runs the VM, or NULL
+ * @mbox: when set, VMM ops are run on the VMM thread through it
+ * @logger: the logger configuration in force (for GET /vm/config)
+ * @logger_set: PUT /logger or --log-path was applied
+ * @metrics: the metrics sink
+ * @counters: per route row (routes[] in routes.c)
+ * @api_fails: requests that matched no route or failed before one
+ */
+struct api {
+	struct vmconfig cfg;
+	enum api_state state;
+	char instance_id[API_INSTANCE_ID_MAX + 1];
+	struct api_vmm *vmm;
+	struct api_mailbox *mbox;
+	struct api_logger_config logger;
+	bool logger_set;
+	struct api_metrics metrics;
+	struct api_counter counters[API_MAX_ROUTES];
+	u64 api_fails;
+};
+
+int api_create(struct api_vmm *vmm, const char *instance_id, struct api **out);
+void api_destroy(struct api *api);
+
+/*
+ * api_handle() - answer one request (any bytes in @path and @body)
+ * @body: @len bytes, not NUL-terminated; may be NULL when @len is 0
+ * @resp: filled; free @resp->body
+ */
+void api_handle(struct api *api, enum api_method method, const char *path,
+		const char *body, size_t len, struct api_response *resp);
+
+/*
+ * api_load_config() - apply a --config-file document through the same
+ * handlers as the endpoints; does not start the VM. Return: 0 or a
+ * negative errno with @err filled (naming the section).
+ */
+int api_load_config(struct api *api, const char *text, size_t len, char *err,
+		    size_t errlen);
+
+/* api_instance_start() - InstanceStart: checks, then the VMM's start op */
+int api_instance_start(struct api *api, char *err, size_t errlen);
+
+/* Metrics JSON for the per-route counters (metrics.c calls it). */
+void api_routes_metrics(struct api *api, json_t *root);
+
+/* ---- server.c: the socket, the API thread, the VMM mailbox ---------------------- */
+
+/**
+ * enum api_vmm_op - what the API thread asks of the VMM thread
+ */
+enum api_vmm_op {
+	API_VMM_START,
+	API_VMM_PAUSE,
+	API_VMM_RESUME,
+	API_VMM_CTRL_ALT_DEL,
+	API_VMM_UPDATE_DRIVE,
+};
+
+/**
+ * struct api_vmm_req - one request in the mailbox
+ * @op: which op
+ * @cfg: for API_VMM_START
+ * @drive: for API_VMM_UPDATE_DRIVE
+ * @err: the op's fault message
+ * @ret: its result
+ */
+struct api_vmm_req {
+	enum api_vmm_op op;
+	const struct vmconfig *cfg;
+	const struct vmconfig_drive *drive;
+	char err[API_ERR_MAX];
+	int ret;
+};
+
+/*
+ * api_vmm_call() - run @req's op on the VMM thread (through api->mbox) or,
+ * without a mailbox, right here; -ENOSYS without a VMM.
+ */
+int api_vmm_call(struct api *api, struct api_vmm_req *req);
+
+int api_mailbox_create(struct api_mailbox **out);
+void api_mailbox_destroy(struct api_mailbox *mb);
+/* The eventfd the VMM thread polls; readable when a request waits. */
+int api_mailbox_fd(const struct api_mailbox *mb);
+/*
+ * On the VMM thread: run the waiting request (if any) and answer it.
+ * Return: true when it started the VM.
+ */
+bool api_mailbox_serve(struct api_mailbox *mb, struct api_vmm *vmm);
+/* The VMM thread serves no more: the waiting and later requests fail. */
+void api_mailbox_shutdown(struct api_mailbox *mb);
+
+struct api_server;
+
+/*
+ * api_server_create() - bind and listen on @path (which must not exist);
+ * clients can connect (they queue) before api_server_start().
+ */
+int api_server_create(struct api *api, const char *path, struct api_server **out);
+/* Start the "fc_api" thread serving requests. */
+int api_server_start(struct api_server *s);
+/* Stop and join the thread, close and unlink the socket; NULL ok. */
+void api_server_destroy(struct api_server *s);
+
+/* Process start to now, in µs (monotonic), and CPU µs used so far. */
+u64 api_uptime_us(void);
+u64 api_cpu_us(void);
+
+#endif /* KESTREL_API_INTERNAL_H */

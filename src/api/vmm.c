@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The VMM behind the API: struct vmconfig → struct machine_config →
+ * machine_create(), then machine_run() on a thread of its own so the VMM
+ * thread keeps serving the mailbox (pause, resume) while the guest runs.
+ *
+ * Devices take virtio-mmio slots in Firecracker's order: drives (root
+ * first, so it is /dev/vda), then network interfaces (TAP), then the
+ * entropy device. As Firecracker does, a root drive adds "root=/dev/vda"
+ * (or "root=PARTUUID=...") and "ro" or "rw" to the kernel command line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <kestrel/fault.h>
+#include <kestrel/machine.h>
+#include <kestrel/virtio.h>
+#include <kestrel/vm.h>
+
+#include "internal.h"
+
+/* Firecracker's default when boot_args is not given. */
+#define FC_DEFAULT_CMDLINE \
+	"reboot=k panic=1 pci=off nomodules 8250.nr_uarts=0 i8042.noaux " \
+	"i8042.nomux i8042.nopnp i8042.dumbkbd"
+#define MAX_IMAGE		(1ULL << 30)
+
+/**
+ * struct fc_vmm - the machine the API built
+ * @vmm: what the API calls
+ * @m: the machine, NULL until started
+ * @devs: its virtio devices (outlive @m)
+ * @kernel: the kernel image, mapped, or NULL (built-in guest)
+ * @kernel_size: bytes
+ * @initrd: the initrd, mapped, or NULL
+ * @initrd_size: bytes
+ * @cmdline: the command line given to the guest
+ * @run_thread: runs machine_run()
+ * @stopped_fd: eventfd, written when machine_run() returns
+ * @status: machine_run()'s exit status (read after @run_thread joined)
+ */
+struct fc_vmm {
+	struct api_vmm vmm;
+	struct machine *m;
+	struct virtio_devices *devs;
+	void *kernel;
+	size_t kernel_size;
+	void *initrd;
+	size_t initrd_size;
+	char *cmdline;
+	pthread_t run_thread;
+	int stopped_fd;
+	int status;
+};
+
+static struct fc_vmm *to_fc_vmm(struct api_vmm *vmm)
+{
+	return container_of(vmm, struct fc_vmm, vmm);
+}
+
+static int map_image(const char *path, void **data, size_t *size, char *err,
+		     size_t errlen)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || !st.st_size ||
+	    (u64)st.st_size > MAX_IMAGE) {
+		snprintf(err, errlen, "cannot read '%.256s' (a non-empty file up to 1 GiB)", path);
+		ret = -EINVAL;
+		goto out_close;
+	}
+	*data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (*data == MAP_FAILED) {
+		*data = NULL;
+		snprintf(err, errlen, "cannot map '%.256s': %s", path, strerror(errno));
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	*size = (size_t)st.st_size;
+out_close:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* One device option for virtio_devices_parse_arg(), as "kestrel run" takes it. */
+static int add_device(struct fc_vmm *v, const char *opt, const char *val,
+		      const char *what, char *err, size_t errlen)
+{
+	int ret;
+
+	ret = virtio_devices_parse_arg(v->devs, opt, val);
+	if (ret)
+		snprintf(err, errlen, "%s: cannot be attached (%s; see the log)", what,
+			 strerror(-ret));
+	return ret;
+}
+
+static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
+		       size_t errlen)
+{
+	char spec[PATH_MAX + 64], what[96];
+	int ret;
+
+	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
+		const struct vmconfig_drive *d = &cfg->drives[i];
+
+		snprintf(what, sizeof(what), "drive %s", d->id);
+		/* The device spec separates attributes with commas. */
+		if (strchr(d->path_on_host, ',')) {
+			snprintf(err, errlen, "%s: kestrel cannot attach a path_on_host containing ','",
+				 what);
+			return -EINVAL;
+		}
+		snprintf(spec, sizeof(spec), "%s%s", d->path_on_host, d->is_read_only ? ",ro" : "");
+		ret = add_device(v, "disk", spec, what, err, errlen);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		const struct vmconfig_net *n = &cfg->nets[i];
+		int len = snprintf(spec, sizeof(spec), "tap=%s", n->host_dev_name);
+
+		if (n->has_mac)
+			len += snprintf(spec + len, sizeof(spec) - len,
+					",mac=%02x:%02x:%02x:%02x:%02x:%02x",
+					n->guest_mac[0], n->guest_mac[1], n->guest_mac[2],
+					n->guest_mac[3], n->guest_mac[4], n->guest_mac[5]);
+		if (n->mtu)
+			snprintf(spec + len, sizeof(spec) - len, ",mtu=%u", n->mtu);
+		snprintf(what, sizeof(what), "interface %s", n->id);
+		ret = add_device(v, "net", spec, what, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (cfg->entropy)
+		return add_device(v, "rng", NULL, "entropy", err, errlen);
+	return 0;
+}
+
+/* boot_args (or Firecracker's default) plus the root device's arguments. */
+static int build_cmdline(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
+			 size_t errlen)
+{
+	const struct vmconfig_drive *root = cfg->nr_drives && cfg->drives[0].is_root_device ?
+					    &cfg->drives[0] : NULL;
+	const char *base = cfg->boot.boot_args ? cfg->boot.boot_args : FC_DEFAULT_CMDLINE;
+	int n;
+
+	if (!root)
+		n = asprintf(&v->cmdline, "%s", base);
+	else if (root->partuuid)
+		n = asprintf(&v->cmdline, "%s root=PARTUUID=%s %s", base, root->partuuid,
+			     root->is_read_only ? "ro" : "rw");
+	else
+		n = asprintf(&v->cmdline, "%s root=/dev/vda %s", base,
+			     root->is_read_only ? "ro" : "rw");
+	if (n < 0) {
+		v->cmdline = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void *fc_vmm_run(void *arg)
+{
+	struct fc_vmm *v = arg;
+	u64 one = 1;
+
+	v->status = machine_run(v->m);
+	if (write(v->stopped_fd, &one, sizeof(one)) != sizeof(one))
+		pr_err("cannot tell the VMM thread the VM stopped: %s", strerror(errno));
+	return NULL;
+}
+
+static void fc_vmm_release(struct fc_vmm *v)
+{
+	machine_destroy(v->m);
+	v->m = NULL;
+	virtio_devices_destroy(v->devs);
+	v->devs = NULL;
+	if (v->kernel)
+		munmap(v->kernel, v->kernel_size);
+	if (v->initrd)
+		munmap(v->initrd, v->initrd_size);
+	v->kernel = v->initrd = NULL;
+	free(v->cmdline);
+	v->cmdline = NULL;
+}
+
+static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *err,
+			size_t errlen)
+{
+	struct fc_vmm *v = to_fc_vmm(vmm);
+	struct machine_config mc;
+	int ret;
+
+	ret = machine_devices_create(&v->devs);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		return ret;
+	}
+	ret = add_devices(v, cfg, err, errlen);
+	if (!ret && cfg->boot.kernel_image_path)
+		ret = map_image(cfg->boot.kernel_image_path, &v->kernel, &v->kernel_size,
+				err, errlen);
+	if (!ret && cfg->boot.initrd_path)
+		ret = map_image(cfg->boot.initrd_path, &v->initrd, &v->initrd_size, err, errlen);
+	if (!ret && cfg->boot.kernel_image_path)
+		ret = build_cmdline(v, cfg, err, errlen);
+	if (ret)
+		goto err_release;
+
+	/* Without boot-source: kestrel's built-in test guest (Firecracker refuses). */
+	mc = (struct machine_config){
+		.ram_size = cfg->machine.mem_size_mib << 20,
+		.nr_cpus = cfg->machine.vcpu_count,
+		.kernel = v->kernel,
+		.kernel_size = v->kernel_size,
+		.kernel_name = cfg->boot.kernel_image_path,
+		.initrd = v->initrd,
+		.initrd_size = v->initrd_size,
+		.cmdline = v->cmdline,
+		.devs = v->devs,
+		.console_in = STDIN_FILENO,
+		.console_out = STDOUT_FILENO,
+	};
+	ret = machine_create(&mc, &v->m);
+	if (ret) {
+		snprintf(err, errlen, "cannot build the VM: %s (the log says which part)",
+			 ret == -EINVAL ? "the configuration does not work here" : strerror(-ret));
+		goto err_release;
+	}
+	ret = xpthread_create(&v->run_thread, NULL, fc_vmm_run, v);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the VM thread: %s", strerror(-ret));
+		goto err_release;
+	}
+	pthread_setname_np(v->run_thread, "fc_vmm");
+	return 0;
+
+err_release:
+	fc_vmm_release(v);
+	return ret;
+}
+
+static int fc_vmm_pause(struct api_vmm *vmm)
+{
+	return vm_pause(machine_vm(to_fc_vmm(vmm)->m));
+}
+
+static int fc_vmm_resume(struct api_vmm *vmm)
+{
+	vm_resume(machine_vm(to_fc_vmm(vmm)->m));
+	return 0;
+}
+
+static int fc_vmm_ctrl_alt_del(struct api_vmm *vmm)
+{
+	/* kestrel's i8042 is a reset line without a keyboard: no key to press. */
+	return -EOPNOTSUPP;
+}
+
+static int fc_vmm_stopped_fd(struct api_vmm *vmm)
+{
+	return to_fc_vmm(vmm)->stopped_fd;
+}
+
+static int fc_vmm_stop(struct api_vmm *vmm, bool requested)
+{
+	struct fc_vmm *v = to_fc_vmm(vmm);
+	int status;
+
+	if (requested) {
+		vm_request_stop(machine_vm(v->m), VM_STOP_USER, 0);
+		vm_resume(machine_vm(v->m));	/* a paused vCPU honours the stop too */
+	}
+	pthread_join(v->run_thread, NULL);
+	status = v->status;
+	fc_vmm_release(v);
+	return status;
+}
+
+static const struct api_vmm_ops fc_vmm_ops = {
+	.start = fc_vmm_start,
+	.pause = fc_vmm_pause,
+	.resume = fc_vmm_resume,
+	.send_ctrl_alt_del = fc_vmm_ctrl_alt_del,
+	.stopped_fd = fc_vmm_stopped_fd,
+	.stop = fc_vmm_stop,
+};
+
+int api_vmm_create(struct api_vmm **out)
+{
+	struct fc_vmm *v = xcalloc(1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v->vmm.ops = &fc_vmm_ops;
+	v->stopped_fd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->stopped_fd < 0) {
+		int ret = v->stopped_fd;
+
+		free(v);
+		return ret;
+	}
+	*out = &v->vmm;
+	return 0;
+}
+
+void api_vmm_destroy(struct api_vmm *vmm)
+{
+	struct fc_vmm *v;
+
+	if (!vmm)
+		return;
+	v = to_fc_vmm(vmm);
+	fc_vmm_release(v);
+	close(v->stopped_fd);
+	free(v);
+}

@@ -1,0 +1,204 @@
+#!/bin/bash
+# kestrel in Firecracker mode, driven with curl --unix-socket the way real
+# clients drive Firecracker:
+#   go-sdk    firecracker-go-sdk's call sequence (machine.go, handlers.go):
+#             --api-sock --seccomp-level --id; GET /machine-config every 10 ms
+#             until it answers; logger, metrics, machine-config, boot-source,
+#             drives, network-interfaces (with a TAP when root), vsock,
+#             InstanceStart, each within 500 ms; then GET / through Running,
+#             Paused, Running, FlushMetrics, SendCtrlAltDel, SIGTERM.
+#             The guest is a Multiboot test guest that prints and halts.
+#   builtin   the built-in guest through the API: it runs and powers off.
+#   kata      Kata's start (fc.go): --api-sock --config-file, GET / polled
+#             until Running, the drive PATCH it uses for hot-plug.
+#   flintlock flintlock's start (create.go): --id --boot-timer --no-api
+#             --config-file --metadata.
+# Exit 0 pass, 1 fail, 77 skip (no /dev/kvm, curl or binutils).
+set -u
+B=${B:-build}
+KESTREL=$B/kestrel
+fails=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+[[ -x $KESTREL ]] || { echo "SKIP: $KESTREL not built"; exit 77; }
+[[ -r /dev/kvm && -w /dev/kvm ]] || { echo "SKIP: no usable /dev/kvm"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
+command -v as >/dev/null && command -v ld >/dev/null || { echo "SKIP: as/ld missing"; exit 77; }
+
+W=$(mktemp -d /tmp/kestrel-fcapi.XXXXXX)
+pid=
+cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+
+# A Multiboot v1 guest: prints a marker on COM1 and halts, so it stays Running.
+cat >"$W/mb.S" <<'EOF'
+	.text
+	.code32
+	.globl _start
+	.align 4
+	.long 0x1BADB002, 0, -0x1BADB002
+_start:	mov $0x3f8, %dx
+	mov $msg, %esi
+1:	lodsb
+	test %al, %al
+	jz 2f
+	out %al, (%dx)
+	jmp 1b
+2:	hlt
+	jmp 2b
+msg:	.asciz "MB-GUEST-UP\n"
+EOF
+as --32 -o "$W/mb.o" "$W/mb.S" && ld -m elf_i386 -N -Ttext=0x100000 -e _start \
+	-o "$W/mb.elf" "$W/mb.o" 2>/dev/null || { echo "SKIP: cannot build the Multiboot guest"; exit 77; }
+truncate -s 1M "$W/rootfs.img" "$W/data.img"
+
+# call METHOD PATH [BODY]: sets $code and $body; fails the check past 500 ms.
+call() {
+	local out t0 t1
+	t0=$(date +%s%N)
+	out=$(curl -s --max-time 2 --unix-socket "$SOCK" -X "$1" -H 'Content-Type: application/json' \
+		${3:+--data "$3"} -w '\n%{http_code}' "http://localhost$2")
+	t1=$(date +%s%N)
+	code=${out##*$'\n'}
+	body=${out%$'\n'*}
+	ms=$(((t1 - t0) / 1000000))
+	((ms <= 500)) || fail "$1 $2 took $ms ms (the go-sdk gives 500)"
+}
+expect() { # expect CODE WHAT [BODY-SUBSTRING]
+	if [[ $code == "$1" && ( -z ${3:-} || $body == *"$3"* ) ]]; then
+		pass "$2: $code"
+	else
+		fail "$2: $code $body (expected $1${3:+ with '$3'})"
+	fi
+}
+state_is() { call GET /; [[ $body == *"\"state\":\"$1\""* ]]; }
+start_kestrel() { # start_kestrel ARGS...: background, output to $W/out, $W/err
+	"$KESTREL" "$@" >"$W/out" 2>"$W/err" </dev/null &
+	pid=$!
+}
+wait_exit() { # wait_exit SECONDS: sets $status, or fails
+	local i
+	for ((i = 0; i < $1 * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "kestrel still running after $1 s"; kill -9 "$pid"
+	fi
+	wait "$pid"; status=$?; pid=
+}
+
+echo "== go-sdk"
+SOCK=$W/api.sock
+start_kestrel --api-sock "$SOCK" --seccomp-level 2 --id 3a8d3c55-0b43-4bd6-9ad1-3e8a7c1c8f6e
+t0=$(date +%s%N)
+for ((i = 0; i < 300; i++)); do
+	[[ -S $SOCK ]] && call GET /machine-config 2>/dev/null && [[ $code == 200 ]] && break
+	sleep 0.01
+done
+expect 200 "GET /machine-config answered $((($(date +%s%N) - t0) / 1000000)) ms after exec" '"mem_size_mib":128'
+call PUT /logger "{\"log_path\": \"$W/log\", \"level\": \"Debug\", \"show_level\": true, \"show_log_origin\": false}"
+expect 204 "PUT /logger"
+touch "$W/log" "$W/metrics"
+call PUT /metrics "{\"metrics_path\": \"$W/metrics\"}"
+expect 204 "PUT /metrics"
+call PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "smt": false, "track_dirty_pages": false}'
+expect 204 "PUT /machine-config"
+call GET /machine-config
+expect 200 "GET /machine-config" '"vcpu_count":2'
+call PUT /boot-source "{\"kernel_image_path\": \"$W/mb.elf\", \"boot_args\": \"console=ttyS0\"}"
+expect 204 "PUT /boot-source"
+call PUT /drives/1 "{\"drive_id\": \"1\", \"path_on_host\": \"$W/rootfs.img\", \"is_root_device\": true, \"is_read_only\": false}"
+expect 204 "PUT /drives/1 (root)"
+call PUT /drives/2 "{\"drive_id\": \"2\", \"path_on_host\": \"$W/data.img\", \"is_root_device\": false, \"is_read_only\": true}"
+expect 204 "PUT /drives/2"
+call PUT /drives/2 "{\"drive_id\": \"2\", \"path_on_host\": \"$W/data.img\", \"is_root_device\": true, \"is_read_only\": true}"
+expect 400 "a second root drive" "root block device already exists"
+if [[ $(id -u) == 0 && -w /dev/net/tun ]]; then
+	call PUT /network-interfaces/1 '{"iface_id": "1", "host_dev_name": "kfcapi0", "guest_mac": "06:00:ac:10:00:02"}'
+	expect 204 "PUT /network-interfaces/1 (TAP kfcapi0)"
+else
+	echo "SKIP: network-interfaces: not root or no /dev/net/tun"
+fi
+call PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$W/v.sock\", \"vsock_id\": \"root\"}"
+expect 400 "PUT /vsock: not yet supported, said so" "vsock"
+call PUT /mmds '{"latest": {}}'
+expect 400 "PUT /mmds: not implemented, said so" "MMDS"
+call PUT /actions '{"action_type": "InstanceStart"}'
+expect 204 "InstanceStart"
+if state_is Running; then pass "GET /: Running"; else fail "GET /: $body"; fi
+for ((i = 0; i < 100; i++)); do grep -q MB-GUEST-UP "$W/out" && break; sleep 0.02; done
+grep -q MB-GUEST-UP "$W/out" && pass "the Multiboot guest printed its marker" ||
+	fail "no guest output: $(head -c 300 "$W/out")"
+call PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
+expect 400 "PUT /machine-config after boot" "after starting"
+call PATCH /vm '{"state": "Paused"}'
+expect 204 "PATCH /vm Paused"
+if state_is Paused; then pass "GET /: Paused"; else fail "GET /: $body"; fi
+call PATCH /vm '{"state": "Resumed"}'
+expect 204 "PATCH /vm Resumed"
+if state_is Running; then pass "GET /: Running again"; else fail "GET /: $body"; fi
+call PUT /actions '{"action_type": "FlushMetrics"}'
+expect 204 "FlushMetrics"
+grep -q '"put_api_requests"' "$W/metrics" && pass "the metrics file has a JSON line" ||
+	fail "metrics: $(head -c 200 "$W/metrics")"
+call PUT /actions '{"action_type": "SendCtrlAltDel"}'
+expect 400 "SendCtrlAltDel: kestrel's i8042 has no keyboard, said so" "fault_message"
+grep -q "\[3a8d3c55-0b43-4bd6-9ad1-3e8a7c1c8f6e:fc_api:INFO\]" "$W/log" &&
+	pass "the log file has Firecracker's line format" || fail "log: $(head -c 300 "$W/log")"
+kill -TERM "$pid"
+wait_exit 5
+[[ $status == 130 ]] && pass "SIGTERM: clean stop, exit 130" || fail "SIGTERM: exit $status"
+[[ ! -e $SOCK ]] && pass "the socket is removed" || fail "the socket is left behind"
+
+echo "== builtin"
+start_kestrel --api-sock "$SOCK"
+for ((i = 0; i < 300; i++)); do [[ -S $SOCK ]] && break; sleep 0.01; done
+call PUT /actions '{"action_type": "InstanceStart"}'
+expect 204 "InstanceStart without boot-source: the built-in guest"
+wait_exit 20
+[[ $status == 0 ]] && grep -q "All done" "$W/out" && pass "it ran and powered off (exit 0)" ||
+	fail "built-in guest: exit $status, $(tail -c 300 "$W/out")"
+
+echo "== kata"
+cat >"$W/kata.json" <<EOF
+{
+	"boot-source": {"kernel_image_path": "$W/mb.elf", "boot_args": "console=ttyS0 reboot=k"},
+	"drives": [{"drive_id": "rootfs", "path_on_host": "$W/rootfs.img", "is_root_device": false, "is_read_only": true},
+		   {"drive_id": "drive_0", "path_on_host": "$W/data.img", "is_root_device": false, "is_read_only": false}],
+	"machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "smt": false},
+	"logger": {"log_path": "$W/kata.log", "level": "Error"},
+	"metrics": {"metrics_path": "$W/kata.metrics"}
+}
+EOF
+touch "$W/kata.log" "$W/kata.metrics"
+start_kestrel --api-sock "$SOCK" --config-file "$W/kata.json"
+running=
+for ((i = 0; i < 300; i++)); do
+	[[ -S $SOCK ]] && state_is Running 2>/dev/null && { running=1; break; }
+	sleep 0.01
+done
+[[ -n $running ]] && pass "GET / polled until Running" || fail "never Running: $(tail -c 300 "$W/err")"
+call PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$W/rootfs.img\"}"
+expect 400 "PATCH /drives (Kata's hot-plug): not implemented yet, said so" "drive_0"
+kill -TERM "$pid"
+wait_exit 5
+[[ $status == 130 ]] && pass "SIGTERM: exit 130" || fail "SIGTERM: exit $status"
+
+echo "== flintlock"
+cat >"$W/flintlock.json" <<EOF
+{"boot-source": null, "drives": [], "machine-config": {"vcpu_count": 2, "mem_size_mib": 128,
+ "smt": true, "track_dirty_pages": false}, "balloon": null, "network-interfaces": [],
+ "vsock": null, "logger": null, "metrics": null, "mmds-config": {"version": "V1"}}
+EOF
+echo '{"latest": {}}' >"$W/meta.json"
+start_kestrel --id 6f1f0c2a --boot-timer --no-api --config-file "$W/flintlock.json" --metadata "$W/meta.json"
+wait_exit 20
+[[ $status == 0 ]] && grep -q "All done" "$W/out" && pass "--no-api --config-file booted and ran (exit 0)" ||
+	fail "flintlock: exit $status, $(tail -c 400 "$W/err")"
+grep -q "\[6f1f0c2a:main\] --metadata ignored: MMDS" "$W/err" && pass "--metadata accepted, logged" ||
+	fail "--metadata: $(head -c 300 "$W/err")"
+
+echo "$fails failure(s)"
+((fails == 0))

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A VMM for the API tests: counts the ops it is asked for, can be told to
+ * fail the next one, and never builds a VM. Shared by the unit tests and
+ * the fuzz target.
+ */
+#ifndef KESTREL_TEST_API_FAKE_VMM_H
+#define KESTREL_TEST_API_FAKE_VMM_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include <kestrel/api.h>
+#include <kestrel/compiler.h>
+
+struct fake_vmm {
+	struct api_vmm vmm;
+	unsigned int starts, pauses, resumes, ctrl_alt_dels, drive_updates;
+	int fail_next;			/* negative errno for the next op */
+	char last_drive_path[256];
+	unsigned int start_vcpus;
+	int stopped_fd;
+};
+
+static inline struct fake_vmm *to_fake_vmm(struct api_vmm *vmm)
+{
+	return container_of(vmm, struct fake_vmm, vmm);
+}
+
+static inline int fake_take_failure(struct fake_vmm *f)
+{
+	int ret = f->fail_next;
+
+	f->fail_next = 0;
+	return ret;
+}
+
+static inline int fake_start(struct api_vmm *vmm, const struct vmconfig *cfg,
+			     char *err, size_t errlen)
+{
+	struct fake_vmm *f = to_fake_vmm(vmm);
+	int ret = fake_take_failure(f);
+
+	if (ret) {
+		snprintf(err, errlen, "fake start failure");
+		return ret;
+	}
+	f->starts++;
+	f->start_vcpus = cfg->machine.vcpu_count;
+	return 0;
+}
+
+/* Count one op in @counter unless it is the one told to fail. */
+static inline int fake_count(struct api_vmm *vmm, size_t counter_off)
+{
+	struct fake_vmm *f = to_fake_vmm(vmm);
+	int ret = fake_take_failure(f);
+
+	if (!ret)
+		(*(unsigned int *)((char *)f + counter_off))++;
+	return ret;
+}
+
+static inline int fake_pause(struct api_vmm *vmm)
+{
+	return fake_count(vmm, offsetof(struct fake_vmm, pauses));
+}
+
+static inline int fake_resume(struct api_vmm *vmm)
+{
+	return fake_count(vmm, offsetof(struct fake_vmm, resumes));
+}
+
+static inline int fake_ctrl_alt_del(struct api_vmm *vmm)
+{
+	return fake_count(vmm, offsetof(struct fake_vmm, ctrl_alt_dels));
+}
+
+static inline int fake_update_drive(struct api_vmm *vmm, const struct vmconfig_drive *d,
+				    char *err, size_t errlen)
+{
+	struct fake_vmm *f = to_fake_vmm(vmm);
+	int ret = fake_take_failure(f);
+
+	if (ret) {
+		snprintf(err, errlen, "fake update failure");
+		return ret;
+	}
+	f->drive_updates++;
+	snprintf(f->last_drive_path, sizeof(f->last_drive_path), "%s", d->path_on_host);
+	return 0;
+}
+
+static inline void fake_get_stats(struct api_vmm *vmm, struct api_vmm_stats *s)
+{
+	s->vcpu_exit_io_out = 42;
+	s->block_requests = 7;
+}
+
+static inline int fake_stopped_fd(struct api_vmm *vmm)
+{
+	return to_fake_vmm(vmm)->stopped_fd;
+}
+
+static inline int fake_stop(struct api_vmm *vmm, bool requested)
+{
+	return 0;
+}
+
+static const struct api_vmm_ops fake_vmm_ops = {
+	.start = fake_start,
+	.pause = fake_pause,
+	.resume = fake_resume,
+	.send_ctrl_alt_del = fake_ctrl_alt_del,
+	.update_drive = fake_update_drive,
+	.get_stats = fake_get_stats,
+	.stopped_fd = fake_stopped_fd,
+	.stop = fake_stop,
+};
+
+static inline void fake_vmm_init(struct fake_vmm *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->vmm.ops = &fake_vmm_ops;
+	f->stopped_fd = -1;
+}
+
+#endif /* KESTREL_TEST_API_FAKE_VMM_H */

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * src/api/routes.c: every endpoint's status codes and state rules, the
+ * unimplemented ones, hostile paths and bodies, the metrics object, the
+ * logger's line format and --config-file (which must give the same errors
+ * as the API), all in-process against a fake VMM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../../src/api/internal.h"
+#include "../test.h"
+#include "files.h"
+#include "fake_vmm.h"
+
+static char dir[] = "/tmp/kestrel-routes-XXXXXX";
+static char disk[160], disk2[160], metrics_path[160], log_path[160];
+
+/* One request; Return: the status; @out gets the body (or ""). */
+static int req(struct api *api, enum api_method m, const char *path,
+	       const char *body, char *out, size_t outlen)
+{
+	struct api_response r;
+
+	api_handle(api, m, path, body, body ? strlen(body) : 0, &r);
+	snprintf(out, outlen, "%s", r.body ? r.body : "");
+	free(r.body);
+	return r.status;
+}
+
+static bool fault_names(const char *body, const char *what)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	const char *m = json_string_value(json_object_get(j, "fault_message"));
+	bool ok = m && strstr(m, what);
+
+	json_decref(j);
+	return ok;
+}
+
+static const char *state_of(struct api *api)
+{
+	static char state[32];
+	char body[512];
+	json_t *j;
+
+	req(api, API_GET, "/", NULL, body, sizeof(body));
+	j = json_loads(body, 0, NULL);
+	snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(j, "state")));
+	json_decref(j);
+	return state;
+}
+
+static void test_lifecycle(void)
+{
+	struct fake_vmm f;
+	struct api *api;
+	char b[1024], body[512];
+	int st;
+
+	fake_vmm_init(&f);
+	api_create(&f.vmm, "vm1", &api);
+	report(!strcmp(state_of(api), "Not started"), "GET /: Not started");
+	st = req(api, API_GET, "/version", NULL, b, sizeof(b));
+	report(st == 200 && strstr(b, "\"firecracker_version\":\"" API_FIRECRACKER_VERSION "\""),
+	       "GET /version: %s", b);
+	report(req(api, API_PATCH, "/vm", "{\"state\": \"Paused\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "before starting"), "PATCH /vm before boot: 400");
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true, \"is_read_only\": false}", disk);
+	report(req(api, API_PUT, "/drives/rootfs", body, b, sizeof(b)) == 204, "PUT /drives/rootfs");
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\"}", disk2);
+	report(req(api, API_PATCH, "/drives/rootfs", body, b, sizeof(b)) == 400 &&
+	       fault_names(b, "before starting"), "PATCH /drives before boot: 400");
+	report(req(api, API_PUT, "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}",
+		   b, sizeof(b)) == 204 && !b[0], "PUT /machine-config: 204, no body");
+
+	f.fail_next = -EIO;
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "fake start failure") && !strcmp(state_of(api), "Not started"),
+	       "a failed InstanceStart: 400 with the VMM's reason, still Not started");
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", b, sizeof(b)) == 204 &&
+	       f.starts == 1 && f.start_vcpus == 2 && !strcmp(state_of(api), "Running"),
+	       "InstanceStart: 204, the VMM got the model, Running");
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", b, sizeof(b)) == 400 &&
+	       f.starts == 1, "a second InstanceStart: 400");
+
+	static const char *const pre_boot[][2] = {
+		{ "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}" },
+		{ "/boot-source", "{\"kernel_image_path\": \"/x\"}" },
+		{ "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", \"is_root_device\": false}" },
+		{ "/network-interfaces/x", "{\"iface_id\": \"x\", \"host_dev_name\": \"t\"}" },
+		{ "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}" },
+		{ "/entropy", "{}" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(pre_boot); i++)
+		report(req(api, API_PUT, pre_boot[i][0], pre_boot[i][1], b, sizeof(b)) == 400 &&
+		       fault_names(b, "after starting"), "PUT %s after boot: 400", pre_boot[i][0]);
+	report(req(api, API_PATCH, "/machine-config", "{\"vcpu_count\": 1}", b, sizeof(b)) == 400,
+	       "PATCH /machine-config after boot: 400");
+
+	report(req(api, API_PATCH, "/vm", "{\"state\": \"Paused\"}", b, sizeof(b)) == 204 &&
+	       f.pauses == 1 && !strcmp(state_of(api), "Paused"), "PATCH /vm Paused: Paused");
+	report(req(api, API_PATCH, "/vm", "{\"state\": \"Resumed\"}", b, sizeof(b)) == 204 &&
+	       f.resumes == 1 && !strcmp(state_of(api), "Running"), "PATCH /vm Resumed: Running");
+	f.fail_next = -EBUSY;
+	report(req(api, API_PATCH, "/vm", "{\"state\": \"Paused\"}", b, sizeof(b)) == 400 &&
+	       !strcmp(state_of(api), "Running"), "a failed pause leaves it Running");
+	report(req(api, API_PATCH, "/vm", "{\"state\": \"Stopped\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "Paused or Resumed"), "PATCH /vm with another state: 400");
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", b, sizeof(b)) == 204 &&
+	       f.ctrl_alt_dels == 1, "SendCtrlAltDel reaches the VMM");
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"Reboot\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "action_type"), "an unknown action: 400");
+
+	report(req(api, API_PATCH, "/drives/rootfs", body, b, sizeof(b)) == 204 &&
+	       f.drive_updates == 1 && !strcmp(f.last_drive_path, disk2),
+	       "PATCH /drives after boot: the VMM swaps the backing file");
+	req(api, API_GET, "/vm/config", NULL, b, sizeof(b));
+	report(strstr(b, disk2) != NULL, "and GET /vm/config shows the new path");
+	f.fail_next = -EIO;
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\"}", disk);
+	report(req(api, API_PATCH, "/drives/rootfs", body, b, sizeof(b)) == 400 &&
+	       fault_names(b, "fake update failure"), "a failed swap: 400 with the reason");
+	req(api, API_GET, "/vm/config", NULL, b, sizeof(b));
+	report(strstr(b, disk2) != NULL, "and the model keeps the old path");
+	report(req(api, API_GET, "/machine-config", NULL, b, sizeof(b)) == 200,
+	       "GET /machine-config after boot: 200");
+	api_destroy(api);
+
+	api_create(NULL, "vm2", &api);
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "machine builder"), "without a VMM, InstanceStart says why: %s", b);
+	api_destroy(api);
+}
+
+static void test_hostile(void)
+{
+	static const char *const unimplemented[][3] = {
+		{ "PUT", "/mmds", "MMDS" }, { "GET", "/mmds", "MMDS" },
+		{ "PATCH", "/mmds", "MMDS" }, { "PUT", "/mmds/config", "MMDS" },
+		{ "PUT", "/balloon", "balloon" }, { "GET", "/balloon/statistics", "balloon" },
+		{ "PATCH", "/balloon/hinting/start", "balloon" },
+		{ "PUT", "/snapshot/create", "snapshot" }, { "PUT", "/snapshot/load", "snapshot" },
+		{ "PUT", "/cpu-config", "cpu-config" }, { "PUT", "/pmem/p0", "pmem" },
+		{ "PUT", "/hotplug/memory", "hot-plug" }, { "PUT", "/serial", "serial" },
+	};
+	static const struct {
+		enum api_method m;
+		const char *path, *body, *names;
+	} bad[] = {
+		{ API_GET, "/nope", NULL, "Invalid request method and/or path" },
+		{ API_OTHER, "/", NULL, "Invalid request method and/or path" },
+		{ API_PUT, "/", "{}", "method not allowed" },
+		{ API_GET, "/boot-source", NULL, "method not allowed" },
+		{ API_PUT, "/drives/", "{}", "Invalid request" },
+		{ API_PUT, "/drives/../../etc/passwd", "{}", "Invalid request" },
+		{ API_PUT, "/drives/a/b", "{}", "Invalid request" },
+		{ API_PUT, "/drives/a%2Fb", "{\"drive_id\": \"a%2Fb\", \"path_on_host\": \"/x\", \"is_root_device\": false}", "drive_id" },
+		{ API_PUT, "/machine-config/", "{}", "Invalid request" },
+		{ API_PUT, "//machine-config", "{}", "Invalid request" },
+		{ API_PUT, "/machine-config", NULL, "needs a JSON body" },
+		{ API_PUT, "/machine-config", "{\"vcpu_count\": 1,", "malformed JSON" },
+		{ API_PUT, "/machine-config", "{\"vcpu_count\": 1} trailing", "malformed JSON" },
+		{ API_PUT, "/machine-config", "\"just a string\"", "malformed JSON" },
+		{ API_PUT, "/machine-config", "[]", "expected a JSON object" },
+		{ API_PUT, "/machine-config", "{\"a\":1, \"a\":2}", "duplicate" },
+		{ API_PUT, "/machine-config", "{\"vcpu_count\": \"\\u0000\"}", "malformed JSON" },
+		{ API_PUT, "/machine-config", "{\"vcpu_count\": 1e400, \"mem_size_mib\": 1}", "malformed JSON" },
+		{ API_PUT, "/machine-config", "{\"vcpu_count\": 99999999999999999999999, \"mem_size_mib\": 1}", "malformed JSON" },
+		{ API_PUT, "/actions", "{\"action_type\": null}", "action_type" },
+		{ API_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", "not initialized" },
+		{ API_PUT, "/logger", "{\"level\": \"Loud\"}", "level" },
+		{ API_PUT, "/logger", "{\"module\": \"api_server\"}", "module" },
+		{ API_PUT, "/metrics", "{}", "metrics_path" },
+		{ API_PUT, "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"vsock_id\": \"root\"}", "vsock" },
+	};
+	struct fake_vmm f;
+	struct api *api;
+	char b[1024], raw[64] = "{\"vcpu_count\": 1, \"mem_size_mib\": 1";
+	struct api_response r;
+	int ok = 0;
+
+	fake_vmm_init(&f);
+	api_create(&f.vmm, "vm3", &api);
+	for (size_t i = 0; i < ARRAY_SIZE(unimplemented); i++) {
+		enum api_method m = !strcmp(unimplemented[i][0], "GET") ? API_GET :
+				    !strcmp(unimplemented[i][0], "PUT") ? API_PUT : API_PATCH;
+		int st = req(api, m, unimplemented[i][1], "{}", b, sizeof(b));
+
+		report(st == 400 && fault_names(b, unimplemented[i][2]) &&
+		       fault_names(b, "not implemented"), "%s %s: 400 naming %s",
+		       unimplemented[i][0], unimplemented[i][1], unimplemented[i][2]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		report(req(api, bad[i].m, bad[i].path, bad[i].body, b, sizeof(b)) == 400 &&
+		       fault_names(b, bad[i].names), "%s: 400 %s", bad[i].path, b);
+
+	/* A NUL inside the body and bytes that are not UTF-8. */
+	raw[20] = '\0';
+	api_handle(api, API_PUT, "/machine-config", raw, 40, &r);
+	report(r.status == 400, "a body with a NUL byte: 400");
+	free(r.body);
+	api_handle(api, API_PUT, "/machine-config", "{\"\xff\xfe\": 1}", 8, &r);
+	report(r.status == 400, "a body that is not UTF-8: 400");
+	free(r.body);
+	api_handle(api, API_GET, "/\x01\xff\n\"", NULL, 0, &r);
+	report(r.status == 400 && r.body && json_loads(r.body, 0, NULL),
+	       "a hostile path still gets a valid JSON fault: %s", r.body);
+	free(r.body);
+
+	for (int i = 0; i < 1000; i++)
+		ok += req(api, API_PUT, "/machine-config",
+			  "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", b, sizeof(b)) == 204 &&
+		      req(api, API_GET, "/machine-config", NULL, b, sizeof(b)) == 200;
+	report(ok == 1000, "1000 PUT + GET pairs in a row: %d answered right", ok);
+	report(!strcmp(state_of(api), "Not started") && !f.starts,
+	       "after all of it: still Not started, the VMM untouched");
+	api_destroy(api);
+}
+
+static void test_metrics_and_logger(void)
+{
+	struct fake_vmm f;
+	struct api *api;
+	char b[1024], body[512], line[8192];
+	json_t *m;
+	ssize_t n;
+	int fd;
+
+	fake_vmm_init(&f);
+	api_create(&f.vmm, "vm4", &api);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", metrics_path);
+	report(req(api, API_PUT, "/metrics", body, b, sizeof(b)) == 204, "PUT /metrics");
+	report(req(api, API_PUT, "/metrics", body, b, sizeof(b)) == 400 &&
+	       fault_names(b, "already"), "a second PUT /metrics: 400 (as Firecracker)");
+	req(api, API_PUT, "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 1}", b, sizeof(b));
+	req(api, API_GET, "/machine-config", NULL, b, sizeof(b));
+	req(api, API_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", b, sizeof(b));
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"FlushMetrics\"}", b, sizeof(b)) == 204,
+	       "FlushMetrics");
+	fd = open(metrics_path, O_RDONLY);
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	report(n > 0 && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1,
+	       "one JSON object on one line");
+	m = json_loads(line, 0, NULL);
+	report(json_integer_value(json_object_get(json_object_get(m, "put_api_requests"),
+						  "machine_cfg_fails")) == 1 &&
+	       json_integer_value(json_object_get(json_object_get(m, "put_api_requests"),
+						  "actions_count")) == 2 &&
+	       json_integer_value(json_object_get(json_object_get(m, "get_api_requests"),
+						  "machine_cfg_count")) == 1 &&
+	       json_integer_value(json_object_get(json_object_get(m, "vcpu"), "exit_io_out")) == 42 &&
+	       json_integer_value(json_object_get(json_object_get(m, "block"), "request_count")) == 7 &&
+	       json_object_get(m, "utc_timestamp_ms") && json_object_get(m, "net") &&
+	       json_object_get(m, "vsock"),
+	       "API, vCPU-exit, block, net and vsock groups with the counts: %.300s", line);
+	json_decref(m);
+	api_metrics_flush(api);
+	fd = open(metrics_path, O_RDONLY);
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	m = json_loads(strchr(line, '\n') + 1, 0, NULL);
+	report(m && json_integer_value(json_object_get(json_object_get(m, "put_api_requests"),
+						       "actions_count")) == 0 &&
+	       json_integer_value(json_object_get(json_object_get(m, "vcpu"), "exit_io_out")) == 0,
+	       "the next flush counts only what came since");
+	json_decref(m);
+
+	snprintf(body, sizeof(body), "{\"log_path\": \"%s\", \"level\": \"debug\", "
+		 "\"show_level\": true, \"show_log_origin\": true}", log_path);
+	report(req(api, API_PUT, "/logger", body, b, sizeof(b)) == 204, "PUT /logger");
+	pr_info("hello\nfrom the test");
+	api_logger_close();
+	fd = open(log_path, O_RDONLY);
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	report(n > 30 && line[4] == '-' && line[10] == 'T' && line[19] == '.' && line[29] == ' ' &&
+	       strstr(line, " [vm4:main:INFO:tests/unit/api/routes_test.c:") &&
+	       strstr(line, "] hello?from the test\n"),
+	       "Firecracker's line format, one line: %s", line);
+	req(api, API_GET, "/vm/config", NULL, b, sizeof(b));
+	report(strstr(b, "\"level\":\"Debug\"") && strstr(b, metrics_path),
+	       "GET /vm/config shows logger and metrics");
+	log_level_set(LOG_INFO);
+	api_destroy(api);
+}
+
+static int config(struct api *api, const char *text, char *err)
+{
+	return api_load_config(api, text, strlen(text), err, API_ERR_MAX);
+}
+
+static void test_config_file(void)
+{
+	struct fake_vmm f;
+	struct api *api;
+	char err[API_ERR_MAX], doc[2048], b[1024];
+
+	fake_vmm_init(&f);
+	api_create(&f.vmm, "vm5", &api);
+	/* The same bad body both ways: the same message. */
+	req(api, API_PUT, "/machine-config", "{\"vcpu_count\": 40, \"mem_size_mib\": 128}", b, sizeof(b));
+	config(api, "{\"machine-config\": {\"vcpu_count\": 40, \"mem_size_mib\": 128}}", err);
+	json_t *j = json_loads(b, 0, NULL);
+	report(strstr(err, json_string_value(json_object_get(j, "fault_message"))) != NULL,
+	       "config file and API give the same error: '%s'", err);
+	json_decref(j);
+	report(config(api, "{\"machine-config\": {}, \"bogus\": {}}", err) == -EINVAL &&
+	       strstr(err, "bogus"), "an unknown section: %s", err);
+	report(config(api, "{\"machine-config\": ", err) == -EINVAL && strstr(err, "malformed"),
+	       "malformed JSON: %s", err);
+	report(config(api, "{\"drives\": {}}", err) == -EINVAL && strstr(err, "array"),
+	       "drives must be an array");
+	report(config(api, "{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}", err) == -EOPNOTSUPP &&
+	       strstr(err, "vsock"), "vsock: %s", err);
+	report(config(api, "{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true}}", err) ==
+	       -EOPNOTSUPP && strstr(err, "balloon"), "balloon: %s", err);
+	report(config(api, "{\"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}", err) ==
+	       -EOPNOTSUPP && strstr(err, "mmds"), "MMDS reachable from an interface: refused");
+	snprintf(doc, sizeof(doc),
+		 "{\"boot-source\": null, \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
+		 " \"is_root_device\": true, \"partuuid\": null, \"is_read_only\": false,"
+		 " \"cache_type\": \"Unsafe\", \"rate_limiter\": null}, {\"drive_id\": \"bad id\","
+		 " \"path_on_host\": \"%s\", \"is_root_device\": false}],"
+		 " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 1024, \"smt\": true,"
+		 " \"track_dirty_pages\": false}}", disk, disk);
+	report(config(api, doc, err) == -EINVAL && strstr(err, "drives[1]"),
+	       "an error names the array element: %s", err);
+	/* flintlock's document (testdata/vm_config.json), with our files. */
+	snprintf(doc, sizeof(doc),
+		 "{\"boot-source\": null, \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
+		 " \"is_root_device\": true, \"partuuid\": null, \"is_read_only\": false,"
+		 " \"cache_type\": \"Unsafe\", \"rate_limiter\": null}],"
+		 " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 1024, \"smt\": true,"
+		 " \"track_dirty_pages\": false}, \"balloon\": null, \"network-interfaces\": [],"
+		 " \"vsock\": null, \"logger\": null, \"metrics\": null, \"mmds-config\": {\"version\": \"V1\"}}",
+		 disk);
+	report(!config(api, doc, err) && api->cfg.nr_drives == 1 && api->cfg.machine.vcpu_count == 2 &&
+	       api->cfg.machine.smt, "flintlock's document is accepted: %s", err);
+	report(!api_instance_start(api, err, sizeof(err)) && f.starts == 1 &&
+	       !strcmp(state_of(api), "Running"), "and boots; GET / says Running");
+	api_destroy(api);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir) || make_file(disk, sizeof(disk), dir, "disk.img", 1 << 20) ||
+	    make_file(disk2, sizeof(disk2), dir, "disk2.img", 2 << 20)) {
+		report(false, "test files in %s", dir);
+		return report_summary();
+	}
+	snprintf(metrics_path, sizeof(metrics_path), "%s/metrics", dir);
+	snprintf(log_path, sizeof(log_path), "%s/log", dir);
+	test_lifecycle();
+	test_hostile();
+	test_metrics_and_logger();
+	test_config_file();
+	unlink(disk);
+	unlink(disk2);
+	unlink(metrics_path);
+	unlink(log_path);
+	rmdir(dir);
+	return report_summary();
+}
