@@ -49,6 +49,7 @@ struct vm;
  * @irqchip: enum vm_irqchip (default VM_IRQCHIP_SPLIT)
  * @pit: an in-kernel PIT (only with VM_IRQCHIP_KERNEL)
  * @testdev: QEMU's pc-testdev (docs/testdev.md)
+ * @vcpu_thread_name: see struct vm_config; NULL for the default
  * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER).
  *	machine_create() then blocks both in the calling thread before it
  *	creates any thread (every thread inherits the mask), a thread of
@@ -74,6 +75,7 @@ struct machine_config {
 	unsigned int irqchip;
 	bool pit;
 	bool testdev;
+	const char *vcpu_thread_name;
 	bool stop_on_signals;
 };
 

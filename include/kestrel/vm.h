@@ -128,12 +128,16 @@ enum vm_irqchip {
  * @mem_flags: MEM_F_* for the RAM
  * @irqchip: where the interrupt controllers live (enum vm_irqchip)
  * @pit: an in-kernel 8254 PIT too (needs VM_IRQCHIP_KERNEL)
+ * @vcpu_thread_name: the vCPU threads' name before their id, NULL for
+ *	"vcpu" ("vcpu0"); the Firecracker-compatible mode gives "fc_vcpu "
+ *	because orchestrators find the threads to pin by that name
  */
 struct vm_config {
 	u64 ram_size;
 	unsigned int mem_flags;
 	unsigned int irqchip;
 	bool pit;
+	const char *vcpu_thread_name;
 };
 
 /**

@@ -235,6 +235,8 @@ static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *e
 		.devs = v->devs,
 		.console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO,
+		/* Kata pins the threads it finds by this name. */
+		.vcpu_thread_name = "fc_vcpu ",
 	};
 	ret = machine_create(&mc, &v->m);
 	if (ret) {

@@ -33,6 +33,7 @@ struct vm {
 	unsigned int max_vcpus;
 	struct address_space *as;
 	struct iobus *bus;
+	const char *vcpu_thread_name;	/* vm_config.vcpu_thread_name */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -351,7 +351,7 @@ int vcpu_start_thread(struct vcpu *vcpu)
 	ret = xpthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (ret)
 		return ret;
-	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	snprintf(name, sizeof(name), "%.10s%u", vcpu->vm->vcpu_thread_name, vcpu->id);
 	pthread_setname_np(vcpu->thread, name);
 	vcpu->thread_started = true;
 	vcpu->vm->nr_threads++;

@@ -127,6 +127,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	ret = iobus_create(&vm->bus);
 	if (ret)
 		goto err_destroy;
+	vm->vcpu_thread_name = cfg->vcpu_thread_name ? cfg->vcpu_thread_name : "vcpu";
 	ret = vm_arch_create(vm, cfg);
 	if (ret)
 		goto err_destroy;
