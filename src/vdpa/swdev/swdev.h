@@ -274,7 +274,8 @@ void swdev_schedule(struct swdev *sw);
  *	the chain goes back to the ring and the pass over this queue ends.
  *	Whatever unblocks the backend must wake the worker (a backend fd in
  *	the epoll set, or swdev_schedule()). Also the way out after the
- *	handler reported an error of another queue itself.
+ *	handler reported an error itself (of another queue, or of this one
+ *	in its own words).
  *
  * A negative errno instead says the chain itself is malformed for this
  * device (e.g. -EACCES, a buffer of the wrong direction): the queue's ring
@@ -299,27 +300,61 @@ typedef int (*swdev_chain_fn)(struct swdev *sw, struct swdev_vq *vq, u16 head,
 			      u32 *len);
 
 /**
- * swdev_vq_flush() - publish the completions staged in @vq->used
+ * swdev_vq_publish() - return @n chains to the driver, one used-index update
  * @sw: the device (lock held)
  * @vq: the queue
- * @n: staged entries; set to 0
+ * @used: heads and used lengths
+ * @n: entries in @used (0: nothing happens)
  *
  * Return: true, or false after reporting a ring error (the device needs reset).
  */
-static inline bool swdev_vq_flush(struct swdev *sw, struct swdev_vq *vq,
-				  unsigned int *n)
+static inline bool swdev_vq_publish(struct swdev *sw, struct swdev_vq *vq,
+				    const struct vringh_used_elem *used,
+				    unsigned int n)
 {
-	int ret = 0;
+	int ret = n ? vringh_complete_multi(&vq->vring, used, n) : 0;
 
-	if (*n)
-		ret = vringh_complete_multi(&vq->vring, vq->used, *n);
-	*n = 0;
 	if (unlikely(ret)) {
 		swdev_vq_error(sw, vq, ret);
 		return false;
 	}
 	return true;
 }
+
+/**
+ * swdev_vq_flush() - publish the completions staged in @vq->used
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @n: staged entries; set to 0
+ *
+ * Return: as swdev_vq_publish().
+ */
+static inline bool swdev_vq_flush(struct swdev *sw, struct swdev_vq *vq,
+				  unsigned int *n)
+{
+	bool ok = swdev_vq_publish(sw, vq, vq->used, *n);
+
+	*n = 0;
+	return ok;
+}
+
+/**
+ * swdev_vq_complete() - publish chains, then interrupt if the ring asks
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @used: heads and used lengths
+ * @n: entries in @used
+ *
+ * How a pass over a queue ends: swdev_vq_service() ends with it, and a
+ * handler that held chains (SWDEV_HELD) completes them with it once their
+ * I/O is done, still in the same pass. Chains are published even when the
+ * device already needs a reset (they were served); the driver is then not
+ * interrupted.
+ *
+ * Return: true, or false when the device needs a reset.
+ */
+bool swdev_vq_complete(struct swdev *sw, struct swdev_vq *vq,
+		       const struct vringh_used_elem *used, unsigned int n);
 
 /**
  * swdev_vq_service() - drain one queue through a chain handler
@@ -402,10 +437,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		break;
 	}
 	/* Chains served before a ring error are still completed. */
-	if (!swdev_vq_flush(sw, vq, &staged) || vdpa_needs_reset(&sw->vdpa))
-		return false;
-	swdev_vq_notify(sw, vq);
-	return more;
+	return swdev_vq_complete(sw, vq, vq->used, staged) && more;
 }
 
 /* The "poll" attribute every type on the core may offer (swdev.poll). */
