@@ -29,6 +29,12 @@ _Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16,
 	       "virtio_blk_discard_write_zeroes");
 _Static_assert(BLK_QD <= SWDEV_BUDGET, "a round fits in a pass");
 
+/*
+ * Completions published at once: half a typical queue depth of 32, so
+ * the driver refills while the pass serves the other half.
+ */
+#define BLK_BURST	16
+
 /* Rounds of held requests one pass makes: SWDEV_BUDGET chains, as a sync backend. */
 #define BLK_ROUNDS	(SWDEV_BUDGET / BLK_QD)
 
@@ -306,6 +312,7 @@ int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
 			    (1ULL << VIRTIO_BLK_F_SEG_MAX) |
 			    (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 			    (1ULL << VIRTIO_BLK_F_FLUSH),
+		.burst = BLK_BURST,
 		.work = blk_work,
 		.update_config = blk_update_config,
 		.free = blk_free,

@@ -755,7 +755,7 @@ int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
 	sw->running = true;
 	pthread_mutex_init(&sw->lock, NULL);
 	if (attr->config_size > SWDEV_CONFIG_MAX || !attr->nvqs ||
-	    !attr->work)
+	    !attr->work || attr->burst > SWDEV_BURST)
 		return -EINVAL;
 
 	sw->vqs = xcalloc(attr->nvqs, sizeof(*sw->vqs));

@@ -34,7 +34,7 @@
 #define SWDEV_IOV_INLINE	16
 /* Chains a worker pass takes from one queue before it yields. */
 #define SWDEV_BUDGET		256
-/* Completions staged before one used-index update (swdev_vq_service()). */
+/* Completions staged before one used-index update at most (swdev_vq_service()). */
 #define SWDEV_BURST		64
 
 /*
@@ -103,6 +103,11 @@ struct swdev;
  * @nas: address spaces
  * @config_size: bytes of config space
  * @features: feature bits offered (core bits included by the type)
+ * @burst: completions swdev_vq_service() publishes at once, 1..SWDEV_BURST
+ *	(0: SWDEV_BURST). A burst as large as the requests the driver keeps
+ *	in flight means it sees none completed until the ring runs dry, so it
+ *	cannot refill while the pass goes on: a type whose drivers keep few
+ *	(blk, at queue depth 32) wants fewer.
  * @work: process the queues (swdev.lock held, device running). Return
  *	true when the budget ran out and another pass is needed at once.
  * @reset: device-specific reset (swdev.lock held); may be NULL
@@ -117,6 +122,7 @@ struct swdev_attr {
 	u32 nas;
 	size_t config_size;
 	u64 features;
+	u32 burst;
 	bool (*work)(struct swdev *sw);
 	void (*reset)(struct swdev *sw);
 	void (*update_config)(struct swdev *sw);
@@ -371,7 +377,7 @@ bool swdev_vq_complete(struct swdev *sw, struct swdev_vq *vq,
  * ring walker (no memory for a long chain now) ends the pass and asks for
  * another; any ring error, or a negative handler verdict, is reported with
  * swdev_vq_error() and stops the queue until reset. Completions are
- * published SWDEV_BURST at a time with one used-index update (so chains
+ * published @sw->attr.burst at a time with one used-index update (so chains
  * complete in the order they were made available, as VIRTIO_F_IN_ORDER
  * promises), and the driver is interrupted once at the end if the ring asks
  * for it (EVENT_IDX decides).
@@ -391,6 +397,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 	struct vringh_iov *riov = (want & SWDEV_CHAIN_IN) ? &vq->riov : NULL;
 	struct vringh_iov *wiov = (want & SWDEV_CHAIN_OUT) ? &vq->wiov : NULL;
 	unsigned int budget = SWDEV_BUDGET, staged = 0;
+	unsigned int burst = sw->attr.burst ? sw->attr.burst : SWDEV_BURST;
 	bool more = false;
 	int ret;
 
@@ -422,7 +429,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		if (likely(ret == SWDEV_USED)) {
 			vq->used[staged].id = head;
 			vq->used[staged].len = len;
-			if (++staged == SWDEV_BURST && !swdev_vq_flush(sw, vq, &staged))
+			if (++staged == burst && !swdev_vq_flush(sw, vq, &staged))
 				break;
 			continue;
 		}
