@@ -92,10 +92,11 @@ VDPA_OBJS += src/vdpa/bus.o
 VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/swdev/swdev.o
 VDPA_OBJS += src/vdpa/swdev/net-sim.o
-VDPA_OBJS += src/vdpa/swdev/blk-ram.o
 VDPA_OBJS += src/vdpa/types.o
 VDPA_OBJS += src/vdpa/tap.o
-VDPA_OBJS += src/vdpa/file-blk.o
+VDPA_OBJS += src/vdpa/blk/blk.o
+VDPA_OBJS += src/vdpa/blk/ram.o
+VDPA_OBJS += src/vdpa/blk/file.o
 VDPA_OBJS += src/vdpa/console.o
 VDPA_OBJS += src/vdpa/rng.o
 

@@ -11,9 +11,9 @@
 
 static struct vdpa_mgmt_dev *const vdpa_types[] = {
 	&swdev_net_mgmt_dev,
-	&swdev_blk_mgmt_dev,
+	&blk_ram_mgmt_dev,
 	&vdpa_tap_mgmt_dev,
-	&vdpa_file_blk_mgmt_dev,
+	&blk_file_mgmt_dev,
 	&vdpa_console_mgmt_dev,
 	&vdpa_rng_mgmt_dev,
 };

@@ -73,6 +73,15 @@ void swdev_vq_notify(struct swdev *sw, struct swdev_vq *vq)
 	}
 }
 
+bool swdev_vq_complete(struct swdev *sw, struct swdev_vq *vq,
+		       const struct vringh_used_elem *used, unsigned int n)
+{
+	if (!swdev_vq_publish(sw, vq, used, n) || vdpa_needs_reset(&sw->vdpa))
+		return false;
+	swdev_vq_notify(sw, vq);
+	return true;
+}
+
 static u32 swdev_vq_group(struct swdev *sw, u16 idx)
 {
 	return sw->attr.get_vq_group ? sw->attr.get_vq_group(sw, idx) : 0;
@@ -746,7 +755,7 @@ int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
 	sw->running = true;
 	pthread_mutex_init(&sw->lock, NULL);
 	if (attr->config_size > SWDEV_CONFIG_MAX || !attr->nvqs ||
-	    !attr->work)
+	    !attr->work || attr->burst > SWDEV_BURST)
 		return -EINVAL;
 
 	sw->vqs = xcalloc(attr->nvqs, sizeof(*sw->vqs));

@@ -34,7 +34,7 @@
 #define SWDEV_IOV_INLINE	16
 /* Chains a worker pass takes from one queue before it yields. */
 #define SWDEV_BUDGET		256
-/* Completions staged before one used-index update (swdev_vq_service()). */
+/* Completions staged before one used-index update at most (swdev_vq_service()). */
 #define SWDEV_BURST		64
 
 /*
@@ -103,6 +103,11 @@ struct swdev;
  * @nas: address spaces
  * @config_size: bytes of config space
  * @features: feature bits offered (core bits included by the type)
+ * @burst: completions swdev_vq_service() publishes at once, 1..SWDEV_BURST
+ *	(0: SWDEV_BURST). A burst as large as the requests the driver keeps
+ *	in flight means it sees none completed until the ring runs dry, so it
+ *	cannot refill while the pass goes on: a type whose drivers keep few
+ *	(blk, at queue depth 32) wants fewer.
  * @work: process the queues (swdev.lock held, device running). Return
  *	true when the budget ran out and another pass is needed at once.
  * @reset: device-specific reset (swdev.lock held); may be NULL
@@ -117,6 +122,7 @@ struct swdev_attr {
 	u32 nas;
 	size_t config_size;
 	u64 features;
+	u32 burst;
 	bool (*work)(struct swdev *sw);
 	void (*reset)(struct swdev *sw);
 	void (*update_config)(struct swdev *sw);
@@ -274,7 +280,8 @@ void swdev_schedule(struct swdev *sw);
  *	the chain goes back to the ring and the pass over this queue ends.
  *	Whatever unblocks the backend must wake the worker (a backend fd in
  *	the epoll set, or swdev_schedule()). Also the way out after the
- *	handler reported an error of another queue itself.
+ *	handler reported an error itself (of another queue, or of this one
+ *	in its own words).
  *
  * A negative errno instead says the chain itself is malformed for this
  * device (e.g. -EACCES, a buffer of the wrong direction): the queue's ring
@@ -299,27 +306,61 @@ typedef int (*swdev_chain_fn)(struct swdev *sw, struct swdev_vq *vq, u16 head,
 			      u32 *len);
 
 /**
- * swdev_vq_flush() - publish the completions staged in @vq->used
+ * swdev_vq_publish() - return @n chains to the driver, one used-index update
  * @sw: the device (lock held)
  * @vq: the queue
- * @n: staged entries; set to 0
+ * @used: heads and used lengths
+ * @n: entries in @used (0: nothing happens)
  *
  * Return: true, or false after reporting a ring error (the device needs reset).
  */
-static inline bool swdev_vq_flush(struct swdev *sw, struct swdev_vq *vq,
-				  unsigned int *n)
+static inline bool swdev_vq_publish(struct swdev *sw, struct swdev_vq *vq,
+				    const struct vringh_used_elem *used,
+				    unsigned int n)
 {
-	int ret = 0;
+	int ret = n ? vringh_complete_multi(&vq->vring, used, n) : 0;
 
-	if (*n)
-		ret = vringh_complete_multi(&vq->vring, vq->used, *n);
-	*n = 0;
 	if (unlikely(ret)) {
 		swdev_vq_error(sw, vq, ret);
 		return false;
 	}
 	return true;
 }
+
+/**
+ * swdev_vq_flush() - publish the completions staged in @vq->used
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @n: staged entries; set to 0
+ *
+ * Return: as swdev_vq_publish().
+ */
+static inline bool swdev_vq_flush(struct swdev *sw, struct swdev_vq *vq,
+				  unsigned int *n)
+{
+	bool ok = swdev_vq_publish(sw, vq, vq->used, *n);
+
+	*n = 0;
+	return ok;
+}
+
+/**
+ * swdev_vq_complete() - publish chains, then interrupt if the ring asks
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @used: heads and used lengths
+ * @n: entries in @used
+ *
+ * How a pass over a queue ends: swdev_vq_service() ends with it, and a
+ * handler that held chains (SWDEV_HELD) completes them with it once their
+ * I/O is done, still in the same pass. Chains are published even when the
+ * device already needs a reset (they were served); the driver is then not
+ * interrupted.
+ *
+ * Return: true, or false when the device needs a reset.
+ */
+bool swdev_vq_complete(struct swdev *sw, struct swdev_vq *vq,
+		       const struct vringh_used_elem *used, unsigned int n);
 
 /**
  * swdev_vq_service() - drain one queue through a chain handler
@@ -336,7 +377,7 @@ static inline bool swdev_vq_flush(struct swdev *sw, struct swdev_vq *vq,
  * ring walker (no memory for a long chain now) ends the pass and asks for
  * another; any ring error, or a negative handler verdict, is reported with
  * swdev_vq_error() and stops the queue until reset. Completions are
- * published SWDEV_BURST at a time with one used-index update (so chains
+ * published @sw->attr.burst at a time with one used-index update (so chains
  * complete in the order they were made available, as VIRTIO_F_IN_ORDER
  * promises), and the driver is interrupted once at the end if the ring asks
  * for it (EVENT_IDX decides).
@@ -356,6 +397,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 	struct vringh_iov *riov = (want & SWDEV_CHAIN_IN) ? &vq->riov : NULL;
 	struct vringh_iov *wiov = (want & SWDEV_CHAIN_OUT) ? &vq->wiov : NULL;
 	unsigned int budget = SWDEV_BUDGET, staged = 0;
+	unsigned int burst = sw->attr.burst ? sw->attr.burst : SWDEV_BURST;
 	bool more = false;
 	int ret;
 
@@ -387,7 +429,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		if (likely(ret == SWDEV_USED)) {
 			vq->used[staged].id = head;
 			vq->used[staged].len = len;
-			if (++staged == SWDEV_BURST && !swdev_vq_flush(sw, vq, &staged))
+			if (++staged == burst && !swdev_vq_flush(sw, vq, &staged))
 				break;
 			continue;
 		}
@@ -402,10 +444,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		break;
 	}
 	/* Chains served before a ring error are still completed. */
-	if (!swdev_vq_flush(sw, vq, &staged) || vdpa_needs_reset(&sw->vdpa))
-		return false;
-	swdev_vq_notify(sw, vq);
-	return more;
+	return swdev_vq_complete(sw, vq, vq->used, staged) && more;
 }
 
 /* The "poll" attribute every type on the core may offer (swdev.poll). */

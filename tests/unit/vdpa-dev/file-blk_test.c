@@ -2,8 +2,9 @@
 /*
  * file-blk driven by the in-process driver: write, flush, read back through
  * the device, and check the bytes on disk with pread; GET_ID; range and
- * length checks; write-zeroes and discard; read-only; and images the device
- * must refuse (513 bytes, empty, missing).
+ * length checks; write-zeroes and discard, served only when negotiated and
+ * only when every segment is good; read-only; and images the device must
+ * refuse (513 bytes, empty, missing).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,19 +33,25 @@ static const u64 features =
 
 static char dir[] = "/tmp/kestrel-fblk-XXXXXX";
 
-static int blk_up(struct vdrv *d, struct vdpa_device *vdpa)
+/* Bring-up accepting the offered features that are also in @wanted. */
+static int blk_up_with(struct vdrv *d, struct vdpa_device *vdpa, u64 wanted)
 {
 	int ret = vdrv_init(d, vdpa, 4 << 20);
 
 	if (!ret)
 		ret = vdrv_map(d, 0);
 	if (!ret)
-		ret = vdrv_negotiate(d, features);
+		ret = vdrv_negotiate(d, wanted);
 	if (!ret)
 		ret = vdrv_vq_setup(d, 0, NUM);
 	if (!ret)
 		ret = vdrv_driver_ok(d);
 	return ret;
+}
+
+static int blk_up(struct vdrv *d, struct vdpa_device *vdpa)
+{
+	return blk_up_with(d, vdpa, features);
 }
 
 static void blk_down(struct vdrv *d)
@@ -257,6 +264,145 @@ out:
 	report_prefix_pop();
 }
 
+/* Do sectors [@sector, @sector + @n) still hold the image's @fill bytes? */
+static bool disk_kept(const char *path, u64 sector, size_t n, u8 fill)
+{
+	u8 want[8 * 512];
+
+	memset(want, fill, sizeof(want));
+	return n * 512 <= sizeof(want) && disk_has(path, (off_t)sector * 512, want, n * 512);
+}
+
+/*
+ * Discard, write-zeroes and flush are served only when the driver
+ * negotiated them (virtio 1.2 §5.2.6.2: UNSUPP otherwise), and a discard or
+ * write-zeroes with a bad segment acts on none of its segments, however
+ * late the bad one comes. Every case has sectors of its own.
+ */
+static void test_dwz_checks(void)
+{
+	char *path = make_image("dwz.img", DISK_SIZE, 0x5a), spec[512];
+	const u64 dwz = (1ULL << VIRTIO_BLK_F_DISCARD) |
+			(1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |
+			(1ULL << VIRTIO_BLK_F_FLUSH);
+	struct virtio_blk_discard_write_zeroes *seg;
+	struct vdpa_device *vdpa;
+	struct vdrv d;
+	u8 st;
+
+	report_prefix_push("dwz");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (!report(vdpa_mgmt_dev_add(spec, &vdpa) == 0, "created"))
+		goto out;
+
+	if (report(blk_up_with(&d, vdpa, features & ~dwz) == 0,
+		   "bring-up without discard, write-zeroes and flush")) {
+		seg = vdrv_alloc(&d, sizeof(*seg), 16);
+		seg->sector = cpu_to_le64(8);
+		seg->num_sectors = cpu_to_le32(4);
+		seg->flags = 0;
+		st = blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL);
+		report(st == VIRTIO_BLK_S_UNSUPP,
+		       "write-zeroes not negotiated: status %u (want UNSUPP %u)",
+		       st, VIRTIO_BLK_S_UNSUPP);
+		report(disk_kept(path, 8, 4, 0x5a), "sectors 8..11 not zeroed");
+		seg->sector = cpu_to_le64(16);
+		st = blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL);
+		report(st == VIRTIO_BLK_S_UNSUPP,
+		       "discard not negotiated: status %u (want UNSUPP %u)",
+		       st, VIRTIO_BLK_S_UNSUPP);
+		report(disk_kept(path, 16, 4, 0x5a), "sectors 16..19 not discarded");
+		st = blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL);
+		report(st == VIRTIO_BLK_S_UNSUPP,
+		       "flush not negotiated: status %u (want UNSUPP %u)",
+		       st, VIRTIO_BLK_S_UNSUPP);
+		blk_down(&d);
+	}
+
+	if (report(blk_up(&d, vdpa) == 0, "bring-up with discard and write-zeroes")) {
+		/* Case i: segments 1 and 2 at sectors base and base + 8, 3 bad. */
+		struct {
+			u32 type;
+			bool past_end;
+			u32 flags;
+			u8 want;
+			const char *what;
+		} bad[] = {
+			{ VIRTIO_BLK_T_WRITE_ZEROES, true, 0,
+			  VIRTIO_BLK_S_IOERR, "write-zeroes, segment 3 past the end" },
+			{ VIRTIO_BLK_T_DISCARD, true, 0,
+			  VIRTIO_BLK_S_IOERR, "discard, segment 3 past the end" },
+			{ VIRTIO_BLK_T_WRITE_ZEROES, false, 0x80,
+			  VIRTIO_BLK_S_UNSUPP, "write-zeroes, segment 3 with an unknown flag" },
+			{ VIRTIO_BLK_T_DISCARD, false, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+			  VIRTIO_BLK_S_UNSUPP, "discard, segment 3 with the unmap flag" },
+		};
+
+		seg = vdrv_alloc(&d, 3 * sizeof(*seg), 16);
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			u64 base = 64 + 32 * i;
+
+			seg[0].sector = cpu_to_le64(base);
+			seg[0].num_sectors = cpu_to_le32(4);
+			seg[0].flags = 0;
+			seg[1].sector = cpu_to_le64(base + 8);
+			seg[1].num_sectors = cpu_to_le32(4);
+			seg[1].flags = 0;
+			seg[2].sector = cpu_to_le64(bad[i].past_end ? DISK_SIZE / 512 : base + 16);
+			seg[2].num_sectors = cpu_to_le32(4);
+			seg[2].flags = cpu_to_le32(bad[i].flags);
+			st = blk_req(&d, bad[i].type, 0, seg, 3 * sizeof(*seg), NULL, 0, NULL);
+			report(st == bad[i].want, "%s: status %u (want %u)",
+			       bad[i].what, st, bad[i].want);
+			report(disk_kept(path, base, 4, 0x5a),
+			       "%s: segment 1 (sectors %llu..%llu) untouched", bad[i].what,
+			       (unsigned long long)base, (unsigned long long)base + 3);
+			report(disk_kept(path, base + 8, 4, 0x5a),
+			       "%s: segment 2 (sectors %llu..%llu) untouched", bad[i].what,
+			       (unsigned long long)base + 8, (unsigned long long)base + 11);
+		}
+		report(!vdpa_needs_reset(vdpa), "bad segments did not break the device");
+		blk_down(&d);
+	}
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	free(path);
+	report_prefix_pop();
+}
+
+/*
+ * A chain with no device-writable byte has nowhere for a status: a broken
+ * driver, which gets NEEDS_RESET (virtio 1.2 §2.1.2), not a silent answer.
+ */
+static void test_no_status(void)
+{
+	char *path = make_image("nostatus.img", 64 * 512, 0), spec[512];
+	struct virtio_blk_outhdr *h;
+	struct vdpa_device *vdpa;
+	struct vdrv d;
+
+	report_prefix_push("no-status");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (!report(vdpa_mgmt_dev_add(spec, &vdpa) == 0, "created"))
+		goto out;
+	if (report(blk_up(&d, vdpa) == 0, "bring-up")) {
+		h = vdrv_alloc(&d, sizeof(*h), 16);
+		h->type = cpu_to_le32(VIRTIO_BLK_T_FLUSH);
+		h->ioprio = 0;
+		h->sector = 0;
+		vdrv_add(&d, 0, &(struct vdrv_sg){ h, sizeof(*h), false }, 1);
+		vdrv_publish(&d, 0);
+		vdrv_kick(&d, 0);
+		report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 5000),
+		       "a request with no status byte: NEEDS_RESET");
+		blk_down(&d);
+	}
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	free(path);
+	report_prefix_pop();
+}
+
 static void test_ro(void)
 {
 	char *path = make_image("ro.img", 64 * 512, 0x11), spec[512];
@@ -313,6 +459,8 @@ int main(void)
 		return report_summary();
 	}
 	test_rw();
+	test_dwz_checks();
+	test_no_status();
 	test_ro();
 	test_refused();
 	ret = report_summary();

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The virtio-blk class (private to src/vdpa/blk/): what a virtio-blk device
+ * does whatever holds its sectors, written once on the software-device
+ * core. It owns the config space and features, request parsing, GET_ID,
+ * range and length checks, discard/write-zeroes validation, the status
+ * byte, the statistics, and the queue, drained with swdev_vq_service(). A
+ * backend (ram.c, file.c) supplies struct blk_ops: it only moves sectors.
+ *
+ * A request is one chain: the 16-byte header (and data-out) readable, then
+ * data-in and the status byte writable; the status is the last writable
+ * byte and is written after the data (virtio 1.2 §5.2.6). A chain with no
+ * writable byte cannot be answered at all: that is a driver bug the device
+ * reports with NEEDS_RESET. Everything else that is wrong with a request
+ * gets VIRTIO_BLK_S_IOERR or _UNSUPP in its status byte, and reaches no
+ * backend op.
+ *
+ * Synchronous and asynchronous backends. A synchronous backend (RAM) ends
+ * every op before returning. An asynchronous one (io_uring) may return
+ * BLK_QUEUED from @read, @write and @flush: the class holds the chain
+ * (SWDEV_HELD) and goes on; when the ring is drained, or BLK_QD requests
+ * are held, it calls @reap, which waits for every held request and ends
+ * each with blk_req_complete(); the class then publishes them with one
+ * used-index update and at most one interrupt. All of that happens in the
+ * worker pass that took the chains, under swdev.lock: no request outlives
+ * its pass, so a mapping removed under the lock has no I/O in flight.
+ */
+#ifndef KESTREL_VDPA_BLK_H
+#define KESTREL_VDPA_BLK_H
+
+#include <linux/virtio_blk.h>
+
+#include "../swdev/swdev.h"
+
+#define BLK_SECTOR_SHIFT	9
+#define BLK_SECTOR_SIZE		(1u << BLK_SECTOR_SHIFT)
+/* Data segments per request (seg_max). */
+#define BLK_SEG_MAX		126
+/* Segments per discard / write-zeroes request. */
+#define BLK_DWZ_SEG_MAX		16
+/* Requests a backend may hold at once (one round of a worker pass). */
+#define BLK_QD			64
+/* Room for a serial attribute: the 20-byte GET_ID answer + NUL. */
+#define BLK_SERIAL_MAX		(VIRTIO_BLK_ID_BYTES + 1)
+
+/* An op's return: the backend holds the request (see struct blk_ops). */
+#define BLK_QUEUED		1
+
+/**
+ * struct blk_req - one request, as the class hands it to a backend
+ * @head: chain head (the class completes it)
+ * @tag: 0..BLK_QD-1, unique among the requests the backend holds: an
+ *	index for the backend's own per-request state
+ * @type: VIRTIO_BLK_T_*
+ * @sector: first sector (read, write)
+ * @len: data bytes (read, write: whole sectors inside the disk; GET_ID:
+ *	the bytes of the answer; otherwise 0)
+ * @data: the data buffers with the cursor at the data, device-writable for
+ *	a read, device-readable for a write. Valid only during the op call:
+ *	a backend that queues copies what it needs.
+ * @status: host address of the status byte (the last writable byte)
+ */
+struct blk_req {
+	u16 head;
+	u16 tag;
+	u32 type;
+	u64 sector;
+	size_t len;
+	struct vringh_iov *data;
+	u8 *status;
+};
+
+struct blk_dev;
+
+/**
+ * struct blk_ops - a backend: where the sectors live
+ *
+ * Called by the worker with swdev.lock held, after the class checked the
+ * request (negotiated, whole sectors, inside the disk, not a write to a
+ * read-only disk). @read, @write and @flush return 0 (done, status OK),
+ * BLK_QUEUED (the backend holds @req: it ends it with blk_req_complete()
+ * from @reap) or a negative errno (status IOERR). Every op but @reap is
+ * mandatory; blk_dev_init() refuses a table without one.
+ *
+ * @read: read @req->len bytes at @req->sector into @req->data
+ * @write: write @req->len bytes of @req->data at @req->sector
+ * @flush: make every write completed so far durable
+ * @discard: forget @nsec (>= 1) sectors at @sector; a hint, synchronous;
+ *	0 or -errno
+ * @write_zeroes: zero @nsec (>= 1) sectors at @sector, deallocating them
+ *	if @unmap allows it; synchronous; 0 or -errno
+ * @reap: (optional: needed by a backend that queues) wait for every held
+ *	request and end each with blk_req_complete()
+ * @free: free the backend and the allocation the device lives in
+ *	(swdev_destroy() calls it; half-built devices included)
+ */
+struct blk_ops {
+	int (*read)(struct blk_dev *blk, struct blk_req *req);
+	int (*write)(struct blk_dev *blk, struct blk_req *req);
+	int (*flush)(struct blk_dev *blk, struct blk_req *req);
+	int (*discard)(struct blk_dev *blk, u64 sector, u32 nsec);
+	int (*write_zeroes)(struct blk_dev *blk, u64 sector, u32 nsec, bool unmap);
+	void (*reap)(struct blk_dev *blk);
+	void (*free)(struct blk_dev *blk);
+};
+
+/**
+ * struct blk_dev - a virtio-blk device (swdev.lock for the mutable parts)
+ * @sw: software-device core (first: freed through it)
+ * @ops: the backend
+ * @capacity: bytes, a non-zero multiple of 512; set by the backend before
+ *	swdev_register()
+ * @ro: read-only: VIRTIO_BLK_F_RO offered, DISCARD and WRITE_ZEROES not
+ * @dwz_sectors_max: sectors per discard / write-zeroes segment at most
+ * @serial: GET_ID answer, NUL padded (blk_dev_set_serial())
+ * @held: requests the backend holds (worker)
+ * @full: a chain found BLK_QD requests held and went back to the ring
+ *	(worker)
+ * @ndone: entries in @done (worker)
+ * @done: held requests ended by blk_req_complete(), not yet published
+ */
+struct blk_dev {
+	struct swdev sw;
+	const struct blk_ops *ops;
+	u64 capacity;
+	bool ro;
+	u32 dwz_sectors_max;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	unsigned int held;
+	bool full;
+	unsigned int ndone;
+	struct vringh_used_elem done[BLK_QD];
+};
+
+static inline struct blk_dev *to_blk(struct swdev *sw)
+{
+	return container_of(sw, struct blk_dev, sw);
+}
+
+/**
+ * blk_dev_init() - build the class part and the core of a blk device
+ * @blk: zeroed memory at offset 0 of the backend's struct
+ * @ops: the backend (static const)
+ * @ro: read-only disk
+ * @dwz_sectors_max: per-segment limit of discard / write-zeroes (sectors)
+ *
+ * Does not register. On failure swdev_destroy(&@blk->sw) cleans up.
+ *
+ * Return: 0, -EINVAL for an incomplete @ops, or swdev_init()'s -errno.
+ */
+int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
+		 u32 dwz_sectors_max);
+
+/**
+ * blk_dev_set_serial() - set the GET_ID answer
+ * @blk: the device
+ * @serial: the first 20 bytes of it count
+ */
+void blk_dev_set_serial(struct blk_dev *blk, const char *serial);
+
+/**
+ * blk_req_complete() - end a request the backend held (from @reap)
+ * @blk: the device (worker, lock held)
+ * @req: the request as the op got it (@req->data no longer valid)
+ * @status: VIRTIO_BLK_S_*
+ *
+ * Writes the status byte; the class publishes the chain when @reap returns.
+ */
+void blk_req_complete(struct blk_dev *blk, const struct blk_req *req,
+		      u8 status);
+
+/**
+ * struct blk_args - the creation attributes every blk type has
+ * @ro: read-only disk
+ * @serial: GET_ID answer ("": the type's default)
+ */
+struct blk_args {
+	bool ro;
+	char serial[BLK_SERIAL_MAX];
+};
+
+/* The attribute table entries of a struct blk_args at @field of @type. */
+#define BLK_ATTRS(type, field)						\
+	VDPA_ATTR_BOOL(type, field.ro, "ro", "read-only disk"),		\
+	VDPA_ATTR_SERIAL(type, field.serial, "serial",			\
+			 "<1..20 printable characters>", "GET_ID answer")
+
+#endif /* KESTREL_VDPA_BLK_H */
