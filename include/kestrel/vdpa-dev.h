@@ -39,4 +39,19 @@
 int vdpa_console_create(const char *name, int in_fd, int out_fd,
 			struct vdpa_device **out);
 
+/**
+ * vdpa_file_blk_replace() - give a running file-blk device a new backing
+ *	file (an orchestrator's drive update)
+ * @vdpa: a device of type file-blk
+ * @path: the new file or block device, opened as the old one was (same
+ *	ro); it may have another size
+ *
+ * The old file is closed once no request uses it; the driver gets a
+ * config-change interrupt and reads the new capacity.
+ *
+ * Return: 0; -EINVAL (not a file-blk device, or the file is not a usable
+ * disk); the errno of opening or locking @path.
+ */
+int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path);
+
 #endif /* KESTREL_VDPA_DEV_H */

@@ -22,6 +22,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/machine.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 
@@ -56,6 +57,9 @@ struct fc_vmm {
 	void *initrd;
 	size_t initrd_size;
 	char *cmdline;
+	/* drive_id of each drive, in the order of their devices "fcd<i>" */
+	char drive_ids[VMCONFIG_MAX_DRIVES][API_ID_MAX + 1];
+	unsigned int nr_drives;
 	pthread_t run_thread;
 	int stopped_fd;
 	int status;
@@ -122,10 +126,17 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 				 what);
 			return -EINVAL;
 		}
-		snprintf(spec, sizeof(spec), "%s%s", d->path_on_host, d->is_read_only ? ",ro" : "");
-		ret = add_device(v, "disk", spec, what, err, errlen);
+		/*
+		 * Named, so a drive update finds its device; an empty file is a
+		 * 0-sector disk, as the placeholder drives orchestrators attach.
+		 */
+		snprintf(spec, sizeof(spec), "vdpa,type=file-blk,path=%s%s,allow_empty=on,name=fcd%u",
+			 d->path_on_host, d->is_read_only ? ",ro=on" : "", i);
+		ret = add_device(v, "device", spec, what, err, errlen);
 		if (ret)
 			return ret;
+		snprintf(v->drive_ids[i], sizeof(v->drive_ids[i]), "%s", d->id);
+		v->nr_drives = i + 1;
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		const struct vmconfig_net *n = &cfg->nets[i];
@@ -274,6 +285,32 @@ static int fc_vmm_ctrl_alt_del(struct api_vmm *vmm)
 	return -EOPNOTSUPP;
 }
 
+/* PATCH /drives/{id} with a new path_on_host: Kata's block hotplug. */
+static int fc_vmm_update_drive(struct api_vmm *vmm, const struct vmconfig_drive *d,
+			       char *err, size_t errlen)
+{
+	struct fc_vmm *v = to_fc_vmm(vmm);
+	struct vdpa_device *vdpa;
+	char name[16];
+	int ret;
+
+	if (!d->path_on_host)
+		return 0;	/* only a rate limiter: nothing the device holds */
+	for (unsigned int i = 0; i < v->nr_drives; i++) {
+		if (strcmp(v->drive_ids[i], d->id))
+			continue;
+		snprintf(name, sizeof(name), "fcd%u", i);
+		vdpa = vdpa_find_device(name);
+		ret = vdpa ? vdpa_file_blk_replace(vdpa, d->path_on_host) : -ENODEV;
+		if (ret)
+			snprintf(err, errlen, "cannot use path_on_host %.300s: %s (see the log)",
+				 d->path_on_host, strerror(-ret));
+		return ret;
+	}
+	snprintf(err, errlen, "no drive %s in the running microVM", d->id);
+	return -ENOENT;
+}
+
 static int fc_vmm_stopped_fd(struct api_vmm *vmm)
 {
 	return to_fc_vmm(vmm)->stopped_fd;
@@ -299,6 +336,7 @@ static const struct api_vmm_ops fc_vmm_ops = {
 	.pause = fc_vmm_pause,
 	.resume = fc_vmm_resume,
 	.send_ctrl_alt_del = fc_vmm_ctrl_alt_del,
+	.update_drive = fc_vmm_update_drive,
 	.stopped_fd = fc_vmm_stopped_fd,
 	.stop = fc_vmm_stop,
 };

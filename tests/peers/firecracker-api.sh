@@ -166,13 +166,16 @@ cat >"$W/kata.json" <<EOF
 {
 	"boot-source": {"kernel_image_path": "$W/mb.elf", "boot_args": "console=ttyS0 reboot=k"},
 	"drives": [{"drive_id": "rootfs", "path_on_host": "$W/rootfs.img", "is_root_device": false, "is_read_only": true},
-		   {"drive_id": "drive_0", "path_on_host": "$W/data.img", "is_root_device": false, "is_read_only": false}],
+		   {"drive_id": "drive_0", "path_on_host": "$W/placeholder.img", "is_root_device": false, "is_read_only": false}],
 	"machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "smt": false},
 	"logger": {"log_path": "$W/kata.log", "level": "Error"},
 	"metrics": {"metrics_path": "$W/kata.metrics"}
 }
 EOF
 touch "$W/kata.log" "$W/kata.metrics"
+# Kata attaches empty placeholder drives, and hot-plugs by patching them.
+: >"$W/placeholder.img"
+truncate -s 2M "$W/hot.img"
 start_kestrel --api-sock "$SOCK" --config-file "$W/kata.json"
 running=
 for ((i = 0; i < 300; i++)); do
@@ -180,8 +183,18 @@ for ((i = 0; i < 300; i++)); do
 	sleep 0.01
 done
 [[ -n $running ]] && pass "GET / polled until Running" || fail "never Running: $(tail -c 300 "$W/err")"
+call PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$W/hot.img\"}"
+expect 204 "PATCH /drives/drive_0: the placeholder becomes hot.img (Kata's hot-plug)"
+# The device holds its image locked: hot.img now, the placeholder no more.
+if ! flock -n "$W/hot.img" true && flock -n "$W/placeholder.img" true; then
+	pass "the device holds hot.img and let the placeholder go"
+else
+	fail "after the PATCH the locks say otherwise"
+fi
+call PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$W/missing.img\"}"
+expect 400 "PATCH /drives with a missing file" "missing.img"
 call PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$W/rootfs.img\"}"
-expect 400 "PATCH /drives (Kata's hot-plug): not implemented yet, said so" "drive_0"
+expect 400 "PATCH /drives with a file another drive holds" "rootfs.img"
 kill -TERM "$pid"
 wait_exit 5
 [[ $status == 130 ]] && pass "SIGTERM: exit 130" || fail "SIGTERM: exit $status"

@@ -15,9 +15,16 @@
  * system cannot).
  *
  * The image is opened read-write unless ro=on, must be a non-zero multiple
- * of 512 bytes, and is locked (flock: shared if ro, else exclusive) so that
- * two processes never write one image. Attributes: path, ro, serial
- * (default: the file's name, its first 20 bytes).
+ * of 512 bytes (an empty file too with allow_empty=on: a disk of 0
+ * sectors, as the placeholders an orchestrator fills later), and is locked
+ * (flock: shared if ro, else exclusive) so that two processes never write
+ * one image. Attributes: path, ro, serial (default: the file's name, its
+ * first 20 bytes), allow_empty.
+ *
+ * vdpa_file_blk_replace() swaps the backing file of a running device (a
+ * drive update through the API): under the device lock, where no request
+ * is in flight, the new file takes the old one's place, the capacity
+ * follows it, and the driver gets a config-change interrupt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +42,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/vdpa-dev.h>
 
 #include "../devices.h"
 #include "blk.h"
@@ -64,9 +72,11 @@ struct blk_file_req {
  * @ring_ok: @ring initialised
  * @queued: requests prepared and not reaped
  * @reqs: the requests held, by tag
+ * @allow_empty: a 0-byte file is a disk (allow_empty=on)
  */
 struct blk_file {
 	struct blk_dev blk;
+	bool allow_empty;
 	int fd;
 	struct io_uring ring;
 	bool ring_ok;
@@ -261,42 +271,43 @@ static const struct blk_ops blk_file_ops = {
 	.free		= blk_file_free,
 };
 
-/* Open @path and learn its size; every refusal is one line naming it. */
-static int blk_file_open(struct blk_file *f, const char *path)
+static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
+			   u64 *size_out)
 {
 	bool ro = f->blk.ro;
 	struct stat st;
 	u64 size;
+	int fd;
 
-	f->fd = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
-	if (f->fd < 0) {
-		int err = f->fd;
+	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = fd;
 
 		/* The caller's line names the option, the path and the errno. */
 		pr_debug("file-blk: cannot open %s%s: %s", path,
 			 ro ? "" : " read-write", strerror(-err));
 		return err;
 	}
-	if (fstat(f->fd, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISREG(st.st_mode)) {
 		size = (u64)st.st_size;
 	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(f->fd, BLKGETSIZE64, &size) < 0)
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
 			return -errno;
 	} else {
 		pr_err("file-blk: %s is neither a regular file nor a block device",
 		       path);
 		return -EINVAL;
 	}
-	if (size == 0 || size % BLK_SECTOR_SIZE) {
+	if ((size == 0 && !f->allow_empty) || size % BLK_SECTOR_SIZE) {
 		pr_err("file-blk: %s is %llu bytes: a disk must be a non-zero multiple of %d bytes (512-byte sectors); resize it (truncate -s) first",
 		       path, (unsigned long long)size, BLK_SECTOR_SIZE);
 		return -EINVAL;
 	}
-	f->blk.capacity = size;
+	*size_out = size;
 	/* Two writers of one image corrupt it: refuse a second user. */
-	if (flock(f->fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+	if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = -errno;
 
 		pr_err("file-blk: %s is in use by another process (%s)", path,
@@ -306,17 +317,39 @@ static int blk_file_open(struct blk_file *f, const char *path)
 	return 0;
 }
 
+/*
+ * Open @path, learn its size and lock it: the fd in @fd_out and the size
+ * in @size_out. Every refusal is one line naming it; nothing stays open.
+ */
+static int blk_file_open_fd(const struct blk_file *f, const char *path,
+			    int *fd_out, u64 *size_out)
+{
+	int fd = -1, ret;
+
+	ret = __blk_file_open(f, path, &fd, size_out);
+	if (ret) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 /** struct blk_file_args - creation attributes of a file-backed disk */
 struct blk_file_args {
 	struct vdpa_dev_args common;
 	char path[VDPA_PATH_MAX];
 	struct blk_args blk;	/* serial "": the file's name */
+	bool allow_empty;
 };
 
 static const struct vdpa_attr blk_file_attrs[] = {
 	VDPA_ATTR_STRING(struct blk_file_args, path, "path", "<1..255 characters>",
 			 "the image file or block device"),
 	BLK_ATTRS(struct blk_file_args, blk),
+	VDPA_ATTR_BOOL(struct blk_file_args, allow_empty, "allow_empty",
+		       "an empty file is a disk of 0 sectors (a placeholder)"),
 };
 
 static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
@@ -339,7 +372,8 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 			   BLK_FILE_DWZ_SECTORS_MAX);
 	if (ret)
 		goto err_destroy;
-	ret = blk_file_open(f, args->path);
+	f->allow_empty = args->allow_empty;
+	ret = blk_file_open_fd(f, args->path, &f->fd, &f->blk.capacity);
 	if (ret)
 		goto err_destroy;
 	/* liburing's own allocation, fd and ring mappings: one point. */
@@ -377,3 +411,32 @@ struct vdpa_mgmt_dev blk_file_mgmt_dev = {
 	.config_size = sizeof(struct blk_file_args),
 	.dev_add = blk_file_dev_add,
 };
+
+int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)
+{
+	struct blk_file *f;
+	struct swdev *sw;
+	u64 size;
+	int fd, old, ret;
+
+	if (!vdpa || vdpa->mdev != &blk_file_mgmt_dev || !path || !path[0])
+		return -EINVAL;
+	sw = to_swdev(vdpa);
+	f = to_blk_file(to_blk(sw));
+	ret = blk_file_open_fd(f, path, &fd, &size);
+	if (ret)
+		return ret;
+	/* Under the lock no request is in flight: none uses the old fd. */
+	swdev_lock(sw);
+	old = f->fd;
+	f->fd = fd;
+	f->blk.capacity = size;
+	sw->generation++;
+	pthread_mutex_unlock(&sw->lock);
+	close(old);
+	pr_info("%s: backing file now %s (%llu sectors)", vdpa->name, path,
+		(unsigned long long)(size >> BLK_SECTOR_SHIFT));
+	/* virtio 1.2 §2.5.1: the driver rereads the config space. */
+	swdev_config_changed(sw);
+	return 0;
+}

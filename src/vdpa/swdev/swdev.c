@@ -482,6 +482,16 @@ static u64 swdev_get_driver_features(struct vdpa_device *vdpa)
 	return f;
 }
 
+void swdev_config_changed(struct swdev *sw)
+{
+	struct vdpa_callback cb;
+
+	swdev_lock(sw);
+	cb = sw->config_cb;
+	pthread_mutex_unlock(&sw->lock);
+	vdpa_callback_call(&cb);
+}
+
 static void swdev_set_config_cb(struct vdpa_device *vdpa,
 				  const struct vdpa_callback *cb)
 {

@@ -262,6 +262,13 @@ bool swdev_vq_rearm(struct swdev *sw, struct swdev_vq *vq);
 void swdev_vq_notify(struct swdev *sw, struct swdev_vq *vq);
 
 /**
+ * swdev_config_changed() - tell the driver the config space changed
+ *	(virtio 1.2 §2.5.1); call without swdev.lock held
+ * @sw: the device
+ */
+void swdev_config_changed(struct swdev *sw);
+
+/**
  * swdev_schedule() - wake the worker for another pass
  * @sw: the device
  */

@@ -448,6 +448,69 @@ static void test_refused(void)
 	report_prefix_pop();
 }
 
+static u64 config_capacity(struct vdpa_device *vdpa)
+{
+	le64 cap = 0;
+
+	vdpa_get_config(vdpa, 0, &cap, sizeof(cap));
+	return le64_to_cpu(cap);
+}
+
+/* A drive update: a new backing file under a running driver. */
+static void test_replace(void)
+{
+	char *a = make_image("a.img", 8 * 512, 0xaa), *b = make_image("b.img", 16 * 512, 0xbb);
+	char *empty = make_image("hole.img", 0, 0), *odd = make_image("odd2.img", 700, 0);
+	char spec[512];
+	struct vdpa_device *vdpa, *ram;
+	struct vdrv d;
+	unsigned int irqs;
+	u8 *r;
+
+	report_prefix_push("replace");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,allow_empty=on", empty);
+	if (report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "allow_empty=on: an empty file is a disk")) {
+		report_eq(config_capacity(vdpa), 0, "of 0 sectors");
+		vdpa_mgmt_dev_del(vdpa);
+	}
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", a);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created on a.img"))
+		goto out;
+	if (report_eq(blk_up(&d, vdpa), 0, "bring-up")) {
+		r = vdrv_alloc(&d, 512, 64);
+		irqs = __atomic_load_n(&d.config_irqs, __ATOMIC_RELAXED);
+		report_eq(config_capacity(vdpa), 8, "8 sectors before");
+		report_eq(vdpa_file_blk_replace(vdpa, b), 0, "replaced by b.img");
+		check_eq(config_capacity(vdpa), 16);
+		check_eq(__atomic_load_n(&d.config_irqs, __ATOMIC_RELAXED), irqs + 1);
+		report_checks("16 sectors after, with one config interrupt");
+		report_eq(blk_req(&d, VIRTIO_BLK_T_IN, 12, NULL, 0, r, 512, NULL),
+			  VIRTIO_BLK_S_OK, "sector 12 (past a.img's end) reads");
+		report_true(all_bytes(r, 512, 0xbb), "with b.img's bytes");
+		snprintf(spec, sizeof(spec), "%s/missing.img", dir);
+		report_err(vdpa_file_blk_replace(vdpa, spec), -ENOENT, "a missing file is refused");
+		report_err(vdpa_file_blk_replace(vdpa, odd), -EINVAL, "so is a 700-byte file");
+		report_err(vdpa_file_blk_replace(vdpa, empty), -EINVAL,
+			   "and an empty one without allow_empty=on");
+		check_eq(config_capacity(vdpa), 16);
+		check_eq(blk_req(&d, VIRTIO_BLK_T_IN, 0, NULL, 0, r, 512, NULL), VIRTIO_BLK_S_OK);
+		check_true(all_bytes(r, 512, 0xbb));
+		report_checks("after a refusal the device keeps b.img");
+		blk_down(&d);
+	}
+	vdpa_mgmt_dev_del(vdpa);
+	if (!vdpa_mgmt_dev_add("blk,capacity=64K", &ram)) {
+		report_err(vdpa_file_blk_replace(ram, b), -EINVAL, "not a file-blk device: -EINVAL");
+		vdpa_mgmt_dev_del(ram);
+	}
+out:
+	free(a);
+	free(b);
+	free(empty);
+	free(odd);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -463,6 +526,7 @@ int main(void)
 	test_no_status();
 	test_ro();
 	test_refused();
+	test_replace();
 	ret = report_summary();
 	if (fork() == 0)
 		execlp("rm", "rm", "-rf", dir, (char *)NULL);
