@@ -225,8 +225,9 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm);
 /**
  * vm_pause() - get every vCPU out of KVM_RUN and hold it
  *
- * Returns when each vCPU thread is parked outside KVM_RUN. Paused vCPUs
- * still honour a stop. Must not be called from a vCPU thread. Pauses do
+ * Returns when each vCPU thread is parked outside KVM_RUN, with the
+ * instruction of its last exit completed by KVM (so its registers are
+ * final and may be read or written). Paused vCPUs still honour a stop. Must not be called from a vCPU thread. Pauses do
  * not nest: one vm_resume() ends any number of vm_pause() calls.
  *
  * Return: 0, or -ESHUTDOWN if the VM is stopping (nothing to pause).

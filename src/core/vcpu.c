@@ -143,9 +143,17 @@ void vcpu_dump_state(struct vcpu *vcpu)
 
 /*
  * Handle a pending request; true if the thread must exit. Parks the
- * thread while the VM is paused.
+ * thread while the VM is paused, but only once KVM has finished the
+ * instruction of the last exit: KVM completes an I/O or MMIO exit (the
+ * value of an IN, the RIP after an OUT) at the next KVM_RUN, so a vCPU
+ * parked straight after an exit has registers that are not final, and a
+ * state written while it is parked would be overwritten by that
+ * completion. @exit_pending says the last KVM_RUN ended in an exit; the
+ * thread then sets immediate_exit and runs KVM_RUN once more, which
+ * completes the exit and returns -EINTR before entering the guest (the
+ * KVM API's way to a consistent vCPU state, "immediate_exit").
  */
-static bool vcpu_handle_request(struct vcpu *vcpu)
+static bool vcpu_handle_request(struct vcpu *vcpu, bool exit_pending)
 {
 	struct vm *vm = vcpu->vm;
 	bool exit = false;
@@ -158,6 +166,10 @@ static bool vcpu_handle_request(struct vcpu *vcpu)
 		}
 		if (!vm->pause)
 			break;
+		if (exit_pending) {
+			WRITE_ONCE(vcpu->run->immediate_exit, 1);
+			break;
+		}
 		vm->nr_parked++;
 		pthread_cond_broadcast(&vm->cond);
 		while (vm->pause && vm->stop_reason == VM_STOP_NONE)
@@ -311,6 +323,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	bool exit_pending = false;
 	sigset_t kick;
 
 	current_vcpu = vcpu;
@@ -321,11 +334,13 @@ static void *vcpu_thread(void *arg)
 	for (;;) {
 		int ret;
 
-		if (atomic_load(&vm->request) && vcpu_handle_request(vcpu))
+		if (atomic_load(&vm->request) && vcpu_handle_request(vcpu, exit_pending))
 			break;
 		ret = ioctl(vcpu->fd, KVM_RUN, NULL);
 		WRITE_ONCE(vcpu->run->immediate_exit, 0);
 		atomic_thread_fence(memory_order_seq_cst);
+		/* An exit is finished by the next KVM_RUN; -EINTR/-EAGAIN leave none. */
+		exit_pending = ret == 0;
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
