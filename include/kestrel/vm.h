@@ -234,8 +234,45 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm);
  */
 int vm_pause(struct vm *vm);
 
-/** vm_resume() - let paused vCPUs run again */
+/** vm_resume() - let paused vCPUs run again (not sleeping ones: vm_wake()) */
 void vm_resume(struct vm *vm);
+
+/**
+ * vm_sleep() - stop every vCPU until vm_wake(), as a platform entering a
+ *	sleep state (ACPI S3) stops its processors
+ * @vm: the VM
+ *
+ * Returns when each vCPU thread is parked, as vm_pause() does. Sleep and
+ * pause are independent: vm_resume() does not wake a sleeping VM, and a VM
+ * can be paused and asleep at once. Sleeping vCPUs still honour a stop; a
+ * vCPU added while asleep parks at once. Must not be called from a vCPU
+ * thread.
+ *
+ * Return: 0; -ESHUTDOWN if the VM is stopping; -EALREADY if it is asleep.
+ */
+int vm_sleep(struct vm *vm);
+
+/**
+ * vm_wake() - end a sleep: every vCPU back to its power-on state, then
+ *	running again (unless the VM is also paused)
+ * @vm: a VM in vm_sleep()
+ * @entry: where vCPU 0 starts, in the architecture's reset mode. x86: a
+ *	real-mode address below 1 MiB, CS = @entry >> 4, IP = @entry & 0xf
+ *	(the form of the ACPI 16-bit waking vector); the other vCPUs wait for
+ *	INIT-SIPI, as at power-on.
+ *
+ * Guest memory and devices keep their state. Must not be called from a
+ * vCPU thread.
+ *
+ * Return: 0; -EALREADY if @vm is not asleep; -EINVAL if vCPU 0 cannot
+ * start at @entry (nothing changed: still asleep); -ESHUTDOWN if the VM is
+ * stopping; another negative errno from KVM, the vCPUs' state then being
+ * undefined and still asleep (the caller stops the VM).
+ */
+int vm_wake(struct vm *vm, u64 entry);
+
+/** vm_is_asleep() - between vm_sleep() and vm_wake() */
+bool vm_is_asleep(struct vm *vm);
 
 /**
  * vm_exit_status() - the process exit status for how @vm stopped

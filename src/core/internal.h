@@ -44,12 +44,13 @@ struct vm {
 	unsigned int nr_parked;		/* threads parked by a pause */
 	bool running;			/* vm_run() started the threads */
 	bool pause;			/* vm_pause() in effect */
+	bool asleep;			/* between vm_sleep() and vm_wake() */
 	enum vm_stop_reason stop_reason;
 	int stop_status;
 
 	/*
-	 * Lock-free mirror of "pause || stop_reason != NONE", read by vCPU
-	 * threads after every KVM_RUN; set before the kick (see vcpu.c).
+	 * Lock-free mirror of "pause || asleep || stop_reason != NONE", read
+	 * by vCPU threads after every KVM_RUN; set before the kick (vcpu.c).
 	 */
 	atomic_bool request;
 
@@ -99,6 +100,14 @@ int vcpu_arch_precreate(struct vm *vm, unsigned int id);
 /* vcpu_arch_create() - CPUID, MSRs, boot state of a fresh KVM vCPU */
 int vcpu_arch_create(struct vcpu *vcpu);
 void vcpu_arch_destroy(struct vcpu *vcpu);
+/*
+ * vcpu_arch_reset() - back to the power-on state (registers, local APIC,
+ * pending events), vCPU 0 starting at @entry (vm_wake()), the others
+ * waiting for the guest to start them. Called with the vCPU parked.
+ * Return: 0; -EINVAL if vCPU 0 cannot start at @entry (nothing changed);
+ * another negative errno from KVM (the vCPU's state is then undefined).
+ */
+int vcpu_arch_reset(struct vcpu *vcpu, u64 entry);
 /* vcpu_arch_dump_state() - registers and instruction bytes, at LOG_ERR */
 void vcpu_arch_dump_state(struct vcpu *vcpu);
 /*

@@ -143,13 +143,13 @@ void vcpu_dump_state(struct vcpu *vcpu)
 
 /*
  * Handle a pending request; true if the thread must exit. Parks the
- * thread while the VM is paused, but only once KVM has finished the
- * instruction of the last exit: KVM completes an I/O or MMIO exit (the
+ * thread while the VM is paused or asleep, but only once KVM has finished
+ * the instruction of the last exit: KVM completes an I/O or MMIO exit (the
  * value of an IN, the RIP after an OUT) at the next KVM_RUN, so a vCPU
  * parked straight after an exit has registers that are not final, and a
- * state written while it is parked would be overwritten by that
- * completion. @exit_pending says the last KVM_RUN ended in an exit; the
- * thread then sets immediate_exit and runs KVM_RUN once more, which
+ * state written while it is parked (vm_wake()) would be overwritten by
+ * that completion. @exit_pending says the last KVM_RUN ended in an exit;
+ * the thread then sets immediate_exit and runs KVM_RUN once more, which
  * completes the exit and returns -EINTR before entering the guest (the
  * KVM API's way to a consistent vCPU state, "immediate_exit").
  */
@@ -164,7 +164,7 @@ static bool vcpu_handle_request(struct vcpu *vcpu, bool exit_pending)
 			exit = true;
 			break;
 		}
-		if (!vm->pause)
+		if (!vm->pause && !vm->asleep)
 			break;
 		if (exit_pending) {
 			WRITE_ONCE(vcpu->run->immediate_exit, 1);
@@ -172,7 +172,7 @@ static bool vcpu_handle_request(struct vcpu *vcpu, bool exit_pending)
 		}
 		vm->nr_parked++;
 		pthread_cond_broadcast(&vm->cond);
-		while (vm->pause && vm->stop_reason == VM_STOP_NONE)
+		while ((vm->pause || vm->asleep) && vm->stop_reason == VM_STOP_NONE)
 			pthread_cond_wait(&vm->cond, &vm->lock);
 		vm->nr_parked--;
 	}
@@ -186,7 +186,7 @@ static void vcpu_wait_for_request(struct vcpu *vcpu)
 	struct vm *vm = vcpu->vm;
 
 	pthread_mutex_lock(&vm->lock);
-	while (!vm->pause && vm->stop_reason == VM_STOP_NONE)
+	while (!vm->pause && !vm->asleep && vm->stop_reason == VM_STOP_NONE)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 }

@@ -301,23 +301,41 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	return reason;
 }
 
-int vm_pause(struct vm *vm)
+/* Wait until every started vCPU thread is parked. Caller holds vm->lock. */
+static int vm_wait_parked(struct vm *vm)
 {
-	int ret = 0;
-
-	pthread_mutex_lock(&vm->lock);
-	if (vm->stop_reason != VM_STOP_NONE) {
-		ret = -ESHUTDOWN;
-		goto out_unlock;
-	}
-	vm->pause = true;
-	atomic_store(&vm->request, true);
-	vm_kick_all(vm);
 	while (vm->nr_parked < vm->nr_threads && vm->stop_reason == VM_STOP_NONE)
 		pthread_cond_wait(&vm->cond, &vm->lock);
+	return vm->stop_reason != VM_STOP_NONE ? -ESHUTDOWN : 0;
+}
+
+/* Caller holds vm->lock: what the vCPU threads must look at after KVM_RUN. */
+static void vm_update_request(struct vm *vm)
+{
+	atomic_store(&vm->request, vm->pause || vm->asleep ||
+				   vm->stop_reason != VM_STOP_NONE);
+}
+
+/*
+ * Set @flag (vm->pause or vm->asleep), get every vCPU out of KVM_RUN and
+ * wait until all are parked. Caller holds vm->lock.
+ */
+static int vm_park_all(struct vm *vm, bool *flag)
+{
 	if (vm->stop_reason != VM_STOP_NONE)
-		ret = -ESHUTDOWN;
-out_unlock:
+		return -ESHUTDOWN;
+	*flag = true;
+	vm_update_request(vm);
+	vm_kick_all(vm);
+	return vm_wait_parked(vm);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	ret = vm_park_all(vm, &vm->pause);
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
 }
@@ -326,9 +344,56 @@ void vm_resume(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->pause = false;
-	atomic_store(&vm->request, vm->stop_reason != VM_STOP_NONE);
+	vm_update_request(vm);
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
+}
+
+int vm_sleep(struct vm *vm)
+{
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->asleep && vm->stop_reason == VM_STOP_NONE)
+		ret = -EALREADY;
+	else
+		ret = vm_park_all(vm, &vm->asleep);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_wake(struct vm *vm, u64 entry)
+{
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->asleep) {
+		ret = -EALREADY;
+		goto out_unlock;
+	}
+	/* A vCPU hot-added during the sleep may not have parked yet. */
+	ret = vm_wait_parked(vm);
+	/* vCPU 0 first: a bad @entry fails before anything is changed. */
+	for (unsigned int i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = vcpu_arch_reset(vm->vcpus[i], entry);
+	if (ret)
+		goto out_unlock;
+	vm->asleep = false;
+	vm_update_request(vm);
+	pthread_cond_broadcast(&vm->cond);
+out_unlock:
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+bool vm_is_asleep(struct vm *vm)
+{
+	bool asleep;
+
+	pthread_mutex_lock(&vm->lock);
+	asleep = vm->asleep;
+	pthread_mutex_unlock(&vm->lock);
+	return asleep;
 }
 
 enum vm_stop_reason vm_stop_reason(struct vm *vm)

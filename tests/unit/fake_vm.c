@@ -325,6 +325,7 @@ static int fake_vcpu_ioctl(struct fake_fd *f, unsigned long req, void *arg)
 	case KVM_SET_REGS:
 	case KVM_SET_SREGS:
 	case KVM_SET_FPU:
+	case KVM_SET_VCPU_EVENTS:
 		return 0;
 	case KVM_SET_MSRS:
 		return (int)((struct kvm_msrs *)arg)->nmsrs;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Boot MSR values, the same for every vCPU: what firmware would have left
- * behind. Only MSRs KVM lists in KVM_GET_MSR_INDEX_LIST are set, so a host
- * that lacks one (PVM lists fewer than VMX/SVM) is not an error.
+ * behind, set at creation and again at each reset (vcpu_arch_reset()).
+ * Only MSRs KVM lists in KVM_GET_MSR_INDEX_LIST are set, so a host that
+ * lacks one (PVM lists fewer than VMX/SVM) is not an error.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,14 @@
 #define MSR_CSTAR			0xc0000083
 #define MSR_SYSCALL_MASK		0xc0000084
 #define MSR_KERNEL_GS_BASE		0xc0000102
+/* KVM's paravirtual MSRs (Documentation/virt/kvm/x86/msr.rst) */
+#define MSR_KVM_SYSTEM_TIME		0x00000012
+#define MSR_KVM_SYSTEM_TIME_NEW		0x4b564d01
+#define MSR_KVM_ASYNC_PF_EN		0x4b564d02
+#define MSR_KVM_STEAL_TIME		0x4b564d03
+#define MSR_KVM_PV_EOI_EN		0x4b564d04
+#define MSR_KVM_POLL_CONTROL		0x4b564d05
+#define MSR_KVM_ASYNC_PF_INT		0x4b564d06
 
 #define MISC_ENABLE_FAST_STRING		(1ULL << 0)
 #define MTRR_DEF_TYPE_ENABLE		(1ULL << 11)
@@ -38,6 +47,18 @@ static const struct kvm_msr_entry boot_msrs[] = {
 	{ .index = MSR_KERNEL_GS_BASE },
 	{ .index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING },
 	{ .index = MSR_MTRR_DEF_TYPE, .data = MTRR_DEF_TYPE_ENABLE | MTRR_TYPE_WRBACK },
+	/*
+	 * Off, as at power-on: after a reset KVM must stop updating the guest
+	 * memory these name until the guest enables them again. (Not the wall
+	 * clock MSRs: a write makes KVM write the clock at that address.)
+	 */
+	{ .index = MSR_KVM_SYSTEM_TIME },
+	{ .index = MSR_KVM_SYSTEM_TIME_NEW },
+	{ .index = MSR_KVM_ASYNC_PF_EN },
+	{ .index = MSR_KVM_STEAL_TIME },
+	{ .index = MSR_KVM_PV_EOI_EN },
+	{ .index = MSR_KVM_ASYNC_PF_INT },
+	{ .index = MSR_KVM_POLL_CONTROL, .data = 1 },	/* host-side polling allowed */
 };
 
 static bool msr_is_listed(const struct kvm_msr_list *l, u32 index)

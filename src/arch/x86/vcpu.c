@@ -40,18 +40,32 @@ static u32 lvt_mode(u32 lvt, u32 mode)
 	return (lvt & ~0x700u) | (mode << 8);
 }
 
-/* LINT0 = ExtINT (the PIC), LINT1 = NMI: the virtual-wire setup firmware leaves. */
+/*
+ * LINT0 = ExtINT (the PIC), LINT1 = NMI: the virtual-wire setup firmware
+ * leaves. The result is the LAPIC's power-on state, kept for resets.
+ */
 static int vcpu_lapic_setup(struct vcpu *vcpu)
 {
-	struct kvm_lapic_state s;
+	struct kvm_lapic_state *s = &vcpu->arch.reset_lapic;
 	int ret;
 
-	ret = kvm_ioctl(vcpu->fd, KVM_GET_LAPIC, &s);
+	ret = kvm_ioctl(vcpu->fd, KVM_GET_LAPIC, s);
 	if (ret < 0)
 		return ret;
-	lapic_set(&s, APIC_LVT0, lvt_mode(lapic_get(&s, APIC_LVT0), APIC_MODE_EXTINT));
-	lapic_set(&s, APIC_LVT1, lvt_mode(lapic_get(&s, APIC_LVT1), APIC_MODE_NMI));
-	ret = kvm_ioctl(vcpu->fd, KVM_SET_LAPIC, &s);
+	lapic_set(s, APIC_LVT0, lvt_mode(lapic_get(s, APIC_LVT0), APIC_MODE_EXTINT));
+	lapic_set(s, APIC_LVT1, lvt_mode(lapic_get(s, APIC_LVT1), APIC_MODE_NMI));
+	ret = kvm_ioctl(vcpu->fd, KVM_SET_LAPIC, s);
+	return ret < 0 ? ret : 0;
+}
+
+/* Keep the registers of the fresh vCPU: its power-on state, for resets. */
+static int vcpu_save_reset_state(struct vcpu *vcpu)
+{
+	int ret;
+
+	ret = kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &vcpu->arch.reset_sregs);
+	if (ret >= 0)
+		ret = kvm_ioctl(vcpu->fd, KVM_GET_REGS, &vcpu->arch.reset_regs);
 	return ret < 0 ? ret : 0;
 }
 
@@ -72,6 +86,9 @@ int vcpu_arch_create(struct vcpu *vcpu)
 	ret = x86_msrs_set(vcpu);
 	if (ret)
 		return ret;
+	ret = vcpu_save_reset_state(vcpu);
+	if (ret)
+		return ret;
 	ret = vcpu_lapic_setup(vcpu);
 	if (ret)
 		return ret;
@@ -90,6 +107,53 @@ int vcpu_arch_create(struct vcpu *vcpu)
 void vcpu_arch_destroy(struct vcpu *vcpu)
 {
 	/* Nothing allocated: KVM state goes with the vCPU fd. */
+}
+
+/*
+ * Back to the power-on state a platform reset gives (Intel SDM vol. 3,
+ * table 10-1; what KVM gave the fresh vCPU, kept by vcpu_arch_create()),
+ * vCPU 0 in real mode at @entry, the others waiting for INIT as at power-on.
+ * Pending events go, the boot MSRs and KVM's paravirtual MSRs (kvmclock,
+ * async page faults, steal time, PV EOI) get their power-on values, so
+ * KVM stops writing into guest memory the guest has not offered again.
+ * XCR0 and the debug registers keep their values: an OS restores both.
+ */
+int vcpu_arch_reset(struct vcpu *vcpu, u64 entry)
+{
+	struct kvm_vcpu_events events = {
+		.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW,
+	};
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
+	struct kvm_sregs sregs = vcpu->arch.reset_sregs;
+	struct kvm_regs regs = vcpu->arch.reset_regs;
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	struct kvm_lapic_state lapic = vcpu->arch.reset_lapic;
+	int ret;
+
+	if (vcpu->id == 0) {
+		/* ACPI 6.5 §5.2.10 (FACS): CS = vector >> 4, IP = vector & 0xf. */
+		if (entry > 0xfffff)
+			return -EINVAL;
+		sregs.cs.selector = (u16)(entry >> 4);
+		sregs.cs.base = entry & ~0xfULL;
+		regs.rip = entry & 0xf;
+		mp.mp_state = KVM_MP_STATE_RUNNABLE;
+	}
+	/* SREGS first: its APIC base (xAPIC, enabled) says how SET_LAPIC reads the ID. */
+	ret = kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &sregs);
+	if (ret >= 0)
+		ret = kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs);
+	if (ret >= 0)
+		ret = kvm_ioctl(vcpu->fd, KVM_SET_FPU, &fpu);
+	if (ret >= 0)
+		ret = x86_msrs_set(vcpu);
+	if (ret >= 0)
+		ret = kvm_ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic);
+	if (ret >= 0)
+		ret = kvm_ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &events);
+	if (ret >= 0)
+		ret = kvm_ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp);
+	return ret < 0 ? ret : 0;
 }
 
 static void dump_insn_bytes(struct vcpu *vcpu, u64 linear)

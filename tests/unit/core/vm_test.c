@@ -305,6 +305,82 @@ out:
 	report_prefix_pop();
 }
 
+/* At WAKE_GPA: mov dx, 0x3001; mov al, 42; out dx, al; hlt (no absolute address) */
+#define WAKE_GPA	0x2345
+static const u8 code_wake[] = { 0xba, 0x01, 0x30, 0xb0, 42, 0xee, 0xf4 };
+
+/*
+ * vm_sleep() stops the guest until vm_wake(), which is a reset: vCPU 0 in
+ * real mode at CS:IP = entry >> 4 : entry & 0xf with the other registers
+ * at their power-on values, vCPU 1 back to waiting for INIT; a pause in
+ * between is independent of the sleep.
+ */
+static void test_sleep_wake(void)
+{
+	struct test_dev dev = { 0 };
+	struct runner r = { 0 };
+	struct kvm_mp_state mp = { 0 };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct vcpu *v0, *v1;
+	bool ok = true;
+	unsigned int before;
+	pthread_t t;
+
+	report_prefix_push("sleep");
+	if (!report_eq(make_vm(&dev, code_in_loop, sizeof(code_in_loop), &r.vm), 0, "create VM"))
+		goto out;
+	if (address_space_write(vm_address_space(r.vm), WAKE_GPA, code_wake, sizeof(code_wake)) ||
+	    vm_add_vcpu(r.vm, &v0) || vm_add_vcpu(r.vm, &v1) || vcpu_enter_real_mode(v0, CODE_GPA)) {
+		report(false, "two vCPUs, vCPU 0 in real mode");
+		goto out_destroy;
+	}
+	report_err(vm_wake(r.vm, WAKE_GPA), -EALREADY, "no wake while awake");
+	pthread_create(&t, NULL, run_thread, &r);
+	wait_for_progress(&dev, 0, &ok);
+	report_eq(vm_sleep(r.vm), 0, "asleep");
+	report_err(vm_sleep(r.vm), -EALREADY, "a second sleep says so");
+	before = atomic_load(&dev.writes);
+	usleep(20000);
+	check_eq(atomic_load(&dev.writes), before);
+	vm_resume(r.vm);
+	usleep(20000);
+	check_eq(atomic_load(&dev.writes), before);
+	check_true(vm_is_asleep(r.vm));
+	report_checks("no guest progress asleep, vm_resume() does not wake it");
+
+	report_eq(vm_pause(r.vm), 0, "paused too");
+	report_err(vm_wake(r.vm, 0x100000), -EINVAL, "no wake at 1 MiB (not real-mode)");
+	report_true(vm_is_asleep(r.vm), "still asleep");
+	report_eq(vm_wake(r.vm, WAKE_GPA), 0, "woken at %#x, still paused", WAKE_GPA);
+	if (ioctl(vcpu_fd(v0), KVM_GET_SREGS, &sregs) == 0 &&
+	    ioctl(vcpu_fd(v0), KVM_GET_REGS, &regs) == 0) {
+		check_eq(sregs.cs.selector, WAKE_GPA >> 4);
+		check_eq(sregs.cs.base, WAKE_GPA & ~0xfu);
+		check_eq(regs.rip, WAKE_GPA & 0xf);
+		check_eq(sregs.cr0 & 1, 0);
+		check_eq(sregs.efer, 0);
+		check_ne(regs.rdx, (u64)TEST_PORT);	/* the loop's DX is gone */
+	} else {
+		check_true(false);
+	}
+	report_checks("vCPU 0 in real mode at %04x:%04x, registers from power-on",
+		      WAKE_GPA >> 4, WAKE_GPA & 0xf);
+	if (ioctl(vcpu_fd(v1), KVM_GET_MP_STATE, &mp) == 0)
+		report_eq(mp.mp_state, KVM_MP_STATE_UNINITIALIZED, "vCPU 1 waits for INIT");
+	else
+		report(false, "KVM_GET_MP_STATE on vCPU 1");
+	vm_resume(r.vm);
+	pthread_join(t, NULL);
+	check_eq(r.reason, VM_STOP_EXIT);
+	check_eq(vm_stop_status(r.vm), 42);
+	report_checks("the woken vCPU ran the code at the entry (status %d)", vm_stop_status(r.vm));
+out_destroy:
+	vm_destroy(r.vm);
+out:
+	report_prefix_pop();
+}
+
 static void test_pause_resume(void)
 {
 	struct test_dev dev = { 0 };
@@ -361,7 +437,8 @@ static void test_pause_resume(void)
 	check_eq(r.reason, VM_STOP_USER);
 	check_eq(vm_exit_status(r.vm), VM_EXIT_INTERRUPTED);
 	report_checks("stopped by the first request");
-	report_eq(count_vcpu_threads(), 0, "every vCPU thread joined");
+	/* pthread_join() can return before /proc drops the task: wait a little */
+	report_eq(wait_for_vcpu_threads(0), 0, "every vCPU thread joined");
 	report_err(vm_add_vcpu(r.vm, NULL), -ESHUTDOWN, "no vCPU after stop");
 	report_err(vm_pause(r.vm), -ESHUTDOWN, "no pause after stop");
 	if (late)
@@ -426,6 +503,7 @@ int main(void)
 	test_exit_status();
 	test_pause_resume();
 	test_pause_consistent();
+	test_sleep_wake();
 	test_fault_injection();
 
 	report_eq(count_dir("/proc/self/fd"), fds0, "fd count back to the baseline (%u)", fds0);

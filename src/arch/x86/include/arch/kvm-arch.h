@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include <linux/kvm.h>
+
 #include <kestrel/types.h>
 
 #include <kestrel/memory.h>	/* boot.h names struct address_space */
@@ -41,9 +43,21 @@ struct vm_arch {
 	struct x86_ioapic *ioapic;
 };
 
-/** struct vcpu_arch - per-vCPU x86 state (none needed yet) */
+/**
+ * struct vcpu_arch - per-vCPU x86 state, written by vcpu_arch_create()
+ * @cpuid_set: KVM_SET_CPUID2 was done (the vCPU may run)
+ * @reset_sregs: the segment and control registers KVM gave the fresh vCPU
+ *	(its power-on state), which vcpu_arch_reset() restores
+ * @reset_regs: the same for the general registers (RDX holds the CPU
+ *	signature, RFLAGS bit 1, RIP 0xfff0)
+ * @reset_lapic: the local APIC at power-on with kestrel's virtual-wire
+ *	LINT0/LINT1 set-up, as firmware leaves it
+ */
 struct vcpu_arch {
 	bool cpuid_set;
+	struct kvm_sregs reset_sregs;
+	struct kvm_regs reset_regs;
+	struct kvm_lapic_state reset_lapic;
 };
 
 #endif /* KESTREL_ARCH_X86_KVM_ARCH_H */
