@@ -327,6 +327,8 @@ static int vm_park_all(struct vm *vm, bool *flag)
 	*flag = true;
 	vm_update_request(vm);
 	vm_kick_all(vm);
+	/* A vCPU halted outside KVM_RUN (no in-kernel LAPIC) waits on cond. */
+	pthread_cond_broadcast(&vm->cond);
 	return vm_wait_parked(vm);
 }
 
