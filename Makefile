@@ -175,6 +175,7 @@ HW_OBJS += src/hw/boottimer.o
 HW_OBJS += src/hw/cpuhotplug.o
 HW_OBJS += src/hw/testdev.o
 HW_OBJS += src/hw/rtc.o
+HW_OBJS += src/hw/acpi-pm.o
 
 # ---- the x86 machine: what "kestrel run" builds (include/kestrel/machine.h)
 MACHINE_OBJS += src/arch/x86/machine.o
@@ -265,6 +266,7 @@ FAKE_VM_LDFLAGS := -Wl,--wrap=open,--wrap=ioctl,--wrap=vm_request_stop
 FAKE_VM_TESTS += hw/pong_test
 FAKE_VM_TESTS += x86/ioapic_test
 FAKE_VM_TESTS += hw/rtc_test
+FAKE_VM_TESTS += hw/acpi-pm_test
 FAKE_VM_TESTS += hw/serial_test
 FAKE_VM_TESTS += hw/misc_test
 FAKE_VM_TESTS += virtio/mmio_test
@@ -280,6 +282,8 @@ UNIT_TESTS += x86/ioapic_test
 $(B)/tests/unit/x86/ioapic_test: $(HW_TEST_OBJS)
 UNIT_TESTS += hw/rtc_test
 $(B)/tests/unit/hw/rtc_test: $(HW_TEST_OBJS) $(call objs,src/hw/rtc.o)
+UNIT_TESTS += hw/acpi-pm_test
+$(B)/tests/unit/hw/acpi-pm_test: $(HW_TEST_OBJS) $(call objs,src/hw/acpi-pm.o src/hw/rtc.o)
 UNIT_TESTS += hw/misc_test
 $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src/hw/i8042.o src/hw/boottimer.o src/hw/cpuhotplug.o)
 

@@ -6,11 +6,12 @@
 
 /*
  * Platform devices that are not virtio: the console UART, the i8042 reset
- * line, the debug-exit port, the PONG test device, the boot timer and the
- * CPU hot-plug test port. Each constructor claims its range on vm_iobus()
- * and each destroy releases it; destroy accepts NULL and a half-built
- * device. Every register access comes from the guest and is treated as
- * hostile: no access can crash kestrel, hang a vCPU or grow memory.
+ * line, the debug-exit port, the PONG test device, the boot timer, the CPU
+ * hot-plug test port, the RTC and the ACPI power-management block. Each
+ * constructor claims its range on vm_iobus() and each destroy releases it;
+ * destroy accepts NULL and a half-built device. Every register access
+ * comes from the guest and is treated as hostile: no access can crash
+ * kestrel, hang a vCPU or grow memory.
  */
 
 struct vm;
@@ -22,6 +23,8 @@ struct boottimer;
 struct cpuhotplug;
 struct testdev;
 struct rtc;
+struct acpi_pm;
+struct hw_signal;
 
 /* ---- 16550A UART ------------------------------------------------------- */
 
@@ -301,6 +304,31 @@ int cpuhotplug_create(struct vm *vm, u16 port, struct cpuhotplug **out);
 /** cpuhotplug_destroy() - release the port and free @c; NULL ok */
 void cpuhotplug_destroy(struct cpuhotplug *c);
 
+/* ---- signals between platform devices ------------------------------------ */
+
+/**
+ * struct hw_signal_ops - what a device does when another raises its input
+ * @raise: the sender's event happened. Called from the sender's threads,
+ *	possibly under the sender's lock: the receiver takes only its own
+ *	lock and never calls back into the sender.
+ */
+struct hw_signal_ops {
+	void (*raise)(struct hw_signal *s);
+};
+
+/**
+ * struct hw_signal - an input of one platform device that another drives,
+ *	as a wire between two chips that is not an interrupt line (the RTC's
+ *	alarm to the PM block's RTC_STS on a PC). Embedded in the receiver,
+ *	which finds itself again with container_of().
+ * @ops: the receiver's const ops
+ * @name: for log messages
+ */
+struct hw_signal {
+	const struct hw_signal_ops *ops;
+	const char *name;
+};
+
 /* ---- MC146818 CMOS real-time clock (docs/rtc.md) ------------------------- */
 
 #define RTC_NR_PORTS		2	/* index, data */
@@ -345,8 +373,99 @@ void cpuhotplug_destroy(struct cpuhotplug *c);
  */
 int rtc_create(struct vm *vm, u16 port, u32 irq, struct rtc **out);
 
+/**
+ * rtc_connect_alarm() - raise @s at each alarm interrupt (register C's AF
+ *	set while register B's AIE is on), as a PC's RTC sets the power
+ *	management block's RTC_STS
+ * @r: the RTC
+ * @s: the input, or NULL to disconnect; must outlive @r or be disconnected
+ */
+void rtc_connect_alarm(struct rtc *r, struct hw_signal *s);
+
 /** rtc_destroy() - stop its timer, release the ports, free @r; NULL ok */
 void rtc_destroy(struct rtc *r);
+
+/* ---- ACPI power management: PM1a event and control, PM timer (docs/acpi-pm.md) */
+
+/* Register offsets from the base port (ICH9's PMBASE layout). */
+#define ACPI_PM1_STS		0x00	/* 16-bit: status, write 1 to clear */
+#define ACPI_PM1_EN		0x02	/* 16-bit: enables */
+#define ACPI_PM1_CNT		0x04	/* 16-bit: control */
+#define ACPI_PM_TMR		0x08	/* 32-bit, read-only: the 24-bit PM timer */
+#define ACPI_PM_NR_PORTS	12
+#define ACPI_PM1_EVT_LEN	4	/* the FADT's PM1_EVT_LEN */
+#define ACPI_PM1_CNT_LEN	2
+#define ACPI_PM_TMR_LEN		4
+
+/* PM1 status bits (ACPI 6.5 §4.8.3.1.1); the enables sit at the same places. */
+#define ACPI_PM1_TMR		(1u << 0)	/* the timer's bit 23 changed */
+#define ACPI_PM1_GBL		(1u << 5)	/* firmware released the global lock (never) */
+#define ACPI_PM1_PWRBTN		(1u << 8)	/* power button pressed */
+#define ACPI_PM1_SLPBTN		(1u << 9)	/* sleep button (none: never set) */
+#define ACPI_PM1_RTC		(1u << 10)	/* RTC alarm */
+#define ACPI_PM1_WAK		(1u << 15)	/* status only: woke from a sleep state */
+
+/* PM1 control bits (ACPI 6.5 §4.8.3.2.1). */
+#define ACPI_PM1_CNT_SCI_EN	(1u << 0)	/* always 1: no SMM, ACPI mode for good */
+#define ACPI_PM1_CNT_BM_RLD	(1u << 1)
+#define ACPI_PM1_CNT_GBL_RLS	(1u << 2)	/* write-only, ignored (no firmware waiting) */
+#define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
+#define ACPI_PM1_CNT_SLP_TYP	(7u << ACPI_PM1_CNT_SLP_TYP_SHIFT)
+#define ACPI_PM1_CNT_SLP_EN	(1u << 13)	/* write-only: enter SLP_TYP */
+
+/* SLP_TYP values (ICH9's encoding; the DSDT's \_S0, \_S3, \_S5 give them). */
+#define ACPI_SLP_TYP_S0		0
+#define ACPI_SLP_TYP_S3		5	/* suspend to RAM */
+#define ACPI_SLP_TYP_S5		7	/* soft off */
+
+#define ACPI_PM_TIMER_HZ	3579545	/* ACPI 6.5 §4.8.3.3 */
+#define ACPI_PM_TIMER_BITS	24	/* the FADT's TMR_VAL_EXT is clear */
+
+/* The FACS fields the PM block reads when it wakes the machine (§5.2.10). */
+#define ACPI_FACS_WAKING_VECTOR	12	/* 32-bit: the 16-bit real-mode vector */
+#define ACPI_FACS_X_WAKING_VECTOR 24	/* 64-bit: a protected-mode vector */
+#define ACPI_FACS_LEN		64
+
+/**
+ * acpi_pm_create() - the ACPI PM1a event and control blocks and the PM
+ *	timer at @port (ACPI_PM_NR_PORTS ports), raising the SCI on @sci
+ * @vm: the VM; S5 stops it (VM_STOP_POWEROFF), S3 puts it to sleep
+ *	(vm_sleep()) until the RTC alarm or the power button, then wakes it
+ *	at the FACS waking vector (vm_wake())
+ * @port: base port (0x600 on kestrel's x86 machine)
+ * @sci: the SCI's interrupt line (9), driven as a level: high while an
+ *	enabled status bit is set
+ * @facs_gpa: where the guest finds the FACS, whose waking vector a wake
+ *	reads
+ * @out: the device
+ *
+ * No thread until the guest asks for S3 or enables the timer interrupt.
+ *
+ * Return: 0, -ENOMEM or -EEXIST.
+ */
+int acpi_pm_create(struct vm *vm, u16 port, u32 sci, u64 facs_gpa,
+		   struct acpi_pm **out);
+
+/**
+ * acpi_pm_rtc_input() - the PM block's RTC alarm input, for
+ *	rtc_connect_alarm(): it sets RTC_STS, and wakes the machine from S3
+ *	while RTC_EN is set
+ */
+struct hw_signal *acpi_pm_rtc_input(struct acpi_pm *pm);
+
+/**
+ * acpi_pm_power_button() - press the power button: PWRBTN_STS, an SCI if
+ *	PWRBTN_EN is set, a wake from S3 whatever PWRBTN_EN says (§4.8.3.1.1)
+ * Safe from any thread.
+ */
+void acpi_pm_power_button(struct acpi_pm *pm);
+
+/**
+ * acpi_pm_destroy() - stop its thread, lower the SCI, release the ports and
+ *	free @pm; NULL and half-built ok. The RTC's alarm must no longer
+ *	reach it (destroy the RTC first, or disconnect it).
+ */
+void acpi_pm_destroy(struct acpi_pm *pm);
 
 /* ---- QEMU's ISA test device (docs/testdev.md is the specification) ------- */
 

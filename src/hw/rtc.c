@@ -21,7 +21,9 @@
  * the alarm registers; a value with both top bits set matches anything),
  * update-ended (UIE, each second) and periodic (PIE, at the rate of register
  * A's low bits). Their timer thread exists only while one of them is enabled,
- * so a guest that only reads the time costs no thread.
+ * so a guest that only reads the time costs no thread. An alarm interrupt
+ * also raises the signal rtc_connect_alarm() gave (the PM block's RTC_STS,
+ * the wake source of S3), under r->lock.
  *
  * Port 0x70's bit 7 (the NMI mask on a PC) is accepted and ignored. The 114
  * bytes of CMOS RAM after the clock read back what was written; byte 0x32
@@ -70,6 +72,7 @@ struct rtc {
 	s64 offset;		/* guest seconds - host seconds */
 	struct tm held;		/* the time while SET is on */
 	bool irq_level;
+	struct hw_signal *alarm_out;	/* rtc_connect_alarm() */
 	/* The timer thread, while an interrupt is enabled. */
 	pthread_t thread;
 	bool thread_running;
@@ -240,6 +243,9 @@ static void rtc_flag(struct rtc *r, u8 flags)
 
 	/* The flag bits of C sit at the same positions as the enables of B. */
 	r->cmos[RTC_REG_C] |= flags;
+	/* An alarm interrupt also reaches the PM block (RTC_STS), as on a PC. */
+	if ((flags & RTC_C_AF) && (enabled & RTC_B_AIE) && r->alarm_out)
+		r->alarm_out->ops->raise(r->alarm_out);
 	if ((r->cmos[RTC_REG_C] & enabled) && !(r->cmos[RTC_REG_C] & RTC_C_IRQF)) {
 		r->cmos[RTC_REG_C] |= RTC_C_IRQF;
 		if (!r->irq_level) {
@@ -461,6 +467,13 @@ static const struct io_ops rtc_ops = {
 	.min_access = 1,
 	.max_access = 1,
 };
+
+void rtc_connect_alarm(struct rtc *r, struct hw_signal *s)
+{
+	pthread_mutex_lock(&r->lock);
+	r->alarm_out = s;
+	pthread_mutex_unlock(&r->lock);
+}
 
 int rtc_create(struct vm *vm, u16 port, u32 irq, struct rtc **out)
 {
