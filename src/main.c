@@ -221,6 +221,18 @@ static int cli_bad_value(const struct cli *c, int val, const char *why)
 	return usage_error("--%s: '%s' %s (expected %s)", o->name, optarg, why, o->form);
 }
 
+/* --irqchip split|kernel into @irqchip. Return: 0, or the usage status */
+static int cli_irqchip(const struct cli *c, int val, unsigned int *irqchip)
+{
+	if (!strcmp(optarg, "split"))
+		*irqchip = VM_IRQCHIP_SPLIT;
+	else if (!strcmp(optarg, "kernel"))
+		*irqchip = VM_IRQCHIP_KERNEL;
+	else
+		return cli_bad_value(c, val, "is neither split nor kernel");
+	return 0;
+}
+
 /* One operand too many: the first of them. */
 static int cli_extra_operand(const struct cli *c, int first)
 {
@@ -411,12 +423,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			o->modules[o->nr_modules++] = optarg;
 			break;
 		case OPT_IRQCHIP:
-			if (!strcmp(optarg, "split"))
-				cfg->irqchip = VM_IRQCHIP_SPLIT;
-			else if (!strcmp(optarg, "kernel"))
-				cfg->irqchip = VM_IRQCHIP_KERNEL;
-			else
-				return cli_bad_value(&c, ch, "is neither split nor kernel");
+			ret = cli_irqchip(&c, ch, &cfg->irqchip);
+			if (ret)
+				return ret;
 			break;
 		case OPT_PIT:
 			cfg->pit = true;
@@ -537,16 +546,18 @@ out_release:
 /* ---- kestrel acpi-dump -------------------------------------------------------- */
 
 static const char acpi_dump_usage[] =
-"usage: kestrel acpi-dump DIR [--cpus N] [device options of kestrel run]...\n"
+"usage: kestrel acpi-dump DIR [--cpus N] [--irqchip split|kernel]\n"
+"                          [device options of kestrel run]...\n"
 "\n"
 "Writes the ACPI tables `kestrel run` would give a guest with the same\n"
-"--cpus and virtio device options (--net, --disk, --device, --console,\n"
-"--rng) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP, XSDT, FACP,\n"
-"APIC, DSDT), ready for `iasl -d`. Nothing is opened or created: devices\n"
-"are only placed. Needs no /dev/kvm.\n";
+"--cpus, --irqchip and virtio device options (--net, --disk, --device,\n"
+"--console, --rng) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP,\n"
+"FACS, XSDT, FACP, APIC, DSDT), ready for `iasl -d`. Nothing is opened or\n"
+"created: devices are only placed. Needs no /dev/kvm.\n";
 
 static const struct cli_opt acpi_dump_options[] = {
 	{ "cpus", required_argument, OPT_CPUS, "--cpus N" },
+	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	CLI_DEVICE_OPTS,
 	CLI_HELP_OPT,
 	{ NULL },
@@ -564,7 +575,11 @@ static int cmd_acpi_dump(int argc, char **argv)
 		return VM_EXIT_HOST_ERROR;
 	cli_init(&c, acpi_dump_usage, acpi_dump_options, argc, argv);
 	while ((ch = cli_next(&c)) > 0) {
-		if (ch != OPT_CPUS) {
+		if (ch == OPT_IRQCHIP) {
+			status = cli_irqchip(&c, ch, &cfg.irqchip);
+			if (status)
+				goto out_destroy_devs;
+		} else if (ch != OPT_CPUS) {
 			status = cli_device_opt(&c, ch, cfg.devs);
 			if (status)
 				goto out_destroy_devs;

@@ -2,6 +2,7 @@
 #ifndef KESTREL_BOOT_H
 #define KESTREL_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <kestrel/types.h>
@@ -52,6 +53,9 @@ struct boot_mmio_dev {
  * @nr_cpus: vCPUs the VM starts with (for ACPI MADT / MP table)
  * @mmio_devs: virtio-mmio devices (for the ACPI DSDT or the command line)
  * @nr_mmio_devs: entries in @mmio_devs
+ * @legacy_pic: the machine has a PC's dual 8259 PIC (x86: the in-kernel
+ *	irqchip; the MADT then says PCAT_COMPAT, and a guest that trusts the
+ *	flag programs the PIC without probing for it)
  */
 struct boot_config {
 	const void *kernel;
@@ -65,6 +69,7 @@ struct boot_config {
 	unsigned int nr_cpus;
 	const struct boot_mmio_dev *mmio_devs;
 	unsigned int nr_mmio_devs;
+	bool legacy_pic;
 };
 
 /**

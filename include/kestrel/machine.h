@@ -12,8 +12,8 @@
  * and its RAM, the virtio devices on the windows and interrupts the
  * machine chooses for them, the guest image and its boot tables, the
  * platform devices (UART, i8042, debug-exit, PONG, boot timer, CPU
- * hot-plug port), the vCPUs and the thread that turns SIGINT/SIGTERM into
- * a stop. Each step that fails undoes the ones before it, so a failed
+ * hot-plug port, ACPI PM block, RTC), the vCPUs and the thread that turns
+ * SIGINT/SIGTERM into a stop. Each step that fails undoes the ones before it, so a failed
  * machine_create() leaves nothing behind (tests/unit/core/fault_test.c
  * fails every step in turn).
  *
@@ -137,8 +137,8 @@ void machine_destroy(struct machine *m);
 /**
  * machine_dump_tables() - write the firmware tables a guest of @cfg would
  *	get into @dir, creating nothing (see boot_tables_dump())
- * @cfg: only @nr_cpus and @devs count; the devices get the same windows
- *	and interrupts machine_create() would give them
+ * @cfg: only @nr_cpus, @irqchip and @devs count; the devices get the same
+ *	windows and interrupts machine_create() would give them
  * @dir: an existing directory
  *
  * Return: 0; -EINVAL for a @cfg the machine cannot hold (logged); or the

@@ -15,7 +15,10 @@ then:
     both checksums, revision 2, the XSDT address;
   * MADT: one enabled Local APIC (or x2APIC) per vCPU, distinct APIC IDs;
   * DSDT: one LNRO0005 device per virtio-mmio device, with the base, size and
-    interrupt of include/kestrel/x86/layout.h (device n: BASE + n * SIZE, IRQ0 + n).
+    interrupt of include/kestrel/x86/layout.h (device n: BASE + n * SIZE, IRQ0 + n);
+  * the ACPI PM block (docs/acpi-pm.md): the FADT's PM1a event/control and PM
+    timer blocks at X86_ACPI_PM_PORT, SCI_INT, SMI_CMD 0, not hardware-reduced,
+    a 24-bit timer; \_S0, \_S3, \_S5 in the DSDT; the MADT's level/high SCI.
 """
 import glob
 import os
@@ -45,6 +48,11 @@ def layout():
     txt = open(os.path.join(ROOT, "include/kestrel/x86/layout.h")).read()
     get = lambda n: int(re.search(r"#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)" % n, txt).group(1), 0)
     return get("X86_VIRTIO_MMIO_BASE"), get("X86_VIRTIO_MMIO_SIZE"), get("X86_VIRTIO_MMIO_IRQ0")
+
+
+def layout_int(name):
+    txt = open(os.path.join(ROOT, "include/kestrel/x86/layout.h")).read()
+    return int(re.search(r"#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)" % name, txt).group(1), 0)
 
 
 def iasl(args, cwd):
@@ -113,6 +121,25 @@ def check_one(cpus, base, size, irq0):
             report(got == want, "%d vCPU(s): DSDT virtio-mmio devices %s, want %s" % (
                 cpus, ["%s@%#x+%#x irq %s" % (n, a or 0, s or 0, q) for n, a, s, q, _ in mm],
                 ["%#x+%#x irq %d" % x for x in want]))
+        facp = os.path.join(dump, "FACP.dsl")
+        if os.path.exists(facp) and os.path.exists(dsdt) and os.path.exists(apic):
+            f, d, a = open(facp).read(), open(dsdt).read(), open(apic).read()
+            pm = layout_int("X86_ACPI_PM_PORT")
+            want = {
+                "PM1A Event Block Address": "%08X" % pm,
+                "PM1A Control Block Address": "%08X" % (pm + 4),
+                "PM Timer Block Address": "%08X" % (pm + 8),
+                "SCI Interrupt": "%04X" % layout_int("X86_ACPI_SCI_IRQ"),
+                "SMI Command Port": "00000000",
+                "Hardware Reduced (V5)": "0",
+                "32-bit PM Timer (V1)": "0",
+            }
+            got = {k: (re.search(r"%s : (\w+)" % re.escape(k), f) or [None, None])[1] for k in want}
+            sleep = [n for n in ("_S0", "_S3", "_S5") if "Name (%s, Package (0x04)" % n in d]
+            sci = re.search(r"Source : 09\s*\n.*Interrupt : 00000009\s*\n.*Flags \(decoded below\) : 000D", a)
+            report(got == want and sleep == ["_S0", "_S3", "_S5"] and sci,
+                   "%d vCPU(s): FADT PM blocks/SCI %s, DSDT %s, MADT SCI override %s" % (
+                       cpus, "as layout.h" if got == want else got, sleep, "level/high" if sci else "missing"))
         if os.path.exists(apic):
             txt = open(apic).read()
             subs = re.split(r"\n(?=\[[0-9A-F]+h [0-9]+ +\d+\] +Subtable Type :)", txt)

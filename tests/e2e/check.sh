@@ -8,16 +8,19 @@
 #
 # L2's /init writes the boot timer, checks its vCPUs, loads Linux's own
 # virtio_mmio/virtio_net/virtio_blk modules, loops frames through the net
-# simulator, reads and writes the disk, then reboots; L1 judges kestrel's exit
-# status, its boot-timer line and the disk image, and prints E2E-CHECK markers
-# that run-l1.py turns into a report (see tests/e2e/README.md).
+# simulator, reads and writes the disk, checks the ACPI PM timer and sleep
+# states, suspends to RAM (S3) and is woken by the RTC, then reboots (or
+# powers off through S5); L1 judges kestrel's exit status, its boot-timer and
+# S3 lines and the disk image, and prints E2E-CHECK markers that run-l1.py
+# turns into a report (see tests/e2e/README.md).
 #
 # Exit 0 pass, 1 fail, 77 skip (only when it cannot run: no QEMU, no inputs).
 # Variables:
 #   B             build dir (build); the log goes to $B/e2e/logs/
-#   E2E_MATRIX    quick (make check: generic L2, bzImage, 1 vCPU, net+blk) |
+#   E2E_MATRIX    quick (make check: generic L2, bzImage, 1 vCPU, net+blk, one S3) |
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs)
-#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk|none>")
+#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk|none>
+#                 [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
 #   E2E_L2_MEM    --memory for L2 (256M)  E2E_L2_TIMEOUT  per L2 boot, s (100)
@@ -57,11 +60,15 @@ if [ -n "${E2E_CASES:-}" ]; then
 	[ "$E2E_CASES" -ef "$CASES" ] || cp "$E2E_CASES" "$CASES"
 else
 	case $MATRIX in
-	quick) echo "gen-bzimage-1 gen bzimage 1 net,blk" > "$CASES" ;;
+	quick) echo "gen-bzimage-1 gen bzimage 1 net,blk e2es3=1" > "$CASES" ;;
 	full)
+		# Every case suspends to RAM (ACPI S3); the 2-vCPU ones twice, and
+		# they end with poweroff -f (S5) instead of reboot -f.
 		: > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
-			echo "$fl-$kind-$n $fl $kind $n net,blk" >> "$CASES"
+			words=e2es3=1
+			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff
+			echo "$fl-$kind-$n $fl $kind $n net,blk $words" >> "$CASES"
 		done; done; done ;;
 	*) fail "E2E_MATRIX must be quick or full" ;;
 	esac

@@ -2,7 +2,10 @@
 # L1 /init for the kestrel end-to-end harness (busybox; built into the L1
 # initramfs by tests/e2e/mk-l1-initramfs.sh). Loads kvm + kvm_amd (SVM, which
 # QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
-#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none>
+#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none> [<l2 words>]
+# where the optional last field is more words for L2's command line, comma-
+# separated (l2-init.sh: e2es3=N suspends N times, e2eexit=poweroff ends with
+# poweroff -f instead of reboot -f).
 # and prints, for the host to parse (tests/e2e/run-l1.py):
 #   E2E-CHECK <case> <check> PASS|FAIL <detail>     one per check
 #   E2E-CASE <case> PASS|FAIL wall=<s> boot_timer_ms=<ms|none> try=<n>
@@ -45,9 +48,10 @@ BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux i8042.nopnp i8042.
 [ "${l2verbose:-0}" = 1 ] || BASE="$BASE quiet"
 allok=1
 
-# run_case NAME FLAVOUR KIND CPUS DEVS TRY
+# run_case NAME FLAVOUR KIND CPUS DEVS TRY [L2WORDS]
 run_case() {
-	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 try=$6
+	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 try=$6 l2raw=${7:-}
+	l2words=$(echo "$l2raw" | tr , ' ')
 	[ "$devs" = none ] && devs=
 	case $kind in
 	pvh) kern=/l2/$fl/vmlinux ;;
@@ -68,7 +72,14 @@ run_case() {
 		if supports --disk; then set -- "$@" --disk "$disk"; else bnote="kestrel run --help lists no --disk"; fi ;;
 	esac
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
-	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce"
+	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
+	s3=0 how=reboot
+	for w in $l2words; do
+		case $w in
+		e2es3=*) s3=${w#e2es3=} ;;
+		e2eexit=*) how=${w#e2eexit=} ;;
+		esac
+	done
 	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $* --cmdline '$cmdline'"
 	t0=$(up)
 	( $K "$@" --cmdline "$cmdline" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
@@ -89,7 +100,7 @@ run_case() {
 	if [ -f /tmp/timedout ] && [ "$try" = 1 ] && [ "${l2retry:-1}" = 1 ]; then
 		echo "E2E-L1: $name timed out (rc=$rc) after $wall s: one retry (TCG nested-SVM flake?)"
 		dmesg | tail -n 5 | sed 's/^/E2E-L1: dmesg: /'
-		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" 2
+		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" 2 "$l2raw"
 		return
 	fi
 
@@ -113,9 +124,10 @@ run_case() {
 		echo "E2E-CHECK $name $c $s $d"
 	done
 	grep -q '^L2-CHECK [^ ]* FAIL' $out && res=FAIL
-	for c in cpus modules virtio-mmio; do
+	for c in cpus modules virtio-mmio acpi; do
 		grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
 	done
+	[ "$s3" -gt 0 ] && ! grep -q "^L2-CHECK s3 " $out && chk s3 FAIL "L2 printed no result"
 	case ",$devs," in *,net,*)
 		grep -q "^L2-CHECK net " $out || chk net FAIL "L2 printed no result${nnote:+ ($nnote)}" ;;
 	esac
@@ -129,10 +141,24 @@ run_case() {
 		fi
 		rm -f $disk ;;
 	esac
+	if [ "$s3" -gt 0 ]; then
+		woke=$(grep -c 'acpi-pm: woken from S3' $out)
+		if [ "$woke" = "$s3" ]; then
+			chk s3-host PASS "kestrel put L2's vCPUs to sleep and woke them $woke time(s): $(grep -m1 'acpi-pm: woken from S3' $out | sed 's/.*acpi-pm: //' | cut -c1-80)"
+		else
+			chk s3-host FAIL "kestrel logged $woke S3 wake(s), wanted $s3"
+		fi
+	fi
+	if [ "$how" = poweroff ]; then
+		howmsg="poweroff -f (ACPI S5: $(grep -c 'acpi-pm: the guest entered S5' $out) 'entered S5' line)"
+		grep -q 'acpi-pm: the guest entered S5' $out || rc="$rc, no S5 line"
+	else
+		howmsg="reboot -f"
+	fi
 	if [ -f /tmp/timedout ]; then
 		chk exit FAIL "kestrel still running after ${l2timeout:-180} s (killed)"
 	elif [ "$rc" = 0 ] && grep -q '^L2-DONE' $out; then
-		chk exit PASS "L2 ran reboot -f, kestrel exited 0 after $wall s"
+		chk exit PASS "L2 ran $howmsg, kestrel exited 0 after $wall s"
 	elif [ "$rc" = 0 ]; then
 		chk exit FAIL "kestrel exited 0 before L2 finished its checks"
 	else
@@ -146,9 +172,9 @@ run_case() {
 }
 
 if [ -c /dev/kvm ]; then
-	while read -r name fl kind cpus devs; do
+	while read -r name fl kind cpus devs l2words; do
 		case $name in '' | '#'*) continue ;; esac
-		run_case "$name" "$fl" "$kind" "$cpus" "$devs" 1 </dev/null
+		run_case "$name" "$fl" "$kind" "$cpus" "$devs" 1 "$l2words" </dev/null
 	done < /e2e/cases
 fi
 echo "E2E-L1-DONE all=$([ $allok = 1 ] && echo PASS || echo FAIL) l1_uptime=$(up)"

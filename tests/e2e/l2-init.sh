@@ -8,6 +8,7 @@
 #   e2edevs=net,blk  devices the VMM was given ("" = none)
 #   e2enonce=STR     ties this boot's frames and disk blocks to this run
 #   e2eexit=reboot|poweroff|none
+#   e2es3=N          suspend to RAM N times, each woken by an RTC alarm (ACPI S3)
 B=/bin/busybox
 # The boot timer first: its write is "userspace reached". /dev/mem needs devtmpfs.
 $B mount -t devtmpfs dev /dev 2>/dev/null
@@ -127,6 +128,44 @@ if has blk; then
 		else
 			echo "L2: dd to sector 0 of /dev/$dev failed"
 		fi
+	fi
+fi
+
+# -- ACPI: the PM timer and the sleep states of kestrel's FADT and DSDT --------
+cs=$(cat /sys/devices/system/clocksource/clocksource0/available_clocksource 2>/dev/null)
+states=$(cat /sys/power/state 2>/dev/null)
+sup=$(dmesg | grep -o 'ACPI: PM: (supports[^)]*)' | head -n 1)
+pmt=$(dmesg | grep -o 'ACPI: PM-Timer IO Port: 0x[0-9a-f]*' | head -n 1)
+if echo " $cs " | grep -q ' acpi_pm ' && echo " $states " | grep -q ' mem ' &&
+	[ "$sup" = "ACPI: PM: (supports S0 S3 S5)" ] && [ -n "$pmt" ]; then
+	check acpi PASS "$pmt; $sup; clocksources: $cs; /sys/power/state: $states"
+else
+	check acpi FAIL "pm-timer='$pmt' sleep='$sup' clocksources='$cs' /sys/power/state='$states'"
+fi
+
+# -- S3: suspend to RAM e2es3 times, each woken by an RTC alarm 2 s later -------
+if [ "${e2es3:-0}" -gt 0 ]; then
+	n=0 i=0 err=
+	while [ $i -lt "$e2es3" ]; do
+		i=$((i + 1))
+		echo 0 > /sys/class/rtc/rtc0/wakealarm 2>/dev/null
+		if ! echo +2 > /sys/class/rtc/rtc0/wakealarm; then
+			err="cannot set rtc0's wakealarm"
+			break
+		fi
+		read up0 idle < /proc/uptime
+		if ! echo mem > /sys/power/state; then
+			err="echo mem > /sys/power/state failed in round $i"
+			break
+		fi
+		read up1 idle < /proc/uptime
+		echo "L2: S3 round $i: back after $(awk "BEGIN{print $up1 - $up0}") s of uptime"
+	done
+	n=$(dmesg | grep -c 'ACPI: PM: Low-level resume complete')
+	if [ -z "$err" ] && [ "$n" = "$e2es3" ]; then
+		check s3 PASS "$n suspend(s) to RAM, woken by the RTC alarm: $(dmesg | grep -c 'PM: suspend exit') 'PM: suspend exit'"
+	else
+		check s3 FAIL "${err:-$n of $e2es3 resumes in dmesg}; $(dmesg | grep -E 'PM:|ACPI' | tail -n 3 | tr '\n' '|')"
 	fi
 fi
 

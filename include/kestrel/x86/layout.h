@@ -44,6 +44,15 @@
 #define X86_RTC_IRQ		8
 #define X86_CPU_HOTPLUG_PORT	0x514		/* test device: add a vCPU */
 /*
+ * ACPI fixed hardware (docs/acpi-pm.md): ICH9's PM block (PM1a_EVT at +0,
+ * PM1a_CNT at +4, PM_TMR at +8), the SCI (level, active high: the MADT
+ * overrides ISA IRQ 9 so) and the FACS, right after the RSDP in the
+ * firmware area the e820 map reserves.
+ */
+#define X86_ACPI_PM_PORT	0x600		/* 12 ports */
+#define X86_ACPI_SCI_IRQ	9
+#define X86_ACPI_FACS_GPA	0xe0040ULL
+/*
  * virtio-mmio device n raises X86_VIRTIO_MMIO_IRQ0 + n % X86_VIRTIO_MMIO_NR_IRQS:
  * ISA lines 10..15 default to edge/active-high, which is what irqfd gives.
  * Devices past the sixth share a line (src/arch/x86/machine.c places them).

@@ -1,21 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ACPI tables (ACPI 6.5): RSDP -> XSDT -> { FADT -> DSDT, MADT }.
+ * ACPI tables (ACPI 6.5): RSDP -> XSDT -> { FADT -> FACS, DSDT; MADT }.
  *
- * The platform is "hardware-reduced" (§4.1): no PM1 blocks, no SCI, no PM
- * timer — kestrel emulates none of them. The FADT's reset register is the
- * i8042 command port (write 0xfe), which kestrel's i8042 turns into a reset.
+ * The FADT describes a PC's fixed hardware (§4.8), not a hardware-reduced
+ * platform: the PM1a event and control blocks and the 24-bit PM timer of
+ * kestrel's PM block (src/hw/acpi-pm.c, docs/acpi-pm.md) at
+ * X86_ACPI_PM_PORT, the SCI on ISA IRQ 9, no SMM (SMI_CMD 0: ACPI mode from
+ * power-on), the fixed power button, the CMOS RTC's century byte. The FACS
+ * sits at a fixed place, X86_ACPI_FACS_GPA, right after the RSDP, because
+ * the PM block reads its waking vector there. The DSDT's \_S0, \_S3 and
+ * \_S5 give the SLP_TYP values the PM block implements. The reset register
+ * is the i8042 command port (write 0xfe), which kestrel's i8042 turns into
+ * a reset.
+ *
  * The MADT lists one enabled Local APIC per vCPU (processor UID = APIC ID =
- * 0..n-1), the IOAPIC at X86_IOAPIC_GPA (ID n, GSI base 0), the ISA IRQ0 ->
- * GSI 2 override and LINT1 as NMI. The DSDT has COM1 (PNP0501) and one
- * LNRO0005 device per virtio-mmio window: _HID "LNRO0005", _UID n, _CRS with
- * Memory32Fixed(base, size) and an Extended Interrupt, edge-triggered, active
- * high. Edge, not level: kestrel raises device interrupts through irqfds,
- * which pulse the line; a level-triggered IOAPIC pin fed by pulses without a
- * resample eventfd loses interrupts that arrive while Remote IRR is set. Edge
- * is also what Linux assumes for the same device given by
- * virtio_mmio.device= (an ISA IRQ, edge/high by default). Lines used by more
- * than one device (IRQ numbers wrap, see layout.h) are marked Shared.
+ * 0..n-1), says PCAT_COMPAT only when there is a PIC (the in-kernel
+ * irqchip), the IOAPIC at X86_IOAPIC_GPA (ID n, GSI base 0), the ISA IRQ0 ->
+ * GSI 2 override, the SCI's override (IRQ 9 -> GSI 9, level, active high,
+ * as a PC's firmware gives it) and LINT1 as NMI. The DSDT has COM1
+ * (PNP0501) and one LNRO0005 device per virtio-mmio window: _HID
+ * "LNRO0005", _UID n, _CRS with Memory32Fixed(base, size) and an Extended
+ * Interrupt, edge-triggered, active high. Edge, not level: kestrel raises
+ * device interrupts through irqfds, which pulse the line; a level-triggered
+ * IOAPIC pin fed by pulses without a resample eventfd loses interrupts that
+ * arrive while Remote IRR is set. Edge is also what Linux assumes for the
+ * same device given by virtio_mmio.device= (an ISA IRQ, edge/high by
+ * default). Lines used by more than one device (IRQ numbers wrap, see
+ * layout.h) are marked Shared.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <kestrel/hw.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
@@ -101,15 +113,50 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT (ACPI 6.5)");
 _Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
 _Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
 
-#define FADT_F_PWR_BUTTON	(1u << 4)
-#define FADT_F_SLP_BUTTON	(1u << 5)
+#define FADT_F_WBINVD		(1u << 0)
+#define FADT_F_PROC_C1		(1u << 2)
+#define FADT_F_PWR_BUTTON	(1u << 4)	/* set: no fixed power button */
+#define FADT_F_SLP_BUTTON	(1u << 5)	/* set: no fixed sleep button */
 #define FADT_F_RESET_REG_SUP	(1u << 10)
 #define FADT_F_HW_REDUCED_ACPI	(1u << 20)
 #define FADT_BOOT_VGA_NOT_PRESENT	(1u << 2)
 #define FADT_BOOT_MSI_NOT_SUPPORTED	(1u << 3)
-#define FADT_BOOT_CMOS_RTC_NOT_PRESENT	(1u << 5)
+#define FADT_P_LVL2_NONE	101	/* a latency above 100 us: no C2 */
+#define FADT_P_LVL3_NONE	1001	/* above 1000 us: no C3 */
 #define ACPI_GAS_SYSTEM_IO	1
 #define ACPI_GAS_ACCESS_BYTE	1
+#define ACPI_GAS_ACCESS_WORD	2
+#define ACPI_GAS_ACCESS_DWORD	3
+
+/* §5.2.10: no checksum; 64-byte aligned. */
+struct acpi_facs {
+	char signature[4];
+	le32 length;
+	le32 hardware_signature;
+	le32 firmware_waking_vector;
+	le32 global_lock;
+	le32 flags;
+	le64 x_firmware_waking_vector;
+	u8 version;
+	u8 reserved0[3];
+	le32 ospm_flags;
+	u8 reserved1[24];
+} __packed;
+_Static_assert(sizeof(struct acpi_facs) == ACPI_FACS_LEN, "FACS");
+_Static_assert(offsetof(struct acpi_facs, firmware_waking_vector) == ACPI_FACS_WAKING_VECTOR,
+	       "FACS waking vector, as the PM block reads it");
+_Static_assert(offsetof(struct acpi_facs, x_firmware_waking_vector) == ACPI_FACS_X_WAKING_VECTOR,
+	       "FACS X waking vector");
+
+/* The FACS right after the RSDP (layout.h): the PM block reads it there. */
+#define ACPI_FACS_OFFSET	0x40
+_Static_assert(X86_ACPI_FACS_GPA == X86_BOOT_ACPI_GPA + ACPI_FACS_OFFSET,
+	       "the FACS where the PM block looks for it");
+_Static_assert(ACPI_FACS_OFFSET % 64 == 0, "FACS alignment");
+
+/* MADT interrupt source override flags (§5.2.12.5): polarity, trigger. */
+#define MADT_ISO_ACTIVE_HIGH	0x1
+#define MADT_ISO_LEVEL		(0x3 << 2)
 
 struct acpi_madt {
 	struct acpi_header h;
@@ -200,6 +247,18 @@ static void acpi_seal(u8 *table)
 	h->checksum = x86_acpi_checksum(table, h->length);
 }
 
+/* Name (\@name, Package (4) { @slp_typ, @slp_typ, 0, 0 }) at the root. */
+static void acpi_sleep_package(struct aml *a, const char *name, u8 slp_typ)
+{
+	aml_name_begin(a, name);
+	aml_package_begin(a, 4);
+	aml_integer(a, slp_typ);
+	aml_integer(a, slp_typ);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_pkg_end(a);
+}
+
 static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *b, u32 *off)
 {
 	u8 *scratch = xmalloc(sizeof(b->data)), res[64];
@@ -212,6 +271,10 @@ static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *
 		return -ENOMEM;
 	aml_init(&a, scratch, sizeof(b->data));
 	aml_bytes(&a, &(struct acpi_header){ 0 }, sizeof(struct acpi_header));
+	/* §7.4.2: { PM1a_CNT.SLP_TYP, PM1b_CNT.SLP_TYP, reserved, reserved } */
+	acpi_sleep_package(&a, "_S0_", ACPI_SLP_TYP_S0);
+	acpi_sleep_package(&a, "_S3_", ACPI_SLP_TYP_S3);
+	acpi_sleep_package(&a, "_S5_", ACPI_SLP_TYP_S5);
 	aml_scope_begin(&a, "_SB_");
 
 	aml_device_begin(&a, "COM1");
@@ -271,7 +334,7 @@ static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *
 static int acpi_build_madt(const struct boot_config *cfg, struct x86_acpi_blob *b, u32 *off)
 {
 	u32 len = sizeof(struct acpi_madt) + cfg->nr_cpus * sizeof(struct madt_lapic) +
-		  sizeof(struct madt_ioapic) + sizeof(struct madt_iso) +
+		  sizeof(struct madt_ioapic) + 2 * sizeof(struct madt_iso) +
 		  sizeof(struct madt_lapic_nmi);
 	u8 *t = acpi_alloc(b, "APIC", len, off), *p;
 	struct acpi_madt madt = { 0 };
@@ -281,7 +344,12 @@ static int acpi_build_madt(const struct boot_config *cfg, struct x86_acpi_blob *
 		return -ENOSPC;
 	acpi_header_init(&madt.h, "APIC", len, 5);
 	madt.lapic_address = X86_LAPIC_GPA;
-	madt.flags = MADT_PCAT_COMPAT;
+	/*
+	 * PCAT_COMPAT only with a PIC: Linux (since 6.10, and 6.1.y) trusts
+	 * the flag and skips probe_8259A(), which would otherwise read the
+	 * mask back from port 0x21 and find nothing there.
+	 */
+	madt.flags = cfg->legacy_pic ? MADT_PCAT_COMPAT : 0;
 	memcpy(t, &madt, sizeof(madt));
 	p = t + sizeof(madt);
 	for (i = 0; i < cfg->nr_cpus; i++) {
@@ -294,6 +362,8 @@ static int acpi_build_madt(const struct boot_config *cfg, struct x86_acpi_blob *
 		struct madt_ioapic io = { MADT_IOAPIC, sizeof(io), cfg->nr_cpus, 0,
 					  X86_IOAPIC_GPA, 0 };
 		struct madt_iso iso = { MADT_ISO, sizeof(iso), 0 /* ISA */, 0, 2, 0 };
+		struct madt_iso sci = { MADT_ISO, sizeof(sci), 0, X86_ACPI_SCI_IRQ,
+					X86_ACPI_SCI_IRQ, MADT_ISO_ACTIVE_HIGH | MADT_ISO_LEVEL };
 		/* all processors, active high (01), edge (01 << 2), LINT1 */
 		struct madt_lapic_nmi nmi = { MADT_LAPIC_NMI, sizeof(nmi), 0xff, 0x5, 1 };
 
@@ -301,31 +371,84 @@ static int acpi_build_madt(const struct boot_config *cfg, struct x86_acpi_blob *
 		p += sizeof(io);
 		memcpy(p, &iso, sizeof(iso));
 		p += sizeof(iso);
+		memcpy(p, &sci, sizeof(sci));
+		p += sizeof(sci);
 		memcpy(p, &nmi, sizeof(nmi));
 	}
 	acpi_seal(t);
 	return 0;
 }
 
-static int acpi_build_fadt(struct x86_acpi_blob *b, u64 dsdt_gpa, u32 *off)
+/* A System I/O Generic Address of @bits at @port. */
+static struct acpi_gas acpi_gas_io(u16 port, u8 bits, u8 access)
+{
+	return (struct acpi_gas){ ACPI_GAS_SYSTEM_IO, bits, 0, access, port };
+}
+
+static int acpi_build_fadt(struct x86_acpi_blob *b, u64 dsdt_gpa, u64 facs_gpa, u32 *off)
 {
 	u8 *t = acpi_alloc(b, "FACP", sizeof(struct acpi_fadt), off);
 	struct acpi_fadt f = { 0 };
+	const u16 pm = X86_ACPI_PM_PORT;
 
 	if (!t)
 		return -ENOSPC;
 	acpi_header_init(&f.h, "FACP", sizeof(f), 6);
 	f.minor_revision = 5;
-	f.flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP |
-		  FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
-	f.iapc_boot_arch = FADT_BOOT_VGA_NOT_PRESENT | FADT_BOOT_MSI_NOT_SUPPORTED |
-			   FADT_BOOT_CMOS_RTC_NOT_PRESENT;
-	f.reset_reg = (struct acpi_gas){ ACPI_GAS_SYSTEM_IO, 8, 0, ACPI_GAS_ACCESS_BYTE,
-					 X86_I8042_CMD_PORT };
+	f.firmware_ctrl = facs_gpa;	/* below 4 GiB: X_FIRMWARE_CTRL stays 0 */
+	f.sci_int = X86_ACPI_SCI_IRQ;
+	/* SMI_CMD, ACPI_ENABLE, ACPI_DISABLE 0: no SMM, always in ACPI mode */
+	f.pm1a_evt_blk = pm + ACPI_PM1_STS;
+	f.pm1a_cnt_blk = pm + ACPI_PM1_CNT;
+	f.pm_tmr_blk = pm + ACPI_PM_TMR;
+	f.pm1_evt_len = ACPI_PM1_EVT_LEN;
+	f.pm1_cnt_len = ACPI_PM1_CNT_LEN;
+	f.pm_tmr_len = ACPI_PM_TMR_LEN;
+	f.p_lvl2_lat = FADT_P_LVL2_NONE;
+	f.p_lvl3_lat = FADT_P_LVL3_NONE;
+	f.century = RTC_REG_CENTURY;
+	/* No PWR_BUTTON flag: the power button is PM1's fixed one. */
+	f.flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP;
+	f.iapc_boot_arch = FADT_BOOT_VGA_NOT_PRESENT | FADT_BOOT_MSI_NOT_SUPPORTED;
+	f.reset_reg = acpi_gas_io(X86_I8042_CMD_PORT, 8, ACPI_GAS_ACCESS_BYTE);
 	f.reset_value = 0xfe;
 	f.x_dsdt = dsdt_gpa;
+	f.x_pm1a_evt_blk = acpi_gas_io(f.pm1a_evt_blk, ACPI_PM1_EVT_LEN * 8, ACPI_GAS_ACCESS_WORD);
+	f.x_pm1a_cnt_blk = acpi_gas_io(f.pm1a_cnt_blk, ACPI_PM1_CNT_LEN * 8, ACPI_GAS_ACCESS_WORD);
+	f.x_pm_tmr_blk = acpi_gas_io(f.pm_tmr_blk, ACPI_PM_TMR_LEN * 8, ACPI_GAS_ACCESS_DWORD);
 	memcpy(t, &f, sizeof(f));
 	acpi_seal(t);
+	return 0;
+}
+
+/*
+ * The FACS at ACPI_FACS_OFFSET. Its hardware signature changes with the
+ * machine's configuration (vCPUs, virtio devices), as §5.2.10 asks, so an
+ * OS can tell a resume from S4 on different hardware.
+ */
+static int acpi_build_facs(const struct boot_config *cfg, struct x86_acpi_blob *b)
+{
+	struct acpi_facs facs = { .length = sizeof(facs), .version = 2 };
+	u32 hash = 2166136261u;		/* FNV-1a */
+	u32 off = ALIGN_UP(b->size, 64u);
+	struct x86_acpi_table *t;
+
+	if (off != ACPI_FACS_OFFSET || b->nr_tables == X86_ACPI_MAX_TABLES)
+		return -ENOSPC;
+	hash = (hash ^ cfg->nr_cpus) * 16777619u;
+	for (unsigned int i = 0; i < cfg->nr_mmio_devs; i++) {
+		hash = (hash ^ (u32)cfg->mmio_devs[i].base) * 16777619u;
+		hash = (hash ^ cfg->mmio_devs[i].irq) * 16777619u;
+	}
+	memcpy(facs.signature, "FACS", 4);
+	/* 7-bit bytes: iasl reads these as a table header's OEM ID and warns otherwise */
+	facs.hardware_signature = hash & 0x7f7f7f7fu;
+	t = &b->tables[b->nr_tables++];
+	memcpy(t->sig, "FACS", 5);
+	t->offset = off;
+	t->length = sizeof(facs);
+	memcpy(b->data + off, &facs, sizeof(facs));
+	b->size = off + sizeof(facs);
 	return 0;
 }
 
@@ -354,12 +477,14 @@ int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob
 	b->nr_tables = 0;
 	if (!acpi_alloc(b, "RSDP", sizeof(rsdp), &rsdp_off))
 		return -ENOSPC;
+	if (acpi_build_facs(cfg, b))
+		return -ENOSPC;
 	xsdt_len = sizeof(xsdt) + sizeof(entries);
 	if (!acpi_alloc(b, "XSDT", xsdt_len, &xsdt_off))
 		return -ENOSPC;
 	ret = acpi_build_dsdt(cfg, b, &dsdt_off);
 	if (!ret)
-		ret = acpi_build_fadt(b, base + dsdt_off, &fadt_off);
+		ret = acpi_build_fadt(b, base + dsdt_off, base + ACPI_FACS_OFFSET, &fadt_off);
 	if (!ret)
 		ret = acpi_build_madt(cfg, b, &madt_off);
 	if (ret == -ENOMEM) {

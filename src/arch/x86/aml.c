@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * A small AML encoder (ACPI 6.5 §20, "ACPI Machine Language Specification")
- * for kestrel's DSDT: scopes, devices, names, integers, strings, buffers and
- * the few resource descriptors (§6.4) virtio-mmio and the UART need. Writes
+ * for kestrel's DSDT: scopes, devices, names, integers, strings, buffers,
+ * packages and the few resource descriptors (§6.4) virtio-mmio and the UART need. Writes
  * into a caller's fixed buffer; running out of room sets @overflow and
  * aml_finish() reports it, so builders need no error checks per call.
  */
@@ -19,6 +19,7 @@
 #define AML_QWORD_PREFIX	0x0e
 #define AML_SCOPE_OP		0x10
 #define AML_BUFFER_OP		0x11
+#define AML_PACKAGE_OP		0x12
 #define AML_EXT_OP_PREFIX	0x5b
 #define AML_DEVICE_OP		0x82	/* after AML_EXT_OP_PREFIX */
 #define AML_ROOT_CHAR		0x5c
@@ -171,6 +172,14 @@ void aml_buffer(struct aml *a, const struct aml *contents)
 	aml_integer(a, contents->len);
 	aml_bytes(a, contents->buf, contents->len);
 	aml_pkg_end(a);
+}
+
+/* Package (n) { ... }: the caller emits @nr_elements objects, then aml_pkg_end(). */
+void aml_package_begin(struct aml *a, u8 nr_elements)
+{
+	aml_byte(a, AML_PACKAGE_OP);
+	aml_pkg_begin(a);
+	aml_byte(a, nr_elements);
 }
 
 /* EISAID("ABC1234") as the compressed 32-bit integer (§6.1.5). */

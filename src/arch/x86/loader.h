@@ -274,6 +274,7 @@ void aml_scope_begin(struct aml *a, const char *path);
 void aml_device_begin(struct aml *a, const char *seg);
 void aml_name_begin(struct aml *a, const char *seg);
 void aml_buffer(struct aml *a, const struct aml *contents);
+void aml_package_begin(struct aml *a, u8 nr_elements);
 u32 aml_eisaid(const char *id);
 void aml_res_mem32_fixed(struct aml *a, bool rw, u32 base, u32 size);
 void aml_res_ext_irq(struct aml *a, u32 irq, bool edge, bool active_low, bool shared);

@@ -47,7 +47,8 @@ extern const unsigned char kestrel_default_guest_end[];
  * @pong: the PONG test device
  * @boottimer: the boot-time marker page
  * @cpuhotplug: the vCPU hot-plug test port
- * @rtc: the CMOS real-time clock
+ * @acpi_pm: the ACPI PM block (PM1a event/control, PM timer, S3/S5)
+ * @rtc: the CMOS real-time clock, its alarm wired to @acpi_pm
  * @testdev: QEMU's pc-testdev, when asked for
  * @sigthread: takes SIGINT/SIGTERM (valid when @sigthread_started)
  * @sigthread_started: @sigthread runs
@@ -64,6 +65,7 @@ struct machine {
 	struct pong *pong;
 	struct boottimer *boottimer;
 	struct cpuhotplug *cpuhotplug;
+	struct acpi_pm *acpi_pm;
 	struct rtc *rtc;
 	struct testdev *testdev;
 	pthread_t sigthread;
@@ -188,6 +190,7 @@ static int machine_load_guest(struct machine *m, const struct machine_config *cf
 		.modules = cfg->modules,
 		.nr_modules = cfg->nr_modules,
 		.nr_cpus = cfg->nr_cpus,
+		.legacy_pic = cfg->irqchip == VM_IRQCHIP_KERNEL,
 		.mmio_devs = m->nr_virtio ? m->virtio : NULL,
 		.nr_mmio_devs = m->nr_virtio,
 	};
@@ -229,9 +232,16 @@ static int machine_create_platform(struct machine *m, const struct machine_confi
 	if (!ret)
 		ret = machine_fail(cpuhotplug_create(m->vm, X86_CPU_HOTPLUG_PORT, &m->cpuhotplug),
 				   "cpu hot-plug device");
+	/* The PM block before the RTC, whose alarm it takes (and outlives). */
+	if (!ret)
+		ret = machine_fail(acpi_pm_create(m->vm, X86_ACPI_PM_PORT, X86_ACPI_SCI_IRQ,
+						  X86_ACPI_FACS_GPA, &m->acpi_pm),
+				   "ACPI PM block");
 	if (!ret)
 		ret = machine_fail(rtc_create(m->vm, X86_RTC_PORT, X86_RTC_IRQ, &m->rtc),
 				   "real-time clock");
+	if (!ret)
+		rtc_connect_alarm(m->rtc, acpi_pm_rtc_input(m->acpi_pm));
 	if (!ret && cfg->testdev)
 		ret = machine_fail(testdev_create(m->vm, &m->testdev), "test device");
 	return ret;
@@ -330,6 +340,7 @@ void machine_destroy(struct machine *m)
 	}
 	testdev_destroy(m->testdev);
 	rtc_destroy(m->rtc);
+	acpi_pm_destroy(m->acpi_pm);
 	cpuhotplug_destroy(m->cpuhotplug);
 	boottimer_destroy(m->boottimer);
 	pong_destroy(m->pong);
@@ -346,7 +357,10 @@ void machine_destroy(struct machine *m)
 int machine_dump_tables(const struct machine_config *cfg, const char *dir)
 {
 	struct boot_mmio_dev slots[X86_VIRTIO_MMIO_MAX];
-	struct boot_config bcfg = { .nr_cpus = cfg->nr_cpus };
+	struct boot_config bcfg = {
+		.nr_cpus = cfg->nr_cpus,
+		.legacy_pic = cfg->irqchip == VM_IRQCHIP_KERNEL,
+	};
 	int ret;
 
 	ret = machine_place_virtio(cfg->devs, slots, &bcfg.nr_mmio_devs);

@@ -2,8 +2,10 @@
 /*
  * ACPI tables, AML and the MP table: checksums, the MADT lists every vCPU,
  * the DSDT every virtio-mmio device with its window and interrupt, the MP
- * table every processor; and ACPICA's disassembler (iasl -d, Debian
- * acpica-tools) reads every table kestrel dumps without an error.
+ * table every processor; the FADT's PM blocks, timer, SCI and FACS are the
+ * PM block's (docs/acpi-pm.md), the DSDT's \_S0/\_S3/\_S5 give its SLP_TYP
+ * values; and ACPICA's disassembler (iasl -d, Debian acpica-tools) reads
+ * every table kestrel dumps without an error and sees the same.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <kestrel/boot.h>
+#include <kestrel/hw.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
@@ -36,6 +39,14 @@ static u32 get32(const u8 *p)
 	u32 v;
 
 	memcpy(&v, p, 4);
+	return v;
+}
+
+static u16 get16(const u8 *p)
+{
+	u16 v;
+
+	memcpy(&v, p, 2);
 	return v;
 }
 
@@ -73,8 +84,8 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 {
 	struct boot_mmio_dev devs[X86_VIRTIO_MMIO_MAX];
 	struct boot_config cfg = { .nr_cpus = nr_cpus, .mmio_devs = devs, .nr_mmio_devs = nr_devs };
-	const struct x86_acpi_table *rsdp, *xsdt, *fadt, *madt, *dsdt;
-	unsigned int i, lapics = 0, ioapics = 0, isos = 0;
+	const struct x86_acpi_table *rsdp, *xsdt, *fadt, *madt, *dsdt, *facs;
+	unsigned int i, lapics = 0, ioapics = 0, isos = 0, scis = 0;
 	const u8 *d = blob.data, *p, *end;
 	char err[128] = "";
 	bool sums = true;
@@ -89,13 +100,17 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 	fadt = find("FACP");
 	madt = find("APIC");
 	dsdt = find("DSDT");
+	facs = find("FACS");
 	if (check_nonnull(rsdp))
 		check_eq(rsdp->offset, 0);
+	if (check_nonnull(facs))
+		check_eq(X86_BOOT_ACPI_GPA + facs->offset, X86_ACPI_FACS_GPA);
 	check_nonnull(xsdt);
 	check_nonnull(fadt);
 	check_nonnull(madt);
 	check_nonnull(dsdt);
-	if (!report_checks("RSDP first, then XSDT, FACP, APIC, DSDT"))
+	if (!report_checks("RSDP first, the FACS at %#llx, then XSDT, FACP, APIC, DSDT",
+			   (unsigned long long)X86_ACPI_FACS_GPA))
 		goto out;
 	check_mem(d, "RSD PTR ", 8);
 	check_eq(x86_acpi_checksum(d, 20), 0);
@@ -107,18 +122,60 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 		const struct x86_acpi_table *t = &blob.tables[i];
 
 		if (get32(d + t->offset + 4) != t->length ||
-		    x86_acpi_checksum(d + t->offset, t->length) != 0)
+		    (t != facs && x86_acpi_checksum(d + t->offset, t->length) != 0))
 			sums = false;
 	}
-	report(sums, "every table's length and checksum");
+	report(sums, "every table's length and checksum (the FACS has none)");
+	p = d + facs->offset;
+	check_mem(p, "FACS", 4);
+	check_eq(get32(p + 4), 64);
+	check_eq(facs->offset % 64, 0);
+	check_eq(get32(p + ACPI_FACS_WAKING_VECTOR), 0);
+	check_eq(get32(p + 16), 0);	/* global lock free */
+	check_eq(get32(p + 20), 0);	/* no S4BIOS, no 64-bit wake */
+	check_eq(get64(p + ACPI_FACS_X_WAKING_VECTOR), 0);
+	check_eq(p[32], 2);
+	report_checks("FACS: 64 bytes, 64-aligned, version 2, vectors 0, lock free, no 64-bit wake");
 	check_eq(get32(d + xsdt->offset + 4), 36 + 16);
 	check_eq(get64(d + xsdt->offset + 36), X86_BOOT_ACPI_GPA + fadt->offset);
 	check_eq(get64(d + xsdt->offset + 44), X86_BOOT_ACPI_GPA + madt->offset);
 	report_checks("XSDT -> FADT, MADT");
-	check_eq(get64(d + fadt->offset + 140), X86_BOOT_ACPI_GPA + dsdt->offset);
-	check_true(get32(d + fadt->offset + 112) & (1u << 20));
-	check_eq(d[fadt->offset + 8], 6);
-	report_checks("FADT rev 6, HW-reduced, X_DSDT -> DSDT");
+	p = d + fadt->offset;
+	check_eq(get64(p + 140), X86_BOOT_ACPI_GPA + dsdt->offset);
+	check_eq(get32(p + 36), X86_ACPI_FACS_GPA);	/* FIRMWARE_CTRL */
+	check_eq(get64(p + 132), 0);			/* X_FIRMWARE_CTRL */
+	check_false(get32(p + 112) & (1u << 20));	/* HW_REDUCED_ACPI */
+	check_eq(p[8], 6);
+	report_checks("FADT rev 6, not HW-reduced, X_DSDT -> DSDT, FIRMWARE_CTRL -> FACS");
+	check_eq(get16(p + 46), X86_ACPI_SCI_IRQ);
+	check_eq(get32(p + 48), 0);			/* SMI_CMD: no SMM */
+	check_eq(get32(p + 56), X86_ACPI_PM_PORT + ACPI_PM1_STS);
+	check_eq(get32(p + 60), 0);			/* no PM1b */
+	check_eq(get32(p + 64), X86_ACPI_PM_PORT + ACPI_PM1_CNT);
+	check_eq(get32(p + 76), X86_ACPI_PM_PORT + ACPI_PM_TMR);
+	check_eq(get32(p + 80), 0);			/* no GPE0 */
+	check_eq(p[88], 4);
+	check_eq(p[89], 2);
+	check_eq(p[91], 4);
+	check_false(get32(p + 112) & (1u << 8));	/* TMR_VAL_EXT: 24 bits */
+	check_false(get32(p + 112) & (1u << 4));	/* PWR_BUTTON: the fixed one */
+	check_false(get32(p + 112) & (1u << 6));	/* FIX_RTC: RTC_STS in PM1 */
+	check_eq(p[108], RTC_REG_CENTURY);
+	check_false(get16(p + 109) & (1u << 5));	/* CMOS RTC present */
+	report_checks("FADT: SCI 9, SMI_CMD 0, PM1a_EVT/CNT and PM_TMR at %#x/%#x/%#x, 24-bit timer, fixed power button, century %#x",
+		      X86_ACPI_PM_PORT + ACPI_PM1_STS, X86_ACPI_PM_PORT + ACPI_PM1_CNT,
+		      X86_ACPI_PM_PORT + ACPI_PM_TMR, RTC_REG_CENTURY);
+	/* X_PM1a_EVT_BLK 148, X_PM1a_CNT_BLK 172, X_PM_TMR_BLK 208: the same ports */
+	check_eq(p[148], 1);
+	check_eq(p[149], 32);
+	check_eq(get64(p + 152), X86_ACPI_PM_PORT + ACPI_PM1_STS);
+	check_eq(p[172], 1);
+	check_eq(p[173], 16);
+	check_eq(get64(p + 176), X86_ACPI_PM_PORT + ACPI_PM1_CNT);
+	check_eq(p[208], 1);
+	check_eq(p[209], 32);
+	check_eq(get64(p + 212), X86_ACPI_PM_PORT + ACPI_PM_TMR);
+	report_checks("FADT: the X_ Generic Addresses name the same System I/O blocks");
 	check_eq(d[fadt->offset + 116], 1);
 	check_eq(get64(d + fadt->offset + 120), X86_I8042_CMD_PORT);
 	check_eq(d[fadt->offset + 128], 0xfe);
@@ -127,6 +184,7 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 	p = d + madt->offset + 44;
 	end = d + madt->offset + madt->length;
 	report_eq(get32(d + madt->offset + 36), X86_LAPIC_GPA, "MADT LAPIC address");
+	report_eq(get32(d + madt->offset + 40), 0, "MADT: no PCAT_COMPAT without a PIC");
 	while (p + 2 <= end && p[1] >= 2) {
 		if (p[0] == 0 && p[2] == lapics && p[3] == lapics && (get32(p + 4) & 1))
 			lapics++;
@@ -135,13 +193,31 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 			ioapics++;
 		if (p[0] == 2 && p[3] == 0 && get32(p + 4) == 2)
 			isos++;
+		if (p[0] == 2 && p[2] == 0 && p[3] == X86_ACPI_SCI_IRQ &&
+		    get32(p + 4) == X86_ACPI_SCI_IRQ && get16(p + 8) == 0x000d)
+			scis++;
 		p += p[1];
 	}
 	report_eq(p, end, "MADT entries walk to the end");
 	report_eq(lapics, nr_cpus, "MADT: %u enabled Local APICs, UID = APIC ID = 0..n-1", lapics);
 	check_eq(ioapics, 1);
 	check_eq(isos, 1);
-	report_checks("MADT: IOAPIC at GSI 0, IRQ0 -> GSI2 override");
+	check_eq(scis, 1);
+	report_checks("MADT: IOAPIC at GSI 0, IRQ0 -> GSI2 override, SCI IRQ9 -> GSI9 level/high");
+	{
+		/* Name (_Sx_, Package (4) { typ, typ, 0, 0 }) */
+		static const u8 s0[] = { 0x08, '_', 'S', '0', '_', 0x12, 0x06, 4, 0, 0, 0, 0 };
+		static const u8 s3[] = { 0x08, '_', 'S', '3', '_', 0x12, 0x08, 4,
+					 0x0a, ACPI_SLP_TYP_S3, 0x0a, ACPI_SLP_TYP_S3, 0, 0 };
+		static const u8 s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 4,
+					 0x0a, ACPI_SLP_TYP_S5, 0x0a, ACPI_SLP_TYP_S5, 0, 0 };
+
+		check_eq(count_bytes(d + dsdt->offset, dsdt->length, s0, sizeof(s0)), 1);
+		check_eq(count_bytes(d + dsdt->offset, dsdt->length, s3, sizeof(s3)), 1);
+		check_eq(count_bytes(d + dsdt->offset, dsdt->length, s5, sizeof(s5)), 1);
+		report_checks("DSDT: \\_S0 {0}, \\_S3 {%u}, \\_S5 {%u}, the PM block's SLP_TYP values",
+			      ACPI_SLP_TYP_S3, ACPI_SLP_TYP_S5);
+	}
 
 	report_eq(count_bytes(d + dsdt->offset, dsdt->length, "LNRO0005", 9), nr_devs,
 		  "DSDT: %u LNRO0005 devices", nr_devs);
@@ -161,6 +237,17 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 	report_eq(i, nr_devs, "DSDT: every device's Memory32Fixed and edge interrupt");
 out:
 	report_prefix_pop();
+}
+
+/* With the in-kernel irqchip there is a PIC, and the MADT says so. */
+static void check_pcat(void)
+{
+	struct boot_config cfg = { .nr_cpus = 1, .legacy_pic = true };
+	const struct x86_acpi_table *madt;
+
+	if (report_eq(x86_acpi_build(&cfg, X86_BOOT_ACPI_GPA, &blob, NULL, 0), 0,
+		      "tables with a PIC") && report_nonnull(madt = find("APIC"), "MADT"))
+		report_eq(get32(blob.data + madt->offset + 40), 1, "MADT: PCAT_COMPAT with a PIC");
 }
 
 static void check_aml(void)
@@ -244,6 +331,22 @@ out:
 	report_prefix_pop();
 }
 
+/* Whether iasl's disassembly @dir/@sig.dsl has a line holding @text. */
+static bool dsl_has(const char *dir, const char *sig, const char *text)
+{
+	char path[512], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.dsl", dir, sig);
+	f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, text);
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 {
 	struct boot_mmio_dev devs[X86_VIRTIO_MMIO_MAX];
@@ -253,7 +356,7 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 	 * first bytes are not an SDT header, and the RSDP has none; its
 	 * checksums are checked above.
 	 */
-	static const char *const sigs[] = { "XSDT", "FACP", "APIC", "DSDT" };
+	static const char *const sigs[] = { "XSDT", "FACP", "FACS", "APIC", "DSDT" };
 	char dir[] = "/tmp/kestrel-acpi.XXXXXX", cmd[1024], line[512];
 	unsigned int i, lnro = 0, lapic = 0, bases = 0;
 	FILE *f;
@@ -309,6 +412,21 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 	check_eq(lnro, nr_devs);
 	check_eq(bases, nr_devs);
 	report_checks("iasl sees %u LNRO0005 devices, %u bases", lnro, bases);
+	check_true(dsl_has(dir, "FACP", "PM1A Event Block Address : 00000600"));
+	check_true(dsl_has(dir, "FACP", "PM1A Control Block Address : 00000604"));
+	check_true(dsl_has(dir, "FACP", "PM Timer Block Address : 00000608"));
+	check_true(dsl_has(dir, "FACP", "SCI Interrupt : 0009"));
+	check_true(dsl_has(dir, "FACP", "SMI Command Port : 00000000"));
+	check_true(dsl_has(dir, "FACP", "FACS Address : 000E0040"));
+	check_true(dsl_has(dir, "FACP", "Hardware Reduced (V5) : 0"));
+	check_true(dsl_has(dir, "FACP", "32-bit PM Timer (V1) : 0"));
+	check_true(dsl_has(dir, "FACP", "Control Method Power Button (V1) : 0"));
+	check_true(dsl_has(dir, "FACS", "32 Firmware Waking Vector : 00000000"));
+	check_true(dsl_has(dir, "DSDT", "Name (_S3, Package (0x04)"));
+	check_true(dsl_has(dir, "DSDT", "Name (_S5, Package (0x04)"));
+	check_true(dsl_has(dir, "APIC", "Source : 09"));
+	check_true(dsl_has(dir, "APIC", "Flags (decoded below) : 000D"));
+	report_checks("iasl sees the PM blocks at 0x600/0x604/0x608, SCI 9 (level, high), no SMM, the FACS, \\_S3, \\_S5");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
 		report_info("could not remove %s", dir);
@@ -321,6 +439,7 @@ int main(void)
 	check_tables(1, 0);
 	check_tables(4, 3);
 	check_tables(VM_MAX_VCPUS, X86_VIRTIO_MMIO_MAX);
+	check_pcat();
 	check_aml();
 	check_mptable(1);
 	check_mptable(VM_MAX_VCPUS);
