@@ -7,6 +7,7 @@
  * waits for or by a LAPIC timer tick that bounds the wait.
  */
 #include "x86/smp.h"
+#include "x86/acpi.h"
 #include "x86/apic.h"
 #include "x86/desc.h"
 #include "x86/processor.h"
@@ -46,59 +47,11 @@ bool cpu_online(unsigned int cpu)
 
 /* ---- how many CPUs: kestrel's hot-plug port, else the ACPI MADT ---------- */
 
-struct acpi_header {
-	char sig[4];
-	u32 length;
-	u8 revision, checksum;
-	char oem[6], oem_table[8];
-	u32 oem_rev, creator, creator_rev;
-} __attribute__((packed));
-
-static const u8 *rsdp_find(void)
-{
-	u64 ebda = (u64)(*(volatile u16 *)phys_ptr(0x40e)) << 4;
-	static const u64 sig = 0x2052545020445352ull;	/* "RSD PTR " */
-
-	if (ebda >= 0x80000 && ebda < 0xa0000)
-		for (u64 a = ebda; a < ebda + 1024; a += 16)
-			if (*(const u64 *)phys_ptr(a) == sig)
-				return phys_ptr(a);
-	for (u64 a = 0xe0000; a < 0x100000; a += 16)
-		if (*(const u64 *)phys_ptr(a) == sig)
-			return phys_ptr(a);
-	return NULL;
-}
-
 static unsigned int madt_count_cpus(void)
 {
-	const u8 *rsdp = rsdp_find();
-	const struct acpi_header *root, *madt = NULL;
-	unsigned int n = 0, entry_size;
-	u64 root_addr;
+	const struct acpi_header *madt = acpi_find_table("APIC");
+	unsigned int n = 0;
 
-	if (!rsdp)
-		return 0;
-	if (rsdp[15] >= 2 && *(const u64 *)(rsdp + 24)) {
-		root_addr = *(const u64 *)(rsdp + 24);
-		entry_size = 8;
-	} else {
-		root_addr = *(const u32 *)(rsdp + 16);
-		entry_size = 4;
-	}
-	if (!root_addr || root_addr >= 0x100000000ull)
-		return 0;
-	root = phys_ptr(root_addr);
-	for (u32 off = sizeof(*root); off + entry_size <= root->length && off < 4096;
-	     off += entry_size) {
-		const u8 *e = (const u8 *)root + off;
-		u64 t = entry_size == 8 ? *(const u64 *)e : *(const u32 *)e;
-
-		if (t && t < 0x100000000ull &&
-		    !memcmp(((const struct acpi_header *)phys_ptr(t))->sig, "APIC", 4)) {
-			madt = phys_ptr(t);
-			break;
-		}
-	}
 	if (!madt || madt->length > 65536)
 		return 0;
 	for (u32 off = sizeof(*madt) + 8; off + 2 <= madt->length;) {
@@ -182,6 +135,13 @@ unsigned int smp_init(void)
 			       (TRAMPOLINE_ADDR >> 12), 0);
 	apic_wait_count(&nr_online, want, BRINGUP_TIMEOUT_MS / 2);
 	return cpu_count();
+}
+
+void smp_forget_aps(void)
+{
+	for (unsigned int i = 1; i < MAX_CPUS; i++)
+		online[i] = false;
+	WRITE_ONCE(nr_online, 1);
 }
 
 bool smp_boot_cpu(unsigned int id)

@@ -44,6 +44,14 @@ unsigned int smp_init(void);
  */
 bool smp_boot_cpu(unsigned int apic_id);
 
+/*
+ * smp_forget_aps() - count every AP offline again, as after a platform reset
+ * of the processors (an ACPI S3 wake puts them back in wait-for-INIT), so
+ * that smp_boot_cpu() starts them afresh. Requests posted to them stay in
+ * their mailboxes and run once they are up.
+ */
+void smp_forget_aps(void);
+
 /* Run @fn(@arg) on @cpu and wait for it to return. */
 void on_cpu(unsigned int cpu, void (*fn)(void *), void *arg);
 /* Same, without waiting. */

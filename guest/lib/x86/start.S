@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Guest start-up: Multiboot v1 entry in 32-bit protected mode, the switch to
- * long mode, the AP trampoline, interrupt entry stubs and the way back from
- * ring 3.
+ * long mode, the AP trampoline, the ACPI S3 waking vector, interrupt entry
+ * stubs and the way back from ring 3.
  *
  * Supervisor code is emulated one instruction at a time on PVM hosts, so
  * everything that can be computed at build time is: the page tables (4 GiB
@@ -83,8 +83,8 @@ _start32:
 	/* Same path as the APs from here. */
 	jmp	enter_long_mode
 
-	.globl enter_long_mode
-enter_long_mode:
+/* From 32-bit protected mode with the GDT loaded: paging on, long mode. */
+.macro long_mode_on
 	mov	$KERNEL_DS, %eax
 	mov	%eax, %ds
 	mov	%eax, %es
@@ -101,16 +101,26 @@ enter_long_mode:
 	mov	%cr0, %eax
 	or	$0x80000001, %eax	/* PG | PE */
 	mov	%eax, %cr0
-	ljmp	$KERNEL_CS, $start64
+.endm
 
-	.code64
-start64:
+/* In 64-bit mode: the data segments null, as long mode wants them. */
+.macro null_data_segments
 	xor	%eax, %eax
 	mov	%eax, %ds
 	mov	%eax, %es
 	mov	%eax, %ss
 	mov	%eax, %fs
 	mov	%eax, %gs
+.endm
+
+	.globl enter_long_mode
+enter_long_mode:
+	long_mode_on
+	ljmp	$KERNEL_CS, $start64
+
+	.code64
+start64:
+	null_data_segments
 	/* This CPU's stack from its APIC ID (CPUID.1:EBX[31:24]). */
 	mov	$1, %eax
 	cpuid
@@ -159,6 +169,91 @@ trampoline_end:
 	.code32
 ap_start32:
 	jmp	enter_long_mode
+
+/*
+ * ---- ACPI S3 waking vector: copied below 1 MiB (acpi_wake_install()) ------
+ * The firmware enters it in real mode at CS:IP = vector >> 4 : vector & 0xf
+ * (ACPI 6.5 §5.2.10), every register otherwise at its reset value. It finds
+ * where it runs, notes the CS and IP it got (wake_seen_cs/_ip, in its copy),
+ * and goes to long mode, to wake64, which returns a second time from the
+ * acpi_wake_save() that saved the context. Its stack is the top of the 4 KiB
+ * page the vector's segment starts in: the copy's own page.
+ */
+	.code16
+	.globl wake_start, wake_end, wake_seen_cs, wake_seen_ip
+wake_start:
+	cli
+	mov	%cs, %ax
+	mov	%ax, %ds
+	mov	%ax, %ss
+	mov	$0x1000, %sp
+	call	1f
+1:	pop	%bx
+	sub	$(1b - wake_start), %bx		/* IP of wake_start */
+	mov	%ax, wake_seen_cs - wake_start(%bx)
+	mov	%bx, wake_seen_ip - wake_start(%bx)
+	lgdtl	wake_gdt_desc - wake_start(%bx)
+	mov	%cr0, %eax
+	and	$0x9fffffff, %eax		/* CD, NW: set by the reset */
+	or	$1, %eax
+	mov	%eax, %cr0
+	ljmpl	$KERNEL_CS32, $wake_start32
+	.balign 8
+wake_gdt_desc:
+	.word gdt_end - gdt - 1
+	.long gdt
+wake_seen_cs:
+	.word 0
+wake_seen_ip:
+	.word 0xffff
+wake_end:
+
+	.code32
+wake_start32:
+	long_mode_on
+	ljmp	$KERNEL_CS, $wake64
+
+	.code64
+wake64:
+	null_data_segments
+	lgdt	gdt_desc			/* the 64-bit base */
+	mov	wake_ctx + 0(%rip), %rbx
+	mov	wake_ctx + 8(%rip), %rbp
+	mov	wake_ctx + 16(%rip), %r12
+	mov	wake_ctx + 24(%rip), %r13
+	mov	wake_ctx + 32(%rip), %r14
+	mov	wake_ctx + 40(%rip), %r15
+	mov	wake_ctx + 56(%rip), %rsp
+	pushq	wake_ctx + 64(%rip)
+	popfq
+	mov	$1, %eax
+	jmp	*wake_ctx + 48(%rip)
+
+/*
+ * int acpi_wake_save(void): like setjmp(). Returns 0 now, and 1 when the
+ * machine wakes from S3 through the copied wake_start.
+ */
+	.globl acpi_wake_save
+acpi_wake_save:
+	mov	%rbx, wake_ctx + 0(%rip)
+	mov	%rbp, wake_ctx + 8(%rip)
+	mov	%r12, wake_ctx + 16(%rip)
+	mov	%r13, wake_ctx + 24(%rip)
+	mov	%r14, wake_ctx + 32(%rip)
+	mov	%r15, wake_ctx + 40(%rip)
+	mov	(%rsp), %rax
+	mov	%rax, wake_ctx + 48(%rip)	/* return address */
+	lea	8(%rsp), %rax
+	mov	%rax, wake_ctx + 56(%rip)	/* RSP after the return */
+	pushfq
+	popq	wake_ctx + 64(%rip)
+	xor	%eax, %eax
+	ret
+
+	.data
+	.balign 8
+wake_ctx:
+	.fill 9, 8, 0
 
 /* ---- interrupt entry -------------------------------------------------------- */
 	.code64
