@@ -141,6 +141,8 @@ expect 204 "PATCH /vm Resumed"
 if state_is Running; then pass "GET /: Running again"; else fail "GET /: $body"; fi
 call PUT /actions '{"action_type": "FlushMetrics"}'
 expect 204 "FlushMetrics"
+grep -q '"exit_io_out":[1-9]' "$W/metrics" && pass "the metrics count the guest's port writes" ||
+	fail "no vCPU exits in the metrics: $(tail -c 400 "$W/metrics")"
 grep -q '"put_api_requests"' "$W/metrics" && pass "the metrics file has a JSON line" ||
 	fail "metrics: $(head -c 200 "$W/metrics")"
 call PUT /actions '{"action_type": "SendCtrlAltDel"}'
