@@ -268,10 +268,14 @@ static int fc_vmm_resume(struct api_vmm *vmm)
 	return 0;
 }
 
+/* Firecracker's SendCtrlAltDel: the keys on the i8042's keyboard. */
 static int fc_vmm_ctrl_alt_del(struct api_vmm *vmm)
 {
-	/* kestrel's i8042 is a reset line without a keyboard: no key to press. */
-	return -EOPNOTSUPP;
+	int ret = machine_send_ctrl_alt_del(to_fc_vmm(vmm)->m);
+
+	if (!ret)
+		pr_info("SendCtrlAltDel: Ctrl+Alt+Del pressed on the i8042's keyboard");
+	return ret;
 }
 
 static int fc_vmm_stopped_fd(struct api_vmm *vmm)
