@@ -228,8 +228,12 @@ static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *
 	aml_buffer(&a, &r);
 	aml_pkg_end(&a);
 
-	/* The i8042's keyboard: its _CRS is what maps ISA IRQ 1 in Linux (a
-	 * hardware-reduced platform has no legacy IRQs), even with i8042.nopnp. */
+	/*
+	 * The i8042's keyboard. On a hardware-reduced platform Linux has no
+	 * legacy IRQs: GSI 1 gets an IRQ number only through this _CRS, which
+	 * Linux's i8042 reads by PNP (so not with i8042.nopnp, where it asks
+	 * for IRQ 1 and fails with -EINVAL).
+	 */
 	aml_device_begin(&a, "PS2K");
 	aml_name_begin(&a, "_HID");
 	aml_integer(&a, aml_eisaid("PNP0303"));
