@@ -194,7 +194,10 @@ int i8042_create(struct vm *vm, struct i8042 **out);
  */
 int i8042_send_ctrl_alt_del(struct i8042 *i);
 
-/** i8042_destroy() - release the ports and free @i; NULL and half-built ok */
+/**
+ * i8042_destroy() - lower the lines it raised, release the ports, free @i;
+ *	NULL and half-built ok
+ */
 void i8042_destroy(struct i8042 *i);
 
 /* ---- debug-exit port ------------------------------------------------------ */

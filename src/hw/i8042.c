@@ -536,6 +536,7 @@ void i8042_destroy(struct i8042 *i)
 {
 	if (!i)
 		return;
+	i8042_set_irqs(i, false, false);	/* a line it raised stays low */
 	if (i->cmd_registered)
 		iobus_unregister(vm_iobus(i->vm), IO_SPACE_PIO, X86_I8042_CMD_PORT);
 	if (i->data_registered)

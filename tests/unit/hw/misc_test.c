@@ -373,6 +373,11 @@ static void test_i8042_ctrl_alt_del(void)
 	pthread_join(thread, NULL);
 	report_eq(bad, 0, "%u presses from another thread read back in order", t.presses);
 	report_eq(fake_vm_stops(vm), 0, "nothing stops the VM");
+	check_eq(i8042_send_ctrl_alt_del(i), 0);
+	check_true(fake_vm_irq_level(vm, KBD_IRQ));
+	i8042_destroy(i);
+	i = NULL;
+	report_false(fake_vm_irq_level(vm, KBD_IRQ), "destroy lowers the IRQ 1 it raised");
 out_destroy:
 	i8042_destroy(i);
 out:
