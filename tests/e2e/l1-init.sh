@@ -2,7 +2,11 @@
 # L1 /init for the kestrel end-to-end harness (busybox; built into the L1
 # initramfs by tests/e2e/mk-l1-initramfs.sh). Loads kvm + kvm_amd (SVM, which
 # QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
-#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none>
+#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none> [run|fc]
+# run (the default): `kestrel run`. fc: kestrel's Firecracker-compatible mode
+# with --api-sock and --config-file, and once L2 has done its checks,
+# SendCtrlAltDel through the API socket (/bin/l1-fcapi): L2's init must see
+# Ctrl+Alt+Del and reboot.
 # and prints, for the host to parse (tests/e2e/run-l1.py):
 #   E2E-CHECK <case> <check> PASS|FAIL <detail>     one per check
 #   E2E-CASE <case> PASS|FAIL wall=<s> boot_timer_ms=<ms|none> try=<n>
@@ -41,13 +45,13 @@ supports() {   # an option kestrel's help does not mention is reported, not pass
 	echo "$help" | grep -q -- "$1"
 }
 
-BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable no_timer_check nokaslr mitigations=off cryptomgr.notests 8250.nr_uarts=1 rcupdate.rcu_expedited=1 ipv6.disable=1"
+BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux tsc=reliable no_timer_check nokaslr mitigations=off cryptomgr.notests 8250.nr_uarts=1 rcupdate.rcu_expedited=1 ipv6.disable=1"
 [ "${l2verbose:-0}" = 1 ] || BASE="$BASE quiet"
 allok=1
 
-# run_case NAME FLAVOUR KIND CPUS DEVS TRY
+# run_case NAME FLAVOUR KIND CPUS DEVS HOW TRY
 run_case() {
-	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 try=$6
+	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 how=$6 try=$7
 	[ "$devs" = none ] && devs=
 	case $kind in
 	pvh) kern=/l2/$fl/vmlinux ;;
@@ -56,8 +60,8 @@ run_case() {
 	nonce=$(cut -c1-8 /proc/sys/kernel/random/uuid)
 	out=/tmp/out-$name
 	disk=/tmp/disk-$name.img
-	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid
-	nnote= bnote=
+	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad
+	nnote= bnote= spid=
 	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
 	case ",$devs," in *,net,*)
 		if supports --net; then set -- "$@" --net sim; else nnote="kestrel run --help lists no --net"; fi ;;
@@ -69,9 +73,26 @@ run_case() {
 	esac
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce"
-	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $* --cmdline '$cmdline'"
+	set -- "$@" --cmdline "$cmdline"
+	if [ "$how" = fc ]; then
+		sock=/tmp/fc-$name.sock
+		mem=${l2mem:-256M}
+		case $mem in *G) mem=$((${mem%G} * 1024)) ;; *M) mem=${mem%M} ;; esac
+		cat > /tmp/fc-$name.json <<-EOF
+		{"boot-source": {"kernel_image_path": "$kern", "initrd_path": "/l2/$fl/initrd",
+		                 "boot_args": "$cmdline e2eexit=cad"},
+		 "machine-config": {"vcpu_count": $cpus, "mem_size_mib": $mem}}
+		EOF
+		rm -f $sock
+		set -- --api-sock $sock --config-file /tmp/fc-$name.json
+		# Once L2 has done its checks (and set its trap), press the keys.
+		( while [ ! -f /tmp/rc ] && ! grep -q '^L2-DONE' $out 2>/dev/null; do sleep 1; done
+		  [ -f /tmp/rc ] || /bin/l1-fcapi $sock PUT /actions '{"action_type": "SendCtrlAltDel"}' > /tmp/cad 2>&1 ) &
+		spid=$!
+	fi
+	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $*"
 	t0=$(up)
-	( $K "$@" --cmdline "$cmdline" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
+	( $K "$@" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
 	tpid=$!
 	( i=0; while [ $i -lt "${l2timeout:-180}" ] && [ ! -f /tmp/rc ]; do sleep 1; i=$((i + 1)); done
 	  if [ ! -f /tmp/rc ]; then
@@ -84,12 +105,13 @@ run_case() {
 	wpid=$!
 	wait $tpid
 	kill $wpid 2>/dev/null
+	[ -n "$spid" ] && { kill $spid 2>/dev/null; wait $spid 2>/dev/null; }
 	wall=$(dt $t0 $(up))
 	rc=$(cat /tmp/rc 2>/dev/null || echo none)
 	if [ -f /tmp/timedout ] && [ "$try" = 1 ] && [ "${l2retry:-1}" = 1 ]; then
 		echo "E2E-L1: $name timed out (rc=$rc) after $wall s: one retry (TCG nested-SVM flake?)"
 		dmesg | tail -n 5 | sed 's/^/E2E-L1: dmesg: /'
-		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" 2
+		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" "$how" 2
 		return
 	fi
 
@@ -129,6 +151,16 @@ run_case() {
 		fi
 		rm -f $disk ;;
 	esac
+	if [ "$how" = fc ]; then
+		cad=$(head -n 1 /tmp/cad 2>/dev/null | cut -c1-120)
+		if [ "${cad%% *}" = 204 ] && grep -q '^L2-CTRL-ALT-DEL' $out; then
+			chk ctrl-alt-del PASS "PUT /actions SendCtrlAltDel: 204; L2's init got SIGINT from the kernel and rebooted"
+		elif [ "${cad%% *}" = 204 ]; then
+			chk ctrl-alt-del FAIL "PUT /actions SendCtrlAltDel: 204, but L2's init never saw Ctrl+Alt+Del"
+		else
+			chk ctrl-alt-del FAIL "PUT /actions SendCtrlAltDel: '${cad:-not sent: L2 never printed L2-DONE}'"
+		fi
+	fi
 	if [ -f /tmp/timedout ]; then
 		chk exit FAIL "kestrel still running after ${l2timeout:-180} s (killed)"
 	elif [ "$rc" = 0 ] && grep -q '^L2-DONE' $out; then
@@ -146,9 +178,9 @@ run_case() {
 }
 
 if [ -c /dev/kvm ]; then
-	while read -r name fl kind cpus devs; do
+	while read -r name fl kind cpus devs how; do
 		case $name in '' | '#'*) continue ;; esac
-		run_case "$name" "$fl" "$kind" "$cpus" "$devs" 1 </dev/null
+		run_case "$name" "$fl" "$kind" "$cpus" "$devs" "${how:-run}" 1 </dev/null
 	done < /e2e/cases
 fi
 echo "E2E-L1-DONE all=$([ $allok = 1 ] && echo PASS || echo FAIL) l1_uptime=$(up)"

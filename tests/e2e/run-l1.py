@@ -6,10 +6,10 @@ Usage: run-l1.py --cases FILE --log FILE [--timeout S] [--quiet] -- QEMU-COMMAND
 Runs QEMU (its own child, killed by PID at --timeout), writes every console line
 to --log prefixed with host seconds since QEMU started, and echoes the marker
 lines (E2E-*, L2-*, kestrel's boot-timer line, panics) as they come. Then, for
-every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs>"), it
-expects one E2E-CHECK line per check that case implies (init, boot-timer, cpus,
-modules, virtio-mmio, exit; net with net; blk-read and blk-write with blk) and
-an E2E-CASE line; a FAIL or a missing line fails the case. Prints a report and
+every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc]"),
+it expects one E2E-CHECK line per check that case implies (init, boot-timer,
+cpus, modules, virtio-mmio, keyboard, exit; net with net; blk-read and blk-write
+with blk; ctrl-alt-del with fc) and an E2E-CASE line; a FAIL or a missing line fails the case. Prints a report and
 exits 0 only when every case passed (1 otherwise).
 """
 import argparse
@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-ECHO = re.compile(r"E2E-|L2-INIT-REACHED|L2-CHECK|L2-DONE|BOOT-TIMER-MARKER|Kernel panic|"
+ECHO = re.compile(r"E2E-|L2-INIT-REACHED|L2-CHECK|L2-DONE|L2-CTRL-ALT-DEL|BOOT-TIMER-MARKER|Kernel panic|"
                   r"KVM internal error|emulation failure|Call Trace|BUG:|Oops")
 
 
@@ -37,7 +37,7 @@ def main():
     for line in open(a.cases):
         w = line.split()
         if len(w) >= 5 and not w[0].startswith("#"):
-            cases.append(w[:5])
+            cases.append(w[:5] + [w[5] if len(w) > 5 else "run"])
 
     t0 = time.monotonic()
     p = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -92,12 +92,14 @@ def main():
     else:
         print("e2e: L1 never reported loading kvm_amd (L1 boot failed? see the log)")
     npass = 0
-    for name, fl, kind, cpus, devs in cases:
-        want = ["init", "boot-timer", "cpus", "modules", "virtio-mmio"]
+    for name, fl, kind, cpus, devs, how in cases:
+        want = ["init", "boot-timer", "cpus", "modules", "virtio-mmio", "keyboard"]
         if "net" in devs.split(","):
             want.append("net")
         if "blk" in devs.split(","):
             want += ["blk-read", "blk-write"]
+        if how == "fc":
+            want.append("ctrl-alt-del")
         want.append("exit")
         got = checks.get(name, [])
         ok = name in results and results[name][0] == "PASS"
@@ -115,8 +117,9 @@ def main():
                 rows.append((g[1], g[0], g[2]))
                 ok = ok and g[1] == "PASS"
         info = results[name][1] if name in results else "no E2E-CASE line"
-        print("e2e: %s %-16s %s L2, %s, %s vCPU(s), devices %s: %s" % (
-            "PASS" if ok else "FAIL", name, fl, kind, cpus, devs, info))
+        print("e2e: %s %-16s %s L2, %s, %s vCPU(s), devices %s%s: %s" % (
+            "PASS" if ok else "FAIL", name, fl, kind, cpus, devs,
+            ", Firecracker API" if how == "fc" else "", info))
         for st, c, d in rows:
             print("        %s %-12s %s" % (st, c, d[:220]))
         npass += ok
