@@ -85,6 +85,7 @@ VDPA_OBJS += src/vdpa/net/net.o
 VDPA_OBJS += src/vdpa/net/loop.o
 VDPA_OBJS += src/vdpa/net/sink.o
 VDPA_OBJS += src/vdpa/net/gen.o
+VDPA_OBJS += src/vdpa/net/null.o
 VDPA_OBJS += src/vdpa/net/tap.o
 VDPA_OBJS += src/vdpa/file-blk.o
 VDPA_OBJS += src/vdpa/console.o

@@ -27,9 +27,10 @@ static void cmd_on_signal(int sig)
 static void cmd_usage(void)
 {
 	pr_err("usage: vhost-user --socket PATH --device TYPE[,attr=value...] [--iommu] [--mem-slots N] [--once] [-v]\n"
-	       "  TYPE: net (attrs name, mac, mtu, max_vqp, poll, mode=loop|sink|gen, gen_len;\n"
+	       "  TYPE: net (attrs name, mac, mtu, max_vqp, poll, mode=loop|sink|gen|null, gen_len;\n"
 	       "        loop: TX frames come back on RX; sink: TX counted and dropped;\n"
-	       "        gen: RX buffers filled with gen_len-byte frames (default 64), TX as sink),\n"
+	       "        gen: RX buffers filled with gen_len-byte frames (default 64), TX as sink;\n"
+	       "        null: TX counted in drops, RX never filled),\n"
 	       "        blk (RAM disk: name, capacity, ro, serial),\n"
 	       "        file-blk (path, ro, serial), tap (path=IFNAME, mac, mtu), console, rng");
 }

@@ -2,7 +2,7 @@
 /*
  * The net class: virtio-net (virtio 1.2 §5.1) once, for every backend
  * (net.h), and the "net" type, the simulator whose mode= picks one of the
- * in-process backends (loop, sink, gen).
+ * in-process backends (loop, sink, gen, null).
  *
  * Receive: without VIRTIO_NET_F_MRG_RXBUF a frame needs one receive chain
  * big enough for header + frame; with it, as many chains as it takes (at
@@ -516,11 +516,11 @@ err_destroy:
 
 /* mode= words, in the order of net_modes[]. */
 static const char *const net_mode_names[] = {
-	"loop", "sink", "gen", NULL
+	"loop", "sink", "gen", "null", NULL
 };
 
 static const struct net_backend_ops *const net_modes[] = {
-	&net_loop_ops, &net_sink_ops, &net_gen_ops,
+	&net_loop_ops, &net_sink_ops, &net_gen_ops, &net_null_ops,
 };
 
 _Static_assert(ARRAY_SIZE(net_modes) + 1 == ARRAY_SIZE(net_mode_names),
@@ -533,9 +533,9 @@ static const struct vdpa_attr net_attrs[] = {
 	VDPA_ATTR_UINT(struct net_args, net.max_vqp, "max_vqp", 1, NET_MAX_VQP,
 		       "queue pairs"),
 	SWDEV_ATTR_POLL(struct net_args, net.poll),
-	VDPA_ATTR_CHOICE(struct net_args, mode, "mode", "<loop|sink|gen>",
+	VDPA_ATTR_CHOICE(struct net_args, mode, "mode", "<loop|sink|gen|null>",
 			 net_mode_names,
-			 "loop: TX back to RX; sink: count TX; gen: fill RX"),
+			 "loop: TX back to RX; sink: count TX; gen: fill RX; null: drop TX"),
 	/* An Ethernet header at least; 64 KiB payload at most. */
 	VDPA_ATTR_UINT(struct net_args, gen_len, "gen_len", 14, 65535,
 		       "frame bytes in mode=gen"),
@@ -561,7 +561,7 @@ static int net_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 
 struct vdpa_mgmt_dev vdpa_net_mgmt_dev = {
 	.type = "net",
-	.description = "network simulator (mode=loop: TX looped back to RX; sink; gen)",
+	.description = "network simulator (mode=loop: TX looped back to RX; sink; gen; null)",
 	.device_id = VIRTIO_ID_NET,
 	.attrs = net_attrs,
 	.nattrs = ARRAY_SIZE(net_attrs),

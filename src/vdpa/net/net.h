@@ -263,7 +263,7 @@ int net_create(const struct net_backend_ops *ops,
 /**
  * struct net_args - creation attributes of the "net" type (net.c)
  * @net: name, mac (generated: 02:6b:65:73:xx:xx), mtu, max_vqp, poll
- * @mode: index into the type's backends (loop, sink, gen)
+ * @mode: index into the type's backends (loop, sink, gen, null)
  * @gen_len: frame bytes of mode=gen
  */
 struct net_args {
@@ -276,5 +276,6 @@ struct net_args {
 extern const struct net_backend_ops net_loop_ops;
 extern const struct net_backend_ops net_sink_ops;
 extern const struct net_backend_ops net_gen_ops;
+extern const struct net_backend_ops net_null_ops;
 
 #endif /* KESTREL_VDPA_NET_H */
