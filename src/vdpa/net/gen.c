@@ -8,7 +8,7 @@
  * queue's packets/bytes. A chain too small for header + frame is returned
  * empty (used len 0) and counted in drops; gen never merges buffers, so a
  * driver that posts only small buffers cannot make it hold a chain
- * forever. Transmit as in sink (the class consumes and counts).
+ * forever. Transmit as in sink (net_sink_tx()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,5 +99,6 @@ const struct net_backend_ops net_gen_ops = {
 	.open = gen_open,
 	.close = gen_close,
 	.sync = gen_sync,
+	.tx = net_sink_tx,
 	.rx = gen_rx,
 };

@@ -84,16 +84,10 @@ static bool net_rx_accept(const struct net_dev *net, const u8 *dst)
 	return !memcmp(dst, net->mac, NET_ETH_ALEN);
 }
 
-static void net_rx_count(struct swdev_vq *rxq, size_t len)
-{
-	rxq->stats.packets++;
-	rxq->stats.bytes += len - NET_HDR_LEN;
-}
-
 /*
  * The rest of a frame whose first @cap bytes went into the first chain
  * (@head, in @rxq->wiov): more chains into @net->mrg_wiov, then num_buffers
- * patched into the first. Return: as net_rx_deliver().
+ * patched into the first. Return: as net_rx_deliver_slow().
  */
 static int net_rx_merge(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 			const u8 *frame, size_t len, size_t cap, bool wait)
@@ -144,38 +138,22 @@ static int net_rx_merge(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 	vringh_iov_push(first, &nbufs, sizeof(nbufs));
 	if (!swdev_vq_stage_n(&net->sw, rxq, net->mrg_used, n))
 		return -EIO;
-	net_rx_count(rxq, len);
+	rxq->stats.packets++;
+	rxq->stats.bytes += len - NET_HDR_LEN;
 	return 0;
 }
 
-/*
- * net_rx_deliver() - put one frame into a receive queue, starting with the
- * chain @head already taken (its buffers in @rxq->wiov): the one receive
- * path of every backend. @wait: when the ring runs out in the middle of a
- * merged frame, re-arm kicks (race-checked) before giving up.
- *
- * Return: 0 delivered (staged on @rxq); -ENOBUFS dropped and counted;
- * -EAGAIN too few chains now; -ENOMEM no memory for a chain now; -EIO the
- * ring broke (reported). On failure every chain but @head is given back.
- */
-static int net_rx_deliver(struct net_dev *net, struct swdev_vq *rxq, u16 head,
-			  u8 *frame, size_t len, bool wait)
+int net_rx_deliver_slow(struct net_dev *net, struct swdev_vq *rxq, u16 head,
+			u8 *frame, size_t len, bool wait)
 {
 	size_t cap = vringh_iov_length(&rxq->wiov);
 
-	if (unlikely(!net_rx_accept(net, frame + NET_HDR_LEN))) {
+	if (!net_rx_accept(net, frame + NET_HDR_LEN)) {
 		rxq->stats.drops++;
 		return -ENOBUFS;
 	}
-	if (likely(cap >= len)) {
-		/* virtio 1.2 §5.1.6.4: one buffer, num_buffers 1. */
-		((struct virtio_net_hdr_v1 *)frame)->num_buffers = cpu_to_le16(1);
-		vringh_iov_push(&rxq->wiov, frame, len);
-		if (!swdev_vq_stage(&net->sw, rxq, head, (u32)len))
-			return -EIO;
-		net_rx_count(rxq, len);
-		return 0;
-	}
+	if (cap >= len)
+		return net_rx_single(net, rxq, head, frame, len);
 	/* virtio 1.2 §5.1.6.3.1: each buffer holds at least a header. */
 	if (!swdev_has_feature(&net->sw, VIRTIO_NET_F_MRG_RXBUF) ||
 	    cap < NET_HDR_LEN) {
@@ -183,30 +161,6 @@ static int net_rx_deliver(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 		return -ENOBUFS;
 	}
 	return net_rx_merge(net, rxq, head, frame, len, cap, wait);
-}
-
-int net_rx_push(struct net_dev *net, struct swdev_vq *rxq, u8 *frame,
-		size_t len)
-{
-	u16 head;
-	int ret = vringh_getdesc(&rxq->vring, NULL, &rxq->wiov, &head);
-
-	if (likely(ret > 0)) {
-		ret = net_rx_deliver(net, rxq, head, frame, len, false);
-		if (likely(ret == 0))
-			return 0;
-		vringh_abandon(&rxq->vring, 1);
-		if (ret == -ENOBUFS)
-			return 0;
-		if (ret == -EIO)
-			return SWDEV_STALL;
-	} else if (ret < 0 && ret != -ENOMEM) {
-		swdev_vq_error(&net->sw, rxq, ret);
-		return SWDEV_STALL;
-	}
-	/* No receive buffer, or too few: dropped (the policy at the top). */
-	rxq->stats.drops++;
-	return 0;
 }
 
 void net_rx_publish(struct net_dev *net, struct swdev_vq *rxq)

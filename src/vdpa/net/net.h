@@ -20,6 +20,8 @@
 #ifndef KESTREL_VDPA_NET_H
 #define KESTREL_VDPA_NET_H
 
+#include <errno.h>
+
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
@@ -152,6 +154,53 @@ static inline struct swdev_vq *net_rxq_of(struct swdev_vq *txq)
 }
 
 /**
+ * net_rx_deliver_slow() - net_rx_deliver() when the frame may not go
+ *	straight into its first chain (filter on, chain too small: merge or drop)
+ */
+int net_rx_deliver_slow(struct net_dev *net, struct swdev_vq *rxq, u16 head,
+			u8 *frame, size_t len, bool wait);
+
+/* One chain takes the whole frame: num_buffers 1 (virtio 1.2 §5.1.6.4). */
+static __always_inline int net_rx_single(struct net_dev *net,
+					 struct swdev_vq *rxq, u16 head,
+					 u8 *frame, size_t len)
+{
+	((struct virtio_net_hdr_v1 *)frame)->num_buffers = cpu_to_le16(1);
+	vringh_iov_push(&rxq->wiov, frame, len);
+	if (unlikely(!swdev_vq_stage(&net->sw, rxq, head, (u32)len)))
+		return -EIO;
+	rxq->stats.packets++;
+	rxq->stats.bytes += len - NET_HDR_LEN;
+	return 0;
+}
+
+/**
+ * net_rx_deliver() - put one frame into a receive queue: the one receive
+ *	path of every backend
+ * @net: the device (lock held)
+ * @rxq: the receive queue
+ * @head: the frame's first chain, already taken (its buffers in @rxq->wiov)
+ * @frame: vnet header + frame; num_buffers is written into it
+ * @len: bytes at @frame
+ * @wait: when the ring runs out in the middle of a merged frame, re-arm
+ *	kicks (race-checked, all chains still taken) before giving up
+ *
+ * Inline for the common case (no filter, the first chain big enough).
+ *
+ * Return: 0 delivered (staged on @rxq); -ENOBUFS dropped and counted;
+ * -EAGAIN too few chains now; -ENOMEM no memory for a chain now; -EIO the
+ * ring broke (reported). On failure every chain but @head is given back.
+ */
+static __always_inline int net_rx_deliver(struct net_dev *net,
+					  struct swdev_vq *rxq, u16 head,
+					  u8 *frame, size_t len, bool wait)
+{
+	if (likely(net->promisc && vringh_iov_length(&rxq->wiov) >= len))
+		return net_rx_single(net, rxq, head, frame, len);
+	return net_rx_deliver_slow(net, rxq, head, frame, len, wait);
+}
+
+/**
  * net_rx_push() - deliver a frame to a receive queue without waiting
  * @net: the device (lock held)
  * @rxq: the receive queue; its chains are taken here
@@ -166,8 +215,30 @@ static inline struct swdev_vq *net_rxq_of(struct swdev_vq *txq)
  * Return: 0 (delivered or dropped), or SWDEV_STALL: @rxq's ring broke
  * (reported; the device needs reset).
  */
-int net_rx_push(struct net_dev *net, struct swdev_vq *rxq, u8 *frame,
-		size_t len);
+static __always_inline int net_rx_push(struct net_dev *net,
+				       struct swdev_vq *rxq, u8 *frame,
+				       size_t len)
+{
+	u16 head;
+	int ret = vringh_getdesc(&rxq->vring, NULL, &rxq->wiov, &head);
+
+	if (likely(ret > 0)) {
+		ret = net_rx_deliver(net, rxq, head, frame, len, false);
+		if (likely(ret == 0))
+			return 0;
+		vringh_abandon(&rxq->vring, 1);
+		if (ret == -ENOBUFS)
+			return 0;
+		if (ret == -EIO)
+			return SWDEV_STALL;
+	} else if (ret < 0 && ret != -ENOMEM) {
+		swdev_vq_error(&net->sw, rxq, ret);
+		return SWDEV_STALL;
+	}
+	/* No receive buffer, or too few: dropped (the policy of net.c). */
+	rxq->stats.drops++;
+	return 0;
+}
 
 /**
  * net_rx_publish() - publish @rxq's staged completions, interrupt if asked
@@ -271,6 +342,12 @@ struct net_args {
 	u32 mode;
 	u32 gen_len;
 };
+
+/**
+ * net_sink_tx() - drain a transmit queue, consuming every frame (sink's
+ *	struct net_backend_ops.tx, for backends that transmit as sink does)
+ */
+bool net_sink_tx(struct net_dev *net, struct swdev_vq *txq);
 
 /* The backends. */
 extern const struct net_backend_ops net_loop_ops;
