@@ -424,7 +424,7 @@ int net_create(const struct net_backend_ops *ops,
 	int ret;
 
 	if (!args->max_vqp || args->max_vqp > NET_MAX_VQP ||
-	    (args->max_vqp > 1 && !cvq) ||
+	    (args->max_vqp > 1 && (!cvq || ops->receive)) ||
 	    (ops->size && ops->size < sizeof(*net)))
 		return -EINVAL;
 	net = xzalloc(ops->size ? ops->size : sizeof(*net));

@@ -16,6 +16,8 @@
  *    header, is not a frame: completed unsent and counted in errors.
  *  - NET_MRG_MAX: the most receive chains one merged frame may take, 256,
  *    or the ring size if smaller; a frame that needs more is dropped.
+ * Both are the larger of what the two earlier copies (simulator and TAP)
+ * had drifted to: 65535 vs 65536 bytes of payload, 256 vs 64 chains.
  */
 #ifndef KESTREL_VDPA_NET_H
 #define KESTREL_VDPA_NET_H
@@ -117,7 +119,7 @@ struct net_backend_ops {
  * @opened: @ops->open was called (so @ops->close is due)
  * @buf: bounce buffer for one frame with its header (NET_BUF_SIZE)
  * @pending: bytes of a received frame waiting in @buf for receive chains
- *	(backends with @ops->receive)
+ *	(backends with @ops->receive, which have one queue pair)
  * @mrg_wiov: the second and later chains of a merged frame (the first
  *	stays in the receive queue's wiov: num_buffers is patched in last)
  * @mrg_store: inline storage of @mrg_wiov
