@@ -91,9 +91,13 @@ VRINGH_OBJS += src/vringh/vringh.o
 VDPA_OBJS += src/vdpa/bus.o
 VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/swdev/swdev.o
-VDPA_OBJS += src/vdpa/swdev/net-sim.o
 VDPA_OBJS += src/vdpa/types.o
-VDPA_OBJS += src/vdpa/tap.o
+VDPA_OBJS += src/vdpa/net/net.o
+VDPA_OBJS += src/vdpa/net/loop.o
+VDPA_OBJS += src/vdpa/net/sink.o
+VDPA_OBJS += src/vdpa/net/gen.o
+VDPA_OBJS += src/vdpa/net/null.o
+VDPA_OBJS += src/vdpa/net/tap.o
 VDPA_OBJS += src/vdpa/blk/blk.o
 VDPA_OBJS += src/vdpa/blk/ram.o
 VDPA_OBJS += src/vdpa/blk/file.o
@@ -119,6 +123,9 @@ FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
+FUZZ_TARGETS += i8042_ports
+FUZZ_SRCS_i8042_ports = tests/fuzz/i8042_ports.c src/hw/i8042.c $(FAKE_VM_OBJS:.o=.c)
+FUZZ_FLAGS_i8042_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 
 # ---- vhost-user server -----------------------------------------------------
 VHOST_USER_OBJS += src/vhost-user/mem.o

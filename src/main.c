@@ -625,7 +625,7 @@ static const char vhost_user_usage[] =
 "\n"
 "  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
 "  -d, --device TYPE[,attr=value...]  the vDPA device to serve, TYPE one of:\n"
-"      net       simulator: name, mac, mtu, max_vqp, poll, mode=loop|sink|gen,\n"
+"      net       simulator: name, mac, mtu, max_vqp, poll, mode=loop|sink|gen|null,\n"
 "                gen_len (loop: TX frames come back on RX; sink: TX counted\n"
 "                and dropped; gen: RX buffers filled with gen_len-byte frames,\n"
 "                default 64, TX as sink)\n"

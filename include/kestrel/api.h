@@ -180,8 +180,10 @@ struct api_vmm;
  *	a negative errno.
  * @pause: hold every vCPU outside KVM_RUN. Return 0 or a negative errno.
  * @resume: let them run again. Return 0 or a negative errno.
- * @send_ctrl_alt_del: press Ctrl+Alt+Del on the i8042. Return 0 or a
- *	negative errno (-ENODEV without one).
+ * @send_ctrl_alt_del: press Ctrl+Alt+Del on the i8042's keyboard
+ *	(machine_send_ctrl_alt_del()). Return 0 or a negative errno: -EBUSY
+ *	(the guest has not read earlier keys), -EAGAIN (it disabled its
+ *	keyboard), -ENODEV (no keyboard).
  * @update_drive: (optional) give the running guest's drive @drive->id the
  *	backing file @drive->path_on_host: reopen, new capacity, config
  *	change interrupt. Return 0 or a negative errno with @err filled.

@@ -5,13 +5,13 @@
 #include <kestrel/types.h>
 
 /*
- * Platform devices that are not virtio: the console UART, the i8042 reset
- * line, the debug-exit port, the PONG test device, the boot timer, the CPU
- * hot-plug test port, the RTC and the ACPI power-management block. Each
- * constructor claims its range on vm_iobus() and each destroy releases it;
- * destroy accepts NULL and a half-built device. Every register access
- * comes from the guest and is treated as hostile: no access can crash
- * kestrel, hang a vCPU or grow memory.
+ * Platform devices that are not virtio: the console UART, the i8042 (reset
+ * line and keyboard), the debug-exit port, the PONG test device, the boot
+ * timer, the CPU hot-plug test port, the RTC and the ACPI power-management
+ * block. Each constructor claims its range on vm_iobus() and each destroy
+ * releases it; destroy accepts NULL and a half-built device. Every register
+ * access comes from the guest and is treated as hostile: no access can
+ * crash kestrel, hang a vCPU or grow memory.
  */
 
 struct vm;
@@ -108,13 +108,22 @@ int serial_create(struct vm *vm, u16 port, u32 irq, int in_fd, int out_fd,
  */
 void serial_destroy(struct serial *s);
 
-/* ---- i8042 keyboard controller (reset line only, no keyboard) ------------- */
+/* ---- i8042 keyboard controller and its PS/2 keyboard ---------------------- */
 
 #define I8042_STATUS_OBF	0x01	/* output buffer full */
 #define I8042_STATUS_IBF	0x02	/* input buffer full (never: we are fast) */
 #define I8042_STATUS_SYS	0x04	/* system flag, set after self-test */
 #define I8042_STATUS_CMD	0x08	/* last write was to the command port */
+#define I8042_STATUS_UNLOCKED	0x10	/* keyboard not inhibited (no key lock) */
 #define I8042_STATUS_AUXDATA	0x20	/* output byte came from the aux port */
+
+/* Controller configuration byte (command 0x20 reads it, 0x60 writes it). */
+#define I8042_CTR_KBDINT	0x01	/* IRQ 1 when a keyboard byte is there */
+#define I8042_CTR_AUXINT	0x02	/* IRQ 12 when an aux byte is there */
+#define I8042_CTR_SYS		0x04
+#define I8042_CTR_KBDDIS	0x10	/* keyboard port disabled (clock held) */
+#define I8042_CTR_AUXDIS	0x20
+#define I8042_CTR_XLATE		0x40	/* translate keyboard bytes to set 1 */
 
 #define I8042_CMD_READ_CTR	0x20
 #define I8042_CMD_WRITE_CTR	0x60
@@ -132,18 +141,66 @@ void serial_destroy(struct serial *s);
 #define I8042_CMD_AUX_SEND	0xd4
 #define I8042_CMD_PULSE_RESET	0xfe	/* pulse output line 0: CPU reset */
 
+/*
+ * Bytes written to the data port with no controller command pending go to
+ * the keyboard (IBM PS/2 keyboard protocol; what Linux's atkbd sends).
+ */
+#define PS2KBD_CMD_SET_LEDS	0xed	/* + LED byte (bits 0-2) */
+#define PS2KBD_CMD_ECHO		0xee	/* answers 0xee, no ACK */
+#define PS2KBD_CMD_SCANSET	0xf0	/* + 0 (get: ACK, set) or 1..3 (set) */
+#define PS2KBD_CMD_GET_ID	0xf2	/* ACK, 0xab, 0x83 */
+#define PS2KBD_CMD_TYPEMATIC	0xf3	/* + rate/delay byte (0x00-0x7f) */
+#define PS2KBD_CMD_ENABLE	0xf4	/* clear the buffer, scan keys */
+#define PS2KBD_CMD_DISABLE	0xf5	/* defaults, stop scanning */
+#define PS2KBD_CMD_DEFAULTS	0xf6	/* defaults, scan keys */
+#define PS2KBD_CMD_RESEND	0xfe	/* send the last byte again */
+#define PS2KBD_CMD_RESET	0xff	/* ACK, then 0xaa (self-test passed) */
+
+#define PS2KBD_ACK		0xfa
+#define PS2KBD_NAK		0xfe	/* "resend": an unknown command or argument */
+#define PS2KBD_BAT_OK		0xaa
+#define PS2KBD_ID0		0xab	/* an MF2 keyboard: 0xab 0x83 */
+#define PS2KBD_ID1		0x83
+#define PS2KBD_BUF_SIZE		16	/* the keyboard's own buffer, bytes */
+
 /**
- * i8042_create() - the i8042 at X86_I8042_DATA_PORT/X86_I8042_CMD_PORT
+ * i8042_create() - the i8042 at X86_I8042_DATA_PORT/X86_I8042_CMD_PORT,
+ *	with a PS/2 keyboard on its first port
  *
- * Answers the controller commands Linux's probe uses, reports no keyboard
- * and no mouse, and turns a CPU reset (command 0xfe, or an output-port
- * write with bit 0 clear) into vm_request_stop(VM_STOP_RESET).
+ * Answers the controller commands Linux's probe uses; behind the first
+ * port a keyboard answers the keyboard commands (PS2KBD_CMD_*) and holds
+ * its output in a buffer of PS2KBD_BUF_SIZE bytes, moved to the
+ * controller's output buffer while the port is enabled and translated to
+ * scan code set 1 when I8042_CTR_XLATE is set, raising X86_I8042_KBD_IRQ
+ * (edge: the line drops at each read and rises for the next byte) when
+ * I8042_CTR_KBDINT is set. There is no mouse. A CPU reset (command 0xfe,
+ * or an output-port write with bit 0 clear) becomes
+ * vm_request_stop(VM_STOP_RESET).
  *
  * Return: 0, -ENOMEM or -EEXIST.
  */
 int i8042_create(struct vm *vm, struct i8042 **out);
 
-/** i8042_destroy() - release the ports and free @i; NULL and half-built ok */
+/**
+ * i8042_send_ctrl_alt_del() - press Ctrl+Alt+Del on the keyboard
+ * @i: the controller
+ *
+ * Queues the make codes of left Ctrl, left Alt and Delete (an extended,
+ * 0xe0-prefixed key) in the keyboard's scan code set, as Firecracker's
+ * SendCtrlAltDel does (no break codes), all or nothing, and raises the
+ * keyboard interrupt if the guest enabled it. Safe from any thread while
+ * vCPUs run.
+ *
+ * Return: 0; -EBUSY if the keyboard's buffer has no room for the keys (the
+ * guest has not read earlier ones); -EAGAIN if the guest disabled the
+ * keyboard's scanning (PS2KBD_CMD_DISABLE), which drops key presses.
+ */
+int i8042_send_ctrl_alt_del(struct i8042 *i);
+
+/**
+ * i8042_destroy() - lower the lines it raised, release the ports, free @i;
+ *	NULL and half-built ok
+ */
 void i8042_destroy(struct i8042 *i);
 
 /* ---- debug-exit port ------------------------------------------------------ */

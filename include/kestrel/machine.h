@@ -124,6 +124,20 @@ int machine_run(struct machine *m);
 struct vm *machine_vm(struct machine *m);
 
 /**
+ * machine_send_ctrl_alt_del() - press Ctrl+Alt+Del on the machine's keyboard
+ * @m: a machine from machine_create(), running or not (not destroyed)
+ *
+ * Safe from any thread while the vCPUs run (x86: i8042_send_ctrl_alt_del()).
+ * A guest whose init handles the keys (Linux: ctrl-alt-del, SIGINT to
+ * init) reboots or powers off cleanly.
+ *
+ * Return: 0; -EBUSY if the guest has not read the keys of an earlier
+ * press; -EAGAIN if the guest disabled its keyboard; -ENODEV if the
+ * machine has no keyboard.
+ */
+int machine_send_ctrl_alt_del(struct machine *m);
+
+/**
  * machine_destroy() - tear the machine down, the reverse of its creation
  * @m: may be NULL; not running (machine_run() returned or was never
  *	called)

@@ -109,6 +109,27 @@ struct boot_config;
 #define VM_MAX_VCPUS		254
 
 /**
+ * struct vm_exit_stats - exits a VM's vCPUs handled in userspace, summed
+ * @io_in: port reads
+ * @io_out: port writes
+ * @mmio_read: MMIO reads
+ * @mmio_write: MMIO writes
+ */
+struct vm_exit_stats {
+	u64 io_in;
+	u64 io_out;
+	u64 mmio_read;
+	u64 mmio_write;
+};
+
+/**
+ * vm_get_exit_stats() - the exit counters of every vCPU so far, summed
+ * @vm: the VM (any thread; the counts are read without stopping anyone)
+ * @out: the sums
+ */
+void vm_get_exit_stats(struct vm *vm, struct vm_exit_stats *out);
+
+/**
  * enum vm_irqchip - where a VM's interrupt controllers are emulated
  * @VM_IRQCHIP_SPLIT: local APICs in the kernel, the I/O APIC in kestrel, no
  *	PIC (the default: a VM so built is destroyed in ~0.2 ms instead of

@@ -52,6 +52,12 @@ static void run_op(struct api_vmm *vmm, struct api_vmm_req *req)
 		break;
 	case API_VMM_CTRL_ALT_DEL:
 		req->ret = ops->send_ctrl_alt_del(vmm);
+		if (req->ret == -EBUSY)
+			snprintf(req->err, sizeof(req->err), "the guest has not read the keys "
+				 "of an earlier one (its keyboard buffer is full)");
+		else if (req->ret == -EAGAIN)
+			snprintf(req->err, sizeof(req->err), "the guest has disabled its "
+				 "keyboard");
 		break;
 	case API_VMM_UPDATE_DRIVE:
 		if (!ops->update_drive) {

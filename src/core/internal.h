@@ -67,6 +67,8 @@ struct vcpu {
 	struct kvm_run *run;		/* mmap of @fd, vm->run_size bytes */
 	pthread_t thread;
 	bool thread_started;		/* vm->lock */
+	/* Written by the vCPU thread only, read with relaxed atomics. */
+	struct vm_exit_stats stats;
 	struct vcpu_arch arch;
 };
 

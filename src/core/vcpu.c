@@ -212,6 +212,8 @@ static void vcpu_handle_io(struct vcpu *vcpu)
 		vcpu_fail(vcpu, "KVM_EXIT_IO with an impossible data window");
 		return;
 	}
+	__atomic_add_fetch(is_write ? &vcpu->stats.io_out : &vcpu->stats.io_in, count,
+			   __ATOMIC_RELAXED);
 	for (unsigned int i = 0; i < count; i++, data += size)
 		iobus_dispatch(vcpu->vm->bus, IO_SPACE_PIO, run->io.port, data,
 			       size, is_write);
@@ -286,6 +288,8 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 		vcpu_handle_io(vcpu);
 		break;
 	case KVM_EXIT_MMIO:
+		__atomic_add_fetch(run->mmio.is_write ? &vcpu->stats.mmio_write :
+				   &vcpu->stats.mmio_read, 1, __ATOMIC_RELAXED);
 		iobus_dispatch(vcpu->vm->bus, IO_SPACE_MMIO, run->mmio.phys_addr,
 			       run->mmio.data, MIN(run->mmio.len, 8u),
 			       run->mmio.is_write);

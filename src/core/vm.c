@@ -505,3 +505,18 @@ int vm_irqfd_del(struct vm *vm, u32 gsi, int fd)
 
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
+
+void vm_get_exit_stats(struct vm *vm, struct vm_exit_stats *out)
+{
+	*out = (struct vm_exit_stats){ 0 };
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		const struct vm_exit_stats *s = &vm->vcpus[i]->stats;
+
+		out->io_in += __atomic_load_n(&s->io_in, __ATOMIC_RELAXED);
+		out->io_out += __atomic_load_n(&s->io_out, __ATOMIC_RELAXED);
+		out->mmio_read += __atomic_load_n(&s->mmio_read, __ATOMIC_RELAXED);
+		out->mmio_write += __atomic_load_n(&s->mmio_write, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}

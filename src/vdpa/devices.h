@@ -8,7 +8,7 @@
 
 #include <kestrel/vdpa.h>
 
-extern struct vdpa_mgmt_dev swdev_net_mgmt_dev;
+extern struct vdpa_mgmt_dev vdpa_net_mgmt_dev;
 extern struct vdpa_mgmt_dev blk_ram_mgmt_dev;
 extern struct vdpa_mgmt_dev vdpa_tap_mgmt_dev;
 extern struct vdpa_mgmt_dev blk_file_mgmt_dev;

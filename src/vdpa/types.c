@@ -10,7 +10,7 @@
 #include "devices.h"
 
 static struct vdpa_mgmt_dev *const vdpa_types[] = {
-	&swdev_net_mgmt_dev,
+	&vdpa_net_mgmt_dev,
 	&blk_ram_mgmt_dev,
 	&vdpa_tap_mgmt_dev,
 	&blk_file_mgmt_dev,

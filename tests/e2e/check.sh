@@ -17,10 +17,12 @@
 # Exit 0 pass, 1 fail, 77 skip (only when it cannot run: no QEMU, no inputs).
 # Variables:
 #   B             build dir (build); the log goes to $B/e2e/logs/
-#   E2E_MATRIX    quick (make check: generic L2, bzImage, 1 vCPU, net+blk, one S3) |
-#                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs)
+#   E2E_MATRIX    quick (make check: generic L2, bzImage, 1 vCPU, net+blk, one S3;
+#                 and through the Firecracker API, ending with SendCtrlAltDel) |
+#                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
+#                 each suspended to RAM, and the API case)
 #   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk|none>
-#                 [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff>]")
+#                 [run|fc] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
 #   E2E_L2_MEM    --memory for L2 (256M)  E2E_L2_TIMEOUT  per L2 boot, s (100)
@@ -60,15 +62,15 @@ if [ -n "${E2E_CASES:-}" ]; then
 	[ "$E2E_CASES" -ef "$CASES" ] || cp "$E2E_CASES" "$CASES"
 else
 	case $MATRIX in
-	quick) echo "gen-bzimage-1 gen bzimage 1 net,blk e2es3=1" > "$CASES" ;;
+	quick) printf '%s\n' "gen-bzimage-1 gen bzimage 1 net,blk run e2es3=1" "gen-fc-cad gen bzimage 1 none fc" > "$CASES" ;;
 	full)
-		# Every case suspends to RAM (ACPI S3); the 2-vCPU ones twice, and
-		# they end with poweroff -f (S5) instead of reboot -f.
-		: > "$CASES"
+		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
+		# and they end with poweroff -f (S5) instead of reboot -f.
+		echo "gen-fc-cad gen bzimage 1 none fc" > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff
-			echo "$fl-$kind-$n $fl $kind $n net,blk $words" >> "$CASES"
+			echo "$fl-$kind-$n $fl $kind $n net,blk run $words" >> "$CASES"
 		done; done; done ;;
 	*) fail "E2E_MATRIX must be quick or full" ;;
 	esac
@@ -109,6 +111,7 @@ fi
 
 # -- L2 payloads, L1 initramfs --------------------------------------------------
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l2-net" tests/e2e/l2-net.c || fail "cannot build tests/e2e/l2-net.c static (libc6-dev?)"
+${CC:-cc} -static -O2 -Wall -o "$OUT/l1-fcapi" tests/e2e/l1-fcapi.c || fail "cannot build tests/e2e/l1-fcapi.c static (libc6-dev?)"
 for fl in $(awk '!/^#/ && NF {print $2}' "$CASES" | sort -u); do
 	tests/e2e/mk-l2-initramfs.sh "$CACHE/$fl" "$CACHE/bb/bin/busybox" "$OUT/l2-net" "$OUT/initrd-$fl.cpio.gz" >/dev/null
 done

@@ -2,10 +2,13 @@
 # L1 /init for the kestrel end-to-end harness (busybox; built into the L1
 # initramfs by tests/e2e/mk-l1-initramfs.sh). Loads kvm + kvm_amd (SVM, which
 # QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
-#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none> [<l2 words>]
-# where the optional last field is more words for L2's command line, comma-
-# separated (l2-init.sh: e2es3=N suspends N times, e2eexit=poweroff ends with
-# poweroff -f instead of reboot -f).
+#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none> [run|fc] [<l2 words>]
+# run (the default): `kestrel run`. fc: kestrel's Firecracker-compatible mode
+# with --api-sock and --config-file, and once L2 has done its checks,
+# SendCtrlAltDel through the API socket (/bin/l1-fcapi): L2's init must see
+# Ctrl+Alt+Del and reboot. The optional last field is more words for L2's
+# command line, comma-separated (l2-init.sh: e2es3=N suspends to RAM N
+# times, e2eexit=poweroff ends with poweroff -f instead of reboot -f).
 # and prints, for the host to parse (tests/e2e/run-l1.py):
 #   E2E-CHECK <case> <check> PASS|FAIL <detail>     one per check
 #   E2E-CASE <case> PASS|FAIL wall=<s> boot_timer_ms=<ms|none> try=<n>
@@ -44,13 +47,13 @@ supports() {   # an option kestrel's help does not mention is reported, not pass
 	echo "$help" | grep -q -- "$1"
 }
 
-BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable no_timer_check nokaslr mitigations=off cryptomgr.notests 8250.nr_uarts=1 rcupdate.rcu_expedited=1 ipv6.disable=1"
+BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux tsc=reliable no_timer_check nokaslr mitigations=off cryptomgr.notests 8250.nr_uarts=1 rcupdate.rcu_expedited=1 ipv6.disable=1"
 [ "${l2verbose:-0}" = 1 ] || BASE="$BASE quiet"
 allok=1
 
-# run_case NAME FLAVOUR KIND CPUS DEVS TRY [L2WORDS]
+# run_case NAME FLAVOUR KIND CPUS DEVS HOW TRY [L2WORDS]
 run_case() {
-	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 try=$6 l2raw=${7:-}
+	name=$1 fl=$2 kind=$3 cpus=$4 devs=$5 how=$6 try=$7 l2raw=${8:-}
 	l2words=$(echo "$l2raw" | tr , ' ')
 	[ "$devs" = none ] && devs=
 	case $kind in
@@ -60,8 +63,8 @@ run_case() {
 	nonce=$(cut -c1-8 /proc/sys/kernel/random/uuid)
 	out=/tmp/out-$name
 	disk=/tmp/disk-$name.img
-	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid
-	nnote= bnote=
+	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad
+	nnote= bnote= spid=
 	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
 	case ",$devs," in *,net,*)
 		if supports --net; then set -- "$@" --net sim; else nnote="kestrel run --help lists no --net"; fi ;;
@@ -73,16 +76,33 @@ run_case() {
 	esac
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
-	s3=0 how=reboot
+	s3=0 l2exit=reboot
 	for w in $l2words; do
 		case $w in
 		e2es3=*) s3=${w#e2es3=} ;;
-		e2eexit=*) how=${w#e2eexit=} ;;
+		e2eexit=*) l2exit=${w#e2eexit=} ;;
 		esac
 	done
-	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $* --cmdline '$cmdline'"
+	set -- "$@" --cmdline "$cmdline"
+	if [ "$how" = fc ]; then
+		sock=/tmp/fc-$name.sock
+		mem=${l2mem:-256M}
+		case $mem in *G) mem=$((${mem%G} * 1024)) ;; *M) mem=${mem%M} ;; esac
+		cat > /tmp/fc-$name.json <<-EOF
+		{"boot-source": {"kernel_image_path": "$kern", "initrd_path": "/l2/$fl/initrd",
+		                 "boot_args": "$cmdline e2eexit=cad"},
+		 "machine-config": {"vcpu_count": $cpus, "mem_size_mib": $mem}}
+		EOF
+		rm -f $sock
+		set -- --api-sock $sock --config-file /tmp/fc-$name.json
+		# Once L2 has done its checks (and set its trap), press the keys.
+		( while [ ! -f /tmp/rc ] && ! grep -q '^L2-DONE' $out 2>/dev/null; do sleep 1; done
+		  [ -f /tmp/rc ] || /bin/l1-fcapi $sock PUT /actions '{"action_type": "SendCtrlAltDel"}' > /tmp/cad 2>&1 ) &
+		spid=$!
+	fi
+	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $*"
 	t0=$(up)
-	( $K "$@" --cmdline "$cmdline" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
+	( $K "$@" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
 	tpid=$!
 	( i=0; while [ $i -lt "${l2timeout:-180}" ] && [ ! -f /tmp/rc ]; do sleep 1; i=$((i + 1)); done
 	  if [ ! -f /tmp/rc ]; then
@@ -95,12 +115,13 @@ run_case() {
 	wpid=$!
 	wait $tpid
 	kill $wpid 2>/dev/null
+	[ -n "$spid" ] && { kill $spid 2>/dev/null; wait $spid 2>/dev/null; }
 	wall=$(dt $t0 $(up))
 	rc=$(cat /tmp/rc 2>/dev/null || echo none)
 	if [ -f /tmp/timedout ] && [ "$try" = 1 ] && [ "${l2retry:-1}" = 1 ]; then
 		echo "E2E-L1: $name timed out (rc=$rc) after $wall s: one retry (TCG nested-SVM flake?)"
 		dmesg | tail -n 5 | sed 's/^/E2E-L1: dmesg: /'
-		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" 2 "$l2raw"
+		run_case "$name" "$fl" "$kind" "$cpus" "${devs:-none}" "$how" 2 "$l2raw"
 		return
 	fi
 
@@ -141,6 +162,16 @@ run_case() {
 		fi
 		rm -f $disk ;;
 	esac
+	if [ "$how" = fc ]; then
+		cad=$(head -n 1 /tmp/cad 2>/dev/null | cut -c1-120)
+		if [ "${cad%% *}" = 204 ] && grep -q '^L2-CTRL-ALT-DEL' $out; then
+			chk ctrl-alt-del PASS "PUT /actions SendCtrlAltDel: 204; L2's init got SIGINT from the kernel and rebooted"
+		elif [ "${cad%% *}" = 204 ]; then
+			chk ctrl-alt-del FAIL "PUT /actions SendCtrlAltDel: 204, but L2's init never saw Ctrl+Alt+Del"
+		else
+			chk ctrl-alt-del FAIL "PUT /actions SendCtrlAltDel: '${cad:-not sent: L2 never printed L2-DONE}'"
+		fi
+	fi
 	if [ "$s3" -gt 0 ]; then
 		woke=$(grep -c 'acpi-pm: woken from S3' $out)
 		if [ "$woke" = "$s3" ]; then
@@ -149,16 +180,16 @@ run_case() {
 			chk s3-host FAIL "kestrel logged $woke S3 wake(s), wanted $s3"
 		fi
 	fi
-	if [ "$how" = poweroff ]; then
-		howmsg="poweroff -f (ACPI S5: $(grep -c 'acpi-pm: the guest entered S5' $out) 'entered S5' line)"
+	if [ "$l2exit" = poweroff ]; then
+		exitmsg="poweroff -f (ACPI S5: $(grep -c 'acpi-pm: the guest entered S5' $out) 'entered S5' line)"
 		grep -q 'acpi-pm: the guest entered S5' $out || rc="$rc, no S5 line"
 	else
-		howmsg="reboot -f"
+		exitmsg="reboot -f"
 	fi
 	if [ -f /tmp/timedout ]; then
 		chk exit FAIL "kestrel still running after ${l2timeout:-180} s (killed)"
 	elif [ "$rc" = 0 ] && grep -q '^L2-DONE' $out; then
-		chk exit PASS "L2 ran $howmsg, kestrel exited 0 after $wall s"
+		chk exit PASS "L2 ran $exitmsg, kestrel exited 0 after $wall s"
 	elif [ "$rc" = 0 ]; then
 		chk exit FAIL "kestrel exited 0 before L2 finished its checks"
 	else
@@ -172,9 +203,9 @@ run_case() {
 }
 
 if [ -c /dev/kvm ]; then
-	while read -r name fl kind cpus devs l2words; do
+	while read -r name fl kind cpus devs how l2words; do
 		case $name in '' | '#'*) continue ;; esac
-		run_case "$name" "$fl" "$kind" "$cpus" "$devs" 1 "$l2words" </dev/null
+		run_case "$name" "$fl" "$kind" "$cpus" "$devs" "${how:-run}" 1 "$l2words" </dev/null
 	done < /e2e/cases
 fi
 echo "E2E-L1-DONE all=$([ $allok = 1 ] && echo PASS || echo FAIL) l1_uptime=$(up)"

@@ -7,7 +7,9 @@
 #   e2ecpus=N        vCPUs the VMM was given (every one must be online)
 #   e2edevs=net,blk  devices the VMM was given ("" = none)
 #   e2enonce=STR     ties this boot's frames and disk blocks to this run
-#   e2eexit=reboot|poweroff|none
+#   e2eexit=reboot|poweroff|none|cad   cad: wait for Ctrl+Alt+Del (the VMM's
+#                    SendCtrlAltDel), which the kernel turns into SIGINT for
+#                    init (ctrl-alt-del = 0), then reboot
 #   e2es3=N          suspend to RAM N times, each woken by an RTC alarm (ACPI S3)
 B=/bin/busybox
 # The boot timer first: its write is "userspace reached". /dev/mem needs devtmpfs.
@@ -131,6 +133,28 @@ if has blk; then
 	fi
 fi
 
+# -- keyboard: Linux's i8042 and atkbd found the i8042's keyboard -------------
+kname= kid= i=0
+while [ $i -lt 50 ] && [ -z "$kname" ]; do
+	for d in /sys/class/input/input*; do
+		case $(cat "$d/name" 2>/dev/null) in
+		"AT Translated Set 2 keyboard" | "AT Raw Set 2 keyboard")
+			kname=$(cat "$d/name") kid=$(cat "$d/id/version") ;;
+		esac
+	done
+	[ -n "$kname" ] || sleep 0.1
+	i=$((i + 1))
+done
+if [ -z "$kname" ]; then
+	check keyboard FAIL "no AT keyboard: $(dmesg | grep -iE 'i8042|atkbd|serio' | tail -n 3 | tr '\n' '|' | cut -c1-200)"
+elif grep -qw i8042.dumbkbd /proc/cmdline; then
+	check keyboard PASS "$kname (i8042.dumbkbd: bound without probing)"
+elif [ "$kid" = ab41 ] || [ "$kid" = ab83 ]; then
+	check keyboard PASS "$kname, id $kid: atkbd probed it (its GET ID was answered)"
+else
+	check keyboard FAIL "$kname with id $kid: atkbd did not read the keyboard's ID"
+fi
+
 # -- ACPI: the PM timer and the sleep states of kestrel's FADT and DSDT --------
 cs=$(cat /sys/devices/system/clocksource/clocksource0/available_clocksource 2>/dev/null)
 states=$(cat /sys/power/state 2>/dev/null)
@@ -169,10 +193,19 @@ if [ "${e2es3:-0}" -gt 0 ]; then
 	fi
 fi
 
+if [ "${e2eexit:-reboot}" = cad ]; then
+	# Before L2-DONE, which tells L1 to send SendCtrlAltDel.
+	echo 0 > /proc/sys/kernel/ctrl-alt-del
+	trap 'echo "L2-CTRL-ALT-DEL init got SIGINT from the kernel (Ctrl+Alt+Del): reboot -f"; reboot -f' INT
+fi
 echo "L2-DONE"
 case ${e2eexit:-reboot} in
 poweroff) poweroff -f ;;
 none) ;;
+cad)
+	i=0
+	while [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	echo "L2: no Ctrl+Alt+Del within 60 s" ;;
 *) reboot -f ;;
 esac
 sleep 30

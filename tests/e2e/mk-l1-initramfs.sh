@@ -9,8 +9,9 @@
 #   CACHE     scripts/fetch-e2e-inputs.sh's cache (unpacked kernels, busybox)
 #   L1_FLAVOUR gen|cloud: the kernel L1 boots (its modules go in)
 #   KESTREL   a static kestrel binary
-#   CASES     lines "<name> <flavour> <bzimage|pvh> <vcpus> <devs>" (l1-init.sh)
-#   L2RD_DIR  holds initrd-<flavour>.cpio.gz (mk-l2-initramfs.sh)
+#   CASES     lines "<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc]" (l1-init.sh)
+#   L2RD_DIR  holds initrd-<flavour>.cpio.gz (mk-l2-initramfs.sh) and l1-fcapi,
+#             the API client of the fc cases
 set -eu
 [ $# = 6 ] || { echo "usage: $0 OUT CACHE L1_FLAVOUR KESTREL CASES L2RD_DIR" >&2; exit 2; }
 OUT=$1 CACHE=$2 L1F=$3 KESTREL=$4 CASES=$5 L2RD=$6
@@ -32,6 +33,7 @@ for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arc
 	basename "$m" >> "$ST/lib/modules/order"
 done
 cp "$KESTREL" "$ST/bin/kestrel"
+[ -x "$L2RD/l1-fcapi" ] && cp "$L2RD/l1-fcapi" "$ST/bin/l1-fcapi"
 strip "$ST/bin/kestrel" 2>/dev/null || true
 grep -v '^#' "$CASES" | grep . > "$ST/e2e/cases"
 for fl in $(awk '{print $2}' "$ST/e2e/cases" | sort -u); do

@@ -6,11 +6,12 @@ Usage: run-l1.py --cases FILE --log FILE [--timeout S] [--quiet] -- QEMU-COMMAND
 Runs QEMU (its own child, killed by PID at --timeout), writes every console line
 to --log prefixed with host seconds since QEMU started, and echoes the marker
 lines (E2E-*, L2-*, kestrel's boot-timer line, panics) as they come. Then, for
-every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs> [<l2 words>]"),
+every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc] [<l2 words>]"),
 it expects one E2E-CHECK line per check that case implies (init, boot-timer,
-cpus, modules, virtio-mmio, acpi, exit; net with net; blk-read and blk-write
-with blk; s3 and s3-host with e2es3=N among the L2 words) and an E2E-CASE line; a FAIL or a missing line fails the case. Prints a report and
-exits 0 only when every case passed (1 otherwise).
+cpus, modules, virtio-mmio, keyboard, acpi, exit; net with net; blk-read and
+blk-write with blk; ctrl-alt-del with fc; s3 and s3-host with e2es3=N among
+the L2 words) and an E2E-CASE line; a FAIL or a missing line fails the case.
+Prints a report and exits 0 only when every case passed (1 otherwise).
 """
 import argparse
 import re
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 
-ECHO = re.compile(r"E2E-|L2-INIT-REACHED|L2-CHECK|L2-DONE|BOOT-TIMER-MARKER|Kernel panic|"
+ECHO = re.compile(r"E2E-|L2-INIT-REACHED|L2-CHECK|L2-DONE|L2-CTRL-ALT-DEL|BOOT-TIMER-MARKER|Kernel panic|"
                   r"KVM internal error|emulation failure|Call Trace|BUG:|Oops")
 
 
@@ -37,7 +38,7 @@ def main():
     for line in open(a.cases):
         w = line.split()
         if len(w) >= 5 and not w[0].startswith("#"):
-            cases.append(w[:5] + [w[5] if len(w) > 5 else ""])
+            cases.append(w[:5] + [w[5] if len(w) > 5 else "run", w[6] if len(w) > 6 else ""])
 
     t0 = time.monotonic()
     p = subprocess.Popen(a.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -92,8 +93,8 @@ def main():
     else:
         print("e2e: L1 never reported loading kvm_amd (L1 boot failed? see the log)")
     npass = 0
-    for name, fl, kind, cpus, devs, l2words in cases:
-        want = ["init", "boot-timer", "cpus", "modules", "virtio-mmio"]
+    for name, fl, kind, cpus, devs, how, l2words in cases:
+        want = ["init", "boot-timer", "cpus", "modules", "virtio-mmio", "keyboard"]
         if "net" in devs.split(","):
             want.append("net")
         if "blk" in devs.split(","):
@@ -101,6 +102,8 @@ def main():
         want.append("acpi")
         if any(re.fullmatch(r"e2es3=[1-9][0-9]*", x) for x in l2words.split(",")):
             want += ["s3", "s3-host"]
+        if how == "fc":
+            want.append("ctrl-alt-del")
         want.append("exit")
         got = checks.get(name, [])
         ok = name in results and results[name][0] == "PASS"
@@ -118,8 +121,9 @@ def main():
                 rows.append((g[1], g[0], g[2]))
                 ok = ok and g[1] == "PASS"
         info = results[name][1] if name in results else "no E2E-CASE line"
-        print("e2e: %s %-16s %s L2, %s, %s vCPU(s), devices %s%s: %s" % (
+        print("e2e: %s %-16s %s L2, %s, %s vCPU(s), devices %s%s%s: %s" % (
             "PASS" if ok else "FAIL", name, fl, kind, cpus, devs,
+            ", Firecracker API" if how == "fc" else "",
             " (%s)" % l2words if l2words else "", info))
         for st, c, d in rows:
             print("        %s %-12s %s" % (st, c, d[:220]))

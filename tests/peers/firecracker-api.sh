@@ -6,9 +6,10 @@
 #             until it answers; logger, metrics, machine-config, boot-source,
 #             drives, network-interfaces (with a TAP when root), vsock,
 #             InstanceStart, each within 500 ms; then GET / through Running,
-#             Paused, Running, FlushMetrics, SendCtrlAltDel, SIGTERM.
+#             Paused, Running, FlushMetrics, SendCtrlAltDel (204), SIGTERM.
 #             The guest is a Multiboot test guest that prints and halts.
-#   builtin   the built-in guest through the API: it runs and powers off.
+#   builtin   SendCtrlAltDel before boot (400), then the built-in guest
+#             through the API: it runs and powers off.
 #   kata      Kata's start (fc.go): --api-sock --config-file, GET / polled
 #             until Running, the drive PATCH it uses for hot-plug.
 #   flintlock flintlock's start (create.go): --id --boot-timer --no-api
@@ -141,10 +142,13 @@ expect 204 "PATCH /vm Resumed"
 if state_is Running; then pass "GET /: Running again"; else fail "GET /: $body"; fi
 call PUT /actions '{"action_type": "FlushMetrics"}'
 expect 204 "FlushMetrics"
+grep -q '"exit_io_out":[1-9]' "$W/metrics" && pass "the metrics count the guest's port writes" ||
+	fail "no vCPU exits in the metrics: $(tail -c 400 "$W/metrics")"
 grep -q '"put_api_requests"' "$W/metrics" && pass "the metrics file has a JSON line" ||
 	fail "metrics: $(head -c 200 "$W/metrics")"
 call PUT /actions '{"action_type": "SendCtrlAltDel"}'
-expect 400 "SendCtrlAltDel: kestrel's i8042 has no keyboard, said so" "fault_message"
+expect 204 "SendCtrlAltDel: the keys are on the i8042's keyboard"
+grep -q "Ctrl+Alt+Del pressed" "$W/log" && pass "the log says the keys were pressed" || fail "log: $(tail -c 300 "$W/log")"
 grep -q "\[3a8d3c55-0b43-4bd6-9ad1-3e8a7c1c8f6e:fc_api:INFO\]" "$W/log" &&
 	pass "the log file has Firecracker's line format" || fail "log: $(head -c 300 "$W/log")"
 kill -TERM "$pid"
@@ -155,6 +159,8 @@ wait_exit 5
 echo "== builtin"
 start_kestrel --api-sock "$SOCK"
 for ((i = 0; i < 300; i++)); do [[ -S $SOCK ]] && break; sleep 0.01; done
+call PUT /actions '{"action_type": "SendCtrlAltDel"}'
+expect 400 "SendCtrlAltDel before InstanceStart" "not running"
 call PUT /actions '{"action_type": "InstanceStart"}'
 expect 204 "InstanceStart without boot-source: the built-in guest"
 wait_exit 20

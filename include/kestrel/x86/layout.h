@@ -37,6 +37,8 @@
 #define X86_COM1_IRQ		4
 #define X86_I8042_DATA_PORT	0x60
 #define X86_I8042_CMD_PORT	0x64
+#define X86_I8042_KBD_IRQ	1		/* the keyboard behind port 1 */
+#define X86_I8042_AUX_IRQ	12
 #define X86_DEBUG_EXIT_PORT	0xf4
 #define X86_PONG_PORT		0x520		/* 16 ports */
 #define X86_PONG_IRQ		5

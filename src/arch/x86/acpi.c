@@ -18,15 +18,15 @@
  * irqchip), the IOAPIC at X86_IOAPIC_GPA (ID n, GSI base 0), the ISA IRQ0 ->
  * GSI 2 override, the SCI's override (IRQ 9 -> GSI 9, level, active high,
  * as a PC's firmware gives it) and LINT1 as NMI. The DSDT has COM1
- * (PNP0501) and one LNRO0005 device per virtio-mmio window: _HID
- * "LNRO0005", _UID n, _CRS with Memory32Fixed(base, size) and an Extended
- * Interrupt, edge-triggered, active high. Edge, not level: kestrel raises
- * device interrupts through irqfds, which pulse the line; a level-triggered
- * IOAPIC pin fed by pulses without a resample eventfd loses interrupts that
- * arrive while Remote IRR is set. Edge is also what Linux assumes for the
- * same device given by virtio_mmio.device= (an ISA IRQ, edge/high by
- * default). Lines used by more than one device (IRQ numbers wrap, see
- * layout.h) are marked Shared.
+ * (PNP0501), the i8042's keyboard (PNP0303: ports 0x60 and 0x64, IRQ 1) and
+ * one LNRO0005 device per virtio-mmio window: _HID "LNRO0005", _UID n, _CRS
+ * with Memory32Fixed(base, size) and an Extended Interrupt, edge-triggered,
+ * active high. Edge, not level: kestrel raises device interrupts through
+ * irqfds, which pulse the line; a level-triggered IOAPIC pin fed by pulses
+ * without a resample eventfd loses interrupts that arrive while Remote IRR
+ * is set. Edge is also what Linux assumes for the same device given by
+ * virtio_mmio.device= (an ISA IRQ, edge/high by default). Lines used by more
+ * than one device (IRQ numbers wrap, see layout.h) are marked Shared.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -285,6 +285,24 @@ static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *
 	aml_init(&r, res, sizeof(res));
 	aml_res_io(&r, X86_COM1_PORT, 8);
 	aml_res_irq_noflags(&r, X86_COM1_IRQ);
+	aml_res_end(&r);
+	aml_name_begin(&a, "_CRS");
+	aml_buffer(&a, &r);
+	aml_pkg_end(&a);
+
+	/*
+	 * The i8042's keyboard. On a hardware-reduced platform Linux has no
+	 * legacy IRQs: GSI 1 gets an IRQ number only through this _CRS, which
+	 * Linux's i8042 reads by PNP (so not with i8042.nopnp, where it asks
+	 * for IRQ 1 and fails with -EINVAL).
+	 */
+	aml_device_begin(&a, "PS2K");
+	aml_name_begin(&a, "_HID");
+	aml_integer(&a, aml_eisaid("PNP0303"));
+	aml_init(&r, res, sizeof(res));
+	aml_res_io(&r, X86_I8042_DATA_PORT, 1);
+	aml_res_io(&r, X86_I8042_CMD_PORT, 1);
+	aml_res_irq_noflags(&r, X86_I8042_KBD_IRQ);
 	aml_res_end(&r);
 	aml_name_begin(&a, "_CRS");
 	aml_buffer(&a, &r);

@@ -42,7 +42,7 @@ extern const unsigned char kestrel_default_guest_end[];
  * @virtio: the window and GSI of each device of @devs, in list order
  * @nr_virtio: entries of @virtio
  * @serial: COM1, the console
- * @i8042: the reset line
+ * @i8042: the reset line and the keyboard
  * @debugexit: the guest's exit-status port
  * @pong: the PONG test device
  * @boottimer: the boot-time marker page
@@ -316,6 +316,11 @@ int machine_run(struct machine *m)
 struct vm *machine_vm(struct machine *m)
 {
 	return m->vm;
+}
+
+int machine_send_ctrl_alt_del(struct machine *m)
+{
+	return m->i8042 ? i8042_send_ctrl_alt_del(m->i8042) : -ENODEV;
 }
 
 /*

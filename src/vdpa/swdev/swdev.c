@@ -151,6 +151,8 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
 	vq->ready = false;
 	vq->started = false;
 	vq->last_avail = vq->last_used = 0;
+	/* Left staged only by a pass that broke the device: never published. */
+	vq->nused = 0;
 	vq->cb = (struct vdpa_callback){ 0 };
 	memset(&vq->stats, 0, sizeof(vq->stats));
 }

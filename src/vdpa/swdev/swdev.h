@@ -22,6 +22,7 @@
 #define KESTREL_VDPA_SWDEV_H
 
 #include <pthread.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include <kestrel/iotlb.h>
@@ -70,7 +71,8 @@
  * @kickfd: the device's duplicate of the kick eventfd, or -1
  * @kick_gen: bumped when @kickfd changes; stamps epoll events
  * @stats: counters (@stats.kicks is atomic and lock-free)
- * @used: completions staged by swdev_vq_service(), published in bursts
+ * @used: completions staged by swdev_vq_stage(), published in bursts
+ * @nused: entries staged in @used
  */
 struct swdev_vq {
 	struct vringh vring;
@@ -91,6 +93,7 @@ struct swdev_vq {
 	u32 kick_gen;
 	struct vdpa_vq_stats stats;
 	struct vringh_used_elem used[SWDEV_BURST];
+	unsigned int nused;
 };
 
 struct swdev;
@@ -281,14 +284,18 @@ void swdev_schedule(struct swdev *sw);
 /**
  * enum swdev_verdict - what a chain handler did with its chain
  * @SWDEV_USED: served; complete it with the used length the handler set
- * @SWDEV_HELD: the handler keeps the chain and completes it later itself
- *	(asynchronous I/O); the loop goes on
+ * @SWDEV_HELD: the handler completes the chain itself: later (asynchronous
+ *	I/O), or already, staged with swdev_vq_stage() or swdev_vq_stage_n()
+ *	(a frame spread over several chains); the loop goes on
  * @SWDEV_STALL: it cannot be served now (the backend is full or empty):
  *	the chain goes back to the ring and the pass over this queue ends.
  *	Whatever unblocks the backend must wake the worker (a backend fd in
  *	the epoll set, or swdev_schedule()). Also the way out after the
  *	handler reported an error itself (of another queue, or of this one
  *	in its own words).
+ * @SWDEV_RETRY: the chain is not used, but the handler consumed other
+ *	work (it dropped a backend frame no chain can take): the chain goes
+ *	back to the ring and the loop goes on, within its budget
  *
  * A negative errno instead says the chain itself is malformed for this
  * device (e.g. -EACCES, a buffer of the wrong direction): the queue's ring
@@ -298,6 +305,7 @@ enum swdev_verdict {
 	SWDEV_USED = 0,
 	SWDEV_HELD = 1,
 	SWDEV_STALL = 2,
+	SWDEV_RETRY = 3,
 };
 
 /**
@@ -332,6 +340,12 @@ static inline bool swdev_vq_publish(struct swdev *sw, struct swdev_vq *vq,
 		return false;
 	}
 	return true;
+}
+
+/* Completions a pass publishes with one used-index update (swdev_attr.burst). */
+static inline unsigned int swdev_burst(const struct swdev *sw)
+{
+	return sw->attr.burst ? sw->attr.burst : SWDEV_BURST;
 }
 
 /**
@@ -370,6 +384,64 @@ bool swdev_vq_complete(struct swdev *sw, struct swdev_vq *vq,
 		       const struct vringh_used_elem *used, unsigned int n);
 
 /**
+ * swdev_vq_stage() - stage the completion of one chain of @vq
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @head: the chain's head
+ * @len: bytes written into its device-writable buffers
+ *
+ * Publishes the burst once swdev_burst() entries are staged; whatever is left
+ * goes out with swdev_vq_flush() (swdev_vq_service() does at its end).
+ *
+ * Return: as swdev_vq_flush().
+ */
+static inline bool swdev_vq_stage(struct swdev *sw, struct swdev_vq *vq,
+				  u16 head, u32 len)
+{
+	vq->used[vq->nused].id = head;
+	vq->used[vq->nused].len = len;
+	if (unlikely(++vq->nused == swdev_burst(sw)))
+		return swdev_vq_flush(sw, vq, &vq->nused);
+	return true;
+}
+
+/**
+ * swdev_vq_stage_n() - stage completions the driver must see together
+ * @sw: the device (lock held)
+ * @vq: the queue
+ * @elems: the completions, in ring order
+ * @n: entries (at most the ring size)
+ *
+ * They are published with one used-index update, after everything staged
+ * before them: the driver never sees part of them (e.g. the buffers of one
+ * merged frame, virtio 1.2 §5.1.6.4).
+ *
+ * Return: as swdev_vq_flush().
+ */
+static inline bool swdev_vq_stage_n(struct swdev *sw, struct swdev_vq *vq,
+				    const struct vringh_used_elem *elems,
+				    unsigned int n)
+{
+	int ret;
+
+	if (vq->nused + n <= swdev_burst(sw)) {
+		memcpy(&vq->used[vq->nused], elems, n * sizeof(*elems));
+		vq->nused += n;
+		if (vq->nused == swdev_burst(sw))
+			return swdev_vq_flush(sw, vq, &vq->nused);
+		return true;
+	}
+	if (!swdev_vq_flush(sw, vq, &vq->nused))
+		return false;
+	ret = vringh_complete_multi(&vq->vring, elems, n);
+	if (unlikely(ret)) {
+		swdev_vq_error(sw, vq, ret);
+		return false;
+	}
+	return true;
+}
+
+/**
  * swdev_vq_service() - drain one queue through a chain handler
  * @sw: the device (lock held, running)
  * @vq: the queue; nothing happens unless it is started
@@ -403,8 +475,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 {
 	struct vringh_iov *riov = (want & SWDEV_CHAIN_IN) ? &vq->riov : NULL;
 	struct vringh_iov *wiov = (want & SWDEV_CHAIN_OUT) ? &vq->wiov : NULL;
-	unsigned int budget = SWDEV_BUDGET, staged = 0;
-	unsigned int burst = sw->attr.burst ? sw->attr.burst : SWDEV_BURST;
+	unsigned int budget = SWDEV_BUDGET, n;
 	bool more = false;
 	int ret;
 
@@ -434,24 +505,23 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		}
 		ret = fn(sw, vq, head, &len);
 		if (likely(ret == SWDEV_USED)) {
-			vq->used[staged].id = head;
-			vq->used[staged].len = len;
-			if (++staged == burst && !swdev_vq_flush(sw, vq, &staged))
+			if (!swdev_vq_stage(sw, vq, head, len))
 				break;
 			continue;
 		}
 		if (ret == SWDEV_HELD)
 			continue;
-		if (ret == SWDEV_STALL) {
-			vringh_abandon(&vq->vring, 1);
-			break;
-		}
 		vringh_abandon(&vq->vring, 1);
-		swdev_vq_error(sw, vq, ret);
+		if (ret == SWDEV_RETRY)
+			continue;
+		if (ret != SWDEV_STALL)
+			swdev_vq_error(sw, vq, ret);
 		break;
 	}
 	/* Chains served before a ring error are still completed. */
-	return swdev_vq_complete(sw, vq, vq->used, staged) && more;
+	n = vq->nused;
+	vq->nused = 0;
+	return swdev_vq_complete(sw, vq, vq->used, n) && more;
 }
 
 /* The "poll" attribute every type on the core may offer (swdev.poll). */

@@ -69,6 +69,9 @@ static void test_lifecycle(void)
 	       "GET /version: %s", b);
 	report(req(api, API_PATCH, "/vm", "{\"state\": \"Paused\"}", b, sizeof(b)) == 400 &&
 	       fault_names(b, "before starting"), "PATCH /vm before boot: 400");
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "not running") && !f.ctrl_alt_dels,
+	       "SendCtrlAltDel before boot: 400, the VMM is not asked");
 	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
 		 "\"is_root_device\": true, \"is_read_only\": false}", disk);
 	report(req(api, API_PUT, "/drives/rootfs", body, b, sizeof(b)) == 204, "PUT /drives/rootfs");
@@ -112,7 +115,14 @@ static void test_lifecycle(void)
 	report(req(api, API_PATCH, "/vm", "{\"state\": \"Stopped\"}", b, sizeof(b)) == 400 &&
 	       fault_names(b, "Paused or Resumed"), "PATCH /vm with another state: 400");
 	report(req(api, API_PUT, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", b, sizeof(b)) == 204 &&
-	       f.ctrl_alt_dels == 1, "SendCtrlAltDel reaches the VMM");
+	       f.ctrl_alt_dels == 1, "SendCtrlAltDel after boot: 204, it reaches the VMM");
+	f.fail_next = -EBUSY;
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "keyboard buffer is full") && !strcmp(state_of(api), "Running"),
+	       "keys the guest has not read: 400 saying so, still Running");
+	f.fail_next = -EAGAIN;
+	report(req(api, API_PUT, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "disabled its keyboard"), "a disabled keyboard: 400 saying so");
 	report(req(api, API_PUT, "/actions", "{\"action_type\": \"Reboot\"}", b, sizeof(b)) == 400 &&
 	       fault_names(b, "action_type"), "an unknown action: 400");
 

@@ -656,6 +656,54 @@ static void test_gen_hostile(struct vdpa_device *vdpa)
 	report_prefix_pop();
 }
 
+/*
+ * mode=null: every transmitted frame is dropped and counted in the
+ * transmit queue's drops, its chain completes, nothing is ever received.
+ */
+static void test_null(void)
+{
+	enum { N = 8, FLEN = HDR + 64 };
+	struct vdpa_device *vdpa;
+	struct vdpa_vq_stats tx_st, rx_st;
+	unsigned int txdone = 0;
+	u8 *rx[2], *tx;
+	struct vdrv d;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("null");
+	if (!report(vdpa_mgmt_dev_add("net,name=null0,mac=52:54:00:12:34:56,mode=null",
+				      &vdpa) == 0, "create mode=null"))
+		goto out;
+	vdrv_init(&d, vdpa, 1 << 20);
+	vdrv_map(&d, 0);
+	report(net_up(&d, base_features, false) == 0, "bring-up");
+	post_rx(&d, 2, 2048, rx);
+	tx = vdrv_alloc(&d, FLEN, 64);
+	fill_frame(tx, FLEN, dev_mac, 1);
+	for (unsigned int i = 0; i < N; i++)
+		send_frame(&d, tx, FLEN);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	while (txdone < N && vdrv_wait_used(&d, TXQ, &head, &len, 2000))
+		txdone += len == 0;
+	vdrv_msleep(20);
+	vdpa_get_vq_stats(vdpa, TXQ, &tx_st);
+	vdpa_get_vq_stats(vdpa, RXQ, &rx_st);
+	report(txdone == N, "%u/%d TX chains completed with len 0", txdone, N);
+	report(tx_st.drops == N && tx_st.packets == 0,
+	       "TX counted %llu drops, %llu packets",
+	       (unsigned long long)tx_st.drops, (unsigned long long)tx_st.packets);
+	report(!vdrv_get_used(&d, RXQ, &head, &len) && rx_st.packets == 0,
+	       "nothing received (%llu)", (unsigned long long)rx_st.packets);
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdrv_fini(&d);
+	report(vdpa_mgmt_dev_del(vdpa) == 0, "delete");
+out:
+	report_prefix_pop();
+}
+
 static void test_modes(bool poll)
 {
 	static const char *const specs[2][3] = {
@@ -728,6 +776,7 @@ int main(void)
 
 	test_modes(false);
 	test_modes(true);
+	test_null();
 	report_err(vdpa_mgmt_dev_add("net,name=simnet3,mode=echo", &vdpa), -EINVAL,
 		   "mode=echo refused");
 	report_err(vdpa_mgmt_dev_add("net,name=simnet3,gen_len=13", &vdpa), -EINVAL,

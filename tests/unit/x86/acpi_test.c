@@ -235,6 +235,16 @@ static void check_tables(unsigned int nr_cpus, unsigned int nr_devs)
 			break;
 	}
 	report_eq(i, nr_devs, "DSDT: every device's Memory32Fixed and edge interrupt");
+	{
+		/* IO(0x60, 1), IO(0x64, 1), IRQNoFlags(1): what maps IRQ 1 for i8042 */
+		static const u8 kbd[] = { 0x47, 1, 0x60, 0, 0x60, 0, 1, 1,
+					  0x47, 1, 0x64, 0, 0x64, 0, 1, 1, 0x22, 0x02, 0x00 };
+		u32 hid = aml_eisaid("PNP0303");
+
+		check_eq(count_bytes(d + dsdt->offset, dsdt->length, &hid, 4), 1);
+		check_eq(count_bytes(d + dsdt->offset, dsdt->length, kbd, sizeof(kbd)), 1);
+		report_checks("DSDT: the keyboard (PNP0303) on ports 0x60/0x64, IRQ 1");
+	}
 out:
 	report_prefix_pop();
 }
@@ -358,7 +368,7 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 	 */
 	static const char *const sigs[] = { "XSDT", "FACP", "FACS", "APIC", "DSDT" };
 	char dir[] = "/tmp/kestrel-acpi.XXXXXX", cmd[1024], line[512];
-	unsigned int i, lnro = 0, lapic = 0, bases = 0;
+	unsigned int i, lnro = 0, lapic = 0, bases = 0, kbd = 0;
 	FILE *f;
 
 	report_prefix_push("iasl");
@@ -399,6 +409,8 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 	while (f && fgets(line, sizeof(line), f)) {
 		if (strstr(line, "\"LNRO0005\""))
 			lnro++;
+		if (strstr(line, "EisaId (\"PNP0303\")"))
+			kbd++;
 		for (i = 0; i < nr_devs; i++) {
 			char want[32];
 
@@ -427,6 +439,7 @@ static void check_iasl(unsigned int nr_cpus, unsigned int nr_devs)
 	check_true(dsl_has(dir, "APIC", "Source : 09"));
 	check_true(dsl_has(dir, "APIC", "Flags (decoded below) : 000D"));
 	report_checks("iasl sees the PM blocks at 0x600/0x604/0x608, SCI 9 (level, high), no SMM, the FACS, \\_S3, \\_S5");
+	report_eq(kbd, 1, "iasl sees the keyboard (PNP0303)");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
 		report_info("could not remove %s", dir);

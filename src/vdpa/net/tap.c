@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The TAP backend and the "tap" type: virtio-net over a TAP interface,
+ * one queue pair, no control queue.
+ *
+ * The TAP is opened with IFF_VNET_HDR and a 12-byte vnet header, which is
+ * exactly struct virtio_net_hdr_v1 (§5.1.6), so transmit chains go to the
+ * TAP with one writev() straight from guest memory (a failed write: down
+ * interface, bad vnet header, full queue, counts a drop). Receive reads a
+ * frame into the class's bounce buffer first: that is the only way to know
+ * its length before choosing guest buffers, so that a frame that does not
+ * fit is dropped and counted instead of delivered truncated (net.c).
+ *
+ * Offloads follow negotiation: the TAP may hand us partially checksummed
+ * or GSO frames (TUNSETOFFLOAD) only for the GUEST_* features the driver
+ * accepted, re-applied whenever the negotiated set changes and cleared on
+ * reset. The HOST_* features (guest transmit) need nothing from the TAP:
+ * it accepts any valid vnet header.
+ *
+ * The TAP fd sits in the worker's epoll set, edge-triggered; a pass reads
+ * until the TAP is empty, the guest has no buffers (the frame waits in the
+ * bounce buffer for the kick that brings some), or the budget runs out
+ * (another pass at once).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/virtio_ids.h>
+
+#include <kestrel/fault.h>
+#include <kestrel/log.h>
+
+#include "../devices.h"
+#include "net.h"
+
+/**
+ * struct net_tap - a net device on a TAP (swdev.lock for the mutable parts)
+ * @net: the class part (first)
+ * @fd: the TAP queue, or -1
+ * @ifname: interface name
+ * @offloads: TUN_F_* currently set on @fd
+ * @applied_features: negotiated features @offloads was computed for
+ * @rl: rate limit of TAP errors
+ */
+struct net_tap {
+	struct net_dev net;
+	int fd;
+	char ifname[IFNAMSIZ];
+	unsigned int offloads;
+	u64 applied_features;
+	struct ratelimit rl;
+};
+
+static struct net_tap *to_tap(struct net_dev *net)
+{
+	return container_of(net, struct net_tap, net);
+}
+
+static void tap_set_offloads(struct net_tap *tap, unsigned int offloads)
+{
+	if (offloads == tap->offloads)
+		return;
+	if (ioctl(tap->fd, TUNSETOFFLOAD, offloads) < 0) {
+		if (ratelimit_allow(&tap->rl))
+			pr_warn("%s: TUNSETOFFLOAD 0x%x on %s: %s",
+				tap->net.sw.vdpa.name, offloads, tap->ifname,
+				strerror(errno));
+		return;
+	}
+	tap->offloads = offloads;
+}
+
+/* What the TAP may give us: only what the guest can take (§5.1.6.4). */
+static void tap_sync(struct net_dev *net)
+{
+	struct net_tap *tap = to_tap(net);
+	struct swdev *sw = &net->sw;
+	unsigned int off = 0;
+
+	if (tap->applied_features == sw->features)
+		return;
+	tap->applied_features = sw->features;
+	if (swdev_has_feature(sw, VIRTIO_NET_F_GUEST_CSUM)) {
+		off |= TUN_F_CSUM;
+		if (swdev_has_feature(sw, VIRTIO_NET_F_GUEST_TSO4))
+			off |= TUN_F_TSO4;
+		if (swdev_has_feature(sw, VIRTIO_NET_F_GUEST_TSO6))
+			off |= TUN_F_TSO6;
+		if ((off & (TUN_F_TSO4 | TUN_F_TSO6)) &&
+		    swdev_has_feature(sw, VIRTIO_NET_F_GUEST_ECN))
+			off |= TUN_F_TSO_ECN;
+	}
+	tap_set_offloads(tap, off);
+}
+
+static void tap_reset(struct net_dev *net)
+{
+	struct net_tap *tap = to_tap(net);
+
+	tap->applied_features = 0;
+	if (tap->fd >= 0)
+		tap_set_offloads(tap, 0);
+}
+
+static int tap_transmit(struct net_dev *net, struct swdev_vq *txq, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = writev(to_tap(net)->fd, txq->riov.iov, (int)txq->riov.used);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+static ssize_t tap_receive(struct net_dev *net, u8 *buf, size_t size)
+{
+	struct net_tap *tap = to_tap(net);
+	ssize_t n;
+
+	do {
+		n = read(tap->fd, buf, size);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && ratelimit_allow(&tap->rl))
+		pr_warn("%s: read from %s: %s", net->sw.vdpa.name, tap->ifname,
+			strerror(errno));
+	return n < 0 ? -errno : n;
+}
+
+/**
+ * struct tap_args - creation attributes of a TAP device
+ * @net: name, mac (generated: 02:6b:74:61:xx:xx), mtu (0: not offered);
+ *	one queue pair, no poll
+ * @path: the interface name
+ */
+struct tap_args {
+	struct net_type_args net;
+	char path[IFNAMSIZ];
+};
+
+static int tap_open(struct net_dev *net, const struct net_type_args *args)
+{
+	const char *ifname = container_of(args, struct tap_args, net)->path;
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLET,
+		.data.u64 = SWDEV_EV_BACKEND,
+	};
+	struct net_tap *tap = to_tap(net);
+	struct ifreq ifr = { 0 };
+	unsigned int features = 0;
+	int hdr_len = NET_HDR_LEN;
+
+	tap->fd = -1;
+	tap->rl = (struct ratelimit)RATELIMIT_INIT;
+	if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/')) {
+		pr_err("tap: bad interface name '%.32s': 1..%d characters, no '/'",
+		       ifname, IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	snprintf(tap->ifname, sizeof(tap->ifname), "%s", ifname);
+	tap->fd = xopen("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
+	if (tap->fd < 0) {
+		int err = tap->fd;
+
+		pr_err("tap: cannot open /dev/net/tun: %s", strerror(-err));
+		return err;
+	}
+	if (ioctl(tap->fd, TUNGETFEATURES, &features) < 0 ||
+	    !(features & IFF_VNET_HDR)) {
+		pr_err("tap: the kernel's TAP has no IFF_VNET_HDR");
+		return -EOPNOTSUPP;
+	}
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	memcpy(ifr.ifr_name, tap->ifname, strlen(tap->ifname));
+	if (ioctl(tap->fd, TUNSETIFF, &ifr) < 0) {
+		int err = -errno;
+
+		pr_err("tap: cannot attach to %s: %s (needs CAP_NET_ADMIN, or a TAP owned by this user)",
+		       tap->ifname, strerror(errno));
+		return err;
+	}
+	if (ioctl(tap->fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
+		int err = -errno;
+
+		pr_err("tap: %s: TUNSETVNETHDRSZ %d: %s", tap->ifname, hdr_len,
+		       strerror(errno));
+		return err;
+	}
+	/* Nothing offloaded until the guest negotiates it. */
+	if (ioctl(tap->fd, TUNSETOFFLOAD, 0) < 0)
+		return -errno;
+	if (epoll_ctl(net->sw.epfd, EPOLL_CTL_ADD, tap->fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The worker is gone and the epoll fd closed by now. */
+static void tap_close(struct net_dev *net)
+{
+	struct net_tap *tap = to_tap(net);
+
+	if (tap->fd >= 0)
+		close(tap->fd);
+}
+
+static const struct net_backend_ops net_tap_ops = {
+	.name = "tap",
+	.size = sizeof(struct net_tap),
+	.features = (1ULL << VIRTIO_NET_F_CSUM) |
+		    (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+		    (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+		    (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+		    (1ULL << VIRTIO_NET_F_GUEST_ECN) |
+		    (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+		    (1ULL << VIRTIO_NET_F_HOST_TSO6) |
+		    (1ULL << VIRTIO_NET_F_HOST_ECN),
+	.open = tap_open,
+	.close = tap_close,
+	.sync = tap_sync,
+	.reset = tap_reset,
+	.transmit = tap_transmit,
+	.receive = tap_receive,
+};
+
+static const struct vdpa_attr tap_attrs[] = {
+	VDPA_ATTR_STRING(struct tap_args, path, "path", "<interface name, 1..15 characters>",
+			 "the TAP interface (created if missing)"),
+	VDPA_ATTR_MAC(struct tap_args, net.mac, "mac", "Ethernet address"),
+	VDPA_ATTR_UINT(struct tap_args, net.mtu, "mtu", 68, 65535, "MTU offered"),
+};
+
+static const struct tap_args tap_defaults = {
+	.net = { .max_vqp = 1 },
+};
+
+static int tap_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
+		       struct vdpa_device **out)
+{
+	/* Locally administered, unicast: 02:6b:74:61:xx:xx. */
+	static struct net_mac_gen mac_gen = { { 0x02, 0x6b, 0x74, 0x61 } };
+	const struct tap_args *args = config;
+	int ret;
+
+	if (!args->path[0]) {
+		pr_err("tap: needs the interface name: tap,path=IFNAME (CLI: --net tap=IFNAME)");
+		return -EINVAL;
+	}
+	ret = net_create(&net_tap_ops, &args->net, &mac_gen, false, out);
+	if (ret)
+		pr_err("vdpa: cannot create tap on '%.32s': %s", args->path,
+		       strerror(-ret));
+	return ret;
+}
+
+struct vdpa_mgmt_dev vdpa_tap_mgmt_dev = {
+	.type = "tap",
+	.description = "virtio-net over a TAP interface (path=IFNAME)",
+	.device_id = VIRTIO_ID_NET,
+	.attrs = tap_attrs,
+	.nattrs = ARRAY_SIZE(tap_attrs),
+	.config_size = sizeof(struct tap_args),
+	.defaults = &tap_defaults,
+	.dev_add = tap_dev_add,
+};
