@@ -365,7 +365,8 @@ static const char run_usage[] =
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"
-"  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM\n";
+"  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM\n"
+"SIGPWR presses the guest's ACPI power button (a clean shutdown, if it handles it)\n";
 
 static const struct cli_opt run_options[] = {
 	{ "kernel", required_argument, OPT_KERNEL, "--kernel FILE" },

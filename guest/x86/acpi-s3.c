@@ -153,19 +153,13 @@ static void ap_mark(void *arg)
  */
 static bool suspend(u32 vector)
 {
-	u16 cnt;
-
 	acpi_wake_install(facs, vector);
 	outw(pm1_evt + ACPI_PM1_STS, 0xffff);	/* clear every status, WAK_STS too */
 	outw(pm1_evt + ACPI_PM1_EN, ACPI_PM1_RTC);	/* the alarm may wake us */
 	rtc_alarm_in(2);
 	if (acpi_wake_save())
 		return true;
-	/* ACPICA's way: SLP_TYP first, then SLP_TYP with SLP_EN. */
-	cnt = inw(pm1_cnt) & ~(ACPI_PM1_CNT_SLP_TYP | ACPI_PM1_CNT_SLP_EN);
-	cnt |= (u16)(slp_typ << ACPI_PM1_CNT_SLP_TYP_SHIFT);
-	outw(pm1_cnt, cnt);
-	outw(pm1_cnt, cnt | ACPI_PM1_CNT_SLP_EN);
+	acpi_enter_sleep(pm1_cnt, slp_typ);
 	apic_wait_count(&never, 1, 5000);
 	return false;
 }

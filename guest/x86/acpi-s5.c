@@ -20,7 +20,7 @@ int main(void)
 {
 	const struct acpi_header *fadt = acpi_find_table("FACP"), *dsdt = NULL;
 	int s5 = -1, s3 = -1;
-	u16 pm1_cnt = 0, cnt;
+	u16 pm1_cnt = 0;
 
 	if (fadt) {
 		pm1_cnt = (u16)*(const u32 *)((const u8 *)fadt + FADT_PM1A_CNT_BLK);
@@ -36,10 +36,7 @@ int main(void)
 		return report_summary();
 
 	printf("entering S5: kestrel should exit with status 0\n");
-	cnt = inw(pm1_cnt) & ~(ACPI_PM1_CNT_SLP_TYP | ACPI_PM1_CNT_SLP_EN);
-	cnt |= (u16)(s5 << ACPI_PM1_CNT_SLP_TYP_SHIFT);
-	outw(pm1_cnt, cnt);
-	outw(pm1_cnt, cnt | ACPI_PM1_CNT_SLP_EN);
+	acpi_enter_sleep(pm1_cnt, s5);
 	apic_wait_count(&never, 1, 2000);
 	report(false, "the machine is still on 2 s after SLP_EN with \\_S5");
 	return report_summary();

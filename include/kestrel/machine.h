@@ -50,9 +50,10 @@ struct vm;
  * @pit: an in-kernel PIT (only with VM_IRQCHIP_KERNEL)
  * @testdev: QEMU's pc-testdev (docs/testdev.md)
  * @vcpu_thread_name: see struct vm_config; NULL for the default
- * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER).
- *	machine_create() then blocks both in the calling thread before it
- *	creates any thread (every thread inherits the mask), a thread of
+ * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER), and
+ *	SIGPWR presses the guest's ACPI power button (docs/acpi-pm.md).
+ *	machine_create() then blocks the three in the calling thread before
+ *	it creates any thread (every thread inherits the mask), a thread of
  *	its own takes them with sigwait(); they stay blocked afterwards.
  *
  * The images are only read during machine_create(); @devs and the fds

@@ -138,6 +138,18 @@ int acpi_sleep_type(const struct acpi_header *dsdt, unsigned int state)
 	return -1;
 }
 
+#define PM1_CNT_SLP_TYP		(7u << 10)	/* ACPI 6.5 §4.8.3.2.1 */
+#define PM1_CNT_SLP_EN		(1u << 13)
+
+void acpi_enter_sleep(u16 pm1_cnt, int slp_typ)
+{
+	u16 cnt = inw(pm1_cnt) & ~(PM1_CNT_SLP_TYP | PM1_CNT_SLP_EN);
+
+	cnt |= (u16)((slp_typ & 7) << 10);
+	outw(pm1_cnt, cnt);
+	outw(pm1_cnt, cnt | PM1_CNT_SLP_EN);
+}
+
 /* ---- the S3 waking vector ------------------------------------------------ */
 
 extern char wake_start[], wake_end[], wake_seen_cs[], wake_seen_ip[];

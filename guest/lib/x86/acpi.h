@@ -68,6 +68,14 @@ const struct acpi_header *acpi_dsdt(const struct acpi_header *fadt);
  */
 int acpi_sleep_type(const struct acpi_header *dsdt, unsigned int state);
 
+/*
+ * acpi_enter_sleep() - enter sleep state @slp_typ (from acpi_sleep_type())
+ *	through the PM1a control block at port @pm1_cnt, as ACPICA does:
+ *	SLP_TYP first, then SLP_TYP with SLP_EN. Returns once the writes are
+ *	done; the machine stops some time after.
+ */
+void acpi_enter_sleep(u16 pm1_cnt, int slp_typ);
+
 /* ---- S3: the waking vector and the way back to long mode (start.S) ------- */
 
 /*

@@ -50,7 +50,7 @@ extern const unsigned char kestrel_default_guest_end[];
  * @acpi_pm: the ACPI PM block (PM1a event/control, PM timer, S3/S5)
  * @rtc: the CMOS real-time clock, its alarm wired to @acpi_pm
  * @testdev: QEMU's pc-testdev, when asked for
- * @sigthread: takes SIGINT/SIGTERM (valid when @sigthread_started)
+ * @sigthread: takes SIGINT/SIGTERM/SIGPWR (valid when @sigthread_started)
  * @sigthread_started: @sigthread runs
  * @sigthread_stop: set by machine_destroy() before it wakes @sigthread
  */
@@ -109,9 +109,14 @@ static void machine_stop_signals(sigset_t *set)
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGPWR);
 }
 
-/* Turns SIGINT/SIGTERM (blocked in every other thread) into a VM stop. */
+/*
+ * Turns SIGINT/SIGTERM (blocked in every other thread) into a VM stop, and
+ * SIGPWR into a press of the guest's ACPI power button: the request for a
+ * clean shutdown LXC sends a container's init the same way.
+ */
 static void *machine_signal_thread(void *arg)
 {
 	struct machine *m = arg;
@@ -124,6 +129,11 @@ static void *machine_signal_thread(void *arg)
 			continue;
 		if (atomic_load(&m->sigthread_stop))
 			return NULL;
+		if (sig == SIGPWR) {
+			pr_info("caught SIGPWR, pressing the guest's power button");
+			acpi_pm_power_button(m->acpi_pm);
+			continue;
+		}
 		pr_info("caught signal %d, stopping the VM", sig);
 		vm_request_stop(m->vm, VM_STOP_USER, 0);
 	}
