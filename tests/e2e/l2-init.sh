@@ -25,14 +25,17 @@ check() { echo "L2-CHECK $1 $2 $3"; }
 	check boot-timer-write FAIL "devmem 0xd0000000 failed (status $tw)"
 
 # -- vCPUs: the guest must see every vCPU it was given ------------------------
-online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
-n=0
-for r in $(echo "$online" | tr , ' '); do
-	case $r in
-	*-*) n=$((n + ${r#*-} - ${r%-*} + 1)) ;;
-	*) n=$((n + 1)) ;;
-	esac
-done
+count_online() {	# sets online and n
+	online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
+	n=0
+	for r in $(echo "$online" | tr , ' '); do
+		case $r in
+		*-*) n=$((n + ${r#*-} - ${r%-*} + 1)) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+}
+count_online
 want=${e2ecpus:-1}
 if [ "$n" = "$want" ]; then
 	check cpus PASS "online=$online ($n of $want)"
@@ -185,11 +188,12 @@ if [ "${e2es3:-0}" -gt 0 ]; then
 		read up1 idle < /proc/uptime
 		echo "L2: S3 round $i: back after $(awk "BEGIN{print $up1 - $up0}") s of uptime"
 	done
-	n=$(dmesg | grep -c 'ACPI: PM: Low-level resume complete')
-	if [ -z "$err" ] && [ "$n" = "$e2es3" ]; then
-		check s3 PASS "$n suspend(s) to RAM, woken by the RTC alarm: $(dmesg | grep -c 'PM: suspend exit') 'PM: suspend exit'"
+	resumes=$(dmesg | grep -c 'ACPI: PM: Low-level resume complete')
+	count_online	# the APs were offline across the sleep: INIT-SIPI again
+	if [ -z "$err" ] && [ "$resumes" = "$e2es3" ] && [ "$n" = "$want" ]; then
+		check s3 PASS "$resumes suspend(s) to RAM, woken by the RTC alarm: $(dmesg | grep -c 'PM: suspend exit') 'PM: suspend exit'; CPUs online after: $online"
 	else
-		check s3 FAIL "${err:-$n of $e2es3 resumes in dmesg}; $(dmesg | grep -E 'PM:|ACPI' | tail -n 3 | tr '\n' '|')"
+		check s3 FAIL "${err:-$resumes of $e2es3 resumes in dmesg}; CPUs online after: $online ($n of $want); $(dmesg | grep -E 'PM:|ACPI' | tail -n 3 | tr '\n' '|')"
 	fi
 fi
 
