@@ -126,6 +126,9 @@ FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 FUZZ_TARGETS += i8042_ports
 FUZZ_SRCS_i8042_ports = tests/fuzz/i8042_ports.c src/hw/i8042.c $(FAKE_VM_OBJS:.o=.c)
 FUZZ_FLAGS_i8042_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
+FUZZ_TARGETS += acpi_pm_ports
+FUZZ_SRCS_acpi_pm_ports = tests/fuzz/acpi_pm_ports.c src/hw/acpi-pm.c $(FAKE_VM_OBJS:.o=.c)
+FUZZ_FLAGS_acpi_pm_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 
 # ---- vhost-user server -----------------------------------------------------
 VHOST_USER_OBJS += src/vhost-user/mem.o
