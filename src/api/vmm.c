@@ -32,10 +32,12 @@
 #include "internal.h"
 
 /*
- * Firecracker's default when boot_args is not given, less i8042.nopnp:
- * on kestrel's hardware-reduced ACPI platform Linux finds the keyboard's
- * IRQ only through its PNP0303 device (src/arch/x86/acpi.c), and without
- * it SendCtrlAltDel would have no keyboard to reach.
+ * Firecracker's default when boot_args is not given, less i8042.nopnp, so
+ * that Linux finds the keyboard through its PNP0303 device
+ * (src/arch/x86/acpi.c) and SendCtrlAltDel has a keyboard to reach. (That
+ * was the only way while kestrel's ACPI platform was hardware-reduced;
+ * since it has a PM block, IRQ 1 is a legacy ISA IRQ again and nopnp
+ * would do too.)
  */
 #define FC_DEFAULT_CMDLINE \
 	"reboot=k panic=1 pci=off nomodules 8250.nr_uarts=0 i8042.noaux " \

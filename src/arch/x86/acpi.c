@@ -291,10 +291,11 @@ static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *
 	aml_pkg_end(&a);
 
 	/*
-	 * The i8042's keyboard. On a hardware-reduced platform Linux has no
-	 * legacy IRQs: GSI 1 gets an IRQ number only through this _CRS, which
-	 * Linux's i8042 reads by PNP (so not with i8042.nopnp, where it asks
-	 * for IRQ 1 and fails with -EINVAL).
+	 * The i8042's keyboard, with its ports and IRQ 1, which Linux's i8042
+	 * reads by PNP. (On the hardware-reduced platform kestrel described
+	 * before its ACPI PM block, Linux had no legacy IRQs and this _CRS was
+	 * the only way to IRQ 1; now ISA IRQs are set up from the MADT and an
+	 * i8042.nopnp kernel finds IRQ 1 too.)
 	 */
 	aml_device_begin(&a, "PS2K");
 	aml_name_begin(&a, "_HID");

@@ -6,10 +6,10 @@
  * Why. Destroying a VM whose IOAPIC and PIC are in the kernel waits for
  * SRCU grace periods: measured here, closing such a VM takes ~15-18 ms
  * against ~0.2 ms with the split irqchip, and that wait was most of
- * kestrel's boot-to-exit time. The platform kestrel describes is ACPI
- * hardware-reduced, so Linux never programs a PIC or PIT; `--irqchip
- * kernel` (with `--pit`) keeps the full in-kernel irqchip for guests that
- * do (docs/irqchip.md).
+ * kestrel's boot-to-exit time. The platform kestrel describes has no PIC
+ * (no PCAT_COMPAT in the MADT: Linux probes, finds none, and programs no
+ * PIC or PIT); `--irqchip kernel` (with `--pit`) keeps the full in-kernel
+ * irqchip for guests that do (docs/irqchip.md).
  *
  * How interrupts travel. Every pin maps to an MSI message built from its
  * redirection entry (destination, vector, delivery and trigger mode).
