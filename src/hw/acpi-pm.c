@@ -288,6 +288,15 @@ static void pm_wake(struct acpi_pm *pm, const char *why)
 	pthread_mutex_unlock(&pm->lock);
 }
 
+/* Empty a non-blocking eventfd or timerfd. */
+static void pm_drain(int fd)
+{
+	u64 n;
+
+	while (read(fd, &n, sizeof(n)) == sizeof(n))
+		;
+}
+
 static void *pm_thread(void *arg)
 {
 	struct acpi_pm *pm = arg;
@@ -299,15 +308,13 @@ static void *pm_thread(void *arg)
 	for (;;) {
 		enum { NOTHING, SLEEP, WAKE } todo = NOTHING;
 		const char *why = NULL;
-		u64 n;
 
 		if (poll(fds, ARRAY_SIZE(fds), -1) < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&pm->lock);
-		if (read(pm->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			n = 0;
-		if (read(pm->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			n = 0;
+		/* What to do is read from the state: the counts do not matter. */
+		pm_drain(pm->kick_fd);
+		pm_drain(pm->timer_fd);
 		if (pm->stopping) {
 			pthread_mutex_unlock(&pm->lock);
 			break;
