@@ -137,8 +137,9 @@ static const struct io_ops testdev_byte_ops = {
 
 /* ---- page flush (0xe4) --------------------------------------------------- */
 
-static int testdev_flush_read(struct io_dev *dev, u64 offset, void *data,
-			      unsigned int len)
+/* The write-only ranges (flush, interrupt lines) read as zero. */
+static int testdev_read_zero(struct io_dev *dev, u64 offset, void *data,
+			     unsigned int len)
 {
 	memset(data, 0, len);
 	return 0;
@@ -176,20 +177,13 @@ static int testdev_flush_write(struct io_dev *dev, u64 offset,
 }
 
 static const struct io_ops testdev_flush_ops = {
-	.read = testdev_flush_read,
+	.read = testdev_read_zero,
 	.write = testdev_flush_write,
 	.min_access = 4,
 	.max_access = 4,
 };
 
 /* ---- interrupt lines (0x2000 + n) ---------------------------------------- */
-
-static int testdev_irq_read(struct io_dev *dev, u64 offset, void *data,
-			    unsigned int len)
-{
-	memset(data, 0, len);
-	return 0;
-}
 
 static int testdev_irq_write(struct io_dev *dev, u64 offset, const void *data,
 			     unsigned int len)
@@ -210,7 +204,7 @@ static int testdev_irq_write(struct io_dev *dev, u64 offset, const void *data,
 }
 
 static const struct io_ops testdev_irq_ops = {
-	.read = testdev_irq_read,
+	.read = testdev_read_zero,
 	.write = testdev_irq_write,
 	.min_access = 1,
 	.max_access = 1,
