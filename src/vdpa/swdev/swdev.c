@@ -27,6 +27,8 @@
 #define SWDEV_EV_CTL		UINT64_MAX
 /* epoll data of the throttle timer (swdev.timerfd). */
 #define SWDEV_EV_TIMER		(UINT64_MAX - 1)
+/* The longest a throttled queue sleeps before it is looked at again. */
+#define SWDEV_THROTTLE_MAX_NS	(3600ULL * 1000000000ULL)
 
 /* Entries an address space may hold: bounds what a peer can make us allocate. */
 #define SWDEV_IOTLB_LIMIT	65536
@@ -329,8 +331,13 @@ bool __swdev_limit(struct swdev *sw, struct swdev_limiter *l, u64 bytes)
 		return true;
 	if (wait < SWDEV_THROTTLE_MIN_NS)
 		wait = SWDEV_THROTTLE_MIN_NS;
-	/* A wait of centuries (a huge refill time): never overflow the time. */
-	swdev_wake_at(sw, wait > UINT64_MAX / 2 - now ? UINT64_MAX / 2 : now + wait);
+	/*
+	 * A wait of centuries (a huge refill time): look again in an hour,
+	 * a time every timerfd takes. A needless pass costs nothing.
+	 */
+	if (wait > SWDEV_THROTTLE_MAX_NS)
+		wait = SWDEV_THROTTLE_MAX_NS;
+	swdev_wake_at(sw, now + wait);
 	return false;
 }
 
