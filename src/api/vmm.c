@@ -245,13 +245,18 @@ static struct vdpa_device *find_limited(struct fc_vmm *v, enum api_limiter which
 {
 	bool drive = which == API_LIMIT_DRIVE;
 	unsigned int n = drive ? v->nr_drives : v->nr_nets;
+	struct vdpa_device *vdpa;
 	char name[16];
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (strcmp(drive ? v->drive_ids[i] : v->net_ids[i], id))
 			continue;
 		snprintf(name, sizeof(name), "%s%u", drive ? "fcd" : "fcn", i);
-		return vdpa_find_device(name);
+		vdpa = vdpa_find_device(name);
+		if (!vdpa)
+			snprintf(err, errlen, "the device of %s %s is gone",
+				 drive ? "drive" : "interface", id);
+		return vdpa;
 	}
 	snprintf(err, errlen, "no %s %s in the running microVM",
 		 drive ? "drive" : "interface", id);
@@ -407,6 +412,8 @@ static int fc_vmm_update_drive(struct api_vmm *vmm, const struct vmconfig_drive 
 	char name[16];
 	int ret;
 
+	if (!d->path_on_host)
+		return 0;	/* no new file (a rate limiter goes its own way) */
 	for (unsigned int i = 0; i < v->nr_drives; i++) {
 		if (strcmp(v->drive_ids[i], d->id))
 			continue;

@@ -44,8 +44,10 @@
  * The rate limits (struct swdev.limiter): frames delivered to the driver
  * and frames it transmits, each taking one operation and its bytes (the
  * frame without the vnet header). A throttled transmit chain goes back to
- * the ring; a received frame waits in the bounce buffer (paid for once).
- * Every queue pair shares the device's two limits.
+ * the ring; a frame read from the backend (tap) waits in the bounce buffer,
+ * paid for once. The receive limit holds for frames the class reads and
+ * for gen's; loop's are limited where they enter, on transmit. Every queue
+ * pair shares the device's two limits.
  */
 #define NET_LIMIT_RX		0
 #define NET_LIMIT_TX		1

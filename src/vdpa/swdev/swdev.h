@@ -603,7 +603,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		what ": extra bytes allowed once"),				\
 	SWDEV_ATTR_BUCKET_UINT(type, field.bw.refill_ms, pfx "bw_refill_ms", \
 		"milliseconds, 1 or more",					\
-		what ": ms to refill bw_size bytes"),				\
+		what ": ms to refill " pfx "bw_size bytes"),				\
 	SWDEV_ATTR_BUCKET_UINT(type, field.ops.size, pfx "ops_size",	\
 		"operations, 1 or more",					\
 		what ": operations bucket size (with " pfx "ops_refill_ms)"), \
@@ -612,7 +612,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		what ": extra operations allowed once"),			\
 	SWDEV_ATTR_BUCKET_UINT(type, field.ops.refill_ms, pfx "ops_refill_ms", \
 		"milliseconds, 1 or more",					\
-		what ": ms to refill ops_size operations")
+		what ": ms to refill " pfx "ops_size operations")
 
 /**
  * swdev_set_limit() - set the rate limit in slot @slot (see
