@@ -165,6 +165,9 @@ struct vmconfig {
  * @net_rx_bytes: their bytes
  * @net_tx_packets: frames from the guest
  * @net_tx_bytes: their bytes
+ * @block_throttled: block requests a rate limiter held back
+ * @net_rx_throttled: frames to the guest the rx_rate_limiter held back
+ * @net_tx_throttled: frames from the guest the tx_rate_limiter held back
  */
 struct api_vmm_stats {
 	u64 vcpu_exit_io_in;
@@ -177,6 +180,9 @@ struct api_vmm_stats {
 	u64 net_rx_bytes;
 	u64 net_tx_packets;
 	u64 net_tx_bytes;
+	u64 block_throttled;
+	u64 net_rx_throttled;
+	u64 net_tx_throttled;
 };
 
 struct api_vmm;

@@ -84,6 +84,18 @@ int vdpa_set_rate_limit(struct vdpa_device *vdpa, enum vdpa_limit which,
 			const struct vdpa_bucket *bw, const struct vdpa_bucket *ops);
 
 /**
+ * vdpa_get_rate_limit_throttled() - how often a limit held a request back
+ * @vdpa: a software device (see vdpa_set_rate_limit())
+ * @which: the limit
+ * @count: out: requests sent back to wait for tokens since creation
+ *	(one a wait, usually; 0 for a limit never set)
+ *
+ * Return: 0, or -EOPNOTSUPP (@vdpa has no such limit).
+ */
+int vdpa_get_rate_limit_throttled(struct vdpa_device *vdpa, enum vdpa_limit which,
+				  u64 *count);
+
+/**
  * vdpa_console_create() - a virtio-console on the given descriptors
  * @name: bus name, or NULL for the next "vdpa<N>"
  * @in_fd: what the guest reads (its receiveq); duplicated; -1 for none

@@ -443,7 +443,15 @@ static int add_device_stats(struct vdpa_device *vdpa, void *opaque)
 	struct api_vmm_stats *s = opaque;
 	u32 id = vdpa_get_device_id(vdpa);
 	struct vdpa_vq_stats q;
+	u64 n;
 
+	/* Devices without a limit (-EOPNOTSUPP) add nothing. */
+	if (id == VIRTIO_ID_BLOCK && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_BLK, &n))
+		s->block_throttled += n;
+	if (id == VIRTIO_ID_NET && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_NET_RX, &n))
+		s->net_rx_throttled += n;
+	if (id == VIRTIO_ID_NET && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_NET_TX, &n))
+		s->net_tx_throttled += n;
 	for (u16 i = 0; i < vdpa->nvqs; i++) {
 		if (vdpa_get_vq_stats(vdpa, i, &q))
 			continue;

@@ -885,8 +885,8 @@ static const struct vdpa_config_ops swdev_config_ops = {
 	.free			= swdev_free,
 };
 
-int vdpa_set_rate_limit(struct vdpa_device *vdpa, enum vdpa_limit which,
-			const struct vdpa_bucket *bw, const struct vdpa_bucket *ops)
+/* The slot of public limit @which on @vdpa, or -EOPNOTSUPP. */
+static int swdev_limit_slot(struct vdpa_device *vdpa, enum vdpa_limit which)
 {
 	struct swdev *sw;
 
@@ -896,8 +896,33 @@ int vdpa_set_rate_limit(struct vdpa_device *vdpa, enum vdpa_limit which,
 	sw = to_swdev(vdpa);
 	for (u32 i = 0; i < sw->attr.nlimits; i++)
 		if (sw->attr.limits[i] == which)
-			return swdev_set_limit(sw, i, bw, ops);
+			return (int)i;
 	return -EOPNOTSUPP;
+}
+
+int vdpa_set_rate_limit(struct vdpa_device *vdpa, enum vdpa_limit which,
+			const struct vdpa_bucket *bw, const struct vdpa_bucket *ops)
+{
+	int slot = swdev_limit_slot(vdpa, which);
+
+	if (slot < 0)
+		return slot;
+	return swdev_set_limit(to_swdev(vdpa), (unsigned int)slot, bw, ops);
+}
+
+int vdpa_get_rate_limit_throttled(struct vdpa_device *vdpa, enum vdpa_limit which,
+				  u64 *count)
+{
+	int slot = swdev_limit_slot(vdpa, which);
+	struct swdev *sw;
+
+	if (slot < 0)
+		return slot;
+	sw = to_swdev(vdpa);
+	swdev_lock(sw);
+	*count = sw->limiter[slot].throttled;
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
 }
 
 /* ---- construction ------------------------------------------------------- */

@@ -121,6 +121,8 @@ static inline void fake_get_stats(struct api_vmm *vmm, struct api_vmm_stats *s)
 {
 	s->vcpu_exit_io_out = 42;
 	s->block_requests = 7;
+	s->block_throttled = 3;
+	s->net_tx_throttled = 5;
 }
 
 static inline int fake_stopped_fd(struct api_vmm *vmm)

@@ -303,6 +303,10 @@ static void test_metrics_and_logger(void)
 						  "machine_cfg_count")) == 1 &&
 	       json_integer_value(json_object_get(json_object_get(m, "vcpu"), "exit_io_out")) == 42 &&
 	       json_integer_value(json_object_get(json_object_get(m, "block"), "request_count")) == 7 &&
+	       json_integer_value(json_object_get(json_object_get(m, "block"),
+						  "rate_limiter_throttled_events")) == 3 &&
+	       json_integer_value(json_object_get(json_object_get(m, "net"),
+						  "tx_rate_limiter_throttled")) == 5 &&
 	       json_object_get(m, "utc_timestamp_ms") && json_object_get(m, "net") &&
 	       json_object_get(m, "vsock"),
 	       "API, vCPU-exit, block, net and vsock groups with the counts: %.300s", line);

@@ -300,7 +300,7 @@ static void test_throttled(void)
 	struct vdpa_device *vdpa;
 	struct pump p;
 	struct vdrv d;
-	u64 cpu, t;
+	u64 cpu, t, n;
 
 	report_prefix_push("throttled");
 	/* One operation a minute: the first read goes, the rest wait. */
@@ -334,6 +334,11 @@ static void test_throttled(void)
 
 	report_err(vdpa_set_rate_limit(vdpa, VDPA_LIMIT_NET_TX, &none, &none),
 		   -EOPNOTSUPP, "a blk device has no net limit");
+	report_err(vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_NET_RX, &n), -EOPNOTSUPP,
+		   "nor its counter");
+	if (report_eq(vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_BLK, &n), 0,
+		      "the throttle counter"))
+		report_ge(n, 1, "counts the requests held back (%llu)", (unsigned long long)n);
 	report_eq(vdpa_set_rate_limit(vdpa, VDPA_LIMIT_BLK, NULL, &none), 0,
 		  "lift the limit at run time");
 	t = now_ns();
