@@ -91,6 +91,7 @@ VRINGH_OBJS += src/vringh/vringh.o
 VDPA_OBJS += src/vdpa/bus.o
 VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/swdev/swdev.o
+VDPA_OBJS += src/vdpa/swdev/limiter.o
 VDPA_OBJS += src/vdpa/types.o
 VDPA_OBJS += src/vdpa/net/net.o
 VDPA_OBJS += src/vdpa/net/loop.o
@@ -253,6 +254,11 @@ UNIT_TESTS += vdpa/net_test
 $(B)/tests/unit/vdpa/net_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/blk_test
 $(B)/tests/unit/vdpa/blk_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/limiter_test
+$(B)/tests/unit/vdpa/limiter_test: $(call objs,src/vdpa/swdev/limiter.o)
+UNIT_TESTS += vdpa/rate_limit_test
+$(B)/tests/unit/vdpa/rate_limit_test: $(VDPA_TEST_OBJS)
+$(B)/tests/unit/vdpa/limiter_test: $(call objs,src/vdpa/swdev/limiter.o)
 UNIT_TESTS += x86/boot_test
 $(B)/tests/unit/x86/boot_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(X86_BOOT_OBJS))
 UNIT_TESTS += x86/acpi_test

@@ -19,7 +19,7 @@
  * sectors, as the placeholders an orchestrator fills later), and is locked
  * (flock: shared if ro, else exclusive) so that two processes never write
  * one image. Attributes: path, ro, serial (default: the file's name, its
- * first 20 bytes), allow_empty.
+ * first 20 bytes), allow_empty, and the rate limit of blk.h (bw_*, ops_*).
  *
  * vdpa_file_blk_replace() swaps the backing file of a running device (a
  * drive update through the API): under the device lock, where no request
@@ -388,6 +388,9 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	base = base ? base + 1 : args->path;
 	blk_dev_set_serial(&f->blk, args->blk.serial[0] ? args->blk.serial : base);
 
+	ret = swdev_set_limits(&f->blk.sw, &args->blk.limit);
+	if (ret)
+		goto err_destroy;
 	ret = swdev_register(&f->blk.sw, args->common.name);
 	if (ret)
 		goto err_destroy;

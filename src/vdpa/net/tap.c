@@ -234,6 +234,7 @@ static const struct vdpa_attr tap_attrs[] = {
 			 "the TAP interface (created if missing)"),
 	VDPA_ATTR_MAC(struct tap_args, net.mac, "mac", "Ethernet address"),
 	VDPA_ATTR_UINT(struct tap_args, net.mtu, "mtu", 68, 65535, "MTU offered"),
+	NET_ATTRS_LIMIT(struct tap_args, net),
 };
 
 static const struct tap_args tap_defaults = {
