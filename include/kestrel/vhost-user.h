@@ -32,8 +32,9 @@ struct vhost_user_server;
  *	front-end may use the IOTLB message path (off: the bit is hidden)
  * @max_mem_slots: regions the front-end may add with ADD_MEM_REG
  *	(0: VHOST_USER_SERVER_MEM_SLOTS)
- * @once: vhost_user_server_run() returns after the first front-end
- *	disconnected (tests)
+ * @once: vhost_user_server_run() returns after the first front-end that
+ *	sent a message disconnected (tests; a bare connect, as another
+ *	server's check for a live socket, does not count)
  * @msg_timeout_ms: a message must arrive (and a reply leave) whole within
  *	this long of its first byte, or the front-end is dropped
  *	(0: VHOST_USER_SERVER_MSG_TIMEOUT_MS)

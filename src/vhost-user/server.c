@@ -347,6 +347,7 @@ int vhost_user_server_run(struct vhost_user_server *s)
 			int fds[VHOST_USER_MAX_FDS];
 			unsigned int nfds;
 			eventfd_t v;
+			bool spoke;
 			int ret;
 
 			if (data & VHOST_USER_EV_KICK) {
@@ -369,6 +370,12 @@ int vhost_user_server_run(struct vhost_user_server *s)
 			case EV_CONN:
 				if (s->dev.connfd < 0)
 					break;
+				/*
+				 * --once ends after a front-end that spoke: not
+				 * after a connect alone, as another server's
+				 * check for a live socket makes.
+				 */
+				spoke = s->dev.msgs > 0;
 				ret = conn_recv(&s->dev, &msg, fds, &nfds);
 				if (ret < 0) {
 					server_disconnect(s, ret == -ECONNRESET ? "closed" :
@@ -378,7 +385,8 @@ int vhost_user_server_run(struct vhost_user_server *s)
 					   VHOST_USER_DISCONNECT) {
 					server_disconnect(s, "protocol error");
 				}
-				if (s->dev.connfd < 0 && s->dev.opts.once)
+				if (s->dev.connfd < 0 && s->dev.opts.once &&
+				    (spoke || ret > 0))
 					stop = true;
 				break;
 			}

@@ -385,6 +385,24 @@ static void test_vu_second_server(void)
 	report_checks("a server starts over the stale socket and answers");
 	kill(a, SIGTERM);
 	report_eq(wait_exit(a, 3000), 0, "and stops with exit 0");
+
+	/* --once ends after a front-end session, not after another's check. */
+	{
+		const char *argv[] = { NULL, "vhost-user", "--socket", sock, "--device", "net",
+				       "--once", NULL };
+		char erro[128];
+
+		snprintf(erro, sizeof(erro), "%s/once.err", tmp);
+		a = spawn(argv, erro);
+		check_true(vu_wait_serving(erro));
+		check_eq(wait_exit(vu_start(sock, errb), 3000), 4);
+		usleep(100000);
+		check_eq(waitpid(a, &st, WNOHANG), 0);
+		report_checks("a --once server outlives a second server's check");
+		check_true(vu_answers(sock));
+		check_eq(wait_exit(a, 3000), 0);
+		report_checks("and exits 0 after a real front-end's session");
+	}
 }
 
 int main(void)
