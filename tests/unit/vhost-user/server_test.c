@@ -50,6 +50,8 @@ struct fe {
 };
 
 static const char *sock_path;
+/* Data rings fe_setup() brings up (the net simulator's 2, or a blk's 1). */
+static u32 fe_rings = 2;
 
 /* ---- wire ------------------------------------------------------------- */
 
@@ -302,7 +304,7 @@ static bool fe_setup(struct fe *fe, bool protocol, bool use_add_mem_reg)
 		ok &= report_eq(fe_call(fe, VHOST_USER_SET_MEM_TABLE, &mt,
 					VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
 					&fe->memfd, 1), 0, "SET_MEM_TABLE");
-	for (u32 q = 0; q < 2; q++) {
+	for (u32 q = 0; q < fe_rings; q++) {
 		/* Each message only once the one before it was taken. */
 		if (check_eq(fe_vring(fe, VHOST_USER_SET_VRING_NUM, q, QSZ), 0) &&
 		    check_eq(fe_vring(fe, VHOST_USER_SET_VRING_BASE, q, 0), 0) &&
@@ -355,6 +357,11 @@ static bool fe_exchange(struct fe *fe, bool protocol, u8 seed)
 }
 
 /* ---- scenarios ----------------------------------------------------------- */
+
+static void *server_thread(void *arg)
+{
+	return (void *)(intptr_t)vhost_user_server_run(arg);
+}
 
 static void test_traffic(bool protocol, bool add_mem_reg)
 {
@@ -651,9 +658,9 @@ static void test_shrink(struct vdpa_device *vdpa)
 		goto out;
 	err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	report_eq(fe_vring_fd(&fe, VHOST_USER_SET_VRING_ERR, 1, err), 0, "SET_VRING_ERR");
-	/* The rings stay, the buffers go: only the device touches them. */
-	report_eq(ftruncate(fe.memfd, BUF_OFF), 0, "front-end truncates its memfd under the buffers");
+	/* Post a frame, then the whole file goes, rings included: kick. */
 	ring_post(&fe, 1, BUF_OFF, HDR_LEN + 60, false);
+	report_eq(ftruncate(fe.memfd, 0), 0, "front-end truncates its memfd to 0");
 	ring_kick(&fe, 1);
 	for (int i = 0; i < 2000 && !signalled; i++) {
 		struct pollfd p = { .fd = err, .events = POLLIN };
@@ -668,6 +675,61 @@ out:
 	if (err >= 0)
 		close(err);
 	fe_close(&fe);
+	report_prefix_pop();
+}
+
+/*
+ * The same on other device types (the worker's recovery point is common
+ * to all): the memory file goes to 0 bytes with a request posted on
+ * ring @q, then the kick.
+ */
+static void test_shrink_type(const char *spec, u32 nrings, u32 q)
+{
+	const char *saved = sock_path;
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	char path[64];
+	bool signalled = false;
+	pthread_t th;
+	struct fe fe;
+	int err;
+
+	report_prefix_push(spec);
+	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.x.sock", (int)getpid());
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "device") ||
+	    !report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server")) {
+		report_prefix_pop();
+		return;
+	}
+	pthread_create(&th, NULL, server_thread, s);
+	sock_path = path;
+	fe_rings = nrings;
+	if (report_eq(fe_connect(&fe), 0, "connect") && fe_setup(&fe, true, false)) {
+		for (u32 i = 0; i < nrings; i++)
+			check_eq(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+		err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		check_eq(fe_vring_fd(&fe, VHOST_USER_SET_VRING_ERR, q, err), 0);
+		report_checks("rings enabled, SET_VRING_ERR");
+		ring_post(&fe, (int)q, BUF_OFF, 64, false);
+		report_eq(ftruncate(fe.memfd, 0), 0, "front-end truncates its memfd to 0");
+		ring_kick(&fe, (int)q);
+		for (int i = 0; i < 2000 && !signalled; i++) {
+			struct pollfd p = { .fd = err, .events = POLLIN };
+
+			signalled = poll(&p, 1, 1) == 1;
+		}
+		report(signalled && vdpa_needs_reset(vdpa),
+		       "error fd signalled, device needs reset");
+		report_gt(fe_get_u64(&fe, VHOST_USER_GET_FEATURES), 0, "the server still answers");
+		close(err);
+	}
+	fe_close(&fe);
+	fe_rings = 2;
+	sock_path = saved;
+	vhost_user_server_stop(s);
+	pthread_join(th, NULL);
+	vhost_user_server_destroy(s);
+	vdpa_mgmt_dev_del(vdpa);
 	report_prefix_pop();
 }
 
@@ -757,10 +819,6 @@ out:
 	report_prefix_pop();
 }
 
-static void *server_thread(void *arg)
-{
-	return (void *)(intptr_t)vhost_user_server_run(arg);
-}
 
 int main(void)
 {
@@ -793,6 +851,8 @@ int main(void)
 	test_framing();
 	test_commit_failure();
 	test_shrink(vdpa);
+	test_shrink_type("net,mode=sink", 2, 1);
+	test_shrink_type("blk", 1, 0);
 	test_seals();
 	test_trickle(tpath);
 	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
