@@ -311,6 +311,9 @@ $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
+# FIFOs, shrinking files, planted links, hostile vhost-user peers
+UNIT_TESTS += core/cli_hostile_test
+$(B)/tests/unit/core/cli_hostile_test: | $(KESTREL_BIN)
 
 # The machine builder in-process with every injection point failed in turn.
 # fault_lsan_test is the same test built with AddressSanitizer (its own

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -252,23 +251,31 @@ static int cli_device_opt(const struct cli *c, int val, struct virtio_devices *d
 /* ---- files named on the command line ----------------------------------------- */
 
 /**
- * struct file_map - a file read whole, read-only
- * @data: its bytes (mmap), or NULL
+ * struct file_buf - a file read whole into memory
+ * @data: its bytes (malloc), or NULL
  * @size: bytes
+ *
+ * Read, not mapped: a file that shrinks while a mapping of it is being
+ * copied would kill kestrel with SIGBUS. A file that changes size while
+ * read is refused.
  */
-struct file_map {
+struct file_buf {
 	void *data;
 	size_t size;
 };
 
-/* Map @path whole; on failure print the one-line error for @opt. */
-static int file_map_open(const char *opt, const char *path, u64 limit,
-			 struct file_map *f)
+/* Read @path whole; on failure print the one-line error for @opt. */
+static int file_read_whole(const char *opt, const char *path, u64 limit,
+			   struct file_buf *f)
 {
+	size_t got = 0;
 	struct stat st;
+	ssize_t n;
 	int fd, err;
+	char c;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the open; refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		goto err_errno;
 	if (fstat(fd, &st) < 0)
@@ -285,12 +292,28 @@ static int file_map_open(const char *opt, const char *path, u64 limit,
 				   (unsigned long long)(limit >> 20));
 	}
 	f->size = (size_t)st.st_size;
-	f->data = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->data == MAP_FAILED) {
-		f->data = NULL;
-		goto err_close;
+	f->data = malloc(f->size);
+	if (!f->data) {
+		close(fd);
+		pr_err("%s: '%s': out of memory for %zu bytes", opt, path, f->size);
+		return VM_EXIT_HOST_ERROR;
 	}
+	while (got < f->size) {
+		n = pread(fd, (char *)f->data + got, f->size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err_close;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	/* One byte more means it grew: also a file changing under us. */
+	n = pread(fd, &c, 1, (off_t)got);
 	close(fd);
+	if (got != f->size || n != 0)
+		return usage_error("%s: '%s' changed size while being read (expected %s FILE, left alone while kestrel starts)",
+				   opt, path, opt);
 	return 0;
 
 err_close:
@@ -302,10 +325,9 @@ err_errno:
 			   strerror(errno), opt);
 }
 
-static void file_map_close(struct file_map *f)
+static void file_buf_free(struct file_buf *f)
 {
-	if (f->data)
-		munmap(f->data, f->size);
+	free(f->data);
 	f->data = NULL;
 }
 
@@ -313,7 +335,7 @@ static void file_map_close(struct file_map *f)
 
 /**
  * struct run_opts - "kestrel run" options and the files they name
- * @cfg: the machine to build; its images point into the maps below
+ * @cfg: the machine to build; its images point into the buffers below
  * @kernel: --kernel FILE, or NULL for the built-in guest
  * @initrd: --initrd FILE, or NULL
  * @modules: --module FILE[,STR] as given
@@ -330,7 +352,7 @@ struct run_opts {
 	const char *initrd;
 	const char *modules[MAX_MODULES];
 	unsigned int nr_modules;
-	struct file_map kernel_map, initrd_map, module_maps[MAX_MODULES];
+	struct file_buf kernel_map, initrd_map, module_maps[MAX_MODULES];
 	char *module_names[MAX_MODULES];
 	struct boot_module boot_modules[MAX_MODULES];
 };
@@ -465,12 +487,12 @@ static int run_read_files(struct run_opts *o)
 	int ret;
 
 	if (o->kernel) {
-		ret = file_map_open("--kernel", o->kernel, MAX_KERNEL_SIZE, &o->kernel_map);
+		ret = file_read_whole("--kernel", o->kernel, MAX_KERNEL_SIZE, &o->kernel_map);
 		if (ret)
 			return ret;
 	}
 	if (o->initrd) {
-		ret = file_map_open("--initrd", o->initrd, MAX_INITRD_SIZE, &o->initrd_map);
+		ret = file_read_whole("--initrd", o->initrd, MAX_INITRD_SIZE, &o->initrd_map);
 		if (ret)
 			return ret;
 	}
@@ -483,8 +505,8 @@ static int run_read_files(struct run_opts *o)
 			pr_err("--module: out of memory");
 			return VM_EXIT_HOST_ERROR;
 		}
-		ret = file_map_open("--module", o->module_names[i], MAX_MODULE_SIZE,
-				    &o->module_maps[i]);
+		ret = file_read_whole("--module", o->module_names[i], MAX_MODULE_SIZE,
+				      &o->module_maps[i]);
 		if (ret)
 			return ret;
 		o->boot_modules[i] = (struct boot_module){
@@ -505,10 +527,10 @@ static int run_read_files(struct run_opts *o)
 
 static void run_opts_release(struct run_opts *o)
 {
-	file_map_close(&o->kernel_map);
-	file_map_close(&o->initrd_map);
+	file_buf_free(&o->kernel_map);
+	file_buf_free(&o->initrd_map);
 	for (unsigned int i = 0; i < MAX_MODULES; i++) {
-		file_map_close(&o->module_maps[i]);
+		file_buf_free(&o->module_maps[i]);
 		free(o->module_names[i]);
 	}
 	virtio_devices_destroy(o->cfg.devs);
@@ -554,8 +576,10 @@ static const char acpi_dump_usage[] =
 "Writes the ACPI tables `kestrel run` would give a guest with the same\n"
 "--cpus, --irqchip and virtio device options (--net, --disk, --device,\n"
 "--console, --rng) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP,\n"
-"FACS, XSDT, FACP, APIC, DSDT), ready for `iasl -d`. Nothing is opened or\n"
-"created: devices are only placed. Needs no /dev/kvm.\n";
+"FACS, XSDT, FACP, APIC, DSDT), ready for `iasl -d`. DIR must exist; a\n"
+"file of one of those names in it is replaced (removed, then created anew:\n"
+"a symlink there is never followed, a FIFO never opened). No device is\n"
+"opened or created: devices are only placed. Needs no /dev/kvm.\n";
 
 static const struct cli_opt acpi_dump_options[] = {
 	{ "cpus", required_argument, OPT_CPUS, "--cpus N" },
@@ -640,7 +664,8 @@ static const char vhost_user_usage[] =
 "                the same prefixed rx_ and tx_ (see README)\n"
 "  --iommu              offer VIRTIO_F_ACCESS_PLATFORM (the IOTLB message path)\n"
 "  --mem-slots N        memory regions a front-end may add (default: the most)\n"
-"  --once               exit once the first front-end has disconnected\n"
+"  --once               exit once the first front-end that sent a message\n"
+"                       has disconnected\n"
 "  -v, --verbose        debug logging\n"
 "\n"
 "Serves front-ends one at a time until SIGINT/SIGTERM.\n"

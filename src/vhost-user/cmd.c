@@ -32,8 +32,19 @@ int vhost_user_serve(const char *path, const char *spec,
 		return ret == -ENOMEM ? ret : -EINVAL;
 	}
 	ret = vhost_user_server_create(path, vdpa, opts, &cmd_server);
+	if (ret == -EADDRINUSE)
+		pr_err("--socket '%s': a server is already listening there (expected a free path or a stale socket)",
+		       path);
+	else if (ret == -ENOTSOCK)
+		pr_err("--socket '%s': exists and is not a socket (expected a free path or a stale socket)",
+		       path);
+	else if (ret)
+		pr_err("--socket '%s': cannot listen there: %s", path, strerror(-ret));
 	if (ret) {
-		pr_err("--socket '%s': %s", path, strerror(-ret));
+		/* A path that cannot work is a bad argument; a busy one is not. */
+		if (ret != -EADDRINUSE && ret != -ENOMEM && ret != -EMFILE &&
+		    ret != -ENFILE)
+			ret = -EINVAL;
 		goto out_del;
 	}
 	sigemptyset(&sa.sa_mask);

@@ -26,9 +26,11 @@
  * is in flight, the new file takes the old one's place, the capacity
  * follows it, and the driver gets a config-change interrupt.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -271,6 +273,28 @@ static const struct blk_ops blk_file_ops = {
 	.free		= blk_file_free,
 };
 
+/* Whether another fd of this process is open on @st's file. */
+static bool blk_file_is_ours(int fd, const struct stat *st)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		struct stat o;
+		int n;
+
+		if (sscanf(de->d_name, "%d", &n) != 1 || n == fd || n == dirfd(d))
+			continue;
+		found = fstat(n, &o) == 0 && o.st_dev == st->st_dev &&
+			o.st_ino == st->st_ino && o.st_rdev == st->st_rdev;
+	}
+	closedir(d);
+	return found;
+}
+
 static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 			   u64 *size_out)
 {
@@ -279,7 +303,8 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 	u64 size;
 	int fd;
 
-	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	/* O_NONBLOCK: a FIFO must not hang the open; refused below. */
+	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK, 0);
 	if (fd < 0) {
 		int err = fd;
 
@@ -300,6 +325,8 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 		       path);
 		return -EINVAL;
 	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return -errno;
 	if ((size == 0 && !f->allow_empty) || size % BLK_SECTOR_SIZE) {
 		pr_err("file-blk: %s is %llu bytes: a disk must be a non-zero multiple of %d bytes (512-byte sectors); resize it (truncate -s) first",
 		       path, (unsigned long long)size, BLK_SECTOR_SIZE);
@@ -310,8 +337,14 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 	if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = -errno;
 
+		if (err == -EWOULDBLOCK && blk_file_is_ours(fd, &st)) {
+			/* Two disks of one guest on one image: a bad argument. */
+			pr_err("file-blk: %s is already a disk of this kestrel (one image, one writable disk)",
+			       path);
+			return -EINVAL;
+		}
 		pr_err("file-blk: %s is in use by another process (%s)", path,
-		       strerror(errno));
+		       strerror(-err));
 		return err;
 	}
 	return 0;

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -166,6 +168,67 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
 
 /* ---- worker ------------------------------------------------------------ */
 
+/*
+ * Guest memory that vanishes under the worker. Memory a vhost-user
+ * front-end shares is a file mapping; if the front-end shrinks the file,
+ * touching a page past its new end raises SIGBUS. Front-ends seal their
+ * memfds against shrinking (the server refuses a sealable memfd without
+ * F_SEAL_SHRINK), but hugetlbfs and tmpfs files, and memfds made without
+ * MFD_ALLOW_SEALING, cannot carry seals. So each pass runs under a
+ * per-thread recovery point: the SIGBUS handler jumps back to it, the
+ * device is marked NEEDS_RESET and the process lives. Outside a pass the
+ * handler restores the default action, and the fault, raised again, ends
+ * the process as it would have without the handler.
+ *
+ * The jump leaves the pass wherever it was, with swdev.lock still held
+ * by the worker (the recovery point is inside the locked region, and
+ * work functions take no other lock around guest memory access); what
+ * the pass left half-done (staged used entries, iovecs) is discarded by
+ * the reset the device now needs. SA_NODEFER keeps SIGBUS unblocked in
+ * the handler, so the jump need not restore the signal mask (no syscall
+ * per pass) and a second fault is caught the same way.
+ */
+static __thread sigjmp_buf *swdev_recovery;
+
+static void swdev_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *env = swdev_recovery;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	if (env) {
+		swdev_recovery = NULL;
+		siglongjmp(*env, 1);
+	}
+	sigaction(SIGBUS, &dfl, NULL);	/* not ours: fault again, die */
+}
+
+static void swdev_sigbus_install(void)
+{
+	struct sigaction sa = {
+		.sa_sigaction = swdev_sigbus,
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* One pass of attr.work() under the recovery point; lock held. */
+static bool swdev_work_guarded(struct swdev *sw)
+{
+	sigjmp_buf env;
+	bool more;
+
+	if (sigsetjmp(env, 0)) {
+		vdpa_device_error(&sw->vdpa, "guest memory vanished under the device (a memory file shrank)");
+		return false;
+	}
+	swdev_recovery = &env;
+	more = sw->attr.work(sw);
+	swdev_recovery = NULL;
+	return more;
+}
+
 /* Drain the worker's eventfds (kicks, control). Lock held. */
 static void swdev_worker_events(struct swdev *sw, struct epoll_event *evs,
 				  int n)
@@ -269,7 +332,7 @@ static void *swdev_worker(void *arg)
 			u64 before = spin ? swdev_progress(sw) : 0;
 
 			__atomic_store_n(&sw->polling, spin, __ATOMIC_RELAXED);
-			more = sw->attr.work(sw);
+			more = swdev_work_guarded(sw);
 			if (spin) {
 				if (more || swdev_progress(sw) != before)
 					idle = 0;
@@ -983,8 +1046,10 @@ int swdev_register(struct swdev *sw, const char *name)
 		.ngroups = sw->attr.ngroups,
 		.nas = sw->attr.nas,
 	};
+	static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
 	int ret;
 
+	pthread_once(&sigbus_once, swdev_sigbus_install);
 	ret = xpthread_create(&sw->worker, NULL, swdev_worker, sw);
 	if (ret)
 		return ret;

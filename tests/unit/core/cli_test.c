@@ -61,15 +61,11 @@ int main(void)
 		{ "more vCPUs than KVM allows", { "run", "--cpus", "100000" }, "--cpus" },
 		{ "memory too small for the image", { "run", "--memory", "1M" }, "--kernel" },
 	};
-	const char *b = getenv("B");
 	char err[4096];
 	int fd;
 
-	snprintf(kestrel, sizeof(kestrel), "%s/kestrel", b ? b : "build");
-	if (access(kestrel, X_OK)) {
-		report_skip("%s not built", kestrel);
+	if (!run_find_kestrel(kestrel, sizeof(kestrel)))
 		return report_summary();
-	}
 	for (size_t i = 0; i < ARRAY_SIZE(cases) + ARRAY_SIZE(kvm_cases); i++) {
 		const struct bad_case *c = i < ARRAY_SIZE(cases) ? &cases[i]
 					  : &kvm_cases[i - ARRAY_SIZE(cases)];
