@@ -34,11 +34,15 @@ struct vhost_user_server;
  *	(0: VHOST_USER_SERVER_MEM_SLOTS)
  * @once: vhost_user_server_run() returns after the first front-end
  *	disconnected (tests)
+ * @landlock: vhost_user_serve() confines the process with Landlock before
+ *	the device exists: the socket's directory (to replace and remove
+ *	the socket) and the files the device opens (docs/landlock.md)
  */
 struct vhost_user_server_opts {
 	bool iommu;
 	unsigned int max_mem_slots;
 	bool once;
+	bool landlock;
 };
 
 /** VHOST_USER_SERVER_MEM_SLOTS - default and upper bound of memory regions */
@@ -109,7 +113,7 @@ unsigned int vhost_user_server_connections(struct vhost_user_server *s);
  *	device and serve it until SIGINT/SIGTERM
  * @path: --socket PATH, the Unix socket to listen on
  * @spec: --device TYPE[,attr=value...], a vdpa_mgmt_parse() spec (hostile)
- * @opts: server options (--iommu, --mem-slots, --once), or NULL
+ * @opts: server options (--iommu, --mem-slots, --once, --landlock), or NULL
  *
  * The device types must be registered (src/main.c does it). Installs
  * handlers for SIGINT and SIGTERM that stop the server, and ignores
