@@ -210,7 +210,7 @@ static bool cgroup_path_is_valid(const char *p)
 
 /*
  * --cgroup FILE=VALUE: FILE a controller's interface file (CONTROLLER.NAME
- * of [a-z0-9_.]), not a cgroup core file; VALUE printable, one line.
+ * of [A-Za-z0-9_.], as hugetlb.2MB.max), not a cgroup core file; VALUE printable, one line.
  */
 static bool cgroup_arg_is_valid(const char *arg)
 {
@@ -220,7 +220,7 @@ static bool cgroup_arg_is_valid(const char *arg)
 	if (!eq)
 		return false;
 	klen = (size_t)(eq - arg);
-	n = strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_.");
+	n = strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.");
 	if (n != klen || !klen || klen > 64 || !memchr(arg, '.', klen) || arg[0] == '.' ||
 	    !strncmp(arg, "cgroup.", 7))
 		return false;
