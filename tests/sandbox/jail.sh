@@ -11,9 +11,10 @@
 #   fc         the Firecracker mode jailed, API socket in the chroot: from
 #              outside, /proc says uid/gid 1234, CapEff/CapPrm/CapBnd 0,
 #              NoNewPrivs 1, another mount namespace whose / holds only
-#              the chroot, no inherited fd; InstanceStart runs the guest
-#   kata       Kata's argument list (--node 0, uid 0, --daemonize, -- 
-#              --config-file): the VM starts from the config file, logs in
+#              the chroot, no inherited fd, the --resource-limit values,
+#              the --netns namespace; InstanceStart runs the guest
+#   kata       Kata's argument list to a link named kestrel-jailer (--node 0,
+#              uid 0, --daemonize, -- --config-file): the VM starts from the config file, logs in
 #              the chroot, runs with no capability although uid 0
 # Exit 0 pass, 1 fail, 77 skip (not root, no /dev/kvm).
 set -u
@@ -28,7 +29,12 @@ need curl
 W=$(mktemp -d /tmp/kestrel-jail.XXXXXX)
 chmod 755 "$W"
 pid=
-cleanup() { [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; [[ -n ${LISTEN_PID:-} ]] && kill "$LISTEN_PID" 2>/dev/null; rm -rf "$W"; }
+cleanup() {
+	[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+	[[ -n ${LISTEN_PID:-} ]] && kill "$LISTEN_PID" 2>/dev/null
+	[[ -n ${NS:-} ]] && ip netns delete "${NS##*/}" 2>/dev/null
+	rm -rf "$W"
+}
 trap cleanup EXIT
 BASE=$W/base
 J=(--exec-file "$KTEST" --uid 1234 --gid 1234 --chroot-base-dir "$BASE")
@@ -112,8 +118,14 @@ rc=$?
 	fail "hostile: symlinked <base>/<name>: exit $rc, $(ls -A "$W/elsewhere") $(cat "$W/sym.out")"
 
 # ---- fc ---------------------------------------------------------------------------------
+netns=() NS=
+if command -v ip >/dev/null && ip netns add "kestrel-jail-$$" 2>/dev/null; then
+	NS=/var/run/netns/kestrel-jail-$$
+	netns=(--netns "$NS")
+fi
 exec 7</etc/hostname	# an fd the jailer must not hand on
 "$KESTREL" jail --id fc1 --exec-file "$KESTREL" --uid 1234 --gid 1234 --chroot-base-dir "$BASE" \
+	"${netns[@]}" --resource-limit no-file=512 --resource-limit fsize=1048576 \
 	-- --api-sock /api.sock >"$W/fc.out" 2>&1 &
 pid=$!
 exec 7<&-
@@ -137,6 +149,14 @@ done
 	fail "fc: mounts: $(cat /proc/$pid/mountinfo)"
 leak=$(for f in /proc/$pid/fd/*; do readlink "$f"; done | grep -c /etc/hostname)
 [[ $leak == 0 ]] && pass "fc: the inherited fd 7 was closed" || fail "fc: fd to /etc/hostname inherited"
+grep -q "^Max open files  *512  *512 " /proc/$pid/limits && grep -q "^Max file size  *1048576  *1048576 " /proc/$pid/limits &&
+	pass "fc: --resource-limit no-file=512 fsize=1048576" || fail "fc: limits: $(grep -e files -e "file size" /proc/$pid/limits)"
+if [[ -n $NS ]]; then
+	[[ $(stat -L -c %i /proc/$pid/ns/net) == $(stat -L -c %i "$NS") ]] &&
+		pass "fc: --netns joined" || fail "fc: not in $NS"
+else
+	echo "(fc: --netns not checked: ip netns unavailable)"
+fi
 tr '\0' '\n' </proc/$pid/environ | grep -q . && fail "fc: environment not empty" || pass "fc: empty environment"
 code=$(curl -s --unix-socket "$F/api.sock" -o /dev/null -w '%{http_code}' -X PUT http://localhost/actions \
 	-H 'Content-Type: application/json' -d '{"action_type": "InstanceStart"}')
@@ -155,7 +175,9 @@ cat >"$K/fcConfig.json" <<'JSON'
 {"machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
  "logger": {"log_path": "/fc.log", "level": "Info"}}
 JSON
-"$KESTREL" jail --id kata-1 --node 0 --exec-file "$KESTREL" --uid 0 --gid 0 \
+# Kata runs its configured jailer path with no subcommand: a link named *jailer.
+ln -s "$(realpath "$KESTREL")" "$W/kestrel-jailer"
+"$W/kestrel-jailer" --id kata-1 --node 0 --exec-file "$KESTREL" --uid 0 --gid 0 \
 	--chroot-base-dir "$BASE" --daemonize -- --config-file /fcConfig.json >"$W/kata.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [[ -S $K/run/firecracker.socket ]] && break; sleep 0.05; done
