@@ -330,6 +330,25 @@ static void file_map_close(struct file_map *f)
 
 /* ---- test hooks (KESTREL_TEST_HOOKS builds only) ----------------------------- */
 
+/**
+ * struct test_hooks - --test-hook ACTIONs as given (test builds only)
+ * @list: the actions
+ * @nr: entries of @list
+ */
+struct test_hooks {
+	const char *list[MAX_TEST_HOOKS];
+	unsigned int nr;
+};
+
+/* One more --test-hook (its value in optarg). Return: 0, or the usage status */
+static int cli_test_hook(const struct cli *c, int val, struct test_hooks *h)
+{
+	if (h->nr == MAX_TEST_HOOKS)
+		return cli_bad_value(c, val, "is one hook too many");
+	h->list[h->nr++] = optarg;
+	return 0;
+}
+
 #ifdef KESTREL_TEST_HOOKS
 /*
  * --test-hook ACTION: once set-up is done (Landlock on, the machine built,
@@ -380,16 +399,23 @@ static void test_hook_one(const char *hook)
 	}
 }
 
-static void test_hooks_run(const char *const *hooks, unsigned int n)
+static void test_hooks_run(const struct test_hooks *h)
 {
-	for (unsigned int i = 0; i < n; i++)
-		test_hook_one(hooks[i]);
+	for (unsigned int i = 0; i < h->nr; i++)
+		test_hook_one(h->list[i]);
+}
+
+/* vhost_user_server_opts.ready: the hooks once the server listens. */
+static void test_hooks_ready(void *arg)
+{
+	test_hooks_run(arg);
 }
 #else
 #define CLI_TEST_HOOK_OPT
-static void test_hooks_run(const char *const *hooks, unsigned int n)
+static void test_hooks_run(const struct test_hooks *h)
 {
 }
+#define test_hooks_ready NULL
 #endif
 
 /* ---- kestrel run ---------------------------------------------------------- */
@@ -408,7 +434,6 @@ static void test_hooks_run(const char *const *hooks, unsigned int n)
  * @boot_modules: what the loader gets, @cfg.modules points here
  * @landlock: --landlock (default on): confine the process to its files
  * @hooks: --test-hook ACTION as given (test builds only)
- * @nr_hooks: entries of @hooks
  */
 struct run_opts {
 	struct machine_config cfg;
@@ -420,8 +445,7 @@ struct run_opts {
 	char *module_names[MAX_MODULES];
 	struct boot_module boot_modules[MAX_MODULES];
 	bool landlock;
-	const char *hooks[MAX_TEST_HOOKS];
-	unsigned int nr_hooks;
+	struct test_hooks hooks;
 };
 
 static const char run_usage[] =
@@ -532,9 +556,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return ret;
 			break;
 		case OPT_TEST_HOOK:
-			if (o->nr_hooks == MAX_TEST_HOOKS)
-				return cli_bad_value(&c, ch, "is one hook too many");
-			o->hooks[o->nr_hooks++] = optarg;
+			ret = cli_test_hook(&c, ch, &o->hooks);
+			if (ret)
+				return ret;
 			break;
 		case OPT_DEVICE:
 			/* A platform device, not a virtio one. */
@@ -670,7 +694,7 @@ static int cmd_run(int argc, char **argv)
 		status = exit_status_of(ret);
 		goto out_release;
 	}
-	test_hooks_run(o.hooks, o.nr_hooks);
+	test_hooks_run(&o.hooks);
 	status = machine_run(m);
 	machine_destroy(m);
 out_release:
@@ -790,6 +814,7 @@ static const struct cli_opt vhost_user_options[] = {
 	{ "once", no_argument, OPT_ONCE, "--once" },
 	{ "verbose", no_argument, 'v', "--verbose" },
 	CLI_LANDLOCK_OPT,
+	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
 	{ NULL },
 };
@@ -797,6 +822,7 @@ static const struct cli_opt vhost_user_options[] = {
 static int cmd_vhost_user(int argc, char **argv)
 {
 	struct vhost_user_server_opts opts = { .landlock = true };
+	struct test_hooks hooks = { 0 };
 	const char *sock = NULL, *spec = NULL;
 	struct cli c;
 	int ch, ret;
@@ -830,6 +856,11 @@ static int cmd_vhost_user(int argc, char **argv)
 			if (ret)
 				return ret;
 			break;
+		case OPT_TEST_HOOK:
+			ret = cli_test_hook(&c, ch, &hooks);
+			if (ret)
+				return ret;
+			break;
 		}
 	}
 	if (ch)
@@ -838,6 +869,10 @@ static int cmd_vhost_user(int argc, char **argv)
 		return cli_extra_operand(&c, optind);
 	if (!sock || !spec)
 		return usage_error("--socket and --device are required (expected kestrel vhost-user --socket PATH --device TYPE[,attr=value...])");
+	if (hooks.nr) {
+		opts.ready = test_hooks_ready;
+		opts.ready_arg = &hooks;
+	}
 	return exit_status_of(vhost_user_serve(sock, spec, &opts));
 }
 

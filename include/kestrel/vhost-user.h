@@ -37,12 +37,17 @@ struct vhost_user_server;
  * @landlock: vhost_user_serve() confines the process with Landlock before
  *	the device exists: the socket's directory (to replace and remove
  *	the socket) and the files the device opens (docs/landlock.md)
+ * @ready: (optional) vhost_user_serve() calls it once the device exists and
+ *	the socket listens, before the first front-end is served (tests)
+ * @ready_arg: passed to @ready
  */
 struct vhost_user_server_opts {
 	bool iommu;
 	unsigned int max_mem_slots;
 	bool once;
 	bool landlock;
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
 
 /** VHOST_USER_SERVER_MEM_SLOTS - default and upper bound of memory regions */

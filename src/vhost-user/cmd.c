@@ -83,6 +83,8 @@ int vhost_user_serve(const char *path, const char *spec,
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (opts && opts->ready)
+		opts->ready(opts->ready_arg);
 	ret = vhost_user_server_run(cmd_server);
 	if (ret)
 		pr_err("vhost-user: event loop failed: %s", strerror(-ret));

@@ -5,9 +5,10 @@
 #              is built, opening a file outside the set is EACCES, the disk
 #              opens, a TCP connect to a loopback listener is EACCES; the
 #              guest still runs. --landlock off: the same open succeeds.
-#   vhost-user kestrel vhost-user over a file-blk image with Landlock on:
-#              it listens, takes a front-end's connection, and on SIGINT
-#              exits 0 having removed its socket (the rules it needs).
+#   vhost-user kestrel-test vhost-user over a file-blk image: once it
+#              listens, a file outside the set and TCP connect are EACCES,
+#              the image opens; it takes a front-end's connection, and on
+#              SIGINT exits 0 having removed its socket.
 #   fc         the Firecracker mode with --landlock-allow DIR: PUT /drives
 #              of an image in DIR is 204, of one outside 400 naming EACCES.
 # Exit 0 pass, 1 fail, 77 skip (no /dev/kvm, no Landlock in the kernel).
@@ -51,7 +52,8 @@ rc=$?
 
 # ---- vhost-user -----------------------------------------------------------------------
 mkdir "$W/vu"
-"$KESTREL" vhost-user --socket "$W/vu/vu.sock" --device "file-blk,path=$W/disk.img" -v >"$W/vu.out" 2>&1 &
+"$KTEST" vhost-user --socket "$W/vu/vu.sock" --device "file-blk,path=$W/disk.img" -v \
+	--test-hook "open=$W/secret" --test-hook "open=$W/disk.img" --test-hook "connect=$port" >"$W/vu.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [[ -S $W/vu/vu.sock ]] && break; sleep 0.05; done
 python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()' \
@@ -61,6 +63,9 @@ sleep 0.2
 kill -INT "$pid"; wait "$pid"; rc=$?; pid=
 [[ $rc == 0 && ! -e $W/vu/vu.sock ]] && pass "vhost-user: SIGINT: exit 0, socket removed" ||
 	fail "vhost-user: exit $rc, socket $(ls "$W/vu"): $(tail -3 "$W/vu.out")"
+expect_line "$W/vu.out" "test-hook: open $W/secret: Permission denied" "vhost-user: a file outside the set is EACCES"
+expect_line "$W/vu.out" "test-hook: open $W/disk.img: ok" "vhost-user: the device's image opens"
+expect_line "$W/vu.out" "test-hook: connect 127.0.0.1:$port: Permission denied" "vhost-user: TCP connect is EACCES"
 
 # ---- the Firecracker mode ----------------------------------------------------------
 mkdir "$W/allowed"
