@@ -421,10 +421,15 @@ static int entry_clear_nondir(int dfd, const char *name, const char *what)
 /* The exec file into the chroot: a hard link, a copy across file systems. */
 static int exec_link(int exec_fd, int root_fd, const struct jail_opts *o)
 {
+	struct stat st, have;
 	char buf[65536];
 	ssize_t n;
 	int fd, ret;
 
+	/* Already the same file (a rerun, or the exec file given inside the chroot). */
+	if (!fstat(exec_fd, &st) && !fstatat(root_fd, o->exec_name, &have, AT_SYMLINK_NOFOLLOW) &&
+	    st.st_dev == have.st_dev && st.st_ino == have.st_ino)
+		return 0;
 	ret = entry_clear(root_fd, o->exec_name, "the chroot's exec file");
 	if (ret)
 		return ret;
@@ -479,6 +484,29 @@ static int dev_make(int dfd, const char *name, const char *host_path, dev_t fall
 	return 0;
 }
 
+/* mkdir -p @base (an absolute path). Return: 0 or the exit status. */
+static int base_make(const char *base)
+{
+	char path[PATH_MAX], c;
+	size_t len = strlen(base);
+
+	if (len >= sizeof(path))
+		return usage_error("--chroot-base-dir: longer than %zu bytes", sizeof(path) - 1);
+	memcpy(path, base, len + 1);
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return host_error("--chroot-base-dir: cannot create '%.80s': %s", path,
+					  strerror(errno));
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
 /*
  * <base>/<exec name>/<id>/root with the exec file, dev/kvm and dev/net/tun;
  * root/ owned by the jailed user (kestrel makes its API socket there).
@@ -490,10 +518,10 @@ static int chroot_build(const struct jail_opts *o, int exec_fd, int *root_out)
 	int base_fd, name_fd = -1, id_fd = -1, root_fd = -1, dev_fd = -1, net_fd = -1;
 	int ret;
 
-	/* The base is the orchestrator's choice: created as given. */
-	if (mkdir(o->base, 0755) < 0 && errno != EEXIST)
-		return host_error("--chroot-base-dir: cannot create '%.80s': %s", o->base,
-				  strerror(errno));
+	/* The base is the orchestrator's choice: created as given, parents too. */
+	ret = base_make(o->base);
+	if (ret)
+		return ret;
 	base_fd = open(o->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (base_fd < 0)
 		return host_error("--chroot-base-dir: cannot open '%.80s': %s", o->base,

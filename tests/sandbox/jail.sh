@@ -92,6 +92,11 @@ R=$BASE/kestrel-test/t1/root
 [[ $(stat -c %i "$R/kestrel-test") == $(stat -c %i "$KTEST") ]] &&
 	pass "run: the exec file is hard-linked" || fail "run: the exec file is not the same inode"
 [[ -s $R/kestrel-test.pid ]] && pass "run: the PID file is written" || fail "run: no kestrel-test.pid"
+"$KTEST" jail --id t1 --exec-file "$R/kestrel-test" --uid 1234 --gid 1234 --chroot-base-dir "$BASE" \
+	-- run >"$W/rerun.out" 2>&1
+rc=$?
+[[ $rc == 0 && $(stat -c %i "$R/kestrel-test") == $(stat -c %i "$KTEST") ]] &&
+	pass "run: a rerun with the chroot's own exec file" || fail "run: rerun: exit $rc: $(tail -2 "$W/rerun.out")"
 
 # ---- hostile -------------------------------------------------------------------------
 H=$BASE/kestrel-test/t2/root
