@@ -13,6 +13,9 @@
 #              NoNewPrivs 1, another mount namespace whose / holds only
 #              the chroot, no inherited fd, the --resource-limit values,
 #              the --netns namespace; InstanceStart runs the guest
+#   pidns      --new-pid-ns: kestrel is PID 1 there, its host PID in the
+#              PID file; the waiting parent is unprivileged and forwards
+#              SIGTERM (kestrel stops cleanly, 130)
 #   kata       Kata's argument list to a link named kestrel-jailer (--node 0,
 #              uid 0, --daemonize, -- --config-file): the VM starts from the config file, logs in
 #              the chroot, runs with no capability although uid 0
@@ -169,6 +172,23 @@ code=$(curl -s --unix-socket "$F/api.sock" -o /dev/null -w '%{http_code}' -X PUT
 wait "$pid"; rc=$?; pid=
 [[ $rc == 0 ]] && pass "fc: the guest powered off, exit 0" || fail "fc: exit $rc"
 expect_line "$W/fc.out" "Hello from kestrel's built-in guest." "fc: guest output"
+
+# ---- pidns: the waiting parent ------------------------------------------------------
+"$KESTREL" jail --id p1 --exec-file "$KESTREL" --uid 1234 --gid 1234 --chroot-base-dir "$BASE" \
+	--new-pid-ns -- --api-sock /api.sock >"$W/p1.out" 2>&1 &
+pid=$!
+P=$BASE/kestrel/p1/root
+for _ in $(seq 100); do [[ -S $P/api.sock ]] && break; sleep 0.05; done
+st=/proc/$pid/status
+[[ $(field Uid) == "1234 1234 1234 1234" && $(field CapEff) == 0000000000000000 ]] &&
+	pass "pidns: the waiting parent is unprivileged too" || fail "pidns: parent Uid '$(field Uid)' CapEff $(field CapEff)"
+child=$(cat "$P/kestrel.pid" 2>/dev/null)
+[[ -n $child && $(awk '$1 == "NSpid:" { print $NF }' /proc/$child/status 2>/dev/null) == 1 ]] &&
+	pass "pidns: the jailed kestrel is PID 1 of its namespace (host PID in kestrel.pid)" ||
+	fail "pidns: kestrel.pid '$child': $(grep NSpid /proc/$child/status 2>&1)"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[[ $rc == 130 ]] && grep -q "caught signal 15" "$W/p1.out" &&
+	pass "pidns: SIGTERM to the jailer stops kestrel cleanly (130)" || fail "pidns: exit $rc: $(tail -2 "$W/p1.out")"
 
 # ---- kata ----------------------------------------------------------------------------
 # What Kata does around its jailer (src/runtime/virtcontainers/fc.go): the
