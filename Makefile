@@ -81,6 +81,9 @@ UTIL_OBJS += src/util/log.o
 UTIL_OBJS += src/util/fault.o
 UTIL_OBJS += src/util/parse.o
 
+# ---- sandbox (Landlock; include/kestrel/landlock.h, docs/landlock.md) -------
+SANDBOX_OBJS += src/sandbox/landlock.o
+
 # ---- iotlb ----------------------------------------------------------------
 IOTLB_OBJS += src/iotlb/iotlb.o
 
@@ -138,7 +141,8 @@ VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
 # What the server links: no core, no arch (docs/design.md §3). It is
 # served by "kestrel vhost-user" (src/main.c).
-VHOST_USER_DEPS = $(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) $(VHOST_USER_OBJS)
+VHOST_USER_DEPS = $(UTIL_OBJS) $(SANDBOX_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
+	$(VHOST_USER_OBJS)
 UNIT_TESTS += vhost-user/server_test
 $(B)/tests/unit/vhost-user/server_test: $(addprefix $(B)/,$(VHOST_USER_DEPS))
 FUZZ_TARGETS += vhost_user_msg
@@ -219,8 +223,13 @@ FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.
 # The handler opens the paths requests name: the target confines open().
 FUZZ_FLAGS_api_request := -Dopen=fuzz_open
 
+# ---- jail (kestrel jail, docs/jail.md) ---------------------------------------
+JAIL_OBJS += src/jail/jail.o
+
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
+KESTREL_OBJS += $(SANDBOX_OBJS)
+KESTREL_OBJS += $(JAIL_OBJS)
 KESTREL_OBJS += $(IOTLB_OBJS)
 KESTREL_OBJS += $(VRINGH_OBJS)
 KESTREL_OBJS += $(VDPA_OBJS)
@@ -374,7 +383,7 @@ UNIT_BINS := $(addprefix $(B)/tests/unit/,$(UNIT_TESTS))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 FUZZ_BINS := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
-all: $(KESTREL_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
+all: $(KESTREL_BIN) $(KESTREL_BIN:=-test) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 
 $(B)/%.o: %.c | setup
 	$(E) "  CC      $@"
@@ -384,6 +393,16 @@ $(B)/%.o: %.c | setup
 $(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
+# what tests/sandbox/ drive; never installed. Only main.c differs.
+$(B)/kestrel-test: $(call objs,$(KESTREL_OBJS)) $(B)/test-hooks/src/main.o
+	$(E) "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/test-hooks/%.o: %.c | setup
+	$(E) "  CC      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) -DKESTREL_TEST_HOOKS $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o
 	$(E) "  LINK    $@"

@@ -21,10 +21,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef KESTREL_TEST_HOOKS
+#include <arpa/inet.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#endif
 
 #include <kestrel/api.h>
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
+#include <kestrel/jail.h>
+#include <kestrel/landlock.h>
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
@@ -43,6 +54,7 @@
 #define MAX_MODULE_SIZE		(256ULL << 20)
 #define MAX_MODULES		16
 #define MAX_CMDLINE		(64 * 1024)
+#define MAX_TEST_HOOKS		8
 
 /* ---- the CLI convention ---------------------------------------------------- */
 
@@ -50,21 +62,16 @@
 #define CLI_GO			(-1)
 /* What cli_next() returns when parsing stops: the exit status is in cli.status. */
 #define CLI_STOP		(-1)
-#define CLI_MAX_OPTS		16
+#define CLI_MAX_OPTS		24
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	/* Exactly one line: a hostile argument could hold a newline. */
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = '?';
-	pr_err("%s", buf);
+	va_start(ap, fmt);
+	log_err_vline("", fmt, ap);
+	va_end(ap);
 	return VM_EXIT_USAGE;
 }
 
@@ -108,6 +115,8 @@ enum {
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
+	OPT_LANDLOCK,
+	OPT_TEST_HOOK,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -120,6 +129,8 @@ enum {
 	{ "rng", no_argument, OPT_RNG, "--rng" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
+#define CLI_LANDLOCK_OPT \
+	{ "landlock", required_argument, OPT_LANDLOCK, "--landlock on|off" }
 
 /**
  * struct cli - getopt_long() over one subcommand's arguments
@@ -232,6 +243,14 @@ static int cli_irqchip(const struct cli *c, int val, unsigned int *irqchip)
 	return 0;
 }
 
+/* --landlock on|off into @on. Return: 0, or the usage status */
+static int cli_landlock(const struct cli *c, int val, bool *on)
+{
+	if (parse_bool(optarg, on))
+		return cli_bad_value(c, val, "is neither on nor off");
+	return 0;
+}
+
 /* One operand too many: the first of them. */
 static int cli_extra_operand(const struct cli *c, int first)
 {
@@ -331,6 +350,96 @@ static void file_buf_free(struct file_buf *f)
 	f->data = NULL;
 }
 
+/* ---- test hooks (KESTREL_TEST_HOOKS builds only) ----------------------------- */
+
+/**
+ * struct test_hooks - --test-hook ACTIONs as given (test builds only)
+ * @list: the actions
+ * @nr: entries of @list
+ */
+struct test_hooks {
+	const char *list[MAX_TEST_HOOKS];
+	unsigned int nr;
+};
+
+/* One more --test-hook (its value in optarg). Return: 0, or the usage status */
+static int cli_test_hook(const struct cli *c, int val, struct test_hooks *h)
+{
+	if (h->nr == MAX_TEST_HOOKS)
+		return cli_bad_value(c, val, "is one hook too many");
+	h->list[h->nr++] = optarg;
+	return 0;
+}
+
+#ifdef KESTREL_TEST_HOOKS
+/*
+ * --test-hook ACTION: once set-up is done (Landlock on, the machine built,
+ * no guest instruction run), do what a broken device might try and print
+ * the outcome, one "test-hook: ..." line each on stderr. Tests of the
+ * sandbox read them (tests/sandbox/). Never in the release binary.
+ */
+#define CLI_TEST_HOOK_OPT							\
+	{ "test-hook", required_argument, OPT_TEST_HOOK,			\
+	  "--test-hook open=PATH|connect=PORT|kill=PID|creds" },
+
+static void test_hook_one(const char *hook)
+{
+	const char *arg = strchr(hook, '=');
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct caps[2] = { 0 };
+	unsigned int n;
+	int fd, ret;
+
+	arg = arg ? arg + 1 : "";
+	if (!strncmp(hook, "open=", 5)) {
+		fd = open(arg, O_RDONLY | O_CLOEXEC);
+		fprintf(stderr, "test-hook: open %s: %s\n", arg, fd < 0 ? strerror(errno) : "ok");
+		if (fd >= 0)
+			close(fd);
+	} else if (!strncmp(hook, "connect=", 8) && !parse_uint(arg, &n) && n < 65536) {
+		sin.sin_port = htons((u16)n);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ret = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		fprintf(stderr, "test-hook: connect 127.0.0.1:%u: %s\n", n,
+			ret < 0 ? strerror(errno) : "ok");
+		if (fd >= 0)
+			close(fd);
+	} else if (!strncmp(hook, "kill=", 5) && !parse_uint(arg, &n)) {
+		ret = kill((pid_t)n, 0);
+		fprintf(stderr, "test-hook: kill %u: %s\n", n, ret < 0 ? strerror(errno) : "ok");
+	} else if (!strcmp(hook, "creds")) {
+		ret = (int)syscall(SYS_capget, &hdr, caps);
+		fprintf(stderr, "test-hook: creds uid=%u gid=%u groups=%d capeff=%llx nnp=%d\n",
+			getuid(), getgid(), getgroups(0, NULL),
+			ret < 0 ? ~0ULL : (unsigned long long)caps[0].effective |
+					  (unsigned long long)caps[1].effective << 32,
+			prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	} else {
+		fprintf(stderr, "test-hook: unknown hook '%s'\n", hook);
+	}
+}
+
+static void test_hooks_run(const struct test_hooks *h)
+{
+	for (unsigned int i = 0; i < h->nr; i++)
+		test_hook_one(h->list[i]);
+}
+
+/* vhost_user_server_opts.ready: the hooks once the server listens. */
+static void test_hooks_ready(void *arg)
+{
+	test_hooks_run(arg);
+}
+#else
+#define CLI_TEST_HOOK_OPT
+static void test_hooks_run(const struct test_hooks *h)
+{
+}
+#define test_hooks_ready NULL
+#endif
+
 /* ---- kestrel run ---------------------------------------------------------- */
 
 /**
@@ -345,6 +454,8 @@ static void file_buf_free(struct file_buf *f)
  * @module_maps: each module's FILE read whole
  * @module_names: each module's FILE (a copy, for the error lines)
  * @boot_modules: what the loader gets, @cfg.modules points here
+ * @landlock: --landlock (default on): confine the process to its files
+ * @hooks: --test-hook ACTION as given (test builds only)
  */
 struct run_opts {
 	struct machine_config cfg;
@@ -355,6 +466,8 @@ struct run_opts {
 	struct file_buf kernel_map, initrd_map, module_maps[MAX_MODULES];
 	char *module_names[MAX_MODULES];
 	struct boot_module boot_modules[MAX_MODULES];
+	bool landlock;
+	struct test_hooks hooks;
 };
 
 static const char run_usage[] =
@@ -363,7 +476,7 @@ static const char run_usage[] =
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
-"                   [--irqchip split|kernel] [--pit]\n"
+"                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -384,6 +497,8 @@ static const char run_usage[] =
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"
 "  --pit                an in-kernel 8254 PIT (needs --irqchip kernel)\n"
+"  --landlock on|off    confine the process with Landlock to /dev/kvm and the\n"
+"                       files its devices open (default on, docs/landlock.md)\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
@@ -400,7 +515,9 @@ static const struct cli_opt run_options[] = {
 	{ "module", required_argument, OPT_MODULE, "--module FILE[,STR]" },
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
+	CLI_LANDLOCK_OPT,
 	CLI_DEVICE_OPTS,
+	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
 	{ NULL },
 };
@@ -415,6 +532,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	cli_init(&c, run_usage, run_options, argc, argv);
 	cfg->nr_cpus = 1;
 	cfg->ram_size = DEFAULT_RAM;
+	o->landlock = true;
 	while ((ch = cli_next(&c)) > 0) {
 		switch (ch) {
 		case OPT_KERNEL:
@@ -453,6 +571,16 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_PIT:
 			cfg->pit = true;
+			break;
+		case OPT_LANDLOCK:
+			ret = cli_landlock(&c, ch, &o->landlock);
+			if (ret)
+				return ret;
+			break;
+		case OPT_TEST_HOOK:
+			ret = cli_test_hook(&c, ch, &o->hooks);
+			if (ret)
+				return ret;
 			break;
 		case OPT_DEVICE:
 			/* A platform device, not a virtio one. */
@@ -536,6 +664,29 @@ static void run_opts_release(struct run_opts *o)
 	virtio_devices_destroy(o->cfg.devs);
 }
 
+/*
+ * Before the machine (and any thread) exists, so that every thread it
+ * starts inherits the domain: /dev/kvm and the files the devices open.
+ * The kernel, initrd and modules are already mapped.
+ */
+static int run_confine(const struct run_opts *o)
+{
+	struct landlock *ll;
+	int ret;
+
+	ret = landlock_create(&ll);
+	if (!ret)
+		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
+	if (!ret)
+		ret = virtio_devices_for_each_file(o->cfg.devs, landlock_allow_file, ll);
+	if (ret)
+		pr_err("landlock: cannot allow /dev/kvm or a device's file: %s", strerror(-ret));
+	else
+		ret = landlock_apply(ll);
+	landlock_destroy(ll);
+	return ret ? VM_EXIT_HOST_ERROR : 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -550,6 +701,11 @@ static int cmd_run(int argc, char **argv)
 	status = run_read_files(&o);
 	if (status)
 		goto out_release;
+	if (o.landlock) {
+		status = run_confine(&o);
+		if (status)
+			goto out_release;
+	}
 
 	/* With --console virtio, stdin belongs to the virtio-console. */
 	o.cfg.console_in = virtio_devices_console_is_virtio(o.cfg.devs) ? -1 : STDIN_FILENO;
@@ -560,6 +716,7 @@ static int cmd_run(int argc, char **argv)
 		status = exit_status_of(ret);
 		goto out_release;
 	}
+	test_hooks_run(&o.hooks);
 	status = machine_run(m);
 	machine_destroy(m);
 out_release:
@@ -648,6 +805,7 @@ out_destroy_devs:
 static const char vhost_user_usage[] =
 "usage: kestrel vhost-user --socket PATH --device TYPE[,attr=value...]\n"
 "                          [--iommu] [--mem-slots N] [--once] [-v]\n"
+"                          [--landlock on|off]\n"
 "\n"
 "  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
 "  -d, --device TYPE[,attr=value...]  the vDPA device to serve, TYPE one of:\n"
@@ -667,6 +825,8 @@ static const char vhost_user_usage[] =
 "  --once               exit once the first front-end that sent a message\n"
 "                       has disconnected\n"
 "  -v, --verbose        debug logging\n"
+"  --landlock on|off    confine the process with Landlock to the socket's\n"
+"                       directory and the device's file (default on)\n"
 "\n"
 "Serves front-ends one at a time until SIGINT/SIGTERM.\n"
 "exit status: 0 stopped by a signal (or --once), 2 bad arguments, 4 host error\n";
@@ -678,16 +838,19 @@ static const struct cli_opt vhost_user_options[] = {
 	{ "mem-slots", required_argument, OPT_MEM_SLOTS, "--mem-slots N" },
 	{ "once", no_argument, OPT_ONCE, "--once" },
 	{ "verbose", no_argument, 'v', "--verbose" },
+	CLI_LANDLOCK_OPT,
+	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
 	{ NULL },
 };
 
 static int cmd_vhost_user(int argc, char **argv)
 {
-	struct vhost_user_server_opts opts = { 0 };
+	struct vhost_user_server_opts opts = { .landlock = true };
+	struct test_hooks hooks = { 0 };
 	const char *sock = NULL, *spec = NULL;
 	struct cli c;
-	int ch;
+	int ch, ret;
 
 	cli_init(&c, vhost_user_usage, vhost_user_options, argc, argv);
 	while ((ch = cli_next(&c)) > 0) {
@@ -713,6 +876,16 @@ static int cmd_vhost_user(int argc, char **argv)
 		case 'v':
 			log_level_set(LOG_DEBUG);
 			break;
+		case OPT_LANDLOCK:
+			ret = cli_landlock(&c, ch, &opts.landlock);
+			if (ret)
+				return ret;
+			break;
+		case OPT_TEST_HOOK:
+			ret = cli_test_hook(&c, ch, &hooks);
+			if (ret)
+				return ret;
+			break;
 		}
 	}
 	if (ch)
@@ -721,6 +894,10 @@ static int cmd_vhost_user(int argc, char **argv)
 		return cli_extra_operand(&c, optind);
 	if (!sock || !spec)
 		return usage_error("--socket and --device are required (expected kestrel vhost-user --socket PATH --device TYPE[,attr=value...])");
+	if (hooks.nr) {
+		opts.ready = test_hooks_ready;
+		opts.ready_arg = &hooks;
+	}
 	return exit_status_of(vhost_user_serve(sock, spec, &opts));
 }
 
@@ -732,6 +909,8 @@ static const char main_usage[] =
 "\n"
 "commands:\n"
 "  run        boot a guest (kestrel run --help)\n"
+"  jail       run kestrel in a chroot, as another user, without privileges\n"
+"             (kestrel jail --help; also when called as \"jailer\")\n"
 "  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
@@ -749,6 +928,9 @@ static const char main_usage[] =
 "  --show-level         the level in each log line\n"
 "  --show-log-origin    file:line in each log line\n"
 "  --metrics-path PATH  metrics file or named pipe (one JSON object a line)\n"
+"  --landlock on|off    Landlock confinement (default on, docs/landlock.md)\n"
+"  --landlock-allow DIR the API may name files only under DIR (repeatable;\n"
+"                       default /, which is the chroot when jailed)\n"
 "  --boot-timer         accepted (kestrel's boot timer is always there)\n"
 "  --seccomp-level, --seccomp-filter, --no-seccomp, --metadata, --start-time-us,\n"
 "  --start-time-cpu-us, --parent-cpu-time-us, --http-api-max-payload-size,\n"
@@ -767,6 +949,7 @@ static const struct cmd {
 	{ "run", cmd_run },
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
+	{ "jail", jail_main },
 };
 
 /*
@@ -811,9 +994,23 @@ static int cmd_firecracker(int argc, char **argv)
 	return status;
 }
 
+/* Called as "jailer" (a link named so): Firecracker's jailer command line. */
+static bool called_as_jailer(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+	size_t n;
+
+	base = base ? base + 1 : argv0;
+	n = strlen(base);
+	return n >= 6 && !strcmp(base + n - 6, "jailer");
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
+
+	if (argc >= 1 && called_as_jailer(argv[0]))
+		return jail_main(argc, argv);
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
 		fputs(main_usage, stdout);
@@ -824,6 +1021,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;
+		if (cmds[i].fn == jail_main)
+			return jail_main(argc - 1, argv + 1);
 		ret = register_device_types();
 		if (ret) {
 			pr_err("cannot register the vDPA device types: %s", strerror(-ret));
@@ -831,6 +1030,6 @@ int main(int argc, char **argv)
 		}
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
-	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump, jail; see kestrel --help)",
 			   argv[1]);
 }

@@ -38,12 +38,21 @@ struct vhost_user_server;
  * @msg_timeout_ms: a message must arrive (and a reply leave) whole within
  *	this long of its first byte, or the front-end is dropped
  *	(0: VHOST_USER_SERVER_MSG_TIMEOUT_MS)
+ * @landlock: vhost_user_serve() confines the process with Landlock before
+ *	the device exists: the socket's directory (to replace and remove
+ *	the socket) and the files the device opens (docs/landlock.md)
+ * @ready: (optional) vhost_user_serve() calls it once the device exists and
+ *	the socket listens, before the first front-end is served (tests)
+ * @ready_arg: passed to @ready
  */
 struct vhost_user_server_opts {
 	bool iommu;
 	unsigned int max_mem_slots;
 	bool once;
 	unsigned int msg_timeout_ms;
+	bool landlock;
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
 
 /** VHOST_USER_SERVER_MSG_TIMEOUT_MS - default whole-message deadline */
@@ -120,7 +129,7 @@ unsigned int vhost_user_server_connections(struct vhost_user_server *s);
  *	device and serve it until SIGINT/SIGTERM
  * @path: --socket PATH, the Unix socket to listen on
  * @spec: --device TYPE[,attr=value...], a vdpa_mgmt_parse() spec (hostile)
- * @opts: server options (--iommu, --mem-slots, --once), or NULL
+ * @opts: server options (--iommu, --mem-slots, --once, --landlock), or NULL
  *
  * The device types must be registered (src/main.c does it). Installs
  * handlers for SIGINT and SIGTERM that stop the server, and ignores

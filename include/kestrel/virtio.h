@@ -147,6 +147,21 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 bool virtio_devices_console_is_virtio(const struct virtio_devices *devs);
 
 /**
+ * virtio_devices_for_each_file() - the host files the listed devices open
+ * @devs: the list, before it is attached
+ * @fn: called with each path and whether it is opened for writing (see
+ *	vdpa_mgmt_files()); a non-zero return stops the walk
+ * @opaque: passed to @fn
+ *
+ * For a sandbox set up before the devices exist (include/kestrel/landlock.h).
+ *
+ * Return: 0 or the first non-zero return of @fn (or of re-parsing a spec).
+ */
+int virtio_devices_for_each_file(const struct virtio_devices *devs,
+				 int (*fn)(const char *path, bool write, void *opaque),
+				 void *opaque);
+
+/**
  * virtio_devices_count() - devices recorded so far
  * @devs: the list
  *

@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/landlock.h>
+#include <kestrel/parse.h>
 #include <kestrel/version.h>
 #include <kestrel/vm.h>
 
@@ -27,6 +31,7 @@
 #define DEFAULT_INSTANCE_ID	"anonymous-instance"
 #define MAX_CONFIG_FILE		(1 << 20)
 #define METRICS_PERIOD_MS	60000
+#define MAX_LANDLOCK_ALLOW	8
 
 /**
  * struct fc_opts - Firecracker's flags as given
@@ -38,10 +43,14 @@ struct fc_opts {
 	const char *level;
 	const char *log_path;
 	const char *metrics_path;
+	const char *landlock;
+	const char *landlock_allow[MAX_LANDLOCK_ALLOW];
+	unsigned int nr_landlock_allow;
 	bool no_api;
 	bool boot_timer;
 	bool show_level;
 	bool show_log_origin;
+	bool landlock_on;
 	const struct fc_flag *ignored[8];	/* logged once the logger is up */
 	unsigned int nr_ignored;
 };
@@ -73,6 +82,9 @@ static const struct fc_flag flags[] = {
 	VAL("--level", level),
 	VAL("--log-path", log_path),
 	VAL("--metrics-path", metrics_path),
+	VAL("--landlock", landlock),
+	/* repeatable: appended to landlock_allow[] by fc_parse() */
+	VAL("--landlock-allow", landlock_allow),
 	SET("--no-api", no_api),
 	SET("--boot-timer", boot_timer),
 	SET("--show-level", show_level),
@@ -99,6 +111,8 @@ static bool instance_id_is_valid(const char *id)
 
 static int fc_parse(int argc, char **argv, struct fc_opts *o)
 {
+	bool landlock = true;
+
 	for (int i = 0; i < argc; i++) {
 		const struct fc_flag *f = NULL;
 		const char *a = argv[i], *v = NULL, *eq = strchr(a, '=');
@@ -126,7 +140,13 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 				o->ignored[o->nr_ignored++] = f;
 			continue;
 		}
-		if (f->value_off)
+		if (f->value_off == offsetof(struct fc_opts, landlock_allow) + 1) {
+			if (o->nr_landlock_allow == MAX_LANDLOCK_ALLOW) {
+				pr_err("--landlock-allow: at most %d directories", MAX_LANDLOCK_ALLOW);
+				return -EINVAL;
+			}
+			o->landlock_allow[o->nr_landlock_allow++] = v;
+		} else if (f->value_off)
 			*(const char **)((char *)o + f->value_off - 1) = v;
 		else
 			*(bool *)((char *)o + f->set_off - 1) = true;
@@ -135,12 +155,71 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 		pr_err("--no-api needs --config-file (expected --no-api --config-file FILE)");
 		return -EINVAL;
 	}
+	if (o->landlock && parse_bool(o->landlock, &landlock)) {
+		pr_err("--landlock: '%.16s' is neither on nor off (expected --landlock on|off)",
+		       o->landlock);
+		return -EINVAL;
+	}
+	if (!landlock && o->nr_landlock_allow) {
+		pr_err("--landlock-allow needs Landlock (expected no --landlock off)");
+		return -EINVAL;
+	}
 	if (!instance_id_is_valid(o->id)) {
 		pr_err("--id: '%.64s' is not an instance id (expected 1 to %d characters from "
 		       "[A-Za-z0-9-])", o->id, API_INSTANCE_ID_MAX);
 		return -EINVAL;
 	}
+	o->landlock_on = landlock;
 	return 0;
+}
+
+/*
+ * Once the API socket is bound and before any thread exists. The API
+ * names the files it opens at run time (kernels, drives, a PATCH's new
+ * drive, log and metrics paths), so they may be anywhere under the
+ * --landlock-allow directories: by default "/", which jailed is the
+ * chroot. Everything else stays denied: executing, creating anything but
+ * regular files and FIFOs, removing files but the socket, TCP, abstract
+ * sockets and signals outside the process.
+ */
+static int fc_confine(const struct fc_opts *o)
+{
+	char dir[PATH_MAX];
+	struct landlock *ll;
+	struct stat st;
+	int ret;
+
+	for (unsigned int i = 0; i < o->nr_landlock_allow; i++) {
+		if (stat(o->landlock_allow[i], &st) || !S_ISDIR(st.st_mode)) {
+			pr_err("--landlock-allow: '%.256s' is not a directory (expected --landlock-allow DIR)",
+			       o->landlock_allow[i]);
+			return -EINVAL;
+		}
+	}
+	ret = landlock_create(&ll);
+	for (unsigned int i = 0; !ret && i < o->nr_landlock_allow; i++)
+		ret = landlock_allow(ll, o->landlock_allow[i], LANDLOCK_ALLOW_RW |
+				     LANDLOCK_ALLOW_CREATE | LANDLOCK_ALLOW_DEVICE);
+	if (!ret && !o->nr_landlock_allow)
+		ret = landlock_allow(ll, "/", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_CREATE |
+				     LANDLOCK_ALLOW_DEVICE);
+	if (!ret)
+		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
+	if (!ret)
+		ret = landlock_allow(ll, "/dev/net/tun", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
+	if (!ret && o->config_file)
+		ret = landlock_allow(ll, o->config_file, LANDLOCK_ALLOW_READ);
+	if (!ret && !o->no_api) {
+		/* The socket is removed at exit. */
+		snprintf(dir, sizeof(dir), "%s", o->api_sock);
+		ret = landlock_allow(ll, dirname(dir), LANDLOCK_ALLOW_REMOVE);
+	}
+	if (ret)
+		pr_err("landlock: cannot set up the rules: %s", strerror(-ret));
+	else
+		ret = landlock_apply(ll);
+	landlock_destroy(ll);
+	return ret;
 }
 
 static int fc_setup_logger(struct api *api, const struct fc_opts *o)
@@ -296,6 +375,13 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 			goto out_destroy;
 		}
 		pr_info("Listening on API socket (\"%s\").", o.api_sock);
+	}
+	if (o.landlock_on) {
+		ret = fc_confine(&o);
+		if (ret) {
+			status = ret == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+			goto out_destroy;
+		}
 	}
 	api->metrics.startup_us = api_uptime_us();
 	api->metrics.startup_cpu_us = api_cpu_us();

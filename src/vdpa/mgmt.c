@@ -347,19 +347,13 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 
 /* ---- create / destroy ------------------------------------------------- */
 
-int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
+int vdpa_mgmt_dev_add_config(struct vdpa_mgmt_dev *mdev, const void *config,
+			     struct vdpa_device **out)
 {
-	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
-	const struct vdpa_dev_args *args = (const void *)config;
-	struct vdpa_mgmt_dev *mdev;
+	const struct vdpa_dev_args *args = config;
 	struct vdpa_device *vdpa;
 	int ret;
 
-	if (!out)
-		return -EINVAL;
-	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
-	if (ret)
-		return ret;
 	if (args->name[0] && vdpa_find_device(args->name)) {
 		pr_err("vdpa: device name '%s' already in use", args->name);
 		return -EEXIST;
@@ -370,6 +364,26 @@ int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
 	vdpa->mdev = mdev;
 	*out = vdpa;
 	return 0;
+}
+
+int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
+{
+	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
+	struct vdpa_mgmt_dev *mdev;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
+	if (ret)
+		return ret;
+	return vdpa_mgmt_dev_add_config(mdev, config, out);
+}
+
+int vdpa_mgmt_files(const struct vdpa_mgmt_dev *mdev, const void *config,
+		    int (*fn)(const char *path, bool write, void *opaque), void *opaque)
+{
+	return mdev->files ? mdev->files(config, fn, opaque) : 0;
 }
 
 int vdpa_mgmt_dev_del(struct vdpa_device *vdpa)

@@ -4,9 +4,14 @@
  * device with the vDPA management API and serve it until SIGINT/SIGTERM.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <kestrel/landlock.h>
 #include <kestrel/log.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
@@ -19,14 +24,51 @@ static void cmd_on_signal(int sig)
 		vhost_user_server_stop(cmd_server);
 }
 
+/*
+ * Before the device (and its worker thread) exists: the socket's directory,
+ * where the server replaces and at the end removes its socket, and the
+ * files the device opens. A front-end's memory comes as fds: no path.
+ */
+static int cmd_confine(const char *path, const struct vdpa_mgmt_dev *mdev,
+		       const void *config)
+{
+	char dir[PATH_MAX];
+	struct landlock *ll;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	ret = landlock_create(&ll);
+	if (!ret)
+		ret = landlock_allow(ll, dirname(dir), LANDLOCK_ALLOW_SOCKET |
+						       LANDLOCK_ALLOW_REMOVE);
+	if (!ret)
+		ret = vdpa_mgmt_files(mdev, config, landlock_allow_file, ll);
+	if (ret)
+		pr_err("landlock: cannot allow the socket's directory or the device's files: %s",
+		       strerror(-ret));
+	else
+		ret = landlock_apply(ll);
+	landlock_destroy(ll);
+	return ret;
+}
+
 int vhost_user_serve(const char *path, const char *spec,
 		     const struct vhost_user_server_opts *opts)
 {
+	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
 	struct sigaction sa = { .sa_handler = cmd_on_signal };
+	struct vdpa_mgmt_dev *mdev;
 	struct vdpa_device *vdpa;
 	int ret;
 
-	ret = vdpa_mgmt_dev_add(spec, &vdpa);
+	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
+	if (!ret && opts && opts->landlock) {
+		ret = cmd_confine(path, mdev, config);
+		if (ret)
+			return ret;
+	}
+	if (!ret)
+		ret = vdpa_mgmt_dev_add_config(mdev, config, &vdpa);
 	if (ret) {
 		pr_err("--device '%s': %s", spec, strerror(-ret));
 		return ret == -ENOMEM ? ret : -EINVAL;
@@ -52,6 +94,8 @@ int vhost_user_serve(const char *path, const char *spec,
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (opts && opts->ready)
+		opts->ready(opts->ready_arg);
 	ret = vhost_user_server_run(cmd_server);
 	if (ret)
 		pr_err("vhost-user: event loop failed: %s", strerror(-ret));

@@ -257,6 +257,25 @@ bool virtio_devices_console_is_virtio(const struct virtio_devices *devs)
 	return devs->console_virtio;
 }
 
+int virtio_devices_for_each_file(const struct virtio_devices *devs,
+				 int (*fn)(const char *path, bool write, void *opaque),
+				 void *opaque)
+{
+	for (unsigned int n = 0; n < devs->nr; n++) {
+		_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
+		struct vdpa_mgmt_dev *mdev;
+		int ret;
+
+		/* Checked when it was added: parsing again says nothing. */
+		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
+		if (!ret)
+			ret = vdpa_mgmt_files(mdev, config, fn, opaque);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 unsigned int virtio_devices_count(const struct virtio_devices *devs)
 {
 	return devs->nr;

@@ -438,6 +438,15 @@ err_destroy:
 	return ret;
 }
 
+/* The image, read-only or read-write; PATCH-time replacements are the caller's. */
+static int blk_file_files(const void *config,
+			  int (*fn)(const char *path, bool write, void *opaque), void *opaque)
+{
+	const struct blk_file_args *args = config;
+
+	return args->path[0] ? fn(args->path, !args->blk.ro, opaque) : 0;
+}
+
 struct vdpa_mgmt_dev blk_file_mgmt_dev = {
 	.type = "file-blk",
 	.description = "virtio-blk over a file or block device (io_uring)",
@@ -446,6 +455,7 @@ struct vdpa_mgmt_dev blk_file_mgmt_dev = {
 	.nattrs = ARRAY_SIZE(blk_file_attrs),
 	.config_size = sizeof(struct blk_file_args),
 	.dev_add = blk_file_dev_add,
+	.files = blk_file_files,
 };
 
 int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)

@@ -260,6 +260,13 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	return ret;
 }
 
+/* Every TAP device is opened through the clone device. */
+static int tap_files(const void *config,
+		     int (*fn)(const char *path, bool write, void *opaque), void *opaque)
+{
+	return fn("/dev/net/tun", true, opaque);
+}
+
 struct vdpa_mgmt_dev vdpa_tap_mgmt_dev = {
 	.type = "tap",
 	.description = "virtio-net over a TAP interface (path=IFNAME)",
@@ -269,4 +276,5 @@ struct vdpa_mgmt_dev vdpa_tap_mgmt_dev = {
 	.config_size = sizeof(struct tap_args),
 	.defaults = &tap_defaults,
 	.dev_add = tap_dev_add,
+	.files = tap_files,
 };
