@@ -26,7 +26,6 @@
  * is in flight, the new file takes the old one's place, the capacity
  * follows it, and the driver gets a config-change interrupt.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -84,7 +83,62 @@ struct blk_file {
 	bool ring_ok;
 	unsigned int queued;
 	struct blk_file_req reqs[BLK_QD];
+	/* The image's identity, on blk_files while @listed (blk_files_lock). */
+	dev_t img_dev;
+	ino_t img_ino;
+	bool listed;
+	struct blk_file *next;
 };
+
+/*
+ * Every file-blk device's image, so that an image opened twice by this
+ * process is told apart from one another process locked. A list, not a
+ * scan of /proc/self/fd: Landlock may not let the process read /proc.
+ */
+static pthread_mutex_t blk_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blk_file *blk_files;
+
+static bool blk_file_is_ours(const struct stat *st)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&blk_files_lock);
+	for (struct blk_file *o = blk_files; o && !found; o = o->next)
+		found = o->img_dev == st->st_dev && o->img_ino == st->st_ino;
+	pthread_mutex_unlock(&blk_files_lock);
+	return found;
+}
+
+/* @f's image is now the file behind @fd: list it under that identity. */
+static void blk_file_track(struct blk_file *f, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	pthread_mutex_lock(&blk_files_lock);
+	f->img_dev = st.st_dev;
+	f->img_ino = st.st_ino;
+	if (!f->listed) {
+		f->next = blk_files;
+		blk_files = f;
+		f->listed = true;
+	}
+	pthread_mutex_unlock(&blk_files_lock);
+}
+
+static void blk_file_untrack(struct blk_file *f)
+{
+	pthread_mutex_lock(&blk_files_lock);
+	for (struct blk_file **pp = &blk_files; f->listed && *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			f->listed = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&blk_files_lock);
+}
 
 static struct blk_file *to_blk_file(struct blk_dev *blk)
 {
@@ -256,6 +310,7 @@ static void blk_file_free(struct blk_dev *blk)
 {
 	struct blk_file *f = to_blk_file(blk);
 
+	blk_file_untrack(f);
 	if (f->ring_ok)
 		io_uring_queue_exit(&f->ring);
 	if (f->fd >= 0)
@@ -274,27 +329,6 @@ static const struct blk_ops blk_file_ops = {
 };
 
 /* Whether another fd of this process is open on @st's file. */
-static bool blk_file_is_ours(int fd, const struct stat *st)
-{
-	struct dirent *de;
-	bool found = false;
-	DIR *d = opendir("/proc/self/fd");
-
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		struct stat o;
-		int n;
-
-		if (sscanf(de->d_name, "%d", &n) != 1 || n == fd || n == dirfd(d))
-			continue;
-		found = fstat(n, &o) == 0 && o.st_dev == st->st_dev &&
-			o.st_ino == st->st_ino && o.st_rdev == st->st_rdev;
-	}
-	closedir(d);
-	return found;
-}
-
 static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 			   u64 *size_out)
 {
@@ -337,7 +371,7 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 	if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = -errno;
 
-		if (err == -EWOULDBLOCK && blk_file_is_ours(fd, &st)) {
+		if (err == -EWOULDBLOCK && blk_file_is_ours(&st)) {
 			/* Two disks of one guest on one image: a bad argument. */
 			pr_err("file-blk: %s is already a disk of this kestrel (one image, one writable disk)",
 			       path);
@@ -409,6 +443,7 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	ret = blk_file_open_fd(f, args->path, &f->fd, &f->blk.capacity);
 	if (ret)
 		goto err_destroy;
+	blk_file_track(f, f->fd);
 	/* liburing's own allocation, fd and ring mappings: one point. */
 	ret = fault_inject_hit() ? -ENOMEM
 				 : io_uring_queue_init(2 * BLK_QD, &f->ring, 0);
@@ -479,6 +514,7 @@ int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)
 	f->blk.capacity = size;
 	sw->generation++;
 	pthread_mutex_unlock(&sw->lock);
+	blk_file_track(f, fd);
 	close(old);
 	pr_info("%s: backing file now %s (%llu sectors)", vdpa->name, path,
 		(unsigned long long)(size >> BLK_SECTOR_SHIFT));
