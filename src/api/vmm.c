@@ -156,7 +156,14 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		const struct vmconfig_net *n = &cfg->nets[i];
-		int len = snprintf(spec, sizeof(spec), "tap=%s", n->host_dev_name);
+		int len;
+
+		/* A Linux interface name may hold a ',' too. */
+		if (vdpa_mgmt_escape(n->host_dev_name, path, sizeof(path))) {
+			snprintf(err, errlen, "interface %s: host_dev_name too long", n->id);
+			return -EINVAL;
+		}
+		len = snprintf(spec, sizeof(spec), "tap=%s", path);
 
 		if (n->has_mac)
 			len += snprintf(spec + len, sizeof(spec) - len,

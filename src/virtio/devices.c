@@ -135,8 +135,8 @@ static int vdev_parse_net(struct virtio_devices *devs, const char *val)
 	if (!strcmp(val, "sim") || !strncmp(val, "sim,", 4)) {
 		snprintf(spec, sizeof(spec), "net");
 		rest = val[3] ? val + 4 : NULL;
-	} else if (!strncmp(val, "tap=", 4) && val[4] && val[4] != ',') {
-		const char *comma = strchrnul(val + 4, ',');
+	} else if (!strncmp(val, "tap=", 4) && val[4] && (val[4] != ',' || val[5] == ',')) {
+		const char *comma = vdev_field_end(val + 4);
 
 		snprintf(spec, sizeof(spec), "tap,path=%.*s",
 			 (int)(comma - (val + 4)), val + 4);
