@@ -361,8 +361,10 @@ BENCHES += vdpa_net_bench
 $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
-# api_start execs kestrel in Firecracker mode: exec -> API socket ready.
+# api_start execs kestrel in Firecracker mode: exec -> API socket ready; it
+# re-executes itself as the floor, linked static as kestrel is.
 BENCHES += api_start
+$(B)/bench/api_start: LDFLAGS += -static
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create

@@ -488,6 +488,7 @@ static const char run_usage[] =
 "  --net sim[,mac=M]    virtio-net on the loopback simulator\n"
 "  --net tap=IFNAME[,mac=M]  virtio-net over a TAP interface\n"
 "  --disk PATH[,ro]     virtio-blk over a file or block device\n"
+"                       (a ',' in PATH or any value is written ',,')\n"
 "  --device vdpa,type=TYPE[,attr=value]...  any vDPA device type\n"
 "                       (net, blk, tap, file-blk, console, rng); rate limits:\n"
 "                       bw_size=,ops_size=,..._refill_ms= (net, tap: rx_/tx_)\n"

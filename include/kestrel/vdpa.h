@@ -964,7 +964,9 @@ int vdpa_mgmt_for_each(int (*fn)(struct vdpa_mgmt_dev *mdev, void *opaque),
 
 /**
  * vdpa_mgmt_parse() - parse a device spec without creating anything
- * @spec: "type[,key=value]..." e.g. "net,mac=52:54:00:12:34:56,mtu=1500"
+ * @spec: "type[,key=value]..." e.g. "net,mac=52:54:00:12:34:56,mtu=1500";
+ *	a comma inside a value is doubled ("path=/img/a,,b" is "/img/a,b"),
+ *	an '=' in a value needs nothing (the first '=' ends the key)
  * @mdev_out: the management device named by the type
  * @config: out: the type's config struct, parsed over its defaults
  * @size: bytes at @config (VDPA_CONFIG_MAX always suffices)
@@ -978,6 +980,16 @@ int vdpa_mgmt_for_each(int (*fn)(struct vdpa_mgmt_dev *mdev, void *opaque),
  */
 int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 		    void *config, size_t size);
+
+/**
+ * vdpa_mgmt_escape() - a value as it goes into a spec: each ',' doubled
+ * @val: the value (a path, say)
+ * @buf: out: the escaped value, NUL-terminated
+ * @len: bytes at @buf
+ *
+ * Return: 0 or -E2BIG (@buf too small).
+ */
+int vdpa_mgmt_escape(const char *val, char *buf, size_t len);
 
 /**
  * vdpa_mgmt_dev_add() - create a device from a spec

@@ -108,6 +108,9 @@ struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *vm_mmio);
  *                                       stdin/stdout (the UART then must
  *                                       not read stdin)
  *   --rng                               entropy from getrandom()
+ *
+ * A comma inside PATH or any value is doubled ("--disk /img/a,,b,ro" is
+ * the file "/img/a,b", read-only), as vdpa_mgmt_parse() reads it.
  */
 
 struct virtio_devices;

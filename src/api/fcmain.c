@@ -337,13 +337,24 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 	struct api *api = NULL;
 	bool started = false;
 	size_t len = 0;
+	int listen_fd = -1;
+	u64 startup_us = 0, startup_cpu_us = 0;
 
 	if (fc_parse(argc, argv, &o))
 		return VM_EXIT_USAGE;
+	/*
+	 * The socket before anything else (the logger, the signals, the
+	 * API's state): clients may connect, and queue, from here on.
+	 */
+	if (!o.no_api) {
+		listen_fd = api_server_listen(o.api_sock);	/* an error is logged below */
+		startup_us = api_uptime_us();
+		startup_cpu_us = api_cpu_us();
+	}
 	sigfd = fc_signalfd();
 	if (sigfd < 0) {
 		pr_err("cannot take SIGINT/SIGTERM: %s", strerror(-sigfd));
-		return VM_EXIT_HOST_ERROR;
+		goto out_unlisten;
 	}
 	if (api_create(vmm, o.id, &api))
 		goto out_close;
@@ -364,17 +375,27 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 		goto out_destroy;
 	}
 
-	/* The socket first: clients may connect (and queue) from here on. */
+	if (listen_fd < 0 && !o.no_api) {
+		pr_err("--api-sock: cannot listen on '%.256s': %s%s", o.api_sock,
+		       strerror(-listen_fd), listen_fd == -EADDRINUSE ? " (remove it first)" : "");
+		goto out_destroy;
+	}
 	if (!o.no_api) {
 		ret = api_mailbox_create(&mb);
-		if (!ret)
-			ret = api_server_create(api, o.api_sock, &server);
+		if (!ret) {
+			ret = api_server_create_on(api, o.api_sock, listen_fd, &server);
+			listen_fd = -1;	/* the server's now, even on failure */
+		}
 		if (ret) {
-			pr_err("--api-sock: cannot listen on '%.256s': %s%s", o.api_sock,
-			       strerror(-ret), ret == -EADDRINUSE ? " (remove it first)" : "");
+			pr_err("--api-sock: cannot serve '%.256s': %s", o.api_sock, strerror(-ret));
 			goto out_destroy;
 		}
 		pr_info("Listening on API socket (\"%s\").", o.api_sock);
+		api->metrics.startup_us = startup_us;
+		api->metrics.startup_cpu_us = startup_cpu_us;
+	} else {
+		api->metrics.startup_us = api_uptime_us();
+		api->metrics.startup_cpu_us = api_cpu_us();
 	}
 	if (o.landlock_on) {
 		ret = fc_confine(&o);
@@ -383,8 +404,6 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 			goto out_destroy;
 		}
 	}
-	api->metrics.startup_us = api_uptime_us();
-	api->metrics.startup_cpu_us = api_cpu_us();
 
 	if (o.config_file) {
 		text = read_config(o.config_file, &len);
@@ -431,5 +450,10 @@ out_destroy:
 	api_logger_close();
 out_close:
 	close(sigfd);
+out_unlisten:
+	if (listen_fd >= 0) {	/* never handed to the server: ours to undo */
+		close(listen_fd);
+		unlink(o.api_sock);
+	}
 	return status;
 }

@@ -321,9 +321,19 @@ void api_mailbox_shutdown(struct api_mailbox *mb);
 struct api_server;
 
 /*
- * api_server_create() - bind and listen on @path (which must not exist);
- * clients can connect (they queue) before api_server_start().
+ * api_server_listen() - bind and listen on @path (which must not exist):
+ * the first thing kestrel does, so clients can connect (they queue) while
+ * the rest is set up. Return: the socket, or -errno (nothing to undo).
  */
+int api_server_listen(const char *path);
+/*
+ * api_server_create_on() - the server on @listen_fd, which api_server_listen()
+ * bound to @path; it owns both from here on, even on failure (the socket
+ * closed, @path unlinked).
+ */
+int api_server_create_on(struct api *api, const char *path, int listen_fd,
+			 struct api_server **out);
+/* api_server_listen() and api_server_create_on() together. */
 int api_server_create(struct api *api, const char *path, struct api_server **out);
 /* Start the "fc_api" thread serving requests. */
 int api_server_start(struct api_server *s);

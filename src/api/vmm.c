@@ -130,17 +130,16 @@ static int add_device(struct fc_vmm *v, const char *opt, const char *val,
 static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		       size_t errlen)
 {
-	char spec[PATH_MAX + 64], what[96];
+	char spec[2 * PATH_MAX + 64], path[2 * PATH_MAX], what[96];
 	int ret;
 
 	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
 		const struct vmconfig_drive *d = &cfg->drives[i];
 
 		snprintf(what, sizeof(what), "drive %s", d->id);
-		/* The device spec separates attributes with commas. */
-		if (strchr(d->path_on_host, ',')) {
-			snprintf(err, errlen, "%s: kestrel cannot attach a path_on_host containing ','",
-				 what);
+		/* The spec separates attributes with commas: the path's are doubled. */
+		if (vdpa_mgmt_escape(d->path_on_host, path, sizeof(path))) {
+			snprintf(err, errlen, "%s: path_on_host too long", what);
 			return -EINVAL;
 		}
 		/*
@@ -148,7 +147,7 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		 * 0-sector disk, as the placeholder drives orchestrators attach.
 		 */
 		snprintf(spec, sizeof(spec), "vdpa,type=file-blk,path=%s%s,allow_empty=on,name=fcd%u",
-			 d->path_on_host, d->is_read_only ? ",ro=on" : "", i);
+			 path, d->is_read_only ? ",ro=on" : "", i);
 		ret = add_device(v, "device", spec, what, err, errlen);
 		if (ret)
 			return ret;
@@ -157,7 +156,14 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		const struct vmconfig_net *n = &cfg->nets[i];
-		int len = snprintf(spec, sizeof(spec), "tap=%s", n->host_dev_name);
+		int len;
+
+		/* A Linux interface name may hold a ',' too. */
+		if (vdpa_mgmt_escape(n->host_dev_name, path, sizeof(path))) {
+			snprintf(err, errlen, "interface %s: host_dev_name too long", n->id);
+			return -EINVAL;
+		}
+		len = snprintf(spec, sizeof(spec), "tap=%s", path);
 
 		if (n->has_mac)
 			len += snprintf(spec + len, sizeof(spec) - len,

@@ -8,6 +8,8 @@
 #             InstanceStart, each within 500 ms; then GET / through Running,
 #             Paused, Running, FlushMetrics, SendCtrlAltDel (204), SIGTERM.
 #             The guest is a Multiboot test guest that prints and halts.
+#   odd paths drives whose paths hold ',' and '=' attach, and a TAP named
+#             with a ','; the guest boots.
 #   builtin   SendCtrlAltDel before boot (400), then the built-in guest
 #             through the API: it runs and powers off.
 #   kata      Kata's start (fc.go): --api-sock --config-file, GET / polled
@@ -164,6 +166,40 @@ kill -TERM "$pid"
 wait_exit 5
 [[ $status == 130 ]] && pass "SIGTERM: clean stop, exit 130" || fail "SIGTERM: exit $status"
 [[ ! -e $SOCK ]] && pass "the socket is removed" || fail "the socket is left behind"
+
+echo "== odd paths"
+# Drive paths with ',' and '=' (the device spec's separators) attach and boot.
+ROOTP="$W/root,fs=1.img" DATAP="$W/da=ta,.img"
+truncate -s 1M "$ROOTP" "$DATAP"
+start_kestrel --api-sock "$SOCK"
+for ((i = 0; i < 300; i++)); do [[ -S $SOCK ]] && break; sleep 0.01; done
+call PUT /boot-source "{\"kernel_image_path\": \"$W/mb.elf\", \"boot_args\": \"console=ttyS0\"}"
+expect 204 "PUT /boot-source"
+call PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$ROOTP\", \"is_root_device\": true, \"is_read_only\": false}"
+expect 204 "PUT /drives/rootfs: a path with ',' and '='"
+call PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DATAP\", \"is_root_device\": false, \"is_read_only\": true}"
+expect 204 "PUT /drives/data: a path ending in ',.img' with '='"
+# Linux interface names may hold a ',' too.
+if [[ $(id -u) == 0 && -w /dev/net/tun ]]; then
+	call PUT /network-interfaces/1 '{"iface_id": "1", "host_dev_name": "kfc,api1", "guest_mac": "06:00:ac:10:00:03"}'
+	expect 204 "PUT /network-interfaces/1: TAP 'kfc,api1'"
+fi
+call PUT /actions '{"action_type": "InstanceStart"}'
+expect 204 "InstanceStart with both drives"
+if [[ $(id -u) == 0 && -w /dev/net/tun ]]; then
+	ip link show dev "kfc,api1" >/dev/null 2>&1 && pass "kestrel made the TAP 'kfc,api1'" ||
+		fail "no interface 'kfc,api1': $(tail -c 300 "$W/err")"
+fi
+for ((i = 0; i < 100; i++)); do grep -q MB-GUEST-UP "$W/out" && break; sleep 0.02; done
+grep -q MB-GUEST-UP "$W/out" && pass "the guest booted with them" || fail "no guest output: $(tail -c 300 "$W/err")"
+# Each device holds its image locked: the files with the odd names are open.
+if ! flock -n "$ROOTP" true && ! flock -n "$DATAP" true; then
+	pass "both devices hold their files"
+else
+	fail "a device does not hold its file: $(tail -c 300 "$W/err")"
+fi
+kill -TERM "$pid"
+wait_exit 5
 
 echo "== builtin"
 start_kestrel --api-sock "$SOCK"

@@ -54,6 +54,8 @@ int main(void)
 		{ "acpi-dump vCPU count over the limit", { "acpi-dump", "/tmp", "--cpus", "255" }, "--cpus" },
 		{ "acpi-dump unknown option", { "acpi-dump", "/tmp", "--bogus" }, "--bogus" },
 		{ "acpi-dump missing value", { "acpi-dump", "/tmp", "--net" }, "--net" },
+		{ "a comma in a --disk path, not doubled",
+		  { "acpi-dump", "/tmp", "--disk", "/tmp/a,b=c.img" }, "--disk" },
 	};
 	static const char *const subcommands[] = { "run", "vhost-user", "acpi-dump" };
 	static const struct bad_case kvm_cases[] = {
@@ -98,6 +100,20 @@ int main(void)
 		char *argv[] = { kestrel, (char *)"--help", NULL };
 
 		report_eq(run(argv, err, sizeof(err)), 0, "--help exits 0");
+	}
+	{
+		/* acpi-dump parses the device options and opens no disk. */
+		char dir[] = "/tmp/kestrel-cli-XXXXXX";
+		char *argv[] = { kestrel, (char *)"acpi-dump", dir, (char *)"--disk",
+				 (char *)"/tmp/a,,b=c.img,ro", NULL };
+
+		if (mkdtemp(dir)) {
+			report_eq(run(argv, err, sizeof(err)), 0,
+				  "--disk PATH with ',,' for a comma and an '=' is accepted");
+			if (fork() == 0)
+				execlp("rm", "rm", "-rf", dir, (char *)NULL);
+			wait(NULL);
+		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
 		char *argv[] = { kestrel, (char *)subcommands[i], (char *)"--help", NULL };
