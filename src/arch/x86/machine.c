@@ -154,6 +154,7 @@ static int machine_create_vm(struct machine *m, const struct machine_config *cfg
 		.mem_flags = MEM_F_NORESERVE,
 		.irqchip = cfg->irqchip,
 		.pit = cfg->pit,
+		.protected = cfg->protected,
 		.vcpu_thread_name = cfg->vcpu_thread_name,
 	};
 	int ret;

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Look for a protected guest's secret in kestrel's process: the wrapper of
+the protected guest tests (guest/x86/unittests.cfg, guest/x86/protected.c).
+
+  scripts/protected-check.py [--expect-found] KESTREL-COMMAND...
+
+Runs the command with a pipe on its standard input. When the guest says
+"secret in place", this (root) process, a second one beside kestrel,
+  - reads every readable mapping of kestrel through /proc/PID/mem and
+    searches it for the guest's pattern (guest/x86/protected.c);
+  - takes kestrel's own guest_memfd descriptors (pidfd_getfd) and tries
+    read() on them, and a mapping of them in a child process;
+then sends the guest the byte that lets it read its secret back. With
+--expect-found (the unprotected control) the pattern must be found instead.
+Output passes through. Exit: kestrel's status; 3 (a guest failure) when a
+check fails or the guest never got to its secret.
+"""
+import ctypes
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+SECRET_BASE_OFF = 256   # search a window from inside the pattern
+SECRET_LEN = 64
+SYS_PIDFD_GETFD = 438
+
+
+def pattern(i):
+    return ((i * 167 + 59) ^ (i >> 8) ^ 0xA5) & 0xFF
+
+
+NEEDLE = bytes(pattern(i) for i in range(SECRET_BASE_OFF, SECRET_BASE_OFF + SECRET_LEN))
+
+
+def say(msg):
+    print(f"protected-check: {msg}", flush=True)
+
+
+def search_memory(pid):
+    """Where NEEDLE occurs in pid's readable memory, and bytes read."""
+    found, total = [], 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if fields[1][0] != "r" or (len(fields) > 5 and fields[5] == "[vvar]"):
+                continue
+            step = 8 << 20
+            for a in range(lo, hi, step):
+                n = min(step + SECRET_LEN, hi - a)
+                try:
+                    mem.seek(a)
+                    data = mem.read(n)
+                except OSError:
+                    continue
+                total += len(data)
+                at = data.find(NEEDLE)
+                if at >= 0:
+                    found.append(a + at)
+    return found, total
+
+
+def gmem_fds(pid):
+    fds = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[kvm-gmem]":
+                fds.append(int(fd))
+        except OSError:
+            pass
+    return fds
+
+
+def probe_gmem(pid, target):
+    """Failures (strings) of the attempts to read kestrel's guest_memfd."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, target, 0)
+    os.close(pidfd)
+    if fd < 0:
+        return [f"pidfd_getfd of fd {target}: {os.strerror(ctypes.get_errno())}"]
+    bad = []
+    try:
+        data = os.pread(fd, SECRET_LEN, 0)
+        bad.append(f"pread() of the guest_memfd returned {len(data)} bytes")
+    except OSError as e:
+        say(f"pread() of kestrel's guest_memfd (fd {target}): {e.strerror}")
+    child = os.fork()
+    if child == 0:
+        m = mmap.mmap(fd, 1 << 20, mmap.MAP_SHARED, mmap.PROT_READ)
+        sys.stdout.write(m[:SECRET_LEN].hex())   # not reached if it faults
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        say(f"a mapping of it: the reader died of signal {os.WTERMSIG(status)}"
+            f"{' (SIGBUS)' if os.WTERMSIG(status) == signal.SIGBUS else ''}")
+        if os.WTERMSIG(status) != signal.SIGBUS:
+            bad.append("the mapping's reader died of an unexpected signal")
+    else:
+        bad.append("a mapping of the guest_memfd could be read")
+    os.close(fd)
+    return bad
+
+
+def main():
+    args = sys.argv[1:]
+    expect_found = bool(args) and args[0] == "--expect-found"
+    if expect_found:
+        args = args[1:]
+    if os.geteuid() != 0:
+        print("SKIP: reading another process's memory needs root")
+        return 77
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    ready = threading.Event()
+
+    def pump():
+        for line in proc.stdout:
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+            if b"secret in place" in line:
+                ready.set()
+        ready.set()
+    t = threading.Thread(target=pump)
+    t.start()
+    ready.wait(120)
+    failures = []
+    if proc.poll() is not None:
+        failures.append("kestrel exited before the guest's secret was in place")
+    else:
+        found, total = search_memory(proc.pid)
+        say(f"searched {total >> 20} MiB of kestrel's readable memory: "
+            f"pattern {'found at ' + ', '.join(hex(a) for a in found[:4]) if found else 'not found'}")
+        if expect_found and not found:
+            failures.append("the unprotected guest's pattern was not found (the search is broken)")
+        if not expect_found:
+            if found:
+                failures.append("the protected guest's secret is readable in kestrel's memory")
+            fds = gmem_fds(proc.pid)
+            if not fds:
+                failures.append("kestrel holds no guest_memfd")
+            for fd in fds:
+                failures += probe_gmem(proc.pid, fd)
+        proc.stdin.write(b"g")
+        proc.stdin.flush()
+    proc.stdin.close()
+    rc = proc.wait()
+    t.join()
+    for f in failures:
+        print(f"FAIL: protected-check: {f}", flush=True)
+    if failures and rc == 1:
+        return 3
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
