@@ -3,6 +3,7 @@
 the protected guest tests (guest/x86/unittests.cfg, guest/x86/protected.c).
 
   scripts/protected-check.py [--expect-found] KESTREL-COMMAND...
+  scripts/protected-check.py [--expect-found] --scan-file FILE
 
 Runs the command with a pipe on its standard input. When the guest says
 "secret in place", this (root) process, a second one beside kestrel,
@@ -12,6 +13,7 @@ Runs the command with a pipe on its standard input. When the guest says
     read() on them, and a mapping of them in a child process;
 then sends the guest the byte that lets it read its secret back. With
 --expect-found (the unprotected control) the pattern must be found instead.
+--scan-file searches FILE (the guest's disk, after the run) the same way.
 Output passes through. Exit: kestrel's status; 3 (a guest failure) when a
 check fails or the guest never got to its secret.
 """
@@ -110,6 +112,11 @@ def main():
     expect_found = bool(args) and args[0] == "--expect-found"
     if expect_found:
         args = args[1:]
+    if args[:1] == ["--scan-file"] and len(args) == 2:
+        with open(args[1], "rb") as f:
+            at = f.read().find(NEEDLE)
+        say(f"{args[1]}: pattern {'found at ' + hex(at) if at >= 0 else 'not found'}")
+        return 0 if (at >= 0) == expect_found else 1
     if os.geteuid() != 0:
         print("SKIP: reading another process's memory needs root")
         return 77
@@ -131,7 +138,11 @@ def main():
     if proc.poll() is not None:
         failures.append("kestrel exited before the guest's secret was in place")
     else:
-        found, total = search_memory(proc.pid)
+        try:
+            found, total = search_memory(proc.pid)
+        except OSError as e:  # kestrel died under us
+            failures.append(f"cannot read kestrel's memory: {e}")
+            found, total = [], 0
         say(f"searched {total >> 20} MiB of kestrel's readable memory: "
             f"pattern {'found at ' + ', '.join(hex(a) for a in found[:4]) if found else 'not found'}")
         if expect_found and not found:
@@ -144,17 +155,30 @@ def main():
                 failures.append("kestrel holds no guest_memfd")
             for fd in fds:
                 failures += probe_gmem(proc.pid, fd)
-        proc.stdin.write(b"g")
-        proc.stdin.flush()
-    proc.stdin.close()
+        try:
+            proc.stdin.write(b"g")
+            proc.stdin.flush()
+        except OSError:
+            pass
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
     rc = proc.wait()
     t.join()
     for f in failures:
         print(f"FAIL: protected-check: {f}", flush=True)
+    if rc < 0:
+        print(f"FAIL: protected-check: kestrel died of signal {-rc}", flush=True)
+        return 128 - rc
     if failures and rc == 1:
         return 3
     return rc
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception as e:  # never let a crash here read as the guest's pass (1)
+        print(f"FAIL: protected-check: {type(e).__name__}: {e}", flush=True)
+        sys.exit(3)
