@@ -297,7 +297,7 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 			/* KVM's emulator reached private RAM through the
 			 * slot's (inaccessible) userspace_addr: docs/protected.md. */
 			snprintf(msg, sizeof(msg),
-				 "emulated %s of private RAM at 0x%llx (not possible on this host)",
+				 "emulated %s of private RAM at 0x%llx (only native guest code may)",
 				 run->mmio.is_write ? "write" : "read",
 				 (unsigned long long)run->mmio.phys_addr);
 			vcpu_fail(vcpu, msg);
