@@ -138,6 +138,11 @@ void vcpu_kick(struct vcpu *vcpu)
 
 void vcpu_dump_state(struct vcpu *vcpu)
 {
+	/* A protected guest's registers are not kestrel's to print. */
+	if (vcpu->vm->has_private) {
+		pr_err("vcpu%u: registers: protected guest, not dumped", vcpu->id);
+		return;
+	}
 	vcpu_arch_dump_state(vcpu);
 }
 
