@@ -31,7 +31,7 @@ import threading
 SECRET_BASE_OFF = 256   # search a window from inside the pattern
 SECRET_LEN = 64
 SYS_PIDFD_GETFD = 438
-UNSUPPORTED = b"protected memory needs KVM's guest_memfd"
+UNSUPPORTED = b"--protected needs KVM's guest_memfd"
 
 
 def pattern(i):

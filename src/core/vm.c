@@ -43,11 +43,8 @@ static int vm_create_guest_memfd(struct vm *vm, struct mem_region *r)
 
 	flags = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
 	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) <= 0 || flags <= 0 ||
-	    !(flags & GUEST_MEMFD_FLAG_MMAP)) {
-		pr_err("protected memory needs KVM's guest_memfd with GUEST_MEMFD_FLAG_MMAP "
-		       "(Linux 6.18 or later); this KVM lacks it");
+	    !(flags & GUEST_MEMFD_FLAG_MMAP))
 		return -EOPNOTSUPP;
-	}
 	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_GUEST_MEMFD, &g);
 	if (ret < 0)
 		return ret;

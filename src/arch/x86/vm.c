@@ -32,11 +32,8 @@ static int x86_register_ram(struct vm *vm, const struct vm_config *cfg)
 	u64 shared = cfg->protected ? X86_PRIVATE_RAM_START : low;
 	int ret;
 
-	if (cfg->protected && cfg->ram_size <= X86_PRIVATE_RAM_START) {
-		pr_err("--protected: RAM below %llu MiB stays shared, so the guest needs more (expected --memory 256M --protected)",
-		       X86_PRIVATE_RAM_START >> 20);
-		return -EINVAL;
-	}
+	if (cfg->protected && cfg->ram_size <= X86_PRIVATE_RAM_START)
+		return -EINVAL;	/* nothing would be private */
 	ret = vm_register_ram(vm, 0, shared, cfg->mem_flags);
 	if (!ret && low > shared)
 		ret = vm_register_ram(vm, shared, low - shared, priv);
