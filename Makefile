@@ -279,6 +279,8 @@ UNIT_TESTS += core/memory_test
 $(B)/tests/unit/core/memory_test: $(call objs,$(UTIL_OBJS) src/core/memory.o)
 UNIT_TESTS += core/iobus_test
 $(B)/tests/unit/core/iobus_test: $(call objs,$(UTIL_OBJS) src/core/iobus.o)
+# raw KVM ioctls only: what this host's guest_memfd does (docs/protected.md)
+UNIT_TESTS += core/guest_memfd_test
 
 UNIT_TESTS += core/vm_test
 $(B)/tests/unit/core/vm_test: $(call objs,$(UTIL_OBJS) $(CORE_OBJS) $(X86_OBJS))

@@ -15,8 +15,11 @@
  *   kestrel+dev  machine_create(), the builder "kestrel run" calls: the
  *                same plus the platform devices (UART, i8042, debug-exit,
  *                PONG, boot timer, hot-plug port), then vm_run().
+ *   protected    kestrel+dev with --protected (docs/protected.md): RAM
+ *                from 64 MiB up in a guest_memfd; its anchor is kestrel+dev
+ *                (target <= 1.2), skipped where KVM lacks guest_memfd.
  *
- * The four are run alternately ITERATIONS times (default 40) and the
+ * The five are run alternately ITERATIONS times (default 40) and the
  * medians printed with the ratios kestrel/floor (target <= 2). Teardown is
  * not timed. Figures only, never pass/fail.
  *
@@ -50,10 +53,10 @@
 #define FIRST_EXIT_PORT	0xe0		/* free in kestrel's machine */
 #define MAX_CPUID	256
 
-enum variant { FLOOR_BARE, FLOOR, KESTREL, KESTREL_DEV, NR_VARIANTS };
+enum variant { FLOOR_BARE, FLOOR, KESTREL, KESTREL_DEV, PROTECTED, NR_VARIANTS };
 
 static const char *const variant_names[NR_VARIANTS] = {
-	"floor-bare", "floor", "kestrel", "kestrel+dev",
+	"floor-bare", "floor", "kestrel", "kestrel+dev", "protected",
 };
 
 /*
@@ -285,9 +288,10 @@ static s64 kestrel_run(void)
 }
 
 /* What "kestrel run" builds: the machine, with a console that goes nowhere. */
-static s64 kestrel_machine_run(void)
+static s64 kestrel_machine_run(bool protected)
 {
 	struct machine_config cfg = {
+		.protected = protected,
 		.ram_size = RAM_SIZE,
 		.nr_cpus = 1,
 		.kernel = image,
@@ -328,6 +332,7 @@ int main(int argc, char **argv)
 	unsigned int iterations = argc > 1 ? (unsigned int)strtoul(argv[1], NULL, 0) : 40;
 	s64 *t[NR_VARIANTS];
 	double med[NR_VARIANTS];
+	bool skip_protected = false;
 	int fd;
 
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -360,7 +365,16 @@ int main(int argc, char **argv)
 			case FLOOR_BARE: ns = floor_run(false); break;
 			case FLOOR: ns = floor_run(true); break;
 			case KESTREL: ns = kestrel_run(); break;
-			default: ns = kestrel_machine_run(); break;
+			case KESTREL_DEV: ns = kestrel_machine_run(false); break;
+			default:
+				if (skip_protected)
+					continue;
+				ns = kestrel_machine_run(true);
+				if (ns == -EOPNOTSUPP && !i) {
+					skip_protected = true;
+					continue;
+				}
+				break;
 			}
 			if (ns < 0) {
 				fprintf(stderr, "vm_create: %s failed: %s\n",
@@ -372,6 +386,12 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int v = 0; v < NR_VARIANTS; v++) {
+		if (v == PROTECTED && skip_protected) {
+			printf("   %-12s SKIP: KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP\n",
+			       variant_names[v]);
+			free(t[v]);
+			continue;
+		}
 		med[v] = median_us(t[v], iterations);
 		printf("   %-12s median %8.1f us  (min %.1f, max %.1f)\n", variant_names[v],
 		       med[v], t[v][0] / 1000.0, t[v][iterations - 1] / 1000.0);
@@ -381,5 +401,9 @@ int main(int argc, char **argv)
 	       "kestrel+dev/floor %.2f (target <= 2), kestrel/floor-bare %.2f\n",
 	       iterations, med[KESTREL] / med[FLOOR], med[KESTREL_DEV] / med[FLOOR],
 	       med[KESTREL] / med[FLOOR_BARE]);
+	if (!skip_protected)
+		printf("   protected/kestrel+dev %.2f (target <= 1.2): one guest_memfd and "
+		       "KVM_SET_USER_MEMORY_REGION2 per private range\n",
+		       med[PROTECTED] / med[KESTREL_DEV]);
 	return 0;
 }

@@ -106,6 +106,7 @@ enum {
 	OPT_MEMORY,
 	OPT_IRQCHIP,
 	OPT_PIT,
+	OPT_PROTECTED,
 	OPT_MODULE,
 	OPT_NET,
 	OPT_DISK,
@@ -477,6 +478,7 @@ static const char run_usage[] =
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
+"                   [--protected]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -500,6 +502,9 @@ static const char run_usage[] =
 "  --pit                an in-kernel 8254 PIT (needs --irqchip kernel)\n"
 "  --landlock on|off    confine the process with Landlock to /dev/kvm and the\n"
 "                       files its devices open (default on, docs/landlock.md)\n"
+"  --protected          RAM from 64M up in guest_memfd: the guest's, not\n"
+"                       kestrel's to read; devices reach only the low 64M\n"
+"                       (needs --memory above 64M, docs/protected.md)\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
@@ -516,6 +521,7 @@ static const struct cli_opt run_options[] = {
 	{ "module", required_argument, OPT_MODULE, "--module FILE[,STR]" },
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
+	{ "protected", no_argument, OPT_PROTECTED, "--protected" },
 	CLI_LANDLOCK_OPT,
 	CLI_DEVICE_OPTS,
 	CLI_TEST_HOOK_OPT
@@ -572,6 +578,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_PIT:
 			cfg->pit = true;
+			break;
+		case OPT_PROTECTED:
+			cfg->protected = true;
 			break;
 		case OPT_LANDLOCK:
 			ret = cli_landlock(&c, ch, &o->landlock);

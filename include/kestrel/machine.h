@@ -49,6 +49,7 @@ struct vm;
  * @irqchip: enum vm_irqchip (default VM_IRQCHIP_SPLIT)
  * @pit: an in-kernel PIT (only with VM_IRQCHIP_KERNEL)
  * @testdev: QEMU's pc-testdev (docs/testdev.md)
+ * @protected: private RAM in guest_memfd (struct vm_config, docs/protected.md)
  * @vcpu_thread_name: see struct vm_config; NULL for the default
  * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER), and
  *	SIGPWR presses the guest's ACPI power button (docs/acpi-pm.md).
@@ -76,6 +77,7 @@ struct machine_config {
 	unsigned int irqchip;
 	bool pit;
 	bool testdev;
+	bool protected;
 	const char *vcpu_thread_name;
 	bool stop_on_signals;
 };

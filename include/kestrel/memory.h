@@ -22,13 +22,21 @@ struct address_space;
 #define MEM_F_MEMFD		(1u << 0)	/* back with a memfd (shareable) */
 #define MEM_F_HUGEPAGES		(1u << 1)	/* 2 MiB pages (memfd or anon) */
 #define MEM_F_NORESERVE		(1u << 2)	/* MAP_NORESERVE */
+/*
+ * Private RAM (protected guests, docs/protected.md): the bytes live where
+ * kestrel cannot read them (the VM puts a guest_memfd in @fd). @hva is a
+ * PROT_NONE reservation that only the memslot's userspace_addr points at;
+ * the accessors treat the range as a hole (-EFAULT, map() gives NULL).
+ * Not with MEM_F_MEMFD or MEM_F_HUGEPAGES.
+ */
+#define MEM_F_PRIVATE		(1u << 3)
 
 /**
  * struct mem_region - one contiguous range of guest RAM
  * @gpa: first guest-physical address
  * @size: bytes (multiple of the page size)
- * @hva: kestrel's mapping of the range
- * @fd: memfd backing the range, or -1 for anonymous memory
+ * @hva: kestrel's mapping of the range (inaccessible if MEM_F_PRIVATE)
+ * @fd: memfd (or guest_memfd) backing the range, or -1 for anonymous memory
  * @fd_offset: offset of @gpa's byte in @fd
  * @flags: MEM_F_* used to create it
  * @slot: index, assigned in creation order (the VM's memslot number)

@@ -26,7 +26,8 @@ int vcpu_fd(const struct vcpu *vcpu);
 
 /**
  * vcpu_dump_state() - log the vCPU's registers (and the instruction bytes
- * at its instruction pointer when they can be read) at LOG_ERR
+ * at its instruction pointer when they can be read) at LOG_ERR; for a
+ * protected guest (docs/protected.md) only a line saying they are not shown
  * @vcpu: a vCPU that is not inside KVM_RUN (its own thread, or paused)
  */
 void vcpu_dump_state(struct vcpu *vcpu);

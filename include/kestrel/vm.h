@@ -149,6 +149,9 @@ enum vm_irqchip {
  * @mem_flags: MEM_F_* for the RAM
  * @irqchip: where the interrupt controllers live (enum vm_irqchip)
  * @pit: an in-kernel 8254 PIT too (needs VM_IRQCHIP_KERNEL)
+ * @protected: back the RAM the architecture calls private with guest_memfd,
+ *	       which kestrel cannot read (docs/protected.md; x86: all RAM from
+ *	       X86_PRIVATE_RAM_START)
  * @vcpu_thread_name: the vCPU threads' name before their id, NULL for
  *	"vcpu" ("vcpu0"); the Firecracker-compatible mode gives "fc_vcpu "
  *	because orchestrators find the threads to pin by that name
@@ -158,6 +161,7 @@ struct vm_config {
 	unsigned int mem_flags;
 	unsigned int irqchip;
 	bool pit;
+	bool protected;
 	const char *vcpu_thread_name;
 };
 

@@ -34,6 +34,7 @@ struct vm {
 	struct address_space *as;
 	struct iobus *bus;
 	const char *vcpu_thread_name;	/* vm_config.vcpu_thread_name */
+	bool has_private;		/* some RAM is MEM_F_PRIVATE (guest_memfd) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -74,6 +75,8 @@ struct vcpu {
 
 /* core/vm.c */
 int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags);
+/* vm_gpa_is_private() - does @gpa lie in MEM_F_PRIVATE RAM? */
+bool vm_gpa_is_private(struct vm *vm, gpa_t gpa);
 void vm_kick_all(struct vm *vm);
 
 /* core/vcpu.c */

@@ -79,7 +79,11 @@ static int region_map(struct mem_region *r)
 
 	if (r->flags & MEM_F_NORESERVE)
 		mflags |= MAP_NORESERVE;
-	if (r->flags & MEM_F_MEMFD) {
+	if (r->flags & MEM_F_PRIVATE) {
+		/* Address space only, never accessible: see MEM_F_PRIVATE. */
+		p = xmmap(NULL, r->size, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	} else if (r->flags & MEM_F_MEMFD) {
 		unsigned int mfd = MFD_CLOEXEC;
 
 		if (huge)
@@ -116,7 +120,8 @@ int address_space_add_ram(struct address_space *as, gpa_t gpa, u64 size,
 	u64 last;
 	int ret;
 
-	if (flags & ~(MEM_F_MEMFD | MEM_F_HUGEPAGES | MEM_F_NORESERVE))
+	if (flags & ~(MEM_F_MEMFD | MEM_F_HUGEPAGES | MEM_F_NORESERVE | MEM_F_PRIVATE) ||
+	    ((flags & MEM_F_PRIVATE) && (flags & (MEM_F_MEMFD | MEM_F_HUGEPAGES))))
 		return -EINVAL;
 	if (!range_last(gpa, size, &last) || !IS_ALIGNED(gpa, align) ||
 	    !IS_ALIGNED(size, align) || size > (u64)SIZE_MAX)
@@ -193,8 +198,9 @@ static int region_find(const struct address_space *as, gpa_t gpa)
 }
 
 /*
- * Whether every byte of [gpa, gpa + len) is RAM (len > 0). Ranges may run
- * across regions that are adjacent in guest-physical space.
+ * Whether every byte of [gpa, gpa + len) is RAM kestrel may touch (len > 0):
+ * private regions count as holes. Ranges may run across regions that are
+ * adjacent in guest-physical space.
  */
 static bool range_is_ram(const struct address_space *as, gpa_t gpa, u64 len,
 			 int *first)
@@ -212,6 +218,8 @@ static bool range_is_ram(const struct address_space *as, gpa_t gpa, u64 len,
 		const struct mem_region *r = as->regions[i];
 		u64 r_last = r->gpa + (r->size - 1);
 
+		if (r->flags & MEM_F_PRIVATE)
+			return false;
 		if (last <= r_last)
 			return true;
 		if ((unsigned int)++i == as->nr_regions ||
@@ -273,6 +281,10 @@ void *address_space_map(struct address_space *as, gpa_t gpa, u64 *len,
 		return NULL;
 	}
 	r = as->regions[i];
+	if (r->flags & MEM_F_PRIVATE) {
+		*len = 0;
+		return NULL;
+	}
 	*len = MIN(*len, r->size - (gpa - r->gpa));
 	return (u8 *)r->hva + (gpa - r->gpa);
 }

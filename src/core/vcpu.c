@@ -138,6 +138,11 @@ void vcpu_kick(struct vcpu *vcpu)
 
 void vcpu_dump_state(struct vcpu *vcpu)
 {
+	/* A protected guest's registers are not kestrel's to print. */
+	if (vcpu->vm->has_private) {
+		pr_err("vcpu%u: registers: protected guest, not dumped", vcpu->id);
+		return;
+	}
 	vcpu_arch_dump_state(vcpu);
 }
 
@@ -290,9 +295,18 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_MMIO:
 		__atomic_add_fetch(run->mmio.is_write ? &vcpu->stats.mmio_write :
 				   &vcpu->stats.mmio_read, 1, __ATOMIC_RELAXED);
-		iobus_dispatch(vcpu->vm->bus, IO_SPACE_MMIO, run->mmio.phys_addr,
-			       run->mmio.data, MIN(run->mmio.len, 8u),
-			       run->mmio.is_write);
+		if (iobus_dispatch(vcpu->vm->bus, IO_SPACE_MMIO, run->mmio.phys_addr,
+				   run->mmio.data, MIN(run->mmio.len, 8u),
+				   run->mmio.is_write) == -ENOENT &&
+		    vm_gpa_is_private(vcpu->vm, run->mmio.phys_addr)) {
+			/* KVM's emulator reached private RAM through the
+			 * slot's (inaccessible) userspace_addr: docs/protected.md. */
+			snprintf(msg, sizeof(msg),
+				 "emulated %s of private RAM at 0x%llx (only native guest code may)",
+				 run->mmio.is_write ? "write" : "read",
+				 (unsigned long long)run->mmio.phys_addr);
+			vcpu_fail(vcpu, msg);
+		}
 		break;
 	case KVM_EXIT_HLT:
 		vcpu_wait_for_request(vcpu);

@@ -17,6 +17,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/memory.h>
 
 #include "internal.h"
 
@@ -30,16 +31,38 @@ struct iobus *vm_iobus(struct vm *vm)
 	return vm->bus;
 }
 
+/*
+ * A guest_memfd for the private region @r (docs/protected.md): MMAP so that
+ * KVM backs the whole slot with it, without INIT_SHARED so that nothing but
+ * the guest can read or write its pages.
+ */
+static int vm_create_guest_memfd(struct vm *vm, struct mem_region *r)
+{
+	struct kvm_create_guest_memfd g = { .size = r->size, .flags = GUEST_MEMFD_FLAG_MMAP };
+	int flags, ret;
+
+	flags = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) <= 0 || flags <= 0 ||
+	    !(flags & GUEST_MEMFD_FLAG_MMAP))
+		return -EOPNOTSUPP;
+	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_GUEST_MEMFD, &g);
+	if (ret < 0)
+		return ret;
+	r->fd = ret;
+	r->fd_offset = 0;
+	return 0;
+}
+
 int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
 {
-	struct kvm_userspace_memory_region mr;
+	struct kvm_userspace_memory_region2 mr;
 	struct mem_region *r;
 	int ret;
 
 	ret = address_space_add_ram(vm->as, gpa, size, flags, &r);
 	if (ret)
 		return ret;
-	mr = (struct kvm_userspace_memory_region){
+	mr = (struct kvm_userspace_memory_region2){
 		.slot = r->slot,
 		.guest_phys_addr = r->gpa,
 		.memory_size = r->size,
@@ -47,8 +70,41 @@ int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
 	};
 	/* On failure the region stays in the address space; the caller is
 	 * building the VM and tears all of it down. */
-	ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
-	return ret < 0 ? ret : 0;
+	if (!(flags & MEM_F_PRIVATE)) {
+		struct kvm_userspace_memory_region mr1 = {
+			.slot = mr.slot, .guest_phys_addr = mr.guest_phys_addr,
+			.memory_size = mr.memory_size, .userspace_addr = mr.userspace_addr,
+		};
+
+		ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr1);
+		return ret < 0 ? ret : 0;
+	}
+	ret = vm_create_guest_memfd(vm, r);
+	if (ret)
+		return ret;
+	mr.flags = KVM_MEM_GUEST_MEMFD;
+	mr.guest_memfd = (u32)r->fd;
+	mr.guest_memfd_offset = r->fd_offset;
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &mr);
+	if (ret < 0)
+		return ret;
+	vm->has_private = true;
+	return 0;
+}
+
+bool vm_gpa_is_private(struct vm *vm, gpa_t gpa)
+{
+	unsigned int n = address_space_nr_regions(vm->as);
+
+	if (!vm->has_private)
+		return false;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct mem_region *r = address_space_region(vm->as, i);
+
+		if ((r->flags & MEM_F_PRIVATE) && gpa >= r->gpa && gpa - r->gpa < r->size)
+			return true;
+	}
+	return false;
 }
 
 static int kvm_check_cap(struct vm *vm, long cap)

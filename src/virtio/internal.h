@@ -189,7 +189,7 @@ struct virtio_mmio {
 
 	bool mapped;
 	unsigned int nr_maps;
-	struct { u64 gpa; u64 size; } *maps;
+	struct vmmio_map { u64 gpa; u64 size; void *hva; } *maps;
 	bool used_set_map;
 	bool registered;
 

@@ -212,8 +212,11 @@ static void vmmio_unmap_ram(struct virtio_mmio *m)
 /*
  * Map guest RAM GPA -> HVA into every address space of the device: what
  * the device sees as IOVAs are guest-physical addresses (docs/design.md
- * §2, the identity policy for kestrel's own guests). Regions do not change
- * after the VM is built, so this is done once at create.
+ * §2, the identity policy for kestrel's own guests). Private RAM (a
+ * protected guest's guest_memfd, docs/protected.md) is left out: the
+ * device's IOTLB holds only what kestrel itself can reach, so a descriptor
+ * pointing there fails translation and the device needs a reset. Regions do
+ * not change after the VM is built, so this is done once at create.
  */
 static int vmmio_map_ram(struct virtio_mmio *m)
 {
@@ -225,27 +228,28 @@ static int vmmio_map_ram(struct virtio_mmio *m)
 	m->maps = xcalloc(n ? n : 1, sizeof(*m->maps));
 	if (!m->maps)
 		return -ENOMEM;
+	m->nr_maps = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		const struct mem_region *r = address_space_region(as, i);
 
-		m->maps[i].gpa = r->gpa;
-		m->maps[i].size = r->size;
+		if (r->flags & MEM_F_PRIVATE)
+			continue;
+		m->maps[m->nr_maps].gpa = r->gpa;
+		m->maps[m->nr_maps].size = r->size;
+		m->maps[m->nr_maps++].hva = r->hva;
 	}
-	m->nr_maps = n;
 
 	if (!vdpa_has_dma_map(m->vdpa)) {
 		if (!vdpa_has_set_map(m->vdpa))
 			return 0;	/* the device reaches memory its own way */
-		ret = iotlb_create(n + 1, &tlb);
+		ret = iotlb_create(m->nr_maps + 1, &tlb);
 		if (ret)
 			return ret;
-		for (unsigned int i = 0; i < n && !ret; i++) {
-			const struct mem_region *r = address_space_region(as, i);
-
-			ret = iotlb_add_range(tlb, r->gpa, r->gpa + (r->size - 1),
-					      (u64)(uintptr_t)r->hva,
+		for (unsigned int i = 0; i < m->nr_maps && !ret; i++)
+			ret = iotlb_add_range(tlb, m->maps[i].gpa,
+					      m->maps[i].gpa + (m->maps[i].size - 1),
+					      (u64)(uintptr_t)m->maps[i].hva,
 					      IOTLB_PERM_RW);
-		}
 		for (u32 a = 0; a < m->vdpa->nas && !ret; a++)
 			ret = vdpa_set_map(m->vdpa, a, tlb);
 		iotlb_destroy(tlb);
@@ -256,8 +260,8 @@ static int vmmio_map_ram(struct virtio_mmio *m)
 
 	m->mapped = true;
 	for (u32 a = 0; a < m->vdpa->nas; a++) {
-		for (unsigned int i = 0; i < n; i++) {
-			const struct mem_region *r = address_space_region(as, i);
+		for (unsigned int i = 0; i < m->nr_maps; i++) {
+			const struct vmmio_map *r = &m->maps[i];
 
 			ret = vdpa_dma_map(m->vdpa, a, r->gpa, r->size, r->hva,
 					   VDPA_MAP_RW);

@@ -17,6 +17,13 @@
 
 #define X86_RAM_32BIT_END	0xc0000000ULL	/* 3 GiB: RAM below the MMIO hole */
 #define X86_HIGH_RAM_START	0x100000000ULL	/* 4 GiB */
+/*
+ * Protected guests (docs/protected.md): RAM below this is ordinary (boot
+ * data, the image, supervisor code and data, page tables, virtio rings and
+ * buffers: what kestrel and its devices may reach); all RAM from here up is
+ * private (guest_memfd). --protected needs more RAM than this.
+ */
+#define X86_PRIVATE_RAM_START	0x4000000ULL	/* 64 MiB */
 
 #define X86_BOOT_TIMER_GPA	0xd0000000ULL
 #define X86_BOOT_TIMER_SIZE	0x1000ULL

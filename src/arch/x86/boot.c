@@ -400,7 +400,8 @@ static void x86_find_low_ram(struct x86_loader *l)
 	for (i = 0; i < n; i++) {
 		const struct mem_region *r = address_space_region(l->as, i);
 
-		if (r->gpa != end)
+		/* Boot data goes where kestrel can write: not private RAM. */
+		if (r->gpa != end || (r->flags & MEM_F_PRIVATE))
 			break;
 		end = r->gpa + r->size;
 	}

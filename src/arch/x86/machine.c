@@ -154,14 +154,22 @@ static int machine_create_vm(struct machine *m, const struct machine_config *cfg
 		.mem_flags = MEM_F_NORESERVE,
 		.irqchip = cfg->irqchip,
 		.pit = cfg->pit,
+		.protected = cfg->protected,
 		.vcpu_thread_name = cfg->vcpu_thread_name,
 	};
 	int ret;
 
+	if (cfg->protected && cfg->ram_size <= X86_PRIVATE_RAM_START) {
+		pr_err("--protected: RAM below %llu MiB stays shared, so the guest needs more (expected --memory 256M --protected)",
+		       X86_PRIVATE_RAM_START >> 20);
+		return -EINVAL;
+	}
 	ret = vm_create(&vcfg, &m->vm);
 	if (ret) {
 		pr_err("cannot create the VM: %s%s", strerror(-ret),
-		       ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and usable?)" : "");
+		       ret == -ENOENT || ret == -EACCES ? " (is /dev/kvm there and usable?)" :
+		       ret == -EOPNOTSUPP && cfg->protected ?
+		       " (--protected needs KVM's guest_memfd with GUEST_MEMFD_FLAG_MMAP: Linux 6.18 or later)" : "");
 		return ret;
 	}
 	if (cfg->nr_cpus < 1 || cfg->nr_cpus > vm_max_vcpus(m->vm)) {

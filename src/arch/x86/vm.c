@@ -20,13 +20,35 @@
 #define X86_IDENTITY_MAP_GPA	0xfeffc000ULL
 #define X86_TSS_GPA		0xfeffd000ULL
 
+/*
+ * RAM below the MMIO hole, the rest from 4 GiB. A protected VM's RAM from
+ * X86_PRIVATE_RAM_START up is private (guest_memfd, no mapping kestrel can
+ * read); below it stays ordinary memory.
+ */
+static int x86_register_ram(struct vm *vm, const struct vm_config *cfg)
+{
+	u64 low = MIN(cfg->ram_size, X86_RAM_32BIT_END);
+	unsigned int priv = (cfg->mem_flags & ~(MEM_F_MEMFD | MEM_F_HUGEPAGES)) | MEM_F_PRIVATE;
+	u64 shared = cfg->protected ? X86_PRIVATE_RAM_START : low;
+	int ret;
+
+	if (cfg->protected && cfg->ram_size <= X86_PRIVATE_RAM_START)
+		return -EINVAL;	/* nothing would be private */
+	ret = vm_register_ram(vm, 0, shared, cfg->mem_flags);
+	if (!ret && low > shared)
+		ret = vm_register_ram(vm, shared, low - shared, priv);
+	if (!ret && cfg->ram_size > low)
+		ret = vm_register_ram(vm, X86_HIGH_RAM_START, cfg->ram_size - low,
+				      cfg->protected ? priv : cfg->mem_flags);
+	return ret;
+}
+
 int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 },
 	};
-	u64 low = MIN(cfg->ram_size, X86_RAM_32BIT_END);
 	u64 identity = X86_IDENTITY_MAP_GPA;
 	int ret;
 
@@ -34,15 +56,9 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 		return -EINVAL;	/* boot data lives in the first MiB */
 
 	/* Memslots first: each change is slow once the irqchip exists. */
-	ret = vm_register_ram(vm, 0, low, cfg->mem_flags);
+	ret = x86_register_ram(vm, cfg);
 	if (ret)
 		return ret;
-	if (cfg->ram_size > low) {
-		ret = vm_register_ram(vm, X86_HIGH_RAM_START, cfg->ram_size - low,
-				      cfg->mem_flags);
-		if (ret)
-			return ret;
-	}
 
 	ret = kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)X86_TSS_GPA);
 	if (ret < 0)

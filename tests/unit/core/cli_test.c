@@ -62,6 +62,7 @@ int main(void)
 		{ "not a loadable image", { "run", "--kernel", "/etc/passwd" }, "--kernel" },
 		{ "more vCPUs than KVM allows", { "run", "--cpus", "100000" }, "--cpus" },
 		{ "memory too small for the image", { "run", "--memory", "1M" }, "--kernel" },
+		{ "no private RAM left", { "run", "--protected", "--memory", "64M" }, "--protected" },
 	};
 	char err[4096];
 	int fd;

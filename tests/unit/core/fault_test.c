@@ -5,7 +5,8 @@
  * file-backed disk), the guest loader, every platform device, two vCPUs,
  * the signal thread and the vCPU threads. It drives the machine builder
  * (include/kestrel/machine.h) in-process the way cmd_run() in src/main.c
- * does for "kestrel run --cpus 2 --memory 64M" and the devices below.
+ * does for "kestrel run --cpus 2 --memory 64M" and the devices below, then
+ * again for "--memory 80M --protected" (guest_memfd RAM, where KVM has it).
  *
  * Every injection point (include/kestrel/fault.h) is failed in turn, not a
  * sample: point N is armed, the run is made, and then
@@ -26,10 +27,13 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
@@ -172,10 +176,14 @@ static const struct {
 };
 
 /* cmd_run() from its device options on: build, run, tear down. */
+static bool run_protected;
+
 static int run_machine(void)
 {
 	struct machine_config cfg = {
-		.ram_size = 64 << 20,
+		.protected = run_protected,
+		/* --protected keeps 64 MiB shared: give it some private RAM */
+		.ram_size = (run_protected ? 80 : 64) << 20,
 		.nr_cpus = 2,
 		.console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO,
@@ -208,6 +216,20 @@ out:
 }
 
 static int errfd, nullfd;
+
+static bool guest_memfd_supported(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), flags;
+	bool ok;
+
+	if (kvm < 0)
+		return false;
+	flags = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_FLAGS);
+	ok = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) > 0 && flags > 0 &&
+	     (flags & GUEST_MEMFD_FLAG_MMAP);
+	close(kvm);
+	return ok;
+}
 
 /* run_machine() with stdout discarded and stderr into @err. */
 static int run_kestrel(char *err, size_t len)
@@ -282,47 +304,17 @@ static void print_line(const char *what, const char *s)
 		report_info("%s: %.*s", what, (int)strcspn(s, "\n"), s);
 }
 
-int main(void)
+/* The whole sweep over one machine configuration (run_protected). */
+static void sweep(void)
 {
 	char err[4096], diff[256];
 	unsigned int bad_status = 0, bad_message = 0, unclean = 0;
 	unsigned long n, in_run = 0, leaky = 0;
 	struct snapshot base;
 	struct timespec t0, t1;
-	int status, fd;
+	int status;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		report_skip("no usable /dev/kvm: %s", strerror(errno));
-		return report_summary();
-	}
-	close(fd);
-#ifdef FAULT_TEST_LSAN
-	if (!lsan_works()) {
-		report_skip("LeakSanitizer cannot run here (ptrace not allowed?)");
-		return report_summary();
-	}
-#endif
-	alarm(240);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-
-	/* The serial device reads stdin: give it nothing to read. */
-	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	errfd = memfd_create("fault-test-stderr", MFD_CLOEXEC);
-	fd = mkstemp(disk_path);
-	if (nullfd < 0 || errfd < 0 || fd < 0 || ftruncate(fd, 1 << 20) < 0) {
-		report(false, "set-up: /dev/null, a memfd and a 1 MiB disk image");
-		return report_summary();
-	}
-	close(fd);
-	dup2(nullfd, 0);
-	log_level_set(LOG_WARN);	/* progress lines are not errors */
-	/* What src/main.c does before any subcommand. */
-	if (vdpa_register_types()) {
-		report(false, "set-up: register the vDPA device types");
-		return report_summary();
-	}
-
 	/*
 	 * Warm-up: one whole run, so that what glibc keeps for reuse (malloc
 	 * arenas of the threads, cached thread stacks) exists before the
@@ -335,7 +327,7 @@ int main(void)
 	if (!report_checks("unarmed run boots the built-in guest to power-off (status %d)",
 			   status)) {
 		print_line("stderr", err);
-		goto out;
+		return;
 	}
 #ifdef FAULT_TEST_LSAN
 	report_eq(__lsan_do_recoverable_leak_check(), 0,
@@ -416,7 +408,54 @@ int main(void)
 #endif
 	report_info("%.1f s", (double)(t1.tv_sec - t0.tv_sec) +
 				(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-out:
+}
+
+int main(void)
+{
+	int fd;
+
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		report_skip("no usable /dev/kvm: %s", strerror(errno));
+		return report_summary();
+	}
+	close(fd);
+#ifdef FAULT_TEST_LSAN
+	if (!lsan_works()) {
+		report_skip("LeakSanitizer cannot run here (ptrace not allowed?)");
+		return report_summary();
+	}
+#endif
+	alarm(240);
+
+	/* The serial device reads stdin: give it nothing to read. */
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	errfd = memfd_create("fault-test-stderr", MFD_CLOEXEC);
+	fd = mkstemp(disk_path);
+	if (nullfd < 0 || errfd < 0 || fd < 0 || ftruncate(fd, 1 << 20) < 0) {
+		report(false, "set-up: /dev/null, a memfd and a 1 MiB disk image");
+		return report_summary();
+	}
+	close(fd);
+	dup2(nullfd, 0);
+	log_level_set(LOG_WARN);	/* progress lines are not errors */
+	/* What src/main.c does before any subcommand. */
+	if (vdpa_register_types()) {
+		report(false, "set-up: register the vDPA device types");
+		return report_summary();
+	}
+
+	report_prefix_push("plain");
+	sweep();
+	report_prefix_pop();
+	/* --protected (docs/protected.md): guest_memfd RAM and its slots too. */
+	report_prefix_push("protected");
+	run_protected = true;
+	if (guest_memfd_supported())
+		sweep();
+	else
+		report_skip("KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP");
+	report_prefix_pop();
 	unlink(disk_path);
 	return report_summary();
 }

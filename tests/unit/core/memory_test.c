@@ -147,10 +147,43 @@ static void test_rw(void)
 	report_prefix_pop();
 }
 
+/* MEM_F_PRIVATE: a region kestrel's accessors treat as a hole. */
+static void test_private(void)
+{
+	struct address_space *as;
+	struct mem_region *r = NULL;
+	u8 buf[32] = { 0 };
+	u64 len = 16;
+
+	report_prefix_push("private");
+	if (!report_eq(address_space_create(&as), 0, "create"))
+		return;
+	report_err(address_space_add_ram(as, 0x100000, 0x10000, MEM_F_PRIVATE | MEM_F_MEMFD,
+					 NULL), -EINVAL, "not with MEM_F_MEMFD");
+	if (check_eq(address_space_add_ram(as, 0, 0x100000, 0, NULL), 0) &&
+	    check_eq(address_space_add_ram(as, 0x100000, 0x100000, MEM_F_PRIVATE, &r), 0))
+		check_nonnull(r);
+	if (!report_checks("shared RAM, then private RAM right after it"))
+		goto out;
+	report_true(r->flags & MEM_F_PRIVATE, "the region says private");
+	report_eq(address_space_ram_size(as), 0x200000, "both count as RAM");
+	report_err(address_space_read(as, 0x100000, buf, 16), -EFAULT, "read: a hole");
+	report_err(address_space_write(as, 0x100010, buf, 16), -EFAULT, "write: a hole");
+	report_err(address_space_read(as, 0xffff0, buf, 32), -EFAULT,
+		   "a read running from shared into private RAM fails whole");
+	report_err(address_space_read(as, 0xfffe0, buf, 32), 0, "the shared part still reads");
+	report_null(address_space_map(as, 0x100000, &len, false), "map: NULL");
+	report_eq(len, 0, "map: length 0");
+out:
+	address_space_destroy(as);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	test_add();
 	test_rw();
+	test_private();
 	address_space_destroy(NULL);
 	return report_summary();
 }
