@@ -150,6 +150,11 @@ CORE_OBJS += src/core/memory.o
 CORE_OBJS += src/core/iobus.o
 CORE_OBJS += src/core/vm.o
 CORE_OBJS += src/core/vcpu.o
+CORE_OBJS += src/core/snapshot.o
+# snapshot files (docs/snapshot.md): SHA-256 and AES-256-GCM from OpenSSL's
+# libcrypto (libssl-dev in scripts/setup.sh), linked statically
+CORE_OBJS += src/snapshot/snapshot.o
+LDLIBS += -lcrypto
 
 # The built-in default guest, embedded with .incbin.
 KESTREL_OBJS += src/default-guest.o
@@ -165,6 +170,7 @@ X86_OBJS += src/arch/x86/ioapic.o
 X86_OBJS += src/arch/x86/vcpu.o
 X86_OBJS += src/arch/x86/cpuid.o
 X86_OBJS += src/arch/x86/msr.o
+X86_OBJS += src/arch/x86/snapshot.o
 # guest loaders, boot data, ACPI and MP tables (no KVM needed but in boot.c)
 X86_BOOT_OBJS += src/arch/x86/boot.o
 X86_BOOT_OBJS += src/arch/x86/e820.o

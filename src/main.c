@@ -29,6 +29,7 @@
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
@@ -51,7 +52,7 @@
 #define CLI_GO			(-1)
 /* What cli_next() returns when parsing stops: the exit status is in cli.status. */
 #define CLI_STOP		(-1)
-#define CLI_MAX_OPTS		16
+#define CLI_MAX_OPTS		24
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -109,6 +110,8 @@ enum {
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
+	OPT_SNAPSHOT,
+	OPT_SNAPSHOT_KEY,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -326,6 +329,8 @@ static void file_map_close(struct file_map *f)
  */
 struct run_opts {
 	struct machine_config cfg;
+	const char *snapshot_key;
+	struct snap_key key;
 	const char *kernel;
 	const char *initrd;
 	const char *modules[MAX_MODULES];
@@ -342,6 +347,7 @@ static const char run_usage[] =
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
 "                   [--irqchip split|kernel] [--pit]\n"
+"                   [--snapshot DIR [--snapshot-key FILE]]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -362,6 +368,10 @@ static const char run_usage[] =
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"
 "  --pit                an in-kernel 8254 PIT (needs --irqchip kernel)\n"
+"  --snapshot DIR       SIGUSR1 pauses the guest, writes a snapshot into DIR\n"
+"                       and exits 0 (restore it with kestrel restore DIR;\n"
+"                       docs/snapshot.md)\n"
+"  --snapshot-key FILE  encrypt the snapshot with this 32-byte key (AES-256-GCM)\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
@@ -378,10 +388,24 @@ static const struct cli_opt run_options[] = {
 	{ "module", required_argument, OPT_MODULE, "--module FILE[,STR]" },
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
+	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
+	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
 	CLI_DEVICE_OPTS,
 	CLI_HELP_OPT,
 	{ NULL },
 };
+
+/* Load --snapshot-key FILE (@path may be NULL). Return: 0 or VM_EXIT_USAGE. */
+static int cli_snapshot_key(const char *path, struct snap_key *key)
+{
+	char err[256];
+
+	if (!path)
+		return 0;
+	if (snap_key_load(path, key, err, sizeof(err)))
+		return usage_error("--snapshot-key: %s (expected --snapshot-key FILE)", err);
+	return 0;
+}
 
 /* Return: CLI_GO, or the exit status (the usage or the error is printed). */
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -432,6 +456,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case OPT_PIT:
 			cfg->pit = true;
 			break;
+		case OPT_SNAPSHOT:
+			cfg->snapshot_dir = optarg;
+			break;
+		case OPT_SNAPSHOT_KEY:
+			o->snapshot_key = optarg;
+			break;
 		case OPT_DEVICE:
 			/* A platform device, not a virtio one. */
 			if (!strcmp(optarg, "testdev")) {
@@ -456,6 +486,20 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--initrd needs --kernel (expected --kernel FILE --initrd FILE)");
 	if (cfg->pit && cfg->irqchip != VM_IRQCHIP_KERNEL)
 		return usage_error("--pit needs the in-kernel irqchip (expected --irqchip kernel --pit)");
+	if (o->snapshot_key && !cfg->snapshot_dir)
+		return usage_error("--snapshot-key needs --snapshot (expected --snapshot DIR --snapshot-key FILE)");
+	if (cfg->snapshot_dir) {
+		struct stat st;
+
+		if (stat(cfg->snapshot_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return usage_error("--snapshot: '%s' is not a directory (expected --snapshot DIR)",
+					   cfg->snapshot_dir);
+	}
+	ret = cli_snapshot_key(o->snapshot_key, &o->key);
+	if (ret)
+		return ret;
+	if (o->snapshot_key)
+		cfg->snapshot_key = &o->key;
 	return CLI_GO;
 }
 
@@ -543,6 +587,74 @@ static int cmd_run(int argc, char **argv)
 out_release:
 	run_opts_release(&o);
 	return status;
+}
+
+/* ---- kestrel restore ---------------------------------------------------------- */
+
+static const char restore_usage[] =
+"usage: kestrel restore DIR [--snapshot-key FILE] [--snapshot DIR2]\n"
+"\n"
+"Rebuilds the machine a snapshot in DIR describes (written by kestrel run\n"
+"--snapshot), loads its memory, vCPUs and devices, and runs the guest from\n"
+"where it stopped (docs/snapshot.md). The console is stdin/stdout again.\n"
+"\n"
+"  --snapshot-key FILE  the 32-byte key an encrypted snapshot was written with\n"
+"  --snapshot DIR2      SIGUSR1 writes a new snapshot into DIR2, as in run\n"
+"                       (encrypted with the same --snapshot-key, if any)\n"
+"\n"
+"exit status: that of kestrel run; 2 also when the snapshot cannot be read,\n"
+"  was altered, truncated, mixed with another one's files or is under\n"
+"  another key (one line says which; no guest instruction has run)\n";
+
+static const struct cli_opt restore_options[] = {
+	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
+	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
+static int cmd_restore(int argc, char **argv)
+{
+	struct machine_config cfg = { .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO };
+	const char *key_path = NULL, *dir;
+	struct snap_reader *r = NULL;
+	struct snap_key key;
+	struct machine *m;
+	char err[512];
+	struct cli c;
+	int ch, ret;
+
+	cli_init(&c, restore_usage, restore_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0) {
+		if (ch == OPT_SNAPSHOT_KEY)
+			key_path = optarg;
+		else if (ch == OPT_SNAPSHOT)
+			cfg.snapshot_dir = optarg;
+	}
+	if (ch)
+		return c.status;
+	if (optind != argc - 1)
+		return usage_error("restore: expected one snapshot directory (kestrel restore DIR)");
+	dir = argv[optind];
+	ret = cli_snapshot_key(key_path, &key);
+	if (ret)
+		return ret;
+	if (snap_reader_open(dir, key_path ? &key : NULL, &r, err, sizeof(err)))
+		return usage_error("restore: %s: %s", dir, err);
+	if (machine_config_from_snapshot(r, &cfg)) {
+		snap_reader_destroy(r);
+		return VM_EXIT_USAGE;
+	}
+	cfg.snapshot_key = key_path ? &key : NULL;
+	cfg.stop_on_signals = true;
+	cfg.restore = r;
+	ret = machine_create(&cfg, &m);
+	snap_reader_destroy(r);	/* the memory mappings outlive the fd */
+	if (ret)
+		return exit_status_of(ret);
+	ret = machine_run(m);
+	machine_destroy(m);
+	return ret;
 }
 
 /* ---- kestrel acpi-dump -------------------------------------------------------- */
@@ -707,6 +819,7 @@ static const char main_usage[] =
 "\n"
 "commands:\n"
 "  run        boot a guest (kestrel run --help)\n"
+"  restore    run a guest from a snapshot (kestrel restore --help)\n"
 "  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
@@ -740,6 +853,7 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
 	{ "run", cmd_run },
+	{ "restore", cmd_restore },
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
 };
@@ -806,6 +920,6 @@ int main(int argc, char **argv)
 		}
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
-	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, restore, vhost-user, acpi-dump; see kestrel --help)",
 			   argv[1]);
 }

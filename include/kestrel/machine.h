@@ -25,6 +25,8 @@
 
 struct boot_module;
 struct machine;
+struct snap_key;
+struct snap_reader;
 struct virtio_devices;
 struct vm;
 
@@ -55,7 +57,16 @@ struct vm;
  *	machine_create() then blocks the three in the calling thread before
  *	it creates any thread (every thread inherits the mask), a thread of
  *	its own takes them with sigwait(); they stay blocked afterwards.
- *
+ *	With @snapshot_dir, SIGUSR1 too: it writes a snapshot there.
+ * @snapshot_dir: SIGUSR1 pauses the VM, writes a snapshot into this
+ *	existing directory and stops the VM (VM_STOP_SNAPSHOT); if writing
+ *	fails, the error is logged and the VM runs on. NULL: no snapshots.
+ * @snapshot_key: encrypt snapshots with it, or NULL
+ * @restore: build the machine for this snapshot instead of booting: no
+ *	guest image is loaded, and RAM, vCPUs and devices take the saved
+ *	state before anything runs (the other fields must describe the
+ *	saved machine: see machine_config_from_snapshot())
+  *
  * The images are only read during machine_create(); @devs and the fds
  * are used until machine_destroy().
  */
@@ -78,7 +89,33 @@ struct machine_config {
 	bool testdev;
 	const char *vcpu_thread_name;
 	bool stop_on_signals;
+	const char *snapshot_dir;
+	const struct snap_key *snapshot_key;
+	struct snap_reader *restore;
 };
+
+/**
+ * machine_config_from_snapshot() - fill the machine fields of @cfg
+ *	(RAM, vCPUs, irqchip, PIT, testdev) from an open snapshot
+ * @r: the snapshot
+ * @cfg: the configuration; other fields are left alone
+ *
+ * Return: 0, or -EINVAL (logged) if the snapshot has no usable machine
+ * section or saved a machine this kestrel cannot rebuild.
+ */
+int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *cfg);
+
+/**
+ * machine_snapshot() - pause @m, write a snapshot of it into @dir
+ * @m: a running machine (any thread but a vCPU's)
+ * @dir: an existing directory
+ * @key: encrypt with it, or NULL
+ *
+ * On success the VM stops (VM_STOP_SNAPSHOT); on failure it is resumed.
+ * Return: 0; -EOPNOTSUPP if the machine has devices snapshots do not
+ * cover yet (virtio); another negative errno (logged).
+ */
+int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key);
 
 /**
  * machine_devices_create() - an empty virtio device list with room for

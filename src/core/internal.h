@@ -120,4 +120,17 @@ bool vcpu_arch_handle_exit(struct vcpu *vcpu);
 /* vm_arch_set_irq_line() - drive interrupt line @gsi (vm_set_irq_line()) */
 int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level);
 
+/*
+ * Snapshot hooks (core/snapshot.c), with every vCPU parked or not yet
+ * started: save appends sections, restore reads them back into KVM,
+ * writing a one-line reason into @err on failure.
+ */
+struct snap_writer;
+struct snap_reader;
+int vm_arch_snapshot_save(struct vm *vm, struct snap_writer *w);
+int vm_arch_snapshot_restore(struct vm *vm, struct snap_reader *r, char *err, size_t errlen);
+int vcpu_arch_snapshot_save(struct vcpu *vcpu, struct snap_writer *w);
+int vcpu_arch_snapshot_restore(struct vcpu *vcpu, struct snap_reader *r, char *err,
+			       size_t errlen);
+
 #endif /* KESTREL_CORE_INTERNAL_H */

@@ -425,6 +425,7 @@ int vm_exit_status(struct vm *vm)
 		return vm_stop_status(vm);
 	case VM_STOP_RESET:
 	case VM_STOP_POWEROFF:
+	case VM_STOP_SNAPSHOT:
 		return VM_EXIT_OK;
 	case VM_STOP_USER:
 		return VM_EXIT_INTERRUPTED;

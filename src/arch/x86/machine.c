@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
@@ -71,6 +73,14 @@ struct machine {
 	pthread_t sigthread;
 	bool sigthread_started;
 	atomic_bool sigthread_stop;
+	const char *snapshot_dir;
+	const struct snap_key *snapshot_key;
+	bool testdev_on;
+	struct machine_config_saved {
+		u64 ram_size;
+		unsigned int nr_cpus, irqchip;
+		bool pit;
+	} saved;
 };
 
 int machine_devices_create(struct virtio_devices **out)
@@ -110,6 +120,7 @@ static void machine_stop_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGPWR);
+	sigaddset(set, SIGUSR1);
 }
 
 /*
@@ -129,6 +140,15 @@ static void *machine_signal_thread(void *arg)
 			continue;
 		if (atomic_load(&m->sigthread_stop))
 			return NULL;
+		if (sig == SIGUSR1) {
+			if (!m->snapshot_dir) {
+				pr_info("caught SIGUSR1 without a snapshot directory: ignored");
+				continue;
+			}
+			pr_info("caught SIGUSR1, writing a snapshot to '%s'", m->snapshot_dir);
+			machine_snapshot(m, m->snapshot_dir, m->snapshot_key);
+			continue;
+		}
 		if (sig == SIGPWR) {
 			pr_info("caught SIGPWR, pressing the guest's power button");
 			acpi_pm_power_button(m->acpi_pm);
@@ -257,6 +277,103 @@ static int machine_create_platform(struct machine *m, const struct machine_confi
 	return ret;
 }
 
+/* ---- snapshots (docs/snapshot.md) ------------------------------------------- */
+
+int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *cfg)
+{
+	const struct snap_machine *sm;
+	const void *data;
+	size_t len;
+
+	if (snap_read_section(r, SNAP_SEC_MACHINE, 0, &data, &len) || len != sizeof(*sm)) {
+		pr_err("snapshot: the machine section is missing or malformed");
+		return -EINVAL;
+	}
+	sm = data;
+	if (sm->ram_size < (1ULL << 20) || sm->ram_size > (1ULL << 40) ||
+	    !IS_ALIGNED(sm->ram_size, 4096) || !sm->nr_cpus || sm->nr_cpus > VM_MAX_VCPUS ||
+	    sm->irqchip > VM_IRQCHIP_KERNEL || sm->pit > 1 || sm->testdev > 1 ||
+	    (sm->pit && sm->irqchip != VM_IRQCHIP_KERNEL)) {
+		pr_err("snapshot: the machine section describes a machine kestrel cannot build");
+		return -EINVAL;
+	}
+	cfg->ram_size = sm->ram_size;
+	cfg->nr_cpus = sm->nr_cpus;
+	cfg->irqchip = sm->irqchip;
+	cfg->pit = sm->pit;
+	cfg->testdev = sm->testdev;
+	return 0;
+}
+
+/* The platform devices snapshots cover; the others restart at power-on. */
+static int machine_save_devices(struct machine *m, struct snap_writer *w)
+{
+	int ret = serial_snapshot_save(m->serial, w);
+
+	if (!ret)
+		ret = pong_snapshot_save(m->pong, w);
+	return ret;
+}
+
+int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key)
+{
+	struct snap_machine sm = {
+		.ram_size = m->saved.ram_size, .nr_cpus = vm_nr_vcpus(m->vm),
+		.irqchip = m->saved.irqchip, .pit = m->saved.pit, .testdev = m->testdev_on,
+	};
+	struct snap_writer *w = NULL;
+	char err[512] = "";
+	int ret;
+
+	if (m->nr_virtio) {
+		pr_err("snapshot: not written: machines with virtio devices cannot be snapshotted yet");
+		return -EOPNOTSUPP;
+	}
+	ret = vm_pause(m->vm);
+	if (ret)
+		return ret;	/* stopping anyway */
+	ret = snap_writer_create(&w);
+	if (!ret)
+		ret = snap_write_section(w, SNAP_SEC_MACHINE, 0, &sm, sizeof(sm));
+	if (!ret)
+		ret = vm_snapshot_save(m->vm, w);
+	if (!ret)
+		ret = machine_save_devices(m, w);
+	if (!ret)
+		ret = snap_writer_commit(w, dir, key, vm_address_space(m->vm), err, sizeof(err));
+	snap_writer_destroy(w);
+	if (ret) {
+		pr_err("snapshot: not written: %s", err[0] ? err : strerror(-ret));
+		vm_resume(m->vm);
+		return ret;
+	}
+	pr_info("snapshot written to '%s'%s", dir, key ? " (encrypted)" : "");
+	vm_request_stop(m->vm, VM_STOP_SNAPSHOT, 0);
+	vm_resume(m->vm);
+	return 0;
+}
+
+static int machine_restore(struct machine *m, struct snap_reader *r)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = vm_snapshot_restore(m->vm, r, err, sizeof(err));
+	if (!ret && serial_snapshot_restore(m->serial, r)) {
+		snprintf(err, sizeof(err), "the serial section is missing or impossible");
+		ret = -EINVAL;
+	}
+	if (!ret && pong_snapshot_restore(m->pong, r)) {
+		snprintf(err, sizeof(err), "the PONG section is missing or impossible");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		pr_err("snapshot: cannot restore: %s", err[0] ? err : strerror(-ret));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * The order matters: devices before the loader (their windows and GSIs go
  * into the DSDT or the command line), the loader before vCPU 0 (it starts
@@ -288,9 +405,11 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	ret = machine_attach_virtio(m);
 	if (ret)
 		goto err_destroy;
-	ret = machine_load_guest(m, cfg);
-	if (ret)
-		goto err_destroy;
+	if (!cfg->restore) {
+		ret = machine_load_guest(m, cfg);
+		if (ret)
+			goto err_destroy;
+	}
 	ret = machine_create_platform(m, cfg);
 	if (ret)
 		goto err_destroy;
@@ -300,6 +419,18 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 			pr_err("cannot create vCPU %u: %s", i, strerror(-ret));
 			goto err_destroy;
 		}
+	}
+	m->snapshot_dir = cfg->snapshot_dir;
+	m->snapshot_key = cfg->snapshot_key;
+	m->testdev_on = cfg->testdev;
+	m->saved = (struct machine_config_saved){
+		.ram_size = cfg->ram_size, .nr_cpus = cfg->nr_cpus,
+		.irqchip = cfg->irqchip, .pit = cfg->pit,
+	};
+	if (cfg->restore) {
+		ret = machine_restore(m, cfg->restore);
+		if (ret)
+			goto err_destroy;
 	}
 	if (cfg->stop_on_signals) {
 		ret = xpthread_create(&m->sigthread, NULL, machine_signal_thread, m);

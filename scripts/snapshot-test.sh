@@ -1,0 +1,149 @@
+#!/bin/bash
+# Snapshot, then restore in a new kestrel (wrapper of guest tests, see
+# guest/x86/unittests.cfg):
+#
+#   scripts/snapshot-test.sh MODE KESTREL run --kernel snapshot-count.elf ...
+#
+# The guest (guest/x86/snapshot-count.c) counts 0..300 on its console. The
+# first kestrel gets SIGUSR1 once "count 100" is out, writes the snapshot
+# and exits 0; "kestrel restore" must then print the rest of the count:
+# both consoles joined hold every count once, in order.
+#
+# MODE
+#   plain       snapshot without a key; restore must continue the count
+#   encrypted   the same with --snapshot-key (AES-256-GCM)
+#   wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot
+#               an encrypted snapshot altered so; restore must refuse it
+#               with exit 2, one line on stderr and no guest output
+#   plain-flipped-bit
+#               a bit flipped in a section of a plain state file (checksum)
+#
+# Exit: 1 pass (the guest's passing status, what guest-test.sh expects),
+# anything else a failure.
+set -u
+mode=$1
+shift
+cmd=("$@")
+kestrel=${cmd[0]}
+work=$(mktemp -d "${TMPDIR:-/tmp}/kestrel-snap.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+fail() {
+	echo "FAIL: snapshot $mode: $*"
+	exit 1
+}
+
+# snapshot DIR [KEYFILE]: run the guest, snapshot it at "count 100".
+snapshot() {
+	local dir=$1 key=${2:-} out=$1.out err=$1.err pid rc i
+	local keyargs=()
+	mkdir -p "$dir"
+	[[ -n $key ]] && keyargs=(--snapshot-key "$key")
+	"${cmd[@]}" --snapshot "$dir" "${keyargs[@]}" >"$out" 2>"$err" &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^count 100$' "$out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -USR1 "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	cat "$err"
+	[[ $rc == 0 ]] || fail "kestrel run --snapshot exited $rc, not 0"
+	grep -q 'count done' "$out" && fail "the guest finished before the snapshot"
+	[[ -f $dir/state ]] || fail "no state file in $dir"
+}
+
+# refuse DIR [KEYFILE]: restore must fail cleanly.
+refuse() {
+	local dir=$1 key=${2:-} rc lines
+	local keyargs=()
+	[[ -n $key ]] && keyargs=(--snapshot-key "$key")
+	timeout 20 "$kestrel" restore "$dir" "${keyargs[@]}" >"$work/r.out" 2>"$work/r.err"
+	rc=$?
+	echo "restore said: $(cat "$work/r.err")"
+	[[ $rc == 2 ]] || fail "restore exited $rc, expected 2"
+	lines=$(wc -l <"$work/r.err")
+	[[ $lines == 1 ]] || fail "restore printed $lines lines on stderr, expected one"
+	[[ -s $work/r.out ]] && fail "the guest ran: $(head -c 80 "$work/r.out")"
+	echo "PASS: refused"
+	exit 1
+}
+
+# swap_or_flip FILE swap|flip: alter the first non-empty chunks of an
+# encrypted memory file (64 KiB + 16-byte tag each, after a 4 KiB header).
+alter_memory() {
+	python3 - "$1" "$2" <<'EOF'
+import sys
+path, how = sys.argv[1], sys.argv[2]
+HDR, SLOT = 4096, 65536 + 16
+data = bytearray(open(path, 'rb').read())
+full = [i for i in range((len(data) - HDR) // SLOT)
+        if any(data[HDR + i * SLOT:HDR + (i + 1) * SLOT])]
+if how == 'flip':
+    data[HDR + full[0] * SLOT + 100] ^= 0x04
+else:
+    a, b = full[0], full[1]
+    sa = data[HDR + a * SLOT:HDR + (a + 1) * SLOT]
+    data[HDR + a * SLOT:HDR + (a + 1) * SLOT] = data[HDR + b * SLOT:HDR + (b + 1) * SLOT]
+    data[HDR + b * SLOT:HDR + (b + 1) * SLOT] = sa
+open(path, 'r+b').write(data)
+EOF
+}
+
+key=$work/key
+head -c 32 /dev/urandom >"$key"
+snap=$work/snap
+case $mode in
+plain) snapshot "$snap" ;;
+plain-flipped-bit)
+	snapshot "$snap"
+	# The last byte of the first section's payload (the machine section).
+	printf '\x01' | dd of="$snap/state" bs=1 seek=$((64 + 48 + 23)) conv=notrunc status=none
+	refuse "$snap" ;;
+encrypted) snapshot "$snap" "$key" ;;
+wrong-key)
+	snapshot "$snap" "$key"
+	head -c 32 /dev/urandom >"$work/key2"
+	refuse "$snap" "$work/key2" ;;
+truncated)
+	snapshot "$snap" "$key"
+	mem=$(ls "$snap"/memory-*)
+	truncate -s -16 "$mem"
+	refuse "$snap" "$key" ;;
+swapped-chunk)
+	snapshot "$snap" "$key"
+	alter_memory "$(ls "$snap"/memory-*)" swap
+	refuse "$snap" "$key" ;;
+flipped-bit)
+	snapshot "$snap" "$key"
+	alter_memory "$(ls "$snap"/memory-*)" flip
+	refuse "$snap" "$key" ;;
+other-snapshot)
+	# Same key, two snapshots: A's state with B's memory under A's name.
+	snapshot "$snap" "$key"
+	snapshot "$work/other" "$key"
+	mem=$(ls "$snap"/memory-*)
+	cp "$(ls "$work/other"/memory-*)" "$mem"
+	refuse "$snap" "$key" ;;
+*) fail "unknown mode (expected plain, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
+esac
+
+# Restore in a new process and let the guest finish its count.
+keyargs=()
+[[ $mode == encrypted ]] && keyargs=(--snapshot-key "$key")
+start=$(date +%s%N)
+timeout 60 "$kestrel" restore "$snap" "${keyargs[@]}" >"$work/r.out" 2>"$work/r.err"
+rc=$?
+cat "$work/r.err"
+echo "first kestrel's console ends: $(tail -c 40 "$snap.out" | tr '\n' ' ')"
+echo "restored console starts:     $(head -c 40 "$work/r.out" | tr '\n' ' ')"
+[[ $rc == 1 ]] || fail "restored guest exited $rc, expected 1 (pass): $(tail -n 3 "$work/r.out")"
+expected=$(seq 0 300 | sed 's/^/count /')
+got=$(cat "$snap.out" "$work/r.out" | grep '^count [0-9]')
+[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
+grep -q '^count done$' "$work/r.out" || fail "the restored guest reported failures"
+grep -q '^count 0$' "$work/r.out" && fail "the restored guest started over"
+echo "PASS: snapshot $mode: the count continued exactly ($(( ($(date +%s%N) - start) / 1000000 )) ms restore+run)"
+exit 1
