@@ -19,7 +19,7 @@
 #               a bit flipped in a section of a plain state file (checksum)
 #
 # Exit: 1 pass (the guest's passing status, what guest-test.sh expects),
-# anything else a failure.
+# 3 failure (the guest's failing status).
 set -u
 mode=$1
 shift
@@ -30,7 +30,7 @@ trap 'rm -rf "$work"' EXIT
 
 fail() {
 	echo "FAIL: snapshot $mode: $*"
-	exit 1
+	exit 3
 }
 
 # snapshot DIR [KEYFILE]: run the guest, snapshot it at "count 100".
