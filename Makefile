@@ -275,6 +275,8 @@ $(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(
 UNIT_TESTS += core/memory_test
 $(B)/tests/unit/core/memory_test: $(call objs,$(UTIL_OBJS) src/core/memory.o)
 UNIT_TESTS += core/iobus_test
+UNIT_TESTS += snapshot/snapshot_test
+$(B)/tests/unit/snapshot/snapshot_test: $(call objs,$(UTIL_OBJS) src/core/memory.o src/snapshot/snapshot.o)
 $(B)/tests/unit/core/iobus_test: $(call objs,$(UTIL_OBJS) src/core/iobus.o)
 
 UNIT_TESTS += core/vm_test
@@ -342,6 +344,8 @@ FUZZ_TARGETS += iotlb_ops
 FUZZ_SRCS_iotlb_ops := tests/fuzz/iotlb_ops.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
 FUZZ_TARGETS += vringh_chain
 FUZZ_SRCS_vringh_chain := tests/fuzz/vringh_chain.c src/vringh/vringh.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
+FUZZ_TARGETS += snapshot_state
+FUZZ_SRCS_snapshot_state := tests/fuzz/snapshot_state.c src/snapshot/snapshot.c src/core/memory.c src/util/fault.c src/util/log.c
 FUZZ_TARGETS += x86_loader
 FUZZ_SRCS_x86_loader := tests/fuzz/x86_loader.c $(X86_BOOT_OBJS:.o=.c) src/core/memory.c src/util/fault.c src/util/log.c
 
