@@ -364,6 +364,8 @@ BENCHES += api_start
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
+# the AES-256-GCM anchor of bench/snapshot.sh (links libcrypto only)
+BENCHES += snapshot_evp
 $(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
