@@ -17,6 +17,11 @@
 #               with exit 2, one line on stderr and no guest output
 #   plain-flipped-bit
 #               a bit flipped in a section of a plain state file (checksum)
+#   crash       a second snapshot into the same directory is killed (-9)
+#               while it writes (a 2 GiB guest); the directory must still
+#               restore, to one of the two snapshots, and the count continue
+#   parallel    one snapshot restored twice at once: two guests that both
+#               finish the count from the same point
 #
 # Exit: 1 pass (the guest's passing status, what guest-test.sh expects),
 # 3 failure (the guest's failing status).
@@ -127,6 +132,50 @@ other-snapshot)
 	mem=$(ls "$snap"/memory-*)
 	cp "$(ls "$work/other"/memory-*)" "$mem"
 	refuse "$snap" "$key" ;;
+crash)
+	snapshot "$snap"
+	cp "$snap.out" "$work/first.out"
+	cmd+=(--memory 2G)
+	"${cmd[@]}" --snapshot "$snap" >"$work/second.out" 2>/dev/null &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^count 20$' "$work/second.out" && break
+		sleep 0.05
+	done
+	kill -USR1 "$pid"
+	sleep 0.2
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	ls -la "$snap"
+	timeout 60 "$kestrel" restore "$snap" >"$work/r.out" 2>"$work/r.err"
+	rc=$?
+	cat "$work/r.err"
+	[[ $rc == 1 ]] || fail "restore after the crash exited $rc, expected 1 (pass)"
+	echo "restored after the crash at: $(head -c 40 "$work/r.out" | tr '\n' ' ')"
+	grep -q '^count done$' "$work/r.out" || fail "the restored guest did not finish its count"
+	# It carries on from the first snapshot or, if that one completed, the second.
+	expected=$(seq 0 300 | sed 's/^/count /')
+	a=$(cat "$work/first.out" "$work/r.out" | grep '^count [0-9]')
+	b=$(cat "$work/second.out" "$work/r.out" | grep '^count [0-9]')
+	[[ $a == "$expected" || $b == "$expected" ]] ||
+		fail "the restored count does not continue either snapshot exactly"
+	echo "PASS: the directory survived a kill -9 during a snapshot"
+	exit 1 ;;
+parallel)
+	snapshot "$snap"
+	timeout 60 "$kestrel" restore "$snap" >"$work/a.out" 2>/dev/null &
+	a=$!
+	timeout 60 "$kestrel" restore "$snap" >"$work/b.out" 2>/dev/null &
+	b=$!
+	wait "$a"; ra=$?
+	wait "$b"; rb=$?
+	[[ $ra == 1 && $rb == 1 ]] || fail "parallel restores exited $ra and $rb, expected 1 and 1"
+	cmp -s "$work/a.out" "$work/b.out" || fail "the two restored guests printed different consoles"
+	expected=$(seq 0 300 | sed 's/^/count /')
+	got=$(cat "$snap.out" "$work/a.out" | grep '^count [0-9]')
+	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once"
+	echo "PASS: two restores of one snapshot both carried on from where it stopped"
+	exit 1 ;;
 *) fail "unknown mode (expected plain, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
 esac
 

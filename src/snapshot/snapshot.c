@@ -427,7 +427,10 @@ static int fsync_dir(const char *dir)
 	return ret;
 }
 
-/* Memory files of earlier snapshots in @dir, now that @keep is the one. */
+/*
+ * Memory files of earlier snapshots in @dir, now that @keep is the one, and
+ * temporary files a crashed writer left behind.
+ */
 static void remove_old_memory(const char *dir, const char *keep)
 {
 	DIR *d = opendir(dir);
@@ -438,7 +441,8 @@ static void remove_old_memory(const char *dir, const char *keep)
 	while ((e = readdir(d))) {
 		char path[4096];
 
-		if (strncmp(e->d_name, "memory-", 7) || !strcmp(e->d_name, keep))
+		if ((strncmp(e->d_name, "memory-", 7) && strncmp(e->d_name, ".memory-", 8)) ||
+		    !strcmp(e->d_name, keep))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		unlink(path);
