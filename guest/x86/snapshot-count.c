@@ -1,23 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A guest for snapshot tests (tests/snapshot/run.sh): counts from 0 to
- * COUNT_END, printing "count N" per step, with the count kept both in a
- * register (the loop variable) and in memory, and checks at every step
- * that the two agree, that the TSC never went backwards and, every
- * PONG_EVERY steps, that the PONG device still answers a ping. Snapshotted
+ * A guest for snapshot tests (scripts/snapshot-test.sh): counts from 0 to
+ * COUNT_END, printing "count N" per step, one step per tick of a periodic
+ * LAPIC timer it halts for (a restored guest whose timer no longer fires
+ * hangs, and the test times out), with the count kept both in a register
+ * (the loop variable) and in memory, and checks at every step that the two
+ * agree, that the TSC never went backwards and, every PONG_EVERY steps,
+ * that the PONG device still answers a ping. Snapshotted
  * in the middle and restored in a new kestrel, it must carry on exactly
  * where it stopped: the host joins both consoles and checks 0..COUNT_END
  * appear once each, in order.
  */
 #include "guest.h"
+#include "x86/apic.h"
+#include "x86/desc.h"
 #include "x86/pong.h"
 #include "x86/processor.h"
 
 #define COUNT_END	300
 #define PONG_EVERY	50
-#define DELAY_LOOPS	500
+#define TIMER_VEC	0x40
+#define TIMER_PERIOD	5000000		/* APIC bus ticks (1 GHz on KVM): 5 ms */
 
 static volatile u64 mem_count;
+static volatile u32 ticks;
+
+static void timer_handler(struct ex_regs *regs)
+{
+	ticks++;
+}
+
+/* Halt until the next timer tick. */
+static void wait_tick(void)
+{
+	u32 t = ticks;
+
+	while (ticks == t)
+		safe_halt();
+	irq_disable();
+}
 
 int main(void)
 {
@@ -30,6 +51,10 @@ int main(void)
 		guest_exit(1);
 	}
 	outb(pong + PONG_REG_CTRL, PONG_CTRL_ENABLE);
+	handle_irq(TIMER_VEC, timer_handler);
+	apic_write(APIC_TDCR, 0xb);			/* divide by 1 */
+	apic_write(APIC_LVT_TIMER, TIMER_VEC | APIC_TIMER_PERIODIC);
+	apic_write(APIC_TMICT, TIMER_PERIOD);
 	for (u64 n = 0; n <= COUNT_END; n++) {
 		u64 tsc;
 
@@ -39,8 +64,7 @@ int main(void)
 			guest_exit(1);
 		}
 		printf("count %llu\n", (unsigned long long)n);
-		for (volatile unsigned int i = 0; i < DELAY_LOOPS; i++)
-			;
+		wait_tick();
 		tsc = rdtsc();
 		if (tsc < last_tsc) {
 			printf("FAIL: the TSC went back from %llu to %llu\n",
