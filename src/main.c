@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <kestrel/api.h>
@@ -624,6 +625,9 @@ static int cmd_restore(int argc, char **argv)
 	struct cli c;
 	int ch, ret;
 
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cli_init(&c, restore_usage, restore_options, argc, argv);
 	while ((ch = cli_next(&c)) > 0) {
 		if (ch == OPT_SNAPSHOT_KEY)
@@ -652,6 +656,9 @@ static int cmd_restore(int argc, char **argv)
 	snap_reader_destroy(r);	/* the memory mappings outlive the fd */
 	if (ret)
 		return exit_status_of(ret);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pr_info("snapshot: restored in %.3f ms (machine built, state loaded)",
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	ret = machine_run(m);
 	machine_destroy(m);
 	return ret;
