@@ -129,6 +129,27 @@ int snap_write_section(struct snap_writer *w, u32 type, u32 instance, const void
 int snap_writer_commit(struct snap_writer *w, const char *dir, const struct snap_key *key,
 		       struct address_space *as, char *err, size_t errlen);
 
+/**
+ * snap_writer_commit_files() - snap_writer_commit() into two named files
+ *	(Firecracker's snapshot_path and mem_file_path)
+ * @w: the writer
+ * @state_path: the state file
+ * @mem_path: the memory file
+ * @key: encrypt with this key, or NULL
+ * @as: the guest RAM
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ *
+ * The same temporary-file, fsync and rename steps, memory first; the
+ * pair is only consistent once both are renamed (a crash between the two
+ * leaves files of two snapshots, which the reader refuses).
+ *
+ * Return: 0 or a negative errno.
+ */
+int snap_writer_commit_files(struct snap_writer *w, const char *state_path,
+			     const char *mem_path, const struct snap_key *key,
+			     struct address_space *as, char *err, size_t errlen);
+
 /** snap_writer_destroy() - free @w (may be NULL) */
 void snap_writer_destroy(struct snap_writer *w);
 
@@ -151,6 +172,20 @@ void snap_writer_destroy(struct snap_writer *w);
  */
 int snap_reader_open(const char *dir, const struct snap_key *key, struct snap_reader **out,
 		     char *err, size_t errlen);
+
+/**
+ * snap_reader_open_files() - snap_reader_open() of two named files
+ * @state_path: the state file
+ * @mem_path: the memory file written with it
+ * @key: its key, or NULL
+ * @out: the reader
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ * Return: as snap_reader_open().
+ */
+int snap_reader_open_files(const char *state_path, const char *mem_path,
+			   const struct snap_key *key, struct snap_reader **out, char *err,
+			   size_t errlen);
 
 /**
  * snap_read_section() - find a section

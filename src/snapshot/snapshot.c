@@ -389,25 +389,28 @@ static void id_hex(const u8 id[16], char out[33])
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
-static int open_tmp(const char *dir, const char *name, char *path, size_t len)
+/* "@path" -> ".@base.tmp" in the same directory, opened for writing. */
+static int open_tmp(const char *path, char *tmp, size_t len)
 {
+	const char *slash = strrchr(path, '/');
 	int fd;
 
-	snprintf(path, len, "%s/.%s.tmp", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (slash)
+		snprintf(tmp, len, "%.*s/.%s.tmp", (int)(slash - path), path, slash + 1);
+	else
+		snprintf(tmp, len, ".%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	return fd < 0 ? -errno : fd;
 }
 
-static int finish_file(int fd, const char *tmp, const char *dir, const char *name)
+static int finish_file(int fd, const char *tmp, const char *path)
 {
-	char path[4096];
 	int ret = 0;
 
 	if (fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && !ret)
 		ret = -errno;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (!ret && rename(tmp, path) < 0)
 		ret = -errno;
 	if (ret)
@@ -415,9 +418,16 @@ static int finish_file(int fd, const char *tmp, const char *dir, const char *nam
 	return ret;
 }
 
-static int fsync_dir(const char *dir)
+/* fsync() the directory @path is in (its rename is then durable). */
+static int fsync_dir(const char *path)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	int fd, ret = 0;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1,
+		 slash ? path : ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -451,9 +461,9 @@ static void remove_old_memory(const char *dir, const char *keep)
 }
 
 /* The memory file, then its zero-chunk map as a section (encrypted). */
-static int commit_memory(struct snap_writer *w, const char *dir, const struct snap_key *key,
+static int commit_memory(struct snap_writer *w, const char *path, const struct snap_key *key,
 			 const u8 file_key[32], const struct snap_file_header *shdr,
-			 struct address_space *as, const char *name, char *err, size_t errlen)
+			 struct address_space *as, char *err, size_t errlen)
 {
 	struct snap_file_header mh = *shdr;
 	u64 ram = address_space_ram_size(as), end;
@@ -465,7 +475,7 @@ static int commit_memory(struct snap_writer *w, const char *dir, const struct sn
 	mh.body_len = ram;
 	mh.nr_chunks = key ? chunks_of(ram) : 0;
 	end = SNAP_MEM_DATA_OFF + (key ? mh.nr_chunks * SNAP_TAG + ram : ram);
-	fd = open_tmp(dir, name, tmp, sizeof(tmp));
+	fd = open_tmp(path, tmp, sizeof(tmp));
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(-fd));
 		return fd;
@@ -486,15 +496,15 @@ static int commit_memory(struct snap_writer *w, const char *dir, const struct sn
 		close(fd);
 		unlink(tmp);
 	} else {
-		ret = finish_file(fd, tmp, dir, name);
+		ret = finish_file(fd, tmp, path);
 	}
 	if (ret)
-		snprintf(err, errlen, "cannot write the memory file in '%s': %s", dir,
+		snprintf(err, errlen, "cannot write the memory file '%s': %s", path,
 			 strerror(-ret));
 	return ret;
 }
 
-static int commit_state(struct snap_writer *w, const char *dir, const u8 *file_key,
+static int commit_state(struct snap_writer *w, const char *path, const u8 *file_key,
 			struct snap_file_header *hdr, char *err, size_t errlen)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -526,7 +536,7 @@ static int commit_state(struct snap_writer *w, const char *dir, const u8 *file_k
 	}
 	if (ret)
 		goto out;
-	fd = open_tmp(dir, "state", tmp, sizeof(tmp));
+	fd = open_tmp(path, tmp, sizeof(tmp));
 	if (fd < 0) {
 		ret = fd;
 		goto out;
@@ -536,24 +546,30 @@ static int commit_state(struct snap_writer *w, const char *dir, const u8 *file_k
 		close(fd);
 		unlink(tmp);
 	} else {
-		ret = finish_file(fd, tmp, dir, "state");
+		ret = finish_file(fd, tmp, path);
 	}
 out:
 	if (ret)
-		snprintf(err, errlen, "cannot write the state file in '%s': %s", dir,
+		snprintf(err, errlen, "cannot write the state file '%s': %s", path,
 			 strerror(-ret));
 	free(out);
 	return ret;
 }
 
-int snap_writer_commit(struct snap_writer *w, const char *dir, const struct snap_key *key,
-		       struct address_space *as, char *err, size_t errlen)
+/*
+ * Write both files: the memory file at @mem_path or, when NULL, as
+ * "memory-<id>" in @dir, whose older memory files then go.
+ */
+static int writer_commit(struct snap_writer *w, const char *state_path, const char *mem_path,
+			 const char *dir, const struct snap_key *key, struct address_space *as,
+			 char *err, size_t errlen)
 {
 	struct snap_file_header hdr = { .version = SNAP_VERSION };
 	u8 file_key[32];
-	char name[64], hex[33];
+	char name[64], hex[33], path[4096];
 	int ret;
 
+	err[0] = '\0';
 	memcpy(hdr.magic, state_magic, sizeof(hdr.magic));
 	if (getrandom(hdr.id, sizeof(hdr.id), 0) != sizeof(hdr.id)) {
 		snprintf(err, errlen, "cannot draw a snapshot id: %s", strerror(errno));
@@ -569,22 +585,43 @@ int snap_writer_commit(struct snap_writer *w, const char *dir, const struct snap
 	}
 	id_hex(hdr.id, hex);
 	snprintf(name, sizeof(name), "memory-%s", hex);
-	ret = commit_memory(w, dir, key, file_key, &hdr, as, name, err, errlen);
+	if (!mem_path) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		mem_path = path;
+	}
+	ret = commit_memory(w, mem_path, key, file_key, &hdr, as, err, errlen);
 	if (!ret)
 		ret = snap_write_section(w, SNAP_SEC_END, 0, NULL, 0);
 	if (!ret) {
 		hdr.body_len = w->len;
 		hdr.nr_chunks = key ? chunks_of(w->len) : 0;
-		ret = commit_state(w, dir, key ? file_key : NULL, &hdr, err, errlen);
+		ret = commit_state(w, state_path, key ? file_key : NULL, &hdr, err, errlen);
 	}
 	if (!ret)
-		ret = fsync_dir(dir);
-	if (!ret)
+		ret = fsync_dir(state_path);
+	if (!ret && dir)
 		remove_old_memory(dir, name);
-	else if (!err[0])
-		snprintf(err, errlen, "cannot write the snapshot in '%s': %s", dir, strerror(-ret));
+	else if (ret && !err[0])
+		snprintf(err, errlen, "cannot write the snapshot '%s': %s", state_path,
+			 strerror(-ret));
 	OPENSSL_cleanse(file_key, sizeof(file_key));
 	return ret;
+}
+
+int snap_writer_commit(struct snap_writer *w, const char *dir, const struct snap_key *key,
+		       struct address_space *as, char *err, size_t errlen)
+{
+	char state[4096];
+
+	snprintf(state, sizeof(state), "%s/state", dir);
+	return writer_commit(w, state, NULL, dir, key, as, err, errlen);
+}
+
+int snap_writer_commit_files(struct snap_writer *w, const char *state_path,
+			     const char *mem_path, const struct snap_key *key,
+			     struct address_space *as, char *err, size_t errlen)
+{
+	return writer_commit(w, state_path, mem_path, NULL, key, as, err, errlen);
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -764,16 +801,13 @@ static int state_body(struct snap_reader *r, const struct snap_key *key, u8 *fil
 	return ret;
 }
 
-static int open_memory(struct snap_reader *r, const char *dir, char *err, size_t errlen)
+static int open_memory(struct snap_reader *r, const char *path, char *err, size_t errlen)
 {
-	char path[4096], hex[33];
 	struct stat st;
 	u64 want;
 	ssize_t n;
 	int ret;
 
-	id_hex(r->hdr.id, hex);
-	snprintf(path, sizeof(path), "%s/memory-%s", dir, hex);
 	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->mem_fd < 0)
 		return fail(err, errlen, "cannot open the memory file '%s': %s", path,
@@ -797,11 +831,12 @@ static int open_memory(struct snap_reader *r, const char *dir, char *err, size_t
 	return 0;
 }
 
-int snap_reader_open(const char *dir, const struct snap_key *key, struct snap_reader **out,
-		     char *err, size_t errlen)
+static int reader_open(const char *path, const char *mem_path, const char *dir,
+		       const struct snap_key *key, struct snap_reader **out, char *err,
+		       size_t errlen)
 {
 	struct snap_reader *r;
-	char path[4096];
+	char mem[4096], hex[33];
 	u8 *file = NULL;
 	size_t len = 0;
 	int ret;
@@ -814,7 +849,6 @@ int snap_reader_open(const char *dir, const struct snap_key *key, struct snap_re
 	if (!r)
 		return -ENOMEM;
 	r->mem_fd = -1;
-	snprintf(path, sizeof(path), "%s/state", dir);
 	ret = read_file(path, &file, &len, err, errlen);
 	if (ret)
 		goto err_destroy;
@@ -830,8 +864,13 @@ int snap_reader_open(const char *dir, const struct snap_key *key, struct snap_re
 	ret = state_body(r, key, file, len, err, errlen);
 	if (!ret)
 		ret = parse_sections(r, err, errlen);
+	if (!ret && !mem_path) {
+		id_hex(r->hdr.id, hex);
+		snprintf(mem, sizeof(mem), "%s/memory-%s", dir, hex);
+		mem_path = mem;
+	}
 	if (!ret)
-		ret = open_memory(r, dir, err, errlen);
+		ret = open_memory(r, mem_path, err, errlen);
 	if (ret)
 		goto err_destroy;
 	free(file);
@@ -844,6 +883,22 @@ err_destroy:
 	free(file);
 	snap_reader_destroy(r);
 	return ret;
+}
+
+int snap_reader_open(const char *dir, const struct snap_key *key, struct snap_reader **out,
+		     char *err, size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	return reader_open(path, NULL, dir, key, out, err, errlen);
+}
+
+int snap_reader_open_files(const char *state_path, const char *mem_path,
+			   const struct snap_key *key, struct snap_reader **out, char *err,
+			   size_t errlen)
+{
+	return reader_open(state_path, mem_path, NULL, key, out, err, errlen);
 }
 
 int snap_read_section(struct snap_reader *r, u32 type, u32 instance, const void **data,
