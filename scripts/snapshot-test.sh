@@ -22,6 +22,9 @@
 #               restore, to one of the two snapshots, and the count continue
 #   parallel    one snapshot restored twice at once: two guests that both
 #               finish the count from the same point
+#   api         the same through Firecracker's API: PATCH /vm Paused, PUT
+#               /snapshot/create in one kestrel, PUT /snapshot/load with
+#               resume_vm in a new one
 #
 # Exit: 1 pass (the guest's passing status, what guest-test.sh expects),
 # 3 failure (the guest's failing status).
@@ -175,6 +178,49 @@ parallel)
 	got=$(cat "$snap.out" "$work/a.out" | grep '^count [0-9]')
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once"
 	echo "PASS: two restores of one snapshot both carried on from where it stopped"
+	exit 1 ;;
+api)
+	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
+	guest=${cmd[3]}
+	api() { # api SOCK METHOD PATH BODY: prints the HTTP status
+		curl -s --max-time 10 --unix-socket "$1" -X "$2" -H 'Content-Type: application/json' \
+			--data "$4" -o "$work/api.body" -w '%{http_code}' "http://localhost$3"
+	}
+	"$kestrel" --api-sock "$work/a.sock" >"$snap.out" 2>"$work/a.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $work/a.sock ]] && break; sleep 0.05; done
+	[[ $(api "$work/a.sock" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}') == 204 ]] ||
+		fail "PUT /machine-config: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$guest\"}") == 204 ]] ||
+		fail "PUT /boot-source: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /snapshot/create "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\"}") == 400 ]] ||
+		fail "PUT /snapshot/create before the start was not refused"
+	[[ $(api "$work/a.sock" PUT /actions '{"action_type": "InstanceStart"}') == 204 ]] ||
+		fail "InstanceStart: $(cat "$work/api.body")"
+	for ((i = 0; i < 600; i++)); do grep -q '^count 100$' "$snap.out" && break; sleep 0.05; done
+	[[ $(api "$work/a.sock" PUT /snapshot/create "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\"}") == 400 ]] ||
+		fail "PUT /snapshot/create of a running VM was not refused"
+	grep -q 'must be paused' "$work/api.body" || fail "no reason given: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PATCH /vm '{"state": "Paused"}') == 204 ]] ||
+		fail "PATCH /vm Paused: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\"}") == 204 ]] ||
+		fail "PUT /snapshot/create: $(cat "$work/api.body")"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	"$kestrel" --api-sock "$work/b.sock" >"$work/r.out" 2>"$work/r.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $work/b.sock ]] && break; sleep 0.05; done
+	[[ $(api "$work/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$work/s\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$work/m\"}, \"resume_vm\": true}") == 204 ]] ||
+		fail "PUT /snapshot/load: $(cat "$work/api.body")"
+	timeout 60 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	rc=$?
+	cat "$work/r.err"
+	[[ $rc == 1 ]] || fail "the restored guest exited $rc, expected 1 (pass)"
+	expected=$(seq 0 300 | sed 's/^/count /')
+	got=$(cat "$snap.out" "$work/r.out" | grep '^count [0-9]')
+	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
+	echo "PASS: snapshot through the API: the count continued exactly"
 	exit 1 ;;
 *) fail "unknown mode (expected plain, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
 esac

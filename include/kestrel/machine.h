@@ -118,6 +118,22 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
 int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key);
 
 /**
+ * machine_snapshot_files() - write a snapshot of a paused machine into two
+ *	named files (Firecracker's PUT /snapshot/create)
+ * @m: a machine paused by the caller (vm_pause()); it stays paused
+ * @state_path: the state file
+ * @mem_path: the memory file
+ * @key: encrypt with it, or NULL
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ *
+ * Return: 0; -EOPNOTSUPP for devices snapshots do not cover yet; another
+ * negative errno.
+ */
+int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,
+			   const struct snap_key *key, char *err, size_t errlen);
+
+/**
  * machine_devices_create() - an empty virtio device list with room for
  *	each virtio-mmio slot of the machine
  * @out: the list, for virtio_devices_parse_arg() and then

@@ -315,14 +315,53 @@ static int machine_save_devices(struct machine *m, struct snap_writer *w)
 	return ret;
 }
 
-int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key)
+/*
+ * Every section of a paused machine, then both files: into @dir
+ * (memory-<id>, crash-safe) or @state_path and @mem_path.
+ */
+static int machine_snapshot_write(struct machine *m, const char *dir, const char *state_path,
+				  const char *mem_path, const struct snap_key *key, char *err,
+				  size_t errlen)
 {
 	struct snap_machine sm = {
 		.ram_size = m->saved.ram_size, .nr_cpus = vm_nr_vcpus(m->vm),
 		.irqchip = m->saved.irqchip, .pit = m->saved.pit, .testdev = m->testdev_on,
 	};
 	struct snap_writer *w = NULL;
-	char err[512] = "";
+	int ret;
+
+	err[0] = '\0';
+	if (m->nr_virtio) {
+		snprintf(err, errlen, "machines with virtio devices cannot be snapshotted yet");
+		return -EOPNOTSUPP;
+	}
+	ret = snap_writer_create(&w);
+	if (!ret)
+		ret = snap_write_section(w, SNAP_SEC_MACHINE, 0, &sm, sizeof(sm));
+	if (!ret)
+		ret = vm_snapshot_save(m->vm, w);
+	if (!ret)
+		ret = machine_save_devices(m, w);
+	if (!ret && dir)
+		ret = snap_writer_commit(w, dir, key, vm_address_space(m->vm), err, errlen);
+	else if (!ret)
+		ret = snap_writer_commit_files(w, state_path, mem_path, key,
+					       vm_address_space(m->vm), err, errlen);
+	snap_writer_destroy(w);
+	if (ret && !err[0])
+		snprintf(err, errlen, "%s", strerror(-ret));
+	return ret;
+}
+
+int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,
+			   const struct snap_key *key, char *err, size_t errlen)
+{
+	return machine_snapshot_write(m, NULL, state_path, mem_path, key, err, errlen);
+}
+
+int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key)
+{
+	char err[512];
 	int ret;
 
 	if (m->nr_virtio) {
@@ -332,18 +371,9 @@ int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *
 	ret = vm_pause(m->vm);
 	if (ret)
 		return ret;	/* stopping anyway */
-	ret = snap_writer_create(&w);
-	if (!ret)
-		ret = snap_write_section(w, SNAP_SEC_MACHINE, 0, &sm, sizeof(sm));
-	if (!ret)
-		ret = vm_snapshot_save(m->vm, w);
-	if (!ret)
-		ret = machine_save_devices(m, w);
-	if (!ret)
-		ret = snap_writer_commit(w, dir, key, vm_address_space(m->vm), err, sizeof(err));
-	snap_writer_destroy(w);
+	ret = machine_snapshot_write(m, dir, NULL, NULL, key, err, sizeof(err));
 	if (ret) {
-		pr_err("snapshot: not written: %s", err[0] ? err : strerror(-ret));
+		pr_err("snapshot: not written: %s", err);
 		vm_resume(m->vm);
 		return ret;
 	}
