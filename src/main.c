@@ -645,22 +645,33 @@ static int cmd_restore(int argc, char **argv)
 		return ret;
 	if (snap_reader_open(dir, key_path ? &key : NULL, &r, err, sizeof(err)))
 		return usage_error("restore: %s: %s", dir, err);
+	if (machine_devices_create(&cfg.devs)) {
+		snap_reader_destroy(r);
+		return VM_EXIT_HOST_ERROR;
+	}
 	if (machine_config_from_snapshot(r, &cfg)) {
 		snap_reader_destroy(r);
+		virtio_devices_destroy(cfg.devs);
 		return VM_EXIT_USAGE;
 	}
+	/* With --console virtio, stdin belongs to the virtio-console. */
+	if (virtio_devices_console_is_virtio(cfg.devs))
+		cfg.console_in = -1;
 	cfg.snapshot_key = key_path ? &key : NULL;
 	cfg.stop_on_signals = true;
 	cfg.restore = r;
 	ret = machine_create(&cfg, &m);
 	snap_reader_destroy(r);	/* the memory mappings outlive the fd */
-	if (ret)
+	if (ret) {
+		virtio_devices_destroy(cfg.devs);
 		return exit_status_of(ret);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pr_info("snapshot: restored in %.3f ms (machine built, state loaded)",
 		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	ret = machine_run(m);
 	machine_destroy(m);
+	virtio_devices_destroy(cfg.devs);
 	return ret;
 }
 

@@ -96,9 +96,12 @@ struct machine_config {
 
 /**
  * machine_config_from_snapshot() - fill the machine fields of @cfg
- *	(RAM, vCPUs, irqchip, PIT, testdev) from an open snapshot
+ *	(RAM, vCPUs, irqchip, PIT, testdev, virtio devices) from an open
+ *	snapshot
  * @r: the snapshot
- * @cfg: the configuration; other fields are left alone
+ * @cfg: the configuration; other fields are left alone. The snapshot's
+ *	virtio devices are recorded in @cfg->devs (an empty list from
+ *	machine_devices_create(); NULL is an error if it has any).
  *
  * Return: 0, or -EINVAL (logged) if the snapshot has no usable machine
  * section or saved a machine this kestrel cannot rebuild.
@@ -111,9 +114,11 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
  * @dir: an existing directory
  * @key: encrypt with it, or NULL
  *
- * On success the VM stops (VM_STOP_SNAPSHOT); on failure it is resumed.
- * Return: 0; -EOPNOTSUPP if the machine has devices snapshots do not
- * cover yet (virtio); another negative errno (logged).
+ * Virtio devices are suspended (vdpa_suspend()) while it is written. On
+ * success the VM stops (VM_STOP_SNAPSHOT) with its devices still
+ * suspended; on failure both are resumed.
+ * Return: 0; -EOPNOTSUPP if a device cannot be suspended; another
+ * negative errno (logged).
  */
 int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key);
 
@@ -127,7 +132,8 @@ int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *
  * @err: one-line reason on failure
  * @errlen: bytes at @err
  *
- * Return: 0; -EOPNOTSUPP for devices snapshots do not cover yet; another
+ * Its virtio devices are suspended while it is written, then resumed.
+ * Return: 0; -EOPNOTSUPP if a device cannot be suspended; another
  * negative errno.
  */
 int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,

@@ -47,6 +47,9 @@ enum snap_section_type {
 	SNAP_SEC_PONG		= 0x41,
 	SNAP_SEC_I8042		= 0x42,
 	SNAP_SEC_BOOTTIMER	= 0x43,
+	/* virtio devices, instance = virtio-mmio slot */
+	SNAP_SEC_VIRTIO_DEV	= 0x50,	/* the device's spec, a NUL-terminated string */
+	SNAP_SEC_VIRTIO_MMIO	= 0x51,	/* transport registers and queue positions */
 };
 
 /**

@@ -463,8 +463,8 @@ static int h_put_snapshot_load(struct api *api, const char *id, const json_t *bo
 	}
 	overrides = json_object_get(body, "network_overrides");
 	if (overrides && json_array_size(overrides)) {
-		snprintf(err, errlen, "snapshot/load: network_overrides: snapshots of machines "
-			 "with network interfaces are not implemented yet");
+		snprintf(err, errlen, "snapshot/load: network_overrides are not implemented yet "
+			 "(interfaces are restored on their saved host devices)");
 		return -EOPNOTSUPP;
 	}
 	if (json_get_bool(body, "enable_diff_snapshots", false) ||

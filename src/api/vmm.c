@@ -415,9 +415,16 @@ static int fc_vmm_snapshot_load(struct api_vmm *vmm, const char *state_path,
 	ret = snap_reader_open_files(state_path, mem_path, NULL, &r, err, errlen);
 	if (ret)
 		return ret;
+	ret = machine_devices_create(&v->devs);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	mc.devs = v->devs;
 	ret = machine_config_from_snapshot(r, &mc);
 	if (ret) {
 		snprintf(err, errlen, "the snapshot describes no machine kestrel can build");
+		fc_vmm_release(v);
 		goto out;
 	}
 	mc.restore = r;
@@ -425,6 +432,7 @@ static int fc_vmm_snapshot_load(struct api_vmm *vmm, const char *state_path,
 	if (ret) {
 		snprintf(err, errlen, "cannot restore the VM: %s (the log says which part)",
 			 ret == -EINVAL ? "the snapshot does not load here" : strerror(-ret));
+		fc_vmm_release(v);
 		goto out;
 	}
 	if (!resume)

@@ -297,6 +297,14 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
 		pr_err("snapshot: the machine section describes a machine kestrel cannot build");
 		return -EINVAL;
 	}
+	if (!snap_read_section(r, SNAP_SEC_VIRTIO_DEV, 0, &data, &len)) {
+		if (!cfg->devs) {
+			pr_err("snapshot: it has virtio devices, the machine has no device list");
+			return -EINVAL;
+		}
+		if (virtio_devices_from_snapshot(cfg->devs, r))
+			return -EINVAL;
+	}
 	cfg->ram_size = sm->ram_size;
 	cfg->nr_cpus = sm->nr_cpus;
 	cfg->irqchip = sm->irqchip;
@@ -320,8 +328,8 @@ static int machine_save_devices(struct machine *m, struct snap_writer *w)
  * (memory-<id>, crash-safe) or @state_path and @mem_path.
  */
 static int machine_snapshot_write(struct machine *m, const char *dir, const char *state_path,
-				  const char *mem_path, const struct snap_key *key, char *err,
-				  size_t errlen)
+				  const char *mem_path, const struct snap_key *key,
+				  bool resume_devices, char *err, size_t errlen)
 {
 	struct snap_machine sm = {
 		.ram_size = m->saved.ram_size, .nr_cpus = vm_nr_vcpus(m->vm),
@@ -331,9 +339,13 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 	int ret;
 
 	err[0] = '\0';
+	/* Quiesced: no ring or buffer is touched until they resume. */
 	if (m->nr_virtio) {
-		snprintf(err, errlen, "machines with virtio devices cannot be snapshotted yet");
-		return -EOPNOTSUPP;
+		ret = virtio_devices_suspend(m->devs);
+		if (ret) {
+			snprintf(err, errlen, "a virtio device cannot be suspended");
+			return ret;
+		}
 	}
 	ret = snap_writer_create(&w);
 	if (!ret)
@@ -342,12 +354,17 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 		ret = vm_snapshot_save(m->vm, w);
 	if (!ret)
 		ret = machine_save_devices(m, w);
+	if (!ret && m->nr_virtio)
+		ret = virtio_devices_snapshot_save(m->devs, w);
 	if (!ret && dir)
 		ret = snap_writer_commit(w, dir, key, vm_address_space(m->vm), err, errlen);
 	else if (!ret)
 		ret = snap_writer_commit_files(w, state_path, mem_path, key,
 					       vm_address_space(m->vm), err, errlen);
 	snap_writer_destroy(w);
+	/* A VM that stops after its snapshot keeps its devices still. */
+	if (m->nr_virtio && (ret || resume_devices))
+		virtio_devices_resume(m->devs);
 	if (ret && !err[0])
 		snprintf(err, errlen, "%s", strerror(-ret));
 	return ret;
@@ -356,7 +373,7 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,
 			   const struct snap_key *key, char *err, size_t errlen)
 {
-	return machine_snapshot_write(m, NULL, state_path, mem_path, key, err, errlen);
+	return machine_snapshot_write(m, NULL, state_path, mem_path, key, true, err, errlen);
 }
 
 int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key)
@@ -364,14 +381,10 @@ int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *
 	char err[512];
 	int ret;
 
-	if (m->nr_virtio) {
-		pr_err("snapshot: not written: machines with virtio devices cannot be snapshotted yet");
-		return -EOPNOTSUPP;
-	}
 	ret = vm_pause(m->vm);
 	if (ret)
 		return ret;	/* stopping anyway */
-	ret = machine_snapshot_write(m, dir, NULL, NULL, key, err, sizeof(err));
+	ret = machine_snapshot_write(m, dir, NULL, NULL, key, false, err, sizeof(err));
 	if (ret) {
 		pr_err("snapshot: not written: %s", err);
 		vm_resume(m->vm);
@@ -397,6 +410,8 @@ static int machine_restore(struct machine *m, struct snap_reader *r)
 		snprintf(err, sizeof(err), "the PONG section is missing or impossible");
 		ret = -EINVAL;
 	}
+	if (!ret && m->nr_virtio)
+		ret = virtio_devices_snapshot_restore(m->devs, r, err, sizeof(err));
 	if (ret) {
 		pr_err("snapshot: cannot restore: %s", err[0] ? err : strerror(-ret));
 		return -EINVAL;
