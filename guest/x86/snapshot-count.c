@@ -10,7 +10,10 @@
  * (--net sim, the loopback) every step also sends a frame holding the
  * count and waits for it to come back: frames must still flow after a
  * restore. A frame inside the host device at the snapshot may be lost, as
- * on any network: it is sent again (at most RESENDS times). Snapshotted
+ * on any network: it is sent again (at most RESENDS times). With a
+ * virtio-blk disk (--disk FILE) every step writes sector N with
+ * "kestrel count N" and waits for the device to acknowledge it: the host
+ * checks the file holds every count afterwards. Snapshotted
  * in the middle and restored in a new kestrel, it must carry on exactly
  * where it stopped: the host joins both consoles and checks 0..COUNT_END
  * appear once each, in order.
@@ -49,6 +52,18 @@ static void wait_tick(void)
 		safe_halt();
 	irq_disable();
 }
+
+struct blk_req {
+	u32 type;
+	u32 reserved;
+	u64 sector;
+	u8 status;
+};
+
+static struct virtio_device *blk;
+static struct virtqueue blkq;
+static struct blk_req breq;
+static u8 sector_buf[512] __aligned(512);
 
 static struct virtio_device *net;
 static struct virtqueue rxq, txq;
@@ -122,6 +137,37 @@ static bool net_echo(u64 n)
 	return false;
 }
 
+static bool blk_setup(void)
+{
+	blk = virtio_find(VIRTIO_ID_BLOCK, 0);
+	if (!blk)
+		return true;
+	return !virtio_negotiate(blk, 0) && !virtqueue_setup(blk, &blkq, 0, 16) &&
+	       virtio_driver_ok(blk);
+}
+
+/* Write sector @n with its count; true once the device said OK. */
+static bool blk_write_count(u64 n)
+{
+	struct virtq_buf b[3] = {
+		{ &breq, 16, false },
+		{ sector_buf, sizeof(sector_buf), false },
+		{ &breq.status, 1, true },
+	};
+
+	memset(sector_buf, 0, sizeof(sector_buf));
+	snprintf((char *)sector_buf, sizeof(sector_buf), "kestrel count %llu\n",
+		 (unsigned long long)n);
+	breq = (struct blk_req){ .type = 1 /* OUT */, .sector = n, .status = 0xee };
+	if (virtqueue_add(&blkq, b, 2, 1, &breq) < 0)
+		return false;
+	virtqueue_kick(&blkq);
+	for (unsigned int t = 0; t < 400; t++, wait_tick())
+		if (virtqueue_get(&blkq, NULL))
+			return breq.status == 0;
+	return false;
+}
+
 int main(void)
 {
 	u16 pong = pong_probe();
@@ -133,8 +179,8 @@ int main(void)
 		guest_exit(1);
 	}
 	virtio_probe();
-	if (!net_setup()) {
-		printf("FAIL: virtio-net set-up\n");
+	if (!net_setup() || !blk_setup()) {
+		printf("FAIL: virtio set-up\n");
 		guest_exit(1);
 	}
 	outb(pong + PONG_REG_CTRL, PONG_CTRL_ENABLE);
@@ -159,6 +205,11 @@ int main(void)
 			bad++;
 		}
 		last_tsc = tsc;
+		if (blk && !blk_write_count(n)) {
+			printf("FAIL: the write of sector %llu was not acknowledged\n",
+			       (unsigned long long)n);
+			bad++;
+		}
 		if (net && !net_echo(n)) {
 			printf("FAIL: frame %llu did not come back\n", (unsigned long long)n);
 			bad++;
