@@ -13,7 +13,9 @@
  * on any network: it is sent again (at most RESENDS times). With a
  * virtio-blk disk (--disk FILE) every step writes sector N with
  * "kestrel count N" and waits for the device to acknowledge it: the host
- * checks the file holds every count afterwards. Snapshotted
+ * checks the file holds every count afterwards. The i8042's
+ * configuration byte, set to an unusual value at the start, must still
+ * read back at the end. Snapshotted
  * in the middle and restored in a new kestrel, it must carry on exactly
  * where it stopped: the host joins both consoles and checks 0..COUNT_END
  * appear once each, in order.
@@ -24,6 +26,8 @@
 #include "x86/desc.h"
 #include "x86/pong.h"
 #include "x86/processor.h"
+
+#include <kestrel/x86/layout.h>
 
 #define COUNT_END	300
 #define PONG_EVERY	50
@@ -168,6 +172,24 @@ static bool blk_write_count(u64 n)
 	return false;
 }
 
+#define I8042_CTR_MARK	0x64	/* translate, aux off, system flag; no IRQs */
+
+static void i8042_cmd(u8 cmd)
+{
+	while (inb(X86_I8042_CMD_PORT) & 0x02)	/* input buffer full */
+		;
+	outb(X86_I8042_CMD_PORT, cmd);
+}
+
+static u8 i8042_ctr(void)
+{
+	i8042_cmd(0x20);			/* read the configuration byte */
+	for (unsigned int i = 0; i < 100000; i++)
+		if (inb(X86_I8042_CMD_PORT) & 0x01)
+			return inb(X86_I8042_DATA_PORT);
+	return 0;
+}
+
 int main(void)
 {
 	u16 pong = pong_probe();
@@ -184,6 +206,8 @@ int main(void)
 		guest_exit(1);
 	}
 	outb(pong + PONG_REG_CTRL, PONG_CTRL_ENABLE);
+	i8042_cmd(0x60);			/* write the configuration byte */
+	outb(X86_I8042_DATA_PORT, I8042_CTR_MARK);
 	handle_irq(TIMER_VEC, timer_handler);
 	apic_write(APIC_TDCR, 0xb);			/* divide by 1 */
 	apic_write(APIC_LVT_TIMER, TIMER_VEC | APIC_TIMER_PERIODIC);
@@ -223,6 +247,11 @@ int main(void)
 			}
 		}
 		mem_count = n + 1;
+	}
+	if (i8042_ctr() != I8042_CTR_MARK) {
+		printf("FAIL: the i8042 configuration byte reads %#x, not %#x\n", i8042_ctr(),
+		       I8042_CTR_MARK);
+		bad++;
 	}
 	if (net)
 		printf("frames echoed: %u, %u sent again\n", COUNT_END + 1, resent);

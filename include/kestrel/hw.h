@@ -219,6 +219,15 @@ int i8042_send_ctrl_alt_del(struct i8042 *i);
  */
 void i8042_destroy(struct i8042 *i);
 
+/** i8042_snapshot_save() - add the controller and keyboard state to @w (SNAP_SEC_I8042) */
+int i8042_snapshot_save(struct i8042 *i, struct snap_writer *w);
+
+/**
+ * i8042_snapshot_restore() - take the controller and keyboard state from @r
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int i8042_snapshot_restore(struct i8042 *i, struct snap_reader *r);
+
 /* ---- debug-exit port ------------------------------------------------------ */
 
 /**

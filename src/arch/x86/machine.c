@@ -320,6 +320,8 @@ static int machine_save_devices(struct machine *m, struct snap_writer *w)
 
 	if (!ret)
 		ret = pong_snapshot_save(m->pong, w);
+	if (!ret)
+		ret = i8042_snapshot_save(m->i8042, w);
 	return ret;
 }
 
@@ -408,6 +410,10 @@ static int machine_restore(struct machine *m, struct snap_reader *r)
 	}
 	if (!ret && pong_snapshot_restore(m->pong, r)) {
 		snprintf(err, sizeof(err), "the PONG section is missing or impossible");
+		ret = -EINVAL;
+	}
+	if (!ret && i8042_snapshot_restore(m->i8042, r)) {
+		snprintf(err, sizeof(err), "the i8042 section is missing or impossible");
 		ret = -EINVAL;
 	}
 	if (!ret && m->nr_virtio)
