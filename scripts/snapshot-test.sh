@@ -22,6 +22,9 @@
 #               restore, to one of the two snapshots, and the count continue
 #   parallel    one snapshot restored twice at once: two guests that both
 #               finish the count from the same point
+#   diff        the snapshot restored with --snapshot-diff, a diff taken at
+#               "count 200" (only the pages written since), then the diff
+#               restored on its base: the three consoles count 0..300
 #   api         the same through Firecracker's API: PATCH /vm Paused, PUT
 #               /snapshot/create in one kestrel, PUT /snapshot/load with
 #               resume_vm in a new one
@@ -178,6 +181,32 @@ parallel)
 	got=$(cat "$snap.out" "$work/a.out" | grep '^count [0-9]')
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once"
 	echo "PASS: two restores of one snapshot both carried on from where it stopped"
+	exit 1 ;;
+diff)
+	snapshot "$snap"
+	mkdir -p "$work/diff"
+	"$kestrel" restore "$snap" --snapshot "$work/diff" --snapshot-diff >"$work/mid.out" 2>"$work/mid.err" &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^count 200$' "$work/mid.out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -USR1 "$pid"
+	wait "$pid"
+	rc=$?
+	cat "$work/mid.err"
+	[[ $rc == 0 ]] || fail "kestrel restore --snapshot-diff exited $rc, not 0"
+	grep -q 'count done' "$work/mid.out" && fail "the guest finished before the diff"
+	echo "disk: base $(du -k "$snap" | cut -f1) KiB, diff $(du -k "$work/diff" | cut -f1) KiB"
+	timeout 60 "$kestrel" restore "$work/diff" >"$work/r.out" 2>"$work/r.err"
+	rc=$?
+	cat "$work/r.err"
+	[[ $rc == 1 ]] || fail "the guest restored from the diff exited $rc, expected 1 (pass)"
+	expected=$(seq 0 300 | sed 's/^/count /')
+	got=$(cat "$snap.out" "$work/mid.out" "$work/r.out" | grep '^count [0-9]')
+	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
+	echo "PASS: base + diff carried on exactly where the diff was taken"
 	exit 1 ;;
 api)
 	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }

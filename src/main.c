@@ -113,6 +113,7 @@ enum {
 	OPT_ONCE,
 	OPT_SNAPSHOT,
 	OPT_SNAPSHOT_KEY,
+	OPT_SNAPSHOT_DIFF,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -593,7 +594,7 @@ out_release:
 /* ---- kestrel restore ---------------------------------------------------------- */
 
 static const char restore_usage[] =
-"usage: kestrel restore DIR [--snapshot-key FILE] [--snapshot DIR2]\n"
+"usage: kestrel restore DIR [--snapshot-key FILE] [--snapshot DIR2 [--snapshot-diff]]\n"
 "\n"
 "Rebuilds the machine a snapshot in DIR describes (written by kestrel run\n"
 "--snapshot), loads its memory, vCPUs and devices, and runs the guest from\n"
@@ -602,6 +603,9 @@ static const char restore_usage[] =
 "  --snapshot-key FILE  the 32-byte key an encrypted snapshot was written with\n"
 "  --snapshot DIR2      SIGUSR1 writes a new snapshot into DIR2, as in run\n"
 "                       (encrypted with the same --snapshot-key, if any)\n"
+"  --snapshot-diff      DIR2 gets a diff: only the pages written since the\n"
+"                       restore, applied on DIR's memory file when DIR2 is\n"
+"                       restored (DIR must stay; plain, without virtio devices)\n"
 "\n"
 "exit status: that of kestrel run; 2 also when the snapshot cannot be read,\n"
 "  was altered, truncated, mixed with another one's files or is under\n"
@@ -610,6 +614,7 @@ static const char restore_usage[] =
 static const struct cli_opt restore_options[] = {
 	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
+	{ "snapshot-diff", no_argument, OPT_SNAPSHOT_DIFF, "--snapshot-diff" },
 	CLI_HELP_OPT,
 	{ NULL },
 };
@@ -634,12 +639,16 @@ static int cmd_restore(int argc, char **argv)
 			key_path = optarg;
 		else if (ch == OPT_SNAPSHOT)
 			cfg.snapshot_dir = optarg;
+		else if (ch == OPT_SNAPSHOT_DIFF)
+			cfg.snapshot_diff = true;
 	}
 	if (ch)
 		return c.status;
 	if (optind != argc - 1)
 		return usage_error("restore: expected one snapshot directory (kestrel restore DIR)");
 	dir = argv[optind];
+	if (cfg.snapshot_diff && !cfg.snapshot_dir)
+		return usage_error("--snapshot-diff needs --snapshot (expected --snapshot DIR2 --snapshot-diff)");
 	ret = cli_snapshot_key(key_path, &key);
 	if (ret)
 		return ret;

@@ -62,6 +62,9 @@ struct vm;
  *	existing directory and stops the VM (VM_STOP_SNAPSHOT); if writing
  *	fails, the error is logged and the VM runs on. NULL: no snapshots.
  * @snapshot_key: encrypt snapshots with it, or NULL
+ * @snapshot_diff: snapshots are diffs against @restore (a full plain
+ *	snapshot): KVM logs the pages the guest writes, and only those are
+ *	written (docs/snapshot.md). Needs @restore, no virtio device, no key.
  * @restore: build the machine for this snapshot instead of booting: no
  *	guest image is loaded, and RAM, vCPUs and devices take the saved
  *	state before anything runs (the other fields must describe the
@@ -91,6 +94,7 @@ struct machine_config {
 	bool stop_on_signals;
 	const char *snapshot_dir;
 	const struct snap_key *snapshot_key;
+	bool snapshot_diff;
 	struct snap_reader *restore;
 };
 

@@ -25,6 +25,7 @@ enum snap_section_type {
 	SNAP_SEC_END		= 0,	/* last section, no payload */
 	SNAP_SEC_MACHINE	= 1,	/* struct snap_machine */
 	SNAP_SEC_MEM_ZERO	= 2,	/* encrypted memory: bitmap of zero chunks */
+	SNAP_SEC_DIFF_BASE	= 3,	/* diff: the base's id, then its memory file's path */
 	/* VM-wide architecture state */
 	SNAP_SEC_CLOCK		= 0x10,	/* struct kvm_clock_data */
 	SNAP_SEC_IOAPIC		= 0x11,	/* the userspace IOAPIC */
@@ -153,6 +154,20 @@ int snap_writer_commit_files(struct snap_writer *w, const char *state_path,
 			     const char *mem_path, const struct snap_key *key,
 			     struct address_space *as, char *err, size_t errlen);
 
+/**
+ * snap_writer_set_diff() - make @w a diff snapshot: its memory file holds
+ *	only the pages @dirty marks, and names the base memory file they
+ *	apply to
+ * @w: the writer
+ * @base_path: the base's memory file (absolute), copied
+ * @base_id: the base snapshot's id (snap_reader_id())
+ * @dirty: per RAM region, one bit per 4 KiB page; kept until the commit
+ *
+ * Diff snapshots are plain (no key). Return: 0, -ENOMEM or -EINVAL.
+ */
+int snap_writer_set_diff(struct snap_writer *w, const char *base_path, const u8 base_id[16],
+			 const u64 *const *dirty);
+
 /** snap_writer_destroy() - free @w (may be NULL) */
 void snap_writer_destroy(struct snap_writer *w);
 
@@ -218,6 +233,17 @@ int snap_read_section(struct snap_reader *r, u32 type, u32 instance, const void 
  */
 int snap_reader_load_memory(struct snap_reader *r, struct address_space *as, char *err,
 			    size_t errlen);
+
+/**
+ * snap_reader_id() - the snapshot's id
+ * @r: the reader
+ * @id: 16 bytes
+ * Return: true if it is a full plain snapshot (one a diff can be based on).
+ */
+bool snap_reader_id(const struct snap_reader *r, u8 id[16]);
+
+/** snap_reader_memory_path() - the memory file @r opened */
+const char *snap_reader_memory_path(const struct snap_reader *r);
 
 /** snap_reader_destroy() - free @r (may be NULL) */
 void snap_reader_destroy(struct snap_reader *r);

@@ -155,6 +155,8 @@ enum vm_irqchip {
  * @vcpu_thread_name: the vCPU threads' name before their id, NULL for
  *	"vcpu" ("vcpu0"); the Firecracker-compatible mode gives "fc_vcpu "
  *	because orchestrators find the threads to pin by that name
+ * @dirty_log: KVM logs the pages the guest writes (vm_dirty_log_get()),
+ *	for diff snapshots
  */
 struct vm_config {
 	u64 ram_size;
@@ -162,6 +164,7 @@ struct vm_config {
 	unsigned int irqchip;
 	bool pit;
 	const char *vcpu_thread_name;
+	bool dirty_log;
 };
 
 /**
@@ -305,6 +308,22 @@ bool vm_is_asleep(struct vm *vm);
 int vm_exit_status(struct vm *vm);
 
 /* ---- snapshots (docs/snapshot.md) -------------------------------------------- */
+
+/**
+ * vm_dirty_log_get() - the pages of RAM region @region (address_space
+ *	order) the guest wrote since the last call (or since the VM was built),
+ *	one bit per 4 KiB page; the log starts again empty
+ * @vm: a VM built with &vm_config.dirty_log, paused
+ * @region: index into its address space
+ * @bitmap: (region size / 4 KiB) bits, rounded up to 64
+ *
+ * Only guest writes (and KVM's own) are logged, not kestrel's: devices
+ * writing guest memory are not seen.
+ *
+ * Return: 0, -EINVAL without dirty logging or for a bad @region, or
+ * KVM's negative errno.
+ */
+int vm_dirty_log_get(struct vm *vm, unsigned int region, u64 *bitmap);
 
 struct snap_writer;
 struct snap_reader;

@@ -34,6 +34,7 @@ struct vm {
 	struct address_space *as;
 	struct iobus *bus;
 	const char *vcpu_thread_name;	/* vm_config.vcpu_thread_name */
+	bool dirty_log;			/* vm_config.dirty_log */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

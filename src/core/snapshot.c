@@ -11,9 +11,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <kestrel/fault.h>
 #include <kestrel/snapshot.h>
 
 #include "internal.h"
+
+int vm_dirty_log_get(struct vm *vm, unsigned int region, u64 *bitmap)
+{
+	const struct mem_region *r = address_space_region(vm->as, region);
+	struct kvm_dirty_log log = { .dirty_bitmap = bitmap };
+	int ret;
+
+	if (!vm->dirty_log || !r)
+		return -EINVAL;
+	log.slot = r->slot;
+	ret = kvm_ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log);
+	return ret < 0 ? ret : 0;
+}
 
 int vm_snapshot_save(struct vm *vm, struct snap_writer *w)
 {

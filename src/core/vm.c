@@ -44,6 +44,7 @@ int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
 		.guest_phys_addr = r->gpa,
 		.memory_size = r->size,
 		.userspace_addr = (u64)(uintptr_t)r->hva,
+		.flags = vm->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 	};
 	/* On failure the region stays in the address space; the caller is
 	 * building the VM and tears all of it down. */
@@ -128,6 +129,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (ret)
 		goto err_destroy;
 	vm->vcpu_thread_name = cfg->vcpu_thread_name ? cfg->vcpu_thread_name : "vcpu";
+	vm->dirty_log = cfg->dirty_log;
 	ret = vm_arch_create(vm, cfg);
 	if (ret)
 		goto err_destroy;

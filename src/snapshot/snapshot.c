@@ -42,6 +42,7 @@
 
 #define SNAP_VERSION		1
 #define SNAP_F_ENCRYPTED	(1u << 0)
+#define SNAP_F_DIFF		(1u << 1)
 #define SNAP_CHUNK		(64u * 1024)
 #define SNAP_TAG		16
 #define SNAP_MEM_DATA_OFF	4096
@@ -80,6 +81,9 @@ _Static_assert(sizeof(struct snap_section_header) == 48, "snapshot section layou
 struct snap_writer {
 	u8 *buf;
 	size_t len, cap;
+	char *diff_base;		/* diff: the base's memory file */
+	u8 diff_base_id[16];
+	const u64 *const *dirty;	/* diff: per region, pages to write */
 };
 
 struct snap_section {
@@ -98,6 +102,7 @@ struct snap_reader {
 	struct snap_section *secs;
 	unsigned int nr_secs;
 	int mem_fd;
+	char *mem_path;
 };
 
 static __printf(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -271,7 +276,22 @@ void snap_writer_destroy(struct snap_writer *w)
 	if (!w)
 		return;
 	free(w->buf);
+	free(w->diff_base);
 	free(w);
+}
+
+int snap_writer_set_diff(struct snap_writer *w, const char *base_path, const u8 base_id[16],
+			 const u64 *const *dirty)
+{
+	if (base_path[0] != '/' || strlen(base_path) >= 4096)
+		return -EINVAL;
+	free(w->diff_base);
+	w->diff_base = strdup(base_path);
+	if (!w->diff_base)
+		return -ENOMEM;
+	memcpy(w->diff_base_id, base_id, 16);
+	w->dirty = dirty;
+	return 0;
 }
 
 int snap_write_section(struct snap_writer *w, u32 type, u32 instance, const void *data,
@@ -342,6 +362,38 @@ static int memory_write_plain(int fd, struct address_space *as)
 			if (ret)
 				return ret;
 			off = end;
+		}
+		base += (off_t)r->size;
+	}
+	return 0;
+}
+
+/* Diff RAM: exactly the dirty pages, zero or not, at their offsets. */
+static int memory_write_diff(int fd, struct address_space *as, const u64 *const *dirty)
+{
+	unsigned int n = address_space_nr_regions(as);
+	off_t base = SNAP_MEM_DATA_OFF;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct mem_region *r = address_space_region(as, i);
+		const u8 *p = r->hva;
+		u64 pages = r->size / SNAP_PAGE;
+
+		for (u64 pg = 0; pg < pages;) {
+			u64 end;
+			int ret;
+
+			if (!(dirty[i][pg / 64] & (1ULL << (pg % 64)))) {
+				pg++;
+				continue;
+			}
+			for (end = pg + 1; end < pages && (dirty[i][end / 64] & (1ULL << (end % 64)));)
+				end++;
+			ret = write_all(fd, p + pg * SNAP_PAGE, (end - pg) * SNAP_PAGE,
+					base + (off_t)(pg * SNAP_PAGE));
+			if (ret)
+				return ret;
+			pg = end;
 		}
 		base += (off_t)r->size;
 	}
@@ -489,6 +541,8 @@ static int commit_memory(struct snap_writer *w, const char *path, const struct s
 		if (!ret)
 			ret = snap_write_section(w, SNAP_SEC_MEM_ZERO, 0, zmap, mh.nr_chunks / 8 + 1);
 		free(zmap);
+	} else if (!ret && w->dirty) {
+		ret = memory_write_diff(fd, as, w->dirty);
 	} else if (!ret) {
 		ret = memory_write_plain(fd, as);
 	}
@@ -575,6 +629,21 @@ static int writer_commit(struct snap_writer *w, const char *state_path, const ch
 		snprintf(err, errlen, "cannot draw a snapshot id: %s", strerror(errno));
 		return -EIO;
 	}
+	if (w->dirty) {
+		u8 sec[16 + 4096];
+		size_t plen = strlen(w->diff_base) + 1;
+
+		if (key) {
+			snprintf(err, errlen, "diff snapshots cannot be encrypted yet");
+			return -EOPNOTSUPP;
+		}
+		hdr.flags |= SNAP_F_DIFF;
+		memcpy(sec, w->diff_base_id, 16);
+		memcpy(sec + 16, w->diff_base, plen);
+		ret = snap_write_section(w, SNAP_SEC_DIFF_BASE, 0, sec, 16 + plen);
+		if (ret)
+			return ret;
+	}
 	if (key) {
 		hdr.flags = SNAP_F_ENCRYPTED;
 		ret = derive_key(key, hdr.id, file_key, hdr.key_check);
@@ -599,7 +668,8 @@ static int writer_commit(struct snap_writer *w, const char *state_path, const ch
 	}
 	if (!ret)
 		ret = fsync_dir(state_path);
-	if (!ret && dir)
+	/* A diff's base may be one of them. */
+	if (!ret && dir && !w->dirty)
 		remove_old_memory(dir, name);
 	else if (ret && !err[0])
 		snprintf(err, errlen, "cannot write the snapshot '%s': %s", state_path,
@@ -632,6 +702,7 @@ void snap_reader_destroy(struct snap_reader *r)
 		return;
 	if (r->mem_fd >= 0)
 		close(r->mem_fd);
+	free(r->mem_path);
 	OPENSSL_cleanse(r->file_key, sizeof(r->file_key));
 	free(r->body);
 	free(r->secs);
@@ -693,7 +764,8 @@ static int check_header(const struct snap_file_header *h, const char *magic, con
 	if (h->version != SNAP_VERSION)
 		return fail(err, errlen, "the %s has format version %u (this kestrel reads %u)",
 			    what, h->version, SNAP_VERSION);
-	if (h->flags & ~SNAP_F_ENCRYPTED)
+	if (h->flags & ~(SNAP_F_ENCRYPTED | SNAP_F_DIFF) ||
+	    (h->flags & SNAP_F_ENCRYPTED && h->flags & SNAP_F_DIFF))
 		return fail(err, errlen, "the %s has unknown flags %#x", what, h->flags);
 	return 0;
 }
@@ -808,8 +880,9 @@ static int open_memory(struct snap_reader *r, const char *path, char *err, size_
 	ssize_t n;
 	int ret;
 
+	r->mem_path = realpath(path, NULL);
 	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->mem_fd < 0)
+	if (r->mem_fd < 0 || !r->mem_path)
 		return fail(err, errlen, "cannot open the memory file '%s': %s", path,
 			    strerror(errno));
 	n = pread(r->mem_fd, &r->mem_hdr, sizeof(r->mem_hdr), 0);
@@ -984,6 +1057,71 @@ out:
 	return ret;
 }
 
+/* The pages a diff holds, over its base mapped as a full snapshot is. */
+static int memory_apply_diff(struct snap_reader *r, struct address_space *as, char *err,
+			     size_t errlen)
+{
+	struct snap_reader base = { .mem_fd = -1 };
+	const char *path;
+	const void *data;
+	size_t len;
+	u8 buf[64 * 1024];
+	off_t end, off = SNAP_MEM_DATA_OFF;
+	int ret;
+
+	if (snap_read_section(r, SNAP_SEC_DIFF_BASE, 0, &data, &len) || len < 18 ||
+	    ((const char *)data)[len - 1] || strlen((const char *)data + 16) != len - 17) {
+		return fail(err, errlen, "state file: a diff snapshot without a usable base");
+	}
+	path = (const char *)data + 16;
+	memcpy(base.hdr.id, data, 16);
+	base.hdr.flags = 0;
+	ret = open_memory(&base, path, err, errlen);
+	if (!ret && base.mem_hdr.body_len != r->mem_hdr.body_len)
+		ret = fail(err, errlen, "the base memory file '%.200s' has another RAM size", path);
+	if (!ret)
+		ret = memory_map_plain(&base, as, err, errlen);
+	if (ret)
+		goto out;
+	end = lseek(r->mem_fd, 0, SEEK_END);
+	while (off < end) {
+		off_t data_off = lseek(r->mem_fd, off, SEEK_DATA), hole;
+
+		if (data_off < 0)
+			break;		/* ENXIO: no data after @off */
+		hole = lseek(r->mem_fd, data_off, SEEK_HOLE);
+		if (hole < 0)
+			hole = end;
+		for (off = data_off; off < hole;) {
+			size_t n = (size_t)MIN((off_t)sizeof(buf), hole - off);
+
+			if (pread(r->mem_fd, buf, n, off) != (ssize_t)n) {
+				ret = fail(err, errlen, "memory file: cannot read the diff at %lld",
+					   (long long)off);
+				goto out;
+			}
+			ram_copy(as, (u64)(off - SNAP_MEM_DATA_OFF), buf, n, true);
+			off += (off_t)n;
+		}
+	}
+out:
+	if (base.mem_fd >= 0)
+		close(base.mem_fd);
+	free(base.mem_path);
+	return ret;
+}
+
+bool snap_reader_id(const struct snap_reader *r, u8 id[16])
+{
+	memcpy(id, r->hdr.id, 16);
+	return !r->hdr.flags;
+}
+
+const char *snap_reader_memory_path(const struct snap_reader *r)
+{
+	return r->mem_path;
+}
+
 int snap_reader_load_memory(struct snap_reader *r, struct address_space *as, char *err,
 			    size_t errlen)
 {
@@ -991,6 +1129,9 @@ int snap_reader_load_memory(struct snap_reader *r, struct address_space *as, cha
 		return fail(err, errlen, "memory file: %llu bytes of RAM, the machine has %llu",
 			    (unsigned long long)r->mem_hdr.body_len,
 			    (unsigned long long)address_space_ram_size(as));
-	return r->encrypted ? memory_decrypt(r, as, err, errlen)
-			    : memory_map_plain(r, as, err, errlen);
+	if (r->encrypted)
+		return memory_decrypt(r, as, err, errlen);
+	if (r->hdr.flags & SNAP_F_DIFF)
+		return memory_apply_diff(r, as, err, errlen);
+	return memory_map_plain(r, as, err, errlen);
 }

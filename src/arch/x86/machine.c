@@ -75,6 +75,8 @@ struct machine {
 	atomic_bool sigthread_stop;
 	const char *snapshot_dir;
 	const struct snap_key *snapshot_key;
+	char *diff_base;
+	u8 diff_base_id[16];
 	bool testdev_on;
 	struct machine_config_saved {
 		u64 ram_size;
@@ -175,6 +177,7 @@ static int machine_create_vm(struct machine *m, const struct machine_config *cfg
 		.irqchip = cfg->irqchip,
 		.pit = cfg->pit,
 		.vcpu_thread_name = cfg->vcpu_thread_name,
+		.dirty_log = cfg->snapshot_diff,
 	};
 	int ret;
 
@@ -325,6 +328,30 @@ static int machine_save_devices(struct machine *m, struct snap_writer *w)
 	return ret;
 }
 
+/* x86 RAM: below the 32-bit hole and from 4 GiB (vm_arch_create()). */
+#define X86_MAX_RAM_REGIONS	2
+
+/* The pages written since the restore: a diff against the base. */
+static int machine_diff_setup(struct machine *m, struct snap_writer *w, u64 **dirty)
+{
+	struct address_space *as = vm_address_space(m->vm);
+	unsigned int n = address_space_nr_regions(as);
+	int ret = 0;
+
+	if (n > X86_MAX_RAM_REGIONS)
+		return -EINVAL;
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		u64 pages = address_space_region(as, i)->size / 4096;
+
+		dirty[i] = xzalloc((pages + 63) / 64 * 8);
+		ret = dirty[i] ? vm_dirty_log_get(m->vm, i, dirty[i]) : -ENOMEM;
+	}
+	if (!ret)
+		ret = snap_writer_set_diff(w, m->diff_base, m->diff_base_id,
+					   (const u64 *const *)dirty);
+	return ret;
+}
+
 /*
  * Every section of a paused machine, then both files: into @dir
  * (memory-<id>, crash-safe) or @state_path and @mem_path.
@@ -337,6 +364,7 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 		.ram_size = m->saved.ram_size, .nr_cpus = vm_nr_vcpus(m->vm),
 		.irqchip = m->saved.irqchip, .pit = m->saved.pit, .testdev = m->testdev_on,
 	};
+	u64 *dirty[X86_MAX_RAM_REGIONS] = { 0 };
 	struct snap_writer *w = NULL;
 	int ret;
 
@@ -350,6 +378,8 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 		}
 	}
 	ret = snap_writer_create(&w);
+	if (!ret && m->diff_base)
+		ret = machine_diff_setup(m, w, dirty);
 	if (!ret)
 		ret = snap_write_section(w, SNAP_SEC_MACHINE, 0, &sm, sizeof(sm));
 	if (!ret)
@@ -364,6 +394,8 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 		ret = snap_writer_commit_files(w, state_path, mem_path, key,
 					       vm_address_space(m->vm), err, errlen);
 	snap_writer_destroy(w);
+	for (unsigned int i = 0; i < X86_MAX_RAM_REGIONS; i++)
+		free(dirty[i]);
 	/* A VM that stops after its snapshot keeps its devices still. */
 	if (m->nr_virtio && (ret || resume_devices))
 		virtio_devices_resume(m->devs);
@@ -396,6 +428,18 @@ int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *
 	vm_request_stop(m->vm, VM_STOP_SNAPSHOT, 0);
 	vm_resume(m->vm);
 	return 0;
+}
+
+/* Diffs of this machine apply to the full plain snapshot it came from. */
+static int machine_diff_base(struct machine *m, const struct machine_config *cfg)
+{
+	if (!cfg->restore || !snap_reader_id(cfg->restore, m->diff_base_id) ||
+	    cfg->snapshot_key || m->nr_virtio) {
+		pr_err("--snapshot-diff: needs a restore from a full plain snapshot, no key and no virtio device (devices' writes to guest memory are not logged)");
+		return -EINVAL;
+	}
+	m->diff_base = strdup(snap_reader_memory_path(cfg->restore));
+	return m->diff_base ? 0 : -ENOMEM;
 }
 
 static int machine_restore(struct machine *m, struct snap_reader *r)
@@ -483,6 +527,11 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 		if (ret)
 			goto err_destroy;
 	}
+	if (cfg->snapshot_diff) {
+		ret = machine_diff_base(m, cfg);
+		if (ret)
+			goto err_destroy;
+	}
 	if (cfg->stop_on_signals) {
 		ret = xpthread_create(&m->sigthread, NULL, machine_signal_thread, m);
 		if (ret) {
@@ -548,6 +597,7 @@ void machine_destroy(struct machine *m)
 	if (m->devs)
 		virtio_devices_detach(m->devs);
 	vm_destroy(m->vm);
+	free(m->diff_base);
 	free(m);
 }
 

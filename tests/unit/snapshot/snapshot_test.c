@@ -157,6 +157,96 @@ static void expect_refused(const struct snap_key *key, const char *why, const ch
 	address_space_destroy(orig);
 }
 
+/*
+ * A diff written over a base and applied to it gives the RAM a full
+ * snapshot of the same moment gives: pages written, one written back to
+ * zero, one in the high region, the rest untouched.
+ */
+static void test_diff(struct address_space *as)
+{
+	char base_dir[600], diff_dir[600], full_dir[600], err[256] = "";
+	static u64 low_dirty[LOW_SIZE / 4096 / 64 + 1], high_dirty[HIGH_SIZE / 4096 / 64 + 1];
+	const u64 *dirty[2] = { low_dirty, high_dirty };
+	struct snap_reader *base_r, *r;
+	struct address_space *from_diff, *from_full;
+	struct snap_writer *w;
+	char base_mem[700], saved[sizeof(dir)];
+	u8 id[16], page[4096];
+
+	report_prefix_push("diff");
+	memcpy(saved, dir, sizeof(dir));
+	snprintf(base_dir, sizeof(base_dir), "%s/base", saved);
+	snprintf(diff_dir, sizeof(diff_dir), "%s/diff", saved);
+	snprintf(full_dir, sizeof(full_dir), "%s/full", saved);
+	mkdir(base_dir, 0700);
+	mkdir(diff_dir, 0700);
+	mkdir(full_dir, 0700);
+
+	/* The base, and its id and memory file as a restore sees them. */
+	snap_writer_create(&w);
+	snap_writer_commit(w, base_dir, NULL, as, err, sizeof(err));
+	snap_writer_destroy(w);
+	if (!check_err(snap_reader_open(base_dir, NULL, &base_r, err, sizeof(err)), 0)) {
+		report_checks("base written and read: %s", err);
+		report_prefix_pop();
+		return;
+	}
+	check_true(snap_reader_id(base_r, id));
+	report_checks("base is a full plain snapshot");
+	snprintf(base_mem, sizeof(base_mem), "%s", snap_reader_memory_path(base_r));
+	snap_reader_destroy(base_r);
+
+	/* Changes since: a new page, a page back to zero, a high page. */
+	memset(page, 0x77, sizeof(page));
+	address_space_write(as, 0x9000, page, sizeof(page));
+	low_dirty[9 / 64] |= 1ULL << 9;
+	memset(page, 0, sizeof(page));
+	address_space_write(as, 0x5000, page, sizeof(page));
+	low_dirty[5 / 64] |= 1ULL << 5;
+	memset(page, 0x33, sizeof(page));
+	address_space_write(as, HIGH_GPA + 0x3000, page, sizeof(page));
+	high_dirty[0] |= 1ULL << 3;
+
+	snap_writer_create(&w);
+	report_err(snap_writer_set_diff(w, base_mem, id, dirty), 0, "diff set up");
+	report_err(snap_writer_commit(w, diff_dir, NULL, as, err, sizeof(err)), 0,
+		   "diff written: %s", err);
+	snap_writer_destroy(w);
+	snap_writer_create(&w);
+	report_err(snap_writer_commit(w, full_dir, NULL, as, err, sizeof(err)), 0,
+		   "full written: %s", err);
+	snap_writer_destroy(w);
+
+	from_diff = ram_create(LOW_SIZE, HIGH_SIZE);
+	from_full = ram_create(LOW_SIZE, HIGH_SIZE);
+	if (check_err(snap_reader_open(diff_dir, NULL, &r, err, sizeof(err)), 0)) {
+		check_err(snap_reader_load_memory(r, from_diff, err, sizeof(err)), 0);
+		check_false(snap_reader_id(r, id));
+		snap_reader_destroy(r);
+	}
+	report_checks("diff restored on its base: %s", err);
+	if (check_err(snap_reader_open(full_dir, NULL, &r, err, sizeof(err)), 0)) {
+		check_err(snap_reader_load_memory(r, from_full, err, sizeof(err)), 0);
+		snap_reader_destroy(r);
+	}
+	report_checks("full restored: %s", err);
+	report(ram_equal(from_full, from_diff), "base + diff == full");
+	report(ram_equal(as, from_diff), "base + diff == the RAM it was taken of");
+	address_space_destroy(from_diff);
+	address_space_destroy(from_full);
+
+	/* A diff whose base is gone is refused. */
+	unlink(base_mem);
+	from_diff = ram_create(LOW_SIZE, HIGH_SIZE);
+	if (!snap_reader_open(diff_dir, NULL, &r, err, sizeof(err))) {
+		report_err(snap_reader_load_memory(r, from_diff, err, sizeof(err)), -EINVAL,
+			   "a diff without its base refused: %s", err);
+		snap_reader_destroy(r);
+	}
+	address_space_destroy(from_diff);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	struct snap_key key, other;
@@ -213,6 +303,7 @@ int main(void)
 	expect_refused(&key, "does not authenticate", "a flipped bit in the state");
 	report_prefix_pop();
 
+	test_diff(as);
 	address_space_destroy(as);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path))
