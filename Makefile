@@ -154,6 +154,11 @@ CORE_OBJS += src/core/memory.o
 CORE_OBJS += src/core/iobus.o
 CORE_OBJS += src/core/vm.o
 CORE_OBJS += src/core/vcpu.o
+CORE_OBJS += src/core/snapshot.o
+# snapshot files (docs/snapshot.md): SHA-256 and AES-256-GCM from OpenSSL's
+# libcrypto (libssl-dev in scripts/setup.sh), linked statically
+CORE_OBJS += src/snapshot/snapshot.o
+LDLIBS += -lcrypto
 
 # The built-in default guest, embedded with .incbin.
 KESTREL_OBJS += src/default-guest.o
@@ -169,6 +174,7 @@ X86_OBJS += src/arch/x86/ioapic.o
 X86_OBJS += src/arch/x86/vcpu.o
 X86_OBJS += src/arch/x86/cpuid.o
 X86_OBJS += src/arch/x86/msr.o
+X86_OBJS += src/arch/x86/snapshot.o
 # guest loaders, boot data, ACPI and MP tables (no KVM needed but in boot.c)
 X86_BOOT_OBJS += src/arch/x86/boot.o
 X86_BOOT_OBJS += src/arch/x86/e820.o
@@ -278,6 +284,8 @@ $(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(
 UNIT_TESTS += core/memory_test
 $(B)/tests/unit/core/memory_test: $(call objs,$(UTIL_OBJS) src/core/memory.o)
 UNIT_TESTS += core/iobus_test
+UNIT_TESTS += snapshot/snapshot_test
+$(B)/tests/unit/snapshot/snapshot_test: $(call objs,$(UTIL_OBJS) src/core/memory.o src/snapshot/snapshot.o)
 $(B)/tests/unit/core/iobus_test: $(call objs,$(UTIL_OBJS) src/core/iobus.o)
 # raw KVM ioctls only: what this host's guest_memfd does (docs/protected.md)
 UNIT_TESTS += core/guest_memfd_test
@@ -350,6 +358,8 @@ FUZZ_TARGETS += iotlb_ops
 FUZZ_SRCS_iotlb_ops := tests/fuzz/iotlb_ops.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
 FUZZ_TARGETS += vringh_chain
 FUZZ_SRCS_vringh_chain := tests/fuzz/vringh_chain.c src/vringh/vringh.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
+FUZZ_TARGETS += snapshot_state
+FUZZ_SRCS_snapshot_state := tests/fuzz/snapshot_state.c src/snapshot/snapshot.c src/core/memory.c src/util/fault.c src/util/log.c
 FUZZ_TARGETS += x86_loader
 FUZZ_SRCS_x86_loader := tests/fuzz/x86_loader.c $(X86_BOOT_OBJS:.o=.c) src/core/memory.c src/util/fault.c src/util/log.c
 
@@ -370,6 +380,8 @@ $(B)/bench/api_start: LDFLAGS += -static
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
+# the AES-256-GCM anchor of bench/snapshot.sh (links libcrypto only)
+BENCHES += snapshot_evp
 $(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------

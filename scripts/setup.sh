@@ -24,6 +24,8 @@ BUILD_PACKAGES=(
 	liburing-dev
 	# the Firecracker-compatible API (src/api): HTTP (evhttp) and JSON, static
 	libevent-dev libjansson-dev
+	# snapshot checksums and encryption at rest (src/snapshot): libcrypto, static
+	libssl-dev
 )
 
 TEST_PACKAGES=(

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef KESTREL_TEST_HOOKS
 #include <arpa/inet.h>
@@ -39,6 +40,7 @@
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
@@ -118,6 +120,9 @@ enum {
 	OPT_ONCE,
 	OPT_LANDLOCK,
 	OPT_TEST_HOOK,
+	OPT_SNAPSHOT,
+	OPT_SNAPSHOT_KEY,
+	OPT_SNAPSHOT_DIFF,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -460,6 +465,8 @@ static void test_hooks_run(const struct test_hooks *h)
  */
 struct run_opts {
 	struct machine_config cfg;
+	const char *snapshot_key;
+	struct snap_key key;
 	const char *kernel;
 	const char *initrd;
 	const char *modules[MAX_MODULES];
@@ -479,6 +486,7 @@ static const char run_usage[] =
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected]\n"
+"                   [--snapshot DIR [--snapshot-key FILE]]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -505,6 +513,10 @@ static const char run_usage[] =
 "  --protected          RAM from 64M up in guest_memfd: the guest's, not\n"
 "                       kestrel's to read; devices reach only the low 64M\n"
 "                       (needs --memory above 64M, docs/protected.md)\n"
+"  --snapshot DIR       SIGUSR1 pauses the guest, writes a snapshot into DIR\n"
+"                       and exits 0 (restore it with kestrel restore DIR;\n"
+"                       docs/snapshot.md)\n"
+"  --snapshot-key FILE  encrypt the snapshot with this 32-byte key (AES-256-GCM)\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
@@ -523,11 +535,25 @@ static const struct cli_opt run_options[] = {
 	{ "pit", no_argument, OPT_PIT, "--pit" },
 	{ "protected", no_argument, OPT_PROTECTED, "--protected" },
 	CLI_LANDLOCK_OPT,
+	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
+	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
 	CLI_DEVICE_OPTS,
 	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
 	{ NULL },
 };
+
+/* Load --snapshot-key FILE (@path may be NULL). Return: 0 or VM_EXIT_USAGE. */
+static int cli_snapshot_key(const char *path, struct snap_key *key)
+{
+	char err[256];
+
+	if (!path)
+		return 0;
+	if (snap_key_load(path, key, err, sizeof(err)))
+		return usage_error("--snapshot-key: %s (expected --snapshot-key FILE)", err);
+	return 0;
+}
 
 /* Return: CLI_GO, or the exit status (the usage or the error is printed). */
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -592,6 +618,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (ret)
 				return ret;
 			break;
+		case OPT_SNAPSHOT:
+			cfg->snapshot_dir = optarg;
+			break;
+		case OPT_SNAPSHOT_KEY:
+			o->snapshot_key = optarg;
+			break;
 		case OPT_DEVICE:
 			/* A platform device, not a virtio one. */
 			if (!strcmp(optarg, "testdev")) {
@@ -616,6 +648,20 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--initrd needs --kernel (expected --kernel FILE --initrd FILE)");
 	if (cfg->pit && cfg->irqchip != VM_IRQCHIP_KERNEL)
 		return usage_error("--pit needs the in-kernel irqchip (expected --irqchip kernel --pit)");
+	if (o->snapshot_key && !cfg->snapshot_dir)
+		return usage_error("--snapshot-key needs --snapshot (expected --snapshot DIR --snapshot-key FILE)");
+	if (cfg->snapshot_dir) {
+		struct stat st;
+
+		if (stat(cfg->snapshot_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return usage_error("--snapshot: '%s' is not a directory (expected --snapshot DIR)",
+					   cfg->snapshot_dir);
+	}
+	ret = cli_snapshot_key(o->snapshot_key, &o->key);
+	if (ret)
+		return ret;
+	if (o->snapshot_key)
+		cfg->snapshot_key = &o->key;
 	return CLI_GO;
 }
 
@@ -674,12 +720,20 @@ static void run_opts_release(struct run_opts *o)
 	virtio_devices_destroy(o->cfg.devs);
 }
 
+/* The rights a snapshot directory needs: written anew (temporary files renamed, old ones removed, the directory fsynced) or read. */
+#define SNAPSHOT_DIR_WRITE	(LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_CREATE | \
+				 LANDLOCK_ALLOW_REMOVE | LANDLOCK_ALLOW_LIST)
+#define SNAPSHOT_DIR_READ	(LANDLOCK_ALLOW_READ | LANDLOCK_ALLOW_LIST)
+
 /*
  * Before the machine (and any thread) exists, so that every thread it
- * starts inherits the domain: /dev/kvm and the files the devices open.
- * The kernel, initrd and modules are already mapped.
+ * starts inherits the domain: /dev/kvm, the files the devices open, the
+ * directory a snapshot is written into (@snap_out) and the snapshot being
+ * restored (@snap_in directory, @snap_base a diff's base memory file; each
+ * may be NULL). The kernel, initrd and modules are already read.
  */
-static int run_confine(const struct run_opts *o)
+static int confine(const struct virtio_devices *devs, const char *snap_out,
+		   const char *snap_in, const char *snap_base)
 {
 	struct landlock *ll;
 	int ret;
@@ -688,9 +742,16 @@ static int run_confine(const struct run_opts *o)
 	if (!ret)
 		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
 	if (!ret)
-		ret = virtio_devices_for_each_file(o->cfg.devs, landlock_allow_file, ll);
+		ret = virtio_devices_for_each_file(devs, landlock_allow_file, ll);
+	if (!ret && snap_out)
+		ret = landlock_allow(ll, snap_out, SNAPSHOT_DIR_WRITE);
+	if (!ret && snap_in)
+		ret = landlock_allow(ll, snap_in, SNAPSHOT_DIR_READ);
+	if (!ret && snap_base)
+		ret = landlock_allow(ll, snap_base, LANDLOCK_ALLOW_READ);
 	if (ret)
-		pr_err("landlock: cannot allow /dev/kvm or a device's file: %s", strerror(-ret));
+		pr_err("landlock: cannot allow /dev/kvm, a device's file or a snapshot path: %s",
+		       strerror(-ret));
 	else
 		ret = landlock_apply(ll);
 	landlock_destroy(ll);
@@ -712,7 +773,7 @@ static int cmd_run(int argc, char **argv)
 	if (status)
 		goto out_release;
 	if (o.landlock) {
-		status = run_confine(&o);
+		status = confine(o.cfg.devs, o.cfg.snapshot_dir, NULL, NULL);
 		if (status)
 			goto out_release;
 	}
@@ -732,6 +793,117 @@ static int cmd_run(int argc, char **argv)
 out_release:
 	run_opts_release(&o);
 	return status;
+}
+
+/* ---- kestrel restore ---------------------------------------------------------- */
+
+static const char restore_usage[] =
+"usage: kestrel restore DIR [--snapshot-key FILE] [--snapshot DIR2 [--snapshot-diff]]\n"
+"                          [--landlock on|off]\n"
+"\n"
+"Rebuilds the machine a snapshot in DIR describes (written by kestrel run\n"
+"--snapshot), loads its memory, vCPUs and devices, and runs the guest from\n"
+"where it stopped (docs/snapshot.md). The console is stdin/stdout again.\n"
+"\n"
+"  --snapshot-key FILE  the 32-byte key an encrypted snapshot was written with\n"
+"  --snapshot DIR2      SIGUSR1 writes a new snapshot into DIR2, as in run\n"
+"                       (encrypted with the same --snapshot-key, if any)\n"
+"  --snapshot-diff      DIR2 gets a diff: only the pages written since the\n"
+"                       restore, applied on DIR's memory file when DIR2 is\n"
+"                       restored (DIR must stay; plain, without virtio devices)\n"
+"  --landlock on|off    confine the process to /dev/kvm, the devices' files, the\n"
+"                       snapshot read and DIR2 (default on, docs/landlock.md)\n"
+"\n"
+"exit status: that of kestrel run; 2 also when the snapshot cannot be read,\n"
+"  was altered, truncated, mixed with another one's files or is under\n"
+"  another key (one line says which; no guest instruction has run)\n";
+
+static const struct cli_opt restore_options[] = {
+	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
+	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
+	{ "snapshot-diff", no_argument, OPT_SNAPSHOT_DIFF, "--snapshot-diff" },
+	CLI_LANDLOCK_OPT,
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
+static int cmd_restore(int argc, char **argv)
+{
+	struct machine_config cfg = { .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO };
+	const char *key_path = NULL, *dir, *base = NULL;
+	struct snap_reader *r = NULL;
+	bool landlock = true;
+	const void *sec;
+	size_t sec_len;
+	struct snap_key key;
+	struct machine *m;
+	char err[512];
+	struct cli c;
+	int ch, ret;
+
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cli_init(&c, restore_usage, restore_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0) {
+		if (ch == OPT_SNAPSHOT_KEY)
+			key_path = optarg;
+		else if (ch == OPT_SNAPSHOT)
+			cfg.snapshot_dir = optarg;
+		else if (ch == OPT_SNAPSHOT_DIFF)
+			cfg.snapshot_diff = true;
+		else if (ch == OPT_LANDLOCK && cli_landlock(&c, ch, &landlock))
+			return VM_EXIT_USAGE;
+	}
+	if (ch)
+		return c.status;
+	if (optind != argc - 1)
+		return usage_error("restore: expected one snapshot directory (kestrel restore DIR)");
+	dir = argv[optind];
+	if (cfg.snapshot_diff && !cfg.snapshot_dir)
+		return usage_error("--snapshot-diff needs --snapshot (expected --snapshot DIR2 --snapshot-diff)");
+	ret = cli_snapshot_key(key_path, &key);
+	if (ret)
+		return ret;
+	if (snap_reader_open(dir, key_path ? &key : NULL, &r, err, sizeof(err)))
+		return usage_error("restore: %s: %s", dir, err);
+	if (machine_devices_create(&cfg.devs)) {
+		snap_reader_destroy(r);
+		return VM_EXIT_HOST_ERROR;
+	}
+	if (machine_config_from_snapshot(r, &cfg)) {
+		snap_reader_destroy(r);
+		virtio_devices_destroy(cfg.devs);
+		return VM_EXIT_USAGE;
+	}
+	/* A diff's base memory file: its id, then its path (checked on load). */
+	if (!snap_read_section(r, SNAP_SEC_DIFF_BASE, 0, &sec, &sec_len) && sec_len > 17 &&
+	    !((const char *)sec)[sec_len - 1])
+		base = (const char *)sec + 16;
+	if (landlock && confine(cfg.devs, cfg.snapshot_dir, dir, base)) {
+		snap_reader_destroy(r);
+		virtio_devices_destroy(cfg.devs);
+		return VM_EXIT_HOST_ERROR;
+	}
+	/* With --console virtio, stdin belongs to the virtio-console. */
+	if (virtio_devices_console_is_virtio(cfg.devs))
+		cfg.console_in = -1;
+	cfg.snapshot_key = key_path ? &key : NULL;
+	cfg.stop_on_signals = true;
+	cfg.restore = r;
+	ret = machine_create(&cfg, &m);
+	snap_reader_destroy(r);	/* the memory mappings outlive the fd */
+	if (ret) {
+		virtio_devices_destroy(cfg.devs);
+		return exit_status_of(ret);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pr_info("snapshot: restored in %.3f ms (machine built, state loaded)",
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	ret = machine_run(m);
+	machine_destroy(m);
+	virtio_devices_destroy(cfg.devs);
+	return ret;
 }
 
 /* ---- kestrel acpi-dump -------------------------------------------------------- */
@@ -921,6 +1093,7 @@ static const char main_usage[] =
 "  run        boot a guest (kestrel run --help)\n"
 "  jail       run kestrel in a chroot, as another user, without privileges\n"
 "             (kestrel jail --help; also when called as \"jailer\")\n"
+"  restore    run a guest from a snapshot (kestrel restore --help)\n"
 "  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
@@ -957,6 +1130,7 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
 	{ "run", cmd_run },
+	{ "restore", cmd_restore },
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
 	{ "jail", jail_main },
@@ -1040,6 +1214,6 @@ int main(int argc, char **argv)
 		}
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
-	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump, jail; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, restore, vhost-user, acpi-dump, jail; see kestrel --help)",
 			   argv[1]);
 }

@@ -210,6 +210,12 @@ struct api_vmm;
  *	interface @id the buckets of @rl that are set (@set; the others
  *	stay as they are), each starting full. Return 0 or a negative errno
  *	with @err filled.
+ * @snapshot_create: (optional) write a full snapshot of the paused VM into
+ *	@state_path and @mem_path (docs/snapshot.md); the VM stays paused.
+ *	Return 0 or a negative errno with @err filled.
+ * @snapshot_load: (optional) build the VM the snapshot in @state_path and
+ *	@mem_path describes, load its state and start it, its vCPUs paused
+ *	unless @resume. Return 0 or a negative errno with @err filled.
  * @get_stats: (optional) fill @stats; may run on any thread.
  * @stopped_fd: an fd that becomes readable once a started VM has stopped
  *	by itself (guest reset, power-off, debug exit, crash).
@@ -228,6 +234,10 @@ struct api_vmm_ops {
 	int (*set_rate_limiter)(struct api_vmm *vmm, enum api_limiter which,
 				const char *id, const struct vmconfig_rate_limiter *rl,
 				char *err, size_t errlen);
+	int (*snapshot_create)(struct api_vmm *vmm, const char *state_path,
+			       const char *mem_path, char *err, size_t errlen);
+	int (*snapshot_load)(struct api_vmm *vmm, const char *state_path, const char *mem_path,
+			     bool resume, char *err, size_t errlen);
 	void (*get_stats)(struct api_vmm *vmm, struct api_vmm_stats *stats);
 	int (*stopped_fd)(struct api_vmm *vmm);
 	int (*stop)(struct api_vmm *vmm, bool requested);

@@ -108,6 +108,22 @@ int serial_create(struct vm *vm, u16 port, u32 irq, int in_fd, int out_fd,
  */
 void serial_destroy(struct serial *s);
 
+struct snap_writer;
+struct snap_reader;
+
+/**
+ * serial_snapshot_save() - flush the output, then add the registers and
+ *	the receive FIFO to @w (SNAP_SEC_SERIAL)
+ * Return: 0 or the writer's negative errno.
+ */
+int serial_snapshot_save(struct serial *s, struct snap_writer *w);
+
+/**
+ * serial_snapshot_restore() - take the registers and FIFO from @r
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int serial_snapshot_restore(struct serial *s, struct snap_reader *r);
+
 /* ---- i8042 keyboard controller and its PS/2 keyboard ---------------------- */
 
 #define I8042_STATUS_OBF	0x01	/* output buffer full */
@@ -202,6 +218,15 @@ int i8042_send_ctrl_alt_del(struct i8042 *i);
  *	NULL and half-built ok
  */
 void i8042_destroy(struct i8042 *i);
+
+/** i8042_snapshot_save() - add the controller and keyboard state to @w (SNAP_SEC_I8042) */
+int i8042_snapshot_save(struct i8042 *i, struct snap_writer *w);
+
+/**
+ * i8042_snapshot_restore() - take the controller and keyboard state from @r
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int i8042_snapshot_restore(struct i8042 *i, struct snap_reader *r);
 
 /* ---- debug-exit port ------------------------------------------------------ */
 
@@ -298,6 +323,15 @@ int pong_create(struct vm *vm, u16 port, u32 irq, struct pong **out);
 
 /** pong_destroy() - lower its line, release the ports, free @p; NULL ok */
 void pong_destroy(struct pong *p);
+
+/** pong_snapshot_save() - add the device state to @w (SNAP_SEC_PONG) */
+int pong_snapshot_save(struct pong *p, struct snap_writer *w);
+
+/**
+ * pong_snapshot_restore() - take the device state from @r
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int pong_snapshot_restore(struct pong *p, struct snap_reader *r);
 
 /* ---- boot timer ------------------------------------------------------------ */
 

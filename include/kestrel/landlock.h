@@ -25,6 +25,7 @@
 #define LANDLOCK_ALLOW_CREATE	(1u << 3)	/* a directory: create regular files and FIFOs in it */
 #define LANDLOCK_ALLOW_REMOVE	(1u << 4)	/* a directory: unlink files in it */
 #define LANDLOCK_ALLOW_SOCKET	(1u << 5)	/* a directory: bind Unix sockets in it */
+#define LANDLOCK_ALLOW_LIST	(1u << 6)	/* a directory: read its entries (and fsync it) */
 #define LANDLOCK_ALLOW_RW	(LANDLOCK_ALLOW_READ | LANDLOCK_ALLOW_WRITE)
 
 /** LANDLOCK_MAX_RULES - paths one set may allow */

@@ -25,6 +25,8 @@
 
 struct boot_module;
 struct machine;
+struct snap_key;
+struct snap_reader;
 struct virtio_devices;
 struct vm;
 
@@ -56,7 +58,19 @@ struct vm;
  *	machine_create() then blocks the three in the calling thread before
  *	it creates any thread (every thread inherits the mask), a thread of
  *	its own takes them with sigwait(); they stay blocked afterwards.
- *
+ *	With @snapshot_dir, SIGUSR1 too: it writes a snapshot there.
+ * @snapshot_dir: SIGUSR1 pauses the VM, writes a snapshot into this
+ *	existing directory and stops the VM (VM_STOP_SNAPSHOT); if writing
+ *	fails, the error is logged and the VM runs on. NULL: no snapshots.
+ * @snapshot_key: encrypt snapshots with it, or NULL
+ * @snapshot_diff: snapshots are diffs against @restore (a full plain
+ *	snapshot): KVM logs the pages the guest writes, and only those are
+ *	written (docs/snapshot.md). Needs @restore, no virtio device, no key.
+ * @restore: build the machine for this snapshot instead of booting: no
+ *	guest image is loaded, and RAM, vCPUs and devices take the saved
+ *	state before anything runs (the other fields must describe the
+ *	saved machine: see machine_config_from_snapshot())
+  *
  * The images are only read during machine_create(); @devs and the fds
  * are used until machine_destroy().
  */
@@ -80,7 +94,56 @@ struct machine_config {
 	bool protected;
 	const char *vcpu_thread_name;
 	bool stop_on_signals;
+	const char *snapshot_dir;
+	const struct snap_key *snapshot_key;
+	bool snapshot_diff;
+	struct snap_reader *restore;
 };
+
+/**
+ * machine_config_from_snapshot() - fill the machine fields of @cfg
+ *	(RAM, vCPUs, irqchip, PIT, testdev, virtio devices) from an open
+ *	snapshot
+ * @r: the snapshot
+ * @cfg: the configuration; other fields are left alone. The snapshot's
+ *	virtio devices are recorded in @cfg->devs (an empty list from
+ *	machine_devices_create(); NULL is an error if it has any).
+ *
+ * Return: 0, or -EINVAL (logged) if the snapshot has no usable machine
+ * section or saved a machine this kestrel cannot rebuild.
+ */
+int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *cfg);
+
+/**
+ * machine_snapshot() - pause @m, write a snapshot of it into @dir
+ * @m: a running machine (any thread but a vCPU's)
+ * @dir: an existing directory
+ * @key: encrypt with it, or NULL
+ *
+ * Virtio devices are suspended (vdpa_suspend()) while it is written. On
+ * success the VM stops (VM_STOP_SNAPSHOT) with its devices still
+ * suspended; on failure both are resumed.
+ * Return: 0; -EOPNOTSUPP if a device cannot be suspended; another
+ * negative errno (logged).
+ */
+int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key);
+
+/**
+ * machine_snapshot_files() - write a snapshot of a paused machine into two
+ *	named files (Firecracker's PUT /snapshot/create)
+ * @m: a machine paused by the caller (vm_pause()); it stays paused
+ * @state_path: the state file
+ * @mem_path: the memory file
+ * @key: encrypt with it, or NULL
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ *
+ * Its virtio devices are suspended while it is written, then resumed.
+ * Return: 0; -EOPNOTSUPP if a device cannot be suspended; another
+ * negative errno.
+ */
+int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,
+			   const struct snap_key *key, char *err, size_t errlen);
 
 /**
  * machine_devices_create() - an empty virtio device list with room for

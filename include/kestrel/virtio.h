@@ -204,4 +204,67 @@ void virtio_devices_detach(struct virtio_devices *devs);
  */
 void virtio_devices_destroy(struct virtio_devices *devs);
 
+/* ---- snapshots (docs/snapshot.md) --------------------------------------------- */
+
+struct snap_writer;
+struct snap_reader;
+
+/**
+ * virtio_mmio_snapshot_save() - add the transport's registers and, for each
+ *	ready queue, where its device restarts (SNAP_SEC_VIRTIO_MMIO)
+ * @m: a transport whose device is suspended and whose vCPUs are paused
+ * @w: the snapshot
+ * @instance: its slot
+ * Return: 0 or a negative errno.
+ */
+int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 instance);
+
+/**
+ * virtio_mmio_snapshot_restore() - bring a fresh transport and its device
+ *	to the saved state, replaying the driver's writes
+ * @m: a transport no driver has touched, guest RAM already restored
+ * @r: the snapshot
+ * @instance: its slot
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ * Return: 0 or -EINVAL.
+ */
+int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u32 instance,
+				 char *err, size_t errlen);
+
+/**
+ * virtio_devices_suspend() - suspend every attached device (vdpa_suspend())
+ * @devs: the list
+ * Return: 0; -EOPNOTSUPP if one cannot suspend (logged); another negative
+ * errno. Nothing stays suspended on failure.
+ */
+int virtio_devices_suspend(struct virtio_devices *devs);
+
+/** virtio_devices_resume() - undo virtio_devices_suspend() */
+void virtio_devices_resume(struct virtio_devices *devs);
+
+/**
+ * virtio_devices_snapshot_save() - add each device's spec and transport
+ *	state to @w (devices suspended, vCPUs paused)
+ * Return: 0 or a negative errno.
+ */
+int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w);
+
+/**
+ * virtio_devices_from_snapshot() - record the devices a snapshot saved, in
+ *	their slots, as the command line would
+ * @devs: an empty list
+ * @r: the snapshot
+ * Return: 0 or a negative errno (logged).
+ */
+int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader *r);
+
+/**
+ * virtio_devices_snapshot_restore() - virtio_mmio_snapshot_restore() of
+ *	every attached device
+ * Return: 0 or -EINVAL with @err filled.
+ */
+int virtio_devices_snapshot_restore(struct virtio_devices *devs, struct snap_reader *r,
+				    char *err, size_t errlen);
+
 #endif /* KESTREL_VIRTIO_H */

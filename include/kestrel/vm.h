@@ -25,6 +25,8 @@ struct address_space;
  * @VM_STOP_ERROR: a vCPU hit an error (internal error, failed emulation)
  * @VM_STOP_USER: the host asked it to stop (signal, API)
  * @VM_STOP_HOST_ERROR: kestrel could not run it (a vCPU thread did not start)
+ * @VM_STOP_SNAPSHOT: a snapshot of it was written and it stops there
+ *		      (docs/snapshot.md); kestrel exits 0
  */
 enum vm_stop_reason {
 	VM_STOP_NONE,
@@ -34,6 +36,7 @@ enum vm_stop_reason {
 	VM_STOP_ERROR,
 	VM_STOP_USER,
 	VM_STOP_HOST_ERROR,
+	VM_STOP_SNAPSHOT,
 };
 
 /** vm_address_space() - the guest RAM of @vm */
@@ -155,6 +158,8 @@ enum vm_irqchip {
  * @vcpu_thread_name: the vCPU threads' name before their id, NULL for
  *	"vcpu" ("vcpu0"); the Firecracker-compatible mode gives "fc_vcpu "
  *	because orchestrators find the threads to pin by that name
+ * @dirty_log: KVM logs the pages the guest writes (vm_dirty_log_get()),
+ *	for diff snapshots
  */
 struct vm_config {
 	u64 ram_size;
@@ -163,6 +168,7 @@ struct vm_config {
 	bool pit;
 	bool protected;
 	const char *vcpu_thread_name;
+	bool dirty_log;
 };
 
 /**
@@ -304,5 +310,48 @@ bool vm_is_asleep(struct vm *vm);
  * (the VM_EXIT_* table above, or the debug-exit status)
  */
 int vm_exit_status(struct vm *vm);
+
+/* ---- snapshots (docs/snapshot.md) -------------------------------------------- */
+
+/**
+ * vm_dirty_log_get() - the pages of RAM region @region (address_space
+ *	order) the guest wrote since the last call (or since the VM was built),
+ *	one bit per 4 KiB page; the log starts again empty
+ * @vm: a VM built with &vm_config.dirty_log, paused
+ * @region: index into its address space
+ * @bitmap: (region size / 4 KiB) bits, rounded up to 64
+ *
+ * Only guest writes (and KVM's own) are logged, not kestrel's: devices
+ * writing guest memory are not seen.
+ *
+ * Return: 0, -EINVAL without dirty logging or for a bad @region, or
+ * KVM's negative errno.
+ */
+int vm_dirty_log_get(struct vm *vm, unsigned int region, u64 *bitmap);
+
+struct snap_writer;
+struct snap_reader;
+
+/**
+ * vm_snapshot_save() - add the VM's and every vCPU's state to @w
+ * @vm: a paused VM (vm_pause()), or one whose vCPUs never ran
+ * @w: the snapshot being written (its RAM is written at commit)
+ *
+ * Return: 0 or a negative errno from KVM or the writer.
+ */
+int vm_snapshot_save(struct vm *vm, struct snap_writer *w);
+
+/**
+ * vm_snapshot_restore() - load RAM, the VM's and every vCPU's state from @r
+ * @vm: a VM built like the saved one (same RAM, vCPUs, irqchip) whose
+ *	vCPUs have not run and whose RAM was never written
+ * @r: an open snapshot
+ * @err: one-line reason on failure
+ * @errlen: bytes at @err
+ *
+ * Return: 0; -EINVAL if the snapshot does not fit @vm or KVM refuses a
+ * saved value; another negative errno. The VM must not run on failure.
+ */
+int vm_snapshot_restore(struct vm *vm, struct snap_reader *r, char *err, size_t errlen);
 
 #endif /* KESTREL_VM_H */

@@ -182,6 +182,9 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
  * regular files and FIFOs, removing files but the socket, TCP, abstract
  * sockets and signals outside the process.
  */
+#define FC_LANDLOCK_TREE	(LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_CREATE | LANDLOCK_ALLOW_REMOVE | \
+				 LANDLOCK_ALLOW_LIST | LANDLOCK_ALLOW_DEVICE)
+
 static int fc_confine(const struct fc_opts *o)
 {
 	char dir[PATH_MAX];
@@ -197,12 +200,11 @@ static int fc_confine(const struct fc_opts *o)
 		}
 	}
 	ret = landlock_create(&ll);
+	/* Files the API names (drives, snapshots written crash-safe: created, renamed over, directory fsynced). */
 	for (unsigned int i = 0; !ret && i < o->nr_landlock_allow; i++)
-		ret = landlock_allow(ll, o->landlock_allow[i], LANDLOCK_ALLOW_RW |
-				     LANDLOCK_ALLOW_CREATE | LANDLOCK_ALLOW_DEVICE);
+		ret = landlock_allow(ll, o->landlock_allow[i], FC_LANDLOCK_TREE);
 	if (!ret && !o->nr_landlock_allow)
-		ret = landlock_allow(ll, "/", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_CREATE |
-				     LANDLOCK_ALLOW_DEVICE);
+		ret = landlock_allow(ll, "/", FC_LANDLOCK_TREE);
 	if (!ret)
 		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
 	if (!ret)

@@ -276,6 +276,8 @@ enum api_vmm_op {
 	API_VMM_CTRL_ALT_DEL,
 	API_VMM_UPDATE_DRIVE,
 	API_VMM_SET_RATE_LIMITER,
+	API_VMM_SNAPSHOT_CREATE,
+	API_VMM_SNAPSHOT_LOAD,
 };
 
 /**
@@ -286,6 +288,9 @@ enum api_vmm_op {
  * @limiter: for API_VMM_SET_RATE_LIMITER: which one
  * @id: its drive or interface
  * @rl: its new buckets
+ * @snapshot_path: for API_VMM_SNAPSHOT_*: the state file
+ * @mem_path: the memory file
+ * @resume: for API_VMM_SNAPSHOT_LOAD: start the vCPUs
  * @err: the op's fault message
  * @ret: its result
  */
@@ -296,6 +301,9 @@ struct api_vmm_req {
 	enum api_limiter limiter;
 	const char *id;
 	const struct vmconfig_rate_limiter *rl;
+	const char *snapshot_path;
+	const char *mem_path;
+	bool resume;
 	char err[API_ERR_MAX];
 	int ret;
 };

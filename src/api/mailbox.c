@@ -78,6 +78,22 @@ static void run_op(struct api_vmm *vmm, struct api_vmm_req *req)
 		req->ret = ops->set_rate_limiter(vmm, req->limiter, req->id, req->rl,
 						 req->err, sizeof(req->err));
 		break;
+	case API_VMM_SNAPSHOT_CREATE:
+		if (!ops->snapshot_create) {
+			req->ret = -EOPNOTSUPP;
+			break;
+		}
+		req->ret = ops->snapshot_create(vmm, req->snapshot_path, req->mem_path,
+						req->err, sizeof(req->err));
+		break;
+	case API_VMM_SNAPSHOT_LOAD:
+		if (!ops->snapshot_load) {
+			req->ret = -EOPNOTSUPP;
+			break;
+		}
+		req->ret = ops->snapshot_load(vmm, req->snapshot_path, req->mem_path,
+					      req->resume, req->err, sizeof(req->err));
+		break;
 	}
 	if (req->ret && !req->err[0])
 		snprintf(req->err, sizeof(req->err), "%s", strerror(-req->ret));
@@ -130,7 +146,7 @@ bool api_mailbox_serve(struct api_mailbox *mb, struct api_vmm *vmm)
 	if (!req)
 		return false;
 	run_op(vmm, req);
-	started = req->op == API_VMM_START && !req->ret;
+	started = (req->op == API_VMM_START || req->op == API_VMM_SNAPSHOT_LOAD) && !req->ret;
 	pthread_mutex_lock(&mb->lock);
 	mb->done = true;
 	pthread_cond_signal(&mb->cond);

@@ -368,6 +368,124 @@ static int h_patch_vm(struct api *api, const char *id, const json_t *body,
 	return -EINVAL;
 }
 
+/* ---- snapshots (docs/snapshot.md) ------------------------------------------------------ */
+
+static const struct json_field snapshot_create_fields[] = {
+	{ "snapshot_type", JK_STRING, false },
+	{ "snapshot_path", JK_STRING, true },
+	{ "mem_file_path", JK_STRING, true },
+	{ "version", JK_STRING, false },
+};
+
+static int h_put_snapshot_create(struct api *api, const char *id, const json_t *body,
+				 struct api_response *resp, char *err, size_t errlen)
+{
+	struct api_vmm_req req = { .op = API_VMM_SNAPSHOT_CREATE };
+	const char *type;
+	int ret;
+
+	ret = json_check_object(body, "snapshot/create", snapshot_create_fields,
+				ARRAY_SIZE(snapshot_create_fields), err, errlen);
+	if (ret)
+		return ret;
+	type = json_get_str(body, "snapshot_type");
+	if (type && !strcmp(type, "Diff")) {
+		snprintf(err, errlen, "snapshot/create: Diff snapshots are not implemented yet "
+			 "(expected snapshot_type Full)");
+		return -EOPNOTSUPP;
+	}
+	if (type && strcmp(type, "Full")) {
+		snprintf(err, errlen, "snapshot/create: invalid snapshot_type '%.32s' "
+			 "(expected Full or Diff)", type);
+		return -EINVAL;
+	}
+	if (api->state != API_STATE_PAUSED) {
+		snprintf(err, errlen, "snapshot/create: the microVM must be paused first "
+			 "(PATCH /vm {\"state\": \"Paused\"})");
+		return -EINVAL;
+	}
+	req.snapshot_path = json_get_str(body, "snapshot_path");
+	req.mem_path = json_get_str(body, "mem_file_path");
+	ret = api_vmm_call(api, &req);
+	if (ret)
+		snprintf(err, errlen, "snapshot/create: %.400s", req.err);
+	return ret;
+}
+
+static const struct json_field snapshot_load_fields[] = {
+	{ "snapshot_path", JK_STRING, true },
+	{ "mem_file_path", JK_STRING, false },
+	{ "mem_backend", JK_OBJECT, false },
+	{ "enable_diff_snapshots", JK_BOOL, false },
+	{ "track_dirty_pages", JK_BOOL, false },
+	{ "resume_vm", JK_BOOL, false },
+	{ "network_overrides", JK_ARRAY, false },
+};
+
+static const struct json_field mem_backend_fields[] = {
+	{ "backend_type", JK_STRING, true },
+	{ "backend_path", JK_STRING, true },
+};
+
+static int h_put_snapshot_load(struct api *api, const char *id, const json_t *body,
+			       struct api_response *resp, char *err, size_t errlen)
+{
+	struct api_vmm_req req = { .op = API_VMM_SNAPSHOT_LOAD };
+	const json_t *backend, *overrides;
+	int ret;
+
+	ret = json_check_object(body, "snapshot/load", snapshot_load_fields,
+				ARRAY_SIZE(snapshot_load_fields), err, errlen);
+	if (ret)
+		return ret;
+	backend = json_object_get(body, "mem_backend");
+	if (backend && json_is_null(backend))
+		backend = NULL;
+	req.mem_path = json_get_str(body, "mem_file_path");
+	if (!!backend == !!req.mem_path) {
+		snprintf(err, errlen, "snapshot/load: give one of mem_file_path and mem_backend");
+		return -EINVAL;
+	}
+	if (backend) {
+		const char *type;
+
+		ret = json_check_object(backend, "mem_backend", mem_backend_fields,
+					ARRAY_SIZE(mem_backend_fields), err, errlen);
+		if (ret)
+			return ret;
+		type = json_get_str(backend, "backend_type");
+		if (strcmp(type, "File")) {
+			snprintf(err, errlen, "snapshot/load: mem_backend type '%.32s' is not "
+				 "implemented (expected File)", type);
+			return strcmp(type, "Uffd") ? -EINVAL : -EOPNOTSUPP;
+		}
+		req.mem_path = json_get_str(backend, "backend_path");
+	}
+	overrides = json_object_get(body, "network_overrides");
+	if (overrides && json_array_size(overrides)) {
+		snprintf(err, errlen, "snapshot/load: network_overrides are not implemented yet "
+			 "(interfaces are restored on their saved host devices)");
+		return -EOPNOTSUPP;
+	}
+	if (json_get_bool(body, "enable_diff_snapshots", false) ||
+	    json_get_bool(body, "track_dirty_pages", false)) {
+		snprintf(err, errlen, "snapshot/load: diff snapshots (dirty page tracking) are "
+			 "not implemented yet");
+		return -EOPNOTSUPP;
+	}
+	req.snapshot_path = json_get_str(body, "snapshot_path");
+	req.resume = json_get_bool(body, "resume_vm", false);
+	ret = api_vmm_call(api, &req);
+	if (ret) {
+		snprintf(err, errlen, "snapshot/load: %.400s", req.err);
+		return ret;
+	}
+	api->state = req.resume ? API_STATE_RUNNING : API_STATE_PAUSED;
+	pr_info("the microVM is restored from '%.200s' (%s)", req.snapshot_path,
+		req.resume ? "running" : "paused");
+	return 0;
+}
+
 /* ---- the table ------------------------------------------------------------------------ */
 
 #define UNIMPLEMENTED(p, id, m, what) \
@@ -398,8 +516,8 @@ static const struct route routes[] = {
 	UNIMPLEMENTED("/balloon/hinting/start", false, "balloon", "the balloon device"),
 	UNIMPLEMENTED("/balloon/hinting/status", false, "balloon", "the balloon device"),
 	UNIMPLEMENTED("/balloon/hinting/stop", false, "balloon", "the balloon device"),
-	UNIMPLEMENTED("/snapshot/create", false, "snapshot", "snapshots"),
-	UNIMPLEMENTED("/snapshot/load", false, "snapshot", "snapshots"),
+	{ API_PUT, "/snapshot/create", false, POST_BOOT, h_put_snapshot_create, "snapshot" },
+	{ API_PUT, "/snapshot/load", false, PRE_BOOT, h_put_snapshot_load, "snapshot" },
 	UNIMPLEMENTED("/cpu-config", false, "cpu_cfg", "custom CPU templates (cpu-config)"),
 	UNIMPLEMENTED("/pmem/", true, "pmem", "virtio-pmem devices"),
 	UNIMPLEMENTED("/hotplug/memory", false, "hotplug_memory", "memory hot-plug"),

@@ -27,6 +27,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/machine.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/virtio.h>
@@ -326,6 +327,19 @@ static int apply_rate_limiters(struct fc_vmm *v, const struct vmconfig *cfg,
 	return ret;
 }
 
+/* machine_run() of the built machine on the thread "fc_vmm". */
+static int fc_vmm_run_thread(struct fc_vmm *v, char *err, size_t errlen)
+{
+	int ret = xpthread_create(&v->run_thread, NULL, fc_vmm_run, v);
+
+	if (ret) {
+		snprintf(err, errlen, "cannot start the VM thread: %s", strerror(-ret));
+		return ret;
+	}
+	pthread_setname_np(v->run_thread, "fc_vmm");
+	return 0;
+}
+
 static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *err,
 			size_t errlen)
 {
@@ -373,18 +387,67 @@ static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *e
 	}
 	/* The devices exist now; no vCPU has run yet. */
 	ret = apply_rate_limiters(v, cfg, err, errlen);
+	if (!ret)
+		ret = fc_vmm_run_thread(v, err, errlen);
 	if (ret)
 		goto err_release;
-	ret = xpthread_create(&v->run_thread, NULL, fc_vmm_run, v);
-	if (ret) {
-		snprintf(err, errlen, "cannot start the VM thread: %s", strerror(-ret));
-		goto err_release;
-	}
-	pthread_setname_np(v->run_thread, "fc_vmm");
 	return 0;
 
 err_release:
 	fc_vmm_release(v);
+	return ret;
+}
+
+static int fc_vmm_snapshot_create(struct api_vmm *vmm, const char *state_path,
+				  const char *mem_path, char *err, size_t errlen)
+{
+	return machine_snapshot_files(to_fc_vmm(vmm)->m, state_path, mem_path, NULL, err,
+				      errlen);
+}
+
+/* Firecracker's PUT /snapshot/load: the machine the snapshot describes. */
+static int fc_vmm_snapshot_load(struct api_vmm *vmm, const char *state_path,
+				const char *mem_path, bool resume, char *err, size_t errlen)
+{
+	struct fc_vmm *v = to_fc_vmm(vmm);
+	struct machine_config mc = {
+		.console_in = STDIN_FILENO,
+		.console_out = STDOUT_FILENO,
+		.vcpu_thread_name = "fc_vcpu ",
+	};
+	struct snap_reader *r;
+	int ret;
+
+	ret = snap_reader_open_files(state_path, mem_path, NULL, &r, err, errlen);
+	if (ret)
+		return ret;
+	ret = machine_devices_create(&v->devs);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	mc.devs = v->devs;
+	ret = machine_config_from_snapshot(r, &mc);
+	if (ret) {
+		snprintf(err, errlen, "the snapshot describes no machine kestrel can build");
+		fc_vmm_release(v);
+		goto out;
+	}
+	mc.restore = r;
+	ret = machine_create(&mc, &v->m);
+	if (ret) {
+		snprintf(err, errlen, "cannot restore the VM: %s (the log says which part)",
+			 ret == -EINVAL ? "the snapshot does not load here" : strerror(-ret));
+		fc_vmm_release(v);
+		goto out;
+	}
+	if (!resume)
+		vm_pause(machine_vm(v->m));
+	ret = fc_vmm_run_thread(v, err, errlen);
+	if (ret)
+		fc_vmm_release(v);
+out:
+	snap_reader_destroy(r);
 	return ret;
 }
 
@@ -526,6 +589,8 @@ static const struct api_vmm_ops fc_vmm_ops = {
 	.send_ctrl_alt_del = fc_vmm_ctrl_alt_del,
 	.update_drive = fc_vmm_update_drive,
 	.set_rate_limiter = fc_vmm_set_rate_limiter,
+	.snapshot_create = fc_vmm_snapshot_create,
+	.snapshot_load = fc_vmm_snapshot_load,
 	.get_stats = fc_vmm_get_stats,
 	.stopped_fd = fc_vmm_stopped_fd,
 	.stop = fc_vmm_stop,

@@ -35,6 +35,7 @@ struct vm {
 	struct iobus *bus;
 	const char *vcpu_thread_name;	/* vm_config.vcpu_thread_name */
 	bool has_private;		/* some RAM is MEM_F_PRIVATE (guest_memfd) */
+	bool dirty_log;			/* vm_config.dirty_log */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -122,5 +123,18 @@ void vcpu_arch_dump_state(struct vcpu *vcpu);
 bool vcpu_arch_handle_exit(struct vcpu *vcpu);
 /* vm_arch_set_irq_line() - drive interrupt line @gsi (vm_set_irq_line()) */
 int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level);
+
+/*
+ * Snapshot hooks (core/snapshot.c), with every vCPU parked or not yet
+ * started: save appends sections, restore reads them back into KVM,
+ * writing a one-line reason into @err on failure.
+ */
+struct snap_writer;
+struct snap_reader;
+int vm_arch_snapshot_save(struct vm *vm, struct snap_writer *w);
+int vm_arch_snapshot_restore(struct vm *vm, struct snap_reader *r, char *err, size_t errlen);
+int vcpu_arch_snapshot_save(struct vcpu *vcpu, struct snap_writer *w);
+int vcpu_arch_snapshot_restore(struct vcpu *vcpu, struct snap_reader *r, char *err,
+			       size_t errlen);
 
 #endif /* KESTREL_CORE_INTERNAL_H */

@@ -67,6 +67,7 @@ int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
 		.guest_phys_addr = r->gpa,
 		.memory_size = r->size,
 		.userspace_addr = (u64)(uintptr_t)r->hva,
+		.flags = vm->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 	};
 	/* On failure the region stays in the address space; the caller is
 	 * building the VM and tears all of it down. */
@@ -74,6 +75,7 @@ int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
 		struct kvm_userspace_memory_region mr1 = {
 			.slot = mr.slot, .guest_phys_addr = mr.guest_phys_addr,
 			.memory_size = mr.memory_size, .userspace_addr = mr.userspace_addr,
+			.flags = mr.flags,
 		};
 
 		ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr1);
@@ -184,6 +186,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (ret)
 		goto err_destroy;
 	vm->vcpu_thread_name = cfg->vcpu_thread_name ? cfg->vcpu_thread_name : "vcpu";
+	vm->dirty_log = cfg->dirty_log;
 	ret = vm_arch_create(vm, cfg);
 	if (ret)
 		goto err_destroy;
@@ -481,6 +484,7 @@ int vm_exit_status(struct vm *vm)
 		return vm_stop_status(vm);
 	case VM_STOP_RESET:
 	case VM_STOP_POWEROFF:
+	case VM_STOP_SNAPSHOT:
 		return VM_EXIT_OK;
 	case VM_STOP_USER:
 		return VM_EXIT_INTERRUPTED;

@@ -33,11 +33,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <kestrel/compiler.h>
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
@@ -544,4 +546,74 @@ void i8042_destroy(struct i8042 *i)
 				 X86_I8042_DATA_PORT);
 	pthread_mutex_destroy(&i->lock);
 	free(i);
+}
+
+/* SNAP_SEC_I8042: controller registers and queue, the keyboard's state. */
+struct i8042_snap {
+	u8 ctr, outport, status_cmd, pending;
+	u8 q_head, q_count, kbd_head, kbd_count;
+	u8 kbd_cmd, kbd_last, kbd_set, kbd_leds, kbd_typematic, kbd_scanning;
+	u8 pad[2];
+	u8 q_byte[I8042_QUEUE];
+	u8 q_aux[I8042_QUEUE];
+	u8 kbd_buf[PS2KBD_BUF_SIZE];
+};
+
+int i8042_snapshot_save(struct i8042 *i, struct snap_writer *w)
+{
+	struct i8042_snap st = { 0 };
+
+	pthread_mutex_lock(&i->lock);
+	st = (struct i8042_snap){
+		.ctr = i->ctr, .outport = i->outport, .status_cmd = i->status_cmd,
+		.pending = i->pending, .q_head = (u8)i->q_head, .q_count = (u8)i->q_count,
+		.kbd_head = (u8)i->kbd.head, .kbd_count = (u8)i->kbd.count,
+		.kbd_cmd = i->kbd.cmd, .kbd_last = i->kbd.last, .kbd_set = i->kbd.set,
+		.kbd_leds = i->kbd.leds, .kbd_typematic = i->kbd.typematic,
+		.kbd_scanning = i->kbd.scanning,
+	};
+	for (unsigned int n = 0; n < I8042_QUEUE; n++) {
+		st.q_byte[n] = i->queue[n].byte;
+		st.q_aux[n] = i->queue[n].aux;
+	}
+	memcpy(st.kbd_buf, i->kbd.buf, sizeof(st.kbd_buf));
+	pthread_mutex_unlock(&i->lock);
+	return snap_write_section(w, SNAP_SEC_I8042, 0, &st, sizeof(st));
+}
+
+int i8042_snapshot_restore(struct i8042 *i, struct snap_reader *r)
+{
+	const struct i8042_snap *st;
+	const void *data;
+	size_t len;
+
+	if (snap_read_section(r, SNAP_SEC_I8042, 0, &data, &len) || len != sizeof(*st))
+		return -EINVAL;
+	st = data;
+	if (st->q_head >= I8042_QUEUE || st->q_count > I8042_QUEUE ||
+	    st->kbd_head >= PS2KBD_BUF_SIZE || st->kbd_count > PS2KBD_BUF_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&i->lock);
+	i->ctr = st->ctr;
+	i->outport = st->outport;
+	i->status_cmd = st->status_cmd;
+	i->pending = st->pending;
+	i->q_head = st->q_head;
+	i->q_count = st->q_count;
+	for (unsigned int n = 0; n < I8042_QUEUE; n++) {
+		i->queue[n].byte = st->q_byte[n];
+		i->queue[n].aux = st->q_aux[n];
+	}
+	memcpy(i->kbd.buf, st->kbd_buf, sizeof(i->kbd.buf));
+	i->kbd.head = st->kbd_head;
+	i->kbd.count = st->kbd_count;
+	i->kbd.cmd = st->kbd_cmd;
+	i->kbd.last = st->kbd_last;
+	i->kbd.set = st->kbd_set;
+	i->kbd.leds = st->kbd_leds;
+	i->kbd.typematic = st->kbd_typematic;
+	i->kbd.scanning = st->kbd_scanning;
+	i8042_update_irq(i);
+	pthread_mutex_unlock(&i->lock);
+	return 0;
 }

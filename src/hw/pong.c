@@ -23,6 +23,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 
 struct pong {
@@ -278,4 +279,55 @@ void pong_destroy(struct pong *p)
 		vm_set_irq_line(p->vm, p->irq, false);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* SNAP_SEC_PONG: registers, the request FIFO and the pending response. */
+struct pong_snap {
+	u8 status, isr, ctrl, pad;
+	u32 req_len, resp_len, resp_pos;
+	u8 req[PONG_REQ_MAX];
+	u8 resp[PONG_RESP_MAX];
+};
+
+int pong_snapshot_save(struct pong *p, struct snap_writer *w)
+{
+	struct pong_snap st = { 0 };
+
+	pthread_mutex_lock(&p->lock);
+	st.status = p->status;
+	st.isr = p->isr;
+	st.ctrl = p->ctrl;
+	st.req_len = p->req_len;
+	st.resp_len = p->resp_len;
+	st.resp_pos = p->resp_pos;
+	memcpy(st.req, p->req, sizeof(st.req));
+	memcpy(st.resp, p->resp, sizeof(st.resp));
+	pthread_mutex_unlock(&p->lock);
+	return snap_write_section(w, SNAP_SEC_PONG, 0, &st, sizeof(st));
+}
+
+int pong_snapshot_restore(struct pong *p, struct snap_reader *r)
+{
+	const struct pong_snap *st;
+	const void *data;
+	size_t len;
+
+	if (snap_read_section(r, SNAP_SEC_PONG, 0, &data, &len) || len != sizeof(*st))
+		return -EINVAL;
+	st = data;
+	if (st->resp_len > PONG_RESP_MAX || st->resp_pos > st->resp_len ||
+	    st->req_len > 0x10000)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	p->status = st->status;
+	p->isr = st->isr;
+	p->ctrl = st->ctrl;
+	p->req_len = st->req_len;
+	p->resp_len = st->resp_len;
+	p->resp_pos = st->resp_pos;
+	memcpy(p->req, st->req, sizeof(p->req));
+	memcpy(p->resp, st->resp, sizeof(p->resp));
+	pong_update_irq(p);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }

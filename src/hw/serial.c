@@ -29,6 +29,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 
 #define SERIAL_RX_FIFO		16
@@ -467,4 +468,61 @@ void serial_destroy(struct serial *s)
 	pthread_cond_destroy(&s->rx_space);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* SNAP_SEC_SERIAL: the registers and the receive FIFO. */
+struct serial_snap {
+	u8 ier, lcr, mcr, lsr_extra, msr, scr, dll, dlm;
+	u8 fifo_on, thr_ipending, rx_head, rx_count;
+	u8 pad[4];
+	u8 rx[SERIAL_RX_FIFO];
+};
+
+int serial_snapshot_save(struct serial *s, struct snap_writer *w)
+{
+	struct serial_snap st = { 0 };
+
+	pthread_mutex_lock(&s->lock);
+	/* What the guest sent is out before the snapshot exists. */
+	__serial_flush(s);
+	st = (struct serial_snap){
+		.ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .lsr_extra = s->lsr_extra,
+		.msr = s->msr, .scr = s->scr, .dll = s->dll, .dlm = s->dlm,
+		.fifo_on = s->fifo_on, .thr_ipending = s->thr_ipending,
+		.rx_head = (u8)s->rx_head, .rx_count = (u8)s->rx_count,
+	};
+	memcpy(st.rx, s->rx, sizeof(st.rx));
+	pthread_mutex_unlock(&s->lock);
+	return snap_write_section(w, SNAP_SEC_SERIAL, 0, &st, sizeof(st));
+}
+
+int serial_snapshot_restore(struct serial *s, struct snap_reader *r)
+{
+	const struct serial_snap *st;
+	const void *data;
+	size_t len;
+
+	if (snap_read_section(r, SNAP_SEC_SERIAL, 0, &data, &len) || len != sizeof(*st))
+		return -EINVAL;
+	st = data;
+	if (st->rx_head >= SERIAL_RX_FIFO || st->rx_count > SERIAL_RX_FIFO)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier & 0x0f;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr & 0x1f;
+	s->lsr_extra = st->lsr_extra;
+	s->msr = st->msr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fifo_on = st->fifo_on;
+	s->thr_ipending = st->thr_ipending;
+	s->rx_head = st->rx_head;
+	s->rx_count = st->rx_count;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	serial_update_irq(s);
+	pthread_cond_broadcast(&s->rx_space);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

@@ -151,6 +151,8 @@ static u64 rule_access(const struct landlock_rule *r, u64 handled)
 		a |= LANDLOCK_ACCESS_FS_REMOVE_FILE;
 	if (r->allow & LANDLOCK_ALLOW_SOCKET)
 		a |= LANDLOCK_ACCESS_FS_MAKE_SOCK;
+	if (r->allow & LANDLOCK_ALLOW_LIST)
+		a |= LANDLOCK_ACCESS_FS_READ_DIR;
 	/* The kernel refuses directory rights on a file: EINVAL. */
 	if (!r->dir)
 		a &= FS_FILE_ACCESS;

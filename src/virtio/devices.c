@@ -14,6 +14,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vdpa.h>
 
 #include "internal.h"
@@ -343,4 +344,82 @@ void virtio_devices_destroy(struct virtio_devices *devs)
 		free(devs->slots[n].opt);
 	}
 	free(devs);
+}
+
+/* ---- snapshots (docs/snapshot.md) --------------------------------------------- */
+
+int virtio_devices_suspend(struct virtio_devices *devs)
+{
+	for (unsigned int n = 0; n < devs->nr_attached; n++) {
+		struct vdpa_device *vdpa = devs->slots[n].vdpa;
+		int ret;
+
+		if (!vdpa_can_suspend(vdpa)) {
+			pr_err("%s: %s cannot be suspended", devs->slots[n].opt, vdpa->name);
+			ret = -EOPNOTSUPP;
+		} else {
+			ret = vdpa_suspend(vdpa);
+		}
+		if (ret) {
+			while (n-- > 0)
+				vdpa_resume(devs->slots[n].vdpa);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void virtio_devices_resume(struct virtio_devices *devs)
+{
+	for (unsigned int n = 0; n < devs->nr_attached; n++)
+		vdpa_resume(devs->slots[n].vdpa);
+}
+
+int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w)
+{
+	int ret = 0;
+
+	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++) {
+		struct virtio_dev_slot *slot = &devs->slots[n];
+
+		ret = snap_write_section(w, SNAP_SEC_VIRTIO_DEV, n, slot->spec,
+					 strlen(slot->spec) + 1);
+		if (!ret)
+			ret = virtio_mmio_snapshot_save(slot->mmio, w, n);
+	}
+	return ret;
+}
+
+int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader *r)
+{
+	for (unsigned int n = 0;; n++) {
+		const char *spec;
+		const void *data;
+		size_t len;
+		int ret;
+
+		if (snap_read_section(r, SNAP_SEC_VIRTIO_DEV, n, &data, &len))
+			return 0;
+		spec = data;
+		if (!len || len > 4096 || spec[len - 1] || strlen(spec) != len - 1) {
+			pr_err("snapshot: virtio device %u: not a device spec", n);
+			return -EINVAL;
+		}
+		if (!strncmp(spec, "console", 7) && (spec[7] == ',' || !spec[7]))
+			devs->console_virtio = true;
+		/* Named in log lines as the equivalent option: --device SPEC. */
+		ret = vdev_add_spec(devs, "device", spec, spec);
+		if (ret)
+			return ret;
+	}
+}
+
+int virtio_devices_snapshot_restore(struct virtio_devices *devs, struct snap_reader *r,
+				    char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++)
+		ret = virtio_mmio_snapshot_restore(devs->slots[n].mmio, r, n, err, errlen);
+	return ret;
 }

@@ -35,6 +35,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iotlb.h>
 #include <kestrel/memory.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vm.h>
 
@@ -826,4 +827,155 @@ void virtio_mmio_boot_dev(const struct virtio_mmio *m, struct boot_mmio_dev *out
 struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *m)
 {
 	return m->vdpa;
+}
+
+/* ---- snapshots (docs/snapshot.md) --------------------------------------------- */
+
+/* SNAP_SEC_VIRTIO_MMIO: the registers the driver wrote, then each queue. */
+struct vmmio_snap {
+	u32 status;
+	u32 nvqs;
+	u64 drv_features;
+	u32 dev_features_sel;
+	u32 drv_features_sel;
+	u32 queue_sel;
+	u32 shm_sel;
+	u32 isr;
+	u32 pad;
+};
+
+struct vmmio_snap_vq {
+	u64 desc, driver, device;
+	u32 num;
+	u16 restart;		/* the used index: where the device starts again */
+	u8 ready;
+	u8 pad;
+};
+
+int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 instance)
+{
+	struct vmmio_snap *st;
+	struct vmmio_snap_vq *qs;
+	size_t len = sizeof(*st) + m->nvqs * sizeof(*qs);
+	int ret = 0;
+
+	st = xzalloc(len);
+	if (!st)
+		return -ENOMEM;
+	qs = (struct vmmio_snap_vq *)(st + 1);
+	pthread_mutex_lock(&m->lock);
+	*st = (struct vmmio_snap){
+		.status = vdpa_get_status(m->vdpa), .nvqs = m->nvqs,
+		.drv_features = m->drv_features, .dev_features_sel = m->dev_features_sel,
+		.drv_features_sel = m->drv_features_sel, .queue_sel = m->queue_sel,
+		.shm_sel = m->shm_sel, .isr = __atomic_load_n(&m->isr, __ATOMIC_ACQUIRE),
+	};
+	for (u32 i = 0; i < m->nvqs; i++) {
+		struct virtio_mmio_vq *vq = &m->vqs[i];
+		le16 used_idx = 0;
+
+		qs[i] = (struct vmmio_snap_vq){
+			.desc = vq->desc, .driver = vq->driver, .device = vq->device,
+			.num = vq->num, .ready = vq->ready,
+		};
+		/*
+		 * Chains the device took but has not completed are taken again
+		 * after a restore: it restarts at the used index, which the
+		 * suspended device no longer moves.
+		 */
+		if (vq->ready &&
+		    address_space_read(vm_address_space(m->vm), vq->device + 2, &used_idx, 2)) {
+			ret = -EFAULT;
+			break;
+		}
+		qs[i].restart = le16_to_cpu(used_idx);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!ret)
+		ret = snap_write_section(w, SNAP_SEC_VIRTIO_MMIO, instance, st, len);
+	free(st);
+	return ret;
+}
+
+/*
+ * Replay what the driver did, through the same register paths and their
+ * checks: a saved value the guest could not have written is refused the
+ * same way.
+ */
+int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u32 instance,
+				 char *err, size_t errlen)
+{
+	const struct vmmio_snap *st;
+	const struct vmmio_snap_vq *qs;
+	const void *data;
+	size_t len;
+	u8 status, want;
+	int ret = 0;
+
+	if (snap_read_section(r, SNAP_SEC_VIRTIO_MMIO, instance, &data, &len) ||
+	    len < sizeof(*st)) {
+		snprintf(err, errlen, "%s: no transport state in the snapshot", m->name);
+		return -EINVAL;
+	}
+	st = data;
+	qs = (const struct vmmio_snap_vq *)(st + 1);
+	if (st->nvqs != m->nvqs || len != sizeof(*st) + st->nvqs * sizeof(*qs)) {
+		snprintf(err, errlen, "%s: the snapshot's device has %u queues, this one %u",
+			 m->name, st->nvqs, m->nvqs);
+		return -EINVAL;
+	}
+	want = (u8)st->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	pthread_mutex_lock(&m->lock);
+	if (!want)
+		goto out_regs;
+	vmmio_write_status(m, want & (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER));
+	vmmio_write_reg(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	vmmio_write_reg(m, VIRTIO_MMIO_DRIVER_FEATURES, (u32)st->drv_features);
+	vmmio_write_reg(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	vmmio_write_reg(m, VIRTIO_MMIO_DRIVER_FEATURES, (u32)(st->drv_features >> 32));
+	if (want & VIRTIO_CONFIG_S_FEATURES_OK)
+		vmmio_write_status(m, want & ~VIRTIO_CONFIG_S_DRIVER_OK);
+	for (u32 i = 0; i < m->nvqs; i++) {
+		const struct vmmio_snap_vq *q = &qs[i];
+		struct vdpa_vq_state vs = { .split.avail_index = q->restart };
+
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_SEL, i);
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_NUM, q->num);
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)q->desc);
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(q->desc >> 32));
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)q->driver);
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (u32)(q->driver >> 32));
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)q->device);
+		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_USED_HIGH, (u32)(q->device >> 32));
+		if (!q->ready)
+			continue;
+		ret = vdpa_set_vq_state(m->vdpa, (u16)i, &vs);
+		if (!ret) {
+			vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_READY, 1);
+			if (!m->vqs[i].ready)
+				ret = -EINVAL;
+		}
+		if (ret) {
+			snprintf(err, errlen, "%s: queue %u of the snapshot is refused", m->name, i);
+			goto out_unlock;
+		}
+	}
+	vmmio_write_status(m, want);
+	status = vdpa_get_status(m->vdpa);
+	if ((status & ~VIRTIO_CONFIG_S_NEEDS_RESET) != want) {
+		snprintf(err, errlen, "%s: the device took status 0x%02x, not the saved 0x%02x",
+			 m->name, status, want);
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+out_regs:
+	m->dev_features_sel = st->dev_features_sel;
+	m->drv_features_sel = st->drv_features_sel;
+	m->queue_sel = st->queue_sel;
+	m->shm_sel = st->shm_sel;
+	__atomic_store_n(&m->isr, st->isr & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG),
+			 __ATOMIC_RELEASE);
+out_unlock:
+	pthread_mutex_unlock(&m->lock);
+	return ret;
 }

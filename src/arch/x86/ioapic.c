@@ -32,6 +32,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -40,6 +41,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/x86/layout.h>
 
 #include "x86.h"
@@ -318,6 +320,51 @@ int x86_ioapic_create(struct vm *vm, u32 id, struct x86_ioapic **out)
 err_destroy:
 	x86_ioapic_destroy(io);
 	return ret;
+}
+
+/* SNAP_SEC_IOAPIC: the guest-visible registers and the line levels. */
+struct ioapic_snap {
+	u32 select;
+	u32 id;
+	u32 lines;
+	u32 pad;
+	u64 rte[X86_IOAPIC_PINS];
+};
+
+int x86_ioapic_snapshot_save(struct x86_ioapic *io, struct snap_writer *w)
+{
+	struct ioapic_snap st = { 0 };
+
+	pthread_mutex_lock(&io->lock);
+	st.select = io->select;
+	st.id = io->id;
+	st.lines = io->lines;
+	memcpy(st.rte, io->rte, sizeof(st.rte));
+	pthread_mutex_unlock(&io->lock);
+	return snap_write_section(w, SNAP_SEC_IOAPIC, 0, &st, sizeof(st));
+}
+
+int x86_ioapic_snapshot_restore(struct x86_ioapic *io, struct snap_reader *r, char *err,
+				size_t errlen)
+{
+	const struct ioapic_snap *st;
+	const void *data;
+	size_t len;
+
+	if (snap_read_section(r, SNAP_SEC_IOAPIC, 0, &data, &len) || len != sizeof(*st)) {
+		snprintf(err, errlen, "state file: the IOAPIC section is missing or malformed");
+		return -EINVAL;
+	}
+	st = data;
+	pthread_mutex_lock(&io->lock);
+	/* Any value is one the guest could have written; ours are bounded. */
+	io->select = st->select & 0xff;
+	io->id = st->id & 0xf;
+	io->lines = st->lines & ((1u << X86_IOAPIC_PINS) - 1);
+	memcpy(io->rte, st->rte, sizeof(io->rte));
+	ioapic_update_routes(io);
+	pthread_mutex_unlock(&io->lock);
+	return 0;
 }
 
 void x86_ioapic_destroy(struct x86_ioapic *io)

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
@@ -71,6 +73,16 @@ struct machine {
 	pthread_t sigthread;
 	bool sigthread_started;
 	atomic_bool sigthread_stop;
+	const char *snapshot_dir;
+	const struct snap_key *snapshot_key;
+	char *diff_base;
+	u8 diff_base_id[16];
+	bool testdev_on;
+	struct machine_config_saved {
+		u64 ram_size;
+		unsigned int nr_cpus, irqchip;
+		bool pit;
+	} saved;
 };
 
 int machine_devices_create(struct virtio_devices **out)
@@ -110,6 +122,7 @@ static void machine_stop_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGPWR);
+	sigaddset(set, SIGUSR1);
 }
 
 /*
@@ -129,6 +142,15 @@ static void *machine_signal_thread(void *arg)
 			continue;
 		if (atomic_load(&m->sigthread_stop))
 			return NULL;
+		if (sig == SIGUSR1) {
+			if (!m->snapshot_dir) {
+				pr_info("caught SIGUSR1 without a snapshot directory: ignored");
+				continue;
+			}
+			pr_info("caught SIGUSR1, writing a snapshot to '%s'", m->snapshot_dir);
+			machine_snapshot(m, m->snapshot_dir, m->snapshot_key);
+			continue;
+		}
 		if (sig == SIGPWR) {
 			pr_info("caught SIGPWR, pressing the guest's power button");
 			acpi_pm_power_button(m->acpi_pm);
@@ -156,6 +178,7 @@ static int machine_create_vm(struct machine *m, const struct machine_config *cfg
 		.pit = cfg->pit,
 		.protected = cfg->protected,
 		.vcpu_thread_name = cfg->vcpu_thread_name,
+		.dirty_log = cfg->snapshot_diff,
 	};
 	int ret;
 
@@ -265,6 +288,195 @@ static int machine_create_platform(struct machine *m, const struct machine_confi
 	return ret;
 }
 
+/* ---- snapshots (docs/snapshot.md) ------------------------------------------- */
+
+int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *cfg)
+{
+	const struct snap_machine *sm;
+	const void *data;
+	size_t len;
+
+	if (snap_read_section(r, SNAP_SEC_MACHINE, 0, &data, &len) || len != sizeof(*sm)) {
+		pr_err("snapshot: the machine section is missing or malformed");
+		return -EINVAL;
+	}
+	sm = data;
+	if (sm->ram_size < (1ULL << 20) || sm->ram_size > (1ULL << 40) ||
+	    !IS_ALIGNED(sm->ram_size, 4096) || !sm->nr_cpus || sm->nr_cpus > VM_MAX_VCPUS ||
+	    sm->irqchip > VM_IRQCHIP_KERNEL || sm->pit > 1 || sm->testdev > 1 ||
+	    (sm->pit && sm->irqchip != VM_IRQCHIP_KERNEL)) {
+		pr_err("snapshot: the machine section describes a machine kestrel cannot build");
+		return -EINVAL;
+	}
+	if (!snap_read_section(r, SNAP_SEC_VIRTIO_DEV, 0, &data, &len)) {
+		if (!cfg->devs) {
+			pr_err("snapshot: it has virtio devices, the machine has no device list");
+			return -EINVAL;
+		}
+		if (virtio_devices_from_snapshot(cfg->devs, r))
+			return -EINVAL;
+	}
+	cfg->ram_size = sm->ram_size;
+	cfg->nr_cpus = sm->nr_cpus;
+	cfg->irqchip = sm->irqchip;
+	cfg->pit = sm->pit;
+	cfg->testdev = sm->testdev;
+	return 0;
+}
+
+/* The platform devices snapshots cover; the others restart at power-on. */
+static int machine_save_devices(struct machine *m, struct snap_writer *w)
+{
+	int ret = serial_snapshot_save(m->serial, w);
+
+	if (!ret)
+		ret = pong_snapshot_save(m->pong, w);
+	if (!ret)
+		ret = i8042_snapshot_save(m->i8042, w);
+	return ret;
+}
+
+/* x86 RAM: below the 32-bit hole and from 4 GiB (vm_arch_create()). */
+#define X86_MAX_RAM_REGIONS	2
+
+/* The pages written since the restore: a diff against the base. */
+static int machine_diff_setup(struct machine *m, struct snap_writer *w, u64 **dirty)
+{
+	struct address_space *as = vm_address_space(m->vm);
+	unsigned int n = address_space_nr_regions(as);
+	int ret = 0;
+
+	if (n > X86_MAX_RAM_REGIONS)
+		return -EINVAL;
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		u64 pages = address_space_region(as, i)->size / 4096;
+
+		dirty[i] = xzalloc((pages + 63) / 64 * 8);
+		ret = dirty[i] ? vm_dirty_log_get(m->vm, i, dirty[i]) : -ENOMEM;
+	}
+	if (!ret)
+		ret = snap_writer_set_diff(w, m->diff_base, m->diff_base_id,
+					   (const u64 *const *)dirty);
+	return ret;
+}
+
+/*
+ * Every section of a paused machine, then both files: into @dir
+ * (memory-<id>, crash-safe) or @state_path and @mem_path.
+ */
+static int machine_snapshot_write(struct machine *m, const char *dir, const char *state_path,
+				  const char *mem_path, const struct snap_key *key,
+				  bool resume_devices, char *err, size_t errlen)
+{
+	struct snap_machine sm = {
+		.ram_size = m->saved.ram_size, .nr_cpus = vm_nr_vcpus(m->vm),
+		.irqchip = m->saved.irqchip, .pit = m->saved.pit, .testdev = m->testdev_on,
+	};
+	u64 *dirty[X86_MAX_RAM_REGIONS] = { 0 };
+	struct snap_writer *w = NULL;
+	int ret;
+
+	err[0] = '\0';
+	/* Quiesced: no ring or buffer is touched until they resume. */
+	if (m->nr_virtio) {
+		ret = virtio_devices_suspend(m->devs);
+		if (ret) {
+			snprintf(err, errlen, "a virtio device cannot be suspended");
+			return ret;
+		}
+	}
+	ret = snap_writer_create(&w);
+	if (!ret && m->diff_base)
+		ret = machine_diff_setup(m, w, dirty);
+	if (!ret)
+		ret = snap_write_section(w, SNAP_SEC_MACHINE, 0, &sm, sizeof(sm));
+	if (!ret)
+		ret = vm_snapshot_save(m->vm, w);
+	if (!ret)
+		ret = machine_save_devices(m, w);
+	if (!ret && m->nr_virtio)
+		ret = virtio_devices_snapshot_save(m->devs, w);
+	if (!ret && dir)
+		ret = snap_writer_commit(w, dir, key, vm_address_space(m->vm), err, errlen);
+	else if (!ret)
+		ret = snap_writer_commit_files(w, state_path, mem_path, key,
+					       vm_address_space(m->vm), err, errlen);
+	snap_writer_destroy(w);
+	for (unsigned int i = 0; i < X86_MAX_RAM_REGIONS; i++)
+		free(dirty[i]);
+	/* A VM that stops after its snapshot keeps its devices still. */
+	if (m->nr_virtio && (ret || resume_devices))
+		virtio_devices_resume(m->devs);
+	if (ret && !err[0])
+		snprintf(err, errlen, "%s", strerror(-ret));
+	return ret;
+}
+
+int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,
+			   const struct snap_key *key, char *err, size_t errlen)
+{
+	return machine_snapshot_write(m, NULL, state_path, mem_path, key, true, err, errlen);
+}
+
+int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key)
+{
+	char err[512];
+	int ret;
+
+	ret = vm_pause(m->vm);
+	if (ret)
+		return ret;	/* stopping anyway */
+	ret = machine_snapshot_write(m, dir, NULL, NULL, key, false, err, sizeof(err));
+	if (ret) {
+		pr_err("snapshot: not written: %s", err);
+		vm_resume(m->vm);
+		return ret;
+	}
+	pr_info("snapshot written to '%s'%s", dir, key ? " (encrypted)" : "");
+	vm_request_stop(m->vm, VM_STOP_SNAPSHOT, 0);
+	vm_resume(m->vm);
+	return 0;
+}
+
+/* Diffs of this machine apply to the full plain snapshot it came from. */
+static int machine_diff_base(struct machine *m, const struct machine_config *cfg)
+{
+	if (!cfg->restore || !snap_reader_id(cfg->restore, m->diff_base_id) ||
+	    cfg->snapshot_key || m->nr_virtio) {
+		pr_err("--snapshot-diff: needs a restore from a full plain snapshot, no key and no virtio device (devices' writes to guest memory are not logged)");
+		return -EINVAL;
+	}
+	m->diff_base = strdup(snap_reader_memory_path(cfg->restore));
+	return m->diff_base ? 0 : -ENOMEM;
+}
+
+static int machine_restore(struct machine *m, struct snap_reader *r)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = vm_snapshot_restore(m->vm, r, err, sizeof(err));
+	if (!ret && serial_snapshot_restore(m->serial, r)) {
+		snprintf(err, sizeof(err), "the serial section is missing or impossible");
+		ret = -EINVAL;
+	}
+	if (!ret && pong_snapshot_restore(m->pong, r)) {
+		snprintf(err, sizeof(err), "the PONG section is missing or impossible");
+		ret = -EINVAL;
+	}
+	if (!ret && i8042_snapshot_restore(m->i8042, r)) {
+		snprintf(err, sizeof(err), "the i8042 section is missing or impossible");
+		ret = -EINVAL;
+	}
+	if (!ret && m->nr_virtio)
+		ret = virtio_devices_snapshot_restore(m->devs, r, err, sizeof(err));
+	if (ret) {
+		pr_err("snapshot: cannot restore: %s", err[0] ? err : strerror(-ret));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * The order matters: devices before the loader (their windows and GSIs go
  * into the DSDT or the command line), the loader before vCPU 0 (it starts
@@ -296,9 +508,11 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	ret = machine_attach_virtio(m);
 	if (ret)
 		goto err_destroy;
-	ret = machine_load_guest(m, cfg);
-	if (ret)
-		goto err_destroy;
+	if (!cfg->restore) {
+		ret = machine_load_guest(m, cfg);
+		if (ret)
+			goto err_destroy;
+	}
 	ret = machine_create_platform(m, cfg);
 	if (ret)
 		goto err_destroy;
@@ -308,6 +522,23 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 			pr_err("cannot create vCPU %u: %s", i, strerror(-ret));
 			goto err_destroy;
 		}
+	}
+	m->snapshot_dir = cfg->snapshot_dir;
+	m->snapshot_key = cfg->snapshot_key;
+	m->testdev_on = cfg->testdev;
+	m->saved = (struct machine_config_saved){
+		.ram_size = cfg->ram_size, .nr_cpus = cfg->nr_cpus,
+		.irqchip = cfg->irqchip, .pit = cfg->pit,
+	};
+	if (cfg->restore) {
+		ret = machine_restore(m, cfg->restore);
+		if (ret)
+			goto err_destroy;
+	}
+	if (cfg->snapshot_diff) {
+		ret = machine_diff_base(m, cfg);
+		if (ret)
+			goto err_destroy;
 	}
 	if (cfg->stop_on_signals) {
 		ret = xpthread_create(&m->sigthread, NULL, machine_signal_thread, m);
@@ -374,6 +605,7 @@ void machine_destroy(struct machine *m)
 	if (m->devs)
 		virtio_devices_detach(m->devs);
 	vm_destroy(m->vm);
+	free(m->diff_base);
 	free(m);
 }
 

@@ -90,6 +90,7 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 			ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 			if (ret < 0)
 				return ret;
+			vm->arch.has_pit = true;
 		}
 	}
 	/* Emulation failures exit to us with the instruction bytes (optional). */

@@ -15,6 +15,11 @@ int x86_ioapic_create(struct vm *vm, u32 id, struct x86_ioapic **out);
 void x86_ioapic_destroy(struct x86_ioapic *io);
 int x86_ioapic_set_line(struct x86_ioapic *io, u32 pin, bool level);
 void x86_ioapic_eoi(struct x86_ioapic *io, u8 vector);
+struct snap_writer;
+struct snap_reader;
+int x86_ioapic_snapshot_save(struct x86_ioapic *io, struct snap_writer *w);
+int x86_ioapic_snapshot_restore(struct x86_ioapic *io, struct snap_reader *r, char *err,
+				size_t errlen);
 
 /* msr.c */
 int x86_msrs_template_create(struct vm *vm);

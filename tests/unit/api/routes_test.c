@@ -190,7 +190,6 @@ static void test_hostile(void)
 		{ "PATCH", "/mmds", "MMDS" }, { "PUT", "/mmds/config", "MMDS" },
 		{ "PUT", "/balloon", "balloon" }, { "GET", "/balloon/statistics", "balloon" },
 		{ "PATCH", "/balloon/hinting/start", "balloon" },
-		{ "PUT", "/snapshot/create", "snapshot" }, { "PUT", "/snapshot/load", "snapshot" },
 		{ "PUT", "/cpu-config", "cpu-config" }, { "PUT", "/pmem/p0", "pmem" },
 		{ "PUT", "/hotplug/memory", "hot-plug" }, { "PUT", "/serial", "serial" },
 	};
@@ -400,6 +399,42 @@ static void test_config_file(void)
 	api_destroy(api);
 }
 
+/* The snapshot bodies are checked before any VMM is asked (docs/api.md). */
+static void test_snapshot(void)
+{
+	static const struct {
+		const char *path, *body, *names;
+	} bad[] = {
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\"}", "one of mem_file_path" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+		  "\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\"}}",
+		  "one of mem_file_path" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
+		  "{\"backend_type\": \"Uffd\", \"backend_path\": \"/u\"}}", "Uffd" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+		  "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"t\"}]}",
+		  "network_overrides" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+		  "\"enable_diff_snapshots\": true}", "diff snapshots" },
+		{ "/snapshot/load", "{\"mem_file_path\": \"/m\"}", "snapshot_path" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+		  "\"bogus\": 1}", "bogus" },
+		{ "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+		  "before starting" },
+	};
+	struct api *api;
+	char b[1024];
+
+	api_create(NULL, "vm5", &api);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		int code = req(api, API_PUT, bad[i].path, bad[i].body, b, sizeof(b));
+
+		report(code == 400 && fault_names(b, bad[i].names), "PUT %s %s: 400 naming '%s': %s",
+		       bad[i].path, bad[i].body, bad[i].names, b);
+	}
+	api_destroy(api);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir) || make_file(disk, sizeof(disk), dir, "disk.img", 1 << 20) ||
@@ -411,6 +446,7 @@ int main(void)
 	snprintf(log_path, sizeof(log_path), "%s/log", dir);
 	test_lifecycle();
 	test_hostile();
+	test_snapshot();
 	test_metrics_and_logger();
 	test_config_file();
 	unlink(disk);

@@ -33,6 +33,7 @@ struct x86_ioapic;
  * @has_entry: a guest was loaded
  * @ioapic: the userspace IOAPIC (split irqchip), or NULL with the in-kernel
  *	    irqchip
+ * @has_pit: an in-kernel PIT was created (snapshots save it)
  */
 struct vm_arch {
 	struct kvm_cpuid2 *cpuid;
@@ -41,6 +42,7 @@ struct vm_arch {
 	struct x86_boot_entry entry;
 	bool has_entry;
 	struct x86_ioapic *ioapic;
+	bool has_pit;
 };
 
 /**
