@@ -81,6 +81,29 @@ UTIL_OBJS += src/util/log.o
 UTIL_OBJS += src/util/fault.o
 UTIL_OBJS += src/util/parse.o
 
+# ---- sandbox (seccomp filters per thread, docs/sandbox.md) ------------------
+# The allow-lists are compiled to BPF at build time by seccomp-gen (with
+# libseccomp, libseccomp-dev in scripts/setup.sh's build group) into
+# $(B)/gen/seccomp-filters.inc, which seccomp.c includes: kestrel itself
+# links no libseccomp and installs a filter with one syscall.
+UTIL_OBJS += src/sandbox/seccomp.o
+SECCOMP_GEN := $(B)/tools/seccomp-gen
+SECCOMP_INC := $(B)/gen/seccomp-filters.inc
+CPPFLAGS += -I$(B)/gen
+$(SECCOMP_GEN): src/sandbox/seccomp-gen.c include/kestrel/sandbox.h | setup
+	$(E) "  HOSTCC  $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lseccomp
+$(SECCOMP_INC): $(SECCOMP_GEN)
+	$(E) "  GEN     $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(SECCOMP_GEN) > $@.tmp && mv $@.tmp $@
+$(B)/src/sandbox/seccomp.o: $(SECCOMP_INC)
+# The test build's kestrel (build/tests/kestrel-hooks) takes KESTREL_SECCOMP_HOOK.
+$(B)/src/sandbox/seccomp-hooks.o: src/sandbox/seccomp.c $(SECCOMP_INC) | setup
+	$(E) "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -DKESTREL_TEST_HOOKS -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
 # ---- iotlb ----------------------------------------------------------------
 IOTLB_OBJS += src/iotlb/iotlb.o
 
@@ -318,6 +341,7 @@ UNIT_TESTS += core/fault_lsan_test
 $(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lsan/src/sandbox/seccomp.o: $(SECCOMP_INC)
 $(B)/lsan/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
@@ -365,7 +389,7 @@ UNIT_BINS := $(addprefix $(B)/tests/unit/,$(UNIT_TESTS))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 FUZZ_BINS := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
-all: $(KESTREL_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
+all: $(KESTREL_BIN) $(KESTREL_HOOKS_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 
 $(B)/%.o: %.c | setup
 	$(E) "  CC      $@"
@@ -373,6 +397,13 @@ $(B)/%.o: %.c | setup
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 $(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
+	$(E) "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# kestrel with the sandbox's test hook (src/sandbox/seccomp.c): never installed.
+KESTREL_HOOKS_BIN := $(if $(KESTREL_MAIN),$(B)/tests/kestrel-hooks)
+$(B)/tests/kestrel-hooks: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS)) \
+		src/sandbox/seccomp-hooks.o src/main.o)
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -384,10 +415,10 @@ $(B)/bench/%: $(B)/bench/%.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -I$(B)/gen -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-$(B)/fuzz/%: FORCE | setup
+$(B)/fuzz/%: FORCE $(SECCOMP_INC) | setup
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)

@@ -29,6 +29,7 @@
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
@@ -109,6 +110,7 @@ enum {
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
+	OPT_SECCOMP,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -121,6 +123,7 @@ enum {
 	{ "rng", no_argument, OPT_RNG, "--rng" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
+#define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
 
 /**
  * struct cli - getopt_long() over one subcommand's arguments
@@ -233,6 +236,24 @@ static int cli_irqchip(const struct cli *c, int val, unsigned int *irqchip)
 	return 0;
 }
 
+/* --seccomp off|log|kill into @mode. Return: 0, or the usage status */
+static int cli_seccomp(const struct cli *c, int val, enum seccomp_mode *mode)
+{
+	if (seccomp_parse_mode(optarg, mode))
+		return cli_bad_value(c, val, "is not a seccomp mode");
+	return 0;
+}
+
+/* The mode for the whole process, before any thread exists. */
+static int cli_seccomp_apply(enum seccomp_mode mode)
+{
+	int ret = seccomp_set_mode(mode);
+
+	if (ret)
+		pr_err("--seccomp: cannot set up the filters: %s", strerror(-ret));
+	return ret ? VM_EXIT_HOST_ERROR : 0;
+}
+
 /* One operand too many: the first of them. */
 static int cli_extra_operand(const struct cli *c, int first)
 {
@@ -314,6 +335,7 @@ static void file_map_close(struct file_map *f)
 /**
  * struct run_opts - "kestrel run" options and the files they name
  * @cfg: the machine to build; its images point into the maps below
+ * @seccomp: --seccomp (default kill)
  * @kernel: --kernel FILE, or NULL for the built-in guest
  * @initrd: --initrd FILE, or NULL
  * @modules: --module FILE[,STR] as given
@@ -326,6 +348,7 @@ static void file_map_close(struct file_map *f)
  */
 struct run_opts {
 	struct machine_config cfg;
+	enum seccomp_mode seccomp;
 	const char *kernel;
 	const char *initrd;
 	const char *modules[MAX_MODULES];
@@ -341,7 +364,7 @@ static const char run_usage[] =
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
-"                   [--irqchip split|kernel] [--pit]\n"
+"                   [--irqchip split|kernel] [--pit] [--seccomp off|log|kill]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -361,6 +384,10 @@ static const char run_usage[] =
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"
 "  --pit                an in-kernel 8254 PIT (needs --irqchip kernel)\n"
+"  --seccomp off|log|kill  each thread's syscall filter (docs/sandbox.md):\n"
+"                       kill (default) kills the process on a syscall off\n"
+"                       the thread's list, log lets it run and the kernel\n"
+"                       logs it, off installs none\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
@@ -377,6 +404,7 @@ static const struct cli_opt run_options[] = {
 	{ "module", required_argument, OPT_MODULE, "--module FILE[,STR]" },
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
+	CLI_SECCOMP_OPT,
 	CLI_DEVICE_OPTS,
 	CLI_HELP_OPT,
 	{ NULL },
@@ -392,6 +420,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	cli_init(&c, run_usage, run_options, argc, argv);
 	cfg->nr_cpus = 1;
 	cfg->ram_size = DEFAULT_RAM;
+	o->seccomp = SECCOMP_MODE_KILL;
 	while ((ch = cli_next(&c)) > 0) {
 		switch (ch) {
 		case OPT_KERNEL:
@@ -430,6 +459,11 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_PIT:
 			cfg->pit = true;
+			break;
+		case OPT_SECCOMP:
+			ret = cli_seccomp(&c, ch, &o->seccomp);
+			if (ret)
+				return ret;
 			break;
 		case OPT_DEVICE:
 			/* A platform device, not a virtio one. */
@@ -525,6 +559,8 @@ static int cmd_run(int argc, char **argv)
 	if (status != CLI_GO)
 		goto out_release;
 	status = run_read_files(&o);
+	if (!status)
+		status = cli_seccomp_apply(o.seccomp);
 	if (status)
 		goto out_release;
 
@@ -537,6 +573,12 @@ static int cmd_run(int argc, char **argv)
 		status = exit_status_of(ret);
 		goto out_release;
 	}
+	/*
+	 * Every thread of the set-up exists and has its own filter; the
+	 * vCPU threads, and any thread started later, are created by this
+	 * one under its filter, a superset of theirs (docs/sandbox.md).
+	 */
+	seccomp_thread_enter(SECCOMP_THREAD_VMM);
 	status = machine_run(m);
 	machine_destroy(m);
 out_release:
@@ -623,6 +665,7 @@ out_destroy_devs:
 static const char vhost_user_usage[] =
 "usage: kestrel vhost-user --socket PATH --device TYPE[,attr=value...]\n"
 "                          [--iommu] [--mem-slots N] [--once] [-v]\n"
+"                          [--seccomp off|log|kill]\n"
 "\n"
 "  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
 "  -d, --device TYPE[,attr=value...]  the vDPA device to serve, TYPE one of:\n"
@@ -638,6 +681,8 @@ static const char vhost_user_usage[] =
 "  --mem-slots N        memory regions a front-end may add (default: the most)\n"
 "  --once               exit once the first front-end has disconnected\n"
 "  -v, --verbose        debug logging\n"
+"  --seccomp off|log|kill  the threads' syscall filters (default kill;\n"
+"                       see kestrel run --help)\n"
 "\n"
 "Serves front-ends one at a time until SIGINT/SIGTERM.\n"
 "exit status: 0 stopped by a signal (or --once), 2 bad arguments, 4 host error\n";
@@ -649,6 +694,7 @@ static const struct cli_opt vhost_user_options[] = {
 	{ "mem-slots", required_argument, OPT_MEM_SLOTS, "--mem-slots N" },
 	{ "once", no_argument, OPT_ONCE, "--once" },
 	{ "verbose", no_argument, 'v', "--verbose" },
+	CLI_SECCOMP_OPT,
 	CLI_HELP_OPT,
 	{ NULL },
 };
@@ -656,9 +702,10 @@ static const struct cli_opt vhost_user_options[] = {
 static int cmd_vhost_user(int argc, char **argv)
 {
 	struct vhost_user_server_opts opts = { 0 };
+	enum seccomp_mode seccomp = SECCOMP_MODE_KILL;
 	const char *sock = NULL, *spec = NULL;
 	struct cli c;
-	int ch;
+	int ch, ret;
 
 	cli_init(&c, vhost_user_usage, vhost_user_options, argc, argv);
 	while ((ch = cli_next(&c)) > 0) {
@@ -684,6 +731,11 @@ static int cmd_vhost_user(int argc, char **argv)
 		case 'v':
 			log_level_set(LOG_DEBUG);
 			break;
+		case OPT_SECCOMP:
+			ret = cli_seccomp(&c, ch, &seccomp);
+			if (ret)
+				return ret;
+			break;
 		}
 	}
 	if (ch)
@@ -692,7 +744,42 @@ static int cmd_vhost_user(int argc, char **argv)
 		return cli_extra_operand(&c, optind);
 	if (!sock || !spec)
 		return usage_error("--socket and --device are required (expected kestrel vhost-user --socket PATH --device TYPE[,attr=value...])");
+	ret = cli_seccomp_apply(seccomp);
+	if (ret)
+		return ret;
 	return exit_status_of(vhost_user_serve(sock, spec, &opts));
+}
+
+/* ---- kestrel seccomp-dump ------------------------------------------------------ */
+
+static const char seccomp_dump_usage[] =
+"usage: kestrel seccomp-dump [KIND]\n"
+"\n"
+"Prints each thread kind's seccomp allow-list (docs/sandbox.md): its name,\n"
+"how many syscalls it allows, the size of its BPF program and the\n"
+"syscalls, one kind a line; with KIND, that kind only.\n";
+
+static const struct cli_opt seccomp_dump_options[] = {
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
+static int cmd_seccomp_dump(int argc, char **argv)
+{
+	struct cli c;
+	int ch;
+
+	cli_init(&c, seccomp_dump_usage, seccomp_dump_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0)
+		;
+	if (ch)
+		return c.status;
+	if (optind + 1 < argc)
+		return cli_extra_operand(&c, optind + 1);
+	if (seccomp_dump(optind < argc ? argv[optind] : NULL))
+		return usage_error("'%s' is not a thread kind (see kestrel seccomp-dump)",
+				   argv[optind]);
+	return VM_EXIT_OK;
 }
 
 /* ---- dispatch --------------------------------------------------------------- */
@@ -706,6 +793,7 @@ static const char main_usage[] =
 "  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
+"  seccomp-dump  print each thread's syscall allow-list (docs/sandbox.md)\n"
 "\n"
 "  kestrel --help | --version\n"
 "\n"
@@ -721,7 +809,10 @@ static const char main_usage[] =
 "  --show-log-origin    file:line in each log line\n"
 "  --metrics-path PATH  metrics file or named pipe (one JSON object a line)\n"
 "  --boot-timer         accepted (kestrel's boot timer is always there)\n"
-"  --seccomp-level, --seccomp-filter, --no-seccomp, --metadata, --start-time-us,\n"
+"  --seccomp off|log|kill  the threads' syscall filters (default kill)\n"
+"  --no-seccomp         no filters (--seccomp off); --seccomp-level 0 is the same,\n"
+"                       1 and 2 are kill\n"
+"  --seccomp-filter, --metadata, --start-time-us,\n"
 "  --start-time-cpu-us, --parent-cpu-time-us, --http-api-max-payload-size,\n"
 "  --mmds-size-limit    accepted and ignored, with a log line\n";
 
@@ -738,6 +829,7 @@ static const struct cmd {
 	{ "run", cmd_run },
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
+	{ "seccomp-dump", cmd_seccomp_dump },
 };
 
 /*
@@ -802,6 +894,6 @@ int main(int argc, char **argv)
 		}
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
-	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump, seccomp-dump; see kestrel --help)",
 			   argv[1]);
 }

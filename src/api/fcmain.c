@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/sandbox.h>
 #include <kestrel/version.h>
 #include <kestrel/vm.h>
 
@@ -38,6 +39,9 @@ struct fc_opts {
 	const char *level;
 	const char *log_path;
 	const char *metrics_path;
+	const char *seccomp;
+	const char *seccomp_level;
+	bool no_seccomp;
 	bool no_api;
 	bool boot_timer;
 	bool show_level;
@@ -73,13 +77,15 @@ static const struct fc_flag flags[] = {
 	VAL("--level", level),
 	VAL("--log-path", log_path),
 	VAL("--metrics-path", metrics_path),
+	VAL("--seccomp", seccomp),
+	VAL("--seccomp-level", seccomp_level),
+	SET("--no-seccomp", no_seccomp),
 	SET("--no-api", no_api),
 	SET("--boot-timer", boot_timer),
 	SET("--show-level", show_level),
 	SET("--show-log-origin", show_log_origin),
-	IGNORED("--seccomp-level", true, "kestrel installs no seccomp filter yet"),
-	IGNORED("--seccomp-filter", true, "kestrel installs no seccomp filter yet"),
-	IGNORED("--no-seccomp", false, "kestrel installs no seccomp filter yet"),
+	IGNORED("--seccomp-filter", true,
+		"kestrel installs its own per-thread filters (docs/sandbox.md; --no-seccomp for none)"),
 	IGNORED("--metadata", true, "MMDS is not implemented by kestrel"),
 	IGNORED("--mmds-size-limit", true, "MMDS is not implemented by kestrel"),
 	IGNORED("--http-api-max-payload-size", true,
@@ -135,10 +141,42 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 		pr_err("--no-api needs --config-file (expected --no-api --config-file FILE)");
 		return -EINVAL;
 	}
+	if (o->seccomp && (o->no_seccomp || o->seccomp_level)) {
+		pr_err("--seccomp: give one of --seccomp, --seccomp-level and --no-seccomp");
+		return -EINVAL;
+	}
 	if (!instance_id_is_valid(o->id)) {
 		pr_err("--id: '%.64s' is not an instance id (expected 1 to %d characters from "
 		       "[A-Za-z0-9-])", o->id, API_INSTANCE_ID_MAX);
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The filters' mode: --seccomp off|log|kill (kestrel's), Firecracker's
+ * --no-seccomp (off) and its older --seccomp-level 0|1|2 (0 off; 1 and 2
+ * both get kestrel's argument-checking filters). Default kill.
+ */
+static int fc_seccomp_mode(const struct fc_opts *o, enum seccomp_mode *mode)
+{
+	*mode = SECCOMP_MODE_KILL;
+	if (o->no_seccomp)
+		*mode = SECCOMP_MODE_OFF;
+	if (o->seccomp && seccomp_parse_mode(o->seccomp, mode)) {
+		pr_err("--seccomp: '%.32s' is not a seccomp mode (expected --seccomp off|log|kill)",
+		       o->seccomp);
+		return -EINVAL;
+	}
+	if (o->seccomp_level) {
+		if (strlen(o->seccomp_level) != 1 || o->seccomp_level[0] < '0' ||
+		    o->seccomp_level[0] > '2') {
+			pr_err("--seccomp-level: '%.32s' is not a level (expected --seccomp-level 0|1|2)",
+			       o->seccomp_level);
+			return -EINVAL;
+		}
+		if (o->seccomp_level[0] == '0')
+			*mode = SECCOMP_MODE_OFF;
 	}
 	return 0;
 }
@@ -218,11 +256,14 @@ static int fc_signalfd(void)
 /*
  * The VMM thread: until a signal or the VM's own stop. @started says
  * whether a VM runs (the config file's); a mailbox START can start one.
+ * Once one runs, this thread's set-up is over: it takes its filter.
  * Return: the exit status.
  */
 static int fc_loop(struct api *api, struct api_mailbox *mb, struct api_vmm *vmm,
 		   int sigfd, bool started)
 {
+	if (started)
+		seccomp_thread_enter(SECCOMP_THREAD_CONTROL);
 	for (;;) {
 		struct pollfd p[3] = {
 			{ .fd = sigfd, .events = POLLIN },
@@ -243,8 +284,10 @@ static int fc_loop(struct api *api, struct api_mailbox *mb, struct api_vmm *vmm,
 		}
 		if (p[2].revents)
 			return vmm->ops->stop(vmm, false);
-		if (p[1].revents && api_mailbox_serve(mb, vmm))
+		if (p[1].revents && api_mailbox_serve(mb, vmm) && !started) {
 			started = true;
+			seccomp_thread_enter(SECCOMP_THREAD_CONTROL);
+		}
 	}
 }
 
@@ -259,8 +302,16 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 	bool started = false;
 	size_t len = 0;
 
-	if (fc_parse(argc, argv, &o))
+	enum seccomp_mode seccomp;
+
+	if (fc_parse(argc, argv, &o) || fc_seccomp_mode(&o, &seccomp))
 		return VM_EXIT_USAGE;
+	/* Before any thread exists (the API thread, the VM's). */
+	ret = seccomp_set_mode(seccomp);
+	if (ret) {
+		pr_err("--seccomp: cannot set up the filters: %s", strerror(-ret));
+		return VM_EXIT_HOST_ERROR;
+	}
 	sigfd = fc_signalfd();
 	if (sigfd < 0) {
 		pr_err("cannot take SIGINT/SIGTERM: %s", strerror(-sigfd));
@@ -276,6 +327,9 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 	pr_info("Running Firecracker v%s (kestrel %s)", API_FIRECRACKER_VERSION, KESTREL_VERSION);
 	for (unsigned int i = 0; i < o.nr_ignored; i++)
 		pr_info("%s ignored: %s", o.ignored[i]->name, o.ignored[i]->ignored);
+	pr_info("seccomp: %s", seccomp == SECCOMP_MODE_OFF ? "off, no filter installed" :
+		seccomp == SECCOMP_MODE_LOG ? "log, a filter per thread (the kernel logs what it would refuse)" :
+		"kill, a filter per thread");
 	if (o.boot_timer)
 		pr_info("--boot-timer: the boot timer device is always there in kestrel");
 	if (o.metrics_path && api_metrics_open(&api->metrics, o.metrics_path, err,

@@ -24,6 +24,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/machine.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/virtio.h>
@@ -200,6 +201,9 @@ static void *fc_vmm_run(void *arg)
 	struct fc_vmm *v = arg;
 	u64 one = 1;
 
+	/* Kata pins the threads it finds by this name. */
+	pthread_setname_np(pthread_self(), "fc_vmm");
+	seccomp_thread_enter(SECCOMP_THREAD_VMM);
 	v->status = machine_run(v->m);
 	if (write(v->stopped_fd, &one, sizeof(one)) != sizeof(one))
 		pr_err("cannot tell the VMM thread the VM stopped: %s", strerror(errno));
@@ -276,7 +280,6 @@ static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *e
 		snprintf(err, errlen, "cannot start the VM thread: %s", strerror(-ret));
 		goto err_release;
 	}
-	pthread_setname_np(v->run_thread, "fc_vmm");
 	return 0;
 
 err_release:

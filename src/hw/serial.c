@@ -29,6 +29,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vm.h>
 
 #define SERIAL_RX_FIFO		16
@@ -358,6 +359,7 @@ static void *serial_thread(void *arg)
 {
 	struct serial *s = arg;
 
+	seccomp_thread_enter(SECCOMP_THREAD_SERIAL);
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
 		struct pollfd pfd[2] = {

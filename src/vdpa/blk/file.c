@@ -269,6 +269,7 @@ static const struct blk_ops blk_file_ops = {
 	.write_zeroes	= blk_file_write_zeroes,
 	.reap		= blk_file_reap,
 	.free		= blk_file_free,
+	.seccomp	= SECCOMP_THREAD_DEV_FILE_BLK,
 };
 
 static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,

@@ -419,6 +419,7 @@ int net_create(const struct net_backend_ops *ops,
 		.update_config = net_update_config,
 		.get_vq_group = net_get_vq_group,
 		.free = net_free,
+		.seccomp = ops->seccomp,
 	};
 	struct net_dev *net;
 	int ret;

@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include <kestrel/iotlb.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vringh.h>
 
@@ -117,6 +118,8 @@ struct swdev;
  * @update_config: refresh swdev.config from device state (lock held)
  * @get_vq_group: group of queue @idx; NULL: everything in group 0
  * @free: free the device-specific part; may be NULL
+ * @seccomp: the worker's thread kind, whose filter it installs before its
+ *	first pass (0: SECCOMP_THREAD_DEV_SIM, no host resource)
  */
 struct swdev_attr {
 	u32 device_id;
@@ -131,6 +134,7 @@ struct swdev_attr {
 	void (*update_config)(struct swdev *sw);
 	u32 (*get_vq_group)(struct swdev *sw, u16 idx);
 	void (*free)(struct swdev *sw);
+	enum seccomp_thread seccomp;
 };
 
 /**
