@@ -328,6 +328,9 @@ $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
+# Every thread kind stepping off its list, in the test build of kestrel.
+UNIT_TESTS += sandbox/seccomp_test
+$(B)/tests/unit/sandbox/seccomp_test: | $(KESTREL_HOOKS_BIN)
 
 # The machine builder in-process with every injection point failed in turn.
 # fault_lsan_test is the same test built with AddressSanitizer (its own

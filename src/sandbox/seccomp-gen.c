@@ -114,6 +114,14 @@ static const struct rule kick_rules[] = {
 	END,
 };
 
+/* A driver setting up queues: the device keeps a duplicate of each kick fd. */
+static const struct rule kickfd_rules[] = {
+	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_DUPFD_CLOEXEC)),
+	ALLOW(epoll_ctl),
+	ALLOW(close),
+	END,
+};
+
 /* Interrupt lines and MSIs (userspace IOAPIC, PIC lines, device irqs). */
 static const struct rule irq_rules[] = {
 	IOCTL(KVM_IRQ_LINE),
@@ -180,12 +188,9 @@ static const struct rule vcpu_rules[] = {
 	/* dumped on a failure */
 	IOCTL(KVM_GET_REGS),
 	IOCTL(KVM_TRANSLATE),
-	/* queue doorbells (virtio-mmio) and the device's kick fds */
+	/* queue doorbells (virtio-mmio) */
 	IOCTL(KVM_IOEVENTFD),
 	IOCTL(KVM_IRQFD),
-	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_DUPFD_CLOEXEC)),
-	ALLOW(epoll_ctl),
-	ALLOW(close),
 	/* the kick handler */
 	ALLOW(rt_sigreturn),
 	END,
@@ -282,6 +287,7 @@ static const struct rule vhost_user_rules[] = {
 	ALLOW(accept4),
 	ALLOW(setsockopt),
 	ALLOW(recvmsg),
+	ALLOW(recvfrom),
 	ALLOW(sendmsg),
 	ALLOW(read),
 	ALLOW(close),
@@ -289,6 +295,9 @@ static const struct rule vhost_user_rules[] = {
 	/* the front-end's memory: shared, never executable */
 	NO_EXEC(mmap),
 	ALLOW(munmap),
+	/* SIGINT/SIGTERM stop the loop (cmd.c), the socket is removed */
+	ALLOW(rt_sigreturn),
+	ALLOW(unlink),
 	ALLOW(exit_group),
 	END,
 };
@@ -309,13 +318,13 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 	 */
 	[SECCOMP_THREAD_VMM] = { { thread_rules, malloc_rules, spawn_rules, kick_rules,
 				   irq_rules, vcpu_create_rules, teardown_rules, vmm_rules,
-				   vcpu_rules, poll_rules, timer_rules, vcpu_reset_rules,
-				   worker_rules } },
+				   vcpu_rules, kickfd_rules, poll_rules, timer_rules,
+				   vcpu_reset_rules, worker_rules } },
 	[SECCOMP_THREAD_CONTROL] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
 				       poll_rules, teardown_rules, control_rules } },
 	/* the RTC and PM timers are reprogrammed by register writes */
 	[SECCOMP_THREAD_VCPU] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
-				    timer_rules, vcpu_rules } },
+				    timer_rules, kickfd_rules, vcpu_rules } },
 	[SECCOMP_THREAD_API] = { { thread_rules, malloc_rules, api_rules } },
 	[SECCOMP_THREAD_SIGNAL] = { { thread_rules, kick_rules, irq_rules, signal_rules } },
 	[SECCOMP_THREAD_SERIAL] = { { thread_rules, irq_rules, poll_rules } },
@@ -332,7 +341,8 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 					   console_rules } },
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
 				       rng_rules } },
-	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, vhost_user_rules } },
+	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
+					  vhost_user_rules } },
 };
 
 static void die(const char *what, int err)
