@@ -573,12 +573,7 @@ static int cmd_run(int argc, char **argv)
 		status = exit_status_of(ret);
 		goto out_release;
 	}
-	/*
-	 * Every thread of the set-up exists and has its own filter; the
-	 * vCPU threads, and any thread started later, are created by this
-	 * one under its filter, a superset of theirs (docs/sandbox.md).
-	 */
-	seccomp_thread_enter(SECCOMP_THREAD_VMM);
+	/* vm_run() installs this thread's filter once the vCPUs run. */
 	status = machine_run(m);
 	machine_destroy(m);
 out_release:

@@ -24,7 +24,6 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/machine.h>
-#include <kestrel/sandbox.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/virtio.h>
@@ -203,7 +202,7 @@ static void *fc_vmm_run(void *arg)
 
 	/* Kata pins the threads it finds by this name. */
 	pthread_setname_np(pthread_self(), "fc_vmm");
-	seccomp_thread_enter(SECCOMP_THREAD_VMM);
+	/* vm_run() installs this thread's filter once the vCPUs run. */
 	v->status = machine_run(v->m);
 	if (write(v->stopped_fd, &one, sizeof(one)) != sizeof(one))
 		pr_err("cannot tell the VMM thread the VM stopped: %s", strerror(errno));

@@ -184,7 +184,6 @@ static const struct rule vmm_rules[] = {
 };
 
 static const struct rule vcpu_rules[] = {
-	IOCTL(KVM_RUN),
 	/* dumped on a failure */
 	IOCTL(KVM_GET_REGS),
 	IOCTL(KVM_TRANSLATE),
@@ -193,6 +192,8 @@ static const struct rule vcpu_rules[] = {
 	IOCTL(KVM_IRQFD),
 	/* the kick handler */
 	ALLOW(rt_sigreturn),
+	/* last: the one of every exit (see kinds[]) */
+	IOCTL(KVM_RUN),
 	END,
 };
 
@@ -323,6 +324,7 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 	[SECCOMP_THREAD_CONTROL] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
 				       poll_rules, teardown_rules, control_rules } },
 	/* the RTC and PM timers are reprogrammed by register writes */
+	/* KVM_RUN last: libseccomp tests the argument values added last first */
 	[SECCOMP_THREAD_VCPU] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
 				    timer_rules, kickfd_rules, vcpu_rules } },
 	[SECCOMP_THREAD_API] = { { thread_rules, malloc_rules, api_rules } },
@@ -396,6 +398,38 @@ static void kind_add_rules(scmp_filter_ctx ctx, const struct kind *k)
 	}
 }
 
+/*
+ * The syscalls threads make per guest exit, per request or per kick are
+ * tested first (libseccomp orders by this hint): KVM_RUN's ioctl above all.
+ */
+static const struct {
+	const char *name;
+	uint8_t prio;
+} hot[] = {
+	{ "ioctl", 255 }, { "epoll_wait", 250 }, { "futex", 240 }, { "read", 230 },
+	{ "write", 230 }, { "readv", 220 }, { "writev", 220 }, { "io_uring_enter", 220 },
+	{ "poll", 210 }, { "recvfrom", 200 }, { "recvmsg", 200 },
+};
+
+static void kind_set_priorities(scmp_filter_ctx ctx, const struct kind *k)
+{
+	const char *names[128];
+	unsigned int n = kind_syscalls(k, names, ARRAY_SIZE(names));
+
+	for (unsigned int h = 0; h < ARRAY_SIZE(hot); h++) {
+		for (unsigned int i = 0; i < n; i++) {
+			int ret;
+
+			if (strcmp(names[i], hot[h].name))
+				continue;
+			ret = seccomp_syscall_priority(ctx, seccomp_syscall_resolve_name(names[i]),
+						       hot[h].prio);
+			if (ret)
+				die(names[i], ret);
+		}
+	}
+}
+
 /* Emit the BPF of @k with @def_action as "name[]" and return its length. */
 static size_t emit_prog(const struct kind *k, uint32_t def_action, const char *name)
 {
@@ -413,6 +447,7 @@ static size_t emit_prog(const struct kind *k, uint32_t def_action, const char *n
 	if (ret)
 		die("attributes", ret);
 	kind_add_rules(ctx, k);
+	kind_set_priorities(ctx, k);
 	ret = seccomp_export_bpf(ctx, fileno(tmp));
 	if (ret)
 		die("export", ret);
