@@ -184,8 +184,9 @@ static const struct rule vmm_rules[] = {
 };
 
 static const struct rule vcpu_rules[] = {
-	/* dumped on a failure */
+	/* dumped on a failure (vcpu_arch_dump_state()) */
 	IOCTL(KVM_GET_REGS),
+	IOCTL(KVM_GET_SREGS),
 	IOCTL(KVM_TRANSLATE),
 	/* queue doorbells (virtio-mmio) */
 	IOCTL(KVM_IOEVENTFD),

@@ -137,6 +137,43 @@ static void test_kinds(void)
 	}
 }
 
+/*
+ * Each list against its Firecracker counterpart (x86_64: VMM thread 50
+ * syscalls, API thread 31, vCPU thread 27), as `kestrel seccomp-dump`
+ * counts them: every kestrel list must be smaller.
+ */
+static void test_sizes(void)
+{
+	static const struct {
+		const char *kind;
+		unsigned int firecracker;
+		const char *theirs;
+	} limits[] = {
+		{ "vmm", 50, "VMM" }, { "control", 50, "VMM" }, { "api", 31, "API" },
+		{ "vcpu", 27, "vCPU" },
+	};
+	char dump[] = "seccomp-dump";
+	char *argv[] = { kestrel, dump, NULL };
+	char out[16384], want[32];
+	int st = run_capture_wait(kestrel, argv, true, out, sizeof(out));
+
+	report(st >= 0 && WIFEXITED(st) && !WEXITSTATUS(st), "seccomp-dump runs");
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
+		const char *line;
+		unsigned int n = 0;
+
+		snprintf(want, sizeof(want), "\n%s ", limits[i].kind);
+		line = !strncmp(out, want + 1, strlen(want + 1)) ? out : strstr(out, want);
+		if (line && *line == '\n')
+			line++;
+		if (line)
+			sscanf(line + strlen(limits[i].kind), " %u syscalls", &n);
+		report(line && n && n < limits[i].firecracker,
+		       "%s: %u syscalls, Firecracker's %s thread %u", limits[i].kind, n,
+		       limits[i].theirs, limits[i].firecracker);
+	}
+}
+
 /* The same hook with the filters in log mode or off: nothing is killed. */
 static void test_modes(void)
 {
@@ -186,6 +223,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/vm.json", dir);
 	write_file(path, "{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}}");
 
+	test_sizes();
 	test_kinds();
 	test_modes();
 
