@@ -102,6 +102,7 @@ $(B)/src/sandbox/seccomp.o: $(SECCOMP_INC)
 # The test build's kestrel (build/tests/kestrel-hooks) takes KESTREL_SECCOMP_HOOK.
 $(B)/src/sandbox/seccomp-hooks.o: src/sandbox/seccomp.c $(SECCOMP_INC) | setup
 	$(E) "  CC      $@"
+	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -DKESTREL_TEST_HOOKS -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 # ---- iotlb ----------------------------------------------------------------
@@ -408,6 +409,7 @@ KESTREL_HOOKS_BIN := $(if $(KESTREL_MAIN),$(B)/tests/kestrel-hooks)
 $(B)/tests/kestrel-hooks: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS)) \
 		src/sandbox/seccomp-hooks.o src/main.o)
 	$(E) "  LINK    $@"
+	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o
