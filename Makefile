@@ -99,11 +99,10 @@ $(SECCOMP_INC): $(SECCOMP_GEN)
 	@mkdir -p $(dir $@)
 	$(Q)$(SECCOMP_GEN) > $@.tmp && mv $@.tmp $@
 $(B)/src/sandbox/seccomp.o: $(SECCOMP_INC)
-# The test build's kestrel (build/tests/kestrel-hooks) takes KESTREL_SECCOMP_HOOK.
-$(B)/src/sandbox/seccomp-hooks.o: src/sandbox/seccomp.c $(SECCOMP_INC) | setup
-	$(E) "  CC      $@"
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -DKESTREL_TEST_HOOKS -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+# The test build's kestrel ($(B)/kestrel-test) takes KESTREL_SECCOMP_HOOK.
+$(B)/test-hooks/src/sandbox/seccomp.o: $(SECCOMP_INC)
+# ---- sandbox (Landlock; include/kestrel/landlock.h, docs/landlock.md) -------
+SANDBOX_OBJS += src/sandbox/landlock.o
 
 # ---- iotlb ----------------------------------------------------------------
 IOTLB_OBJS += src/iotlb/iotlb.o
@@ -115,6 +114,7 @@ VRINGH_OBJS += src/vringh/vringh.o
 VDPA_OBJS += src/vdpa/bus.o
 VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/swdev/swdev.o
+VDPA_OBJS += src/vdpa/swdev/limiter.o
 VDPA_OBJS += src/vdpa/types.o
 VDPA_OBJS += src/vdpa/net/net.o
 VDPA_OBJS += src/vdpa/net/loop.o
@@ -161,7 +161,8 @@ VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
 # What the server links: no core, no arch (docs/design.md §3). It is
 # served by "kestrel vhost-user" (src/main.c).
-VHOST_USER_DEPS = $(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) $(VHOST_USER_OBJS)
+VHOST_USER_DEPS = $(UTIL_OBJS) $(SANDBOX_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
+	$(VHOST_USER_OBJS)
 UNIT_TESTS += vhost-user/server_test
 $(B)/tests/unit/vhost-user/server_test: $(addprefix $(B)/,$(VHOST_USER_DEPS))
 FUZZ_TARGETS += vhost_user_msg
@@ -242,8 +243,13 @@ FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.
 # The handler opens the paths requests name: the target confines open().
 FUZZ_FLAGS_api_request := -Dopen=fuzz_open
 
+# ---- jail (kestrel jail, docs/jail.md) ---------------------------------------
+JAIL_OBJS += src/jail/jail.o
+
 # ---- the kestrel binary ----------------------------------------------------
 KESTREL_OBJS += $(UTIL_OBJS)
+KESTREL_OBJS += $(SANDBOX_OBJS)
+KESTREL_OBJS += $(JAIL_OBJS)
 KESTREL_OBJS += $(IOTLB_OBJS)
 KESTREL_OBJS += $(VRINGH_OBJS)
 KESTREL_OBJS += $(VDPA_OBJS)
@@ -277,6 +283,11 @@ UNIT_TESTS += vdpa/net_test
 $(B)/tests/unit/vdpa/net_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/blk_test
 $(B)/tests/unit/vdpa/blk_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/limiter_test
+$(B)/tests/unit/vdpa/limiter_test: $(call objs,src/vdpa/swdev/limiter.o)
+UNIT_TESTS += vdpa/rate_limit_test
+$(B)/tests/unit/vdpa/rate_limit_test: $(VDPA_TEST_OBJS)
+$(B)/tests/unit/vdpa/limiter_test: $(call objs,src/vdpa/swdev/limiter.o)
 UNIT_TESTS += x86/boot_test
 $(B)/tests/unit/x86/boot_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(X86_BOOT_OBJS))
 UNIT_TESTS += x86/acpi_test
@@ -331,7 +342,10 @@ UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
 # Every thread kind stepping off its list, in the test build of kestrel.
 UNIT_TESTS += sandbox/seccomp_test
-$(B)/tests/unit/sandbox/seccomp_test: | $(KESTREL_HOOKS_BIN)
+$(B)/tests/unit/sandbox/seccomp_test: | $(KESTREL_BIN:=-test)
+# FIFOs, shrinking files, planted links, hostile vhost-user peers
+UNIT_TESTS += core/cli_hostile_test
+$(B)/tests/unit/core/cli_hostile_test: | $(KESTREL_BIN)
 
 # The machine builder in-process with every injection point failed in turn.
 # fault_lsan_test is the same test built with AddressSanitizer (its own
@@ -371,8 +385,10 @@ BENCHES += vdpa_net_bench
 $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
-# api_start execs kestrel in Firecracker mode: exec -> API socket ready.
+# api_start execs kestrel in Firecracker mode: exec -> API socket ready; it
+# re-executes itself as the floor, linked static as kestrel is.
 BENCHES += api_start
+$(B)/bench/api_start: LDFLAGS += -static
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create
@@ -393,7 +409,7 @@ UNIT_BINS := $(addprefix $(B)/tests/unit/,$(UNIT_TESTS))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 FUZZ_BINS := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
-all: $(KESTREL_BIN) $(KESTREL_HOOKS_BIN) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
+all: $(KESTREL_BIN) $(KESTREL_BIN:=-test) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 
 $(B)/%.o: %.c | setup
 	$(E) "  CC      $@"
@@ -404,13 +420,18 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# kestrel with the sandbox's test hook (src/sandbox/seccomp.c): never installed.
-KESTREL_HOOKS_BIN := $(if $(KESTREL_MAIN),$(B)/tests/kestrel-hooks)
-$(B)/tests/kestrel-hooks: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS)) \
-		src/sandbox/seccomp-hooks.o src/main.o)
+# kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
+# what tests/sandbox/ drive, and KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c),
+# what tests/unit/sandbox/seccomp_test drives; never installed. Only those
+# two files differ.
+$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS))) \
+		$(B)/test-hooks/src/main.o $(B)/test-hooks/src/sandbox/seccomp.o
 	$(E) "  LINK    $@"
-	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/test-hooks/%.o: %.c | setup
+	$(E) "  CC      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) -DKESTREL_TEST_HOOKS $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o
 	$(E) "  LINK    $@"

@@ -10,6 +10,7 @@
 #   fuzz    every $B/fuzz/*, run for FUZZ_SECONDS on an in-tree seed corpus
 #   guest   every test scripts/guest-test.sh --list names
 #   peers   every executable tests/peers/*.sh
+#   sandbox every executable tests/sandbox/*.sh (Landlock, kestrel jail)
 #   e2e     tests/e2e/check.sh, if present
 set -u
 B=${B:-build}
@@ -62,6 +63,10 @@ fi
 
 for p in $(find tests/peers -maxdepth 1 -name '*.sh' -perm -u+x 2>/dev/null | sort); do
 	run_one "peers/$(basename "$p" .sh)" env B="$B" "$p"
+done
+
+for p in $(find tests/sandbox -maxdepth 1 -name '*.sh' -perm -u+x 2>/dev/null | sort); do
+	run_one "sandbox/$(basename "$p" .sh)" env B="$B" "$p"
 done
 
 if [[ -x tests/e2e/check.sh ]]; then

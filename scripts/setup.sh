@@ -42,6 +42,8 @@ TEST_PACKAGES=(
 	qemu-system-x86 qemu-system-common qemu-utils seabios ipxe-qemu
 	# nested end-to-end harness and guest images
 	cpio kmod xz-utils zstd lz4 procps iproute2
+	# the root-drive case's ext4 image (mkfs.ext4 -d)
+	e2fsprogs
 	# make check-fresh: a new Debian 12 chroot
 	debootstrap
 )

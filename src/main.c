@@ -19,13 +19,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef KESTREL_TEST_HOOKS
+#include <arpa/inet.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#endif
 
 #include <kestrel/api.h>
 #include <kestrel/boot.h>
 #include <kestrel/compiler.h>
+#include <kestrel/jail.h>
+#include <kestrel/landlock.h>
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
@@ -45,6 +55,7 @@
 #define MAX_MODULE_SIZE		(256ULL << 20)
 #define MAX_MODULES		16
 #define MAX_CMDLINE		(64 * 1024)
+#define MAX_TEST_HOOKS		8
 
 /* ---- the CLI convention ---------------------------------------------------- */
 
@@ -52,21 +63,16 @@
 #define CLI_GO			(-1)
 /* What cli_next() returns when parsing stops: the exit status is in cli.status. */
 #define CLI_STOP		(-1)
-#define CLI_MAX_OPTS		16
+#define CLI_MAX_OPTS		24
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	/* Exactly one line: a hostile argument could hold a newline. */
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = '?';
-	pr_err("%s", buf);
+	va_start(ap, fmt);
+	log_err_vline("", fmt, ap);
+	va_end(ap);
 	return VM_EXIT_USAGE;
 }
 
@@ -111,6 +117,8 @@ enum {
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
 	OPT_SECCOMP,
+	OPT_LANDLOCK,
+	OPT_TEST_HOOK,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -124,6 +132,8 @@ enum {
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
 #define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
+#define CLI_LANDLOCK_OPT \
+	{ "landlock", required_argument, OPT_LANDLOCK, "--landlock on|off" }
 
 /**
  * struct cli - getopt_long() over one subcommand's arguments
@@ -254,6 +264,14 @@ static int cli_seccomp_apply(enum seccomp_mode mode)
 	return ret ? VM_EXIT_HOST_ERROR : 0;
 }
 
+/* --landlock on|off into @on. Return: 0, or the usage status */
+static int cli_landlock(const struct cli *c, int val, bool *on)
+{
+	if (parse_bool(optarg, on))
+		return cli_bad_value(c, val, "is neither on nor off");
+	return 0;
+}
+
 /* One operand too many: the first of them. */
 static int cli_extra_operand(const struct cli *c, int first)
 {
@@ -273,23 +291,31 @@ static int cli_device_opt(const struct cli *c, int val, struct virtio_devices *d
 /* ---- files named on the command line ----------------------------------------- */
 
 /**
- * struct file_map - a file read whole, read-only
- * @data: its bytes (mmap), or NULL
+ * struct file_buf - a file read whole into memory
+ * @data: its bytes (malloc), or NULL
  * @size: bytes
+ *
+ * Read, not mapped: a file that shrinks while a mapping of it is being
+ * copied would kill kestrel with SIGBUS. A file that changes size while
+ * read is refused.
  */
-struct file_map {
+struct file_buf {
 	void *data;
 	size_t size;
 };
 
-/* Map @path whole; on failure print the one-line error for @opt. */
-static int file_map_open(const char *opt, const char *path, u64 limit,
-			 struct file_map *f)
+/* Read @path whole; on failure print the one-line error for @opt. */
+static int file_read_whole(const char *opt, const char *path, u64 limit,
+			   struct file_buf *f)
 {
+	size_t got = 0;
 	struct stat st;
+	ssize_t n;
 	int fd, err;
+	char c;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the open; refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		goto err_errno;
 	if (fstat(fd, &st) < 0)
@@ -306,12 +332,28 @@ static int file_map_open(const char *opt, const char *path, u64 limit,
 				   (unsigned long long)(limit >> 20));
 	}
 	f->size = (size_t)st.st_size;
-	f->data = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->data == MAP_FAILED) {
-		f->data = NULL;
-		goto err_close;
+	f->data = malloc(f->size);
+	if (!f->data) {
+		close(fd);
+		pr_err("%s: '%s': out of memory for %zu bytes", opt, path, f->size);
+		return VM_EXIT_HOST_ERROR;
 	}
+	while (got < f->size) {
+		n = pread(fd, (char *)f->data + got, f->size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err_close;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	/* One byte more means it grew: also a file changing under us. */
+	n = pread(fd, &c, 1, (off_t)got);
 	close(fd);
+	if (got != f->size || n != 0)
+		return usage_error("%s: '%s' changed size while being read (expected %s FILE, left alone while kestrel starts)",
+				   opt, path, opt);
 	return 0;
 
 err_close:
@@ -323,18 +365,107 @@ err_errno:
 			   strerror(errno), opt);
 }
 
-static void file_map_close(struct file_map *f)
+static void file_buf_free(struct file_buf *f)
 {
-	if (f->data)
-		munmap(f->data, f->size);
+	free(f->data);
 	f->data = NULL;
 }
+
+/* ---- test hooks (KESTREL_TEST_HOOKS builds only) ----------------------------- */
+
+/**
+ * struct test_hooks - --test-hook ACTIONs as given (test builds only)
+ * @list: the actions
+ * @nr: entries of @list
+ */
+struct test_hooks {
+	const char *list[MAX_TEST_HOOKS];
+	unsigned int nr;
+};
+
+/* One more --test-hook (its value in optarg). Return: 0, or the usage status */
+static int cli_test_hook(const struct cli *c, int val, struct test_hooks *h)
+{
+	if (h->nr == MAX_TEST_HOOKS)
+		return cli_bad_value(c, val, "is one hook too many");
+	h->list[h->nr++] = optarg;
+	return 0;
+}
+
+#ifdef KESTREL_TEST_HOOKS
+/*
+ * --test-hook ACTION: once set-up is done (Landlock on, the machine built,
+ * no guest instruction run), do what a broken device might try and print
+ * the outcome, one "test-hook: ..." line each on stderr. Tests of the
+ * sandbox read them (tests/sandbox/). Never in the release binary.
+ */
+#define CLI_TEST_HOOK_OPT							\
+	{ "test-hook", required_argument, OPT_TEST_HOOK,			\
+	  "--test-hook open=PATH|connect=PORT|kill=PID|creds" },
+
+static void test_hook_one(const char *hook)
+{
+	const char *arg = strchr(hook, '=');
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct caps[2] = { 0 };
+	unsigned int n;
+	int fd, ret;
+
+	arg = arg ? arg + 1 : "";
+	if (!strncmp(hook, "open=", 5)) {
+		fd = open(arg, O_RDONLY | O_CLOEXEC);
+		fprintf(stderr, "test-hook: open %s: %s\n", arg, fd < 0 ? strerror(errno) : "ok");
+		if (fd >= 0)
+			close(fd);
+	} else if (!strncmp(hook, "connect=", 8) && !parse_uint(arg, &n) && n < 65536) {
+		sin.sin_port = htons((u16)n);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ret = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		fprintf(stderr, "test-hook: connect 127.0.0.1:%u: %s\n", n,
+			ret < 0 ? strerror(errno) : "ok");
+		if (fd >= 0)
+			close(fd);
+	} else if (!strncmp(hook, "kill=", 5) && !parse_uint(arg, &n)) {
+		ret = kill((pid_t)n, 0);
+		fprintf(stderr, "test-hook: kill %u: %s\n", n, ret < 0 ? strerror(errno) : "ok");
+	} else if (!strcmp(hook, "creds")) {
+		ret = (int)syscall(SYS_capget, &hdr, caps);
+		fprintf(stderr, "test-hook: creds uid=%u gid=%u groups=%d capeff=%llx nnp=%d\n",
+			getuid(), getgid(), getgroups(0, NULL),
+			ret < 0 ? ~0ULL : (unsigned long long)caps[0].effective |
+					  (unsigned long long)caps[1].effective << 32,
+			prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	} else {
+		fprintf(stderr, "test-hook: unknown hook '%s'\n", hook);
+	}
+}
+
+static void test_hooks_run(const struct test_hooks *h)
+{
+	for (unsigned int i = 0; i < h->nr; i++)
+		test_hook_one(h->list[i]);
+}
+
+/* vhost_user_server_opts.ready: the hooks once the server listens. */
+static void test_hooks_ready(void *arg)
+{
+	test_hooks_run(arg);
+}
+#else
+#define CLI_TEST_HOOK_OPT
+static void test_hooks_run(const struct test_hooks *h)
+{
+}
+#define test_hooks_ready NULL
+#endif
 
 /* ---- kestrel run ---------------------------------------------------------- */
 
 /**
  * struct run_opts - "kestrel run" options and the files they name
- * @cfg: the machine to build; its images point into the maps below
+ * @cfg: the machine to build; its images point into the buffers below
  * @seccomp: --seccomp (default kill)
  * @kernel: --kernel FILE, or NULL for the built-in guest
  * @initrd: --initrd FILE, or NULL
@@ -345,6 +476,8 @@ static void file_map_close(struct file_map *f)
  * @module_maps: each module's FILE read whole
  * @module_names: each module's FILE (a copy, for the error lines)
  * @boot_modules: what the loader gets, @cfg.modules points here
+ * @landlock: --landlock (default on): confine the process to its files
+ * @hooks: --test-hook ACTION as given (test builds only)
  */
 struct run_opts {
 	struct machine_config cfg;
@@ -353,9 +486,11 @@ struct run_opts {
 	const char *initrd;
 	const char *modules[MAX_MODULES];
 	unsigned int nr_modules;
-	struct file_map kernel_map, initrd_map, module_maps[MAX_MODULES];
+	struct file_buf kernel_map, initrd_map, module_maps[MAX_MODULES];
 	char *module_names[MAX_MODULES];
 	struct boot_module boot_modules[MAX_MODULES];
+	bool landlock;
+	struct test_hooks hooks;
 };
 
 static const char run_usage[] =
@@ -364,7 +499,8 @@ static const char run_usage[] =
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
-"                   [--irqchip split|kernel] [--pit] [--seccomp off|log|kill]\n"
+"                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
+"                   [--seccomp off|log|kill]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -376,8 +512,10 @@ static const char run_usage[] =
 "  --net sim[,mac=M]    virtio-net on the loopback simulator\n"
 "  --net tap=IFNAME[,mac=M]  virtio-net over a TAP interface\n"
 "  --disk PATH[,ro]     virtio-blk over a file or block device\n"
+"                       (a ',' in PATH or any value is written ',,')\n"
 "  --device vdpa,type=TYPE[,attr=value]...  any vDPA device type\n"
-"                       (net, blk, tap, file-blk, console, rng)\n"
+"                       (net, blk, tap, file-blk, console, rng); rate limits:\n"
+"                       bw_size=,ops_size=,..._refill_ms= (net, tap: rx_/tx_)\n"
 "  --console serial|virtio  guest console on stdin/stdout (default serial)\n"
 "  --rng                virtio-rng fed by getrandom()\n"
 "  --device testdev     QEMU's pc-testdev (docs/testdev.md)\n"
@@ -388,6 +526,8 @@ static const char run_usage[] =
 "                       kill (default) kills the process on a syscall off\n"
 "                       the thread's list, log lets it run and the kernel\n"
 "                       logs it, off installs none\n"
+"  --landlock on|off    confine the process with Landlock to /dev/kvm and the\n"
+"                       files its devices open (default on, docs/landlock.md)\n"
 "  (each virtio device takes the next virtio-mmio slot, in order)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
@@ -405,7 +545,9 @@ static const struct cli_opt run_options[] = {
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
 	CLI_SECCOMP_OPT,
+	CLI_LANDLOCK_OPT,
 	CLI_DEVICE_OPTS,
+	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
 	{ NULL },
 };
@@ -421,6 +563,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	cfg->nr_cpus = 1;
 	cfg->ram_size = DEFAULT_RAM;
 	o->seccomp = SECCOMP_MODE_KILL;
+	o->landlock = true;
 	while ((ch = cli_next(&c)) > 0) {
 		switch (ch) {
 		case OPT_KERNEL:
@@ -465,6 +608,16 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (ret)
 				return ret;
 			break;
+		case OPT_LANDLOCK:
+			ret = cli_landlock(&c, ch, &o->landlock);
+			if (ret)
+				return ret;
+			break;
+		case OPT_TEST_HOOK:
+			ret = cli_test_hook(&c, ch, &o->hooks);
+			if (ret)
+				return ret;
+			break;
 		case OPT_DEVICE:
 			/* A platform device, not a virtio one. */
 			if (!strcmp(optarg, "testdev")) {
@@ -498,12 +651,12 @@ static int run_read_files(struct run_opts *o)
 	int ret;
 
 	if (o->kernel) {
-		ret = file_map_open("--kernel", o->kernel, MAX_KERNEL_SIZE, &o->kernel_map);
+		ret = file_read_whole("--kernel", o->kernel, MAX_KERNEL_SIZE, &o->kernel_map);
 		if (ret)
 			return ret;
 	}
 	if (o->initrd) {
-		ret = file_map_open("--initrd", o->initrd, MAX_INITRD_SIZE, &o->initrd_map);
+		ret = file_read_whole("--initrd", o->initrd, MAX_INITRD_SIZE, &o->initrd_map);
 		if (ret)
 			return ret;
 	}
@@ -516,8 +669,8 @@ static int run_read_files(struct run_opts *o)
 			pr_err("--module: out of memory");
 			return VM_EXIT_HOST_ERROR;
 		}
-		ret = file_map_open("--module", o->module_names[i], MAX_MODULE_SIZE,
-				    &o->module_maps[i]);
+		ret = file_read_whole("--module", o->module_names[i], MAX_MODULE_SIZE,
+				      &o->module_maps[i]);
 		if (ret)
 			return ret;
 		o->boot_modules[i] = (struct boot_module){
@@ -538,13 +691,36 @@ static int run_read_files(struct run_opts *o)
 
 static void run_opts_release(struct run_opts *o)
 {
-	file_map_close(&o->kernel_map);
-	file_map_close(&o->initrd_map);
+	file_buf_free(&o->kernel_map);
+	file_buf_free(&o->initrd_map);
 	for (unsigned int i = 0; i < MAX_MODULES; i++) {
-		file_map_close(&o->module_maps[i]);
+		file_buf_free(&o->module_maps[i]);
 		free(o->module_names[i]);
 	}
 	virtio_devices_destroy(o->cfg.devs);
+}
+
+/*
+ * Before the machine (and any thread) exists, so that every thread it
+ * starts inherits the domain: /dev/kvm and the files the devices open.
+ * The kernel, initrd and modules are already mapped.
+ */
+static int run_confine(const struct run_opts *o)
+{
+	struct landlock *ll;
+	int ret;
+
+	ret = landlock_create(&ll);
+	if (!ret)
+		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
+	if (!ret)
+		ret = virtio_devices_for_each_file(o->cfg.devs, landlock_allow_file, ll);
+	if (ret)
+		pr_err("landlock: cannot allow /dev/kvm or a device's file: %s", strerror(-ret));
+	else
+		ret = landlock_apply(ll);
+	landlock_destroy(ll);
+	return ret ? VM_EXIT_HOST_ERROR : 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -563,6 +739,11 @@ static int cmd_run(int argc, char **argv)
 		status = cli_seccomp_apply(o.seccomp);
 	if (status)
 		goto out_release;
+	if (o.landlock) {
+		status = run_confine(&o);
+		if (status)
+			goto out_release;
+	}
 
 	/* With --console virtio, stdin belongs to the virtio-console. */
 	o.cfg.console_in = virtio_devices_console_is_virtio(o.cfg.devs) ? -1 : STDIN_FILENO;
@@ -573,6 +754,7 @@ static int cmd_run(int argc, char **argv)
 		status = exit_status_of(ret);
 		goto out_release;
 	}
+	test_hooks_run(&o.hooks);
 	/* vm_run() installs this thread's filter once the vCPUs run. */
 	status = machine_run(m);
 	machine_destroy(m);
@@ -590,8 +772,10 @@ static const char acpi_dump_usage[] =
 "Writes the ACPI tables `kestrel run` would give a guest with the same\n"
 "--cpus, --irqchip and virtio device options (--net, --disk, --device,\n"
 "--console, --rng) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP,\n"
-"FACS, XSDT, FACP, APIC, DSDT), ready for `iasl -d`. Nothing is opened or\n"
-"created: devices are only placed. Needs no /dev/kvm.\n";
+"FACS, XSDT, FACP, APIC, DSDT), ready for `iasl -d`. DIR must exist; a\n"
+"file of one of those names in it is replaced (removed, then created anew:\n"
+"a symlink there is never followed, a FIFO never opened). No device is\n"
+"opened or created: devices are only placed. Needs no /dev/kvm.\n";
 
 static const struct cli_opt acpi_dump_options[] = {
 	{ "cpus", required_argument, OPT_CPUS, "--cpus N" },
@@ -661,6 +845,7 @@ static const char vhost_user_usage[] =
 "usage: kestrel vhost-user --socket PATH --device TYPE[,attr=value...]\n"
 "                          [--iommu] [--mem-slots N] [--once] [-v]\n"
 "                          [--seccomp off|log|kill]\n"
+"                          [--landlock on|off]\n"
 "\n"
 "  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
 "  -d, --device TYPE[,attr=value...]  the vDPA device to serve, TYPE one of:\n"
@@ -672,12 +857,18 @@ static const char vhost_user_usage[] =
 "      file-blk  path, ro, serial\n"
 "      tap       path=IFNAME, mac, mtu\n"
 "      console, rng\n"
+"                blk and file-blk also take a rate limit: bw_size, bw_burst,\n"
+"                bw_refill_ms, ops_size, ops_burst, ops_refill_ms; net and tap\n"
+"                the same prefixed rx_ and tx_ (see README)\n"
 "  --iommu              offer VIRTIO_F_ACCESS_PLATFORM (the IOTLB message path)\n"
 "  --mem-slots N        memory regions a front-end may add (default: the most)\n"
-"  --once               exit once the first front-end has disconnected\n"
+"  --once               exit once the first front-end that sent a message\n"
+"                       has disconnected\n"
 "  -v, --verbose        debug logging\n"
 "  --seccomp off|log|kill  the threads' syscall filters (default kill;\n"
 "                       see kestrel run --help)\n"
+"  --landlock on|off    confine the process with Landlock to the socket's\n"
+"                       directory and the device's file (default on)\n"
 "\n"
 "Serves front-ends one at a time until SIGINT/SIGTERM.\n"
 "exit status: 0 stopped by a signal (or --once), 2 bad arguments, 4 host error\n";
@@ -690,14 +881,17 @@ static const struct cli_opt vhost_user_options[] = {
 	{ "once", no_argument, OPT_ONCE, "--once" },
 	{ "verbose", no_argument, 'v', "--verbose" },
 	CLI_SECCOMP_OPT,
+	CLI_LANDLOCK_OPT,
+	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
 	{ NULL },
 };
 
 static int cmd_vhost_user(int argc, char **argv)
 {
-	struct vhost_user_server_opts opts = { 0 };
+	struct vhost_user_server_opts opts = { .landlock = true };
 	enum seccomp_mode seccomp = SECCOMP_MODE_KILL;
+	struct test_hooks hooks = { 0 };
 	const char *sock = NULL, *spec = NULL;
 	struct cli c;
 	int ch, ret;
@@ -731,6 +925,16 @@ static int cmd_vhost_user(int argc, char **argv)
 			if (ret)
 				return ret;
 			break;
+		case OPT_LANDLOCK:
+			ret = cli_landlock(&c, ch, &opts.landlock);
+			if (ret)
+				return ret;
+			break;
+		case OPT_TEST_HOOK:
+			ret = cli_test_hook(&c, ch, &hooks);
+			if (ret)
+				return ret;
+			break;
 		}
 	}
 	if (ch)
@@ -742,6 +946,10 @@ static int cmd_vhost_user(int argc, char **argv)
 	ret = cli_seccomp_apply(seccomp);
 	if (ret)
 		return ret;
+	if (hooks.nr) {
+		opts.ready = test_hooks_ready;
+		opts.ready_arg = &hooks;
+	}
 	return exit_status_of(vhost_user_serve(sock, spec, &opts));
 }
 
@@ -785,6 +993,8 @@ static const char main_usage[] =
 "\n"
 "commands:\n"
 "  run        boot a guest (kestrel run --help)\n"
+"  jail       run kestrel in a chroot, as another user, without privileges\n"
+"             (kestrel jail --help; also when called as \"jailer\")\n"
 "  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
@@ -803,6 +1013,9 @@ static const char main_usage[] =
 "  --show-level         the level in each log line\n"
 "  --show-log-origin    file:line in each log line\n"
 "  --metrics-path PATH  metrics file or named pipe (one JSON object a line)\n"
+"  --landlock on|off    Landlock confinement (default on, docs/landlock.md)\n"
+"  --landlock-allow DIR the API may name files only under DIR (repeatable;\n"
+"                       default /, which is the chroot when jailed)\n"
 "  --boot-timer         accepted (kestrel's boot timer is always there)\n"
 "  --seccomp off|log|kill  the threads' syscall filters (default kill)\n"
 "  --no-seccomp         no filters (--seccomp off); --seccomp-level 0 is the same,\n"
@@ -825,6 +1038,7 @@ static const struct cmd {
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
 	{ "seccomp-dump", cmd_seccomp_dump },
+	{ "jail", jail_main },
 };
 
 /*
@@ -869,9 +1083,23 @@ static int cmd_firecracker(int argc, char **argv)
 	return status;
 }
 
+/* Called as "jailer" (a link named so): Firecracker's jailer command line. */
+static bool called_as_jailer(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+	size_t n;
+
+	base = base ? base + 1 : argv0;
+	n = strlen(base);
+	return n >= 6 && !strcmp(base + n - 6, "jailer");
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
+
+	if (argc >= 1 && called_as_jailer(argv[0]))
+		return jail_main(argc, argv);
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
 		fputs(main_usage, stdout);
@@ -882,6 +1110,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;
+		if (cmds[i].fn == jail_main)
+			return jail_main(argc - 1, argv + 1);
 		ret = register_device_types();
 		if (ret) {
 			pr_err("cannot register the vDPA device types: %s", strerror(-ret));
@@ -889,6 +1119,6 @@ int main(int argc, char **argv)
 		}
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
-	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump, seccomp-dump; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, vhost-user, acpi-dump, jail, seccomp-dump; see kestrel --help)",
 			   argv[1]);
 }

@@ -39,11 +39,13 @@
  * @size: tokens the bucket holds (bytes or operations); 0 = no limit
  * @one_time_burst: extra tokens granted once at start
  * @refill_time_ms: time to refill @size tokens; 0 = no limit
+ * @set: the request named this bucket (a PATCH changes only those)
  */
 struct vmconfig_bucket {
 	u64 size;
 	u64 one_time_burst;
 	u64 refill_time_ms;
+	bool set;
 };
 
 /**
@@ -88,7 +90,7 @@ struct vmconfig_boot {
  * @is_root_device: the guest's root file system (at most one drive)
  * @is_read_only: opened read-only, ro on the command line when root
  * @cache_writeback: cache_type "Writeback" (flushes reach the host file)
- * @rate_limiter: all zero (no limit): kestrel does not limit yet
+ * @rate_limiter: enforced by the drive's device (all zero: no limit)
  */
 struct vmconfig_drive {
 	char id[API_ID_MAX + 1];
@@ -107,6 +109,8 @@ struct vmconfig_drive {
  * @guest_mac: the guest's MAC when @has_mac
  * @has_mac: guest_mac was given
  * @mtu: advertised MTU (68..65535), 0 = not advertised
+ * @rx_rate_limiter: frames to the guest (all zero: no limit)
+ * @tx_rate_limiter: frames from the guest
  */
 struct vmconfig_net {
 	char id[API_ID_MAX + 1];
@@ -114,6 +118,15 @@ struct vmconfig_net {
 	u8 guest_mac[6];
 	bool has_mac;
 	unsigned int mtu;
+	struct vmconfig_rate_limiter rx_rate_limiter;
+	struct vmconfig_rate_limiter tx_rate_limiter;
+};
+
+/** enum api_limiter - which rate limiter of a running device */
+enum api_limiter {
+	API_LIMIT_DRIVE,	/* a drive's rate_limiter */
+	API_LIMIT_NET_RX,	/* an interface's rx_rate_limiter */
+	API_LIMIT_NET_TX,	/* its tx_rate_limiter */
 };
 
 /**
@@ -152,6 +165,9 @@ struct vmconfig {
  * @net_rx_bytes: their bytes
  * @net_tx_packets: frames from the guest
  * @net_tx_bytes: their bytes
+ * @block_throttled: block requests a rate limiter held back
+ * @net_rx_throttled: frames to the guest the rx_rate_limiter held back
+ * @net_tx_throttled: frames from the guest the tx_rate_limiter held back
  */
 struct api_vmm_stats {
 	u64 vcpu_exit_io_in;
@@ -164,6 +180,9 @@ struct api_vmm_stats {
 	u64 net_rx_bytes;
 	u64 net_tx_packets;
 	u64 net_tx_bytes;
+	u64 block_throttled;
+	u64 net_rx_throttled;
+	u64 net_tx_throttled;
 };
 
 struct api_vmm;
@@ -187,6 +206,10 @@ struct api_vmm;
  * @update_drive: (optional) give the running guest's drive @drive->id the
  *	backing file @drive->path_on_host: reopen, new capacity, config
  *	change interrupt. Return 0 or a negative errno with @err filled.
+ * @set_rate_limiter: (optional) give the running guest's drive or
+ *	interface @id the buckets of @rl that are set (@set; the others
+ *	stay as they are), each starting full. Return 0 or a negative errno
+ *	with @err filled.
  * @get_stats: (optional) fill @stats; may run on any thread.
  * @stopped_fd: an fd that becomes readable once a started VM has stopped
  *	by itself (guest reset, power-off, debug exit, crash).
@@ -202,6 +225,9 @@ struct api_vmm_ops {
 	int (*send_ctrl_alt_del)(struct api_vmm *vmm);
 	int (*update_drive)(struct api_vmm *vmm, const struct vmconfig_drive *drive,
 			    char *err, size_t errlen);
+	int (*set_rate_limiter)(struct api_vmm *vmm, enum api_limiter which,
+				const char *id, const struct vmconfig_rate_limiter *rl,
+				char *err, size_t errlen);
 	void (*get_stats)(struct api_vmm *vmm, struct api_vmm_stats *stats);
 	int (*stopped_fd)(struct api_vmm *vmm);
 	int (*stop)(struct api_vmm *vmm, bool requested);

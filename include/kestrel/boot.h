@@ -77,7 +77,8 @@ struct boot_config {
  *	booted with @cfg (ACPI on x86) into @dir, one file per table
  *	(<SIGNATURE>.dat), for inspection with a third-party disassembler
  * @cfg: machine facts (nr_cpus, mmio_devs); the image fields are ignored
- * @dir: an existing directory
+ * @dir: an existing directory; a file of the same name there is replaced
+ *	(removed, then created anew: links are never written through)
  *
  * Implemented by the architecture. Return: 0 or a negative errno.
  */

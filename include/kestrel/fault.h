@@ -93,6 +93,12 @@ int xeventfd(unsigned int initval, int flags);
 int xepoll_create1(int flags);
 
 /**
+ * xtimerfd_create() - timerfd_create(@clockid, @flags) that is an injection point
+ * Return: the fd, or a negative errno (injected: -EMFILE).
+ */
+int xtimerfd_create(int clockid, int flags);
+
+/**
  * xmemfd_create() - memfd_create(@name, @flags) that is an injection point
  * Return: the fd, or a negative errno (injected: -EMFILE).
  */

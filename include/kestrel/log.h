@@ -2,6 +2,7 @@
 #ifndef KESTREL_LOG_H
 #define KESTREL_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -36,6 +37,15 @@ void log_print(enum log_level level, const char *fmt, ...) __printf(2, 3);
  */
 void log_print_at(enum log_level level, const char *file, int line,
 		  const char *fmt, ...) __printf(4, 5);
+
+/**
+ * log_err_vline() - log @fmt at LOG_ERR as exactly one line
+ * @prefix: put before the message ("" for none)
+ * @fmt: the message; newlines and carriage returns in the result (hostile
+ *	text it quotes) become '?'
+ * @ap: its arguments
+ */
+void log_err_vline(const char *prefix, const char *fmt, va_list ap) __printf(2, 0);
 
 /**
  * log_set_sink() - hand every message that passes the threshold to @sink

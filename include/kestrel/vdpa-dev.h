@@ -14,6 +14,11 @@
  *                                       or block device, through io_uring;
  *                                       its size must be a non-zero
  *                                       multiple of 512
+ *
+ * The blk types (blk, file-blk) take a rate limit (bw_size, bw_burst,
+ * bw_refill_ms, ops_size, ops_burst, ops_refill_ms), the net types (net,
+ * tap) one for each direction (the same keys prefixed rx_ and tx_): see
+ * struct vdpa_rate_limit.
  *   console                             virtio-console, one port on
  *                                       stdin/stdout
  *   rng                                 virtio-entropy from getrandom()
@@ -26,6 +31,69 @@
 #define KESTREL_VDPA_DEV_H
 
 #include <kestrel/vdpa.h>
+
+/**
+ * struct vdpa_bucket - one token bucket of a rate limit
+ * @size: tokens a full bucket holds (bytes or operations); 0: no limit
+ * @one_time_burst: extra tokens, spent first and never refilled
+ * @refill_ms: milliseconds in which an empty bucket refills to @size
+ *	(continuously: @size / @refill_ms tokens a millisecond); 0: no limit
+ */
+struct vdpa_bucket {
+	u64 size;
+	u64 one_time_burst;
+	u64 refill_ms;
+};
+
+/**
+ * struct vdpa_rate_limit - what one queue direction of a device may do
+ * @bw: bytes of data (blk: of a read or write; net: of a frame)
+ * @ops: requests (blk: every request; net: frames)
+ *
+ * A request goes when both buckets have its tokens. Until they do, the
+ * device takes nothing more from that queue (the driver's requests wait
+ * in its ring, none is dropped or failed) and its worker sleeps until the
+ * tokens are due. All zero: no limit.
+ */
+struct vdpa_rate_limit {
+	struct vdpa_bucket bw;
+	struct vdpa_bucket ops;
+};
+
+/** enum vdpa_limit - which rate limit of a device */
+enum vdpa_limit {
+	VDPA_LIMIT_BLK,		/* a blk device's request queue */
+	VDPA_LIMIT_NET_RX,	/* frames a net device delivers to the driver */
+	VDPA_LIMIT_NET_TX,	/* frames the driver transmits */
+};
+
+/**
+ * vdpa_set_rate_limit() - change a rate limit of a device, running or not
+ * @vdpa: a software device with that limit (blk, file-blk: VDPA_LIMIT_BLK;
+ *	net, tap: VDPA_LIMIT_NET_RX and _TX)
+ * @which: the limit
+ * @bw: the new bytes bucket (full, its burst granted anew), or NULL to
+ *	keep the current one
+ * @ops: the same for the operations bucket
+ *
+ * A queue waiting for tokens is looked at again at once.
+ *
+ * Return: 0; -EOPNOTSUPP (@vdpa has no such limit); -errno of the timer.
+ */
+int vdpa_set_rate_limit(struct vdpa_device *vdpa, enum vdpa_limit which,
+			const struct vdpa_bucket *bw, const struct vdpa_bucket *ops);
+
+/**
+ * vdpa_get_rate_limit_throttled() - how often a limit held a request back
+ * @vdpa: a software device (see vdpa_set_rate_limit())
+ * @which: the limit
+ * @count: out: requests sent back to wait for tokens since creation
+ *	(one a wait, usually; 0 for a limit never set)
+ *
+ * Return: 0, or -EOPNOTSUPP (@vdpa has no such limit).
+ */
+int vdpa_get_rate_limit_throttled(struct vdpa_device *vdpa, enum vdpa_limit which,
+				  u64 *count);
 
 /**
  * vdpa_console_create() - a virtio-console on the given descriptors

@@ -899,6 +899,10 @@ bool vdpa_attr_given(const struct vdpa_mgmt_dev *mdev,
  *	struct); store it in @out. Return 0 or -errno (log the reason).
  * @dev_del: unregister and free a device it created; NULL: the bus's
  *	vdpa_unregister_device()
+ * @files: (optional) the host files a device made from @config opens, for
+ *	a sandbox that must allow them before the device exists: @fn with
+ *	each path and whether it is opened for writing; the first non-zero
+ *	return of @fn is returned. NULL: the type opens no file.
  * @next: registry link (registry lock)
  */
 struct vdpa_mgmt_dev {
@@ -912,6 +916,8 @@ struct vdpa_mgmt_dev {
 	int (*dev_add)(struct vdpa_mgmt_dev *mdev, const void *config,
 		       struct vdpa_device **out);
 	void (*dev_del)(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa);
+	int (*files)(const void *config,
+		     int (*fn)(const char *path, bool write, void *opaque), void *opaque);
 	struct vdpa_mgmt_dev *next;
 };
 
@@ -958,7 +964,9 @@ int vdpa_mgmt_for_each(int (*fn)(struct vdpa_mgmt_dev *mdev, void *opaque),
 
 /**
  * vdpa_mgmt_parse() - parse a device spec without creating anything
- * @spec: "type[,key=value]..." e.g. "net,mac=52:54:00:12:34:56,mtu=1500"
+ * @spec: "type[,key=value]..." e.g. "net,mac=52:54:00:12:34:56,mtu=1500";
+ *	a comma inside a value is doubled ("path=/img/a,,b" is "/img/a,b"),
+ *	an '=' in a value needs nothing (the first '=' ends the key)
  * @mdev_out: the management device named by the type
  * @config: out: the type's config struct, parsed over its defaults
  * @size: bytes at @config (VDPA_CONFIG_MAX always suffices)
@@ -974,6 +982,16 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 		    void *config, size_t size);
 
 /**
+ * vdpa_mgmt_escape() - a value as it goes into a spec: each ',' doubled
+ * @val: the value (a path, say)
+ * @buf: out: the escaped value, NUL-terminated
+ * @len: bytes at @buf
+ *
+ * Return: 0 or -E2BIG (@buf too small).
+ */
+int vdpa_mgmt_escape(const char *val, char *buf, size_t len);
+
+/**
  * vdpa_mgmt_dev_add() - create a device from a spec
  * @spec: see vdpa_mgmt_parse()
  * @out: the new, registered device
@@ -981,6 +999,33 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
  * Return: 0, the errors of vdpa_mgmt_parse(), or -errno of the creation.
  */
 int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out);
+
+/**
+ * vdpa_mgmt_dev_add_config() - create a device from a parsed spec
+ * @mdev: what vdpa_mgmt_parse() found
+ * @config: what vdpa_mgmt_parse() filled
+ * @out: the new, registered device
+ *
+ * For callers that look at the spec between parsing and creation (which
+ * files it names: vdpa_mgmt_files()).
+ *
+ * Return: 0, -EEXIST (the name is taken), or -errno of the creation.
+ */
+int vdpa_mgmt_dev_add_config(struct vdpa_mgmt_dev *mdev, const void *config,
+			     struct vdpa_device **out);
+
+/**
+ * vdpa_mgmt_files() - the host files a device of a parsed spec would open
+ * @mdev: what vdpa_mgmt_parse() found
+ * @config: what vdpa_mgmt_parse() filled
+ * @fn: called with each path and whether it is opened for writing; a
+ *	non-zero return stops the walk
+ * @opaque: passed to @fn
+ *
+ * Return: 0 or the first non-zero return of @fn.
+ */
+int vdpa_mgmt_files(const struct vdpa_mgmt_dev *mdev, const void *config,
+		    int (*fn)(const char *path, bool write, void *opaque), void *opaque);
 
 /**
  * vdpa_mgmt_dev_del() - destroy a device created by vdpa_mgmt_dev_add()

@@ -32,28 +32,48 @@ struct vhost_user_server;
  *	front-end may use the IOTLB message path (off: the bit is hidden)
  * @max_mem_slots: regions the front-end may add with ADD_MEM_REG
  *	(0: VHOST_USER_SERVER_MEM_SLOTS)
- * @once: vhost_user_server_run() returns after the first front-end
- *	disconnected (tests)
+ * @once: vhost_user_server_run() returns after the first front-end that
+ *	sent a message disconnected (tests; a bare connect, as another
+ *	server's check for a live socket, does not count)
+ * @msg_timeout_ms: a message must arrive (and a reply leave) whole within
+ *	this long of its first byte, or the front-end is dropped
+ *	(0: VHOST_USER_SERVER_MSG_TIMEOUT_MS)
+ * @landlock: vhost_user_serve() confines the process with Landlock before
+ *	the device exists: the socket's directory (to replace and remove
+ *	the socket) and the files the device opens (docs/landlock.md)
+ * @ready: (optional) vhost_user_serve() calls it once the device exists and
+ *	the socket listens, before the first front-end is served (tests)
+ * @ready_arg: passed to @ready
  */
 struct vhost_user_server_opts {
 	bool iommu;
 	unsigned int max_mem_slots;
 	bool once;
+	unsigned int msg_timeout_ms;
+	bool landlock;
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
+
+/** VHOST_USER_SERVER_MSG_TIMEOUT_MS - default whole-message deadline */
+#define VHOST_USER_SERVER_MSG_TIMEOUT_MS	5000
 
 /** VHOST_USER_SERVER_MEM_SLOTS - default and upper bound of memory regions */
 #define VHOST_USER_SERVER_MEM_SLOTS	64
 
 /**
  * vhost_user_server_create() - listen on @path for a front-end of @vdpa
- * @path: Unix socket path; an existing socket there is replaced
+ * @path: Unix socket path; a stale socket there (nothing answers a
+ *	connect) is replaced, a live one or another file is refused
  * @vdpa: a registered device; the server resets it and owns its
  *	configuration until destroyed (the caller keeps the device itself)
  * @opts: options, or NULL for the defaults
  * @out: the new server
  *
  * Return: 0, -EINVAL (path too long, device with neither set_map nor
- * dma_map), -EADDRINUSE (@path exists and is not a socket), -errno.
+ * dma_map), -EADDRINUSE (a server answers on @path), -ENOTSOCK (@path
+ * exists and is not a socket), -errno. Nothing is logged: the caller
+ * names the option.
  */
 int vhost_user_server_create(const char *path, struct vdpa_device *vdpa,
 			     const struct vhost_user_server_opts *opts,
@@ -83,7 +103,7 @@ void vhost_user_server_stop(struct vhost_user_server *s);
  * vhost_user_server_destroy() - disconnect, reset the device, free
  * @s: the server (NULL is accepted); not running
  *
- * Removes the socket file.
+ * Removes the socket file, if @path is still the one it bound.
  */
 void vhost_user_server_destroy(struct vhost_user_server *s);
 
@@ -109,7 +129,7 @@ unsigned int vhost_user_server_connections(struct vhost_user_server *s);
  *	device and serve it until SIGINT/SIGTERM
  * @path: --socket PATH, the Unix socket to listen on
  * @spec: --device TYPE[,attr=value...], a vdpa_mgmt_parse() spec (hostile)
- * @opts: server options (--iommu, --mem-slots, --once), or NULL
+ * @opts: server options (--iommu, --mem-slots, --once, --landlock), or NULL
  *
  * The device types must be registered (src/main.c does it). Installs
  * handlers for SIGINT and SIGTERM that stop the server, and ignores

@@ -108,6 +108,9 @@ struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *vm_mmio);
  *                                       stdin/stdout (the UART then must
  *                                       not read stdin)
  *   --rng                               entropy from getrandom()
+ *
+ * A comma inside PATH or any value is doubled ("--disk /img/a,,b,ro" is
+ * the file "/img/a,b", read-only), as vdpa_mgmt_parse() reads it.
  */
 
 struct virtio_devices;
@@ -145,6 +148,21 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
  * Return: true if stdin/stdout belong to a virtio-console.
  */
 bool virtio_devices_console_is_virtio(const struct virtio_devices *devs);
+
+/**
+ * virtio_devices_for_each_file() - the host files the listed devices open
+ * @devs: the list, before it is attached
+ * @fn: called with each path and whether it is opened for writing (see
+ *	vdpa_mgmt_files()); a non-zero return stops the walk
+ * @opaque: passed to @fn
+ *
+ * For a sandbox set up before the devices exist (include/kestrel/landlock.h).
+ *
+ * Return: 0 or the first non-zero return of @fn (or of re-parsing a spec).
+ */
+int virtio_devices_for_each_file(const struct virtio_devices *devs,
+				 int (*fn)(const char *path, bool write, void *opaque),
+				 void *opaque);
 
 /**
  * virtio_devices_count() - devices recorded so far

@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,8 @@
 #include <unistd.h>
 
 #include <kestrel/sandbox.h>
+#include <kestrel/landlock.h>
+#include <kestrel/parse.h>
 #include <kestrel/version.h>
 #include <kestrel/vm.h>
 
@@ -28,6 +32,7 @@
 #define DEFAULT_INSTANCE_ID	"anonymous-instance"
 #define MAX_CONFIG_FILE		(1 << 20)
 #define METRICS_PERIOD_MS	60000
+#define MAX_LANDLOCK_ALLOW	8
 
 /**
  * struct fc_opts - Firecracker's flags as given
@@ -42,10 +47,14 @@ struct fc_opts {
 	const char *seccomp;
 	const char *seccomp_level;
 	bool no_seccomp;
+	const char *landlock;
+	const char *landlock_allow[MAX_LANDLOCK_ALLOW];
+	unsigned int nr_landlock_allow;
 	bool no_api;
 	bool boot_timer;
 	bool show_level;
 	bool show_log_origin;
+	bool landlock_on;
 	const struct fc_flag *ignored[8];	/* logged once the logger is up */
 	unsigned int nr_ignored;
 };
@@ -80,6 +89,9 @@ static const struct fc_flag flags[] = {
 	VAL("--seccomp", seccomp),
 	VAL("--seccomp-level", seccomp_level),
 	SET("--no-seccomp", no_seccomp),
+	VAL("--landlock", landlock),
+	/* repeatable: appended to landlock_allow[] by fc_parse() */
+	VAL("--landlock-allow", landlock_allow),
 	SET("--no-api", no_api),
 	SET("--boot-timer", boot_timer),
 	SET("--show-level", show_level),
@@ -105,6 +117,8 @@ static bool instance_id_is_valid(const char *id)
 
 static int fc_parse(int argc, char **argv, struct fc_opts *o)
 {
+	bool landlock = true;
+
 	for (int i = 0; i < argc; i++) {
 		const struct fc_flag *f = NULL;
 		const char *a = argv[i], *v = NULL, *eq = strchr(a, '=');
@@ -132,7 +146,13 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 				o->ignored[o->nr_ignored++] = f;
 			continue;
 		}
-		if (f->value_off)
+		if (f->value_off == offsetof(struct fc_opts, landlock_allow) + 1) {
+			if (o->nr_landlock_allow == MAX_LANDLOCK_ALLOW) {
+				pr_err("--landlock-allow: at most %d directories", MAX_LANDLOCK_ALLOW);
+				return -EINVAL;
+			}
+			o->landlock_allow[o->nr_landlock_allow++] = v;
+		} else if (f->value_off)
 			*(const char **)((char *)o + f->value_off - 1) = v;
 		else
 			*(bool *)((char *)o + f->set_off - 1) = true;
@@ -145,11 +165,21 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 		pr_err("--seccomp: give one of --seccomp, --seccomp-level and --no-seccomp");
 		return -EINVAL;
 	}
+	if (o->landlock && parse_bool(o->landlock, &landlock)) {
+		pr_err("--landlock: '%.16s' is neither on nor off (expected --landlock on|off)",
+		       o->landlock);
+		return -EINVAL;
+	}
+	if (!landlock && o->nr_landlock_allow) {
+		pr_err("--landlock-allow needs Landlock (expected no --landlock off)");
+		return -EINVAL;
+	}
 	if (!instance_id_is_valid(o->id)) {
 		pr_err("--id: '%.64s' is not an instance id (expected 1 to %d characters from "
 		       "[A-Za-z0-9-])", o->id, API_INSTANCE_ID_MAX);
 		return -EINVAL;
 	}
+	o->landlock_on = landlock;
 	return 0;
 }
 
@@ -179,6 +209,55 @@ static int fc_seccomp_mode(const struct fc_opts *o, enum seccomp_mode *mode)
 			*mode = SECCOMP_MODE_OFF;
 	}
 	return 0;
+}
+
+/*
+ * Once the API socket is bound and before any thread exists. The API
+ * names the files it opens at run time (kernels, drives, a PATCH's new
+ * drive, log and metrics paths), so they may be anywhere under the
+ * --landlock-allow directories: by default "/", which jailed is the
+ * chroot. Everything else stays denied: executing, creating anything but
+ * regular files and FIFOs, removing files but the socket, TCP, abstract
+ * sockets and signals outside the process.
+ */
+static int fc_confine(const struct fc_opts *o)
+{
+	char dir[PATH_MAX];
+	struct landlock *ll;
+	struct stat st;
+	int ret;
+
+	for (unsigned int i = 0; i < o->nr_landlock_allow; i++) {
+		if (stat(o->landlock_allow[i], &st) || !S_ISDIR(st.st_mode)) {
+			pr_err("--landlock-allow: '%.256s' is not a directory (expected --landlock-allow DIR)",
+			       o->landlock_allow[i]);
+			return -EINVAL;
+		}
+	}
+	ret = landlock_create(&ll);
+	for (unsigned int i = 0; !ret && i < o->nr_landlock_allow; i++)
+		ret = landlock_allow(ll, o->landlock_allow[i], LANDLOCK_ALLOW_RW |
+				     LANDLOCK_ALLOW_CREATE | LANDLOCK_ALLOW_DEVICE);
+	if (!ret && !o->nr_landlock_allow)
+		ret = landlock_allow(ll, "/", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_CREATE |
+				     LANDLOCK_ALLOW_DEVICE);
+	if (!ret)
+		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
+	if (!ret)
+		ret = landlock_allow(ll, "/dev/net/tun", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
+	if (!ret && o->config_file)
+		ret = landlock_allow(ll, o->config_file, LANDLOCK_ALLOW_READ);
+	if (!ret && !o->no_api) {
+		/* The socket is removed at exit. */
+		snprintf(dir, sizeof(dir), "%s", o->api_sock);
+		ret = landlock_allow(ll, dirname(dir), LANDLOCK_ALLOW_REMOVE);
+	}
+	if (ret)
+		pr_err("landlock: cannot set up the rules: %s", strerror(-ret));
+	else
+		ret = landlock_apply(ll);
+	landlock_destroy(ll);
+	return ret;
 }
 
 static int fc_setup_logger(struct api *api, const struct fc_opts *o)
@@ -301,6 +380,8 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 	struct api *api = NULL;
 	bool started = false;
 	size_t len = 0;
+	int listen_fd = -1;
+	u64 startup_us = 0, startup_cpu_us = 0;
 
 	enum seccomp_mode seccomp;
 
@@ -312,10 +393,19 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 		pr_err("--seccomp: cannot set up the filters: %s", strerror(-ret));
 		return VM_EXIT_HOST_ERROR;
 	}
+	/*
+	 * The socket before anything else (the logger, the signals, the
+	 * API's state): clients may connect, and queue, from here on.
+	 */
+	if (!o.no_api) {
+		listen_fd = api_server_listen(o.api_sock);	/* an error is logged below */
+		startup_us = api_uptime_us();
+		startup_cpu_us = api_cpu_us();
+	}
 	sigfd = fc_signalfd();
 	if (sigfd < 0) {
 		pr_err("cannot take SIGINT/SIGTERM: %s", strerror(-sigfd));
-		return VM_EXIT_HOST_ERROR;
+		goto out_unlisten;
 	}
 	if (api_create(vmm, o.id, &api))
 		goto out_close;
@@ -339,20 +429,35 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 		goto out_destroy;
 	}
 
-	/* The socket first: clients may connect (and queue) from here on. */
+	if (listen_fd < 0 && !o.no_api) {
+		pr_err("--api-sock: cannot listen on '%.256s': %s%s", o.api_sock,
+		       strerror(-listen_fd), listen_fd == -EADDRINUSE ? " (remove it first)" : "");
+		goto out_destroy;
+	}
 	if (!o.no_api) {
 		ret = api_mailbox_create(&mb);
-		if (!ret)
-			ret = api_server_create(api, o.api_sock, &server);
+		if (!ret) {
+			ret = api_server_create_on(api, o.api_sock, listen_fd, &server);
+			listen_fd = -1;	/* the server's now, even on failure */
+		}
 		if (ret) {
-			pr_err("--api-sock: cannot listen on '%.256s': %s%s", o.api_sock,
-			       strerror(-ret), ret == -EADDRINUSE ? " (remove it first)" : "");
+			pr_err("--api-sock: cannot serve '%.256s': %s", o.api_sock, strerror(-ret));
 			goto out_destroy;
 		}
 		pr_info("Listening on API socket (\"%s\").", o.api_sock);
+		api->metrics.startup_us = startup_us;
+		api->metrics.startup_cpu_us = startup_cpu_us;
+	} else {
+		api->metrics.startup_us = api_uptime_us();
+		api->metrics.startup_cpu_us = api_cpu_us();
 	}
-	api->metrics.startup_us = api_uptime_us();
-	api->metrics.startup_cpu_us = api_cpu_us();
+	if (o.landlock_on) {
+		ret = fc_confine(&o);
+		if (ret) {
+			status = ret == -EINVAL ? VM_EXIT_USAGE : VM_EXIT_HOST_ERROR;
+			goto out_destroy;
+		}
+	}
 
 	if (o.config_file) {
 		text = read_config(o.config_file, &len);
@@ -399,5 +504,10 @@ out_destroy:
 	api_logger_close();
 out_close:
 	close(sigfd);
+out_unlisten:
+	if (listen_fd >= 0) {	/* never handed to the server: ours to undo */
+		close(listen_fd);
+		unlink(o.api_sock);
+	}
 	return status;
 }

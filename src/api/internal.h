@@ -83,18 +83,34 @@ int vmconfig_set_entropy(struct vmconfig *cfg, const json_t *body, char *err,
 int vmconfig_check_vsock(const json_t *body, char *err, size_t errlen);
 /*
  * vmconfig_check_drive_patch() - a PartialDrive for a running guest: on
- * success @out is a copy of the drive with the new path_on_host (free with
- * vmconfig_drive_release()); 1 if the body changes nothing.
+ * success @out is a copy of the drive whose path_on_host is the new one
+ * (NULL: unchanged) and whose rate_limiter holds the buckets the body
+ * names (@set); free it with vmconfig_drive_release(). 1 if the body
+ * changes nothing.
  */
 int vmconfig_check_drive_patch(const struct vmconfig *cfg, const char *path_id,
 			       const json_t *body, struct vmconfig_drive *out,
 			       char *err, size_t errlen);
-/* vmconfig_replace_drive_path() - take @d's path after the VMM swapped it */
-void vmconfig_replace_drive_path(struct vmconfig *cfg, struct vmconfig_drive *d);
+/* vmconfig_apply_drive_patch() - take @d's changes once the VMM made them; frees @d */
+void vmconfig_apply_drive_patch(struct vmconfig *cfg, struct vmconfig_drive *d);
 void vmconfig_drive_release(struct vmconfig_drive *d);
-/* A PartialNetworkInterface: only rate limiters, which kestrel lacks. */
+/*
+ * vmconfig_check_net_patch() - a PartialNetworkInterface: its rate
+ * limiters into @rx and @tx (the buckets named are @set). 1 if the body
+ * changes nothing.
+ */
 int vmconfig_check_net_patch(const struct vmconfig *cfg, const char *path_id,
-			     const json_t *body, char *err, size_t errlen);
+			     const json_t *body, struct vmconfig_rate_limiter *rx,
+			     struct vmconfig_rate_limiter *tx, char *err, size_t errlen);
+/* vmconfig_apply_net_patch() - take the buckets set in @rx and @tx into @id */
+void vmconfig_apply_net_patch(struct vmconfig *cfg, const char *id,
+			      const struct vmconfig_rate_limiter *rx,
+			      const struct vmconfig_rate_limiter *tx);
+/* Whether either bucket of @rl limits (size and refill_time both non-zero). */
+bool vmconfig_rate_limiter_limits(const struct vmconfig_rate_limiter *rl);
+/* The buckets set in @src replace those of @dst. */
+void vmconfig_rate_limiter_update(struct vmconfig_rate_limiter *dst,
+				  const struct vmconfig_rate_limiter *src);
 
 json_t *vmconfig_machine_json(const struct vmconfig *cfg);
 json_t *vmconfig_boot_json(const struct vmconfig *cfg);
@@ -259,6 +275,7 @@ enum api_vmm_op {
 	API_VMM_RESUME,
 	API_VMM_CTRL_ALT_DEL,
 	API_VMM_UPDATE_DRIVE,
+	API_VMM_SET_RATE_LIMITER,
 };
 
 /**
@@ -266,6 +283,9 @@ enum api_vmm_op {
  * @op: which op
  * @cfg: for API_VMM_START
  * @drive: for API_VMM_UPDATE_DRIVE
+ * @limiter: for API_VMM_SET_RATE_LIMITER: which one
+ * @id: its drive or interface
+ * @rl: its new buckets
  * @err: the op's fault message
  * @ret: its result
  */
@@ -273,6 +293,9 @@ struct api_vmm_req {
 	enum api_vmm_op op;
 	const struct vmconfig *cfg;
 	const struct vmconfig_drive *drive;
+	enum api_limiter limiter;
+	const char *id;
+	const struct vmconfig_rate_limiter *rl;
 	char err[API_ERR_MAX];
 	int ret;
 };
@@ -298,9 +321,19 @@ void api_mailbox_shutdown(struct api_mailbox *mb);
 struct api_server;
 
 /*
- * api_server_create() - bind and listen on @path (which must not exist);
- * clients can connect (they queue) before api_server_start().
+ * api_server_listen() - bind and listen on @path (which must not exist):
+ * the first thing kestrel does, so clients can connect (they queue) while
+ * the rest is set up. Return: the socket, or -errno (nothing to undo).
  */
+int api_server_listen(const char *path);
+/*
+ * api_server_create_on() - the server on @listen_fd, which api_server_listen()
+ * bound to @path; it owns both from here on, even on failure (the socket
+ * closed, @path unlinked).
+ */
+int api_server_create_on(struct api *api, const char *path, int listen_fd,
+			 struct api_server **out);
+/* api_server_listen() and api_server_create_on() together. */
 int api_server_create(struct api *api, const char *path, struct api_server **out);
 /* Start the "fc_api" thread serving requests. */
 int api_server_start(struct api_server *s);

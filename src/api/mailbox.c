@@ -68,6 +68,16 @@ static void run_op(struct api_vmm *vmm, struct api_vmm_req *req)
 		}
 		req->ret = ops->update_drive(vmm, req->drive, req->err, sizeof(req->err));
 		break;
+	case API_VMM_SET_RATE_LIMITER:
+		if (!ops->set_rate_limiter) {
+			snprintf(req->err, sizeof(req->err), "changing a running guest's rate "
+				 "limiter is not implemented");
+			req->ret = -EOPNOTSUPP;
+			break;
+		}
+		req->ret = ops->set_rate_limiter(vmm, req->limiter, req->id, req->rl,
+						 req->err, sizeof(req->err));
+		break;
 	}
 	if (req->ret && !req->err[0])
 		snprintf(req->err, sizeof(req->err), "%s", strerror(-req->ret));

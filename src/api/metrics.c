@@ -87,6 +87,10 @@ static void vmm_metrics(struct api *api, json_t *root)
 		M("net", "rx_bytes_count", net_rx_bytes),
 		M("net", "tx_packets_count", net_tx_packets),
 		M("net", "tx_bytes_count", net_tx_bytes),
+		/* Firecracker's names for the rate limiters' throttle events. */
+		M("block", "rate_limiter_throttled_events", block_throttled),
+		M("net", "rx_rate_limiter_throttled", net_rx_throttled),
+		M("net", "tx_rate_limiter_throttled", net_tx_throttled),
 #undef M
 	};
 

@@ -152,6 +152,25 @@ static int h_put_drive(struct api *api, const char *id, const json_t *body,
 	return vmconfig_set_drive(&api->cfg, id, body, err, errlen);
 }
 
+/* Give a running device the buckets set in @rl (PATCH drives, interfaces). */
+static int patch_rate_limiter(struct api *api, enum api_limiter which, const char *id,
+			      const struct vmconfig_rate_limiter *rl, char *err,
+			      size_t errlen)
+{
+	struct api_vmm_req req;
+	int ret;
+
+	if (!rl->bandwidth.set && !rl->ops.set)
+		return 0;
+	req = (struct api_vmm_req){ .op = API_VMM_SET_RATE_LIMITER, .limiter = which,
+				    .id = id, .rl = rl };
+	ret = api_vmm_call(api, &req);
+	if (ret)
+		snprintf(err, errlen, "%s %s: %.400s", which == API_LIMIT_DRIVE ? "drive" :
+			 "interface", id, req.err);
+	return ret;
+}
+
 static int h_patch_drive(struct api *api, const char *id, const json_t *body,
 			 struct api_response *resp, char *err, size_t errlen)
 {
@@ -162,14 +181,21 @@ static int h_patch_drive(struct api *api, const char *id, const json_t *body,
 	ret = vmconfig_check_drive_patch(&api->cfg, id, body, &d, err, errlen);
 	if (ret)
 		return ret < 0 ? ret : 0;	/* 1: nothing to change */
-	req = (struct api_vmm_req){ .op = API_VMM_UPDATE_DRIVE, .drive = &d };
-	ret = api_vmm_call(api, &req);
+	if (d.path_on_host) {
+		req = (struct api_vmm_req){ .op = API_VMM_UPDATE_DRIVE, .drive = &d };
+		ret = api_vmm_call(api, &req);
+		if (ret)
+			snprintf(err, errlen, "drive %s: %.400s", d.id, req.err);
+	}
+	/* After the file: a refused file leaves the limiter as it was too. */
+	if (!ret)
+		ret = patch_rate_limiter(api, API_LIMIT_DRIVE, d.id, &d.rate_limiter,
+					 err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "drive %s: %.400s", d.id, req.err);
 		vmconfig_drive_release(&d);
 		return ret;
 	}
-	vmconfig_replace_drive_path(&api->cfg, &d);
+	vmconfig_apply_drive_patch(&api->cfg, &d);
 	return 0;
 }
 
@@ -182,7 +208,19 @@ static int h_put_net(struct api *api, const char *id, const json_t *body,
 static int h_patch_net(struct api *api, const char *id, const json_t *body,
 		       struct api_response *resp, char *err, size_t errlen)
 {
-	return vmconfig_check_net_patch(&api->cfg, id, body, err, errlen);
+	struct vmconfig_rate_limiter rx, tx;
+	int ret;
+
+	ret = vmconfig_check_net_patch(&api->cfg, id, body, &rx, &tx, err, errlen);
+	if (ret)
+		return ret < 0 ? ret : 0;	/* 1: nothing to change */
+	ret = patch_rate_limiter(api, API_LIMIT_NET_RX, id, &rx, err, errlen);
+	if (!ret)
+		ret = patch_rate_limiter(api, API_LIMIT_NET_TX, id, &tx, err, errlen);
+	if (ret)
+		return ret;
+	vmconfig_apply_net_patch(&api->cfg, id, &rx, &tx);
+	return 0;
 }
 
 static int h_put_entropy(struct api *api, const char *id, const json_t *body,

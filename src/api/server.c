@@ -148,7 +148,7 @@ static void *server_thread(void *arg)
 }
 
 /* Bind @path (which must not exist: Firecracker refuses to reuse one). */
-static int socket_bind(const char *path)
+int api_server_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
@@ -177,28 +177,33 @@ err_close:
 
 int api_server_create(struct api *api, const char *path, struct api_server **out)
 {
+	int fd = api_server_listen(path);
+
+	return fd < 0 ? fd : api_server_create_on(api, path, fd, out);
+}
+
+int api_server_create_on(struct api *api, const char *path, int listen_fd,
+			 struct api_server **out)
+{
 	const struct timeval period = { .tv_sec = API_METRICS_PERIOD_S };
 	struct api_server *s;
 	int ret;
 
 	s = xcalloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		close(listen_fd);
+		unlink(path);
 		return -ENOMEM;
+	}
 	s->api = api;
-	s->listen_fd = -1;
+	s->listen_fd = listen_fd;
 	s->stop_fd = -1;
 	s->path = xstrdup(path);
 	if (!s->path) {
+		unlink(path);
 		ret = -ENOMEM;
 		goto err_destroy;
 	}
-	ret = socket_bind(path);
-	if (ret < 0) {
-		free(s->path);
-		s->path = NULL;	/* not ours: never unlink it */
-		goto err_destroy;
-	}
-	s->listen_fd = ret;
 	ret = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ret < 0)
 		goto err_destroy;

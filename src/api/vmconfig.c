@@ -204,6 +204,7 @@ static int parse_bucket(const json_t *o, const char *what,
 	b->size = json_get_uint(o, "size", 0);
 	b->one_time_burst = json_get_uint(o, "one_time_burst", 0);
 	b->refill_time_ms = json_get_uint(o, "refill_time", 0);
+	b->set = true;
 	return 0;
 }
 
@@ -213,12 +214,18 @@ static bool bucket_limits(const struct vmconfig_bucket *b)
 	return b->size && b->refill_time_ms;
 }
 
+bool vmconfig_rate_limiter_limits(const struct vmconfig_rate_limiter *rl)
+{
+	return bucket_limits(&rl->bandwidth) || bucket_limits(&rl->ops);
+}
+
 /*
- * A RateLimiter (@o may be absent or null). kestrel's devices do not
- * enforce limits yet, so one that would limit is refused rather than
- * silently ignored; an empty one (Kata always sends {}) is fine.
+ * A RateLimiter (@o may be absent or null); the buckets it names get
+ * their @set flag. The drive and net devices enforce them; a device that
+ * does not (@enforced false: entropy) refuses one that would limit rather
+ * than silently ignore it. An empty one (Kata always sends {}) is fine.
  */
-static int parse_rate_limiter(const json_t *o, const char *what,
+static int parse_rate_limiter(const json_t *o, const char *what, bool enforced,
 			      struct vmconfig_rate_limiter *rl, char *err,
 			      size_t errlen)
 {
@@ -241,12 +248,44 @@ static int parse_rate_limiter(const json_t *o, const char *what,
 	ret = parse_bucket(json_object_get(o, "ops"), sub, &rl->ops, err, errlen);
 	if (ret)
 		return ret;
-	if (bucket_limits(&rl->bandwidth) || bucket_limits(&rl->ops)) {
-		snprintf(err, errlen, "%s: rate limiters are not implemented by kestrel yet "
-			 "(only an empty limiter or buckets of size 0 are accepted)", what);
+	if (!enforced && vmconfig_rate_limiter_limits(rl)) {
+		snprintf(err, errlen, "%s: kestrel's entropy device does not enforce rate "
+			 "limiters (only an empty limiter or buckets of size 0 are accepted)", what);
 		return -EOPNOTSUPP;
 	}
 	return 0;
+}
+
+void vmconfig_rate_limiter_update(struct vmconfig_rate_limiter *dst,
+				  const struct vmconfig_rate_limiter *src)
+{
+	if (src->bandwidth.set)
+		dst->bandwidth = src->bandwidth;
+	if (src->ops.set)
+		dst->ops = src->ops;
+}
+
+static bool rate_limiter_is_set(const struct vmconfig_rate_limiter *rl)
+{
+	return rl->bandwidth.set || rl->ops.set;
+}
+
+static json_t *bucket_json(const struct vmconfig_bucket *b)
+{
+	if (!bucket_limits(b))
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b->size,
+			 "one_time_burst", (json_int_t)b->one_time_burst,
+			 "refill_time", (json_int_t)b->refill_time_ms);
+}
+
+/* GET /vm/config: null when it does not limit, as Firecracker. */
+static json_t *rate_limiter_json(const struct vmconfig_rate_limiter *rl)
+{
+	if (!vmconfig_rate_limiter_limits(rl))
+		return json_null();
+	return json_pack("{s:o, s:o}", "bandwidth", bucket_json(&rl->bandwidth),
+			 "ops", bucket_json(&rl->ops));
 }
 
 /* ---- the model ------------------------------------------------------------------ */
@@ -519,7 +558,7 @@ int vmconfig_set_drive(struct vmconfig *cfg, const char *path_id,
 	if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async"))
 		return fail(err, errlen, "drive %s: io_engine must be Sync or Async", id);
 	ret = parse_rate_limiter(json_object_get(body, "rate_limiter"),
-				 "drive rate_limiter", &d.rate_limiter, err, errlen);
+				 "drive rate_limiter", true, &d.rate_limiter, err, errlen);
 	if (ret)
 		return ret;
 	/* Last: the file is opened only for a body valid in every other way. */
@@ -583,20 +622,23 @@ int vmconfig_check_drive_patch(const struct vmconfig *cfg, const char *path_id,
 	if (idx < 0)
 		return fail(err, errlen, "drive %s: no such drive", id);
 	ret = parse_rate_limiter(json_object_get(body, "rate_limiter"),
-				 "drive rate_limiter", &rl, err, errlen);
+				 "drive rate_limiter", true, &rl, err, errlen);
 	if (ret)
 		return ret;
 	path = json_get_str(body, "path_on_host");
-	if (!path)
+	if (!path && !rate_limiter_is_set(&rl))
 		return 1;
-	ret = check_file(what, "path_on_host", path,
-			 cfg->drives[idx].is_read_only ? O_RDONLY : O_RDWR, true,
-			 err, errlen);
-	if (ret)
-		return ret;
+	if (path) {
+		ret = check_file(what, "path_on_host", path,
+				 cfg->drives[idx].is_read_only ? O_RDONLY : O_RDWR, true,
+				 err, errlen);
+		if (ret)
+			return ret;
+	}
 	*out = cfg->drives[idx];
 	out->path_on_host = NULL;
 	out->partuuid = NULL;
+	out->rate_limiter = rl;
 	ret = dup_str(&out->path_on_host, path, err, errlen);
 	if (!ret)
 		ret = dup_str(&out->partuuid, cfg->drives[idx].partuuid, err, errlen);
@@ -605,7 +647,7 @@ int vmconfig_check_drive_patch(const struct vmconfig *cfg, const char *path_id,
 	return ret;
 }
 
-void vmconfig_replace_drive_path(struct vmconfig *cfg, struct vmconfig_drive *d)
+void vmconfig_apply_drive_patch(struct vmconfig *cfg, struct vmconfig_drive *d)
 {
 	int idx = find_drive(cfg, d->id);
 
@@ -613,9 +655,12 @@ void vmconfig_replace_drive_path(struct vmconfig *cfg, struct vmconfig_drive *d)
 		vmconfig_drive_release(d);
 		return;
 	}
-	free(cfg->drives[idx].path_on_host);
-	cfg->drives[idx].path_on_host = d->path_on_host;
-	d->path_on_host = NULL;
+	if (d->path_on_host) {
+		free(cfg->drives[idx].path_on_host);
+		cfg->drives[idx].path_on_host = d->path_on_host;
+		d->path_on_host = NULL;
+	}
+	vmconfig_rate_limiter_update(&cfg->drives[idx].rate_limiter, &d->rate_limiter);
 	vmconfig_drive_release(d);
 }
 
@@ -626,12 +671,12 @@ json_t *vmconfig_drives_json(const struct vmconfig *cfg)
 	for (unsigned int i = 0; a && i < cfg->nr_drives; i++) {
 		const struct vmconfig_drive *d = &cfg->drives[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s}",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:b, s:o, s:s, s:s, s:o}",
 			"drive_id", d->id, "path_on_host", d->path_on_host,
 			"is_root_device", d->is_root_device, "is_read_only", d->is_read_only,
 			"partuuid", json_str_or_null(d->partuuid),
 			"cache_type", d->cache_writeback ? "Writeback" : "Unsafe",
-			"io_engine", "Async"));
+			"io_engine", "Async", "rate_limiter", rate_limiter_json(&d->rate_limiter)));
 	}
 	return a;
 }
@@ -691,7 +736,6 @@ int vmconfig_set_net(struct vmconfig *cfg, const char *path_id,
 		     const json_t *body, char *err, size_t errlen)
 {
 	const char *what = "network-interfaces", *id, *dev, *mac;
-	struct vmconfig_rate_limiter rl;
 	struct vmconfig_net n = { 0 };
 	int ret, idx;
 	u64 mtu;
@@ -728,10 +772,10 @@ int vmconfig_set_net(struct vmconfig *cfg, const char *path_id,
 		return -EOPNOTSUPP;
 	}
 	ret = parse_rate_limiter(json_object_get(body, "rx_rate_limiter"),
-				 "rx_rate_limiter", &rl, err, errlen);
+				 "rx_rate_limiter", true, &n.rx_rate_limiter, err, errlen);
 	if (!ret)
 		ret = parse_rate_limiter(json_object_get(body, "tx_rate_limiter"),
-					 "tx_rate_limiter", &rl, err, errlen);
+					 "tx_rate_limiter", true, &n.tx_rate_limiter, err, errlen);
 	if (ret)
 		return ret;
 
@@ -766,10 +810,10 @@ static const struct json_field net_patch_fields[] = {
 };
 
 int vmconfig_check_net_patch(const struct vmconfig *cfg, const char *path_id,
-			     const json_t *body, char *err, size_t errlen)
+			     const json_t *body, struct vmconfig_rate_limiter *rx,
+			     struct vmconfig_rate_limiter *tx, char *err, size_t errlen)
 {
 	const char *what = "network-interfaces", *id;
-	struct vmconfig_rate_limiter rl;
 	int ret;
 
 	ret = json_check_object(body, what, net_patch_fields,
@@ -782,11 +826,25 @@ int vmconfig_check_net_patch(const struct vmconfig *cfg, const char *path_id,
 	if (find_net(cfg, id) < 0)
 		return fail(err, errlen, "interface %s: no such network interface", id);
 	ret = parse_rate_limiter(json_object_get(body, "rx_rate_limiter"),
-				 "rx_rate_limiter", &rl, err, errlen);
+				 "rx_rate_limiter", true, rx, err, errlen);
 	if (!ret)
 		ret = parse_rate_limiter(json_object_get(body, "tx_rate_limiter"),
-					 "tx_rate_limiter", &rl, err, errlen);
-	return ret;
+					 "tx_rate_limiter", true, tx, err, errlen);
+	if (ret)
+		return ret;
+	return rate_limiter_is_set(rx) || rate_limiter_is_set(tx) ? 0 : 1;
+}
+
+void vmconfig_apply_net_patch(struct vmconfig *cfg, const char *id,
+			      const struct vmconfig_rate_limiter *rx,
+			      const struct vmconfig_rate_limiter *tx)
+{
+	int idx = find_net(cfg, id);
+
+	if (idx < 0)
+		return;
+	vmconfig_rate_limiter_update(&cfg->nets[idx].rx_rate_limiter, rx);
+	vmconfig_rate_limiter_update(&cfg->nets[idx].tx_rate_limiter, tx);
 }
 
 json_t *vmconfig_nets_json(const struct vmconfig *cfg)
@@ -801,9 +859,11 @@ json_t *vmconfig_nets_json(const struct vmconfig *cfg)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 			 n->guest_mac[0], n->guest_mac[1], n->guest_mac[2],
 			 n->guest_mac[3], n->guest_mac[4], n->guest_mac[5]);
-		o = json_pack("{s:s, s:s, s:o}", "iface_id", n->id,
+		o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "iface_id", n->id,
 			      "host_dev_name", n->host_dev_name,
-			      "guest_mac", n->has_mac ? json_string(mac) : json_null());
+			      "guest_mac", n->has_mac ? json_string(mac) : json_null(),
+			      "rx_rate_limiter", rate_limiter_json(&n->rx_rate_limiter),
+			      "tx_rate_limiter", rate_limiter_json(&n->tx_rate_limiter));
 		if (o && n->mtu)
 			json_object_set_new(o, "mtu", json_integer(n->mtu));
 		json_array_append_new(a, o);
@@ -827,7 +887,7 @@ int vmconfig_set_entropy(struct vmconfig *cfg, const json_t *body, char *err,
 				ARRAY_SIZE(entropy_fields), err, errlen);
 	if (!ret)
 		ret = parse_rate_limiter(json_object_get(body, "rate_limiter"),
-					 "entropy rate_limiter", &rl, err, errlen);
+					 "entropy rate_limiter", false, &rl, err, errlen);
 	if (ret)
 		return ret;
 	cfg->entropy = true;

@@ -8,6 +8,9 @@
  * first, so it is /dev/vda), then network interfaces (TAP), then the
  * entropy device. As Firecracker does, a root drive adds "root=/dev/vda"
  * (or "root=PARTUUID=...") and "ro" or "rw" to the kernel command line.
+ * Drives and interfaces are named devices ("fcd<i>", "fcn<i>"), so that
+ * their rate limiters, set once the devices exist and before a vCPU runs,
+ * can be changed on the running guest (vdpa_set_rate_limit()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +74,9 @@ struct fc_vmm {
 	/* drive_id of each drive, in the order of their devices "fcd<i>" */
 	char drive_ids[VMCONFIG_MAX_DRIVES][API_ID_MAX + 1];
 	unsigned int nr_drives;
+	/* iface_id of each interface, in the order of their devices "fcn<i>" */
+	char net_ids[VMCONFIG_MAX_NETS][API_ID_MAX + 1];
+	unsigned int nr_nets;
 	pthread_t run_thread;
 	int stopped_fd;
 	int status;
@@ -124,17 +130,16 @@ static int add_device(struct fc_vmm *v, const char *opt, const char *val,
 static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		       size_t errlen)
 {
-	char spec[PATH_MAX + 64], what[96];
+	char spec[2 * PATH_MAX + 64], path[2 * PATH_MAX], what[96];
 	int ret;
 
 	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
 		const struct vmconfig_drive *d = &cfg->drives[i];
 
 		snprintf(what, sizeof(what), "drive %s", d->id);
-		/* The device spec separates attributes with commas. */
-		if (strchr(d->path_on_host, ',')) {
-			snprintf(err, errlen, "%s: kestrel cannot attach a path_on_host containing ','",
-				 what);
+		/* The spec separates attributes with commas: the path's are doubled. */
+		if (vdpa_mgmt_escape(d->path_on_host, path, sizeof(path))) {
+			snprintf(err, errlen, "%s: path_on_host too long", what);
 			return -EINVAL;
 		}
 		/*
@@ -142,7 +147,7 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		 * 0-sector disk, as the placeholder drives orchestrators attach.
 		 */
 		snprintf(spec, sizeof(spec), "vdpa,type=file-blk,path=%s%s,allow_empty=on,name=fcd%u",
-			 d->path_on_host, d->is_read_only ? ",ro=on" : "", i);
+			 path, d->is_read_only ? ",ro=on" : "", i);
 		ret = add_device(v, "device", spec, what, err, errlen);
 		if (ret)
 			return ret;
@@ -151,7 +156,14 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 	}
 	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
 		const struct vmconfig_net *n = &cfg->nets[i];
-		int len = snprintf(spec, sizeof(spec), "tap=%s", n->host_dev_name);
+		int len;
+
+		/* A Linux interface name may hold a ',' too. */
+		if (vdpa_mgmt_escape(n->host_dev_name, path, sizeof(path))) {
+			snprintf(err, errlen, "interface %s: host_dev_name too long", n->id);
+			return -EINVAL;
+		}
+		len = snprintf(spec, sizeof(spec), "tap=%s", path);
 
 		if (n->has_mac)
 			len += snprintf(spec + len, sizeof(spec) - len,
@@ -159,11 +171,15 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 					n->guest_mac[0], n->guest_mac[1], n->guest_mac[2],
 					n->guest_mac[3], n->guest_mac[4], n->guest_mac[5]);
 		if (n->mtu)
-			snprintf(spec + len, sizeof(spec) - len, ",mtu=%u", n->mtu);
+			len += snprintf(spec + len, sizeof(spec) - len, ",mtu=%u", n->mtu);
+		/* Named, so a rate limiter update finds its device. */
+		snprintf(spec + len, sizeof(spec) - len, ",name=fcn%u", i);
 		snprintf(what, sizeof(what), "interface %s", n->id);
 		ret = add_device(v, "net", spec, what, err, errlen);
 		if (ret)
 			return ret;
+		snprintf(v->net_ids[i], sizeof(v->net_ids[i]), "%s", n->id);
+		v->nr_nets = i + 1;
 	}
 	if (cfg->entropy)
 		return add_device(v, "rng", NULL, "entropy", err, errlen);
@@ -229,6 +245,90 @@ static void fc_vmm_release(struct fc_vmm *v)
 	v->cmdline = NULL;
 }
 
+/*
+ * The device of drive or interface @id: "fcd<i>" / "fcn<i>" (add_devices()).
+ * Return: the device, or NULL with @err filled.
+ */
+static struct vdpa_device *find_limited(struct fc_vmm *v, enum api_limiter which,
+					const char *id, char *err, size_t errlen)
+{
+	bool drive = which == API_LIMIT_DRIVE;
+	unsigned int n = drive ? v->nr_drives : v->nr_nets;
+	struct vdpa_device *vdpa;
+	char name[16];
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (strcmp(drive ? v->drive_ids[i] : v->net_ids[i], id))
+			continue;
+		snprintf(name, sizeof(name), "%s%u", drive ? "fcd" : "fcn", i);
+		vdpa = vdpa_find_device(name);
+		if (!vdpa)
+			snprintf(err, errlen, "the device of %s %s is gone",
+				 drive ? "drive" : "interface", id);
+		return vdpa;
+	}
+	snprintf(err, errlen, "no %s %s in the running microVM",
+		 drive ? "drive" : "interface", id);
+	return NULL;
+}
+
+static void vdpa_bucket_of(struct vdpa_bucket *out, const struct vmconfig_bucket *b)
+{
+	*out = (struct vdpa_bucket){ b->size, b->one_time_burst, b->refill_time_ms };
+}
+
+/*
+ * Give the device of @id the buckets of @rl that are set (@all: both, as
+ * at start-up). Return: 0 or -errno with @err filled.
+ */
+static int set_limiter(struct fc_vmm *v, enum api_limiter which, const char *id,
+		       const struct vmconfig_rate_limiter *rl, bool all, char *err,
+		       size_t errlen)
+{
+	static const enum vdpa_limit limit_of[] = {
+		[API_LIMIT_DRIVE] = VDPA_LIMIT_BLK,
+		[API_LIMIT_NET_RX] = VDPA_LIMIT_NET_RX,
+		[API_LIMIT_NET_TX] = VDPA_LIMIT_NET_TX,
+	};
+	struct vdpa_device *vdpa = find_limited(v, which, id, err, errlen);
+	struct vdpa_bucket bw, ops;
+	int ret;
+
+	if (!vdpa)
+		return -ENOENT;
+	vdpa_bucket_of(&bw, &rl->bandwidth);
+	vdpa_bucket_of(&ops, &rl->ops);
+	ret = vdpa_set_rate_limit(vdpa, limit_of[which],
+				  all || rl->bandwidth.set ? &bw : NULL,
+				  all || rl->ops.set ? &ops : NULL);
+	if (ret)
+		snprintf(err, errlen, "cannot set the rate limiter: %s", strerror(-ret));
+	return ret;
+}
+
+/* The rate limiters of the configuration, on the devices just made. */
+static int apply_rate_limiters(struct fc_vmm *v, const struct vmconfig *cfg,
+			       char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; !ret && i < cfg->nr_drives; i++)
+		if (vmconfig_rate_limiter_limits(&cfg->drives[i].rate_limiter))
+			ret = set_limiter(v, API_LIMIT_DRIVE, cfg->drives[i].id,
+					  &cfg->drives[i].rate_limiter, true, err, errlen);
+	for (unsigned int i = 0; !ret && i < cfg->nr_nets; i++) {
+		const struct vmconfig_net *n = &cfg->nets[i];
+
+		if (vmconfig_rate_limiter_limits(&n->rx_rate_limiter))
+			ret = set_limiter(v, API_LIMIT_NET_RX, n->id, &n->rx_rate_limiter,
+					  true, err, errlen);
+		if (!ret && vmconfig_rate_limiter_limits(&n->tx_rate_limiter))
+			ret = set_limiter(v, API_LIMIT_NET_TX, n->id, &n->tx_rate_limiter,
+					  true, err, errlen);
+	}
+	return ret;
+}
+
 static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *err,
 			size_t errlen)
 {
@@ -274,6 +374,10 @@ static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *e
 			 ret == -EINVAL ? "the configuration does not work here" : strerror(-ret));
 		goto err_release;
 	}
+	/* The devices exist now; no vCPU has run yet. */
+	ret = apply_rate_limiters(v, cfg, err, errlen);
+	if (ret)
+		goto err_release;
 	ret = xpthread_create(&v->run_thread, NULL, fc_vmm_run, v);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the VM thread: %s", strerror(-ret));
@@ -317,7 +421,7 @@ static int fc_vmm_update_drive(struct api_vmm *vmm, const struct vmconfig_drive 
 	int ret;
 
 	if (!d->path_on_host)
-		return 0;	/* only a rate limiter: nothing the device holds */
+		return 0;	/* no new file (a rate limiter goes its own way) */
 	for (unsigned int i = 0; i < v->nr_drives; i++) {
 		if (strcmp(v->drive_ids[i], d->id))
 			continue;
@@ -333,13 +437,29 @@ static int fc_vmm_update_drive(struct api_vmm *vmm, const struct vmconfig_drive 
 	return -ENOENT;
 }
 
+/* PATCH /drives/{id}, /network-interfaces/{id} with rate limiters. */
+static int fc_vmm_set_rate_limiter(struct api_vmm *vmm, enum api_limiter which,
+				   const char *id, const struct vmconfig_rate_limiter *rl,
+				   char *err, size_t errlen)
+{
+	return set_limiter(to_fc_vmm(vmm), which, id, rl, false, err, errlen);
+}
+
 /* Add a device's queue counters: virtio-net (RX even, TX odd) and blk. */
 static int add_device_stats(struct vdpa_device *vdpa, void *opaque)
 {
 	struct api_vmm_stats *s = opaque;
 	u32 id = vdpa_get_device_id(vdpa);
 	struct vdpa_vq_stats q;
+	u64 n;
 
+	/* Devices without a limit (-EOPNOTSUPP) add nothing. */
+	if (id == VIRTIO_ID_BLOCK && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_BLK, &n))
+		s->block_throttled += n;
+	if (id == VIRTIO_ID_NET && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_NET_RX, &n))
+		s->net_rx_throttled += n;
+	if (id == VIRTIO_ID_NET && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_NET_TX, &n))
+		s->net_tx_throttled += n;
 	for (u16 i = 0; i < vdpa->nvqs; i++) {
 		if (vdpa_get_vq_stats(vdpa, i, &q))
 			continue;
@@ -407,6 +527,7 @@ static const struct api_vmm_ops fc_vmm_ops = {
 	.resume = fc_vmm_resume,
 	.send_ctrl_alt_del = fc_vmm_ctrl_alt_del,
 	.update_drive = fc_vmm_update_drive,
+	.set_rate_limiter = fc_vmm_set_rate_limiter,
 	.get_stats = fc_vmm_get_stats,
 	.stopped_fd = fc_vmm_stopped_fd,
 	.stop = fc_vmm_stop,

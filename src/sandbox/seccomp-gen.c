@@ -199,9 +199,12 @@ static const struct rule vcpu_rules[] = {
 };
 
 static const struct rule control_rules[] = {
-	/* PATCH /drives: the new image (blk/file.c) */
-	OPENAT(O_RDONLY | O_CLOEXEC),
-	OPENAT(O_RDWR | O_CLOEXEC),
+	/* PATCH /drives: the new image (blk/file.c __blk_file_open()), opened
+	 * O_NONBLOCK (a FIFO must not hang it), then blocking again */
+	OPENAT(O_RDONLY | O_CLOEXEC | O_NONBLOCK),
+	OPENAT(O_RDWR | O_CLOEXEC | O_NONBLOCK),
+	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_GETFL)),
+	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_SETFL)),
 	FSTAT,
 	ALLOW(flock),
 	IOCTL(BLKGETSIZE64),
@@ -285,6 +288,8 @@ static const struct rule rng_rules[] = {
 
 static const struct rule vhost_user_rules[] = {
 	ALLOW(epoll_wait),
+	/* the rest of a message a peer trickles, with a deadline (server.c) */
+	ALLOW(poll),
 	ALLOW(epoll_ctl),
 	ALLOW(accept4),
 	ALLOW(setsockopt),
@@ -294,11 +299,14 @@ static const struct rule vhost_user_rules[] = {
 	ALLOW(read),
 	ALLOW(close),
 	FSTAT,
-	/* the front-end's memory: shared, never executable */
+	/* the front-end's memory: its memfd's seals, shared, never executable */
+	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS)),
 	NO_EXEC(mmap),
 	ALLOW(munmap),
-	/* SIGINT/SIGTERM stop the loop (cmd.c), the socket is removed */
+	/* SIGINT/SIGTERM stop the loop (cmd.c); the socket is removed if it
+	 * is still this server's (lstat(), server.c) */
 	ALLOW(rt_sigreturn),
+	ALLOW1(newfstatat, SCMP_A3(SCMP_CMP_EQ, AT_SYMLINK_NOFOLLOW)),
 	ALLOW(unlink),
 	ALLOW(exit_group),
 	END,

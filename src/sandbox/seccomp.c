@@ -185,7 +185,7 @@ enum seccomp_mode seccomp_get_mode(void)
 
 #ifdef KESTREL_TEST_HOOKS
 /*
- * Test builds only (build/tests/kestrel-hooks): KESTREL_SECCOMP_HOOK=KIND
+ * Test builds only (build/kestrel-test): KESTREL_SECCOMP_HOOK=KIND
  * makes the first thread of KIND make a syscall outside its list right
  * after its filter is in place: socket(AF_INET), on no list; with
  * KIND:exec, an executable mapping (mmap is allowed, PROT_EXEC is not).

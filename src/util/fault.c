@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 
 /* 0 = disarmed. All three are touched from any thread. */
 static atomic_ulong fault_target;
@@ -118,6 +119,16 @@ int xepoll_create1(int flags)
 	if (fault_inject_hit())
 		return -EMFILE;
 	fd = epoll_create1(flags);
+	return fd < 0 ? -errno : fd;
+}
+
+int xtimerfd_create(int clockid, int flags)
+{
+	int fd;
+
+	if (fault_inject_hit())
+		return -EMFILE;
+	fd = timerfd_create(clockid, flags);
 	return fd < 0 ? -errno : fd;
 }
 

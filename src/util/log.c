@@ -76,6 +76,17 @@ static unsigned long long now_ms(void)
 	return (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void log_err_vline(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = '?';
+	log_print(LOG_ERR, "%s%s\n", prefix, buf);
+}
+
 bool ratelimit_allow(struct ratelimit *rl)
 {
 	unsigned long long now = now_ms();

@@ -4,7 +4,9 @@
  * spec such as "net,mac=52:54:00:12:34:56,mtu=1500,max_vqp=1" or
  * "blk,capacity=8M,ro=on". Specs come from the command line or an API
  * request, so they are hostile: every rejection is one log line naming the
- * attribute and the form it accepts.
+ * attribute and the form it accepts. A value holding a comma doubles it
+ * ("path=/img/a,,b.raw" is the file "/img/a,b.raw"); vdpa_mgmt_escape()
+ * writes that form.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -298,12 +300,49 @@ static int vdpa_mgmt_parse_attr(const struct vdpa_mgmt_dev *mdev, char *kv,
 	return 0;
 }
 
+/*
+ * The next comma-separated field of the spec at *@cur, unescaped in place
+ * (",," is one literal comma), or NULL at the end. A single comma ends the
+ * field: ",,," is a comma in the value and then the separator.
+ */
+static char *vdpa_spec_next(char **cur)
+{
+	char *start = *cur, *r = start, *w = start;
+
+	if (!start)
+		return NULL;
+	while (*r && (*r != ',' || r[1] == ',')) {
+		*w++ = *r;
+		r += *r == ',' ? 2 : 1;
+	}
+	*cur = *r ? r + 1 : NULL;
+	*w = '\0';
+	return start;
+}
+
+int vdpa_mgmt_escape(const char *val, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (const char *c = val; *c; c++) {
+		if (off + 1 + (*c == ',') >= len)
+			return -E2BIG;
+		if (*c == ',')
+			buf[off++] = ',';
+		buf[off++] = *c;
+	}
+	if (off >= len)
+		return -E2BIG;
+	buf[off] = '\0';
+	return 0;
+}
+
 int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 		    void *config, size_t size)
 {
 	struct vdpa_mgmt_dev *mdev;
 	char buf[VDPA_SPEC_MAX + 1];
-	char *type, *kv, *save;
+	char *type, *kv, *cur = buf;
 	size_t len;
 	int ret;
 
@@ -317,12 +356,9 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 	}
 	memcpy(buf, spec, len);
 	buf[len] = '\0';
-	if (buf[len - 1] == ',' || strstr(buf, ",,") || buf[0] == ',') {
-		pr_err("vdpa: empty attribute in device spec: type[,key=value]...");
-		return -EINVAL;
-	}
-
-	type = strtok_r(buf, ",", &save);
+	type = vdpa_spec_next(&cur);
+	if (!type[0])
+		goto empty;
 	mdev = vdpa_mgmt_find(type);
 	if (!mdev) {
 		pr_err("vdpa: unknown device type '%.32s' (see the list of management devices)",
@@ -336,30 +372,30 @@ int vdpa_mgmt_parse(const char *spec, struct vdpa_mgmt_dev **mdev_out,
 	else
 		memset(config, 0, mdev->config_size);
 	memset(config, 0, sizeof(struct vdpa_dev_args));
-	while ((kv = strtok_r(NULL, ",", &save))) {
+	while ((kv = vdpa_spec_next(&cur))) {
+		if (!kv[0])
+			goto empty;
 		ret = vdpa_mgmt_parse_attr(mdev, kv, config);
 		if (ret)
 			return ret;
 	}
 	*mdev_out = mdev;
 	return 0;
+
+empty:
+	pr_err("vdpa: empty attribute in device spec: type[,key=value]... (a comma in a value is written ,,)");
+	return -EINVAL;
 }
 
 /* ---- create / destroy ------------------------------------------------- */
 
-int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
+int vdpa_mgmt_dev_add_config(struct vdpa_mgmt_dev *mdev, const void *config,
+			     struct vdpa_device **out)
 {
-	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
-	const struct vdpa_dev_args *args = (const void *)config;
-	struct vdpa_mgmt_dev *mdev;
+	const struct vdpa_dev_args *args = config;
 	struct vdpa_device *vdpa;
 	int ret;
 
-	if (!out)
-		return -EINVAL;
-	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
-	if (ret)
-		return ret;
 	if (args->name[0] && vdpa_find_device(args->name)) {
 		pr_err("vdpa: device name '%s' already in use", args->name);
 		return -EEXIST;
@@ -370,6 +406,26 @@ int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
 	vdpa->mdev = mdev;
 	*out = vdpa;
 	return 0;
+}
+
+int vdpa_mgmt_dev_add(const char *spec, struct vdpa_device **out)
+{
+	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
+	struct vdpa_mgmt_dev *mdev;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
+	if (ret)
+		return ret;
+	return vdpa_mgmt_dev_add_config(mdev, config, out);
+}
+
+int vdpa_mgmt_files(const struct vdpa_mgmt_dev *mdev, const void *config,
+		    int (*fn)(const char *path, bool write, void *opaque), void *opaque)
+{
+	return mdev->files ? mdev->files(config, fn, opaque) : 0;
 }
 
 int vdpa_mgmt_dev_del(struct vdpa_device *vdpa)

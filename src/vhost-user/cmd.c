@@ -5,9 +5,14 @@
  * under the vhost-user thread's seccomp filter from the first accept on.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <kestrel/landlock.h>
 #include <kestrel/log.h>
 #include <kestrel/sandbox.h>
 #include <kestrel/vdpa.h>
@@ -21,21 +26,69 @@ static void cmd_on_signal(int sig)
 		vhost_user_server_stop(cmd_server);
 }
 
+/*
+ * Before the device (and its worker thread) exists: the socket's directory,
+ * where the server replaces and at the end removes its socket, and the
+ * files the device opens. A front-end's memory comes as fds: no path.
+ */
+static int cmd_confine(const char *path, const struct vdpa_mgmt_dev *mdev,
+		       const void *config)
+{
+	char dir[PATH_MAX];
+	struct landlock *ll;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	ret = landlock_create(&ll);
+	if (!ret)
+		ret = landlock_allow(ll, dirname(dir), LANDLOCK_ALLOW_SOCKET |
+						       LANDLOCK_ALLOW_REMOVE);
+	if (!ret)
+		ret = vdpa_mgmt_files(mdev, config, landlock_allow_file, ll);
+	if (ret)
+		pr_err("landlock: cannot allow the socket's directory or the device's files: %s",
+		       strerror(-ret));
+	else
+		ret = landlock_apply(ll);
+	landlock_destroy(ll);
+	return ret;
+}
+
 int vhost_user_serve(const char *path, const char *spec,
 		     const struct vhost_user_server_opts *opts)
 {
+	_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
 	struct sigaction sa = { .sa_handler = cmd_on_signal };
+	struct vdpa_mgmt_dev *mdev;
 	struct vdpa_device *vdpa;
 	int ret;
 
-	ret = vdpa_mgmt_dev_add(spec, &vdpa);
+	ret = vdpa_mgmt_parse(spec, &mdev, config, sizeof(config));
+	if (!ret && opts && opts->landlock) {
+		ret = cmd_confine(path, mdev, config);
+		if (ret)
+			return ret;
+	}
+	if (!ret)
+		ret = vdpa_mgmt_dev_add_config(mdev, config, &vdpa);
 	if (ret) {
 		pr_err("--device '%s': %s", spec, strerror(-ret));
 		return ret == -ENOMEM ? ret : -EINVAL;
 	}
 	ret = vhost_user_server_create(path, vdpa, opts, &cmd_server);
+	if (ret == -EADDRINUSE)
+		pr_err("--socket '%s': a server is already listening there (expected a free path or a stale socket)",
+		       path);
+	else if (ret == -ENOTSOCK)
+		pr_err("--socket '%s': exists and is not a socket (expected a free path or a stale socket)",
+		       path);
+	else if (ret)
+		pr_err("--socket '%s': cannot listen there: %s", path, strerror(-ret));
 	if (ret) {
-		pr_err("--socket '%s': %s", path, strerror(-ret));
+		/* A path that cannot work is a bad argument; a busy one is not. */
+		if (ret != -EADDRINUSE && ret != -ENOMEM && ret != -EMFILE &&
+		    ret != -ENFILE)
+			ret = -EINVAL;
 		goto out_del;
 	}
 	sigemptyset(&sa.sa_mask);
@@ -43,6 +96,8 @@ int vhost_user_serve(const char *path, const char *spec,
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (opts && opts->ready)
+		opts->ready(opts->ready_arg);
 	/* Set up: the socket listens, the device's worker runs. */
 	seccomp_thread_enter(SECCOMP_THREAD_VHOST_USER);
 	ret = vhost_user_server_run(cmd_server);

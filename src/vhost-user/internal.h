@@ -140,6 +140,8 @@ struct vhost_user_vring {
  * @mapped_iommu: which table the device holds (for commits)
  * @mapped: the device holds a table at all
  * @notify_fd: eventfd the device's config callback writes (loop watches)
+ * @stop_fd: the server's stop eventfd, which also ends a message being
+ *	read or written (-1: none, e.g. in the fuzzer)
  * @loop_epfd: the server loop's epoll, for kick fds the device cannot
  *	take (-1: none, e.g. in the fuzzer)
  * @iotlb_batch: between IOTLB BATCH_BEGIN and BATCH_END: defer pushes
@@ -168,6 +170,7 @@ struct vhost_user_dev {
 	bool mapped_iommu;
 	bool mapped;
 	int notify_fd;
+	int stop_fd;
 	int loop_epfd;
 	bool iotlb_batch;
 	struct ratelimit rl;
@@ -249,6 +252,28 @@ int vhost_user_dev_commit(struct vhost_user_dev *dev);
  */
 void vhost_user_dev_get_stats(struct vhost_user_dev *dev, u32 idx,
 			      struct vdpa_vq_stats *st);
+
+/**
+ * vhost_user_msg_deadline() - when a message begun now must be complete
+ * @dev: the device (its opts.msg_timeout_ms)
+ *
+ * Return: the deadline in CLOCK_MONOTONIC milliseconds. A message is
+ * timed from its first byte to its last, whatever the front-end trickles.
+ */
+u64 vhost_user_msg_deadline(const struct vhost_user_dev *dev);
+
+/**
+ * vhost_user_wait() - wait until @fd is ready for @events
+ * @dev: the device (its @stop_fd)
+ * @fd: the socket
+ * @events: POLLIN or POLLOUT
+ * @deadline: from vhost_user_msg_deadline()
+ *
+ * Return: 0 ready, -ETIMEDOUT the deadline passed, -ECANCELED the server is
+ * stopping (a signal handler called vhost_user_server_stop()), -errno.
+ */
+int vhost_user_wait(const struct vhost_user_dev *dev, int fd, short events,
+		    u64 deadline);
 
 /* mem.c */
 int vhost_user_mem_add(struct vhost_user_dev *dev,

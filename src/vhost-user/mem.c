@@ -15,6 +15,7 @@
  * using it) before the region is unmapped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -132,7 +133,7 @@ int vhost_user_mem_add(struct vhost_user_dev *dev,
 	u64 align, map_off, delta;
 	struct stat st;
 	void *base;
-	int ret;
+	int seals, ret;
 
 	if (fd < 0)
 		return -EBADF;
@@ -181,6 +182,22 @@ int vhost_user_mem_add(struct vhost_user_dev *dev,
 	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
 	    (u64)st.st_size < r->mmap_offset + r->memory_size) {
 		ret = -EINVAL;
+		goto out_close;
+	}
+	/*
+	 * A file that shrinks under the mapping turns every access past its
+	 * new end into SIGBUS. A memfd that can take seals must come sealed
+	 * with F_SEAL_SHRINK (QEMU's memory-backend-memfd does by default).
+	 * Files that cannot carry seals (hugetlbfs and tmpfs files, memfds
+	 * made without MFD_ALLOW_SEALING, as DPDK's) are taken: the device
+	 * worker contains the SIGBUS and marks the device NEEDS_RESET
+	 * (src/vdpa/swdev/swdev.c).
+	 */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && !(seals & (F_SEAL_SEAL | F_SEAL_SHRINK))) {
+		vu_warn(dev, "memory region at %#llx: its memfd can shrink; seal it with F_SEAL_SHRINK",
+			(unsigned long long)r->guest_phys_addr);
+		ret = -EPERM;
 		goto out_close;
 	}
 	/* hugetlbfs reports its page size in st_blksize. */

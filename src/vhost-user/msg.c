@@ -18,6 +18,7 @@
  * with the status state machine described in internal.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -61,24 +63,73 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* ---- sending ------------------------------------------------------------ */
+/* ---- the wire ----------------------------------------------------------- */
 
-/* Header and payload, which are apart in memory, as one wire message. */
-static int send_msg(int fd, const struct vhost_user_msg *msg, int flags)
+u64 vhost_user_msg_deadline(const struct vhost_user_dev *dev)
+{
+	struct timespec ts;
+	u32 ms = dev->opts.msg_timeout_ms ? dev->opts.msg_timeout_ms
+					  : VHOST_USER_SERVER_MSG_TIMEOUT_MS;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000 + (u64)ts.tv_nsec / 1000000 + ms;
+}
+
+int vhost_user_wait(const struct vhost_user_dev *dev, int fd, short events,
+		    u64 deadline)
+{
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = fd, .events = events },
+			{ .fd = dev->stop_fd, .events = POLLIN },
+		};
+		struct timespec ts;
+		u64 now;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (u64)ts.tv_sec * 1000 + (u64)ts.tv_nsec / 1000000;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		n = poll(p, 2, (int)MIN(deadline - now, (u64)INT32_MAX));
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		/* The stop eventfd stays readable: the loop sees it next. */
+		if (p[1].revents)
+			return -ECANCELED;
+		if (n > 0 && p[0].revents)
+			return 0;
+	}
+}
+
+/*
+ * Header and payload, which are apart in memory, as one wire message.
+ * @wait: a front-end that does not read gets until the message deadline
+ * (then the send fails and the caller drops it); else never block.
+ */
+static int send_msg(const struct vhost_user_dev *dev, int fd,
+		    const struct vhost_user_msg *msg, bool wait)
 {
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)&msg->hdr, .iov_len = VHOST_USER_HDR_SIZE },
 		{ .iov_base = (void *)&msg->payload, .iov_len = msg->hdr.size },
 	};
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	u64 deadline = wait ? vhost_user_msg_deadline(dev) : 0;
 
 	while (iov[0].iov_len + iov[1].iov_len) {
-		ssize_t n = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+		ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int ret = -errno;
+
+			if (ret == -EINTR)
 				continue;
-			return -errno;
+			if (ret == -EAGAIN && wait)
+				ret = vhost_user_wait(dev, fd, POLLOUT, deadline);
+			if (ret)
+				return ret;
+			continue;
 		}
 		if (n == 0)
 			return -EIO;
@@ -104,7 +155,7 @@ static int send_reply(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
 	msg->hdr.size = size;
 	if (dev->connfd < 0)
 		return -ENOTCONN;
-	return send_msg(dev->connfd, msg, 0);
+	return send_msg(dev, dev->connfd, msg, true);
 }
 
 static int send_ack(struct vhost_user_dev *dev, u32 request, int result)
@@ -130,7 +181,7 @@ static int send_backend(struct vhost_user_dev *dev, u32 request,
 		return -ENOTCONN;
 	if (size)
 		memcpy(&msg.payload, payload, size);
-	return send_msg(dev->backend_fd, &msg, MSG_DONTWAIT);
+	return send_msg(dev, dev->backend_fd, &msg, false);
 }
 
 /* ---- device programming ------------------------------------------------- */
@@ -1242,6 +1293,7 @@ int vhost_user_dev_init(struct vhost_user_dev *dev, struct vdpa_device *vdpa,
 
 	dev->vdpa = vdpa;
 	dev->connfd = dev->backend_fd = dev->notify_fd = dev->loop_epfd = -1;
+	dev->stop_fd = -1;
 	dev->rl = (struct ratelimit)RATELIMIT_INIT;
 	snprintf(dev->name, sizeof(dev->name), "vhost-user %s", vdpa->name);
 	if (opts)

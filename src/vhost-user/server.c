@@ -8,6 +8,7 @@
  * eventfd write) and the device's config callback (another eventfd write).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-/* A front-end that stops in the middle of a message is dropped after this. */
-#define VHOST_USER_RECV_TIMEOUT_S	5
 
 enum {
 	EV_LISTEN = 1,
@@ -38,6 +36,9 @@ enum {
  * @epfd: the loop's epoll
  * @stopfd: eventfd written by vhost_user_server_stop()
  * @connections: front-ends accepted (atomic: tests read it)
+ * @sock_dev: device of the socket file we bound (with @sock_ino: removed
+ *	on destroy only if @path is still that file)
+ * @sock_ino: its inode
  */
 struct vhost_user_server {
 	struct vhost_user_dev dev;
@@ -46,6 +47,8 @@ struct vhost_user_server {
 	int epfd;
 	int stopfd;
 	unsigned int connections;
+	dev_t sock_dev;
+	ino_t sock_ino;
 };
 
 static void server_config_cb(void *private)
@@ -60,6 +63,37 @@ static int epoll_add(int epfd, int fd, u64 data)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/*
+ * Make @path free for our socket: nothing there, or a stale socket (no
+ * server answers on it), which is removed. A live server's socket and a
+ * file that is not a socket are left alone. Return: 0, -EADDRINUSE (a
+ * server answers: a connect from here is the one trace it sees),
+ * -ENOTSOCK, or -errno.
+ */
+static int server_claim_path(const char *path, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
+	close(fd);
+	/* A full backlog (EAGAIN) is a live server too. */
+	if (!ret || ret == -EAGAIN)
+		return -EADDRINUSE;
+	if (ret != -ECONNREFUSED)
+		return ret;	/* cannot tell whether it is in use */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 int vhost_user_server_create(const char *path, struct vdpa_device *vdpa,
@@ -93,25 +127,28 @@ int vhost_user_server_create(const char *path, struct vdpa_device *vdpa,
 		goto err_destroy;
 	}
 	s->dev.loop_epfd = s->epfd;
+	s->dev.stop_fd = s->stopfd;
 
-	/* Replace a stale socket, never a file that is something else. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			pr_err("vhost-user: %s exists and is not a socket", path);
-			ret = -EADDRINUSE;
-			goto err_destroy;
-		}
-		unlink(path);
-	}
+	ret = server_claim_path(s->path, &sa);
+	if (ret)
+		goto err_destroy;
 	s->listenfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->listenfd < 0) {
 		ret = -errno;
 		goto err_destroy;
 	}
-	if (bind(s->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s->listenfd, 4) < 0) {
+	if (bind(s->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
-		pr_err("vhost-user: cannot listen on %s: %s", path, strerror(-ret));
+		close(s->listenfd);
+		s->listenfd = -1;	/* the path is not ours to remove */
+		goto err_destroy;
+	}
+	if (lstat(path, &st) == 0) {
+		s->sock_dev = st.st_dev;
+		s->sock_ino = st.st_ino;
+	}
+	if (listen(s->listenfd, 4) < 0) {
+		ret = -errno;
 		goto err_destroy;
 	}
 	ret = epoll_add(s->epfd, s->listenfd, EV_LISTEN);
@@ -131,9 +168,40 @@ err_destroy:
 	return ret;
 }
 
-/* Read one message and its fds. Return: 0, or -errno (drop the peer). */
-static int conn_recv(int fd, struct vhost_user_msg *msg, int *fds,
-		     unsigned int *nfds)
+/* Read @len more bytes into @buf by the deadline. Return: 0 or -errno. */
+static int conn_read(struct vhost_user_dev *dev, void *buf, size_t len,
+		     u64 deadline)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(dev->connfd, (u8 *)buf + got, len - got,
+				 MSG_DONTWAIT);
+		int ret;
+
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		ret = -errno;
+		if (ret == -EAGAIN)
+			ret = vhost_user_wait(dev, dev->connfd, POLLIN, deadline);
+		if (ret && ret != -EINTR)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Read one message and its fds. The loop saw the socket readable; from
+ * the first byte the whole message must arrive within the deadline
+ * (vhost_user_msg_deadline()), and a stop request ends the wait.
+ * Return: 1 a message, 0 nothing to read after all, -errno (drop the peer).
+ */
+static int conn_recv(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
+		     int *fds, unsigned int *nfds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
@@ -144,16 +212,19 @@ static int conn_recv(int fd, struct vhost_user_msg *msg, int *fds,
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
 	};
-	size_t got;
+	u64 deadline;
 	ssize_t n;
 	int ret = 0;
 
 	*nfds = 0;
 	do {
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(dev->connfd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : -errno;
+	deadline = vhost_user_msg_deadline(dev);
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t cnt;
 		int *p;
@@ -175,35 +246,20 @@ static int conn_recv(int fd, struct vhost_user_msg *msg, int *fds,
 	if (mh.msg_flags & MSG_CTRUNC)
 		ret = -EMSGSIZE;	/* fds were lost: the message is unusable */
 	/* The rest of the header, then the payload (stream socket). */
-	got = (size_t)n;
-	while (!ret && got < VHOST_USER_HDR_SIZE) {
-		n = recv(fd, (u8 *)msg + got, VHOST_USER_HDR_SIZE - got, MSG_WAITALL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n == 0 ? -ECONNRESET : -errno;
-		else
-			got += (size_t)n;
-	}
+	if (!ret)
+		ret = conn_read(dev, (u8 *)msg + n, VHOST_USER_HDR_SIZE - (size_t)n,
+				deadline);
 	if (!ret && msg->hdr.size > VHOST_USER_PAYLOAD_MAX)
 		ret = -EMSGSIZE;
-	got = 0;
-	while (!ret && got < msg->hdr.size) {
-		n = recv(fd, (u8 *)&msg->payload + got, msg->hdr.size - got,
-			 MSG_WAITALL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n == 0 ? -ECONNRESET : -errno;
-		else
-			got += (size_t)n;
-	}
+	if (!ret)
+		ret = conn_read(dev, &msg->payload, msg->hdr.size, deadline);
 	if (ret) {
 		for (unsigned int i = 0; i < *nfds; i++)
 			close(fds[i]);
 		*nfds = 0;
+		return ret;
 	}
-	return ret;
+	return 1;
 }
 
 void vhost_user_server_log_stats(struct vhost_user_server *s)
@@ -239,7 +295,6 @@ static void server_disconnect(struct vhost_user_server *s, const char *why)
 
 static void server_accept(struct vhost_user_server *s)
 {
-	struct timeval tv = { .tv_sec = VHOST_USER_RECV_TIMEOUT_S };
 	int fd = accept4(s->listenfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
@@ -249,8 +304,6 @@ static void server_accept(struct vhost_user_server *s)
 		close(fd);
 		return;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (epoll_add(s->epfd, fd, EV_CONN)) {
 		close(fd);
 		return;
@@ -294,6 +347,7 @@ int vhost_user_server_run(struct vhost_user_server *s)
 			int fds[VHOST_USER_MAX_FDS];
 			unsigned int nfds;
 			eventfd_t v;
+			bool spoke;
 			int ret;
 
 			if (data & VHOST_USER_EV_KICK) {
@@ -316,15 +370,23 @@ int vhost_user_server_run(struct vhost_user_server *s)
 			case EV_CONN:
 				if (s->dev.connfd < 0)
 					break;
-				ret = conn_recv(s->dev.connfd, &msg, fds, &nfds);
-				if (ret) {
-					server_disconnect(s, ret == -ECONNRESET ?
-							  "closed" : strerror(-ret));
-				} else if (vhost_user_handle_msg(&s->dev, &msg, fds, nfds) ==
+				/*
+				 * --once ends after a front-end that spoke: not
+				 * after a connect alone, as another server's
+				 * check for a live socket makes.
+				 */
+				spoke = s->dev.msgs > 0;
+				ret = conn_recv(&s->dev, &msg, fds, &nfds);
+				if (ret < 0) {
+					server_disconnect(s, ret == -ECONNRESET ? "closed" :
+							  ret == -ETIMEDOUT ? "message not complete in time" :
+							  strerror(-ret));
+				} else if (ret && vhost_user_handle_msg(&s->dev, &msg, fds, nfds) ==
 					   VHOST_USER_DISCONNECT) {
 					server_disconnect(s, "protocol error");
 				}
-				if (s->dev.connfd < 0 && s->dev.opts.once)
+				if (s->dev.connfd < 0 && s->dev.opts.once &&
+				    (spoke || ret > 0))
 					stop = true;
 				break;
 			}
@@ -353,8 +415,12 @@ void vhost_user_server_destroy(struct vhost_user_server *s)
 	}
 	vhost_user_dev_fini(&s->dev);
 	if (s->listenfd >= 0) {
+		struct stat st;
+
 		close(s->listenfd);
-		unlink(s->path);
+		if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+		    st.st_ino == s->sock_ino)
+			unlink(s->path);
 	}
 	if (s->dev.notify_fd >= 0)
 		close(s->dev.notify_fd);

@@ -95,13 +95,21 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 	return 0;
 }
 
+/* The end of the field at @s: its first single ',' (",," is a comma), or NUL. */
+static const char *vdev_field_end(const char *s)
+{
+	while (*s && (*s != ',' || s[1] == ','))
+		s += *s == ',' ? 2 : 1;
+	return s;
+}
+
 /* Append ",key=value..." from @attrs to @spec, renaming ifname= to path=. */
 static int vdev_append_attrs(char *spec, size_t len, const char *attrs)
 {
 	size_t off = strlen(spec);
 
 	while (attrs && *attrs) {
-		const char *end = strchrnul(attrs, ',');
+		const char *end = vdev_field_end(attrs);
 		size_t n = (size_t)(end - attrs);
 		int w;
 
@@ -127,8 +135,8 @@ static int vdev_parse_net(struct virtio_devices *devs, const char *val)
 	if (!strcmp(val, "sim") || !strncmp(val, "sim,", 4)) {
 		snprintf(spec, sizeof(spec), "net");
 		rest = val[3] ? val + 4 : NULL;
-	} else if (!strncmp(val, "tap=", 4) && val[4] && val[4] != ',') {
-		const char *comma = strchrnul(val + 4, ',');
+	} else if (!strncmp(val, "tap=", 4) && val[4] && (val[4] != ',' || val[5] == ',')) {
+		const char *comma = vdev_field_end(val + 4);
 
 		snprintf(spec, sizeof(spec), "tap,path=%.*s",
 			 (int)(comma - (val + 4)), val + 4);
@@ -149,12 +157,13 @@ static int vdev_parse_net(struct virtio_devices *devs, const char *val)
 static int vdev_parse_disk(struct virtio_devices *devs, const char *val)
 {
 	char spec[VDEV_SPEC_MAX + 1];
-	const char *comma = strchrnul(val, ',');
+	/* PATH stays escaped (",," for a comma): the spec uses the same form. */
+	const char *comma = vdev_field_end(val);
 	size_t off;
 	int w;
 
 	if (comma == val) {
-		pr_err("--disk: accepted form PATH[,ro][,serial=S] (a path without commas)");
+		pr_err("--disk: accepted form PATH[,ro][,serial=S] (a comma in PATH is written ,,)");
 		return -EINVAL;
 	}
 	w = snprintf(spec, sizeof(spec), "file-blk,path=%.*s",
@@ -255,6 +264,25 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 bool virtio_devices_console_is_virtio(const struct virtio_devices *devs)
 {
 	return devs->console_virtio;
+}
+
+int virtio_devices_for_each_file(const struct virtio_devices *devs,
+				 int (*fn)(const char *path, bool write, void *opaque),
+				 void *opaque)
+{
+	for (unsigned int n = 0; n < devs->nr; n++) {
+		_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
+		struct vdpa_mgmt_dev *mdev;
+		int ret;
+
+		/* Checked when it was added: parsing again says nothing. */
+		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
+		if (!ret)
+			ret = vdpa_mgmt_files(mdev, config, fn, opaque);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 unsigned int virtio_devices_count(const struct virtio_devices *devs)

@@ -18,11 +18,13 @@
 # Variables:
 #   B             build dir (build); the log goes to $B/e2e/logs/
 #   E2E_MATRIX    quick (make check: generic L2, bzImage, 1 vCPU, net+blk, one S3;
-#                 and through the Firecracker API, ending with SendCtrlAltDel) |
+#                 through the Firecracker API with --config-file, ending with
+#                 SendCtrlAltDel; and through the API's PUT calls with the root
+#                 disk as a drive and net through a TAP) |
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
-#                 each suspended to RAM, and the API case)
-#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk|none>
-#                 [run|fc] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff>]")
+#                 each suspended to RAM, and the two API cases)
+#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap|none>
+#                 [run|fc|fcput] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
 #   E2E_L2_MEM    --memory for L2 (256M)  E2E_L2_TIMEOUT  per L2 boot, s (100)
@@ -62,11 +64,12 @@ if [ -n "${E2E_CASES:-}" ]; then
 	[ "$E2E_CASES" -ef "$CASES" ] || cp "$E2E_CASES" "$CASES"
 else
 	case $MATRIX in
-	quick) printf '%s\n' "gen-bzimage-1 gen bzimage 1 net,blk run e2es3=1" "gen-fc-cad gen bzimage 1 none fc" > "$CASES" ;;
+	quick) printf '%s\n' "gen-bzimage-1 gen bzimage 1 net,blk run e2es3=1" "gen-fc-cad gen bzimage 1 none fc" \
+		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES" ;;
 	full)
 		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
 		# and they end with poweroff -f (S5) instead of reboot -f.
-		echo "gen-fc-cad gen bzimage 1 none fc" > "$CASES"
+		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff
@@ -113,7 +116,15 @@ fi
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l2-net" tests/e2e/l2-net.c || fail "cannot build tests/e2e/l2-net.c static (libc6-dev?)"
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l1-fcapi" tests/e2e/l1-fcapi.c || fail "cannot build tests/e2e/l1-fcapi.c static (libc6-dev?)"
 for fl in $(awk '!/^#/ && NF {print $2}' "$CASES" | sort -u); do
-	tests/e2e/mk-l2-initramfs.sh "$CACHE/$fl" "$CACHE/bb/bin/busybox" "$OUT/l2-net" "$OUT/initrd-$fl.cpio.gz" >/dev/null
+	# and the root disk when a case of that flavour boots from one (e2eroot=1)
+	rootfs=
+	if awk -v f="$fl" '$2 == f && $7 ~ /(^|,)e2eroot=1(,|$)/' "$CASES" | grep -q .; then
+		command -v mkfs.ext4 >/dev/null || [ -x /sbin/mkfs.ext4 ] ||
+			fail "no mkfs.ext4 for the root disk of the e2eroot=1 cases (scripts/setup.sh installs e2fsprogs)"
+		rootfs=$OUT/rootfs-$fl.ext4.gz
+	fi
+	PATH=$PATH:/sbin:/usr/sbin tests/e2e/mk-l2-initramfs.sh "$CACHE/$fl" "$CACHE/bb/bin/busybox" \
+		"$OUT/l2-net" "$OUT/initrd-$fl.cpio.gz" $rootfs >/dev/null
 done
 tests/e2e/mk-l1-initramfs.sh "$OUT/l1-initrd-$MATRIX.cpio" "$CACHE" "$L1F" "$KESTREL" "$CASES" "$OUT"
 

@@ -2,11 +2,16 @@
 # L1 /init for the kestrel end-to-end harness (busybox; built into the L1
 # initramfs by tests/e2e/mk-l1-initramfs.sh). Loads kvm + kvm_amd (SVM, which
 # QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
-#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk|none> [run|fc] [<l2 words>]
+#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk,tap|none> [run|fc|fcput] [<l2 words>]
 # run (the default): `kestrel run`. fc: kestrel's Firecracker-compatible mode
 # with --api-sock and --config-file, and once L2 has done its checks,
 # SendCtrlAltDel through the API socket (/bin/l1-fcapi): L2's init must see
-# Ctrl+Alt+Del and reboot. The optional last field is more words for L2's
+# Ctrl+Alt+Del and reboot. fcput: the same mode with --api-sock alone, the VM
+# built by PUT calls as firecracker-go-sdk makes them (machine-config,
+# boot-source, drives, network-interfaces, InstanceStart): with blk the drive
+# is the root device, an ext4 image L2 switch_roots into (e2eroot=1), with tap
+# a network interface on TAP kl2tap0 (host_dev_name, guest_mac), whose L1 end
+# gets 10.0.2.1/24 for L2 to ping. The optional last field is more words for L2's
 # command line, comma-separated (l2-init.sh: e2es3=N suspends to RAM N
 # times, e2eexit=poweroff ends with poweroff -f instead of reboot -f).
 # and prints, for the host to parse (tests/e2e/run-l1.py):
@@ -47,6 +52,7 @@ supports() {   # an option kestrel's help does not mention is reported, not pass
 	echo "$help" | grep -q -- "$1"
 }
 
+TAP=kl2tap0 TAPMAC=06:00:ac:10:00:02	# the fcput case's TAP and guest_mac
 BASE="console=ttyS0 panic=-1 reboot=k i8042.noaux i8042.nomux tsc=reliable no_timer_check nokaslr mitigations=off cryptomgr.notests 8250.nr_uarts=1 rcupdate.rcu_expedited=1 ipv6.disable=1"
 [ "${l2verbose:-0}" = 1 ] || BASE="$BASE quiet"
 allok=1
@@ -70,11 +76,16 @@ run_case() {
 		if supports --net; then set -- "$@" --net sim; else nnote="kestrel run --help lists no --net"; fi ;;
 	esac
 	case ",$devs," in *,blk,*)
-		dd if=/dev/zero of=$disk bs=1M count=8 2>/dev/null
+		if [ -f /l2/$fl/rootfs.ext4.gz ] && echo ",$l2raw," | grep -q ',e2eroot=1,'; then
+			gunzip -c /l2/$fl/rootfs.ext4.gz > $disk	# its first 2 sectors are ext4's boot block
+		else
+			dd if=/dev/zero of=$disk bs=1M count=8 2>/dev/null
+		fi
 		printf 'KESTREL-E2E-HOST %s\n' "$nonce" | dd of=$disk bs=512 seek=1 conv=notrunc 2>/dev/null
 		if supports --disk; then set -- "$@" --disk "$disk"; else bnote="kestrel run --help lists no --disk"; fi ;;
 	esac
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
+	case ",$devs," in *,tap,*) l2words="$l2words e2etap=$TAPMAC" ;; esac
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
 	s3=0 l2exit=reboot
 	for w in $l2words; do
@@ -98,6 +109,34 @@ run_case() {
 		# Once L2 has done its checks (and set its trap), press the keys.
 		( while [ ! -f /tmp/rc ] && ! grep -q '^L2-DONE' $out 2>/dev/null; do sleep 1; done
 		  [ -f /tmp/rc ] || /bin/l1-fcapi $sock PUT /actions '{"action_type": "SendCtrlAltDel"}' > /tmp/cad 2>&1 ) &
+		spid=$!
+	fi
+	if [ "$how" = fcput ]; then
+		sock=/tmp/fc-$name.sock
+		mem=${l2mem:-256M}
+		case $mem in *G) mem=$((${mem%G} * 1024)) ;; *M) mem=${mem%M} ;; esac
+		rm -f $sock /tmp/api
+		set -- --api-sock $sock
+		# The go-sdk's order, each call one line "<status> <body>" in /tmp/api.
+		( i=0
+		  while [ ! -S $sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		  put() { echo "$1 $(/bin/l1-fcapi $sock PUT "$1" "$2" 2>&1)" >> /tmp/api; }
+		  put /machine-config "{\"vcpu_count\": $cpus, \"mem_size_mib\": $mem}"
+		  put /boot-source "{\"kernel_image_path\": \"$kern\", \"initrd_path\": \"/l2/$fl/initrd\", \"boot_args\": \"$cmdline\"}"
+		  case ",$devs," in *,blk,*)
+			put /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$disk\", \"is_root_device\": true, \"is_read_only\": false}" ;;
+		  esac
+		  case ",$devs," in *,tap,*)
+			put /network-interfaces/eth0 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$TAPMAC\"}" ;;
+		  esac
+		  put /actions '{"action_type": "InstanceStart"}'
+		  # kestrel made the TAP at InstanceStart: L1's end of the link.
+		  case ",$devs," in *,tap,*)
+			i=0
+			while [ ! -e /sys/class/net/$TAP ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+			{ ip addr add 10.0.2.1/24 dev $TAP && ip link set $TAP up; } >> /tmp/api.tap 2>&1 ||
+				echo "cannot configure $TAP: $(cat /tmp/api.tap)" >> /tmp/api.tap ;;
+		  esac ) &
 		spid=$!
 	fi
 	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $*"
@@ -152,6 +191,22 @@ run_case() {
 	case ",$devs," in *,net,*)
 		grep -q "^L2-CHECK net " $out || chk net FAIL "L2 printed no result${nnote:+ ($nnote)}" ;;
 	esac
+	case ",$devs," in *,tap,*)
+		grep -q "^L2-CHECK tap " $out || chk tap FAIL "L2 printed no result$(cat /tmp/api.tap 2>/dev/null | head -n 1 | sed 's/^/ (L1: /;s/$/)/')" ;;
+	esac
+	case ",$l2raw," in *,e2eroot=1,*)
+		grep -q "^L2-CHECK rootfs " $out || chk rootfs FAIL "L2 printed no result" ;;
+	esac
+	if [ "$how" = fcput ]; then
+		calls=$(cut -d' ' -f1,2 /tmp/api 2>/dev/null | tr '\n' ' ')
+		if [ -s /tmp/api ] && ! awk '$2 != 204 {bad = 1} END {exit bad}' /tmp/api; then
+			chk api FAIL "not every PUT answered 204: $(grep -v ' 204 ' /tmp/api | head -n 2 | tr '\n' '|' | cut -c1-240)"
+		elif grep -q '^/actions ' /tmp/api 2>/dev/null; then
+			chk api PASS "204 for each of $calls"
+		else
+			chk api FAIL "the PUT calls did not run (socket never appeared?): ${calls:-none}"
+		fi
+	fi
 	case ",$devs," in *,blk,*)
 		grep -q "^L2-CHECK blk-read " $out || chk blk-read FAIL "L2 printed no result${bnote:+ ($bnote)}"
 		got=$(dd if=$disk bs=512 count=1 2>/dev/null | tr -d '\0' | head -n 1 | cut -c1-60)

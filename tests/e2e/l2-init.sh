@@ -11,18 +11,34 @@
 #                    SendCtrlAltDel), which the kernel turns into SIGINT for
 #                    init (ctrl-alt-del = 0), then reboot
 #   e2es3=N          suspend to RAM N times, each woken by an RTC alarm (ACPI S3)
+#   e2eroot=1        the root file system is the ext4 disk named by root= (the
+#                    VMM adds root=/dev/vda for its root drive): this initramfs
+#                    loads the modules, mounts it and switch_roots into it, where
+#                    the same script (its /init, beside the marker /e2e-rootfs)
+#                    runs the checks on a root mounted from /dev/vda
+#   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
+#                    up as 10.0.2.2/24 and ping L1's end of the TAP, 10.0.2.1
 B=/bin/busybox
+# On the ext4 root after switch_root (the initramfs has no /e2e-rootfs).
+onroot=0 switching=0
+[ -f /e2e-rootfs ] && onroot=1
+# In the initramfs of a root-disk boot: only what it takes to switch_root;
+# the checks run on the root disk.
+[ "${e2eroot:-0}" = 1 ] && [ $onroot = 0 ] && switching=1
 # The boot timer first: its write is "userspace reached". /dev/mem needs devtmpfs.
 $B mount -t devtmpfs dev /dev 2>/dev/null
-$B devmem 0xd0000000 8 123 2>/dev/null; tw=$?
+tw=0
+[ $onroot = 1 ] || { $B devmem 0xd0000000 8 123 2>/dev/null; tw=$?; }
 $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
 export PATH=/bin
 read up idle < /proc/uptime
-echo "L2-INIT-REACHED l2_uptime=$up $(uname -r)"
+echo "L2-INIT-REACHED l2_uptime=$up $(uname -r)$([ $onroot = 1 ] && echo ' (on the root disk)')"
 check() { echo "L2-CHECK $1 $2 $3"; }
-[ $tw = 0 ] && check boot-timer-write PASS "devmem wrote 123 at 0xd0000000" ||
-	check boot-timer-write FAIL "devmem 0xd0000000 failed (status $tw)"
+if [ $onroot = 0 ]; then
+	[ $tw = 0 ] && check boot-timer-write PASS "devmem wrote 123 at 0xd0000000" ||
+		check boot-timer-write FAIL "devmem 0xd0000000 failed (status $tw)"
+fi
 
 # -- vCPUs: the guest must see every vCPU it was given ------------------------
 count_online() {	# sets online and n
@@ -37,7 +53,9 @@ count_online() {	# sets online and n
 }
 count_online
 want=${e2ecpus:-1}
-if [ "$n" = "$want" ]; then
+if [ $switching = 1 ]; then
+	:
+elif [ "$n" = "$want" ]; then
 	check cpus PASS "online=$online ($n of $want)"
 else
 	check cpus FAIL "online=$online: $n vCPUs up, VMM was given $want (MADT / MP table?)"
@@ -54,14 +72,57 @@ for m in $(cat /lib/modules/order); do
 		"$name".*=* | "$(echo "$name" | tr _ -)".*=*) args="$args ${w#*.}" ;;
 		esac
 	done
+	# On the root disk the initramfs has loaded them already.
+	[ -d "/sys/module/$name" ] && continue
 	if ! out=$(insmod /lib/modules/$m $args 2>&1); then
 		echo "L2: insmod $m$args: $out"
 		dmesg | tail -n 3 | sed 's/^/L2: dmesg: /'
 		mods_ok=0
 	fi
 done
-[ $mods_ok = 1 ] && check modules PASS "$(tr '\n' ' ' < /lib/modules/order)" ||
+if [ $mods_ok = 0 ]; then
 	check modules FAIL "some virtio modules did not load (see above)"
+elif [ $switching = 0 ]; then
+	check modules PASS "$(tr '\n' ' ' < /lib/modules/order)"
+fi
+
+# -- root disk: mount root= and switch_root into it (what a distribution's
+#    initramfs does); the checks go on from there ------------------------------
+if [ $switching = 1 ]; then
+	rootdev=
+	for w in $(cat /proc/cmdline); do
+		case $w in root=*) rootdev=${w#root=} ;; esac
+	done
+	for m in $(cat /lib/modules/order-root 2>/dev/null); do
+		out=$(insmod /lib/modules/$m 2>&1) || echo "L2: insmod $m: $out"
+	done
+	i=0
+	while [ -n "$rootdev" ] && [ ! -b "$rootdev" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	mkdir -p /newroot
+	if [ -z "$rootdev" ]; then
+		check rootfs FAIL "no root= on the kernel command line (the VMM adds it for its root drive): $(cat /proc/cmdline | cut -c1-200)"
+	elif ! out=$(mount -t ext4 -o rw "$rootdev" /newroot 2>&1); then
+		check rootfs FAIL "mount -t ext4 $rootdev: $out"
+	elif [ ! -x /newroot/init ] || [ ! -f /newroot/e2e-rootfs ]; then
+		check rootfs FAIL "$rootdev mounted but holds no /init and /e2e-rootfs"
+	else
+		echo "L2: $rootdev (root= from the VMM) mounted, switch_root into it"
+		mount --move /dev /newroot/dev
+		umount /proc /sys
+		exec switch_root /newroot /init
+	fi
+fi
+if [ $onroot = 1 ]; then
+	# The kernel's view of / and what it was told to mount.
+	set -- $(awk '$2 == "/" {print $1, $3, substr($4, 1, 2)}' /proc/mounts | tail -n 1)
+	rootarg=$(tr ' ' '\n' < /proc/cmdline | grep '^root=' | tail -n 1)
+	if [ "$1 $2 $3" = "/dev/vda ext4 rw" ] && [ "$rootarg" = root=/dev/vda ] &&
+		echo "L2 was here" > /e2e-wrote && sync && [ "$(cat /e2e-rootfs)" = "kestrel e2e root disk" ]; then
+		check rootfs PASS "/ is $1 ($2, $3), from $rootarg on the command line, which kestrel added for the root drive; a file written and synced"
+	else
+		check rootfs FAIL "/ is '$1 $2 $3', command line '$rootarg', marker '$(cat /e2e-rootfs 2>/dev/null)'"
+	fi
+fi
 
 # -- virtio-mmio devices: wait for the drivers to bind --------------------------
 has() { case ",$e2edevs," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -80,7 +141,7 @@ while [ $i -lt 50 ]; do
 		esac
 	done
 	ok=1
-	has net && [ $nnet = 0 ] && ok=0
+	{ has net || has tap; } && [ $nnet = 0 ] && ok=0
 	has blk && [ $nblk = 0 ] && ok=0
 	[ $ok = 1 ] && break
 	sleep 0.1
@@ -109,6 +170,31 @@ if has net; then
 		check net PASS "$ifc: $out"
 	else
 		check net FAIL "$ifc: $out"
+	fi
+fi
+
+# -- tap: the interface with the MAC L1 gave comes up and reaches L1 ----------
+if has tap; then
+	ifc=
+	for c in /sys/class/net/*; do
+		[ "$(drv_of "$c/device")" = virtio_net ] && [ "$(cat "$c/address")" = "$e2etap" ] && ifc=${c##*/}
+	done
+	if [ -z "$ifc" ]; then
+		check tap FAIL "no virtio_net interface has MAC $e2etap ($(cat /sys/class/net/*/address 2>/dev/null | tr '\n' ' '))"
+	elif ! ip link set dev "$ifc" up || ! ip addr add 10.0.2.2/24 dev "$ifc"; then
+		check tap FAIL "$ifc: cannot bring it up as 10.0.2.2/24"
+	else
+		got=0 i=0
+		while [ $i -lt 5 ] && [ $got = 0 ]; do	# L1 may still be configuring its end
+			out=$(ping -c 3 -W 2 10.0.2.1 2>&1) && got=1
+			i=$((i + 1))
+		done
+		st=$(cat /sys/class/net/$ifc/operstate)
+		if [ $got = 1 ]; then
+			check tap PASS "$ifc ($e2etap) $st: $(echo "$out" | grep -m1 'packets transmitted')"
+		else
+			check tap FAIL "$ifc ($e2etap) $st: no reply from L1's 10.0.2.1: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		fi
 	fi
 fi
 

@@ -10,8 +10,9 @@
 #   L1_FLAVOUR gen|cloud: the kernel L1 boots (its modules go in)
 #   KESTREL   a static kestrel binary
 #   CASES     lines "<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc]" (l1-init.sh)
-#   L2RD_DIR  holds initrd-<flavour>.cpio.gz (mk-l2-initramfs.sh) and l1-fcapi,
-#             the API client of the fc cases
+#   L2RD_DIR  holds initrd-<flavour>.cpio.gz (mk-l2-initramfs.sh), with
+#             rootfs-<flavour>.ext4.gz for e2eroot=1 cases, and l1-fcapi, the
+#             API client of the fc and fcput cases
 set -eu
 [ $# = 6 ] || { echo "usage: $0 OUT CACHE L1_FLAVOUR KESTREL CASES L2RD_DIR" >&2; exit 2; }
 OUT=$1 CACHE=$2 L1F=$3 KESTREL=$4 CASES=$5 L2RD=$6
@@ -26,7 +27,9 @@ mknod -m 600 "$ST/dev/console" c 5 1 2>/dev/null ||
 	echo "mk-l1-initramfs: cannot mknod /dev/console (not root?)" >&2
 cp "$CACHE/bb/bin/busybox" "$ST/bin/busybox"
 ln -s busybox "$ST/bin/sh"
-for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm-amd.ko; do
+# tun: kestrel's TAP devices (the fcput case's network interface)
+for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm-amd.ko \
+	drivers/net/tun.ko; do
 	# ccp exists (and kvm-amd needs it) only with CONFIG_KVM_AMD_SEV=y: generic, not cloud
 	[ -e "$KDIR/lib/modules/$KVER/kernel/$m" ] || continue
 	cp "$KDIR/lib/modules/$KVER/kernel/$m" "$ST/lib/modules/"
@@ -39,6 +42,10 @@ grep -v '^#' "$CASES" | grep . > "$ST/e2e/cases"
 for fl in $(awk '{print $2}' "$ST/e2e/cases" | sort -u); do
 	mkdir -p "$ST/l2/$fl"
 	cp "$L2RD/initrd-$fl.cpio.gz" "$ST/l2/$fl/initrd"
+	# the root-drive case's ext4 image, when a case needs it (e2eroot=1)
+	if awk -v f="$fl" '$2 == f && $7 ~ /(^|,)e2eroot=1(,|$)/' "$ST/e2e/cases" | grep -q .; then
+		cp "$L2RD/rootfs-$fl.ext4.gz" "$ST/l2/$fl/rootfs.ext4.gz"
+	fi
 	if awk -v f="$fl" '$2 == f && $3 != "pvh"' "$ST/e2e/cases" | grep -q .; then
 		cp "$(ls "$CACHE/$fl"/boot/vmlinuz-* | head -1)" "$ST/l2/$fl/bzImage"
 	fi

@@ -4,12 +4,17 @@
 # depend on, in load order), the raw-frame checker l2-net, and l2-init.sh as
 # /init. Written gzip-compressed (the kernel unpacks it in L2).
 #
-# Usage: tests/e2e/mk-l2-initramfs.sh KDIR BUSYBOX L2NET OUT
+# Usage: tests/e2e/mk-l2-initramfs.sh KDIR BUSYBOX L2NET OUT [ROOTFS]
 #   KDIR    an unpacked linux-image package (scripts/fetch-e2e-inputs.sh)
 #   BUSYBOX static busybox;  L2NET  static build of tests/e2e/l2-net.c
+#   ROOTFS  also write the same tree, plus the marker /e2e-rootfs, as an
+#           ext4 image (gzip-compressed) for the root-drive case (e2eroot=1:
+#           l2-init.sh switch_roots into it). 1 KiB blocks, so that the
+#           disk's first two sectors (the blk checks' blocks) lie outside
+#           every block ext4 caches.
 set -eu
-[ $# = 4 ] || { echo "usage: $0 KDIR BUSYBOX L2NET OUT" >&2; exit 2; }
-KDIR=$1 BUSYBOX=$2 L2NET=$3 OUT=$4
+[ $# = 4 ] || [ $# = 5 ] || { echo "usage: $0 KDIR BUSYBOX L2NET OUT [ROOTFS]" >&2; exit 2; }
+KDIR=$1 BUSYBOX=$2 L2NET=$3 OUT=$4 ROOTFS=${5:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MODINFO=$(command -v modinfo || echo /sbin/modinfo)
 KVER=$(ls "$KDIR/lib/modules" | head -1)
@@ -49,7 +54,27 @@ add_mod() {
 for m in virtio_mmio virtio_net virtio_blk; do
 	add_mod $m
 done
+if [ -n "$ROOTFS" ]; then
+	# ext4 is a module in Debian's kernels: /lib/modules/order-root, loaded
+	# before the root disk is mounted (crc32c is only ext4's soft dependency).
+	cp "$ST/lib/modules/order" "$ST/order.virtio"
+	for m in crc32c_generic ext4; do
+		add_mod $m
+	done
+	grep -vxF -f "$ST/order.virtio" "$ST/lib/modules/order" > "$ST/lib/modules/order-root"
+	mv "$ST/order.virtio" "$ST/lib/modules/order"
+fi
 
 (cd "$ST" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
+if [ -n "$ROOTFS" ]; then
+	echo "kestrel e2e root disk" > "$ST/e2e-rootfs"
+	kb=$(($(du -sk "$ST" | cut -f1) + 4096))
+	rm -f "$ROOTFS.img"
+	mkfs.ext4 -q -F -b 1024 -L kestrel-e2e -d "$ST" "$ROOTFS.img" "${kb}k"
+	gzip -c "$ROOTFS.img" > "$ROOTFS.tmp"
+	rm -f "$ROOTFS.img"
+	mv "$ROOTFS.tmp" "$ROOTFS"
+	echo "mk-l2-initramfs: $ROOTFS (ext4, $kb KiB, $(stat -c %s "$ROOTFS") bytes compressed)"
+fi
 echo "mk-l2-initramfs: $OUT ($(stat -c %s "$OUT") bytes; $KVER; modules: $(tr '\n' ' ' < "$ST/lib/modules/order"))"

@@ -6,11 +6,12 @@ Usage: run-l1.py --cases FILE --log FILE [--timeout S] [--quiet] -- QEMU-COMMAND
 Runs QEMU (its own child, killed by PID at --timeout), writes every console line
 to --log prefixed with host seconds since QEMU started, and echoes the marker
 lines (E2E-*, L2-*, kestrel's boot-timer line, panics) as they come. Then, for
-every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc] [<l2 words>]"),
+every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc|fcput] [<l2 words>]"),
 it expects one E2E-CHECK line per check that case implies (init, boot-timer,
 cpus, modules, virtio-mmio, keyboard, acpi, exit; net with net; blk-read and
-blk-write with blk; ctrl-alt-del with fc; s3 and s3-host with e2es3=N among
-the L2 words) and an E2E-CASE line; a FAIL or a missing line fails the case.
+blk-write with blk; tap with tap; rootfs with e2eroot=1 among the L2 words;
+ctrl-alt-del with fc; api with fcput; s3 and s3-host with e2es3=N among the
+L2 words) and an E2E-CASE line; a FAIL or a missing line fails the case.
 Prints a report and exits 0 only when every case passed (1 otherwise).
 """
 import argparse
@@ -97,6 +98,10 @@ def main():
         want = ["init", "boot-timer", "cpus", "modules", "virtio-mmio", "keyboard"]
         if "net" in devs.split(","):
             want.append("net")
+        if "tap" in devs.split(","):
+            want.append("tap")
+        if "e2eroot=1" in l2words.split(","):
+            want.append("rootfs")
         if "blk" in devs.split(","):
             want += ["blk-read", "blk-write"]
         want.append("acpi")
@@ -104,6 +109,8 @@ def main():
             want += ["s3", "s3-host"]
         if how == "fc":
             want.append("ctrl-alt-del")
+        if how == "fcput":
+            want.append("api")
         want.append("exit")
         got = checks.get(name, [])
         ok = name in results and results[name][0] == "PASS"
@@ -123,7 +130,7 @@ def main():
         info = results[name][1] if name in results else "no E2E-CASE line"
         print("e2e: %s %-16s %s L2, %s, %s vCPU(s), devices %s%s%s: %s" % (
             "PASS" if ok else "FAIL", name, fl, kind, cpus, devs,
-            ", Firecracker API" if how == "fc" else "",
+            {"fc": ", Firecracker API (--config-file)", "fcput": ", Firecracker API (PUT calls)"}.get(how, ""),
             " (%s)" % l2words if l2words else "", info))
         for st, c, d in rows:
             print("        %s %-12s %s" % (st, c, d[:220]))

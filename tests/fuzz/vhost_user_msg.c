@@ -8,7 +8,10 @@
  *   u8 fdspec | u32 request | u32 flags | u16 size | size bytes of payload
  *
  * fdspec: low 3 bits = number of fds to attach; bit 3 set = eventfds,
- * clear = 64 KiB memfds (so SET_MEM_TABLE / ADD_MEM_REG can really map).
+ * clear = 64 KiB memfds (so SET_MEM_TABLE / ADD_MEM_REG can really map);
+ * for memfds, bit 4 makes them sealable (MFD_ALLOW_SEALING) and bit 5
+ * seals them with F_SEAL_SHRINK | F_SEAL_GROW (a sealable memfd without
+ * that seal must be refused).
  * Replies go to one end of a socketpair and are drained after each message.
  * After the sequence the session is torn down as a disconnect would, so
  * every input also exercises the reset path; fd leaks show up as EMFILE.
@@ -44,14 +47,16 @@ static void fuzz_drain(void)
 		;
 }
 
-static int fuzz_make_fd(bool event)
+static int fuzz_make_fd(u8 spec)
 {
 	int fd;
 
-	if (event)
+	if (spec & 8)
 		return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	fd = memfd_create("fuzz-mem", MFD_CLOEXEC);
-	if (fd >= 0 && ftruncate(fd, FUZZ_MEM)) {
+	fd = memfd_create("fuzz-mem", MFD_CLOEXEC | (spec & 0x10 ? MFD_ALLOW_SEALING : 0));
+	if (fd >= 0 && (ftruncate(fd, FUZZ_MEM) ||
+			((spec & 0x30) == 0x30 &&
+			 fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW)))) {
 		close(fd);
 		fd = -1;
 	}
@@ -86,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct vhost_user_msg msg;
 		int fds[VHOST_USER_MAX_FDS];
 		unsigned int nfds = data[off] & 7;
-		bool event = data[off] & 8;
+		u8 spec = data[off];
 		u16 len;
 
 		memset(&msg, 0, sizeof(msg));
@@ -103,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&msg.payload, data + off, len);
 		off += len;
 		for (unsigned int i = 0; i < nfds; i++)
-			fds[i] = fuzz_make_fd(event);
+			fds[i] = fuzz_make_fd(spec);
 		if (vhost_user_handle_msg(&dev, &msg, fds, nfds) ==
 		    VHOST_USER_DISCONNECT) {
 			fuzz_drain();

@@ -8,6 +8,8 @@
 #             InstanceStart, each within 500 ms; then GET / through Running,
 #             Paused, Running, FlushMetrics, SendCtrlAltDel (204), SIGTERM.
 #             The guest is a Multiboot test guest that prints and halts.
+#   odd paths drives whose paths hold ',' and '=' attach, and a TAP named
+#             with a ','; the guest boots.
 #   builtin   SendCtrlAltDel before boot (400), then the built-in guest
 #             through the API: it runs and powers off.
 #   kata      Kata's start (fc.go): --api-sock --config-file, GET / polled
@@ -17,6 +19,7 @@
 # Exit 0 pass, 1 fail, 77 skip (no /dev/kvm, curl or binutils).
 set -u
 B=${B:-build}
+tap=
 KESTREL=$B/kestrel
 fails=0
 pass() { echo "PASS: $*"; }
@@ -117,8 +120,10 @@ expect 204 "PUT /drives/2"
 call PUT /drives/2 "{\"drive_id\": \"2\", \"path_on_host\": \"$W/data.img\", \"is_root_device\": true, \"is_read_only\": true}"
 expect 400 "a second root drive" "root block device already exists"
 if [[ $(id -u) == 0 && -w /dev/net/tun ]]; then
-	call PUT /network-interfaces/1 '{"iface_id": "1", "host_dev_name": "kfcapi0", "guest_mac": "06:00:ac:10:00:02"}'
-	expect 204 "PUT /network-interfaces/1 (TAP kfcapi0)"
+	call PUT /network-interfaces/1 '{"iface_id": "1", "host_dev_name": "kfcapi0", "guest_mac": "06:00:ac:10:00:02",
+		"tx_rate_limiter": {"ops": {"size": 1000, "refill_time": 100}}}'
+	expect 204 "PUT /network-interfaces/1 (TAP kfcapi0, a transmit limit)"
+	tap=1
 else
 	echo "SKIP: network-interfaces: not root or no /dev/net/tun"
 fi
@@ -134,6 +139,12 @@ grep -q MB-GUEST-UP "$W/out" && pass "the Multiboot guest printed its marker" ||
 	fail "no guest output: $(head -c 300 "$W/out")"
 call PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
 expect 400 "PUT /machine-config after boot" "after starting"
+if [[ -n $tap ]]; then
+	call PATCH /network-interfaces/1 '{"iface_id": "1", "rx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 100}}}'
+	expect 204 "PATCH /network-interfaces/1: a receive limit on the running TAP device"
+fi
+call PATCH /network-interfaces/9 '{"iface_id": "9", "rx_rate_limiter": {}}'
+expect 400 "PATCH of an unknown interface" "no such network interface"
 call PATCH /vm '{"state": "Paused"}'
 expect 204 "PATCH /vm Paused"
 if state_is Paused; then pass "GET /: Paused"; else fail "GET /: $body"; fi
@@ -155,6 +166,40 @@ kill -TERM "$pid"
 wait_exit 5
 [[ $status == 130 ]] && pass "SIGTERM: clean stop, exit 130" || fail "SIGTERM: exit $status"
 [[ ! -e $SOCK ]] && pass "the socket is removed" || fail "the socket is left behind"
+
+echo "== odd paths"
+# Drive paths with ',' and '=' (the device spec's separators) attach and boot.
+ROOTP="$W/root,fs=1.img" DATAP="$W/da=ta,.img"
+truncate -s 1M "$ROOTP" "$DATAP"
+start_kestrel --api-sock "$SOCK"
+for ((i = 0; i < 300; i++)); do [[ -S $SOCK ]] && break; sleep 0.01; done
+call PUT /boot-source "{\"kernel_image_path\": \"$W/mb.elf\", \"boot_args\": \"console=ttyS0\"}"
+expect 204 "PUT /boot-source"
+call PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$ROOTP\", \"is_root_device\": true, \"is_read_only\": false}"
+expect 204 "PUT /drives/rootfs: a path with ',' and '='"
+call PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DATAP\", \"is_root_device\": false, \"is_read_only\": true}"
+expect 204 "PUT /drives/data: a path ending in ',.img' with '='"
+# Linux interface names may hold a ',' too.
+if [[ $(id -u) == 0 && -w /dev/net/tun ]]; then
+	call PUT /network-interfaces/1 '{"iface_id": "1", "host_dev_name": "kfc,api1", "guest_mac": "06:00:ac:10:00:03"}'
+	expect 204 "PUT /network-interfaces/1: TAP 'kfc,api1'"
+fi
+call PUT /actions '{"action_type": "InstanceStart"}'
+expect 204 "InstanceStart with both drives"
+if [[ $(id -u) == 0 && -w /dev/net/tun ]]; then
+	ip link show dev "kfc,api1" >/dev/null 2>&1 && pass "kestrel made the TAP 'kfc,api1'" ||
+		fail "no interface 'kfc,api1': $(tail -c 300 "$W/err")"
+fi
+for ((i = 0; i < 100; i++)); do grep -q MB-GUEST-UP "$W/out" && break; sleep 0.02; done
+grep -q MB-GUEST-UP "$W/out" && pass "the guest booted with them" || fail "no guest output: $(tail -c 300 "$W/err")"
+# Each device holds its image locked: the files with the odd names are open.
+if ! flock -n "$ROOTP" true && ! flock -n "$DATAP" true; then
+	pass "both devices hold their files"
+else
+	fail "a device does not hold its file: $(tail -c 300 "$W/err")"
+fi
+kill -TERM "$pid"
+wait_exit 5
 
 echo "== builtin"
 start_kestrel --api-sock "$SOCK"
@@ -218,6 +263,53 @@ wait_exit 20
 	fail "flintlock: exit $status, $(tail -c 400 "$W/err")"
 grep -q "\[6f1f0c2a:main\] --metadata ignored: MMDS" "$W/err" && pass "--metadata accepted, logged" ||
 	fail "--metadata: $(head -c 300 "$W/err")"
+
+echo "== rate limiters"
+# The virtio-blk benchmark guest (guest/x86/bench-virtio-blk.c) on one
+# drive, unlimited, then limited to 200 requests/s at PUT and raised to
+# 2000/s by a PATCH once its first phase (QD1 reads) is over; figures
+# printed, no timing asserted beyond "slower" and "faster".
+BENCH=$B/guest/x86/bench-virtio-blk.elf
+# bench_ios RUN PHASE: the requests the guest completed in that phase.
+bench_ios() { sed -n "s/.*BENCH-BLK phase=$2 .* ios=\([0-9]*\) .*/\1/p" "$W/$1.out" | head -1; }
+# bench_run NAME DRIVE-JSON [PATCH-JSON]: boot the guest through the API, wait for its end.
+bench_run() {
+	start_kestrel --api-sock "$SOCK"
+	for ((i = 0; i < 300; i++)); do [[ -S $SOCK ]] && break; sleep 0.01; done
+	call PUT /boot-source "{\"kernel_image_path\": \"$BENCH\"}"
+	expect 204 "$1: PUT /boot-source (bench-virtio-blk)"
+	call PUT /drives/data "$2"
+	expect 204 "$1: PUT /drives/data"
+	call PUT /actions '{"action_type": "InstanceStart"}'
+	expect 204 "$1: InstanceStart"
+	if [[ -n ${3:-} ]]; then
+		for ((i = 0; i < 500; i++)); do grep -q "BENCH-BLK phase=1" "$W/out" && break; sleep 0.01; done
+		call PATCH /drives/data "$3"
+		expect 204 "$1: PATCH /drives/data with a new rate_limiter while it runs"
+	fi
+	wait_exit 30
+	cp "$W/out" "$W/$1.out"
+	grep -q "PASS: bench-virtio-blk: read: QD32, event_idx off" "$W/$1.out" &&
+		! grep -q "FAIL" "$W/$1.out" && pass "$1: the guest's requests all completed" ||
+		fail "$1: $(tail -c 300 "$W/$1.out")"
+}
+if [[ -r $BENCH ]]; then
+	truncate -s 64M "$W/bench.img"
+	drive="{\"drive_id\": \"data\", \"path_on_host\": \"$W/bench.img\", \"is_root_device\": false"
+	bench_run free "$drive}"
+	bench_run limited "$drive, \"rate_limiter\": {\"ops\": {\"size\": 20, \"refill_time\": 100}}}" \
+		'{"drive_id": "data", "rate_limiter": {"ops": {"size": 200, "refill_time": 100}}}'
+	f1=$(bench_ios free 1); l1=$(bench_ios limited 1); f5=$(bench_ios free 5); l5=$(bench_ios limited 5)
+	echo "# QD1 reads in 500 ms: unlimited ${f1:-?}, limited to 200/s ${l1:-?} (a full bucket of 20 + 100)"
+	echo "# QD32 reads in 500 ms: unlimited ${f5:-?}, PATCHed to 2000/s ${l5:-?} (1000)"
+	[[ -n $f1 && -n $l1 ]] && ((l1 < f1)) && pass "the PUT limit slows the drive ($l1 < $f1 requests)" ||
+		fail "PUT limit: limited '$l1' vs unlimited '$f1'"
+	[[ -n $l1 && -n $l5 && -n $f5 ]] && ((l1 < l5 && l5 < f5)) &&
+		pass "the PATCH raises it, still limited ($l1 < $l5 < $f5 requests)" ||
+		fail "PATCH limit: '$l5' after vs '$l1' before, '$f5' unlimited"
+else
+	echo "SKIP: rate limiters: $BENCH not built (make builds the guests)"
+fi
 
 echo "$fails failure(s)"
 ((fails == 0))

@@ -10,7 +10,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include "test.h"
 
 /**
  * run_capture_wait() - run @path with @argv, stdin from /dev/null, its
@@ -61,6 +65,22 @@ static inline int run_capture(const char *path, char *const argv[], bool with_st
 	if (status < 0)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/**
+ * run_find_kestrel() - $B/kestrel into @path (B from the environment,
+ * default "build")
+ * Return: true if it is built; false after reporting the skip.
+ */
+static inline bool run_find_kestrel(char *path, size_t len)
+{
+	const char *b = getenv("B");
+
+	snprintf(path, len, "%s/kestrel", b ? b : "build");
+	if (access(path, X_OK) == 0)
+		return true;
+	report_skip("%s not built", path);
+	return false;
 }
 
 /** count_lines() - newlines in @s */

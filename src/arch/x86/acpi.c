@@ -552,15 +552,23 @@ int x86_acpi_write(struct x86_loader *l)
 	return ret;
 }
 
-static int acpi_write_file(const char *dir, const struct x86_acpi_table *t, const u8 *data)
+/*
+ * Write one table as @dirfd/<SIG>.dat. Whatever has that name in the
+ * directory (an older dump, or a symlink or FIFO someone planted) is
+ * removed first and a new file created: never written through, never
+ * opened, so the dump cannot overwrite another file or hang.
+ */
+static int acpi_write_file(int dirfd, const struct x86_acpi_table *t, const u8 *data)
 {
-	char path[4096];
+	char name[16];
 	size_t done = 0;
 	int fd, ret = 0;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.dat", dir, t->sig) >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(name, sizeof(name), "%.4s.dat", t->sig);
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		return -errno;
 	while (done < t->length) {
@@ -581,16 +589,23 @@ static int acpi_write_file(const char *dir, const struct x86_acpi_table *t, cons
 
 int x86_acpi_dump(const struct boot_config *cfg, const char *dir)
 {
-	struct x86_acpi_blob *b = malloc(sizeof(*b));
+	struct x86_acpi_blob *b;
 	unsigned int i;
-	int ret;
+	int dirfd, ret;
 
-	if (!b)
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	b = malloc(sizeof(*b));
+	if (!b) {
+		close(dirfd);
 		return -ENOMEM;
+	}
 	ret = x86_acpi_build(cfg, X86_BOOT_ACPI_GPA, b, NULL, 0);
 	for (i = 0; !ret && i < b->nr_tables; i++)
-		ret = acpi_write_file(dir, &b->tables[i], b->data);
+		ret = acpi_write_file(dirfd, &b->tables[i], b->data);
 	free(b);
+	close(dirfd);
 	return ret;
 }
 

@@ -183,7 +183,9 @@ int x86_boot_setup_vcpu(int vcpu_fd, const struct x86_boot_entry *entry);
  * x86_acpi_dump() - write the ACPI tables kestrel would give @cfg's guest
  * @cfg: machine facts (nr_cpus, mmio_devs); images are not looked at
  * @dir: existing directory; each table goes to @dir/<SIG>.dat (RSDP.dat,
- *	 XSDT.dat, FACP.dat, APIC.dat, DSDT.dat), ready for "iasl -d"
+ *	 XSDT.dat, FACP.dat, APIC.dat, DSDT.dat), ready for "iasl -d";
+ *	 whatever has that name already is removed and a new file created
+ *	 (a symlink is never followed, a FIFO never opened)
  *
  * Return: 0 or a negative errno (-EINVAL for a bad @cfg, or from open/write).
  */

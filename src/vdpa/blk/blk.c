@@ -55,6 +55,8 @@ static bool blk_rw_ok(const struct blk_dev *blk, const struct blk_req *req)
 
 /* blk_request(): the backend holds the request (not a status byte value). */
 #define BLK_HELD	0x100
+/* blk_request(): the rate limit says not now; the chain goes back. */
+#define BLK_THROTTLED	0x200
 
 /* The status of a backend op's return (see struct blk_ops), or BLK_HELD. */
 static int blk_op_status(int ret)
@@ -118,17 +120,26 @@ static u8 blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
 /*
  * Check and serve one request whose chain is in @vq->riov / @vq->wiov.
  * @data_in: bytes of the writable part before the status byte
- * Return: a VIRTIO_BLK_S_* status, or BLK_HELD (the backend holds it).
+ * Return: a VIRTIO_BLK_S_* status, BLK_HELD (the backend holds it) or
+ * BLK_THROTTLED (nothing done: the chain goes back to the ring).
  */
 static int blk_request(struct blk_dev *blk, struct swdev_vq *vq,
 		       struct blk_req *req, size_t data_in)
 {
 	struct virtio_blk_outhdr hdr;
+	u64 bytes = 0;
 
 	if (vringh_iov_pull(&vq->riov, &hdr, sizeof(hdr)) != sizeof(hdr))
 		return VIRTIO_BLK_S_IOERR;
 	req->type = le32_to_cpu(hdr.type);
 	req->sector = le64_to_cpu(hdr.sector);
+	/* One operation each; data bytes for a read or write (as Firecracker). */
+	if (req->type == VIRTIO_BLK_T_IN)
+		bytes = data_in;
+	else if (req->type == VIRTIO_BLK_T_OUT)
+		bytes = vringh_iov_length(&vq->riov);
+	if (!swdev_limit(&blk->sw, BLK_LIMIT_SLOT, bytes))
+		return BLK_THROTTLED;
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
@@ -224,6 +235,8 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 		blk->held++;
 		return SWDEV_HELD;
 	}
+	if (status == BLK_THROTTLED)
+		return SWDEV_STALL;	/* the throttle timer brings us back */
 	*len = blk_req_end(blk, &req, (u8)status);
 	return SWDEV_USED;
 }
@@ -317,6 +330,8 @@ int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
 		.work = blk_work,
 		.update_config = blk_update_config,
 		.free = blk_free,
+		.nlimits = 1,
+		.limits = { [BLK_LIMIT_SLOT] = VDPA_LIMIT_BLK },
 	};
 
 	int ret;

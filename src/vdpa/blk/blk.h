@@ -24,11 +24,19 @@
  * used-index update and at most one interrupt. All of that happens in the
  * worker pass that took the chains, under swdev.lock: no request outlives
  * its pass, so a mapping removed under the lock has no I/O in flight.
+ *
+ * Rate limit (struct vdpa_rate_limit, as Firecracker's block device):
+ * every request takes one operation, a read or write also its data bytes.
+ * A request the buckets cannot pay for now goes back to the ring before
+ * anything is done (swdev_limit()); the queue stalls until the tokens
+ * are due and then goes on where it stopped, in order.
  */
 #ifndef KESTREL_VDPA_BLK_H
 #define KESTREL_VDPA_BLK_H
 
 #include <linux/virtio_blk.h>
+
+#include <kestrel/vdpa-dev.h>
 
 #include "../swdev/swdev.h"
 
@@ -175,16 +183,22 @@ void blk_req_complete(struct blk_dev *blk, const struct blk_req *req,
  * struct blk_args - the creation attributes every blk type has
  * @ro: read-only disk
  * @serial: GET_ID answer ("": the type's default)
+ * @limit: the rate limit of the request queue (blk_dev_set_limit())
  */
 struct blk_args {
 	bool ro;
 	char serial[BLK_SERIAL_MAX];
+	struct vdpa_rate_limit limit;
 };
 
 /* The attribute table entries of a struct blk_args at @field of @type. */
 #define BLK_ATTRS(type, field)						\
 	VDPA_ATTR_BOOL(type, field.ro, "ro", "read-only disk"),		\
 	VDPA_ATTR_SERIAL(type, field.serial, "serial",			\
-			 "<1..20 printable characters>", "GET_ID answer")
+			 "<1..20 printable characters>", "GET_ID answer"),	\
+	SWDEV_ATTRS_LIMIT(type, field.limit, "", "rate limit")
+
+/* The one rate limit of a blk device (struct swdev.limiter). */
+#define BLK_LIMIT_SLOT	0
 
 #endif /* KESTREL_VDPA_BLK_H */

@@ -19,7 +19,7 @@
  * sectors, as the placeholders an orchestrator fills later), and is locked
  * (flock: shared if ro, else exclusive) so that two processes never write
  * one image. Attributes: path, ro, serial (default: the file's name, its
- * first 20 bytes), allow_empty.
+ * first 20 bytes), allow_empty, and the rate limit of blk.h (bw_*, ops_*).
  *
  * vdpa_file_blk_replace() swaps the backing file of a running device (a
  * drive update through the API): under the device lock, where no request
@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -82,7 +83,62 @@ struct blk_file {
 	bool ring_ok;
 	unsigned int queued;
 	struct blk_file_req reqs[BLK_QD];
+	/* The image's identity, on blk_files while @listed (blk_files_lock). */
+	dev_t img_dev;
+	ino_t img_ino;
+	bool listed;
+	struct blk_file *next;
 };
+
+/*
+ * Every file-blk device's image, so that an image opened twice by this
+ * process is told apart from one another process locked. A list, not a
+ * scan of /proc/self/fd: Landlock may not let the process read /proc.
+ */
+static pthread_mutex_t blk_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blk_file *blk_files;
+
+static bool blk_file_is_ours(const struct stat *st)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&blk_files_lock);
+	for (struct blk_file *o = blk_files; o && !found; o = o->next)
+		found = o->img_dev == st->st_dev && o->img_ino == st->st_ino;
+	pthread_mutex_unlock(&blk_files_lock);
+	return found;
+}
+
+/* @f's image is now the file behind @fd: list it under that identity. */
+static void blk_file_track(struct blk_file *f, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	pthread_mutex_lock(&blk_files_lock);
+	f->img_dev = st.st_dev;
+	f->img_ino = st.st_ino;
+	if (!f->listed) {
+		f->next = blk_files;
+		blk_files = f;
+		f->listed = true;
+	}
+	pthread_mutex_unlock(&blk_files_lock);
+}
+
+static void blk_file_untrack(struct blk_file *f)
+{
+	pthread_mutex_lock(&blk_files_lock);
+	for (struct blk_file **pp = &blk_files; f->listed && *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			f->listed = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&blk_files_lock);
+}
 
 static struct blk_file *to_blk_file(struct blk_dev *blk)
 {
@@ -184,7 +240,13 @@ static int blk_file_discard(struct blk_dev *blk, u64 sector, u32 nsec)
 static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
 				 bool unmap)
 {
-	static const u8 zeroes[65536];
+	/*
+	 * Not const: a const one sits in .rodata, 64 KiB of the binary's
+	 * file pages that get mapped (and counted in RSS) with their
+	 * neighbours; in .bss it costs nothing until read, and then only
+	 * the shared zero page.
+	 */
+	static u8 zeroes[65536];
 	int fd = to_blk_file(blk)->fd;
 	int mode = FALLOC_FL_KEEP_SIZE |
 		   (unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
@@ -254,6 +316,7 @@ static void blk_file_free(struct blk_dev *blk)
 {
 	struct blk_file *f = to_blk_file(blk);
 
+	blk_file_untrack(f);
 	if (f->ring_ok)
 		io_uring_queue_exit(&f->ring);
 	if (f->fd >= 0)
@@ -272,6 +335,7 @@ static const struct blk_ops blk_file_ops = {
 	.seccomp	= SECCOMP_THREAD_DEV_FILE_BLK,
 };
 
+/* Whether another fd of this process is open on @st's file. */
 static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 			   u64 *size_out)
 {
@@ -280,7 +344,8 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 	u64 size;
 	int fd;
 
-	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	/* O_NONBLOCK: a FIFO must not hang the open; refused below. */
+	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK, 0);
 	if (fd < 0) {
 		int err = fd;
 
@@ -301,6 +366,8 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 		       path);
 		return -EINVAL;
 	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return -errno;
 	if ((size == 0 && !f->allow_empty) || size % BLK_SECTOR_SIZE) {
 		pr_err("file-blk: %s is %llu bytes: a disk must be a non-zero multiple of %d bytes (512-byte sectors); resize it (truncate -s) first",
 		       path, (unsigned long long)size, BLK_SECTOR_SIZE);
@@ -311,8 +378,14 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 	if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = -errno;
 
+		if (err == -EWOULDBLOCK && blk_file_is_ours(&st)) {
+			/* Two disks of one guest on one image: a bad argument. */
+			pr_err("file-blk: %s is already a disk of this kestrel (one image, one writable disk)",
+			       path);
+			return -EINVAL;
+		}
 		pr_err("file-blk: %s is in use by another process (%s)", path,
-		       strerror(errno));
+		       strerror(-err));
 		return err;
 	}
 	return 0;
@@ -377,6 +450,7 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	ret = blk_file_open_fd(f, args->path, &f->fd, &f->blk.capacity);
 	if (ret)
 		goto err_destroy;
+	blk_file_track(f, f->fd);
 	/* liburing's own allocation, fd and ring mappings: one point. */
 	ret = fault_inject_hit() ? -ENOMEM
 				 : io_uring_queue_init(2 * BLK_QD, &f->ring, 0);
@@ -389,6 +463,9 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	base = base ? base + 1 : args->path;
 	blk_dev_set_serial(&f->blk, args->blk.serial[0] ? args->blk.serial : base);
 
+	ret = swdev_set_limits(&f->blk.sw, &args->blk.limit);
+	if (ret)
+		goto err_destroy;
 	ret = swdev_register(&f->blk.sw, args->common.name);
 	if (ret)
 		goto err_destroy;
@@ -403,6 +480,15 @@ err_destroy:
 	return ret;
 }
 
+/* The image, read-only or read-write; PATCH-time replacements are the caller's. */
+static int blk_file_files(const void *config,
+			  int (*fn)(const char *path, bool write, void *opaque), void *opaque)
+{
+	const struct blk_file_args *args = config;
+
+	return args->path[0] ? fn(args->path, !args->blk.ro, opaque) : 0;
+}
+
 struct vdpa_mgmt_dev blk_file_mgmt_dev = {
 	.type = "file-blk",
 	.description = "virtio-blk over a file or block device (io_uring)",
@@ -411,6 +497,7 @@ struct vdpa_mgmt_dev blk_file_mgmt_dev = {
 	.nattrs = ARRAY_SIZE(blk_file_attrs),
 	.config_size = sizeof(struct blk_file_args),
 	.dev_add = blk_file_dev_add,
+	.files = blk_file_files,
 };
 
 int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)
@@ -434,6 +521,7 @@ int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)
 	f->blk.capacity = size;
 	sw->generation++;
 	pthread_mutex_unlock(&sw->lock);
+	blk_file_track(f, fd);
 	close(old);
 	pr_info("%s: backing file now %s (%llu sectors)", vdpa->name, path,
 		(unsigned long long)(size >> BLK_SECTOR_SHIFT));

@@ -6,7 +6,8 @@
  * like written-zeroes ones: the disk is deterministic.
  *
  * Attributes: capacity (bytes, multiple of 512, at most 1 GiB; default
- * 128 MiB), ro, serial (default "kestrel-simblk<n>", n counting devices).
+ * 128 MiB), ro, serial (default "kestrel-simblk<n>", n counting devices),
+ * and the rate limit of blk.h (bw_*, ops_*).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -132,6 +133,9 @@ static int blk_ram_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 		ret = -ENOMEM;
 		goto err_destroy;
 	}
+	ret = swdev_set_limits(&ram->blk.sw, &args->blk.limit);
+	if (ret)
+		goto err_destroy;
 	ret = swdev_register(&ram->blk.sw, args->common.name);
 	if (ret)
 		goto err_destroy;

@@ -44,6 +44,8 @@ static int gen_rx_chain(struct swdev *sw, struct swdev_vq *rxq, u16 head,
 {
 	struct net_gen *gen = to_gen(to_net_dev(sw));
 
+	if (!swdev_limit(sw, NET_LIMIT_RX, gen->len - NET_HDR_LEN))
+		return SWDEV_STALL;	/* the throttle timer brings us back */
 	if (likely(vringh_iov_push(&rxq->wiov, gen->frame, gen->len) ==
 		   (ssize_t)gen->len)) {
 		*len = (u32)gen->len;

@@ -191,14 +191,22 @@ static int net_rx_chain(struct swdev *sw, struct swdev_vq *rxq, u16 head,
 		}
 		net->pending = (size_t)n;
 	}
+	/* Paid once: it may wait here for receive chains after that. */
+	if (!net->pending_paid) {
+		if (!swdev_limit(sw, NET_LIMIT_RX, net->pending - NET_HDR_LEN))
+			return SWDEV_STALL;	/* the frame waits in @buf */
+		net->pending_paid = true;
+	}
 	ret = net_rx_deliver(net, rxq, head, net->buf, net->pending, true);
 	switch (ret) {
 	case 0:
 		net->pending = 0;
+		net->pending_paid = false;
 		return SWDEV_HELD;
 	case -ENOBUFS:
 		/* Dropped: this chain may take the next frame. */
 		net->pending = 0;
+		net->pending_paid = false;
 		return SWDEV_RETRY;
 	case -ENOMEM:
 		swdev_schedule(sw);
@@ -331,6 +339,7 @@ static void net_reset(struct swdev *sw)
 	net->promisc = true;
 	net->allmulti = true;
 	net->pending = 0;
+	net->pending_paid = false;
 	if (net->ops->reset)
 		net->ops->reset(net);
 }
@@ -420,6 +429,9 @@ int net_create(const struct net_backend_ops *ops,
 		.get_vq_group = net_get_vq_group,
 		.free = net_free,
 		.seccomp = ops->seccomp,
+		.nlimits = 2,
+		.limits = { [NET_LIMIT_RX] = VDPA_LIMIT_NET_RX,
+			    [NET_LIMIT_TX] = VDPA_LIMIT_NET_TX },
 	};
 	struct net_dev *net;
 	int ret;
@@ -452,6 +464,9 @@ int net_create(const struct net_backend_ops *ops,
 		if (ret)
 			goto err_destroy;
 	}
+	ret = swdev_set_limits(&net->sw, args->limit);
+	if (ret)
+		goto err_destroy;
 	net_reset(&net->sw);
 	net->sw.poll = args->poll;
 	ret = swdev_register(&net->sw, args->common.name);
@@ -488,6 +503,7 @@ static const struct vdpa_attr net_attrs[] = {
 	VDPA_ATTR_UINT(struct net_args, net.max_vqp, "max_vqp", 1, NET_MAX_VQP,
 		       "queue pairs"),
 	SWDEV_ATTR_POLL(struct net_args, net.poll),
+	NET_ATTRS_LIMIT(struct net_args, net),
 	VDPA_ATTR_CHOICE(struct net_args, mode, "mode", "<loop|sink|gen|null>",
 			 net_mode_names,
 			 "loop: TX back to RX; sink: count TX; gen: fill RX; null: drop TX"),

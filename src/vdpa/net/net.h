@@ -27,6 +27,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
+#include <kestrel/vdpa-dev.h>
+
 #include "../swdev/swdev.h"
 
 #define NET_ETH_ALEN		6
@@ -37,6 +39,18 @@
 #define NET_BUF_SIZE		(NET_HDR_LEN + NET_FRAME_MAX)
 #define NET_MRG_MAX		256
 #define NET_MAX_VQP		8
+
+/*
+ * The rate limits (struct swdev.limiter): frames delivered to the driver
+ * and frames it transmits, each taking one operation and its bytes (the
+ * frame without the vnet header). A throttled transmit chain goes back to
+ * the ring; a frame read from the backend (tap) waits in the bounce buffer,
+ * paid for once. The receive limit holds for frames the class reads and
+ * for gen's; loop's are limited where they enter, on transmit. Every queue
+ * pair shares the device's two limits.
+ */
+#define NET_LIMIT_RX		0
+#define NET_LIMIT_TX		1
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_HDR_LEN,
 	       "virtio_net_hdr_v1 is 12 bytes");
@@ -123,6 +137,7 @@ struct net_backend_ops {
  * @buf: bounce buffer for one frame with its header (NET_BUF_SIZE)
  * @pending: bytes of a received frame waiting in @buf for receive chains
  *	(backends with @ops->receive, which have one queue pair)
+ * @pending_paid: the RX rate limit took the pending frame's tokens
  * @mrg_wiov: the second and later chains of a merged frame (the first
  *	stays in the receive queue's wiov: num_buffers is patched in last)
  * @mrg_store: inline storage of @mrg_wiov
@@ -142,6 +157,7 @@ struct net_dev {
 	bool opened;
 	u8 *buf;
 	size_t pending;
+	bool pending_paid;
 	struct vringh_iov mrg_wiov;
 	struct iovec mrg_store[SWDEV_IOV_INLINE];
 	struct vringh_used_elem mrg_used[NET_MRG_MAX];
@@ -280,6 +296,8 @@ static __always_inline int net_tx_chain(struct net_dev *net,
 		txq->stats.errors++;
 		return SWDEV_USED;
 	}
+	if (!swdev_limit(&net->sw, NET_LIMIT_TX, len - NET_HDR_LEN))
+		return SWDEV_STALL;	/* the throttle timer brings us back */
 	if (transmit)
 		ret = transmit(net, txq, len);
 	if (likely(ret == 0)) {
@@ -312,6 +330,7 @@ struct net_mac_gen {
  * @max_vqp: queue pairs, 1..NET_MAX_VQP (VIRTIO_NET_F_MQ above 1; needs a
  *	control queue)
  * @poll: busy-poll mode (swdev.poll)
+ * @limit: the rate limits, by NET_LIMIT_RX / NET_LIMIT_TX
  */
 struct net_type_args {
 	struct vdpa_dev_args common;
@@ -319,7 +338,13 @@ struct net_type_args {
 	u16 mtu;
 	u16 max_vqp;
 	bool poll;
+	struct vdpa_rate_limit limit[2];
 };
+
+/* The attribute table entries of the limits of a net type's args at @field. */
+#define NET_ATTRS_LIMIT(type, field)					\
+	SWDEV_ATTRS_LIMIT(type, field.limit[NET_LIMIT_RX], "rx_", "receive limit"), \
+	SWDEV_ATTRS_LIMIT(type, field.limit[NET_LIMIT_TX], "tx_", "transmit limit")
 
 /**
  * net_create() - build and register a net device

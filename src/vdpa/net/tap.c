@@ -235,6 +235,7 @@ static const struct vdpa_attr tap_attrs[] = {
 			 "the TAP interface (created if missing)"),
 	VDPA_ATTR_MAC(struct tap_args, net.mac, "mac", "Ethernet address"),
 	VDPA_ATTR_UINT(struct tap_args, net.mtu, "mtu", 68, 65535, "MTU offered"),
+	NET_ATTRS_LIMIT(struct tap_args, net),
 };
 
 static const struct tap_args tap_defaults = {
@@ -260,6 +261,13 @@ static int tap_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	return ret;
 }
 
+/* Every TAP device is opened through the clone device. */
+static int tap_files(const void *config,
+		     int (*fn)(const char *path, bool write, void *opaque), void *opaque)
+{
+	return fn("/dev/net/tun", true, opaque);
+}
+
 struct vdpa_mgmt_dev vdpa_tap_mgmt_dev = {
 	.type = "tap",
 	.description = "virtio-net over a TAP interface (path=IFNAME)",
@@ -269,4 +277,5 @@ struct vdpa_mgmt_dev vdpa_tap_mgmt_dev = {
 	.config_size = sizeof(struct tap_args),
 	.defaults = &tap_defaults,
 	.dev_add = tap_dev_add,
+	.files = tap_files,
 };

@@ -7,21 +7,30 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/vdpa-dev.h>
 
 #include "swdev.h"
 
 /* epoll data of the control eventfd; kick fds carry (gen << 32 | idx). */
 #define SWDEV_EV_CTL		UINT64_MAX
+/* epoll data of the throttle timer (swdev.timerfd). */
+#define SWDEV_EV_TIMER		(UINT64_MAX - 1)
+/* The longest a throttled queue sleeps before it is looked at again. */
+#define SWDEV_THROTTLE_MAX_NS	(3600ULL * 1000000000ULL)
 
 /* Entries an address space may hold: bounds what a peer can make us allocate. */
 #define SWDEV_IOTLB_LIMIT	65536
@@ -159,6 +168,67 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
 
 /* ---- worker ------------------------------------------------------------ */
 
+/*
+ * Guest memory that vanishes under the worker. Memory a vhost-user
+ * front-end shares is a file mapping; if the front-end shrinks the file,
+ * touching a page past its new end raises SIGBUS. Front-ends seal their
+ * memfds against shrinking (the server refuses a sealable memfd without
+ * F_SEAL_SHRINK), but hugetlbfs and tmpfs files, and memfds made without
+ * MFD_ALLOW_SEALING, cannot carry seals. So each pass runs under a
+ * per-thread recovery point: the SIGBUS handler jumps back to it, the
+ * device is marked NEEDS_RESET and the process lives. Outside a pass the
+ * handler restores the default action, and the fault, raised again, ends
+ * the process as it would have without the handler.
+ *
+ * The jump leaves the pass wherever it was, with swdev.lock still held
+ * by the worker (the recovery point is inside the locked region, and
+ * work functions take no other lock around guest memory access); what
+ * the pass left half-done (staged used entries, iovecs) is discarded by
+ * the reset the device now needs. SA_NODEFER keeps SIGBUS unblocked in
+ * the handler, so the jump need not restore the signal mask (no syscall
+ * per pass) and a second fault is caught the same way.
+ */
+static __thread sigjmp_buf *swdev_recovery;
+
+static void swdev_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *env = swdev_recovery;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	if (env) {
+		swdev_recovery = NULL;
+		siglongjmp(*env, 1);
+	}
+	sigaction(SIGBUS, &dfl, NULL);	/* not ours: fault again, die */
+}
+
+static void swdev_sigbus_install(void)
+{
+	struct sigaction sa = {
+		.sa_sigaction = swdev_sigbus,
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* One pass of attr.work() under the recovery point; lock held. */
+static bool swdev_work_guarded(struct swdev *sw)
+{
+	sigjmp_buf env;
+	bool more;
+
+	if (sigsetjmp(env, 0)) {
+		vdpa_device_error(&sw->vdpa, "guest memory vanished under the device (a memory file shrank)");
+		return false;
+	}
+	swdev_recovery = &env;
+	more = sw->attr.work(sw);
+	swdev_recovery = NULL;
+	return more;
+}
+
 /* Drain the worker's eventfds (kicks, control). Lock held. */
 static void swdev_worker_events(struct swdev *sw, struct epoll_event *evs,
 				  int n)
@@ -169,6 +239,14 @@ static void swdev_worker_events(struct swdev *sw, struct epoll_event *evs,
 
 		if (data == SWDEV_EV_CTL) {
 			eventfd_read(sw->ctlfd, &v);
+			continue;
+		}
+		if (data == SWDEV_EV_TIMER) {
+			/* Non-blocking: a timer re-armed meanwhile reads EAGAIN. */
+			if (read(sw->timerfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				pr_warn_ratelimited("%s: throttle timer: %s",
+						    sw->vdpa.name, strerror(errno));
+			sw->timer_at = 0;
 			continue;
 		}
 		u16 idx = (u16)data;
@@ -256,7 +334,7 @@ static void *swdev_worker(void *arg)
 			u64 before = spin ? swdev_progress(sw) : 0;
 
 			__atomic_store_n(&sw->polling, spin, __ATOMIC_RELAXED);
-			more = sw->attr.work(sw);
+			more = swdev_work_guarded(sw);
 			if (spin) {
 				if (more || swdev_progress(sw) != before)
 					idle = 0;
@@ -277,6 +355,122 @@ static void *swdev_worker(void *arg)
 			sched_yield();
 	}
 	return NULL;
+}
+
+/* ---- rate limits -------------------------------------------------------- */
+
+static u64 swdev_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+/* Wake the worker at @at_ns (CLOCK_MONOTONIC), unless it wakes earlier. */
+static void swdev_wake_at(struct swdev *sw, u64 at_ns)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(at_ns / 1000000000ULL),
+			      .tv_nsec = (long)(at_ns % 1000000000ULL) },
+	};
+
+	if (sw->timer_at && sw->timer_at <= at_ns)
+		return;
+	if (timerfd_settime(sw->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		/* Cannot happen with a valid time; a pass at once then. */
+		pr_warn_ratelimited("%s: throttle timer: %s", sw->vdpa.name,
+				    strerror(errno));
+		swdev_schedule(sw);
+		return;
+	}
+	sw->timer_at = at_ns;
+}
+
+bool __swdev_limit(struct swdev *sw, struct swdev_limiter *l, u64 bytes)
+{
+	u64 now = swdev_now_ns();
+	u64 wait = swdev_limiter_take(l, bytes, now);
+
+	if (!wait)
+		return true;
+	if (wait < SWDEV_THROTTLE_MIN_NS)
+		wait = SWDEV_THROTTLE_MIN_NS;
+	/*
+	 * A wait of centuries (a huge refill time): look again in an hour,
+	 * a time every timerfd takes. A needless pass costs nothing.
+	 */
+	if (wait > SWDEV_THROTTLE_MAX_NS)
+		wait = SWDEV_THROTTLE_MAX_NS;
+	swdev_wake_at(sw, now + wait);
+	return false;
+}
+
+/* The throttle timer, made the first time a limit is set. Lock held. */
+static int swdev_timer_create(struct swdev *sw)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SWDEV_EV_TIMER };
+	int fd;
+
+	if (sw->timerfd >= 0)
+		return 0;
+	fd = xtimerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	sw->timerfd = fd;
+	return 0;
+}
+
+int swdev_set_limit(struct swdev *sw, unsigned int slot,
+		    const struct vdpa_bucket *bw, const struct vdpa_bucket *ops)
+{
+	u64 now = swdev_now_ns();
+	struct swdev_limiter *l;
+	int ret;
+
+	if (slot >= sw->attr.nlimits)
+		return -EINVAL;
+	l = &sw->limiter[slot];
+	swdev_lock(sw);
+	ret = swdev_timer_create(sw);
+	if (!ret) {
+		/* Firecracker's rule too: a new bucket starts full. */
+		if (bw)
+			tbucket_init(&l->bw, bw, now);
+		if (ops)
+			tbucket_init(&l->ops, ops, now);
+		l->on = tbucket_limits(&l->bw) || tbucket_limits(&l->ops);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	/* A queue waiting for tokens may go now. */
+	if (!ret)
+		swdev_schedule(sw);
+	return ret;
+}
+
+static bool bucket_is_set(const struct vdpa_bucket *b)
+{
+	return b->size || b->one_time_burst || b->refill_ms;
+}
+
+int swdev_set_limits(struct swdev *sw, const struct vdpa_rate_limit *rl)
+{
+	for (u32 i = 0; i < sw->attr.nlimits; i++) {
+		int ret;
+
+		if (!bucket_is_set(&rl[i].bw) && !bucket_is_set(&rl[i].ops))
+			continue;
+		ret = swdev_set_limit(sw, i, &rl[i].bw, &rl[i].ops);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* ---- virtqueue ops ------------------------------------------------------ */
@@ -756,6 +950,46 @@ static const struct vdpa_config_ops swdev_config_ops = {
 	.free			= swdev_free,
 };
 
+/* The slot of public limit @which on @vdpa, or -EOPNOTSUPP. */
+static int swdev_limit_slot(struct vdpa_device *vdpa, enum vdpa_limit which)
+{
+	struct swdev *sw;
+
+	/* Only software devices have limits. */
+	if (!vdpa || vdpa->config != &swdev_config_ops)
+		return -EOPNOTSUPP;
+	sw = to_swdev(vdpa);
+	for (u32 i = 0; i < sw->attr.nlimits; i++)
+		if (sw->attr.limits[i] == which)
+			return (int)i;
+	return -EOPNOTSUPP;
+}
+
+int vdpa_set_rate_limit(struct vdpa_device *vdpa, enum vdpa_limit which,
+			const struct vdpa_bucket *bw, const struct vdpa_bucket *ops)
+{
+	int slot = swdev_limit_slot(vdpa, which);
+
+	if (slot < 0)
+		return slot;
+	return swdev_set_limit(to_swdev(vdpa), (unsigned int)slot, bw, ops);
+}
+
+int vdpa_get_rate_limit_throttled(struct vdpa_device *vdpa, enum vdpa_limit which,
+				  u64 *count)
+{
+	int slot = swdev_limit_slot(vdpa, which);
+	struct swdev *sw;
+
+	if (slot < 0)
+		return slot;
+	sw = to_swdev(vdpa);
+	swdev_lock(sw);
+	*count = sw->limiter[slot].throttled;
+	pthread_mutex_unlock(&sw->lock);
+	return 0;
+}
+
 /* ---- construction ------------------------------------------------------- */
 
 int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
@@ -766,10 +1000,12 @@ int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
 	sw->attr = *attr;
 	sw->epfd = -1;
 	sw->ctlfd = -1;
+	sw->timerfd = -1;
 	sw->running = true;
 	pthread_mutex_init(&sw->lock, NULL);
 	if (attr->config_size > SWDEV_CONFIG_MAX || !attr->nvqs ||
-	    !attr->work || attr->burst > SWDEV_BURST)
+	    !attr->work || attr->burst > SWDEV_BURST ||
+	    attr->nlimits > SWDEV_LIMITS_MAX)
 		return -EINVAL;
 
 	sw->vqs = xcalloc(attr->nvqs, sizeof(*sw->vqs));
@@ -812,8 +1048,10 @@ int swdev_register(struct swdev *sw, const char *name)
 		.ngroups = sw->attr.ngroups,
 		.nas = sw->attr.nas,
 	};
+	static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
 	int ret;
 
+	pthread_once(&sigbus_once, swdev_sigbus_install);
 	ret = xpthread_create(&sw->worker, NULL, swdev_worker, sw);
 	if (ret)
 		return ret;
@@ -845,6 +1083,8 @@ void swdev_destroy(struct swdev *sw)
 			iotlb_destroy(sw->iotlb[as]);
 	if (sw->ctlfd >= 0)
 		close(sw->ctlfd);
+	if (sw->timerfd >= 0)
+		close(sw->timerfd);
 	if (sw->epfd >= 0)
 		close(sw->epfd);
 	free(sw->group_asid);

@@ -30,6 +30,8 @@
 #include <kestrel/vdpa.h>
 #include <kestrel/vringh.h>
 
+#include "limiter.h"
+
 #define SWDEV_VQ_NUM_MAX	1024
 #define SWDEV_VQ_ALIGN	4096
 #define SWDEV_CONFIG_MAX	256
@@ -38,6 +40,15 @@
 #define SWDEV_BUDGET		256
 /* Completions staged before one used-index update at most (swdev_vq_service()). */
 #define SWDEV_BURST		64
+
+/* Rate limits a device may have (struct swdev_attr.limits). */
+#define SWDEV_LIMITS_MAX	2
+/*
+ * A throttled queue is looked at again no sooner than this: at most a
+ * thousand wake-ups a second, and no throughput lost, since a bucket's
+ * refill time is at least 1 ms (it holds a millisecond's tokens).
+ */
+#define SWDEV_THROTTLE_MIN_NS	1000000ULL
 
 /*
  * epoll data for a backend fd a device adds to the worker's epoll set
@@ -120,6 +131,8 @@ struct swdev;
  * @free: free the device-specific part; may be NULL
  * @seccomp: the worker's thread kind, whose filter it installs before its
  *	first pass (0: SECCOMP_THREAD_DEV_SIM, no host resource)
+ * @nlimits: rate limits the device has, at most SWDEV_LIMITS_MAX
+ * @limits: which public limit each is (swdev.limiter[i] is @limits[i])
  */
 struct swdev_attr {
 	u32 device_id;
@@ -135,6 +148,8 @@ struct swdev_attr {
 	u32 (*get_vq_group)(struct swdev *sw, u16 idx);
 	void (*free)(struct swdev *sw);
 	enum seccomp_thread seccomp;
+	u32 nlimits;
+	enum vdpa_limit limits[SWDEV_LIMITS_MAX];
 };
 
 /**
@@ -162,6 +177,10 @@ struct swdev_attr {
  *	work functions then leave kicks disabled)
  * @lock_waiters: threads waiting in swdev_lock() (atomic); a spinning
  *	worker steps aside for them
+ * @limiter: the rate limits of @attr.limits (swdev_limit())
+ * @timerfd: wakes the worker when a throttled queue has tokens again;
+ *	-1 until a limit is first set
+ * @timer_at: when @timerfd fires (CLOCK_MONOTONIC ns), 0: disarmed
  */
 struct swdev {
 	struct vdpa_device vdpa;
@@ -185,6 +204,9 @@ struct swdev {
 	bool poll;
 	bool polling;
 	unsigned int lock_waiters;
+	struct swdev_limiter limiter[SWDEV_LIMITS_MAX];
+	int timerfd;
+	u64 timer_at;
 };
 
 /**
@@ -280,6 +302,37 @@ void swdev_config_changed(struct swdev *sw);
  * @sw: the device
  */
 void swdev_schedule(struct swdev *sw);
+
+/**
+ * __swdev_limit() - swdev_limit() for a limit that is on
+ * @sw: the device (lock held)
+ * @l: the limiter
+ * @bytes: as swdev_limit()
+ */
+bool __swdev_limit(struct swdev *sw, struct swdev_limiter *l, u64 bytes);
+
+/**
+ * swdev_limit() - may one request of @bytes go now?
+ * @sw: the device (lock held)
+ * @slot: index into @sw->limiter
+ * @bytes: its data bytes (0: it moves none; only an operation is taken)
+ *
+ * When it may not, nothing is taken, the worker's timer is set for when
+ * the tokens are due, and the handler returns SWDEV_STALL: the chain goes
+ * back to the ring, the queue's kicks stay off, and the timer brings the
+ * worker back. A handler asks before it does anything the driver can see.
+ *
+ * Return: true: go (the tokens are taken); false: throttled.
+ */
+static __always_inline bool swdev_limit(struct swdev *sw, unsigned int slot,
+					u64 bytes)
+{
+	struct swdev_limiter *l = &sw->limiter[slot];
+
+	if (likely(!l->on))
+		return true;
+	return __swdev_limit(sw, l, bytes);
+}
 
 /* Which buffers of a chain a handler wants (swdev_vq_service()). */
 #define SWDEV_CHAIN_IN		0x1	/* device-readable: in @vq->riov */
@@ -532,5 +585,60 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 #define SWDEV_ATTR_POLL(type, field)					\
 	VDPA_ATTR_BOOL(type, field, "poll",				\
 		       "busy-poll the rings instead of sleeping until a kick (costs a core)")
+
+/*
+ * The six attributes of a struct vdpa_rate_limit at @field of @type, keys
+ * prefixed with @pfx ("" or "rx_", "tx_"; a string literal).
+ */
+#define SWDEV_ATTR_BUCKET_SIZE(type, field, k, unit, h)			\
+	{ .key = (k), .form = k "=<" unit ">", .help = (h),		\
+	  .parse = vdpa_attr_parse_size, .offset = offsetof(type, field), \
+	  .size = sizeof(u64), .max = UINT64_MAX }
+#define SWDEV_ATTR_BUCKET_UINT(type, field, k, unit, h)			\
+	{ .key = (k), .form = k "=<" unit ">", .help = (h),		\
+	  .parse = vdpa_attr_parse_uint, .offset = offsetof(type, field), \
+	  .size = sizeof(u64), .min = 1, .max = UINT64_MAX }
+#define SWDEV_ATTRS_LIMIT(type, field, pfx, what)				\
+	SWDEV_ATTR_BUCKET_SIZE(type, field.bw.size, pfx "bw_size",		\
+		"bytes, optional K/M/G/T suffix, e.g. 10M",			\
+		what ": bytes bucket size (with " pfx "bw_refill_ms)"),	\
+	SWDEV_ATTR_BUCKET_SIZE(type, field.bw.one_time_burst, pfx "bw_burst", \
+		"bytes, optional K/M/G/T suffix",				\
+		what ": extra bytes allowed once"),				\
+	SWDEV_ATTR_BUCKET_UINT(type, field.bw.refill_ms, pfx "bw_refill_ms", \
+		"milliseconds, 1 or more",					\
+		what ": ms to refill " pfx "bw_size bytes"),				\
+	SWDEV_ATTR_BUCKET_UINT(type, field.ops.size, pfx "ops_size",	\
+		"operations, 1 or more",					\
+		what ": operations bucket size (with " pfx "ops_refill_ms)"), \
+	SWDEV_ATTR_BUCKET_UINT(type, field.ops.one_time_burst, pfx "ops_burst", \
+		"operations, 1 or more",					\
+		what ": extra operations allowed once"),			\
+	SWDEV_ATTR_BUCKET_UINT(type, field.ops.refill_ms, pfx "ops_refill_ms", \
+		"milliseconds, 1 or more",					\
+		what ": ms to refill " pfx "ops_size operations")
+
+/**
+ * swdev_set_limit() - set the rate limit in slot @slot (see
+ *	vdpa_set_rate_limit(), which calls it)
+ * @sw: the device (lock not held)
+ * @slot: index into @sw->limiter, below @sw->attr.nlimits
+ * @bw: new bytes bucket, or NULL: unchanged
+ * @ops: new operations bucket, or NULL: unchanged
+ *
+ * Return: 0 or -errno (no timer).
+ */
+int swdev_set_limit(struct swdev *sw, unsigned int slot,
+		    const struct vdpa_bucket *bw, const struct vdpa_bucket *ops);
+
+/**
+ * swdev_set_limits() - swdev_set_limit() of every slot from a creation
+ *	config; limits all zero are skipped (no timer made)
+ * @sw: the device
+ * @rl: @sw->attr.nlimits limits, in slot order
+ *
+ * Return: 0 or -errno.
+ */
+int swdev_set_limits(struct swdev *sw, const struct vdpa_rate_limit *rl);
 
 #endif /* KESTREL_VDPA_SWDEV_H */

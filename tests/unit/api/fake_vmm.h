@@ -21,6 +21,10 @@ struct fake_vmm {
 	unsigned int starts, pauses, resumes, ctrl_alt_dels, drive_updates;
 	int fail_next;			/* negative errno for the next op */
 	char last_drive_path[256];
+	unsigned int limiter_updates;	/* set_rate_limiter calls */
+	enum api_limiter last_limiter;
+	char last_limiter_id[API_ID_MAX + 1];
+	struct vmconfig_rate_limiter last_rl;
 	unsigned int start_vcpus;
 	int stopped_fd;
 };
@@ -94,10 +98,31 @@ static inline int fake_update_drive(struct api_vmm *vmm, const struct vmconfig_d
 	return 0;
 }
 
+static inline int fake_set_rate_limiter(struct api_vmm *vmm, enum api_limiter which,
+					const char *id,
+					const struct vmconfig_rate_limiter *rl,
+					char *err, size_t errlen)
+{
+	struct fake_vmm *f = to_fake_vmm(vmm);
+	int ret = fake_take_failure(f);
+
+	if (ret) {
+		snprintf(err, errlen, "fake limiter failure");
+		return ret;
+	}
+	f->limiter_updates++;
+	f->last_limiter = which;
+	snprintf(f->last_limiter_id, sizeof(f->last_limiter_id), "%s", id);
+	f->last_rl = *rl;
+	return 0;
+}
+
 static inline void fake_get_stats(struct api_vmm *vmm, struct api_vmm_stats *s)
 {
 	s->vcpu_exit_io_out = 42;
 	s->block_requests = 7;
+	s->block_throttled = 3;
+	s->net_tx_throttled = 5;
 }
 
 static inline int fake_stopped_fd(struct api_vmm *vmm)
@@ -116,6 +141,7 @@ static const struct api_vmm_ops fake_vmm_ops = {
 	.resume = fake_resume,
 	.send_ctrl_alt_del = fake_ctrl_alt_del,
 	.update_drive = fake_update_drive,
+	.set_rate_limiter = fake_set_rate_limiter,
 	.get_stats = fake_get_stats,
 	.stopped_fd = fake_stopped_fd,
 	.stop = fake_stop,

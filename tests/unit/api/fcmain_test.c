@@ -210,13 +210,8 @@ static void test_api_socket(void)
 
 int main(void)
 {
-	const char *b = getenv("B");
-
-	snprintf(kestrel, sizeof(kestrel), "%s/kestrel", b ? b : "build");
-	if (access(kestrel, X_OK)) {
-		report_skip("%s not built", kestrel);
+	if (!run_find_kestrel(kestrel, sizeof(kestrel)))
 		return report_summary();
-	}
 	if (!mkdtemp(dir)) {
 		report(false, "mkdtemp");
 		return report_summary();

@@ -80,6 +80,13 @@ static void test_lifecycle(void)
 	       fault_names(b, "before starting"), "PATCH /drives before boot: 400");
 	report(req(api, API_PUT, "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}",
 		   b, sizeof(b)) == 204 && !b[0], "PUT /machine-config: 204, no body");
+	report(req(api, API_PUT, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+		   "\"host_dev_name\": \"tap0\", \"rx_rate_limiter\": {\"ops\": {\"size\": 100, "
+		   "\"refill_time\": 100}}}", b, sizeof(b)) == 204,
+	       "PUT /network-interfaces with a limiting rx_rate_limiter: 204");
+	report(req(api, API_PATCH, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+		   "\"tx_rate_limiter\": {}}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "before starting"), "PATCH /network-interfaces before boot: 400");
 
 	f.fail_next = -EIO;
 	report(req(api, API_PUT, "/actions", "{\"action_type\": \"InstanceStart\"}", b, sizeof(b)) == 400 &&
@@ -137,6 +144,35 @@ static void test_lifecycle(void)
 	       fault_names(b, "fake update failure"), "a failed swap: 400 with the reason");
 	req(api, API_GET, "/vm/config", NULL, b, sizeof(b));
 	report(strstr(b, disk2) != NULL, "and the model keeps the old path");
+	report(req(api, API_PATCH, "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+		   "{\"bandwidth\": {\"size\": 1048576, \"refill_time\": 1000}}}", b, sizeof(b)) == 204 &&
+	       f.limiter_updates == 1 && f.last_limiter == API_LIMIT_DRIVE &&
+	       !strcmp(f.last_limiter_id, "rootfs") && f.last_rl.bandwidth.set &&
+	       f.last_rl.bandwidth.size == 1048576 && !f.last_rl.ops.set &&
+	       f.drive_updates == 1, "PATCH /drives with a rate_limiter: the VMM sets the bandwidth bucket only");
+	req(api, API_GET, "/vm/config", NULL, b, sizeof(b));
+	report(strstr(b, "\"size\":1048576") != NULL, "and GET /vm/config shows it: %.200s", b);
+	report(req(api, API_PATCH, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+		   "\"tx_rate_limiter\": {\"ops\": {\"size\": 7, \"refill_time\": 10}}}",
+		   b, sizeof(b)) == 204 && f.limiter_updates == 2 &&
+	       f.last_limiter == API_LIMIT_NET_TX && !strcmp(f.last_limiter_id, "eth0") &&
+	       f.last_rl.ops.size == 7, "PATCH /network-interfaces: the VMM sets the tx limiter");
+	f.fail_next = -ENOENT;
+	report(req(api, API_PATCH, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+		   "\"rx_rate_limiter\": {\"ops\": {\"size\": 9, \"refill_time\": 10}}}",
+		   b, sizeof(b)) == 400 && fault_names(b, "fake limiter failure"),
+	       "a failed limiter update: 400 with the reason");
+	req(api, API_GET, "/vm/config", NULL, b, sizeof(b));
+	report(strstr(b, "\"size\":100") && !strstr(b, "\"size\":9,"),
+	       "and the model keeps the old limiter");
+	report(req(api, API_PATCH, "/network-interfaces/eth9", "{\"iface_id\": \"eth9\", "
+		   "\"rx_rate_limiter\": {}}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "no such network interface") && f.limiter_updates == 2,
+	       "PATCH of an unknown interface: 400, the VMM is not asked");
+	report(req(api, API_PATCH, "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+		   "\"tx_rate_limiter\": {\"ops\": {\"size\": 7}}}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "refill_time") && f.limiter_updates == 2,
+	       "a bad bucket: 400 naming the field");
 	report(req(api, API_GET, "/machine-config", NULL, b, sizeof(b)) == 200,
 	       "GET /machine-config after boot: 200");
 	api_destroy(api);
@@ -267,6 +303,10 @@ static void test_metrics_and_logger(void)
 						  "machine_cfg_count")) == 1 &&
 	       json_integer_value(json_object_get(json_object_get(m, "vcpu"), "exit_io_out")) == 42 &&
 	       json_integer_value(json_object_get(json_object_get(m, "block"), "request_count")) == 7 &&
+	       json_integer_value(json_object_get(json_object_get(m, "block"),
+						  "rate_limiter_throttled_events")) == 3 &&
+	       json_integer_value(json_object_get(json_object_get(m, "net"),
+						  "tx_rate_limiter_throttled")) == 5 &&
 	       json_object_get(m, "utc_timestamp_ms") && json_object_get(m, "net") &&
 	       json_object_get(m, "vsock"),
 	       "API, vCPU-exit, block, net and vsock groups with the counts: %.300s", line);

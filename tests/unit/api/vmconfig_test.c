@@ -85,7 +85,9 @@ static void test_bad_bodies(void)
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"is_root_device\": false}", -EINVAL, "path_on_host" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\"}", -EINVAL, "is_root_device" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"socket\": \"/s\"}", -EOPNOTSUPP, "vhost-user" },
-		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}", -EOPNOTSUPP, "rate limiters" },
+		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}", -EINVAL, "non-negative" },
+		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100, \"extra\": 1}}}", -EINVAL, "extra" },
+		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"rate_limiter\": {\"iops\": {}}}", -EINVAL, "iops" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": 1000}}}", -EINVAL, "refill_time" },
 		{ NET, "eth0", "{\"iface_id\": \"eth0\"}", -EINVAL, "host_dev_name" },
 		{ NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap/../x\"}", -EINVAL, "host_dev_name" },
@@ -95,7 +97,8 @@ static void test_bad_bodies(void)
 		{ NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mtu\": 67}", -EINVAL, "mtu" },
 		{ NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"allow_mmds_requests\": true}", -EOPNOTSUPP, "MMDS" },
 		{ NET, "eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}", -EINVAL, "already in use" },
-		{ ENTROPY, NULL, "{\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 1000}}}", -EOPNOTSUPP, "rate limiters" },
+		{ NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": {\"ops\": {\"refill_time\": 100}}}", -EINVAL, "size" },
+		{ ENTROPY, NULL, "{\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 1000}}}", -EOPNOTSUPP, "does not enforce" },
 		{ ENTROPY, NULL, "{\"bogus\": 1}", -EINVAL, "bogus" },
 		{ VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}", -EOPNOTSUPP, "vsock" },
 		{ VSOCK, NULL, "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}", -EINVAL, "guest_cid" },
@@ -163,6 +166,8 @@ static void test_drives(void)
 		 "\"is_root_device\": true, \"partuuid\": \"0eaa91a0-01\", "
 		 "\"rate_limiter\": {\"bandwidth\": {\"size\": 0, \"refill_time\": 0}}}", disk_a);
 	report(!apply(&cfg, DRIVE, "rootfs", body, err), "a root drive after it: %s", err);
+	report(!vmconfig_rate_limiter_limits(&cfg.drives[0].rate_limiter),
+	       "buckets of size 0 do not limit");
 	report(cfg.nr_drives == 2 && !strcmp(cfg.drives[0].id, "rootfs") &&
 	       !strcmp(cfg.drives[1].id, "data") && cfg.drives[1].is_read_only &&
 	       cfg.drives[1].cache_writeback && !strcmp(cfg.drives[0].partuuid, "0eaa91a0-01"),
@@ -192,12 +197,46 @@ static void test_drives(void)
 	report(cfg.nr_drives == VMCONFIG_MAX_DRIVES && strstr(err, "at most"),
 	       "at most %d drives: %s", VMCONFIG_MAX_DRIVES, err);
 
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": 1048576, "
+		 "\"one_time_burst\": 4096, \"refill_time\": 1000}, \"ops\": {\"size\": 100, "
+		 "\"refill_time\": 1000}}}", disk_a);
+	report(!apply(&cfg, DRIVE, "data", body, err) &&
+	       cfg.drives[1].rate_limiter.bandwidth.size == 1048576 &&
+	       cfg.drives[1].rate_limiter.bandwidth.one_time_burst == 4096 &&
+	       cfg.drives[1].rate_limiter.bandwidth.refill_time_ms == 1000 &&
+	       cfg.drives[1].rate_limiter.ops.size == 100 &&
+	       vmconfig_rate_limiter_limits(&cfg.drives[1].rate_limiter),
+	       "a limiting rate_limiter is accepted and kept: %s", err);
+
 	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}", disk_b);
 	patch = json_loads(body, 0, NULL);
 	report(!vmconfig_check_drive_patch(&cfg, "data", patch, &d, err, sizeof(err)) &&
-	       !strcmp(d.path_on_host, disk_b), "a PATCH with a new path_on_host is checked");
-	vmconfig_replace_drive_path(&cfg, &d);
-	report(!strcmp(cfg.drives[1].path_on_host, disk_b), "and then taken into the model");
+	       !strcmp(d.path_on_host, disk_b) && !d.rate_limiter.bandwidth.set &&
+	       !d.rate_limiter.ops.set, "a PATCH with a new path_on_host is checked");
+	vmconfig_apply_drive_patch(&cfg, &d);
+	report(!strcmp(cfg.drives[1].path_on_host, disk_b) &&
+	       cfg.drives[1].rate_limiter.ops.size == 100,
+	       "and then taken into the model, the limiter as it was");
+	json_decref(patch);
+	patch = json_loads("{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+			   "{\"size\": 5, \"refill_time\": 10}}}", 0, NULL);
+	report(!vmconfig_check_drive_patch(&cfg, "data", patch, &d, err, sizeof(err)) &&
+	       !d.path_on_host && d.rate_limiter.ops.set && !d.rate_limiter.bandwidth.set,
+	       "a PATCH of the ops bucket alone: %s", err);
+	vmconfig_apply_drive_patch(&cfg, &d);
+	report(!strcmp(cfg.drives[1].path_on_host, disk_b) &&
+	       cfg.drives[1].rate_limiter.ops.size == 5 &&
+	       cfg.drives[1].rate_limiter.bandwidth.size == 1048576,
+	       "changes that bucket only, as Firecracker");
+	json_decref(patch);
+	patch = json_loads("{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": {\"size\": 5}}}",
+			   0, NULL);
+	report(vmconfig_check_drive_patch(&cfg, "data", patch, &d, err, sizeof(err)) == -EINVAL &&
+	       strstr(err, "refill_time"), "a PATCH with a bad bucket is refused: %s", err);
+	json_decref(patch);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}", disk_b);
+	patch = json_loads(body, 0, NULL);
 	report(vmconfig_check_drive_patch(&cfg, "nope", patch, &d, err, sizeof(err)) == -EINVAL,
 	       "a PATCH of another id than the body's is refused");
 	json_decref(patch);
@@ -220,6 +259,7 @@ static void test_drives(void)
 
 static void test_nets_and_more(void)
 {
+	struct vmconfig_rate_limiter rx, tx;
 	struct vmconfig cfg;
 	char err[API_ERR_MAX], body[512];
 	json_t *j, *patch;
@@ -237,10 +277,31 @@ static void test_nets_and_more(void)
 	report(!strcmp(json_string_value(json_object_get(json_array_get(j, 0), "guest_mac")),
 		       "06:00:ac:10:00:02"), "GET /vm/config shows the MAC");
 	json_decref(j);
+	report(!apply(&cfg, NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+		      "\"guest_mac\": \"06:00:AC:10:00:02\", \"tx_rate_limiter\": {\"ops\": "
+		      "{\"size\": 1000, \"refill_time\": 100}}}", err) &&
+	       cfg.nets[0].tx_rate_limiter.ops.size == 1000 &&
+	       !vmconfig_rate_limiter_limits(&cfg.nets[0].rx_rate_limiter),
+	       "an interface with a limiting tx_rate_limiter: %s", err);
 	patch = json_loads("{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {\"bandwidth\": "
 			   "{\"size\": 100, \"refill_time\": 10}}}", 0, NULL);
-	report(vmconfig_check_net_patch(&cfg, "eth0", patch, err, sizeof(err)) == -EOPNOTSUPP,
-	       "PATCH of an interface's rate limiter: not implemented, said so");
+	report(!vmconfig_check_net_patch(&cfg, "eth0", patch, &rx, &tx, err, sizeof(err)) &&
+	       rx.bandwidth.set && rx.bandwidth.size == 100 && !rx.ops.set &&
+	       !tx.bandwidth.set && !tx.ops.set,
+	       "PATCH of an interface's rx_rate_limiter is checked: %s", err);
+	vmconfig_apply_net_patch(&cfg, "eth0", &rx, &tx);
+	report(cfg.nets[0].rx_rate_limiter.bandwidth.size == 100 &&
+	       cfg.nets[0].tx_rate_limiter.ops.size == 1000,
+	       "and taken into the model, tx as it was");
+	j = vmconfig_nets_json(&cfg);
+	report(json_integer_value(json_object_get(json_object_get(json_object_get(
+		       json_array_get(j, 0), "rx_rate_limiter"), "bandwidth"), "size")) == 100,
+	       "GET /vm/config shows the limiter");
+	json_decref(j);
+	json_decref(patch);
+	patch = json_loads("{\"iface_id\": \"eth0\"}", 0, NULL);
+	report(vmconfig_check_net_patch(&cfg, "eth0", patch, &rx, &tx, err, sizeof(err)) == 1,
+	       "a PATCH that changes nothing says so");
 	json_decref(patch);
 	report(!apply(&cfg, ENTROPY, NULL, "{}", err) && cfg.entropy, "PUT /entropy");
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"boot_args\": \"console=ttyS0\", "

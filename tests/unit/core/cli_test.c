@@ -54,6 +54,8 @@ int main(void)
 		{ "acpi-dump vCPU count over the limit", { "acpi-dump", "/tmp", "--cpus", "255" }, "--cpus" },
 		{ "acpi-dump unknown option", { "acpi-dump", "/tmp", "--bogus" }, "--bogus" },
 		{ "acpi-dump missing value", { "acpi-dump", "/tmp", "--net" }, "--net" },
+		{ "a comma in a --disk path, not doubled",
+		  { "acpi-dump", "/tmp", "--disk", "/tmp/a,b=c.img" }, "--disk" },
 	};
 	static const char *const subcommands[] = { "run", "vhost-user", "acpi-dump" };
 	static const struct bad_case kvm_cases[] = {
@@ -61,15 +63,11 @@ int main(void)
 		{ "more vCPUs than KVM allows", { "run", "--cpus", "100000" }, "--cpus" },
 		{ "memory too small for the image", { "run", "--memory", "1M" }, "--kernel" },
 	};
-	const char *b = getenv("B");
 	char err[4096];
 	int fd;
 
-	snprintf(kestrel, sizeof(kestrel), "%s/kestrel", b ? b : "build");
-	if (access(kestrel, X_OK)) {
-		report_skip("%s not built", kestrel);
+	if (!run_find_kestrel(kestrel, sizeof(kestrel)))
 		return report_summary();
-	}
 	for (size_t i = 0; i < ARRAY_SIZE(cases) + ARRAY_SIZE(kvm_cases); i++) {
 		const struct bad_case *c = i < ARRAY_SIZE(cases) ? &cases[i]
 					  : &kvm_cases[i - ARRAY_SIZE(cases)];
@@ -102,6 +100,20 @@ int main(void)
 		char *argv[] = { kestrel, (char *)"--help", NULL };
 
 		report_eq(run(argv, err, sizeof(err)), 0, "--help exits 0");
+	}
+	{
+		/* acpi-dump parses the device options and opens no disk. */
+		char dir[] = "/tmp/kestrel-cli-XXXXXX";
+		char *argv[] = { kestrel, (char *)"acpi-dump", dir, (char *)"--disk",
+				 (char *)"/tmp/a,,b=c.img,ro", NULL };
+
+		if (mkdtemp(dir)) {
+			report_eq(run(argv, err, sizeof(err)), 0,
+				  "--disk PATH with ',,' for a comma and an '=' is accepted");
+			if (fork() == 0)
+				execlp("rm", "rm", "-rf", dir, (char *)NULL);
+			wait(NULL);
+		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
 		char *argv[] = { kestrel, (char *)subcommands[i], (char *)"--help", NULL };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The seccomp filters, proven by breaking them (docs/sandbox.md). For each
- * thread kind, $B/tests/kestrel-hooks (kestrel built with the sandbox's
+ * thread kind, $B/kestrel-test (kestrel built with the sandbox's
  * test hook) runs a command that starts that thread with
  * KESTREL_SECCOMP_HOOK=KIND: the thread makes a syscall off its list once
  * its filter is in place. Passing means the process died of SIGSYS and
@@ -52,7 +52,7 @@ static const char *expand(const char *arg, char *buf, size_t len)
 	return buf;
 }
 
-/* Run kestrel-hooks with @hook set; Return: the wait status, stderr in @err. */
+/* Run kestrel-test with @hook set; Return: the wait status, stderr in @err. */
 static int run_hooked(const char *hook, const char *const *args, char *err, size_t errlen)
 {
 	char bufs[10][600];
@@ -197,7 +197,7 @@ int main(void)
 	char path[600];
 	int fd;
 
-	snprintf(kestrel, sizeof(kestrel), "%s/tests/kestrel-hooks", b ? b : "build");
+	snprintf(kestrel, sizeof(kestrel), "%s/kestrel-test", b ? b : "build");
 	snprintf(guest_dir, sizeof(guest_dir), "%s/guest/x86", b ? b : "build");
 	if (access(kestrel, X_OK)) {
 		report_skip("%s not built", kestrel);

@@ -448,6 +448,38 @@ static void test_refused(void)
 	report_prefix_pop();
 }
 
+/* A path with ',' and '=' reaches the device through the spec's ",," escape. */
+static void test_odd_path(void)
+{
+	char *img = make_image("a,b=c,.img", 4 * 512, 0x5a);
+	char spec[512], esc[256];
+	struct vdpa_device *vdpa;
+	struct vdrv d;
+	u8 *r;
+
+	report_prefix_push("odd path");
+	report_eq(vdpa_mgmt_escape(img, esc, sizeof(esc)), 0, "path escaped");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,ro=on", esc);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created on 'a,b=c,.img'"))
+		goto out;
+	if (report_eq(blk_up(&d, vdpa), 0, "bring-up")) {
+		r = vdrv_alloc(&d, 512, 64);
+		report_eq(blk_req(&d, VIRTIO_BLK_T_IN, 3, NULL, 0, r, 512, NULL),
+			  VIRTIO_BLK_S_OK, "sector 3 reads");
+		report_true(all_bytes(r, 512, 0x5a), "with the file's bytes");
+		report_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 0, r, 512, NULL, 0, NULL),
+			  VIRTIO_BLK_S_IOERR, "ro=on after the path still applies");
+		blk_down(&d);
+	}
+	vdpa_mgmt_dev_del(vdpa);
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", img);
+	report_err(vdpa_mgmt_dev_add(spec, &vdpa), -EINVAL,
+		   "unescaped, the part after the comma is an unknown attribute");
+out:
+	free(img);
+	report_prefix_pop();
+}
+
 static u64 config_capacity(struct vdpa_device *vdpa)
 {
 	le64 cap = 0;
@@ -526,6 +558,7 @@ int main(void)
 	test_no_status();
 	test_ro();
 	test_refused();
+	test_odd_path();
 	test_replace();
 	ret = report_summary();
 	if (fork() == 0)

@@ -5,7 +5,8 @@
  * interface (seen with a packet socket), frames injected on the interface
  * reach the driver's receive buffers, a frame too big for a buffer without
  * mergeable buffers is dropped and counted, and mergeable buffers carry
- * one frame over several chains (waiting, idle, for the buffers it lacks).
+ * one frame over several chains (waiting, idle, for the buffers it lacks),
+ * and rate limits set on the running device hold in both directions.
  * Needs root and /dev/net/tun: skipped otherwise.
  */
 #include <arpa/inet.h>
@@ -257,6 +258,125 @@ out:
 	report_prefix_pop();
 }
 
+static u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+/* @n within @ms of a bucket set at @t0: size + size / refill x elapsed. */
+static void check_limit(const char *what, u64 n, const struct vdpa_bucket *b,
+			u64 t0, u64 last)
+{
+	double ms = (double)(last - t0) / 1e6;
+	double bound = (double)b->size + (double)b->size * ms / (double)b->refill_ms;
+
+	printf("# %s: %llu frames in %.0f ms, limit %.0f/s after %llu (bound %.0f)\n", what,
+	       (unsigned long long)n, ms, (double)b->size * 1000.0 / (double)b->refill_ms,
+	       (unsigned long long)b->size, bound);
+	report((double)n <= bound, "%s: %llu frames within size + rate x time (%.0f)", what,
+	       (unsigned long long)n, bound);
+}
+
+#define RL_FRAMES	32	/* chains kept in flight */
+#define RL_MS		500
+#define RL_INJECT	200	/* frames injected for the receive limit */
+
+/*
+ * Limits set on the running TAP device: transmit and receive each at most
+ * size + rate x time frames, and nothing lost while throttled (every
+ * injected frame arrives once the limit is lifted).
+ */
+static void test_rate_limits(struct vdpa_device *vdpa, int ps)
+{
+	static const struct vdpa_bucket tx_ops = { 50, 0, 100 }, rx_ops = { 20, 0, 100 },
+		none = { 0 };
+	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const u8 host_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	u8 *tx, *rx[RL_FRAMES], frame[100];
+	u64 t0, last, done = 0, got = 0, bad = 0, end;
+	unsigned int inflight = 0;
+	struct vdrv d;
+	u16 head;
+	u32 len;
+
+	report_prefix_push("rate limits");
+	if (!report(up(&d, vdpa, 0), "bring-up"))
+		goto out;
+
+	/* Transmit: 500 frames/s. */
+	tx = vdrv_alloc(&d, HDR + 100, 64);
+	memset(tx, 0, HDR);
+	make_frame(tx + HDR, bcast, guest_mac, 100, 3);
+	t0 = now_ns();
+	report_eq(vdpa_set_rate_limit(vdpa, VDPA_LIMIT_NET_TX, NULL, &tx_ops), 0,
+		  "a transmit limit on the running device");
+	for (; inflight < RL_FRAMES; inflight++)
+		vdrv_add(&d, TXQ, &(struct vdrv_sg){ tx, HDR + 100, false }, 1);
+	vdrv_publish(&d, TXQ);
+	vdrv_kick(&d, TXQ);
+	last = t0;
+	for (end = t0 + RL_MS * 1000000ULL; now_ns() < end;) {
+		if (!vdrv_wait_used(&d, TXQ, &head, &len, 1))
+			continue;
+		done++;
+		last = now_ns();
+		vdrv_add(&d, TXQ, &(struct vdrv_sg){ tx, HDR + 100, false }, 1);
+		vdrv_publish(&d, TXQ);
+		vdrv_kick(&d, TXQ);
+	}
+	check_limit("tap tx", done, &tx_ops, t0, last);
+	report_eq(vdpa_set_rate_limit(vdpa, VDPA_LIMIT_NET_TX, NULL, &none), 0, "lift it");
+	while (inflight && vdrv_wait_used(&d, TXQ, &head, &len, 2000))
+		inflight--;
+	report_eq(inflight, 0, "every transmit chain completes");
+
+	/* Receive: 200 frames/s; RL_INJECT frames wait in the TAP meanwhile. */
+	for (int i = 0; i < RL_FRAMES; i++) {
+		rx[i] = vdrv_alloc(&d, 2048, 64);
+		vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx[i], 2048, true }, 1);
+	}
+	vdrv_publish(&d, RXQ);
+	vdrv_kick(&d, RXQ);
+	t0 = now_ns();
+	report_eq(vdpa_set_rate_limit(vdpa, VDPA_LIMIT_NET_RX, NULL, &rx_ops), 0,
+		  "a receive limit on the running device");
+	make_frame(frame, guest_mac, host_mac, sizeof(frame), 7);
+	for (int i = 0; i < RL_INJECT; i++)
+		if (send(ps, frame, sizeof(frame), 0) != (ssize_t)sizeof(frame))
+			bad++;
+	report_eq(bad, 0, "inject %d frames", RL_INJECT);
+	last = t0;
+	for (end = t0 + RL_MS * 1000000ULL; now_ns() < end;) {
+		if (!vdrv_wait_used(&d, RXQ, &head, &len, 1))
+			continue;
+		got++;
+		last = now_ns();
+		bad += len != HDR + sizeof(frame);
+		/* Any buffer will do: they are all alike. */
+		vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx[0], 2048, true }, 1);
+		vdrv_publish(&d, RXQ);
+		vdrv_kick(&d, RXQ);
+	}
+	check_limit("tap rx", got, &rx_ops, t0, last);
+	report_eq(vdpa_set_rate_limit(vdpa, VDPA_LIMIT_NET_RX, NULL, &none), 0, "lift it");
+	while (got < RL_INJECT && vdrv_wait_used(&d, RXQ, &head, &len, 2000)) {
+		got++;
+		bad += len != HDR + sizeof(frame);
+		vdrv_add(&d, RXQ, &(struct vdrv_sg){ rx[0], 2048, true }, 1);
+		vdrv_publish(&d, RXQ);
+		vdrv_kick(&d, RXQ);
+	}
+	check_eq(got, RL_INJECT);
+	check_eq(bad, 0);
+	report_checks("every injected frame arrived, none lost while throttled");
+	down(&d);
+out:
+	report_prefix_pop();
+}
+
 static int run_in_netns(void)
 {
 	struct vdpa_device *vdpa;
@@ -280,6 +400,7 @@ static int run_in_netns(void)
 	test_tx_rx(vdpa, ps);
 	test_mergeable(vdpa, ps);
 	test_mergeable_wait(vdpa, ps);
+	test_rate_limits(vdpa, ps);
 	close(ps);
 	vdpa_mgmt_dev_del(vdpa);
 	return report_summary();

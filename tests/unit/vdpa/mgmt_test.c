@@ -97,6 +97,21 @@ static void test_own_type(void)
 	       t->small == 200 && t->bytes == 8192 && t->flag &&
 	       !strcmp(t->word, "seven77") && t->choice == 0 && given("small") &&
 	       given("choice"), "every parser stores its value");
+	report(parse("test,word=a,,b=c,flag=on") == 0 && !strcmp(t->word, "a,b=c") &&
+	       t->flag, "',,' is a comma in a value, '=' after the first is the value's");
+	report(parse("test,word=ab,,,,,flag=on") == 0 && !strcmp(t->word, "ab,,") &&
+	       t->flag, "',,,,,' is two commas, then the separator");
+	report(parse("test,word=,,x") == 0 && !strcmp(t->word, ",x"), "a value starting with ','");
+	report(parse("test,word=x,") == -EINVAL && parse("test,,word=x") == -ENODEV,
+	       "a trailing single comma is an empty attribute; ',,' in the type is no type");
+	{
+		char esc[16];
+
+		report(vdpa_mgmt_escape("a,b,", esc, sizeof(esc)) == 0 && !strcmp(esc, "a,,b,,"),
+		       "vdpa_mgmt_escape doubles each comma");
+		report(vdpa_mgmt_escape("a,b", esc, 4) == -E2BIG &&
+		       vdpa_mgmt_escape("a,b", esc, 5) == 0, "and says when it does not fit");
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		if (parse(bad[i]) == -EINVAL)
 			n++;

@@ -7,6 +7,8 @@
  * disconnect and go on serving the next front-end. No /dev/kvm needed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +50,8 @@ struct fe {
 };
 
 static const char *sock_path;
+/* Data rings fe_setup() brings up (the net simulator's 2, or a blk's 1). */
+static u32 fe_rings = 2;
 
 /* ---- wire ------------------------------------------------------------- */
 
@@ -300,7 +304,7 @@ static bool fe_setup(struct fe *fe, bool protocol, bool use_add_mem_reg)
 		ok &= report_eq(fe_call(fe, VHOST_USER_SET_MEM_TABLE, &mt,
 					VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]),
 					&fe->memfd, 1), 0, "SET_MEM_TABLE");
-	for (u32 q = 0; q < 2; q++) {
+	for (u32 q = 0; q < fe_rings; q++) {
 		/* Each message only once the one before it was taken. */
 		if (check_eq(fe_vring(fe, VHOST_USER_SET_VRING_NUM, q, QSZ), 0) &&
 		    check_eq(fe_vring(fe, VHOST_USER_SET_VRING_BASE, q, 0), 0) &&
@@ -353,6 +357,11 @@ static bool fe_exchange(struct fe *fe, bool protocol, u8 seed)
 }
 
 /* ---- scenarios ----------------------------------------------------------- */
+
+static void *server_thread(void *arg)
+{
+	return (void *)(intptr_t)vhost_user_server_run(arg);
+}
 
 static void test_traffic(bool protocol, bool add_mem_reg)
 {
@@ -631,44 +640,234 @@ static void test_framing(void)
 	report_prefix_pop();
 }
 
-static void *server_thread(void *arg)
+/*
+ * A front-end that shrinks its memory file under a running device: the
+ * next access past the new end is SIGBUS. The device must go NEEDS_RESET
+ * (error fd signalled) and the server live on. The memfd here is made
+ * without MFD_ALLOW_SEALING, as DPDK's are: it cannot carry seals.
+ */
+static void test_shrink(struct vdpa_device *vdpa)
 {
-	return (void *)(intptr_t)vhost_user_server_run(arg);
+	struct fe fe;
+	int err = -1;
+	bool signalled = false;
+
+	report_prefix_push("shrunk memory");
+	if (!report_eq(fe_connect(&fe), 0, "connect") || !fe_setup(&fe, true, false) ||
+	    !fe_exchange(&fe, true, 0x60))
+		goto out;
+	err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	report_eq(fe_vring_fd(&fe, VHOST_USER_SET_VRING_ERR, 1, err), 0, "SET_VRING_ERR");
+	/* Post a frame, then the whole file goes, rings included: kick. */
+	ring_post(&fe, 1, BUF_OFF, HDR_LEN + 60, false);
+	report_eq(ftruncate(fe.memfd, 0), 0, "front-end truncates its memfd to 0");
+	ring_kick(&fe, 1);
+	for (int i = 0; i < 2000 && !signalled; i++) {
+		struct pollfd p = { .fd = err, .events = POLLIN };
+
+		signalled = poll(&p, 1, 1) == 1;
+	}
+	report(signalled, "the ring's error fd is signalled");
+	report(vdpa_needs_reset(vdpa), "the device needs reset");
+	report_gt(fe_get_u64(&fe, VHOST_USER_GET_FEATURES), 0,
+		  "the server still answers the front-end");
+out:
+	if (err >= 0)
+		close(err);
+	fe_close(&fe);
+	report_prefix_pop();
 }
+
+/*
+ * The same on other device types (the worker's recovery point is common
+ * to all): the memory file goes to 0 bytes with a request posted on
+ * ring @q, then the kick.
+ */
+static void test_shrink_type(const char *spec, u32 nrings, u32 q)
+{
+	const char *saved = sock_path;
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	char path[64];
+	bool signalled = false;
+	pthread_t th;
+	struct fe fe;
+	int err;
+
+	report_prefix_push(spec);
+	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.x.sock", (int)getpid());
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "device") ||
+	    !report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server")) {
+		report_prefix_pop();
+		return;
+	}
+	pthread_create(&th, NULL, server_thread, s);
+	sock_path = path;
+	fe_rings = nrings;
+	if (report_eq(fe_connect(&fe), 0, "connect") && fe_setup(&fe, true, false)) {
+		for (u32 i = 0; i < nrings; i++)
+			check_eq(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+		err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		check_eq(fe_vring_fd(&fe, VHOST_USER_SET_VRING_ERR, q, err), 0);
+		report_checks("rings enabled, SET_VRING_ERR");
+		ring_post(&fe, (int)q, BUF_OFF, 64, false);
+		report_eq(ftruncate(fe.memfd, 0), 0, "front-end truncates its memfd to 0");
+		ring_kick(&fe, (int)q);
+		for (int i = 0; i < 2000 && !signalled; i++) {
+			struct pollfd p = { .fd = err, .events = POLLIN };
+
+			signalled = poll(&p, 1, 1) == 1;
+		}
+		report(signalled && vdpa_needs_reset(vdpa),
+		       "error fd signalled, device needs reset");
+		report_gt(fe_get_u64(&fe, VHOST_USER_GET_FEATURES), 0, "the server still answers");
+		close(err);
+	}
+	fe_close(&fe);
+	fe_rings = 2;
+	sock_path = saved;
+	vhost_user_server_stop(s);
+	pthread_join(th, NULL);
+	vhost_user_server_destroy(s);
+	vdpa_mgmt_dev_del(vdpa);
+	report_prefix_pop();
+}
+
+/* Replace the front-end's memory by a sealable memfd with the same bytes. */
+static int fe_sealable_mem(struct fe *fe)
+{
+	int fd = memfd_create("fe-sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	u8 *mem;
+
+	if (fd < 0 || ftruncate(fd, MEM_SIZE))
+		return -1;
+	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -1;
+	memcpy(mem, fe->mem, MEM_SIZE);
+	munmap(fe->mem, MEM_SIZE);
+	close(fe->memfd);
+	fe->mem = mem;
+	fe->memfd = fd;
+	return 0;
+}
+
+/* A memfd that could be sealed against shrinking must be. */
+static void test_seals(void)
+{
+	struct vhost_user_mem_table mt = { .nregions = 1 };
+	struct vhost_user_mem_reg mr = { .region = fe_region() };
+	u32 size = VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]);
+	struct fe fe;
+
+	report_prefix_push("seals");
+	mt.regions[0] = fe_region();
+	if (!report_eq(fe_connect(&fe), 0, "connect") || !fe_setup(&fe, true, false) ||
+	    !report_eq(fe_sealable_mem(&fe), 0, "a sealable memfd with the same memory"))
+		goto out;
+	report_gt(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt, size, &fe.memfd, 1), 0,
+		  "SET_MEM_TABLE of a sealable memfd without F_SEAL_SHRINK refused");
+	mr.region.guest_phys_addr = 0x80000000ULL;
+	mr.region.userspace_addr = 0x7f9900000000ULL;
+	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG of it refused too");
+	report_eq(fcntl(fe.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0,
+		  "front-end seals it (F_SEAL_SHRINK)");
+	report_eq(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt, size, &fe.memfd, 1), 0,
+		  "SET_MEM_TABLE of the sealed memfd accepted");
+	fe_exchange(&fe, true, 0x70);
+out:
+	fe_close(&fe);
+	report_prefix_pop();
+}
+
+/*
+ * A front-end that trickles a message a byte at a time: the message has
+ * a deadline from its first byte (here 300 ms), not from the last read.
+ */
+static void test_trickle(const char *path)
+{
+	const char *saved = sock_path;
+	struct vhost_user_hdr hdr = { .request = VHOST_USER_GET_FEATURES, .flags = 1 };
+	struct timespec t0, t1;
+	bool dropped = false;
+	struct fe fe;
+	double ms;
+
+	report_prefix_push("trickle");
+	sock_path = path;
+	if (!report_eq(fe_connect(&fe), 0, "connect"))
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < sizeof(hdr) && !dropped; i++) {
+		char c;
+
+		if (send(fe.sock, (char *)&hdr + i, 1, MSG_NOSIGNAL) != 1)
+			dropped = true;
+		usleep(100000);	/* 12 bytes: 1.2 s, four times the deadline */
+		dropped |= recv(fe.sock, &c, 1, MSG_DONTWAIT) == 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	report(dropped && ms < 1000, "dropped before the message was whole (after %.0f ms)", ms);
+	fe_close(&fe);
+	if (report_eq(fe_connect(&fe), 0, "a new front-end connects"))
+		report_gt(fe_get_u64(&fe, VHOST_USER_GET_FEATURES), 0, "and is served");
+out:
+	fe_close(&fe);
+	sock_path = saved;
+	report_prefix_pop();
+}
+
 
 int main(void)
 {
-	static char path[64];
-	struct vhost_user_server *s;
-	struct vdpa_device *vdpa;
-	pthread_t th;
+	static char path[64], tpath[64];
+	struct vhost_user_server_opts topts = { .msg_timeout_ms = 300 };
+	struct vhost_user_server *s, *ts;
+	struct vdpa_device *vdpa, *tvdpa;
+	pthread_t th, tth;
 	void *rc;
 
 	log_level_set(LOG_ERR);
 	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.sock", (int)getpid());
+	snprintf(tpath, sizeof(tpath), "/tmp/kestrel-vu-test.%d.t.sock", (int)getpid());
 	sock_path = path;
-	if (vdpa_register_types() || vdpa_mgmt_dev_add("net", &vdpa)) {
-		report(false, "create the net simulator");
+	if (vdpa_register_types() || vdpa_mgmt_dev_add("net", &vdpa) ||
+	    vdpa_mgmt_dev_add("net", &tvdpa)) {
+		report(false, "create the net simulators");
 		return report_summary();
 	}
-	if (!report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server created"))
+	if (!report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server created") ||
+	    !report_eq(vhost_user_server_create(tpath, tvdpa, &topts, &ts), 0,
+		       "server with a 300 ms message deadline created"))
 		return report_summary();
 	pthread_create(&th, NULL, server_thread, s);
+	pthread_create(&tth, NULL, server_thread, ts);
 
 	test_traffic(true, false);
 	test_traffic(false, false);
 	test_negative();
 	test_framing();
 	test_commit_failure();
+	test_shrink(vdpa);
+	test_shrink_type("net,mode=sink", 2, 1);
+	test_shrink_type("blk", 1, 0);
+	test_seals();
+	test_trickle(tpath);
 	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
-	report_eq(vhost_user_server_connections(s), 8, "8 front-ends served (got %u)",
+	report_eq(vhost_user_server_connections(s), 10, "10 front-ends served (got %u)",
 		  vhost_user_server_connections(s));
 
 	vhost_user_server_stop(s);
+	vhost_user_server_stop(ts);
 	pthread_join(th, &rc);
 	report_eq(rc, NULL, "run loop returned 0");
+	pthread_join(tth, &rc);
 	vhost_user_server_destroy(s);
+	vhost_user_server_destroy(ts);
 	vdpa_mgmt_dev_del(vdpa);
+	vdpa_mgmt_dev_del(tvdpa);
 	report_ne(access(path, F_OK), 0, "socket removed");
 	return report_summary();
 }
