@@ -114,6 +114,16 @@ static const struct rule kick_rules[] = {
 	END,
 };
 
+/*
+ * A TAP's offloads (VIRTIO_NET_F_GUEST_*): set by its worker (tap_sync()),
+ * cleared by a reset on whichever thread resets the device: a vCPU (the
+ * status register), the vhost-user server, the teardown.
+ */
+static const struct rule tap_offload_rules[] = {
+	IOCTL(TUNSETOFFLOAD),
+	END,
+};
+
 /* A driver setting up queues: the device keeps a duplicate of each kick fd. */
 static const struct rule kickfd_rules[] = {
 	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_DUPFD_CLOEXEC)),
@@ -261,8 +271,6 @@ static const struct rule worker_rules[] = {
 static const struct rule tap_rules[] = {
 	ALLOW(readv),
 	ALLOW(writev),
-	/* the driver's offloads (VIRTIO_NET_F_GUEST_*), set by tap_sync() */
-	IOCTL(TUNSETOFFLOAD),
 	END,
 };
 
@@ -327,15 +335,17 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 	 * stack their own on it: its list holds all of theirs.
 	 */
 	[SECCOMP_THREAD_VMM] = { { thread_rules, malloc_rules, spawn_rules, kick_rules,
+				   tap_offload_rules,
 				   irq_rules, vcpu_create_rules, teardown_rules, vmm_rules,
 				   vcpu_rules, kickfd_rules, poll_rules, timer_rules,
 				   vcpu_reset_rules, worker_rules } },
 	[SECCOMP_THREAD_CONTROL] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
+				       tap_offload_rules,
 				       poll_rules, teardown_rules, control_rules } },
 	/* the RTC and PM timers are reprogrammed by register writes */
 	/* KVM_RUN last: libseccomp tests the argument values added last first */
 	[SECCOMP_THREAD_VCPU] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
-				    timer_rules, kickfd_rules, vcpu_rules } },
+				    timer_rules, kickfd_rules, tap_offload_rules, vcpu_rules } },
 	[SECCOMP_THREAD_API] = { { thread_rules, malloc_rules, api_rules } },
 	[SECCOMP_THREAD_SIGNAL] = { { thread_rules, kick_rules, irq_rules, signal_rules } },
 	[SECCOMP_THREAD_SERIAL] = { { thread_rules, irq_rules, poll_rules } },
@@ -345,7 +355,8 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 				       poll_rules, timer_rules, vcpu_reset_rules } },
 	[SECCOMP_THREAD_RELAY] = { { thread_rules, worker_rules } },
 	[SECCOMP_THREAD_DEV_SIM] = { { thread_rules, malloc_rules, worker_rules } },
-	[SECCOMP_THREAD_DEV_TAP] = { { thread_rules, malloc_rules, worker_rules, tap_rules } },
+	[SECCOMP_THREAD_DEV_TAP] = { { thread_rules, malloc_rules, worker_rules, tap_rules,
+				       tap_offload_rules } },
 	[SECCOMP_THREAD_DEV_FILE_BLK] = { { thread_rules, malloc_rules, worker_rules,
 					    file_blk_rules } },
 	[SECCOMP_THREAD_DEV_CONSOLE] = { { thread_rules, malloc_rules, worker_rules,
@@ -353,6 +364,7 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
 				       rng_rules } },
 	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
+					  tap_offload_rules,
 					  vhost_user_rules } },
 };
 
