@@ -81,6 +81,26 @@ UTIL_OBJS += src/util/log.o
 UTIL_OBJS += src/util/fault.o
 UTIL_OBJS += src/util/parse.o
 
+# ---- sandbox (seccomp filters per thread, docs/sandbox.md) ------------------
+# The allow-lists are compiled to BPF at build time by seccomp-gen (with
+# libseccomp, libseccomp-dev in scripts/setup.sh's build group) into
+# $(B)/gen/seccomp-filters.inc, which seccomp.c includes: kestrel itself
+# links no libseccomp and installs a filter with one syscall.
+UTIL_OBJS += src/sandbox/seccomp.o
+SECCOMP_GEN := $(B)/tools/seccomp-gen
+SECCOMP_INC := $(B)/gen/seccomp-filters.inc
+CPPFLAGS += -I$(B)/gen
+$(SECCOMP_GEN): src/sandbox/seccomp-gen.c include/kestrel/sandbox.h | setup
+	$(E) "  HOSTCC  $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lseccomp
+$(SECCOMP_INC): $(SECCOMP_GEN)
+	$(E) "  GEN     $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(SECCOMP_GEN) > $@.tmp && mv $@.tmp $@
+$(B)/src/sandbox/seccomp.o: $(SECCOMP_INC)
+# The test build's kestrel ($(B)/kestrel-test) takes KESTREL_SECCOMP_HOOK.
+$(B)/test-hooks/src/sandbox/seccomp.o: $(SECCOMP_INC)
 # ---- sandbox (Landlock; include/kestrel/landlock.h, docs/landlock.md) -------
 SANDBOX_OBJS += src/sandbox/landlock.o
 
@@ -330,6 +350,9 @@ $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
+# Every thread kind stepping off its list, in the test build of kestrel.
+UNIT_TESTS += sandbox/seccomp_test
+$(B)/tests/unit/sandbox/seccomp_test: | $(KESTREL_BIN:=-test)
 # FIFOs, shrinking files, planted links, hostile vhost-user peers
 UNIT_TESTS += core/cli_hostile_test
 $(B)/tests/unit/core/cli_hostile_test: | $(KESTREL_BIN)
@@ -346,6 +369,7 @@ UNIT_TESTS += core/fault_lsan_test
 $(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lsan/src/sandbox/seccomp.o: $(SECCOMP_INC)
 $(B)/lsan/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
@@ -411,8 +435,11 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
-# what tests/sandbox/ drive; never installed. Only main.c differs.
-$(B)/kestrel-test: $(call objs,$(KESTREL_OBJS)) $(B)/test-hooks/src/main.o
+# what tests/sandbox/ drive, and KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c),
+# what tests/unit/sandbox/seccomp_test drives; never installed. Only those
+# two files differ.
+$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS))) \
+		$(B)/test-hooks/src/main.o $(B)/test-hooks/src/sandbox/seccomp.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/test-hooks/%.o: %.c | setup
@@ -428,10 +455,10 @@ $(B)/bench/%: $(B)/bench/%.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -pthread \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iinclude/uapi -I$(B)/gen -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-$(B)/fuzz/%: FORCE | setup
+$(B)/fuzz/%: FORCE $(SECCOMP_INC) | setup
 	@mkdir -p $(dir $@)
 	$(E) "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $(FUZZ_SRCS_$*) $(LDLIBS)

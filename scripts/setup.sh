@@ -20,6 +20,8 @@ set -euo pipefail
 BUILD_PACKAGES=(
 	# compiler, linker, make, libc headers and the static libc kestrel links
 	gcc make binutils libc6-dev pkg-config
+	# the seccomp filters, compiled to BPF at build time (src/sandbox/seccomp-gen.c)
+	libseccomp-dev
 	# async block I/O (src/vdpa/file-blk.c), linked statically
 	liburing-dev
 	# the Firecracker-compatible API (src/api): HTTP (evhttp) and JSON, static

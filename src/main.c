@@ -41,6 +41,7 @@
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
 #include <kestrel/snapshot.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
@@ -118,6 +119,7 @@ enum {
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
+	OPT_SECCOMP,
 	OPT_LANDLOCK,
 	OPT_TEST_HOOK,
 	OPT_SNAPSHOT,
@@ -135,6 +137,7 @@ enum {
 	{ "rng", no_argument, OPT_RNG, "--rng" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
+#define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
 #define CLI_LANDLOCK_OPT \
 	{ "landlock", required_argument, OPT_LANDLOCK, "--landlock on|off" }
 
@@ -247,6 +250,24 @@ static int cli_irqchip(const struct cli *c, int val, unsigned int *irqchip)
 	else
 		return cli_bad_value(c, val, "is neither split nor kernel");
 	return 0;
+}
+
+/* --seccomp off|log|kill into @mode. Return: 0, or the usage status */
+static int cli_seccomp(const struct cli *c, int val, enum seccomp_mode *mode)
+{
+	if (seccomp_parse_mode(optarg, mode))
+		return cli_bad_value(c, val, "is not a seccomp mode");
+	return 0;
+}
+
+/* The mode for the whole process, before any thread exists. */
+static int cli_seccomp_apply(enum seccomp_mode mode)
+{
+	int ret = seccomp_set_mode(mode);
+
+	if (ret)
+		pr_err("--seccomp: cannot set up the filters: %s", strerror(-ret));
+	return ret ? VM_EXIT_HOST_ERROR : 0;
 }
 
 /* --landlock on|off into @on. Return: 0, or the usage status */
@@ -451,6 +472,7 @@ static void test_hooks_run(const struct test_hooks *h)
 /**
  * struct run_opts - "kestrel run" options and the files they name
  * @cfg: the machine to build; its images point into the buffers below
+ * @seccomp: --seccomp (default kill)
  * @kernel: --kernel FILE, or NULL for the built-in guest
  * @initrd: --initrd FILE, or NULL
  * @modules: --module FILE[,STR] as given
@@ -467,6 +489,7 @@ struct run_opts {
 	struct machine_config cfg;
 	const char *snapshot_key;
 	struct snap_key key;
+	enum seccomp_mode seccomp;
 	const char *kernel;
 	const char *initrd;
 	const char *modules[MAX_MODULES];
@@ -487,6 +510,7 @@ static const char run_usage[] =
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
+"                   [--seccomp off|log|kill]\n"
 "\n"
 "  --kernel FILE        bzImage, PVH ELF or Multiboot v1 image\n"
 "                       (default: the built-in test guest)\n"
@@ -508,6 +532,10 @@ static const char run_usage[] =
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"
 "  --pit                an in-kernel 8254 PIT (needs --irqchip kernel)\n"
+"  --seccomp off|log|kill  each thread's syscall filter (docs/sandbox.md):\n"
+"                       kill (default) kills the process on a syscall off\n"
+"                       the thread's list, log lets it run and the kernel\n"
+"                       logs it, off installs none\n"
 "  --landlock on|off    confine the process with Landlock to /dev/kvm and the\n"
 "                       files its devices open (default on, docs/landlock.md)\n"
 "  --protected          RAM from 64M up in guest_memfd: the guest's, not\n"
@@ -534,6 +562,7 @@ static const struct cli_opt run_options[] = {
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
 	{ "protected", no_argument, OPT_PROTECTED, "--protected" },
+	CLI_SECCOMP_OPT,
 	CLI_LANDLOCK_OPT,
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
 	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
@@ -565,6 +594,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	cli_init(&c, run_usage, run_options, argc, argv);
 	cfg->nr_cpus = 1;
 	cfg->ram_size = DEFAULT_RAM;
+	o->seccomp = SECCOMP_MODE_KILL;
 	o->landlock = true;
 	while ((ch = cli_next(&c)) > 0) {
 		switch (ch) {
@@ -607,6 +637,11 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_PROTECTED:
 			cfg->protected = true;
+			break;
+		case OPT_SECCOMP:
+			ret = cli_seccomp(&c, ch, &o->seccomp);
+			if (ret)
+				return ret;
 			break;
 		case OPT_LANDLOCK:
 			ret = cli_landlock(&c, ch, &o->landlock);
@@ -770,6 +805,8 @@ static int cmd_run(int argc, char **argv)
 	if (status != CLI_GO)
 		goto out_release;
 	status = run_read_files(&o);
+	if (!status)
+		status = cli_seccomp_apply(o.seccomp);
 	if (status)
 		goto out_release;
 	if (o.landlock) {
@@ -788,6 +825,7 @@ static int cmd_run(int argc, char **argv)
 		goto out_release;
 	}
 	test_hooks_run(&o.hooks);
+	/* vm_run() installs this thread's filter once the vCPUs run. */
 	status = machine_run(m);
 	machine_destroy(m);
 out_release:
@@ -799,7 +837,7 @@ out_release:
 
 static const char restore_usage[] =
 "usage: kestrel restore DIR [--snapshot-key FILE] [--snapshot DIR2 [--snapshot-diff]]\n"
-"                          [--landlock on|off]\n"
+"                          [--landlock on|off] [--seccomp off|log|kill]\n"
 "\n"
 "Rebuilds the machine a snapshot in DIR describes (written by kestrel run\n"
 "--snapshot), loads its memory, vCPUs and devices, and runs the guest from\n"
@@ -813,6 +851,7 @@ static const char restore_usage[] =
 "                       restored (DIR must stay; plain, without virtio devices)\n"
 "  --landlock on|off    confine the process to /dev/kvm, the devices' files, the\n"
 "                       snapshot read and DIR2 (default on, docs/landlock.md)\n"
+"  --seccomp off|log|kill  each thread's syscall filter, as in run (default kill)\n"
 "\n"
 "exit status: that of kestrel run; 2 also when the snapshot cannot be read,\n"
 "  was altered, truncated, mixed with another one's files or is under\n"
@@ -823,6 +862,7 @@ static const struct cli_opt restore_options[] = {
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
 	{ "snapshot-diff", no_argument, OPT_SNAPSHOT_DIFF, "--snapshot-diff" },
 	CLI_LANDLOCK_OPT,
+	CLI_SECCOMP_OPT,
 	CLI_HELP_OPT,
 	{ NULL },
 };
@@ -832,6 +872,7 @@ static int cmd_restore(int argc, char **argv)
 	struct machine_config cfg = { .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO };
 	const char *key_path = NULL, *dir, *base = NULL;
 	struct snap_reader *r = NULL;
+	enum seccomp_mode seccomp = SECCOMP_MODE_KILL;
 	bool landlock = true;
 	const void *sec;
 	size_t sec_len;
@@ -853,6 +894,8 @@ static int cmd_restore(int argc, char **argv)
 		else if (ch == OPT_SNAPSHOT_DIFF)
 			cfg.snapshot_diff = true;
 		else if (ch == OPT_LANDLOCK && cli_landlock(&c, ch, &landlock))
+			return VM_EXIT_USAGE;
+		else if (ch == OPT_SECCOMP && cli_seccomp(&c, ch, &seccomp))
 			return VM_EXIT_USAGE;
 	}
 	if (ch)
@@ -880,7 +923,8 @@ static int cmd_restore(int argc, char **argv)
 	if (!snap_read_section(r, SNAP_SEC_DIFF_BASE, 0, &sec, &sec_len) && sec_len > 17 &&
 	    !((const char *)sec)[sec_len - 1])
 		base = (const char *)sec + 16;
-	if (landlock && confine(cfg.devs, cfg.snapshot_dir, dir, base)) {
+	if ((landlock && confine(cfg.devs, cfg.snapshot_dir, dir, base)) ||
+	    cli_seccomp_apply(seccomp)) {
 		snap_reader_destroy(r);
 		virtio_devices_destroy(cfg.devs);
 		return VM_EXIT_HOST_ERROR;
@@ -987,6 +1031,7 @@ out_destroy_devs:
 static const char vhost_user_usage[] =
 "usage: kestrel vhost-user --socket PATH --device TYPE[,attr=value...]\n"
 "                          [--iommu] [--mem-slots N] [--once] [-v]\n"
+"                          [--seccomp off|log|kill]\n"
 "                          [--landlock on|off]\n"
 "\n"
 "  -s, --socket PATH    Unix socket to listen on (a socket there is replaced)\n"
@@ -1007,6 +1052,8 @@ static const char vhost_user_usage[] =
 "  --once               exit once the first front-end that sent a message\n"
 "                       has disconnected\n"
 "  -v, --verbose        debug logging\n"
+"  --seccomp off|log|kill  the threads' syscall filters (default kill;\n"
+"                       see kestrel run --help)\n"
 "  --landlock on|off    confine the process with Landlock to the socket's\n"
 "                       directory and the device's file (default on)\n"
 "\n"
@@ -1020,6 +1067,7 @@ static const struct cli_opt vhost_user_options[] = {
 	{ "mem-slots", required_argument, OPT_MEM_SLOTS, "--mem-slots N" },
 	{ "once", no_argument, OPT_ONCE, "--once" },
 	{ "verbose", no_argument, 'v', "--verbose" },
+	CLI_SECCOMP_OPT,
 	CLI_LANDLOCK_OPT,
 	CLI_TEST_HOOK_OPT
 	CLI_HELP_OPT,
@@ -1029,6 +1077,7 @@ static const struct cli_opt vhost_user_options[] = {
 static int cmd_vhost_user(int argc, char **argv)
 {
 	struct vhost_user_server_opts opts = { .landlock = true };
+	enum seccomp_mode seccomp = SECCOMP_MODE_KILL;
 	struct test_hooks hooks = { 0 };
 	const char *sock = NULL, *spec = NULL;
 	struct cli c;
@@ -1058,6 +1107,11 @@ static int cmd_vhost_user(int argc, char **argv)
 		case 'v':
 			log_level_set(LOG_DEBUG);
 			break;
+		case OPT_SECCOMP:
+			ret = cli_seccomp(&c, ch, &seccomp);
+			if (ret)
+				return ret;
+			break;
 		case OPT_LANDLOCK:
 			ret = cli_landlock(&c, ch, &opts.landlock);
 			if (ret)
@@ -1076,11 +1130,46 @@ static int cmd_vhost_user(int argc, char **argv)
 		return cli_extra_operand(&c, optind);
 	if (!sock || !spec)
 		return usage_error("--socket and --device are required (expected kestrel vhost-user --socket PATH --device TYPE[,attr=value...])");
+	ret = cli_seccomp_apply(seccomp);
+	if (ret)
+		return ret;
 	if (hooks.nr) {
 		opts.ready = test_hooks_ready;
 		opts.ready_arg = &hooks;
 	}
 	return exit_status_of(vhost_user_serve(sock, spec, &opts));
+}
+
+/* ---- kestrel seccomp-dump ------------------------------------------------------ */
+
+static const char seccomp_dump_usage[] =
+"usage: kestrel seccomp-dump [KIND]\n"
+"\n"
+"Prints each thread kind's seccomp allow-list (docs/sandbox.md): its name,\n"
+"how many syscalls it allows, the size of its BPF program and the\n"
+"syscalls, one kind a line; with KIND, that kind only.\n";
+
+static const struct cli_opt seccomp_dump_options[] = {
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
+static int cmd_seccomp_dump(int argc, char **argv)
+{
+	struct cli c;
+	int ch;
+
+	cli_init(&c, seccomp_dump_usage, seccomp_dump_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0)
+		;
+	if (ch)
+		return c.status;
+	if (optind + 1 < argc)
+		return cli_extra_operand(&c, optind + 1);
+	if (seccomp_dump(optind < argc ? argv[optind] : NULL))
+		return usage_error("'%s' is not a thread kind (see kestrel seccomp-dump)",
+				   argv[optind]);
+	return VM_EXIT_OK;
 }
 
 /* ---- dispatch --------------------------------------------------------------- */
@@ -1097,6 +1186,7 @@ static const char main_usage[] =
 "  vhost-user serve a vDPA device to vhost-user front-ends (QEMU, DPDK)\n"
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
+"  seccomp-dump  print each thread's syscall allow-list (docs/sandbox.md)\n"
 "\n"
 "  kestrel --help | --version\n"
 "\n"
@@ -1115,7 +1205,10 @@ static const char main_usage[] =
 "  --landlock-allow DIR the API may name files only under DIR (repeatable;\n"
 "                       default /, which is the chroot when jailed)\n"
 "  --boot-timer         accepted (kestrel's boot timer is always there)\n"
-"  --seccomp-level, --seccomp-filter, --no-seccomp, --metadata, --start-time-us,\n"
+"  --seccomp off|log|kill  the threads' syscall filters (default kill)\n"
+"  --no-seccomp         no filters (--seccomp off); --seccomp-level 0 is the same,\n"
+"                       1 and 2 are kill\n"
+"  --seccomp-filter, --metadata, --start-time-us,\n"
 "  --start-time-cpu-us, --parent-cpu-time-us, --http-api-max-payload-size,\n"
 "  --mmds-size-limit    accepted and ignored, with a log line\n";
 
@@ -1133,6 +1226,7 @@ static const struct cmd {
 	{ "restore", cmd_restore },
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
+	{ "seccomp-dump", cmd_seccomp_dump },
 	{ "jail", jail_main },
 };
 
@@ -1214,6 +1308,6 @@ int main(int argc, char **argv)
 		}
 		return cmds[i].fn(argc - 1, argv + 1);
 	}
-	return usage_error("unknown command '%s' (expected one of: run, restore, vhost-user, acpi-dump, jail; see kestrel --help)",
+	return usage_error("unknown command '%s' (expected one of: run, restore, vhost-user, acpi-dump, jail, seccomp-dump; see kestrel --help)",
 			   argv[1]);
 }

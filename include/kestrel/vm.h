@@ -220,7 +220,8 @@ unsigned int vm_nr_vcpus(struct vm *vm);
  * @vm: the VM, running or not
  * @out: the new vCPU (owned by @vm), may be NULL
  *
- * Safe from any thread, including a vCPU thread in an exit handler. If the
+ * Safe from any thread, including a vCPU thread in an exit handler (it is
+ * created on the VMM thread, vm_call_vmm()). If the
  * VM is running the vCPU's thread starts at once; vCPU 0 starts at the
  * loaded boot entry, the others wait for INIT/SIPI from the guest.
  *
@@ -228,6 +229,24 @@ unsigned int vm_nr_vcpus(struct vm *vm);
  * requested; -ENOMEM; another negative errno from KVM or pthread_create.
  */
 int vm_add_vcpu(struct vm *vm, struct vcpu **out);
+
+/**
+ * vm_call_vmm() - run @fn on the thread inside vm_run(), the VMM thread
+ * @vm: the VM
+ * @fn: what to run; its return value is returned
+ * @arg: its argument
+ *
+ * Threads are created only by the VMM thread once the guest runs: a vCPU
+ * thread that must start one (a hot-plugged vCPU, a device's timer thread
+ * started by a register write) asks here. The caller waits until @fn has
+ * run; it may hold its own device lock, which @fn must not take. Before
+ * vm_run(), after it, and on the VMM thread itself @fn runs directly
+ * (docs/sandbox.md, "who creates threads").
+ *
+ * Return: @fn's return value; -ESHUTDOWN if the VM is stopping and the
+ * VMM thread no longer takes calls (@fn did not run).
+ */
+int vm_call_vmm(struct vm *vm, int (*fn)(void *arg), void *arg);
 
 /** vm_vcpu() - vCPU @id, or NULL */
 struct vcpu *vm_vcpu(struct vm *vm, unsigned int id);

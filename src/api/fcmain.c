@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/sandbox.h>
 #include <kestrel/landlock.h>
 #include <kestrel/parse.h>
 #include <kestrel/version.h>
@@ -43,6 +44,9 @@ struct fc_opts {
 	const char *level;
 	const char *log_path;
 	const char *metrics_path;
+	const char *seccomp;
+	const char *seccomp_level;
+	bool no_seccomp;
 	const char *landlock;
 	const char *landlock_allow[MAX_LANDLOCK_ALLOW];
 	unsigned int nr_landlock_allow;
@@ -82,6 +86,9 @@ static const struct fc_flag flags[] = {
 	VAL("--level", level),
 	VAL("--log-path", log_path),
 	VAL("--metrics-path", metrics_path),
+	VAL("--seccomp", seccomp),
+	VAL("--seccomp-level", seccomp_level),
+	SET("--no-seccomp", no_seccomp),
 	VAL("--landlock", landlock),
 	/* repeatable: appended to landlock_allow[] by fc_parse() */
 	VAL("--landlock-allow", landlock_allow),
@@ -89,9 +96,8 @@ static const struct fc_flag flags[] = {
 	SET("--boot-timer", boot_timer),
 	SET("--show-level", show_level),
 	SET("--show-log-origin", show_log_origin),
-	IGNORED("--seccomp-level", true, "kestrel installs no seccomp filter yet"),
-	IGNORED("--seccomp-filter", true, "kestrel installs no seccomp filter yet"),
-	IGNORED("--no-seccomp", false, "kestrel installs no seccomp filter yet"),
+	IGNORED("--seccomp-filter", true,
+		"kestrel installs its own per-thread filters (docs/sandbox.md; --no-seccomp for none)"),
 	IGNORED("--metadata", true, "MMDS is not implemented by kestrel"),
 	IGNORED("--mmds-size-limit", true, "MMDS is not implemented by kestrel"),
 	IGNORED("--http-api-max-payload-size", true,
@@ -155,6 +161,10 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 		pr_err("--no-api needs --config-file (expected --no-api --config-file FILE)");
 		return -EINVAL;
 	}
+	if (o->seccomp && (o->no_seccomp || o->seccomp_level)) {
+		pr_err("--seccomp: give one of --seccomp, --seccomp-level and --no-seccomp");
+		return -EINVAL;
+	}
 	if (o->landlock && parse_bool(o->landlock, &landlock)) {
 		pr_err("--landlock: '%.16s' is neither on nor off (expected --landlock on|off)",
 		       o->landlock);
@@ -170,6 +180,34 @@ static int fc_parse(int argc, char **argv, struct fc_opts *o)
 		return -EINVAL;
 	}
 	o->landlock_on = landlock;
+	return 0;
+}
+
+/*
+ * The filters' mode: --seccomp off|log|kill (kestrel's), Firecracker's
+ * --no-seccomp (off) and its older --seccomp-level 0|1|2 (0 off; 1 and 2
+ * both get kestrel's argument-checking filters). Default kill.
+ */
+static int fc_seccomp_mode(const struct fc_opts *o, enum seccomp_mode *mode)
+{
+	*mode = SECCOMP_MODE_KILL;
+	if (o->no_seccomp)
+		*mode = SECCOMP_MODE_OFF;
+	if (o->seccomp && seccomp_parse_mode(o->seccomp, mode)) {
+		pr_err("--seccomp: '%.32s' is not a seccomp mode (expected --seccomp off|log|kill)",
+		       o->seccomp);
+		return -EINVAL;
+	}
+	if (o->seccomp_level) {
+		if (strlen(o->seccomp_level) != 1 || o->seccomp_level[0] < '0' ||
+		    o->seccomp_level[0] > '2') {
+			pr_err("--seccomp-level: '%.32s' is not a level (expected --seccomp-level 0|1|2)",
+			       o->seccomp_level);
+			return -EINVAL;
+		}
+		if (o->seccomp_level[0] == '0')
+			*mode = SECCOMP_MODE_OFF;
+	}
 	return 0;
 }
 
@@ -299,11 +337,14 @@ static int fc_signalfd(void)
 /*
  * The VMM thread: until a signal or the VM's own stop. @started says
  * whether a VM runs (the config file's); a mailbox START can start one.
+ * Once one runs, this thread's set-up is over: it takes its filter.
  * Return: the exit status.
  */
 static int fc_loop(struct api *api, struct api_mailbox *mb, struct api_vmm *vmm,
 		   int sigfd, bool started)
 {
+	if (started)
+		seccomp_thread_enter(SECCOMP_THREAD_CONTROL);
 	for (;;) {
 		struct pollfd p[3] = {
 			{ .fd = sigfd, .events = POLLIN },
@@ -324,8 +365,10 @@ static int fc_loop(struct api *api, struct api_mailbox *mb, struct api_vmm *vmm,
 		}
 		if (p[2].revents)
 			return vmm->ops->stop(vmm, false);
-		if (p[1].revents && api_mailbox_serve(mb, vmm))
+		if (p[1].revents && api_mailbox_serve(mb, vmm) && !started) {
 			started = true;
+			seccomp_thread_enter(SECCOMP_THREAD_CONTROL);
+		}
 	}
 }
 
@@ -342,8 +385,16 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 	int listen_fd = -1;
 	u64 startup_us = 0, startup_cpu_us = 0;
 
-	if (fc_parse(argc, argv, &o))
+	enum seccomp_mode seccomp;
+
+	if (fc_parse(argc, argv, &o) || fc_seccomp_mode(&o, &seccomp))
 		return VM_EXIT_USAGE;
+	/* Before any thread exists (the API thread, the VM's). */
+	ret = seccomp_set_mode(seccomp);
+	if (ret) {
+		pr_err("--seccomp: cannot set up the filters: %s", strerror(-ret));
+		return VM_EXIT_HOST_ERROR;
+	}
 	/*
 	 * The socket before anything else (the logger, the signals, the
 	 * API's state): clients may connect, and queue, from here on.
@@ -368,6 +419,9 @@ int api_fc_main(int argc, char **argv, struct api_vmm *vmm)
 	pr_info("Running Firecracker v%s (kestrel %s)", API_FIRECRACKER_VERSION, KESTREL_VERSION);
 	for (unsigned int i = 0; i < o.nr_ignored; i++)
 		pr_info("%s ignored: %s", o.ignored[i]->name, o.ignored[i]->ignored);
+	pr_info("seccomp: %s", seccomp == SECCOMP_MODE_OFF ? "off, no filter installed" :
+		seccomp == SECCOMP_MODE_LOG ? "log, a filter per thread (the kernel logs what it would refuse)" :
+		"kill, a filter per thread");
 	if (o.boot_timer)
 		pr_info("--boot-timer: the boot timer device is always there in kestrel");
 	if (o.metrics_path && api_metrics_open(&api->metrics, o.metrics_path, err,

@@ -797,6 +797,12 @@ int api_create(struct api_vmm *vmm, const char *instance_id, struct api **out)
 
 	if (!api)
 		return -ENOMEM;
+	/*
+	 * jansson seeds its hash function on first use from /dev/urandom:
+	 * here, during set-up, not on the API thread, whose filter opens no
+	 * such file (docs/sandbox.md).
+	 */
+	json_object_seed(0);
 	vmconfig_init(&api->cfg);
 	api->vmm = vmm;
 	api->metrics.fd = -1;

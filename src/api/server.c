@@ -24,6 +24,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include <kestrel/fault.h>
+#include <kestrel/sandbox.h>
 
 #include "internal.h"
 
@@ -139,6 +140,9 @@ static void *server_thread(void *arg)
 {
 	struct api_server *s = arg;
 
+	/* Named here: naming it from outside races with its filter. */
+	pthread_setname_np(pthread_self(), "fc_api");
+	seccomp_thread_enter(SECCOMP_THREAD_API);
 	event_base_dispatch(s->base);
 	return NULL;
 }
@@ -244,7 +248,6 @@ int api_server_start(struct api_server *s)
 	ret = xpthread_create(&s->thread, NULL, server_thread, s);
 	if (ret)
 		return ret;
-	pthread_setname_np(s->thread, "fc_api");
 	s->started = true;
 	return 0;
 }

@@ -217,6 +217,9 @@ static void *fc_vmm_run(void *arg)
 	struct fc_vmm *v = arg;
 	u64 one = 1;
 
+	/* Kata pins the threads it finds by this name. */
+	pthread_setname_np(pthread_self(), "fc_vmm");
+	/* vm_run() installs this thread's filter once the vCPUs run. */
 	v->status = machine_run(v->m);
 	if (write(v->stopped_fd, &one, sizeof(one)) != sizeof(one))
 		pr_err("cannot tell the VMM thread the VM stopped: %s", strerror(errno));
@@ -336,7 +339,6 @@ static int fc_vmm_run_thread(struct fc_vmm *v, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the VM thread: %s", strerror(-ret));
 		return ret;
 	}
-	pthread_setname_np(v->run_thread, "fc_vmm");
 	return 0;
 }
 

@@ -49,6 +49,9 @@ struct vm {
 	bool asleep;			/* between vm_sleep() and vm_wake() */
 	enum vm_stop_reason stop_reason;
 	int stop_status;
+	pthread_t vmm_thread;		/* the caller of vm_run(), while running */
+	bool serving;			/* vm_run() takes vm_call_vmm() calls */
+	struct vm_call *call;		/* the call waiting for the VMM thread */
 
 	/*
 	 * Lock-free mirror of "pause || asleep || stop_reason != NONE", read
@@ -72,6 +75,20 @@ struct vcpu {
 	/* Written by the vCPU thread only, read with relaxed atomics. */
 	struct vm_exit_stats stats;
 	struct vcpu_arch arch;
+};
+
+/**
+ * struct vm_call - one vm_call_vmm() request, on its caller's stack
+ * @fn: what the VMM thread runs
+ * @arg: its argument
+ * @ret: what @fn returned
+ * @done: @fn has run (vm->lock)
+ */
+struct vm_call {
+	int (*fn)(void *arg);
+	void *arg;
+	int ret;
+	bool done;
 };
 
 /* core/vm.c */

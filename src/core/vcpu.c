@@ -37,6 +37,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/sandbox.h>
 
 #include "internal.h"
 
@@ -343,11 +344,17 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	bool exit_pending = false;
 	sigset_t kick;
+	char name[16];
 
+	/* Named by itself: naming another thread opens /proc, which its
+	 * creator's filter does not allow. */
+	snprintf(name, sizeof(name), "%.10s%u", vm->vcpu_thread_name, vcpu->id);
+	pthread_setname_np(pthread_self(), name);
 	current_vcpu = vcpu;
 	sigemptyset(&kick);
 	sigaddset(&kick, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	seccomp_thread_enter(SECCOMP_THREAD_VCPU);
 
 	for (;;) {
 		int ret;
@@ -376,7 +383,6 @@ static void *vcpu_thread(void *arg)
 /* Caller holds vm->lock. */
 int vcpu_start_thread(struct vcpu *vcpu)
 {
-	char name[16];
 	int ret;
 
 	if (vcpu->thread_started)
@@ -384,8 +390,6 @@ int vcpu_start_thread(struct vcpu *vcpu)
 	ret = xpthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (ret)
 		return ret;
-	snprintf(name, sizeof(name), "%.10s%u", vcpu->vm->vcpu_thread_name, vcpu->id);
-	pthread_setname_np(vcpu->thread, name);
 	vcpu->thread_started = true;
 	vcpu->vm->nr_threads++;
 	return 0;

@@ -18,6 +18,7 @@
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/sandbox.h>
 
 #include "internal.h"
 
@@ -259,8 +260,58 @@ struct vcpu *vm_vcpu(struct vm *vm, unsigned int id)
 	return v;
 }
 
-int vm_add_vcpu(struct vm *vm, struct vcpu **out)
+int vm_call_vmm(struct vm *vm, int (*fn)(void *arg), void *arg)
 {
+	struct vm_call c = { .fn = fn, .arg = arg };
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->running || pthread_equal(vm->vmm_thread, pthread_self())) {
+		pthread_mutex_unlock(&vm->lock);
+		return fn(arg);
+	}
+	/* One call at a time; a stopping VMM thread takes no new ones. */
+	while (vm->serving && vm->call)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	if (!vm->serving) {
+		pthread_mutex_unlock(&vm->lock);
+		return -ESHUTDOWN;
+	}
+	vm->call = &c;
+	pthread_cond_broadcast(&vm->cond);
+	/* A call taken is always run, even if a stop comes meanwhile. */
+	while (!c.done)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return c.ret;
+}
+
+/* Run the waiting call, if any, with vm->lock dropped. Caller holds it. */
+static void vm_serve_call(struct vm *vm)
+{
+	struct vm_call *c = vm->call;
+
+	vm->call = NULL;
+	pthread_mutex_unlock(&vm->lock);
+	c->ret = c->fn(c->arg);
+	pthread_mutex_lock(&vm->lock);
+	c->done = true;
+	pthread_cond_broadcast(&vm->cond);
+}
+
+/**
+ * struct vm_add_args - vm_add_vcpu() as a vm_call_vmm() call
+ * @vm: the VM
+ * @out: where the new vCPU goes, or NULL
+ */
+struct vm_add_args {
+	struct vm *vm;
+	struct vcpu **out;
+};
+
+static int __vm_add_vcpu(void *arg)
+{
+	struct vm_add_args *a = arg;
+	struct vm *vm = a->vm;
 	struct vcpu *v;
 	int ret;
 
@@ -288,11 +339,18 @@ int vm_add_vcpu(struct vm *vm, struct vcpu **out)
 		}
 	}
 	vm->vcpus[vm->nr_vcpus++] = v;
-	if (out)
-		*out = v;
+	if (a->out)
+		*a->out = v;
 out_unlock:
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
+}
+
+int vm_add_vcpu(struct vm *vm, struct vcpu **out)
+{
+	struct vm_add_args a = { .vm = vm, .out = out };
+
+	return vm_call_vmm(vm, __vm_add_vcpu, &a);
 }
 
 /* Caller holds vm->lock. */
@@ -325,6 +383,8 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 	pthread_mutex_lock(&vm->lock);
 	vm->running = true;
+	vm->serving = true;
+	vm->vmm_thread = pthread_self();
 	if (!vm->nr_vcpus) {
 		pr_err("vm: nothing to run (no vCPUs)");
 		vm->stop_reason = VM_STOP_ERROR;
@@ -340,8 +400,22 @@ enum vm_stop_reason vm_run(struct vm *vm)
 			vm_kick_all(vm);
 		}
 	}
-	while (vm->stop_reason == VM_STOP_NONE)
-		pthread_cond_wait(&vm->cond, &vm->lock);
+	/*
+	 * The VMM thread's filter, now that the vCPU threads (each with its
+	 * own) exist: they do not inherit it and pay for one filter on every
+	 * exit, not two. Threads it starts from here on inherit it; its list
+	 * holds theirs (docs/sandbox.md).
+	 */
+	seccomp_thread_enter(SECCOMP_THREAD_VMM);
+	while (vm->stop_reason == VM_STOP_NONE || vm->call) {
+		if (vm->call)
+			vm_serve_call(vm);
+		else
+			pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	/* Callers waiting for a turn get -ESHUTDOWN: nothing runs after this. */
+	vm->serving = false;
+	pthread_cond_broadcast(&vm->cond);
 	/* No vCPU can be added from here on: the table is final. */
 	n = vm->nr_vcpus;
 	reason = vm->stop_reason;

@@ -50,6 +50,7 @@
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vm.h>
 
 #define NS_PER_SEC		1000000000LL
@@ -174,13 +175,12 @@ static void pm_kick(struct acpi_pm *pm)
 
 static void *pm_thread(void *arg);
 
-/* Start the thread the first time it is needed. Lock held. Return: 0 or -errno */
-static int pm_need_thread(struct acpi_pm *pm)
+/* Its fds and thread, on the VMM thread (vm_call_vmm(), as rtc.c). */
+static int pm_start_thread(void *arg)
 {
+	struct acpi_pm *pm = arg;
 	int ret;
 
-	if (pm->thread_running)
-		return 0;
 	pm->kick_fd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pm->kick_fd < 0) {
 		ret = pm->kick_fd;
@@ -194,8 +194,6 @@ static int pm_need_thread(struct acpi_pm *pm)
 	ret = xpthread_create(&pm->thread, NULL, pm_thread, pm);
 	if (ret)
 		goto err_close_timer;
-	pthread_setname_np(pm->thread, "acpi-pm");
-	pm->thread_running = true;
 	return 0;
 
 err_close_timer:
@@ -204,10 +202,25 @@ err_close_kick:
 	close(pm->kick_fd);
 err:
 	pm->kick_fd = pm->timer_fd = -1;
-	if (ratelimit_allow(&pm->rl))
-		pr_err("acpi-pm: cannot start its thread, no S3 and no timer interrupt: %s",
-		       strerror(-ret));
 	return ret;
+}
+
+/* Start the thread the first time it is needed. Lock held. Return: 0 or -errno */
+static int pm_need_thread(struct acpi_pm *pm)
+{
+	int ret;
+
+	if (pm->thread_running)
+		return 0;
+	ret = vm_call_vmm(pm->vm, pm_start_thread, pm);
+	if (ret) {
+		if (ratelimit_allow(&pm->rl))
+			pr_err("acpi-pm: cannot start its thread, no S3 and no timer interrupt: %s",
+			       strerror(-ret));
+		return ret;
+	}
+	pm->thread_running = true;
+	return 0;
 }
 
 /* The thread's S3 entry: the vCPUs sleep until a wake event. */
@@ -304,6 +317,9 @@ static void *pm_thread(void *arg)
 		{ .fd = pm->kick_fd, .events = POLLIN },
 		{ .fd = pm->timer_fd, .events = POLLIN },
 	};
+
+	pthread_setname_np(pthread_self(), "acpi-pm");
+	seccomp_thread_enter(SECCOMP_THREAD_ACPI_PM);
 
 	for (;;) {
 		enum { NOTHING, SLEEP, WAKE } todo = NOTHING;

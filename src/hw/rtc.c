@@ -48,6 +48,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vm.h>
 
 #define RTC_NR_REGS		128
@@ -330,6 +331,7 @@ static void *rtc_thread(void *arg)
 		{ .fd = r->periodic_fd, .events = POLLIN },
 	};
 
+	seccomp_thread_enter(SECCOMP_THREAD_RTC);
 	for (;;) {
 		u64 n;
 
@@ -350,6 +352,34 @@ static void *rtc_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The timer fds and thread. On the VMM thread (vm_call_vmm()): the vCPU
+ * thread whose register write needs them may not create threads.
+ * Return: 0 or -errno, nothing left behind.
+ */
+static int rtc_start_thread(void *arg)
+{
+	struct rtc *r = arg;
+	int ret;
+
+	r->tick_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	r->periodic_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	r->stop_fd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ret = r->tick_fd < 0 || r->periodic_fd < 0 ? -errno : r->stop_fd;
+	if (ret >= 0)
+		ret = xpthread_create(&r->thread, NULL, rtc_thread, r);
+	if (ret) {
+		if (r->tick_fd >= 0)
+			close(r->tick_fd);
+		if (r->periodic_fd >= 0)
+			close(r->periodic_fd);
+		if (r->stop_fd >= 0)
+			close(r->stop_fd);
+		r->tick_fd = r->periodic_fd = r->stop_fd = -1;
+	}
+	return ret;
+}
+
 /* Start the timer thread the first time an interrupt is enabled. Lock held. */
 static void rtc_need_timer(struct rtc *r)
 {
@@ -361,22 +391,10 @@ static void rtc_need_timer(struct rtc *r)
 	}
 	if (!(r->cmos[RTC_REG_B] & (RTC_B_PIE | RTC_B_AIE | RTC_B_UIE)))
 		return;
-	r->tick_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-	r->periodic_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	r->stop_fd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ret = r->tick_fd < 0 || r->periodic_fd < 0 ? -errno : r->stop_fd;
-	if (ret >= 0)
-		ret = xpthread_create(&r->thread, NULL, rtc_thread, r);
+	ret = vm_call_vmm(r->vm, rtc_start_thread, r);
 	if (ret) {
 		pr_err("rtc: cannot start its timer, no RTC interrupts: %s",
 		       strerror(-ret));
-		if (r->tick_fd >= 0)
-			close(r->tick_fd);
-		if (r->periodic_fd >= 0)
-			close(r->periodic_fd);
-		if (r->stop_fd >= 0)
-			close(r->stop_fd);
-		r->tick_fd = r->periodic_fd = r->stop_fd = -1;
 		return;
 	}
 	r->thread_running = true;

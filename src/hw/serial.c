@@ -30,6 +30,7 @@
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/snapshot.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vm.h>
 
 #define SERIAL_RX_FIFO		16
@@ -359,6 +360,7 @@ static void *serial_thread(void *arg)
 {
 	struct serial *s = arg;
 
+	seccomp_thread_enter(SECCOMP_THREAD_SERIAL);
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
 		struct pollfd pfd[2] = {

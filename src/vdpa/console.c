@@ -180,6 +180,7 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
 		.work = console_work,
 		.update_config = console_update_config,
 		.free = console_free,
+		.seccomp = SECCOMP_THREAD_DEV_CONSOLE,
 	};
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLET,

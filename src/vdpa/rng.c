@@ -65,6 +65,7 @@ static int rng_dev_add(struct vdpa_mgmt_dev *mdev,
 		.features = SWDEV_FEATURES,
 		.work = rng_work,
 		.free = rng_free,
+		.seccomp = SECCOMP_THREAD_DEV_RNG,
 	};
 	struct vdpa_rng *rng;
 	int ret;

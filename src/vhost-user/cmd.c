@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * `kestrel vhost-user` once src/main.c has parsed its options: create the
- * device with the vDPA management API and serve it until SIGINT/SIGTERM.
+ * device with the vDPA management API and serve it until SIGINT/SIGTERM,
+ * under the vhost-user thread's seccomp filter from the first accept on.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -13,6 +14,7 @@
 
 #include <kestrel/landlock.h>
 #include <kestrel/log.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
 
@@ -96,6 +98,8 @@ int vhost_user_serve(const char *path, const char *spec,
 
 	if (opts && opts->ready)
 		opts->ready(opts->ready_arg);
+	/* Set up: the socket listens, the device's worker runs. */
+	seccomp_thread_enter(SECCOMP_THREAD_VHOST_USER);
 	ret = vhost_user_server_run(cmd_server);
 	if (ret)
 		pr_err("vhost-user: event loop failed: %s", strerror(-ret));

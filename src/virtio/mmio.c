@@ -36,6 +36,7 @@
 #include <kestrel/iotlb.h>
 #include <kestrel/memory.h>
 #include <kestrel/snapshot.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vm.h>
 
@@ -105,6 +106,7 @@ static void *vmmio_relay_thread(void *arg)
 	struct virtio_mmio *m = arg;
 	struct epoll_event evs[16];
 
+	seccomp_thread_enter(SECCOMP_THREAD_RELAY);
 	for (;;) {
 		int n = epoll_wait(m->relay_epfd, evs, ARRAY_SIZE(evs), -1);
 
@@ -126,8 +128,10 @@ static void *vmmio_relay_thread(void *arg)
 	return NULL;
 }
 
-static int vmmio_relay_start(struct virtio_mmio *m)
+/* On the VMM thread (vm_call_vmm()): a register write cannot create threads. */
+static int __vmmio_relay_start(void *arg)
 {
+	struct virtio_mmio *m = arg;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
 	int ret;
 
@@ -146,6 +150,11 @@ static int vmmio_relay_start(struct virtio_mmio *m)
 		return ret;
 	m->relay_started = true;
 	return 0;
+}
+
+static int vmmio_relay_start(struct virtio_mmio *m)
+{
+	return m->relay_started ? 0 : vm_call_vmm(m->vm, __vmmio_relay_start, m);
 }
 
 /* The device cannot take the ioeventfd: watch it ourselves. */

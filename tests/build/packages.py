@@ -118,7 +118,9 @@ def headers_of(words):
     srcs = [a for a in args[1:] if a.endswith(SRC_EXT)]
     # Link-only words do not matter to the preprocessor; -l would be ignored.
     flags = [a for a in args[1:] if not a.endswith(SRC_EXT) and not a.startswith(("-l", "-Wl,"))]
-    r = run([args[0], "-M"] + flags + srcs)
+    # -MG: a file the build generates (seccomp-filters.inc) is not there
+    # in a dry run; it is the build's own, not a package's.
+    r = run([args[0], "-M", "-MG"] + flags + srcs)
     if r.returncode:
         return None, f"{' '.join(srcs)}: {r.stderr.strip()[:300]}"
     found = {}

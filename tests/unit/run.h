@@ -17,13 +17,14 @@
 #include "test.h"
 
 /**
- * run_capture() - run @path with @argv, stdin from /dev/null, its stderr
- * (and its stdout too if @with_stdout, else stdout to /dev/null) into @out
- * (NUL-terminated, @outlen bytes at most)
- * Return: the exit status, 128 + the signal, or -1 if it could not run.
+ * run_capture_wait() - run @path with @argv, stdin from /dev/null, its
+ * stderr (and its stdout too if @with_stdout, else stdout to /dev/null)
+ * into @out (NUL-terminated, @outlen bytes at most)
+ * Return: the wait status (WIFEXITED(), WTERMSIG()...), or -1 if it could
+ * not run.
  */
-static inline int run_capture(const char *path, char *const argv[], bool with_stdout,
-			      char *out, size_t outlen)
+static inline int run_capture_wait(const char *path, char *const argv[], bool with_stdout,
+				   char *out, size_t outlen)
 {
 	int pipefd[2], status;
 	ssize_t n, total = 0;
@@ -47,7 +48,22 @@ static inline int run_capture(const char *path, char *const argv[], bool with_st
 		total += n;
 	out[total] = '\0';
 	close(pipefd[0]);
-	waitpid(pid, &status, 0);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+/**
+ * run_capture() - run_capture_wait()
+ * Return: the exit status, 128 + the signal, or -1 if it could not run.
+ */
+static inline int run_capture(const char *path, char *const argv[], bool with_stdout,
+			      char *out, size_t outlen)
+{
+	int status = run_capture_wait(path, argv, with_stdout, out, outlen);
+
+	if (status < 0)
+		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -26,6 +26,7 @@
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
 #include <kestrel/snapshot.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/virtio.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
@@ -137,6 +138,7 @@ static void *machine_signal_thread(void *arg)
 	int sig;
 
 	machine_stop_signals(&set);
+	seccomp_thread_enter(SECCOMP_THREAD_SIGNAL);
 	for (;;) {
 		if (sigwait(&set, &sig))
 			continue;

@@ -326,6 +326,7 @@ int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
 			    (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 			    (1ULL << VIRTIO_BLK_F_FLUSH),
 		.burst = BLK_BURST,
+		.seccomp = ops->seccomp,
 		.work = blk_work,
 		.update_config = blk_update_config,
 		.free = blk_free,

@@ -101,6 +101,7 @@ struct blk_dev;
  *	request and end each with blk_req_complete()
  * @free: free the backend and the allocation the device lives in
  *	(swdev_destroy() calls it; half-built devices included)
+ * @seccomp: the worker's thread kind (struct swdev_attr)
  */
 struct blk_ops {
 	int (*read)(struct blk_dev *blk, struct blk_req *req);
@@ -110,6 +111,7 @@ struct blk_ops {
 	int (*write_zeroes)(struct blk_dev *blk, u64 sector, u32 nsec, bool unmap);
 	void (*reap)(struct blk_dev *blk);
 	void (*free)(struct blk_dev *blk);
+	enum seccomp_thread seccomp;
 };
 
 /**

@@ -332,6 +332,7 @@ static const struct blk_ops blk_file_ops = {
 	.write_zeroes	= blk_file_write_zeroes,
 	.reap		= blk_file_reap,
 	.free		= blk_file_free,
+	.seccomp	= SECCOMP_THREAD_DEV_FILE_BLK,
 };
 
 /* Whether another fd of this process is open on @st's file. */

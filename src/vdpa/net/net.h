@@ -102,6 +102,8 @@ typedef int (*net_transmit_fn)(struct net_dev *net, struct swdev_vq *txq,
  * @rx: (optional) fill a receive queue itself (swdev_vq_service()); NULL:
  *	the class drains it through @receive, if any
  *
+ * @seccomp: the worker's thread kind (struct swdev_attr)
+ *
  * @tx and @rx return true when their budget ran out (another pass at once).
  */
 struct net_backend_ops {
@@ -116,6 +118,7 @@ struct net_backend_ops {
 	ssize_t (*receive)(struct net_dev *net, u8 *buf, size_t size);
 	bool (*tx)(struct net_dev *net, struct swdev_vq *txq);
 	bool (*rx)(struct net_dev *net, struct swdev_vq *rxq);
+	enum seccomp_thread seccomp;
 };
 
 /**

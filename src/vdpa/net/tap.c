@@ -225,6 +225,7 @@ static const struct net_backend_ops net_tap_ops = {
 	.close = tap_close,
 	.sync = tap_sync,
 	.reset = tap_reset,
+	.seccomp = SECCOMP_THREAD_DEV_TAP,
 	.transmit = tap_transmit,
 	.receive = tap_receive,
 };

@@ -294,6 +294,8 @@ static void *swdev_worker(void *arg)
 	unsigned int idle = 0, since_events = 0;
 	bool more = false, spin = false;
 
+	seccomp_thread_enter(sw->attr.seccomp);
+
 	for (;;) {
 		int n = 0;
 

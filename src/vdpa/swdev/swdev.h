@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include <kestrel/iotlb.h>
+#include <kestrel/sandbox.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vringh.h>
 
@@ -128,6 +129,8 @@ struct swdev;
  * @update_config: refresh swdev.config from device state (lock held)
  * @get_vq_group: group of queue @idx; NULL: everything in group 0
  * @free: free the device-specific part; may be NULL
+ * @seccomp: the worker's thread kind, whose filter it installs before its
+ *	first pass (0: SECCOMP_THREAD_DEV_SIM, no host resource)
  * @nlimits: rate limits the device has, at most SWDEV_LIMITS_MAX
  * @limits: which public limit each is (swdev.limiter[i] is @limits[i])
  */
@@ -144,6 +147,7 @@ struct swdev_attr {
 	void (*update_config)(struct swdev *sw);
 	u32 (*get_vq_group)(struct swdev *sw, u16 idx);
 	void (*free)(struct swdev *sw);
+	enum seccomp_thread seccomp;
 	u32 nlimits;
 	enum vdpa_limit limits[SWDEV_LIMITS_MAX];
 };
