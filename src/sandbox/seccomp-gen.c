@@ -245,6 +245,49 @@ static const struct rule api_rules[] = {
 	END,
 };
 
+/*
+ * Writing a snapshot (src/snapshot/snapshot.c, machine_snapshot_write()):
+ * the signal thread on SIGUSR1, the control thread for PUT /snapshot/create.
+ * Temporary files renamed into place, the directory fsynced and its old
+ * memory files removed; every vCPU's and the VM's state read from KVM.
+ */
+static const struct rule snapshot_rules[] = {
+	OPENAT(O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC),
+	OPENAT(O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+	/* opendir() */
+	OPENAT(O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_DIRECTORY),
+	ALLOW(getdents64),
+	FSTAT,
+	ALLOW(pwrite64),
+	ALLOW(pread64),
+	ALLOW(lseek),
+	ALLOW(ftruncate),
+	ALLOW(fsync),
+	ALLOW(rename),
+	ALLOW(unlink),
+	ALLOW(close),
+	ALLOW(getrandom),
+	IOCTL(KVM_GET_REGS),
+	IOCTL(KVM_GET_SREGS),
+	IOCTL(KVM_GET_XSAVE),
+	IOCTL(KVM_GET_XSAVE2),
+	IOCTL(KVM_GET_FPU),
+	IOCTL(KVM_GET_XCRS),
+	IOCTL(KVM_GET_LAPIC),
+	IOCTL(KVM_GET_MSRS),
+	IOCTL(KVM_GET_MSR_INDEX_LIST),
+	IOCTL(KVM_CHECK_EXTENSION),
+	IOCTL(KVM_GET_VCPU_EVENTS),
+	IOCTL(KVM_GET_DEBUGREGS),
+	IOCTL(KVM_GET_MP_STATE),
+	IOCTL(KVM_GET_TSC_KHZ),
+	IOCTL(KVM_GET_CLOCK),
+	IOCTL(KVM_GET_IRQCHIP),
+	IOCTL(KVM_GET_PIT2),
+	IOCTL(KVM_GET_DIRTY_LOG),
+	END,
+};
+
 static const struct rule signal_rules[] = {
 	ALLOW(rt_sigtimedwait),
 	END,
@@ -341,13 +384,14 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 				   vcpu_reset_rules, worker_rules } },
 	[SECCOMP_THREAD_CONTROL] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
 				       tap_offload_rules,
-				       poll_rules, teardown_rules, control_rules } },
+				       poll_rules, teardown_rules, control_rules, snapshot_rules } },
 	/* the RTC and PM timers are reprogrammed by register writes */
 	/* KVM_RUN last: libseccomp tests the argument values added last first */
 	[SECCOMP_THREAD_VCPU] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
 				    timer_rules, kickfd_rules, tap_offload_rules, vcpu_rules } },
 	[SECCOMP_THREAD_API] = { { thread_rules, malloc_rules, api_rules } },
-	[SECCOMP_THREAD_SIGNAL] = { { thread_rules, kick_rules, irq_rules, signal_rules } },
+	[SECCOMP_THREAD_SIGNAL] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
+				      signal_rules, snapshot_rules } },
 	[SECCOMP_THREAD_SERIAL] = { { thread_rules, irq_rules, poll_rules } },
 	[SECCOMP_THREAD_RTC] = { { thread_rules, irq_rules, poll_rules, timer_rules } },
 	/* S3: vm_sleep() kicks the vCPUs, vm_wake() resets them */
