@@ -220,6 +220,9 @@ static const struct rule control_rules[] = {
 	IOCTL(BLKGETSIZE64),
 	/* the API socket, removed on the way out */
 	ALLOW(unlink),
+	/* PATCH of a rate limiter on a device that had none: its throttle
+	 * timer (swdev_timer_create()) */
+	ALLOW(timerfd_create),
 	END,
 };
 
@@ -398,11 +401,12 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 	[SECCOMP_THREAD_ACPI_PM] = { { thread_rules, malloc_rules, kick_rules, irq_rules,
 				       poll_rules, timer_rules, vcpu_reset_rules } },
 	[SECCOMP_THREAD_RELAY] = { { thread_rules, worker_rules } },
-	[SECCOMP_THREAD_DEV_SIM] = { { thread_rules, malloc_rules, worker_rules } },
+	/* timer_rules: the rate limiter's throttle timer (swdev_wake_at()) */
+	[SECCOMP_THREAD_DEV_SIM] = { { thread_rules, malloc_rules, worker_rules, timer_rules } },
 	[SECCOMP_THREAD_DEV_TAP] = { { thread_rules, malloc_rules, worker_rules, tap_rules,
-				       tap_offload_rules } },
+				       tap_offload_rules, timer_rules } },
 	[SECCOMP_THREAD_DEV_FILE_BLK] = { { thread_rules, malloc_rules, worker_rules,
-					    file_blk_rules } },
+					    file_blk_rules, timer_rules } },
 	[SECCOMP_THREAD_DEV_CONSOLE] = { { thread_rules, malloc_rules, worker_rules,
 					   console_rules } },
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
