@@ -25,6 +25,9 @@
 #   diff        the snapshot restored with --snapshot-diff, a diff taken at
 #               "count 200" (only the pages written since), then the diff
 #               restored on its base: the three consoles count 0..300
+#   disk-moved  a guest with --disk FILE: FILE is copied to a new path
+#               after the snapshot and restore gets --override-disk
+#               FILE=NEW: the writes after the restore must be in NEW only
 #   api         the same through Firecracker's API: PATCH /vm Paused, PUT
 #               /snapshot/create in one kestrel, PUT /snapshot/load with
 #               resume_vm in a new one
@@ -208,6 +211,30 @@ diff)
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
 	echo "PASS: base + diff carried on exactly where the diff was taken"
 	exit 1 ;;
+disk-moved)
+	disk=
+	for ((i = 0; i < ${#cmd[@]}; i++)); do
+		[[ ${cmd[i]} == --disk ]] && disk=${cmd[i + 1]}
+	done
+	[[ -n $disk ]] || fail "disk-moved needs --disk FILE among the arguments"
+	snapshot "$snap"
+	cp "$disk" "$work/moved.img"
+	timeout 60 "$kestrel" restore "$snap" --override-disk "$disk=$work/moved.img" \
+		>"$work/r.out" 2>"$work/r.err"
+	rc=$?
+	cat "$work/r.err"
+	[[ $rc == 1 ]] || fail "the restored guest exited $rc, expected 1 (pass): $(tail -n 3 "$work/r.out")"
+	expected=$(seq 0 300 | sed 's/^/count /')
+	got=$(cat "$snap.out" "$work/r.out" | grep '^count [0-9]')
+	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once"
+	sector() { dd if="$1" bs=512 skip="$2" count=1 status=none | grep -qa "^kestrel count $2\$"; }
+	for n in $(seq 0 300); do
+		sector "$work/moved.img" "$n" || fail "the new disk has no count $n in sector $n"
+	done
+	sector "$disk" 300 && fail "the restored guest wrote count 300 into the old disk"
+	sector "$disk" 50 || fail "the old disk lost the writes made before the snapshot"
+	echo "PASS: the restored guest wrote into the overridden disk, not the saved one"
+	exit 1 ;;
 api)
 	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
 	guest=${cmd[3]}
@@ -239,6 +266,11 @@ api)
 	"$kestrel" --api-sock "$work/b.sock" >"$work/r.out" 2>"$work/r.err" &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do [[ -S $work/b.sock ]] && break; sleep 0.05; done
+	# An override of an interface the snapshot does not have is refused, and
+	# the load can then be made.
+	[[ $(api "$work/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\", \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"ktap9\"}]}") == 400 ]] ||
+		fail "a network_overrides entry naming no saved interface was not refused"
+	grep -q 'names no interface' "$work/api.body" || fail "no reason given: $(cat "$work/api.body")"
 	[[ $(api "$work/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$work/s\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$work/m\"}, \"resume_vm\": true}") == 204 ]] ||
 		fail "PUT /snapshot/load: $(cat "$work/api.body")"
 	timeout 60 tail --pid="$pid" -f /dev/null
@@ -251,7 +283,7 @@ api)
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
 	echo "PASS: snapshot through the API: the count continued exactly"
 	exit 1 ;;
-*) fail "unknown mode (expected plain, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
+*) fail "unknown mode (expected plain, disk-moved, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
 esac
 
 # Restore in a new process and let the guest finish its count.

@@ -51,6 +51,7 @@ enum snap_section_type {
 	/* virtio devices, instance = virtio-mmio slot */
 	SNAP_SEC_VIRTIO_DEV	= 0x50,	/* the device's spec, a NUL-terminated string */
 	SNAP_SEC_VIRTIO_MMIO	= 0x51,	/* transport registers and queue positions */
+	SNAP_SEC_VIRTIO_LABEL	= 0x52,	/* the caller's id for it, a NUL-terminated string */
 };
 
 /**

@@ -297,6 +297,7 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
 	const struct snap_machine *sm;
 	const void *data;
 	size_t len;
+	int ret;
 
 	if (snap_read_section(r, SNAP_SEC_MACHINE, 0, &data, &len) || len != sizeof(*sm)) {
 		pr_err("snapshot: the machine section is missing or malformed");
@@ -310,13 +311,15 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
 		pr_err("snapshot: the machine section describes a machine kestrel cannot build");
 		return -EINVAL;
 	}
-	if (!snap_read_section(r, SNAP_SEC_VIRTIO_DEV, 0, &data, &len)) {
+	if (!snap_read_section(r, SNAP_SEC_VIRTIO_DEV, 0, &data, &len) || cfg->nr_overrides) {
 		if (!cfg->devs) {
 			pr_err("snapshot: it has virtio devices, the machine has no device list");
 			return -EINVAL;
 		}
-		if (virtio_devices_from_snapshot(cfg->devs, r))
-			return -EINVAL;
+		ret = virtio_devices_from_snapshot(cfg->devs, r, cfg->overrides,
+						   cfg->nr_overrides);
+		if (ret)
+			return ret == -ENOENT ? ret : -EINVAL;
 	}
 	cfg->ram_size = sm->ram_size;
 	cfg->nr_cpus = sm->nr_cpus;
