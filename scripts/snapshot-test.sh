@@ -25,6 +25,13 @@
 #   diff        the snapshot restored with --snapshot-diff, a diff taken at
 #               "count 200" (only the pages written since), then the diff
 #               restored on its base: the three consoles count 0..300
+#   disk-moved  a guest with --disk FILE: FILE is copied to a new path
+#               after the snapshot and restore gets --override-disk
+#               FILE=NEW: the writes after the restore must be in NEW only
+#   api-tap     through the API, a guest with an interface on TAP ksnapa
+#               (a network namespace of its own) is snapshotted, ksnapa
+#               removed; PUT /snapshot/load with network_overrides
+#               eth0 -> ksnapb must create it on ksnapb, not on ksnapa
 #   api         the same through Firecracker's API: PATCH /vm Paused, PUT
 #               /snapshot/create in one kestrel, PUT /snapshot/load with
 #               resume_vm in a new one
@@ -208,6 +215,77 @@ diff)
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
 	echo "PASS: base + diff carried on exactly where the diff was taken"
 	exit 1 ;;
+disk-moved)
+	disk=
+	for ((i = 0; i < ${#cmd[@]}; i++)); do
+		[[ ${cmd[i]} == --disk ]] && disk=${cmd[i + 1]}
+	done
+	[[ -n $disk ]] || fail "disk-moved needs --disk FILE among the arguments"
+	snapshot "$snap"
+	cp "$disk" "$work/moved,copy.img"
+	timeout 60 "$kestrel" restore "$snap" --override-disk "$disk=$work/moved,copy.img" \
+		>"$work/r.out" 2>"$work/r.err"
+	rc=$?
+	cat "$work/r.err"
+	[[ $rc == 1 ]] || fail "the restored guest exited $rc, expected 1 (pass): $(tail -n 3 "$work/r.out")"
+	expected=$(seq 0 300 | sed 's/^/count /')
+	got=$(cat "$snap.out" "$work/r.out" | grep '^count [0-9]')
+	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once"
+	sector() { dd if="$1" bs=512 skip="$2" count=1 status=none | grep -qa "^kestrel count $2\$"; }
+	for n in $(seq 0 300); do
+		sector "$work/moved,copy.img" "$n" || fail "the new disk has no count $n in sector $n"
+	done
+	sector "$disk" 300 && fail "the restored guest wrote count 300 into the old disk"
+	sector "$disk" 50 || fail "the old disk lost the writes made before the snapshot"
+	echo "PASS: the restored guest wrote into the overridden disk, not the saved one"
+	exit 1 ;;
+api-tap)
+	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
+	[[ $(id -u) == 0 && -c /dev/net/tun ]] || { echo "SKIP: needs root and /dev/net/tun"; exit 77; }
+	command -v ip >/dev/null || { echo "SKIP: no ip(8)"; exit 77; }
+	guest=${cmd[3]}
+	ns=kestrel-snap-$$
+	ip netns add "$ns" 2>/dev/null || { echo "SKIP: cannot create a network namespace"; exit 77; }
+	trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+	ip netns exec "$ns" ip tuntap add dev ksnapa mode tap || fail "cannot create TAP ksnapa"
+	ip netns exec "$ns" ip tuntap add dev ksnapb mode tap || fail "cannot create TAP ksnapb"
+	api() {
+		curl -s --max-time 10 --unix-socket "$1" -X "$2" -H 'Content-Type: application/json' \
+			--data "$4" -o "$work/api.body" -w '%{http_code}' "http://localhost$3"
+	}
+	# start SOCK OUT ERR: a kestrel in the namespace, its API on SOCK
+	start() {
+		ip netns exec "$ns" "$kestrel" --api-sock "$1" >"$2" 2>"$3" &
+		pid=$!
+		for ((i = 0; i < 100; i++)); do [[ -S $1 ]] && break; sleep 0.05; done
+	}
+	start "$work/a.sock" "$snap.out" "$work/a.err"
+	[[ $(api "$work/a.sock" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}') == 204 ]] ||
+		fail "PUT /machine-config: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$guest\"}") == 204 ]] ||
+		fail "PUT /boot-source: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "ksnapa"}') == 204 ]] ||
+		fail "PUT /network-interfaces: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /actions '{"action_type": "InstanceStart"}') == 204 ]] ||
+		fail "InstanceStart: $(cat "$work/api.body")"
+	sleep 0.3
+	[[ $(api "$work/a.sock" PATCH /vm '{"state": "Paused"}') == 204 ]] ||
+		fail "PATCH /vm Paused: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /snapshot/create "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\"}") == 204 ]] ||
+		fail "PUT /snapshot/create: $(cat "$work/api.body")"
+	kill -9 "$pid"; wait "$pid" 2>/dev/null
+	ip netns exec "$ns" ip link del ksnapa
+	load='"snapshot_path": "'$work/s'", "mem_file_path": "'$work/m'"'
+	start "$work/c.sock" "$work/c.out" "$work/c.err"
+	[[ $(api "$work/c.sock" PUT /snapshot/load "{$load, \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"ksnapb\"}]}") == 204 ]] ||
+		fail "PUT /snapshot/load with network_overrides: $(cat "$work/api.body")"
+	# (Opening a TAP name that does not exist creates it: so look at both.)
+	ip netns exec "$ns" ip link show ksnapa >/dev/null 2>&1 && at_a=1 || at_a=0
+	kill -9 "$pid"; wait "$pid" 2>/dev/null
+	grep 'tap,path=ksnapb' "$work/c.err" || fail "the interface was not created on ksnapb: $(cat "$work/c.err")"
+	[[ $at_a == 0 ]] || fail "the restored VM opened the saved TAP ksnapa"
+	echo "PASS: network_overrides put the saved interface eth0 on TAP ksnapb"
+	exit 1 ;;
 api)
 	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
 	guest=${cmd[3]}
@@ -239,6 +317,11 @@ api)
 	"$kestrel" --api-sock "$work/b.sock" >"$work/r.out" 2>"$work/r.err" &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do [[ -S $work/b.sock ]] && break; sleep 0.05; done
+	# An override of an interface the snapshot does not have is refused, and
+	# the load can then be made.
+	[[ $(api "$work/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\", \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"ktap9\"}]}") == 400 ]] ||
+		fail "a network_overrides entry naming no saved interface was not refused"
+	grep -q 'names no interface' "$work/api.body" || fail "no reason given: $(cat "$work/api.body")"
 	[[ $(api "$work/b.sock" PUT /snapshot/load "{\"snapshot_path\": \"$work/s\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$work/m\"}, \"resume_vm\": true}") == 204 ]] ||
 		fail "PUT /snapshot/load: $(cat "$work/api.body")"
 	timeout 60 tail --pid="$pid" -f /dev/null
@@ -251,7 +334,7 @@ api)
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
 	echo "PASS: snapshot through the API: the count continued exactly"
 	exit 1 ;;
-*) fail "unknown mode (expected plain, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
+*) fail "unknown mode (expected plain, disk-moved, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
 esac
 
 # Restore in a new process and let the guest finish its count.

@@ -125,6 +125,8 @@ enum {
 	OPT_SNAPSHOT,
 	OPT_SNAPSHOT_KEY,
 	OPT_SNAPSHOT_DIFF,
+	OPT_OVERRIDE_DISK,
+	OPT_OVERRIDE_TAP,
 };
 
 /* The virtio device options of run and acpi-dump (virtio_devices_parse_arg()). */
@@ -837,6 +839,7 @@ out_release:
 
 static const char restore_usage[] =
 "usage: kestrel restore DIR [--snapshot-key FILE] [--snapshot DIR2 [--snapshot-diff]]\n"
+"                          [--override-disk OLD=NEW]... [--override-tap OLD=NEW]...\n"
 "                          [--landlock on|off] [--seccomp off|log|kill]\n"
 "\n"
 "Rebuilds the machine a snapshot in DIR describes (written by kestrel run\n"
@@ -849,6 +852,10 @@ static const char restore_usage[] =
 "  --snapshot-diff      DIR2 gets a diff: only the pages written since the\n"
 "                       restore, applied on DIR's memory file when DIR2 is\n"
 "                       restored (DIR must stay; plain, without virtio devices)\n"
+"  --override-disk OLD=NEW  the saved device whose file is OLD (the path as it\n"
+"                       was given to run) opens NEW instead; repeatable\n"
+"  --override-tap OLD=NEW   the saved TAP device on interface OLD uses NEW\n"
+"                       (a path or name holding '=' cannot be overridden)\n"
 "  --landlock on|off    confine the process to /dev/kvm, the devices' files, the\n"
 "                       snapshot read and DIR2 (default on, docs/landlock.md)\n"
 "  --seccomp off|log|kill  each thread's syscall filter, as in run (default kill)\n"
@@ -861,15 +868,35 @@ static const struct cli_opt restore_options[] = {
 	{ "snapshot-key", required_argument, OPT_SNAPSHOT_KEY, "--snapshot-key FILE" },
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
 	{ "snapshot-diff", no_argument, OPT_SNAPSHOT_DIFF, "--snapshot-diff" },
+	{ "override-disk", required_argument, OPT_OVERRIDE_DISK, "--override-disk OLD=NEW" },
+	{ "override-tap", required_argument, OPT_OVERRIDE_TAP, "--override-tap OLD=NEW" },
 	CLI_LANDLOCK_OPT,
 	CLI_SECCOMP_OPT,
 	CLI_HELP_OPT,
 	{ NULL },
 };
 
+/* --override-disk/--override-tap OLD=NEW into @o (pointing into @arg). */
+static int restore_override(char *arg, bool tap, struct vdev_override *o)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1] || strchr(eq + 1, '='))
+		return usage_error("--override-%s %.256s: expected OLD=NEW (two non-empty parts, one '=')",
+				   tap ? "tap" : "disk", arg);
+	*eq = '\0';
+	*o = (struct vdev_override){ .tap = tap, .from = arg, .to = eq + 1 };
+	return 0;
+}
+
 static int cmd_restore(int argc, char **argv)
 {
-	struct machine_config cfg = { .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO };
+	struct vdev_override overrides[16];	/* more than the virtio-mmio slots */
+	struct machine_config cfg = {
+		.console_in = STDIN_FILENO,
+		.console_out = STDOUT_FILENO,
+		.overrides = overrides,
+	};
 	const char *key_path = NULL, *dir, *base = NULL;
 	struct snap_reader *r = NULL;
 	enum seccomp_mode seccomp = SECCOMP_MODE_KILL;
@@ -893,6 +920,13 @@ static int cmd_restore(int argc, char **argv)
 			cfg.snapshot_dir = optarg;
 		else if (ch == OPT_SNAPSHOT_DIFF)
 			cfg.snapshot_diff = true;
+		else if ((ch == OPT_OVERRIDE_DISK || ch == OPT_OVERRIDE_TAP) &&
+			 cfg.nr_overrides == ARRAY_SIZE(overrides))
+			return usage_error("restore: at most %zu overrides", ARRAY_SIZE(overrides));
+		else if ((ch == OPT_OVERRIDE_DISK || ch == OPT_OVERRIDE_TAP) &&
+			 restore_override(optarg, ch == OPT_OVERRIDE_TAP,
+					  &overrides[cfg.nr_overrides++]))
+			return VM_EXIT_USAGE;
 		else if (ch == OPT_LANDLOCK && cli_landlock(&c, ch, &landlock))
 			return VM_EXIT_USAGE;
 		else if (ch == OPT_SECCOMP && cli_seccomp(&c, ch, &seccomp))

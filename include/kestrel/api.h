@@ -34,6 +34,8 @@
 /* The Firecracker release whose API and --version output kestrel follows. */
 #define API_FIRECRACKER_VERSION	"1.7.0"
 
+struct vdev_override;
+
 /**
  * struct vmconfig_bucket - one Firecracker token bucket (TokenBucket)
  * @size: tokens the bucket holds (bytes or operations); 0 = no limit
@@ -215,7 +217,10 @@ struct api_vmm;
  *	Return 0 or a negative errno with @err filled.
  * @snapshot_load: (optional) build the VM the snapshot in @state_path and
  *	@mem_path describes, load its state and start it, its vCPUs paused
- *	unless @resume. Return 0 or a negative errno with @err filled.
+ *	unless @resume, each saved interface an entry of @overrides names
+ *	(@nr_overrides of them; by its iface_id) on its new TAP. Return 0 or
+ *	a negative errno with @err filled (-ENOENT: an override's iface_id
+ *	is not in the snapshot).
  * @get_stats: (optional) fill @stats; may run on any thread.
  * @stopped_fd: an fd that becomes readable once a started VM has stopped
  *	by itself (guest reset, power-off, debug exit, crash).
@@ -237,7 +242,8 @@ struct api_vmm_ops {
 	int (*snapshot_create)(struct api_vmm *vmm, const char *state_path,
 			       const char *mem_path, char *err, size_t errlen);
 	int (*snapshot_load)(struct api_vmm *vmm, const char *state_path, const char *mem_path,
-			     bool resume, char *err, size_t errlen);
+			     bool resume, struct vdev_override *overrides,
+			     unsigned int nr_overrides, char *err, size_t errlen);
 	void (*get_stats)(struct api_vmm *vmm, struct api_vmm_stats *stats);
 	int (*stopped_fd)(struct api_vmm *vmm);
 	int (*stop)(struct api_vmm *vmm, bool requested);

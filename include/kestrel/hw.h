@@ -375,6 +375,19 @@ int boottimer_create(struct vm *vm, u64 gpa, struct boottimer **out);
 void boottimer_destroy(struct boottimer *t);
 
 /**
+ * boottimer_snapshot_save() - add whether userspace was reported and the
+ *	bench sink's count and elapsed time to @w (SNAP_SEC_BOOTTIMER)
+ * Return: 0 or a negative errno.
+ */
+int boottimer_snapshot_save(struct boottimer *t, struct snap_writer *w);
+
+/**
+ * boottimer_snapshot_restore() - take that state from @r
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int boottimer_snapshot_restore(struct boottimer *t, struct snap_reader *r);
+
+/**
  * boottimer_process_start_ns() - CLOCK_MONOTONIC at process start, in ns
  */
 u64 boottimer_process_start_ns(void);
@@ -476,6 +489,21 @@ void rtc_connect_alarm(struct rtc *r, struct hw_signal *s);
 /** rtc_destroy() - stop its timer, release the ports, free @r; NULL ok */
 void rtc_destroy(struct rtc *r);
 
+/**
+ * rtc_snapshot_save() - add the registers, CMOS RAM and the clock's offset
+ *	from the host clock to @w (SNAP_SEC_RTC)
+ * Return: 0 or a negative errno.
+ */
+int rtc_snapshot_save(struct rtc *r, struct snap_writer *w);
+
+/**
+ * rtc_snapshot_restore() - take the saved state from @rd: the time runs on
+ *	at the saved offset from the host clock, enabled interrupts (alarm,
+ *	update-ended, periodic at the saved rate) are armed again
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int rtc_snapshot_restore(struct rtc *r, struct snap_reader *rd);
+
 /* ---- ACPI power management: PM1a event and control, PM timer (docs/acpi-pm.md) */
 
 /* Register offsets from the base port (ICH9's PMBASE layout). */
@@ -558,6 +586,21 @@ void acpi_pm_power_button(struct acpi_pm *pm);
  */
 void acpi_pm_destroy(struct acpi_pm *pm);
 
+/**
+ * acpi_pm_snapshot_save() - add PM1 status, enable and control and the PM
+ *	timer's value to @w (SNAP_SEC_ACPI_PM)
+ * Return: 0, -EBUSY while the guest is in (or entering) S3, or another
+ * negative errno.
+ */
+int acpi_pm_snapshot_save(struct acpi_pm *pm, struct snap_writer *w);
+
+/**
+ * acpi_pm_snapshot_restore() - take the saved registers from @r; the PM
+ *	timer counts on from its saved value, the SCI is driven as they say
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int acpi_pm_snapshot_restore(struct acpi_pm *pm, struct snap_reader *r);
+
 /* ---- QEMU's ISA test device (docs/testdev.md is the specification) ------- */
 
 /* Fixed addresses: test kernels written for QEMU's pc-testdev use them. */
@@ -587,5 +630,18 @@ int testdev_create(struct vm *vm, struct testdev **out);
  *	@t; NULL and half-built ok
  */
 void testdev_destroy(struct testdev *t);
+
+/**
+ * testdev_snapshot_save() - add the scratch register, the raised lines and
+ *	the memory window to @w (SNAP_SEC_TESTDEV)
+ * Return: 0 or a negative errno.
+ */
+int testdev_snapshot_save(struct testdev *t, struct snap_writer *w);
+
+/**
+ * testdev_snapshot_restore() - take that state from @r, raising the lines
+ * Return: 0, or -EINVAL for a missing or impossible section.
+ */
+int testdev_snapshot_restore(struct testdev *t, struct snap_reader *r);
 
 #endif /* KESTREL_HW_H */

@@ -27,6 +27,7 @@ struct boot_module;
 struct machine;
 struct snap_key;
 struct snap_reader;
+struct vdev_override;
 struct virtio_devices;
 struct vm;
 
@@ -70,6 +71,9 @@ struct vm;
  *	guest image is loaded, and RAM, vCPUs and devices take the saved
  *	state before anything runs (the other fields must describe the
  *	saved machine: see machine_config_from_snapshot())
+ * @overrides: with @restore, host paths and TAP names of the saved virtio
+ *	devices to replace (read by machine_config_from_snapshot()), or NULL
+ * @nr_overrides: entries of @overrides
   *
  * The images are only read during machine_create(); @devs and the fds
  * are used until machine_destroy().
@@ -98,6 +102,8 @@ struct machine_config {
 	const struct snap_key *snapshot_key;
 	bool snapshot_diff;
 	struct snap_reader *restore;
+	struct vdev_override *overrides;
+	unsigned int nr_overrides;
 };
 
 /**
@@ -110,7 +116,8 @@ struct machine_config {
  *	machine_devices_create(); NULL is an error if it has any).
  *
  * Return: 0, or -EINVAL (logged) if the snapshot has no usable machine
- * section or saved a machine this kestrel cannot rebuild.
+ * section or saved a machine this kestrel cannot rebuild, -ENOENT (logged)
+ * if an entry of @cfg->overrides matched no saved device.
  */
 int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *cfg);
 

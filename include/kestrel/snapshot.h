@@ -48,9 +48,14 @@ enum snap_section_type {
 	SNAP_SEC_PONG		= 0x41,
 	SNAP_SEC_I8042		= 0x42,
 	SNAP_SEC_BOOTTIMER	= 0x43,
+	SNAP_SEC_RTC		= 0x44,
+	SNAP_SEC_ACPI_PM	= 0x45,
+	SNAP_SEC_TESTDEV	= 0x46,
+	SNAP_SEC_TESTDEV_WINDOW	= 0x47,
 	/* virtio devices, instance = virtio-mmio slot */
 	SNAP_SEC_VIRTIO_DEV	= 0x50,	/* the device's spec, a NUL-terminated string */
 	SNAP_SEC_VIRTIO_MMIO	= 0x51,	/* transport registers and queue positions */
+	SNAP_SEC_VIRTIO_LABEL	= 0x52,	/* the caller's id for it, a NUL-terminated string */
 };
 
 /**

@@ -251,13 +251,45 @@ void virtio_devices_resume(struct virtio_devices *devs);
 int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w);
 
 /**
+ * virtio_devices_set_label() - give the device added last a name of the
+ *	caller's (the API's drive or interface id), saved in snapshots and
+ *	matched by a &struct vdev_override with @by_label
+ * Return: 0, -EINVAL (no device yet) or -ENOMEM.
+ */
+int virtio_devices_set_label(struct virtio_devices *devs, const char *label);
+
+/**
+ * struct vdev_override - a saved device's host resource, replaced as the
+ *	device is created again from a snapshot
+ * @tap: a TAP device's interface name; else the path= of any other device
+ *	(a disk's image)
+ * @by_label: @from is the device's label (virtio_devices_set_label()), not
+ *	its saved path
+ * @from: the saved path or label (as the user wrote it, unescaped)
+ * @to: the new path or interface name (unescaped)
+ * @used: set once a device matched
+ */
+struct vdev_override {
+	bool tap;
+	bool by_label;
+	const char *from;
+	const char *to;
+	bool used;
+};
+
+/**
  * virtio_devices_from_snapshot() - record the devices a snapshot saved, in
  *	their slots, as the command line would
  * @devs: an empty list
  * @r: the snapshot
- * Return: 0 or a negative errno (logged).
+ * @overrides: the host resources to replace (the first that matches a
+ *	device applies), or NULL
+ * @nr_overrides: entries of @overrides
+ * Return: 0 or a negative errno (logged; -ENOENT if an override matched
+ * no device).
  */
-int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader *r);
+int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader *r,
+				 struct vdev_override *overrides, unsigned int nr_overrides);
 
 /**
  * virtio_devices_snapshot_restore() - virtio_mmio_snapshot_restore() of

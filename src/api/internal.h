@@ -15,6 +15,7 @@
 #include <kestrel/api.h>
 #include <kestrel/compiler.h>
 #include <kestrel/log.h>
+#include <kestrel/virtio.h>
 
 #define API_ERR_MAX	512	/* bytes of a fault_message */
 
@@ -291,6 +292,8 @@ enum api_vmm_op {
  * @snapshot_path: for API_VMM_SNAPSHOT_*: the state file
  * @mem_path: the memory file
  * @resume: for API_VMM_SNAPSHOT_LOAD: start the vCPUs
+ * @overrides: for API_VMM_SNAPSHOT_LOAD: the network_overrides
+ * @nr_overrides: entries of @overrides in use
  * @err: the op's fault message
  * @ret: its result
  */
@@ -304,6 +307,8 @@ struct api_vmm_req {
 	const char *snapshot_path;
 	const char *mem_path;
 	bool resume;
+	struct vdev_override overrides[VMCONFIG_MAX_NETS];
+	unsigned int nr_overrides;
 	char err[API_ERR_MAX];
 	int ret;
 };

@@ -92,7 +92,8 @@ static void run_op(struct api_vmm *vmm, struct api_vmm_req *req)
 			break;
 		}
 		req->ret = ops->snapshot_load(vmm, req->snapshot_path, req->mem_path,
-					      req->resume, req->err, sizeof(req->err));
+					      req->resume, req->overrides, req->nr_overrides,
+					      req->err, sizeof(req->err));
 		break;
 	}
 	if (req->ret && !req->err[0])

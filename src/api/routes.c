@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <kestrel/version.h>
+#include <kestrel/virtio.h>
 
 #include "internal.h"
 
@@ -427,6 +428,56 @@ static const struct json_field mem_backend_fields[] = {
 	{ "backend_path", JK_STRING, true },
 };
 
+static const struct json_field network_override_fields[] = {
+	{ "iface_id", JK_STRING, true },
+	{ "host_dev_name", JK_STRING, true },
+};
+
+/*
+ * Firecracker's NetworkOverride list: the saved interface @iface_id is
+ * created on the TAP @host_dev_name (matched by the id its PUT
+ * /network-interfaces gave it, saved with the snapshot).
+ */
+static int network_overrides(const json_t *list, struct vdev_override *out,
+			     unsigned int *nr, char *err, size_t errlen)
+{
+	const json_t *e;
+	size_t i;
+	int ret;
+
+	if (json_array_size(list) > VMCONFIG_MAX_NETS) {
+		snprintf(err, errlen, "snapshot/load: at most %u network_overrides",
+			 VMCONFIG_MAX_NETS);
+		return -EINVAL;
+	}
+	json_array_foreach(list, i, e) {
+		const char *id, *dev;
+
+		ret = json_check_object(e, "network_overrides[]", network_override_fields,
+					ARRAY_SIZE(network_override_fields), err, errlen);
+		if (ret)
+			return ret;
+		id = json_get_str(e, "iface_id");
+		dev = json_get_str(e, "host_dev_name");
+		if (!*id || !*dev || strlen(dev) >= 16) {
+			snprintf(err, errlen, "snapshot/load: network_overrides[%zu]: iface_id and "
+				 "host_dev_name must be non-empty, host_dev_name at most 15 bytes", i);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(out[j].from, id)) {
+				snprintf(err, errlen, "snapshot/load: network_overrides: iface_id "
+					 "'%.64s' given twice", id);
+				return -EINVAL;
+			}
+		}
+		out[i] = (struct vdev_override){ .tap = true, .by_label = true, .from = id,
+						 .to = dev };
+	}
+	*nr = (unsigned int)i;
+	return 0;
+}
+
 static int h_put_snapshot_load(struct api *api, const char *id, const json_t *body,
 			       struct api_response *resp, char *err, size_t errlen)
 {
@@ -462,10 +513,10 @@ static int h_put_snapshot_load(struct api *api, const char *id, const json_t *bo
 		req.mem_path = json_get_str(backend, "backend_path");
 	}
 	overrides = json_object_get(body, "network_overrides");
-	if (overrides && json_array_size(overrides)) {
-		snprintf(err, errlen, "snapshot/load: network_overrides are not implemented yet "
-			 "(interfaces are restored on their saved host devices)");
-		return -EOPNOTSUPP;
+	if (overrides && !json_is_null(overrides)) {
+		ret = network_overrides(overrides, req.overrides, &req.nr_overrides, err, errlen);
+		if (ret)
+			return ret;
 	}
 	if (json_get_bool(body, "enable_diff_snapshots", false) ||
 	    json_get_bool(body, "track_dirty_pages", false)) {

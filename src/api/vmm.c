@@ -128,6 +128,17 @@ static int add_device(struct fc_vmm *v, const char *opt, const char *val,
 	return ret;
 }
 
+/* The API id of the device added last, saved in snapshots (network_overrides). */
+static int label_device(struct fc_vmm *v, const char *id, const char *what, char *err,
+			size_t errlen)
+{
+	int ret = virtio_devices_set_label(v->devs, id);
+
+	if (ret)
+		snprintf(err, errlen, "%s: %s", what, strerror(-ret));
+	return ret;
+}
+
 static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		       size_t errlen)
 {
@@ -150,6 +161,8 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		snprintf(spec, sizeof(spec), "vdpa,type=file-blk,path=%s%s,allow_empty=on,name=fcd%u",
 			 path, d->is_read_only ? ",ro=on" : "", i);
 		ret = add_device(v, "device", spec, what, err, errlen);
+		if (!ret)
+			ret = label_device(v, d->id, what, err, errlen);
 		if (ret)
 			return ret;
 		snprintf(v->drive_ids[i], sizeof(v->drive_ids[i]), "%s", d->id);
@@ -177,6 +190,8 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		snprintf(spec + len, sizeof(spec) - len, ",name=fcn%u", i);
 		snprintf(what, sizeof(what), "interface %s", n->id);
 		ret = add_device(v, "net", spec, what, err, errlen);
+		if (!ret)
+			ret = label_device(v, n->id, what, err, errlen);
 		if (ret)
 			return ret;
 		snprintf(v->net_ids[i], sizeof(v->net_ids[i]), "%s", n->id);
@@ -409,13 +424,16 @@ static int fc_vmm_snapshot_create(struct api_vmm *vmm, const char *state_path,
 
 /* Firecracker's PUT /snapshot/load: the machine the snapshot describes. */
 static int fc_vmm_snapshot_load(struct api_vmm *vmm, const char *state_path,
-				const char *mem_path, bool resume, char *err, size_t errlen)
+				const char *mem_path, bool resume, struct vdev_override *overrides,
+				unsigned int nr_overrides, char *err, size_t errlen)
 {
 	struct fc_vmm *v = to_fc_vmm(vmm);
 	struct machine_config mc = {
 		.console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO,
 		.vcpu_thread_name = "fc_vcpu ",
+		.overrides = overrides,
+		.nr_overrides = nr_overrides,
 	};
 	struct snap_reader *r;
 	int ret;
@@ -430,6 +448,11 @@ static int fc_vmm_snapshot_load(struct api_vmm *vmm, const char *state_path,
 	}
 	mc.devs = v->devs;
 	ret = machine_config_from_snapshot(r, &mc);
+	if (ret == -ENOENT) {
+		snprintf(err, errlen, "a network_overrides iface_id names no interface of the snapshot");
+		fc_vmm_release(v);
+		goto out;
+	}
 	if (ret) {
 		snprintf(err, errlen, "the snapshot describes no machine kestrel can build");
 		fc_vmm_release(v);

@@ -51,6 +51,7 @@
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
 #include <kestrel/sandbox.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 
 #define NS_PER_SEC		1000000000LL
@@ -496,6 +497,80 @@ static const struct io_ops pm_io_ops = {
 	.max_access = 4,
 	.unaligned = true,
 };
+
+/* ---- snapshots (docs/snapshot.md) ------------------------------------------ */
+
+/*
+ * The SNAP_SEC_ACPI_PM payload: PM1_STS, PM1_EN, PM1_CNT as stored, the
+ * timer's ticks since its zero (64 bits) and the bit-23 epoch TMR_STS was
+ * last brought up to date at.
+ */
+struct acpi_pm_snap {
+	u16 sts, en, cnt;
+	u16 pad;
+	u32 tmr_epoch;
+	u32 pad2;
+	u64 ticks;
+};
+
+int acpi_pm_snapshot_save(struct acpi_pm *pm, struct snap_writer *w)
+{
+	struct acpi_pm_snap st = { 0 };
+
+	pthread_mutex_lock(&pm->lock);
+	if (pm->state != PM_AWAKE) {
+		pthread_mutex_unlock(&pm->lock);
+		pr_err("acpi-pm: the guest is in S3: no snapshot until it wakes");
+		return -EBUSY;
+	}
+	st.sts = pm->sts;
+	st.en = pm->en;
+	st.cnt = pm->cnt;
+	st.tmr_epoch = pm->tmr_epoch;
+	st.ticks = pm_ticks(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return snap_write_section(w, SNAP_SEC_ACPI_PM, 0, &st, sizeof(st));
+}
+
+/* More ticks than 600 years give: refused. */
+#define PM_SNAP_TICKS_MAX	(1ULL << 56)
+
+int acpi_pm_snapshot_restore(struct acpi_pm *pm, struct snap_reader *r)
+{
+	const struct acpi_pm_snap *st;
+	struct timespec now;
+	const void *data;
+	size_t len;
+	s64 sec, nsec;
+
+	if (snap_read_section(r, SNAP_SEC_ACPI_PM, 0, &data, &len) || len != sizeof(*st))
+		return -EINVAL;
+	st = data;
+	if ((st->sts & ~PM1_STS_MASK) || (st->en & ~PM1_EN_MASK) ||
+	    (st->cnt & ~PM1_CNT_KEPT) || st->ticks > PM_SNAP_TICKS_MAX ||
+	    st->tmr_epoch > (u32)(st->ticks >> PM_TMR_MSB_SHIFT))
+		return -EINVAL;
+	/* The timer's zero moves back so that it reads the saved ticks now. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sec = now.tv_sec - (s64)(st->ticks / ACPI_PM_TIMER_HZ);
+	nsec = now.tv_nsec - (s64)((st->ticks % ACPI_PM_TIMER_HZ) * NS_PER_SEC / ACPI_PM_TIMER_HZ);
+	if (nsec < 0) {
+		sec--;
+		nsec += NS_PER_SEC;
+	}
+	pthread_mutex_lock(&pm->lock);
+	pm->t0.tv_sec = (time_t)sec;
+	pm->t0.tv_nsec = nsec;
+	pm->sts = st->sts;
+	pm->en = st->en;
+	pm->cnt = st->cnt;
+	pm->tmr_epoch = st->tmr_epoch;
+	pm_update_sci(pm);
+	if ((pm->en & ACPI_PM1_TMR) && !pm_need_thread(pm))
+		pm_kick(pm);	/* the thread arms the timer */
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
 
 int acpi_pm_create(struct vm *vm, u16 port, u32 sci, u64 facs_gpa,
 		   struct acpi_pm **out)

@@ -17,6 +17,7 @@
 #include <kestrel/fault.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
@@ -129,6 +130,49 @@ static const struct io_ops boottimer_ops = {
 	.max_access = 8,
 	.unaligned = true,
 };
+
+/*
+ * The SNAP_SEC_BOOTTIMER payload: whether userspace was reported, the
+ * bench sink's count and the ns since its START (the restored sink times
+ * on from there).
+ */
+struct boottimer_snap {
+	u8 reported;
+	u8 pad[7];
+	u64 sink_count;
+	u64 sink_elapsed_ns;
+};
+
+int boottimer_snapshot_save(struct boottimer *t, struct snap_writer *w)
+{
+	struct boottimer_snap st = {
+		.reported = __atomic_load_n(&t->reported, __ATOMIC_RELAXED),
+		.sink_count = __atomic_load_n(&t->sink_count, __ATOMIC_RELAXED),
+	};
+	u64 start = __atomic_load_n(&t->sink_start_ns, __ATOMIC_RELAXED);
+
+	st.sink_elapsed_ns = start ? monotonic_ns() - start : 0;
+	return snap_write_section(w, SNAP_SEC_BOOTTIMER, 0, &st, sizeof(st));
+}
+
+int boottimer_snapshot_restore(struct boottimer *t, struct snap_reader *r)
+{
+	const struct boottimer_snap *st;
+	const void *data;
+	size_t len;
+	u64 now = monotonic_ns();
+
+	if (snap_read_section(r, SNAP_SEC_BOOTTIMER, 0, &data, &len) || len != sizeof(*st))
+		return -EINVAL;
+	st = data;
+	if (st->reported > 1 || st->sink_elapsed_ns >= now)
+		return -EINVAL;
+	__atomic_store_n(&t->reported, st->reported, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->sink_count, st->sink_count, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->sink_start_ns, st->sink_elapsed_ns ? now - st->sink_elapsed_ns : 0,
+			 __ATOMIC_RELAXED);
+	return 0;
+}
 
 int boottimer_create(struct vm *vm, u64 gpa, struct boottimer **out)
 {

@@ -49,6 +49,7 @@
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/sandbox.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 
 #define RTC_NR_REGS		128
@@ -491,6 +492,74 @@ void rtc_connect_alarm(struct rtc *r, struct hw_signal *s)
 	pthread_mutex_lock(&r->lock);
 	r->alarm_out = s;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- snapshots (docs/snapshot.md) ------------------------------------------ */
+
+/*
+ * The SNAP_SEC_RTC payload: the index, the 128 registers as stored (A..D
+ * and RAM; the time bytes are computed), the clock's offset from the
+ * host's CLOCK_REALTIME in seconds, the held time (while SET is on) in
+ * seconds since the epoch, and the IRQ line.
+ */
+struct rtc_snap {
+	u8 index;
+	u8 irq_level;
+	u8 pad[6];
+	s64 offset;
+	s64 held;
+	u8 cmos[RTC_NR_REGS];
+};
+
+int rtc_snapshot_save(struct rtc *r, struct snap_writer *w)
+{
+	struct rtc_snap st = { 0 };
+	struct tm held;
+
+	pthread_mutex_lock(&r->lock);
+	held = r->held;
+	st.index = r->index;
+	st.irq_level = r->irq_level;
+	st.offset = r->offset;
+	st.held = (s64)timegm(&held);
+	memcpy(st.cmos, r->cmos, sizeof(st.cmos));
+	pthread_mutex_unlock(&r->lock);
+	return snap_write_section(w, SNAP_SEC_RTC, 0, &st, sizeof(st));
+}
+
+/* A century of seconds either way: what the time registers can hold. */
+#define RTC_SNAP_SECONDS_MAX	(200LL * 366 * 86400)
+
+int rtc_snapshot_restore(struct rtc *r, struct snap_reader *rd)
+{
+	const struct rtc_snap *st;
+	const void *data;
+	size_t len;
+	time_t held;
+
+	if (snap_read_section(rd, SNAP_SEC_RTC, 0, &data, &len) || len != sizeof(*st))
+		return -EINVAL;
+	st = data;
+	if (st->index >= RTC_NR_REGS || st->irq_level > 1 ||
+	    st->offset < -RTC_SNAP_SECONDS_MAX * 2 || st->offset > RTC_SNAP_SECONDS_MAX * 2 ||
+	    st->held < -RTC_SNAP_SECONDS_MAX || st->held > RTC_SNAP_SECONDS_MAX * 2)
+		return -EINVAL;
+	held = (time_t)st->held;
+	pthread_mutex_lock(&r->lock);
+	r->index = st->index;
+	memcpy(r->cmos, st->cmos, sizeof(r->cmos));
+	r->cmos[RTC_REG_A] &= (u8)~RTC_A_UIP;	/* computed when read */
+	r->offset = st->offset;
+	gmtime_r(&held, &r->held);
+	/* The line goes back up as the device had it (the irqchip has it too). */
+	if (st->irq_level && !r->irq_level) {
+		r->irq_level = true;
+		vm_set_irq_line(r->vm, r->irq, true);
+	}
+	/* The interrupts the guest enabled run on, from the saved rate. */
+	rtc_need_timer(r);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }
 
 int rtc_create(struct vm *vm, u16 port, u32 irq, struct rtc **out)

@@ -38,6 +38,7 @@
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vm.h>
 
 struct testdev {
@@ -263,6 +264,61 @@ static const struct {
 	{ offsetof(struct testdev, mem_dev), &testdev_mem_ops,
 	  "testdev-iomem", IO_SPACE_MMIO, TESTDEV_IOMEM_GPA, TESTDEV_IOMEM_SIZE },
 };
+
+/*
+ * The SNAP_SEC_TESTDEV payload: the scratch register and the lines raised
+ * (bit n: line n); SNAP_SEC_TESTDEV_WINDOW holds the memory window (from
+ * the device's own buffer: nothing is allocated while a snapshot is
+ * written).
+ */
+struct testdev_snap {
+	u32 scratch;
+	u32 irq_levels;
+};
+
+int testdev_snapshot_save(struct testdev *t, struct snap_writer *w)
+{
+	struct testdev_snap st;
+	int ret;
+
+	pthread_mutex_lock(&t->lock);
+	st = (struct testdev_snap){ .scratch = t->scratch, .irq_levels = t->irq_levels };
+	ret = snap_write_section(w, SNAP_SEC_TESTDEV, 0, &st, sizeof(st));
+	if (!ret)
+		ret = snap_write_section(w, SNAP_SEC_TESTDEV_WINDOW, 0, t->window,
+					 TESTDEV_IOMEM_SIZE);
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+int testdev_snapshot_restore(struct testdev *t, struct snap_reader *r)
+{
+	const struct testdev_snap *st;
+	const void *data, *window;
+	size_t len;
+	int ret = 0;
+
+	if (snap_read_section(r, SNAP_SEC_TESTDEV, 0, &data, &len) || len != sizeof(*st) ||
+	    snap_read_section(r, SNAP_SEC_TESTDEV_WINDOW, 0, &window, &len) ||
+	    len != TESTDEV_IOMEM_SIZE)
+		return -EINVAL;
+	st = data;
+	if (st->irq_levels >> TESTDEV_NR_IRQS)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	t->scratch = st->scratch;
+	memcpy(t->window, window, TESTDEV_IOMEM_SIZE);
+	/* The lines go back up as the guest left them. */
+	for (u32 n = 0; !ret && n < TESTDEV_NR_IRQS; n++) {
+		if (!(st->irq_levels & (1u << n)) || (t->irq_levels & (1u << n)))
+			continue;
+		ret = vm_set_irq_line(t->vm, n, true);
+		if (!ret)
+			t->irq_levels |= 1u << n;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret ? -EINVAL : 0;
+}
 
 int testdev_create(struct vm *vm, struct testdev **out)
 {

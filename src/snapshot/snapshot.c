@@ -275,7 +275,8 @@ void snap_writer_destroy(struct snap_writer *w)
 {
 	if (!w)
 		return;
-	free(w->buf);
+	if (w->buf)
+		munmap(w->buf, w->cap);
 	free(w->diff_base);
 	free(w);
 }
@@ -303,11 +304,21 @@ int snap_write_section(struct snap_writer *w, u32 type, u32 instance, const void
 	if (len > SNAP_STATE_MAX || w->len + need > SNAP_STATE_MAX)
 		return -E2BIG;
 	if (w->len + need > w->cap) {
-		size_t cap = MAX(w->cap * 2, w->len + need + 4096);
-		u8 *p = realloc(w->buf, cap);
+		/*
+		 * Mapped, not malloc()ed: glibc trims a thread's heap after a
+		 * large free and first opens /proc/sys/vm/overcommit_memory to
+		 * know whether it may, an open the filters of the threads that
+		 * write snapshots refuse (docs/sandbox.md).
+		 */
+		size_t cap = ALIGN_UP(MAX(w->cap * 2, w->len + need + 4096), 4096);
+		u8 *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		if (!p)
+		if (p == MAP_FAILED)
 			return -ENOMEM;
+		if (w->buf) {
+			memcpy(p, w->buf, w->len);
+			munmap(w->buf, w->cap);
+		}
 		w->buf = p;
 		w->cap = cap;
 	}

@@ -28,10 +28,12 @@
  * @opt: the option it came from, for errors ("--net tap=tap0")
  * @vdpa: the device, once attached
  * @mmio: its transport, once attached
+ * @label: the caller's name for it (the API's drive or interface id), or NULL
  */
 struct virtio_dev_slot {
 	char *spec;
 	char *opt;
+	char *label;
 	struct vdpa_device *vdpa;
 	struct virtio_mmio *mmio;
 };
@@ -342,6 +344,7 @@ void virtio_devices_destroy(struct virtio_devices *devs)
 	for (unsigned int n = 0; n < devs->nr; n++) {
 		free(devs->slots[n].spec);
 		free(devs->slots[n].opt);
+		free(devs->slots[n].label);
 	}
 	free(devs);
 }
@@ -384,34 +387,128 @@ int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer
 
 		ret = snap_write_section(w, SNAP_SEC_VIRTIO_DEV, n, slot->spec,
 					 strlen(slot->spec) + 1);
+		if (!ret && slot->label)
+			ret = snap_write_section(w, SNAP_SEC_VIRTIO_LABEL, n, slot->label,
+						 strlen(slot->label) + 1);
 		if (!ret)
 			ret = virtio_mmio_snapshot_save(slot->mmio, w, n);
 	}
 	return ret;
 }
 
-int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader *r)
+int virtio_devices_set_label(struct virtio_devices *devs, const char *label)
 {
+	struct virtio_dev_slot *slot;
+
+	if (!devs->nr)
+		return -EINVAL;
+	slot = &devs->slots[devs->nr - 1];
+	free(slot->label);
+	slot->label = xstrdup(label);
+	return slot->label ? 0 : -ENOMEM;
+}
+
+/* A saved string section: NUL-terminated, no NUL inside, at most 4 KiB. */
+static const char *vdev_saved_string(struct snap_reader *r, u32 type, unsigned int n,
+				     bool *bad)
+{
+	const char *s;
+	const void *data;
+	size_t len;
+
+	*bad = false;
+	if (snap_read_section(r, type, n, &data, &len))
+		return NULL;
+	s = data;
+	if (!len || len > 4096 || s[len - 1] || strlen(s) != len - 1) {
+		*bad = true;
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * @spec with its path= value replaced by @o->to (escaped) into @out, if
+ * @o applies to it: the device kind matches and its path (unescaped) or
+ * @label is @o->from. Return: 1 rewritten, 0 not this device, -E2BIG.
+ */
+static int vdev_override_spec(const char *spec, const char *label,
+			      const struct vdev_override *o, char *out, size_t len)
+{
+	const char *type_end = vdev_field_end(spec), *f, *end;
+	char val[VDEV_SPEC_MAX + 1], esc[VDEV_SPEC_MAX + 1];
+	bool tap = (size_t)(type_end - spec) == 3 && !strncmp(spec, "tap", 3);
+	size_t n;
+
+	if (tap != o->tap)
+		return 0;
+	for (f = *type_end ? type_end + 1 : type_end; *f; f = *end ? end + 1 : end) {
+		end = vdev_field_end(f);
+		if (strncmp(f, "path=", 5))
+			continue;
+		n = 0;
+		for (const char *c = f + 5; c < end; c += *c == ',' ? 2 : 1)
+			val[n++] = *c;
+		val[n] = '\0';
+		if (strcmp(o->by_label ? (label ? label : "") : val, o->from))
+			return 0;
+		if (vdpa_mgmt_escape(o->to, esc, sizeof(esc)))
+			return -E2BIG;
+		n = (size_t)snprintf(out, len, "%.*s%s%s", (int)(f + 5 - spec), spec, esc, end);
+		return n < len ? 1 : -E2BIG;
+	}
+	return 0;
+}
+
+int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader *r,
+				 struct vdev_override *overrides, unsigned int nr_overrides)
+{
+	char buf[VDEV_SPEC_MAX + 1];
+
 	for (unsigned int n = 0;; n++) {
-		const char *spec;
-		const void *data;
-		size_t len;
+		const char *spec, *label;
+		bool bad, bad_label;
 		int ret;
 
-		if (snap_read_section(r, SNAP_SEC_VIRTIO_DEV, n, &data, &len))
-			return 0;
-		spec = data;
-		if (!len || len > 4096 || spec[len - 1] || strlen(spec) != len - 1) {
-			pr_err("snapshot: virtio device %u: not a device spec", n);
+		spec = vdev_saved_string(r, SNAP_SEC_VIRTIO_DEV, n, &bad);
+		label = vdev_saved_string(r, SNAP_SEC_VIRTIO_LABEL, n, &bad_label);
+		if (bad || bad_label) {
+			pr_err("snapshot: virtio device %u: not a device spec or label", n);
 			return -EINVAL;
+		}
+		if (!spec)
+			break;
+		for (unsigned int i = 0; i < nr_overrides; i++) {
+			ret = vdev_override_spec(spec, label, &overrides[i], buf, sizeof(buf));
+			if (ret < 0) {
+				pr_err("snapshot: virtio device %u: the new path %.64s is too long",
+				       n, overrides[i].to);
+				return ret;
+			}
+			if (ret) {
+				overrides[i].used = true;
+				spec = buf;
+				break;
+			}
 		}
 		if (!strncmp(spec, "console", 7) && (spec[7] == ',' || !spec[7]))
 			devs->console_virtio = true;
 		/* Named in log lines as the equivalent option: --device SPEC. */
 		ret = vdev_add_spec(devs, "device", spec, spec);
+		if (!ret && label)
+			ret = virtio_devices_set_label(devs, label);
 		if (ret)
 			return ret;
 	}
+	for (unsigned int i = 0; i < nr_overrides; i++) {
+		if (!overrides[i].used) {
+			pr_err("snapshot: no saved %s %s %.256s to override",
+			       overrides[i].tap ? "TAP interface" : "disk",
+			       overrides[i].by_label ? "with id" : "at", overrides[i].from);
+			return -ENOENT;
+		}
+	}
+	return 0;
 }
 
 int virtio_devices_snapshot_restore(struct virtio_devices *devs, struct snap_reader *r,

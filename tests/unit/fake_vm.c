@@ -9,6 +9,7 @@
  */
 #include "fake_vm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 #include <linux/kvm.h>
+
+#include <kestrel/snapshot.h>
 
 /* The link's --wrap targets (FAKE_VM_LDFLAGS) and the originals they reach. */
 int __wrap_open(const char *path, int flags, ...);
@@ -531,6 +534,47 @@ void *fake_vm_ram(struct vm *vm)
 	const struct mem_region *r = address_space_region(vm_address_space(vm), 0);
 
 	return r && r->gpa == 0 ? r->hva : NULL;
+}
+
+struct snap_reader *fake_vm_snapshot(struct vm *vm, int (*save)(void *dev, struct snap_writer *w),
+				     void *dev, char *dir)
+{
+	struct snap_reader *r = NULL;
+	struct snap_writer *w;
+	char err[256] = "";
+	int ret;
+
+	snprintf(dir, 64, "/tmp/kestrel-fake-snap.XXXXXX");
+	if (!mkdtemp(dir)) {
+		printf("fake_vm_snapshot: mkdtemp: %s\n", strerror(errno));
+		return NULL;
+	}
+	ret = snap_writer_create(&w);
+	if (!ret)
+		ret = save(dev, w);
+	if (!ret)
+		ret = snap_writer_commit(w, dir, NULL, vm_address_space(vm), err, sizeof(err));
+	snap_writer_destroy(w);
+	if (!ret)
+		ret = snap_reader_open(dir, NULL, &r, err, sizeof(err));
+	if (ret)
+		printf("fake_vm_snapshot: %s\n", err[0] ? err : strerror(-ret));
+	return r;
+}
+
+void fake_vm_snapshot_remove(struct snap_reader *r, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	snap_reader_destroy(r);
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	if (rmdir(dir))
+		printf("fake_vm_snapshot_remove: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
 /* ---- guest accesses -------------------------------------------------------- */

@@ -59,6 +59,21 @@ void fake_vm_destroy(struct vm *vm);
 /** fake_vm_ram() - kestrel's pointer to GPA 0 */
 void *fake_vm_ram(struct vm *vm);
 
+struct snap_writer;
+struct snap_reader;
+
+/**
+ * fake_vm_snapshot() - write a plain snapshot of @vm's RAM and the sections
+ *	@save adds (from @dev) into a new temporary directory, and open it
+ * @dir: at least 64 bytes; the directory, for fake_vm_snapshot_remove()
+ * Return: the open reader, or NULL (printed why).
+ */
+struct snap_reader *fake_vm_snapshot(struct vm *vm, int (*save)(void *dev, struct snap_writer *w),
+				     void *dev, char *dir);
+
+/** fake_vm_snapshot_remove() - close @r and remove the files of @dir */
+void fake_vm_snapshot_remove(struct snap_reader *r, const char *dir);
+
 /* ---- the vCPU's side: guest accesses, ioeventfd first, then the bus -------- */
 
 /* Return iobus_dispatch()'s result (0 for a store that hit an ioeventfd). */

@@ -297,6 +297,7 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
 	const struct snap_machine *sm;
 	const void *data;
 	size_t len;
+	int ret;
 
 	if (snap_read_section(r, SNAP_SEC_MACHINE, 0, &data, &len) || len != sizeof(*sm)) {
 		pr_err("snapshot: the machine section is missing or malformed");
@@ -310,13 +311,15 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
 		pr_err("snapshot: the machine section describes a machine kestrel cannot build");
 		return -EINVAL;
 	}
-	if (!snap_read_section(r, SNAP_SEC_VIRTIO_DEV, 0, &data, &len)) {
+	if (!snap_read_section(r, SNAP_SEC_VIRTIO_DEV, 0, &data, &len) || cfg->nr_overrides) {
 		if (!cfg->devs) {
 			pr_err("snapshot: it has virtio devices, the machine has no device list");
 			return -EINVAL;
 		}
-		if (virtio_devices_from_snapshot(cfg->devs, r))
-			return -EINVAL;
+		ret = virtio_devices_from_snapshot(cfg->devs, r, cfg->overrides,
+						   cfg->nr_overrides);
+		if (ret)
+			return ret == -ENOENT ? ret : -EINVAL;
 	}
 	cfg->ram_size = sm->ram_size;
 	cfg->nr_cpus = sm->nr_cpus;
@@ -335,6 +338,14 @@ static int machine_save_devices(struct machine *m, struct snap_writer *w)
 		ret = pong_snapshot_save(m->pong, w);
 	if (!ret)
 		ret = i8042_snapshot_save(m->i8042, w);
+	if (!ret)
+		ret = rtc_snapshot_save(m->rtc, w);
+	if (!ret)
+		ret = acpi_pm_snapshot_save(m->acpi_pm, w);
+	if (!ret)
+		ret = boottimer_snapshot_save(m->boottimer, w);
+	if (!ret && m->testdev)
+		ret = testdev_snapshot_save(m->testdev, w);
 	return ret;
 }
 
@@ -452,24 +463,37 @@ static int machine_diff_base(struct machine *m, const struct machine_config *cfg
 	return m->diff_base ? 0 : -ENOMEM;
 }
 
+#define RESTORE_ERR_MAX	512
+
+/* A platform device's restore result @ret; @err (RESTORE_ERR_MAX) names @what. */
+static int restore_part(int ret, const char *what, char *err)
+{
+	if (!ret)
+		return 0;
+	snprintf(err, RESTORE_ERR_MAX, "the %s section is missing or impossible", what);
+	return -EINVAL;
+}
+
 static int machine_restore(struct machine *m, struct snap_reader *r)
 {
-	char err[512] = "";
+	char err[RESTORE_ERR_MAX] = "";
 	int ret;
 
 	ret = vm_snapshot_restore(m->vm, r, err, sizeof(err));
-	if (!ret && serial_snapshot_restore(m->serial, r)) {
-		snprintf(err, sizeof(err), "the serial section is missing or impossible");
-		ret = -EINVAL;
-	}
-	if (!ret && pong_snapshot_restore(m->pong, r)) {
-		snprintf(err, sizeof(err), "the PONG section is missing or impossible");
-		ret = -EINVAL;
-	}
-	if (!ret && i8042_snapshot_restore(m->i8042, r)) {
-		snprintf(err, sizeof(err), "the i8042 section is missing or impossible");
-		ret = -EINVAL;
-	}
+	if (!ret)
+		ret = restore_part(serial_snapshot_restore(m->serial, r), "serial", err);
+	if (!ret)
+		ret = restore_part(pong_snapshot_restore(m->pong, r), "PONG", err);
+	if (!ret)
+		ret = restore_part(i8042_snapshot_restore(m->i8042, r), "i8042", err);
+	if (!ret)
+		ret = restore_part(rtc_snapshot_restore(m->rtc, r), "RTC", err);
+	if (!ret)
+		ret = restore_part(acpi_pm_snapshot_restore(m->acpi_pm, r), "ACPI PM", err);
+	if (!ret)
+		ret = restore_part(boottimer_snapshot_restore(m->boottimer, r), "boot timer", err);
+	if (!ret && m->testdev)
+		ret = restore_part(testdev_snapshot_restore(m->testdev, r), "testdev", err);
 	if (!ret && m->nr_virtio)
 		ret = virtio_devices_snapshot_restore(m->devs, r, err, sizeof(err));
 	if (ret) {

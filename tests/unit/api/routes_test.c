@@ -412,8 +412,13 @@ static void test_snapshot(void)
 		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
 		  "{\"backend_type\": \"Uffd\", \"backend_path\": \"/u\"}}", "Uffd" },
 		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
-		  "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"t\"}]}",
-		  "network_overrides" },
+		  "\"network_overrides\": [{\"iface_id\": \"eth0\"}]}", "host_dev_name" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+		  "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": "
+		  "\"a_name_too_long_for_linux\"}]}", "at most 15" },
+		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+		  "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"t\"}, "
+		  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"u\"}]}", "given twice" },
 		{ "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
 		  "\"enable_diff_snapshots\": true}", "diff snapshots" },
 		{ "/snapshot/load", "{\"mem_file_path\": \"/m\"}", "snapshot_path" },

@@ -18,6 +18,7 @@
 
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 #include <kestrel/vcpu.h>
 
 #include "../test.h"
@@ -439,6 +440,61 @@ static void test_s3_vectors(void)
 	report_prefix_pop();
 }
 
+static int pm_save(void *pm, struct snap_writer *w)
+{
+	return acpi_pm_snapshot_save(pm, w);
+}
+
+/*
+ * A snapshot restored into a new PM block: enables, status (and so the
+ * SCI), SLP_TYP and the timer, which counts on from its saved value.
+ */
+static void test_snapshot(struct bench *b)
+{
+	struct snap_reader *r;
+	u32 t1, t2, delta;
+	char dir[64];
+	u16 cnt;
+
+	report_prefix_push("snapshot");
+	wr(b->vm, PM1_EN, ACPI_PM1_PWRBTN | ACPI_PM1_RTC, 2);
+	acpi_pm_power_button(b->pm);
+	wr(b->vm, PM1_CNT, (u32)ACPI_SLP_TYP_S3 << ACPI_PM1_CNT_SLP_TYP_SHIFT, 2);
+	usleep(200 * 1000);	/* 700 000 ticks: a new block reads far less */
+	t1 = rd(b->vm, PM_TMR, 4);
+	r = fake_vm_snapshot(b->vm, pm_save, b->pm, dir);
+	if (!report(r, "written and read back")) {
+		report_prefix_pop();
+		return;
+	}
+	rtc_connect_alarm(b->rtc, NULL);
+	acpi_pm_destroy(b->pm);
+	b->pm = NULL;
+	report(!fake_vm_irq_level(b->vm, SCI), "the old block lowered the SCI");
+	if (!report_eq(acpi_pm_create(b->vm, PM_PORT, SCI, FACS_GPA, &b->pm), 0, "a new block")) {
+		fake_vm_snapshot_remove(r, dir);
+		report_prefix_pop();
+		return;
+	}
+	rtc_connect_alarm(b->rtc, acpi_pm_rtc_input(b->pm));
+	report_eq(acpi_pm_snapshot_restore(b->pm, r), 0, "restored");
+	t2 = rd(b->vm, PM_TMR, 4);
+	delta = (t2 - t1) & ((1u << ACPI_PM_TIMER_BITS) - 1);
+	report(delta < ACPI_PM_TIMER_HZ / 2, "the timer counts on: %#x after %#x", t2, t1);
+	report_eq(rd(b->vm, PM1_EN, 2), ACPI_PM1_PWRBTN | ACPI_PM1_RTC, "PM1_EN");
+	report(rd(b->vm, PM1_STS, 2) & ACPI_PM1_PWRBTN, "PWRBTN_STS still set");
+	report(fake_vm_irq_level(b->vm, SCI), "and the SCI high again");
+	cnt = (u16)rd(b->vm, PM1_CNT, 2);
+	report_eq((cnt & ACPI_PM1_CNT_SLP_TYP) >> ACPI_PM1_CNT_SLP_TYP_SHIFT, ACPI_SLP_TYP_S3,
+		  "SLP_TYP");
+	wr(b->vm, PM1_STS, ACPI_PM1_PWRBTN, 2);
+	report(!fake_vm_irq_level(b->vm, SCI), "clearing the status lowers it");
+	wr(b->vm, PM1_EN, 0, 2);
+	wr(b->vm, PM1_CNT, 0, 2);
+	fake_vm_snapshot_remove(r, dir);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	struct bench b;
@@ -453,6 +509,7 @@ int main(void)
 	test_events(&b);
 	test_no_sleep_states(b.vm);
 	test_timer_status(b.vm);
+	test_snapshot(&b);
 	bench_destroy(&b);
 	test_s5();
 	test_s3();

@@ -12,6 +12,7 @@
 
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 
 #include "../test.h"
 #include "../fake_vm.h"
@@ -218,6 +219,57 @@ static void test_interrupts(struct vm *vm)
 	wr(vm, RTC_REG_A, 0x26);
 }
 
+static int rtc_save(void *r, struct snap_writer *w)
+{
+	return rtc_snapshot_save(r, w);
+}
+
+/*
+ * A snapshot restored into a new RTC: CMOS RAM, the data mode, the time
+ * the guest set, the alarm registers and the periodic interrupt at the
+ * saved rate.
+ */
+static void test_snapshot(struct vm *vm, struct rtc **rp)
+{
+	struct snap_reader *snap;
+	char dir[64];
+
+	report_prefix_push("snapshot");
+	wr(vm, 0x40, 0x5a);
+	wr(vm, RTC_REG_SECONDS_ALARM, 0x33);
+	wr(vm, RTC_REG_B, RTC_B_24H | RTC_B_DM | RTC_B_SET);
+	wr(vm, RTC_REG_YEAR, 5);
+	wr(vm, RTC_REG_B, RTC_B_24H | RTC_B_DM);
+	wr(vm, RTC_REG_A, 0x2f);	/* 2 Hz */
+	wr(vm, RTC_REG_B, RTC_B_24H | RTC_B_DM | RTC_B_PIE);
+	rd(vm, RTC_REG_C);
+	snap = fake_vm_snapshot(vm, rtc_save, *rp, dir);
+	if (!report(snap, "written and read back")) {
+		report_prefix_pop();
+		return;
+	}
+	rtc_destroy(*rp);
+	*rp = NULL;
+	if (!report_eq(rtc_create(vm, PORT, IRQ, rp), 0, "a new RTC")) {
+		fake_vm_snapshot_remove(snap, dir);
+		report_prefix_pop();
+		return;
+	}
+	report_eq(rtc_snapshot_restore(*rp, snap), 0, "restored");
+	report_eq(rd(vm, 0x40), 0x5a, "CMOS RAM");
+	report_eq(rd(vm, RTC_REG_SECONDS_ALARM), 0x33, "alarm seconds");
+	report_eq(rd(vm, RTC_REG_A) & 0x7f, 0x2f, "register A: divider and rate");
+	report_eq(rd(vm, RTC_REG_B), RTC_B_24H | RTC_B_DM | RTC_B_PIE, "register B");
+	report_eq(rd(vm, RTC_REG_YEAR), 5, "the year the guest set, in binary");
+	report(wait_irq(vm, 1500) && (rd(vm, RTC_REG_C) & RTC_C_PF),
+	       "the periodic interrupt runs on");
+	wr(vm, RTC_REG_B, RTC_B_24H);
+	wr(vm, RTC_REG_A, 0x26);
+	rd(vm, RTC_REG_C);
+	fake_vm_snapshot_remove(snap, dir);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	struct rtc *r = NULL;
@@ -236,6 +288,7 @@ int main(void)
 	test_uip(vm);
 	test_interrupts(vm);
 	test_set(vm);
+	test_snapshot(vm, &r);
 	/* Leave the line raised: destroy must lower it. */
 	wr(vm, RTC_REG_B, RTC_B_24H | RTC_B_UIE);
 	wait_irq(vm, 1500);
