@@ -278,8 +278,14 @@ static void pm_wake(struct acpi_pm *pm, const char *why)
 		vm_request_stop(pm->vm, VM_STOP_RESET, 0);
 		return;
 	}
+	/*
+	 * S0 from here: once vm_wake() lets the vCPUs go, a guest that
+	 * suspends again at once must find SLP_EN taken, not dropped as
+	 * "already on its way down".
+	 */
 	pthread_mutex_lock(&pm->lock);
 	pm->sts |= ACPI_PM1_WAK;
+	pm->state = PM_AWAKE;
 	pthread_mutex_unlock(&pm->lock);
 
 	ret = vm_wake(pm->vm, le32_to_cpu(vector));
@@ -295,7 +301,6 @@ static void pm_wake(struct acpi_pm *pm, const char *why)
 		return;
 	}
 	pthread_mutex_lock(&pm->lock);
-	pm->state = PM_AWAKE;
 	if (!ret && ratelimit_allow(&pm->rl))
 		pr_info("acpi-pm: woken from S3 (%s), vCPU 0 at %04x:%04x", why,
 			le32_to_cpu(vector) >> 4, le32_to_cpu(vector) & 0xf);
