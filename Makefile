@@ -64,6 +64,10 @@ LDLIBS		+=
 STATIC		?= 1
 ifeq ($(STATIC)$(SAN),1)
 KESTREL_LDFLAGS	:= -static
+# libcrypto's CPU probe runs at the first snapshot, not at every start
+# (src/snapshot/snapshot.c, crypto_init)
+KESTREL_LDFLAGS	+= -Wl,--wrap=OPENSSL_cpuid_setup
+KESTREL_STATIC_OBJS := src/snapshot/cpuid.o
 endif
 
 ifneq ($(SAN),)
@@ -430,7 +434,7 @@ $(B)/%.o: %.c | setup
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
-$(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
+$(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o)
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -438,7 +442,7 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
 # what tests/sandbox/ drive, and KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c),
 # what tests/unit/sandbox/seccomp_test drives; never installed. Only those
 # two files differ.
-$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS))) \
+$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
 		$(B)/test-hooks/src/main.o $(B)/test-hooks/src/sandbox/seccomp.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
