@@ -64,6 +64,13 @@ LDLIBS		+=
 STATIC		?= 1
 ifeq ($(STATIC)$(SAN),1)
 KESTREL_LDFLAGS	:= -static
+# libcrypto's CPU probe runs at the first snapshot, not at every start
+# (src/snapshot/snapshot.c, crypto_init)
+KESTREL_LDFLAGS	+= -Wl,--wrap=OPENSSL_cpuid_setup
+KESTREL_STATIC_OBJS := src/snapshot/cpuid.o
+# libc's start-up code first in .text, contiguous (src/startup.order)
+KESTREL_LDS	:= $(B)/gen/kestrel.ld
+KESTREL_LDFLAGS	+= -Wl,-T,$(KESTREL_LDS)
 endif
 
 ifneq ($(SAN),)
@@ -430,18 +437,30 @@ $(B)/%.o: %.c | setup
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
-$(B)/kestrel: $(call objs,$(KESTREL_OBJS) src/main.o)
+# ld's own default script with the members src/startup.order lists placed
+# first in .text
+$(B)/gen/kestrel.ld: src/startup.order | setup
+	$(E) "  GEN     $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -static -Wl,--verbose -nostdlib -x c /dev/null -o /dev/null 2>/dev/null | \
+		sed -n '/^=====/,/^=====/p' | sed '1d;$$d' | \
+		awk 'NR == FNR { if ($$0 !~ /^#/ && NF) m[n++] = $$1; next } \
+		     /\*\(\.text\.unlikely / && !done { for (i = 0; i < n; i++) \
+			print "    *" m[i] "(.text .text.*)"; done = 1 } { print }' \
+		src/startup.order - > $@.tmp
+	$(Q)test $$(grep -c '^    \*lib' $@.tmp) -gt 0 && mv $@.tmp $@
+$(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(KESTREL_LDS)
 	$(E) "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
 # what tests/sandbox/ drive, and KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c),
 # what tests/unit/sandbox/seccomp_test drives; never installed. Only those
 # two files differ.
-$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS))) \
-		$(B)/test-hooks/src/main.o $(B)/test-hooks/src/sandbox/seccomp.o
+$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
+		$(B)/test-hooks/src/main.o $(B)/test-hooks/src/sandbox/seccomp.o $(KESTREL_LDS)
 	$(E) "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 $(B)/test-hooks/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)

@@ -23,7 +23,9 @@
  *    a fork()ed child inherits; target 1.5 MiB.
  *
  * Variables: B (build dir), RUNS, KESTREL_BASE (another kestrel binary,
- * an older build say, run alternating with $B/kestrel in the first part).
+ * an older build say, run alternating with $B/kestrel in the first part),
+ * KESTREL_PAGES (a directory: the resident pages of each kestrel at its
+ * exit, for bench/tools/rss-pages.py).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -127,6 +129,50 @@ static double vmhwm_mib(pid_t pid)
 	if (f)
 		fclose(f);
 	return kb < 0 ? -1 : kb / 1024;
+}
+
+/*
+ * With KESTREL_PAGES=DIR, the resident pages of @pid (the present bit of
+ * /proc/PID/pagemap over each mapping of /proc/PID/maps) go to
+ * DIR/pages.PID: a "map START END PERMS [NAME]" line per mapping, then the
+ * address of each resident page, for bench/tools/rss-pages.py to put names
+ * (nm -n) on.
+ */
+static void dump_pages(pid_t pid)
+{
+	const char *dir = getenv("KESTREL_PAGES");
+	char path[PATH_MAX], line[PATH_MAX + 128];
+	FILE *maps, *out;
+	int pm;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	pm = open(path, O_RDONLY);
+	snprintf(path, sizeof(path), "%s/pages.%d", dir, pid);
+	out = fopen(path, "w");
+	while (maps && pm >= 0 && out && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8], name[PATH_MAX] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &lo, &hi, perms, name) < 3)
+			continue;
+		fprintf(out, "map %lx %lx %s %s\n", lo, hi, perms, name);
+		for (unsigned long a = lo; a < hi; a += 4096) {
+			unsigned long long e;
+
+			if (pread(pm, &e, sizeof(e), (off_t)(a / 4096 * 8)) == sizeof(e) && e >> 63)
+				fprintf(out, "%lx\n", a);
+		}
+	}
+	if (out)
+		fclose(out);
+	if (pm >= 0)
+		close(pm);
+	if (maps)
+		fclose(maps);
 }
 
 static int try_connect(const char *sock)
@@ -250,6 +296,7 @@ static void reap(struct child *c, int sig)
 			break;
 		if (st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
 			c->hwm = vmhwm_mib(c->pid);
+			dump_pages(c->pid);
 			ptrace(PTRACE_CONT, c->pid, NULL, NULL);
 		} else {
 			ptrace(PTRACE_CONT, c->pid, NULL, (void *)(long)WSTOPSIG(st));

@@ -99,6 +99,13 @@ struct snap_key {
  */
 int snap_key_load(const char *path, struct snap_key *out, char *err, size_t errlen);
 
+/*
+ * snap_crypto_cpu_probe() - libcrypto's CPU feature probe, run before the
+ * library's first use; defined (src/snapshot/cpuid.c) in the static kestrel
+ * only, which keeps the probe out of its start-up. Weak: NULL elsewhere.
+ */
+void snap_crypto_cpu_probe(void) __attribute__((weak));
+
 /**
  * snap_writer_create() - an empty snapshot
  * @out: the writer, freed by snap_writer_destroy()

@@ -123,6 +123,8 @@ static __printf(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
  */
 static int crypto_init(void)
 {
+	if (snap_crypto_cpu_probe)	/* the static kestrel: src/snapshot/cpuid.c */
+		snap_crypto_cpu_probe();
 	return OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) ? 0 : -EIO;
 }
 
