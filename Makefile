@@ -454,11 +454,13 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(K
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
-# what tests/sandbox/ drive, and KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c),
-# what tests/unit/sandbox/seccomp_test drives; never installed. Only those
-# two files differ.
-$(B)/kestrel-test: $(call objs,$(filter-out src/sandbox/seccomp.o,$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
-		$(B)/test-hooks/src/main.o $(B)/test-hooks/src/sandbox/seccomp.o $(KESTREL_LDS)
+# what tests/sandbox/ drive, KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c)
+# and KESTREL_VIRTIO_RELAY (src/virtio/mmio.c), what
+# tests/unit/sandbox/seccomp_test drives; never installed. Only those
+# three files differ.
+KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/mmio.o
+$(B)/kestrel-test: $(call objs,$(filter-out $(KESTREL_TEST_HOOK_OBJS),$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
+		$(B)/test-hooks/src/main.o $(KESTREL_TEST_HOOK_OBJS:%=$(B)/test-hooks/%) $(KESTREL_LDS)
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(KESTREL_LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 $(B)/test-hooks/%.o: %.c | setup

@@ -174,6 +174,29 @@ static int vmmio_relay_add(struct virtio_mmio *m, u32 idx)
 	return 0;
 }
 
+#ifdef KESTREL_TEST_HOOKS
+/*
+ * Test builds only (build/kestrel-test): KESTREL_VIRTIO_RELAY=1 gives
+ * every queue to the kick relay, as for a device without set_vq_kickfd
+ * (no built-in device lacks it), so the relay thread and its seccomp
+ * list can be tested. One "test-hook: ..." line per relayed queue.
+ */
+static int vmmio_set_kickfd(struct virtio_mmio *m, u32 idx, int fd)
+{
+	const char *h = getenv("KESTREL_VIRTIO_RELAY");
+
+	if (!h || strcmp(h, "1"))
+		return vdpa_set_vq_kickfd(m->vdpa, (u16)idx, fd);
+	fprintf(stderr, "test-hook: %s: queue %u kicks relayed\n", m->name, idx);
+	return -EOPNOTSUPP;
+}
+#else
+static inline int vmmio_set_kickfd(struct virtio_mmio *m, u32 idx, int fd)
+{
+	return vdpa_set_vq_kickfd(m->vdpa, (u16)idx, fd);
+}
+#endif
+
 static void vmmio_relay_del(struct virtio_mmio *m, u32 idx)
 {
 	if (!m->vqs[idx].kick_relay)
@@ -308,7 +331,7 @@ static void vmmio_queue_enable(struct virtio_mmio *m, u32 idx)
 	if (!ret)
 		ret = vdpa_set_vq_cb(m->vdpa, (u16)idx, &cb);
 	if (!ret) {
-		ret = vdpa_set_vq_kickfd(m->vdpa, (u16)idx, vq->kickfd);
+		ret = vmmio_set_kickfd(m, idx, vq->kickfd);
 		if (ret == -EOPNOTSUPP)
 			ret = vmmio_relay_add(m, idx);
 	}

@@ -7,7 +7,8 @@
  * its filter is in place. Passing means the process died of SIGSYS and
  * its last line names the thread's kind and the syscall. Then the
  * controls: the same hook under --seccomp log and --seccomp off runs to
- * the end, and an argument filter (mmap with PROT_EXEC on a vCPU).
+ * the end, and an argument filter (mmap with PROT_EXEC on a vCPU). Last,
+ * virtio-net's guest test passes with its kicks through the relay.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ static char kestrel[512], guest_dir[512], dir[64];
  * @args: kestrel's arguments; "@D" becomes the scratch dir, "@G" the guest dir
  * @syscall: what the log line must name ("socket (41)")
  * @needs_root: a TAP: skipped without root and /dev/net/tun
+ * @relay: with KESTREL_VIRTIO_RELAY=1, virtio-mmio's kick relay for every queue
  */
 struct hook_case {
 	const char *kind;
@@ -38,6 +40,7 @@ struct hook_case {
 	const char *args[10];
 	const char *syscall;
 	bool needs_root;
+	bool relay;
 };
 
 /* @arg with "@D" and "@G" expanded into @buf. */
@@ -52,8 +55,12 @@ static const char *expand(const char *arg, char *buf, size_t len)
 	return buf;
 }
 
-/* Run kestrel-test with @hook set; Return: the wait status, stderr in @err. */
-static int run_hooked(const char *hook, const char *const *args, char *err, size_t errlen)
+/*
+ * Run kestrel-test with @hook set (and the kick relay forced if @relay);
+ * Return: the wait status, stderr in @err.
+ */
+static int run_hooked(const char *hook, bool relay, const char *const *args, char *err,
+		      size_t errlen)
 {
 	char bufs[10][600];
 	char *argv[12] = { kestrel };
@@ -62,8 +69,11 @@ static int run_hooked(const char *hook, const char *const *args, char *err, size
 	for (int i = 0; i < 10 && args[i]; i++)
 		argv[i + 1] = (char *)expand(args[i], bufs[i], sizeof(bufs[i]));
 	setenv("KESTREL_SECCOMP_HOOK", hook, 1);
+	if (relay)
+		setenv("KESTREL_VIRTIO_RELAY", "1", 1);
 	st = run_capture_wait(kestrel, argv, false, err, errlen);
 	unsetenv("KESTREL_SECCOMP_HOOK");
+	unsetenv("KESTREL_VIRTIO_RELAY");
 	return st;
 }
 
@@ -101,6 +111,9 @@ static void test_kinds(void)
 		  true },
 		{ "vhost-user", "kestrel vhost-user's server, before its first accept",
 		  { "vhost-user", "--socket", "@D/vu.sock", "--device", "net" }, "socket (41)" },
+		{ "relay", "virtio-mmio's kick relay (forced, virtio-net's guest)",
+		  { "run", "--kernel", "@G/virtio-net.elf", "--net", "sim" }, "socket (41)",
+		  false, true },
 		{ "api", "the Firecracker mode's API thread", { "--api-sock", "@D/api.sock" },
 		  "socket (41)" },
 		{ "control", "the Firecracker mode's main thread, the VM started",
@@ -126,7 +139,7 @@ static void test_kinds(void)
 			report_skip("%s: needs root and /dev/net/tun", c->what);
 			continue;
 		}
-		st = run_hooked(c->kind, c->args, err, sizeof(err));
+		st = run_hooked(c->kind, c->relay, c->args, err, sizeof(err));
 		snprintf(want, sizeof(want), "(kind %.*s, ", (int)klen, c->kind);
 		line = strstr(err, "kestrel: seccomp: thread ");
 		report(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS && line &&
@@ -182,13 +195,31 @@ static void test_modes(void)
 
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
 		const char *args[] = { "run", "--seccomp", modes[i], NULL };
-		int st = run_hooked("vcpu", args, err, sizeof(err));
+		int st = run_hooked("vcpu", false, args, err, sizeof(err));
 
 		report(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
 		       !strstr(err, "seccomp: thread"),
 		       "--seccomp %s: the vCPU's socket() runs, the guest runs to its end (status %d)",
 		       modes[i], st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
+}
+
+/*
+ * The kick relay does its job: with every queue relayed, virtio-net's
+ * guest test (which checks its packets' round trips) passes, exit status
+ * 1 being its debug-exit "passed".
+ */
+static void test_relay(void)
+{
+	const char *args[] = { "run", "--kernel", "@G/virtio-net.elf", "--net", "sim", NULL };
+	char err[16384];
+	int st = run_hooked("none", true, args, err, sizeof(err));
+
+	report(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+	       strstr(err, "kicks relayed") && !strstr(err, "seccomp: thread"),
+	       "virtio-net through the kick relay: the guest test passes (status %d, %s)",
+	       st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+	       strstr(err, "kicks relayed") ? "queues relayed" : "no queue relayed");
 }
 
 int main(void)
@@ -226,6 +257,7 @@ int main(void)
 	test_sizes();
 	test_kinds();
 	test_modes();
+	test_relay();
 
 	for (const char *const *f = (const char *const[]){ "disk.img", "vm.json", "vu.sock",
 							    "api.sock", NULL }; *f; f++) {
