@@ -35,6 +35,11 @@
 #   api         the same through Firecracker's API: PATCH /vm Paused, PUT
 #               /snapshot/create in one kestrel, PUT /snapshot/load with
 #               resume_vm in a new one
+#   api-protected
+#               a guest made protected by machine-config's
+#               kestrel_protected: PUT /snapshot/create of it, paused, must
+#               be refused with a 400 naming why and write no file; once
+#               resumed the guest must finish its count
 #
 # Exit: 1 pass (the guest's passing status, what guest-test.sh expects),
 # 3 failure (the guest's failing status).
@@ -49,6 +54,25 @@ trap 'rm -rf "$work"' EXIT
 fail() {
 	echo "FAIL: snapshot $mode: $*"
 	exit 3
+}
+
+# api SOCK METHOD PATH BODY: prints the HTTP status, the body in $work/api.body
+api() {
+	curl -s --max-time 10 --unix-socket "$1" -X "$2" -H 'Content-Type: application/json' \
+		--data "$4" -o "$work/api.body" -w '%{http_code}' "http://localhost$3"
+}
+
+# api_boot OUT MACHINE_CONFIG: a kestrel with its API on $work/a.sock (pid in
+# $pid, console in OUT), given MACHINE_CONFIG and the guest as boot-source.
+api_boot() {
+	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
+	"$kestrel" --api-sock "$work/a.sock" >"$1" 2>"$work/a.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $work/a.sock ]] && break; sleep 0.05; done
+	[[ $(api "$work/a.sock" PUT /machine-config "$2") == 204 ]] ||
+		fail "PUT /machine-config: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /boot-source "{\"kernel_image_path\": \"${cmd[3]}\"}") == 204 ]] ||
+		fail "PUT /boot-source: $(cat "$work/api.body")"
 }
 
 # snapshot DIR [KEYFILE]: run the guest, snapshot it at "count 100".
@@ -249,10 +273,6 @@ api-tap)
 	trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
 	ip netns exec "$ns" ip tuntap add dev ksnapa mode tap || fail "cannot create TAP ksnapa"
 	ip netns exec "$ns" ip tuntap add dev ksnapb mode tap || fail "cannot create TAP ksnapb"
-	api() {
-		curl -s --max-time 10 --unix-socket "$1" -X "$2" -H 'Content-Type: application/json' \
-			--data "$4" -o "$work/api.body" -w '%{http_code}' "http://localhost$3"
-	}
 	# start SOCK OUT ERR: a kestrel in the namespace, its API on SOCK
 	start() {
 		ip netns exec "$ns" "$kestrel" --api-sock "$1" >"$2" 2>"$3" &
@@ -287,19 +307,7 @@ api-tap)
 	echo "PASS: network_overrides put the saved interface eth0 on TAP ksnapb"
 	exit 1 ;;
 api)
-	command -v curl >/dev/null || { echo "SKIP: curl missing (scripts/setup.sh installs it)"; exit 77; }
-	guest=${cmd[3]}
-	api() { # api SOCK METHOD PATH BODY: prints the HTTP status
-		curl -s --max-time 10 --unix-socket "$1" -X "$2" -H 'Content-Type: application/json' \
-			--data "$4" -o "$work/api.body" -w '%{http_code}' "http://localhost$3"
-	}
-	"$kestrel" --api-sock "$work/a.sock" >"$snap.out" 2>"$work/a.err" &
-	pid=$!
-	for ((i = 0; i < 100; i++)); do [[ -S $work/a.sock ]] && break; sleep 0.05; done
-	[[ $(api "$work/a.sock" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}') == 204 ]] ||
-		fail "PUT /machine-config: $(cat "$work/api.body")"
-	[[ $(api "$work/a.sock" PUT /boot-source "{\"kernel_image_path\": \"$guest\"}") == 204 ]] ||
-		fail "PUT /boot-source: $(cat "$work/api.body")"
+	api_boot "$snap.out" '{"vcpu_count": 1, "mem_size_mib": 32}'
 	[[ $(api "$work/a.sock" PUT /snapshot/create "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\"}") == 400 ]] ||
 		fail "PUT /snapshot/create before the start was not refused"
 	[[ $(api "$work/a.sock" PUT /actions '{"action_type": "InstanceStart"}') == 204 ]] ||
@@ -333,6 +341,28 @@ api)
 	got=$(cat "$snap.out" "$work/r.out" | grep '^count [0-9]')
 	[[ $got == "$expected" ]] || fail "the joined consoles do not count 0..300 exactly once: $(diff <(echo "$expected") <(echo "$got") | head -5 | tr '\n' ' ')"
 	echo "PASS: snapshot through the API: the count continued exactly"
+	exit 1 ;;
+api-protected)
+	api_boot "$work/a.out" '{"vcpu_count": 1, "mem_size_mib": 128, "kestrel_protected": true}'
+	[[ $(api "$work/a.sock" PUT /actions '{"action_type": "InstanceStart"}') == 204 ]] ||
+		fail "InstanceStart: $(cat "$work/api.body")"
+	for ((i = 0; i < 600; i++)); do grep -q '^count 100$' "$work/a.out" && break; sleep 0.05; done
+	grep -q '^count 100$' "$work/a.out" || fail "the protected guest did not count to 100: $(tail -3 "$work/a.err")"
+	[[ $(api "$work/a.sock" PATCH /vm '{"state": "Paused"}') == 204 ]] ||
+		fail "PATCH /vm Paused: $(cat "$work/api.body")"
+	[[ $(api "$work/a.sock" PUT /snapshot/create "{\"snapshot_path\": \"$work/s\", \"mem_file_path\": \"$work/m\"}") == 400 ]] ||
+		fail "PUT /snapshot/create of a protected guest was not refused: $(cat "$work/api.body")"
+	reason=$(cat "$work/api.body")
+	[[ $reason == *protected* ]] || fail "no reason given: $reason"
+	[[ -e $work/s || -e $work/m ]] && fail "a refused snapshot left a file behind"
+	[[ $(api "$work/a.sock" PATCH /vm '{"state": "Resumed"}') == 204 ]] ||
+		fail "PATCH /vm Resumed: $(cat "$work/api.body")"
+	timeout 60 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	rc=$?
+	[[ $rc == 1 ]] || fail "the protected guest exited $rc after the refusal, expected 1 (pass): $(tail -3 "$work/a.err")"
+	grep -q '^count 300$' "$work/a.out" || fail "the protected guest did not finish its count"
+	echo "PASS: refused with $reason; the guest ran on to the end of its count"
 	exit 1 ;;
 *) fail "unknown mode (expected plain, disk-moved, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
 esac

@@ -542,7 +542,8 @@ static const char run_usage[] =
 "                       files its devices open (default on, docs/landlock.md)\n"
 "  --protected          RAM from 64M up in guest_memfd: the guest's, not\n"
 "                       kestrel's to read; devices reach only the low 64M\n"
-"                       (needs --memory above 64M, docs/protected.md)\n"
+"                       (needs --memory above 64M; never with --snapshot;\n"
+"                       docs/protected.md)\n"
 "  --snapshot DIR       SIGUSR1 pauses the guest, writes a snapshot into DIR\n"
 "                       and exits 0 (restore it with kestrel restore DIR;\n"
 "                       docs/snapshot.md)\n"
@@ -687,6 +688,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--pit needs the in-kernel irqchip (expected --irqchip kernel --pit)");
 	if (o->snapshot_key && !cfg->snapshot_dir)
 		return usage_error("--snapshot-key needs --snapshot (expected --snapshot DIR --snapshot-key FILE)");
+	if (cfg->protected && cfg->snapshot_dir)
+		return usage_error("--snapshot: a protected guest's private RAM cannot be read by kestrel, so it is never snapshotted (expected --protected or --snapshot DIR, docs/protected.md)");
 	if (cfg->snapshot_dir) {
 		struct stat st;
 

@@ -65,11 +65,15 @@ struct vmconfig_rate_limiter {
  * @vcpu_count: 1..VMCONFIG_MAX_VCPUS (1 or even with @smt)
  * @mem_size_mib: guest RAM in MiB
  * @smt: simultaneous multithreading as asked for (topology unchanged)
+ * @protected: kestrel's extension field "kestrel_protected": private RAM in
+ *	       guest_memfd, as kestrel run --protected (docs/protected.md);
+ *	       needs @mem_size_mib above 64
  */
 struct vmconfig_machine {
 	unsigned int vcpu_count;
 	u64 mem_size_mib;
 	bool smt;
+	bool protected;
 };
 
 /**

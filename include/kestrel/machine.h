@@ -130,8 +130,9 @@ int machine_config_from_snapshot(struct snap_reader *r, struct machine_config *c
  * Virtio devices are suspended (vdpa_suspend()) while it is written. On
  * success the VM stops (VM_STOP_SNAPSHOT) with its devices still
  * suspended; on failure both are resumed.
- * Return: 0; -EOPNOTSUPP if a device cannot be suspended; another
- * negative errno (logged).
+ * Return: 0; -EPERM for a protected guest (docs/protected.md: never
+ * snapshotted; it keeps running); -EOPNOTSUPP if a device cannot be
+ * suspended; another negative errno (logged).
  */
 int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *key);
 
@@ -146,8 +147,8 @@ int machine_snapshot(struct machine *m, const char *dir, const struct snap_key *
  * @errlen: bytes at @err
  *
  * Its virtio devices are suspended while it is written, then resumed.
- * Return: 0; -EOPNOTSUPP if a device cannot be suspended; another
- * negative errno.
+ * Return: 0; -EPERM for a protected guest (@err says so); -EOPNOTSUPP if
+ * a device cannot be suspended; another negative errno.
  */
 int machine_snapshot_files(struct machine *m, const char *state_path, const char *mem_path,
 			   const struct snap_key *key, char *err, size_t errlen);

@@ -27,6 +27,8 @@
 #define MIN_MTU			68
 #define MAX_MTU			65535
 #define PARTUUID_MAX		64
+/* A protected machine's shared low RAM (X86_PRIVATE_RAM_START, docs/protected.md). */
+#define PROTECTED_MIN_MEM_MIB	64
 
 static __printf(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -324,6 +326,7 @@ static const struct json_field machine_fields[] = {
 	{ "track_dirty_pages", JK_BOOL, false },
 	{ "cpu_template", JK_STRING, false },
 	{ "huge_pages", JK_STRING, false },
+	{ "kestrel_protected", JK_BOOL, false },	/* kestrel's own, docs/api.md */
 };
 
 /* Firecracker's CpuTemplate and huge_pages enums: known but not supported. */
@@ -374,6 +377,11 @@ int vmconfig_set_machine(struct vmconfig *cfg, const json_t *body, bool patch,
 	m.smt = json_get_bool(body, "smt", patch ? m.smt : false);
 	if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2)
 		return fail(err, errlen, "%s: with smt, vcpu_count must be 1 or even", what);
+	m.protected = json_get_bool(body, "kestrel_protected", patch ? m.protected : false);
+	if (m.protected && m.mem_size_mib <= PROTECTED_MIN_MEM_MIB)
+		return fail(err, errlen, "%s: kestrel_protected keeps the first %d MiB shared, "
+			    "so mem_size_mib must be above it (expected mem_size_mib 256)",
+			    what, PROTECTED_MIN_MEM_MIB);
 	if (json_get_bool(body, "track_dirty_pages", false)) {
 		snprintf(err, errlen, "%s: track_dirty_pages is for snapshots, which kestrel "
 			 "does not implement", what);
@@ -392,11 +400,11 @@ int vmconfig_set_machine(struct vmconfig *cfg, const json_t *body, bool patch,
 
 json_t *vmconfig_machine_json(const struct vmconfig *cfg)
 {
-	return json_pack("{s:I, s:I, s:b, s:b, s:s}",
+	return json_pack("{s:I, s:I, s:b, s:b, s:s, s:b}",
 			 "vcpu_count", (json_int_t)cfg->machine.vcpu_count,
 			 "mem_size_mib", (json_int_t)cfg->machine.mem_size_mib,
 			 "smt", cfg->machine.smt, "track_dirty_pages", 0,
-			 "huge_pages", "None");
+			 "huge_pages", "None", "kestrel_protected", cfg->machine.protected);
 }
 
 /* ---- boot-source ---------------------------------------------------------------- */

@@ -384,6 +384,7 @@ static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *e
 	mc = (struct machine_config){
 		.ram_size = cfg->machine.mem_size_mib << 20,
 		.nr_cpus = cfg->machine.vcpu_count,
+		.protected = cfg->machine.protected,
 		.kernel = v->kernel,
 		.kernel_size = v->kernel_size,
 		.kernel_name = cfg->boot.kernel_image_path,

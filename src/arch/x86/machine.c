@@ -82,7 +82,7 @@ struct machine {
 	struct machine_config_saved {
 		u64 ram_size;
 		unsigned int nr_cpus, irqchip;
-		bool pit;
+		bool pit, protected;
 	} saved;
 };
 
@@ -390,6 +390,12 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 	int ret;
 
 	err[0] = '\0';
+	/* Its private RAM is not kestrel's to read, let alone to write to a file. */
+	if (m->saved.protected) {
+		snprintf(err, errlen, "the guest is protected: kestrel cannot read its private RAM, "
+			 "so it is never snapshotted (docs/protected.md)");
+		return -EPERM;
+	}
 	/* Quiesced: no ring or buffer is touched until they resume. */
 	if (m->nr_virtio) {
 		ret = virtio_devices_suspend(m->devs);
@@ -554,7 +560,7 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	m->testdev_on = cfg->testdev;
 	m->saved = (struct machine_config_saved){
 		.ram_size = cfg->ram_size, .nr_cpus = cfg->nr_cpus,
-		.irqchip = cfg->irqchip, .pit = cfg->pit,
+		.irqchip = cfg->irqchip, .pit = cfg->pit, .protected = cfg->protected,
 	};
 	if (cfg->restore) {
 		ret = machine_restore(m, cfg->restore);

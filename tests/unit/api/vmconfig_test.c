@@ -71,6 +71,9 @@ static void test_bad_bodies(void)
 		{ MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"Bogus\"}", -EINVAL, "cpu_template" },
 		{ MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"2M\"}", -EOPNOTSUPP, "huge_pages" },
 		{ MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"track_dirty_pages\": true}", -EOPNOTSUPP, "track_dirty_pages" },
+		{ MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"kestrel_protected\": true}", -EINVAL, "kestrel_protected" },
+		{ MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 256, \"kestrel_protected\": 1}", -EINVAL, "kestrel_protected" },
+		{ PATCH_MACHINE, NULL, "{\"mem_size_mib\": 32, \"kestrel_protected\": true}", -EINVAL, "mem_size_mib" },
 		{ MACHINE, NULL, "[1, 2]", -EINVAL, "object" },
 		{ PATCH_MACHINE, NULL, "{}", -EINVAL, "empty" },
 		{ BOOT, NULL, "{}", -EINVAL, "kernel_image_path" },
@@ -144,9 +147,28 @@ static void test_machine(void)
 	       cfg.machine.vcpu_count == 1, "a bad PATCH changes nothing");
 	j = vmconfig_machine_json(&cfg);
 	report(json_integer_value(json_object_get(j, "vcpu_count")) == 1 &&
-	       json_integer_value(json_object_get(j, "mem_size_mib")) == 64,
+	       json_integer_value(json_object_get(j, "mem_size_mib")) == 64 &&
+	       json_is_false(json_object_get(j, "kestrel_protected")),
 	       "GET /machine-config shows the model");
 	json_decref(j);
+
+	/* kestrel's extension: a protected machine (docs/protected.md). */
+	report(!cfg.machine.protected, "not protected unless asked");
+	report(!apply(&cfg, MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 256,"
+		      " \"kestrel_protected\": true}", err) &&
+	       cfg.machine.protected && cfg.machine.mem_size_mib == 256,
+	       "PUT kestrel_protected sets it: %s", err);
+	report(apply(&cfg, PATCH_MACHINE, NULL, "{\"mem_size_mib\": 64}", err) == -EINVAL &&
+	       strstr(err, "kestrel_protected") && cfg.machine.mem_size_mib == 256,
+	       "PATCH cannot shrink a protected machine's RAM to its shared part: %s", err);
+	report(!apply(&cfg, PATCH_MACHINE, NULL, "{\"vcpu_count\": 2}", err) &&
+	       cfg.machine.protected, "PATCH keeps kestrel_protected: %s", err);
+	j = vmconfig_machine_json(&cfg);
+	report(json_is_true(json_object_get(j, "kestrel_protected")),
+	       "GET /machine-config shows kestrel_protected");
+	json_decref(j);
+	report(!apply(&cfg, MACHINE, NULL, "{\"vcpu_count\": 1, \"mem_size_mib\": 64}", err) &&
+	       !cfg.machine.protected, "PUT without it resets it: %s", err);
 	vmconfig_release(&cfg);
 }
 

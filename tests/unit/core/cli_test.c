@@ -52,6 +52,7 @@ int main(void)
 		  { "vhost-user", "--mem-slots", "0", "-s", "/tmp/x", "-d", "net" }, "--mem-slots" },
 		{ "vhost-user unknown option", { "vhost-user", "--bogus" }, "--bogus" },
 		{ "acpi-dump vCPU count over the limit", { "acpi-dump", "/tmp", "--cpus", "255" }, "--cpus" },
+		{ "snapshot of a protected guest", { "run", "--protected", "--snapshot", "/tmp" }, "protected" },
 		{ "acpi-dump unknown option", { "acpi-dump", "/tmp", "--bogus" }, "--bogus" },
 		{ "acpi-dump missing value", { "acpi-dump", "/tmp", "--net" }, "--net" },
 		{ "a comma in a --disk path, not doubled",
