@@ -427,7 +427,8 @@ static void test_pause_resume(void)
 	check_eq(ret, 0);
 	check_eq(vm_nr_vcpus(r.vm), 3);
 	report_checks("vCPU added while running");
-	report_eq(count_vcpu_threads(), 3, "its thread started");
+	/* A thread names itself once it runs: wait for the name. */
+	report_eq(wait_for_vcpu_threads(3), 3, "its thread started");
 	report_eq(vm_pause(r.vm), 0, "pause with the late vCPU");
 	vm_resume(r.vm);
 
