@@ -49,7 +49,8 @@ shift
 cmd=("$@")
 kestrel=${cmd[0]}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kestrel-snap.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# A failing step must not leave its background kestrel running.
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
 fail() {
 	echo "FAIL: snapshot $mode: $*"
