@@ -458,7 +458,7 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(K
 # and KESTREL_VIRTIO_RELAY (src/virtio/mmio.c), what
 # tests/unit/sandbox/seccomp_test drives; never installed. Only those
 # three files differ.
-KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/mmio.o
+KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/mmio.o src/core/vcpu.o
 $(B)/kestrel-test: $(call objs,$(filter-out $(KESTREL_TEST_HOOK_OBJS),$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
 		$(B)/test-hooks/src/main.o $(KESTREL_TEST_HOOK_OBJS:%=$(B)/test-hooks/%) $(KESTREL_LDS)
 	$(E) "  LINK    $@"

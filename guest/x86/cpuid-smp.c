@@ -5,6 +5,7 @@
  * kestrel adds while the others run (X86_CPU_HOTPLUG_PORT).
  */
 #include "guest.h"
+#include "x86/multiboot.h"
 #include "x86/processor.h"
 #include "x86/smp.h"
 
@@ -132,6 +133,13 @@ int main(void)
 		goto out;
 	}
 	outl(X86_CPU_HOTPLUG_PORT, 1);
+	if (multiboot_has_arg("protected")) {
+		/* Sealed (docs/protected.md): a new vCPU is refused. */
+		report(inl(X86_CPU_HOTPLUG_PORT) == before,
+		       "hot-plug of a protected guest refused: vCPU count %u -> %u", before,
+		       inl(X86_CPU_HOTPLUG_PORT));
+		goto out;
+	}
 	report(inl(X86_CPU_HOTPLUG_PORT) == before + 1, "hot-plug: vCPU count %u -> %u",
 	       before, inl(X86_CPU_HOTPLUG_PORT));
 	id = before;

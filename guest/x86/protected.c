@@ -193,20 +193,9 @@ static void test_dma(bool protected)
 	report_prefix_pop();
 }
 
-static bool cmdline_says_protected(void)
-{
-	char buf[256], *argv[8];
-	int n = multiboot_args(argv, 8, buf, sizeof(buf));
-
-	for (int i = 0; i < n; i++)
-		if (!strcmp(argv[i], "protected"))
-			return true;
-	return false;
-}
-
 int main(void)
 {
-	bool protected = cmdline_says_protected();
+	bool protected = multiboot_has_arg("protected");
 	u64 bad;
 
 	report_prefix_push("protected");

@@ -112,6 +112,28 @@ enum seccomp_mode seccomp_get_mode(void);
 void seccomp_thread_enter(enum seccomp_thread kind);
 
 /**
+ * seccomp_seal() - every filter installed from now on is a sealed one
+ *
+ * For a protected guest (docs/protected.md), called once its machine is
+ * built and before any thread that could touch its state takes a filter:
+ * from then on seccomp_thread_enter() installs each kind's list without
+ * the ioctls that read or set vCPU state (registers, special registers,
+ * FPU/XSAVE, MSRs, LAPIC, debug registers, events, MP and nested state,
+ * KVM_TRANSLATE), create a vCPU or change memory slots. A thread that
+ * tries one anyway dies of SIGSYS (SECCOMP_MODE_KILL). Threads that took
+ * their filter earlier keep it, so sealing after a thread whose list has
+ * those ioctls is refused. Also recorded in SECCOMP_MODE_OFF (nothing is
+ * enforced then).
+ *
+ * Return: 0, or -EBUSY if a thread of such a kind already took an
+ * unsealed filter.
+ */
+int seccomp_seal(void);
+
+/** seccomp_sealed() - whether seccomp_seal() was called */
+bool seccomp_sealed(void);
+
+/**
  * seccomp_thread_name() - the name of @kind, as logs and docs give it
  * @kind: a kind below SECCOMP_THREAD_NR
  *

@@ -325,6 +325,16 @@ int vm_wake(struct vm *vm, u64 entry);
 bool vm_is_asleep(struct vm *vm);
 
 /**
+ * vm_is_protected() - whether some of @vm's RAM is private (guest_memfd)
+ * @vm: the VM
+ *
+ * A protected guest (docs/protected.md) is sealed once built: kestrel
+ * neither reads nor sets its vCPUs' state, so it takes no hot-plugged vCPU
+ * and no S3 (waking restarts the vCPUs from a state kestrel sets).
+ */
+bool vm_is_protected(const struct vm *vm);
+
+/**
  * vm_exit_status() - the process exit status for how @vm stopped
  * (the VM_EXIT_* table above, or the debug-exit status)
  */

@@ -338,6 +338,31 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+#ifdef KESTREL_TEST_HOOKS
+/*
+ * Test builds only (build/kestrel-test): KESTREL_VCPU_HOOK=getregs makes
+ * vCPU 0 read its own registers once its filter is in place, as a
+ * compromised kestrel would (tests/sandbox/seal.sh): allowed for an
+ * ordinary guest, a SIGSYS death for a sealed protected one.
+ */
+static void vcpu_test_hook(struct vcpu *vcpu)
+{
+	const char *h = getenv("KESTREL_VCPU_HOOK");
+	struct kvm_regs regs;
+
+	if (!h || strcmp(h, "getregs") || vcpu->id)
+		return;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
+		fprintf(stderr, "test-hook: vcpu0 KVM_GET_REGS: %s\n", strerror(errno));
+	else
+		fprintf(stderr, "test-hook: vcpu0 KVM_GET_REGS: ok\n");
+}
+#else
+static inline void vcpu_test_hook(struct vcpu *vcpu)
+{
+}
+#endif
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -355,6 +380,7 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	seccomp_thread_enter(SECCOMP_THREAD_VCPU);
+	vcpu_test_hook(vcpu);
 
 	for (;;) {
 		int ret;

@@ -324,6 +324,11 @@ static int __vm_add_vcpu(void *arg)
 		ret = -ENOSPC;
 		goto out_unlock;
 	}
+	/* Sealed: a new vCPU's first state would be kestrel's to choose. */
+	if (vm->running && vm->has_private) {
+		ret = -EPERM;
+		goto out_unlock;
+	}
 	/*
 	 * KVM cannot delete a vCPU: if a step after KVM_CREATE_VCPU fails,
 	 * this id stays taken inside KVM and later adds fail with -EEXIST.
@@ -344,6 +349,11 @@ static int __vm_add_vcpu(void *arg)
 out_unlock:
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
+}
+
+bool vm_is_protected(const struct vm *vm)
+{
+	return vm->has_private;
 }
 
 int vm_add_vcpu(struct vm *vm, struct vcpu **out)

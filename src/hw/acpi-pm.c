@@ -409,6 +409,12 @@ static void pm_sleep(struct acpi_pm *pm, unsigned int typ)
 	case ACPI_SLP_TYP_S3:
 		if (pm->state != PM_AWAKE)
 			return;		/* already on its way down */
+		if (vm_is_protected(pm->vm)) {
+			/* Waking sets the vCPUs' state, which is sealed. */
+			if (ratelimit_allow(&pm->rl))
+				pr_warn("acpi-pm: S3 refused: the guest is protected and kestrel cannot restart its vCPUs (docs/protected.md)");
+			break;
+		}
 		if (!pm_need_thread(pm)) {
 			pm->state = PM_SLEEP_REQUESTED;
 			pm_kick(pm);

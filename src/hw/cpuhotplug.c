@@ -51,6 +51,7 @@ static int cpuhotplug_write(struct io_dev *dev, u64 offset, const void *data,
 	ret = vm_add_vcpu(c->vm, &vcpu);
 	if (ret)
 		pr_warn_ratelimited("cpu-hotplug: cannot add a vCPU: %s",
+				    ret == -EPERM ? "the guest is protected: its vCPU state is sealed (docs/protected.md)" :
 				    strerror(-ret));
 	return 0;
 }

@@ -16,6 +16,9 @@
  * struct seccomp_list - one thread kind's filter
  * @kill: the program of SECCOMP_MODE_KILL (default SECCOMP_RET_TRAP)
  * @log: the program of SECCOMP_MODE_LOG (default SECCOMP_RET_LOG)
+ * @sealed_kill: @kill without the ioctls sealing forbids; empty (len 0)
+ *	for a kind that has none of them
+ * @sealed_log: the same for @log
  * @nr_syscalls: how many syscalls the list allows (with or without
  *	argument checks)
  * @syscalls: their names, separated by spaces
@@ -23,6 +26,8 @@
 struct seccomp_list {
 	struct sock_fprog kill;
 	struct sock_fprog log;
+	struct sock_fprog sealed_kill;
+	struct sock_fprog sealed_log;
 	unsigned int nr_syscalls;
 	const char *syscalls;
 };

@@ -57,6 +57,11 @@ static const char *const kind_names[SECCOMP_THREAD_NR] = {
 /* Set on the main thread before any other thread exists, then read-only. */
 static enum seccomp_mode seccomp_mode = SECCOMP_MODE_OFF;
 
+/* seccomp_seal() was called: later threads take the sealed programs. */
+static bool seccomp_is_sealed;
+/* Kinds with a sealed program that took the unsealed one (bit per kind). */
+static unsigned int unsealed_entered;
+
 /* What the SIGSYS handler says about the thread it runs on. */
 static __thread int thread_kind = -1;
 static __thread char thread_comm[16];
@@ -188,12 +193,17 @@ enum seccomp_mode seccomp_get_mode(void)
  * Test builds only (build/kestrel-test): KESTREL_SECCOMP_HOOK=KIND
  * makes the first thread of KIND make a syscall outside its list right
  * after its filter is in place: socket(AF_INET), on no list; with
- * KIND:exec, an executable mapping (mmap is allowed, PROT_EXEC is not).
+ * KIND:exec, an executable mapping (mmap is allowed, PROT_EXEC is not);
+ * with KIND:getregs, KVM_GET_REGS (on fd -1: the filter judges the request
+ * alone; where it lets the call through, the kernel answers EBADF).
  * Exactly one thread does it, so the log names that one.
  */
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+
+#include <linux/kvm.h>
 
 static void seccomp_test_hook(enum seccomp_thread kind)
 {
@@ -205,10 +215,17 @@ static void seccomp_test_hook(enum seccomp_thread kind)
 		return;
 	if (__atomic_exchange_n(&fired, 1, __ATOMIC_SEQ_CST))
 		return;
-	if (!strcmp(h + n, ":exec"))
+	if (!strcmp(h + n, ":exec")) {
 		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	else
+	} else if (!strcmp(h + n, ":getregs")) {
+		struct kvm_regs regs;
+		int ret = ioctl(-1, KVM_GET_REGS, &regs);
+
+		fprintf(stderr, "test-hook: %s thread: KVM_GET_REGS: %s\n", kind_names[kind],
+			ret < 0 ? strerror(errno) : "ok");
+	} else {
 		socket(AF_INET, SOCK_STREAM, 0);
+	}
 }
 #else
 static inline void seccomp_test_hook(enum seccomp_thread kind)
@@ -224,6 +241,13 @@ void seccomp_thread_enter(enum seccomp_thread kind)
 	if (seccomp_mode == SECCOMP_MODE_OFF)
 		return;
 	prog = seccomp_mode == SECCOMP_MODE_KILL ? &list->kill : &list->log;
+	if (list->sealed_kill.len) {
+		if (__atomic_load_n(&seccomp_is_sealed, __ATOMIC_ACQUIRE))
+			prog = seccomp_mode == SECCOMP_MODE_KILL ? &list->sealed_kill :
+								  &list->sealed_log;
+		else
+			__atomic_or_fetch(&unsealed_entered, 1u << kind, __ATOMIC_SEQ_CST);
+	}
 	thread_kind = (int)kind;
 	thread_tid = gettid();
 	prctl(PR_GET_NAME, thread_comm, 0, 0, 0);
@@ -235,6 +259,25 @@ void seccomp_thread_enter(enum seccomp_thread kind)
 	seccomp_test_hook(kind);
 }
 
+int seccomp_seal(void)
+{
+	unsigned int entered;
+
+	__atomic_store_n(&seccomp_is_sealed, true, __ATOMIC_SEQ_CST);
+	entered = __atomic_load_n(&unsealed_entered, __ATOMIC_SEQ_CST);
+	if (seccomp_mode != SECCOMP_MODE_OFF && entered) {
+		fprintf(stderr, "kestrel: seccomp: cannot seal: a %s thread already runs with the unsealed filter\n",
+			kind_names[__builtin_ctz(entered)]);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+bool seccomp_sealed(void)
+{
+	return __atomic_load_n(&seccomp_is_sealed, __ATOMIC_ACQUIRE);
+}
+
 int seccomp_dump(const char *kind_name)
 {
 	bool found = false;
@@ -243,9 +286,11 @@ int seccomp_dump(const char *kind_name)
 		if (kind_name && strcmp(kind_name, kind_names[t]))
 			continue;
 		found = true;
-		printf("%-13s %3u syscalls, %3u BPF instructions: %s\n", kind_names[t],
-		       seccomp_lists[t].nr_syscalls, seccomp_lists[t].kill.len,
-		       seccomp_lists[t].syscalls);
+		printf("%-13s %3u syscalls, %3u BPF instructions", kind_names[t],
+		       seccomp_lists[t].nr_syscalls, seccomp_lists[t].kill.len);
+		if (seccomp_lists[t].sealed_kill.len)
+			printf(" (%u sealed)", seccomp_lists[t].sealed_kill.len);
+		printf(": %s\n", seccomp_lists[t].syscalls);
 	}
 	return found ? 0 : -ENOENT;
 }

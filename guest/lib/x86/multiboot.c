@@ -33,3 +33,14 @@ int multiboot_args(char **argv, int max, char *buf, size_t size)
 	}
 	return argc;
 }
+
+bool multiboot_has_arg(const char *word)
+{
+	char buf[256], *argv[8];
+	int n = multiboot_args(argv, 8, buf, sizeof(buf));
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(argv[i], word))
+			return true;
+	return false;
+}

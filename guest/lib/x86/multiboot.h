@@ -55,4 +55,7 @@ const struct mb_info *multiboot_info(void);
  */
 int multiboot_args(char **argv, int max, char *buf, size_t size);
 
+/* Whether @word is one of the command line's first 8 words. */
+bool multiboot_has_arg(const char *word);
+
 #endif /* GUEST_X86_MULTIBOOT_H */

@@ -572,6 +572,12 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 		if (ret)
 			goto err_destroy;
 	}
+	/* Built: from here no thread of a protected guest touches vCPU state. */
+	if (cfg->protected) {
+		ret = seccomp_seal();
+		if (ret)
+			goto err_destroy;
+	}
 	if (cfg->stop_on_signals) {
 		ret = xpthread_create(&m->sigthread, NULL, machine_signal_thread, m);
 		if (ret) {
