@@ -357,6 +357,9 @@ $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
+# kestrel run --reboot: boots in new processes, signals, the parent's death
+UNIT_TESTS += core/reboot_test
+$(B)/tests/unit/core/reboot_test: | $(KESTREL_BIN)
 # Every thread kind stepping off its list, in the test build of kestrel.
 UNIT_TESTS += sandbox/seccomp_test
 $(B)/tests/unit/sandbox/seccomp_test: | $(KESTREL_BIN:=-test)

@@ -15,19 +15,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef KESTREL_TEST_HOOKS
 #include <arpa/inet.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #endif
@@ -110,6 +111,7 @@ enum {
 	OPT_IRQCHIP,
 	OPT_PIT,
 	OPT_PROTECTED,
+	OPT_REBOOT,
 	OPT_MODULE,
 	OPT_NET,
 	OPT_DISK,
@@ -485,6 +487,7 @@ static void test_hooks_run(const struct test_hooks *h)
  * @module_names: each module's FILE (a copy, for the error lines)
  * @boot_modules: what the loader gets, @cfg.modules points here
  * @landlock: --landlock (default on): confine the process to its files
+ * @reboot: --reboot: a guest reset runs the guest again in a new process
  * @hooks: --test-hook ACTION as given (test builds only)
  */
 struct run_opts {
@@ -500,6 +503,7 @@ struct run_opts {
 	char *module_names[MAX_MODULES];
 	struct boot_module boot_modules[MAX_MODULES];
 	bool landlock;
+	bool reboot;
 	struct test_hooks hooks;
 };
 
@@ -510,7 +514,7 @@ static const char run_usage[] =
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
-"                   [--protected]\n"
+"                   [--protected] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
 "                   [--seccomp off|log|kill]\n"
 "\n"
@@ -544,6 +548,9 @@ static const char run_usage[] =
 "                       kestrel's to read; devices reach only the low 64M\n"
 "                       (needs --memory above 64M; never with --snapshot;\n"
 "                       docs/protected.md)\n"
+"  --reboot             a guest reset starts the guest again, in a new\n"
+"                       process (the default ends the run with status 0);\n"
+"                       a protected guest's private RAM goes with the old one\n"
 "  --snapshot DIR       SIGUSR1 pauses the guest, writes a snapshot into DIR\n"
 "                       and exits 0 (restore it with kestrel restore DIR;\n"
 "                       docs/snapshot.md)\n"
@@ -565,6 +572,7 @@ static const struct cli_opt run_options[] = {
 	{ "irqchip", required_argument, OPT_IRQCHIP, "--irqchip split|kernel" },
 	{ "pit", no_argument, OPT_PIT, "--pit" },
 	{ "protected", no_argument, OPT_PROTECTED, "--protected" },
+	{ "reboot", no_argument, OPT_REBOOT, "--reboot" },
 	CLI_SECCOMP_OPT,
 	CLI_LANDLOCK_OPT,
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
@@ -640,6 +648,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_PROTECTED:
 			cfg->protected = true;
+			break;
+		case OPT_REBOOT:
+			o->reboot = true;
 			break;
 		case OPT_SECCOMP:
 			ret = cli_seccomp(&c, ch, &o->seccomp);
@@ -798,6 +809,74 @@ static int confine(const struct virtio_devices *devs, const char *snap_out,
 	return ret ? VM_EXIT_HOST_ERROR : 0;
 }
 
+/* ---- kestrel run --reboot ------------------------------------------------------ */
+
+/* A --reboot child's status for "the guest reset": seen by its parent only. */
+#define RUN_EXIT_REBOOT		8
+
+/*
+ * --reboot: the parent forks a child per boot and waits; each child builds
+ * and runs the machine as `kestrel run` does, and exits RUN_EXIT_REBOOT
+ * when the guest resets. Nothing of a boot outlives its process: guest
+ * RAM (a protected guest's guest_memfd too), the vCPUs, the device
+ * threads, the seccomp filters and Landlock all start afresh, which is how
+ * a sealed protected guest reboots (docs/protected.md). The parent holds
+ * only the command line and the image files read once, under the same
+ * Landlock ruleset as its children (no seccomp filter: a child would
+ * inherit it before its set-up); it forwards
+ * SIGINT, SIGTERM, SIGPWR and SIGUSR1 to the running child, which dies
+ * with it (PR_SET_PDEATHSIG) if it is killed outright.
+ * Return: -1 in a child (go on and run the machine), else the exit status.
+ */
+static int run_supervise(void)
+{
+	unsigned int boots = 0;
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPWR);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	for (;;) {
+		siginfo_t si;
+		pid_t pid;
+		int st;
+
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0) {
+			pr_err("--reboot: cannot start boot %u: %s", boots + 1, strerror(errno));
+			return VM_EXIT_HOST_ERROR;
+		}
+		if (!pid) {
+			/* The guest goes with its parent, whatever kills it. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+				_exit(VM_EXIT_HOST_ERROR);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return -1;
+		}
+		boots++;
+		for (;;) {
+			if (sigwaitinfo(&set, &si) < 0)
+				continue;
+			if (si.si_signo != SIGCHLD) {
+				kill(pid, si.si_signo);
+				continue;
+			}
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+		}
+		if (WIFSIGNALED(st))
+			return 128 + WTERMSIG(st);
+		if (WEXITSTATUS(st) != RUN_EXIT_REBOOT)
+			return WEXITSTATUS(st);
+		pr_info("the guest reset: starting it again in a new process (boot %u)", boots + 1);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -819,6 +898,12 @@ static int cmd_run(int argc, char **argv)
 		if (status)
 			goto out_release;
 	}
+	/* Confined first: the parent of the boots is too. */
+	if (o.reboot) {
+		status = run_supervise();
+		if (status >= 0)
+			goto out_release;
+	}
 
 	/* With --console virtio, stdin belongs to the virtio-console. */
 	o.cfg.console_in = virtio_devices_console_is_virtio(o.cfg.devs) ? -1 : STDIN_FILENO;
@@ -832,6 +917,8 @@ static int cmd_run(int argc, char **argv)
 	test_hooks_run(&o.hooks);
 	/* vm_run() installs this thread's filter once the vCPUs run. */
 	status = machine_run(m);
+	if (o.reboot && vm_stop_reason(machine_vm(m)) == VM_STOP_RESET)
+		status = RUN_EXIT_REBOOT;
 	machine_destroy(m);
 out_release:
 	run_opts_release(&o);
