@@ -31,6 +31,7 @@ enum snap_section_type {
 	SNAP_SEC_IOAPIC		= 0x11,	/* the userspace IOAPIC */
 	SNAP_SEC_IRQCHIP	= 0x12,	/* struct kvm_irqchip, instance = chip id */
 	SNAP_SEC_PIT		= 0x13,	/* struct kvm_pit_state2 */
+	SNAP_SEC_CPUID		= 0x14,	/* the VM's CPUID template (x86/cpuid.c) */
 	/* per vCPU, instance = vCPU id */
 	SNAP_SEC_VCPU_REGS	= 0x20,	/* struct kvm_regs */
 	SNAP_SEC_VCPU_SREGS	= 0x21,	/* struct kvm_sregs */

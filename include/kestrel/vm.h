@@ -160,6 +160,9 @@ enum vm_irqchip {
  *	because orchestrators find the threads to pin by that name
  * @dirty_log: KVM logs the pages the guest writes (vm_dirty_log_get()),
  *	for diff snapshots
+ * @restore: the snapshot this VM is built to restore, or NULL: the
+ *	architecture takes from it what the guest saw and KVM would
+ *	otherwise be asked for (x86: the CPUID table, SNAP_SEC_CPUID)
  */
 struct vm_config {
 	u64 ram_size;
@@ -169,6 +172,7 @@ struct vm_config {
 	bool protected;
 	const char *vcpu_thread_name;
 	bool dirty_log;
+	struct snap_reader *restore;
 };
 
 /**

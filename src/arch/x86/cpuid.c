@@ -6,6 +6,11 @@
  * the fields that name the vCPU itself: its APIC ID and its place in the
  * topology. So a late vCPU sees exactly what vCPU 0 sees, apart from those.
  *
+ * A VM built to restore a snapshot takes the template the snapshot saved
+ * (SNAP_SEC_CPUID: the topology shift, then the kvm_cpuid2 table) instead:
+ * the guest goes on seeing the CPUID it booted with, and the restore
+ * saves KVM_GET_SUPPORTED_CPUID, about 0.4 ms here, a fifth of it.
+ *
  * Topology: one package, one thread per core, 2^topo_shift cores per
  * package (the smallest power of two that holds vm_max_vcpus()). It does
  * not depend on how many vCPUs exist, which is what keeps it stable under
@@ -17,6 +22,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/snapshot.h>
 
 #include "x86.h"
 
@@ -93,7 +99,61 @@ static void cpuid_filter(struct kvm_cpuid2 *c, unsigned int shift)
 	}
 }
 
-int x86_cpuid_template_create(struct vm *vm)
+/* SNAP_SEC_CPUID's payload begins with this, the table follows. */
+struct cpuid_saved {
+	u32 topo_shift;
+	u32 pad;
+};
+
+int x86_cpuid_snapshot_save(struct vm *vm, struct snap_writer *w)
+{
+	size_t len = sizeof(struct cpuid_saved) + cpuid2_size(vm->arch.cpuid->nent);
+	struct cpuid_saved *s = xzalloc(len);
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->topo_shift = vm->arch.topo_shift;
+	memcpy(s + 1, vm->arch.cpuid, cpuid2_size(vm->arch.cpuid->nent));
+	ret = snap_write_section(w, SNAP_SEC_CPUID, 0, s, len);
+	free(s);
+	return ret;
+}
+
+/*
+ * The template a snapshot saved, if it has a sound one: 1 (taken), 0 (none
+ * there: ask KVM), or -EINVAL (there but malformed: the restore fails).
+ */
+static int cpuid_from_snapshot(struct vm *vm, struct snap_reader *r)
+{
+	const struct cpuid_saved *s;
+	struct kvm_cpuid2 hdr;
+	const void *data;
+	size_t len;
+
+	if (!r || snap_read_section(r, SNAP_SEC_CPUID, 0, &data, &len))
+		return 0;
+	if (len < sizeof(*s) + sizeof(hdr)) {
+		pr_err("snapshot: the CPUID section is cut short (%zu bytes)", len);
+		return -EINVAL;
+	}
+	s = data;
+	memcpy(&hdr, s + 1, sizeof(hdr));
+	if (!hdr.nent || hdr.nent > CPUID_MAX_ENTRIES ||
+	    len != sizeof(*s) + cpuid2_size(hdr.nent) || s->topo_shift > 8) {
+		pr_err("snapshot: the CPUID section is malformed (%u entries in %zu bytes, topology shift %u)",
+		       hdr.nent, len, s->topo_shift);
+		return -EINVAL;
+	}
+	vm->arch.cpuid = xzalloc(cpuid2_size(hdr.nent));
+	if (!vm->arch.cpuid)
+		return -ENOMEM;
+	memcpy(vm->arch.cpuid, s + 1, cpuid2_size(hdr.nent));
+	vm->arch.topo_shift = s->topo_shift;
+	return 1;
+}
+
+int x86_cpuid_template_create(struct vm *vm, struct snap_reader *restore)
 {
 	/*
 	 * Room for KVM's own limit (KVM_MAX_CPUID_ENTRIES, 256) up front:
@@ -106,6 +166,9 @@ int x86_cpuid_template_create(struct vm *vm)
 	unsigned int shift = 0;
 	int ret;
 
+	ret = cpuid_from_snapshot(vm, restore);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	for (;;) {
 		c = xzalloc(cpuid2_size(nent));
 		if (!c)

@@ -181,6 +181,7 @@ static int machine_create_vm(struct machine *m, const struct machine_config *cfg
 		.protected = cfg->protected,
 		.vcpu_thread_name = cfg->vcpu_thread_name,
 		.dirty_log = cfg->snapshot_diff,
+		.restore = cfg->restore,
 	};
 	int ret;
 

@@ -288,6 +288,8 @@ int vm_arch_snapshot_save(struct vm *vm, struct snap_writer *w)
 	int ret;
 
 	ret = save_ioctl(w, vm->vm_fd, KVM_GET_CLOCK, SNAP_SEC_CLOCK, 0, &clock, sizeof(clock));
+	if (!ret)
+		ret = x86_cpuid_snapshot_save(vm, w);
 	if (ret)
 		return ret;
 	if (vm->arch.ioapic)

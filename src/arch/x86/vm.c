@@ -97,7 +97,7 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
 		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 
-	ret = x86_cpuid_template_create(vm);
+	ret = x86_cpuid_template_create(vm, cfg->restore);
 	if (ret)
 		return ret;
 	return x86_msrs_template_create(vm);
