@@ -24,7 +24,7 @@
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
 #                 each suspended to RAM, and the two API cases)
 #   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap|none>
-#                 [run|fc|fcput] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1>]")
+#                 [run|fc|fcput|snap] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
 #   E2E_L2_MEM    --memory for L2 (256M)  E2E_L2_TIMEOUT  per L2 boot, s (100)
@@ -65,11 +65,12 @@ if [ -n "${E2E_CASES:-}" ]; then
 else
 	case $MATRIX in
 	quick) printf '%s\n' "gen-bzimage-1 gen bzimage 1 net,blk run e2es3=1" "gen-fc-cad gen bzimage 1 none fc" \
-		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES" ;;
+		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" "gen-snap gen bzimage 1 net,blk snap e2esnap=1" > "$CASES" ;;
 	full)
 		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
 		# and they end with poweroff -f (S5) instead of reboot -f.
-		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES"
+		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" \
+			"gen-snap gen bzimage 1 net,blk snap e2esnap=1" > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff

@@ -14,6 +14,11 @@
 # gets 10.0.2.1/24 for L2 to ping. The optional last field is more words for L2's
 # command line, comma-separated (l2-init.sh: e2es3=N suspends to RAM N
 # times, e2eexit=poweroff ends with poweroff -f instead of reboot -f).
+# snap: `kestrel run --snapshot DIR`; once L2 prints L2-SNAP-READY (e2esnap=1)
+# SIGUSR1 writes the snapshot and kestrel exits; the disk is copied, the copy
+# gets "KESTREL-E2E-RESTORED <nonce>" in sector 2, and `kestrel restore DIR
+# --override-disk OLD=COPY` goes on with L2, whose later checks (net, blk)
+# run restored; blk-write is then checked on the copy.
 # and prints, for the host to parse (tests/e2e/run-l1.py):
 #   E2E-CHECK <case> <check> PASS|FAIL <detail>     one per check
 #   E2E-CASE <case> PASS|FAIL wall=<s> boot_timer_ms=<ms|none> try=<n>
@@ -139,9 +144,32 @@ run_case() {
 		  esac ) &
 		spid=$!
 	fi
-	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $*"
 	t0=$(up)
-	( $K "$@" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee $out &
+	snapnote=
+	if [ "$how" = snap ]; then
+		snapdir=/tmp/snap-$name
+		rm -rf $snapdir /tmp/snaprc
+		mkdir -p $snapdir
+		echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $* --snapshot $snapdir"
+		( $K "$@" --snapshot $snapdir </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/snaprc ) | tee -a $out &
+		i=0
+		while [ $i -lt "${l2timeout:-180}" ] && [ ! -f /tmp/snaprc ] && ! grep -q '^L2-SNAP-READY' $out; do
+			sleep 1; i=$((i + 1))
+		done
+		ts=$(up)
+		grep -q '^L2-SNAP-READY' $out && kill -USR1 $(cat /tmp/kpid)
+		i=0
+		while [ $i -lt 120 ] && [ ! -f /tmp/snaprc ]; do sleep 0.5; i=$((i + 1)); done
+		[ -f /tmp/snaprc ] || kill -9 $(cat /tmp/kpid) 2>/dev/null
+		sleep 0.5
+		snapnote="SIGUSR1 to exit: $(dt $ts $(up)) s, status $(cat /tmp/snaprc 2>/dev/null || echo none); files: $(ls $snapdir | tr '\n' ' ')"
+		cp $disk $disk.restored
+		printf 'KESTREL-E2E-RESTORED %s\n' "$nonce" | dd of=$disk.restored bs=512 seek=2 conv=notrunc 2>/dev/null
+		set -- restore $snapdir --override-disk "$disk=$disk.restored"
+		disk0=$disk disk=$disk.restored
+	fi
+	echo "E2E-L1-RUN $name try=$try l1_uptime=$(up): kestrel $*"
+	( $K "$@" </dev/null 2>&1 & echo $! > /tmp/kpid; wait $!; echo $? > /tmp/rc ) | tee -a $out &
 	tpid=$!
 	( i=0; while [ $i -lt "${l2timeout:-180}" ] && [ ! -f /tmp/rc ]; do sleep 1; i=$((i + 1)); done
 	  if [ ! -f /tmp/rc ]; then
@@ -197,6 +225,16 @@ run_case() {
 	case ",$l2raw," in *,e2eroot=1,*)
 		grep -q "^L2-CHECK rootfs " $out || chk rootfs FAIL "L2 printed no result" ;;
 	esac
+	if [ "$how" = snap ]; then
+		grep -q "^L2-CHECK snapshot " $out || chk snapshot FAIL "L2 printed no result"
+		if [ "$(cat /tmp/snaprc 2>/dev/null)" = 0 ] && grep -q 'snapshot: restored in' $out &&
+			[ -n "$(ls $snapdir 2>/dev/null | grep '^memory-')" ] && [ -f $snapdir/state ]; then
+			chk snapshot-host PASS "$snapnote; $(grep -m1 -o 'snapshot: restored in [0-9.]* ms' $out)"
+		else
+			chk snapshot-host FAIL "$snapnote; restore said: $(grep -m1 -iE 'snapshot|restore' $out | cut -c1-120)"
+		fi
+		rm -rf $snapdir $disk0
+	fi
 	if [ "$how" = fcput ]; then
 		calls=$(cut -d' ' -f1,2 /tmp/api 2>/dev/null | tr '\n' ' ')
 		if [ -s /tmp/api ] && ! awk '$2 != 204 {bad = 1} END {exit bad}' /tmp/api; then

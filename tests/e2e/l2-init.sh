@@ -18,6 +18,12 @@
 #                    runs the checks on a root mounted from /dev/vda
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
 #                    up as 10.0.2.2/24 and ping L1's end of the TAP, 10.0.2.1
+#   e2esnap=1        once the virtio drivers are bound, print L2-SNAP-READY and
+#                    wait: L1 snapshots this guest (SIGUSR1), restores it in a
+#                    new kestrel on a copy of the disk and writes
+#                    "KESTREL-E2E-RESTORED <nonce>" into the copy's sector 2,
+#                    which this init polls (page cache dropped each time);
+#                    the net and blk checks then run on the restored guest
 B=/bin/busybox
 # On the ext4 root after switch_root (the initramfs has no /e2e-rootfs).
 onroot=0 switching=0
@@ -154,6 +160,34 @@ elif [ $ok = 1 ]; then
 	check virtio-mmio PASS "$ndev device(s): net=$nnet blk=$nblk platform: $plat"
 else
 	check virtio-mmio FAIL "$ndev device(s) but net=$nnet blk=$nblk bound; wanted $e2edevs"
+fi
+
+# -- snapshot: L1 snapshots and restores this guest here ----------------------
+blkdev() {	# the virtio_blk disk's name, its /dev node made
+	bdev=
+	for c in /sys/block/*; do
+		[ "$(drv_of "$c/device")" = virtio_blk ] && bdev=${c##*/}
+	done
+	[ -n "$bdev" ] && [ ! -b /dev/$bdev ] && mknod /dev/$bdev b $(tr : ' ' < /sys/block/$bdev/dev)
+}
+if [ "${e2esnap:-0}" = 1 ]; then
+	blkdev
+	read up0 idle < /proc/uptime
+	echo "L2-SNAP-READY l2_uptime=$up0 disk=${bdev:-none}"
+	got= i=0
+	while [ -n "$bdev" ] && [ $i -lt 240 ]; do
+		echo 3 > /proc/sys/vm/drop_caches
+		got=$(dd if=/dev/$bdev bs=512 skip=2 count=1 2>/dev/null | tr -d '\0' | head -c 64)
+		case $got in "KESTREL-E2E-RESTORED ${e2enonce:-x}"*) break ;; esac
+		sleep 0.5
+		i=$((i + 1))
+	done
+	read up1 idle < /proc/uptime
+	case $got in
+	"KESTREL-E2E-RESTORED ${e2enonce:-x}"*)
+		check snapshot PASS "restored: $bdev's sector 2 holds L1's restore marker after $(awk "BEGIN{print $up1 - $up0}") s of uptime; the checks below run on the restored guest" ;;
+	*) check snapshot FAIL "no restore marker in ${bdev:-no disk}'s sector 2 after $(awk "BEGIN{print $up1 - $up0}") s (read '$got')" ;;
+	esac
 fi
 
 # -- net: frames sent on the simulator's interface come back ------------------
