@@ -440,17 +440,13 @@ $(B)/%.o: %.c | setup
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
-# ld's own default script with the members src/startup.order lists placed
-# first in .text
-$(B)/gen/kestrel.ld: src/startup.order | setup
+# ld's own default script rearranged for start-up locality (src/kestrel.ld.awk)
+$(B)/gen/kestrel.ld: src/startup.order src/kestrel.ld.awk | setup
 	$(E) "  GEN     $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -static -Wl,--verbose -nostdlib -x c /dev/null -o /dev/null 2>/dev/null | \
 		sed -n '/^=====/,/^=====/p' | sed '1d;$$d' | \
-		awk 'NR == FNR { if ($$0 !~ /^#/ && NF) m[n++] = $$1; next } \
-		     /\*\(\.text\.unlikely / && !done { for (i = 0; i < n; i++) \
-			print "    *" m[i] "(.text .text.*)"; done = 1 } { print }' \
-		src/startup.order - > $@.tmp
+		awk -f src/kestrel.ld.awk src/startup.order - > $@.tmp
 	$(Q)test $$(grep -c '^    \*lib' $@.tmp) -gt 0 && mv $@.tmp $@
 $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(KESTREL_LDS)
 	$(E) "  LINK    $@"
