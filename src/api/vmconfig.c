@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/vdpa.h>
+
 #include "internal.h"
 
 #define DEFAULT_VCPUS		1
@@ -131,6 +133,15 @@ static int check_path(const char *what, const char *field, const char *p,
 	if (!n || n >= PATH_MAX)
 		return fail(err, errlen, "%s: '%s' must be a path of 1 to %d bytes",
 			    what, field, PATH_MAX - 1);
+	return 0;
+}
+
+/* A drive's file: what the block device takes (VDPA_PATH_MAX), said at PUT. */
+static int check_drive_path(const char *what, const char *p, char *err, size_t errlen)
+{
+	if (p && strlen(p) >= VDPA_PATH_MAX)
+		return fail(err, errlen, "%s: 'path_on_host' is %zu bytes; kestrel's block device takes paths of at most %d",
+			    what, strlen(p), VDPA_PATH_MAX - 1);
 	return 0;
 }
 
@@ -570,8 +581,10 @@ int vmconfig_set_drive(struct vmconfig *cfg, const char *path_id,
 	if (ret)
 		return ret;
 	/* Last: the file is opened only for a body valid in every other way. */
-	ret = check_file(what, "path_on_host", path, d.is_read_only ? O_RDONLY : O_RDWR,
-			 true, err, errlen);
+	ret = check_drive_path(what, path, err, errlen);
+	if (!ret)
+		ret = check_file(what, "path_on_host", path, d.is_read_only ? O_RDONLY : O_RDWR,
+				 true, err, errlen);
 	if (ret)
 		return ret;
 
@@ -637,9 +650,11 @@ int vmconfig_check_drive_patch(const struct vmconfig *cfg, const char *path_id,
 	if (!path && !rate_limiter_is_set(&rl))
 		return 1;
 	if (path) {
-		ret = check_file(what, "path_on_host", path,
-				 cfg->drives[idx].is_read_only ? O_RDONLY : O_RDWR, true,
-				 err, errlen);
+		ret = check_drive_path(what, path, err, errlen);
+		if (!ret)
+			ret = check_file(what, "path_on_host", path,
+					 cfg->drives[idx].is_read_only ? O_RDONLY : O_RDWR, true,
+					 err, errlen);
 		if (ret)
 			return ret;
 	}

@@ -17,6 +17,10 @@
 static char dir[] = "/tmp/kestrel-vmconfig-XXXXXX";
 static char disk_a[128], disk_b[128], kernel[128];
 
+/* 100 bytes of a path name, for paths past what a block device takes */
+#define P10	"aaaaaaaaaa"
+#define P100	P10 P10 P10 P10 P10 P10 P10 P10 P10 P10
+
 enum section { MACHINE, PATCH_MACHINE, BOOT, DRIVE, NET, ENTROPY, VSOCK };
 
 static int apply(struct vmconfig *cfg, enum section s, const char *id,
@@ -86,6 +90,7 @@ static void test_bad_bodies(void)
 		{ DRIVE, "a-b", "{\"drive_id\": \"a-b\", \"path_on_host\": \"/x\", \"is_root_device\": false}", -EINVAL, "[A-Za-z0-9_]" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/nonexistent\", \"is_root_device\": false}", -EINVAL, "/nonexistent" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"is_root_device\": false}", -EINVAL, "path_on_host" },
+		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/" P100 P100 P100 "\", \"is_root_device\": false}", -EINVAL, "at most 255" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\"}", -EINVAL, "is_root_device" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"socket\": \"/s\"}", -EOPNOTSUPP, "vhost-user" },
 		{ DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}", -EINVAL, "non-negative" },
