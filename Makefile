@@ -296,6 +296,8 @@ UNIT_TESTS += vdpa/net_test
 $(B)/tests/unit/vdpa/net_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/blk_test
 $(B)/tests/unit/vdpa/blk_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/sigbus_test
+$(B)/tests/unit/vdpa/sigbus_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/limiter_test
 $(B)/tests/unit/vdpa/limiter_test: $(call objs,src/vdpa/swdev/limiter.o)
 UNIT_TESTS += vdpa/rate_limit_test
