@@ -890,6 +890,77 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * A peer that connects and leaves in a loop: every connection is served,
+ * but the log gets at most the rate limit's burst (10 in 5 s) of
+ * connections, each with both its lines.
+ */
+#define FLOOD_CONNECTIONS	40
+
+static unsigned int flood_connected, flood_gone;
+
+static void flood_sink(enum log_level level, const char *file, int line, const char *msg)
+{
+	if (strstr(msg, "front-end connected"))
+		__atomic_add_fetch(&flood_connected, 1, __ATOMIC_RELAXED);
+	if (strstr(msg, "front-end gone"))
+		__atomic_add_fetch(&flood_gone, 1, __ATOMIC_RELAXED);
+}
+
+static void test_conn_flood(void)
+{
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	unsigned int limit, served, i;
+	char path[64];
+	pthread_t th;
+	double t0;
+
+	report_prefix_push("connect flood");
+	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.f.sock", (int)getpid());
+	if (!report_eq(vdpa_mgmt_dev_add("net", &vdpa), 0, "device") ||
+	    !report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server")) {
+		report_prefix_pop();
+		return;
+	}
+	log_set_sink(flood_sink);
+	log_level_set(LOG_INFO);
+	pthread_create(&th, NULL, server_thread, s);
+	t0 = mono_s();
+	for (i = 0; i < FLOOD_CONNECTIONS; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		u8 hdr[12] = { 0 };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		/* One message header (a GET_FEATURES), then gone. */
+		hdr[0] = VHOST_USER_GET_FEATURES;
+		hdr[4] = 1;
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			(void)!write(fd, hdr, sizeof(hdr));
+		close(fd);
+		/* The next connect only once this one was taken. */
+		for (int j = 0; j < 2000 && vhost_user_server_connections(s) <= i; j++)
+			usleep(500);
+	}
+	for (int j = 0; j < 2000 && __atomic_load_n(&flood_gone, __ATOMIC_RELAXED) <
+				     __atomic_load_n(&flood_connected, __ATOMIC_RELAXED); j++)
+		usleep(500);
+	/* A window of 5 s lets 10 through; a slow run spans more windows. */
+	limit = 10 * (1 + (unsigned int)((mono_s() - t0) / 5.0));
+	served = vhost_user_server_connections(s);
+	server_teardown(s, th, vdpa);
+	log_level_set(LOG_ERR);
+	log_set_sink(NULL);
+	report_eq(served, FLOOD_CONNECTIONS, "every connection served");
+	check_ge(flood_connected, 1);
+	check_le(flood_connected, limit);
+	check_eq(flood_gone, flood_connected);
+	report_checks("%u of %u connections logged (at most %u), each with its \"gone\" line",
+		      flood_connected, FLOOD_CONNECTIONS, limit);
+	report_prefix_pop();
+}
+
 /* Replace the front-end's memory by a sealable memfd with the same bytes. */
 static int fe_sealable_mem(struct fe *fe)
 {
@@ -1012,6 +1083,7 @@ int main(void)
 	test_shrink_type("blk", 1, 0);
 	test_seals();
 	test_iommu();
+	test_conn_flood();
 	test_trickle(tpath);
 	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
 	report_eq(vhost_user_server_connections(s), 10, "10 front-ends served (got %u)",
