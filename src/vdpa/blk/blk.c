@@ -69,12 +69,17 @@ static int blk_op_status(int ret)
 /*
  * DISCARD / WRITE_ZEROES: a payload of whole segments in the readable part.
  * The whole request is checked before any segment is acted on: a bad
- * segment 3 leaves segments 1 and 2 untouched.
+ * segment 3 leaves segments 1 and 2 untouched. Then the backend's @dwz
+ * takes the request (and may hold it), or its @discard / @write_zeroes
+ * serve each segment. Return: as blk_request().
  */
-static u8 blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
-			 u32 type)
+static int blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
+			  struct blk_req *req)
 {
 	struct virtio_blk_discard_write_zeroes r[BLK_DWZ_SEG_MAX];
+	struct blk_dwz segs[BLK_DWZ_SEG_MAX];
+	u32 type = req->type;
+	unsigned int n = 0;
 	bool wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
 	size_t left = vringh_iov_length(riov);
 	size_t nseg = left / sizeof(r[0]);
@@ -102,15 +107,27 @@ static u8 blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
 			return VIRTIO_BLK_S_IOERR;
 	}
 	for (size_t i = 0; i < nseg; i++) {
-		u64 sector = le64_to_cpu(r[i].sector);
 		u32 num = le32_to_cpu(r[i].num_sectors);
-		int ret;
 
 		if (!num)
 			continue;
-		ret = wz ? blk->ops->write_zeroes(blk, sector, num,
-				le32_to_cpu(r[i].flags) & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-			 : blk->ops->discard(blk, sector, num);
+		segs[n].sector = le64_to_cpu(r[i].sector);
+		segs[n].nsec = num;
+		segs[n].op = !wz ? BLK_DWZ_DISCARD :
+			     le32_to_cpu(r[i].flags) & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ?
+			     BLK_DWZ_ZERO_UNMAP : BLK_DWZ_ZERO;
+		n++;
+	}
+	if (!n)
+		return VIRTIO_BLK_S_OK;
+	if (blk->ops->dwz)	/* the backend may hold it, as a read */
+		return blk_op_status(blk->ops->dwz(blk, req, segs, n));
+	for (unsigned int i = 0; i < n; i++) {
+		int ret = segs[i].op == BLK_DWZ_DISCARD ?
+			  blk->ops->discard(blk, segs[i].sector, segs[i].nsec) :
+			  blk->ops->write_zeroes(blk, segs[i].sector, segs[i].nsec,
+						 segs[i].op == BLK_DWZ_ZERO_UNMAP);
+
 		if (ret)
 			return VIRTIO_BLK_S_IOERR;
 	}
@@ -169,7 +186,7 @@ static int blk_request(struct blk_dev *blk, struct swdev_vq *vq,
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return blk_discard_wz(blk, &vq->riov, req->type);
+		return blk_discard_wz(blk, &vq->riov, req);
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
 	}
@@ -343,8 +360,8 @@ int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
 	else
 		attr.features |= (1ULL << VIRTIO_BLK_F_DISCARD) |
 				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
-	if (ops->read && ops->write && ops->flush && ops->discard &&
-	    ops->write_zeroes && ops->free)
+	if (ops->read && ops->write && ops->flush &&
+	    (ops->dwz || (ops->discard && ops->write_zeroes)) && ops->free)
 		blk->ops = ops;
 	/* Even with bad ops: swdev_destroy() may then always follow. */
 	ret = swdev_init(&blk->sw, &attr);

@@ -17,7 +17,7 @@
  *
  * Synchronous and asynchronous backends. A synchronous backend (RAM) ends
  * every op before returning. An asynchronous one (io_uring) may return
- * BLK_QUEUED from @read, @write and @flush: the class holds the chain
+ * BLK_QUEUED from @read, @write, @flush and @dwz: the class holds the chain
  * (SWDEV_HELD) and goes on; when the ring is drained, or BLK_QD requests
  * are held, it calls @reap, which waits for every held request and ends
  * each with blk_req_complete(); the class then publishes them with one
@@ -78,6 +78,25 @@ struct blk_req {
 	u8 *status;
 };
 
+/** enum blk_dwz_op - what one DISCARD / WRITE_ZEROES segment asks */
+enum blk_dwz_op {
+	BLK_DWZ_DISCARD,	/* forget the sectors (a hint) */
+	BLK_DWZ_ZERO,		/* zero them, keep them allocated */
+	BLK_DWZ_ZERO_UNMAP,	/* zero them, deallocating if possible */
+};
+
+/**
+ * struct blk_dwz - one checked segment of a DISCARD / WRITE_ZEROES request
+ * @sector: first sector (inside the disk with @nsec)
+ * @nsec: sectors, >= 1 and at most dwz_sectors_max
+ * @op: what to do with them
+ */
+struct blk_dwz {
+	u64 sector;
+	u32 nsec;
+	enum blk_dwz_op op;
+};
+
 struct blk_dev;
 
 /**
@@ -94,9 +113,14 @@ struct blk_dev;
  * @write: write @req->len bytes of @req->data at @req->sector
  * @flush: make every write completed so far durable
  * @discard: forget @nsec (>= 1) sectors at @sector; a hint, synchronous;
- *	0 or -errno
+ *	0 or -errno. (optional with @dwz)
  * @write_zeroes: zero @nsec (>= 1) sectors at @sector, deallocating them
- *	if @unmap allows it; synchronous; 0 or -errno
+ *	if @unmap allows it; synchronous; 0 or -errno. (optional with @dwz)
+ * @dwz: (optional) a whole DISCARD / WRITE_ZEROES request: its @n checked
+ *	segments @segs (1..BLK_DWZ_SEG_MAX, copied if the backend holds the
+ *	request); returns as @read. A discard is a hint: only a failed
+ *	write-zeroes fails the request. With it, @discard and @write_zeroes
+ *	are not called.
  * @reap: (optional: needed by a backend that queues) wait for every held
  *	request and end each with blk_req_complete()
  * @free: free the backend and the allocation the device lives in
@@ -109,6 +133,8 @@ struct blk_ops {
 	int (*flush)(struct blk_dev *blk, struct blk_req *req);
 	int (*discard)(struct blk_dev *blk, u64 sector, u32 nsec);
 	int (*write_zeroes)(struct blk_dev *blk, u64 sector, u32 nsec, bool unmap);
+	int (*dwz)(struct blk_dev *blk, struct blk_req *req, const struct blk_dwz *segs,
+		   unsigned int n);
 	void (*reap)(struct blk_dev *blk);
 	void (*free)(struct blk_dev *blk);
 	enum seccomp_thread seccomp;

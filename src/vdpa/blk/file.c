@@ -11,8 +11,9 @@
  * interrupt. A flush carries IOSQE_IO_DRAIN, so it starts only after every
  * write submitted before it completed: FLUSH is an fdatasync of everything
  * the driver saw completed (virtio 1.2 §5.2.6.2). DISCARD and WRITE_ZEROES
- * are served synchronously (fallocate, or written zeroes where the file
- * system cannot).
+ * are held the same way, one IORING_OP_FALLOCATE per segment (punch a
+ * hole, or zero a range); a request ends when its last segment did. Where
+ * the file system cannot zero a range that way, reap writes the zeroes.
  *
  * The image is opened read-write unless ro=on, must be a non-zero multiple
  * of 512 bytes (an empty file too with allow_empty=on: a disk of 0
@@ -56,14 +57,36 @@
  * @req: the request as the class gave it
  * @iov: its data segments, host pointers into guest memory
  * @niov: segments in @iov
+ * @dwz: a DISCARD / WRITE_ZEROES request's segments
+ * @pending: its SQEs whose completion was not reaped yet
+ * @failed: one of them failed
  * @queued: submitted to io_uring, completion not reaped yet
  */
 struct blk_file_req {
 	struct blk_req req;
 	struct iovec iov[BLK_SEG_MAX];
 	unsigned int niov;
+	struct blk_dwz dwz[BLK_DWZ_SEG_MAX];
+	unsigned int pending;
+	bool failed;
 	bool queued;
 };
+
+/*
+ * An SQE's user data: the request's tag, and for a DISCARD / WRITE_ZEROES
+ * the segment it serves.
+ */
+#define BLK_FILE_DATA(tag, seg)		((u64)(tag) | (u64)(seg) << 8)
+#define BLK_FILE_DATA_TAG(d)		((d) & 0xff)
+#define BLK_FILE_DATA_SEG(d)		(((d) >> 8) & 0xff)
+
+/*
+ * SQ entries: a read, write or flush takes one, a DISCARD / WRITE_ZEROES
+ * one per segment (the SQ is submitted when it has no room left for a
+ * request). CQ entries: every SQE BLK_QD requests can have outstanding.
+ */
+#define BLK_FILE_SQ_ENTRIES		(2 * BLK_QD)
+#define BLK_FILE_CQ_ENTRIES		(BLK_QD * BLK_DWZ_SEG_MAX)
 
 /**
  * struct blk_file - a file-backed disk (swdev.lock for the mutable parts)
@@ -71,7 +94,7 @@ struct blk_file_req {
  * @fd: the backing file or device
  * @ring: io_uring instance
  * @ring_ok: @ring initialised
- * @queued: requests prepared and not reaped
+ * @queued: SQEs prepared whose completions were not reaped
  * @reqs: the requests held, by tag
  * @allow_empty: a 0-byte file is a disk (allow_empty=on)
  */
@@ -170,18 +193,44 @@ static int blk_file_take_iov(struct blk_file_req *r, const struct vringh_iov *sr
 	return 0;
 }
 
-/* Hold @req in its slot, its SQE (prepared) tagged with it. */
-static int blk_file_hold(struct blk_file *f, struct io_uring_sqe *sqe,
-			 const struct blk_req *req)
+/*
+ * Room for @n more SQEs: when the SQ has less (DISCARD / WRITE_ZEROES take
+ * one a segment), what it holds goes to the kernel first; completions are
+ * reaped as ever. Return: false if there still is none.
+ */
+static bool blk_file_sq_room(struct blk_file *f, unsigned int n)
+{
+	if (io_uring_sq_space_left(&f->ring) < n)
+		io_uring_submit(&f->ring);
+	return io_uring_sq_space_left(&f->ring) >= n;
+}
+
+static struct io_uring_sqe *blk_file_sqe(struct blk_file *f)
+{
+	return blk_file_sq_room(f, 1) ? io_uring_get_sqe(&f->ring) : NULL;
+}
+
+/* Hold @req in its slot, waiting for @nsqe completions. */
+static int blk_file_hold_n(struct blk_file *f, const struct blk_req *req,
+			   unsigned int nsqe)
 {
 	struct blk_file_req *r = &f->reqs[req->tag];
 
-	io_uring_sqe_set_data64(sqe, req->tag);
 	r->req = *req;
 	r->req.data = NULL;
+	r->pending = nsqe;
+	r->failed = false;
 	r->queued = true;
-	f->queued++;
+	f->queued += nsqe;
 	return BLK_QUEUED;
+}
+
+/* Hold @req in its slot, its one SQE (prepared) tagged with it. */
+static int blk_file_hold(struct blk_file *f, struct io_uring_sqe *sqe,
+			 const struct blk_req *req)
+{
+	io_uring_sqe_set_data64(sqe, BLK_FILE_DATA(req->tag, 0));
+	return blk_file_hold_n(f, req, 1);
 }
 
 static int blk_file_rw(struct blk_dev *blk, struct blk_req *req, bool write)
@@ -192,8 +241,7 @@ static int blk_file_rw(struct blk_dev *blk, struct blk_req *req, bool write)
 
 	if (blk_file_take_iov(r, req->data, req->len))
 		return -E2BIG;
-	/* The ring has 2 * BLK_QD entries and holds BLK_QD requests at most. */
-	sqe = io_uring_get_sqe(&f->ring);
+	sqe = blk_file_sqe(f);
 	if (!sqe)
 		return -EBUSY;
 	if (write)
@@ -218,7 +266,7 @@ static int blk_file_write(struct blk_dev *blk, struct blk_req *req)
 static int blk_file_flush(struct blk_dev *blk, struct blk_req *req)
 {
 	struct blk_file *f = to_blk_file(blk);
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
+	struct io_uring_sqe *sqe = blk_file_sqe(f);
 
 	if (!sqe)
 		return -EBUSY;
@@ -228,17 +276,38 @@ static int blk_file_flush(struct blk_dev *blk, struct blk_req *req)
 	return blk_file_hold(f, sqe, req);
 }
 
-static int blk_file_discard(struct blk_dev *blk, u64 sector, u32 nsec)
+/* One FALLOCATE per segment; the request ends with its last one. */
+static int blk_file_dwz(struct blk_dev *blk, struct blk_req *req,
+			const struct blk_dwz *segs, unsigned int n)
 {
-	/* A hint: a backend that cannot punch holes ignores it. */
-	fallocate(to_blk_file(blk)->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		  (off_t)(sector << BLK_SECTOR_SHIFT),
-		  (off_t)nsec << BLK_SECTOR_SHIFT);
-	return 0;
+	static const int mode[] = {
+		[BLK_DWZ_DISCARD] = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		[BLK_DWZ_ZERO] = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		[BLK_DWZ_ZERO_UNMAP] = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	};
+	struct blk_file *f = to_blk_file(blk);
+	struct blk_file_req *r = &f->reqs[req->tag];
+
+	if (!blk_file_sq_room(f, n))
+		return -EBUSY;
+	for (unsigned int i = 0; i < n; i++) {
+		/* There is room for all @n. */
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
+
+		r->dwz[i] = segs[i];
+		io_uring_prep_fallocate(sqe, f->fd, mode[segs[i].op],
+					(off_t)(segs[i].sector << BLK_SECTOR_SHIFT),
+					(off_t)segs[i].nsec << BLK_SECTOR_SHIFT);
+		io_uring_sqe_set_data64(sqe, BLK_FILE_DATA(req->tag, i));
+	}
+	return blk_file_hold_n(f, req, n);
 }
 
-static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
-				 bool unmap)
+/*
+ * Zero @seg by writing zeroes, for a file system that cannot zero a range
+ * with fallocate. Return: 0 or -errno.
+ */
+static int blk_file_zero_fill(int fd, const struct blk_dwz *seg)
 {
 	/*
 	 * Not const: a const one sits in .rodata, 64 KiB of the binary's
@@ -247,17 +316,9 @@ static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
 	 * the shared zero page.
 	 */
 	static u8 zeroes[65536];
-	int fd = to_blk_file(blk)->fd;
-	int mode = FALLOC_FL_KEEP_SIZE |
-		   (unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
-	u64 off = sector << BLK_SECTOR_SHIFT;
-	u64 len = (u64)nsec << BLK_SECTOR_SHIFT;
+	u64 off = seg->sector << BLK_SECTOR_SHIFT;
+	u64 len = (u64)seg->nsec << BLK_SECTOR_SHIFT;
 
-	if (fallocate(fd, mode, (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (errno != EOPNOTSUPP && errno != EINVAL)
-		return -errno;
-	/* No fallocate support here: write the zeroes. */
 	while (len) {
 		ssize_t n = pwrite(fd, zeroes, MIN(len, sizeof(zeroes)), (off_t)off);
 
@@ -271,6 +332,30 @@ static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
 	return 0;
 }
 
+/* Whether the completion @res of SQE @seg of @r means it did its part. */
+static bool blk_file_done_ok(struct blk_file *f, struct blk_file_req *r,
+			     unsigned int seg, int res)
+{
+	const struct blk_dwz *d;
+
+	switch (r->req.type) {
+	case VIRTIO_BLK_T_DISCARD:
+		return true;	/* a hint: a file that cannot punch holes ignores it */
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (seg >= BLK_DWZ_SEG_MAX)
+			return false;
+		d = &r->dwz[seg];
+		if (!res)
+			return true;
+		/* No such fallocate here (or no hole punching): write the zeroes. */
+		return (res == -EOPNOTSUPP || res == -EINVAL) &&
+		       !blk_file_zero_fill(f->fd, d);
+	default:
+		/* A flush moves no data: 0 is its success. */
+		return res >= 0 && (size_t)res == r->req.len;
+	}
+}
+
 /* Submit the held requests, wait for all of them, end each. */
 static void blk_file_reap(struct blk_dev *blk)
 {
@@ -282,7 +367,7 @@ static void blk_file_reap(struct blk_dev *blk)
 	while (f->queued) {
 		struct io_uring_cqe *cqe;
 		struct blk_file_req *r;
-		u64 tag;
+		u64 data, tag;
 
 		ret = io_uring_wait_cqe(&f->ring, &cqe);
 		if (ret == -EINTR)
@@ -298,14 +383,17 @@ static void blk_file_reap(struct blk_dev *blk)
 			f->queued = 0;
 			return;
 		}
-		tag = io_uring_cqe_get_data64(cqe);
+		data = io_uring_cqe_get_data64(cqe);
+		tag = BLK_FILE_DATA_TAG(data);
 		if (tag < BLK_QD && f->reqs[tag].queued) {
 			r = &f->reqs[tag];
-			r->queued = false;
-			/* A flush moves no data: 0 is its success. */
-			blk_req_complete(blk, &r->req,
-					 cqe->res >= 0 && (size_t)cqe->res == r->req.len ?
-					 VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+			if (!blk_file_done_ok(f, r, BLK_FILE_DATA_SEG(data), cqe->res))
+				r->failed = true;
+			if (!--r->pending) {
+				r->queued = false;
+				blk_req_complete(blk, &r->req, r->failed ? VIRTIO_BLK_S_IOERR
+									 : VIRTIO_BLK_S_OK);
+			}
 		}
 		io_uring_cqe_seen(&f->ring, cqe);
 		f->queued--;
@@ -328,8 +416,7 @@ static const struct blk_ops blk_file_ops = {
 	.read		= blk_file_read,
 	.write		= blk_file_write,
 	.flush		= blk_file_flush,
-	.discard	= blk_file_discard,
-	.write_zeroes	= blk_file_write_zeroes,
+	.dwz		= blk_file_dwz,
 	.reap		= blk_file_reap,
 	.free		= blk_file_free,
 	.seccomp	= SECCOMP_THREAD_DEV_FILE_BLK,
@@ -453,7 +540,11 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	blk_file_track(f, f->fd);
 	/* liburing's own allocation, fd and ring mappings: one point. */
 	ret = fault_inject_hit() ? -ENOMEM
-				 : io_uring_queue_init(2 * BLK_QD, &f->ring, 0);
+				 : io_uring_queue_init_params(BLK_FILE_SQ_ENTRIES, &f->ring,
+							      &(struct io_uring_params){
+						.flags = IORING_SETUP_CQSIZE,
+						.cq_entries = BLK_FILE_CQ_ENTRIES,
+					   });
 	if (ret)
 		goto err_destroy;
 	f->ring_ok = true;

@@ -22,6 +22,8 @@
 #include "../vdpa/driver.h"
 
 #define NUM		64
+/* Segments per DISCARD / WRITE_ZEROES the device takes (max_discard_seg). */
+#define BLK_DWZ_SEGS	16
 #define DISK_SIZE	(1u << 20)
 
 static const u64 features =
@@ -92,13 +94,13 @@ static u8 blk_req(struct vdrv *d, u32 type, u64 sector, void *out, u32 olen,
 	return *status;
 }
 
-static char *make_image(const char *name, size_t size, int fill)
+static char *make_image_at(const char *where, const char *name, size_t size, int fill)
 {
 	char *path;
 	u8 *data = malloc(size ? size : 1);
 	int fd;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0 || !data)
+	if (asprintf(&path, "%s/%s", where, name) < 0 || !data)
 		exit(1);
 	memset(data, fill, size);
 	fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
@@ -107,6 +109,11 @@ static char *make_image(const char *name, size_t size, int fill)
 	close(fd);
 	free(data);
 	return path;
+}
+
+static char *make_image(const char *name, size_t size, int fill)
+{
+	return make_image_at(dir, name, size, fill);
 }
 
 static bool disk_has(const char *path, off_t off, const u8 *want, size_t len)
@@ -543,6 +550,90 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * DISCARD and WRITE_ZEROES go through io_uring, held like reads: 20
+ * requests of 16 segments each in flight at once (more SQEs than the
+ * ring's SQ holds, so some go to the kernel while others are prepared),
+ * alternating write-zeroes (every other segment with UNMAP) and discards.
+ * Each write-zeroes segment must read back as zeroes and the sectors
+ * between segments keep the image's bytes. On @where's file system:
+ * ext4 zeroes ranges with fallocate; tmpfs cannot (ZERO_RANGE), so there
+ * the backend writes the zeroes.
+ */
+#define DWZ_REQS	20
+#define DWZ_STRIDE	96	/* sectors per request: 16 segments of 3, gaps of 3 */
+
+static void test_dwz_batch(const char *where, const char *fs)
+{
+	char *path = make_image_at(where, "dwz.img", DISK_SIZE, 0x5a), spec[512];
+	struct virtio_blk_discard_write_zeroes *segs;
+	struct virtio_blk_outhdr *hs;
+	struct vdpa_device *vdpa;
+	unsigned int done = 0, bad = 0;
+	struct vdrv d;
+	u8 *st;
+
+	report_prefix_push(fs);
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up"))
+		goto out_del;
+	segs = vdrv_alloc(&d, DWZ_REQS * BLK_DWZ_SEGS * sizeof(*segs), 16);
+	hs = vdrv_alloc(&d, DWZ_REQS * sizeof(*hs), 16);
+	st = vdrv_alloc(&d, DWZ_REQS, 1);
+	for (unsigned int i = 0; i < DWZ_REQS; i++) {
+		struct virtio_blk_discard_write_zeroes *r = &segs[i * BLK_DWZ_SEGS];
+		bool wz = !(i & 1);
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ r, BLK_DWZ_SEGS * sizeof(*r), false },
+			{ &st[i], 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(wz ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD);
+		hs[i].ioprio = 0;
+		hs[i].sector = 0;
+		for (unsigned int j = 0; j < BLK_DWZ_SEGS; j++) {
+			r[j].sector = cpu_to_le64(i * DWZ_STRIDE + j * 6);
+			r[j].num_sectors = cpu_to_le32(3);
+			r[j].flags = cpu_to_le32(wz && (j & 1) ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0);
+		}
+		st[i] = 0xee;
+		vdrv_add(&d, 0, sg, 3);
+	}
+	vdrv_publish(&d, 0);
+	vdrv_kick(&d, 0);
+	for (unsigned int i = 0; i < DWZ_REQS; i++) {
+		u16 head;
+		u32 len;
+
+		done += vdrv_wait_used(&d, 0, &head, &len, 5000);
+	}
+	check_eq(done, DWZ_REQS);
+	check_true(all_bytes(st, DWZ_REQS, VIRTIO_BLK_S_OK));
+	check_false(vdpa_needs_reset(vdpa));
+	report_checks("%u requests of %u segments completed, all OK", DWZ_REQS, BLK_DWZ_SEGS);
+	for (unsigned int i = 0; i < DWZ_REQS; i += 2) {
+		static const u8 zero[3 * 512];
+
+		for (unsigned int j = 0; j < BLK_DWZ_SEGS; j++) {
+			u64 sector = i * DWZ_STRIDE + j * 6;
+
+			bad += !disk_has(path, (off_t)sector * 512, zero, sizeof(zero));
+			bad += !disk_kept(path, sector + 3, 3, 0x5a);
+		}
+	}
+	report_eq(bad, 0, "every write-zeroes segment reads as zeroes, the gaps kept their bytes");
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	unlink(path);
+	free(path);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -554,6 +645,17 @@ int main(void)
 		return report_summary();
 	}
 	test_rw();
+	test_dwz_batch(dir, "dwz batch");
+	{
+		char shm[] = "/dev/shm/kestrel-fblk-XXXXXX";
+
+		if (mkdtemp(shm)) {
+			test_dwz_batch(shm, "dwz batch, tmpfs (zeroes written)");
+			rmdir(shm);
+		} else {
+			report_skip("no /dev/shm: the written-zeroes path is not run");
+		}
+	}
 	test_dwz_checks();
 	test_no_status();
 	test_ro();
