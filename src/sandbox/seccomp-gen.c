@@ -320,6 +320,9 @@ static const struct rule file_blk_rules[] = {
 	ALLOW(io_uring_enter),
 	/* write-zeroes where the file system cannot zero a range */
 	ALLOW(pwrite64),
+	/* a lone read or write (src/vdpa/blk/file.c) */
+	ALLOW(preadv),
+	ALLOW(pwritev),
 	END,
 };
 

@@ -6,9 +6,13 @@
  * Reads, writes and flushes become io_uring submissions whose iovecs point
  * straight at the guest's buffers (no bounce copy); the class holds their
  * chains. When the queue is drained, or BLK_QD requests are held, reap
- * submits them together, waits for all of them, and ends each; the class
- * then publishes the whole batch with one used-index update and at most one
- * interrupt. A flush carries IOSQE_IO_DRAIN, so it starts only after every
+ * prepares the SQEs of all of them, in the order they came, handing the SQ
+ * to the kernel whenever it is full (without waiting), then waits for all
+ * of them and ends each; the class then publishes the whole batch with one
+ * used-index update and at most one interrupt. A lone read or write (queue
+ * depth 1) is one preadv/pwritev instead: the same one syscall, without
+ * io_uring's own work, and a buffered write is not passed to an io_uring
+ * worker thread. A flush carries IOSQE_IO_DRAIN, so it starts only after every
  * write submitted before it completed: FLUSH is an fdatasync of everything
  * the driver saw completed (virtio 1.2 §5.2.6.2). DISCARD and WRITE_ZEROES
  * are held the same way, one IORING_OP_FALLOCATE per segment (punch a
@@ -58,18 +62,30 @@
  * @iov: its data segments, host pointers into guest memory
  * @niov: segments in @iov
  * @dwz: a DISCARD / WRITE_ZEROES request's segments
+ * @ndwz: entries in @dwz
+ * @op: BLK_FILE_*
  * @pending: its SQEs whose completion was not reaped yet
  * @failed: one of them failed
- * @queued: submitted to io_uring, completion not reaped yet
+ * @queued: held: taken from the ring, not ended yet
  */
 struct blk_file_req {
 	struct blk_req req;
 	struct iovec iov[BLK_SEG_MAX];
 	unsigned int niov;
 	struct blk_dwz dwz[BLK_DWZ_SEG_MAX];
+	unsigned int ndwz;
+	u8 op;
 	unsigned int pending;
 	bool failed;
 	bool queued;
+};
+
+/* What a held request does. */
+enum {
+	BLK_FILE_READ,
+	BLK_FILE_WRITE,
+	BLK_FILE_FLUSH,
+	BLK_FILE_DWZ,
 };
 
 /*
@@ -94,6 +110,7 @@ struct blk_file_req {
  * @fd: the backing file or device
  * @ring: io_uring instance
  * @ring_ok: @ring initialised
+ * @held: requests held (tags 0..@held - 1: the class gives them in order)
  * @queued: SQEs prepared whose completions were not reaped
  * @reqs: the requests held, by tag
  * @allow_empty: a 0-byte file is a disk (allow_empty=on)
@@ -104,6 +121,7 @@ struct blk_file {
 	int fd;
 	struct io_uring ring;
 	bool ring_ok;
+	unsigned int held;
 	unsigned int queued;
 	struct blk_file_req reqs[BLK_QD];
 	/* The image's identity, on blk_files while @listed (blk_files_lock). */
@@ -194,63 +212,30 @@ static int blk_file_take_iov(struct blk_file_req *r, const struct vringh_iov *sr
 }
 
 /*
- * Room for @n more SQEs: when the SQ has less (DISCARD / WRITE_ZEROES take
- * one a segment), what it holds goes to the kernel first; completions are
- * reaped as ever. Return: false if there still is none.
+ * Hold @req in its slot, as @op. Nothing goes to io_uring yet: reap
+ * prepares and submits every held request at once (or serves a lone read
+ * or write with one syscall).
  */
-static bool blk_file_sq_room(struct blk_file *f, unsigned int n)
-{
-	if (io_uring_sq_space_left(&f->ring) < n)
-		io_uring_submit(&f->ring);
-	return io_uring_sq_space_left(&f->ring) >= n;
-}
-
-static struct io_uring_sqe *blk_file_sqe(struct blk_file *f)
-{
-	return blk_file_sq_room(f, 1) ? io_uring_get_sqe(&f->ring) : NULL;
-}
-
-/* Hold @req in its slot, waiting for @nsqe completions. */
-static int blk_file_hold_n(struct blk_file *f, const struct blk_req *req,
-			   unsigned int nsqe)
+static int blk_file_hold(struct blk_file *f, const struct blk_req *req, u8 op)
 {
 	struct blk_file_req *r = &f->reqs[req->tag];
 
 	r->req = *req;
 	r->req.data = NULL;
-	r->pending = nsqe;
+	r->op = op;
 	r->failed = false;
 	r->queued = true;
-	f->queued += nsqe;
+	f->held++;
 	return BLK_QUEUED;
-}
-
-/* Hold @req in its slot, its one SQE (prepared) tagged with it. */
-static int blk_file_hold(struct blk_file *f, struct io_uring_sqe *sqe,
-			 const struct blk_req *req)
-{
-	io_uring_sqe_set_data64(sqe, BLK_FILE_DATA(req->tag, 0));
-	return blk_file_hold_n(f, req, 1);
 }
 
 static int blk_file_rw(struct blk_dev *blk, struct blk_req *req, bool write)
 {
 	struct blk_file *f = to_blk_file(blk);
-	struct blk_file_req *r = &f->reqs[req->tag];
-	struct io_uring_sqe *sqe;
 
-	if (blk_file_take_iov(r, req->data, req->len))
+	if (blk_file_take_iov(&f->reqs[req->tag], req->data, req->len))
 		return -E2BIG;
-	sqe = blk_file_sqe(f);
-	if (!sqe)
-		return -EBUSY;
-	if (write)
-		io_uring_prep_writev(sqe, f->fd, r->iov, r->niov,
-				     req->sector << BLK_SECTOR_SHIFT);
-	else
-		io_uring_prep_readv(sqe, f->fd, r->iov, r->niov,
-				    req->sector << BLK_SECTOR_SHIFT);
-	return blk_file_hold(f, sqe, req);
+	return blk_file_hold(f, req, write ? BLK_FILE_WRITE : BLK_FILE_READ);
 }
 
 static int blk_file_read(struct blk_dev *blk, struct blk_req *req)
@@ -265,42 +250,83 @@ static int blk_file_write(struct blk_dev *blk, struct blk_req *req)
 
 static int blk_file_flush(struct blk_dev *blk, struct blk_req *req)
 {
-	struct blk_file *f = to_blk_file(blk);
-	struct io_uring_sqe *sqe = blk_file_sqe(f);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
-	/* After everything submitted before it. */
-	sqe->flags |= IOSQE_IO_DRAIN;
-	return blk_file_hold(f, sqe, req);
+	return blk_file_hold(to_blk_file(blk), req, BLK_FILE_FLUSH);
 }
 
-/* One FALLOCATE per segment; the request ends with its last one. */
 static int blk_file_dwz(struct blk_dev *blk, struct blk_req *req,
 			const struct blk_dwz *segs, unsigned int n)
+{
+	struct blk_file *f = to_blk_file(blk);
+	struct blk_file_req *r = &f->reqs[req->tag];
+
+	memcpy(r->dwz, segs, n * sizeof(segs[0]));
+	r->ndwz = n;
+	return blk_file_hold(f, req, BLK_FILE_DWZ);
+}
+
+/*
+ * Prepare the SQEs of held request @r (tag @tag): one, or one FALLOCATE a
+ * DISCARD / WRITE_ZEROES segment. When the SQ has no room for them, what
+ * it holds goes to the kernel first, without waiting: the batch is
+ * submitted as it is prepared. Return: false if there still is no room.
+ */
+static bool blk_file_prep(struct blk_file *f, struct blk_file_req *r, unsigned int tag)
 {
 	static const int mode[] = {
 		[BLK_DWZ_DISCARD] = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		[BLK_DWZ_ZERO] = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
 		[BLK_DWZ_ZERO_UNMAP] = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	};
-	struct blk_file *f = to_blk_file(blk);
-	struct blk_file_req *r = &f->reqs[req->tag];
+	unsigned int n = r->op == BLK_FILE_DWZ ? r->ndwz : 1;
+	u64 off = r->req.sector << BLK_SECTOR_SHIFT;
 
-	if (!blk_file_sq_room(f, n))
-		return -EBUSY;
+	if (io_uring_sq_space_left(&f->ring) < n)
+		io_uring_submit(&f->ring);
+	if (io_uring_sq_space_left(&f->ring) < n)
+		return false;
 	for (unsigned int i = 0; i < n; i++) {
-		/* There is room for all @n. */
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
 
-		r->dwz[i] = segs[i];
-		io_uring_prep_fallocate(sqe, f->fd, mode[segs[i].op],
-					(off_t)(segs[i].sector << BLK_SECTOR_SHIFT),
-					(off_t)segs[i].nsec << BLK_SECTOR_SHIFT);
-		io_uring_sqe_set_data64(sqe, BLK_FILE_DATA(req->tag, i));
+		switch (r->op) {
+		case BLK_FILE_READ:
+			io_uring_prep_readv(sqe, f->fd, r->iov, r->niov, off);
+			break;
+		case BLK_FILE_WRITE:
+			io_uring_prep_writev(sqe, f->fd, r->iov, r->niov, off);
+			break;
+		case BLK_FILE_FLUSH:
+			io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
+			/* After everything submitted before it. */
+			sqe->flags |= IOSQE_IO_DRAIN;
+			break;
+		default:
+			io_uring_prep_fallocate(sqe, f->fd, mode[r->dwz[i].op],
+						(off_t)(r->dwz[i].sector << BLK_SECTOR_SHIFT),
+						(off_t)r->dwz[i].nsec << BLK_SECTOR_SHIFT);
+			break;
+		}
+		io_uring_sqe_set_data64(sqe, BLK_FILE_DATA(tag, i));
 	}
-	return blk_file_hold_n(f, req, n);
+	r->pending = n;
+	f->queued += n;
+	return true;
+}
+
+/*
+ * A lone read or write: one preadv/pwritev is what it costs anyway (an
+ * io_uring_enter), without io_uring's own work, and a buffered write is
+ * not handed to an io_uring worker thread. Return: its status.
+ */
+static u8 blk_file_rw_now(struct blk_file *f, struct blk_file_req *r)
+{
+	off_t off = (off_t)(r->req.sector << BLK_SECTOR_SHIFT);
+	ssize_t n;
+
+	do {
+		n = r->op == BLK_FILE_WRITE ? pwritev(f->fd, r->iov, (int)r->niov, off)
+					    : preadv(f->fd, r->iov, (int)r->niov, off);
+	} while (n < 0 && errno == EINTR);
+	return n >= 0 && (size_t)n == r->req.len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 }
 
 /*
@@ -356,11 +382,33 @@ static bool blk_file_done_ok(struct blk_file *f, struct blk_file_req *r,
 	}
 }
 
-/* Submit the held requests, wait for all of them, end each. */
+/*
+ * Serve the held requests: a lone read or write at once; else prepare
+ * them all (submitting as the SQ fills), then wait for all of them and
+ * end each.
+ */
 static void blk_file_reap(struct blk_dev *blk)
 {
 	struct blk_file *f = to_blk_file(blk);
-	int ret = io_uring_submit_and_wait(&f->ring, f->queued);
+	unsigned int held = f->held;
+	int ret;
+
+	f->held = 0;
+	if (held == 1 && f->reqs[0].queued &&
+	    (f->reqs[0].op == BLK_FILE_READ || f->reqs[0].op == BLK_FILE_WRITE)) {
+		f->reqs[0].queued = false;
+		blk_req_complete(blk, &f->reqs[0].req, blk_file_rw_now(f, &f->reqs[0]));
+		return;
+	}
+	for (unsigned int k = 0; k < held; k++) {
+		struct blk_file_req *r = &f->reqs[k];
+
+		if (r->queued && !blk_file_prep(f, r, k)) {
+			r->queued = false;
+			blk_req_complete(blk, &r->req, VIRTIO_BLK_S_IOERR);
+		}
+	}
+	ret = io_uring_submit_and_wait(&f->ring, f->queued);
 
 	if (ret < 0 && ret != -EINTR)
 		pr_err("%s: io_uring submit: %s", blk->sw.vdpa.name, strerror(-ret));
