@@ -35,8 +35,8 @@ _Static_assert(BLK_QD <= SWDEV_BUDGET, "a round fits in a pass");
  */
 #define BLK_BURST	16
 
-/* Rounds of held requests one pass makes: SWDEV_BUDGET chains, as a sync backend. */
-#define BLK_ROUNDS	(SWDEV_BUDGET / BLK_QD)
+/* Chains one pass takes at most, as a sync backend. */
+#define BLK_PASS_CHAINS	SWDEV_BUDGET
 
 /* [@sector, @sector + @nsec) inside the disk? Overflow-safe. */
 static bool blk_range_ok(const struct blk_dev *blk, u64 sector, u64 nsec)
@@ -221,6 +221,9 @@ void blk_req_complete(struct blk_dev *blk, const struct blk_req *req,
 
 	e->id = req->head;
 	e->len = blk_req_end(blk, req, status);
+	/* Its tag is free again. */
+	blk->tags &= ~(1ULL << req->tag);
+	blk->held--;
 }
 
 static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
@@ -228,7 +231,7 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 	struct blk_dev *blk = to_blk(sw);
 	struct vringh_iov *wiov = &vq->wiov;
 	size_t wlen = vringh_iov_length(wiov);
-	struct blk_req req = { .head = head, .tag = (u16)blk->held };
+	struct blk_req req = { .head = head };
 	const struct iovec *last;
 	int status;
 
@@ -239,16 +242,21 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 				  head);
 		return SWDEV_STALL;
 	}
-	if (unlikely(blk->held == BLK_QD)) {
-		/* Back to the ring until the held ones are reaped. */
+	if (unlikely(blk->held == BLK_QD || blk->taken == BLK_PASS_CHAINS)) {
+		/* Back to the ring until held ones end, or the next pass. */
 		blk->full = true;
 		return SWDEV_STALL;
 	}
+	_Static_assert(BLK_QD == 64, "one bit a tag in blk_dev.tags");
+	req.tag = (u16)__builtin_ctzll(~blk->tags);
 	/* vringh leaves out empty buffers: the last one has the status byte. */
 	last = &wiov->iov[wiov->used - 1];
 	req.status = (u8 *)last->iov_base + last->iov_len - 1;
 	status = blk_request(blk, vq, &req, wlen - 1);
+	if (status != BLK_THROTTLED)
+		blk->taken++;
 	if (status == BLK_HELD) {
+		blk->tags |= 1ULL << req.tag;
 		blk->held++;
 		return SWDEV_HELD;
 	}
@@ -258,38 +266,50 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 	return SWDEV_USED;
 }
 
-/* Wait for the held requests and publish them. Return: false: reset. */
-static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq)
+/*
+ * End held requests (at least one; all with @all) and publish them.
+ * Return: false: the ring broke (every held request ended all the same).
+ */
+static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq, bool all)
 {
 	bool ok;
 
-	blk->ops->reap(blk);
+	blk->ops->reap(blk, all);
 	ok = swdev_vq_complete(&blk->sw, vq, blk->done, blk->ndone);
-	blk->held = 0;
 	blk->ndone = 0;
+	if (!ok && blk->held) {
+		/* No request outlives the pass, published or not. */
+		blk->ops->reap(blk, true);
+		blk->ndone = 0;
+	}
 	return ok;
 }
 
+/*
+ * One pass: take chains, and while requests are held, end what completes
+ * and take the chains the driver adds meanwhile, so the backend always
+ * has work instead of waiting for a whole batch to finish. The pass ends
+ * when nothing is held: no request outlives it (nor the lock it holds),
+ * so a mapping removed under the lock has no I/O in flight. After
+ * BLK_PASS_CHAINS chains it takes no new one and ends what it holds.
+ */
 static bool blk_work(struct swdev *sw)
 {
 	struct blk_dev *blk = to_blk(sw);
 	struct swdev_vq *vq = &sw->vqs[0];
+	bool more;
 
-	for (unsigned int round = 1;; round++) {
-		bool more;
-
+	blk->taken = 0;
+	for (;;) {
 		blk->full = false;
 		more = swdev_vq_service(sw, vq, SWDEV_CHAIN_IN | SWDEV_CHAIN_OUT,
 					blk_chain);
-		if (!blk->held)
-			return more;
-		if (!blk_reap(blk, vq))
+		if (!blk->held)	/* full with nothing held: the chains of a pass taken */
+			return more || blk->full;
+		if (blk->taken == BLK_PASS_CHAINS)
+			return blk_reap(blk, vq, true);	/* the next pass takes the rest */
+		if (!blk_reap(blk, vq, false))
 			return false;
-		if (!blk->full)
-			return more;
-		/* The ring has more; a pass serves SWDEV_BUDGET at most. */
-		if (round == BLK_ROUNDS)
-			return true;
 	}
 }
 

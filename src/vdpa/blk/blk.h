@@ -19,11 +19,13 @@
  * every op before returning. An asynchronous one (io_uring) may return
  * BLK_QUEUED from @read, @write, @flush and @dwz: the class holds the chain
  * (SWDEV_HELD) and goes on; when the ring is drained, or BLK_QD requests
- * are held, it calls @reap, which waits for every held request and ends
- * each with blk_req_complete(); the class then publishes them with one
- * used-index update and at most one interrupt. All of that happens in the
- * worker pass that took the chains, under swdev.lock: no request outlives
- * its pass, so a mapping removed under the lock has no I/O in flight.
+ * are held, it calls @reap, which ends at least one held request with
+ * blk_req_complete(); the class publishes those with one used-index update
+ * and at most one interrupt and goes back to the ring for the chains the
+ * driver added meanwhile, until nothing is held. All of that happens in
+ * the worker pass that took the chains, under swdev.lock: no request
+ * outlives its pass, so a mapping removed under the lock has no I/O in
+ * flight.
  *
  * Rate limit (struct vdpa_rate_limit, as Firecracker's block device):
  * every request takes one operation, a read or write also its data bytes.
@@ -121,8 +123,9 @@ struct blk_dev;
  *	request); returns as @read. A discard is a hint: only a failed
  *	write-zeroes fails the request. With it, @discard and @write_zeroes
  *	are not called.
- * @reap: (optional: needed by a backend that queues) wait for every held
- *	request and end each with blk_req_complete()
+ * @reap: (optional: needed by a backend that queues) start every held
+ *	request not started yet, wait until at least one ended (with @all:
+ *	every one), and end those with blk_req_complete()
  * @free: free the backend and the allocation the device lives in
  *	(swdev_destroy() calls it; half-built devices included)
  * @seccomp: the worker's thread kind (struct swdev_attr)
@@ -135,7 +138,7 @@ struct blk_ops {
 	int (*write_zeroes)(struct blk_dev *blk, u64 sector, u32 nsec, bool unmap);
 	int (*dwz)(struct blk_dev *blk, struct blk_req *req, const struct blk_dwz *segs,
 		   unsigned int n);
-	void (*reap)(struct blk_dev *blk);
+	void (*reap)(struct blk_dev *blk, bool all);
 	void (*free)(struct blk_dev *blk);
 	enum seccomp_thread seccomp;
 };
@@ -150,8 +153,10 @@ struct blk_ops {
  * @dwz_sectors_max: sectors per discard / write-zeroes segment at most
  * @serial: GET_ID answer, NUL padded (blk_dev_set_serial())
  * @held: requests the backend holds (worker)
- * @full: a chain found BLK_QD requests held and went back to the ring
- *	(worker)
+ * @tags: bit i set while tag i is held (worker)
+ * @taken: chains the current pass took (worker)
+ * @full: a chain found BLK_QD requests held, or the pass's chains taken,
+ *	and went back to the ring (worker)
  * @ndone: entries in @done (worker)
  * @done: held requests ended by blk_req_complete(), not yet published
  */
@@ -163,6 +168,8 @@ struct blk_dev {
 	u32 dwz_sectors_max;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	unsigned int held;
+	u64 tags;
+	unsigned int taken;
 	bool full;
 	unsigned int ndone;
 	struct vringh_used_elem done[BLK_QD];

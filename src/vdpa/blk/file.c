@@ -6,10 +6,13 @@
  * Reads, writes and flushes become io_uring submissions whose iovecs point
  * straight at the guest's buffers (no bounce copy); the class holds their
  * chains. When the queue is drained, or BLK_QD requests are held, reap
- * prepares the SQEs of all of them, in the order they came, handing the SQ
- * to the kernel whenever it is full (without waiting), then waits for all
- * of them and ends each; the class then publishes the whole batch with one
- * used-index update and at most one interrupt. A lone read or write (queue
+ * prepares the SQEs of those not started yet, in the order they came,
+ * handing the SQ to the kernel whenever it is full (without waiting), then
+ * waits until one request ended and ends every one whose completions are
+ * there; the class publishes those with one used-index update and at most
+ * one interrupt, and takes the chains the driver added meanwhile while the
+ * rest are still running (blk.c: the pass ends when nothing is held, with
+ * a reap of everything). A lone read or write (queue
  * depth 1) is one preadv/pwritev instead: the same one syscall, without
  * io_uring's own work, and a buffered write is not passed to an io_uring
  * worker thread. A flush carries IOSQE_IO_DRAIN, so it starts only after every
@@ -110,7 +113,8 @@ enum {
  * @fd: the backing file or device
  * @ring: io_uring instance
  * @ring_ok: @ring initialised
- * @held: requests held (tags 0..@held - 1: the class gives them in order)
+ * @nunprep: requests held and not prepared yet
+ * @unprep: their tags, in the order they came
  * @queued: SQEs prepared whose completions were not reaped
  * @reqs: the requests held, by tag
  * @allow_empty: a 0-byte file is a disk (allow_empty=on)
@@ -121,7 +125,8 @@ struct blk_file {
 	int fd;
 	struct io_uring ring;
 	bool ring_ok;
-	unsigned int held;
+	unsigned int nunprep;
+	u16 unprep[BLK_QD];
 	unsigned int queued;
 	struct blk_file_req reqs[BLK_QD];
 	/* The image's identity, on blk_files while @listed (blk_files_lock). */
@@ -225,7 +230,7 @@ static int blk_file_hold(struct blk_file *f, const struct blk_req *req, u8 op)
 	r->op = op;
 	r->failed = false;
 	r->queued = true;
-	f->held++;
+	f->unprep[f->nunprep++] = req->tag;
 	return BLK_QUEUED;
 }
 
@@ -383,32 +388,36 @@ static bool blk_file_done_ok(struct blk_file *f, struct blk_file_req *r,
 }
 
 /*
- * Serve the held requests: a lone read or write at once; else prepare
- * them all (submitting as the SQ fills), then wait for all of them and
- * end each.
+ * Start the held requests not started yet: a lone read or write with
+ * nothing in flight at once; else their SQEs, in the order they came
+ * (submitting as the SQ fills). Then wait until one request ended (with
+ * @all: all of them), and end every one whose completions are there.
  */
-static void blk_file_reap(struct blk_dev *blk)
+static void blk_file_reap(struct blk_dev *blk, bool all)
 {
 	struct blk_file *f = to_blk_file(blk);
-	unsigned int held = f->held;
+	struct blk_file_req *r0 = &f->reqs[f->unprep[0]];
+	bool ended = false;
 	int ret;
 
-	f->held = 0;
-	if (held == 1 && f->reqs[0].queued &&
-	    (f->reqs[0].op == BLK_FILE_READ || f->reqs[0].op == BLK_FILE_WRITE)) {
-		f->reqs[0].queued = false;
-		blk_req_complete(blk, &f->reqs[0].req, blk_file_rw_now(f, &f->reqs[0]));
+	if (!f->queued && f->nunprep == 1 &&
+	    (r0->op == BLK_FILE_READ || r0->op == BLK_FILE_WRITE)) {
+		f->nunprep = 0;
+		r0->queued = false;
+		blk_req_complete(blk, &r0->req, blk_file_rw_now(f, r0));
 		return;
 	}
-	for (unsigned int k = 0; k < held; k++) {
-		struct blk_file_req *r = &f->reqs[k];
+	for (unsigned int k = 0; k < f->nunprep; k++) {
+		struct blk_file_req *r = &f->reqs[f->unprep[k]];
 
-		if (r->queued && !blk_file_prep(f, r, k)) {
+		if (!blk_file_prep(f, r, f->unprep[k])) {
 			r->queued = false;
 			blk_req_complete(blk, &r->req, VIRTIO_BLK_S_IOERR);
+			ended = true;
 		}
 	}
-	ret = io_uring_submit_and_wait(&f->ring, f->queued);
+	f->nunprep = 0;
+	ret = io_uring_submit_and_wait(&f->ring, all ? f->queued : !ended && f->queued);
 
 	if (ret < 0 && ret != -EINTR)
 		pr_err("%s: io_uring submit: %s", blk->sw.vdpa.name, strerror(-ret));
@@ -417,7 +426,12 @@ static void blk_file_reap(struct blk_dev *blk)
 		struct blk_file_req *r;
 		u64 data, tag;
 
-		ret = io_uring_wait_cqe(&f->ring, &cqe);
+		if (all || !ended)
+			ret = io_uring_wait_cqe(&f->ring, &cqe);
+		else if (io_uring_peek_cqe(&f->ring, &cqe))
+			break;	/* one ended, the rest are still running */
+		else
+			ret = 0;
 		if (ret == -EINTR)
 			continue;
 		if (ret < 0) {
@@ -441,6 +455,7 @@ static void blk_file_reap(struct blk_dev *blk)
 				r->queued = false;
 				blk_req_complete(blk, &r->req, r->failed ? VIRTIO_BLK_S_IOERR
 									 : VIRTIO_BLK_S_OK);
+				ended = true;
 			}
 		}
 		io_uring_cqe_seen(&f->ring, cqe);

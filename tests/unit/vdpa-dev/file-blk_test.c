@@ -36,6 +36,9 @@ static const u64 features =
 static char dir[] = "/tmp/kestrel-fblk-XXXXXX";
 
 /* Bring-up accepting the offered features that are also in @wanted. */
+/* The queue size blk_up_with() sets up (test_many_held() wants more). */
+static u32 ring_num = NUM;
+
 static int blk_up_with(struct vdrv *d, struct vdpa_device *vdpa, u64 wanted)
 {
 	int ret = vdrv_init(d, vdpa, 4 << 20);
@@ -45,7 +48,7 @@ static int blk_up_with(struct vdrv *d, struct vdpa_device *vdpa, u64 wanted)
 	if (!ret)
 		ret = vdrv_negotiate(d, wanted);
 	if (!ret)
-		ret = vdrv_vq_setup(d, 0, NUM);
+		ret = vdrv_vq_setup(d, 0, ring_num);
 	if (!ret)
 		ret = vdrv_driver_ok(d);
 	return ret;
@@ -634,6 +637,77 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * More requests at once than the device holds (BLK_QD, 64): the first 64
+ * go to io_uring, the rest wait in the ring and are taken, in the same
+ * pass, as the first ones end. All 80 writes complete OK, each exactly
+ * once, and each is in the file.
+ */
+#define MANY_REQS	80
+
+static void test_many_held(void)
+{
+	char *path = make_image("many.img", DISK_SIZE, 0), spec[512];
+	struct virtio_blk_outhdr *hs;
+	struct vdpa_device *vdpa;
+	unsigned int bad = 0, done = 0;
+	bool seen[256] = { false };
+	struct vdrv d;
+	u8 *bufs, *st;
+
+	report_prefix_push("many held");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	ring_num = 256;
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up, 256-entry ring"))
+		goto out_del;
+	bufs = vdrv_alloc(&d, MANY_REQS * 512, 64);
+	st = vdrv_alloc(&d, MANY_REQS, 1);
+	hs = vdrv_alloc(&d, MANY_REQS * sizeof(*hs), 16);
+	for (unsigned int i = 0; i < MANY_REQS; i++) {
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ bufs + i * 512, 512, false },
+			{ &st[i], 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
+		hs[i].ioprio = 0;
+		hs[i].sector = cpu_to_le64(200 + i);
+		memset(bufs + i * 512, 0x10 + i, 512);
+		st[i] = 0xee;
+		vdrv_add(&d, 0, sg, 3);
+	}
+	vdrv_publish(&d, 0);
+	vdrv_kick(&d, 0);
+	for (unsigned int i = 0; i < MANY_REQS; i++) {
+		u16 head;
+		u32 len;
+
+		if (!vdrv_wait_used(&d, 0, &head, &len, 5000))
+			break;
+		done++;
+		if (seen[head])
+			bad++;
+		seen[head] = true;
+	}
+	check_eq(done, MANY_REQS);
+	check_eq(bad, 0);
+	check_true(all_bytes(st, MANY_REQS, VIRTIO_BLK_S_OK));
+	report_checks("%u writes at once: each completed once, all OK", MANY_REQS);
+	for (unsigned int i = 0; i < MANY_REQS; i++)
+		bad += !disk_has(path, (200 + i) * 512, bufs + i * 512, 512);
+	report_eq(bad, 0, "each is in the file");
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	ring_num = NUM;
+	free(path);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -645,6 +719,7 @@ int main(void)
 		return report_summary();
 	}
 	test_rw();
+	test_many_held();
 	test_dwz_batch(dir, "dwz batch");
 	{
 		char shm[] = "/dev/shm/kestrel-fblk-XXXXXX";
