@@ -140,6 +140,51 @@ static bool all_bytes(const u8 *p, size_t len, u8 v)
 	return true;
 }
 
+/*
+ * @n one-sector writes at once, sector @sector + i filled with @fill + i,
+ * published with one index update and one kick; *@bufs and *@st get their
+ * data and status bytes. With @seen, each completed head is marked there
+ * and *@twice counts heads completed again. Return: how many completed.
+ */
+static unsigned int post_writes(struct vdrv *d, unsigned int n, u64 sector, u8 fill,
+				u8 **bufs, u8 **st, bool *seen, unsigned int *twice)
+{
+	struct virtio_blk_outhdr *hs = vdrv_alloc(d, n * sizeof(*hs), 16);
+	unsigned int done = 0;
+
+	*bufs = vdrv_alloc(d, n * 512, 64);
+	*st = vdrv_alloc(d, n, 1);
+	for (unsigned int i = 0; i < n; i++) {
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ *bufs + i * 512, 512, false },
+			{ *st + i, 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
+		hs[i].ioprio = 0;
+		hs[i].sector = cpu_to_le64(sector + i);
+		memset(*bufs + i * 512, (u8)(fill + i), 512);
+		(*st)[i] = 0xee;
+		vdrv_add(d, 0, sg, 3);
+	}
+	vdrv_publish(d, 0);
+	vdrv_kick(d, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		u16 head;
+		u32 len;
+
+		if (!vdrv_wait_used(d, 0, &head, &len, 5000))
+			break;
+		done++;
+		if (seen) {
+			*twice += seen[head];
+			seen[head] = true;
+		}
+	}
+	return done;
+}
+
 static void test_rw(void)
 {
 	char *path = make_image("rw.img", DISK_SIZE, 0x5a), spec[512];
@@ -229,35 +274,9 @@ static void test_rw(void)
 
 	/* Many requests in flight in one io_uring batch, then a flush. */
 	{
-		unsigned int ok = 0;
-		u8 *bufs = vdrv_alloc(&d, 20 * 512, 64);
-		u8 *st = vdrv_alloc(&d, 20, 1);
-		struct virtio_blk_outhdr *hs = vdrv_alloc(&d, 20 * sizeof(*hs), 16);
+		u8 *bufs, *st;
 
-		for (unsigned int i = 0; i < 20; i++) {
-			struct vdrv_sg sg[3] = {
-				{ &hs[i], sizeof(hs[i]), false },
-				{ bufs + i * 512, 512, false },
-				{ &st[i], 1, true },
-			};
-
-			hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
-			hs[i].ioprio = 0;
-			hs[i].sector = cpu_to_le64(100 + i);
-			memset(bufs + i * 512, 0x80 + i, 512);
-			st[i] = 0xee;
-			vdrv_add(&d, 0, sg, 3);
-		}
-		vdrv_publish(&d, 0);
-		vdrv_kick(&d, 0);
-		for (unsigned int i = 0; i < 20; i++) {
-			u16 head;
-			u32 len;
-
-			if (vdrv_wait_used(&d, 0, &head, &len, 5000))
-				ok++;
-		}
-		check_eq(ok, 20);
+		check_eq(post_writes(&d, 20, 100, 0x80, &bufs, &st, NULL, NULL), 20);
 		check_true(all_bytes(st, 20, VIRTIO_BLK_S_OK));
 		report_checks("20 writes published at once");
 		check_eq(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL),
@@ -648,9 +667,8 @@ out:
 static void test_many_held(void)
 {
 	char *path = make_image("many.img", DISK_SIZE, 0), spec[512];
-	struct virtio_blk_outhdr *hs;
 	struct vdpa_device *vdpa;
-	unsigned int bad = 0, done = 0;
+	unsigned int bad = 0, done;
 	bool seen[256] = { false };
 	struct vdrv d;
 	u8 *bufs, *st;
@@ -662,36 +680,7 @@ static void test_many_held(void)
 		goto out;
 	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up, 256-entry ring"))
 		goto out_del;
-	bufs = vdrv_alloc(&d, MANY_REQS * 512, 64);
-	st = vdrv_alloc(&d, MANY_REQS, 1);
-	hs = vdrv_alloc(&d, MANY_REQS * sizeof(*hs), 16);
-	for (unsigned int i = 0; i < MANY_REQS; i++) {
-		struct vdrv_sg sg[3] = {
-			{ &hs[i], sizeof(hs[i]), false },
-			{ bufs + i * 512, 512, false },
-			{ &st[i], 1, true },
-		};
-
-		hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
-		hs[i].ioprio = 0;
-		hs[i].sector = cpu_to_le64(200 + i);
-		memset(bufs + i * 512, 0x10 + i, 512);
-		st[i] = 0xee;
-		vdrv_add(&d, 0, sg, 3);
-	}
-	vdrv_publish(&d, 0);
-	vdrv_kick(&d, 0);
-	for (unsigned int i = 0; i < MANY_REQS; i++) {
-		u16 head;
-		u32 len;
-
-		if (!vdrv_wait_used(&d, 0, &head, &len, 5000))
-			break;
-		done++;
-		if (seen[head])
-			bad++;
-		seen[head] = true;
-	}
+	done = post_writes(&d, MANY_REQS, 200, 0x10, &bufs, &st, seen, &bad);
 	check_eq(done, MANY_REQS);
 	check_eq(bad, 0);
 	check_true(all_bytes(st, MANY_REQS, VIRTIO_BLK_S_OK));
