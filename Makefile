@@ -5,6 +5,8 @@
 #   make check      build, run every test
 #   make bench      benchmarks (figures, never pass/fail)
 #   make fuzz       libFuzzer targets, long runs (FUZZ_SECONDS=...)
+#   make install    kestrel and libkestrel-vdpa (PREFIX=/usr/local DESTDIR=;
+#                   docs/library.md); make uninstall
 #   make check-fresh  `make run` in a new Debian 12 chroot (debootstrap; downloads)
 #
 #   V=1 verbose   WERROR=0 warnings are not errors   SAN=address,undefined
@@ -176,6 +178,59 @@ FUZZ_TARGETS += vhost_user_msg
 FUZZ_SRCS_vhost_user_msg := tests/fuzz/vhost_user_msg.c \
 	$(patsubst %.o,%.c,$(VHOST_USER_DEPS))
 
+# ---- libkestrel-vdpa (docs/library.md) ----------------------------------------
+# The device layer as a shared library: exactly what the vhost-user server
+# links (VHOST_USER_DEPS: util, sandbox, iotlb, vringh, vdpa with every
+# device, vhost-user), so an object added to one of those lists is in the
+# library too. Compiled again as PIC under $(B)/pic/ (kestrel stays a
+# static PIE of its own objects); src/lib/kestrel-vdpa.map exports the
+# functions of the headers in LIB_HEADERS and nothing else.
+LIB_NAME	:= kestrel-vdpa
+# the version of the sources (include/kestrel/version.h); the soname's 0 changes
+# only when the ABI breaks
+LIB_VERSION	:= $(shell sed -n 's/^\#define KESTREL_VERSION[^"]*"\(.*\)"/\1/p' include/kestrel/version.h)
+LIB_SONAME	:= lib$(LIB_NAME).so.0
+LIB_SO		:= $(B)/lib/$(LIB_SONAME)
+LIB_MAP		:= src/lib/$(LIB_NAME).map
+LIB_OBJS	= $(VHOST_USER_DEPS)
+LIB_LDLIBS	:= -luring
+# Every symbol resolved at link time (not with sanitizers: their runtime
+# is the executable's).
+LIB_LDFLAGS	:= -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=$(LIB_MAP) \
+	-Wl,--no-undefined-version
+ifeq ($(SAN),)
+LIB_LDFLAGS	+= -Wl,-z,defs
+endif
+# The installed headers: the API and what it includes, no core or arch.
+LIB_HEADERS += include/kestrel/types.h
+LIB_HEADERS += include/kestrel/compiler.h
+LIB_HEADERS += include/kestrel/log.h
+LIB_HEADERS += include/kestrel/iotlb.h
+LIB_HEADERS += include/kestrel/vringh.h
+LIB_HEADERS += include/kestrel/vdpa.h
+LIB_HEADERS += include/kestrel/vdpa-dev.h
+LIB_HEADERS += include/kestrel/vhost-user.h
+# Section 3 pages; a page that documents several functions names the
+# others in LIB_MAN_LINKS as page:alias.
+LIB_MANS += man/man3/libkestrel-vdpa.3
+LIB_MANS += man/man3/vdpa_mgmt_dev_add.3
+LIB_MANS += man/man3/vhost_user_server_create.3
+LIB_MANS += man/man3/iotlb_create.3
+LIB_MANS += man/man3/vringh_init_iotlb.3
+LIB_MAN_LINKS += vdpa_mgmt_dev_add:vdpa_register_types
+LIB_MAN_LINKS += vdpa_mgmt_dev_add:vdpa_mgmt_dev_del
+LIB_MAN_LINKS += vdpa_mgmt_dev_add:vdpa_mgmt_parse
+LIB_MAN_LINKS += vhost_user_server_create:vhost_user_server_run
+LIB_MAN_LINKS += vhost_user_server_create:vhost_user_server_stop
+LIB_MAN_LINKS += vhost_user_server_create:vhost_user_server_destroy
+LIB_MAN_LINKS += iotlb_create:iotlb_destroy
+LIB_MAN_LINKS += iotlb_create:iotlb_add_range
+LIB_MAN_LINKS += iotlb_create:iotlb_del_range
+LIB_MAN_LINKS += iotlb_create:iotlb_translate
+LIB_MAN_LINKS += vringh_init_iotlb:vringh_getdesc
+LIB_MAN_LINKS += vringh_init_iotlb:vringh_complete
+LIB_MAN_LINKS += vringh_init_iotlb:vringh_need_notify
+
 # ---- core -----------------------------------------------------------------
 CORE_OBJS += src/core/memory.o
 CORE_OBJS += src/core/iobus.o
@@ -296,6 +351,8 @@ UNIT_TESTS += vdpa/net_test
 $(B)/tests/unit/vdpa/net_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/blk_test
 $(B)/tests/unit/vdpa/blk_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/sigbus_test
+$(B)/tests/unit/vdpa/sigbus_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/limiter_test
 $(B)/tests/unit/vdpa/limiter_test: $(call objs,src/vdpa/swdev/limiter.o)
 UNIT_TESTS += vdpa/rate_limit_test
@@ -433,7 +490,7 @@ UNIT_BINS := $(addprefix $(B)/tests/unit/,$(UNIT_TESTS))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 FUZZ_BINS := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 
-all: $(KESTREL_BIN) $(KESTREL_BIN:=-test) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
+all: $(KESTREL_BIN) $(KESTREL_BIN:=-test) $(LIB_SO) $(UNIT_BINS) $(BENCH_BINS) $(GUEST_BINS)
 
 $(B)/%.o: %.c | setup
 	$(E) "  CC      $@"
@@ -466,6 +523,17 @@ $(B)/test-hooks/%.o: %.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) -DKESTREL_TEST_HOOKS $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
+# libkestrel-vdpa: the PIC objects of LIB_OBJS, linked with the symbol map
+$(B)/pic/%.o: %.c | setup
+	$(E) "  CC      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fno-semantic-interposition -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+$(B)/pic/src/sandbox/seccomp.o: $(SECCOMP_INC)
+$(LIB_SO): $(addprefix $(B)/pic/,$(LIB_OBJS)) $(LIB_MAP)
+	$(E) "  LINK    $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $(LIB_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_LDLIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o
 	$(E) "  LINK    $@"
@@ -519,6 +587,41 @@ fuzz: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do echo "== $$f"; \
 		mkdir -p $(B)/corpus/$$(basename $$f); \
 		$$f -max_total_time=$${FUZZ_LONG_SECONDS:-120} $(B)/corpus/$$(basename $$f) || exit 1; done
+
+# `make install PREFIX=/usr DESTDIR=/tmp/root`: kestrel, libkestrel-vdpa, its
+# headers, pkg-config file and man pages (docs/library.md)
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+INSTALL		?= install
+LIB_PC		:= $(LIB_NAME).pc
+.PHONY: install uninstall
+install: $(KESTREL_BIN) $(LIB_SO)
+	$(E) "  INSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/kestrel $(DESTDIR)$(MANDIR)/man3
+	$(Q)$(INSTALL) -m 755 $(KESTREL_BIN) $(DESTDIR)$(BINDIR)/kestrel
+	$(Q)$(INSTALL) -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/lib$(LIB_NAME).so.$(LIB_VERSION)
+	$(Q)ln -sf lib$(LIB_NAME).so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	$(Q)ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/lib$(LIB_NAME).so
+	$(Q)$(INSTALL) -m 644 $(LIB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/kestrel/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(LIB_VERSION)|' src/lib/$(LIB_PC).in >$(DESTDIR)$(PKGCONFIGDIR)/$(LIB_PC)
+	$(Q)$(INSTALL) -m 644 $(LIB_MANS) $(DESTDIR)$(MANDIR)/man3/
+	$(Q)for l in $(LIB_MAN_LINKS); do \
+		echo ".so man3/$${l%%:*}.3" >$(DESTDIR)$(MANDIR)/man3/$${l#*:}.3; done
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/kestrel $(DESTDIR)$(LIBDIR)/lib$(LIB_NAME).so \
+		$(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/lib$(LIB_NAME).so.$(LIB_VERSION) \
+		$(DESTDIR)$(PKGCONFIGDIR)/$(LIB_PC) \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/kestrel/,$(notdir $(LIB_HEADERS))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(LIB_MANS))) \
+		$(foreach l,$(LIB_MAN_LINKS),$(DESTDIR)$(MANDIR)/man3/$(word 2,$(subst :, ,$(l))).3)
+	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/kestrel 2>/dev/null || true
 
 clean:
 	rm -rf build build-san

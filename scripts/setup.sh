@@ -37,6 +37,8 @@ TEST_PACKAGES=(
 	valgrind python3
 	# curl --unix-socket drives the Firecracker-compatible API in tests
 	curl
+	# libkestrel-vdpa's man pages rendered and looked up (tests/build/library.sh)
+	groff-base man-db
 	# ACPI tables checked by a third-party disassembler
 	acpica-tools
 	# real vhost-user peers: DPDK testpmd (virtio_user, vhost PMDs), QEMU + firmware

@@ -16,12 +16,17 @@
  *    adjusted). Deleting a range that holds no mapping is not an error.
  *  - A mapping whose host address would wrap (addr + (last - start) > U64_MAX)
  *    is refused with -EINVAL.
- *  - Lookups and tree updates are O(log n) (an AVL tree keyed on start).
- *    Every visible change (an update outside a batch, or a commit) also
- *    rebuilds the translators' snapshot of the table: an O(n) copy, n at
- *    most the entry limit (vhost-user's IOTLB: 65536, about 2.5 MiB). That
- *    is the price of lock-free translation; updates are control-path events
- *    (vhost-user already walks the whole table after each IOTLB message).
+ *  - Lookups and updates are O(log n) (an AVL tree keyed on start, changed
+ *    by path copying so translations can walk a published version with no
+ *    lock). Translations are fastest through a sorted copy of the table
+ *    with a bucket index; that copy costs O(n) and is rebuilt at a visible
+ *    change (an update outside a batch, or a commit) only for tables of at
+ *    most 256 entries, after a whole-table change (reset, replace, a
+ *    delete of many entries), and once the entries changed since the last
+ *    copy exceed a quarter of the table. So n updates one at a time cost
+ *    O(n log n) in all; until the next copy, translations walk the tree
+ *    (O(log n), no lock either). An iotlb_del_range() over more than four
+ *    entries rebuilds the tree: O(n).
  *
  * Concurrency. Updates are serialized by a (recursive) update mutex and
  * applied to the tree under the write side of a pthread rwlock;

@@ -8,7 +8,9 @@
  * front-end disconnects (or misbehaves and is disconnected) the device is
  * reset, its mappings removed and every fd of the session closed; the next
  * front-end to connect gets a fresh device. Nothing a peer sends makes the
- * server exit.
+ * server exit. Each connection is logged as it comes and goes (with the
+ * queue counters, vhost_user_server_log_stats()), at most 10 connections
+ * in 5 s: a peer that connects in a loop cannot flood the log.
  *
  * Threads: vhost_user_server_run() runs the message loop in the calling
  * thread. The device's own worker threads move the data; they only call

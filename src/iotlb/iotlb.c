@@ -11,9 +11,11 @@
  *   lock         rwlock; writers hold it for write while the tree changes
  *                (across a whole batch); lookup, find_first, count and the
  *                fallback translate path hold it for read
- *   snap         the readers' table: an immutable sorted array, rebuilt from
- *                the tree and published at every visible change (outside a
- *                batch, or at the outermost commit); translate reads it with
+ *   snap         the readers' table, published at every visible change
+ *                (outside a batch, or at the outermost commit): the root of
+ *                that version of the tree (immutable from then on, see "AVL
+ *                tree"), and an immutable sorted array of it when one was
+ *                built (iotlb_publish() says when); translate reads it with
  *                no lock (see "Snapshot readers" below)
  *   generation   (pub.generation) written with release after snap is
  *                published, read with acquire by the lock-free cache check
@@ -37,11 +39,12 @@
  * it: R's reads of the old snapshot happen before the free. Readers never
  * wait, and new readers count on the other parity, so each wait drains in
  * the length of one translation (longer only if a reader is preempted).
- * Tree nodes are never read without the rwlock, so delete/reset/replace may
- * free them at once. If a snapshot cannot be allocated, snap is published
- * as IOTLB_SNAP_NONE (an empty table) and translations take the read lock
- * and walk the tree until the
- * next change builds one.
+ * The nodes of a published tree are covered the same way: what a change
+ * replaced (copied nodes, removed ones, a whole old tree) is freed by the
+ * publication of that change, after its iotlb_synchronize(). If a
+ * snapshot cannot be allocated, snap is published as IOTLB_SNAP_NONE (an
+ * empty table) and translations take the read lock and walk the working
+ * tree until the next change builds one.
  *
  * The snapshot's index: the IOVA span from the first entry's start to the
  * last entry's end is cut into nb = 2^k buckets (nb about 2n); ub[j] is the
@@ -59,6 +62,12 @@
 
 #include <kestrel/fault.h>
 
+/*
+ * A tree node. Once a version of the tree is published, its nodes are
+ * immutable (translations walk them with no lock): a writer changes a
+ * node of an older version through a copy (node_own()), and frees the
+ * original only after iotlb_synchronize().
+ */
 struct iotlb_node {
 	struct iotlb_node *left;
 	struct iotlb_node *right;
@@ -67,6 +76,8 @@ struct iotlb_node {
 	u64 addr;
 	unsigned int perm;
 	int height;
+	u64 version;			/* the tree version that made it */
+	struct iotlb_node *retired;	/* retire list link */
 };
 
 /*
@@ -100,6 +111,8 @@ struct iotlb_snap {
 	u64 span;		/* last end - base (U64_MAX when empty) */
 	unsigned int shift;	/* bucket j holds base + (j << shift) ... */
 	unsigned int n;		/* entries */
+	bool flat;		/* e[] holds the table; else walk @root */
+	struct iotlb_node *root;	/* the tree this table is (immutable) */
 	const u32 *ub;		/* nb + 1 bucket bounds (after e[]) */
 	struct iotlb_snap_entry e[];	/* e[0] sentinel, e[1..n] sorted by start */
 };
@@ -131,6 +144,13 @@ struct iotlb {
 	u64 dirty_start;		/* update_lock */
 	u64 dirty_last;			/* update_lock */
 	struct iotlb_listener *listeners; /* update_lock */
+	u64 version;			/* update_lock: of the working tree */
+	struct iotlb_node *pool;	/* update_lock: spare nodes, by left */
+	unsigned int pool_count;	/* update_lock */
+	struct iotlb_node *retired;	/* update_lock: replaced nodes */
+	struct iotlb_node *retired_trees; /* update_lock: replaced trees */
+	unsigned int stale;		/* update_lock: entries changed since the
+					   last sorted copy */
 };
 
 /* Process-wide, so a generation is never reused by any IOTLB. */
@@ -142,6 +162,17 @@ static u64 iotlb_generation_next(void)
 }
 
 /* ---- AVL tree ------------------------------------------------------------ */
+
+/*
+ * The working tree (tlb->root) is changed by path copying: a node of the
+ * current version (made since the last publication) is written in place,
+ * an older one is copied first and the original retired (freed after the
+ * next publication's iotlb_synchronize()), so the published tree a
+ * translation walks never changes under it. An insert or a removal copies
+ * O(height) nodes: the path, and beside it the nodes a rotation moves.
+ * Copies come from a pool filled before a change starts, so a change
+ * never fails half-way.
+ */
 
 static inline int node_height(const struct iotlb_node *n)
 {
@@ -155,9 +186,69 @@ static inline void node_update(struct iotlb_node *n)
 	n->height = (l > r ? l : r) + 1;
 }
 
-static struct iotlb_node *rotate_right(struct iotlb_node *n)
+/* Spare nodes one insert or removal may take: three a level, and slack. */
+static unsigned int avl_op_nodes(const struct iotlb *tlb)
 {
-	struct iotlb_node *l = n->left;
+	return 3 * (unsigned int)node_height(tlb->root) + 8;
+}
+
+/* Make sure @want spare nodes are there. update_lock held. */
+static int pool_fill(struct iotlb *tlb, unsigned int want)
+{
+	while (tlb->pool_count < want) {
+		struct iotlb_node *n = xmalloc(sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		n->left = tlb->pool;
+		tlb->pool = n;
+		tlb->pool_count++;
+	}
+	return 0;
+}
+
+/* A node of the current version, from the pool (filled beforehand). */
+static struct iotlb_node *node_new(struct iotlb *tlb)
+{
+	struct iotlb_node *n = tlb->pool;
+
+	tlb->pool = n->left;
+	tlb->pool_count--;
+	n->version = tlb->version;
+	return n;
+}
+
+/* Forget @n, unlinked from the working tree: readers may still see it. */
+static void node_drop(struct iotlb *tlb, struct iotlb_node *n)
+{
+	if (n->version == tlb->version) {
+		n->left = tlb->pool;	/* never published: reuse it */
+		tlb->pool = n;
+		tlb->pool_count++;
+		return;
+	}
+	n->retired = tlb->retired;
+	tlb->retired = n;
+}
+
+/* @n, writable: itself if this version made it, else a copy. */
+static struct iotlb_node *node_own(struct iotlb *tlb, struct iotlb_node *n)
+{
+	struct iotlb_node *c;
+
+	if (n->version == tlb->version)
+		return n;
+	c = node_new(tlb);
+	*c = *n;
+	c->version = tlb->version;
+	node_drop(tlb, n);
+	return c;
+}
+
+/* Rotations and rebalancing take an owned @n and own what they move. */
+static struct iotlb_node *rotate_right(struct iotlb *tlb, struct iotlb_node *n)
+{
+	struct iotlb_node *l = node_own(tlb, n->left);
 
 	n->left = l->right;
 	l->right = n;
@@ -166,9 +257,9 @@ static struct iotlb_node *rotate_right(struct iotlb_node *n)
 	return l;
 }
 
-static struct iotlb_node *rotate_left(struct iotlb_node *n)
+static struct iotlb_node *rotate_left(struct iotlb *tlb, struct iotlb_node *n)
 {
-	struct iotlb_node *r = n->right;
+	struct iotlb_node *r = node_own(tlb, n->right);
 
 	n->right = r->left;
 	r->left = n;
@@ -177,7 +268,7 @@ static struct iotlb_node *rotate_left(struct iotlb_node *n)
 	return r;
 }
 
-static struct iotlb_node *rebalance(struct iotlb_node *n)
+static struct iotlb_node *rebalance(struct iotlb *tlb, struct iotlb_node *n)
 {
 	int bal;
 
@@ -185,64 +276,126 @@ static struct iotlb_node *rebalance(struct iotlb_node *n)
 	bal = node_height(n->left) - node_height(n->right);
 	if (bal > 1) {
 		if (node_height(n->left->left) < node_height(n->left->right))
-			n->left = rotate_left(n->left);
-		return rotate_right(n);
+			n->left = rotate_left(tlb, node_own(tlb, n->left));
+		return rotate_right(tlb, n);
 	}
 	if (bal < -1) {
 		if (node_height(n->right->right) < node_height(n->right->left))
-			n->right = rotate_right(n->right);
-		return rotate_left(n);
+			n->right = rotate_right(tlb, node_own(tlb, n->right));
+		return rotate_left(tlb, n);
 	}
 	return n;
 }
 
-/* Caller guarantees @new overlaps nothing; recursion depth is the height. */
-static struct iotlb_node *avl_insert(struct iotlb_node *n, struct iotlb_node *new)
+/*
+ * Caller guarantees @new (current version) overlaps nothing; recursion
+ * depth is the height.
+ */
+static struct iotlb_node *avl_insert(struct iotlb *tlb, struct iotlb_node *n,
+				     struct iotlb_node *new)
 {
 	if (!n) {
 		new->left = new->right = NULL;
 		new->height = 1;
 		return new;
 	}
+	n = node_own(tlb, n);
 	if (new->start < n->start)
-		n->left = avl_insert(n->left, new);
+		n->left = avl_insert(tlb, n->left, new);
 	else
-		n->right = avl_insert(n->right, new);
-	return rebalance(n);
+		n->right = avl_insert(tlb, n->right, new);
+	return rebalance(tlb, n);
 }
 
-/* Unlink the minimum of subtree @n; it is returned in *@min. */
-static struct iotlb_node *avl_unlink_min(struct iotlb_node *n,
+/* Unlink the minimum of subtree @n (unchanged); it is returned in *@min. */
+static struct iotlb_node *avl_unlink_min(struct iotlb *tlb, struct iotlb_node *n,
 					 struct iotlb_node **min)
 {
 	if (!n->left) {
 		*min = n;
 		return n->right;
 	}
-	n->left = avl_unlink_min(n->left, min);
-	return rebalance(n);
+	n = node_own(tlb, n);
+	n->left = avl_unlink_min(tlb, n->left, min);
+	return rebalance(tlb, n);
 }
 
-/* Unlink the node whose start is @start (it must exist). */
-static struct iotlb_node *avl_remove(struct iotlb_node *n, u64 start)
+/*
+ * Unlink the node whose start is @start (it must exist), unchanged, into
+ * *@removed; the caller drops it.
+ */
+static struct iotlb_node *avl_remove(struct iotlb *tlb, struct iotlb_node *n,
+				     u64 start, struct iotlb_node **removed)
 {
-	struct iotlb_node *succ;
+	struct iotlb_node *succ, *right;
 
 	if (start < n->start) {
-		n->left = avl_remove(n->left, start);
+		n = node_own(tlb, n);
+		n->left = avl_remove(tlb, n->left, start, removed);
 	} else if (start > n->start) {
-		n->right = avl_remove(n->right, start);
+		n = node_own(tlb, n);
+		n->right = avl_remove(tlb, n->right, start, removed);
 	} else {
+		*removed = n;
 		if (!n->left)
 			return n->right;
 		if (!n->right)
 			return n->left;
-		n->right = avl_unlink_min(n->right, &succ);
+		right = avl_unlink_min(tlb, n->right, &succ);
+		succ = node_own(tlb, succ);
 		succ->left = n->left;
-		succ->right = n->right;
+		succ->right = right;
 		n = succ;
 	}
-	return rebalance(n);
+	return rebalance(tlb, n);
+}
+
+/* Entries of subtree @n whose start lies in [@lo, @hi], counted up to @cap. */
+static unsigned int avl_count_starts(const struct iotlb_node *n, u64 lo, u64 hi,
+				     unsigned int cap)
+{
+	unsigned int c;
+
+	if (!n || !cap)
+		return 0;
+	if (n->start < lo)
+		return avl_count_starts(n->right, lo, hi, cap);
+	if (n->start > hi)
+		return avl_count_starts(n->left, lo, hi, cap);
+	c = 1 + avl_count_starts(n->left, lo, hi, cap - 1);
+	if (c < cap)
+		c += avl_count_starts(n->right, lo, hi, cap - c);
+	return c;
+}
+
+/* A balanced tree of @v[0..@n), taking its nodes from the pool. */
+static struct iotlb_node *avl_build(struct iotlb *tlb, const struct iotlb_map *v,
+				    size_t n)
+{
+	struct iotlb_node *t;
+	size_t mid = n / 2;
+
+	if (!n)
+		return NULL;
+	t = node_new(tlb);
+	t->start = v[mid].start;
+	t->last = v[mid].last;
+	t->addr = v[mid].addr;
+	t->perm = v[mid].perm;
+	t->left = avl_build(tlb, v, mid);
+	t->right = avl_build(tlb, v + mid + 1, n - mid - 1);
+	node_update(t);
+	return t;
+}
+
+/* Retire the whole working tree (it stays readable until published over). */
+static void avl_retire(struct iotlb *tlb)
+{
+	if (!tlb->root)
+		return;
+	tlb->root->retired = tlb->retired_trees;
+	tlb->retired_trees = tlb->root;
+	tlb->root = NULL;
 }
 
 /* The entry with the greatest start <= @x, or NULL. */
@@ -286,6 +439,21 @@ static void avl_free(struct iotlb_node *n)
 	free(n);
 }
 
+/* Free what no reader can see any more (after iotlb_synchronize()). */
+static void iotlb_free_retired(struct iotlb *tlb)
+{
+	struct iotlb_node *n;
+
+	while ((n = tlb->retired)) {
+		tlb->retired = n->retired;
+		free(n);
+	}
+	while ((n = tlb->retired_trees)) {
+		tlb->retired_trees = n->retired;
+		avl_free(n);
+	}
+}
+
 /* ---- snapshots ------------------------------------------------------------- */
 
 static struct iotlb_snap_entry *avl_flatten(const struct iotlb_node *n,
@@ -304,10 +472,15 @@ static struct iotlb_snap_entry *avl_flatten(const struct iotlb_node *n,
 /* Buckets of the index: about 2 per entry, a power of two, at most 2^20. */
 #define IOTLB_SNAP_MAX_BUCKETS	(1u << 20)
 
-/* O(n) copy of the tree; NULL on allocation failure. update_lock held. */
-static struct iotlb_snap *iotlb_snap_build(struct iotlb *tlb)
+/*
+ * What readers see of the working tree, which becomes immutable: with
+ * @flat, a sorted copy with its index (O(n)); without, only the root, for
+ * translations to walk (O(1)). NULL on allocation failure. update_lock
+ * held.
+ */
+static struct iotlb_snap *iotlb_snap_build(struct iotlb *tlb, bool flat)
 {
-	unsigned int n = tlb->count, target = 2, nb, i, j;
+	unsigned int n = flat ? tlb->count : 0, target = 2, nb, i, j;
 	struct iotlb_snap *s;
 	u64 span = UINT64_MAX, base = 0;
 	unsigned int shift = 0;
@@ -325,7 +498,10 @@ static struct iotlb_snap *iotlb_snap_build(struct iotlb *tlb)
 	if (!s)
 		return NULL;
 	memset(&s->e[0], 0, sizeof(s->e[0]));	/* sentinel: perm has no VALID */
-	avl_flatten(tlb->root, &s->e[1]);
+	if (flat)
+		avl_flatten(tlb->root, &s->e[1]);
+	s->flat = flat;
+	s->root = tlb->root;
 	if (n) {
 		base = s->e[1].start;
 		span = s->e[n].last - base;
@@ -414,26 +590,44 @@ static void iotlb_synchronize(struct iotlb *tlb)
 	iotlb_readers_drain(&tlb->readers[e & 1]);
 }
 
+/* Tables this small get their sorted copy at every change (a few us). */
+#define IOTLB_FLAT_ALWAYS	256
+
 /*
- * Make the tree what readers see, under a new generation: O(n). The
- * caller holds update_lock (and the write lock).
+ * Make the working tree what readers see, under a new generation. The
+ * sorted copy with its bucket index (O(n)) is rebuilt for a small table,
+ * and for a larger one once the entries changed since the last copy add
+ * up to more than a quarter of it (a whole-table change always), so it
+ * costs O(1) amortized per change; until then translations walk the
+ * published tree (O(log n), still without a lock). Then what the change
+ * replaced is freed once no reader can hold it. The caller holds
+ * update_lock (and the write lock).
  */
 static void iotlb_publish(struct iotlb *tlb)
 {
-	struct iotlb_snap *old = tlb->snap, *new = iotlb_snap_build(tlb);
+	struct iotlb_snap *old = tlb->snap, *new;
 	u64 gen = iotlb_generation_next();
+	bool flat;
 
-	if (new)
+	flat = tlb->count <= IOTLB_FLAT_ALWAYS || (u64)tlb->stale * 4 > tlb->count;
+	new = iotlb_snap_build(tlb, flat);
+	if (new) {
 		new->generation = gen;
-	else	/* no memory: readers fall back to the tree, under the lock */
+		if (flat)
+			tlb->stale = 0;
+	} else {	/* no memory: readers fall back to the tree, under the lock */
 		new = IOTLB_SNAP_NONE;
+	}
 	__atomic_store_n(&tlb->snap, new, __ATOMIC_SEQ_CST);
 	/* Pairs with the acquire in iotlb_generation(): G new => snap new. */
 	__atomic_store_n(&tlb->pub.generation, gen, __ATOMIC_RELEASE);
-	if (old != IOTLB_SNAP_NONE) {
+	if (old != IOTLB_SNAP_NONE || tlb->retired || tlb->retired_trees)
 		iotlb_synchronize(tlb);
+	if (old != IOTLB_SNAP_NONE)
 		free(old);
-	}
+	iotlb_free_retired(tlb);
+	/* What is published is immutable: the next change copies. */
+	tlb->version++;
 }
 
 /* ---- locking and change publication --------------------------------------- */
@@ -447,8 +641,13 @@ static void iotlb_write_begin(struct iotlb *tlb)
 	}
 }
 
+/* Changes the sorted copy is behind by; IOTLB_STALE_ALL: rebuild it. */
+#define IOTLB_STALE_ALL		(1u << 30)
+
 static void iotlb_mark_dirty(struct iotlb *tlb, u64 start, u64 last)
 {
+	if (tlb->stale < IOTLB_STALE_ALL)
+		tlb->stale++;
 	if (!tlb->dirty) {
 		tlb->dirty = true;
 		tlb->dirty_start = start;
@@ -528,9 +727,16 @@ err_free:
 
 void iotlb_destroy(struct iotlb *tlb)
 {
+	struct iotlb_node *n;
+
 	if (!tlb)
 		return;
 	avl_free(tlb->root);
+	iotlb_free_retired(tlb);
+	while ((n = tlb->pool)) {
+		tlb->pool = n->left;
+		free(n);
+	}
 	if (tlb->snap != IOTLB_SNAP_NONE)
 		free(tlb->snap);
 	pthread_mutex_destroy(&tlb->update_lock);
@@ -554,14 +760,14 @@ static int __iotlb_add_range(struct iotlb *tlb, u64 start, u64 last, u64 addr,
 		return -EEXIST;
 	if (tlb->limit && tlb->count >= tlb->limit)
 		return -ENOSPC;
-	n = xmalloc(sizeof(*n));
-	if (!n)
+	if (pool_fill(tlb, avl_op_nodes(tlb) + 1))
 		return -ENOMEM;
+	n = node_new(tlb);
 	n->start = start;
 	n->last = last;
 	n->addr = addr;
 	n->perm = perm;
-	tlb->root = avl_insert(tlb->root, n);
+	tlb->root = avl_insert(tlb, tlb->root, n);
 	tlb->count++;
 	iotlb_mark_dirty(tlb, start, last);
 	return 0;
@@ -581,59 +787,121 @@ int iotlb_add_range(struct iotlb *tlb, u64 start, u64 last, u64 addr,
 	return ret;
 }
 
+/* Entries one iotlb_del_range() removes or cuts one by one; more: a rebuild. */
+#define IOTLB_DEL_STEPS		4
+
+/* Add @v (one piece of an entry) to the list being built. */
+static void map_push(struct iotlb_map *v, size_t *n, u64 start, u64 last,
+		     u64 addr, unsigned int perm)
+{
+	v[*n] = (struct iotlb_map){ .start = start, .last = last, .addr = addr,
+				    .perm = perm };
+	(*n)++;
+}
+
+/* What is left of subtree @n without [@start, @last], in order; counts cuts. */
+static void avl_collect(const struct iotlb_node *n, struct iotlb_map *v,
+			u64 start, u64 last, size_t *out, ssize_t *touched)
+{
+	if (!n)
+		return;
+	avl_collect(n->left, v, start, last, out, touched);
+	if (n->last < start || n->start > last) {
+		map_push(v, out, n->start, n->last, n->addr, n->perm);
+	} else {
+		(*touched)++;
+		if (n->start < start)
+			map_push(v, out, n->start, start - 1, n->addr, n->perm);
+		if (n->last > last)
+			map_push(v, out, last + 1, n->last,
+				 n->addr + (last + 1 - n->start), n->perm);
+	}
+	avl_collect(n->right, v, start, last, out, touched);
+}
+
+/*
+ * Many entries in the range: a new tree of what is left, O(n) (each
+ * removal alone would copy O(log n) nodes, and this is what a removal of
+ * that many costs anyway).
+ */
+static ssize_t iotlb_del_rebuild(struct iotlb *tlb, u64 start, u64 last)
+{
+	ssize_t touched = 0;
+	struct iotlb_map *v;
+	size_t n = 0;
+
+	v = malloc(((size_t)tlb->count + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	avl_collect(tlb->root, v, start, last, &n, &touched);
+	if (pool_fill(tlb, (unsigned int)n)) {
+		free(v);
+		return -ENOMEM;
+	}
+	avl_retire(tlb);
+	tlb->root = avl_build(tlb, v, n);
+	tlb->count = (unsigned int)n;
+	free(v);
+	iotlb_mark_dirty(tlb, start, last);
+	tlb->stale = IOTLB_STALE_ALL;
+	return touched;
+}
+
 static ssize_t __iotlb_del_range(struct iotlb *tlb, u64 start, u64 last)
 {
-	struct iotlb_node *n, *spare = NULL;
+	struct iotlb_node *n, *removed;
+	unsigned int k;
 	ssize_t touched = 0;
 
 	/*
-	 * The only step that adds an entry is cutting a hole in the middle
-	 * of one entry; check limit and memory before changing anything.
+	 * How many entries change: the one holding @start, if it begins
+	 * below it, and every one beginning in the range.
 	 */
+	n = avl_floor(tlb->root, start);
+	k = (n && n->start < start && n->last >= start) +
+	    avl_count_starts(tlb->root, start, last, IOTLB_DEL_STEPS + 1);
+	if (!k)
+		return 0;
+	/* The only step that adds an entry is cutting a hole in one. */
 	n = avl_floor(tlb->root, last);
-	if (n && n->start < start && n->last > last) {
-		if (tlb->limit && tlb->count >= tlb->limit)
-			return -ENOSPC;
-		spare = malloc(sizeof(*spare));
-		if (!spare)
-			return -ENOMEM;
-	}
+	if (n && n->start < start && n->last > last && tlb->limit &&
+	    tlb->count >= tlb->limit)
+		return -ENOSPC;
+	if (k > IOTLB_DEL_STEPS)
+		return iotlb_del_rebuild(tlb, start, last);
+	/* Each entry: one removal and up to two inserts, and their nodes. */
+	if (pool_fill(tlb, k * (3 * avl_op_nodes(tlb) + 2)))
+		return -ENOMEM;
 
 	while ((n = avl_floor(tlb->root, last)) && n->last >= start) {
-		struct iotlb_node e = *n, *keep = n;
+		struct iotlb_node e = *n, *p;
 
-		/* avl_remove() unlinks this very node: it can be reused. */
-		tlb->root = avl_remove(tlb->root, e.start);
+		tlb->root = avl_remove(tlb, tlb->root, e.start, &removed);
+		node_drop(tlb, removed);
+		tlb->count--;
 		touched++;
 		if (e.start < start) {
 			/* Keep [e.start, start - 1]. */
-			keep->last = start - 1;
-			tlb->root = avl_insert(tlb->root, keep);
-			keep = NULL;
+			p = node_new(tlb);
+			p->start = e.start;
+			p->last = start - 1;
+			p->addr = e.addr;
+			p->perm = e.perm;
+			tlb->root = avl_insert(tlb, tlb->root, p);
+			tlb->count++;
 		}
 		if (e.last > last) {
 			/* Keep [last + 1, e.last]. */
-			struct iotlb_node *r = keep;
-
-			if (!r) {
-				r = spare;
-				spare = NULL;
-				tlb->count++;
-			}
-			keep = NULL;
-			r->start = last + 1;
-			r->last = e.last;
-			r->addr = e.addr + (last + 1 - e.start);
-			r->perm = e.perm;
-			tlb->root = avl_insert(tlb->root, r);
-		}
-		if (keep) {
-			free(keep);
-			tlb->count--;
+			p = node_new(tlb);
+			p->start = last + 1;
+			p->last = e.last;
+			p->addr = e.addr + (last + 1 - e.start);
+			p->perm = e.perm;
+			tlb->root = avl_insert(tlb, tlb->root, p);
+			tlb->count++;
 		}
 		iotlb_mark_dirty(tlb, MAX(e.start, start), MIN(e.last, last));
 	}
-	free(spare);
 	return touched;
 }
 
@@ -653,15 +921,17 @@ void iotlb_reset(struct iotlb *tlb)
 {
 	iotlb_write_begin(tlb);
 	if (tlb->root) {
-		avl_free(tlb->root);
-		tlb->root = NULL;
+		avl_retire(tlb);
 		tlb->count = 0;
 		iotlb_mark_dirty(tlb, 0, UINT64_MAX);
+		tlb->stale = IOTLB_STALE_ALL;
 	}
 	iotlb_write_end(tlb);
 }
 
-static struct iotlb_node *avl_clone(const struct iotlb_node *n, bool *fail)
+/* A copy of subtree @n made of nodes of @version. */
+static struct iotlb_node *avl_clone(const struct iotlb_node *n, u64 version,
+				    bool *fail)
 {
 	struct iotlb_node *c;
 
@@ -673,8 +943,9 @@ static struct iotlb_node *avl_clone(const struct iotlb_node *n, bool *fail)
 		return NULL;
 	}
 	*c = *n;
-	c->left = avl_clone(n->left, fail);
-	c->right = avl_clone(n->right, fail);
+	c->version = version;
+	c->left = avl_clone(n->left, version, fail);
+	c->right = avl_clone(n->right, version, fail);
 	return c;
 }
 
@@ -690,7 +961,7 @@ int iotlb_replace(struct iotlb *dst, struct iotlb *src)
 	iotlb_write_begin(dst);
 	locked = iotlb_read_begin(src);
 	count = src->count;
-	copy = (dst->limit && count > dst->limit) ? NULL : avl_clone(src->root, &fail);
+	copy = (dst->limit && count > dst->limit) ? NULL : avl_clone(src->root, dst->version, &fail);
 	iotlb_read_end(src, locked);
 	if (dst->limit && count > dst->limit) {
 		ret = -ENOSPC;
@@ -698,10 +969,11 @@ int iotlb_replace(struct iotlb *dst, struct iotlb *src)
 		avl_free(copy);
 		ret = -ENOMEM;
 	} else {
-		avl_free(dst->root);
+		avl_retire(dst);
 		dst->root = copy;
 		dst->count = count;
 		iotlb_mark_dirty(dst, 0, UINT64_MAX);
+		dst->stale = IOTLB_STALE_ALL;
 	}
 	iotlb_write_end(dst);
 	return ret;
@@ -953,7 +1225,9 @@ iotlb_translate_slow(struct iotlb *tlb, struct iotlb_cache *cache, u64 iova,
 		iotlb_cache_flush(cache);
 		cache->generation = s->generation;
 	}
-	ret = __iotlb_translate(s, NULL, cache, iova, len, perm, segs, nsegs);
+	/* No sorted copy since the last changes: the published tree. */
+	ret = s->flat ? __iotlb_translate(s, NULL, cache, iova, len, perm, segs, nsegs) :
+			__iotlb_translate(NULL, s->root, cache, iova, len, perm, segs, nsegs);
 	iotlb_snap_put(tlb, idx);
 	return ret;
 }

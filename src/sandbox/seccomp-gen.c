@@ -317,9 +317,13 @@ static const struct rule tap_rules[] = {
 };
 
 static const struct rule file_blk_rules[] = {
+	/* reads, writes, flushes, discards and write-zeroes (FALLOCATE) */
 	ALLOW(io_uring_enter),
-	ALLOW(fallocate),
+	/* write-zeroes where the file system cannot zero a range */
 	ALLOW(pwrite64),
+	/* a lone read or write (src/vdpa/blk/file.c) */
+	ALLOW(preadv),
+	ALLOW(pwritev),
 	END,
 };
 

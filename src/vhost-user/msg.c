@@ -934,6 +934,20 @@ static int iotlb_push(struct vhost_user_dev *dev)
 	return vhost_user_dev_commit(dev);
 }
 
+/*
+ * Whether one IOTLB change may go to the device as it is (one dma_map or
+ * dma_unmap: O(log n) in the device's IOTLB) instead of as a whole new
+ * table (iotlb_push(): O(n) per message, O(n^2) for a front-end that
+ * sends its table one update at a time): the device holds the IOMMU
+ * table already and has the incremental ops, and no front-end batch is
+ * open (its end pushes the table once).
+ */
+static bool iotlb_push_one(const struct vhost_user_dev *dev)
+{
+	return !dev->iotlb_batch && dev->mapped && dev->mapped_iommu &&
+	       vdpa_has_dma_map(dev->vdpa);
+}
+
 static int vu_iotlb_msg(struct vhost_user_dev *dev,
 			struct vhost_user_msg *msg, int *fds)
 {
@@ -973,6 +987,16 @@ static int vu_iotlb_msg(struct vhost_user_dev *dev,
 		iotlb_batch_commit(dev->iommu_tlb);
 		if (ret)
 			return ret;
+		/*
+		 * A new mapping is one dma_map. One that replaced another goes
+		 * as a whole table: an unmap and a map would let the device
+		 * see the range unmapped in between. So does one the device
+		 * refused (the whole table puts it back in step).
+		 */
+		if (!del && iotlb_push_one(dev) &&
+		    !vdpa_dma_map(dev->vdpa, 0, m->iova, m->size, hva, perm))
+			/* Rings parked on a miss may run now. */
+			return vhost_user_dev_commit(dev);
 		return iotlb_push(dev);
 	case VHOST_USER_IOTLB_INVALIDATE:
 		if (!m->size || m->iova > UINT64_MAX - (m->size - 1))
@@ -980,6 +1004,9 @@ static int vu_iotlb_msg(struct vhost_user_dev *dev,
 		del = iotlb_del_range(dev->iommu_tlb, m->iova, m->iova + (m->size - 1));
 		if (del < 0)
 			return (int)del;
+		if (iotlb_push_one(dev) &&
+		    (!del || !vdpa_dma_unmap(dev->vdpa, 0, m->iova, m->size)))
+			return vhost_user_dev_commit(dev);
 		return iotlb_push(dev);
 	case VHOST_USER_IOTLB_BATCH_BEGIN:
 		dev->iotlb_batch = true;

@@ -49,6 +49,13 @@ struct vhost_user_server {
 	unsigned int connections;
 	dev_t sock_dev;
 	ino_t sock_ino;
+	/*
+	 * A peer that connects and leaves in a loop must not flood the log:
+	 * at most RATELIMIT_INIT's burst of connections a window are logged,
+	 * each with its connect line, its "gone" line and its counters.
+	 */
+	struct ratelimit conn_rl;
+	bool conn_logged;	/* the current connection's lines are logged */
 };
 
 static void server_config_cb(void *private)
@@ -113,6 +120,7 @@ int vhost_user_server_create(const char *path, struct vdpa_device *vdpa,
 		return -ENOMEM;
 	s->listenfd = s->epfd = s->stopfd = -1;
 	s->dev.notify_fd = -1;
+	s->conn_rl = (struct ratelimit)RATELIMIT_INIT;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path));
 
@@ -284,9 +292,11 @@ static void server_disconnect(struct vhost_user_server *s, const char *why)
 
 	if (dev->connfd < 0)
 		return;
-	pr_info("%s: front-end gone (%s) after %llu messages", dev->name, why,
-		(unsigned long long)dev->msgs);
-	vhost_user_server_log_stats(s);
+	if (s->conn_logged) {
+		pr_info("%s: front-end gone (%s) after %llu messages", dev->name, why,
+			(unsigned long long)dev->msgs);
+		vhost_user_server_log_stats(s);
+	}
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, dev->connfd, NULL);
 	close(dev->connfd);
 	dev->connfd = -1;
@@ -310,7 +320,9 @@ static void server_accept(struct vhost_user_server *s)
 	}
 	s->dev.connfd = fd;
 	__atomic_add_fetch(&s->connections, 1, __ATOMIC_RELEASE);
-	pr_info("%s: front-end connected on %s", s->dev.name, s->path);
+	s->conn_logged = ratelimit_allow(&s->conn_rl);
+	if (s->conn_logged)
+		pr_info("%s: front-end connected on %s", s->dev.name, s->path);
 }
 
 static void server_kick(struct vhost_user_server *s, u32 idx)

@@ -35,8 +35,8 @@ _Static_assert(BLK_QD <= SWDEV_BUDGET, "a round fits in a pass");
  */
 #define BLK_BURST	16
 
-/* Rounds of held requests one pass makes: SWDEV_BUDGET chains, as a sync backend. */
-#define BLK_ROUNDS	(SWDEV_BUDGET / BLK_QD)
+/* Chains one pass takes at most, as a sync backend. */
+#define BLK_PASS_CHAINS	SWDEV_BUDGET
 
 /* [@sector, @sector + @nsec) inside the disk? Overflow-safe. */
 static bool blk_range_ok(const struct blk_dev *blk, u64 sector, u64 nsec)
@@ -69,12 +69,17 @@ static int blk_op_status(int ret)
 /*
  * DISCARD / WRITE_ZEROES: a payload of whole segments in the readable part.
  * The whole request is checked before any segment is acted on: a bad
- * segment 3 leaves segments 1 and 2 untouched.
+ * segment 3 leaves segments 1 and 2 untouched. Then the backend's @dwz
+ * takes the request (and may hold it), or its @discard / @write_zeroes
+ * serve each segment. Return: as blk_request().
  */
-static u8 blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
-			 u32 type)
+static int blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
+			  struct blk_req *req)
 {
 	struct virtio_blk_discard_write_zeroes r[BLK_DWZ_SEG_MAX];
+	struct blk_dwz segs[BLK_DWZ_SEG_MAX];
+	u32 type = req->type;
+	unsigned int n = 0;
 	bool wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
 	size_t left = vringh_iov_length(riov);
 	size_t nseg = left / sizeof(r[0]);
@@ -102,15 +107,27 @@ static u8 blk_discard_wz(struct blk_dev *blk, struct vringh_iov *riov,
 			return VIRTIO_BLK_S_IOERR;
 	}
 	for (size_t i = 0; i < nseg; i++) {
-		u64 sector = le64_to_cpu(r[i].sector);
 		u32 num = le32_to_cpu(r[i].num_sectors);
-		int ret;
 
 		if (!num)
 			continue;
-		ret = wz ? blk->ops->write_zeroes(blk, sector, num,
-				le32_to_cpu(r[i].flags) & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-			 : blk->ops->discard(blk, sector, num);
+		segs[n].sector = le64_to_cpu(r[i].sector);
+		segs[n].nsec = num;
+		segs[n].op = !wz ? BLK_DWZ_DISCARD :
+			     le32_to_cpu(r[i].flags) & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ?
+			     BLK_DWZ_ZERO_UNMAP : BLK_DWZ_ZERO;
+		n++;
+	}
+	if (!n)
+		return VIRTIO_BLK_S_OK;
+	if (blk->ops->dwz)	/* the backend may hold it, as a read */
+		return blk_op_status(blk->ops->dwz(blk, req, segs, n));
+	for (unsigned int i = 0; i < n; i++) {
+		int ret = segs[i].op == BLK_DWZ_DISCARD ?
+			  blk->ops->discard(blk, segs[i].sector, segs[i].nsec) :
+			  blk->ops->write_zeroes(blk, segs[i].sector, segs[i].nsec,
+						 segs[i].op == BLK_DWZ_ZERO_UNMAP);
+
 		if (ret)
 			return VIRTIO_BLK_S_IOERR;
 	}
@@ -169,7 +186,7 @@ static int blk_request(struct blk_dev *blk, struct swdev_vq *vq,
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return blk_discard_wz(blk, &vq->riov, req->type);
+		return blk_discard_wz(blk, &vq->riov, req);
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
 	}
@@ -204,6 +221,9 @@ void blk_req_complete(struct blk_dev *blk, const struct blk_req *req,
 
 	e->id = req->head;
 	e->len = blk_req_end(blk, req, status);
+	/* Its tag is free again. */
+	blk->tags &= ~(1ULL << req->tag);
+	blk->held--;
 }
 
 static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
@@ -211,7 +231,7 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 	struct blk_dev *blk = to_blk(sw);
 	struct vringh_iov *wiov = &vq->wiov;
 	size_t wlen = vringh_iov_length(wiov);
-	struct blk_req req = { .head = head, .tag = (u16)blk->held };
+	struct blk_req req = { .head = head };
 	const struct iovec *last;
 	int status;
 
@@ -222,16 +242,21 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 				  head);
 		return SWDEV_STALL;
 	}
-	if (unlikely(blk->held == BLK_QD)) {
-		/* Back to the ring until the held ones are reaped. */
+	if (unlikely(blk->held == BLK_QD || blk->taken == BLK_PASS_CHAINS)) {
+		/* Back to the ring until held ones end, or the next pass. */
 		blk->full = true;
 		return SWDEV_STALL;
 	}
+	_Static_assert(BLK_QD == 64, "one bit a tag in blk_dev.tags");
+	req.tag = (u16)__builtin_ctzll(~blk->tags);
 	/* vringh leaves out empty buffers: the last one has the status byte. */
 	last = &wiov->iov[wiov->used - 1];
 	req.status = (u8 *)last->iov_base + last->iov_len - 1;
 	status = blk_request(blk, vq, &req, wlen - 1);
+	if (status != BLK_THROTTLED)
+		blk->taken++;
 	if (status == BLK_HELD) {
+		blk->tags |= 1ULL << req.tag;
 		blk->held++;
 		return SWDEV_HELD;
 	}
@@ -241,38 +266,50 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 	return SWDEV_USED;
 }
 
-/* Wait for the held requests and publish them. Return: false: reset. */
-static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq)
+/*
+ * End held requests (at least one; all with @all) and publish them.
+ * Return: false: the ring broke (every held request ended all the same).
+ */
+static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq, bool all)
 {
 	bool ok;
 
-	blk->ops->reap(blk);
+	blk->ops->reap(blk, all);
 	ok = swdev_vq_complete(&blk->sw, vq, blk->done, blk->ndone);
-	blk->held = 0;
 	blk->ndone = 0;
+	if (!ok && blk->held) {
+		/* No request outlives the pass, published or not. */
+		blk->ops->reap(blk, true);
+		blk->ndone = 0;
+	}
 	return ok;
 }
 
+/*
+ * One pass: take chains, and while requests are held, end what completes
+ * and take the chains the driver adds meanwhile, so the backend always
+ * has work instead of waiting for a whole batch to finish. The pass ends
+ * when nothing is held: no request outlives it (nor the lock it holds),
+ * so a mapping removed under the lock has no I/O in flight. After
+ * BLK_PASS_CHAINS chains it takes no new one and ends what it holds.
+ */
 static bool blk_work(struct swdev *sw)
 {
 	struct blk_dev *blk = to_blk(sw);
 	struct swdev_vq *vq = &sw->vqs[0];
+	bool more;
 
-	for (unsigned int round = 1;; round++) {
-		bool more;
-
+	blk->taken = 0;
+	for (;;) {
 		blk->full = false;
 		more = swdev_vq_service(sw, vq, SWDEV_CHAIN_IN | SWDEV_CHAIN_OUT,
 					blk_chain);
-		if (!blk->held)
-			return more;
-		if (!blk_reap(blk, vq))
+		if (!blk->held)	/* full with nothing held: the chains of a pass taken */
+			return more || blk->full;
+		if (blk->taken == BLK_PASS_CHAINS)
+			return blk_reap(blk, vq, true);	/* the next pass takes the rest */
+		if (!blk_reap(blk, vq, false))
 			return false;
-		if (!blk->full)
-			return more;
-		/* The ring has more; a pass serves SWDEV_BUDGET at most. */
-		if (round == BLK_ROUNDS)
-			return true;
 	}
 }
 
@@ -343,8 +380,8 @@ int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
 	else
 		attr.features |= (1ULL << VIRTIO_BLK_F_DISCARD) |
 				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
-	if (ops->read && ops->write && ops->flush && ops->discard &&
-	    ops->write_zeroes && ops->free)
+	if (ops->read && ops->write && ops->flush &&
+	    (ops->dwz || (ops->discard && ops->write_zeroes)) && ops->free)
 		blk->ops = ops;
 	/* Even with bad ops: swdev_destroy() may then always follow. */
 	ret = swdev_init(&blk->sw, &attr);

@@ -17,13 +17,15 @@
  *
  * Synchronous and asynchronous backends. A synchronous backend (RAM) ends
  * every op before returning. An asynchronous one (io_uring) may return
- * BLK_QUEUED from @read, @write and @flush: the class holds the chain
+ * BLK_QUEUED from @read, @write, @flush and @dwz: the class holds the chain
  * (SWDEV_HELD) and goes on; when the ring is drained, or BLK_QD requests
- * are held, it calls @reap, which waits for every held request and ends
- * each with blk_req_complete(); the class then publishes them with one
- * used-index update and at most one interrupt. All of that happens in the
- * worker pass that took the chains, under swdev.lock: no request outlives
- * its pass, so a mapping removed under the lock has no I/O in flight.
+ * are held, it calls @reap, which ends at least one held request with
+ * blk_req_complete(); the class publishes those with one used-index update
+ * and at most one interrupt and goes back to the ring for the chains the
+ * driver added meanwhile, until nothing is held. All of that happens in
+ * the worker pass that took the chains, under swdev.lock: no request
+ * outlives its pass, so a mapping removed under the lock has no I/O in
+ * flight.
  *
  * Rate limit (struct vdpa_rate_limit, as Firecracker's block device):
  * every request takes one operation, a read or write also its data bytes.
@@ -78,6 +80,25 @@ struct blk_req {
 	u8 *status;
 };
 
+/** enum blk_dwz_op - what one DISCARD / WRITE_ZEROES segment asks */
+enum blk_dwz_op {
+	BLK_DWZ_DISCARD,	/* forget the sectors (a hint) */
+	BLK_DWZ_ZERO,		/* zero them, keep them allocated */
+	BLK_DWZ_ZERO_UNMAP,	/* zero them, deallocating if possible */
+};
+
+/**
+ * struct blk_dwz - one checked segment of a DISCARD / WRITE_ZEROES request
+ * @sector: first sector (inside the disk with @nsec)
+ * @nsec: sectors, >= 1 and at most dwz_sectors_max
+ * @op: what to do with them
+ */
+struct blk_dwz {
+	u64 sector;
+	u32 nsec;
+	enum blk_dwz_op op;
+};
+
 struct blk_dev;
 
 /**
@@ -94,11 +115,17 @@ struct blk_dev;
  * @write: write @req->len bytes of @req->data at @req->sector
  * @flush: make every write completed so far durable
  * @discard: forget @nsec (>= 1) sectors at @sector; a hint, synchronous;
- *	0 or -errno
+ *	0 or -errno. (optional with @dwz)
  * @write_zeroes: zero @nsec (>= 1) sectors at @sector, deallocating them
- *	if @unmap allows it; synchronous; 0 or -errno
- * @reap: (optional: needed by a backend that queues) wait for every held
- *	request and end each with blk_req_complete()
+ *	if @unmap allows it; synchronous; 0 or -errno. (optional with @dwz)
+ * @dwz: (optional) a whole DISCARD / WRITE_ZEROES request: its @n checked
+ *	segments @segs (1..BLK_DWZ_SEG_MAX, copied if the backend holds the
+ *	request); returns as @read. A discard is a hint: only a failed
+ *	write-zeroes fails the request. With it, @discard and @write_zeroes
+ *	are not called.
+ * @reap: (optional: needed by a backend that queues) start every held
+ *	request not started yet, wait until at least one ended (with @all:
+ *	every one), and end those with blk_req_complete()
  * @free: free the backend and the allocation the device lives in
  *	(swdev_destroy() calls it; half-built devices included)
  * @seccomp: the worker's thread kind (struct swdev_attr)
@@ -109,7 +136,9 @@ struct blk_ops {
 	int (*flush)(struct blk_dev *blk, struct blk_req *req);
 	int (*discard)(struct blk_dev *blk, u64 sector, u32 nsec);
 	int (*write_zeroes)(struct blk_dev *blk, u64 sector, u32 nsec, bool unmap);
-	void (*reap)(struct blk_dev *blk);
+	int (*dwz)(struct blk_dev *blk, struct blk_req *req, const struct blk_dwz *segs,
+		   unsigned int n);
+	void (*reap)(struct blk_dev *blk, bool all);
 	void (*free)(struct blk_dev *blk);
 	enum seccomp_thread seccomp;
 };
@@ -124,8 +153,10 @@ struct blk_ops {
  * @dwz_sectors_max: sectors per discard / write-zeroes segment at most
  * @serial: GET_ID answer, NUL padded (blk_dev_set_serial())
  * @held: requests the backend holds (worker)
- * @full: a chain found BLK_QD requests held and went back to the ring
- *	(worker)
+ * @tags: bit i set while tag i is held (worker)
+ * @taken: chains the current pass took (worker)
+ * @full: a chain found BLK_QD requests held, or the pass's chains taken,
+ *	and went back to the ring (worker)
  * @ndone: entries in @done (worker)
  * @done: held requests ended by blk_req_complete(), not yet published
  */
@@ -137,6 +168,8 @@ struct blk_dev {
 	u32 dwz_sectors_max;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	unsigned int held;
+	u64 tags;
+	unsigned int taken;
 	bool full;
 	unsigned int ndone;
 	struct vringh_used_elem done[BLK_QD];

@@ -6,13 +6,21 @@
  * Reads, writes and flushes become io_uring submissions whose iovecs point
  * straight at the guest's buffers (no bounce copy); the class holds their
  * chains. When the queue is drained, or BLK_QD requests are held, reap
- * submits them together, waits for all of them, and ends each; the class
- * then publishes the whole batch with one used-index update and at most one
- * interrupt. A flush carries IOSQE_IO_DRAIN, so it starts only after every
+ * prepares the SQEs of those not started yet, in the order they came,
+ * handing the SQ to the kernel whenever it is full (without waiting), then
+ * waits until one request ended and ends every one whose completions are
+ * there; the class publishes those with one used-index update and at most
+ * one interrupt, and takes the chains the driver added meanwhile while the
+ * rest are still running (blk.c: the pass ends when nothing is held, with
+ * a reap of everything). A lone read or write (queue
+ * depth 1) is one preadv/pwritev instead: the same one syscall, without
+ * io_uring's own work, and a buffered write is not passed to an io_uring
+ * worker thread. A flush carries IOSQE_IO_DRAIN, so it starts only after every
  * write submitted before it completed: FLUSH is an fdatasync of everything
  * the driver saw completed (virtio 1.2 §5.2.6.2). DISCARD and WRITE_ZEROES
- * are served synchronously (fallocate, or written zeroes where the file
- * system cannot).
+ * are held the same way, one IORING_OP_FALLOCATE per segment (punch a
+ * hole, or zero a range); a request ends when its last segment did. Where
+ * the file system cannot zero a range that way, reap writes the zeroes.
  *
  * The image is opened read-write unless ro=on, must be a non-zero multiple
  * of 512 bytes (an empty file too with allow_empty=on: a disk of 0
@@ -56,14 +64,48 @@
  * @req: the request as the class gave it
  * @iov: its data segments, host pointers into guest memory
  * @niov: segments in @iov
- * @queued: submitted to io_uring, completion not reaped yet
+ * @dwz: a DISCARD / WRITE_ZEROES request's segments
+ * @ndwz: entries in @dwz
+ * @op: BLK_FILE_*
+ * @pending: its SQEs whose completion was not reaped yet
+ * @failed: one of them failed
+ * @queued: held: taken from the ring, not ended yet
  */
 struct blk_file_req {
 	struct blk_req req;
 	struct iovec iov[BLK_SEG_MAX];
 	unsigned int niov;
+	struct blk_dwz dwz[BLK_DWZ_SEG_MAX];
+	unsigned int ndwz;
+	u8 op;
+	unsigned int pending;
+	bool failed;
 	bool queued;
 };
+
+/* What a held request does. */
+enum {
+	BLK_FILE_READ,
+	BLK_FILE_WRITE,
+	BLK_FILE_FLUSH,
+	BLK_FILE_DWZ,
+};
+
+/*
+ * An SQE's user data: the request's tag, and for a DISCARD / WRITE_ZEROES
+ * the segment it serves.
+ */
+#define BLK_FILE_DATA(tag, seg)		((u64)(tag) | (u64)(seg) << 8)
+#define BLK_FILE_DATA_TAG(d)		((d) & 0xff)
+#define BLK_FILE_DATA_SEG(d)		(((d) >> 8) & 0xff)
+
+/*
+ * SQ entries: a read, write or flush takes one, a DISCARD / WRITE_ZEROES
+ * one per segment (the SQ is submitted when it has no room left for a
+ * request). CQ entries: every SQE BLK_QD requests can have outstanding.
+ */
+#define BLK_FILE_SQ_ENTRIES		(2 * BLK_QD)
+#define BLK_FILE_CQ_ENTRIES		(BLK_QD * BLK_DWZ_SEG_MAX)
 
 /**
  * struct blk_file - a file-backed disk (swdev.lock for the mutable parts)
@@ -71,7 +113,9 @@ struct blk_file_req {
  * @fd: the backing file or device
  * @ring: io_uring instance
  * @ring_ok: @ring initialised
- * @queued: requests prepared and not reaped
+ * @nunprep: requests held and not prepared yet
+ * @unprep: their tags, in the order they came
+ * @queued: SQEs prepared whose completions were not reaped
  * @reqs: the requests held, by tag
  * @allow_empty: a 0-byte file is a disk (allow_empty=on)
  */
@@ -81,6 +125,8 @@ struct blk_file {
 	int fd;
 	struct io_uring ring;
 	bool ring_ok;
+	unsigned int nunprep;
+	u16 unprep[BLK_QD];
 	unsigned int queued;
 	struct blk_file_req reqs[BLK_QD];
 	/* The image's identity, on blk_files while @listed (blk_files_lock). */
@@ -170,39 +216,31 @@ static int blk_file_take_iov(struct blk_file_req *r, const struct vringh_iov *sr
 	return 0;
 }
 
-/* Hold @req in its slot, its SQE (prepared) tagged with it. */
-static int blk_file_hold(struct blk_file *f, struct io_uring_sqe *sqe,
-			 const struct blk_req *req)
+/*
+ * Hold @req in its slot, as @op. Nothing goes to io_uring yet: reap
+ * prepares and submits every held request at once (or serves a lone read
+ * or write with one syscall).
+ */
+static int blk_file_hold(struct blk_file *f, const struct blk_req *req, u8 op)
 {
 	struct blk_file_req *r = &f->reqs[req->tag];
 
-	io_uring_sqe_set_data64(sqe, req->tag);
 	r->req = *req;
 	r->req.data = NULL;
+	r->op = op;
+	r->failed = false;
 	r->queued = true;
-	f->queued++;
+	f->unprep[f->nunprep++] = req->tag;
 	return BLK_QUEUED;
 }
 
 static int blk_file_rw(struct blk_dev *blk, struct blk_req *req, bool write)
 {
 	struct blk_file *f = to_blk_file(blk);
-	struct blk_file_req *r = &f->reqs[req->tag];
-	struct io_uring_sqe *sqe;
 
-	if (blk_file_take_iov(r, req->data, req->len))
+	if (blk_file_take_iov(&f->reqs[req->tag], req->data, req->len))
 		return -E2BIG;
-	/* The ring has 2 * BLK_QD entries and holds BLK_QD requests at most. */
-	sqe = io_uring_get_sqe(&f->ring);
-	if (!sqe)
-		return -EBUSY;
-	if (write)
-		io_uring_prep_writev(sqe, f->fd, r->iov, r->niov,
-				     req->sector << BLK_SECTOR_SHIFT);
-	else
-		io_uring_prep_readv(sqe, f->fd, r->iov, r->niov,
-				    req->sector << BLK_SECTOR_SHIFT);
-	return blk_file_hold(f, sqe, req);
+	return blk_file_hold(f, req, write ? BLK_FILE_WRITE : BLK_FILE_READ);
 }
 
 static int blk_file_read(struct blk_dev *blk, struct blk_req *req)
@@ -217,28 +255,90 @@ static int blk_file_write(struct blk_dev *blk, struct blk_req *req)
 
 static int blk_file_flush(struct blk_dev *blk, struct blk_req *req)
 {
-	struct blk_file *f = to_blk_file(blk);
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
-	/* After everything submitted before it. */
-	sqe->flags |= IOSQE_IO_DRAIN;
-	return blk_file_hold(f, sqe, req);
+	return blk_file_hold(to_blk_file(blk), req, BLK_FILE_FLUSH);
 }
 
-static int blk_file_discard(struct blk_dev *blk, u64 sector, u32 nsec)
+static int blk_file_dwz(struct blk_dev *blk, struct blk_req *req,
+			const struct blk_dwz *segs, unsigned int n)
 {
-	/* A hint: a backend that cannot punch holes ignores it. */
-	fallocate(to_blk_file(blk)->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		  (off_t)(sector << BLK_SECTOR_SHIFT),
-		  (off_t)nsec << BLK_SECTOR_SHIFT);
-	return 0;
+	struct blk_file *f = to_blk_file(blk);
+	struct blk_file_req *r = &f->reqs[req->tag];
+
+	memcpy(r->dwz, segs, n * sizeof(segs[0]));
+	r->ndwz = n;
+	return blk_file_hold(f, req, BLK_FILE_DWZ);
 }
 
-static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
-				 bool unmap)
+/*
+ * Prepare the SQEs of held request @r (tag @tag): one, or one FALLOCATE a
+ * DISCARD / WRITE_ZEROES segment. When the SQ has no room for them, what
+ * it holds goes to the kernel first, without waiting: the batch is
+ * submitted as it is prepared. Return: false if there still is no room.
+ */
+static bool blk_file_prep(struct blk_file *f, struct blk_file_req *r, unsigned int tag)
+{
+	static const int mode[] = {
+		[BLK_DWZ_DISCARD] = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		[BLK_DWZ_ZERO] = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		[BLK_DWZ_ZERO_UNMAP] = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	};
+	unsigned int n = r->op == BLK_FILE_DWZ ? r->ndwz : 1;
+	u64 off = r->req.sector << BLK_SECTOR_SHIFT;
+
+	if (io_uring_sq_space_left(&f->ring) < n)
+		io_uring_submit(&f->ring);
+	if (io_uring_sq_space_left(&f->ring) < n)
+		return false;
+	for (unsigned int i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
+
+		switch (r->op) {
+		case BLK_FILE_READ:
+			io_uring_prep_readv(sqe, f->fd, r->iov, r->niov, off);
+			break;
+		case BLK_FILE_WRITE:
+			io_uring_prep_writev(sqe, f->fd, r->iov, r->niov, off);
+			break;
+		case BLK_FILE_FLUSH:
+			io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
+			/* After everything submitted before it. */
+			sqe->flags |= IOSQE_IO_DRAIN;
+			break;
+		default:
+			io_uring_prep_fallocate(sqe, f->fd, mode[r->dwz[i].op],
+						(off_t)(r->dwz[i].sector << BLK_SECTOR_SHIFT),
+						(off_t)r->dwz[i].nsec << BLK_SECTOR_SHIFT);
+			break;
+		}
+		io_uring_sqe_set_data64(sqe, BLK_FILE_DATA(tag, i));
+	}
+	r->pending = n;
+	f->queued += n;
+	return true;
+}
+
+/*
+ * A lone read or write: one preadv/pwritev is what it costs anyway (an
+ * io_uring_enter), without io_uring's own work, and a buffered write is
+ * not handed to an io_uring worker thread. Return: its status.
+ */
+static u8 blk_file_rw_now(struct blk_file *f, struct blk_file_req *r)
+{
+	off_t off = (off_t)(r->req.sector << BLK_SECTOR_SHIFT);
+	ssize_t n;
+
+	do {
+		n = r->op == BLK_FILE_WRITE ? pwritev(f->fd, r->iov, (int)r->niov, off)
+					    : preadv(f->fd, r->iov, (int)r->niov, off);
+	} while (n < 0 && errno == EINTR);
+	return n >= 0 && (size_t)n == r->req.len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+}
+
+/*
+ * Zero @seg by writing zeroes, for a file system that cannot zero a range
+ * with fallocate. Return: 0 or -errno.
+ */
+static int blk_file_zero_fill(int fd, const struct blk_dwz *seg)
 {
 	/*
 	 * Not const: a const one sits in .rodata, 64 KiB of the binary's
@@ -247,17 +347,9 @@ static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
 	 * the shared zero page.
 	 */
 	static u8 zeroes[65536];
-	int fd = to_blk_file(blk)->fd;
-	int mode = FALLOC_FL_KEEP_SIZE |
-		   (unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
-	u64 off = sector << BLK_SECTOR_SHIFT;
-	u64 len = (u64)nsec << BLK_SECTOR_SHIFT;
+	u64 off = seg->sector << BLK_SECTOR_SHIFT;
+	u64 len = (u64)seg->nsec << BLK_SECTOR_SHIFT;
 
-	if (fallocate(fd, mode, (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (errno != EOPNOTSUPP && errno != EINVAL)
-		return -errno;
-	/* No fallocate support here: write the zeroes. */
 	while (len) {
 		ssize_t n = pwrite(fd, zeroes, MIN(len, sizeof(zeroes)), (off_t)off);
 
@@ -271,20 +363,75 @@ static int blk_file_write_zeroes(struct blk_dev *blk, u64 sector, u32 nsec,
 	return 0;
 }
 
-/* Submit the held requests, wait for all of them, end each. */
-static void blk_file_reap(struct blk_dev *blk)
+/* Whether the completion @res of SQE @seg of @r means it did its part. */
+static bool blk_file_done_ok(struct blk_file *f, struct blk_file_req *r,
+			     unsigned int seg, int res)
+{
+	const struct blk_dwz *d;
+
+	switch (r->req.type) {
+	case VIRTIO_BLK_T_DISCARD:
+		return true;	/* a hint: a file that cannot punch holes ignores it */
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (seg >= BLK_DWZ_SEG_MAX)
+			return false;
+		d = &r->dwz[seg];
+		if (!res)
+			return true;
+		/* No such fallocate here (or no hole punching): write the zeroes. */
+		return (res == -EOPNOTSUPP || res == -EINVAL) &&
+		       !blk_file_zero_fill(f->fd, d);
+	default:
+		/* A flush moves no data: 0 is its success. */
+		return res >= 0 && (size_t)res == r->req.len;
+	}
+}
+
+/*
+ * Start the held requests not started yet: a lone read or write with
+ * nothing in flight at once; else their SQEs, in the order they came
+ * (submitting as the SQ fills). Then wait until one request ended (with
+ * @all: all of them), and end every one whose completions are there.
+ */
+static void blk_file_reap(struct blk_dev *blk, bool all)
 {
 	struct blk_file *f = to_blk_file(blk);
-	int ret = io_uring_submit_and_wait(&f->ring, f->queued);
+	struct blk_file_req *r0 = &f->reqs[f->unprep[0]];
+	bool ended = false;
+	int ret;
+
+	if (!f->queued && f->nunprep == 1 &&
+	    (r0->op == BLK_FILE_READ || r0->op == BLK_FILE_WRITE)) {
+		f->nunprep = 0;
+		r0->queued = false;
+		blk_req_complete(blk, &r0->req, blk_file_rw_now(f, r0));
+		return;
+	}
+	for (unsigned int k = 0; k < f->nunprep; k++) {
+		struct blk_file_req *r = &f->reqs[f->unprep[k]];
+
+		if (!blk_file_prep(f, r, f->unprep[k])) {
+			r->queued = false;
+			blk_req_complete(blk, &r->req, VIRTIO_BLK_S_IOERR);
+			ended = true;
+		}
+	}
+	f->nunprep = 0;
+	ret = io_uring_submit_and_wait(&f->ring, all ? f->queued : !ended && f->queued);
 
 	if (ret < 0 && ret != -EINTR)
 		pr_err("%s: io_uring submit: %s", blk->sw.vdpa.name, strerror(-ret));
 	while (f->queued) {
 		struct io_uring_cqe *cqe;
 		struct blk_file_req *r;
-		u64 tag;
+		u64 data, tag;
 
-		ret = io_uring_wait_cqe(&f->ring, &cqe);
+		if (all || !ended)
+			ret = io_uring_wait_cqe(&f->ring, &cqe);
+		else if (io_uring_peek_cqe(&f->ring, &cqe))
+			break;	/* one ended, the rest are still running */
+		else
+			ret = 0;
 		if (ret == -EINTR)
 			continue;
 		if (ret < 0) {
@@ -298,14 +445,18 @@ static void blk_file_reap(struct blk_dev *blk)
 			f->queued = 0;
 			return;
 		}
-		tag = io_uring_cqe_get_data64(cqe);
+		data = io_uring_cqe_get_data64(cqe);
+		tag = BLK_FILE_DATA_TAG(data);
 		if (tag < BLK_QD && f->reqs[tag].queued) {
 			r = &f->reqs[tag];
-			r->queued = false;
-			/* A flush moves no data: 0 is its success. */
-			blk_req_complete(blk, &r->req,
-					 cqe->res >= 0 && (size_t)cqe->res == r->req.len ?
-					 VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+			if (!blk_file_done_ok(f, r, BLK_FILE_DATA_SEG(data), cqe->res))
+				r->failed = true;
+			if (!--r->pending) {
+				r->queued = false;
+				blk_req_complete(blk, &r->req, r->failed ? VIRTIO_BLK_S_IOERR
+									 : VIRTIO_BLK_S_OK);
+				ended = true;
+			}
 		}
 		io_uring_cqe_seen(&f->ring, cqe);
 		f->queued--;
@@ -328,8 +479,7 @@ static const struct blk_ops blk_file_ops = {
 	.read		= blk_file_read,
 	.write		= blk_file_write,
 	.flush		= blk_file_flush,
-	.discard	= blk_file_discard,
-	.write_zeroes	= blk_file_write_zeroes,
+	.dwz		= blk_file_dwz,
 	.reap		= blk_file_reap,
 	.free		= blk_file_free,
 	.seccomp	= SECCOMP_THREAD_DEV_FILE_BLK,
@@ -453,7 +603,11 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	blk_file_track(f, f->fd);
 	/* liburing's own allocation, fd and ring mappings: one point. */
 	ret = fault_inject_hit() ? -ENOMEM
-				 : io_uring_queue_init(2 * BLK_QD, &f->ring, 0);
+				 : io_uring_queue_init_params(BLK_FILE_SQ_ENTRIES, &f->ring,
+							      &(struct io_uring_params){
+						.flags = IORING_SETUP_CQSIZE,
+						.cq_entries = BLK_FILE_CQ_ENTRIES,
+					   });
 	if (ret)
 		goto err_destroy;
 	f->ring_ok = true;

@@ -177,8 +177,10 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
  * MFD_ALLOW_SEALING, cannot carry seals. So each pass runs under a
  * per-thread recovery point: the SIGBUS handler jumps back to it, the
  * device is marked NEEDS_RESET and the process lives. Outside a pass the
- * handler restores the default action, and the fault, raised again, ends
- * the process as it would have without the handler.
+ * fault goes to the handler the process had before (a program using the
+ * library may have one); with none, the default action is restored and
+ * the fault, raised again, ends the process as it would have without the
+ * handler.
  *
  * The jump leaves the pass wherever it was, with swdev.lock still held
  * by the worker (the recovery point is inside the locked region, and
@@ -190,16 +192,32 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
  */
 static __thread sigjmp_buf *swdev_recovery;
 
+/*
+ * The handler the process had before the first device (a program using
+ * libkestrel-vdpa may have its own): a SIGBUS outside a pass goes to it.
+ * Written once, before any worker exists.
+ */
+static struct sigaction swdev_sigbus_prev;
+
 static void swdev_sigbus(int sig, siginfo_t *si, void *uc)
 {
+	const struct sigaction *prev = &swdev_sigbus_prev;
 	sigjmp_buf *env = swdev_recovery;
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
 	if (env) {
 		swdev_recovery = NULL;
 		siglongjmp(*env, 1);
 	}
-	sigaction(SIGBUS, &dfl, NULL);	/* not ours: fault again, die */
+	/* Not ours. */
+	if (prev->sa_flags & SA_SIGINFO) {
+		prev->sa_sigaction(sig, si, uc);
+	} else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(sig);
+	} else {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		sigaction(SIGBUS, &dfl, NULL);	/* fault again, die */
+	}
 }
 
 static void swdev_sigbus_install(void)
@@ -210,7 +228,7 @@ static void swdev_sigbus_install(void)
 	};
 
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGBUS, &sa, &swdev_sigbus_prev);
 }
 
 /* One pass of attr.work() under the recovery point; lock held. */

@@ -3,8 +3,10 @@
  * IOTLB tests: long random operation sequences checked against a
  * brute-force model (a plain array of disjoint ranges), then edge cases:
  * the top of the address space, [0, U64_MAX], split deletes, translate
- * errors, batches, generations, caches, listeners, limits, and lock-free
- * translations racing a writer.
+ * errors, batches, generations, caches, listeners, limits, lock-free
+ * translations racing a writer, and a large table changed one update at a
+ * time (translations then walk the published tree between the sorted
+ * copies iotlb.c rebuilds).
  *
  * IOTLB_TEST_SEED=<n> replays a run; IOTLB_TEST_OPS=<n> sets its length.
  */
@@ -768,6 +770,175 @@ static void test_concurrent_readers(void)
 	report_prefix_pop();
 }
 
+/*
+ * A table of SLOTS 4 KiB slots (slot k at k * 8 KiB maps to k * 8 KiB +
+ * STRESS_OFF) changed by single updates outside any batch: slots dropped,
+ * added back, removed as runs of several (over IOTLB_DEL_STEPS: a rebuild
+ * in iotlb.c), cut in two and patched; the first STABLE slots are never
+ * touched. Readers translate all along: a segment must always map
+ * iova + STRESS_OFF, a stable slot must never be a hole. The table must
+ * equal the writer's own record after every step that is checked, and at
+ * the end slot by slot.
+ */
+#define SLOTS		20000
+#define STABLE		1000
+/* One reader: with more threads than CPUs, each update would mostly wait
+ * for a reader preempted inside its read section. */
+#define SLOTS_READERS	1
+
+struct slots {
+	struct iotlb *tlb;
+	int stop;
+	unsigned long translations, bad_addr, holes;
+};
+
+static void *slots_reader(void *arg)
+{
+	struct slots *st = arg;
+	struct iotlb_cache cache;
+	u64 x = (u64)(uintptr_t)&cache | 1;
+	unsigned long n = 0, bad = 0, holes = 0;
+
+	iotlb_cache_init(&cache);
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+		u64 r = stress_rng(&x), k = r % SLOTS, iova = (k << 13) + ((r >> 20) & 0xfc0);
+		struct iotlb_seg seg;
+		ssize_t ret;
+
+		ret = (r >> 40) & 1 ?
+		      iotlb_translate(st->tlb, iova, 64, IOTLB_PERM_RO, &seg, 1) :
+		      iotlb_translate_cached(st->tlb, &cache, iova, 64, IOTLB_PERM_RO, &seg, 1);
+		n++;
+		if (ret == 1 && seg.addr != (void *)(uintptr_t)(iova + STRESS_OFF))
+			bad++;
+		if (k < STABLE && ret != 1)
+			holes++;
+	}
+	__atomic_fetch_add(&st->translations, n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->bad_addr, bad, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->holes, holes, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static int slot_add(struct iotlb *tlb, u64 k)
+{
+	return iotlb_add_range(tlb, k << 13, (k << 13) + 0xfff, (k << 13) + STRESS_OFF,
+			       IOTLB_PERM_RW);
+}
+
+static void test_single_updates(void)
+{
+	static bool mapped[SLOTS];
+	struct slots st = { 0 };
+	pthread_t th[SLOTS_READERS];
+	unsigned long bad = 0, mismatch = 0, i, n = 0, ops;
+	u64 x = 0x2545f4914f6cdd1dULL;
+	struct iotlb_seg seg;
+	struct timespec ts;
+	double t0;
+
+	report_prefix_push("single updates");
+	if (iotlb_create(0, &st.tlb)) {
+		report(false, "create");
+		report_prefix_pop();
+		return;
+	}
+	/* Every slot, one add each, in a scrambled order. */
+	for (i = 0; i < SLOTS; i++) {
+		u64 k = (i * 2654435761u) % SLOTS;
+
+		bad += slot_add(st.tlb, k) != 0;
+		mapped[k] = true;
+	}
+	report_eq(bad, 0, "%u slots added one at a time", SLOTS);
+	for (i = 0; i < SLOTS_READERS; i++)
+		pthread_create(&th[i], NULL, slots_reader, &st);
+	/*
+	 * Each update waits for the readers' sections to drain; with more
+	 * threads than CPUs that is a preemption now and then: bounded by time.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = ts.tv_sec + ts.tv_nsec * 1e-9;
+	for (i = 0; i < 40000; i++) {
+		u64 r = stress_rng(&x), k = STABLE + r % (SLOTS - STABLE - 8);
+		ssize_t ret, want;
+		unsigned int j;
+
+		switch ((r >> 48) % 8) {
+		case 0 ... 2:	/* toggle one slot */
+			if (mapped[k]) {
+				bad += iotlb_del_range(st.tlb, k << 13, (k << 13) + 0xfff) != 1;
+			} else {
+				bad += slot_add(st.tlb, k) != 0;
+			}
+			mapped[k] = !mapped[k];
+			break;
+		case 3:		/* a run of 1..8 slots in one delete */
+			want = 0;
+			for (j = 0; j < 1 + (r >> 8) % 8; j++) {
+				want += mapped[k + j];
+				mapped[k + j] = false;
+			}
+			ret = iotlb_del_range(st.tlb, k << 13, ((k + j - 1) << 13) + 0xfff);
+			bad += ret != want;
+			break;
+		case 4:		/* cut a hole in the middle of a slot, then patch it */
+			if (!mapped[k])
+				break;
+			bad += iotlb_del_range(st.tlb, (k << 13) + 0x400, (k << 13) + 0x7ff) != 1;
+			bad += iotlb_add_range(st.tlb, (k << 13) + 0x400, (k << 13) + 0x7ff,
+					       (k << 13) + 0x400 + STRESS_OFF, IOTLB_PERM_RW) != 0;
+			/* Now three entries; make it one again. */
+			bad += iotlb_del_range(st.tlb, k << 13, (k << 13) + 0xfff) != 3;
+			bad += slot_add(st.tlb, k) != 0;
+			break;
+		default:	/* one slot replaced: delete + add, unbatched */
+			if (mapped[k])
+				bad += iotlb_del_range(st.tlb, k << 13, (k << 13) + 0xfff) != 1;
+			bad += slot_add(st.tlb, k) != 0;
+			mapped[k] = true;
+			break;
+		}
+		if (i % 1024 == 0) {
+			unsigned int c = 0;
+
+			for (j = 0; j < SLOTS; j++)
+				c += mapped[j];
+			mismatch += iotlb_count(st.tlb) != c;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if (ts.tv_sec + ts.tv_nsec * 1e-9 - t0 > 3.0)
+				break;
+		}
+	}
+	ops = i;
+	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < SLOTS_READERS; i++)
+		pthread_join(th[i], NULL);
+	check_gt(ops, 1000);
+	check_eq(bad, 0);
+	report_checks("%lu single updates returned what the record says", ops);
+	report_eq(mismatch, 0, "the entry count followed the record");
+	for (i = 0; i < SLOTS; i++) {
+		u64 iova = ((u64)i << 13) + 0x800;
+		ssize_t ret = iotlb_translate(st.tlb, iova, 64, IOTLB_PERM_RO, &seg, 1);
+
+		if (mapped[i] ? ret != 1 || seg.addr != (void *)(uintptr_t)(iova + STRESS_OFF) :
+				ret != -EFAULT)
+			mismatch++;
+		n += mapped[i];
+	}
+	check_eq(mismatch, 0);
+	check_eq(iotlb_count(st.tlb), n);
+	report_checks("every slot translates as the record says (%lu mapped)", n);
+	report_info("%lu lock-free translations during the updates", st.translations);
+	check_gt(st.translations, 1000);
+	check_eq(st.bad_addr, 0);
+	check_eq(st.holes, 0);
+	report_checks("readers: every segment right, no stable slot ever a hole");
+	iotlb_destroy(st.tlb);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	const char *s = getenv("IOTLB_TEST_SEED"), *o = getenv("IOTLB_TEST_OPS");
@@ -782,6 +953,7 @@ int main(void)
 	test_listener_and_limit();
 	test_many();
 	test_concurrent_readers();
+	test_single_updates();
 	test_random(seed, ops);
 	test_random(12345, ops / 4);
 	return report_summary();

@@ -22,6 +22,8 @@
 #include "../vdpa/driver.h"
 
 #define NUM		64
+/* Segments per DISCARD / WRITE_ZEROES the device takes (max_discard_seg). */
+#define BLK_DWZ_SEGS	16
 #define DISK_SIZE	(1u << 20)
 
 static const u64 features =
@@ -34,6 +36,9 @@ static const u64 features =
 static char dir[] = "/tmp/kestrel-fblk-XXXXXX";
 
 /* Bring-up accepting the offered features that are also in @wanted. */
+/* The queue size blk_up_with() sets up (test_many_held() wants more). */
+static u32 ring_num = NUM;
+
 static int blk_up_with(struct vdrv *d, struct vdpa_device *vdpa, u64 wanted)
 {
 	int ret = vdrv_init(d, vdpa, 4 << 20);
@@ -43,7 +48,7 @@ static int blk_up_with(struct vdrv *d, struct vdpa_device *vdpa, u64 wanted)
 	if (!ret)
 		ret = vdrv_negotiate(d, wanted);
 	if (!ret)
-		ret = vdrv_vq_setup(d, 0, NUM);
+		ret = vdrv_vq_setup(d, 0, ring_num);
 	if (!ret)
 		ret = vdrv_driver_ok(d);
 	return ret;
@@ -92,13 +97,13 @@ static u8 blk_req(struct vdrv *d, u32 type, u64 sector, void *out, u32 olen,
 	return *status;
 }
 
-static char *make_image(const char *name, size_t size, int fill)
+static char *make_image_at(const char *where, const char *name, size_t size, int fill)
 {
 	char *path;
 	u8 *data = malloc(size ? size : 1);
 	int fd;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0 || !data)
+	if (asprintf(&path, "%s/%s", where, name) < 0 || !data)
 		exit(1);
 	memset(data, fill, size);
 	fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
@@ -107,6 +112,11 @@ static char *make_image(const char *name, size_t size, int fill)
 	close(fd);
 	free(data);
 	return path;
+}
+
+static char *make_image(const char *name, size_t size, int fill)
+{
+	return make_image_at(dir, name, size, fill);
 }
 
 static bool disk_has(const char *path, off_t off, const u8 *want, size_t len)
@@ -128,6 +138,51 @@ static bool all_bytes(const u8 *p, size_t len, u8 v)
 		if (p[i] != v)
 			return false;
 	return true;
+}
+
+/*
+ * @n one-sector writes at once, sector @sector + i filled with @fill + i,
+ * published with one index update and one kick; *@bufs and *@st get their
+ * data and status bytes. With @seen, each completed head is marked there
+ * and *@twice counts heads completed again. Return: how many completed.
+ */
+static unsigned int post_writes(struct vdrv *d, unsigned int n, u64 sector, u8 fill,
+				u8 **bufs, u8 **st, bool *seen, unsigned int *twice)
+{
+	struct virtio_blk_outhdr *hs = vdrv_alloc(d, n * sizeof(*hs), 16);
+	unsigned int done = 0;
+
+	*bufs = vdrv_alloc(d, n * 512, 64);
+	*st = vdrv_alloc(d, n, 1);
+	for (unsigned int i = 0; i < n; i++) {
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ *bufs + i * 512, 512, false },
+			{ *st + i, 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
+		hs[i].ioprio = 0;
+		hs[i].sector = cpu_to_le64(sector + i);
+		memset(*bufs + i * 512, (u8)(fill + i), 512);
+		(*st)[i] = 0xee;
+		vdrv_add(d, 0, sg, 3);
+	}
+	vdrv_publish(d, 0);
+	vdrv_kick(d, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		u16 head;
+		u32 len;
+
+		if (!vdrv_wait_used(d, 0, &head, &len, 5000))
+			break;
+		done++;
+		if (seen) {
+			*twice += seen[head];
+			seen[head] = true;
+		}
+	}
+	return done;
 }
 
 static void test_rw(void)
@@ -219,35 +274,9 @@ static void test_rw(void)
 
 	/* Many requests in flight in one io_uring batch, then a flush. */
 	{
-		unsigned int ok = 0;
-		u8 *bufs = vdrv_alloc(&d, 20 * 512, 64);
-		u8 *st = vdrv_alloc(&d, 20, 1);
-		struct virtio_blk_outhdr *hs = vdrv_alloc(&d, 20 * sizeof(*hs), 16);
+		u8 *bufs, *st;
 
-		for (unsigned int i = 0; i < 20; i++) {
-			struct vdrv_sg sg[3] = {
-				{ &hs[i], sizeof(hs[i]), false },
-				{ bufs + i * 512, 512, false },
-				{ &st[i], 1, true },
-			};
-
-			hs[i].type = cpu_to_le32(VIRTIO_BLK_T_OUT);
-			hs[i].ioprio = 0;
-			hs[i].sector = cpu_to_le64(100 + i);
-			memset(bufs + i * 512, 0x80 + i, 512);
-			st[i] = 0xee;
-			vdrv_add(&d, 0, sg, 3);
-		}
-		vdrv_publish(&d, 0);
-		vdrv_kick(&d, 0);
-		for (unsigned int i = 0; i < 20; i++) {
-			u16 head;
-			u32 len;
-
-			if (vdrv_wait_used(&d, 0, &head, &len, 5000))
-				ok++;
-		}
-		check_eq(ok, 20);
+		check_eq(post_writes(&d, 20, 100, 0x80, &bufs, &st, NULL, NULL), 20);
 		check_true(all_bytes(st, 20, VIRTIO_BLK_S_OK));
 		report_checks("20 writes published at once");
 		check_eq(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL),
@@ -543,6 +572,131 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * DISCARD and WRITE_ZEROES go through io_uring, held like reads: 20
+ * requests of 16 segments each in flight at once (more SQEs than the
+ * ring's SQ holds, so some go to the kernel while others are prepared),
+ * alternating write-zeroes (every other segment with UNMAP) and discards.
+ * Each write-zeroes segment must read back as zeroes and the sectors
+ * between segments keep the image's bytes. On @where's file system:
+ * ext4 zeroes ranges with fallocate; tmpfs cannot (ZERO_RANGE), so there
+ * the backend writes the zeroes.
+ */
+#define DWZ_REQS	20
+#define DWZ_STRIDE	96	/* sectors per request: 16 segments of 3, gaps of 3 */
+
+static void test_dwz_batch(const char *where, const char *fs)
+{
+	char *path = make_image_at(where, "dwz.img", DISK_SIZE, 0x5a), spec[512];
+	struct virtio_blk_discard_write_zeroes *segs;
+	struct virtio_blk_outhdr *hs;
+	struct vdpa_device *vdpa;
+	unsigned int done = 0, bad = 0;
+	struct vdrv d;
+	u8 *st;
+
+	report_prefix_push(fs);
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up"))
+		goto out_del;
+	segs = vdrv_alloc(&d, DWZ_REQS * BLK_DWZ_SEGS * sizeof(*segs), 16);
+	hs = vdrv_alloc(&d, DWZ_REQS * sizeof(*hs), 16);
+	st = vdrv_alloc(&d, DWZ_REQS, 1);
+	for (unsigned int i = 0; i < DWZ_REQS; i++) {
+		struct virtio_blk_discard_write_zeroes *r = &segs[i * BLK_DWZ_SEGS];
+		bool wz = !(i & 1);
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ r, BLK_DWZ_SEGS * sizeof(*r), false },
+			{ &st[i], 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(wz ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD);
+		hs[i].ioprio = 0;
+		hs[i].sector = 0;
+		for (unsigned int j = 0; j < BLK_DWZ_SEGS; j++) {
+			r[j].sector = cpu_to_le64(i * DWZ_STRIDE + j * 6);
+			r[j].num_sectors = cpu_to_le32(3);
+			r[j].flags = cpu_to_le32(wz && (j & 1) ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0);
+		}
+		st[i] = 0xee;
+		vdrv_add(&d, 0, sg, 3);
+	}
+	vdrv_publish(&d, 0);
+	vdrv_kick(&d, 0);
+	for (unsigned int i = 0; i < DWZ_REQS; i++) {
+		u16 head;
+		u32 len;
+
+		done += vdrv_wait_used(&d, 0, &head, &len, 5000);
+	}
+	check_eq(done, DWZ_REQS);
+	check_true(all_bytes(st, DWZ_REQS, VIRTIO_BLK_S_OK));
+	check_false(vdpa_needs_reset(vdpa));
+	report_checks("%u requests of %u segments completed, all OK", DWZ_REQS, BLK_DWZ_SEGS);
+	for (unsigned int i = 0; i < DWZ_REQS; i += 2) {
+		static const u8 zero[3 * 512];
+
+		for (unsigned int j = 0; j < BLK_DWZ_SEGS; j++) {
+			u64 sector = i * DWZ_STRIDE + j * 6;
+
+			bad += !disk_has(path, (off_t)sector * 512, zero, sizeof(zero));
+			bad += !disk_kept(path, sector + 3, 3, 0x5a);
+		}
+	}
+	report_eq(bad, 0, "every write-zeroes segment reads as zeroes, the gaps kept their bytes");
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	unlink(path);
+	free(path);
+	report_prefix_pop();
+}
+
+/*
+ * More requests at once than the device holds (BLK_QD, 64): the first 64
+ * go to io_uring, the rest wait in the ring and are taken, in the same
+ * pass, as the first ones end. All 80 writes complete OK, each exactly
+ * once, and each is in the file.
+ */
+#define MANY_REQS	80
+
+static void test_many_held(void)
+{
+	char *path = make_image("many.img", DISK_SIZE, 0), spec[512];
+	struct vdpa_device *vdpa;
+	unsigned int bad = 0, done;
+	bool seen[256] = { false };
+	struct vdrv d;
+	u8 *bufs, *st;
+
+	report_prefix_push("many held");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	ring_num = 256;
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up, 256-entry ring"))
+		goto out_del;
+	done = post_writes(&d, MANY_REQS, 200, 0x10, &bufs, &st, seen, &bad);
+	check_eq(done, MANY_REQS);
+	check_eq(bad, 0);
+	check_true(all_bytes(st, MANY_REQS, VIRTIO_BLK_S_OK));
+	report_checks("%u writes at once: each completed once, all OK", MANY_REQS);
+	for (unsigned int i = 0; i < MANY_REQS; i++)
+		bad += !disk_has(path, (200 + i) * 512, bufs + i * 512, 512);
+	report_eq(bad, 0, "each is in the file");
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	ring_num = NUM;
+	free(path);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -554,6 +708,18 @@ int main(void)
 		return report_summary();
 	}
 	test_rw();
+	test_many_held();
+	test_dwz_batch(dir, "dwz batch");
+	{
+		char shm[] = "/dev/shm/kestrel-fblk-XXXXXX";
+
+		if (mkdtemp(shm)) {
+			test_dwz_batch(shm, "dwz batch, tmpfs (zeroes written)");
+			rmdir(shm);
+		} else {
+			report_skip("no /dev/shm: the written-zeroes path is not run");
+		}
+	}
 	test_dwz_checks();
 	test_no_status();
 	test_ro();

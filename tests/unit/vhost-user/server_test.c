@@ -683,6 +683,16 @@ out:
  * to all): the memory file goes to 0 bytes with a request posted on
  * ring @q, then the kick.
  */
+/* Stop a scenario's own server, then delete its device. */
+static void server_teardown(struct vhost_user_server *s, pthread_t th,
+			    struct vdpa_device *vdpa)
+{
+	vhost_user_server_stop(s);
+	pthread_join(th, NULL);
+	vhost_user_server_destroy(s);
+	vdpa_mgmt_dev_del(vdpa);
+}
+
 static void test_shrink_type(const char *spec, u32 nrings, u32 q)
 {
 	const char *saved = sock_path;
@@ -726,10 +736,228 @@ static void test_shrink_type(const char *spec, u32 nrings, u32 q)
 	fe_close(&fe);
 	fe_rings = 2;
 	sock_path = saved;
-	vhost_user_server_stop(s);
-	pthread_join(th, NULL);
-	vhost_user_server_destroy(s);
-	vdpa_mgmt_dev_del(vdpa);
+	server_teardown(s, th, vdpa);
+	report_prefix_pop();
+}
+
+/* One IOTLB_MSG, acknowledged. */
+static long long fe_iotlb(struct fe *fe, u8 type, u64 iova, u64 size, u64 uva_off)
+{
+	struct vhost_user_iotlb m = {
+		.iova = iova, .size = size, .uaddr = MEM_UVA + uva_off,
+		.perm = type == VHOST_USER_IOTLB_UPDATE ? VHOST_USER_ACCESS_RW : 0,
+		.type = type,
+	};
+
+	return fe_call(fe, VHOST_USER_IOTLB_MSG, &m, sizeof(m), NULL, 0);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/*
+ * --iommu: rings and buffers are IOVAs the front-end maps one IOTLB_MSG at
+ * a time (IOVA == the GPA the descriptors of ring_post() carry, so the
+ * frame helpers work unchanged). After the rings and buffers, IOMMU_PAGES
+ * more single updates: each goes to the device as one map (no whole-table
+ * push: with one, these took seconds), and the device sees the last of
+ * them; a mapping replaced by another update moves the frame to the new
+ * memory; an invalidated buffer is one the device may no longer touch.
+ */
+#define IOMMU_PAGES	20000
+
+static void test_iommu(void)
+{
+	const char *saved = sock_path;
+	struct vhost_user_server_opts opts = { .iommu = true };
+	struct vhost_user_mem_table mt = { .nregions = 1 };
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	unsigned long bad = 0;
+	char path[64];
+	pthread_t th;
+	struct fe fe;
+	double t0;
+	u64 want;
+
+	report_prefix_push("iommu");
+	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.i.sock", (int)getpid());
+	if (!report_eq(vdpa_mgmt_dev_add("net", &vdpa), 0, "device") ||
+	    !report_eq(vhost_user_server_create(path, vdpa, &opts, &s), 0, "server with --iommu")) {
+		report_prefix_pop();
+		return;
+	}
+	pthread_create(&th, NULL, server_thread, s);
+	sock_path = path;
+	if (!report_eq(fe_connect(&fe), 0, "connect"))
+		goto out;
+	report_true(fe_get_u64(&fe, VHOST_USER_GET_FEATURES) & (1ULL << VIRTIO_F_ACCESS_PLATFORM),
+		    "ACCESS_PLATFORM offered");
+	want = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM);
+	mt.regions[0] = fe_region();
+	check_eq(fe_send(&fe, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0), 0);
+	check_eq(fe_call(&fe, VHOST_USER_SET_FEATURES, &want, sizeof(want), NULL, 0), 0);
+	check_eq(fe_call(&fe, VHOST_USER_SET_MEM_TABLE, &mt,
+			 VHOST_USER_MEM_TABLE_HDR_SIZE + sizeof(mt.regions[0]), &fe.memfd, 1), 0);
+	for (u32 q = 0; q < 2; q++) {
+		struct vhost_user_vring_addr a = {
+			.index = q,
+			.desc_user_addr = MEM_GPA + RING_OFF(q),
+			.avail_user_addr = MEM_GPA + RING_OFF(q) + 0x1000,
+			.used_user_addr = MEM_GPA + RING_OFF(q) + 0x2000,
+		};
+
+		check_eq(fe_vring(&fe, VHOST_USER_SET_VRING_NUM, q, QSZ), 0);
+		check_eq(fe_vring(&fe, VHOST_USER_SET_VRING_BASE, q, 0), 0);
+		check_eq(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		check_eq(fe_vring_fd(&fe, VHOST_USER_SET_VRING_CALL, q, fe.call[q]), 0);
+		check_eq(fe_vring_fd(&fe, VHOST_USER_SET_VRING_KICK, q, fe.kick[q]), 0);
+	}
+	if (!report_checks("ACCESS_PLATFORM negotiated, memory and rings set up"))
+		goto out_close;
+	/* The rings and the two buffer pages, a 4 KiB page per update. */
+	for (u32 off = 0; off < RING_OFF(2); off += 0x1000)
+		bad += fe_iotlb(&fe, VHOST_USER_IOTLB_UPDATE, MEM_GPA + off, 0x1000, off) != 0;
+	bad += fe_iotlb(&fe, VHOST_USER_IOTLB_UPDATE, MEM_GPA + BUF_OFF, 0x2000, BUF_OFF) != 0;
+	report_eq(bad, 0, "rings and buffers mapped one update at a time");
+	fe_exchange(&fe, false, 0x30);
+
+	t0 = mono_s();
+	for (u64 i = 0; i < IOMMU_PAGES; i++)
+		bad += fe_iotlb(&fe, VHOST_USER_IOTLB_UPDATE, (1ULL << 40) + (i << 13), 0x1000,
+				0x40000 + (i % 64) * 0x1000) != 0;
+	report_eq(bad, 0, "%u more single updates acknowledged", IOMMU_PAGES);
+	report_info("%u single IOTLB updates in %.2f s", IOMMU_PAGES, mono_s() - t0);
+	/* The last one reached the device: a TX buffer there loops back. */
+	{
+		u64 iova = (1ULL << 40) + ((u64)(IOMMU_PAGES - 1) << 13);
+		u32 off = 0x40000 + ((IOMMU_PAGES - 1) % 64) * 0x1000;
+		u8 *rx = fe.mem + BUF_OFF + 0x1000;
+		u16 rx_used = *ring_used_idx(&fe, 0), tx_used = *ring_used_idx(&fe, 1);
+		struct vringh_desc *d;
+
+		memset(fe.mem + off, 0, HDR_LEN);
+		memset(fe.mem + off + HDR_LEN, 0x5a, 60);
+		memset(rx, 0, 2048);
+		ring_post(&fe, 0, BUF_OFF + 0x1000, 2048, true);
+		ring_post(&fe, 1, 0, HDR_LEN + 60, false);
+		d = &ring_desc(&fe, 1)[(fe.avail_idx[1] - 1) % QSZ];
+		d->addr = iova;		/* the last page mapped */
+		ring_kick(&fe, 1);
+		ring_kick(&fe, 0);
+		check_true(ring_wait_used(&fe, 1, (u16)(tx_used + 1)));
+		if (check_true(ring_wait_used(&fe, 0, (u16)(rx_used + 1))))
+			check_eq(rx[HDR_LEN + 59], 0x5a);
+		check_false(vdpa_needs_reset(vdpa));
+		report_checks("a frame in the page the last update mapped loops back");
+	}
+	/* Replace the RX buffer's mapping: the next frame lands in the new page. */
+	check_eq(fe_iotlb(&fe, VHOST_USER_IOTLB_UPDATE, MEM_GPA + BUF_OFF + 0x1000, 0x1000,
+			  0x80000), 0);
+	memset(fe.mem + 0x80000, 0, 0x1000);
+	fe_iotlb(&fe, VHOST_USER_IOTLB_UPDATE, MEM_GPA + BUF_OFF, 0x1000, BUF_OFF);
+	{
+		u16 rx_used = *ring_used_idx(&fe, 0);
+
+		memset(fe.mem + BUF_OFF, 0, HDR_LEN);
+		memset(fe.mem + BUF_OFF + HDR_LEN, 0x77, 60);
+		ring_post(&fe, 0, BUF_OFF + 0x1000, 2048, true);
+		ring_post(&fe, 1, BUF_OFF, HDR_LEN + 60, false);
+		ring_kick(&fe, 1);
+		ring_kick(&fe, 0);
+		if (check_true(ring_wait_used(&fe, 0, (u16)(rx_used + 1))))
+			check_eq(fe.mem[0x80000 + HDR_LEN + 59], 0x77);
+		report_checks("a replaced mapping: the frame lands in the new page");
+	}
+	/* Invalidate the TX buffer: the device may not read it any more. */
+	check_eq(fe_iotlb(&fe, VHOST_USER_IOTLB_INVALIDATE, MEM_GPA + BUF_OFF, 0x1000, 0), 0);
+	ring_post(&fe, 1, BUF_OFF, HDR_LEN + 60, false);
+	ring_kick(&fe, 1);
+	for (int i = 0; i < 2000 && !vdpa_needs_reset(vdpa); i++)
+		usleep(1000);
+	check_true(vdpa_needs_reset(vdpa));
+	report_checks("a frame in an invalidated page: the device needs reset");
+out_close:
+	fe_close(&fe);
+out:
+	sock_path = saved;
+	server_teardown(s, th, vdpa);
+	report_prefix_pop();
+}
+
+/*
+ * A peer that connects and leaves in a loop: every connection is served,
+ * but the log gets at most the rate limit's burst (10 in 5 s) of
+ * connections, each with both its lines.
+ */
+#define FLOOD_CONNECTIONS	40
+
+static unsigned int flood_connected, flood_gone;
+
+static void flood_sink(enum log_level level, const char *file, int line, const char *msg)
+{
+	if (strstr(msg, "front-end connected"))
+		__atomic_add_fetch(&flood_connected, 1, __ATOMIC_RELAXED);
+	if (strstr(msg, "front-end gone"))
+		__atomic_add_fetch(&flood_gone, 1, __ATOMIC_RELAXED);
+}
+
+static void test_conn_flood(void)
+{
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	unsigned int limit, served, i;
+	char path[64];
+	pthread_t th;
+	double t0;
+
+	report_prefix_push("connect flood");
+	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.f.sock", (int)getpid());
+	if (!report_eq(vdpa_mgmt_dev_add("net", &vdpa), 0, "device") ||
+	    !report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server")) {
+		report_prefix_pop();
+		return;
+	}
+	log_set_sink(flood_sink);
+	log_level_set(LOG_INFO);
+	pthread_create(&th, NULL, server_thread, s);
+	t0 = mono_s();
+	for (i = 0; i < FLOOD_CONNECTIONS; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		u8 hdr[12] = { 0 };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		/* One message header (a GET_FEATURES), then gone. */
+		hdr[0] = VHOST_USER_GET_FEATURES;
+		hdr[4] = 1;
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			(void)!write(fd, hdr, sizeof(hdr));
+		close(fd);
+		/* The next connect only once this one was taken. */
+		for (int j = 0; j < 2000 && vhost_user_server_connections(s) <= i; j++)
+			usleep(500);
+	}
+	for (int j = 0; j < 2000 && __atomic_load_n(&flood_gone, __ATOMIC_RELAXED) <
+				     __atomic_load_n(&flood_connected, __ATOMIC_RELAXED); j++)
+		usleep(500);
+	/* A window of 5 s lets 10 through; a slow run spans more windows. */
+	limit = 10 * (1 + (unsigned int)((mono_s() - t0) / 5.0));
+	served = vhost_user_server_connections(s);
+	server_teardown(s, th, vdpa);
+	log_level_set(LOG_ERR);
+	log_set_sink(NULL);
+	report_eq(served, FLOOD_CONNECTIONS, "every connection served");
+	check_ge(flood_connected, 1);
+	check_le(flood_connected, limit);
+	check_eq(flood_gone, flood_connected);
+	report_checks("%u of %u connections logged (at most %u), each with its \"gone\" line",
+		      flood_connected, FLOOD_CONNECTIONS, limit);
 	report_prefix_pop();
 }
 
@@ -854,6 +1082,8 @@ int main(void)
 	test_shrink_type("net,mode=sink", 2, 1);
 	test_shrink_type("blk", 1, 0);
 	test_seals();
+	test_iommu();
+	test_conn_flood();
 	test_trickle(tpath);
 	test_traffic(true, true);	/* still serving, via ADD_MEM_REG */
 	report_eq(vhost_user_server_connections(s), 10, "10 front-ends served (got %u)",
