@@ -180,6 +180,7 @@ FUZZ_SRCS_vhost_user_msg := tests/fuzz/vhost_user_msg.c \
 CORE_OBJS += src/core/memory.o
 CORE_OBJS += src/core/iobus.o
 CORE_OBJS += src/core/vm.o
+CORE_OBJS += src/core/irqroute.o
 CORE_OBJS += src/core/vcpu.o
 CORE_OBJS += src/core/snapshot.o
 # snapshot files (docs/snapshot.md): SHA-256 and AES-256-GCM from OpenSSL's
@@ -213,6 +214,10 @@ X86_BOOT_OBJS += src/arch/x86/acpi.o
 X86_BOOT_OBJS += src/arch/x86/aml.o
 X86_BOOT_OBJS += src/arch/x86/mptable.o
 X86_OBJS += $(X86_BOOT_OBJS)
+
+# ---- pci (host bridge, MSI-X; docs/pci.md) ---------------------------------
+PCI_OBJS += src/pci/pci.o
+PCI_OBJS += src/pci/msix.o
 
 # ---- hw (platform devices) ------------------------------------------------
 HW_OBJS += src/hw/serial.o
@@ -270,6 +275,7 @@ KESTREL_OBJS += $(VIRTIO_OBJS)
 KESTREL_OBJS += $(VHOST_USER_OBJS)
 KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
+KESTREL_OBJS += $(PCI_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
 KESTREL_OBJS += $(MACHINE_OBJS)
 KESTREL_OBJS += $(API_OBJS)
@@ -332,6 +338,7 @@ FAKE_VM_TESTS += hw/acpi-pm_test
 FAKE_VM_TESTS += hw/serial_test
 FAKE_VM_TESTS += hw/misc_test
 FAKE_VM_TESTS += virtio/mmio_test
+FAKE_VM_TESTS += pci/pci_test
 $(addprefix $(B)/tests/unit/,$(FAKE_VM_TESTS)): LDFLAGS += $(FAKE_VM_LDFLAGS)
 
 # src/hw against the fake VM.
@@ -354,6 +361,10 @@ VIRTIO_TEST_OBJS = $(call objs,$(FAKE_VM_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VD
 	src/virtio/mmio.o)
 UNIT_TESTS += virtio/mmio_test
 $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
+
+# The PCI host bridge and MSI-X against the fake VM.
+UNIT_TESTS += pci/pci_test
+$(B)/tests/unit/pci/pci_test: $(call objs,$(FAKE_VM_OBJS) $(PCI_OBJS))
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)

@@ -177,8 +177,11 @@ static int fake_gsi_routing(struct fake_kvm *k, const struct kvm_irq_routing *r)
 	memset(k->routed, 0, sizeof(k->routed));
 	for (u32 i = 0; i < r->nr; i++) {
 		if (r->entries[i].gsi >= FAKE_VM_NR_GSIS ||
-		    r->entries[i].type != KVM_IRQ_ROUTING_MSI)
+		    (r->entries[i].type != KVM_IRQ_ROUTING_MSI &&
+		     r->entries[i].type != KVM_IRQ_ROUTING_IRQCHIP))
 			return -EINVAL;
+		if (r->entries[i].type == KVM_IRQ_ROUTING_IRQCHIP)
+			continue;	/* the in-kernel irqchip's pins (not recorded) */
 		k->routes[r->entries[i].gsi] = r->entries[i];
 		k->routed[r->entries[i].gsi] = true;
 	}

@@ -26,7 +26,7 @@
 /* The least RAM the architecture takes (x86: boot data in the first MiB). */
 #define FAKE_VM_MIN_RAM		(1u << 20)
 /* Interrupt lines recorded; KVM_IRQ_LINE above them fails with -EINVAL. */
-#define FAKE_VM_NR_GSIS		32
+#define FAKE_VM_NR_GSIS		64
 /* ioeventfds and irqfds per VM */
 #define FAKE_VM_MAX_EVENTFDS	64
 /* What the fake KVM_CAP_MAX_VCPUS says */
