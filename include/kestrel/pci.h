@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <kestrel/boot.h>
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/types.h>
@@ -173,44 +174,20 @@ void pci_dev_set_intx(struct pci_dev *pd, bool level);
  */
 bool pci_dev_bus_master(const struct pci_dev *pd);
 
-/**
- * struct pci_host_config - where the host bridge decodes
- * @ecam_base: guest-physical base of ECAM (bus 0 only: 1 MiB)
- * @io_base: first port of the I/O window
- * @io_size: ports of the I/O window
- * @mmio32_base: the 32-bit memory window
- * @mmio32_size: its bytes
- * @mmio64_base: the 64-bit memory window (above RAM)
- * @mmio64_size: its bytes (0: none)
- * @intx_gsi0: GSI of the first INTx line
- * @nr_intx: INTx lines (INTA#..INTD# of each slot swizzled over them)
- */
-struct pci_host_config {
-	u64 ecam_base;
-	u16 io_base;
-	u32 io_size;
-	u64 mmio32_base;
-	u64 mmio32_size;
-	u64 mmio64_base;
-	u64 mmio64_size;
-	u32 intx_gsi0;
-	unsigned int nr_intx;
-};
-
 /** PCI_ECAM_BUS_SIZE - ECAM bytes of one bus (32 devices x 8 functions x 4 KiB) */
 #define PCI_ECAM_BUS_SIZE	0x100000ULL
 
 /**
  * pci_host_create() - the host bridge (00:00.0) and its decoders on @vm
  * @vm: the VM
- * @cfg: its windows
+ * @cfg: its windows (struct boot_pci: the same facts the guest's tables give)
  * @out: the host
  *
  * Claims ports 0xcf8..0xcff, the ECAM range and the three windows on
  * @vm's bus, and sets the INTx lines idle (high).
  * Return: 0, -EINVAL (a window is empty or wraps), -EEXIST, -ENOMEM.
  */
-int pci_host_create(struct vm *vm, const struct pci_host_config *cfg, struct pci_host **out);
+int pci_host_create(struct vm *vm, const struct boot_pci *cfg, struct pci_host **out);
 
 /**
  * pci_host_destroy() - release the decoders; @h may be NULL or half-built.

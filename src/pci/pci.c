@@ -49,7 +49,7 @@
 
 struct pci_host {
 	struct vm *vm;
-	struct pci_host_config cfg;
+	struct boot_pci cfg;
 	pthread_mutex_t lock;
 	pthread_rwlock_t map_lock;
 	pthread_mutex_t intx_lock;
@@ -229,7 +229,7 @@ static u64 bar_addr_from_cfg(const struct pci_dev *pd, unsigned int bar)
 /* Does [addr, addr + size) lie in one of the windows of the BAR's kind? */
 static bool bar_in_window(const struct pci_host *h, const struct pci_bar *b, u64 addr)
 {
-	const struct pci_host_config *c = &h->cfg;
+	const struct boot_pci *c = &h->cfg;
 	u64 end = addr + b->size;
 
 	if (end < addr)
@@ -563,7 +563,7 @@ static int pci_host_claim(struct pci_host *h, enum io_space space, u64 base, u64
 	return ret;
 }
 
-int pci_host_create(struct vm *vm, const struct pci_host_config *cfg, struct pci_host **out)
+int pci_host_create(struct vm *vm, const struct boot_pci *cfg, struct pci_host **out)
 {
 	struct pci_host *h;
 	int ret;

@@ -112,7 +112,7 @@ static void ecam_write(u32 dev, u32 reg, u32 v, unsigned int len)
 
 int main(void)
 {
-	struct pci_host_config cfg = {
+	struct boot_pci cfg = {
 		.ecam_base = ECAM, .io_base = IOWIN, .io_size = 0x4000,
 		.mmio32_base = MEM32, .mmio32_size = 0x10000000,
 		.mmio64_base = 0x1000000000ULL, .mmio64_size = 0x100000000ULL,
