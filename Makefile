@@ -136,6 +136,7 @@ VDPA_OBJS += src/vdpa/console.o
 VDPA_OBJS += src/vdpa/rng.o
 
 # ---- virtio transports -----------------------------------------------------
+VIRTIO_OBJS += src/virtio/common.o
 VIRTIO_OBJS += src/virtio/mmio.o
 VIRTIO_OBJS += src/virtio/devices.o
 # file-blk submits through io_uring (liburing-dev, see scripts/setup.sh)
@@ -151,7 +152,7 @@ $(B)/tests/unit/vdpa-dev/rng_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
-FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
+FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c src/virtio/common.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 FUZZ_TARGETS += i8042_ports
@@ -358,7 +359,7 @@ $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src
 
 # The virtio transport against the fake VM, with a vDPA simulator behind it.
 VIRTIO_TEST_OBJS = $(call objs,$(FAKE_VM_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
-	src/virtio/mmio.o)
+	src/virtio/common.o src/virtio/mmio.o)
 UNIT_TESTS += virtio/mmio_test
 $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
 
@@ -466,10 +467,10 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(K
 
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
 # what tests/sandbox/ drive, KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c)
-# and KESTREL_VIRTIO_RELAY (src/virtio/mmio.c), what
+# and KESTREL_VIRTIO_RELAY (src/virtio/common.c), what
 # tests/unit/sandbox/seccomp_test drives; never installed. Only those
 # three files differ.
-KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/mmio.o
+KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/common.o
 $(B)/kestrel-test: $(call objs,$(filter-out $(KESTREL_TEST_HOOK_OBJS),$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
 		$(B)/test-hooks/src/main.o $(KESTREL_TEST_HOOK_OBJS:%=$(B)/test-hooks/%) $(KESTREL_LDS)
 	$(E) "  LINK    $@"
