@@ -138,6 +138,7 @@ VDPA_OBJS += src/vdpa/rng.o
 # ---- virtio transports -----------------------------------------------------
 VIRTIO_OBJS += src/virtio/common.o
 VIRTIO_OBJS += src/virtio/mmio.o
+VIRTIO_OBJS += src/virtio/pci.o
 VIRTIO_OBJS += src/virtio/devices.o
 # file-blk submits through io_uring (liburing-dev, see scripts/setup.sh)
 LDLIBS += -luring

@@ -100,6 +100,17 @@ struct boot_config {
 };
 
 /**
+ * boot_image_is_linux() - would @img boot through a Linux boot protocol
+ *	(x86: a bzImage, or a PVH ELF that is not Multiboot)?
+ * @img: the kernel image (untrusted), or NULL
+ * @size: bytes at @img
+ *
+ * Implemented by the architecture. The machine gives such guests
+ * virtio-pci by default (docs/pci.md). Return: true if so.
+ */
+bool boot_image_is_linux(const void *img, size_t size);
+
+/**
  * boot_tables_dump() - write the firmware tables kestrel would give a guest
  *	booted with @cfg (ACPI on x86) into @dir, one file per table
  *	(<SIGNATURE>.dat), for inspection with a third-party disassembler
