@@ -384,6 +384,30 @@ bool virtio_core_write_status(struct virtio_core *c, u32 val)
 }
 
 
+/* Word @sel of the features offered (0 beyond the second). */
+u32 virtio_core_device_features(struct virtio_core *c, u32 sel)
+{
+	return sel > 1 ? 0 : (u32)(c->offered >> (32 * sel));
+}
+
+/* A driver's write of feature word @sel: staged until FEATURES_OK (§3.1.1). */
+void virtio_core_set_driver_features(struct virtio_core *c, u32 sel, u32 val)
+{
+	if (vdpa_get_status(c->vdpa) & VIRTIO_CONFIG_S_FEATURES_OK) {
+		virtio_warn(c, "driver features written after FEATURES_OK: ignored");
+		return;
+	}
+	if (sel > 1) {
+		if (val)
+			virtio_warn(c, "driver features word %u = 0x%x: no such features", sel, val);
+		return;
+	}
+	if (sel)
+		c->drv_features = (c->drv_features & 0xffffffffULL) | (u64)val << 32;
+	else
+		c->drv_features = (c->drv_features & ~0xffffffffULL) | val;
+}
+
 /* ---- create / destroy ----------------------------------------------------- */
 
 int virtio_core_init(struct virtio_core *c, struct vm *vm, struct vdpa_device *vdpa,

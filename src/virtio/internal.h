@@ -221,6 +221,8 @@ void virtio_core_queue_disable(struct virtio_core *c, u32 idx);
 void virtio_core_reset(struct virtio_core *c);
 bool virtio_core_write_status(struct virtio_core *c, u32 val);
 void virtio_core_log_stats(struct virtio_core *c, const char *when);
+u32 virtio_core_device_features(struct virtio_core *c, u32 sel);
+void virtio_core_set_driver_features(struct virtio_core *c, u32 sel, u32 val);
 /* virtio_core_queue_num_max() - the largest size queue @idx takes (0: no such queue) */
 u32 virtio_core_queue_num_max(struct virtio_core *c, u32 idx);
 

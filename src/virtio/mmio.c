@@ -116,9 +116,7 @@ static u32 vmmio_read_reg(struct virtio_mmio *m, u64 off)
 	case VIRTIO_MMIO_VENDOR_ID:
 		return vdpa_get_vendor_id(m->core.vdpa);
 	case VIRTIO_MMIO_DEVICE_FEATURES:
-		if (m->dev_features_sel > 1)
-			return 0;
-		return (u32)(m->core.offered >> (32 * m->dev_features_sel));
+		return virtio_core_device_features(&m->core, m->dev_features_sel);
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		/* §4.2.2: 0 for a queue that is not available. */
 		return virtio_core_queue_num_max(&m->core, m->queue_sel);
@@ -163,17 +161,7 @@ static void vmmio_write_reg(struct virtio_mmio *m, u64 off, u32 val)
 		m->dev_features_sel = val;
 		return;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
-		if (vdpa_get_status(m->core.vdpa) & VIRTIO_CONFIG_S_FEATURES_OK) {
-			vmmio_warn(m, "DriverFeatures written after FEATURES_OK: ignored");
-			return;
-		}
-		if (m->drv_features_sel > 1) {
-			if (val)
-				vmmio_warn(m, "DriverFeatures word %u = 0x%x: no such features",
-					   m->drv_features_sel, val);
-			return;
-		}
-		vmmio_set_half(&m->core.drv_features, m->drv_features_sel, 0, val);
+		virtio_core_set_driver_features(&m->core, m->drv_features_sel, val);
 		return;
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		m->drv_features_sel = val;

@@ -294,7 +294,7 @@ static u64 vpci_common_read(struct virtio_pci *vp, u32 off)
 	case CC_DFSELECT:
 		return vp->dfselect;
 	case CC_DF:
-		return vp->dfselect > 1 ? 0 : (u32)(vp->core.offered >> (32 * vp->dfselect));
+		return virtio_core_device_features(&vp->core, vp->dfselect);
 	case CC_GFSELECT:
 		return vp->gfselect;
 	case CC_GF:
@@ -357,19 +357,7 @@ static void vpci_common_write(struct virtio_pci *vp, u32 field_off, u64 v)
 		vp->gfselect = (u32)v;
 		return;
 	case CC_GF:
-		if (vdpa_get_status(vp->core.vdpa) & VIRTIO_CONFIG_S_FEATURES_OK) {
-			vpci_warn(vp, "driver_feature written after FEATURES_OK: ignored");
-			return;
-		}
-		if (vp->gfselect > 1) {
-			if (v)
-				vpci_warn(vp, "driver_feature word %u = 0x%x: no such features",
-					  vp->gfselect, (u32)v);
-			return;
-		}
-		vp->core.drv_features = vp->gfselect ?
-			(vp->core.drv_features & 0xffffffffULL) | v << 32 :
-			(vp->core.drv_features & ~0xffffffffULL) | (u32)v;
+		virtio_core_set_driver_features(&vp->core, vp->gfselect, (u32)v);
 		return;
 	case CC_MSIX_CONFIG:
 		__atomic_store_n(&vp->msix_config, vpci_vector(vp, (u32)v), __ATOMIC_RELAXED);
