@@ -15,35 +15,16 @@
 #include "x86/pci.h"
 #include "x86/processor.h"
 
-/* Vendor capability layout (§4.1.4). */
-#define VCAP_CFG_TYPE		3
-#define VCAP_BAR		4
-#define VCAP_OFFSET		8
-#define VCAP_LENGTH		12
-#define VCAP_NOTIFY_MULT	16
-#define VIRTIO_PCI_CAP_COMMON	1
-#define VIRTIO_PCI_CAP_NOTIFY	2
-#define VIRTIO_PCI_CAP_ISR	3
-#define VIRTIO_PCI_CAP_DEVICE	4
+#include <linux/virtio_pci.h>
 
-/* Common configuration (§4.1.4.3). */
-#define CC_DFSELECT		0x00
-#define CC_DF			0x04
-#define CC_GFSELECT		0x08
-#define CC_GF			0x0c
-#define CC_MSIX_CONFIG		0x10
-#define CC_NUM_QUEUES		0x12
-#define CC_STATUS		0x14
-#define CC_CFG_GENERATION	0x15
-#define CC_Q_SELECT		0x16
-#define CC_Q_SIZE		0x18
-#define CC_Q_MSIX		0x1a
-#define CC_Q_ENABLE		0x1c
-#define CC_Q_NOFF		0x1e
-#define CC_Q_DESC		0x20
-#define CC_Q_DRIVER		0x28
-#define CC_Q_DEVICE		0x30
-#define NO_VECTOR		0xffff
+/* Vendor capability layout (§4.1.4). */
+#define VCAP_CFG_TYPE		offsetof(struct virtio_pci_cap, cfg_type)
+#define VCAP_BAR		offsetof(struct virtio_pci_cap, bar)
+#define VCAP_OFFSET		offsetof(struct virtio_pci_cap, offset)
+#define VCAP_LENGTH		offsetof(struct virtio_pci_cap, length)
+#define VCAP_NOTIFY_MULT	offsetof(struct virtio_pci_notify_cap, notify_off_multiplier)
+
+/* Common configuration (§4.1.4.3): linux/virtio_pci.h's offsets. */
 
 #define MSIX_VEC_CONFIG		0
 #define MSIX_VEC_VRING		1
@@ -110,10 +91,10 @@ static bool vpci_probe_one(unsigned int dev, struct virtio_device *d)
 	if ((id & 0xffff) != 0x1af4 || (id >> 16) < 0x1040 || (id >> 16) > 0x107f)
 		return false;
 	*d = (struct virtio_device){ .pci = true, .slot = dev, .id = (id >> 16) - 0x1040 };
-	d->base = vpci_struct(dev, VIRTIO_PCI_CAP_COMMON, &len, NULL);
-	d->notify = vpci_struct(dev, VIRTIO_PCI_CAP_NOTIFY, NULL, &notify_cap);
-	d->isr = vpci_struct(dev, VIRTIO_PCI_CAP_ISR, NULL, NULL);
-	d->device_cfg = vpci_struct(dev, VIRTIO_PCI_CAP_DEVICE, NULL, NULL);
+	d->base = vpci_struct(dev, VIRTIO_PCI_CAP_COMMON_CFG, &len, NULL);
+	d->notify = vpci_struct(dev, VIRTIO_PCI_CAP_NOTIFY_CFG, NULL, &notify_cap);
+	d->isr = vpci_struct(dev, VIRTIO_PCI_CAP_ISR_CFG, NULL, NULL);
+	d->device_cfg = vpci_struct(dev, VIRTIO_PCI_CAP_DEVICE_CFG, NULL, NULL);
 	if (!d->base || !d->notify || !d->isr || len < 0x38) {
 		printf("virtio-pci: 00:%02x.0: common, notify or ISR structure missing\n", dev);
 		return false;
@@ -128,7 +109,7 @@ static bool vpci_probe_one(unsigned int dev, struct virtio_device *d)
 		d->msix_table = pci_bar_addr(dev, table & 7) + (table & ~7u);
 	}
 	pci_cfg_write(dev, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
-	d->num_queues = *cc16(d, CC_NUM_QUEUES);
+	d->num_queues = *cc16(d, VIRTIO_PCI_COMMON_NUMQ);
 	return true;
 }
 
@@ -144,33 +125,33 @@ unsigned int virtio_pci_probe(struct virtio_device *devs, unsigned int max)
 
 u8 virtio_pci_get_status(struct virtio_device *vdev)
 {
-	return *cc8(vdev, CC_STATUS);
+	return *cc8(vdev, VIRTIO_PCI_COMMON_STATUS);
 }
 
 void virtio_pci_set_status(struct virtio_device *vdev, u8 status)
 {
-	*cc8(vdev, CC_STATUS) = status;
+	*cc8(vdev, VIRTIO_PCI_COMMON_STATUS) = status;
 	/* A reset forgets the vectors (§4.1.4.3): give the config one back. */
 	if (!status && vdev->msix_on)
-		*cc16(vdev, CC_MSIX_CONFIG) = MSIX_VEC_CONFIG;
+		*cc16(vdev, VIRTIO_PCI_COMMON_MSIX) = MSIX_VEC_CONFIG;
 }
 
 u64 virtio_pci_device_features(struct virtio_device *vdev)
 {
 	u64 f;
 
-	*cc32(vdev, CC_DFSELECT) = 1;
-	f = (u64)*cc32(vdev, CC_DF) << 32;
-	*cc32(vdev, CC_DFSELECT) = 0;
-	return f | *cc32(vdev, CC_DF);
+	*cc32(vdev, VIRTIO_PCI_COMMON_DFSELECT) = 1;
+	f = (u64)*cc32(vdev, VIRTIO_PCI_COMMON_DF) << 32;
+	*cc32(vdev, VIRTIO_PCI_COMMON_DFSELECT) = 0;
+	return f | *cc32(vdev, VIRTIO_PCI_COMMON_DF);
 }
 
 void virtio_pci_driver_features(struct virtio_device *vdev, u64 features)
 {
-	*cc32(vdev, CC_GFSELECT) = 0;
-	*cc32(vdev, CC_GF) = (u32)features;
-	*cc32(vdev, CC_GFSELECT) = 1;
-	*cc32(vdev, CC_GF) = (u32)(features >> 32);
+	*cc32(vdev, VIRTIO_PCI_COMMON_GFSELECT) = 0;
+	*cc32(vdev, VIRTIO_PCI_COMMON_GF) = (u32)features;
+	*cc32(vdev, VIRTIO_PCI_COMMON_GFSELECT) = 1;
+	*cc32(vdev, VIRTIO_PCI_COMMON_GF) = (u32)(features >> 32);
 }
 
 int virtio_pci_queue_setup(struct virtio_device *vdev, struct virtqueue *vq, u16 index,
@@ -178,10 +159,10 @@ int virtio_pci_queue_setup(struct virtio_device *vdev, struct virtqueue *vq, u16
 {
 	u16 max;
 
-	*cc16(vdev, CC_Q_SELECT) = index;
-	if (*cc16(vdev, CC_Q_ENABLE))
+	*cc16(vdev, VIRTIO_PCI_COMMON_Q_SELECT) = index;
+	if (*cc16(vdev, VIRTIO_PCI_COMMON_Q_ENABLE))
 		return -1;
-	max = *cc16(vdev, CC_Q_SIZE);
+	max = *cc16(vdev, VIRTIO_PCI_COMMON_Q_SIZE);
 	if (!max)
 		return -1;
 	if (*num > max)
@@ -192,24 +173,24 @@ int virtio_pci_queue_setup(struct virtio_device *vdev, struct virtqueue *vq, u16
 /* After virtqueue_init(): hand the rings over and enable the queue. */
 int virtio_pci_queue_enable(struct virtio_device *vdev, struct virtqueue *vq)
 {
-	*cc16(vdev, CC_Q_SELECT) = vq->index;
-	*cc16(vdev, CC_Q_SIZE) = vq->num;
-	cc64_write(vdev, CC_Q_DESC, (u64)(uintptr_t)vq->desc);
-	cc64_write(vdev, CC_Q_DRIVER, (u64)(uintptr_t)vq->avail);
-	cc64_write(vdev, CC_Q_DEVICE, (u64)(uintptr_t)vq->used);
+	*cc16(vdev, VIRTIO_PCI_COMMON_Q_SELECT) = vq->index;
+	*cc16(vdev, VIRTIO_PCI_COMMON_Q_SIZE) = vq->num;
+	cc64_write(vdev, VIRTIO_PCI_COMMON_Q_DESCLO, (u64)(uintptr_t)vq->desc);
+	cc64_write(vdev, VIRTIO_PCI_COMMON_Q_AVAILLO, (u64)(uintptr_t)vq->avail);
+	cc64_write(vdev, VIRTIO_PCI_COMMON_Q_USEDLO, (u64)(uintptr_t)vq->used);
 	if (vdev->msix_on) {
-		*cc16(vdev, CC_Q_MSIX) = MSIX_VEC_VRING;
-		if (*cc16(vdev, CC_Q_MSIX) != MSIX_VEC_VRING)
+		*cc16(vdev, VIRTIO_PCI_COMMON_Q_MSIX) = MSIX_VEC_VRING;
+		if (*cc16(vdev, VIRTIO_PCI_COMMON_Q_MSIX) != MSIX_VEC_VRING)
 			printf("virtio-pci: 00:%02x.0: queue %u: vector refused\n", vdev->slot,
 			       vq->index);
 	}
-	*cc16(vdev, CC_Q_ENABLE) = 1;
-	return *cc16(vdev, CC_Q_ENABLE) == 1 ? 0 : -1;
+	*cc16(vdev, VIRTIO_PCI_COMMON_Q_ENABLE) = 1;
+	return *cc16(vdev, VIRTIO_PCI_COMMON_Q_ENABLE) == 1 ? 0 : -1;
 }
 
 u32 virtio_pci_generation(struct virtio_device *vdev)
 {
-	return *cc8(vdev, CC_CFG_GENERATION);
+	return *cc8(vdev, VIRTIO_PCI_COMMON_CFGGENERATION);
 }
 
 void virtio_pci_notify(struct virtio_device *vdev, u16 index)
@@ -313,10 +294,10 @@ void virtio_pci_irq_enable(struct virtio_device *vdev)
 		pci_cfg_write(vdev->slot, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 			      PCI_COMMAND_INTX_DISABLE, 2);
 		vdev->msix_on = true;
-		*cc16(vdev, CC_MSIX_CONFIG) = MSIX_VEC_CONFIG;
+		*cc16(vdev, VIRTIO_PCI_COMMON_MSIX) = MSIX_VEC_CONFIG;
 		for (u16 q = 0; q < vdev->num_queues; q++) {
-			*cc16(vdev, CC_Q_SELECT) = q;
-			*cc16(vdev, CC_Q_MSIX) = MSIX_VEC_VRING;
+			*cc16(vdev, VIRTIO_PCI_COMMON_Q_SELECT) = q;
+			*cc16(vdev, VIRTIO_PCI_COMMON_Q_MSIX) = MSIX_VEC_VRING;
 		}
 		return;
 	}

@@ -64,35 +64,6 @@
 /* A queue count the notification area and the MSI-X table can serve. */
 #define VPCI_NVQS_MAX		1024
 
-/* Common configuration offsets (virtio 1.2 §4.1.4.3). */
-#define CC_DFSELECT		0x00
-#define CC_DF			0x04
-#define CC_GFSELECT		0x08
-#define CC_GF			0x0c
-#define CC_MSIX_CONFIG		0x10
-#define CC_NUM_QUEUES		0x12
-#define CC_STATUS		0x14
-#define CC_CFG_GENERATION	0x15
-#define CC_Q_SELECT		0x16
-#define CC_Q_SIZE		0x18
-#define CC_Q_MSIX		0x1a
-#define CC_Q_ENABLE		0x1c
-#define CC_Q_NOFF		0x1e
-#define CC_Q_DESC		0x20
-#define CC_Q_DRIVER		0x28
-#define CC_Q_DEVICE		0x30
-
-_Static_assert(CC_DFSELECT == VIRTIO_PCI_COMMON_DFSELECT && CC_DF == VIRTIO_PCI_COMMON_DF &&
-	       CC_GFSELECT == VIRTIO_PCI_COMMON_GFSELECT && CC_GF == VIRTIO_PCI_COMMON_GF &&
-	       CC_MSIX_CONFIG == VIRTIO_PCI_COMMON_MSIX && CC_NUM_QUEUES == VIRTIO_PCI_COMMON_NUMQ &&
-	       CC_STATUS == VIRTIO_PCI_COMMON_STATUS &&
-	       CC_CFG_GENERATION == VIRTIO_PCI_COMMON_CFGGENERATION &&
-	       CC_Q_SELECT == VIRTIO_PCI_COMMON_Q_SELECT && CC_Q_SIZE == VIRTIO_PCI_COMMON_Q_SIZE &&
-	       CC_Q_MSIX == VIRTIO_PCI_COMMON_Q_MSIX && CC_Q_ENABLE == VIRTIO_PCI_COMMON_Q_ENABLE &&
-	       CC_Q_NOFF == VIRTIO_PCI_COMMON_Q_NOFF && CC_Q_DESC == VIRTIO_PCI_COMMON_Q_DESCLO &&
-	       CC_Q_DRIVER == VIRTIO_PCI_COMMON_Q_AVAILLO &&
-	       CC_Q_DEVICE == VIRTIO_PCI_COMMON_Q_USEDLO,
-	       "common configuration layout (virtio 1.2 §4.1.4.3)");
 _Static_assert(sizeof(struct virtio_pci_common_cfg) == VPCI_COMMON_SIZE,
 	       "the common configuration structure ends at queue_device");
 
@@ -291,38 +262,38 @@ static u64 vpci_common_read(struct virtio_pci *vp, u32 off)
 	struct virtio_vq *vq = vpci_cur_vq(vp);
 
 	switch (off) {
-	case CC_DFSELECT:
+	case VIRTIO_PCI_COMMON_DFSELECT:
 		return vp->dfselect;
-	case CC_DF:
+	case VIRTIO_PCI_COMMON_DF:
 		return virtio_core_device_features(&vp->core, vp->dfselect);
-	case CC_GFSELECT:
+	case VIRTIO_PCI_COMMON_GFSELECT:
 		return vp->gfselect;
-	case CC_GF:
+	case VIRTIO_PCI_COMMON_GF:
 		return vp->gfselect > 1 ? 0 : (u32)(vp->core.drv_features >> (32 * vp->gfselect));
-	case CC_MSIX_CONFIG:
+	case VIRTIO_PCI_COMMON_MSIX:
 		return vp->msix_config;
-	case CC_NUM_QUEUES:
+	case VIRTIO_PCI_COMMON_NUMQ:
 		return vp->core.nvqs;
-	case CC_STATUS:
+	case VIRTIO_PCI_COMMON_STATUS:
 		return vdpa_get_status(vp->core.vdpa);
-	case CC_CFG_GENERATION:
+	case VIRTIO_PCI_COMMON_CFGGENERATION:
 		return (u8)vdpa_get_generation(vp->core.vdpa);
-	case CC_Q_SELECT:
+	case VIRTIO_PCI_COMMON_Q_SELECT:
 		return vp->queue_select;
-	case CC_Q_SIZE:
+	case VIRTIO_PCI_COMMON_Q_SIZE:
 		/* §4.1.4.3: 0 for a queue that is not available. */
 		return vq ? vq->num : 0;
-	case CC_Q_MSIX:
+	case VIRTIO_PCI_COMMON_Q_MSIX:
 		return vq ? vp->queue_msix[vp->queue_select] : VIRTIO_MSI_NO_VECTOR;
-	case CC_Q_ENABLE:
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		return vq && vq->ready;
-	case CC_Q_NOFF:
+	case VIRTIO_PCI_COMMON_Q_NOFF:
 		return vq ? vp->queue_select : 0;
-	case CC_Q_DESC:
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
 		return vq ? vq->desc : 0;
-	case CC_Q_DRIVER:
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
 		return vq ? vq->driver : 0;
-	case CC_Q_DEVICE:
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
 		return vq ? vq->device : 0;
 	}
 	return 0;
@@ -350,26 +321,26 @@ static void vpci_common_write(struct virtio_pci *vp, u32 field_off, u64 v)
 	struct virtio_vq *vq = vpci_cur_vq(vp);
 
 	switch (field_off) {
-	case CC_DFSELECT:
+	case VIRTIO_PCI_COMMON_DFSELECT:
 		vp->dfselect = (u32)v;
 		return;
-	case CC_GFSELECT:
+	case VIRTIO_PCI_COMMON_GFSELECT:
 		vp->gfselect = (u32)v;
 		return;
-	case CC_GF:
+	case VIRTIO_PCI_COMMON_GF:
 		virtio_core_set_driver_features(&vp->core, vp->gfselect, (u32)v);
 		return;
-	case CC_MSIX_CONFIG:
+	case VIRTIO_PCI_COMMON_MSIX:
 		__atomic_store_n(&vp->msix_config, vpci_vector(vp, (u32)v), __ATOMIC_RELAXED);
 		return;
-	case CC_STATUS:
+	case VIRTIO_PCI_COMMON_STATUS:
 		vpci_write_status(vp, (u32)v);
 		return;
-	case CC_Q_SELECT:
+	case VIRTIO_PCI_COMMON_Q_SELECT:
 		vp->queue_select = (u16)v;
 		return;
 	}
-	if (field_off < CC_Q_SIZE || field_off > CC_Q_DEVICE) {
+	if (field_off < VIRTIO_PCI_COMMON_Q_SIZE || field_off > VIRTIO_PCI_COMMON_Q_USEDLO) {
 		vpci_warn(vp, "write 0x%llx to read-only common configuration field 0x%x: ignored",
 			  (unsigned long long)v, field_off);
 		return;
@@ -379,13 +350,13 @@ static void vpci_common_write(struct virtio_pci *vp, u32 field_off, u64 v)
 			  vp->queue_select);
 		return;
 	}
-	if (field_off == CC_Q_MSIX) {
+	if (field_off == VIRTIO_PCI_COMMON_Q_MSIX) {
 		/* May change while the queue runs (§4.1.5.1.2 has no such rule against it). */
 		__atomic_store_n(&vp->queue_msix[vp->queue_select], vpci_vector(vp, (u32)v),
 				 __ATOMIC_RELAXED);
 		return;
 	}
-	if (field_off == CC_Q_ENABLE) {
+	if (field_off == VIRTIO_PCI_COMMON_Q_ENABLE) {
 		if (v == 1 && !vq->ready)
 			vpci_queue_enable(vp);
 		else if (v != 1)
@@ -399,16 +370,16 @@ static void vpci_common_write(struct virtio_pci *vp, u32 field_off, u64 v)
 		return;
 	}
 	switch (field_off) {
-	case CC_Q_SIZE:
+	case VIRTIO_PCI_COMMON_Q_SIZE:
 		vq->num = (u16)v;
 		return;
-	case CC_Q_DESC:
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
 		vq->desc = v;
 		return;
-	case CC_Q_DRIVER:
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
 		vq->driver = v;
 		return;
-	case CC_Q_DEVICE:
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
 		vq->device = v;
 		return;
 	}
@@ -419,14 +390,14 @@ static void vpci_common_write(struct virtio_pci *vp, u32 field_off, u64 v)
 static unsigned int vpci_field_width(u32 off)
 {
 	switch (off) {
-	case CC_DFSELECT: case CC_DF: case CC_GFSELECT: case CC_GF:
+	case VIRTIO_PCI_COMMON_DFSELECT: case VIRTIO_PCI_COMMON_DF: case VIRTIO_PCI_COMMON_GFSELECT: case VIRTIO_PCI_COMMON_GF:
 		return 4;
-	case CC_MSIX_CONFIG: case CC_NUM_QUEUES: case CC_Q_SELECT: case CC_Q_SIZE:
-	case CC_Q_MSIX: case CC_Q_ENABLE: case CC_Q_NOFF:
+	case VIRTIO_PCI_COMMON_MSIX: case VIRTIO_PCI_COMMON_NUMQ: case VIRTIO_PCI_COMMON_Q_SELECT: case VIRTIO_PCI_COMMON_Q_SIZE:
+	case VIRTIO_PCI_COMMON_Q_MSIX: case VIRTIO_PCI_COMMON_Q_ENABLE: case VIRTIO_PCI_COMMON_Q_NOFF:
 		return 2;
-	case CC_STATUS: case CC_CFG_GENERATION:
+	case VIRTIO_PCI_COMMON_STATUS: case VIRTIO_PCI_COMMON_CFGGENERATION:
 		return 1;
-	case CC_Q_DESC: case CC_Q_DRIVER: case CC_Q_DEVICE:
+	case VIRTIO_PCI_COMMON_Q_DESCLO: case VIRTIO_PCI_COMMON_Q_AVAILLO: case VIRTIO_PCI_COMMON_Q_USEDLO:
 		return 8;
 	}
 	return 0;
