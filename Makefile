@@ -156,6 +156,11 @@ FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c src/virtio/common.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
+FUZZ_TARGETS += pci_config
+FUZZ_SRCS_pci_config = tests/fuzz/pci_config.c src/virtio/pci.c src/virtio/common.c \
+	$(PCI_OBJS:.o=.c) $(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c \
+	$(VDPA_OBJS:.o=.c)
+FUZZ_FLAGS_pci_config = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 FUZZ_TARGETS += i8042_ports
 FUZZ_SRCS_i8042_ports = tests/fuzz/i8042_ports.c src/hw/i8042.c $(FAKE_VM_OBJS:.o=.c)
 FUZZ_FLAGS_i8042_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)

@@ -584,7 +584,8 @@ static int vpci_add_cap(struct virtio_pci *vp, u8 type, u32 off, u32 len, const 
 
 	/* The body starts after cap_vndr and cap_next. */
 	memcpy(body, (u8 *)&cap + 2, sizeof(cap) - 2);
-	memcpy(body + sizeof(cap) - 2, extra, extra_len);
+	if (extra_len)
+		memcpy(body + sizeof(cap) - 2, extra, extra_len);
 	return pci_dev_add_cap(&vp->pd, PCI_CAP_ID_VNDR, body, sizeof(cap) - 2 + extra_len, at);
 }
 
