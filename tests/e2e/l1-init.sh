@@ -84,6 +84,13 @@ run_case() {
 		printf 'KESTREL-E2E-HOST %s\n' "$nonce" | dd of=$disk bs=512 seek=1 conv=notrunc 2>/dev/null
 		if supports --disk; then set -- "$@" --disk "$disk"; else bnote="kestrel run --help lists no --disk"; fi ;;
 	esac
+	# virtio-pci is the default for a Linux kernel: mmio cases ask for mmio.
+	if supports --transport; then
+		case ",$l2raw," in
+		*,e2etransport=pci,*) set -- "$@" --transport pci ;;
+		*) set -- "$@" --transport mmio ;;
+		esac
+	fi
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	case ",$devs," in *,tap,*) l2words="$l2words e2etap=$TAPMAC" ;; esac
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
