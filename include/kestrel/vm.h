@@ -52,6 +52,17 @@ struct iobus *vm_iobus(struct vm *vm);
 int vm_set_irq_line(struct vm *vm, u32 gsi, bool level);
 
 /**
+ * vm_irq_line_has_polarity() - does the interrupt controller apply an
+ *	entry's polarity to vm_set_irq_line()'s level?
+ *
+ * x86: kestrel's userspace IOAPIC does (an active-low line is asserted by
+ * driving it low); KVM's in-kernel IOAPIC does not (assert is level 1
+ * whatever the polarity).
+ * Return: true if it does.
+ */
+bool vm_irq_line_has_polarity(struct vm *vm);
+
+/**
  * vm_ioeventfd_add() - make guest writes of @len bytes at @addr signal @fd
  * in the kernel, with no exit to userspace
  * @match_data: only writes of @datamatch signal (else any value)

@@ -159,6 +159,8 @@ void vcpu_arch_dump_state(struct vcpu *vcpu);
 bool vcpu_arch_handle_exit(struct vcpu *vcpu);
 /* vm_arch_set_irq_line() - drive interrupt line @gsi (vm_set_irq_line()) */
 int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level);
+/* vm_arch_irq_line_has_polarity() - vm_irq_line_has_polarity() */
+bool vm_arch_irq_line_has_polarity(struct vm *vm);
 
 /*
  * Snapshot hooks (core/snapshot.c), with every vCPU parked or not yet

@@ -583,6 +583,11 @@ int vm_set_irq_line(struct vm *vm, u32 gsi, bool level)
 	return vm_arch_set_irq_line(vm, gsi, level);
 }
 
+bool vm_irq_line_has_polarity(struct vm *vm)
+{
+	return vm_arch_irq_line_has_polarity(vm);
+}
+
 static int vm_ioeventfd(struct vm *vm, enum io_space space, u64 addr,
 			unsigned int len, u64 datamatch, bool match_data, int fd)
 {

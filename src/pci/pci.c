@@ -63,6 +63,7 @@ struct pci_host {
 
 	struct io_dev addr_dev, data_dev, ecam_dev, io_dev, mem32_dev, mem64_dev;
 	bool addr_on, data_on, ecam_on, io_on, mem32_on, mem64_on;
+	bool low_asserts;		/* drive INTx low to assert (vm_irq_line_has_polarity()) */
 	struct ratelimit rl;
 };
 
@@ -185,9 +186,12 @@ static void intx_update(struct pci_host *h, struct pci_dev *pd, bool was, bool n
 		h->intx_count[line]++;
 	else
 		h->intx_count[line]--;
-	/* Active low: idle high, low while anyone asserts. */
+	/*
+	 * Active low: idle high, low while anyone asserts, where the irqchip
+	 * applies the polarity; where it does not, asserted is level 1.
+	 */
 	if (h->intx_count[line] == (now ? 1u : 0u))
-		vm_set_irq_line(h->vm, pd->gsi, !now);
+		vm_set_irq_line(h->vm, pd->gsi, h->low_asserts ? !now : now);
 }
 
 static bool intx_driven(const struct pci_dev *pd, bool level)
@@ -613,9 +617,10 @@ int pci_host_create(struct vm *vm, const struct boot_pci *cfg, struct pci_host *
 				     &h->mem64_on);
 	if (ret)
 		goto err_destroy;
-	/* INTx lines are active low: idle high. */
+	/* INTx lines are active low: idle high (where the irqchip sees polarity). */
+	h->low_asserts = vm_irq_line_has_polarity(vm);
 	for (unsigned int i = 0; i < cfg->nr_intx; i++)
-		vm_set_irq_line(vm, cfg->intx_gsi0 + i, true);
+		vm_set_irq_line(vm, cfg->intx_gsi0 + i, h->low_asserts);
 	*out = h;
 	return 0;
 

@@ -141,6 +141,12 @@ int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
+/* The userspace IOAPIC applies polarity (ioapic.c); KVM's does not. */
+bool vm_arch_irq_line_has_polarity(struct vm *vm)
+{
+	return vm->arch.ioapic != NULL;
+}
+
 bool vcpu_arch_handle_exit(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
