@@ -191,7 +191,9 @@ run_case() {
 		echo "E2E-CHECK $name $c $s $d"
 	done
 	grep -q '^L2-CHECK [^ ]* FAIL' $out && res=FAIL
-	for c in cpus modules virtio-mmio acpi; do
+	vcheck=virtio-mmio
+	case ",$l2raw," in *,e2etransport=pci,*) vcheck=virtio-pci ;; esac
+	for c in cpus modules $vcheck acpi; do
 		grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
 	done
 	[ "$s3" -gt 0 ] && ! grep -q "^L2-CHECK s3 " $out && chk s3 FAIL "L2 printed no result"
