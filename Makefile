@@ -346,6 +346,7 @@ FAKE_VM_TESTS += hw/serial_test
 FAKE_VM_TESTS += hw/misc_test
 FAKE_VM_TESTS += virtio/mmio_test
 FAKE_VM_TESTS += pci/pci_test
+FAKE_VM_TESTS += virtio/pci_test
 $(addprefix $(B)/tests/unit/,$(FAKE_VM_TESTS)): LDFLAGS += $(FAKE_VM_LDFLAGS)
 
 # src/hw against the fake VM.
@@ -368,6 +369,8 @@ VIRTIO_TEST_OBJS = $(call objs,$(FAKE_VM_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VD
 	src/virtio/common.o src/virtio/mmio.o)
 UNIT_TESTS += virtio/mmio_test
 $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
+UNIT_TESTS += virtio/pci_test
+$(B)/tests/unit/virtio/pci_test: $(VIRTIO_TEST_OBJS) $(call objs,src/virtio/pci.o $(PCI_OBJS))
 
 # The PCI host bridge and MSI-X against the fake VM.
 UNIT_TESTS += pci/pci_test

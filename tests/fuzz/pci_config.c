@@ -55,13 +55,6 @@ static u32 cfg_read(unsigned int dev, unsigned int reg)
 
 static int setup(void)
 {
-	static const struct boot_pci cfg = {
-		.ecam_base = X86_PCI_ECAM_GPA, .io_base = X86_PCI_IO_BASE,
-		.io_size = X86_PCI_IO_SIZE, .mmio32_base = X86_PCI_MMIO32_BASE,
-		.mmio32_size = X86_PCI_MMIO32_SIZE, .mmio64_base = 0x100000000ULL,
-		.mmio64_size = 0x100000000ULL, .intx_gsi0 = X86_PCI_INTX_GSI0,
-		.nr_intx = X86_PCI_NR_INTX,
-	};
 	struct vdpa_device *vdpa;
 	struct virtio_pci *vp;
 	struct pci_host *h;
@@ -69,7 +62,7 @@ static int setup(void)
 	log_level_set(LOG_ERR);
 	if (fake_vm_create(RAM, &vm) || vdpa_register_types() ||
 	    vdpa_mgmt_dev_add("net,mac=52:54:00:00:00:01", &vdpa) ||
-	    pci_host_create(vm, &cfg, &h) || virtio_pci_create(h, vdpa, &vp))
+	    pci_host_create(vm, &fake_vm_pci, &h) || virtio_pci_create(h, vdpa, &vp))
 		return -1;
 	ram = fake_vm_ram(vm);
 	for (unsigned int i = 0; i < 64; i++)

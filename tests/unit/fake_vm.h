@@ -18,6 +18,7 @@
 #ifndef KESTREL_TESTS_FAKE_VM_H
 #define KESTREL_TESTS_FAKE_VM_H
 
+#include <kestrel/boot.h>
 #include <kestrel/iobus.h>
 #include <kestrel/memory.h>
 #include <kestrel/types.h>
@@ -52,6 +53,12 @@ unsigned int fake_vm_msis(struct vm *vm, u32 *addr, u32 *data);
 
 /** fake_vm_route() - the MSI route of @gsi, if there is one */
 bool fake_vm_route(struct vm *vm, u32 gsi, u32 *addr, u32 *data);
+
+/**
+ * fake_vm_pci - the x86 machine's PCI host bridge windows (layout.h), a
+ * 4 GiB 64-bit window at 4 GiB, for pci_host_create() on a fake VM
+ */
+extern const struct boot_pci fake_vm_pci;
 
 /** fake_vm_destroy() - vm_destroy() and the fake KVM state; devices first */
 void fake_vm_destroy(struct vm *vm);
