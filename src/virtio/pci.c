@@ -136,12 +136,12 @@ static inline struct virtio_pci *to_vpci(struct pci_dev *pd)
 
 static void vpci_raise(struct virtio_pci *vp, u16 vector, u32 isr_bit)
 {
-	/* With MSI-X on, an unmapped vector means no interrupt (§4.1.5.1.2). */
-	if (pci_msix_enabled(&vp->msix)) {
-		if (vector != VIRTIO_MSI_NO_VECTOR)
-			pci_msix_notify(&vp->msix, vector);
+	/* One lock on the MSI-X path; false: MSI-X is off (or no such vector). */
+	if (vector != VIRTIO_MSI_NO_VECTOR && pci_msix_notify(&vp->msix, vector))
 		return;
-	}
+	/* With MSI-X on, an unmapped vector means no interrupt (§4.1.5.1.2). */
+	if (vector == VIRTIO_MSI_NO_VECTOR && pci_msix_enabled(&vp->msix))
+		return;
 	/* Publish the cause before the line: the handler reads the ISR. */
 	__atomic_fetch_or(&vp->isr, isr_bit, __ATOMIC_RELEASE);
 	pci_dev_set_intx(&vp->pd, true);
