@@ -138,7 +138,9 @@ VDPA_OBJS += src/vdpa/console.o
 VDPA_OBJS += src/vdpa/rng.o
 
 # ---- virtio transports -----------------------------------------------------
+VIRTIO_OBJS += src/virtio/common.o
 VIRTIO_OBJS += src/virtio/mmio.o
+VIRTIO_OBJS += src/virtio/pci.o
 VIRTIO_OBJS += src/virtio/devices.o
 # file-blk submits through io_uring (liburing-dev, see scripts/setup.sh)
 LDLIBS += -luring
@@ -153,9 +155,14 @@ $(B)/tests/unit/vdpa-dev/rng_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
-FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
+FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c src/virtio/common.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
+FUZZ_TARGETS += pci_config
+FUZZ_SRCS_pci_config = tests/fuzz/pci_config.c src/virtio/pci.c src/virtio/common.c \
+	$(PCI_OBJS:.o=.c) $(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c \
+	$(VDPA_OBJS:.o=.c)
+FUZZ_FLAGS_pci_config = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 FUZZ_TARGETS += i8042_ports
 FUZZ_SRCS_i8042_ports = tests/fuzz/i8042_ports.c src/hw/i8042.c $(FAKE_VM_OBJS:.o=.c)
 FUZZ_FLAGS_i8042_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
@@ -235,6 +242,7 @@ LIB_MAN_LINKS += vringh_init_iotlb:vringh_need_notify
 CORE_OBJS += src/core/memory.o
 CORE_OBJS += src/core/iobus.o
 CORE_OBJS += src/core/vm.o
+CORE_OBJS += src/core/irqroute.o
 CORE_OBJS += src/core/vcpu.o
 CORE_OBJS += src/core/snapshot.o
 # snapshot files (docs/snapshot.md): SHA-256 and AES-256-GCM from OpenSSL's
@@ -268,6 +276,10 @@ X86_BOOT_OBJS += src/arch/x86/acpi.o
 X86_BOOT_OBJS += src/arch/x86/aml.o
 X86_BOOT_OBJS += src/arch/x86/mptable.o
 X86_OBJS += $(X86_BOOT_OBJS)
+
+# ---- pci (host bridge, MSI-X; docs/pci.md) ---------------------------------
+PCI_OBJS += src/pci/pci.o
+PCI_OBJS += src/pci/msix.o
 
 # ---- hw (platform devices) ------------------------------------------------
 HW_OBJS += src/hw/serial.o
@@ -325,6 +337,7 @@ KESTREL_OBJS += $(VIRTIO_OBJS)
 KESTREL_OBJS += $(VHOST_USER_OBJS)
 KESTREL_OBJS += $(CORE_OBJS)
 KESTREL_OBJS += $(X86_OBJS)
+KESTREL_OBJS += $(PCI_OBJS)
 KESTREL_OBJS += $(HW_OBJS)
 KESTREL_OBJS += $(MACHINE_OBJS)
 KESTREL_OBJS += $(API_OBJS)
@@ -389,6 +402,8 @@ FAKE_VM_TESTS += hw/acpi-pm_test
 FAKE_VM_TESTS += hw/serial_test
 FAKE_VM_TESTS += hw/misc_test
 FAKE_VM_TESTS += virtio/mmio_test
+FAKE_VM_TESTS += pci/pci_test
+FAKE_VM_TESTS += virtio/pci_test
 $(addprefix $(B)/tests/unit/,$(FAKE_VM_TESTS)): LDFLAGS += $(FAKE_VM_LDFLAGS)
 
 # src/hw against the fake VM.
@@ -408,9 +423,15 @@ $(B)/tests/unit/hw/misc_test: $(HW_TEST_OBJS) $(call objs,src/hw/debugexit.o src
 
 # The virtio transport against the fake VM, with a vDPA simulator behind it.
 VIRTIO_TEST_OBJS = $(call objs,$(FAKE_VM_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) \
-	src/virtio/mmio.o)
+	src/virtio/common.o src/virtio/mmio.o)
 UNIT_TESTS += virtio/mmio_test
 $(B)/tests/unit/virtio/mmio_test: $(VIRTIO_TEST_OBJS)
+UNIT_TESTS += virtio/pci_test
+$(B)/tests/unit/virtio/pci_test: $(VIRTIO_TEST_OBJS) $(call objs,src/virtio/pci.o $(PCI_OBJS))
+
+# The PCI host bridge and MSI-X against the fake VM.
+UNIT_TESTS += pci/pci_test
+$(B)/tests/unit/pci/pci_test: $(call objs,$(FAKE_VM_OBJS) $(PCI_OBJS))
 
 UNIT_TESTS += core/cli_test
 $(B)/tests/unit/core/cli_test: | $(KESTREL_BIN)
@@ -511,10 +532,10 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(K
 
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
 # what tests/sandbox/ drive, KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c)
-# and KESTREL_VIRTIO_RELAY (src/virtio/mmio.c), what
+# and KESTREL_VIRTIO_RELAY (src/virtio/common.c), what
 # tests/unit/sandbox/seccomp_test drives; never installed. Only those
 # three files differ.
-KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/mmio.o src/core/vcpu.o
+KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/common.o src/core/vcpu.o
 $(B)/kestrel-test: $(call objs,$(filter-out $(KESTREL_TEST_HOOK_OBJS),$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
 		$(B)/test-hooks/src/main.o $(KESTREL_TEST_HOOK_OBJS:%=$(B)/test-hooks/%) $(KESTREL_LDS)
 	$(E) "  LINK    $@"

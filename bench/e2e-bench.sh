@@ -7,14 +7,17 @@
 # TCG-emulated: compare configurations and VMMs within one run, never the
 # absolute numbers with a real KVM host. Figures only: never pass/fail on time.
 #
-# Variables: B (build), RUNS (5), CONFIGS ("gen-bzimage cloud-bzimage";
-#   each <gen|cloud>-<bzimage|pvh>[-<vcpus>]), E2E_BENCH=0 skips it,
-#   and tests/e2e/check.sh's E2E_* variables.
+# Variables: B (build), RUNS (5), CONFIGS ("gen-bzimage cloud-bzimage
+#   gen-bzimage-1-mmio gen-bzimage-1-pci"; each
+#   <gen|cloud>-<bzimage|pvh>[-<vcpus>[-<mmio|pci>]]: without a transport the
+#   L2 has no device, with one it has net + blk on that transport, so the
+#   last two compare virtio-pci with virtio-mmio, the anchor, in the same
+#   L1), E2E_BENCH=0 skips it, and tests/e2e/check.sh's E2E_* variables.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
 RUNS=${RUNS:-5}
-CONFIGS=${CONFIGS:-gen-bzimage cloud-bzimage}
+CONFIGS=${CONFIGS:-gen-bzimage cloud-bzimage gen-bzimage-1-mmio gen-bzimage-1-pci}
 [ "${E2E_BENCH:-1}" = 0 ] && { echo "e2e-bench: E2E_BENCH=0: skipped"; exit 0; }
 mkdir -p "$B/e2e"
 CASES=$B/e2e/cases-bench
@@ -22,10 +25,13 @@ CASES=$B/e2e/cases-bench
 r=1
 while [ $r -le "$RUNS" ]; do
 	for c in $CONFIGS; do
-		fl=${c%%-*} rest=${c#*-}
-		kind=${rest%%-*} cpus=1
-		[ "$rest" != "$kind" ] && cpus=${rest#*-}
-		echo "$c-r$r $fl $kind $cpus none" >> "$CASES"
+		set -- $(echo "$c" | tr - ' ')
+		fl=$1 kind=$2 cpus=${3:-1} tr=${4:-}
+		case $tr in
+		pci) echo "$c-r$r $fl $kind $cpus net,blk run e2etransport=pci" >> "$CASES" ;;
+		mmio) echo "$c-r$r $fl $kind $cpus net,blk run" >> "$CASES" ;;
+		*) echo "$c-r$r $fl $kind $cpus none" >> "$CASES" ;;
+		esac
 	done
 	r=$((r + 1))
 done

@@ -35,6 +35,9 @@
 #   api         the same through Firecracker's API: PATCH /vm Paused, PUT
 #               /snapshot/create in one kestrel, PUT /snapshot/load with
 #               resume_vm in a new one
+#   pci-refused a guest with a virtio-pci device (the command line asks for
+#               one): SIGUSR1 must write no snapshot, log why in one line, and
+#               the guest must run on to the end of its count (docs/pci.md)
 #   api-protected
 #               a guest made protected by machine-config's
 #               kestrel_protected: PUT /snapshot/create of it, paused, must
@@ -364,6 +367,28 @@ api-protected)
 	[[ $rc == 1 ]] || fail "the protected guest exited $rc after the refusal, expected 1 (pass): $(tail -3 "$work/a.err")"
 	grep -q '^count 300$' "$work/a.out" || fail "the protected guest did not finish its count"
 	echo "PASS: refused with $reason; the guest ran on to the end of its count"
+	exit 1 ;;
+pci-refused)
+	mkdir -p "$snap"
+	"${cmd[@]}" --snapshot "$snap" >"$snap.out" 2>"$snap.err" &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '^count 100$' "$snap.out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -USR1 "$pid" 2>/dev/null
+	timeout 60 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	rc=$?
+	cat "$snap.err"
+	reason=$(grep 'snapshot: not written' "$snap.err")
+	[[ $reason == *virtio-pci* ]] || fail "no refusal naming virtio-pci in kestrel's log"
+	[[ $(grep -c 'snapshot: not written' "$snap.err") == 1 ]] || fail "not one refusal line"
+	[[ -e $snap/state ]] && fail "a refused snapshot left a state file"
+	[[ $rc == 1 ]] || fail "the guest exited $rc after the refusal, expected 1 (pass)"
+	grep -q '^count 300$' "$snap.out" || fail "the guest did not finish its count"
+	echo "PASS: refused ($reason); the guest ran on to the end of its count"
 	exit 1 ;;
 *) fail "unknown mode (expected plain, disk-moved, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
 esac

@@ -117,6 +117,7 @@ enum {
 	OPT_DISK,
 	OPT_DEVICE,
 	OPT_CONSOLE,
+	OPT_TRANSPORT,
 	OPT_RNG,
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
@@ -138,7 +139,8 @@ enum {
 	{ "device", required_argument, OPT_DEVICE,				\
 	  "--device vdpa,type=TYPE[,attr=value]..." },				\
 	{ "console", required_argument, OPT_CONSOLE, "--console serial|virtio" }, \
-	{ "rng", no_argument, OPT_RNG, "--rng" }
+	{ "rng", no_argument, OPT_RNG, "--rng" },				\
+	{ "transport", required_argument, OPT_TRANSPORT, "--transport mmio|pci" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
 #define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
@@ -513,6 +515,7 @@ static const char run_usage[] =
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
+"                   [--transport mmio|pci]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
@@ -555,7 +558,12 @@ static const char run_usage[] =
 "                       and exits 0 (restore it with kestrel restore DIR;\n"
 "                       docs/snapshot.md)\n"
 "  --snapshot-key FILE  encrypt the snapshot with this 32-byte key (AES-256-GCM)\n"
-"  (each virtio device takes the next virtio-mmio slot, in order)\n"
+"  --transport mmio|pci  the transport of virtio devices without their own\n"
+"                       transport=mmio|pci (--net, --disk, --device take it);\n"
+"                       default: pci for a Linux kernel (bzImage, PVH), mmio\n"
+"                       for other images (docs/pci.md)\n"
+"  (each virtio-mmio device takes the next virtio-mmio slot, in order; each\n"
+"  virtio-pci device the next PCI slot)\n"
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"

@@ -8,6 +8,9 @@
  * Register accesses are 32-bit (the transport ignores other sizes) and
  * work from ring 3 too; every one is an exit, so the set-up paths read
  * each register once.
+ *
+ * The generic entry points (virtio_probe(), virtio_negotiate(), ...) live
+ * here and hand a virtio-pci device to virtio-pci.c.
  */
 #include "virtio.h"
 #include "x86/apic.h"
@@ -16,7 +19,7 @@
 
 #include <kestrel/x86/layout.h>
 
-#define VIRTIO_MAX_DEVICES	8
+#define VIRTIO_MAX_DEVICES	16
 /* Vector of GSI g: VIRTIO_VECTOR_BASE + g (devices sharing a line share it). */
 #define VIRTIO_VECTOR_BASE	0x60
 
@@ -58,6 +61,8 @@ unsigned int virtio_probe(void)
 		d->irq = X86_VIRTIO_MMIO_IRQ0 + n % X86_VIRTIO_MMIO_NR_IRQS;
 		virtio_ndevs++;
 	}
+	virtio_ndevs += virtio_pci_probe(&virtio_devs[virtio_ndevs],
+					 VIRTIO_MAX_DEVICES - virtio_ndevs);
 	return virtio_ndevs;
 }
 
@@ -72,12 +77,49 @@ struct virtio_device *virtio_find(u32 id, unsigned int nth)
 
 u8 virtio_get_status(struct virtio_device *vdev)
 {
+	if (vdev->pci)
+		return virtio_pci_get_status(vdev);
 	return (u8)virtio_mmio_read(vdev, VIRTIO_MMIO_STATUS);
 }
 
 void virtio_set_status(struct virtio_device *vdev, u8 status)
 {
-	virtio_mmio_write(vdev, VIRTIO_MMIO_STATUS, status);
+	if (vdev->pci)
+		virtio_pci_set_status(vdev, status);
+	else
+		virtio_mmio_write(vdev, VIRTIO_MMIO_STATUS, status);
+}
+
+void virtio_transport_notify(struct virtio_device *vdev, u16 index)
+{
+	if (vdev->pci)
+		virtio_pci_notify(vdev, index);
+	else
+		virtio_mmio_write(vdev, VIRTIO_MMIO_QUEUE_NOTIFY, index);
+}
+
+static u64 virtio_device_features(struct virtio_device *vdev)
+{
+	u64 f;
+
+	if (vdev->pci)
+		return virtio_pci_device_features(vdev);
+	virtio_mmio_write(vdev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	f = (u64)virtio_mmio_read(vdev, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	virtio_mmio_write(vdev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	return f | virtio_mmio_read(vdev, VIRTIO_MMIO_DEVICE_FEATURES);
+}
+
+static void virtio_driver_features(struct virtio_device *vdev, u64 features)
+{
+	if (vdev->pci) {
+		virtio_pci_driver_features(vdev, features);
+		return;
+	}
+	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES, (u32)features);
+	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES, (u32)(features >> 32));
 }
 
 bool virtio_reset(struct virtio_device *vdev)
@@ -107,10 +149,7 @@ int virtio_negotiate(struct virtio_device *vdev, u64 wanted)
 	virtio_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE);
 	virtio_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 
-	virtio_mmio_write(vdev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	f = (u64)virtio_mmio_read(vdev, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	virtio_mmio_write(vdev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	f |= virtio_mmio_read(vdev, VIRTIO_MMIO_DEVICE_FEATURES);
+	f = virtio_device_features(vdev);
 	vdev->host_features = f;
 	if (!(f & BIT_ULL(VIRTIO_F_VERSION_1))) {
 		printf("virtio: slot %u: no VERSION_1 (features %#lx)\n", vdev->slot,
@@ -120,11 +159,7 @@ int virtio_negotiate(struct virtio_device *vdev, u64 wanted)
 	}
 	vdev->features = f & (wanted | BIT_ULL(VIRTIO_F_VERSION_1));
 
-	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES, (u32)vdev->features);
-	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	virtio_mmio_write(vdev, VIRTIO_MMIO_DRIVER_FEATURES,
-			  (u32)(vdev->features >> 32));
+	virtio_driver_features(vdev, vdev->features);
 	virtio_set_status(vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 			  VIRTIO_STATUS_FEATURES_OK);
 	/* §3.1.1 step 6: the device may refuse the subset. */
@@ -144,14 +179,19 @@ int virtqueue_setup(struct virtio_device *vdev, struct virtqueue *vq,
 	u32 max;
 	u64 a;
 
-	virtio_mmio_write(vdev, VIRTIO_MMIO_QUEUE_SEL, index);
-	if (virtio_mmio_read(vdev, VIRTIO_MMIO_QUEUE_READY))
-		return -1;
-	max = virtio_mmio_read(vdev, VIRTIO_MMIO_QUEUE_NUM_MAX);
-	if (!max)
-		return -1;
-	if (num > max)
-		num = (u16)max;
+	if (vdev->pci) {
+		if (virtio_pci_queue_setup(vdev, vq, index, &num))
+			return -1;
+	} else {
+		virtio_mmio_write(vdev, VIRTIO_MMIO_QUEUE_SEL, index);
+		if (virtio_mmio_read(vdev, VIRTIO_MMIO_QUEUE_READY))
+			return -1;
+		max = virtio_mmio_read(vdev, VIRTIO_MMIO_QUEUE_NUM_MAX);
+		if (!max)
+			return -1;
+		if (num > max)
+			num = (u16)max;
+	}
 	if (num > VIRTQ_MAX)
 		num = VIRTQ_MAX;
 	while (num & (num - 1))		/* a power of two (split rings) */
@@ -169,6 +209,8 @@ int virtqueue_setup(struct virtio_device *vdev, struct virtqueue *vq,
 	vq->index = index;
 	virtqueue_init(vq, num, vdev->features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX),
 		       vdev->features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC));
+	if (vdev->pci)
+		return virtio_pci_queue_enable(vdev, vq);
 
 	virtio_mmio_write(vdev, VIRTIO_MMIO_QUEUE_NUM, num);
 	a = (u64)(uintptr_t)vq->desc;
@@ -205,7 +247,7 @@ static void virtio_irq(struct ex_regs *regs)
 		struct virtio_device *d = &virtio_devs[i];
 		u32 isr;
 
-		if (d->irq != gsi)
+		if (d->pci || d->irq != gsi)
 			continue;
 		isr = virtio_mmio_read(d, VIRTIO_MMIO_INTERRUPT_STATUS);
 		if (!isr)
@@ -223,6 +265,10 @@ void virtio_irq_enable(struct virtio_device *vdev)
 {
 	u8 vec = (u8)(VIRTIO_VECTOR_BASE + vdev->irq);
 
+	if (vdev->pci) {
+		virtio_pci_irq_enable(vdev);
+		return;
+	}
 	handle_irq(vec, virtio_irq);
 	ioapic_route(vdev->irq, vec, false, (u8)apic_id());
 }
@@ -237,7 +283,7 @@ bool virtio_wait_counter(volatile u32 *counter, u32 old, unsigned int ms)
 /* Config space takes 1, 2 and 4-byte accesses (§4.2.2.2). */
 static u32 cfg_raw(struct virtio_device *vdev, u32 off, unsigned int size)
 {
-	u64 a = vdev->base + VIRTIO_MMIO_CONFIG + off;
+	u64 a = (vdev->pci ? vdev->device_cfg : vdev->base + VIRTIO_MMIO_CONFIG) + off;
 
 	switch (size) {
 	case 1:
@@ -249,14 +295,21 @@ static u32 cfg_raw(struct virtio_device *vdev, u32 off, unsigned int size)
 	}
 }
 
+static u32 cfg_generation(struct virtio_device *vdev)
+{
+	if (vdev->pci)
+		return virtio_pci_generation(vdev);
+	return virtio_mmio_read(vdev, VIRTIO_MMIO_CONFIG_GENERATION);
+}
+
 #define CFG_READ(vdev, body)						\
 	({								\
 		u32 __gen;						\
 		__typeof__(body) __v;					\
 		do {							\
-			__gen = virtio_mmio_read(vdev, VIRTIO_MMIO_CONFIG_GENERATION); \
+			__gen = cfg_generation(vdev);			\
 			__v = (body);					\
-		} while (__gen != virtio_mmio_read(vdev, VIRTIO_MMIO_CONFIG_GENERATION)); \
+		} while (__gen != cfg_generation(vdev));		\
 		__v;							\
 	})
 
@@ -287,8 +340,8 @@ void virtio_cread_bytes(struct virtio_device *vdev, u32 off, void *buf, u32 len)
 	u32 gen;
 
 	do {
-		gen = virtio_mmio_read(vdev, VIRTIO_MMIO_CONFIG_GENERATION);
+		gen = cfg_generation(vdev);
 		for (u32 i = 0; i < len; i++)
 			p[i] = (u8)cfg_raw(vdev, off + i, 1);
-	} while (gen != virtio_mmio_read(vdev, VIRTIO_MMIO_CONFIG_GENERATION));
+	} while (gen != cfg_generation(vdev));
 }

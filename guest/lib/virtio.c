@@ -157,7 +157,7 @@ static bool vring_need_event(u16 event, u16 new_idx, u16 old)
 void virtqueue_notify(struct virtqueue *vq)
 {
 	vq->kicks++;
-	virtio_mmio_write(vq->vdev, VIRTIO_MMIO_QUEUE_NOTIFY, vq->index);
+	virtio_transport_notify(vq->vdev, vq->index);
 }
 
 void virtqueue_kick(struct virtqueue *vq)

@@ -6,8 +6,10 @@
  * A small guest-side virtio driver (virtio 1.2): the device status state
  * machine, feature negotiation, split virtqueues in guest memory (direct
  * and indirect chains, EVENT_IDX), completion by polling or interrupt,
- * config space, and the NEEDS_RESET / config-change path. The transport is
- * virtio-mmio v2 (virtio-mmio.c); ring code (virtio.c) knows nothing of it.
+ * config space, and the NEEDS_RESET / config-change path. The transports
+ * are virtio-mmio v2 (virtio-mmio.c) and virtio-pci modern (virtio-pci.c,
+ * MSI-X or INTx); virtio_probe() finds devices on both and the functions
+ * below work on either. Ring code (virtio.c) knows nothing of them.
  *
  * Guest memory is identity mapped, so a pointer is its guest-physical
  * address. Everything here runs in ring 0 or ring 3 except the waits
@@ -80,15 +82,25 @@ _Static_assert(sizeof(struct vring_used_elem) == 8, "virtq_used_elem is 8 bytes"
 
 /**
  * struct virtio_device - one device found on the machine
- * @base: its virtio-mmio register window
- * @slot: virtio-mmio slot number
- * @irq: the GSI it raises
+ * @base: its virtio-mmio register window (virtio-pci: the common configuration)
+ * @slot: virtio-mmio slot number (virtio-pci: device number on bus 0)
+ * @irq: the GSI it raises (virtio-pci: its INTx line)
  * @id: DeviceID
  * @host_features: what the device offers
  * @features: what was negotiated (valid after virtio_negotiate())
  * @vring_irqs: interrupts that said "used buffer" (counted by the handler)
  * @config_irqs: interrupts that said "configuration change"
  * @irqs: every interrupt taken for this device
+ * @pci: the device is on virtio-pci (the fields below are its)
+ * @isr: address of the ISR status byte
+ * @device_cfg: address of the device configuration
+ * @notify: address of the notifications (queue n at @notify + n * @notify_mult)
+ * @notify_mult: notify_off_multiplier
+ * @msix_table: address of the MSI-X table, 0 without MSI-X
+ * @msix_nr: MSI-X vectors
+ * @msix_on: interrupts come as MSI-X (set by virtio_irq_enable())
+ * @irq_on: virtio_irq_enable() was called
+ * @num_queues: queues the device has
  */
 struct virtio_device {
 	u64 base;
@@ -100,6 +112,16 @@ struct virtio_device {
 	volatile u32 vring_irqs;
 	volatile u32 config_irqs;
 	volatile u32 irqs;
+	bool pci;
+	u64 isr;
+	u64 device_cfg;
+	u64 notify;
+	u32 notify_mult;
+	u64 msix_table;
+	u16 msix_nr;
+	bool msix_on;
+	bool irq_on;
+	u16 num_queues;
 };
 
 /**
@@ -186,11 +208,14 @@ u32 virtio_mmio_read(struct virtio_device *vdev, u32 off);
 void virtio_mmio_write(struct virtio_device *vdev, u32 off, u32 val);
 
 /**
- * virtio_probe() - find the virtio-mmio devices kestrel put on the machine
+ * virtio_probe() - find the virtio devices kestrel put on the machine
  *
- * Reads MagicValue, Version (2) and DeviceID of each slot from the first
- * (layout.h) until one holds no device; DeviceID 0 slots are skipped.
- * Done once; later calls return the same count.
+ * virtio-mmio: reads MagicValue, Version (2) and DeviceID of each slot
+ * from the first (layout.h) until one holds no device; DeviceID 0 slots
+ * are skipped. virtio-pci: every function of bus 0 with vendor 0x1af4 and
+ * device 0x1040..0x107f whose vendor capabilities name the common, notify,
+ * ISR (and device) structures; memory decoding and bus mastering are
+ * switched on. Done once; later calls return the same count.
  * Return: devices found.
  */
 unsigned int virtio_probe(void);
@@ -252,6 +277,38 @@ u16 virtio_cread16(struct virtio_device *vdev, u32 off);
 u32 virtio_cread32(struct virtio_device *vdev, u32 off);
 u64 virtio_cread64(struct virtio_device *vdev, u32 off);
 void virtio_cread_bytes(struct virtio_device *vdev, u32 off, void *buf, u32 len);
+
+/* Notify the device of queue @index (the transport's doorbell, a 16- or 32-bit write). */
+void virtio_transport_notify(struct virtio_device *vdev, u16 index);
+
+/* ---- transport: virtio-pci (virtio-pci.c) --------------------------------- */
+
+/*
+ * virtio_pci_use_intx() - make virtio_irq_enable() take INTx through the
+ * ISR instead of MSI-X on devices found from now on (for the INTx tests)
+ */
+void virtio_pci_use_intx(bool intx);
+
+/*
+ * virtio_pci_msix_mask() / virtio_pci_msix_pending() - mask or unmask
+ * MSI-X table entry @n of @vdev (0: configuration, 1: the queues), read its
+ * pending bit; for the MSI-X tests.
+ */
+void virtio_pci_msix_mask(struct virtio_device *vdev, unsigned int n, bool masked);
+bool virtio_pci_msix_pending(struct virtio_device *vdev, unsigned int n);
+
+/* The transport's half of the generic functions above (virtio-mmio.c calls them). */
+unsigned int virtio_pci_probe(struct virtio_device *devs, unsigned int max);
+u8 virtio_pci_get_status(struct virtio_device *vdev);
+void virtio_pci_set_status(struct virtio_device *vdev, u8 status);
+u64 virtio_pci_device_features(struct virtio_device *vdev);
+void virtio_pci_driver_features(struct virtio_device *vdev, u64 features);
+int virtio_pci_queue_setup(struct virtio_device *vdev, struct virtqueue *vq, u16 index,
+			   u16 *num);
+void virtio_pci_irq_enable(struct virtio_device *vdev);
+int virtio_pci_queue_enable(struct virtio_device *vdev, struct virtqueue *vq);
+u32 virtio_pci_generation(struct virtio_device *vdev);
+void virtio_pci_notify(struct virtio_device *vdev, u16 index);
 
 /* ---- virtqueues (virtio.c) ------------------------------------------------ */
 

@@ -39,6 +39,30 @@ struct boot_mmio_dev {
 };
 
 /**
+ * struct boot_pci - the PCI host bridge the guest should find (docs/pci.md)
+ * @ecam_base: ECAM of bus 0 (1 MiB; MCFG, reserved in the memory map)
+ * @io_base: I/O window
+ * @io_size: its ports
+ * @mmio32_base: 32-bit memory window
+ * @mmio32_size: its bytes
+ * @mmio64_base: 64-bit memory window
+ * @mmio64_size: its bytes
+ * @intx_gsi0: GSI of the first INTx line
+ * @nr_intx: INTx lines
+ */
+struct boot_pci {
+	u64 ecam_base;
+	u16 io_base;
+	u32 io_size;
+	u64 mmio32_base;
+	u64 mmio32_size;
+	u64 mmio64_base;
+	u64 mmio64_size;
+	u32 intx_gsi0;
+	unsigned int nr_intx;
+};
+
+/**
  * struct boot_config - everything a loader needs to place a guest
  * @kernel: the kernel image bytes (untrusted)
  * @kernel_size: bytes at @kernel
@@ -53,6 +77,8 @@ struct boot_mmio_dev {
  * @nr_cpus: vCPUs the VM starts with (for ACPI MADT / MP table)
  * @mmio_devs: virtio-mmio devices (for the ACPI DSDT or the command line)
  * @nr_mmio_devs: entries in @mmio_devs
+ * @pci: the PCI host bridge (ACPI MCFG and a PNP0A08 root bridge in the
+ *	DSDT), or NULL for a machine without PCI
  * @legacy_pic: the machine has a PC's dual 8259 PIC (x86: the in-kernel
  *	irqchip; the MADT then says PCAT_COMPAT, and a guest that trusts the
  *	flag programs the PIC without probing for it)
@@ -69,8 +95,20 @@ struct boot_config {
 	unsigned int nr_cpus;
 	const struct boot_mmio_dev *mmio_devs;
 	unsigned int nr_mmio_devs;
+	const struct boot_pci *pci;
 	bool legacy_pic;
 };
+
+/**
+ * boot_image_is_linux() - would @img boot through a Linux boot protocol
+ *	(x86: a bzImage, or a PVH ELF that is not Multiboot)?
+ * @img: the kernel image (untrusted), or NULL
+ * @size: bytes at @img
+ *
+ * Implemented by the architecture. The machine gives such guests
+ * virtio-pci by default (docs/pci.md). Return: true if so.
+ */
+bool boot_image_is_linux(const void *img, size_t size);
 
 /**
  * boot_tables_dump() - write the firmware tables kestrel would give a guest

@@ -86,6 +86,43 @@ void virtio_mmio_boot_dev(const struct virtio_mmio *vm_mmio,
  */
 struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *vm_mmio);
 
+/* ---- virtio-pci (src/virtio/pci.c, docs/pci.md) ---------------------------
+ *
+ * The modern interface only (virtio 1.2 §4.1): vendor 0x1af4, device
+ * 0x1040 + type, revision 1; common, notify, ISR, device and PCI-config
+ * capabilities; a notification ioeventfd per queue; MSI-X with one vector
+ * per queue plus one for configuration changes, INTx through the ISR when
+ * the driver does not enable MSI-X.
+ */
+
+struct pci_host;
+struct virtio_pci;
+
+/**
+ * virtio_pci_create() - expose a vDPA device as a virtio-pci function
+ * @host: the PCI host bridge (its VM's RAM, ioeventfds and GSIs are used)
+ * @vdpa: a registered vDPA device offering VIRTIO_F_VERSION_1 (at most
+ *	1024 queues); the transport becomes its only driver until destroyed
+ * @out: the new transport
+ *
+ * Resets the device, maps guest RAM identity into its address spaces,
+ * builds the function (BARs, capabilities, MSI-X vectors with their GSIs
+ * and irqfds) and plugs it into the first free slot, BARs placed.
+ * Return: 0; -EINVAL; -ENOSPC (no slot or window room); -ENOMEM; -errno
+ * from KVM or the device. Nothing is left behind on failure.
+ */
+int virtio_pci_create(struct pci_host *host, struct vdpa_device *vdpa, struct virtio_pci **out);
+
+/**
+ * virtio_pci_destroy() - unplug the function, reset the device, release
+ *	ioeventfds, irqfds, GSIs and mappings; @vp may be NULL or half-built.
+ *	The vDPA device stays registered.
+ */
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+/** virtio_pci_slot() - the device number on bus 0 @vp was plugged into */
+unsigned int virtio_pci_slot(const struct virtio_pci *vp);
+
 /* ---- devices from the command line ---------------------------------------
  *
  * With the vDPA device types registered (main.c does it before any
@@ -108,6 +145,12 @@ struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *vm_mmio);
  *                                       stdin/stdout (the UART then must
  *                                       not read stdin)
  *   --rng                               entropy from getrandom()
+ *   --transport mmio|pci                the transport of every device
+ *                                       without transport=
+ *
+ * --net, --disk and --device also take transport=mmio|pci (docs/pci.md);
+ * a device given neither is on virtio-pci when the kernel is Linux
+ * (boot_image_is_linux()) and on virtio-mmio otherwise.
  *
  * A comma inside PATH or any value is doubled ("--disk /img/a,,b,ro" is
  * the file "/img/a,b", read-only), as vdpa_mgmt_parse() reads it.
@@ -176,19 +219,47 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs);
  * virtio_devices_attach() - create every recorded device and its transport
  * @devs: the list
  * @vm: the VM, before its guest is loaded
- * @place: where each device goes, virtio_devices_count() entries in list
- *	order: @place[n].base and .irq for device n (.size at least
- *	VIRTIO_MMIO_REGION_SIZE), chosen by the machine
+ * @place: where each virtio-mmio device goes, virtio_devices_count_mmio()
+ *	entries in list order: @place[k].base and .irq for the k-th device on
+ *	virtio-mmio (.size at least VIRTIO_MMIO_REGION_SIZE), chosen by the machine
+ * @host: the PCI host bridge virtio-pci devices plug into (NULL: none)
  *
- * Creates each vDPA device from its spec and puts it on virtio-mmio at
- * @place[n]. Called again after a
+ * Creates each vDPA device from its spec and puts it on its transport
+ * (virtio_devices_resolve_transport() first). Called again after a
  * failure, it goes on with the first device not attached.
  *
  * Return: 0 or -errno (logged, naming the device); on failure the devices
  * already attached stay until virtio_devices_detach().
  */
 int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
-			  const struct boot_mmio_dev *place);
+			  const struct boot_mmio_dev *place, struct pci_host *host);
+
+/**
+ * enum virtio_transport - how a device reaches the guest
+ * @VIRTIO_TRANSPORT_AUTO: not chosen yet (the machine's default applies)
+ * @VIRTIO_TRANSPORT_MMIO: virtio-mmio, described in the DSDT
+ * @VIRTIO_TRANSPORT_PCI: virtio-pci on the PCI host bridge
+ */
+enum virtio_transport {
+	VIRTIO_TRANSPORT_AUTO,
+	VIRTIO_TRANSPORT_MMIO,
+	VIRTIO_TRANSPORT_PCI,
+};
+
+/**
+ * virtio_devices_resolve_transport() - give every device without
+ *	transport= the one --transport named, else pci for a Linux guest
+ *	(@linux_guest) and mmio for any other (kestrel's own test guests)
+ * @devs: the list, before it is placed and attached
+ * @linux_guest: the kernel boots through a Linux boot protocol
+ */
+void virtio_devices_resolve_transport(struct virtio_devices *devs, bool linux_guest);
+
+/** virtio_devices_count_mmio() - devices (resolved) that go on virtio-mmio */
+unsigned int virtio_devices_count_mmio(const struct virtio_devices *devs);
+
+/** virtio_devices_have_pci() - whether any device (resolved) is on virtio-pci */
+bool virtio_devices_have_pci(const struct virtio_devices *devs);
 
 /**
  * virtio_devices_detach() - take every attached device off its VM and

@@ -52,6 +52,17 @@ struct iobus *vm_iobus(struct vm *vm);
 int vm_set_irq_line(struct vm *vm, u32 gsi, bool level);
 
 /**
+ * vm_irq_line_has_polarity() - does the interrupt controller apply an
+ *	entry's polarity to vm_set_irq_line()'s level?
+ *
+ * x86: kestrel's userspace IOAPIC does (an active-low line is asserted by
+ * driving it low); KVM's in-kernel IOAPIC does not (assert is level 1
+ * whatever the polarity).
+ * Return: true if it does.
+ */
+bool vm_irq_line_has_polarity(struct vm *vm);
+
+/**
  * vm_ioeventfd_add() - make guest writes of @len bytes at @addr signal @fd
  * in the kernel, with no exit to userspace
  * @match_data: only writes of @datamatch signal (else any value)
@@ -73,6 +84,41 @@ int vm_irqfd_add(struct vm *vm, u32 gsi, int fd);
 
 /** vm_irqfd_del() - undo vm_irqfd_add() */
 int vm_irqfd_del(struct vm *vm, u32 gsi, int fd);
+
+/*
+ * MSI routes (src/core/irqroute.c). GSIs below VM_GSI_MSI_BASE are the
+ * interrupt controller's pins; from there up, VM_GSI_MSI_MAX GSIs are
+ * handed to MSI sources, each routed to a message of its own, so an
+ * irqfd bound to one raises that message in the kernel.
+ */
+#define VM_GSI_MSI_BASE		24
+#define VM_GSI_MSI_MAX		1000
+
+/**
+ * vm_msi_route_add() - reserve a GSI for an MSI source
+ * @vm: the VM
+ * @gsi: the GSI, with no route yet (an irqfd bound to it raises nothing
+ *	until vm_msi_route_set() gives it a message)
+ * Return: 0; -ENOSPC (all VM_GSI_MSI_MAX in use); -ENODEV.
+ */
+int vm_msi_route_add(struct vm *vm, u32 *gsi);
+
+/**
+ * vm_msi_route_set() - route @gsi to the message (@addr, @data), or remove
+ *	its route (@valid false); installs the table only when it changed
+ * Return: 0; -EINVAL (not a GSI of vm_msi_route_add()); -errno from
+ * KVM_SET_GSI_ROUTING.
+ */
+int vm_msi_route_set(struct vm *vm, u32 gsi, bool valid, u64 addr, u32 data);
+
+/** vm_msi_route_del() - give back a GSI of vm_msi_route_add() (unbind its irqfd first) */
+void vm_msi_route_del(struct vm *vm, u32 gsi);
+
+/**
+ * vm_signal_msi() - raise the message (@addr, @data) once, now
+ * Return: 0 or a negative errno from KVM_SIGNAL_MSI.
+ */
+int vm_signal_msi(struct vm *vm, u64 addr, u32 data);
 
 /**
  * vm_request_stop() - stop every vCPU and record why

@@ -369,7 +369,10 @@ static int fc_vmm_start(struct api_vmm *vmm, const struct vmconfig *cfg, char *e
 		snprintf(err, errlen, "out of memory");
 		return ret;
 	}
-	ret = add_devices(v, cfg, err, errlen);
+	/* Firecracker's devices are virtio-mmio, whatever the kernel (docs/pci.md). */
+	ret = virtio_devices_parse_arg(v->devs, "transport", "mmio");
+	if (!ret)
+		ret = add_devices(v, cfg, err, errlen);
 	if (!ret && cfg->boot.kernel_image_path)
 		ret = map_image(cfg->boot.kernel_image_path, &v->kernel, &v->kernel_size,
 				err, errlen);

@@ -59,6 +59,7 @@ struct vm {
 	 */
 	atomic_bool request;
 
+	struct vm_routes *routes;	/* the GSI routing table (irqroute.c) */
 	struct vm_arch arch;
 };
 
@@ -96,6 +97,24 @@ int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags);
 /* vm_gpa_is_private() - does @gpa lie in MEM_F_PRIVATE RAM? */
 bool vm_gpa_is_private(struct vm *vm, gpa_t gpa);
 void vm_kick_all(struct vm *vm);
+
+/* core/irqroute.c */
+int vm_routes_create(struct vm *vm);
+void vm_routes_destroy(struct vm *vm);
+/*
+ * vm_gsi_routes_set_pins() - replace the interrupt controller's routes
+ * (GSIs below VM_GSI_MSI_BASE) with @nr entries and install the table.
+ * Return: 0, -EINVAL (too many), or -errno from KVM_SET_GSI_ROUTING.
+ */
+int vm_gsi_routes_set_pins(struct vm *vm, const struct kvm_irq_routing_entry *e,
+			   unsigned int nr);
+/*
+ * vm_gsi_routes_init_pins() - record the routes KVM set up by itself (the
+ * in-kernel irqchip's defaults) without installing anything, so the first
+ * MSI route keeps them.
+ */
+void vm_gsi_routes_init_pins(struct vm *vm, const struct kvm_irq_routing_entry *e,
+			     unsigned int nr);
 
 /* core/vcpu.c */
 int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out);
@@ -140,6 +159,8 @@ void vcpu_arch_dump_state(struct vcpu *vcpu);
 bool vcpu_arch_handle_exit(struct vcpu *vcpu);
 /* vm_arch_set_irq_line() - drive interrupt line @gsi (vm_set_irq_line()) */
 int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level);
+/* vm_arch_irq_line_has_polarity() - vm_irq_line_has_polarity() */
+bool vm_arch_irq_line_has_polarity(struct vm *vm);
 
 /*
  * Snapshot hooks (core/snapshot.c), with every vCPU parked or not yet

@@ -188,6 +188,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		goto err_destroy;
 	vm->vcpu_thread_name = cfg->vcpu_thread_name ? cfg->vcpu_thread_name : "vcpu";
 	vm->dirty_log = cfg->dirty_log;
+	ret = vm_routes_create(vm);
+	if (ret)
+		goto err_destroy;
 	ret = vm_arch_create(vm, cfg);
 	if (ret)
 		goto err_destroy;
@@ -212,6 +215,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);
 	vm_arch_destroy(vm);
+	vm_routes_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	iobus_destroy(vm->bus);
@@ -587,6 +591,11 @@ int vm_exit_status(struct vm *vm)
 int vm_set_irq_line(struct vm *vm, u32 gsi, bool level)
 {
 	return vm_arch_set_irq_line(vm, gsi, level);
+}
+
+bool vm_irq_line_has_polarity(struct vm *vm)
+{
+	return vm_arch_irq_line_has_polarity(vm);
 }
 
 static int vm_ioeventfd(struct vm *vm, enum io_space space, u64 addr,

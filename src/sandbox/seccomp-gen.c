@@ -142,6 +142,17 @@ static const struct rule irq_rules[] = {
 };
 
 /*
+ * A virtio-pci function's INTx line, driven from the device's worker when
+ * the driver did not enable MSI-X (pci_dev_set_intx(): the userspace
+ * IOAPIC sends the message, or the in-kernel irqchip takes the line).
+ */
+static const struct rule intx_rules[] = {
+	IOCTL(KVM_IRQ_LINE),
+	IOCTL(KVM_SIGNAL_MSI),
+	END,
+};
+
+/*
  * Creating a vCPU on a running VM (vcpu_create(), vcpu_arch_create()):
  * these, plus setting its first state, which is vcpu_reset_rules (a kind
  * that creates vCPUs lists both).
@@ -430,15 +441,16 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 				       poll_rules, timer_rules, vcpu_reset_rules } },
 	[SECCOMP_THREAD_RELAY] = { { thread_rules, worker_rules } },
 	/* timer_rules: the rate limiter's throttle timer (swdev_wake_at()) */
-	[SECCOMP_THREAD_DEV_SIM] = { { thread_rules, malloc_rules, worker_rules, timer_rules } },
+	[SECCOMP_THREAD_DEV_SIM] = { { thread_rules, malloc_rules, worker_rules, timer_rules,
+				       intx_rules } },
 	[SECCOMP_THREAD_DEV_TAP] = { { thread_rules, malloc_rules, worker_rules, tap_rules,
-				       tap_offload_rules, timer_rules } },
+				       tap_offload_rules, timer_rules, intx_rules } },
 	[SECCOMP_THREAD_DEV_FILE_BLK] = { { thread_rules, malloc_rules, worker_rules,
-					    file_blk_rules, timer_rules } },
+					    file_blk_rules, timer_rules, intx_rules } },
 	[SECCOMP_THREAD_DEV_CONSOLE] = { { thread_rules, malloc_rules, worker_rules,
-					   console_rules } },
+					   console_rules, intx_rules } },
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
-				       rng_rules } },
+				       rng_rules, intx_rules } },
 	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
 					  tap_offload_rules,
 					  vhost_user_rules } },

@@ -3,9 +3,11 @@
  * Devices from the command line: turn --net/--disk/--device/--console/--rng
  * into vDPA management specs, check them at once (so a typo is a one-line
  * usage error before any VM exists), and at attach time create each device
- * and put it on the virtio-mmio window the machine chose for it. Where the
+ * and put it on its transport: the virtio-mmio window the machine chose
+ * for it, or a slot of the PCI host bridge (docs/pci.md). Where the
  * windows are is the machine's business (src/arch/x86/machine.c), not the
- * transport's. See include/kestrel/virtio.h for the accepted forms.
+ * transport's. Each device's transport is its transport= attribute, else
+ * --transport, else the machine's default (virtio_devices_resolve_transport()). See include/kestrel/virtio.h for the accepted forms.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,8 +29,10 @@
  * @spec: management spec ("tap,path=tap0,mac=...")
  * @opt: the option it came from, for errors ("--net tap=tap0")
  * @vdpa: the device, once attached
- * @mmio: its transport, once attached
+ * @mmio: its transport, once attached on virtio-mmio
+ * @pci: its transport, once attached on virtio-pci
  * @label: the caller's name for it (the API's drive or interface id), or NULL
+ * @transport: the transport= it was given, or VIRTIO_TRANSPORT_AUTO
  */
 struct virtio_dev_slot {
 	char *spec;
@@ -36,6 +40,8 @@ struct virtio_dev_slot {
 	char *label;
 	struct vdpa_device *vdpa;
 	struct virtio_mmio *mmio;
+	struct virtio_pci *pci;
+	enum virtio_transport transport;
 };
 
 /**
@@ -44,6 +50,7 @@ struct virtio_dev_slot {
  * @nr: entries of @slots in use
  * @nr_attached: entries of @slots attached, counting from 0
  * @console_virtio: --console virtio was given
+ * @transport: --transport, for devices without transport= (AUTO: none given)
  * @slots: devices, in command-line order
  */
 struct virtio_devices {
@@ -51,6 +58,7 @@ struct virtio_devices {
 	unsigned int nr;
 	unsigned int nr_attached;
 	bool console_virtio;
+	enum virtio_transport transport;
 	struct virtio_dev_slot slots[];
 };
 
@@ -224,11 +232,90 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	return vdev_add_spec(devs, "device", val, spec);
 }
 
+static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
+				      const char *val);
+
+static int vdev_parse_transport(const char *opt, const char *val, size_t len,
+				enum virtio_transport *t)
+{
+	if (len == 4 && !strncmp(val, "mmio", 4))
+		*t = VIRTIO_TRANSPORT_MMIO;
+	else if (len == 3 && !strncmp(val, "pci", 3))
+		*t = VIRTIO_TRANSPORT_PCI;
+	else {
+		pr_err("%s: transport '%.*s': accepted values mmio or pci", opt,
+		       (int)MIN(len, (size_t)16), val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Copy @val into @out without its transport=T fields (the last one wins
+ * into *@t). Return: 0, -EINVAL (a bad T, logged naming @opt) or -E2BIG.
+ */
+static int vdev_take_transport(const char *opt, const char *val, char *out, size_t len,
+			       enum virtio_transport *t)
+{
+	size_t off = 0;
+
+	*t = VIRTIO_TRANSPORT_AUTO;
+	while (*val) {
+		const char *end = vdev_field_end(val);
+		size_t n = (size_t)(end - val);
+
+		if (n > 10 && !strncmp(val, "transport=", 10)) {
+			if (vdev_parse_transport(opt, val + 10, n - 10, t))
+				return -EINVAL;
+		} else {
+			if (off + n + 2 > len)
+				return -E2BIG;
+			if (off)
+				out[off++] = ',';
+			memcpy(out + off, val, n);
+			off += n;
+		}
+		val = *end ? end + 1 : end;
+	}
+	out[off] = '\0';
+	return 0;
+}
+
 int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 			     const char *val)
 {
+	char clean[VDEV_SPEC_MAX + 1];
+	enum virtio_transport t;
+	unsigned int before;
+	int ret;
+
 	while (*opt == '-')
 		opt++;
+	if (!strcmp(opt, "transport")) {
+		if (!val || vdev_parse_transport("--transport", val, strlen(val), &t))
+			return -EINVAL;
+		devs->transport = t;
+		return 0;
+	}
+	if (val && strcmp(opt, "console") && strcmp(opt, "rng")) {
+		ret = vdev_take_transport(opt, val, clean, sizeof(clean), &t);
+		if (ret == -E2BIG)
+			pr_err("--%s: value too long (at most %d characters)", opt, VDEV_SPEC_MAX);
+		if (ret)
+			return -EINVAL;
+		before = devs->nr;
+		ret = __virtio_devices_parse_arg(devs, opt, clean);
+		if (!ret && devs->nr > before)
+			devs->slots[devs->nr - 1].transport = t;
+		return ret;
+	}
+	return __virtio_devices_parse_arg(devs, opt, val);
+}
+
+/* One device option, without transport= in its value. */
+static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
+				      const char *val)
+{
 	if (!strcmp(opt, "rng")) {
 		if (val && *val) {
 			pr_err("--rng takes no value");
@@ -293,15 +380,46 @@ unsigned int virtio_devices_count(const struct virtio_devices *devs)
 	return devs->nr;
 }
 
-int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
-			  const struct boot_mmio_dev *place)
+void virtio_devices_resolve_transport(struct virtio_devices *devs, bool linux_guest)
 {
+	for (unsigned int n = 0; n < devs->nr; n++) {
+		struct virtio_dev_slot *slot = &devs->slots[n];
+
+		if (slot->transport != VIRTIO_TRANSPORT_AUTO)
+			continue;
+		if (devs->transport != VIRTIO_TRANSPORT_AUTO)
+			slot->transport = devs->transport;
+		else
+			slot->transport = linux_guest ? VIRTIO_TRANSPORT_PCI : VIRTIO_TRANSPORT_MMIO;
+	}
+}
+
+unsigned int virtio_devices_count_mmio(const struct virtio_devices *devs)
+{
+	unsigned int count = 0;
+
+	for (unsigned int n = 0; n < devs->nr; n++)
+		count += devs->slots[n].transport != VIRTIO_TRANSPORT_PCI;
+	return count;
+}
+
+bool virtio_devices_have_pci(const struct virtio_devices *devs)
+{
+	return virtio_devices_count_mmio(devs) != devs->nr;
+}
+
+int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
+			  const struct boot_mmio_dev *place, struct pci_host *host)
+{
+	unsigned int k = 0;
 	int ret;
 
+	/* The mmio windows are handed out in list order, skipping PCI devices. */
+	for (unsigned int n = 0; n < devs->nr_attached; n++)
+		k += devs->slots[n].transport != VIRTIO_TRANSPORT_PCI;
 	for (unsigned int n = devs->nr_attached; n < devs->nr; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
-		u64 base = place[n].base;
-		u32 irq = place[n].irq;
+		bool pci = slot->transport == VIRTIO_TRANSPORT_PCI;
 
 		ret = vdpa_mgmt_dev_add(slot->spec, &slot->vdpa);
 		if (ret) {
@@ -309,15 +427,32 @@ int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
 			       strerror(-ret));
 			return ret;
 		}
-		ret = virtio_mmio_create(vm, slot->vdpa, base, irq, &slot->mmio);
+		if (pci && !host) {
+			pr_err("%s: transport=pci: the machine has no PCI host bridge", slot->opt);
+			return -EINVAL;
+		}
+		if (pci) {
+			ret = virtio_pci_create(host, slot->vdpa, &slot->pci);
+			if (ret) {
+				pr_err("%s: cannot attach it to virtio-pci: %s", slot->opt,
+				       strerror(-ret));
+				return ret;
+			}
+			devs->nr_attached = n + 1;
+			pr_info("%s: %s on virtio-pci 00:%02x.0", slot->opt, slot->vdpa->name,
+				virtio_pci_slot(slot->pci));
+			continue;
+		}
+		ret = virtio_mmio_create(vm, slot->vdpa, place[k].base, place[k].irq, &slot->mmio);
 		if (ret) {
 			pr_err("%s: cannot attach it to virtio-mmio slot %u: %s",
-			       slot->opt, n, strerror(-ret));
+			       slot->opt, k, strerror(-ret));
 			return ret;
 		}
 		devs->nr_attached = n + 1;
 		pr_info("%s: %s on virtio-mmio 0x%llx, GSI %u", slot->opt,
-			slot->vdpa->name, (unsigned long long)base, irq);
+			slot->vdpa->name, (unsigned long long)place[k].base, place[k].irq);
+		k++;
 	}
 	return 0;
 }
@@ -328,9 +463,11 @@ void virtio_devices_detach(struct virtio_devices *devs)
 		struct virtio_dev_slot *slot = &devs->slots[n];
 
 		virtio_mmio_destroy(slot->mmio);
+		virtio_pci_destroy(slot->pci);
 		if (slot->vdpa)
 			vdpa_mgmt_dev_del(slot->vdpa);
 		slot->mmio = NULL;
+		slot->pci = NULL;
 		slot->vdpa = NULL;
 	}
 	devs->nr_attached = 0;
@@ -381,6 +518,9 @@ void virtio_devices_resume(struct virtio_devices *devs)
 int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w)
 {
 	int ret = 0;
+
+	if (virtio_devices_have_pci(devs))
+		return -EOPNOTSUPP;	/* machine.c says why before it gets here */
 
 	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
@@ -495,6 +635,9 @@ int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader
 			devs->console_virtio = true;
 		/* Named in log lines as the equivalent option: --device SPEC. */
 		ret = vdev_add_spec(devs, "device", spec, spec);
+		/* Only virtio-mmio devices are ever saved (docs/pci.md). */
+		if (!ret)
+			devs->slots[devs->nr - 1].transport = VIRTIO_TRANSPORT_MMIO;
 		if (!ret && label)
 			ret = virtio_devices_set_label(devs, label);
 		if (ret)
@@ -516,7 +659,12 @@ int virtio_devices_snapshot_restore(struct virtio_devices *devs, struct snap_rea
 {
 	int ret = 0;
 
-	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++)
+	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++) {
+		if (!devs->slots[n].mmio) {
+			snprintf(err, errlen, "virtio device %u is not on virtio-mmio: not restorable", n);
+			return -EINVAL;
+		}
 		ret = virtio_mmio_snapshot_restore(devs->slots[n].mmio, r, n, err, errlen);
+	}
 	return ret;
 }

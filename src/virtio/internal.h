@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Private to src/virtio/: the virtio-mmio register layout and the
- * transport's state.
+ * Private to src/virtio/: what the transports share (common.c), the
+ * virtio-mmio register layout and the transports' state.
  */
 #ifndef KESTREL_VIRTIO_INTERNAL_H
 #define KESTREL_VIRTIO_INTERNAL_H
@@ -9,11 +9,14 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
 
 #include <kestrel/iobus.h>
 #include <kestrel/log.h>
 #include <kestrel/types.h>
+#include <kestrel/vdpa.h>
 #include <kestrel/virtio.h>
 
 /* virtio 1.2 §4.2.2: QueueReset (VIRTIO_F_RING_RESET; never offered). */
@@ -108,20 +111,42 @@ VMMIO_CHECK(config_generation, VIRTIO_MMIO_CONFIG_GENERATION);
 VMMIO_CHECK(config, VIRTIO_MMIO_CONFIG);
 #undef VMMIO_CHECK
 
+/*
+ * Feature bits the transports carry (virtio 1.2 §6): every device-type
+ * bit (0..23) and the reserved ones they implement. Masked out: packed
+ * rings (vringh has only split), NOTIFICATION_DATA (the notify write would
+ * carry more than the index and miss the ioeventfd datamatch), RING_RESET
+ * (queue reset is not implemented), SR-IOV and admin queues.
+ */
+#define VIRTIO_TRANSPORT_FEATURES					\
+	(((1ULL << 24) - 1) |						\
+	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |			\
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |				\
+	 (1ULL << VIRTIO_F_VERSION_1) |					\
+	 (1ULL << VIRTIO_F_ACCESS_PLATFORM) |				\
+	 (1ULL << VIRTIO_F_IN_ORDER) |					\
+	 (1ULL << VIRTIO_F_ORDER_PLATFORM))
+
+/* Largest split ring (virtio 1.2 §2.7). */
+#define VIRTIO_QUEUE_NUM_MAX	32768
+
+/* vDPA queue indexes are 16-bit. */
+#define VIRTIO_NVQS_MAX		65536u
+
 /**
- * struct virtio_mmio_vq - what the driver wrote for one queue (vm_mmio.lock)
- * @num: QueueNum
- * @desc: QueueDescLow/High
- * @driver: QueueDriverLow/High
- * @device: QueueDeviceLow/High
- * @ready: QueueReady as the driver reads it: set only once the device
+ * struct virtio_vq - what the driver wrote for one queue (transport lock)
+ * @num: queue size
+ * @desc: descriptor area
+ * @driver: driver area
+ * @device: device area
+ * @ready: enabled as the driver reads it: set only once the device
  *	accepted the queue
- * @kickfd: the ioeventfd bound to QueueNotify == index (create..destroy)
- * @ioeventfd_on: @kickfd is registered with the VM
+ * @kickfd: the ioeventfd of the queue's notification (create..destroy)
+ * @ioeventfd_on: @kickfd is registered with the VM (by the transport)
  * @kick_relay: the device has no set_vq_kickfd: the relay thread turns
  *	@kickfd into vdpa_kick_vq() calls
  */
-struct virtio_mmio_vq {
+struct virtio_vq {
 	u32 num;
 	u64 desc;
 	u64 driver;
@@ -133,31 +158,19 @@ struct virtio_mmio_vq {
 };
 
 /**
- * struct virtio_mmio - one virtio-mmio transport
- * @iodev: the bus part (container_of back)
+ * struct virtio_core - the state every transport has (common.c), embedded
+ *	in the transport and covered by its lock
  * @vm: the VM
  * @vdpa: the device
- * @base: guest-physical base of the window
- * @irq: GSI
- * @name: "virtio-mmio@0x...", for logs and @iodev
- * @lock: serialises register accesses (vCPU threads) and create/destroy
- * @nvqs: queues of the device (at most 65536)
+ * @name: the transport's name, for logs
+ * @nvqs: queues of the device
  * @vqs: per-queue state
  * @offered: features offered to the driver (device's, transport-filtered)
- * @dev_features_sel: DeviceFeaturesSel
- * @drv_features_sel: DriverFeaturesSel
- * @drv_features: DriverFeatures words, staged until FEATURES_OK
- * @queue_sel: QueueSel (any u32 the driver wrote)
- * @shm_sel: SHMSel
- * @isr: InterruptStatus; set by device callbacks from any thread, cleared
- *	by InterruptACK and reset (atomic builtins, no lock)
- * @irqfd: eventfd bound to @irq
- * @irqfd_on: @irqfd registered with the VM
+ * @drv_features: driver features, staged until FEATURES_OK
  * @mapped: identity IOTLB entries installed, one per RAM region and ASID
  * @nr_maps: RAM regions mapped (for teardown)
  * @maps: [@nr_maps] gpa/size pairs mapped (dma_map style)
  * @used_set_map: the device got the map through set_map
- * @registered: the window is claimed on the VM's bus
  * @relay_epfd: epoll fd of the kick relay thread, or -1
  * @relay_stopfd: eventfd that stops the relay thread, or -1
  * @relay: the relay thread (valid when @relay_started)
@@ -165,33 +178,19 @@ struct virtio_mmio_vq {
  * @rl: rate limit of guest-triggered log lines
  * @stats_rl: rate limit of the per-queue counters logged at reset and exit
  */
-struct virtio_mmio {
-	struct io_dev iodev;
+struct virtio_core {
 	struct vm *vm;
 	struct vdpa_device *vdpa;
-	u64 base;
-	u32 irq;
-	char name[48];
-	pthread_mutex_t lock;
-
+	const char *name;
 	u32 nvqs;
-	struct virtio_mmio_vq *vqs;
+	struct virtio_vq *vqs;
 	u64 offered;
-	u32 dev_features_sel;
-	u32 drv_features_sel;
 	u64 drv_features;
-	u32 queue_sel;
-	u32 shm_sel;
-
-	u32 isr;
-	int irqfd;
-	bool irqfd_on;
 
 	bool mapped;
 	unsigned int nr_maps;
-	struct vmmio_map { u64 gpa; u64 size; void *hva; } *maps;
+	struct virtio_map { u64 gpa; u64 size; void *hva; } *maps;
 	bool used_set_map;
-	bool registered;
 
 	int relay_epfd;
 	int relay_stopfd;
@@ -200,6 +199,68 @@ struct virtio_mmio {
 
 	struct ratelimit rl;
 	struct ratelimit stats_rl;
+};
+
+#define virtio_warn(c, fmt, ...)					\
+	do {								\
+		if (ratelimit_allow(&(c)->rl))				\
+			pr_warn("%s: " fmt, (c)->name, ##__VA_ARGS__);	\
+	} while (0)
+
+/*
+ * virtio_core_init() - check @vdpa (VERSION_1, 1..VIRTIO_NVQS_MAX queues),
+ * reset it, map guest RAM into its address spaces and make one kick
+ * eventfd per queue. On failure virtio_core_destroy() undoes what was done.
+ */
+int virtio_core_init(struct virtio_core *c, struct vm *vm, struct vdpa_device *vdpa,
+		     const char *name, u64 transport_features);
+/* virtio_core_destroy() - reset the device, unmap RAM, stop the relay, close the kick fds */
+void virtio_core_destroy(struct virtio_core *c);
+void virtio_core_queue_enable(struct virtio_core *c, u32 idx, const struct vdpa_callback *cb);
+void virtio_core_queue_disable(struct virtio_core *c, u32 idx);
+void virtio_core_reset(struct virtio_core *c);
+bool virtio_core_write_status(struct virtio_core *c, u32 val);
+void virtio_core_log_stats(struct virtio_core *c, const char *when);
+u32 virtio_core_device_features(struct virtio_core *c, u32 sel);
+void virtio_core_set_driver_features(struct virtio_core *c, u32 sel, u32 val);
+/* virtio_core_queue_num_max() - the largest size queue @idx takes (0: no such queue) */
+u32 virtio_core_queue_num_max(struct virtio_core *c, u32 idx);
+
+/**
+ * struct virtio_mmio - one virtio-mmio transport
+ * @iodev: the bus part (container_of back)
+ * @core: the shared state (common.c)
+ * @base: guest-physical base of the window
+ * @irq: GSI
+ * @name: "virtio-mmio@0x...", for logs and @iodev
+ * @lock: serialises register accesses (vCPU threads) and create/destroy
+ * @dev_features_sel: DeviceFeaturesSel
+ * @drv_features_sel: DriverFeaturesSel
+ * @queue_sel: QueueSel (any u32 the driver wrote)
+ * @shm_sel: SHMSel
+ * @isr: InterruptStatus; set by device callbacks from any thread, cleared
+ *	by InterruptACK and reset (atomic builtins, no lock)
+ * @irqfd: eventfd bound to @irq
+ * @irqfd_on: @irqfd registered with the VM
+ * @registered: the window is claimed on the VM's bus
+ */
+struct virtio_mmio {
+	struct io_dev iodev;
+	struct virtio_core core;
+	u64 base;
+	u32 irq;
+	char name[48];
+	pthread_mutex_t lock;
+
+	u32 dev_features_sel;
+	u32 drv_features_sel;
+	u32 queue_sel;
+	u32 shm_sel;
+
+	u32 isr;
+	int irqfd;
+	bool irqfd_on;
+	bool registered;
 };
 
 #endif /* KESTREL_VIRTIO_INTERNAL_H */

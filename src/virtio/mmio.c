@@ -42,33 +42,7 @@
 
 #include "internal.h"
 
-/*
- * Feature bits the transport can carry (virtio 1.2 §6): every device-type
- * bit (0..23) and the reserved ones it implements. Masked out: packed
- * rings (vringh has only split), NOTIFICATION_DATA (QueueNotify would
- * carry more than the index and miss the ioeventfd datamatch), RING_RESET
- * (QueueReset is not implemented), SR-IOV and admin queues.
- */
-#define VMMIO_TRANSPORT_FEATURES					\
-	(((1ULL << 24) - 1) |						\
-	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |			\
-	 (1ULL << VIRTIO_RING_F_EVENT_IDX) |				\
-	 (1ULL << VIRTIO_F_VERSION_1) |					\
-	 (1ULL << VIRTIO_F_ACCESS_PLATFORM) |				\
-	 (1ULL << VIRTIO_F_IN_ORDER) |					\
-	 (1ULL << VIRTIO_F_ORDER_PLATFORM))
-
-/* Largest split ring (virtio 1.2 §2.7). */
-#define VMMIO_QUEUE_NUM_MAX	32768
-
-/* QueueNotify is a 32-bit register; vDPA queue indexes are 16-bit. */
-#define VMMIO_NVQS_MAX		65536u
-
-#define vmmio_warn(m, fmt, ...)						\
-	do {								\
-		if (ratelimit_allow(&(m)->rl))				\
-			pr_warn("%s: " fmt, (m)->name, ##__VA_ARGS__);	\
-	} while (0)
+#define vmmio_warn(m, fmt, ...)	virtio_warn(&(m)->core, fmt, ##__VA_ARGS__)
 
 static inline struct virtio_mmio *to_vmmio(struct io_dev *dev)
 {
@@ -99,312 +73,26 @@ static void vmmio_config_cb(void *private)
 	vmmio_raise(private, VIRTIO_MMIO_INT_CONFIG);
 }
 
-/* ---- kick relay (devices without set_vq_kickfd) --------------------------- */
+/* ---- queues and status ---------------------------------------------------- */
 
-static void *vmmio_relay_thread(void *arg)
+static struct virtio_vq *vmmio_cur_vq(struct virtio_mmio *m)
 {
-	struct virtio_mmio *m = arg;
-	struct epoll_event evs[16];
-
-	seccomp_thread_enter(SECCOMP_THREAD_RELAY);
-	for (;;) {
-		int n = epoll_wait(m->relay_epfd, evs, ARRAY_SIZE(evs), -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			u32 idx = evs[i].data.u32;
-			eventfd_t v;
-
-			if (idx == UINT32_MAX)
-				return NULL;
-			if (eventfd_read(m->vqs[idx].kickfd, &v) == 0)
-				vdpa_kick_vq(m->vdpa, (u16)idx);
-		}
-	}
-	return NULL;
+	return m->queue_sel < m->core.nvqs ? &m->core.vqs[m->queue_sel] : NULL;
 }
 
-/* On the VMM thread (vm_call_vmm()): a register write cannot create threads. */
-static int __vmmio_relay_start(void *arg)
-{
-	struct virtio_mmio *m = arg;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
-	int ret;
-
-	if (m->relay_started)
-		return 0;
-	m->relay_epfd = xepoll_create1(EPOLL_CLOEXEC);
-	if (m->relay_epfd < 0)
-		return m->relay_epfd;
-	m->relay_stopfd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->relay_stopfd < 0)
-		return m->relay_stopfd;
-	if (epoll_ctl(m->relay_epfd, EPOLL_CTL_ADD, m->relay_stopfd, &ev) < 0)
-		return -errno;
-	ret = xpthread_create(&m->relay, NULL, vmmio_relay_thread, m);
-	if (ret)
-		return ret;
-	m->relay_started = true;
-	return 0;
-}
-
-static int vmmio_relay_start(struct virtio_mmio *m)
-{
-	return m->relay_started ? 0 : vm_call_vmm(m->vm, __vmmio_relay_start, m);
-}
-
-/* The device cannot take the ioeventfd: watch it ourselves. */
-static int vmmio_relay_add(struct virtio_mmio *m, u32 idx)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = idx };
-	int ret;
-
-	if (m->vqs[idx].kick_relay)
-		return 0;
-	ret = vmmio_relay_start(m);
-	if (ret)
-		return ret;
-	if (epoll_ctl(m->relay_epfd, EPOLL_CTL_ADD, m->vqs[idx].kickfd, &ev) < 0)
-		return -errno;
-	m->vqs[idx].kick_relay = true;
-	return 0;
-}
-
-#ifdef KESTREL_TEST_HOOKS
-/*
- * Test builds only (build/kestrel-test): KESTREL_VIRTIO_RELAY=1 gives
- * every queue to the kick relay, as for a device without set_vq_kickfd
- * (no built-in device lacks it), so the relay thread and its seccomp
- * list can be tested. One "test-hook: ..." line per relayed queue.
- */
-static int vmmio_set_kickfd(struct virtio_mmio *m, u32 idx, int fd)
-{
-	const char *h = getenv("KESTREL_VIRTIO_RELAY");
-
-	if (!h || strcmp(h, "1"))
-		return vdpa_set_vq_kickfd(m->vdpa, (u16)idx, fd);
-	fprintf(stderr, "test-hook: %s: queue %u kicks relayed\n", m->name, idx);
-	return -EOPNOTSUPP;
-}
-#else
-static inline int vmmio_set_kickfd(struct virtio_mmio *m, u32 idx, int fd)
-{
-	return vdpa_set_vq_kickfd(m->vdpa, (u16)idx, fd);
-}
-#endif
-
-static void vmmio_relay_del(struct virtio_mmio *m, u32 idx)
-{
-	if (!m->vqs[idx].kick_relay)
-		return;
-	epoll_ctl(m->relay_epfd, EPOLL_CTL_DEL, m->vqs[idx].kickfd, NULL);
-	m->vqs[idx].kick_relay = false;
-}
-
-static void vmmio_relay_stop(struct virtio_mmio *m)
-{
-	if (m->relay_started) {
-		eventfd_write(m->relay_stopfd, 1);
-		pthread_join(m->relay, NULL);
-		m->relay_started = false;
-	}
-	if (m->relay_stopfd >= 0)
-		close(m->relay_stopfd);
-	if (m->relay_epfd >= 0)
-		close(m->relay_epfd);
-	m->relay_stopfd = m->relay_epfd = -1;
-}
-
-/* ---- identity IOTLB ------------------------------------------------------- */
-
-static void vmmio_unmap_ram(struct virtio_mmio *m)
-{
-	if (!m->mapped)
-		return;
-	for (u32 as = 0; as < m->vdpa->nas; as++) {
-		if (m->used_set_map) {
-			struct iotlb *empty;
-
-			if (iotlb_create(1, &empty) == 0) {
-				vdpa_set_map(m->vdpa, as, empty);
-				iotlb_destroy(empty);
-			}
-			continue;
-		}
-		for (unsigned int i = 0; i < m->nr_maps; i++)
-			vdpa_dma_unmap(m->vdpa, as, m->maps[i].gpa,
-				       m->maps[i].size);
-	}
-	m->mapped = false;
-}
-
-/*
- * Map guest RAM GPA -> HVA into every address space of the device: what
- * the device sees as IOVAs are guest-physical addresses (docs/design.md
- * §2, the identity policy for kestrel's own guests). Private RAM (a
- * protected guest's guest_memfd, docs/protected.md) is left out: the
- * device's IOTLB holds only what kestrel itself can reach, so a descriptor
- * pointing there fails translation and the device needs a reset. Regions do
- * not change after the VM is built, so this is done once at create.
- */
-static int vmmio_map_ram(struct virtio_mmio *m)
-{
-	struct address_space *as = vm_address_space(m->vm);
-	unsigned int n = as ? address_space_nr_regions(as) : 0;
-	struct iotlb *tlb = NULL;
-	int ret = 0;
-
-	m->maps = xcalloc(n ? n : 1, sizeof(*m->maps));
-	if (!m->maps)
-		return -ENOMEM;
-	m->nr_maps = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		const struct mem_region *r = address_space_region(as, i);
-
-		if (r->flags & MEM_F_PRIVATE)
-			continue;
-		m->maps[m->nr_maps].gpa = r->gpa;
-		m->maps[m->nr_maps].size = r->size;
-		m->maps[m->nr_maps++].hva = r->hva;
-	}
-
-	if (!vdpa_has_dma_map(m->vdpa)) {
-		if (!vdpa_has_set_map(m->vdpa))
-			return 0;	/* the device reaches memory its own way */
-		ret = iotlb_create(m->nr_maps + 1, &tlb);
-		if (ret)
-			return ret;
-		for (unsigned int i = 0; i < m->nr_maps && !ret; i++)
-			ret = iotlb_add_range(tlb, m->maps[i].gpa,
-					      m->maps[i].gpa + (m->maps[i].size - 1),
-					      (u64)(uintptr_t)m->maps[i].hva,
-					      IOTLB_PERM_RW);
-		for (u32 a = 0; a < m->vdpa->nas && !ret; a++)
-			ret = vdpa_set_map(m->vdpa, a, tlb);
-		iotlb_destroy(tlb);
-		m->used_set_map = true;
-		m->mapped = true;
-		return ret;
-	}
-
-	m->mapped = true;
-	for (u32 a = 0; a < m->vdpa->nas; a++) {
-		for (unsigned int i = 0; i < m->nr_maps; i++) {
-			const struct vmmio_map *r = &m->maps[i];
-
-			ret = vdpa_dma_map(m->vdpa, a, r->gpa, r->size, r->hva,
-					   VDPA_MAP_RW);
-			if (ret) {
-				pr_debug("%s: cannot map RAM 0x%llx+0x%llx for %s: %s",
-					 m->name, (unsigned long long)r->gpa,
-					 (unsigned long long)r->size,
-					 m->vdpa->name, strerror(-ret));
-				return ret;
-			}
-		}
-	}
-	return 0;
-}
-
-/* ---- queues --------------------------------------------------------------- */
-
-static struct virtio_mmio_vq *vmmio_cur_vq(struct virtio_mmio *m)
-{
-	return m->queue_sel < m->nvqs ? &m->vqs[m->queue_sel] : NULL;
-}
-
-/* Driver wrote QueueReady = 1: hand the queue to the device. Lock held. */
 static void vmmio_queue_enable(struct virtio_mmio *m, u32 idx)
 {
-	struct virtio_mmio_vq *vq = &m->vqs[idx];
 	struct vdpa_callback cb = { .fn = vmmio_vq_cb, .private = m };
-	int ret;
 
-	ret = vdpa_set_vq_num(m->vdpa, (u16)idx, vq->num);
-	if (!ret)
-		ret = vdpa_set_vq_address(m->vdpa, (u16)idx, vq->desc,
-					  vq->driver, vq->device);
-	if (!ret)
-		ret = vdpa_set_vq_cb(m->vdpa, (u16)idx, &cb);
-	if (!ret) {
-		ret = vmmio_set_kickfd(m, idx, vq->kickfd);
-		if (ret == -EOPNOTSUPP)
-			ret = vmmio_relay_add(m, idx);
-	}
-	if (!ret)
-		ret = vdpa_set_vq_ready(m->vdpa, (u16)idx, true);
-	if (ret) {
-		vmmio_warn(m, "queue %u: refused (num %u, desc 0x%llx, driver 0x%llx, device 0x%llx): %s",
-			   idx, vq->num, (unsigned long long)vq->desc,
-			   (unsigned long long)vq->driver,
-			   (unsigned long long)vq->device, strerror(-ret));
-		vdpa_set_vq_kickfd(m->vdpa, (u16)idx, -1);
-		vmmio_relay_del(m, idx);
+	virtio_core_queue_enable(&m->core, idx, &cb);
+}
+
+/* Status (virtio 1.2 §4.2.2.1); 0 also clears the transport's registers. Lock held. */
+static void vmmio_write_status(struct virtio_mmio *m, u32 val)
+{
+	if (!virtio_core_write_status(&m->core, val))
 		return;
-	}
-	vq->ready = true;
-}
-
-static void vmmio_queue_disable(struct virtio_mmio *m, u32 idx)
-{
-	vdpa_set_vq_ready(m->vdpa, (u16)idx, false);
-	vmmio_relay_del(m, idx);
-	m->vqs[idx].ready = false;
-}
-
-/*
- * Before a reset zeroes them (the device keeps them "since the last
- * reset"), log the counters of every queue that saw traffic: one
- * "VQ-STATS" line per queue, which bench/virtio-transport.sh parses for
- * kicks and interrupts per packet. Rate-limited: the guest chooses when to
- * reset. Lock held (or the window is being destroyed).
- */
-static void vmmio_log_stats(struct virtio_mmio *m, const char *when)
-{
-	for (u32 i = 0; i < m->nvqs; i++) {
-		struct vdpa_vq_stats st = { 0 };
-
-		if (vdpa_get_vq_stats(m->vdpa, (u16)i, &st) ||
-		    !(st.packets | st.kicks | st.errors | st.drops))
-			continue;
-		if (!ratelimit_allow(&m->stats_rl))
-			return;
-		pr_info("%s: %s: VQ-STATS %s vq=%u packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu notifies=%llu",
-			m->name, m->vdpa->name, when, i,
-			(unsigned long long)st.packets,
-			(unsigned long long)st.bytes,
-			(unsigned long long)st.drops,
-			(unsigned long long)st.errors,
-			(unsigned long long)st.kicks,
-			(unsigned long long)st.notifies);
-	}
-}
-
-/* Status = 0 (virtio 1.2 §4.2.2.1): device and transport state back to
- * initial. The ioeventfds and the irqfd stay registered: they belong to
- * the window, not to a driver session. Lock held. */
-static void vmmio_reset(struct virtio_mmio *m)
-{
-	int ret;
-
-	vmmio_log_stats(m, "reset");
-	ret = vdpa_reset(m->vdpa);
-	if (ret)
-		vmmio_warn(m, "device reset failed: %s", strerror(-ret));
-	for (u32 i = 0; i < m->nvqs; i++) {
-		struct virtio_mmio_vq *vq = &m->vqs[i];
-
-		vmmio_relay_del(m, i);
-		vq->num = 0;
-		vq->desc = vq->driver = vq->device = 0;
-		vq->ready = false;
-	}
 	m->dev_features_sel = m->drv_features_sel = 0;
-	m->drv_features = 0;
 	m->queue_sel = 0;
 	m->shm_sel = 0;
 	__atomic_store_n(&m->isr, 0, __ATOMIC_RELEASE);
@@ -412,59 +100,11 @@ static void vmmio_reset(struct virtio_mmio *m)
 
 /* ---- status --------------------------------------------------------------- */
 
-static void vmmio_write_status(struct virtio_mmio *m, u32 val)
-{
-	u8 old = vdpa_get_status(m->vdpa) & ~VIRTIO_CONFIG_S_NEEDS_RESET;
-	u8 status = (u8)val;
-	int ret;
-
-	if (val > 0xff)
-		vmmio_warn(m, "Status 0x%x: bits above 7 ignored", val);
-	if (status == 0) {
-		vmmio_reset(m);
-		return;
-	}
-	/* The driver never writes NEEDS_RESET; keep what it may write. */
-	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
-
-	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
-		/* virtio 1.2 §4.2.3.1 / §6.1: modern transports need VERSION_1. */
-		if (!(m->drv_features & (1ULL << VIRTIO_F_VERSION_1))) {
-			vmmio_warn(m, "driver features 0x%llx lack VERSION_1: FEATURES_OK refused",
-				   (unsigned long long)m->drv_features);
-			status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
-		} else if (m->drv_features & ~m->offered) {
-			vmmio_warn(m, "driver features 0x%llx not offered (0x%llx): FEATURES_OK refused",
-				   (unsigned long long)m->drv_features,
-				   (unsigned long long)m->offered);
-			status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
-		} else {
-			ret = vdpa_set_features(m->vdpa, m->drv_features);
-			if (ret) {
-				vmmio_warn(m, "device refused features 0x%llx: %s",
-					   (unsigned long long)m->drv_features,
-					   strerror(-ret));
-				status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
-			}
-		}
-		/* Without it, later bits cannot be valid either. */
-		if (!(status & VIRTIO_CONFIG_S_FEATURES_OK))
-			status &= ~VIRTIO_CONFIG_S_DRIVER_OK;
-	}
-	if (status == old)
-		return;
-	ret = vdpa_set_status(m->vdpa, status);
-	if (ret)
-		vmmio_warn(m, "Status 0x%02x -> 0x%02x refused: %s", old, status,
-			   strerror(-ret));
-}
-
 /* ---- register access ------------------------------------------------------ */
 
 static u32 vmmio_read_reg(struct virtio_mmio *m, u64 off)
 {
-	struct virtio_mmio_vq *vq;
+	struct virtio_vq *vq;
 
 	switch (off) {
 	case VIRTIO_MMIO_MAGIC_VALUE:
@@ -472,25 +112,21 @@ static u32 vmmio_read_reg(struct virtio_mmio *m, u64 off)
 	case VIRTIO_MMIO_VERSION:
 		return VIRTIO_MMIO_VERSION_MODERN;
 	case VIRTIO_MMIO_DEVICE_ID:
-		return vdpa_get_device_id(m->vdpa);
+		return vdpa_get_device_id(m->core.vdpa);
 	case VIRTIO_MMIO_VENDOR_ID:
-		return vdpa_get_vendor_id(m->vdpa);
+		return vdpa_get_vendor_id(m->core.vdpa);
 	case VIRTIO_MMIO_DEVICE_FEATURES:
-		if (m->dev_features_sel > 1)
-			return 0;
-		return (u32)(m->offered >> (32 * m->dev_features_sel));
+		return virtio_core_device_features(&m->core, m->dev_features_sel);
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		/* §4.2.2: 0 for a queue that is not available. */
-		if (!vmmio_cur_vq(m))
-			return 0;
-		return MIN(vdpa_get_vq_num_max(m->vdpa), (u32)VMMIO_QUEUE_NUM_MAX);
+		return virtio_core_queue_num_max(&m->core, m->queue_sel);
 	case VIRTIO_MMIO_QUEUE_READY:
 		vq = vmmio_cur_vq(m);
 		return vq && vq->ready;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return __atomic_load_n(&m->isr, __ATOMIC_ACQUIRE);
 	case VIRTIO_MMIO_STATUS:
-		return vdpa_get_status(m->vdpa);
+		return vdpa_get_status(m->core.vdpa);
 	case VIRTIO_MMIO_SHM_LEN_LOW:
 	case VIRTIO_MMIO_SHM_LEN_HIGH:
 	case VIRTIO_MMIO_SHM_BASE_LOW:
@@ -500,7 +136,7 @@ static u32 vmmio_read_reg(struct virtio_mmio *m, u64 off)
 	case VIRTIO_MMIO_QUEUE_RESET:
 		return 0;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
-		return vdpa_get_generation(m->vdpa);
+		return vdpa_get_generation(m->core.vdpa);
 	default:
 		/* Write-only and reserved registers read as zero. */
 		return 0;
@@ -518,24 +154,14 @@ static void vmmio_set_half(u64 *reg, u64 off, u64 low_off, u32 val)
 
 static void vmmio_write_reg(struct virtio_mmio *m, u64 off, u32 val)
 {
-	struct virtio_mmio_vq *vq;
+	struct virtio_vq *vq;
 
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
 		m->dev_features_sel = val;
 		return;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
-		if (vdpa_get_status(m->vdpa) & VIRTIO_CONFIG_S_FEATURES_OK) {
-			vmmio_warn(m, "DriverFeatures written after FEATURES_OK: ignored");
-			return;
-		}
-		if (m->drv_features_sel > 1) {
-			if (val)
-				vmmio_warn(m, "DriverFeatures word %u = 0x%x: no such features",
-					   m->drv_features_sel, val);
-			return;
-		}
-		vmmio_set_half(&m->drv_features, m->drv_features_sel, 0, val);
+		virtio_core_set_driver_features(&m->core, m->drv_features_sel, val);
 		return;
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		m->drv_features_sel = val;
@@ -581,7 +207,7 @@ static void vmmio_write_reg(struct virtio_mmio *m, u64 off, u32 val)
 		if (val == 1 && !vq->ready)
 			vmmio_queue_enable(m, m->queue_sel);
 		else if (val == 0 && vq->ready)
-			vmmio_queue_disable(m, m->queue_sel);
+			virtio_core_queue_disable(&m->core, m->queue_sel);
 		else if (val > 1)
 			vmmio_warn(m, "QueueReady = %u: ignored", val);
 		return;
@@ -591,8 +217,8 @@ static void vmmio_write_reg(struct virtio_mmio *m, u64 off, u32 val)
 		 * does not exist. Existing queues are kicked in the kernel.
 		 * The relay path is for when KVM gave no ioeventfd at all.
 		 */
-		if (val < m->nvqs)
-			vdpa_kick_vq(m->vdpa, (u16)val);
+		if (val < m->core.nvqs)
+			vdpa_kick_vq(m->core.vdpa, (u16)val);
 		else
 			vmmio_warn(m, "QueueNotify %u: no such queue", val);
 		return;
@@ -645,7 +271,7 @@ static int vmmio_read(struct io_dev *dev, u64 offset, void *data,
 		int ret;
 
 		pthread_mutex_lock(&m->lock);
-		ret = vdpa_get_config(m->vdpa, (unsigned int)(offset - VIRTIO_MMIO_CONFIG),
+		ret = vdpa_get_config(m->core.vdpa, (unsigned int)(offset - VIRTIO_MMIO_CONFIG),
 				      data, len);
 		pthread_mutex_unlock(&m->lock);
 		if (ret) {
@@ -677,7 +303,7 @@ static int vmmio_write(struct io_dev *dev, u64 offset, const void *data,
 		int ret;
 
 		pthread_mutex_lock(&m->lock);
-		ret = vdpa_set_config(m->vdpa, (unsigned int)(offset - VIRTIO_MMIO_CONFIG),
+		ret = vdpa_set_config(m->core.vdpa, (unsigned int)(offset - VIRTIO_MMIO_CONFIG),
 				      data, len);
 		pthread_mutex_unlock(&m->lock);
 		if (ret)
@@ -717,34 +343,23 @@ void virtio_mmio_destroy(struct virtio_mmio *m)
 	if (!m)
 		return;
 	if (m->registered)
-		iobus_unregister(vm_iobus(m->vm), IO_SPACE_MMIO, m->base);
+		iobus_unregister(vm_iobus(m->core.vm), IO_SPACE_MMIO, m->base);
 	m->registered = false;
-	if (m->vdpa) {
-		struct vdpa_callback none = { 0 };
-
-		vmmio_log_stats(m, "exit");
-		/* Reset first: no worker touches RAM or calls us after this. */
-		vdpa_reset(m->vdpa);
-		vdpa_set_config_cb(m->vdpa, &none);
-		vmmio_unmap_ram(m);
-	}
-	vmmio_relay_stop(m);
-	if (m->irqfd_on)
-		vm_irqfd_del(m->vm, m->irq, m->irqfd);
-	if (m->irqfd >= 0)
-		close(m->irqfd);
-	for (u32 i = 0; m->vqs && i < m->nvqs; i++) {
-		struct virtio_mmio_vq *vq = &m->vqs[i];
+	for (u32 i = 0; m->core.vqs && i < m->core.nvqs; i++) {
+		struct virtio_vq *vq = &m->core.vqs[i];
 
 		if (vq->ioeventfd_on)
-			vm_ioeventfd_del(m->vm, IO_SPACE_MMIO,
+			vm_ioeventfd_del(m->core.vm, IO_SPACE_MMIO,
 					 m->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i,
 					 true, vq->kickfd);
-		if (vq->kickfd >= 0)
-			close(vq->kickfd);
+		vq->ioeventfd_on = false;
 	}
-	free(m->vqs);
-	free(m->maps);
+	/* Resets the device: no worker touches RAM or calls us after this. */
+	virtio_core_destroy(&m->core);
+	if (m->irqfd_on)
+		vm_irqfd_del(m->core.vm, m->irq, m->irqfd);
+	if (m->irqfd >= 0)
+		close(m->irqfd);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -754,51 +369,23 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 {
 	struct vdpa_callback cb;
 	struct virtio_mmio *m;
-	u64 features;
 	int ret;
 
 	if (!vm || !vdpa || !out || !IS_ALIGNED(base, VIRTIO_MMIO_REGION_SIZE) ||
 	    base + VIRTIO_MMIO_REGION_SIZE < base)
 		return -EINVAL;
-	features = vdpa_get_device_features(vdpa);
-	if (!(features & (1ULL << VIRTIO_F_VERSION_1)) || !vdpa->nvqs ||
-	    vdpa->nvqs > VMMIO_NVQS_MAX) {
-		pr_err("virtio-mmio: %s: needs VIRTIO_F_VERSION_1 and 1..%u queues",
-		       vdpa->name, VMMIO_NVQS_MAX);
-		return -EINVAL;
-	}
-
 	m = xzalloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
-	m->vm = vm;
 	m->base = base;
 	m->irq = irq;
 	m->irqfd = -1;
-	m->relay_epfd = m->relay_stopfd = -1;
-	m->rl = (struct ratelimit)RATELIMIT_INIT;
-	m->stats_rl = (struct ratelimit)RATELIMIT_INIT;
-	m->offered = features & VMMIO_TRANSPORT_FEATURES;
 	snprintf(m->name, sizeof(m->name), "virtio-mmio@0x%llx",
 		 (unsigned long long)base);
 	m->iodev.ops = &vmmio_io_ops;
 	m->iodev.name = m->name;
-	m->nvqs = vdpa->nvqs;
-	m->vqs = xcalloc(m->nvqs, sizeof(*m->vqs));
-	if (!m->vqs) {
-		ret = -ENOMEM;
-		goto err_destroy;
-	}
-	for (u32 i = 0; i < m->nvqs; i++)
-		m->vqs[i].kickfd = -1;
-
-	/* From here on, destroy resets the device. */
-	m->vdpa = vdpa;
-	ret = vdpa_reset(vdpa);
-	if (ret)
-		goto err_destroy;
-	ret = vmmio_map_ram(m);
+	ret = virtio_core_init(&m->core, vm, vdpa, m->name, VIRTIO_TRANSPORT_FEATURES);
 	if (ret)
 		goto err_destroy;
 
@@ -812,14 +399,9 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 		goto err_destroy;
 	m->irqfd_on = true;
 
-	for (u32 i = 0; i < m->nvqs; i++) {
-		struct virtio_mmio_vq *vq = &m->vqs[i];
+	for (u32 i = 0; i < m->core.nvqs; i++) {
+		struct virtio_vq *vq = &m->core.vqs[i];
 
-		vq->kickfd = xeventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vq->kickfd < 0) {
-			ret = vq->kickfd;
-			goto err_destroy;
-		}
 		ret = vm_ioeventfd_add(vm, IO_SPACE_MMIO,
 				       base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i, true,
 				       vq->kickfd);
@@ -837,7 +419,7 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 		goto err_destroy;
 	m->registered = true;
 	pr_debug("%s: %s (device id %u, %u queues) on GSI %u", m->name,
-		 vdpa->name, vdpa_get_device_id(vdpa), m->nvqs, irq);
+		 vdpa->name, vdpa_get_device_id(vdpa), m->core.nvqs, irq);
 	*out = m;
 	return 0;
 
@@ -858,7 +440,7 @@ void virtio_mmio_boot_dev(const struct virtio_mmio *m, struct boot_mmio_dev *out
 
 struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *m)
 {
-	return m->vdpa;
+	return m->core.vdpa;
 }
 
 /* ---- snapshots (docs/snapshot.md) --------------------------------------------- */
@@ -888,7 +470,7 @@ int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 
 {
 	struct vmmio_snap *st;
 	struct vmmio_snap_vq *qs;
-	size_t len = sizeof(*st) + m->nvqs * sizeof(*qs);
+	size_t len = sizeof(*st) + m->core.nvqs * sizeof(*qs);
 	int ret = 0;
 
 	st = xzalloc(len);
@@ -897,13 +479,13 @@ int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 
 	qs = (struct vmmio_snap_vq *)(st + 1);
 	pthread_mutex_lock(&m->lock);
 	*st = (struct vmmio_snap){
-		.status = vdpa_get_status(m->vdpa), .nvqs = m->nvqs,
-		.drv_features = m->drv_features, .dev_features_sel = m->dev_features_sel,
+		.status = vdpa_get_status(m->core.vdpa), .nvqs = m->core.nvqs,
+		.drv_features = m->core.drv_features, .dev_features_sel = m->dev_features_sel,
 		.drv_features_sel = m->drv_features_sel, .queue_sel = m->queue_sel,
 		.shm_sel = m->shm_sel, .isr = __atomic_load_n(&m->isr, __ATOMIC_ACQUIRE),
 	};
-	for (u32 i = 0; i < m->nvqs; i++) {
-		struct virtio_mmio_vq *vq = &m->vqs[i];
+	for (u32 i = 0; i < m->core.nvqs; i++) {
+		struct virtio_vq *vq = &m->core.vqs[i];
 		le16 used_idx = 0;
 
 		qs[i] = (struct vmmio_snap_vq){
@@ -916,7 +498,7 @@ int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 
 		 * suspended device no longer moves.
 		 */
 		if (vq->ready &&
-		    address_space_read(vm_address_space(m->vm), vq->device + 2, &used_idx, 2)) {
+		    address_space_read(vm_address_space(m->core.vm), vq->device + 2, &used_idx, 2)) {
 			ret = -EFAULT;
 			break;
 		}
@@ -951,9 +533,9 @@ int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u
 	}
 	st = data;
 	qs = (const struct vmmio_snap_vq *)(st + 1);
-	if (st->nvqs != m->nvqs || len != sizeof(*st) + st->nvqs * sizeof(*qs)) {
+	if (st->nvqs != m->core.nvqs || len != sizeof(*st) + st->nvqs * sizeof(*qs)) {
 		snprintf(err, errlen, "%s: the snapshot's device has %u queues, this one %u",
-			 m->name, st->nvqs, m->nvqs);
+			 m->name, st->nvqs, m->core.nvqs);
 		return -EINVAL;
 	}
 	want = (u8)st->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
@@ -967,7 +549,7 @@ int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u
 	vmmio_write_reg(m, VIRTIO_MMIO_DRIVER_FEATURES, (u32)(st->drv_features >> 32));
 	if (want & VIRTIO_CONFIG_S_FEATURES_OK)
 		vmmio_write_status(m, want & ~VIRTIO_CONFIG_S_DRIVER_OK);
-	for (u32 i = 0; i < m->nvqs; i++) {
+	for (u32 i = 0; i < m->core.nvqs; i++) {
 		const struct vmmio_snap_vq *q = &qs[i];
 		struct vdpa_vq_state vs = { .split.avail_index = q->restart };
 
@@ -981,10 +563,10 @@ int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u
 		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_USED_HIGH, (u32)(q->device >> 32));
 		if (!q->ready)
 			continue;
-		ret = vdpa_set_vq_state(m->vdpa, (u16)i, &vs);
+		ret = vdpa_set_vq_state(m->core.vdpa, (u16)i, &vs);
 		if (!ret) {
 			vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_READY, 1);
-			if (!m->vqs[i].ready)
+			if (!m->core.vqs[i].ready)
 				ret = -EINVAL;
 		}
 		if (ret) {
@@ -993,7 +575,7 @@ int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u
 		}
 	}
 	vmmio_write_status(m, want);
-	status = vdpa_get_status(m->vdpa);
+	status = vdpa_get_status(m->core.vdpa);
 	if ((status & ~VIRTIO_CONFIG_S_NEEDS_RESET) != want) {
 		snprintf(err, errlen, "%s: the device took status 0x%02x, not the saved 0x%02x",
 			 m->name, status, want);

@@ -89,6 +89,13 @@ run_case() {
 		printf 'KESTREL-E2E-HOST %s\n' "$nonce" | dd of=$disk bs=512 seek=1 conv=notrunc 2>/dev/null
 		if supports --disk; then set -- "$@" --disk "$disk"; else bnote="kestrel run --help lists no --disk"; fi ;;
 	esac
+	# virtio-pci is the default for a Linux kernel: mmio cases ask for mmio.
+	if supports --transport; then
+		case ",$l2raw," in
+		*,e2etransport=pci,*) set -- "$@" --transport pci ;;
+		*) set -- "$@" --transport mmio ;;
+		esac
+	fi
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	case ",$devs," in *,tap,*) l2words="$l2words e2etap=$TAPMAC" ;; esac
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
@@ -212,7 +219,9 @@ run_case() {
 		echo "E2E-CHECK $name $c $s $d"
 	done
 	grep -q '^L2-CHECK [^ ]* FAIL' $out && res=FAIL
-	for c in cpus modules virtio-mmio acpi; do
+	vcheck=virtio-mmio
+	case ",$l2raw," in *,e2etransport=pci,*) vcheck=virtio-pci ;; esac
+	for c in cpus modules $vcheck acpi; do
 		grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
 	done
 	[ "$s3" -gt 0 ] && ! grep -q "^L2-CHECK s3 " $out && chk s3 FAIL "L2 printed no result"

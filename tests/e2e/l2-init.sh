@@ -16,6 +16,8 @@
 #                    loads the modules, mounts it and switch_roots into it, where
 #                    the same script (its /init, beside the marker /e2e-rootfs)
 #                    runs the checks on a root mounted from /dev/vda
+#   e2etransport=pci the devices are on virtio-pci (else virtio-mmio): the
+#                    virtio-pci check replaces the virtio-mmio one
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
 #                    up as 10.0.2.2/24 and ping L1's end of the TAP, 10.0.2.1
 #   e2esnap=1        once the virtio drivers are bound, print L2-SNAP-READY and
@@ -130,7 +132,7 @@ if [ $onroot = 1 ]; then
 	fi
 fi
 
-# -- virtio-mmio devices: wait for the drivers to bind --------------------------
+# -- virtio devices: wait for the drivers to bind -------------------------------
 has() { case ",$e2edevs," in *",$1,"*) return 0 ;; esac; return 1; }
 e2edevs=${e2edevs-net,blk}
 drv_of() { d=$(readlink "$1/driver" 2>/dev/null); echo "${d##*/}"; }
@@ -154,7 +156,28 @@ while [ $i -lt 50 ]; do
 	i=$((i + 1))
 done
 plat=$(ls /sys/bus/platform/devices 2>/dev/null | grep -iE 'virtio|LNRO' | tr '\n' ' ')
-if [ -n "$e2edevs" ] && [ $ndev = 0 ]; then
+if [ "${e2etransport:-mmio}" = pci ]; then
+	# lspci-like: each PCI function's address, IDs, class and MSI-X vectors in
+	# use; every virtio device must sit on a virtio-pci function, bound.
+	pcis= onpci=0 msix=0 bridge=0
+	for f in /sys/bus/pci/devices/*; do
+		[ -e "$f" ] || continue
+		v=$(cat $f/vendor) dv=$(cat $f/device) cl=$(cat $f/class)
+		nm=$(ls $f/msi_irqs 2>/dev/null | wc -l)
+		pcis="$pcis ${f##*/} ${v#0x}:${dv#0x} class ${cl#0x} msi=$nm drv=$(drv_of $f);"
+		[ "$cl" = 0x060000 ] && bridge=1
+		[ "$v" = 0x1af4 ] && [ "$nm" -gt 0 ] && msix=$((msix + 1))
+	done
+	for d in /sys/bus/virtio/devices/*; do
+		[ -e "$d" ] || continue
+		case $(readlink -f "$d") in */pci0000:00/*) onpci=$((onpci + 1)) ;; esac
+	done
+	if [ $ok = 1 ] && [ $ndev -gt 0 ] && [ $onpci = $ndev ] && [ $bridge = 1 ] && [ $msix = $ndev ]; then
+		check virtio-pci PASS "$ndev device(s) on PCI (net=$nnet blk=$nblk), all with MSI-X:$pcis"
+	else
+		check virtio-pci FAIL "$ndev virtio device(s), $onpci on PCI, net=$nnet blk=$nblk (wanted $e2edevs), host bridge $bridge, $msix with MSI-X:${pcis:- no PCI function} $(dmesg | grep -iE 'pci|virtio' | tail -n 4 | tr '\n' '|')"
+	fi
+elif [ -n "$e2edevs" ] && [ $ndev = 0 ]; then
 	check virtio-mmio FAIL "no virtio device found (platform devices: ${plat:-none}; Debian kernels find virtio-mmio only through the ACPI DSDT, HID LNRO0005)"
 elif [ $ok = 1 ]; then
 	check virtio-mmio PASS "$ndev device(s): net=$nnet blk=$nblk platform: $plat"

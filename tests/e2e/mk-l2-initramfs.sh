@@ -51,7 +51,7 @@ add_mod() {
 	cp "$(find "$MDIR/kernel" -name "$1.ko" | head -1)" "$ST/lib/modules/"
 	echo "$1.ko" >> "$ST/lib/modules/order"
 }
-for m in virtio_mmio virtio_net virtio_blk; do
+for m in virtio_mmio virtio_pci virtio_net virtio_blk; do
 	add_mod $m
 done
 if [ -n "$ROOTFS" ]; then

@@ -95,7 +95,8 @@ def main():
         print("e2e: L1 never reported loading kvm_amd (L1 boot failed? see the log)")
     npass = 0
     for name, fl, kind, cpus, devs, how, l2words in cases:
-        want = ["init", "boot-timer", "cpus", "modules", "virtio-mmio", "keyboard"]
+        transport = "virtio-pci" if "e2etransport=pci" in l2words.split(",") else "virtio-mmio"
+        want = ["init", "boot-timer", "cpus", "modules", transport, "keyboard"]
         if "net" in devs.split(","):
             want.append("net")
         if "tap" in devs.split(","):

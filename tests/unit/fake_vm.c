@@ -9,6 +9,8 @@
  */
 #include "fake_vm.h"
 
+#include <kestrel/x86/layout.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,14 @@
 #include <linux/kvm.h>
 
 #include <kestrel/snapshot.h>
+
+const struct boot_pci fake_vm_pci = {
+	.ecam_base = X86_PCI_ECAM_GPA, .io_base = X86_PCI_IO_BASE,
+	.io_size = X86_PCI_IO_SIZE, .mmio32_base = X86_PCI_MMIO32_BASE,
+	.mmio32_size = X86_PCI_MMIO32_SIZE, .mmio64_base = 0x100000000ULL,
+	.mmio64_size = 0x100000000ULL, .intx_gsi0 = X86_PCI_INTX_GSI0,
+	.nr_intx = X86_PCI_NR_INTX,
+};
 
 /* The link's --wrap targets (FAKE_VM_LDFLAGS) and the originals they reach. */
 int __wrap_open(const char *path, int flags, ...);
@@ -177,8 +187,11 @@ static int fake_gsi_routing(struct fake_kvm *k, const struct kvm_irq_routing *r)
 	memset(k->routed, 0, sizeof(k->routed));
 	for (u32 i = 0; i < r->nr; i++) {
 		if (r->entries[i].gsi >= FAKE_VM_NR_GSIS ||
-		    r->entries[i].type != KVM_IRQ_ROUTING_MSI)
+		    (r->entries[i].type != KVM_IRQ_ROUTING_MSI &&
+		     r->entries[i].type != KVM_IRQ_ROUTING_IRQCHIP))
 			return -EINVAL;
+		if (r->entries[i].type == KVM_IRQ_ROUTING_IRQCHIP)
+			continue;	/* the in-kernel irqchip's pins (not recorded) */
 		k->routes[r->entries[i].gsi] = r->entries[i];
 		k->routed[r->entries[i].gsi] = true;
 	}

@@ -18,6 +18,7 @@
 #ifndef KESTREL_TESTS_FAKE_VM_H
 #define KESTREL_TESTS_FAKE_VM_H
 
+#include <kestrel/boot.h>
 #include <kestrel/iobus.h>
 #include <kestrel/memory.h>
 #include <kestrel/types.h>
@@ -26,7 +27,7 @@
 /* The least RAM the architecture takes (x86: boot data in the first MiB). */
 #define FAKE_VM_MIN_RAM		(1u << 20)
 /* Interrupt lines recorded; KVM_IRQ_LINE above them fails with -EINVAL. */
-#define FAKE_VM_NR_GSIS		32
+#define FAKE_VM_NR_GSIS		64
 /* ioeventfds and irqfds per VM */
 #define FAKE_VM_MAX_EVENTFDS	64
 /* What the fake KVM_CAP_MAX_VCPUS says */
@@ -52,6 +53,12 @@ unsigned int fake_vm_msis(struct vm *vm, u32 *addr, u32 *data);
 
 /** fake_vm_route() - the MSI route of @gsi, if there is one */
 bool fake_vm_route(struct vm *vm, u32 gsi, u32 *addr, u32 *data);
+
+/**
+ * fake_vm_pci - the x86 machine's PCI host bridge windows (layout.h), a
+ * 4 GiB 64-bit window at 4 GiB, for pci_host_create() on a fake VM
+ */
+extern const struct boot_pci fake_vm_pci;
 
 /** fake_vm_destroy() - vm_destroy() and the fake KVM state; devices first */
 void fake_vm_destroy(struct vm *vm);

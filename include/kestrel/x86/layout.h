@@ -7,12 +7,15 @@
  * fixed address, so loaders, ACPI tables and devices agree.
  *
  *   0x0000_0000 .. RAM_32BIT_END   RAM (low part; first 1 MiB holds boot data)
+ *   0xc000_0000 .. 0xcfff_ffff     PCI 32-bit MMIO window (BARs, docs/pci.md)
  *   0xd000_0000                    boot timer (MMIO, 4 KiB; bench-sink registers
  *                                  at +0x08..0x1f, see include/kestrel/hw.h)
  *   0xd000_1000 + n * 0x1000       virtio-mmio device n (n = 0..31), IRQ 10 + n % 6
+ *   0xe000_0000 .. 0xe00f_ffff     PCI ECAM, bus 0 (ACPI MCFG; e820 reserved)
  *   0xfec0_0000                    IOAPIC
  *   0xfee0_0000                    LAPIC
  *   4 GiB ..                       RAM above what fits below the hole
+ *   above RAM, 1 GiB aligned       PCI 64-bit MMIO window (X86_PCI_MMIO64_SIZE)
  */
 
 #define X86_RAM_32BIT_END	0xc0000000ULL	/* 3 GiB: RAM below the MMIO hole */
@@ -38,6 +41,22 @@
 #define X86_IOAPIC_GPA		0xfec00000ULL
 #define X86_IOAPIC_PINS		24
 #define X86_LAPIC_GPA		0xfee00000ULL
+
+/*
+ * PCI (docs/pci.md): one host bridge, bus 0. Its 64-bit window starts at
+ * the first 1 GiB boundary above RAM (machine.c computes it). INTx lines:
+ * INTA# of slot s is GSI X86_PCI_INTX_GSI0 + s % X86_PCI_NR_INTX (INTB#..
+ * INTD# follow), level and active low as the DSDT's _PRT says.
+ */
+#define X86_PCI_ECAM_GPA	0xe0000000ULL
+#define X86_PCI_MMIO32_BASE	0xc0000000ULL
+#define X86_PCI_MMIO32_SIZE	0x10000000ULL
+#define X86_PCI_MMIO64_SIZE	0x1000000000ULL	/* 64 GiB */
+#define X86_PCI_MMIO64_ALIGN	0x40000000ULL
+#define X86_PCI_IO_BASE		0xc000
+#define X86_PCI_IO_SIZE		0x4000
+#define X86_PCI_INTX_GSI0	16
+#define X86_PCI_NR_INTX		8
 
 /* Port I/O and interrupt lines (GSIs). */
 #define X86_COM1_PORT		0x3f8

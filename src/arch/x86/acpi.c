@@ -27,6 +27,10 @@
  * is set. Edge is also what Linux assumes for the same device given by
  * virtio_mmio.device= (an ISA IRQ, edge/high by default). Lines used by more
  * than one device (IRQ numbers wrap, see layout.h) are marked Shared.
+ *
+ * With PCI (boot_config.pci), the XSDT also lists an MCFG for the ECAM
+ * range, the DSDT has the PNP0A08 root bridge PCI0 (acpi_dsdt_pci()), and
+ * the FADT no longer says MSI is unsupported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +46,8 @@
 #include "loader.h"
 
 #define ACPI_OEM_ID		"KESTRL"
+/* _PRT entries for device numbers 1..31 of bus 0 (0 is the host bridge). */
+#define PCI_PRT_SLOTS		32
 #define ACPI_OEM_TABLE_ID	"KESTREL "
 #define ACPI_CREATOR_ID		"KSTL"
 
@@ -259,6 +265,58 @@ static void acpi_sleep_package(struct aml *a, const char *name, u8 slp_typ)
 	aml_pkg_end(a);
 }
 
+/*
+ * The PCI root bridge (docs/pci.md): PNP0A08 (PCI Express) compatible with
+ * PNP0A03, segment 0, bus 0; _CRS gives the bus range, CONFIG_ADDRESS/DATA,
+ * the I/O window, the 32-bit window and the 64-bit window above RAM; _PRT
+ * routes INTA#..INTD# of every slot straight to IOAPIC GSIs (source 0:
+ * level-triggered, active low, ACPI 6.5 §6.2.13), swizzled by slot as the
+ * host bridge drives them (src/pci/pci.c).
+ */
+static void acpi_dsdt_pci(struct aml *a, const struct boot_pci *pci)
+{
+	u8 res[160];
+	struct aml r;
+
+	aml_device_begin(a, "PCI0");
+	aml_name_begin(a, "_HID");
+	aml_integer(a, aml_eisaid("PNP0A08"));
+	aml_name_begin(a, "_CID");
+	aml_integer(a, aml_eisaid("PNP0A03"));
+	aml_name_begin(a, "_UID");
+	aml_integer(a, 0);
+	aml_name_begin(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name_begin(a, "_BBN");
+	aml_integer(a, 0);
+	aml_init(&r, res, sizeof(res));
+	aml_res_word_bus(&r, 0, 0);
+	aml_res_io(&r, 0xcf8, 8);
+	aml_res_word_io(&r, pci->io_base, (u16)(pci->io_base + pci->io_size - 1));
+	aml_res_dword_mem(&r, (u32)pci->mmio32_base,
+			  (u32)(pci->mmio32_base + pci->mmio32_size - 1));
+	if (pci->mmio64_size)
+		aml_res_qword_mem(&r, pci->mmio64_base, pci->mmio64_base + pci->mmio64_size - 1);
+	aml_res_end(&r);
+	aml_name_begin(a, "_CRS");
+	aml_buffer(a, &r);
+
+	aml_name_begin(a, "_PRT");
+	aml_package_begin(a, (PCI_PRT_SLOTS - 1) * 4);
+	for (unsigned int slot = 1; slot < PCI_PRT_SLOTS; slot++) {
+		for (unsigned int pin = 0; pin < 4; pin++) {
+			aml_package_begin(a, 4);
+			aml_integer(a, (u64)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci->intx_gsi0 + (slot + pin) % pci->nr_intx);
+			aml_pkg_end(a);
+		}
+	}
+	aml_pkg_end(a);
+	aml_pkg_end(a);	/* Device */
+}
+
 static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *b, u32 *off)
 {
 	u8 *scratch = xmalloc(sizeof(b->data)), res[64];
@@ -334,6 +392,8 @@ static int acpi_build_dsdt(const struct boot_config *cfg, struct x86_acpi_blob *
 		aml_buffer(&a, &r);
 		aml_pkg_end(&a);
 	}
+	if (cfg->pci)
+		acpi_dsdt_pci(&a, cfg->pci);
 	aml_pkg_end(&a);	/* Scope */
 	ret = aml_finish(&a);
 	if (!ret) {
@@ -398,13 +458,43 @@ static int acpi_build_madt(const struct boot_config *cfg, struct x86_acpi_blob *
 	return 0;
 }
 
+/* MCFG (PCI Firmware 3.2 §4.1.2): one ECAM allocation, segment 0, bus 0. */
+struct acpi_mcfg {
+	struct acpi_header h;
+	u8 reserved[8];
+	le64 base;
+	le16 segment;
+	u8 start_bus;
+	u8 end_bus;
+	u8 reserved1[4];
+} __packed;
+_Static_assert(sizeof(struct acpi_mcfg) == 60, "MCFG with one allocation");
+
+static int acpi_build_mcfg(const struct boot_pci *pci, struct x86_acpi_blob *b, u32 *off)
+{
+	u8 *t = acpi_alloc(b, "MCFG", sizeof(struct acpi_mcfg), off);
+	struct acpi_mcfg m = { 0 };
+
+	if (!t)
+		return -ENOSPC;
+	acpi_header_init(&m.h, "MCFG", sizeof(m), 1);
+	m.base = pci->ecam_base;
+	m.segment = 0;
+	m.start_bus = 0;
+	m.end_bus = 0;
+	memcpy(t, &m, sizeof(m));
+	acpi_seal(t);
+	return 0;
+}
+
 /* A System I/O Generic Address of @bits at @port. */
 static struct acpi_gas acpi_gas_io(u16 port, u8 bits, u8 access)
 {
 	return (struct acpi_gas){ ACPI_GAS_SYSTEM_IO, bits, 0, access, port };
 }
 
-static int acpi_build_fadt(struct x86_acpi_blob *b, u64 dsdt_gpa, u64 facs_gpa, u32 *off)
+static int acpi_build_fadt(const struct boot_config *cfg, struct x86_acpi_blob *b, u64 dsdt_gpa,
+			   u64 facs_gpa, u32 *off)
 {
 	u8 *t = acpi_alloc(b, "FACP", sizeof(struct acpi_fadt), off);
 	struct acpi_fadt f = { 0 };
@@ -428,7 +518,9 @@ static int acpi_build_fadt(struct x86_acpi_blob *b, u64 dsdt_gpa, u64 facs_gpa, 
 	f.century = RTC_REG_CENTURY;
 	/* No PWR_BUTTON flag: the power button is PM1's fixed one. */
 	f.flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP;
-	f.iapc_boot_arch = FADT_BOOT_VGA_NOT_PRESENT | FADT_BOOT_MSI_NOT_SUPPORTED;
+	/* With PCI, MSI(-X) works (src/pci/msix.c); without it, there is none. */
+	f.iapc_boot_arch = FADT_BOOT_VGA_NOT_PRESENT |
+			   (cfg->pci ? 0 : FADT_BOOT_MSI_NOT_SUPPORTED);
 	f.reset_reg = acpi_gas_io(X86_I8042_CMD_PORT, 8, ACPI_GAS_ACCESS_BYTE);
 	f.reset_value = 0xfe;
 	f.x_dsdt = dsdt_gpa;
@@ -478,10 +570,11 @@ static int acpi_build_facs(const struct boot_config *cfg, struct x86_acpi_blob *
 int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob *b,
 		   char *err, size_t errlen)
 {
-	u32 rsdp_off, xsdt_off, fadt_off, madt_off, dsdt_off, xsdt_len;
+	u32 rsdp_off, xsdt_off, fadt_off, madt_off, dsdt_off, mcfg_off = 0, xsdt_len;
 	struct acpi_rsdp rsdp = { 0 };
 	struct acpi_header xsdt = { 0 };
-	le64 entries[2];
+	le64 entries[3];
+	unsigned int nr_entries = cfg->pci ? 3 : 2;
 	int ret;
 
 	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS ||
@@ -498,14 +591,16 @@ int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob
 		return -ENOSPC;
 	if (acpi_build_facs(cfg, b))
 		return -ENOSPC;
-	xsdt_len = sizeof(xsdt) + sizeof(entries);
+	xsdt_len = sizeof(xsdt) + nr_entries * sizeof(entries[0]);
 	if (!acpi_alloc(b, "XSDT", xsdt_len, &xsdt_off))
 		return -ENOSPC;
 	ret = acpi_build_dsdt(cfg, b, &dsdt_off);
 	if (!ret)
-		ret = acpi_build_fadt(b, base + dsdt_off, base + ACPI_FACS_OFFSET, &fadt_off);
+		ret = acpi_build_fadt(cfg, b, base + dsdt_off, base + ACPI_FACS_OFFSET, &fadt_off);
 	if (!ret)
 		ret = acpi_build_madt(cfg, b, &madt_off);
+	if (!ret && cfg->pci)
+		ret = acpi_build_mcfg(cfg->pci, b, &mcfg_off);
 	if (ret == -ENOMEM) {
 		if (err && errlen)
 			snprintf(err, errlen, "out of memory for the ACPI tables");
@@ -521,8 +616,9 @@ int x86_acpi_build(const struct boot_config *cfg, u64 base, struct x86_acpi_blob
 	acpi_header_init(&xsdt, "XSDT", xsdt_len, 1);
 	entries[0] = base + fadt_off;
 	entries[1] = base + madt_off;
+	entries[2] = base + mcfg_off;
 	memcpy(b->data + xsdt_off, &xsdt, sizeof(xsdt));
-	memcpy(b->data + xsdt_off + sizeof(xsdt), entries, sizeof(entries));
+	memcpy(b->data + xsdt_off + sizeof(xsdt), entries, nr_entries * sizeof(entries[0]));
 	acpi_seal(b->data + xsdt_off);
 
 	memcpy(rsdp.signature, "RSD PTR ", 8);

@@ -233,6 +233,60 @@ void aml_res_irq_noflags(struct aml *a, u8 irq)
 	aml_bytes(a, d, sizeof(d));
 }
 
+/*
+ * Address space descriptors (§6.4.3.5), producer, minimum and maximum
+ * fixed, positive decode, no translation: a root bridge's windows.
+ */
+#define AML_ADDR_FLAGS		0x0c	/* _MAF | _MIF, producer, _DEC positive */
+#define AML_ADDR_MEM		0
+#define AML_ADDR_IO		1
+#define AML_ADDR_BUS		2
+
+static void aml_res_addr(struct aml *a, u8 tag, u8 type, u8 type_flags, unsigned int width,
+			 u64 min, u64 max)
+{
+	u8 d[3 + 3 + 5 * 8];
+	u64 f[5] = { 0 /* granularity */, min, max, 0 /* translation */, max - min + 1 };
+	u16 len = (u16)(3 + 5 * width);
+	size_t n = 0;
+
+	d[n++] = tag;
+	d[n++] = (u8)len;
+	d[n++] = (u8)(len >> 8);
+	d[n++] = type;
+	d[n++] = AML_ADDR_FLAGS;
+	d[n++] = type_flags;
+	for (unsigned int i = 0; i < 5; i++) {
+		u64 v = f[i];
+
+		memcpy(d + n, &v, width);	/* little-endian host */
+		n += width;
+	}
+	aml_bytes(a, d, n);
+}
+
+void aml_res_word_bus(struct aml *a, u16 min, u16 max)
+{
+	aml_res_addr(a, 0x88, AML_ADDR_BUS, 0, 2, min, max);
+}
+
+/* I/O, entire range (_RNG 3). */
+void aml_res_word_io(struct aml *a, u16 min, u16 max)
+{
+	aml_res_addr(a, 0x88, AML_ADDR_IO, 3, 2, min, max);
+}
+
+/* Memory, read/write, non-cacheable. */
+void aml_res_dword_mem(struct aml *a, u32 min, u32 max)
+{
+	aml_res_addr(a, 0x87, AML_ADDR_MEM, 1, 4, min, max);
+}
+
+void aml_res_qword_mem(struct aml *a, u64 min, u64 max)
+{
+	aml_res_addr(a, 0x8a, AML_ADDR_MEM, 1, 8, min, max);
+}
+
 /* End Tag (§6.4.2.9); a zero checksum means "treat as correct". */
 void aml_res_end(struct aml *a)
 {

@@ -576,3 +576,11 @@ int x86_boot_setup_vcpu(int vcpu_fd, const struct x86_boot_entry *e)
 	fpu.mxcsr = 0x1f80;
 	return x86_vcpu_ioctl(vcpu_fd, KVM_SET_FPU, &fpu);
 }
+
+bool boot_image_is_linux(const void *img, size_t size)
+{
+	if (!img)
+		return false;
+	return x86_bzimage_detect(img, size) ||
+	       (!x86_multiboot_detect(img, size) && x86_pvh_detect(img, size));
+}

@@ -4,7 +4,8 @@
  * the Linux zero page, the Multiboot mmap and the PVH memmap:
  *
  *   RAM       everything in a region, except
- *   reserved  0x9fc00-0x9ffff (EBDA) and 0xe0000-0xfffff (ACPI, MP table)
+ *   reserved  0x9fc00-0x9ffff (EBDA) and 0xe0000-0xfffff (ACPI, MP table),
+ *             and PCI's ECAM when there is PCI
  *   (absent)  0xa0000-0xdffff (legacy VGA/option ROM hole), the MMIO hole
  *             below 4 GiB and anything else that is not a region
  *
@@ -19,6 +20,7 @@
 
 #define LEGACY_HOLE_START	0xa0000ULL
 #define LEGACY_ROM_START	0xe0000ULL
+#define PCI_ECAM_SIZE		0x100000ULL	/* bus 0 */
 
 static int e820_add(struct x86_loader *l, u64 start, u64 end, u32 type)
 {
@@ -40,12 +42,23 @@ static int e820_add(struct x86_loader *l, u64 start, u64 end, u32 type)
 int x86_e820_build(struct x86_loader *l)
 {
 	unsigned int i, n = address_space_nr_regions(l->as);
+	const struct boot_pci *pci = l->cfg ? l->cfg->pci : NULL;
+	bool ecam_done = !pci;
 	int ret = 0;
 
 	l->nr_e820 = 0;
 	for (i = 0; i < n && !ret; i++) {
 		const struct mem_region *r = address_space_region(l->as, i);
 		u64 a = r->gpa, b = r->gpa + r->size;
+
+		/* PCI's ECAM, in address order: Linux uses MCFG only where it is reserved. */
+		if (!ecam_done && a >= pci->ecam_base + PCI_ECAM_SIZE) {
+			ret = e820_add(l, pci->ecam_base, pci->ecam_base + PCI_ECAM_SIZE,
+				       E820_RESERVED);
+			ecam_done = true;
+			if (ret)
+				break;
+		}
 
 		ret = e820_add(l, a, MIN(b, X86_BOOT_EBDA_GPA), E820_RAM);
 		if (!ret)
@@ -57,6 +70,8 @@ int x86_e820_build(struct x86_loader *l)
 		if (!ret)
 			ret = e820_add(l, MAX(a, X86_BOOT_KERNEL_GPA), b, E820_RAM);
 	}
+	if (!ret && !ecam_done)
+		ret = e820_add(l, pci->ecam_base, pci->ecam_base + PCI_ECAM_SIZE, E820_RESERVED);
 	return ret;
 }
 

@@ -86,7 +86,6 @@ struct x86_ioapic {
 	u64 rte[X86_IOAPIC_PINS];
 	u32 lines;			/* bit n: pin n's line is high */
 	u32 routed;			/* pins with a GSI route now */
-	struct kvm_irq_routing *routing;
 };
 
 static bool rte_effective(const struct x86_ioapic *io, unsigned int pin)
@@ -136,32 +135,33 @@ static void ioapic_service_level(struct x86_ioapic *io, unsigned int pin)
 		ioapic_deliver(io, pin);
 }
 
-/* Make the GSI routes match the redirection table. Lock held. */
+/*
+ * Make the GSI routes match the redirection table (the pins' part of the
+ * VM's table, src/core/irqroute.c). Lock held.
+ */
 static void ioapic_update_routes(struct x86_ioapic *io)
 {
-	struct kvm_irq_routing *r = io->routing;
+	struct kvm_irq_routing_entry e[X86_IOAPIC_PINS];
+	unsigned int nr = 0;
 	u32 want = 0;
 	int ret;
 
 	for (unsigned int pin = 0; pin < X86_IOAPIC_PINS; pin++)
 		if ((io->rte[pin] & RTE_LEVEL) || !(io->rte[pin] & RTE_MASKED))
 			want |= 1u << pin;
-	r->nr = 0;
 	for (unsigned int pin = 0; pin < X86_IOAPIC_PINS; pin++) {
-		struct kvm_irq_routing_entry *e = &r->entries[r->nr];
-
 		if (!(want & (1u << pin)))
 			continue;
-		memset(e, 0, sizeof(*e));
-		e->gsi = pin;
-		e->type = KVM_IRQ_ROUTING_MSI;
-		rte_msi(io->rte[pin], &e->u.msi.address_lo, &e->u.msi.data);
-		r->nr++;
+		memset(&e[nr], 0, sizeof(e[nr]));
+		e[nr].gsi = pin;
+		e[nr].type = KVM_IRQ_ROUTING_MSI;
+		rte_msi(io->rte[pin], &e[nr].u.msi.address_lo, &e[nr].u.msi.data);
+		nr++;
 	}
-	ret = ioctl(io->vm->vm_fd, KVM_SET_GSI_ROUTING, r);
+	ret = vm_gsi_routes_set_pins(io->vm, e, nr);
 	if (ret < 0) {
 		if (ratelimit_allow(&io->rl))
-			pr_warn("ioapic: KVM_SET_GSI_ROUTING: %s", strerror(errno));
+			pr_warn("ioapic: KVM_SET_GSI_ROUTING: %s", strerror(-ret));
 		return;
 	}
 	io->routed = want;
@@ -303,12 +303,6 @@ int x86_ioapic_create(struct vm *vm, u32 id, struct x86_ioapic **out)
 	pthread_mutex_init(&io->lock, NULL);
 	for (unsigned int pin = 0; pin < X86_IOAPIC_PINS; pin++)
 		io->rte[pin] = RTE_MASKED;
-	io->routing = xzalloc(sizeof(*io->routing) +
-			      X86_IOAPIC_PINS * sizeof(io->routing->entries[0]));
-	if (!io->routing) {
-		ret = -ENOMEM;
-		goto err_destroy;
-	}
 	ret = iobus_register(vm->bus, IO_SPACE_MMIO, X86_IOAPIC_GPA,
 			     IOAPIC_MMIO_SIZE, &io->dev);
 	if (ret)
@@ -374,6 +368,5 @@ void x86_ioapic_destroy(struct x86_ioapic *io)
 	if (io->registered)
 		iobus_unregister(io->vm->bus, IO_SPACE_MMIO, X86_IOAPIC_GPA);
 	pthread_mutex_destroy(&io->lock);
-	free(io->routing);
 	free(io);
 }

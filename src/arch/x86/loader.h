@@ -234,7 +234,7 @@ struct x86_acpi_table {
 	u32 offset;		/* in the built blob */
 	u32 length;
 };
-#define X86_ACPI_MAX_TABLES	8
+#define X86_ACPI_MAX_TABLES	9
 
 struct x86_acpi_blob {
 	u8 data[X86_BOOT_ACPI_SIZE];
@@ -281,6 +281,10 @@ void aml_res_ext_irq(struct aml *a, u32 irq, bool edge, bool active_low, bool sh
 void aml_res_io(struct aml *a, u16 base, u8 len);
 void aml_res_irq_noflags(struct aml *a, u8 irq);
 void aml_res_end(struct aml *a);
+void aml_res_word_bus(struct aml *a, u16 min, u16 max);
+void aml_res_word_io(struct aml *a, u16 min, u16 max);
+void aml_res_dword_mem(struct aml *a, u32 min, u32 max);
+void aml_res_qword_mem(struct aml *a, u64 min, u64 max);
 int aml_finish(struct aml *a);
 
 #endif /* KESTREL_ARCH_X86_LOADER_H */

@@ -25,6 +25,7 @@
 #include <kestrel/hw.h>
 #include <kestrel/log.h>
 #include <kestrel/memory.h>
+#include <kestrel/pci.h>
 #include <kestrel/snapshot.h>
 #include <kestrel/sandbox.h>
 #include <kestrel/virtio.h>
@@ -53,6 +54,8 @@ extern const unsigned char kestrel_default_guest_end[];
  * @acpi_pm: the ACPI PM block (PM1a event/control, PM timer, S3/S5)
  * @rtc: the CMOS real-time clock, its alarm wired to @acpi_pm
  * @testdev: QEMU's pc-testdev, when asked for
+ * @pci: the PCI host bridge (every machine has one, docs/pci.md)
+ * @pci_info: where it decodes, as the guest's tables describe it
  * @sigthread: takes SIGINT/SIGTERM/SIGPWR (valid when @sigthread_started)
  * @sigthread_started: @sigthread runs
  * @sigthread_stop: set by machine_destroy() before it wakes @sigthread
@@ -71,6 +74,8 @@ struct machine {
 	struct acpi_pm *acpi_pm;
 	struct rtc *rtc;
 	struct testdev *testdev;
+	struct pci_host *pci;
+	struct boot_pci pci_info;
 	pthread_t sigthread;
 	bool sigthread_started;
 	atomic_bool sigthread_stop;
@@ -95,11 +100,38 @@ int machine_devices_create(struct virtio_devices **out)
 	return ret;
 }
 
-/* Fill @slots with the window and GSI of each device of @devs (may be NULL). */
-static int machine_place_virtio(const struct virtio_devices *devs,
+/*
+ * Where the PCI host bridge decodes (layout.h): its 64-bit window from the
+ * first 1 GiB boundary above RAM.
+ */
+static void machine_pci_layout(u64 ram_size, struct boot_pci *p)
+{
+	u64 ram_end = ram_size > X86_RAM_32BIT_END ?
+		X86_HIGH_RAM_START + (ram_size - X86_RAM_32BIT_END) : X86_HIGH_RAM_START;
+
+	*p = (struct boot_pci){
+		.ecam_base = X86_PCI_ECAM_GPA,
+		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
+		.mmio32_base = X86_PCI_MMIO32_BASE, .mmio32_size = X86_PCI_MMIO32_SIZE,
+		.mmio64_base = ALIGN_UP(ram_end, X86_PCI_MMIO64_ALIGN),
+		.mmio64_size = X86_PCI_MMIO64_SIZE,
+		.intx_gsi0 = X86_PCI_INTX_GSI0, .nr_intx = X86_PCI_NR_INTX,
+	};
+}
+
+/*
+ * Fill @slots with the window and GSI of each virtio-mmio device of @devs
+ * (may be NULL), after each device's transport is settled (@linux_guest:
+ * pci by default).
+ */
+static int machine_place_virtio(struct virtio_devices *devs, bool linux_guest,
 				struct boot_mmio_dev *slots, unsigned int *nr)
 {
-	unsigned int count = devs ? virtio_devices_count(devs) : 0;
+	unsigned int count;
+
+	if (devs)
+		virtio_devices_resolve_transport(devs, linux_guest);
+	count = devs ? virtio_devices_count_mmio(devs) : 0;
 
 	if (count > X86_VIRTIO_MMIO_MAX) {
 		pr_err("%u virtio devices: the machine has %u virtio-mmio slots",
@@ -210,9 +242,10 @@ static int machine_attach_virtio(struct machine *m)
 {
 	int ret;
 
-	if (!m->nr_virtio)
-		return 0;
-	ret = virtio_devices_attach(m->devs, m->vm, m->virtio);
+	ret = machine_fail(pci_host_create(m->vm, &m->pci_info, &m->pci), "PCI host bridge");
+	if (ret || !m->devs || !virtio_devices_count(m->devs))
+		return ret;
+	ret = virtio_devices_attach(m->devs, m->vm, m->virtio, m->pci);
 	/* Logged naming the option; a path or name that does not work is a
 	 * bad argument, anything else a host error. */
 	if (ret == -ENOENT || ret == -EISDIR || ret == -ENOTBLK || ret == -EROFS ||
@@ -237,6 +270,7 @@ static int machine_load_guest(struct machine *m, const struct machine_config *cf
 		.legacy_pic = cfg->irqchip == VM_IRQCHIP_KERNEL,
 		.mmio_devs = m->nr_virtio ? m->virtio : NULL,
 		.nr_mmio_devs = m->nr_virtio,
+		.pci = &m->pci_info,
 	};
 	char err[256] = "";
 	int ret;
@@ -397,6 +431,12 @@ static int machine_snapshot_write(struct machine *m, const char *dir, const char
 			 "so it is never snapshotted (docs/protected.md)");
 		return -EPERM;
 	}
+	/* Decided (docs/pci.md): PCI functions and their MSI-X state are not saved yet. */
+	if (m->devs && virtio_devices_have_pci(m->devs)) {
+		snprintf(err, errlen, "the VM has virtio-pci devices, which snapshots do not cover "
+			 "(docs/pci.md): give them transport=mmio (or --transport mmio) to snapshot it");
+		return -EOPNOTSUPP;
+	}
 	/* Quiesced: no ring or buffer is touched until they resume. */
 	if (m->nr_virtio) {
 		ret = virtio_devices_suspend(m->devs);
@@ -526,7 +566,10 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 	if (!m)
 		return machine_fail(-ENOMEM, "machine");
 	m->devs = cfg->devs;
-	ret = machine_place_virtio(cfg->devs, m->virtio, &m->nr_virtio);
+	machine_pci_layout(cfg->ram_size, &m->pci_info);
+	ret = machine_place_virtio(cfg->devs,
+				   !cfg->restore && boot_image_is_linux(cfg->kernel, cfg->kernel_size),
+				   m->virtio, &m->nr_virtio);
 	if (ret)
 		goto err_destroy;
 
@@ -643,6 +686,7 @@ void machine_destroy(struct machine *m)
 	/* Before the VM: they hold ioeventfds, irqfds and RAM mappings. */
 	if (m->devs)
 		virtio_devices_detach(m->devs);
+	pci_host_destroy(m->pci);
 	vm_destroy(m->vm);
 	free(m->diff_base);
 	free(m);
@@ -651,13 +695,16 @@ void machine_destroy(struct machine *m)
 int machine_dump_tables(const struct machine_config *cfg, const char *dir)
 {
 	struct boot_mmio_dev slots[X86_VIRTIO_MMIO_MAX];
+	struct boot_pci pci;
 	struct boot_config bcfg = {
 		.nr_cpus = cfg->nr_cpus,
 		.legacy_pic = cfg->irqchip == VM_IRQCHIP_KERNEL,
+		.pci = &pci,
 	};
 	int ret;
 
-	ret = machine_place_virtio(cfg->devs, slots, &bcfg.nr_mmio_devs);
+	machine_pci_layout(cfg->ram_size, &pci);
+	ret = machine_place_virtio(cfg->devs, false, slots, &bcfg.nr_mmio_devs);
 	if (ret)
 		return ret;
 	bcfg.mmio_devs = bcfg.nr_mmio_devs ? slots : NULL;

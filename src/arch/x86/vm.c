@@ -43,6 +43,34 @@ static int x86_register_ram(struct vm *vm, const struct vm_config *cfg)
 	return ret;
 }
 
+/*
+ * KVM's own routes after KVM_CREATE_IRQCHIP: GSI 0..15 to the PICs (master
+ * 0..7, slave 8..15) and GSI 0..23 to the IOAPIC's pin of the same number.
+ * Recorded so the table an MSI route installs keeps them.
+ */
+static void x86_kernel_irqchip_routes(struct vm *vm)
+{
+	struct kvm_irq_routing_entry e[16 + X86_IOAPIC_PINS];
+	unsigned int nr = 0;
+
+	_Static_assert(X86_IOAPIC_PINS <= VM_GSI_MSI_BASE, "IOAPIC pins below the MSI GSIs");
+	memset(e, 0, sizeof(e));
+	for (u32 gsi = 0; gsi < X86_IOAPIC_PINS; gsi++) {
+		if (gsi < 16) {
+			e[nr].gsi = gsi;
+			e[nr].type = KVM_IRQ_ROUTING_IRQCHIP;
+			e[nr].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+							  : KVM_IRQCHIP_PIC_SLAVE;
+			e[nr++].u.irqchip.pin = gsi % 8;
+		}
+		e[nr].gsi = gsi;
+		e[nr].type = KVM_IRQ_ROUTING_IRQCHIP;
+		e[nr].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e[nr++].u.irqchip.pin = gsi;
+	}
+	vm_gsi_routes_init_pins(vm, e, nr);
+}
+
 int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -86,6 +114,7 @@ int vm_arch_create(struct vm *vm, const struct vm_config *cfg)
 		ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
 		if (ret < 0)
 			return ret;
+		x86_kernel_irqchip_routes(vm);
 		if (cfg->pit) {
 			ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 			if (ret < 0)
@@ -110,6 +139,12 @@ int vm_arch_set_irq_line(struct vm *vm, u32 gsi, bool level)
 	if (vm->arch.ioapic)
 		return x86_ioapic_set_line(vm->arch.ioapic, gsi, level);
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+/* The userspace IOAPIC applies polarity (ioapic.c); KVM's does not. */
+bool vm_arch_irq_line_has_polarity(struct vm *vm)
+{
+	return vm->arch.ioapic != NULL;
 }
 
 bool vcpu_arch_handle_exit(struct vcpu *vcpu)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Fault injection over the whole "kestrel run" creation path: the device
- * list, VM, RAM, the virtio-mmio devices (net and blk simulators, rng, a
- * file-backed disk), the guest loader, every platform device, two vCPUs,
+ * list, VM, RAM, the PCI host bridge, the virtio devices (net and blk
+ * simulators on virtio-pci with their MSI-X GSIs and irqfds; rng and a
+ * file-backed disk on virtio-mmio), the guest loader, every platform device, two vCPUs,
  * the signal thread and the vCPU threads. It drives the machine builder
  * (include/kestrel/machine.h) in-process the way cmd_run() in src/main.c
  * does for "kestrel run --cpus 2 --memory 64M" and the devices below, then
@@ -169,8 +170,8 @@ static char disk_path[64] = "/tmp/kestrel-fault-XXXXXX";
 static const struct {
 	const char *opt, *val;
 } run_devices[] = {
-	{ "--net", "sim" },
-	{ "--device", "vdpa,type=blk,capacity=1M" },
+	{ "--net", "sim,transport=pci" },
+	{ "--device", "vdpa,type=blk,capacity=1M,transport=pci" },
 	{ "--rng", NULL },
 	{ "--disk", disk_path },
 };

@@ -447,6 +447,75 @@ out:
 	report_prefix_pop();
 }
 
+/* The PCI host bridge's tables: MCFG, the PNP0A08 root bridge, through iasl. */
+static void check_pci_iasl(void)
+{
+	static const struct boot_pci pci = {
+		.ecam_base = X86_PCI_ECAM_GPA, .io_base = X86_PCI_IO_BASE,
+		.io_size = X86_PCI_IO_SIZE, .mmio32_base = X86_PCI_MMIO32_BASE,
+		.mmio32_size = X86_PCI_MMIO32_SIZE, .mmio64_base = 0x140000000ULL,
+		.mmio64_size = X86_PCI_MMIO64_SIZE, .intx_gsi0 = X86_PCI_INTX_GSI0,
+		.nr_intx = X86_PCI_NR_INTX,
+	};
+	struct boot_config cfg = { .nr_cpus = 2, .pci = &pci };
+	static const char *const sigs[] = { "XSDT", "FACP", "APIC", "DSDT", "MCFG" };
+	char dir[] = "/tmp/kestrel-acpi.XXXXXX", cmd[1024];
+	const struct x86_acpi_table *mcfg, *xsdt;
+	int ret;
+
+	report_prefix_push("pci");
+	ret = x86_acpi_build(&cfg, X86_BOOT_ACPI_GPA, &blob, NULL, 0);
+	report_eq(ret, 0, "tables with PCI build");
+	mcfg = find("MCFG");
+	xsdt = find("XSDT");
+	if (!mcfg || !xsdt) {
+		report(false, "MCFG and XSDT present");
+		goto out;
+	}
+	report_eq(get32(blob.data + xsdt->offset + 4), 36 + 24, "XSDT lists FADT, MADT, MCFG");
+	report_eq(get64(blob.data + xsdt->offset + 52), X86_BOOT_ACPI_GPA + mcfg->offset,
+		  "XSDT -> MCFG");
+	report_eq(get64(blob.data + mcfg->offset + 44), X86_PCI_ECAM_GPA, "MCFG base");
+	report_eq(blob.data[mcfg->offset + 54] | blob.data[mcfg->offset + 55] << 8, 0,
+		  "MCFG bus range 0..0");
+	if (system("command -v iasl >/dev/null 2>&1")) {
+		report_skip("iasl not installed (Debian: acpica-tools)");
+		goto out;
+	}
+	if (!mkdtemp(dir) || x86_acpi_dump(&cfg, dir)) {
+		report(false, "x86_acpi_dump to %s", dir);
+		goto out;
+	}
+	for (unsigned int i = 0; i < ARRAY_SIZE(sigs); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "cd %s && iasl -d %s.dat > %s.log 2>&1 && ! grep -qiE '(^|[^a-z])(error|warning)' %s.log",
+			 dir, sigs[i], sigs[i], sigs[i]);
+		ret = system(cmd);
+		report_eq(ret, 0, "iasl -d %s.dat is clean", sigs[i]);
+		if (ret) {
+			snprintf(cmd, sizeof(cmd), "cat %s/%s.log", dir, sigs[i]);
+			if (system(cmd))
+				report_info("no log");
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "cd %s && iasl DSDT.dsl > recompile.log 2>&1", dir);
+	report_eq(system(cmd), 0, "the disassembled DSDT recompiles");
+	check_true(dsl_has(dir, "DSDT", "Name (_HID, EisaId (\"PNP0A08\")"));
+	check_true(dsl_has(dir, "DSDT", "Name (_CID, EisaId (\"PNP0A03\")"));
+	check_true(dsl_has(dir, "DSDT", "0xC000,             // Range Minimum"));
+	check_true(dsl_has(dir, "DSDT", "0xC0000000,         // Range Minimum"));
+	check_true(dsl_has(dir, "DSDT", "0x0000000140000000, // Range Minimum"));
+	check_true(dsl_has(dir, "DSDT", "Name (_PRT, Package (0x7C)"));
+	check_true(dsl_has(dir, "MCFG", "Base Address : 00000000E0000000"));
+	check_true(!dsl_has(dir, "FACP", "No MSI (V4) : 1"));
+	report_checks("iasl sees PNP0A08/PNP0A03, the I/O, 32- and 64-bit windows, 124 _PRT entries, the MCFG base, MSI allowed");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		report_info("could not remove %s", dir);
+out:
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	check_tables(1, 0);
@@ -458,5 +527,6 @@ int main(void)
 	check_mptable(VM_MAX_VCPUS);
 	check_iasl(2, 3);
 	check_iasl(64, X86_VIRTIO_MMIO_MAX);
+	check_pci_iasl();
 	return report_summary();
 }
