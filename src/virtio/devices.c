@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Devices from the command line: turn --net/--disk/--device/--console/--rng
+ * Devices from the command line: turn --net/--disk/--device/--console/--rng/--balloon
  * into vDPA management specs, check them at once (so a typo is a one-line
  * usage error before any VM exists), and at attach time create each device
  * and put it on the virtio-mmio window the machine chose for it. Where the
@@ -208,7 +208,7 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	const char *type, *end;
 
 	if (strncmp(val, "vdpa,type=", 10) || !val[10] || val[10] == ',') {
-		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng)",
+		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng, balloon)",
 		       val);
 		return -EINVAL;
 	}
@@ -224,6 +224,19 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	return vdev_add_spec(devs, "device", val, spec);
 }
 
+/* --balloon amount_mib=N,...: the balloon type's own attributes. */
+static int vdev_parse_balloon(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1];
+
+	snprintf(spec, sizeof(spec), "balloon");
+	if (vdev_append_attrs(spec, sizeof(spec), val)) {
+		pr_err("--balloon: value too long (at most %d characters)", VDEV_SPEC_MAX);
+		return -EINVAL;
+	}
+	return vdev_add_spec(devs, "balloon", val, spec);
+}
+
 int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 			     const char *val)
 {
@@ -237,7 +250,7 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 		return vdev_add_spec(devs, "rng", NULL, "rng");
 	}
 	if (strcmp(opt, "net") && strcmp(opt, "disk") && strcmp(opt, "device") &&
-	    strcmp(opt, "console"))
+	    strcmp(opt, "console") && strcmp(opt, "balloon"))
 		return -ENOENT;
 	if (!val || !*val) {
 		pr_err("--%s needs a value", opt);
@@ -249,6 +262,8 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 		return vdev_parse_disk(devs, val);
 	if (!strcmp(opt, "device"))
 		return vdev_parse_device(devs, val);
+	if (!strcmp(opt, "balloon"))
+		return vdev_parse_balloon(devs, val);
 
 	if (!strcmp(val, "serial"))
 		return 0;
