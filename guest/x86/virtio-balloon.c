@@ -8,6 +8,9 @@
  * breaking the device, and the statistics buffer comes back on the
  * polling interval.
  *
+ * Booted with amount_mib=0, it waits for a config-change interrupt and
+ * reads the target then (the API's PATCH /balloon).
+ *
  * With scripts/balloon-rss.py as the wrapper, the guest prints
  * "balloon-rss: touched" and "balloon-rss: inflated N" and waits for a byte
  * on COM1 after each: the script reads kestrel's VmRSS at both points and
@@ -115,15 +118,24 @@ int main(void)
 	if (stats_on)
 		virtqueue_kick(&statsq);
 
+	run_in_user(touch, NULL);
+	printf("balloon-rss: touched %llu\n", (unsigned long long)TOUCH_PAGES);
+	wait_host(30000);
+
 	target = virtio_cread32(vdev, 0);
+	if (!target) {
+		/* Booted with amount_mib=0: the host sets one (PATCH /balloon). */
+		u32 irqs = vdev->config_irqs;
+
+		printf("balloon-rss: waiting for a target\n");
+		report(virtio_wait_counter(&vdev->config_irqs, irqs, 30000),
+		       "a config-change interrupt");
+		target = virtio_cread32(vdev, 0);
+	}
 	report(target > 0 && target <= TOUCH_PAGES, "target %u pages (at most %llu)", target,
 	       (unsigned long long)TOUCH_PAGES);
 	if (target > TOUCH_PAGES)
 		target = (u32)TOUCH_PAGES;
-
-	run_in_user(touch, NULL);
-	printf("balloon-rss: touched %llu\n", (unsigned long long)TOUCH_PAGES);
-	wait_host(30000);
 
 	report(send_range(&inflate, 0, target), "inflated %u pages", target);
 	virtio_mmio_write(vdev, VIRTIO_MMIO_CONFIG + 4, target);
