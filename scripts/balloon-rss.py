@@ -4,7 +4,7 @@
 # wrapper for the virtio-balloon guest tests.
 #
 #   scripts/balloon-rss.py KESTREL run --kernel GUEST.elf ...
-#   scripts/balloon-rss.py --api KESTREL run --kernel GUEST.elf ...
+#   scripts/balloon-rss.py --api [--restore] KESTREL run --kernel GUEST.elf ...
 #
 # The guest prints "balloon-rss: touched N" once it has written to N
 # pages and "balloon-rss: inflated N" once the device took N of them, and
@@ -18,8 +18,12 @@
 # balloon is PUT with amount_mib 0 and statistics every second, and when
 # the guest says "balloon-rss: waiting for a target" the script sends
 # PATCH /balloon {"amount_mib": 32}. After the inflation it also checks
-# GET /balloon/statistics (actual_pages, the guest's free_memory) and the
-# balloon group of the metrics.
+# GET /balloon/statistics (actual_pages, the guest's free_memory), the
+# balloon group of the metrics, and that a snapshot taken then saves the
+# balloon with the PATCHed target. With --restore the first process is
+# killed there and the guest finishes in a second one, restored from that
+# snapshot (PUT /snapshot/load): its balloon, statistics buffer included,
+# goes on where it was.
 import http.client
 import json
 import os
@@ -88,8 +92,12 @@ def main():
     api_mode = bool(args) and args[0] == "--api"
     if api_mode:
         args = args[1:]
+    restore = api_mode and bool(args) and args[0] == "--restore"
+    if restore:
+        args = args[1:]
     if len(args) < 2:
-        print("usage: balloon-rss.py [--api] KESTREL-COMMAND...", file=sys.stderr)
+        print("usage: balloon-rss.py [--api [--restore]] KESTREL-COMMAND...",
+              file=sys.stderr)
         return 2
     api = None
     tmp = None
@@ -115,7 +123,10 @@ def main():
         api.call("PUT", "/actions", {"action_type": "InstanceStart"}, 204)
     before = after = -1
     inflated = 0
-    for raw in p.stdout:
+    while True:
+        raw = p.stdout.readline()
+        if not raw:
+            break
         line = raw.decode(errors="replace")
         sys.stdout.write(line)
         sys.stdout.flush()
@@ -149,6 +160,29 @@ def main():
                 last = json.loads(f.read().splitlines()[-1])
             api.check(last.get("balloon", {}).get("inflate_count", 0) >= inflated,
                       f"metrics: balloon inflate_count {last.get('balloon')}")
+            # A snapshot saves the balloon with the target PATCH set.
+            state = os.path.join(tmp, "state")
+            api.call("PATCH", "/vm", {"state": "Paused"}, 204)
+            api.call("PUT", "/snapshot/create", {"snapshot_path": state,
+                                                 "mem_file_path": os.path.join(tmp, "mem")},
+                     204)
+            api.call("PATCH", "/vm", {"state": "Resumed"}, 204)
+            with open(state, "rb") as f:
+                saved = f.read()
+            api.check(f"amount_mib={API_TARGET_MIB}".encode() in saved,
+                      "the snapshot saves the balloon with its current target")
+            if restore:
+                # The guest goes on in a new process, restored from it.
+                p.kill()
+                p.wait()
+                os.unlink(sock)
+                p = subprocess.Popen([args[0], "--api-sock", sock, "--id", "restored"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+                wait_socket(sock, p)
+                api.call("PUT", "/snapshot/load", {"snapshot_path": state,
+                                                   "mem_file_path": os.path.join(tmp, "mem"),
+                                                   "resume_vm": True}, 204)
         try:
             p.stdin.write(b"g")
             p.stdin.flush()

@@ -143,6 +143,9 @@ int main(void)
 	       virtio_cread32(vdev, 4));
 	printf("balloon-rss: inflated %u\n", target);
 	wait_host(30000);
+	/* The host may have snapshotted and restored the machine meanwhile. */
+	report(virtio_cread32(vdev, 0) == target, "the target is still %u pages",
+	       virtio_cread32(vdev, 0));
 
 	/* Hostile: above RAM (4 GiB), and the virtio-mmio window itself. */
 	pfns[0] = 0x100000;

@@ -14,7 +14,10 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <linux/virtio_ids.h>
+
 #include <kestrel/snapshot.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 
 #include "internal.h"
@@ -393,15 +396,49 @@ void virtio_devices_resume(struct virtio_devices *devs)
 		vdpa_resume(devs->slots[n].vdpa);
 }
 
+/*
+ * The spec a device is restored from: its own, but a balloon's with the
+ * target it has now (the host may have changed it since creation), so the
+ * restored guest keeps its balloon where it was (docs/balloon.md).
+ */
+static int vdev_saved_spec(const struct virtio_dev_slot *slot, char *out, size_t len)
+{
+	struct vdpa_balloon_info info;
+	const char *f = strchr(slot->spec, ',');
+	size_t off;
+	int w;
+
+	if (vdpa_get_device_id(slot->vdpa) != VIRTIO_ID_BALLOON ||
+	    vdpa_balloon_get_info(slot->vdpa, &info))
+		return snprintf(out, len, "%s", slot->spec) < (int)len ? 0 : -E2BIG;
+	off = (size_t)snprintf(out, len, "balloon");
+	while (f && *f) {
+		const char *end = vdev_field_end(++f);
+
+		if (strncmp(f, "amount_mib=", 11)) {
+			w = snprintf(out + off, len - off, ",%.*s", (int)(end - f), f);
+			if (w < 0 || (size_t)w >= len - off)
+				return -E2BIG;
+			off += (size_t)w;
+		}
+		f = end;
+	}
+	/* 256 pages of 4 KiB a MiB: the target is always set in whole MiB. */
+	w = snprintf(out + off, len - off, ",amount_mib=%u", info.target_pages / 256);
+	return w < 0 || (size_t)w >= len - off ? -E2BIG : 0;
+}
+
 int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w)
 {
+	char spec[VDEV_SPEC_MAX + 64];
 	int ret = 0;
 
 	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
 
-		ret = snap_write_section(w, SNAP_SEC_VIRTIO_DEV, n, slot->spec,
-					 strlen(slot->spec) + 1);
+		ret = vdev_saved_spec(slot, spec, sizeof(spec));
+		if (!ret)
+			ret = snap_write_section(w, SNAP_SEC_VIRTIO_DEV, n, spec, strlen(spec) + 1);
 		if (!ret && slot->label)
 			ret = snap_write_section(w, SNAP_SEC_VIRTIO_LABEL, n, slot->label,
 						 strlen(slot->label) + 1);
