@@ -65,11 +65,13 @@ if [ -n "${E2E_CASES:-}" ]; then
 else
 	case $MATRIX in
 	quick) printf '%s\n' "gen-bzimage-1 gen bzimage 1 net,blk run e2es3=1" "gen-fc-cad gen bzimage 1 none fc" \
-		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES" ;;
+		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" \
+		"gen-fc-balloon gen bzimage 1 balloon fcput e2eballoon=128" > "$CASES" ;;
 	full)
 		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
 		# and they end with poweroff -f (S5) instead of reboot -f.
-		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES"
+		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" \
+			"gen-fc-balloon gen bzimage 1 balloon fcput e2eballoon=128" > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff
