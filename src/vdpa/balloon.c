@@ -12,8 +12,8 @@
  * The page is then dropped with madvise(MADV_REMOVE), which frees the
  * backing of a shared mapping (a memfd, or a vhost-user front-end's
  * memory fd: the same as FALLOC_FL_PUNCH_HOLE on the file at that
- * offset), and, where the mapping is private anonymous (MADV_REMOVE says
- * EINVAL), with MADV_DONTNEED. Either way the next guest access finds a
+ * offset), and, where the mapping is private (MADV_REMOVE says EINVAL for
+ * anonymous memory, EACCES for a private file mapping), with MADV_DONTNEED. Either way the next guest access finds a
  * zero page, which is what a deflated or reused page may hold. So the
  * device never needs to know which fd or offset backs an address.
  *
@@ -166,7 +166,9 @@ static u64 balloon_discard(struct vdpa_balloon *b, u64 addr, u64 len)
 		return 0;
 	if (madvise(p, len, MADV_REMOVE) == 0)
 		return len;
-	if ((errno == EINVAL || errno == EOPNOTSUPP) && madvise(p, len, MADV_DONTNEED) == 0)
+	/* Private memory: anonymous (EINVAL) or a private file mapping (EACCES). */
+	if ((errno == EINVAL || errno == EOPNOTSUPP || errno == EACCES) &&
+	    madvise(p, len, MADV_DONTNEED) == 0)
 		return len;
 	b->info.release_failures += len / BALLOON_PAGE_SIZE;
 	pr_warn_ratelimited("%s: cannot release 0x%llx bytes of guest RAM: %s",
@@ -330,10 +332,6 @@ static void balloon_stats_poll(struct vdpa_balloon *b)
 	struct vringh_used_elem used;
 	u64 expirations;
 
-	if (b->timerfd >= 0 &&
-	    read(b->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		pr_warn_ratelimited("%s: statistics timer: %s", b->sw.vdpa.name,
-				    strerror(errno));
 	if (!b->stats_held)
 		return;
 	if (balloon_now_ns() < b->stats_due_ns) {
@@ -341,6 +339,13 @@ static void balloon_stats_poll(struct vdpa_balloon *b)
 			balloon_stats_arm(b);
 		return;
 	}
+	/*
+	 * Edge-triggered: an unread expiry would not wake the worker again,
+	 * but the next one does. Read it off here, not on every pass.
+	 */
+	if (read(b->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		pr_warn_ratelimited("%s: statistics timer: %s", b->sw.vdpa.name,
+				    strerror(errno));
 	b->stats_held = false;
 	used = (struct vringh_used_elem){ .id = b->stats_head, .len = 0 };
 	swdev_vq_complete(&b->sw, b->stats_vq, &used, 1);
