@@ -411,6 +411,8 @@ BENCHES += vdpa_net_bench
 $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
+BENCHES += balloon_bench
+$(B)/bench/balloon_bench: $(VDPA_TEST_OBJS)
 # api_start execs kestrel in Firecracker mode: exec -> API socket ready; it
 # re-executes itself as the floor, linked static as kestrel is.
 BENCHES += api_start

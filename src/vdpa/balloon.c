@@ -211,34 +211,68 @@ static u64 balloon_translate(struct swdev_vq *vq, u32 pfn)
 	return (u64)(uintptr_t)seg.addr;
 }
 
-/* inflateq and deflateq: a device-readable array of le32 PFNs (§5.5.6). */
+/*
+ * Shell sort of a batch (at most BALLOON_PFN_BATCH): no allocation and no
+ * syscall (glibc's qsort() asks sysinfo(), which the worker's filter does
+ * not allow), fast on the ascending and descending runs drivers send.
+ */
+static void balloon_sort(u64 *a, size_t n)
+{
+	static const size_t gaps[] = { 57, 23, 10, 4, 1 };
+
+	for (size_t g = 0; g < ARRAY_SIZE(gaps); g++) {
+		size_t gap = gaps[g];
+
+		for (size_t i = gap; i < n; i++) {
+			u64 v = a[i];
+			size_t j = i;
+
+			for (; j >= gap && a[j - gap] > v; j -= gap)
+				a[j] = a[j - gap];
+			a[j] = v;
+		}
+	}
+}
+
+/*
+ * inflateq and deflateq: a device-readable array of le32 PFNs (§5.5.6).
+ * The host addresses of each batch are sorted first, so that pages the
+ * driver lists in any order are released in as few madvise() calls as
+ * their adjacency allows.
+ */
 static int balloon_pfn_chain(struct swdev *sw, struct swdev_vq *vq, bool inflate)
 {
 	struct vdpa_balloon *b = to_balloon(sw);
 	le32 pfns[BALLOON_PFN_BATCH];
+	u64 addrs[BALLOON_PFN_BATCH];
 	ssize_t got;
 
 	if (vringh_iov_length(&vq->riov) % sizeof(le32))
 		return -EINVAL;	/* not an array of PFNs */
 	while ((got = vringh_iov_pull(&vq->riov, pfns, sizeof(pfns))) > 0) {
-		for (size_t i = 0; i < (size_t)got / sizeof(le32); i++) {
-			u32 pfn = le32_to_cpu(pfns[i]);
-			u64 addr;
+		size_t n = (size_t)got / sizeof(le32), nr = 0;
 
-			if (!inflate) {
-				b->info.deflated_pages++;
-				continue;
-			}
-			addr = balloon_translate(vq, pfn);
+		if (!inflate) {
+			b->info.deflated_pages += n;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			u32 pfn = le32_to_cpu(pfns[i]);
+			u64 addr = balloon_translate(vq, pfn);
+
 			if (!addr) {
 				b->info.refused_pfns++;
 				pr_warn_ratelimited("%s: inflate: PFN 0x%x is not guest RAM the device may release: refused",
 						    sw->vdpa.name, pfn);
 				continue;
 			}
-			b->info.inflated_pages++;
-			balloon_run_add(b, addr);
+			addrs[nr++] = addr;
 		}
+		b->info.inflated_pages += nr;
+		balloon_sort(addrs, nr);
+		for (size_t i = 0; i < nr; i++)
+			if (!i || addrs[i] != addrs[i - 1])	/* a PFN listed twice */
+				balloon_run_add(b, addrs[i]);
 	}
 	balloon_run_flush(b);
 	return 0;
