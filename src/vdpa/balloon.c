@@ -460,10 +460,10 @@ static void balloon_free(struct swdev *sw)
 	free(b);
 }
 
+/* @vdpa as a balloon, or NULL: made by this type's management device. */
 static struct vdpa_balloon *vdpa_to_balloon(struct vdpa_device *vdpa)
 {
-	if (!vdpa || vdpa_get_device_id(vdpa) != VIRTIO_ID_BALLOON ||
-	    vdpa->config->get_config_size(vdpa) != BALLOON_CFG_SIZE)
+	if (!vdpa || vdpa->mdev != &vdpa_balloon_mgmt_dev)
 		return NULL;
 	return to_balloon(to_swdev(vdpa));
 }
