@@ -20,11 +20,13 @@
 #   E2E_MATRIX    quick (make check: generic L2, bzImage, 1 vCPU, net+blk, one S3;
 #                 through the Firecracker API with --config-file, ending with
 #                 SendCtrlAltDel; and through the API's PUT calls with the root
-#                 disk as a drive and net through a TAP) |
+#                 disk as a drive and net through a TAP; and a balloon the API
+#                 inflates to half of L2's memory, kestrel's RSS checked) |
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
-#                 each suspended to RAM, and the two API cases)
-#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap|none>
-#                 [run|fc|fcput] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1>]")
+#                 each suspended to RAM, and the three API cases)
+#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap,balloon|none>
+#                 [run|fc|fcput] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1,
+#                 e2eballoon=MIB>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
 #   E2E_L2_MEM    --memory for L2 (256M)  E2E_L2_TIMEOUT  per L2 boot, s (100)
