@@ -5,7 +5,8 @@
  * that many of the touched pages, writes actual, and deflates them again;
  * a deflated page reads zero, so the host really dropped what it held.
  * Hostile PFNs (above RAM, in the virtio-mmio window) are refused without
- * breaking the device, and the statistics buffer comes back on the
+ * breaking the device, a free page report (with free_page_reporting=on)
+ * reads zero afterwards, and the statistics buffer comes back on the
  * polling interval.
  *
  * Booted with amount_mib=0, it waits for a config-change interrupt and
@@ -23,14 +24,19 @@
 
 #define VIRTIO_ID_BALLOON	5
 #define F_STATS_VQ		1
+#define F_REPORTING		5
+#define REPORT_LEN		(2ULL << 20)	/* one free 2 MiB block reported */
 #define PAGE			4096ULL
 #define TOUCH_BASE		(64ULL << 20)	/* guest-physical, identity mapped */
 #define TOUCH_PAGES		((64ULL << 20) / PAGE)
 #define BATCH			256		/* PFNs per inflate buffer */
 #define COM1			0x3f8
 #define MAGIC			0x5a
+#define REPORTED		0xa5	/* written into the reported block */
 
 static u32 pfns[BATCH];
+/* Static: four of them (~4.6 KiB each) would overflow a 16 KiB stack. */
+static struct virtqueue inflate, deflate, statsq, reportq;
 
 struct stat_entry {
 	u16 tag;
@@ -91,10 +97,9 @@ static bool send_range(struct virtqueue *vq, u64 first, u64 n)
 
 int main(void)
 {
-	struct virtqueue inflate = { 0 }, deflate = { 0 }, statsq = { 0 };
 	struct virtq_buf sb = { stats, sizeof(stats), false };
 	struct virtio_device *vdev;
-	bool stats_on, zero = true;
+	bool stats_on, reporting, zero = true;
 	u32 target, len;
 
 	report_prefix_push("virtio-balloon");
@@ -104,7 +109,7 @@ int main(void)
 		return report_summary();
 	}
 	virtio_irq_enable(vdev);
-	report(!virtio_negotiate(vdev, BIT_ULL(F_STATS_VQ)) &&
+	report(!virtio_negotiate(vdev, BIT_ULL(F_STATS_VQ) | BIT_ULL(F_REPORTING)) &&
 	       !virtqueue_setup(vdev, &inflate, 0, 16) &&
 	       !virtqueue_setup(vdev, &deflate, 1, 16), "reset, features, queues");
 	stats_on = vdev->features & BIT_ULL(F_STATS_VQ);
@@ -114,6 +119,9 @@ int main(void)
 		stats[1] = (struct stat_entry){ 5, 256 << 20 };	/* total memory */
 		virtqueue_add(&statsq, &sb, 1, 0, stats);
 	}
+	reporting = vdev->features & BIT_ULL(F_REPORTING);
+	if (reporting)	/* after statsq when there is one (virtio 1.2 §5.5.2) */
+		report(!virtqueue_setup(vdev, &reportq, stats_on ? 3 : 2, 4), "reporting_vq");
 	report(virtio_driver_ok(vdev), "DRIVER_OK");
 	if (stats_on)
 		virtqueue_kick(&statsq);
@@ -161,6 +169,26 @@ int main(void)
 	report(*(volatile u8 *)(uintptr_t)(TOUCH_BASE + (TOUCH_PAGES - 1) * PAGE) == MAGIC,
 	       "pages never inflated kept their contents");
 
+	if (reporting) {
+		/* The last 2 MiB of the touched range, rewritten, then reported free. */
+		u8 *blk = (u8 *)(uintptr_t)(TOUCH_BASE + TOUCH_PAGES * PAGE - REPORT_LEN);
+		struct virtq_buf rb = { blk, (u32)REPORT_LEN, true };
+		bool dropped = true;
+
+		for (u64 i = 0; i < REPORT_LEN; i += PAGE)
+			*(volatile u8 *)(uintptr_t)(blk + i) = REPORTED;
+		if (virtqueue_add(&reportq, &rb, 0, 1, blk) >= 0)
+			virtqueue_kick(&reportq);
+		report(virtqueue_wait(&reportq, &len, 5000) == blk, "free page report returned");
+		/*
+		 * Zero, or (in a machine restored from a snapshot, whose RAM is
+		 * the memory file mapped private) what the file holds: never
+		 * what was written since.
+		 */
+		for (u64 i = 0; i < REPORT_LEN; i += 64 * PAGE)
+			dropped &= *(volatile u8 *)(uintptr_t)(blk + i) != REPORTED;
+		report(dropped, "reported pages lost what the guest wrote: the host released them");
+	}
 	if (stats_on) {
 		report(virtqueue_wait(&statsq, &len, 5000) == stats,
 		       "the statistics buffer comes back: the device asks again");
