@@ -12,6 +12,10 @@
  * Booted with amount_mib=0, it waits for a config-change interrupt and
  * reads the target then (the API's PATCH /balloon).
  *
+ * With --protected --cmdline protected the touched range is private RAM:
+ * inflating it releases nothing (ring 3 reads it all back) and the device
+ * keeps running.
+ *
  * With scripts/balloon-rss.py as the wrapper, the guest prints
  * "balloon-rss: touched" and "balloon-rss: inflated N" and waits for a byte
  * on COM1 after each: the script reads kestrel's VmRSS at both points and
@@ -19,6 +23,7 @@
  */
 #include "guest.h"
 #include "virtio.h"
+#include "x86/multiboot.h"
 #include "x86/processor.h"
 #include "x86/usermode.h"
 
@@ -51,6 +56,27 @@ static u64 touch(void *arg)
 	for (u64 i = 0; i < TOUCH_PAGES; i++)
 		*(volatile u8 *)(uintptr_t)(TOUCH_BASE + i * PAGE) = MAGIC;
 	return 0;
+}
+
+/* Pages of the range still holding MAGIC: ring 3 (private RAM is native there). */
+static u64 count_magic(void *arg)
+{
+	u64 n = 0;
+
+	for (u64 i = 0; i < TOUCH_PAGES; i++)
+		n += *(volatile u8 *)(uintptr_t)(TOUCH_BASE + i * PAGE) == MAGIC;
+	return n;
+}
+
+static bool cmdline_says_protected(void)
+{
+	char buf[256], *argv[8];
+	int n = multiboot_args(argv, 8, buf, sizeof(buf));
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(argv[i], "protected"))
+			return true;
+	return false;
 }
 
 /* Wait (~@ms) for the host's go-ahead on COM1; true if it came. */
@@ -95,6 +121,21 @@ static bool send_range(struct virtqueue *vq, u64 first, u64 n)
 	return true;
 }
 
+/*
+ * --protected --cmdline protected: the touched range is private RAM
+ * (docs/protected.md), which the device's IOTLB does not hold. Inflating
+ * it must release nothing and leave the device running.
+ */
+static void protected_run(struct virtio_device *vdev)
+{
+	run_in_user(touch, NULL);
+	report(send_range(&inflate, 0, 64) && !virtio_needs_reset(vdev),
+	       "64 private PFNs inflated: refused, the device goes on");
+	report(run_in_user(count_magic, NULL) == TOUCH_PAGES,
+	       "private pages kept their contents: nothing was released");
+	report(send_range(&deflate, 0, 64), "and deflated");
+}
+
 int main(void)
 {
 	struct virtq_buf sb = { stats, sizeof(stats), false };
@@ -126,6 +167,12 @@ int main(void)
 	if (stats_on)
 		virtqueue_kick(&statsq);
 
+	if (cmdline_says_protected()) {
+		protected_run(vdev);
+		report(virtio_reset(vdev), "reset");
+		report_prefix_pop();
+		return report_summary();
+	}
 	run_in_user(touch, NULL);
 	printf("balloon-rss: touched %llu\n", (unsigned long long)TOUCH_PAGES);
 	wait_host(30000);
