@@ -119,6 +119,7 @@ enum {
 	OPT_CONSOLE,
 	OPT_TRANSPORT,
 	OPT_RNG,
+	OPT_BALLOON,
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
@@ -140,7 +141,9 @@ enum {
 	  "--device vdpa,type=TYPE[,attr=value]..." },				\
 	{ "console", required_argument, OPT_CONSOLE, "--console serial|virtio" }, \
 	{ "rng", no_argument, OPT_RNG, "--rng" },				\
-	{ "transport", required_argument, OPT_TRANSPORT, "--transport mmio|pci" }
+	{ "transport", required_argument, OPT_TRANSPORT, "--transport mmio|pci" }, \
+	{ "balloon", required_argument, OPT_BALLOON,				\
+	  "--balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S][,free_page_reporting=on]" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
 #define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
@@ -516,6 +519,7 @@ static const char run_usage[] =
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
 "                   [--transport mmio|pci]\n"
+"                   [--balloon amount_mib=N[,attr=value]...]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
@@ -533,10 +537,13 @@ static const char run_usage[] =
 "  --disk PATH[,ro]     virtio-blk over a file or block device\n"
 "                       (a ',' in PATH or any value is written ',,')\n"
 "  --device vdpa,type=TYPE[,attr=value]...  any vDPA device type\n"
-"                       (net, blk, tap, file-blk, console, rng); rate limits:\n"
+"                       (net, blk, tap, file-blk, console, rng, balloon); rate limits:\n"
 "                       bw_size=,ops_size=,..._refill_ms= (net, tap: rx_/tx_)\n"
 "  --console serial|virtio  guest console on stdin/stdout (default serial)\n"
 "  --rng                virtio-rng fed by getrandom()\n"
+"  --balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S]\n"
+"                       [,free_page_reporting=on]  virtio-balloon: the guest\n"
+"                       gives N MiB back to the host (docs/balloon.md)\n"
 "  --device testdev     QEMU's pc-testdev (docs/testdev.md)\n"
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"

@@ -35,6 +35,7 @@
 #define API_FIRECRACKER_VERSION	"1.7.0"
 
 struct vdev_override;
+struct vdpa_balloon_info;
 
 /**
  * struct vmconfig_bucket - one Firecracker token bucket (TokenBucket)
@@ -128,6 +129,24 @@ struct vmconfig_net {
 	struct vmconfig_rate_limiter tx_rate_limiter;
 };
 
+/**
+ * struct vmconfig_balloon - PUT /balloon (Firecracker's Balloon)
+ * @set: a balloon is configured
+ * @amount_mib: the target, at most machine-config's mem_size_mib; PATCH
+ *	/balloon changes it, before or after boot
+ * @deflate_on_oom: VIRTIO_BALLOON_F_DEFLATE_ON_OOM
+ * @stats_polling_interval_s: seconds between statistics, 0: none (on or
+ *	off from boot; PATCH /balloon/statistics changes a non-zero one)
+ * @free_page_reporting: VIRTIO_BALLOON_F_REPORTING
+ */
+struct vmconfig_balloon {
+	bool set;
+	u32 amount_mib;
+	bool deflate_on_oom;
+	u32 stats_polling_interval_s;
+	bool free_page_reporting;
+};
+
 /** enum api_limiter - which rate limiter of a running device */
 enum api_limiter {
 	API_LIMIT_DRIVE,	/* a drive's rate_limiter */
@@ -144,6 +163,7 @@ enum api_limiter {
  * @nets: in the order they were added
  * @nr_nets: entries of @nets
  * @entropy: PUT /entropy was done (a virtio-rng device)
+ * @balloon: PUT /balloon (a virtio-balloon device)
  *
  * Owned by the API thread; the VMM thread reads it only inside an op,
  * while the API thread waits for the answer.
@@ -156,6 +176,7 @@ struct vmconfig {
 	struct vmconfig_net nets[VMCONFIG_MAX_NETS];
 	unsigned int nr_nets;
 	bool entropy;
+	struct vmconfig_balloon balloon;
 };
 
 /**
@@ -174,6 +195,12 @@ struct vmconfig {
  * @block_throttled: block requests a rate limiter held back
  * @net_rx_throttled: frames to the guest the rx_rate_limiter held back
  * @net_tx_throttled: frames from the guest the tx_rate_limiter held back
+ * @balloon_inflated_pages: pages the guest inflated (refused PFNs not counted)
+ * @balloon_deflated_pages: pages it deflated
+ * @balloon_refused_pfns: inflated PFNs that were not RAM the device may release
+ * @balloon_released_bytes: bytes given back to the host (inflated and reported)
+ * @balloon_reported_bytes: bytes of free pages the guest reported
+ * @balloon_stats_updates: statistics buffers received
  */
 struct api_vmm_stats {
 	u64 vcpu_exit_io_in;
@@ -189,6 +216,12 @@ struct api_vmm_stats {
 	u64 block_throttled;
 	u64 net_rx_throttled;
 	u64 net_tx_throttled;
+	u64 balloon_inflated_pages;
+	u64 balloon_deflated_pages;
+	u64 balloon_refused_pfns;
+	u64 balloon_released_bytes;
+	u64 balloon_reported_bytes;
+	u64 balloon_stats_updates;
 };
 
 struct api_vmm;
@@ -225,6 +258,14 @@ struct api_vmm;
  *	(@nr_overrides of them; by its iface_id) on its new TAP. Return 0 or
  *	a negative errno with @err filled (-ENOENT: an override's iface_id
  *	is not in the snapshot).
+ * @update_balloon: (optional) give the running guest's balloon the target
+ *	@b->amount_mib (when @target; a config-change interrupt) and the
+ *	statistics interval @b->stats_polling_interval_s (when @interval; the
+ *	next statistics are asked for at once). Return 0 or a negative errno
+ *	with @err filled.
+ * @get_balloon: (optional) the running balloon's target, actual size,
+ *	counters and last statistics into @info; may run on any thread.
+ *	Return 0, or -ENODEV (no balloon runs).
  * @get_stats: (optional) fill @stats; may run on any thread.
  * @stopped_fd: an fd that becomes readable once a started VM has stopped
  *	by itself (guest reset, power-off, debug exit, crash).
@@ -248,6 +289,9 @@ struct api_vmm_ops {
 	int (*snapshot_load)(struct api_vmm *vmm, const char *state_path, const char *mem_path,
 			     bool resume, struct vdev_override *overrides,
 			     unsigned int nr_overrides, char *err, size_t errlen);
+	int (*update_balloon)(struct api_vmm *vmm, const struct vmconfig_balloon *b,
+			      bool target, bool interval, char *err, size_t errlen);
+	int (*get_balloon)(struct api_vmm *vmm, struct vdpa_balloon_info *info);
 	void (*get_stats)(struct api_vmm *vmm, struct api_vmm_stats *stats);
 	int (*stopped_fd)(struct api_vmm *vmm);
 	int (*stop)(struct api_vmm *vmm, bool requested);
@@ -268,7 +312,7 @@ struct api_vmm {
  *
  * Drives become file-blk devices (the root one first, and root= plus ro
  * or rw on the command line as Firecracker adds them), network interfaces
- * TAP devices, entropy an rng device; without boot-source the built-in
+ * TAP devices, entropy an rng device, balloon a balloon device; without boot-source the built-in
  * test guest boots.
  *
  * Return: 0 or a negative errno.

@@ -22,6 +22,10 @@
  *   console                             virtio-console, one port on
  *                                       stdin/stdout
  *   rng                                 virtio-entropy from getrandom()
+ *   balloon[,amount_mib=N][,deflate_on_oom=on][,stats_polling_interval_s=S]
+ *          [,free_page_reporting=on]    virtio-balloon: pages the guest
+ *                                       inflates or reports are released
+ *                                       to the host (docs/balloon.md)
  *
  * All of them run on the software-device core (one worker thread per
  * device, ring walking through the device IOTLB with vringh), so they get
@@ -121,5 +125,92 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
  * disk); the errno of opening or locking @path.
  */
 int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path);
+
+/* Statistics tags a balloon keeps (virtio 1.2 §5.5.6.3, and Linux's later ones). */
+enum vdpa_balloon_stat {
+	VDPA_BALLOON_SWAP_IN,
+	VDPA_BALLOON_SWAP_OUT,
+	VDPA_BALLOON_MAJOR_FAULTS,
+	VDPA_BALLOON_MINOR_FAULTS,
+	VDPA_BALLOON_FREE_MEMORY,
+	VDPA_BALLOON_TOTAL_MEMORY,
+	VDPA_BALLOON_AVAILABLE_MEMORY,
+	VDPA_BALLOON_DISK_CACHES,
+	VDPA_BALLOON_HUGETLB_ALLOCATIONS,
+	VDPA_BALLOON_HUGETLB_FAILURES,
+	VDPA_BALLOON_OOM_KILL,
+	VDPA_BALLOON_ALLOC_STALL,
+	VDPA_BALLOON_ASYNC_SCAN,
+	VDPA_BALLOON_DIRECT_SCAN,
+	VDPA_BALLOON_ASYNC_RECLAIM,
+	VDPA_BALLOON_DIRECT_RECLAIM,
+	VDPA_BALLOON_NR_STATS,
+};
+
+/**
+ * struct vdpa_balloon_info - what a balloon device knows
+ * @target_pages: num_pages, the target the host set (4 KiB pages)
+ * @actual_pages: actual, as the driver last wrote it
+ * @stats_interval_s: seconds between statistics requests (0: no statsq)
+ * @deflate_on_oom: VIRTIO_BALLOON_F_DEFLATE_ON_OOM is offered
+ * @free_page_reporting: VIRTIO_BALLOON_F_REPORTING is offered
+ * @inflated_pages: PFNs inflated since creation (refused ones not counted)
+ * @deflated_pages: PFNs deflated since creation
+ * @refused_pfns: inflated PFNs that are not RAM the device may release
+ * @release_failures: pages madvise() would not release (hugepage RAM)
+ * @reported_bytes: bytes of free pages the driver reported
+ * @released_bytes: bytes given back to the host (inflated and reported)
+ * @stats_updates: statistics buffers received
+ * @stats_valid: bit per enum vdpa_balloon_stat the driver has sent
+ * @stats: the last value of each
+ */
+struct vdpa_balloon_info {
+	u32 target_pages;
+	u32 actual_pages;
+	u32 stats_interval_s;
+	bool deflate_on_oom;
+	bool free_page_reporting;
+	u64 inflated_pages;
+	u64 deflated_pages;
+	u64 refused_pfns;
+	u64 release_failures;
+	u64 reported_bytes;
+	u64 released_bytes;
+	u64 stats_updates;
+	u32 stats_valid;
+	u64 stats[VDPA_BALLOON_NR_STATS];
+};
+
+/**
+ * vdpa_balloon_set_target() - set a balloon's num_pages
+ * @vdpa: a device of type balloon
+ * @pages: the new target, in 4 KiB pages
+ *
+ * A driver that runs gets a config-change interrupt and inflates or
+ * deflates towards it.
+ *
+ * Return: 0, or -EINVAL (not a balloon).
+ */
+int vdpa_balloon_set_target(struct vdpa_device *vdpa, u32 pages);
+
+/**
+ * vdpa_balloon_set_stats_interval() - change how often statistics are asked for
+ * @vdpa: a device of type balloon created with statistics
+ * @seconds: the new interval, 1 or more; the next request goes at once
+ *
+ * Return: 0; -EINVAL (not a balloon); -EOPNOTSUPP (created without
+ * statistics, or @seconds is 0: statistics are on or off from creation).
+ */
+int vdpa_balloon_set_stats_interval(struct vdpa_device *vdpa, u32 seconds);
+
+/**
+ * vdpa_balloon_get_info() - a balloon's target, actual size, counters and
+ *	last statistics
+ * @vdpa: a device of type balloon
+ * @out: filled
+ *
+ * Return: 0, or -EINVAL (not a balloon).
+ */
+int vdpa_balloon_get_info(struct vdpa_device *vdpa, struct vdpa_balloon_info *out);
 
 #endif /* KESTREL_VDPA_DEV_H */

@@ -138,13 +138,15 @@ unsigned int virtio_pci_slot(const struct virtio_pci *vp);
  *   --disk PATH[,ro][,serial=S]         blk over a file or block device
  *   --device vdpa,type=TYPE[,key=value]...   any management type: net, blk
  *                                       (simulators), tap, file-blk,
- *                                       console, rng; attributes as in
+ *                                       console, rng, balloon; attributes as in
  *                                       vdpa_mgmt_parse(), plus ifname=
  *                                       for tap (an alias of path=)
  *   --console serial|virtio             virtio: a virtio-console on
  *                                       stdin/stdout (the UART then must
  *                                       not read stdin)
  *   --rng                               entropy from getrandom()
+ *   --balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S]
+ *            [,free_page_reporting=on]  a virtio-balloon (docs/balloon.md)
  *   --transport mmio|pci                the transport of every device
  *                                       without transport=
  *

@@ -113,7 +113,21 @@ bool vmconfig_rate_limiter_limits(const struct vmconfig_rate_limiter *rl);
 void vmconfig_rate_limiter_update(struct vmconfig_rate_limiter *dst,
 				  const struct vmconfig_rate_limiter *src);
 
+/* PUT /balloon: a Balloon body (amount_mib at most mem_size_mib). */
+int vmconfig_set_balloon(struct vmconfig *cfg, const json_t *body, char *err,
+			 size_t errlen);
+/* PATCH /balloon: a BalloonUpdate into @amount_mib; nothing applied. */
+int vmconfig_check_balloon_patch(const struct vmconfig *cfg, const json_t *body,
+				 u32 *amount_mib, char *err, size_t errlen);
+/*
+ * PATCH /balloon/statistics: a BalloonStatsUpdate into @interval_s; once
+ * @booted, statistics stay on (a non-zero interval) or off.
+ */
+int vmconfig_check_balloon_stats_patch(const struct vmconfig *cfg, const json_t *body,
+				       bool booted, u32 *interval_s, char *err, size_t errlen);
+
 json_t *vmconfig_machine_json(const struct vmconfig *cfg);
+json_t *vmconfig_balloon_json(const struct vmconfig *cfg);
 json_t *vmconfig_boot_json(const struct vmconfig *cfg);
 json_t *vmconfig_drives_json(const struct vmconfig *cfg);
 json_t *vmconfig_nets_json(const struct vmconfig *cfg);
@@ -279,6 +293,7 @@ enum api_vmm_op {
 	API_VMM_SET_RATE_LIMITER,
 	API_VMM_SNAPSHOT_CREATE,
 	API_VMM_SNAPSHOT_LOAD,
+	API_VMM_UPDATE_BALLOON,
 };
 
 /**
@@ -294,6 +309,9 @@ enum api_vmm_op {
  * @resume: for API_VMM_SNAPSHOT_LOAD: start the vCPUs
  * @overrides: for API_VMM_SNAPSHOT_LOAD: the network_overrides
  * @nr_overrides: entries of @overrides in use
+ * @balloon: for API_VMM_UPDATE_BALLOON: the new target and interval
+ * @balloon_target: the target changes
+ * @balloon_interval: the interval changes
  * @err: the op's fault message
  * @ret: its result
  */
@@ -309,6 +327,9 @@ struct api_vmm_req {
 	bool resume;
 	struct vdev_override overrides[VMCONFIG_MAX_NETS];
 	unsigned int nr_overrides;
+	const struct vmconfig_balloon *balloon;
+	bool balloon_target;
+	bool balloon_interval;
 	char err[API_ERR_MAX];
 	int ret;
 };

@@ -78,6 +78,17 @@ static void run_op(struct api_vmm *vmm, struct api_vmm_req *req)
 		req->ret = ops->set_rate_limiter(vmm, req->limiter, req->id, req->rl,
 						 req->err, sizeof(req->err));
 		break;
+	case API_VMM_UPDATE_BALLOON:
+		if (!ops->update_balloon) {
+			snprintf(req->err, sizeof(req->err), "changing a running guest's "
+				 "balloon is not implemented");
+			req->ret = -EOPNOTSUPP;
+			break;
+		}
+		req->ret = ops->update_balloon(vmm, req->balloon, req->balloon_target,
+					       req->balloon_interval, req->err,
+					       sizeof(req->err));
+		break;
 	case API_VMM_SNAPSHOT_CREATE:
 		if (!ops->snapshot_create) {
 			req->ret = -EOPNOTSUPP;

@@ -91,6 +91,13 @@ static void vmm_metrics(struct api *api, json_t *root)
 		M("block", "rate_limiter_throttled_events", block_throttled),
 		M("net", "rx_rate_limiter_throttled", net_rx_throttled),
 		M("net", "tx_rate_limiter_throttled", net_tx_throttled),
+		/* Firecracker's balloon group, and kestrel's own figures in it. */
+		M("balloon", "inflate_count", balloon_inflated_pages),
+		M("balloon", "deflate_count", balloon_deflated_pages),
+		M("balloon", "stats_updates_count", balloon_stats_updates),
+		M("balloon", "refused_pfns", balloon_refused_pfns),
+		M("balloon", "released_bytes", balloon_released_bytes),
+		M("balloon", "reported_bytes", balloon_reported_bytes),
 #undef M
 	};
 

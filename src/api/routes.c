@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/version.h>
 #include <kestrel/virtio.h>
 
@@ -116,7 +117,7 @@ static int h_get_vm_config(struct api *api, const char *id, const json_t *body,
 {
 	const struct api_metrics *m = &api->metrics;
 
-	return respond_json(resp, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n, s:n, s:n}",
+	return respond_json(resp, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n, s:n}",
 		"boot-source", vmconfig_boot_json(&api->cfg),
 		"drives", vmconfig_drives_json(&api->cfg),
 		"machine-config", vmconfig_machine_json(&api->cfg),
@@ -124,7 +125,8 @@ static int h_get_vm_config(struct api *api, const char *id, const json_t *body,
 		"logger", logger_json(api),
 		"metrics", m->path ? json_pack("{s:s}", "metrics_path", m->path) : json_null(),
 		"entropy", api->cfg.entropy ? json_object() : json_null(),
-		"vsock", "balloon", "mmds-config", "cpu-config"), err, errlen);
+		"balloon", vmconfig_balloon_json(&api->cfg),
+		"vsock", "mmds-config", "cpu-config"), err, errlen);
 }
 
 /* ---- PUT / PATCH -------------------------------------------------------------------- */
@@ -234,6 +236,123 @@ static int h_put_vsock(struct api *api, const char *id, const json_t *body,
 		       struct api_response *resp, char *err, size_t errlen)
 {
 	return vmconfig_check_vsock(body, err, errlen);
+}
+
+/* ---- balloon (docs/balloon.md) ------------------------------------------------------- */
+
+static int h_put_balloon(struct api *api, const char *id, const json_t *body,
+			 struct api_response *resp, char *err, size_t errlen)
+{
+	return vmconfig_set_balloon(&api->cfg, body, err, errlen);
+}
+
+static int h_get_balloon(struct api *api, const char *id, const json_t *body,
+			 struct api_response *resp, char *err, size_t errlen)
+{
+	if (!api->cfg.balloon.set) {
+		snprintf(err, errlen, "balloon: no balloon device is configured");
+		return -EINVAL;
+	}
+	return respond_json(resp, vmconfig_balloon_json(&api->cfg), err, errlen);
+}
+
+/* Hand @b to the running balloon (a VMM op); before boot only the model changes. */
+static int update_balloon(struct api *api, const struct vmconfig_balloon *b, bool target,
+			  const char *what, char *err, size_t errlen)
+{
+	struct api_vmm_req req = { .op = API_VMM_UPDATE_BALLOON, .balloon = b,
+				   .balloon_target = target, .balloon_interval = !target };
+	int ret;
+
+	if (api->state == API_STATE_NOT_STARTED)
+		return 0;
+	ret = api_vmm_call(api, &req);
+	if (ret)
+		snprintf(err, errlen, "%s: %.400s", what, req.err);
+	return ret;
+}
+
+static int h_patch_balloon(struct api *api, const char *id, const json_t *body,
+			   struct api_response *resp, char *err, size_t errlen)
+{
+	struct vmconfig_balloon b = api->cfg.balloon;
+	int ret;
+
+	ret = vmconfig_check_balloon_patch(&api->cfg, body, &b.amount_mib, err, errlen);
+	if (!ret)
+		ret = update_balloon(api, &b, true, "balloon", err, errlen);
+	if (!ret)
+		api->cfg.balloon.amount_mib = b.amount_mib;
+	return ret;
+}
+
+static int h_patch_balloon_stats(struct api *api, const char *id, const json_t *body,
+				 struct api_response *resp, char *err, size_t errlen)
+{
+	struct vmconfig_balloon b = api->cfg.balloon;
+	int ret;
+
+	ret = vmconfig_check_balloon_stats_patch(&api->cfg, body,
+						 api->state != API_STATE_NOT_STARTED,
+						 &b.stats_polling_interval_s, err, errlen);
+	if (!ret)
+		ret = update_balloon(api, &b, false, "balloon/statistics", err, errlen);
+	if (!ret)
+		api->cfg.balloon.stats_polling_interval_s = b.stats_polling_interval_s;
+	return ret;
+}
+
+/* BalloonStats' names of the statistics, by enum vdpa_balloon_stat. */
+static const char *const balloon_stat_names[VDPA_BALLOON_NR_STATS] = {
+	[VDPA_BALLOON_SWAP_IN] = "swap_in",
+	[VDPA_BALLOON_SWAP_OUT] = "swap_out",
+	[VDPA_BALLOON_MAJOR_FAULTS] = "major_faults",
+	[VDPA_BALLOON_MINOR_FAULTS] = "minor_faults",
+	[VDPA_BALLOON_FREE_MEMORY] = "free_memory",
+	[VDPA_BALLOON_TOTAL_MEMORY] = "total_memory",
+	[VDPA_BALLOON_AVAILABLE_MEMORY] = "available_memory",
+	[VDPA_BALLOON_DISK_CACHES] = "disk_caches",
+	[VDPA_BALLOON_HUGETLB_ALLOCATIONS] = "hugetlb_allocations",
+	[VDPA_BALLOON_HUGETLB_FAILURES] = "hugetlb_failures",
+	[VDPA_BALLOON_OOM_KILL] = "oom_kill",
+	[VDPA_BALLOON_ALLOC_STALL] = "alloc_stall",
+	[VDPA_BALLOON_ASYNC_SCAN] = "async_scan",
+	[VDPA_BALLOON_DIRECT_SCAN] = "direct_scan",
+	[VDPA_BALLOON_ASYNC_RECLAIM] = "async_reclaim",
+	[VDPA_BALLOON_DIRECT_RECLAIM] = "direct_reclaim",
+};
+
+static int h_get_balloon_stats(struct api *api, const char *id, const json_t *body,
+			       struct api_response *resp, char *err, size_t errlen)
+{
+	struct vdpa_balloon_info info;
+	json_t *o;
+
+	if (!api->cfg.balloon.set) {
+		snprintf(err, errlen, "balloon/statistics: no balloon device is configured");
+		return -EINVAL;
+	}
+	if (!api->cfg.balloon.stats_polling_interval_s) {
+		snprintf(err, errlen, "balloon/statistics: statistics were not enabled when the "
+			 "balloon was configured (stats_polling_interval_s 0)");
+		return -EINVAL;
+	}
+	if (api->state == API_STATE_NOT_STARTED || !api->vmm || !api->vmm->ops->get_balloon ||
+	    api->vmm->ops->get_balloon(api->vmm, &info)) {
+		snprintf(err, errlen, "balloon/statistics: the balloon device is not running");
+		return -EINVAL;
+	}
+	/* 256 pages of 4 KiB a MiB. */
+	o = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)info.target_pages,
+		      "actual_pages", (json_int_t)info.actual_pages,
+		      "target_mib", (json_int_t)(info.target_pages / 256),
+		      "actual_mib", (json_int_t)(info.actual_pages / 256));
+	for (unsigned int i = 0; o && i < VDPA_BALLOON_NR_STATS; i++)
+		if (info.stats_valid & (1U << i))
+			json_object_set_new(o, balloon_stat_names[i],
+					    json_integer((json_int_t)MIN(info.stats[i],
+									 (u64)INT64_MAX)));
+	return respond_json(resp, o, err, errlen);
 }
 
 static int h_put_logger(struct api *api, const char *id, const json_t *body,
@@ -562,11 +681,17 @@ static const struct route routes[] = {
 	{ API_PATCH, "/vm", false, POST_BOOT, h_patch_vm, "vm" },
 	UNIMPLEMENTED("/mmds", false, "mmds", "MMDS (the microVM metadata service)"),
 	UNIMPLEMENTED("/mmds/config", false, "mmds", "MMDS (the microVM metadata service)"),
-	UNIMPLEMENTED("/balloon", false, "balloon", "the balloon device"),
-	UNIMPLEMENTED("/balloon/statistics", false, "balloon", "the balloon device"),
-	UNIMPLEMENTED("/balloon/hinting/start", false, "balloon", "the balloon device"),
-	UNIMPLEMENTED("/balloon/hinting/status", false, "balloon", "the balloon device"),
-	UNIMPLEMENTED("/balloon/hinting/stop", false, "balloon", "the balloon device"),
+	{ API_GET, "/balloon", false, ANY_STATE, h_get_balloon, "balloon" },
+	{ API_PUT, "/balloon", false, PRE_BOOT, h_put_balloon, "balloon" },
+	{ API_PATCH, "/balloon", false, ANY_STATE, h_patch_balloon, "balloon" },
+	{ API_GET, "/balloon/statistics", false, ANY_STATE, h_get_balloon_stats, "balloon" },
+	{ API_PATCH, "/balloon/statistics", false, ANY_STATE, h_patch_balloon_stats, "balloon" },
+	UNIMPLEMENTED("/balloon/hinting/start", false, "balloon",
+		      "the balloon's free page hinting"),
+	UNIMPLEMENTED("/balloon/hinting/status", false, "balloon",
+		      "the balloon's free page hinting"),
+	UNIMPLEMENTED("/balloon/hinting/stop", false, "balloon",
+		      "the balloon's free page hinting"),
 	{ API_PUT, "/snapshot/create", false, POST_BOOT, h_put_snapshot_create, "snapshot" },
 	{ API_PUT, "/snapshot/load", false, PRE_BOOT, h_put_snapshot_load, "snapshot" },
 	UNIMPLEMENTED("/cpu-config", false, "cpu_cfg", "custom CPU templates (cpu-config)"),
@@ -737,7 +862,7 @@ static const struct config_section sections[] = {
 	{ "vsock", h_put_vsock },
 	{ "entropy", h_put_entropy },
 	{ "mmds-config" },
-	{ "balloon" },
+	{ "balloon", h_put_balloon },
 	{ "cpu-config" },
 	{ "pmem" },
 	{ "memory-hotplug" },

@@ -940,3 +940,130 @@ int vmconfig_check_vsock(const json_t *body, char *err, size_t errlen)
 	snprintf(err, errlen, "vsock: kestrel has no vsock device yet (PUT /vsock is not supported)");
 	return -EOPNOTSUPP;
 }
+
+/* ---- balloon (docs/balloon.md) --------------------------------------------------------- */
+
+/* A day: the statistics interval's bound (the device's stats_polling_interval_s). */
+#define BALLOON_MAX_INTERVAL_S	86400
+
+static const struct json_field balloon_fields[] = {
+	{ "amount_mib", JK_UINT, true },
+	{ "deflate_on_oom", JK_BOOL, true },
+	{ "stats_polling_interval_s", JK_UINT, false },
+	{ "free_page_hinting", JK_BOOL, false },
+	{ "free_page_reporting", JK_BOOL, false },
+};
+
+/* Firecracker's rule: a balloon no larger than the guest's memory. */
+static int check_amount(const struct vmconfig *cfg, const char *what, u64 mib, char *err,
+			size_t errlen)
+{
+	if (mib > cfg->machine.mem_size_mib)
+		return fail(err, errlen, "%s: amount_mib %llu is more than the guest's memory "
+			    "(mem_size_mib %llu)", what, (unsigned long long)mib,
+			    (unsigned long long)cfg->machine.mem_size_mib);
+	return 0;
+}
+
+static int check_interval(const char *what, u64 s, char *err, size_t errlen)
+{
+	if (s > BALLOON_MAX_INTERVAL_S)
+		return fail(err, errlen, "%s: stats_polling_interval_s must be at most %u",
+			    what, BALLOON_MAX_INTERVAL_S);
+	return 0;
+}
+
+int vmconfig_set_balloon(struct vmconfig *cfg, const json_t *body, char *err,
+			 size_t errlen)
+{
+	struct vmconfig_balloon b = { .set = true };
+	int ret;
+
+	ret = json_check_object(body, "balloon", balloon_fields, ARRAY_SIZE(balloon_fields),
+				err, errlen);
+	if (ret)
+		return ret;
+	b.amount_mib = (u32)MIN(json_get_uint(body, "amount_mib", 0), (u64)UINT32_MAX);
+	b.deflate_on_oom = json_get_bool(body, "deflate_on_oom", false);
+	b.stats_polling_interval_s = (u32)MIN(json_get_uint(body, "stats_polling_interval_s", 0),
+					      (u64)UINT32_MAX);
+	b.free_page_reporting = json_get_bool(body, "free_page_reporting", false);
+	ret = check_amount(cfg, "balloon", json_get_uint(body, "amount_mib", 0), err, errlen);
+	if (!ret)
+		ret = check_interval("balloon", json_get_uint(body, "stats_polling_interval_s", 0),
+				     err, errlen);
+	if (ret)
+		return ret;
+	if (json_get_bool(body, "free_page_hinting", false)) {
+		fail(err, errlen, "balloon: free_page_hinting is not implemented by kestrel "
+		     "(free_page_reporting is)");
+		return -EOPNOTSUPP;
+	}
+	cfg->balloon = b;
+	return 0;
+}
+
+static const struct json_field balloon_update_fields[] = {
+	{ "amount_mib", JK_UINT, true },
+};
+
+int vmconfig_check_balloon_patch(const struct vmconfig *cfg, const json_t *body,
+				 u32 *amount_mib, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!cfg->balloon.set)
+		return fail(err, errlen, "balloon: no balloon device is configured (PUT /balloon "
+			    "before boot)");
+	ret = json_check_object(body, "balloon", balloon_update_fields,
+				ARRAY_SIZE(balloon_update_fields), err, errlen);
+	if (!ret)
+		ret = check_amount(cfg, "balloon", json_get_uint(body, "amount_mib", 0), err,
+				   errlen);
+	if (ret)
+		return ret;
+	*amount_mib = (u32)json_get_uint(body, "amount_mib", 0);
+	return 0;
+}
+
+static const struct json_field balloon_stats_fields[] = {
+	{ "stats_polling_interval_s", JK_UINT, true },
+};
+
+int vmconfig_check_balloon_stats_patch(const struct vmconfig *cfg, const json_t *body,
+				       bool booted, u32 *interval_s, char *err, size_t errlen)
+{
+	u64 s;
+	int ret;
+
+	if (!cfg->balloon.set)
+		return fail(err, errlen, "balloon/statistics: no balloon device is configured "
+			    "(PUT /balloon before boot)");
+	ret = json_check_object(body, "balloon/statistics", balloon_stats_fields,
+				ARRAY_SIZE(balloon_stats_fields), err, errlen);
+	if (ret)
+		return ret;
+	s = json_get_uint(body, "stats_polling_interval_s", 0);
+	ret = check_interval("balloon/statistics", s, err, errlen);
+	if (ret)
+		return ret;
+	/* The statsq exists or not from boot (virtio 1.2 §5.5.2). */
+	if (booted && (!cfg->balloon.stats_polling_interval_s || !s))
+		return fail(err, errlen, "balloon/statistics: statistics cannot be turned on or "
+			    "off after boot (they were %s at boot)",
+			    cfg->balloon.stats_polling_interval_s ? "on" : "off");
+	*interval_s = (u32)s;
+	return 0;
+}
+
+json_t *vmconfig_balloon_json(const struct vmconfig *cfg)
+{
+	const struct vmconfig_balloon *b = &cfg->balloon;
+
+	if (!b->set)
+		return json_null();
+	return json_pack("{s:I, s:b, s:I, s:b, s:b}", "amount_mib", (json_int_t)b->amount_mib,
+			 "deflate_on_oom", b->deflate_on_oom, "stats_polling_interval_s",
+			 (json_int_t)b->stats_polling_interval_s, "free_page_hinting", false,
+			 "free_page_reporting", b->free_page_reporting);
+}

@@ -6,7 +6,7 @@
  *
  * Devices take virtio-mmio slots in Firecracker's order: drives (root
  * first, so it is /dev/vda), then network interfaces (TAP), then the
- * entropy device. As Firecracker does, a root drive adds "root=/dev/vda"
+ * entropy device, then the balloon ("fcballoon"). As Firecracker does, a root drive adds "root=/dev/vda"
  * (or "root=PARTUUID=...") and "ro" or "rw" to the kernel command line.
  * Drives and interfaces are named devices ("fcd<i>", "fcn<i>"), so that
  * their rate limiters, set once the devices exist and before a vCPU runs,
@@ -47,6 +47,7 @@
 	"reboot=k panic=1 pci=off nomodules 8250.nr_uarts=0 i8042.noaux " \
 	"i8042.nomux i8042.dumbkbd"
 #define MAX_IMAGE		(1ULL << 30)
+#define FC_BALLOON_NAME		"fcballoon"
 
 /**
  * struct fc_vmm - the machine the API built
@@ -139,6 +140,27 @@ static int label_device(struct fc_vmm *v, const char *id, const char *what, char
 	return ret;
 }
 
+/* The balloon, named so PATCH /balloon finds it (docs/balloon.md). */
+static int add_balloon(const struct vmconfig *cfg, struct fc_vmm *v, char *err,
+		       size_t errlen)
+{
+	const struct vmconfig_balloon *b = &cfg->balloon;
+	char spec[160];
+
+	/* machine-config may have shrunk since PUT /balloon. */
+	if (b->amount_mib > cfg->machine.mem_size_mib) {
+		snprintf(err, errlen, "balloon: amount_mib %u is more than the guest's memory "
+			 "(mem_size_mib %llu)", b->amount_mib,
+			 (unsigned long long)cfg->machine.mem_size_mib);
+		return -EINVAL;
+	}
+	snprintf(spec, sizeof(spec), "amount_mib=%u,deflate_on_oom=%s,"
+		 "stats_polling_interval_s=%u,free_page_reporting=%s,name=" FC_BALLOON_NAME,
+		 b->amount_mib, b->deflate_on_oom ? "on" : "off", b->stats_polling_interval_s,
+		 b->free_page_reporting ? "on" : "off");
+	return add_device(v, "balloon", spec, "balloon", err, errlen);
+}
+
 static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		       size_t errlen)
 {
@@ -197,8 +219,13 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		snprintf(v->net_ids[i], sizeof(v->net_ids[i]), "%s", n->id);
 		v->nr_nets = i + 1;
 	}
-	if (cfg->entropy)
-		return add_device(v, "rng", NULL, "entropy", err, errlen);
+	if (cfg->entropy) {
+		ret = add_device(v, "rng", NULL, "entropy", err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (cfg->balloon.set)
+		return add_balloon(cfg, v, err, errlen);
 	return 0;
 }
 
@@ -535,6 +562,55 @@ static int fc_vmm_set_rate_limiter(struct api_vmm *vmm, enum api_limiter which,
 	return set_limiter(to_fc_vmm(vmm), which, id, rl, false, err, errlen);
 }
 
+/* PATCH /balloon, /balloon/statistics on the running guest. */
+static int fc_vmm_update_balloon(struct api_vmm *vmm, const struct vmconfig_balloon *b,
+				 bool target, bool interval, char *err, size_t errlen)
+{
+	struct vdpa_device *vdpa = vdpa_find_device(FC_BALLOON_NAME);
+	int ret = 0;
+
+	if (!vdpa) {
+		snprintf(err, errlen, "the running microVM has no balloon device");
+		return -ENODEV;
+	}
+	if (target)
+		ret = vdpa_balloon_set_target(vdpa, b->amount_mib * 256);	/* 4 KiB pages */
+	if (!ret && interval)
+		ret = vdpa_balloon_set_stats_interval(vdpa, b->stats_polling_interval_s);
+	if (ret)
+		snprintf(err, errlen, "the balloon device refused it: %s", strerror(-ret));
+	return ret;
+}
+
+static int fc_vmm_get_balloon(struct api_vmm *vmm, struct vdpa_balloon_info *info)
+{
+	struct fc_vmm *v = to_fc_vmm(vmm);
+	struct vdpa_device *vdpa;
+	int ret = -ENODEV;
+
+	pthread_mutex_lock(&v->m_lock);
+	vdpa = v->m ? vdpa_find_device(FC_BALLOON_NAME) : NULL;
+	if (vdpa)
+		ret = vdpa_balloon_get_info(vdpa, info) ? -ENODEV : 0;
+	pthread_mutex_unlock(&v->m_lock);
+	return ret;
+}
+
+/* Add a balloon's counters. */
+static void add_balloon_stats(struct vdpa_device *vdpa, struct api_vmm_stats *s)
+{
+	struct vdpa_balloon_info info;
+
+	if (vdpa_balloon_get_info(vdpa, &info))
+		return;
+	s->balloon_inflated_pages += info.inflated_pages;
+	s->balloon_deflated_pages += info.deflated_pages;
+	s->balloon_refused_pfns += info.refused_pfns;
+	s->balloon_released_bytes += info.released_bytes;
+	s->balloon_reported_bytes += info.reported_bytes;
+	s->balloon_stats_updates += info.stats_updates;
+}
+
 /* Add a device's queue counters: virtio-net (RX even, TX odd) and blk. */
 static int add_device_stats(struct vdpa_device *vdpa, void *opaque)
 {
@@ -543,6 +619,10 @@ static int add_device_stats(struct vdpa_device *vdpa, void *opaque)
 	struct vdpa_vq_stats q;
 	u64 n;
 
+	if (id == VIRTIO_ID_BALLOON) {
+		add_balloon_stats(vdpa, s);
+		return 0;
+	}
 	/* Devices without a limit (-EOPNOTSUPP) add nothing. */
 	if (id == VIRTIO_ID_BLOCK && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_BLK, &n))
 		s->block_throttled += n;
@@ -618,6 +698,8 @@ static const struct api_vmm_ops fc_vmm_ops = {
 	.send_ctrl_alt_del = fc_vmm_ctrl_alt_del,
 	.update_drive = fc_vmm_update_drive,
 	.set_rate_limiter = fc_vmm_set_rate_limiter,
+	.update_balloon = fc_vmm_update_balloon,
+	.get_balloon = fc_vmm_get_balloon,
 	.snapshot_create = fc_vmm_snapshot_create,
 	.snapshot_load = fc_vmm_snapshot_load,
 	.get_stats = fc_vmm_get_stats,

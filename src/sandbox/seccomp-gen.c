@@ -16,7 +16,7 @@
  * Argument filters: ioctl only with the request numbers the thread uses
  * (compared on the low 32 bits, which is what the kernel reads); mmap and
  * mprotect never with PROT_EXEC; madvise only MADV_DONTNEED (free() and
- * thread exit); openat only with the flags the thread opens with; tgkill
+ * thread exit; the balloon also MADV_REMOVE); openat only with the flags the thread opens with; tgkill
  * only with the signals the thread sends; clone only for threads
  * (CLONE_THREAD), clone3 fails with ENOSYS so glibc falls back to clone,
  * whose flags a filter can read. No list allows socket(): every socket is
@@ -351,6 +351,12 @@ static const struct rule rng_rules[] = {
 	END,
 };
 
+/* Guest pages given back: shared RAM with MADV_REMOVE (MADV_DONTNEED is everyone's). */
+static const struct rule balloon_rules[] = {
+	ALLOW1(madvise, SCMP_A2(SCMP_CMP_EQ, MADV_REMOVE)),
+	END,
+};
+
 static const struct rule vhost_user_rules[] = {
 	ALLOW(epoll_wait),
 	/* the rest of a message a peer trickles, with a deadline (server.c) */
@@ -451,6 +457,9 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 					   console_rules, intx_rules } },
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
 				       rng_rules, intx_rules } },
+	/* timer_rules: the statistics timer, armed by the worker */
+	[SECCOMP_THREAD_DEV_BALLOON] = { { thread_rules, malloc_rules, worker_rules,
+					   timer_rules, balloon_rules, intx_rules } },
 	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
 					  tap_offload_rules,
 					  vhost_user_rules } },

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Devices from the command line: turn --net/--disk/--device/--console/--rng
+ * Devices from the command line: turn --net/--disk/--device/--console/--rng/--balloon
  * into vDPA management specs, check them at once (so a typo is a one-line
  * usage error before any VM exists), and at attach time create each device
  * and put it on its transport: the virtio-mmio window the machine chose
@@ -16,7 +16,10 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <linux/virtio_ids.h>
+
 #include <kestrel/snapshot.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 
 #include "internal.h"
@@ -216,7 +219,7 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	const char *type, *end;
 
 	if (strncmp(val, "vdpa,type=", 10) || !val[10] || val[10] == ',') {
-		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng)",
+		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng, balloon)",
 		       val);
 		return -EINVAL;
 	}
@@ -230,6 +233,19 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 		return -EINVAL;
 	}
 	return vdev_add_spec(devs, "device", val, spec);
+}
+
+/* --balloon amount_mib=N,...: the balloon type's own attributes. */
+static int vdev_parse_balloon(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1];
+
+	snprintf(spec, sizeof(spec), "balloon");
+	if (vdev_append_attrs(spec, sizeof(spec), val)) {
+		pr_err("--balloon: value too long (at most %d characters)", VDEV_SPEC_MAX);
+		return -EINVAL;
+	}
+	return vdev_add_spec(devs, "balloon", val, spec);
 }
 
 static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
@@ -324,7 +340,7 @@ static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *o
 		return vdev_add_spec(devs, "rng", NULL, "rng");
 	}
 	if (strcmp(opt, "net") && strcmp(opt, "disk") && strcmp(opt, "device") &&
-	    strcmp(opt, "console"))
+	    strcmp(opt, "console") && strcmp(opt, "balloon"))
 		return -ENOENT;
 	if (!val || !*val) {
 		pr_err("--%s needs a value", opt);
@@ -336,6 +352,8 @@ static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *o
 		return vdev_parse_disk(devs, val);
 	if (!strcmp(opt, "device"))
 		return vdev_parse_device(devs, val);
+	if (!strcmp(opt, "balloon"))
+		return vdev_parse_balloon(devs, val);
 
 	if (!strcmp(val, "serial"))
 		return 0;
@@ -515,8 +533,41 @@ void virtio_devices_resume(struct virtio_devices *devs)
 		vdpa_resume(devs->slots[n].vdpa);
 }
 
+/*
+ * The spec a device is restored from: its own, but a balloon's with the
+ * target it has now (the host may have changed it since creation), so the
+ * restored guest keeps its balloon where it was (docs/balloon.md).
+ */
+static int vdev_saved_spec(const struct virtio_dev_slot *slot, char *out, size_t len)
+{
+	struct vdpa_balloon_info info;
+	const char *f = strchr(slot->spec, ',');
+	size_t off;
+	int w;
+
+	if (vdpa_get_device_id(slot->vdpa) != VIRTIO_ID_BALLOON ||
+	    vdpa_balloon_get_info(slot->vdpa, &info))
+		return snprintf(out, len, "%s", slot->spec) < (int)len ? 0 : -E2BIG;
+	off = (size_t)snprintf(out, len, "balloon");
+	while (f && *f) {
+		const char *end = vdev_field_end(++f);
+
+		if (strncmp(f, "amount_mib=", 11)) {
+			w = snprintf(out + off, len - off, ",%.*s", (int)(end - f), f);
+			if (w < 0 || (size_t)w >= len - off)
+				return -E2BIG;
+			off += (size_t)w;
+		}
+		f = end;
+	}
+	/* 256 pages of 4 KiB a MiB: the target is always set in whole MiB. */
+	w = snprintf(out + off, len - off, ",amount_mib=%u", info.target_pages / 256);
+	return w < 0 || (size_t)w >= len - off ? -E2BIG : 0;
+}
+
 int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w)
 {
+	char spec[VDEV_SPEC_MAX + 64];
 	int ret = 0;
 
 	if (virtio_devices_have_pci(devs))
@@ -525,8 +576,9 @@ int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer
 	for (unsigned int n = 0; !ret && n < devs->nr_attached; n++) {
 		struct virtio_dev_slot *slot = &devs->slots[n];
 
-		ret = snap_write_section(w, SNAP_SEC_VIRTIO_DEV, n, slot->spec,
-					 strlen(slot->spec) + 1);
+		ret = vdev_saved_spec(slot, spec, sizeof(spec));
+		if (!ret)
+			ret = snap_write_section(w, SNAP_SEC_VIRTIO_DEV, n, spec, strlen(spec) + 1);
 		if (!ret && slot->label)
 			ret = snap_write_section(w, SNAP_SEC_VIRTIO_LABEL, n, slot->label,
 						 strlen(slot->label) + 1);

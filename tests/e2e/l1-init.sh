@@ -11,7 +11,9 @@
 # boot-source, drives, network-interfaces, InstanceStart): with blk the drive
 # is the root device, an ext4 image L2 switch_roots into (e2eroot=1), with tap
 # a network interface on TAP kl2tap0 (host_dev_name, guest_mac), whose L1 end
-# gets 10.0.2.1/24 for L2 to ping. The optional last field is more words for L2's
+# gets 10.0.2.1/24 for L2 to ping, with balloon a balloon (PUT /balloon at
+# 0 MiB, then PATCH /balloon to e2eballoon MiB once L2 wrote its memory,
+# kestrel's VmRSS read before and after). The optional last field is more words for L2's
 # command line, comma-separated (l2-init.sh: e2es3=N suspends to RAM N
 # times, e2eexit=poweroff ends with poweroff -f instead of reboot -f).
 # snap: `kestrel run --snapshot DIR`; once L2 prints L2-SNAP-READY (e2esnap=1)
@@ -74,7 +76,7 @@ run_case() {
 	nonce=$(cut -c1-8 /proc/sys/kernel/random/uuid)
 	out=/tmp/out-$name
 	disk=/tmp/disk-$name.img
-	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad
+	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad /tmp/balloon
 	nnote= bnote= spid=
 	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
 	case ",$devs," in *,net,*)
@@ -99,10 +101,11 @@ run_case() {
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	case ",$devs," in *,tap,*) l2words="$l2words e2etap=$TAPMAC" ;; esac
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
-	s3=0 l2exit=reboot
+	s3=0 l2exit=reboot bmib=64
 	for w in $l2words; do
 		case $w in
 		e2es3=*) s3=${w#e2es3=} ;;
+		e2eballoon=*) bmib=${w#e2eballoon=} ;;
 		e2eexit=*) l2exit=${w#e2eexit=} ;;
 		esac
 	done
@@ -141,7 +144,22 @@ run_case() {
 		  case ",$devs," in *,tap,*)
 			put /network-interfaces/eth0 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$TAPMAC\"}" ;;
 		  esac
+		  case ",$devs," in *,balloon,*)
+			put /balloon '{"amount_mib": 0, "deflate_on_oom": false, "stats_polling_interval_s": 1}' ;;
+		  esac
 		  put /actions '{"action_type": "InstanceStart"}'
+		  # balloon: kestrel's RSS once L2 wrote its memory, PATCH /balloon
+		  # to e2eballoon MiB, its RSS again once L2 says it inflated.
+		  case ",$devs," in *,balloon,*)
+			bl() { i=0; while ! grep -q "^L2-BALLOON $1" $out 2>/dev/null && [ $i -lt 1800 ]; do sleep 0.1; i=$((i + 1)); done; }
+			rss() { awk '$1 == "VmRSS:" {print $2}' /proc/$(cat /tmp/kpid)/status 2>/dev/null; }
+			bl touched
+			echo "before $(rss)" > /tmp/balloon
+			echo "/balloon $(/bin/l1-fcapi $sock PATCH /balloon "{\"amount_mib\": $bmib}" 2>&1)" >> /tmp/api
+			bl inflated
+			echo "after $(rss)" >> /tmp/balloon
+			echo "stats $(/bin/l1-fcapi $sock GET /balloon/statistics 2>&1)" >> /tmp/balloon ;;
+		  esac
 		  # kestrel made the TAP at InstanceStart: L1's end of the link.
 		  case ",$devs," in *,tap,*)
 			i=0
@@ -244,6 +262,16 @@ run_case() {
 		fi
 		rm -rf $snapdir $disk0
 	fi
+	case ",$devs," in *,balloon,*)
+		grep -q "^L2-CHECK balloon " $out || chk balloon FAIL "L2 printed no result"
+		b0=$(awk '$1 == "before" {print $2}' /tmp/balloon 2>/dev/null)
+		b1=$(awk '$1 == "after" {print $2}' /tmp/balloon 2>/dev/null)
+		if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b0 - b1)) -ge $((bmib * 1024 * 3 / 4)) ]; then
+			chk balloon-rss PASS "kestrel's VmRSS fell $(((b0 - b1) / 1024)) MiB ($b0 -> $b1 KiB) for a $bmib MiB balloon; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
+		else
+			chk balloon-rss FAIL "kestrel's VmRSS '$b0' -> '$b1' KiB, wanted a fall of at least $((bmib * 3 / 4)) MiB for $bmib MiB; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
+		fi ;;
+	esac
 	if [ "$how" = fcput ]; then
 		calls=$(cut -d' ' -f1,2 /tmp/api 2>/dev/null | tr '\n' ' ')
 		if [ -s /tmp/api ] && ! awk '$2 != 204 {bad = 1} END {exit bad}' /tmp/api; then

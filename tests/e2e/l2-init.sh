@@ -26,6 +26,11 @@
 #                    "KESTREL-E2E-RESTORED <nonce>" into the copy's sector 2,
 #                    which this init polls (page cache dropped each time);
 #                    the net and blk checks then run on the restored guest
+#   e2eballoon=MIB   (e2edevs has balloon) write to nearly all free memory,
+#                    say "L2-BALLOON touched", then wait for virtio_balloon to
+#                    take MIB (MemTotal falls: no deflate_on_oom) once L1 sets
+#                    the target, say "L2-BALLOON inflated" and hold it 10 s
+#                    while L1 reads kestrel's RSS
 B=/bin/busybox
 # On the ext4 root after switch_root (the initramfs has no /e2e-rootfs).
 onroot=0 switching=0
@@ -311,6 +316,30 @@ if echo " $cs " | grep -q ' acpi_pm ' && echo " $states " | grep -q ' mem ' &&
 	check acpi PASS "$pmt; $sup; clocksources: $cs; /sys/power/state: $states"
 else
 	check acpi FAIL "pm-timer='$pmt' sleep='$sup' clocksources='$cs' /sys/power/state='$states'"
+fi
+
+# -- balloon: L1 sets the target, virtio_balloon takes it --------------------------
+memkb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+if has balloon && [ $switching = 0 ]; then
+	bkb=$((${e2eballoon:-64} * 1024))
+	avail=$(memkb MemAvailable)
+	# Every page written once, then freed: resident in kestrel, free here.
+	dd if=/dev/zero of=/dev/null bs=$((avail - 24576))k count=1 2>/dev/null
+	t0=$(memkb MemTotal)
+	echo "L2-BALLOON touched $((avail - 24576)) KiB; MemTotal $t0 KiB"
+	i=0
+	while [ $i -lt 600 ] && [ $(memkb MemTotal) -gt $((t0 - bkb * 9 / 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	t1=$(memkb MemTotal)
+	echo "L2-BALLOON inflated MemTotal $t0 -> $t1 KiB"
+	if [ $t1 -le $((t0 - bkb * 9 / 10)) ]; then
+		check balloon PASS "virtio_balloon took $(((t0 - t1) / 1024)) MiB (target ${e2eballoon:-64} MiB): MemTotal $t0 -> $t1 KiB"
+	else
+		check balloon FAIL "MemTotal $t0 -> $t1 KiB in 60 s: virtio_balloon did not take ${e2eballoon:-64} MiB ($(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | tr '\n' ' '))"
+	fi
+	sleep 10
 fi
 
 # -- S3: suspend to RAM e2es3 times, each woken by an RTC alarm 2 s later -------

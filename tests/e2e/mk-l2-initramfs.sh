@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build the L2 initramfs for one Debian kernel flavour: static busybox, the
-# kernel's virtio modules (virtio_mmio, virtio_net, virtio_blk and what they
+# kernel's virtio modules (virtio_mmio, virtio_net, virtio_blk, virtio_balloon and what they
 # depend on, in load order), the raw-frame checker l2-net, and l2-init.sh as
 # /init. Written gzip-compressed (the kernel unpacks it in L2).
 #
@@ -51,7 +51,7 @@ add_mod() {
 	cp "$(find "$MDIR/kernel" -name "$1.ko" | head -1)" "$ST/lib/modules/"
 	echo "$1.ko" >> "$ST/lib/modules/order"
 }
-for m in virtio_mmio virtio_pci virtio_net virtio_blk; do
+for m in virtio_mmio virtio_pci virtio_net virtio_blk virtio_balloon; do
 	add_mod $m
 done
 if [ -n "$ROOTFS" ]; then

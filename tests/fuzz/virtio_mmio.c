@@ -20,6 +20,11 @@
 
 #include "../unit/fake_vm.h"
 
+/* The device behind the transport; tests/fuzz/virtio_balloon.c sets another. */
+#ifndef FUZZ_DEVICE_SPEC
+#define FUZZ_DEVICE_SPEC	"net,mac=52:54:00:00:00:01"
+#endif
+
 #define BASE	0xd0001000ULL
 #define RAM	(1u << 20)
 
@@ -35,7 +40,7 @@ static int setup(void)
 
 	log_level_set(LOG_ERR);
 	if (fake_vm_create(RAM, &vm) || vdpa_register_types() ||
-	    vdpa_mgmt_dev_add("net,mac=52:54:00:00:00:01", &vdpa) ||
+	    vdpa_mgmt_dev_add(FUZZ_DEVICE_SPEC, &vdpa) ||
 	    virtio_mmio_create(vm, vdpa, BASE, 10, &m))
 		return -1;
 	ram = fake_vm_ram(vm);

@@ -788,11 +788,18 @@ static void swdev_get_config(struct vdpa_device *vdpa, unsigned int offset,
 static void swdev_set_config(struct vdpa_device *vdpa, unsigned int offset,
 			       const void *buf, unsigned int len)
 {
+	struct swdev *sw = to_swdev(vdpa);
+
 	/*
-	 * Neither simulator has a driver-writable config field it offers
-	 * (no VIRTIO_BLK_F_CONFIG_WCE, and virtio 1.2 §5.1.4.2 keeps the net
-	 * mac read-only for a modern driver): writes are ignored.
+	 * Only a type with a driver-writable field takes writes (the
+	 * balloon's actual); blk offers no VIRTIO_BLK_F_CONFIG_WCE and
+	 * virtio 1.2 §5.1.4.2 keeps the net mac read-only for a modern driver.
 	 */
+	if (!sw->attr.write_config)
+		return;
+	swdev_lock(sw);
+	sw->attr.write_config(sw, offset, buf, len);
+	pthread_mutex_unlock(&sw->lock);
 }
 
 static u32 swdev_get_generation(struct vdpa_device *vdpa)

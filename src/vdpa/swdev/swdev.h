@@ -127,6 +127,9 @@ struct swdev;
  *	true when the budget ran out and another pass is needed at once.
  * @reset: device-specific reset (swdev.lock held); may be NULL
  * @update_config: refresh swdev.config from device state (lock held)
+ * @write_config: the driver wrote @len bytes at @offset of the config
+ *	space (lock held; bounds already checked against @config_size); NULL:
+ *	writes are ignored
  * @get_vq_group: group of queue @idx; NULL: everything in group 0
  * @free: free the device-specific part; may be NULL
  * @seccomp: the worker's thread kind, whose filter it installs before its
@@ -145,6 +148,8 @@ struct swdev_attr {
 	bool (*work)(struct swdev *sw);
 	void (*reset)(struct swdev *sw);
 	void (*update_config)(struct swdev *sw);
+	void (*write_config)(struct swdev *sw, unsigned int offset, const void *buf,
+			     unsigned int len);
 	u32 (*get_vq_group)(struct swdev *sw, u16 idx);
 	void (*free)(struct swdev *sw);
 	enum seccomp_thread seccomp;

@@ -15,6 +15,7 @@
 
 #include <kestrel/api.h>
 #include <kestrel/compiler.h>
+#include <kestrel/vdpa-dev.h>
 
 struct fake_vmm {
 	struct api_vmm vmm;
@@ -26,6 +27,9 @@ struct fake_vmm {
 	char last_limiter_id[API_ID_MAX + 1];
 	struct vmconfig_rate_limiter last_rl;
 	unsigned int start_vcpus;
+	unsigned int balloon_updates;	/* update_balloon calls */
+	struct vmconfig_balloon last_balloon;
+	bool last_balloon_target, last_balloon_interval;
 	int stopped_fd;
 };
 
@@ -117,12 +121,43 @@ static inline int fake_set_rate_limiter(struct api_vmm *vmm, enum api_limiter wh
 	return 0;
 }
 
+static inline int fake_update_balloon(struct api_vmm *vmm, const struct vmconfig_balloon *b,
+				      bool target, bool interval, char *err, size_t errlen)
+{
+	struct fake_vmm *f = to_fake_vmm(vmm);
+	int ret = fake_take_failure(f);
+
+	if (ret) {
+		snprintf(err, errlen, "fake balloon failure");
+		return ret;
+	}
+	f->balloon_updates++;
+	f->last_balloon = *b;
+	f->last_balloon_target = target;
+	f->last_balloon_interval = interval;
+	return 0;
+}
+
+/* The target last set, half of it inflated, 1 MiB of free memory. */
+static inline int fake_get_balloon(struct api_vmm *vmm, struct vdpa_balloon_info *info)
+{
+	struct fake_vmm *f = to_fake_vmm(vmm);
+
+	memset(info, 0, sizeof(*info));
+	info->target_pages = f->last_balloon.amount_mib * 256;
+	info->actual_pages = info->target_pages / 2;
+	info->stats_valid = 1U << VDPA_BALLOON_FREE_MEMORY;
+	info->stats[VDPA_BALLOON_FREE_MEMORY] = 1 << 20;
+	return 0;
+}
+
 static inline void fake_get_stats(struct api_vmm *vmm, struct api_vmm_stats *s)
 {
 	s->vcpu_exit_io_out = 42;
 	s->block_requests = 7;
 	s->block_throttled = 3;
 	s->net_tx_throttled = 5;
+	s->balloon_inflated_pages = 256;
 }
 
 static inline int fake_stopped_fd(struct api_vmm *vmm)
@@ -142,6 +177,8 @@ static const struct api_vmm_ops fake_vmm_ops = {
 	.send_ctrl_alt_del = fake_ctrl_alt_del,
 	.update_drive = fake_update_drive,
 	.set_rate_limiter = fake_set_rate_limiter,
+	.update_balloon = fake_update_balloon,
+	.get_balloon = fake_get_balloon,
 	.get_stats = fake_get_stats,
 	.stopped_fd = fake_stopped_fd,
 	.stop = fake_stop,

@@ -188,8 +188,8 @@ static void test_hostile(void)
 	static const char *const unimplemented[][3] = {
 		{ "PUT", "/mmds", "MMDS" }, { "GET", "/mmds", "MMDS" },
 		{ "PATCH", "/mmds", "MMDS" }, { "PUT", "/mmds/config", "MMDS" },
-		{ "PUT", "/balloon", "balloon" }, { "GET", "/balloon/statistics", "balloon" },
-		{ "PATCH", "/balloon/hinting/start", "balloon" },
+		{ "PATCH", "/balloon/hinting/start", "hinting" },
+		{ "GET", "/balloon/hinting/status", "hinting" },
 		{ "PUT", "/cpu-config", "cpu-config" }, { "PUT", "/pmem/p0", "pmem" },
 		{ "PUT", "/hotplug/memory", "hot-plug" }, { "PUT", "/serial", "serial" },
 	};
@@ -306,9 +306,11 @@ static void test_metrics_and_logger(void)
 						  "rate_limiter_throttled_events")) == 3 &&
 	       json_integer_value(json_object_get(json_object_get(m, "net"),
 						  "tx_rate_limiter_throttled")) == 5 &&
+	       json_integer_value(json_object_get(json_object_get(m, "balloon"),
+						  "inflate_count")) == 256 &&
 	       json_object_get(m, "utc_timestamp_ms") && json_object_get(m, "net") &&
 	       json_object_get(m, "vsock"),
-	       "API, vCPU-exit, block, net and vsock groups with the counts: %.300s", line);
+	       "API, vCPU-exit, block, net, balloon and vsock groups with the counts: %.300s", line);
 	json_decref(m);
 	api_metrics_flush(api);
 	fd = open(metrics_path, O_RDONLY);
@@ -370,8 +372,16 @@ static void test_config_file(void)
 	       "drives must be an array");
 	report(config(api, "{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}", err) == -EOPNOTSUPP &&
 	       strstr(err, "vsock"), "vsock: %s", err);
-	report(config(api, "{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true}}", err) ==
-	       -EOPNOTSUPP && strstr(err, "balloon"), "balloon: %s", err);
+	report(config(api, "{\"balloon\": {\"amount_mib\": 100000, \"deflate_on_oom\": true}}",
+		      err) == -EINVAL && strstr(err, "balloon: amount_mib 100000 is more than"),
+	       "a balloon larger than the guest: %s", err);
+	report(config(api, "{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, "
+		      "\"free_page_hinting\": true}}", err) == -EOPNOTSUPP &&
+	       strstr(err, "free_page_hinting"), "free page hinting: %s", err);
+	report(!config(api, "{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, "
+		       "\"stats_polling_interval_s\": 2}}", err) && api->cfg.balloon.set &&
+	       api->cfg.balloon.amount_mib == 1 && api->cfg.balloon.stats_polling_interval_s == 2,
+	       "a balloon section is applied: %s", err);
 	report(config(api, "{\"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}", err) ==
 	       -EOPNOTSUPP && strstr(err, "mmds"), "MMDS reachable from an interface: refused");
 	snprintf(doc, sizeof(doc),
@@ -440,6 +450,96 @@ static void test_snapshot(void)
 	api_destroy(api);
 }
 
+/* PUT/GET/PATCH /balloon and /balloon/statistics, before and after boot. */
+static void test_balloon(void)
+{
+	struct fake_vmm f;
+	struct api *api;
+	char b[1024];
+	json_t *j;
+
+	fake_vmm_init(&f);
+	api_create(&f.vmm, "vmb", &api);
+	report(req(api, API_GET, "/balloon", NULL, b, sizeof(b)) == 400 &&
+	       fault_names(b, "no balloon"), "GET /balloon without one: 400");
+	report(req(api, API_PATCH, "/balloon", "{\"amount_mib\": 1}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "no balloon"), "PATCH /balloon without one: 400");
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": 64}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "deflate_on_oom"), "deflate_on_oom is required: %s", b);
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": 129, \"deflate_on_oom\": false}",
+		   b, sizeof(b)) == 400 && fault_names(b, "mem_size_mib 128"),
+	       "more than the guest's 128 MiB: 400 %s", b);
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": -1, \"deflate_on_oom\": false}",
+		   b, sizeof(b)) == 400, "a negative amount_mib: 400");
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": 8, \"deflate_on_oom\": true, "
+		   "\"stats_polling_interval_s\": 100000}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "at most 86400"), "an interval over a day: 400");
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": 8, \"deflate_on_oom\": true, "
+		   "\"bogus\": 1}", b, sizeof(b)) == 400 && fault_names(b, "bogus"),
+	       "an unknown field: 400");
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": 64, \"deflate_on_oom\": true, "
+		   "\"stats_polling_interval_s\": 1, \"free_page_reporting\": true}", b,
+		   sizeof(b)) == 204 && api->cfg.balloon.set, "PUT /balloon: 204");
+	report(req(api, API_GET, "/balloon", NULL, b, sizeof(b)) == 200 &&
+	       strstr(b, "\"amount_mib\":64") && strstr(b, "\"deflate_on_oom\":true") &&
+	       strstr(b, "\"stats_polling_interval_s\":1") &&
+	       strstr(b, "\"free_page_reporting\":true"), "GET /balloon: %s", b);
+	report(req(api, API_GET, "/balloon/statistics", NULL, b, sizeof(b)) == 400 &&
+	       fault_names(b, "not running"), "GET /balloon/statistics before boot: 400");
+	report(req(api, API_PATCH, "/balloon", "{\"amount_mib\": 32}", b, sizeof(b)) == 204 &&
+	       api->cfg.balloon.amount_mib == 32 && !f.balloon_updates,
+	       "PATCH /balloon before boot changes the model only");
+	report(req(api, API_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\": 0}", b,
+		   sizeof(b)) == 204 && req(api, API_PATCH, "/balloon/statistics",
+		   "{\"stats_polling_interval_s\": 2}", b, sizeof(b)) == 204 &&
+	       api->cfg.balloon.stats_polling_interval_s == 2,
+	       "PATCH /balloon/statistics before boot: any interval");
+	report(req(api, API_GET, "/vm/config", NULL, b, sizeof(b)) == 200 &&
+	       strstr(b, "\"balloon\":{\"amount_mib\":32"), "GET /vm/config has the balloon");
+
+	report(!api_instance_start(api, b, sizeof(b)), "InstanceStart");
+	report(req(api, API_PUT, "/balloon", "{\"amount_mib\": 8, \"deflate_on_oom\": true}", b,
+		   sizeof(b)) == 400 && fault_names(b, "after starting"), "PUT /balloon after boot: 400");
+	report(req(api, API_PATCH, "/balloon", "{\"amount_mib\": 100}", b, sizeof(b)) == 204 &&
+	       f.balloon_updates == 1 && f.last_balloon_target && !f.last_balloon_interval &&
+	       f.last_balloon.amount_mib == 100 && api->cfg.balloon.amount_mib == 100,
+	       "PATCH /balloon after boot: the VMM sets the target");
+	report(req(api, API_PATCH, "/balloon", "{\"amount_mib\": 200}", b, sizeof(b)) == 400 &&
+	       f.balloon_updates == 1 && api->cfg.balloon.amount_mib == 100,
+	       "more than the guest's memory: 400, nothing asked");
+	f.fail_next = -ENODEV;
+	report(req(api, API_PATCH, "/balloon", "{\"amount_mib\": 10}", b, sizeof(b)) == 400 &&
+	       fault_names(b, "fake balloon failure") && api->cfg.balloon.amount_mib == 100,
+	       "a VMM failure: 400 with its reason, the model unchanged");
+	report(req(api, API_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\": 0}",
+		   b, sizeof(b)) == 400 && fault_names(b, "cannot be turned on or off"),
+	       "statistics cannot be turned off after boot");
+	report(req(api, API_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\": 5}",
+		   b, sizeof(b)) == 204 && f.balloon_updates == 2 && f.last_balloon_interval &&
+	       f.last_balloon.stats_polling_interval_s == 5, "PATCH /balloon/statistics after boot");
+	report(req(api, API_GET, "/balloon/statistics", NULL, b, sizeof(b)) == 200, "GET statistics");
+	j = json_loads(b, 0, NULL);
+	report(json_integer_value(json_object_get(j, "target_pages")) == 100 * 256 &&
+	       json_integer_value(json_object_get(j, "target_mib")) == 100 &&
+	       json_integer_value(json_object_get(j, "actual_mib")) == 50 &&
+	       json_integer_value(json_object_get(j, "free_memory")) == 1 << 20 &&
+	       !json_object_get(j, "swap_in"), "BalloonStats: %s", b);
+	json_decref(j);
+	api_destroy(api);
+
+	/* Statistics off at boot: GET and PATCH statistics are 400s. */
+	fake_vmm_init(&f);
+	api_create(&f.vmm, "vmc", &api);
+	req(api, API_PUT, "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": false}", b, sizeof(b));
+	api_instance_start(api, b, sizeof(b));
+	report(req(api, API_GET, "/balloon/statistics", NULL, b, sizeof(b)) == 400 &&
+	       fault_names(b, "not enabled"), "statistics off: GET 400");
+	report(req(api, API_PATCH, "/balloon/statistics", "{\"stats_polling_interval_s\": 1}", b,
+		   sizeof(b)) == 400 && fault_names(b, "cannot be turned on"),
+	       "statistics off: PATCH 400");
+	api_destroy(api);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir) || make_file(disk, sizeof(disk), dir, "disk.img", 1 << 20) ||
@@ -452,6 +552,7 @@ int main(void)
 	test_lifecycle();
 	test_hostile();
 	test_snapshot();
+	test_balloon();
 	test_metrics_and_logger();
 	test_config_file();
 	unlink(disk);

@@ -107,6 +107,8 @@ static void test_kinds(void)
 		{ "dev-console", "virtio-console's worker", { "run", "--console", "virtio" },
 		  "socket (41)" },
 		{ "dev-rng", "virtio-rng's worker", { "run", "--rng" }, "socket (41)" },
+		{ "dev-balloon", "virtio-balloon's worker", { "run", "--balloon", "amount_mib=0" },
+		  "socket (41)" },
 		{ "dev-tap", "a TAP's worker", { "run", "--net", "tap=ksecc0" }, "socket (41)",
 		  true },
 		{ "vhost-user", "kestrel vhost-user's server, before its first accept",

@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/vdpa-dev.h>
 #include <kestrel/vdpa.h>
 #include <kestrel/vhost-user.h>
 #include <kestrel/vringh.h>
@@ -683,6 +685,27 @@ out:
  * to all): the memory file goes to 0 bytes with a request posted on
  * ring @q, then the kick.
  */
+/*
+ * A server of its own for a device of type @spec, on the socket @path
+ * (@tag names it); sock_path points there until type_server_stop().
+ * Return: false (and the report prefix popped) when it cannot be made.
+ */
+static bool type_server_start(const char *spec, const char *prefix, char tag, char *path,
+			      size_t len, struct vdpa_device **vdpa,
+			      struct vhost_user_server **s, pthread_t *th)
+{
+	report_prefix_push(prefix);
+	snprintf(path, len, "/tmp/kestrel-vu-test.%d.%c.sock", (int)getpid(), tag);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, vdpa), 0, "device") ||
+	    !report_eq(vhost_user_server_create(path, *vdpa, NULL, s), 0, "server")) {
+		report_prefix_pop();
+		return false;
+	}
+	pthread_create(th, NULL, server_thread, *s);
+	sock_path = path;
+	return true;
+}
+
 /* Stop a scenario's own server, then delete its device. */
 static void server_teardown(struct vhost_user_server *s, pthread_t th,
 			    struct vdpa_device *vdpa)
@@ -691,6 +714,16 @@ static void server_teardown(struct vhost_user_server *s, pthread_t th,
 	pthread_join(th, NULL);
 	vhost_user_server_destroy(s);
 	vdpa_mgmt_dev_del(vdpa);
+}
+
+/* type_server_start()'s undoing: the socket path back, the prefix popped. */
+static void type_server_stop(const char *saved, struct vhost_user_server *s, pthread_t th,
+			     struct vdpa_device *vdpa)
+{
+	fe_rings = 2;
+	sock_path = saved;
+	server_teardown(s, th, vdpa);
+	report_prefix_pop();
 }
 
 static void test_shrink_type(const char *spec, u32 nrings, u32 q)
@@ -704,15 +737,8 @@ static void test_shrink_type(const char *spec, u32 nrings, u32 q)
 	struct fe fe;
 	int err;
 
-	report_prefix_push(spec);
-	snprintf(path, sizeof(path), "/tmp/kestrel-vu-test.%d.x.sock", (int)getpid());
-	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "device") ||
-	    !report_eq(vhost_user_server_create(path, vdpa, NULL, &s), 0, "server")) {
-		report_prefix_pop();
+	if (!type_server_start(spec, spec, 'x', path, sizeof(path), &vdpa, &s, &th))
 		return;
-	}
-	pthread_create(&th, NULL, server_thread, s);
-	sock_path = path;
 	fe_rings = nrings;
 	if (report_eq(fe_connect(&fe), 0, "connect") && fe_setup(&fe, true, false)) {
 		for (u32 i = 0; i < nrings; i++)
@@ -961,6 +987,53 @@ static void test_conn_flood(void)
 	report_prefix_pop();
 }
 
+/*
+ * A balloon served over vhost-user: the pages it is given are the
+ * front-end's memfd, mapped shared by the server, and inflating them frees
+ * the memfd's blocks (MADV_REMOVE) - the front-end sees zeros there.
+ */
+static void test_balloon(void)
+{
+	const char *saved = sock_path;
+	struct vdpa_balloon_info info;
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	u32 *pfns;
+	char path[64];
+	struct stat st;
+	long long blocks;
+	pthread_t th;
+	struct fe fe;
+
+	if (!type_server_start("balloon,amount_mib=1", "balloon", 'b', path, sizeof(path), &vdpa,
+			       &s, &th))
+		return;
+	/* Without PROTOCOL_FEATURES: the rings run once kicked (fe_setup() counts pairs). */
+	if (report_eq(fe_connect(&fe), 0, "connect") && fe_setup(&fe, false, false)) {
+		blocks = fstat(fe.memfd, &st) ? -1 : (long long)st.st_blocks;
+		memset(fe.mem + 0x40000, 0x77, 65 * 4096);
+		pfns = (u32 *)(fe.mem + BUF_OFF);
+		for (u32 i = 0; i < 64; i++)
+			pfns[i] = (u32)((MEM_GPA + 0x40000) / 4096 + i);
+		pfns[64] = 1;	/* not the front-end's memory: refused */
+		ring_post(&fe, 0, BUF_OFF, 65 * 4, false);
+		ring_kick(&fe, 0);
+		report(ring_wait_used(&fe, 0, 1), "inflate request served");
+		check_eq(fstat(fe.memfd, &st), 0);
+		check_eq((long long)st.st_blocks, blocks - 64 * 8);
+		check_eq(fe.mem[0x40000], 0);
+		check_eq(fe.mem[0x40000 + 64 * 4096], 0x77);	/* the page after: kept */
+		report_checks("the front-end's memfd lost the 64 pages' blocks (%lld -> %lld)",
+			      blocks, (long long)st.st_blocks);
+		check_eq(vdpa_balloon_get_info(vdpa, &info), 0);
+		check_eq(info.refused_pfns, 1);
+		check_false(vdpa_needs_reset(vdpa));
+		report_checks("one PFN refused, the device goes on");
+	}
+	fe_close(&fe);
+	type_server_stop(saved, s, th, vdpa);
+}
+
 /* Replace the front-end's memory by a sealable memfd with the same bytes. */
 static int fe_sealable_mem(struct fe *fe)
 {
@@ -1081,6 +1154,7 @@ int main(void)
 	test_shrink(vdpa);
 	test_shrink_type("net,mode=sink", 2, 1);
 	test_shrink_type("blk", 1, 0);
+	test_balloon();
 	test_seals();
 	test_iommu();
 	test_conn_flood();
