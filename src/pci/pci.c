@@ -395,6 +395,10 @@ static int pci_addr_read(struct io_dev *dev, u64 off, void *data, unsigned int l
 {
 	struct pci_host *h = container_of(dev, struct pci_host, addr_dev);
 
+	if (len != 4) {
+		memset(data, 0xff, len);
+		return 0;
+	}
 	pthread_mutex_lock(&h->lock);
 	memcpy(data, &h->cf8, 4);
 	pthread_mutex_unlock(&h->lock);
@@ -406,6 +410,8 @@ static int pci_addr_write(struct io_dev *dev, u64 off, const void *data, unsigne
 	struct pci_host *h = container_of(dev, struct pci_host, addr_dev);
 	u32 v;
 
+	if (len != 4)
+		return 0;
 	memcpy(&v, data, 4);
 	pthread_mutex_lock(&h->lock);
 	/* Bits 30:24 (and AMD's extended register bits 27:24) are reserved here; 1:0 read 0. */
@@ -414,11 +420,16 @@ static int pci_addr_write(struct io_dev *dev, u64 off, const void *data, unsigne
 	return 0;
 }
 
-/* CONFIG_ADDRESS takes only dword accesses (others are not configuration cycles). */
+/*
+ * CONFIG_ADDRESS is a dword register: narrower accesses are not
+ * configuration cycles (on a PC they reach other registers, such as the
+ * reset control at 0xcf9) and Linux's type-1 probe writes a byte to 0xcfb
+ * first. They read all ones and are ignored, quietly, as unclaimed ports.
+ */
 static const struct io_ops pci_addr_ops = {
 	.read = pci_addr_read,
 	.write = pci_addr_write,
-	.min_access = 4,
+	.min_access = 1,
 	.max_access = 4,
 };
 

@@ -177,8 +177,9 @@ if [ "${e2etransport:-mmio}" = pci ]; then
 		[ -e "$d" ] || continue
 		case $(readlink -f "$d") in */pci0000:00/*) onpci=$((onpci + 1)) ;; esac
 	done
+	ecam=$(dmesg | grep -m1 -E 'MMCONFIG|ECAM' | sed 's/^\[[^]]*\] //' | cut -c1-120)
 	if [ $ok = 1 ] && [ $ndev -gt 0 ] && [ $onpci = $ndev ] && [ $bridge = 1 ] && [ $msix = $ndev ]; then
-		check virtio-pci PASS "$ndev device(s) on PCI (net=$nnet blk=$nblk), all with MSI-X:$pcis"
+		check virtio-pci PASS "$ndev device(s) on PCI (net=$nnet blk=$nblk), all with MSI-X:$pcis ${ecam:-no MMCONFIG line}"
 	else
 		check virtio-pci FAIL "$ndev virtio device(s), $onpci on PCI, net=$nnet blk=$nblk (wanted $e2edevs), host bridge $bridge, $msix with MSI-X:${pcis:- no PCI function} $(dmesg | grep -iE 'pci|virtio' | tail -n 4 | tr '\n' '|')"
 	fi

@@ -152,6 +152,11 @@ int main(void)
 	fake_vm_pio_write(vm, 0xcf8, 0x12345678, 4);
 	fake_vm_pio_read(vm, 0xcf8, &v, 4);
 	report(v == 0x00345678, "CONFIG_ADDRESS keeps its defined bits: 0x%08x", v);
+	fake_vm_pio_write(vm, 0xcfb, 0x01, 1);	/* Linux's type-1 probe */
+	fake_vm_pio_read(vm, 0xcf8, &v, 4);
+	report(v == 0x00345678, "a byte write to 0xcfb leaves CONFIG_ADDRESS alone (0x%08x)", v);
+	fake_vm_pio_read(vm, 0xcf9, &v, 1);
+	report((v & 0xff) == 0xff, "a byte read of 0xcf9 reads all ones (0x%02x)", v & 0xff);
 	fake_vm_pio_write(vm, 0xcf8, 0, 4);
 	fake_vm_pio_read(vm, 0xcfc, &v, 4);
 	report(v == 0xffffffff, "CONFIG_DATA without the enable bit reads 0x%08x", v);

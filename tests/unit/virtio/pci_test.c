@@ -270,6 +270,18 @@ int main(void)
 	cc_wr(VIRTIO_PCI_COMMON_Q_DESCHI, 0x9, 4);
 	report(cc_rd(VIRTIO_PCI_COMMON_Q_DESCLO, 4) == 0x12345678 && cc_rd(VIRTIO_PCI_COMMON_Q_DESCHI, 4) == 9,
 	       "queue_desc as two 32-bit halves");
+	/* §4.1.4.9: the PCI configuration access window onto BAR2. */
+	ncap = find_vcap(VIRTIO_PCI_CAP_PCI_CFG);
+	cfg_wr(ncap + 4, 2, 1);				/* bar */
+	cfg_wr(ncap + 8, VIRTIO_PCI_COMMON_NUMQ, 4);	/* offset */
+	cfg_wr(ncap + 12, 2, 4);			/* length */
+	report_eq(cfg_rd(ncap + 16, 4) & 0xffff, 3, "num_queues through the PCI_CFG window");
+	cfg_wr(ncap + 8, VIRTIO_PCI_COMMON_Q_SELECT, 4);
+	cfg_wr(ncap + 16, 1, 4);
+	report_eq(cc_rd(VIRTIO_PCI_COMMON_Q_SELECT, 2), 1, "queue_select written through the window");
+	cfg_wr(ncap + 12, 3, 4);
+	cfg_wr(ncap + 16, 2, 4);
+	report_eq(cc_rd(VIRTIO_PCI_COMMON_Q_SELECT, 2), 1, "a 3-byte window length is ignored");
 	dcap = find_vcap(VIRTIO_PCI_CAP_DEVICE_CFG);
 	v = fake_mmio_read(vm, bar2 + cfg_rd(dcap + 8, 4), 1);
 	report_eq(v, 0x52, "device configuration: the MAC's first byte");
