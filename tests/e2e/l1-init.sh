@@ -13,7 +13,9 @@
 # a network interface on TAP kl2tap0 (host_dev_name, guest_mac), whose L1 end
 # gets 10.0.2.1/24 for L2 to ping, with balloon a balloon (PUT /balloon at
 # 0 MiB, then PATCH /balloon to e2eballoon MiB once L2 wrote its memory,
-# kestrel's VmRSS read before and after). The optional last field is more words for L2's
+# kestrel's VmRSS read before and after; with e2ereport=MIB free page
+# reporting instead: L2 fills and deletes a MIB file, L1 waits for kestrel's
+# metrics to count it reported and reads the RSS again). The optional last field is more words for L2's
 # command line, comma-separated (l2-init.sh: e2es3=N suspends to RAM N
 # times, e2eexit=poweroff ends with poweroff -f instead of reboot -f).
 # snap: `kestrel run --snapshot DIR`; once L2 prints L2-SNAP-READY (e2esnap=1)
@@ -76,7 +78,7 @@ run_case() {
 	nonce=$(cut -c1-8 /proc/sys/kernel/random/uuid)
 	out=/tmp/out-$name
 	disk=/tmp/disk-$name.img
-	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad /tmp/balloon
+	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad /tmp/balloon /tmp/metrics-$name
 	nnote= bnote= spid=
 	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
 	case ",$devs," in *,net,*)
@@ -101,11 +103,12 @@ run_case() {
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	case ",$devs," in *,tap,*) l2words="$l2words e2etap=$TAPMAC" ;; esac
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
-	s3=0 l2exit=reboot bmib=64
+	s3=0 l2exit=reboot bmib=64 rmib=
 	for w in $l2words; do
 		case $w in
 		e2es3=*) s3=${w#e2es3=} ;;
 		e2eballoon=*) bmib=${w#e2eballoon=} ;;
+		e2ereport=*) rmib=${w#e2ereport=} bmib=$rmib ;;
 		e2eexit=*) l2exit=${w#e2eexit=} ;;
 		esac
 	done
@@ -145,7 +148,10 @@ run_case() {
 			put /network-interfaces/eth0 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$TAPMAC\"}" ;;
 		  esac
 		  case ",$devs," in *,balloon,*)
-			put /balloon '{"amount_mib": 0, "deflate_on_oom": false, "stats_polling_interval_s": 1}' ;;
+			rep=false
+			[ -n "$rmib" ] && rep=true
+			put /metrics "{\"metrics_path\": \"/tmp/metrics-$name\"}"
+			put /balloon "{\"amount_mib\": 0, \"deflate_on_oom\": false, \"stats_polling_interval_s\": 1, \"free_page_reporting\": $rep}" ;;
 		  esac
 		  put /actions '{"action_type": "InstanceStart"}'
 		  # balloon: kestrel's RSS once L2 wrote its memory, PATCH /balloon
@@ -155,10 +161,32 @@ run_case() {
 			rss() { awk '$1 == "VmRSS:" {print $2}' /proc/$(cat /tmp/kpid)/status 2>/dev/null; }
 			bl touched
 			echo "before $(rss)" > /tmp/balloon
-			echo "/balloon $(/bin/l1-fcapi $sock PATCH /balloon "{\"amount_mib\": $bmib}" 2>&1)" >> /tmp/api
-			bl inflated
-			echo "after $(rss)" >> /tmp/balloon
-			echo "stats $(/bin/l1-fcapi $sock GET /balloon/statistics 2>&1)" >> /tmp/balloon ;;
+			if [ -n "$rmib" ]; then
+				# e2ereport: L2 deletes its file; wait for kestrel's
+				# metrics to count 3/4 of it reported, then signal
+				# L2 with a 1 MiB target (its MemTotal falls).
+				# Free memory is reported from boot on: count from here.
+				reported() {
+					/bin/l1-fcapi $sock PUT /actions '{"action_type": "FlushMetrics"}' > /dev/null 2>&1
+					grep -o '"reported_bytes":[0-9]*' /tmp/metrics-$name | cut -d: -f2 | awk '{s += $1} END {print s + 0}'
+				}
+				# Until the RSS fell by half the file, at most 40 s: Linux
+				# reports whole free 2 MiB blocks, some 2 s after they formed.
+				b0=$(rss) base=$(reported) i=0 got=0
+				while [ $((b0 - $(rss))) -lt $((rmib * 512)) ] && [ $i -lt 40 ]; do
+					sleep 1
+					i=$((i + 1))
+				done
+				got=$(($(reported) - base))
+				echo "after $(rss)" >> /tmp/balloon
+				echo "stats reported_bytes $got after $i s" >> /tmp/balloon
+				echo "/balloon $(/bin/l1-fcapi $sock PATCH /balloon '{"amount_mib": 1}' 2>&1)" >> /tmp/api
+			else
+				echo "/balloon $(/bin/l1-fcapi $sock PATCH /balloon "{\"amount_mib\": $bmib}" 2>&1)" >> /tmp/api
+				bl inflated
+				echo "after $(rss)" >> /tmp/balloon
+				echo "stats $(/bin/l1-fcapi $sock GET /balloon/statistics 2>&1)" >> /tmp/balloon
+			fi ;;
 		  esac
 		  # kestrel made the TAP at InstanceStart: L1's end of the link.
 		  case ",$devs," in *,tap,*)
@@ -264,12 +292,18 @@ run_case() {
 	fi
 	case ",$devs," in *,balloon,*)
 		grep -q "^L2-CHECK balloon " $out || chk balloon FAIL "L2 printed no result"
+		what=ballooned
+		[ -n "$rmib" ] && what="freed and reported"
 		b0=$(awk '$1 == "before" {print $2}' /tmp/balloon 2>/dev/null)
 		b1=$(awk '$1 == "after" {print $2}' /tmp/balloon 2>/dev/null)
-		if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b0 - b1)) -ge $((bmib * 1024 * 3 / 4)) ]; then
-			chk balloon-rss PASS "kestrel's VmRSS fell $(((b0 - b1) / 1024)) MiB ($b0 -> $b1 KiB) for a $bmib MiB balloon; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
+		# Reporting gives back only the freed pages in whole free 2 MiB
+		# blocks: at least half of the file; the balloon 3/4 of itself.
+		want=$((bmib * 1024 * 3 / 4))
+		[ -n "$rmib" ] && want=$((bmib * 1024 / 2))
+		if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b0 - b1)) -ge $want ]; then
+			chk balloon-rss PASS "kestrel's VmRSS fell $(((b0 - b1) / 1024)) MiB ($b0 -> $b1 KiB) for $bmib MiB $what; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
 		else
-			chk balloon-rss FAIL "kestrel's VmRSS '$b0' -> '$b1' KiB, wanted a fall of at least $((bmib * 3 / 4)) MiB for $bmib MiB; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
+			chk balloon-rss FAIL "kestrel's VmRSS '$b0' -> '$b1' KiB, wanted a fall of at least $((want / 1024)) MiB for $bmib MiB $what; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
 		fi ;;
 	esac
 	if [ "$how" = fcput ]; then

@@ -31,6 +31,9 @@
 #                    take MIB (MemTotal falls: no deflate_on_oom) once L1 sets
 #                    the target, say "L2-BALLOON inflated" and hold it 10 s
 #                    while L1 reads kestrel's RSS
+#   e2ereport=MIB    (e2edevs has balloon) instead: write a MIB file, say
+#                    "L2-BALLOON touched", delete it 3 s later (its pages go
+#                    to free page reporting) and wait for L1's 1 MiB target
 B=/bin/busybox
 # On the ext4 root after switch_root (the initramfs has no /e2e-rootfs).
 onroot=0 switching=0
@@ -321,7 +324,27 @@ fi
 
 # -- balloon: L1 sets the target, virtio_balloon takes it --------------------------
 memkb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
-if has balloon && [ $switching = 0 ]; then
+if has balloon && [ $switching = 0 ] && [ -n "${e2ereport:-}" ]; then
+	# Free page reporting: a file of e2ereport MiB (resident in kestrel),
+	# deleted 3 s after saying so; L1 then waits for the reports and says
+	# it is done with a 1 MiB target.
+	dd if=/dev/zero of=/tmp/e2e-fill bs=1M count="$e2ereport" 2>/dev/null
+	t0=$(memkb MemTotal)
+	echo "L2-BALLOON touched $e2ereport MiB file; MemTotal $t0 KiB"
+	sleep 3
+	rm -f /tmp/e2e-fill
+	echo "L2-BALLOON freed"
+	i=0
+	while [ $i -lt 900 ] && [ $(memkb MemTotal) -ge $t0 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ $(memkb MemTotal) -lt $t0 ]; then
+		check balloon PASS "$e2ereport MiB freed for reporting; L1 measured and set a 1 MiB target"
+	else
+		check balloon FAIL "L1 never set the target that ends the reporting check (90 s)"
+	fi
+elif has balloon && [ $switching = 0 ]; then
 	bkb=$((${e2eballoon:-64} * 1024))
 	avail=$(memkb MemAvailable)
 	# Every page written once, then freed: resident in kestrel, free here.
