@@ -134,6 +134,7 @@ VDPA_OBJS += src/vdpa/blk/ram.o
 VDPA_OBJS += src/vdpa/blk/file.o
 VDPA_OBJS += src/vdpa/console.o
 VDPA_OBJS += src/vdpa/rng.o
+VDPA_OBJS += src/vdpa/vsock.o
 
 # ---- virtio transports -----------------------------------------------------
 VIRTIO_OBJS += src/virtio/mmio.o
@@ -150,6 +151,8 @@ UNIT_TESTS += vdpa-dev/rng_test
 $(B)/tests/unit/vdpa-dev/rng_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
+UNIT_TESTS += vdpa-dev/vsock_test
+$(B)/tests/unit/vdpa-dev/vsock_test: $(VDPA_DEV_TEST_OBJS)
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)

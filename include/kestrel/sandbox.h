@@ -37,6 +37,7 @@
  *	(io_uring)
  * @SECCOMP_THREAD_DEV_CONSOLE: the virtio-console worker (stdin/stdout)
  * @SECCOMP_THREAD_DEV_RNG: the virtio-rng worker (getrandom())
+ * @SECCOMP_THREAD_DEV_VSOCK: the virtio-vsock worker (its Unix sockets)
  * @SECCOMP_THREAD_VHOST_USER: `kestrel vhost-user`'s server thread
  * @SECCOMP_THREAD_NR: the number of kinds
  */
@@ -55,6 +56,7 @@ enum seccomp_thread {
 	SECCOMP_THREAD_DEV_FILE_BLK,
 	SECCOMP_THREAD_DEV_CONSOLE,
 	SECCOMP_THREAD_DEV_RNG,
+	SECCOMP_THREAD_DEV_VSOCK,
 	SECCOMP_THREAD_VHOST_USER,
 	SECCOMP_THREAD_NR,
 };

@@ -22,6 +22,11 @@
  *   console                             virtio-console, one port on
  *                                       stdin/stdout
  *   rng                                 virtio-entropy from getrandom()
+ *   vsock,cid=N,uds=PATH[,max_conns=M]  virtio-vsock: host connections to
+ *                                       the Unix socket PATH reach guest
+ *                                       listeners ("CONNECT <port>\n"),
+ *                                       guest connections to port P reach
+ *                                       PATH_P (docs/vsock.md)
  *
  * All of them run on the software-device core (one worker thread per
  * device, ring walking through the device IOTLB with vringh), so they get
@@ -121,5 +126,56 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
  * disk); the errno of opening or locking @path.
  */
 int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path);
+
+/**
+ * struct vdpa_vsock_stats - what a vsock device counted since creation
+ *	(rx: towards the guest, tx: from it)
+ * @rx_packets: packets given to the guest (data and control)
+ * @rx_bytes: stream bytes given to the guest
+ * @tx_packets: packets the guest sent
+ * @tx_bytes: guest stream bytes written to host sockets
+ * @conns: streams open now (and host connections still sending their line)
+ * @conns_added: host connections accepted and guest connections made
+ * @conns_removed: streams closed, for whatever reason
+ * @conns_killed: streams ended by an error (an RST to the guest)
+ * @conns_refused: connections refused (no listener at PATH_P, the
+ *	connection limit, a bad CONNECT line)
+ * @tx_bad_packets: guest packets dropped or answered with an RST as
+ *	malformed (short header, bad length, wrong CID, type or op)
+ * @tx_credit_violations: guest streams reset for sending past their credit
+ * @tx_write_fails: writes of guest bytes to a host socket that failed
+ * @tx_flush_fails: writes of buffered guest bytes that failed
+ * @rx_read_fails: reads from a host socket that failed
+ * @conn_event_fails: epoll changes or sockets that could not be made
+ * @rst_dropped: RSTs dropped because the guest posted no rx buffers and
+ *	the queue of owed RSTs was full
+ */
+struct vdpa_vsock_stats {
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 conns;
+	u64 conns_added;
+	u64 conns_removed;
+	u64 conns_killed;
+	u64 conns_refused;
+	u64 tx_bad_packets;
+	u64 tx_credit_violations;
+	u64 tx_write_fails;
+	u64 tx_flush_fails;
+	u64 rx_read_fails;
+	u64 conn_event_fails;
+	u64 rst_dropped;
+};
+
+/**
+ * vdpa_vsock_get_stats() - the counters of a vsock device
+ * @vdpa: a device of type vsock
+ * @stats: filled in
+ *
+ * Return: 0, or -EINVAL (not a vsock device).
+ */
+int vdpa_vsock_get_stats(struct vdpa_device *vdpa, struct vdpa_vsock_stats *stats);
 
 #endif /* KESTREL_VDPA_DEV_H */

@@ -19,8 +19,9 @@
  * thread exit); openat only with the flags the thread opens with; tgkill
  * only with the signals the thread sends; clone only for threads
  * (CLONE_THREAD), clone3 fails with ENOSYS so glibc falls back to clone,
- * whose flags a filter can read. No list allows socket(): every socket is
- * made during set-up.
+ * whose flags a filter can read. Only virtio-vsock's worker may make a
+ * socket (a non-blocking Unix stream socket): every other one is made during
+ * set-up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
@@ -173,6 +175,8 @@ static const struct rule teardown_rules[] = {
 	IOCTL(KVM_IOEVENTFD),
 	IOCTL(KVM_IRQFD),
 	ALLOW(io_uring_enter),
+	/* virtio-vsock removes its listener's socket file (vsock.c) */
+	ALLOW(unlink),
 	ALLOW(exit_group),
 	END,
 };
@@ -335,6 +339,27 @@ static const struct rule rng_rules[] = {
 	END,
 };
 
+/*
+ * virtio-vsock (src/vdpa/vsock.c): the host connections it accepts on its
+ * listener, and those it makes when the guest connects (a Unix stream
+ * socket, non-blocking, made only in that form), in its own epoll set.
+ */
+static const struct rule vsock_rules[] = {
+	ALLOW2(socket, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+	       SCMP_A1(SCMP_CMP_EQ, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	ALLOW(connect),
+	ALLOW1(accept4, SCMP_A3(SCMP_CMP_EQ, SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	ALLOW(readv),
+	ALLOW(recvfrom),
+	ALLOW(sendmsg),
+	ALLOW(shutdown),
+	/* at a host EOF: did the peer close, or only stop sending? */
+	ALLOW(poll),
+	ALLOW(epoll_ctl),
+	ALLOW(close),
+	END,
+};
+
 static const struct rule vhost_user_rules[] = {
 	ALLOW(epoll_wait),
 	/* the rest of a message a peer trickles, with a deadline (server.c) */
@@ -406,6 +431,8 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 					   console_rules } },
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
 				       rng_rules } },
+	[SECCOMP_THREAD_DEV_VSOCK] = { { thread_rules, malloc_rules, worker_rules,
+					 vsock_rules } },
 	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
 					  tap_offload_rules,
 					  vhost_user_rules } },

@@ -16,6 +16,7 @@ static struct vdpa_mgmt_dev *const vdpa_types[] = {
 	&blk_file_mgmt_dev,
 	&vdpa_console_mgmt_dev,
 	&vdpa_rng_mgmt_dev,
+	&vdpa_vsock_mgmt_dev,
 };
 
 int vdpa_register_types(void)
