@@ -116,6 +116,7 @@ enum {
 	OPT_DEVICE,
 	OPT_CONSOLE,
 	OPT_RNG,
+	OPT_VSOCK,
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
@@ -136,7 +137,8 @@ enum {
 	{ "device", required_argument, OPT_DEVICE,				\
 	  "--device vdpa,type=TYPE[,attr=value]..." },				\
 	{ "console", required_argument, OPT_CONSOLE, "--console serial|virtio" }, \
-	{ "rng", no_argument, OPT_RNG, "--rng" }
+	{ "rng", no_argument, OPT_RNG, "--rng" },				\
+	{ "vsock", required_argument, OPT_VSOCK, "--vsock cid=N,uds=PATH" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
 #define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
@@ -509,6 +511,7 @@ static const char run_usage[] =
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
+"                   [--vsock cid=N,uds=PATH[,max_conns=M]]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
@@ -526,10 +529,15 @@ static const char run_usage[] =
 "  --disk PATH[,ro]     virtio-blk over a file or block device\n"
 "                       (a ',' in PATH or any value is written ',,')\n"
 "  --device vdpa,type=TYPE[,attr=value]...  any vDPA device type\n"
-"                       (net, blk, tap, file-blk, console, rng); rate limits:\n"
+"                       (net, blk, tap, file-blk, console, rng, vsock); rate limits:\n"
 "                       bw_size=,ops_size=,..._refill_ms= (net, tap: rx_/tx_)\n"
 "  --console serial|virtio  guest console on stdin/stdout (default serial)\n"
 "  --rng                virtio-rng fed by getrandom()\n"
+"  --vsock cid=N,uds=PATH[,max_conns=M]  virtio-vsock (docs/vsock.md): guest\n"
+"                       CID N (3 or more); host programs connect to the Unix\n"
+"                       socket PATH and write \"CONNECT <port>\\n\"; the guest\n"
+"                       connecting to port P reaches a listener at PATH_P;\n"
+"                       at most M streams at once (default 256)\n"
 "  --device testdev     QEMU's pc-testdev (docs/testdev.md)\n"
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"
@@ -783,6 +791,8 @@ static int confine(const struct virtio_devices *devs, const char *snap_out,
 		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
 	if (!ret)
 		ret = virtio_devices_for_each_file(devs, landlock_allow_file, ll);
+	if (!ret)
+		ret = virtio_devices_for_each_socket(devs, landlock_allow_socket, ll);
 	if (!ret && snap_out)
 		ret = landlock_allow(ll, snap_out, SNAPSHOT_DIR_WRITE);
 	if (!ret && snap_in)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include <kestrel/types.h>
+#include <kestrel/vdpa-dev.h>
 
 /*
  * The Firecracker-compatible control plane (docs/api.md): kestrel run with
@@ -144,6 +145,9 @@ enum api_limiter {
  * @nets: in the order they were added
  * @nr_nets: entries of @nets
  * @entropy: PUT /entropy was done (a virtio-rng device)
+ * @vsock: PUT /vsock was done: @vsock_cid and @vsock_uds are its device
+ * @vsock_cid: the guest's CID
+ * @vsock_uds: the Unix socket host programs connect to
  *
  * Owned by the API thread; the VMM thread reads it only inside an op,
  * while the API thread waits for the answer.
@@ -156,6 +160,9 @@ struct vmconfig {
 	struct vmconfig_net nets[VMCONFIG_MAX_NETS];
 	unsigned int nr_nets;
 	bool entropy;
+	bool vsock;
+	u32 vsock_cid;
+	char vsock_uds[VDPA_VSOCK_UDS_MAX + 1];
 };
 
 /**
@@ -174,6 +181,9 @@ struct vmconfig {
  * @block_throttled: block requests a rate limiter held back
  * @net_rx_throttled: frames to the guest the rx_rate_limiter held back
  * @net_tx_throttled: frames from the guest the tx_rate_limiter held back
+ * @vsock: the vsock device's counters (struct vdpa_vsock_stats)
+ * @vsock_rx_kicks: the driver's notifications on its rx queue
+ * @vsock_tx_kicks: on its tx queue
  */
 struct api_vmm_stats {
 	u64 vcpu_exit_io_in;
@@ -189,6 +199,9 @@ struct api_vmm_stats {
 	u64 block_throttled;
 	u64 net_rx_throttled;
 	u64 net_tx_throttled;
+	struct vdpa_vsock_stats vsock;
+	u64 vsock_rx_kicks;
+	u64 vsock_tx_kicks;
 };
 
 struct api_vmm;

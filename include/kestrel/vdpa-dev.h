@@ -127,6 +127,12 @@ int vdpa_console_create(const char *name, int in_fd, int out_fd,
  */
 int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path);
 
+/*
+ * VDPA_VSOCK_UDS_MAX - the longest uds=PATH of a vsock device: PATH_<port>
+ * must still fit a Unix socket address (108 bytes with its NUL).
+ */
+#define VDPA_VSOCK_UDS_MAX	95
+
 /**
  * struct vdpa_vsock_stats - what a vsock device counted since creation
  *	(rx: towards the guest, tx: from it)

@@ -116,7 +116,7 @@ static int h_get_vm_config(struct api *api, const char *id, const json_t *body,
 {
 	const struct api_metrics *m = &api->metrics;
 
-	return respond_json(resp, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n, s:n, s:n}",
+	return respond_json(resp, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n, s:n}",
 		"boot-source", vmconfig_boot_json(&api->cfg),
 		"drives", vmconfig_drives_json(&api->cfg),
 		"machine-config", vmconfig_machine_json(&api->cfg),
@@ -124,7 +124,8 @@ static int h_get_vm_config(struct api *api, const char *id, const json_t *body,
 		"logger", logger_json(api),
 		"metrics", m->path ? json_pack("{s:s}", "metrics_path", m->path) : json_null(),
 		"entropy", api->cfg.entropy ? json_object() : json_null(),
-		"vsock", "balloon", "mmds-config", "cpu-config"), err, errlen);
+		"vsock", vmconfig_vsock_json(&api->cfg),
+		"balloon", "mmds-config", "cpu-config"), err, errlen);
 }
 
 /* ---- PUT / PATCH -------------------------------------------------------------------- */
@@ -233,7 +234,7 @@ static int h_put_entropy(struct api *api, const char *id, const json_t *body,
 static int h_put_vsock(struct api *api, const char *id, const json_t *body,
 		       struct api_response *resp, char *err, size_t errlen)
 {
-	return vmconfig_check_vsock(body, err, errlen);
+	return vmconfig_set_vsock(&api->cfg, body, err, errlen);
 }
 
 static int h_put_logger(struct api *api, const char *id, const json_t *body,

@@ -183,7 +183,7 @@ struct vsock_rst {
 struct vsock_args {
 	struct vdpa_dev_args base;
 	u64 cid;
-	char uds[96];
+	char uds[VDPA_VSOCK_UDS_MAX + 1];
 	u32 max_conns;
 };
 
@@ -1132,12 +1132,9 @@ static int vsock_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 		pr_err("vsock: needs cid=N (3 or more) and uds=PATH");
 		return -EINVAL;
 	}
-	/* PATH_<port> must fit a socket address too. */
-	if (strlen(args->uds) + 12 > sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		pr_err("vsock: uds=%.64s: at most %zu characters (PATH_<port> is a socket address)",
-		       args->uds, sizeof(((struct sockaddr_un *)0)->sun_path) - 12);
-		return -EINVAL;
-	}
+	_Static_assert(VDPA_VSOCK_UDS_MAX + sizeof("_4294967295") <=
+		       sizeof(((struct sockaddr_un *)0)->sun_path),
+		       "PATH_<port> fits a socket address");
 	vs = xzalloc(sizeof(*vs));
 	if (!vs)
 		return -ENOMEM;
@@ -1184,7 +1181,7 @@ err_destroy:
 static const struct vdpa_attr vsock_attrs[] = {
 	VDPA_ATTR_UINT(struct vsock_args, cid, "cid", 3, 4294967294,
 		       "the guest's context id (its config guest_cid)"),
-	VDPA_ATTR_STRING(struct vsock_args, uds, "uds", "<path of a Unix socket>",
+	VDPA_ATTR_STRING(struct vsock_args, uds, "uds", "<path of a Unix socket, at most 95 bytes>",
 			 "listens there for host connections; guest connections to port P go to PATH_P"),
 	VDPA_ATTR_UINT(struct vsock_args, max_conns, "max_conns", 1, 4096,
 		       "streams open at once (default 256)"),

@@ -224,6 +224,18 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	return vdev_add_spec(devs, "device", val, spec);
 }
 
+/* --vsock cid=N,uds=PATH[,max_conns=M]: the vsock type's own attributes. */
+static int vdev_parse_vsock(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1] = "vsock";
+
+	if (vdev_append_attrs(spec, sizeof(spec), val)) {
+		pr_err("--vsock: value too long (at most %d characters)", VDEV_SPEC_MAX);
+		return -EINVAL;
+	}
+	return vdev_add_spec(devs, "vsock", val, spec);
+}
+
 int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 			     const char *val)
 {
@@ -237,7 +249,7 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 		return vdev_add_spec(devs, "rng", NULL, "rng");
 	}
 	if (strcmp(opt, "net") && strcmp(opt, "disk") && strcmp(opt, "device") &&
-	    strcmp(opt, "console"))
+	    strcmp(opt, "console") && strcmp(opt, "vsock"))
 		return -ENOENT;
 	if (!val || !*val) {
 		pr_err("--%s needs a value", opt);
@@ -249,6 +261,8 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 		return vdev_parse_disk(devs, val);
 	if (!strcmp(opt, "device"))
 		return vdev_parse_device(devs, val);
+	if (!strcmp(opt, "vsock"))
+		return vdev_parse_vsock(devs, val);
 
 	if (!strcmp(val, "serial"))
 		return 0;
@@ -282,6 +296,23 @@ int virtio_devices_for_each_file(const struct virtio_devices *devs,
 		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
 		if (!ret)
 			ret = vdpa_mgmt_files(mdev, config, fn, opaque);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int virtio_devices_for_each_socket(const struct virtio_devices *devs,
+				   int (*fn)(const char *path, void *opaque), void *opaque)
+{
+	for (unsigned int n = 0; n < devs->nr; n++) {
+		_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
+		struct vdpa_mgmt_dev *mdev;
+		int ret;
+
+		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
+		if (!ret)
+			ret = vdpa_mgmt_sockets(mdev, config, fn, opaque);
 		if (ret)
 			return ret;
 	}

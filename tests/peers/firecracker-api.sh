@@ -128,7 +128,7 @@ else
 	echo "SKIP: network-interfaces: not root or no /dev/net/tun"
 fi
 call PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$W/v.sock\", \"vsock_id\": \"root\"}"
-expect 400 "PUT /vsock: not yet supported, said so" "vsock"
+expect 204 "PUT /vsock (the deprecated vsock_id accepted)"
 call PUT /mmds '{"latest": {}}'
 expect 400 "PUT /mmds: not implemented, said so" "MMDS"
 call PUT /actions '{"action_type": "InstanceStart"}'
@@ -137,6 +137,7 @@ if state_is Running; then pass "GET /: Running"; else fail "GET /: $body"; fi
 for ((i = 0; i < 100; i++)); do grep -q MB-GUEST-UP "$W/out" && break; sleep 0.02; done
 grep -q MB-GUEST-UP "$W/out" && pass "the Multiboot guest printed its marker" ||
 	fail "no guest output: $(head -c 300 "$W/out")"
+[[ -S $W/v.sock ]] && pass "the vsock device listens on its uds_path" || fail "no socket at $W/v.sock"
 call PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
 expect 400 "PUT /machine-config after boot" "after starting"
 if [[ -n $tap ]]; then
@@ -165,6 +166,7 @@ grep -q "\[3a8d3c55-0b43-4bd6-9ad1-3e8a7c1c8f6e:fc_api:INFO\]" "$W/log" &&
 kill -TERM "$pid"
 wait_exit 5
 [[ $status == 130 ]] && pass "SIGTERM: clean stop, exit 130" || fail "SIGTERM: exit $status"
+[[ ! -e $W/v.sock ]] && pass "the vsock socket is removed at exit" || fail "$W/v.sock left behind"
 [[ ! -e $SOCK ]] && pass "the socket is removed" || fail "the socket is left behind"
 
 echo "== odd paths"
