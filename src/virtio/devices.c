@@ -283,9 +283,14 @@ bool virtio_devices_console_is_virtio(const struct virtio_devices *devs)
 	return devs->console_virtio;
 }
 
-int virtio_devices_for_each_file(const struct virtio_devices *devs,
-				 int (*fn)(const char *path, bool write, void *opaque),
-				 void *opaque)
+/* What the listed devices' specs name, through @walk (files or sockets). */
+struct vdev_walk {
+	int (*file_fn)(const char *path, bool write, void *opaque);
+	int (*socket_fn)(const char *path, void *opaque);
+	void *opaque;
+};
+
+static int vdev_walk(const struct virtio_devices *devs, const struct vdev_walk *w)
 {
 	for (unsigned int n = 0; n < devs->nr; n++) {
 		_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
@@ -294,29 +299,27 @@ int virtio_devices_for_each_file(const struct virtio_devices *devs,
 
 		/* Checked when it was added: parsing again says nothing. */
 		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
-		if (!ret)
-			ret = vdpa_mgmt_files(mdev, config, fn, opaque);
+		if (!ret && w->file_fn)
+			ret = vdpa_mgmt_files(mdev, config, w->file_fn, w->opaque);
+		if (!ret && w->socket_fn)
+			ret = vdpa_mgmt_sockets(mdev, config, w->socket_fn, w->opaque);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
+int virtio_devices_for_each_file(const struct virtio_devices *devs,
+				 int (*fn)(const char *path, bool write, void *opaque),
+				 void *opaque)
+{
+	return vdev_walk(devs, &(struct vdev_walk){ .file_fn = fn, .opaque = opaque });
+}
+
 int virtio_devices_for_each_socket(const struct virtio_devices *devs,
 				   int (*fn)(const char *path, void *opaque), void *opaque)
 {
-	for (unsigned int n = 0; n < devs->nr; n++) {
-		_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
-		struct vdpa_mgmt_dev *mdev;
-		int ret;
-
-		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
-		if (!ret)
-			ret = vdpa_mgmt_sockets(mdev, config, fn, opaque);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return vdev_walk(devs, &(struct vdev_walk){ .socket_fn = fn, .opaque = opaque });
 }
 
 unsigned int virtio_devices_count(const struct virtio_devices *devs)
