@@ -23,7 +23,7 @@
 #                 disk as a drive and net through a TAP) |
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
 #                 each suspended to RAM, and the two API cases)
-#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap|none>
+#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap,vsock|none>
 #                 [run|fc|fcput] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
@@ -70,6 +70,8 @@ else
 		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
 		# and they end with poweroff -f (S5) instead of reboot -f.
 		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" > "$CASES"
+		# L2's vmw_vsock_virtio_transport against a program in L1 (l2-vsock.c)
+		echo "gen-vsock gen bzimage 1 vsock run" >> "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff
@@ -115,6 +117,8 @@ fi
 # -- L2 payloads, L1 initramfs --------------------------------------------------
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l2-net" tests/e2e/l2-net.c || fail "cannot build tests/e2e/l2-net.c static (libc6-dev?)"
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l1-fcapi" tests/e2e/l1-fcapi.c || fail "cannot build tests/e2e/l1-fcapi.c static (libc6-dev?)"
+# both ends of the vsock case: L2's AF_VSOCK and L1's Unix sockets
+${CC:-cc} -static -O2 -Wall -o "$OUT/l2-vsock" tests/e2e/l2-vsock.c || fail "cannot build tests/e2e/l2-vsock.c static (libc6-dev?)"
 for fl in $(awk '!/^#/ && NF {print $2}' "$CASES" | sort -u); do
 	# and the root disk when a case of that flavour boots from one (e2eroot=1)
 	rootfs=

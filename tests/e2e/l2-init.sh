@@ -16,6 +16,7 @@
 #                    loads the modules, mounts it and switch_roots into it, where
 #                    the same script (its /init, beside the marker /e2e-rootfs)
 #                    runs the checks on a root mounted from /dev/vda
+#   e2evsockmib=N    MiB each way on the vsock case's first stream (64)
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
 #                    up as 10.0.2.2/24 and ping L1's end of the TAP, 10.0.2.1
 B=/bin/busybox
@@ -195,6 +196,25 @@ if has tap; then
 		else
 			check tap FAIL "$ifc ($e2etap) $st: no reply from L1's 10.0.2.1: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 		fi
+	fi
+fi
+
+# -- vsock: Linux's own virtio transport against L1's program (l2-vsock.c) ----
+if has vsock; then
+	vok=1
+	for m in $(cat /lib/modules/order-vsock); do
+		[ -d "/sys/module/${m%.ko}" ] && continue
+		out=$(insmod /lib/modules/$m 2>&1) || { echo "L2: insmod $m: $out"; vok=0; }
+	done
+	if [ $vok = 0 ]; then
+		check vsock-listen FAIL "the vsock modules did not load"
+	else
+		i=0	# the transport binds the device, then AF_VSOCK can reach the host
+		while [ $i -lt 50 ] && ! ls -l /sys/bus/virtio/drivers/vmw_vsock_virtio_transport 2>/dev/null | grep -q virtio; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		/bin/l2-vsock guest "${e2evsockmib:-64}"
 	fi
 fi
 
