@@ -152,7 +152,7 @@ $(B)/tests/unit/vdpa-dev/rng_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/vsock_test
-$(B)/tests/unit/vdpa-dev/vsock_test: $(VDPA_DEV_TEST_OBJS)
+$(B)/tests/unit/vdpa-dev/vsock_test: $(VDPA_DEV_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
@@ -407,6 +407,8 @@ BENCHES += vdpa_net_bench
 $(B)/bench/vdpa_net_bench: $(VDPA_TEST_OBJS)
 BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
+BENCHES += vsock_bench
+$(B)/bench/vsock_bench: $(VDPA_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
 # api_start execs kestrel in Firecracker mode: exec -> API socket ready; it
 # re-executes itself as the floor, linked static as kestrel is.
 BENCHES += api_start
