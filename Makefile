@@ -157,6 +157,10 @@ FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_FLAGS_virtio_mmio = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
+FUZZ_TARGETS += vsock_packets
+FUZZ_SRCS_vsock_packets = tests/fuzz/vsock_packets.c tests/unit/vdpa-dev/vsock_guest.c $(UTIL_OBJS:.o=.c) \
+	tests/unit/vdpa/driver.c src/iotlb/iotlb.c \
+	src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_TARGETS += i8042_ports
 FUZZ_SRCS_i8042_ports = tests/fuzz/i8042_ports.c src/hw/i8042.c $(FAKE_VM_OBJS:.o=.c)
 FUZZ_FLAGS_i8042_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
