@@ -4,7 +4,8 @@
 # QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
 #   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk,tap,vsock|none> [run|fc|fcput] [<l2 words>]
 # vsock: --vsock cid=3,uds=/tmp/vsock-<name>.sock, with /bin/l2-vsock host in L1 as
-# the other end of L2's /bin/l2-vsock guest (tests/e2e/l2-vsock.c).
+# the other end of L2's /bin/l2-vsock guest (tests/e2e/l2-vsock.c); the L2 word
+# e2evsockbench=TRIPS adds its benchmark (E2E-VSOCK-BENCH lines, bench/vsock-e2e.sh).
 # run (the default): `kestrel run`. fc: kestrel's Firecracker-compatible mode
 # with --api-sock and --config-file, and once L2 has done its checks,
 # SendCtrlAltDel through the API socket (/bin/l1-fcapi): L2's init must see
@@ -93,7 +94,8 @@ run_case() {
 		rm -f $vsock ${vsock}_5000 /tmp/vsock-host
 		set -- "$@" --vsock cid=3,uds=$vsock
 		mib=$(echo "$l2raw" | tr , '\n' | sed -n 's/^e2evsockmib=//p')
-		/bin/l2-vsock host $vsock "${mib:-64}" > /tmp/vsock-host 2>&1 &
+		trips=$(echo "$l2raw" | tr , '\n' | sed -n 's/^e2evsockbench=//p')
+		/bin/l2-vsock host $vsock "${mib:-64}" $trips > /tmp/vsock-host 2>&1 &
 		vpid=$! ;;
 	esac
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
@@ -223,6 +225,7 @@ run_case() {
 			grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
 		done
 		[ -e $vsock ] && chk vsock-host-listen FAIL "kestrel left its socket $vsock behind"
+		grep '^VSOCK-BENCH ' /tmp/vsock-host | sed "s/^VSOCK-BENCH /E2E-VSOCK-BENCH $name /"
 	fi
 	if [ "$how" = fcput ]; then
 		calls=$(cut -d' ' -f1,2 /tmp/api 2>/dev/null | tr '\n' ' ')

@@ -17,6 +17,7 @@
 #                    the same script (its /init, beside the marker /e2e-rootfs)
 #                    runs the checks on a root mounted from /dev/vda
 #   e2evsockmib=N    MiB each way on the vsock case's first stream (64)
+#   e2evsockbench=T  then the vsock benchmark: e2evsockmib each way, T round trips
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
 #                    up as 10.0.2.2/24 and ping L1's end of the TAP, 10.0.2.1
 B=/bin/busybox
@@ -214,7 +215,7 @@ if has vsock; then
 			sleep 0.1
 			i=$((i + 1))
 		done
-		/bin/l2-vsock guest "${e2evsockmib:-64}"
+		/bin/l2-vsock guest "${e2evsockmib:-64}" ${e2evsockbench:-}
 	fi
 fi
 

@@ -5,9 +5,9 @@
  * Unix sockets of kestrel's hybrid model (docs/vsock.md). Static, no
  * library beyond libc.
  *
- *   l2-vsock guest MIB        in L2: prints L2-CHECK lines
- *   l2-vsock host PATH MIB    in L1, beside `kestrel run --vsock cid=3,uds=PATH`:
- *                             prints VSOCK-HOST <check> PASS|FAIL <detail>
+ *   l2-vsock guest MIB [TRIPS]      in L2: prints L2-CHECK lines
+ *   l2-vsock host PATH MIB [TRIPS]  in L1, beside `kestrel run --vsock cid=3,uds=PATH`:
+ *                                   prints VSOCK-HOST <check> PASS|FAIL <detail>
  *
  * The two follow one script:
  *  1. listen: L2 listens on port 1234; L1 connects to PATH with
@@ -19,6 +19,10 @@
  *  3. peer-killed: L1 forks a peer that connects to L2's port 1235 and
  *     streams until L1 kills it with SIGKILL; L2 must see the stream end
  *     (EOF or a reset), and a write after it fail.
+ *  4. with TRIPS (bench/vsock-e2e.sh): on port 1236, MIB MiB host to guest,
+ *     MIB MiB back, then TRIPS one-byte round trips, timed by L1, which
+ *     first times the same over a socketpair between two L1 processes (the
+ *     anchor); VSOCK-BENCH lines.
  */
 #include <errno.h>
 #include <poll.h>
@@ -142,6 +146,79 @@ static uint64_t recv_all(int fd, uint64_t *h, unsigned int seed, uint64_t *bad, 
 	}
 }
 
+/* ---- the benchmark (4) ---------------------------------------------------------- */
+
+/* The guest's side: take @total bytes, ack, send @total, echo @trips bytes. */
+static void bench_serve(int fd, uint64_t total, unsigned int trips)
+{
+	static unsigned char buf[65536];
+	uint64_t got = 0, ack = 0;
+	int err = 0;
+
+	while (got < total) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r <= 0)
+			return;
+		got += (uint64_t)r;
+	}
+	if (write_all(fd, &ack, sizeof(ack)) || !send_pattern(fd, total, 4, &err))
+		return;
+	for (unsigned int i = 0; i < trips; i++)
+		if (read_full(fd, buf, 1) != 1 || write_all(fd, buf, 1))
+			return;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The host's side, timing it; one VSOCK-BENCH line named @what. */
+static void bench_drive(int fd, uint64_t total, unsigned int trips, const char *what)
+{
+	static unsigned char buf[65536];
+	double *us = calloc(trips ? trips : 1, sizeof(*us)), t0, h2g, g2h;
+	uint64_t got = 0, ack;
+	int err = 0;
+
+	t0 = now();
+	if (!us || !send_pattern(fd, total, 5, &err) ||
+	    read_full(fd, &ack, sizeof(ack)) != sizeof(ack)) {
+		printf("VSOCK-BENCH %s failed (%s)\n", what, strerror(err ? err : errno));
+		free(us);
+		return;
+	}
+	h2g = (double)total / (now() - t0) / 1048576;
+	t0 = now();
+	while (got < total) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r <= 0)
+			break;
+		got += (uint64_t)r;
+	}
+	g2h = (double)got / (now() - t0) / 1048576;
+	for (unsigned int i = 0; i < trips; i++) {
+		unsigned char b = (unsigned char)i;
+
+		t0 = now();
+		if (write_all(fd, &b, 1) || read_full(fd, &b, 1) != 1) {
+			trips = i;
+			break;
+		}
+		us[i] = (now() - t0) * 1e6;
+	}
+	qsort(us, trips, sizeof(*us), cmp_double);
+	printf("VSOCK-BENCH %s h2g_mibs=%.1f g2h_mibs=%.1f rtt_us_median=%.1f rtt_us_p99=%.1f trips=%u mib=%llu\n",
+	       what, h2g, g2h, trips ? us[trips / 2] : 0, trips ? us[trips * 99 / 100] : 0, trips,
+	       (unsigned long long)(total >> 20));
+	fflush(stdout);
+	free(us);
+}
+
 /* ---- L2 ---------------------------------------------------------------------- */
 
 static int vsock_listen(unsigned int port)
@@ -157,7 +234,7 @@ static int vsock_listen(unsigned int port)
 	return fd;
 }
 
-static int guest(uint64_t total)
+static int guest(uint64_t total, unsigned int trips)
 {
 	int l1 = vsock_listen(1234), l2 = vsock_listen(1235), fd, err, fds[NSTREAMS];
 	uint64_t h, bad, got, sent_h;
@@ -240,6 +317,14 @@ static int guest(uint64_t total)
 	close(fd);
 	close(l1);
 	close(l2);
+	if (trips) {
+		int lb = vsock_listen(1236), c = accept(lb, NULL, NULL);
+
+		bench_serve(c, total, trips);
+		close(c);
+		close(lb);
+		printf("L2: vsock benchmark served (%u round trips)\n", trips);
+	}
 	return 0;
 }
 
@@ -286,7 +371,7 @@ static int host_connect(const char *path, unsigned int port, double deadline)
 	return -1;
 }
 
-static int host(const char *path, uint64_t total)
+static int host(const char *path, uint64_t total, unsigned int trips)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pollfd pfd[NSTREAMS + 1];
@@ -397,6 +482,30 @@ static int host(const char *path, uint64_t total)
 	}
 	close(lfd);
 	unlink(sa.sun_path);
+	if (trips) {
+		int sv[2];
+
+		/* The anchor first (L2 waits in accept): the same bytes between two L1 processes. */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			return 1;
+		pid = fork();
+		if (pid == 0) {
+			close(sv[0]);
+			bench_serve(sv[1], total, trips);
+			_exit(0);
+		}
+		close(sv[1]);
+		bench_drive(sv[0], total, trips, "anchor");
+		close(sv[0]);
+		waitpid(pid, NULL, 0);
+		fd = host_connect(path, 1236, now() + 60);
+		if (fd < 0) {
+			printf("VSOCK-BENCH vsock failed (no CONNECT 1236)\n");
+			return 1;
+		}
+		bench_drive(fd, total, trips, "vsock");
+		close(fd);
+	}
 	return 0;
 }
 
@@ -404,10 +513,11 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	alarm(600);
-	if (argc == 3 && !strcmp(argv[1], "guest"))
-		return guest(strtoull(argv[2], NULL, 0) << 20);
-	if (argc == 4 && !strcmp(argv[1], "host"))
-		return host(argv[2], strtoull(argv[3], NULL, 0) << 20);
-	fprintf(stderr, "usage: l2-vsock guest MIB | l2-vsock host PATH MIB\n");
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "guest"))
+		return guest(strtoull(argv[2], NULL, 0) << 20, argc == 4 ? (unsigned int)atoi(argv[3]) : 0);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "host"))
+		return host(argv[2], strtoull(argv[3], NULL, 0) << 20,
+			    argc == 5 ? (unsigned int)atoi(argv[4]) : 0);
+	fprintf(stderr, "usage: l2-vsock guest MIB [TRIPS] | l2-vsock host PATH MIB [TRIPS]\n");
 	return 2;
 }
