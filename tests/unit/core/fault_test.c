@@ -2,7 +2,7 @@
 /*
  * Fault injection over the whole "kestrel run" creation path: the device
  * list, VM, RAM, the virtio-mmio devices (net and blk simulators, rng, a
- * file-backed disk), the guest loader, every platform device, two vCPUs,
+ * file-backed disk, vsock), the guest loader, every platform device, two vCPUs,
  * the signal thread and the vCPU threads. It drives the machine builder
  * (include/kestrel/machine.h) in-process the way cmd_run() in src/main.c
  * does for "kestrel run --cpus 2 --memory 64M" and the devices below, then
@@ -164,6 +164,8 @@ static void snapshot_diff(const struct snapshot *base, const struct snapshot *no
 /* ---- running kestrel ------------------------------------------------------ */
 
 static char disk_path[64] = "/tmp/kestrel-fault-XXXXXX";
+/* --vsock cid=3,uds=<disk_path>.v: its listener is bound and removed each run. */
+static char vsock_spec[96];
 
 /* The device options of the run, in command-line order. */
 static const struct {
@@ -173,6 +175,7 @@ static const struct {
 	{ "--device", "vdpa,type=blk,capacity=1M" },
 	{ "--rng", NULL },
 	{ "--disk", disk_path },
+	{ "--vsock", vsock_spec },
 };
 
 /* cmd_run() from its device options on: build, run, tear down. */
@@ -437,6 +440,7 @@ int main(void)
 		return report_summary();
 	}
 	close(fd);
+	snprintf(vsock_spec, sizeof(vsock_spec), "cid=3,uds=%s.v", disk_path);
 	dup2(nullfd, 0);
 	log_level_set(LOG_WARN);	/* progress lines are not errors */
 	/* What src/main.c does before any subcommand. */
