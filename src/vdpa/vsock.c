@@ -791,6 +791,12 @@ static ssize_t conn_read(struct vdpa_vsock *vs, struct vsock_conn *c,
 	int n = vsock_iov_from(wiov, want, iov, VSOCK_IOV_MAX);
 	ssize_t r;
 
+	/* Not reached (the data list holds streams with credit, rooms are not
+	 * empty), but a zero-length read would look like EOF. */
+	if (!n) {
+		link_del(&c->data);
+		return 0;
+	}
 	do {
 		r = readv(c->fd, iov, n);
 	} while (r < 0 && errno == EINTR);
