@@ -3,8 +3,10 @@
 the wrapper of its guest/x86/unittests.cfg entry.
 
   scripts/vsock-peer.py KESTREL-COMMAND...
+  scripts/vsock-peer.py --uds PATH KESTREL-COMMAND...
 
-KESTREL-COMMAND holds --vsock cid=3,uds=PATH. Before starting it, this
+KESTREL-COMMAND holds --vsock cid=3,uds=PATH, or --uds gives PATH (the
+Firecracker mode, whose vsock comes from its API or config file). Before starting it, this
 listens at PATH_5000 (the guest connects to host port 5000 there). Once
 kestrel listens on PATH, it connects, writes "CONNECT 1234\\n", expects
 "OK <port>\\n" once the guest accepts, sends 64 KiB and checks the guest's
@@ -109,7 +111,9 @@ def host_listens(lsock):
 def main():
     cmd = sys.argv[1:]
     uds = None
-    for i, a in enumerate(cmd[:-1]):
+    if len(cmd) > 2 and cmd[0] == "--uds":
+        uds, cmd = cmd[1], cmd[2:]
+    for i, a in enumerate(cmd[:-1] if not uds else []):
         if a == "--vsock":
             for f in cmd[i + 1].split(","):
                 if f.startswith("uds="):

@@ -16,6 +16,8 @@
 #             until Running, the drive PATCH it uses for hot-plug.
 #   flintlock flintlock's start (create.go): --id --boot-timer --no-api
 #             --config-file --metadata.
+#   vsock     the guest framework's vsock test with the config file's vsock,
+#             scripts/vsock-peer.py as its host side.
 # Exit 0 pass, 1 fail, 77 skip (no /dev/kvm, curl or binutils).
 set -u
 B=${B:-build}
@@ -311,6 +313,25 @@ if [[ -r $BENCH ]]; then
 		fail "PATCH limit: '$l5' after vs '$l1' before, '$f5' unlimited"
 else
 	echo "SKIP: rate limiters: $BENCH not built (make builds the guests)"
+fi
+
+echo "== vsock"
+# The guest framework's vsock test (guest/x86/virtio-vsock.c) with its vsock
+# from the config file, the host side played by scripts/vsock-peer.py.
+VSOCK_GUEST=$B/guest/x86/virtio-vsock.elf
+if [[ -f $VSOCK_GUEST ]] && command -v python3 >/dev/null; then
+	cat >"$W/vsock.json" <<EOF
+{"boot-source": {"kernel_image_path": "$VSOCK_GUEST"}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "vsock": {"guest_cid": 3, "uds_path": "$W/vs.sock"}}
+EOF
+	timeout 60 scripts/vsock-peer.py --uds "$W/vs.sock" "$KESTREL" --no-api --config-file "$W/vsock.json" \
+		>"$W/vsock.out" 2>&1
+	status=$?
+	[[ $status == 1 ]] && ! grep -q '^FAIL' "$W/vsock.out" &&
+		pass "the config file's vsock: guest and host peer passed (guest listen, guest connect)" ||
+		fail "vsock through --config-file: exit $status, $(grep -m2 -e '^FAIL' -e error "$W/vsock.out" | tr '\n' '|')"
+else
+	echo "SKIP: vsock: $VSOCK_GUEST not built (make builds the guests) or no python3"
 fi
 
 echo "$fails failure(s)"
