@@ -224,11 +224,31 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	return vdev_add_spec(devs, "device", val, spec);
 }
 
+/* Whether the fields of @val include "@key=...". */
+static bool vdev_has_field(const char *val, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *f = val; *f;) {
+		const char *end = vdev_field_end(f);
+
+		if ((size_t)(end - f) > n && !strncmp(f, key, n) && f[n] == '=')
+			return true;
+		f = *end ? end + 1 : end;
+	}
+	return false;
+}
+
 /* --vsock cid=N,uds=PATH[,max_conns=M]: the vsock type's own attributes. */
 static int vdev_parse_vsock(struct virtio_devices *devs, const char *val)
 {
 	char spec[VDEV_SPEC_MAX + 1] = "vsock";
 
+	/* Both are required: say so now, not when the machine is built. */
+	if (!vdev_has_field(val, "cid") || !vdev_has_field(val, "uds")) {
+		pr_err("--vsock %.64s: accepted form cid=N,uds=PATH[,max_conns=M] (N from 3)", val);
+		return -EINVAL;
+	}
 	if (vdev_append_attrs(spec, sizeof(spec), val)) {
 		pr_err("--vsock: value too long (at most %d characters)", VDEV_SPEC_MAX);
 		return -EINVAL;
