@@ -146,6 +146,8 @@ int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path);
  * @conns_killed: streams ended by an error (an RST to the guest)
  * @conns_refused: connections refused (no listener at PATH_P, the
  *	connection limit, a bad CONNECT line)
+ * @conns_timed_out: host connections closed because their CONNECT line, or
+ *	the guest's answer to it, took more than 2 s
  * @tx_bad_packets: guest packets dropped or answered with an RST as
  *	malformed (short header, bad length, wrong CID, type or op)
  * @tx_credit_violations: guest streams reset for sending past their credit
@@ -166,6 +168,7 @@ struct vdpa_vsock_stats {
 	u64 conns_removed;
 	u64 conns_killed;
 	u64 conns_refused;
+	u64 conns_timed_out;
 	u64 tx_bad_packets;
 	u64 tx_credit_violations;
 	u64 tx_write_fails;

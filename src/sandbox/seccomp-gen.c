@@ -431,8 +431,9 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 					   console_rules } },
 	[SECCOMP_THREAD_DEV_RNG] = { { thread_rules, malloc_rules, worker_rules,
 				       rng_rules } },
+	/* timer_rules: the deadline of connections waiting for a line or the guest */
 	[SECCOMP_THREAD_DEV_VSOCK] = { { thread_rules, malloc_rules, worker_rules,
-					 vsock_rules } },
+					 vsock_rules, timer_rules } },
 	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
 					  tap_offload_rules,
 					  vhost_user_rules } },

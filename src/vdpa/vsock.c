@@ -46,7 +46,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_ids.h>
@@ -80,8 +82,15 @@
 #define VSOCK_HASH		256
 /* Connections accepted from the listener in one pass at most. */
 #define VSOCK_ACCEPT_BUDGET	16
-/* Inner epoll data of the listener; streams carry (gen << 32 | slot). */
+/* Inner epoll data of the listener and the timer; streams carry (gen << 32 | slot). */
 #define VSOCK_EV_LISTENER	UINT64_MAX
+#define VSOCK_EV_TIMER		(UINT64_MAX - 1)
+/*
+ * A host connection has this long to send its CONNECT line, and the guest
+ * as long to answer the REQUEST that follows (Firecracker's 2 s): then the
+ * host connection is closed (and the guest, for a REQUEST, gets an RST).
+ */
+#define VSOCK_CONNECT_TIMEOUT_NS	(2000ULL * 1000000)
 /* Segments of a chain handed to one readv()/sendmsg(). */
 #define VSOCK_IOV_MAX		64
 
@@ -133,6 +142,7 @@ struct vsock_link {
  * @buf_len: bytes in @buf
  * @line: the CONNECT line so far
  * @line_len: bytes in @line
+ * @deadline: VS_LINE, VS_REQUEST: when it is given up (CLOCK_MONOTONIC ns)
  * @hnext: hash chain
  * @ctl: in vdpa_vsock.ctl while @ops is set
  * @data: in vdpa_vsock.data while its socket has data the guest can take
@@ -162,6 +172,7 @@ struct vsock_conn {
 	u32 buf_len;
 	char line[VSOCK_LINE_MAX];
 	u32 line_len;
+	u64 deadline;
 	struct vsock_conn *hnext;
 	struct vsock_link ctl;
 	struct vsock_link data;
@@ -193,7 +204,9 @@ struct vsock_args {
  * @cid: the guest's CID
  * @uds: the listener's path (removed at destroy)
  * @listen_fd: the listener
- * @epfd: the inner epoll set (listener and streams)
+ * @epfd: the inner epoll set (listener, timer and streams)
+ * @tfd: timerfd for the connections waiting for a line or the guest
+ * @timer_at: when @tfd fires (CLOCK_MONOTONIC ns), 0: disarmed
  * @max_conns: entries of @conns
  * @nconns: streams open
  * @conns: the streams by slot
@@ -215,6 +228,8 @@ struct vdpa_vsock {
 	char uds[sizeof(((struct vsock_args *)0)->uds)];
 	int listen_fd;
 	int epfd;
+	int tfd;
+	u64 timer_at;
 	u32 max_conns;
 	u32 nconns;
 	struct vsock_conn **conns;
@@ -915,6 +930,62 @@ static u32 vsock_local_port(struct vdpa_vsock *vs, u32 guest_port)
 	}
 }
 
+static u64 vsock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+/* Fire the timer at @at (CLOCK_MONOTONIC ns). */
+static void vsock_arm(struct vdpa_vsock *vs, u64 at)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(at / 1000000000ULL),
+			      .tv_nsec = (long)(at % 1000000000ULL) },
+	};
+
+	if (timerfd_settime(vs->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		vs->timer_at = at;
+	else
+		vs->stats.conn_event_fails++;
+}
+
+/* @c waits (for its line, or the guest): give it VSOCK_CONNECT_TIMEOUT_NS. */
+static void conn_set_deadline(struct vdpa_vsock *vs, struct vsock_conn *c)
+{
+	c->deadline = vsock_now_ns() + VSOCK_CONNECT_TIMEOUT_NS;
+	/* Deadlines only grow: an armed timer fires first anyway. */
+	if (!vs->timer_at)
+		vsock_arm(vs, c->deadline);
+}
+
+/* The timer fired: give up what waited too long, arm for the next. */
+static void vsock_timeouts(struct vdpa_vsock *vs)
+{
+	u64 now = vsock_now_ns(), next = 0, v;
+
+	if (read(vs->tfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		vs->stats.conn_event_fails++;
+	vs->timer_at = 0;
+	for (u32 i = 0; i < vs->max_conns; i++) {
+		struct vsock_conn *c = vs->conns[i];
+
+		if (!c || (c->state != VS_LINE && c->state != VS_REQUEST))
+			continue;
+		if (c->deadline <= now) {
+			vs->stats.conns_timed_out++;
+			/* VS_REQUEST: the guest hears an RST; the host sees EOF. */
+			conn_kill(vs, c);
+		} else if (!next || c->deadline < next) {
+			next = c->deadline;
+		}
+	}
+	if (next)
+		vsock_arm(vs, next);
+}
+
 /* Read the CONNECT line of @c, without taking a byte past its newline. */
 static void conn_read_line(struct vdpa_vsock *vs, struct vsock_conn *c)
 {
@@ -947,6 +1018,7 @@ static void conn_read_line(struct vdpa_vsock *vs, struct vsock_conn *c)
 	c->guest_port = port;
 	c->host_port = vsock_local_port(vs, port);
 	c->state = VS_REQUEST;
+	conn_set_deadline(vs, c);
 	vsock_hash_add(vs, c);
 	c->ops = VS_OP_REQUEST;
 	conn_sync(vs, c);
@@ -976,6 +1048,7 @@ static void vsock_accept(struct vdpa_vsock *vs)
 			close(fd);
 			continue;
 		}
+		conn_set_deadline(vs, c);
 		conn_sync(vs, c);
 	}
 }
@@ -988,6 +1061,10 @@ static void vsock_event(struct vdpa_vsock *vs, const struct epoll_event *ev)
 
 	if (ev->data.u64 == VSOCK_EV_LISTENER) {
 		vsock_accept(vs);
+		return;
+	}
+	if (ev->data.u64 == VSOCK_EV_TIMER) {
+		vsock_timeouts(vs);
 		return;
 	}
 	/* A stream closed earlier in this batch, or its slot reused. */
@@ -1039,6 +1116,7 @@ static void vsock_reset(struct swdev *sw)
 		if (vs->conns[i])
 			conn_free(vs, vs->conns[i]);
 	vs->nrst = 0;
+	/* An armed timer finds nothing waiting and stays off. */
 }
 
 static void vsock_update_config(struct swdev *sw)
@@ -1061,6 +1139,8 @@ static void vsock_free(struct swdev *sw)
 	}
 	if (vs->epfd >= 0)
 		close(vs->epfd);
+	if (vs->tfd >= 0)
+		close(vs->tfd);
 	free(vs->conns);
 	free(vs->rstq);
 	free(vs);
@@ -1144,7 +1224,7 @@ static int vsock_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	vs = xzalloc(sizeof(*vs));
 	if (!vs)
 		return -ENOMEM;
-	vs->listen_fd = vs->epfd = -1;
+	vs->listen_fd = vs->epfd = vs->tfd = -1;
 	vs->cid = args->cid;
 	vs->max_conns = args->max_conns;
 	vs->next_port = VSOCK_LOCAL_PORT_MIN;
@@ -1163,6 +1243,16 @@ static int vsock_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	vs->epfd = xepoll_create1(EPOLL_CLOEXEC);
 	if (vs->epfd < 0) {
 		ret = vs->epfd;
+		goto err_destroy;
+	}
+	vs->tfd = xtimerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (vs->tfd < 0) {
+		ret = vs->tfd;
+		goto err_destroy;
+	}
+	if (epoll_ctl(vs->epfd, EPOLL_CTL_ADD, vs->tfd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.u64 = VSOCK_EV_TIMER }) < 0) {
+		ret = -errno;
 		goto err_destroy;
 	}
 	ret = vsock_listen(vs);

@@ -556,6 +556,41 @@ out:
 	report_prefix_pop();
 }
 
+/* Host connections that wait too long, for their line or for the guest. */
+static void test_timeouts(void)
+{
+	struct vdpa_vsock_stats before = stats();
+	struct gs *s = NULL;
+	char buf[16];
+	int mute, unanswered;
+	u64 t0 = now_ms();
+
+	report_prefix_push("timeouts");
+	mute = host_connect(uds);
+	unanswered = host_connect(uds);
+	dprintf(unanswered, "CONNECT 778\n");
+	set_nonblock(mute);
+	set_nonblock(unanswered);
+	check_true(WAIT_FOR(({ s = NULL; for (int i = 0; i < MAXS; i++)
+				if (gs[i].used && gs[i].requested && gs[i].gport == 778) s = &gs[i];
+			  s != NULL; }), 2000));
+	report_checks("the REQUEST reached the guest, which does not answer");
+	check_true(WAIT_FOR(read(mute, buf, sizeof(buf)) == 0, 4000));
+	check_true(WAIT_FOR(read(unanswered, buf, sizeof(buf)) == 0, 4000));
+	check_ge(now_ms() - t0, 1900);
+	report_checks("both closed after the 2 s deadline (%llu ms)",
+		      (unsigned long long)(now_ms() - t0));
+	if (s) {
+		check_true(WAIT_FOR(s->rst, 1000));
+		report_checks("the guest got an RST for the REQUEST it left unanswered");
+		s->used = false;
+	}
+	report_eq(stats().conns_timed_out - before.conns_timed_out, 2, "counted as timed out");
+	close(mute);
+	close(unanswered);
+	report_prefix_pop();
+}
+
 static void test_limit(void)
 {
 	struct vdpa_device *small;
@@ -625,6 +660,7 @@ int main(void)
 	test_many();
 	test_peer_killed();
 	test_hostile();
+	test_timeouts();
 	down();
 	test_limit();
 	vdpa_mgmt_dev_del(vdpa);
