@@ -48,7 +48,6 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_ids.h>
@@ -930,23 +929,10 @@ static u32 vsock_local_port(struct vdpa_vsock *vs, u32 guest_port)
 	}
 }
 
-static u64 vsock_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
-
 /* Fire the timer at @at (CLOCK_MONOTONIC ns). */
 static void vsock_arm(struct vdpa_vsock *vs, u64 at)
 {
-	struct itimerspec its = {
-		.it_value = { .tv_sec = (time_t)(at / 1000000000ULL),
-			      .tv_nsec = (long)(at % 1000000000ULL) },
-	};
-
-	if (timerfd_settime(vs->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+	if (swdev_timerfd_at(vs->tfd, at) == 0)
 		vs->timer_at = at;
 	else
 		vs->stats.conn_event_fails++;
@@ -955,7 +941,7 @@ static void vsock_arm(struct vdpa_vsock *vs, u64 at)
 /* @c waits (for its line, or the guest): give it VSOCK_CONNECT_TIMEOUT_NS. */
 static void conn_set_deadline(struct vdpa_vsock *vs, struct vsock_conn *c)
 {
-	c->deadline = vsock_now_ns() + VSOCK_CONNECT_TIMEOUT_NS;
+	c->deadline = swdev_now_ns() + VSOCK_CONNECT_TIMEOUT_NS;
 	/* Deadlines only grow: an armed timer fires first anyway. */
 	if (!vs->timer_at)
 		vsock_arm(vs, c->deadline);
@@ -964,7 +950,7 @@ static void conn_set_deadline(struct vdpa_vsock *vs, struct vsock_conn *c)
 /* The timer fired: give up what waited too long, arm for the next. */
 static void vsock_timeouts(struct vdpa_vsock *vs)
 {
-	u64 now = vsock_now_ns(), next = 0, v;
+	u64 now = swdev_now_ns(), next = 0, v;
 
 	if (read(vs->tfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		vs->stats.conn_event_fails++;
