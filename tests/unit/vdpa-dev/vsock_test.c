@@ -634,6 +634,16 @@ out:
 	report_prefix_pop();
 }
 
+/* The scratch directory goes on every way out, a failed bring-up too. */
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(void)
 {
 	char spec[256];
@@ -644,6 +654,7 @@ int main(void)
 		report(false, "temporary directory");
 		return report_summary();
 	}
+	atexit(remove_dir);
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	snprintf(spec, sizeof(spec), "vsock,cid=%d,uds=%s", GUEST_CID, uds);
 	if (vdpa_register_types() || vdpa_mgmt_dev_add(spec, &vdpa)) {
@@ -665,12 +676,5 @@ int main(void)
 	test_limit();
 	vdpa_mgmt_dev_del(vdpa);
 	report_true(access(uds, F_OK) < 0, "the listener's socket is removed");
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd))
-			report_info("cannot remove %s", dir);
-	}
 	return report_summary();
 }
