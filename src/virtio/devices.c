@@ -208,7 +208,7 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	const char *type, *end;
 
 	if (strncmp(val, "vdpa,type=", 10) || !val[10] || val[10] == ',') {
-		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng)",
+		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng, vsock)",
 		       val);
 		return -EINVAL;
 	}
