@@ -137,6 +137,7 @@ VDPA_OBJS += src/vdpa/blk/file.o
 VDPA_OBJS += src/vdpa/console.o
 VDPA_OBJS += src/vdpa/rng.o
 VDPA_OBJS += src/vdpa/balloon.o
+VDPA_OBJS += src/vdpa/vsock.o
 
 # ---- virtio transports -----------------------------------------------------
 VIRTIO_OBJS += src/virtio/common.o
@@ -157,6 +158,8 @@ UNIT_TESTS += vdpa-dev/tap_test
 $(B)/tests/unit/vdpa-dev/tap_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/balloon_test
 $(B)/tests/unit/vdpa-dev/balloon_test: $(VDPA_DEV_TEST_OBJS)
+UNIT_TESTS += vdpa-dev/vsock_test
+$(B)/tests/unit/vdpa-dev/vsock_test: $(VDPA_DEV_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c src/virtio/common.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
@@ -170,6 +173,10 @@ FUZZ_TARGETS += virtio_balloon
 FUZZ_SRCS_virtio_balloon = tests/fuzz/virtio_balloon.c src/virtio/mmio.c src/virtio/common.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_FLAGS_virtio_balloon = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
+FUZZ_TARGETS += vsock_packets
+FUZZ_SRCS_vsock_packets = tests/fuzz/vsock_packets.c tests/unit/vdpa-dev/vsock_guest.c $(UTIL_OBJS:.o=.c) \
+	tests/unit/vdpa/driver.c src/iotlb/iotlb.c \
+	src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
 FUZZ_TARGETS += i8042_ports
 FUZZ_SRCS_i8042_ports = tests/fuzz/i8042_ports.c src/hw/i8042.c $(FAKE_VM_OBJS:.o=.c)
 FUZZ_FLAGS_i8042_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
@@ -494,6 +501,8 @@ BENCHES += vdpa_blk_bench
 $(B)/bench/vdpa_blk_bench: $(VDPA_TEST_OBJS)
 BENCHES += balloon_bench
 $(B)/bench/balloon_bench: $(VDPA_TEST_OBJS)
+BENCHES += vsock_bench
+$(B)/bench/vsock_bench: $(VDPA_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
 # api_start execs kestrel in Firecracker mode: exec -> API socket ready; it
 # re-executes itself as the floor, linked static as kestrel is.
 BENCHES += api_start

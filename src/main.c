@@ -120,6 +120,7 @@ enum {
 	OPT_TRANSPORT,
 	OPT_RNG,
 	OPT_BALLOON,
+	OPT_VSOCK,
 	OPT_IOMMU,
 	OPT_MEM_SLOTS,
 	OPT_ONCE,
@@ -143,7 +144,8 @@ enum {
 	{ "rng", no_argument, OPT_RNG, "--rng" },				\
 	{ "transport", required_argument, OPT_TRANSPORT, "--transport mmio|pci" }, \
 	{ "balloon", required_argument, OPT_BALLOON,				\
-	  "--balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S][,free_page_reporting=on]" }
+	  "--balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S][,free_page_reporting=on]" }, \
+	{ "vsock", required_argument, OPT_VSOCK, "--vsock cid=N,uds=PATH" }
 
 #define CLI_HELP_OPT	{ "help", no_argument, 'h', "--help" }
 #define CLI_SECCOMP_OPT	{ "seccomp", required_argument, OPT_SECCOMP, "--seccomp off|log|kill" }
@@ -520,6 +522,7 @@ static const char run_usage[] =
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
 "                   [--transport mmio|pci]\n"
 "                   [--balloon amount_mib=N[,attr=value]...]\n"
+"                   [--vsock cid=N,uds=PATH[,max_conns=M]]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
@@ -537,13 +540,18 @@ static const char run_usage[] =
 "  --disk PATH[,ro]     virtio-blk over a file or block device\n"
 "                       (a ',' in PATH or any value is written ',,')\n"
 "  --device vdpa,type=TYPE[,attr=value]...  any vDPA device type\n"
-"                       (net, blk, tap, file-blk, console, rng, balloon); rate limits:\n"
+"                       (net, blk, tap, file-blk, console, rng, balloon, vsock); rate limits:\n"
 "                       bw_size=,ops_size=,..._refill_ms= (net, tap: rx_/tx_)\n"
 "  --console serial|virtio  guest console on stdin/stdout (default serial)\n"
 "  --rng                virtio-rng fed by getrandom()\n"
 "  --balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S]\n"
 "                       [,free_page_reporting=on]  virtio-balloon: the guest\n"
 "                       gives N MiB back to the host (docs/balloon.md)\n"
+"  --vsock cid=N,uds=PATH[,max_conns=M]  virtio-vsock (docs/vsock.md): guest\n"
+"                       CID N (3 or more); host programs connect to the Unix\n"
+"                       socket PATH and write \"CONNECT <port>\\n\"; the guest\n"
+"                       connecting to port P reaches a listener at PATH_P;\n"
+"                       at most M streams at once (default 256)\n"
 "  --device testdev     QEMU's pc-testdev (docs/testdev.md)\n"
 "  --irqchip split|kernel  userspace IOAPIC and no PIC (default), or the\n"
 "                       whole irqchip in the kernel (docs/irqchip.md)\n"
@@ -809,6 +817,8 @@ static int confine(const struct virtio_devices *devs, const char *snap_out,
 		ret = landlock_allow(ll, "/dev/kvm", LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_DEVICE);
 	if (!ret)
 		ret = virtio_devices_for_each_file(devs, landlock_allow_file, ll);
+	if (!ret)
+		ret = virtio_devices_for_each_socket(devs, landlock_allow_socket, ll);
 	if (!ret && snap_out)
 		ret = landlock_allow(ll, snap_out, SNAPSHOT_DIR_WRITE);
 	if (!ret && snap_in)
@@ -1097,7 +1107,7 @@ static const char acpi_dump_usage[] =
 "\n"
 "Writes the ACPI tables `kestrel run` would give a guest with the same\n"
 "--cpus, --irqchip and virtio device options (--net, --disk, --device,\n"
-"--console, --rng) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP,\n"
+"--console, --rng, --vsock) into DIR, one DIR/<SIGNATURE>.dat per table (RSDP,\n"
 "FACS, XSDT, FACP, APIC, DSDT), ready for `iasl -d`. DIR must exist; a\n"
 "file of one of those names in it is replaced (removed, then created anew:\n"
 "a symlink there is never followed, a FIFO never opened). No device is\n"
@@ -1183,6 +1193,7 @@ static const char vhost_user_usage[] =
 "      file-blk  path, ro, serial\n"
 "      tap       path=IFNAME, mac, mtu\n"
 "      console, rng\n"
+"      vsock     cid, uds (the Unix socket it listens on), max_conns\n"
 "                blk and file-blk also take a rate limit: bw_size, bw_burst,\n"
 "                bw_refill_ms, ops_size, ops_burst, ops_refill_ms; net and tap\n"
 "                the same prefixed rx_ and tx_ (see README)\n"

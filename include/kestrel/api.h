@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include <kestrel/types.h>
+#include <kestrel/vdpa-dev.h>
 
 /*
  * The Firecracker-compatible control plane (docs/api.md): kestrel run with
@@ -164,6 +165,9 @@ enum api_limiter {
  * @nr_nets: entries of @nets
  * @entropy: PUT /entropy was done (a virtio-rng device)
  * @balloon: PUT /balloon (a virtio-balloon device)
+ * @vsock: PUT /vsock was done: @vsock_cid and @vsock_uds are its device
+ * @vsock_cid: the guest's CID
+ * @vsock_uds: the Unix socket host programs connect to
  *
  * Owned by the API thread; the VMM thread reads it only inside an op,
  * while the API thread waits for the answer.
@@ -177,6 +181,9 @@ struct vmconfig {
 	unsigned int nr_nets;
 	bool entropy;
 	struct vmconfig_balloon balloon;
+	bool vsock;
+	u32 vsock_cid;
+	char vsock_uds[VDPA_VSOCK_UDS_MAX + 1];
 };
 
 /**
@@ -201,6 +208,9 @@ struct vmconfig {
  * @balloon_released_bytes: bytes given back to the host (inflated and reported)
  * @balloon_reported_bytes: bytes of free pages the guest reported
  * @balloon_stats_updates: statistics buffers received
+ * @vsock: the vsock device's counters (struct vdpa_vsock_stats)
+ * @vsock_rx_kicks: the driver's notifications on its rx queue
+ * @vsock_tx_kicks: on its tx queue
  */
 struct api_vmm_stats {
 	u64 vcpu_exit_io_in;
@@ -222,6 +232,9 @@ struct api_vmm_stats {
 	u64 balloon_released_bytes;
 	u64 balloon_reported_bytes;
 	u64 balloon_stats_updates;
+	struct vdpa_vsock_stats vsock;
+	u64 vsock_rx_kicks;
+	u64 vsock_tx_kicks;
 };
 
 struct api_vmm;

@@ -68,6 +68,19 @@ int landlock_allow(struct landlock *ll, const char *path, unsigned int allow);
 int landlock_allow_file(const char *path, bool write, void *ll);
 
 /**
+ * landlock_allow_socket() - allow binding and removing the Unix socket @path
+ * @path: a socket a device listens on (it need not exist yet)
+ * @ll: the set (struct landlock *); shaped as vdpa_mgmt_sockets()'s callback
+ *
+ * Allows making sockets in @path's directory and removing files there.
+ * Connecting to a Unix socket by path is not a right Landlock governs on
+ * the kernels kestrel runs on (docs/landlock.md).
+ *
+ * Return: what landlock_allow() returns.
+ */
+int landlock_allow_socket(const char *path, void *ll);
+
+/**
  * landlock_apply() - enforce @ll on the calling thread and its future threads
  * @ll: the set; it can be destroyed afterwards
  *

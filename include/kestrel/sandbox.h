@@ -39,6 +39,7 @@
  * @SECCOMP_THREAD_DEV_RNG: the virtio-rng worker (getrandom())
  * @SECCOMP_THREAD_DEV_BALLOON: the virtio-balloon worker (releases guest
  *	RAM with madvise(), the statistics timer)
+ * @SECCOMP_THREAD_DEV_VSOCK: the virtio-vsock worker (its Unix sockets)
  * @SECCOMP_THREAD_VHOST_USER: `kestrel vhost-user`'s server thread
  * @SECCOMP_THREAD_NR: the number of kinds
  */
@@ -58,6 +59,7 @@ enum seccomp_thread {
 	SECCOMP_THREAD_DEV_CONSOLE,
 	SECCOMP_THREAD_DEV_RNG,
 	SECCOMP_THREAD_DEV_BALLOON,
+	SECCOMP_THREAD_DEV_VSOCK,
 	SECCOMP_THREAD_VHOST_USER,
 	SECCOMP_THREAD_NR,
 };

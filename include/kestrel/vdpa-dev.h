@@ -26,6 +26,11 @@
  *          [,free_page_reporting=on]    virtio-balloon: pages the guest
  *                                       inflates or reports are released
  *                                       to the host (docs/balloon.md)
+ *   vsock,cid=N,uds=PATH[,max_conns=M]  virtio-vsock: host connections to
+ *                                       the Unix socket PATH reach guest
+ *                                       listeners ("CONNECT <port>\n"),
+ *                                       guest connections to port P reach
+ *                                       PATH_P (docs/vsock.md)
  *
  * All of them run on the software-device core (one worker thread per
  * device, ring walking through the device IOTLB with vringh), so they get
@@ -212,5 +217,65 @@ int vdpa_balloon_set_stats_interval(struct vdpa_device *vdpa, u32 seconds);
  * Return: 0, or -EINVAL (not a balloon).
  */
 int vdpa_balloon_get_info(struct vdpa_device *vdpa, struct vdpa_balloon_info *out);
+
+/*
+ * VDPA_VSOCK_UDS_MAX - the longest uds=PATH of a vsock device: PATH_<port>
+ * must still fit a Unix socket address (108 bytes with its NUL).
+ */
+#define VDPA_VSOCK_UDS_MAX	95
+
+/**
+ * struct vdpa_vsock_stats - what a vsock device counted since creation
+ *	(rx: towards the guest, tx: from it)
+ * @rx_packets: packets given to the guest (data and control)
+ * @rx_bytes: stream bytes given to the guest
+ * @tx_packets: packets the guest sent
+ * @tx_bytes: guest stream bytes written to host sockets
+ * @conns: streams open now (and host connections still sending their line)
+ * @conns_added: host connections accepted and guest connections made
+ * @conns_removed: streams closed, for whatever reason
+ * @conns_killed: streams ended by an error (an RST to the guest)
+ * @conns_refused: connections refused (no listener at PATH_P, the
+ *	connection limit, a bad CONNECT line)
+ * @conns_timed_out: host connections closed because their CONNECT line, or
+ *	the guest's answer to it, took more than 2 s
+ * @tx_bad_packets: guest packets dropped or answered with an RST as
+ *	malformed (short header, bad length, wrong CID, type or op)
+ * @tx_credit_violations: guest streams reset for sending past their credit
+ * @tx_write_fails: writes of guest bytes to a host socket that failed
+ * @tx_flush_fails: writes of buffered guest bytes that failed
+ * @rx_read_fails: reads from a host socket that failed
+ * @conn_event_fails: epoll changes or sockets that could not be made
+ * @rst_dropped: RSTs dropped because the guest posted no rx buffers and
+ *	the queue of owed RSTs was full
+ */
+struct vdpa_vsock_stats {
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 conns;
+	u64 conns_added;
+	u64 conns_removed;
+	u64 conns_killed;
+	u64 conns_refused;
+	u64 conns_timed_out;
+	u64 tx_bad_packets;
+	u64 tx_credit_violations;
+	u64 tx_write_fails;
+	u64 tx_flush_fails;
+	u64 rx_read_fails;
+	u64 conn_event_fails;
+	u64 rst_dropped;
+};
+
+/**
+ * vdpa_vsock_get_stats() - the counters of a vsock device
+ * @vdpa: a device of type vsock
+ * @stats: filled in
+ *
+ * Return: 0, or -EINVAL (not a vsock device).
+ */
+int vdpa_vsock_get_stats(struct vdpa_device *vdpa, struct vdpa_vsock_stats *stats);
 
 #endif /* KESTREL_VDPA_DEV_H */

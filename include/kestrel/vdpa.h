@@ -903,6 +903,10 @@ bool vdpa_attr_given(const struct vdpa_mgmt_dev *mdev,
  *	a sandbox that must allow them before the device exists: @fn with
  *	each path and whether it is opened for writing; the first non-zero
  *	return of @fn is returned. NULL: the type opens no file.
+ * @sockets: (optional) the Unix sockets a device made from @config binds:
+ *	@fn with each path (a sandbox allows making and removing sockets in
+ *	its directory); the first non-zero return of @fn is returned. NULL:
+ *	the type binds none.
  * @next: registry link (registry lock)
  */
 struct vdpa_mgmt_dev {
@@ -918,6 +922,8 @@ struct vdpa_mgmt_dev {
 	void (*dev_del)(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa);
 	int (*files)(const void *config,
 		     int (*fn)(const char *path, bool write, void *opaque), void *opaque);
+	int (*sockets)(const void *config, int (*fn)(const char *path, void *opaque),
+		       void *opaque);
 	struct vdpa_mgmt_dev *next;
 };
 
@@ -1026,6 +1032,18 @@ int vdpa_mgmt_dev_add_config(struct vdpa_mgmt_dev *mdev, const void *config,
  */
 int vdpa_mgmt_files(const struct vdpa_mgmt_dev *mdev, const void *config,
 		    int (*fn)(const char *path, bool write, void *opaque), void *opaque);
+
+/**
+ * vdpa_mgmt_sockets() - the Unix sockets a device of a parsed spec would bind
+ * @mdev: what vdpa_mgmt_parse() found
+ * @config: what vdpa_mgmt_parse() filled
+ * @fn: called with each socket's path; a non-zero return stops the walk
+ * @opaque: passed to @fn
+ *
+ * Return: 0 or the first non-zero return of @fn.
+ */
+int vdpa_mgmt_sockets(const struct vdpa_mgmt_dev *mdev, const void *config,
+		      int (*fn)(const char *path, void *opaque), void *opaque);
 
 /**
  * vdpa_mgmt_dev_del() - destroy a device created by vdpa_mgmt_dev_add()

@@ -145,6 +145,8 @@ unsigned int virtio_pci_slot(const struct virtio_pci *vp);
  *                                       stdin/stdout (the UART then must
  *                                       not read stdin)
  *   --rng                               entropy from getrandom()
+ *   --vsock cid=N,uds=PATH[,max_conns=M]  virtio-vsock to Unix sockets
+ *                                       (docs/vsock.md)
  *   --balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S]
  *            [,free_page_reporting=on]  a virtio-balloon (docs/balloon.md)
  *   --transport mmio|pci                the transport of every device
@@ -208,6 +210,18 @@ bool virtio_devices_console_is_virtio(const struct virtio_devices *devs);
 int virtio_devices_for_each_file(const struct virtio_devices *devs,
 				 int (*fn)(const char *path, bool write, void *opaque),
 				 void *opaque);
+
+/**
+ * virtio_devices_for_each_socket() - the Unix sockets the listed devices bind
+ * @devs: the list, before it is attached
+ * @fn: called with each socket's path (see vdpa_mgmt_sockets()); a non-zero
+ *	return stops the walk
+ * @opaque: passed to @fn
+ *
+ * Return: 0 or the first non-zero return of @fn (or of re-parsing a spec).
+ */
+int virtio_devices_for_each_socket(const struct virtio_devices *devs,
+				   int (*fn)(const char *path, void *opaque), void *opaque);
 
 /**
  * virtio_devices_count() - devices recorded so far

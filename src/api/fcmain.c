@@ -221,7 +221,7 @@ static int fc_seccomp_mode(const struct fc_opts *o, enum seccomp_mode *mode)
  * sockets and signals outside the process.
  */
 #define FC_LANDLOCK_TREE	(LANDLOCK_ALLOW_RW | LANDLOCK_ALLOW_CREATE | LANDLOCK_ALLOW_REMOVE | \
-				 LANDLOCK_ALLOW_LIST | LANDLOCK_ALLOW_DEVICE)
+				 LANDLOCK_ALLOW_LIST | LANDLOCK_ALLOW_DEVICE | LANDLOCK_ALLOW_SOCKET)
 
 static int fc_confine(const struct fc_opts *o)
 {

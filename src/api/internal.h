@@ -80,8 +80,10 @@ int vmconfig_set_net(struct vmconfig *cfg, const char *path_id,
 		     const json_t *body, char *err, size_t errlen);
 int vmconfig_set_entropy(struct vmconfig *cfg, const json_t *body, char *err,
 			 size_t errlen);
-/* Validates a Vsock body; kestrel has no vsock device yet: -EOPNOTSUPP. */
-int vmconfig_check_vsock(const json_t *body, char *err, size_t errlen);
+/* A Vsock body (guest_cid, uds_path; vsock_id accepted and ignored). */
+int vmconfig_set_vsock(struct vmconfig *cfg, const json_t *body, char *err, size_t errlen);
+/* GET /vm/config's "vsock": the body PUT, or null. */
+json_t *vmconfig_vsock_json(const struct vmconfig *cfg);
 /*
  * vmconfig_check_drive_patch() - a PartialDrive for a running guest: on
  * success @out is a copy of the drive whose path_on_host is the new one

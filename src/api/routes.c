@@ -117,7 +117,7 @@ static int h_get_vm_config(struct api *api, const char *id, const json_t *body,
 {
 	const struct api_metrics *m = &api->metrics;
 
-	return respond_json(resp, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n, s:n}",
+	return respond_json(resp, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n}",
 		"boot-source", vmconfig_boot_json(&api->cfg),
 		"drives", vmconfig_drives_json(&api->cfg),
 		"machine-config", vmconfig_machine_json(&api->cfg),
@@ -126,7 +126,8 @@ static int h_get_vm_config(struct api *api, const char *id, const json_t *body,
 		"metrics", m->path ? json_pack("{s:s}", "metrics_path", m->path) : json_null(),
 		"entropy", api->cfg.entropy ? json_object() : json_null(),
 		"balloon", vmconfig_balloon_json(&api->cfg),
-		"vsock", "mmds-config", "cpu-config"), err, errlen);
+		"vsock", vmconfig_vsock_json(&api->cfg),
+		"mmds-config", "cpu-config"), err, errlen);
 }
 
 /* ---- PUT / PATCH -------------------------------------------------------------------- */
@@ -235,7 +236,7 @@ static int h_put_entropy(struct api *api, const char *id, const json_t *body,
 static int h_put_vsock(struct api *api, const char *id, const json_t *body,
 		       struct api_response *resp, char *err, size_t errlen)
 {
-	return vmconfig_check_vsock(body, err, errlen);
+	return vmconfig_set_vsock(&api->cfg, body, err, errlen);
 }
 
 /* ---- balloon (docs/balloon.md) ------------------------------------------------------- */

@@ -923,8 +923,9 @@ static const struct json_field vsock_fields[] = {
 	{ "vsock_id", JK_STRING, false },	/* deprecated, still sent */
 };
 
-int vmconfig_check_vsock(const json_t *body, char *err, size_t errlen)
+int vmconfig_set_vsock(struct vmconfig *cfg, const json_t *body, char *err, size_t errlen)
 {
+	const char *uds;
 	int ret;
 
 	ret = json_check_object(body, "vsock", vsock_fields, ARRAY_SIZE(vsock_fields),
@@ -932,13 +933,28 @@ int vmconfig_check_vsock(const json_t *body, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	if (json_get_uint(body, "guest_cid", 0) < 3 ||
-	    json_get_uint(body, "guest_cid", 0) > UINT32_MAX)
-		return fail(err, errlen, "vsock: guest_cid must be from 3 to %u", UINT32_MAX);
-	ret = check_path("vsock", "uds_path", json_get_str(body, "uds_path"), err, errlen);
+	    json_get_uint(body, "guest_cid", 0) >= UINT32_MAX)
+		return fail(err, errlen, "vsock: guest_cid must be from 3 to %u", UINT32_MAX - 1);
+	uds = json_get_str(body, "uds_path");
+	ret = check_path("vsock", "uds_path", uds, err, errlen);
 	if (ret)
 		return ret;
-	snprintf(err, errlen, "vsock: kestrel has no vsock device yet (PUT /vsock is not supported)");
-	return -EOPNOTSUPP;
+	/* A socket address holds 107 bytes, and PATH_<port> must fit too. */
+	if (strlen(uds) > VDPA_VSOCK_UDS_MAX)
+		return fail(err, errlen, "vsock: uds_path must be at most %d bytes (a Unix socket address, with room for _<port>)",
+			    VDPA_VSOCK_UDS_MAX);
+	cfg->vsock = true;
+	cfg->vsock_cid = (u32)json_get_uint(body, "guest_cid", 0);
+	snprintf(cfg->vsock_uds, sizeof(cfg->vsock_uds), "%s", uds);
+	return 0;
+}
+
+json_t *vmconfig_vsock_json(const struct vmconfig *cfg)
+{
+	if (!cfg->vsock)
+		return json_null();
+	return json_pack("{s:I, s:s}", "guest_cid", (json_int_t)cfg->vsock_cid,
+			 "uds_path", cfg->vsock_uds);
 }
 
 /* ---- balloon (docs/balloon.md) --------------------------------------------------------- */

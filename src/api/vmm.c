@@ -219,6 +219,16 @@ static int add_devices(struct fc_vmm *v, const struct vmconfig *cfg, char *err,
 		snprintf(v->net_ids[i], sizeof(v->net_ids[i]), "%s", n->id);
 		v->nr_nets = i + 1;
 	}
+	if (cfg->vsock) {
+		if (vdpa_mgmt_escape(cfg->vsock_uds, path, sizeof(path))) {
+			snprintf(err, errlen, "vsock: uds_path too long");
+			return -EINVAL;
+		}
+		snprintf(spec, sizeof(spec), "cid=%u,uds=%s", cfg->vsock_cid, path);
+		ret = add_device(v, "vsock", spec, "vsock", err, errlen);
+		if (ret)
+			return ret;
+	}
 	if (cfg->entropy) {
 		ret = add_device(v, "rng", NULL, "entropy", err, errlen);
 		if (ret)
@@ -616,6 +626,7 @@ static int add_device_stats(struct vdpa_device *vdpa, void *opaque)
 {
 	struct api_vmm_stats *s = opaque;
 	u32 id = vdpa_get_device_id(vdpa);
+	struct vdpa_vsock_stats v;
 	struct vdpa_vq_stats q;
 	u64 n;
 
@@ -630,6 +641,17 @@ static int add_device_stats(struct vdpa_device *vdpa, void *opaque)
 		s->net_rx_throttled += n;
 	if (id == VIRTIO_ID_NET && !vdpa_get_rate_limit_throttled(vdpa, VDPA_LIMIT_NET_TX, &n))
 		s->net_tx_throttled += n;
+	if (id == VIRTIO_ID_VSOCK && !vdpa_vsock_get_stats(vdpa, &v)) {
+		const u64 *from = (const u64 *)&v;
+		u64 *to = (u64 *)&s->vsock;
+
+		for (size_t k = 0; k < sizeof(v) / sizeof(u64); k++)
+			to[k] += from[k];
+		if (!vdpa_get_vq_stats(vdpa, 0, &q))
+			s->vsock_rx_kicks += q.kicks;
+		if (!vdpa_get_vq_stats(vdpa, 1, &q))
+			s->vsock_tx_kicks += q.kicks;
+	}
 	for (u16 i = 0; i < vdpa->nvqs; i++) {
 		if (vdpa_get_vq_stats(vdpa, i, &q))
 			continue;

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -109,6 +111,16 @@ int landlock_allow_file(const char *path, bool write, void *ll)
 {
 	return landlock_allow(ll, path, LANDLOCK_ALLOW_READ | LANDLOCK_ALLOW_DEVICE |
 				       (write ? LANDLOCK_ALLOW_WRITE : 0));
+}
+
+int landlock_allow_socket(const char *path, void *ll)
+{
+	char dir[PATH_MAX];
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	return landlock_allow(ll, dirname(dir), LANDLOCK_ALLOW_SOCKET | LANDLOCK_ALLOW_REMOVE);
 }
 
 void landlock_destroy(struct landlock *ll)

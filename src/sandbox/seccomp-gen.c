@@ -19,8 +19,9 @@
  * thread exit; the balloon also MADV_REMOVE); openat only with the flags the thread opens with; tgkill
  * only with the signals the thread sends; clone only for threads
  * (CLONE_THREAD), clone3 fails with ENOSYS so glibc falls back to clone,
- * whose flags a filter can read. No list allows socket(): every socket is
- * made during set-up.
+ * whose flags a filter can read. Only virtio-vsock's worker may make a
+ * socket (a non-blocking Unix stream socket): every other one is made during
+ * set-up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
@@ -185,6 +187,8 @@ static const struct rule teardown_rules[] = {
 	IOCTL(KVM_IOEVENTFD),
 	IOCTL(KVM_IRQFD),
 	ALLOW(io_uring_enter),
+	/* virtio-vsock removes its listener's socket file (vsock.c) */
+	ALLOW(unlink),
 	ALLOW(exit_group),
 	END,
 };
@@ -351,6 +355,27 @@ static const struct rule rng_rules[] = {
 	END,
 };
 
+/*
+ * virtio-vsock (src/vdpa/vsock.c): the host connections it accepts on its
+ * listener, and those it makes when the guest connects (a Unix stream
+ * socket, non-blocking, made only in that form), in its own epoll set.
+ */
+static const struct rule vsock_rules[] = {
+	ALLOW2(socket, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+	       SCMP_A1(SCMP_CMP_EQ, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	ALLOW(connect),
+	ALLOW1(accept4, SCMP_A3(SCMP_CMP_EQ, SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	ALLOW(readv),
+	ALLOW(recvfrom),
+	ALLOW(sendmsg),
+	ALLOW(shutdown),
+	/* at a host EOF: did the peer close, or only stop sending? */
+	ALLOW(poll),
+	ALLOW(epoll_ctl),
+	ALLOW(close),
+	END,
+};
+
 /* Guest pages given back: shared RAM with MADV_REMOVE (MADV_DONTNEED is everyone's). */
 static const struct rule balloon_rules[] = {
 	ALLOW1(madvise, SCMP_A2(SCMP_CMP_EQ, MADV_REMOVE)),
@@ -460,6 +485,9 @@ static const struct kind kinds[SECCOMP_THREAD_NR] = {
 	/* timer_rules: the statistics timer, armed by the worker */
 	[SECCOMP_THREAD_DEV_BALLOON] = { { thread_rules, malloc_rules, worker_rules,
 					   timer_rules, balloon_rules, intx_rules } },
+	/* timer_rules: the deadline of connections waiting for a line or the guest */
+	[SECCOMP_THREAD_DEV_VSOCK] = { { thread_rules, malloc_rules, worker_rules,
+					 vsock_rules, timer_rules, intx_rules } },
 	[SECCOMP_THREAD_VHOST_USER] = { { thread_rules, malloc_rules, kickfd_rules,
 					  tap_offload_rules,
 					  vhost_user_rules } },

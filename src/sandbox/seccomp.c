@@ -52,6 +52,7 @@ static const char *const kind_names[SECCOMP_THREAD_NR] = {
 	[SECCOMP_THREAD_DEV_CONSOLE] = "dev-console",
 	[SECCOMP_THREAD_DEV_RNG] = "dev-rng",
 	[SECCOMP_THREAD_DEV_BALLOON] = "dev-balloon",
+	[SECCOMP_THREAD_DEV_VSOCK] = "dev-vsock",
 	[SECCOMP_THREAD_VHOST_USER] = "vhost-user",
 };
 

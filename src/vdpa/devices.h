@@ -15,5 +15,6 @@ extern struct vdpa_mgmt_dev blk_file_mgmt_dev;
 extern struct vdpa_mgmt_dev vdpa_console_mgmt_dev;
 extern struct vdpa_mgmt_dev vdpa_rng_mgmt_dev;
 extern struct vdpa_mgmt_dev vdpa_balloon_mgmt_dev;
+extern struct vdpa_mgmt_dev vdpa_vsock_mgmt_dev;
 
 #endif /* KESTREL_VDPA_DEVICES_H */

@@ -428,6 +428,12 @@ int vdpa_mgmt_files(const struct vdpa_mgmt_dev *mdev, const void *config,
 	return mdev->files ? mdev->files(config, fn, opaque) : 0;
 }
 
+int vdpa_mgmt_sockets(const struct vdpa_mgmt_dev *mdev, const void *config,
+		      int (*fn)(const char *path, void *opaque), void *opaque)
+{
+	return mdev->sockets ? mdev->sockets(config, fn, opaque) : 0;
+}
+
 int vdpa_mgmt_dev_del(struct vdpa_device *vdpa)
 {
 	if (!vdpa || !vdpa->mdev)

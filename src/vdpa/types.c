@@ -17,6 +17,7 @@ static struct vdpa_mgmt_dev *const vdpa_types[] = {
 	&vdpa_console_mgmt_dev,
 	&vdpa_rng_mgmt_dev,
 	&vdpa_balloon_mgmt_dev,
+	&vdpa_vsock_mgmt_dev,
 };
 
 int vdpa_register_types(void)

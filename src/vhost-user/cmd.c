@@ -5,7 +5,6 @@
  * under the vhost-user thread's seccomp filter from the first accept on.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -29,22 +28,21 @@ static void cmd_on_signal(int sig)
 /*
  * Before the device (and its worker thread) exists: the socket's directory,
  * where the server replaces and at the end removes its socket, and the
- * files the device opens. A front-end's memory comes as fds: no path.
+ * files the device opens and the sockets it binds (vsock's listener). A front-end's memory comes as fds: no path.
  */
 static int cmd_confine(const char *path, const struct vdpa_mgmt_dev *mdev,
 		       const void *config)
 {
-	char dir[PATH_MAX];
 	struct landlock *ll;
 	int ret;
 
-	snprintf(dir, sizeof(dir), "%s", path);
 	ret = landlock_create(&ll);
 	if (!ret)
-		ret = landlock_allow(ll, dirname(dir), LANDLOCK_ALLOW_SOCKET |
-						       LANDLOCK_ALLOW_REMOVE);
+		ret = landlock_allow_socket(path, ll);
 	if (!ret)
 		ret = vdpa_mgmt_files(mdev, config, landlock_allow_file, ll);
+	if (!ret)
+		ret = vdpa_mgmt_sockets(mdev, config, landlock_allow_socket, ll);
 	if (ret)
 		pr_err("landlock: cannot allow the socket's directory or the device's files: %s",
 		       strerror(-ret));

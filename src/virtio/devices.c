@@ -219,7 +219,7 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 	const char *type, *end;
 
 	if (strncmp(val, "vdpa,type=", 10) || !val[10] || val[10] == ',') {
-		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng, balloon)",
+		pr_err("--device %.64s: accepted form vdpa,type=TYPE[,key=value]... (types: net, blk, tap, file-blk, console, rng, balloon, vsock)",
 		       val);
 		return -EINVAL;
 	}
@@ -233,6 +233,38 @@ static int vdev_parse_device(struct virtio_devices *devs, const char *val)
 		return -EINVAL;
 	}
 	return vdev_add_spec(devs, "device", val, spec);
+}
+
+/* Whether the fields of @val include "@key=...". */
+static bool vdev_has_field(const char *val, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *f = val; *f;) {
+		const char *end = vdev_field_end(f);
+
+		if ((size_t)(end - f) > n && !strncmp(f, key, n) && f[n] == '=')
+			return true;
+		f = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* --vsock cid=N,uds=PATH[,max_conns=M]: the vsock type's own attributes. */
+static int vdev_parse_vsock(struct virtio_devices *devs, const char *val)
+{
+	char spec[VDEV_SPEC_MAX + 1] = "vsock";
+
+	/* Both are required: say so now, not when the machine is built. */
+	if (!vdev_has_field(val, "cid") || !vdev_has_field(val, "uds")) {
+		pr_err("--vsock %.64s: accepted form cid=N,uds=PATH[,max_conns=M] (N from 3)", val);
+		return -EINVAL;
+	}
+	if (vdev_append_attrs(spec, sizeof(spec), val)) {
+		pr_err("--vsock: value too long (at most %d characters)", VDEV_SPEC_MAX);
+		return -EINVAL;
+	}
+	return vdev_add_spec(devs, "vsock", val, spec);
 }
 
 /* --balloon amount_mib=N,...: the balloon type's own attributes. */
@@ -340,7 +372,7 @@ static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *o
 		return vdev_add_spec(devs, "rng", NULL, "rng");
 	}
 	if (strcmp(opt, "net") && strcmp(opt, "disk") && strcmp(opt, "device") &&
-	    strcmp(opt, "console") && strcmp(opt, "balloon"))
+	    strcmp(opt, "console") && strcmp(opt, "balloon") && strcmp(opt, "vsock"))
 		return -ENOENT;
 	if (!val || !*val) {
 		pr_err("--%s needs a value", opt);
@@ -354,6 +386,8 @@ static int __virtio_devices_parse_arg(struct virtio_devices *devs, const char *o
 		return vdev_parse_device(devs, val);
 	if (!strcmp(opt, "balloon"))
 		return vdev_parse_balloon(devs, val);
+	if (!strcmp(opt, "vsock"))
+		return vdev_parse_vsock(devs, val);
 
 	if (!strcmp(val, "serial"))
 		return 0;
@@ -374,9 +408,14 @@ bool virtio_devices_console_is_virtio(const struct virtio_devices *devs)
 	return devs->console_virtio;
 }
 
-int virtio_devices_for_each_file(const struct virtio_devices *devs,
-				 int (*fn)(const char *path, bool write, void *opaque),
-				 void *opaque)
+/* What the listed devices' specs name, through @walk (files or sockets). */
+struct vdev_walk {
+	int (*file_fn)(const char *path, bool write, void *opaque);
+	int (*socket_fn)(const char *path, void *opaque);
+	void *opaque;
+};
+
+static int vdev_walk(const struct virtio_devices *devs, const struct vdev_walk *w)
 {
 	for (unsigned int n = 0; n < devs->nr; n++) {
 		_Alignas(max_align_t) u8 config[VDPA_CONFIG_MAX];
@@ -385,12 +424,27 @@ int virtio_devices_for_each_file(const struct virtio_devices *devs,
 
 		/* Checked when it was added: parsing again says nothing. */
 		ret = vdpa_mgmt_parse(devs->slots[n].spec, &mdev, config, sizeof(config));
-		if (!ret)
-			ret = vdpa_mgmt_files(mdev, config, fn, opaque);
+		if (!ret && w->file_fn)
+			ret = vdpa_mgmt_files(mdev, config, w->file_fn, w->opaque);
+		if (!ret && w->socket_fn)
+			ret = vdpa_mgmt_sockets(mdev, config, w->socket_fn, w->opaque);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+int virtio_devices_for_each_file(const struct virtio_devices *devs,
+				 int (*fn)(const char *path, bool write, void *opaque),
+				 void *opaque)
+{
+	return vdev_walk(devs, &(struct vdev_walk){ .file_fn = fn, .opaque = opaque });
+}
+
+int virtio_devices_for_each_socket(const struct virtio_devices *devs,
+				   int (*fn)(const char *path, void *opaque), void *opaque)
+{
+	return vdev_walk(devs, &(struct vdev_walk){ .socket_fn = fn, .opaque = opaque });
 }
 
 unsigned int virtio_devices_count(const struct virtio_devices *devs)

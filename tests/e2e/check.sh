@@ -26,8 +26,8 @@
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
 #                 each suspended to RAM, the three API cases, the snapshot case,
 #                 generic+cloud x 1+2 vCPUs with net+blk on virtio-pci, and free
-#                 page reporting from a Linux L2)
-#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap,balloon|none>
+#                 page reporting from a Linux L2, and vsock from a Linux L2)
+#   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap,balloon,vsock|none>
 #                 [run|fc|fcput|snap] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1,
 #                 e2etransport=pci, e2esnap=1, e2eballoon=MIB, e2ereport=MIB>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
@@ -72,13 +72,14 @@ else
 	quick) printf '%s\n' "gen-bzimage-1 gen bzimage 1 net,blk run e2es3=1" "gen-fc-cad gen bzimage 1 none fc" \
 		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" \
 		"gen-pci-1 gen bzimage 1 net,blk run e2etransport=pci" "gen-snap gen bzimage 1 net,blk snap e2esnap=1" \
-		"gen-fc-balloon gen bzimage 1 balloon fcput e2eballoon=128" > "$CASES" ;;
+		"gen-fc-balloon gen bzimage 1 balloon fcput e2eballoon=128" "gen-vsock gen bzimage 1 vsock run" > "$CASES" ;;
 	full)
 		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
 		# and they end with poweroff -f (S5) instead of reboot -f.
 		printf '%s\n' "gen-fc-cad gen bzimage 1 none fc" "gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" \
 			"gen-snap gen bzimage 1 net,blk snap e2esnap=1" "gen-fc-balloon gen bzimage 1 balloon fcput e2eballoon=128" \
-			"gen-fc-report gen bzimage 1 balloon fcput e2ereport=128" > "$CASES"
+			"gen-fc-report gen bzimage 1 balloon fcput e2ereport=128" \
+			"gen-vsock gen bzimage 1 vsock run" > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff
@@ -128,6 +129,8 @@ fi
 # -- L2 payloads, L1 initramfs --------------------------------------------------
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l2-net" tests/e2e/l2-net.c || fail "cannot build tests/e2e/l2-net.c static (libc6-dev?)"
 ${CC:-cc} -static -O2 -Wall -o "$OUT/l1-fcapi" tests/e2e/l1-fcapi.c || fail "cannot build tests/e2e/l1-fcapi.c static (libc6-dev?)"
+# both ends of the vsock case: L2's AF_VSOCK and L1's Unix sockets
+${CC:-cc} -static -O2 -Wall -o "$OUT/l2-vsock" tests/e2e/l2-vsock.c || fail "cannot build tests/e2e/l2-vsock.c static (libc6-dev?)"
 for fl in $(awk '!/^#/ && NF {print $2}' "$CASES" | sort -u); do
 	# and the root disk when a case of that flavour boots from one (e2eroot=1)
 	rootfs=

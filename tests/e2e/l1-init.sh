@@ -2,7 +2,10 @@
 # L1 /init for the kestrel end-to-end harness (busybox; built into the L1
 # initramfs by tests/e2e/mk-l1-initramfs.sh). Loads kvm + kvm_amd (SVM, which
 # QEMU's TCG emulates), then boots every case in /e2e/cases with kestrel:
-#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk,tap|none> [run|fc|fcput] [<l2 words>]
+#   <name> <flavour> <bzimage|pvh> <vcpus> <devs: net,blk,tap,vsock|none> [run|fc|fcput] [<l2 words>]
+# vsock: --vsock cid=3,uds=/tmp/vsock-<name>.sock, with /bin/l2-vsock host in L1 as
+# the other end of L2's /bin/l2-vsock guest (tests/e2e/l2-vsock.c); the L2 word
+# e2evsockbench=TRIPS adds its benchmark (E2E-VSOCK-BENCH lines, bench/vsock-e2e.sh).
 # run (the default): `kestrel run`. fc: kestrel's Firecracker-compatible mode
 # with --api-sock and --config-file, and once L2 has done its checks,
 # SendCtrlAltDel through the API socket (/bin/l1-fcapi): L2's init must see
@@ -100,6 +103,17 @@ run_case() {
 		*) set -- "$@" --transport mmio ;;
 		esac
 	fi
+	vsock=
+	case ",$devs," in *,vsock,*)
+		# The host end listens at PATH_5000 first, then connects to PATH.
+		vsock=/tmp/vsock-$name.sock
+		rm -f $vsock ${vsock}_5000 /tmp/vsock-host
+		set -- "$@" --vsock cid=3,uds=$vsock
+		mib=$(echo "$l2raw" | tr , '\n' | sed -n 's/^e2evsockmib=//p')
+		trips=$(echo "$l2raw" | tr , '\n' | sed -n 's/^e2evsockbench=//p')
+		/bin/l2-vsock host $vsock "${mib:-64}" $trips > /tmp/vsock-host 2>&1 &
+		vpid=$! ;;
+	esac
 	[ -n "${kestrelargs:-}" ] && set -- "$@" $(echo "$kestrelargs" | tr , ' ')
 	case ",$devs," in *,tap,*) l2words="$l2words e2etap=$TAPMAC" ;; esac
 	cmdline="$BASE e2ecpus=$cpus e2edevs=$devs e2enonce=$nonce${l2words:+ $l2words}"
@@ -235,6 +249,7 @@ run_case() {
 	wpid=$!
 	wait $tpid
 	kill $wpid 2>/dev/null
+	[ -n "$vsock" ] && { kill $vpid 2>/dev/null; wait $vpid 2>/dev/null; }
 	[ -n "$spid" ] && { kill $spid 2>/dev/null; wait $spid 2>/dev/null; }
 	wall=$(dt $t0 $(up))
 	rc=$(cat /tmp/rc 2>/dev/null || echo none)
@@ -306,6 +321,21 @@ run_case() {
 			chk balloon-rss FAIL "kestrel's VmRSS '$b0' -> '$b1' KiB, wanted a fall of at least $((want / 1024)) MiB for $bmib MiB $what; $(grep '^stats ' /tmp/balloon | cut -c7-160)"
 		fi ;;
 	esac
+	if [ -n "$vsock" ]; then
+		for c in listen connect killed; do
+			l=$(grep -m1 "^VSOCK-HOST $c " /tmp/vsock-host)
+			if [ -n "$l" ]; then
+				chk vsock-host-$c "$(echo "$l" | cut -d' ' -f3)" "$(echo "$l" | cut -d' ' -f4- | cut -c1-200)"
+			else
+				chk vsock-host-$c FAIL "the L1 end printed no result: $(tail -n 2 /tmp/vsock-host | tr '\n' '|' | cut -c1-200)"
+			fi
+		done
+		for c in vsock-listen vsock-connect vsock-peer-killed; do
+			grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
+		done
+		[ -e $vsock ] && chk vsock-host-listen FAIL "kestrel left its socket $vsock behind"
+		grep '^VSOCK-BENCH ' /tmp/vsock-host | sed "s/^VSOCK-BENCH /E2E-VSOCK-BENCH $name /"
+	fi
 	if [ "$how" = fcput ]; then
 		calls=$(cut -d' ' -f1,2 /tmp/api 2>/dev/null | tr '\n' ' ')
 		if [ -s /tmp/api ] && ! awk '$2 != 204 {bad = 1} END {exit bad}' /tmp/api; then

@@ -18,6 +18,8 @@
 #                    runs the checks on a root mounted from /dev/vda
 #   e2etransport=pci the devices are on virtio-pci (else virtio-mmio): the
 #                    virtio-pci check replaces the virtio-mmio one
+#   e2evsockmib=N    MiB each way on the vsock case's first stream (64)
+#   e2evsockbench=T  then the vsock benchmark: e2evsockmib each way, T round trips
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
 #                    up as 10.0.2.2/24 and ping L1's end of the TAP, 10.0.2.1
 #   e2esnap=1        once the virtio drivers are bound, print L2-SNAP-READY and
@@ -261,6 +263,25 @@ if has tap; then
 		else
 			check tap FAIL "$ifc ($e2etap) $st: no reply from L1's 10.0.2.1: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 		fi
+	fi
+fi
+
+# -- vsock: Linux's own virtio transport against L1's program (l2-vsock.c) ----
+if has vsock; then
+	vok=1
+	for m in $(cat /lib/modules/order-vsock); do
+		[ -d "/sys/module/${m%.ko}" ] && continue
+		out=$(insmod /lib/modules/$m 2>&1) || { echo "L2: insmod $m: $out"; vok=0; }
+	done
+	if [ $vok = 0 ]; then
+		check vsock-listen FAIL "the vsock modules did not load"
+	else
+		i=0	# the transport binds the device, then AF_VSOCK can reach the host
+		while [ $i -lt 50 ] && ! ls -l /sys/bus/virtio/drivers/vmw_vsock_virtio_transport 2>/dev/null | grep -q virtio; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		/bin/l2-vsock guest "${e2evsockmib:-64}" ${e2evsockbench:-}
 	fi
 fi
 

@@ -37,6 +37,8 @@ for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arc
 done
 cp "$KESTREL" "$ST/bin/kestrel"
 [ -x "$L2RD/l1-fcapi" ] && cp "$L2RD/l1-fcapi" "$ST/bin/l1-fcapi"
+# the vsock case's host end
+[ -x "$L2RD/l2-vsock" ] && cp "$L2RD/l2-vsock" "$ST/bin/l2-vsock"
 strip "$ST/bin/kestrel" 2>/dev/null || true
 grep -v '^#' "$CASES" | grep . > "$ST/e2e/cases"
 for fl in $(awk '{print $2}' "$ST/e2e/cases" | sort -u); do

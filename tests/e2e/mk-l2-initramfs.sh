@@ -31,6 +31,8 @@ for a in $("$BUSYBOX" --list); do
 	[ "$a" = busybox ] || ln -s busybox "$ST/bin/$a"
 done
 cp "$L2NET" "$ST/bin/l2-net"
+# the vsock case's guest end, built beside l2-net (check.sh)
+[ -x "$(dirname "$L2NET")/l2-vsock" ] && cp "$(dirname "$L2NET")/l2-vsock" "$ST/bin/l2-vsock"
 cp "$HERE/l2-init.sh" "$ST/init"
 chmod 755 "$ST/init"
 
@@ -54,6 +56,11 @@ add_mod() {
 for m in virtio_mmio virtio_pci virtio_net virtio_blk virtio_balloon; do
 	add_mod $m
 done
+# vsock's modules go in /lib/modules/order-vsock, loaded by the vsock check only
+cp "$ST/lib/modules/order" "$ST/order.virtio"
+add_mod vmw_vsock_virtio_transport
+grep -vxF -f "$ST/order.virtio" "$ST/lib/modules/order" > "$ST/lib/modules/order-vsock" || true
+mv "$ST/order.virtio" "$ST/lib/modules/order"
 if [ -n "$ROOTFS" ]; then
 	# ext4 is a module in Debian's kernels: /lib/modules/order-root, loaded
 	# before the root disk is mounted (crc32c is only ext4's soft dependency).

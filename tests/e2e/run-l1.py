@@ -9,7 +9,7 @@ lines (E2E-*, L2-*, kestrel's boot-timer line, panics) as they come. Then, for
 every case in --cases ("<name> <flavour> <bzimage|pvh> <vcpus> <devs> [run|fc|fcput] [<l2 words>]"),
 it expects one E2E-CHECK line per check that case implies (init, boot-timer,
 cpus, modules, virtio-mmio, keyboard, acpi, exit; net with net; blk-read and
-blk-write with blk; tap with tap; rootfs with e2eroot=1 among the L2 words;
+blk-write with blk; tap with tap; vsock-* (L2's and L1's) with vsock; rootfs with e2eroot=1 among the L2 words;
 ctrl-alt-del with fc; api with fcput; s3 and s3-host with e2es3=N among the
 L2 words) and an E2E-CASE line; a FAIL or a missing line fails the case.
 Prints a report and exits 0 only when every case passed (1 otherwise).
@@ -101,6 +101,9 @@ def main():
             want.append("net")
         if "tap" in devs.split(","):
             want.append("tap")
+        if "vsock" in devs.split(","):
+            want += ["vsock-listen", "vsock-connect", "vsock-peer-killed",
+                     "vsock-host-listen", "vsock-host-connect", "vsock-host-killed"]
         if "e2eroot=1" in l2words.split(","):
             want.append("rootfs")
         if "blk" in devs.split(","):

@@ -16,6 +16,8 @@
 #             until Running, the drive PATCH it uses for hot-plug.
 #   flintlock flintlock's start (create.go): --id --boot-timer --no-api
 #             --config-file --metadata.
+#   vsock     the guest framework's vsock test with the config file's vsock,
+#             scripts/vsock-peer.py as its host side.
 # Exit 0 pass, 1 fail, 77 skip (no /dev/kvm, curl or binutils).
 set -u
 B=${B:-build}
@@ -128,7 +130,7 @@ else
 	echo "SKIP: network-interfaces: not root or no /dev/net/tun"
 fi
 call PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$W/v.sock\", \"vsock_id\": \"root\"}"
-expect 400 "PUT /vsock: not yet supported, said so" "vsock"
+expect 204 "PUT /vsock (the deprecated vsock_id accepted)"
 call PUT /mmds '{"latest": {}}'
 expect 400 "PUT /mmds: not implemented, said so" "MMDS"
 call PUT /actions '{"action_type": "InstanceStart"}'
@@ -137,6 +139,7 @@ if state_is Running; then pass "GET /: Running"; else fail "GET /: $body"; fi
 for ((i = 0; i < 100; i++)); do grep -q MB-GUEST-UP "$W/out" && break; sleep 0.02; done
 grep -q MB-GUEST-UP "$W/out" && pass "the Multiboot guest printed its marker" ||
 	fail "no guest output: $(head -c 300 "$W/out")"
+[[ -S $W/v.sock ]] && pass "the vsock device listens on its uds_path" || fail "no socket at $W/v.sock"
 call PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
 expect 400 "PUT /machine-config after boot" "after starting"
 if [[ -n $tap ]]; then
@@ -165,6 +168,7 @@ grep -q "\[3a8d3c55-0b43-4bd6-9ad1-3e8a7c1c8f6e:fc_api:INFO\]" "$W/log" &&
 kill -TERM "$pid"
 wait_exit 5
 [[ $status == 130 ]] && pass "SIGTERM: clean stop, exit 130" || fail "SIGTERM: exit $status"
+[[ ! -e $W/v.sock ]] && pass "the vsock socket is removed at exit" || fail "$W/v.sock left behind"
 [[ ! -e $SOCK ]] && pass "the socket is removed" || fail "the socket is left behind"
 
 echo "== odd paths"
@@ -309,6 +313,25 @@ if [[ -r $BENCH ]]; then
 		fail "PATCH limit: '$l5' after vs '$l1' before, '$f5' unlimited"
 else
 	echo "SKIP: rate limiters: $BENCH not built (make builds the guests)"
+fi
+
+echo "== vsock"
+# The guest framework's vsock test (guest/x86/virtio-vsock.c) with its vsock
+# from the config file, the host side played by scripts/vsock-peer.py.
+VSOCK_GUEST=$B/guest/x86/virtio-vsock.elf
+if [[ -f $VSOCK_GUEST ]] && command -v python3 >/dev/null; then
+	cat >"$W/vsock.json" <<EOF
+{"boot-source": {"kernel_image_path": "$VSOCK_GUEST"}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+ "vsock": {"guest_cid": 3, "uds_path": "$W/vs.sock"}}
+EOF
+	timeout 60 scripts/vsock-peer.py --uds "$W/vs.sock" "$KESTREL" --no-api --config-file "$W/vsock.json" \
+		>"$W/vsock.out" 2>&1
+	status=$?
+	[[ $status == 1 ]] && ! grep -q '^FAIL' "$W/vsock.out" &&
+		pass "the config file's vsock: guest and host peer passed (guest listen, guest connect)" ||
+		fail "vsock through --config-file: exit $status, $(grep -m2 -e '^FAIL' -e error "$W/vsock.out" | tr '\n' '|')"
+else
+	echo "SKIP: vsock: $VSOCK_GUEST not built (make builds the guests) or no python3"
 fi
 
 echo "$fails failure(s)"

@@ -377,7 +377,7 @@ static void *swdev_worker(void *arg)
 
 /* ---- rate limits -------------------------------------------------------- */
 
-static u64 swdev_now_ns(void)
+u64 swdev_now_ns(void)
 {
 	struct timespec ts;
 
@@ -385,17 +385,22 @@ static u64 swdev_now_ns(void)
 	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
 }
 
-/* Wake the worker at @at_ns (CLOCK_MONOTONIC), unless it wakes earlier. */
-static void swdev_wake_at(struct swdev *sw, u64 at_ns)
+int swdev_timerfd_at(int fd, u64 at_ns)
 {
 	struct itimerspec its = {
 		.it_value = { .tv_sec = (time_t)(at_ns / 1000000000ULL),
 			      .tv_nsec = (long)(at_ns % 1000000000ULL) },
 	};
 
+	return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Wake the worker at @at_ns (CLOCK_MONOTONIC), unless it wakes earlier. */
+static void swdev_wake_at(struct swdev *sw, u64 at_ns)
+{
 	if (sw->timer_at && sw->timer_at <= at_ns)
 		return;
-	if (timerfd_settime(sw->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+	if (swdev_timerfd_at(sw->timerfd, at_ns) < 0) {
 		/* Cannot happen with a valid time; a pass at once then. */
 		pr_warn_ratelimited("%s: throttle timer: %s", sw->vdpa.name,
 				    strerror(errno));

@@ -308,6 +308,18 @@ void swdev_config_changed(struct swdev *sw);
  */
 void swdev_schedule(struct swdev *sw);
 
+/** swdev_now_ns() - CLOCK_MONOTONIC now, in ns; Return: the time */
+u64 swdev_now_ns(void);
+
+/**
+ * swdev_timerfd_at() - arm timerfd @fd to fire once at @at_ns
+ * @fd: a CLOCK_MONOTONIC timerfd
+ * @at_ns: when (CLOCK_MONOTONIC ns, absolute)
+ *
+ * Return: 0 or -errno.
+ */
+int swdev_timerfd_at(int fd, u64 at_ns);
+
 /**
  * __swdev_limit() - swdev_limit() for a limit that is on
  * @sw: the device (lock held)

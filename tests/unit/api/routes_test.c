@@ -221,7 +221,7 @@ static void test_hostile(void)
 		{ API_PUT, "/logger", "{\"level\": \"Loud\"}", "level" },
 		{ API_PUT, "/logger", "{\"module\": \"api_server\"}", "module" },
 		{ API_PUT, "/metrics", "{}", "metrics_path" },
-		{ API_PUT, "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"vsock_id\": \"root\"}", "vsock" },
+		{ API_PUT, "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\", \"vsock_id\": \"root\"}", "guest_cid" },
 	};
 	struct fake_vmm f;
 	struct api *api;
@@ -370,8 +370,10 @@ static void test_config_file(void)
 	       "malformed JSON: %s", err);
 	report(config(api, "{\"drives\": {}}", err) == -EINVAL && strstr(err, "array"),
 	       "drives must be an array");
-	report(config(api, "{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}", err) == -EOPNOTSUPP &&
-	       strstr(err, "vsock"), "vsock: %s", err);
+	report(config(api, "{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}", err) == 0 &&
+	       api->cfg.vsock && api->cfg.vsock_cid == 3, "the vsock section: %s", err);
+	report(config(api, "{\"vsock\": {\"guest_cid\": 1, \"uds_path\": \"/v\"}}", err) == -EINVAL &&
+	       strstr(err, "guest_cid"), "a bad vsock section: %s", err);
 	report(config(api, "{\"balloon\": {\"amount_mib\": 100000, \"deflate_on_oom\": true}}",
 		      err) == -EINVAL && strstr(err, "balloon: amount_mib 100000 is more than"),
 	       "a balloon larger than the guest: %s", err);

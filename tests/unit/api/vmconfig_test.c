@@ -42,7 +42,7 @@ static int apply(struct vmconfig *cfg, enum section s, const char *id,
 	case DRIVE: ret = vmconfig_set_drive(cfg, id, body, err, API_ERR_MAX); break;
 	case NET: ret = vmconfig_set_net(cfg, id, body, err, API_ERR_MAX); break;
 	case ENTROPY: ret = vmconfig_set_entropy(cfg, body, err, API_ERR_MAX); break;
-	case VSOCK: ret = vmconfig_check_vsock(body, err, API_ERR_MAX); break;
+	case VSOCK: ret = vmconfig_set_vsock(cfg, body, err, API_ERR_MAX); break;
 	}
 	json_decref(body);
 	return ret;
@@ -108,7 +108,11 @@ static void test_bad_bodies(void)
 		{ NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": {\"ops\": {\"refill_time\": 100}}}", -EINVAL, "size" },
 		{ ENTROPY, NULL, "{\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 1000}}}", -EOPNOTSUPP, "does not enforce" },
 		{ ENTROPY, NULL, "{\"bogus\": 1}", -EINVAL, "bogus" },
-		{ VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}", -EOPNOTSUPP, "vsock" },
+		{ VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", \"bogus\": 1}", -EINVAL, "bogus" },
+		{ VSOCK, NULL, "{\"guest_cid\": 4294967295, \"uds_path\": \"/tmp/v.sock\"}", -EINVAL, "guest_cid" },
+		{ VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"\"}", -EINVAL, "uds_path" },
+		{ VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/tmp/a-socket-path-far-too-long-for-a-unix-socket-address-with-room-for-its-port-suffix-added/v.sock\"}", -EINVAL, "at most 95" },
+		{ VSOCK, NULL, "{\"guest_cid\": \"3\", \"uds_path\": \"/tmp/v.sock\"}", -EINVAL, "guest_cid" },
 		{ VSOCK, NULL, "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}", -EINVAL, "guest_cid" },
 		{ VSOCK, NULL, "{\"uds_path\": \"/tmp/v.sock\"}", -EINVAL, "guest_cid" },
 	};
@@ -331,6 +335,18 @@ static void test_nets_and_more(void)
 	       "a PATCH that changes nothing says so");
 	json_decref(patch);
 	report(!apply(&cfg, ENTROPY, NULL, "{}", err) && cfg.entropy, "PUT /entropy");
+	report(!apply(&cfg, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\", "
+		      "\"vsock_id\": \"root\"}", err) && cfg.vsock && cfg.vsock_cid == 3 &&
+	       !strcmp(cfg.vsock_uds, "/tmp/v.sock"),
+	       "PUT /vsock (the deprecated vsock_id accepted): %s", err);
+	report(!apply(&cfg, VSOCK, NULL, "{\"guest_cid\": 52, \"uds_path\": \"v.sock\"}", err) &&
+	       cfg.vsock_cid == 52 && !strcmp(cfg.vsock_uds, "v.sock"),
+	       "a second PUT /vsock replaces it (a relative path, as in a jail)");
+	j = vmconfig_vsock_json(&cfg);
+	report(json_integer_value(json_object_get(j, "guest_cid")) == 52 &&
+	       !strcmp(json_string_value(json_object_get(j, "uds_path")), "v.sock"),
+	       "GET /vm/config shows it");
+	json_decref(j);
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"boot_args\": \"console=ttyS0\", "
 		 "\"initrd_path\": null}", kernel);
 	report(!apply(&cfg, BOOT, NULL, body, err) && !strcmp(cfg.boot.kernel_image_path, kernel) &&

@@ -2,8 +2,8 @@
 /*
  * Fault injection over the whole "kestrel run" creation path: the device
  * list, VM, RAM, the PCI host bridge, the virtio devices (net and blk
- * simulators on virtio-pci with their MSI-X GSIs and irqfds; rng and a
- * file-backed disk on virtio-mmio), the guest loader, every platform device, two vCPUs,
+ * simulators on virtio-pci with their MSI-X GSIs and irqfds; rng, a
+ * file-backed disk and vsock on virtio-mmio), the guest loader, every platform device, two vCPUs,
  * the signal thread and the vCPU threads. It drives the machine builder
  * (include/kestrel/machine.h) in-process the way cmd_run() in src/main.c
  * does for "kestrel run --cpus 2 --memory 64M" and the devices below, then
@@ -165,6 +165,8 @@ static void snapshot_diff(const struct snapshot *base, const struct snapshot *no
 /* ---- running kestrel ------------------------------------------------------ */
 
 static char disk_path[64] = "/tmp/kestrel-fault-XXXXXX";
+/* --vsock cid=3,uds=<disk_path>.v: its listener is bound and removed each run. */
+static char vsock_spec[96];
 
 /* The device options of the run, in command-line order. */
 static const struct {
@@ -174,6 +176,7 @@ static const struct {
 	{ "--device", "vdpa,type=blk,capacity=1M,transport=pci" },
 	{ "--rng", NULL },
 	{ "--disk", disk_path },
+	{ "--vsock", vsock_spec },
 };
 
 /* cmd_run() from its device options on: build, run, tear down. */
@@ -438,6 +441,7 @@ int main(void)
 		return report_summary();
 	}
 	close(fd);
+	snprintf(vsock_spec, sizeof(vsock_spec), "cid=3,uds=%s.v", disk_path);
 	dup2(nullfd, 0);
 	log_level_set(LOG_WARN);	/* progress lines are not errors */
 	/* What src/main.c does before any subcommand. */

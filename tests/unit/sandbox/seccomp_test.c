@@ -43,9 +43,15 @@ struct hook_case {
 	bool relay;
 };
 
-/* @arg with "@D" and "@G" expanded into @buf. */
+/* @arg with "@D" and "@G" expanded into @buf (also "key=@D..." at its end). */
 static const char *expand(const char *arg, char *buf, size_t len)
 {
+	const char *at = strstr(arg, "=@D");
+
+	if (at) {
+		snprintf(buf, len, "%.*s%s%s", (int)(at + 1 - arg), arg, dir, at + 3);
+		return buf;
+	}
 	if (!strncmp(arg, "@D", 2))
 		snprintf(buf, len, "%s%s", dir, arg + 2);
 	else if (!strncmp(arg, "@G", 2))
@@ -108,6 +114,9 @@ static void test_kinds(void)
 		  "socket (41)" },
 		{ "dev-rng", "virtio-rng's worker", { "run", "--rng" }, "socket (41)" },
 		{ "dev-balloon", "virtio-balloon's worker", { "run", "--balloon", "amount_mib=0" },
+		  "socket (41)" },
+		/* its own socket() is Unix streams only: AF_INET is not */
+		{ "dev-vsock", "virtio-vsock's worker", { "run", "--vsock", "cid=3,uds=@D/v.sock" },
 		  "socket (41)" },
 		{ "dev-tap", "a TAP's worker", { "run", "--net", "tap=ksecc0" }, "socket (41)",
 		  true },

@@ -164,7 +164,7 @@ int main(void)
 	report(vdpa_register_types() == 0, "registering twice is harmless");
 	n = 0;
 	vdpa_mgmt_for_each(count_mgmt, &n);
-	report_eq(n, 7, "seven management devices listed (net, blk, tap, file-blk, console, rng, balloon)");
+	report_eq(n, 8, "eight management devices listed (net, blk, tap, file-blk, console, rng, balloon, vsock)");
 	report(vdpa_mgmt_find("net") && vdpa_mgmt_find("blk"), "found by type");
 
 	report(parse("net,mac=52:54:00:12:34:56,mtu=1500,max_vqp=1") == 0 &&
