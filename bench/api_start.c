@@ -25,7 +25,8 @@
  * Variables: B (build dir), RUNS, KESTREL_BASE (another kestrel binary,
  * an older build say, run alternating with $B/kestrel in the first part),
  * KESTREL_PAGES (a directory: the resident pages of each kestrel at its
- * exit, for bench/tools/rss-pages.py).
+ * exit, for bench/tools/rss-pages.py). The kestrel binary is dropped from
+ * the page cache first (drop_page_cache()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -581,6 +582,24 @@ static int bench_boot(const char *b, const char *kestrel, const char *sock)
 	return 0;
 }
 
+/*
+ * The binary's page-cache state decides how much of it a page fault maps
+ * (the kernel maps whole large folios, and how big they are depends on how
+ * the file was written or last read: a `cp` of it can add 0.5 MiB to peak
+ * RSS). So the figures start from a cold page cache of @path: the kernel
+ * reads it in as an exec on a freshly booted host would.
+ */
+static void drop_page_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+		printf("   (cannot drop %s from the page cache: figures depend on its state)\n", path);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *b = getenv("B") ? getenv("B") : "build";
@@ -605,6 +624,7 @@ int main(int argc, char **argv)
 		printf("   skipped: %s not built\n", kestrel);
 		return 0;
 	}
+	drop_page_cache(kestrel);
 	ret = bench_socket(kestrel, self, sock);
 	if (!ret) {
 		if (access("/dev/kvm", R_OK | W_OK))
