@@ -332,7 +332,7 @@ $(B)/tests/unit/api/server_test: $(API_TEST_OBJS)
 UNIT_TESTS += api/fcmain_test
 $(B)/tests/unit/api/fcmain_test: | $(KESTREL_BIN)
 FUZZ_TARGETS += api_request
-FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.c \
+FUZZ_SRCS_api_request := tests/fuzz/api_request.c src/util/log.c src/util/fault.c src/util/parse.c \
 	$(patsubst %.o,%.c,$(filter-out src/api/server.o src/api/fcmain.o src/api/vmm.o,$(API_OBJS)))
 # The handler opens the paths requests name: the target confines open().
 FUZZ_FLAGS_api_request := -Dopen=fuzz_open
@@ -485,7 +485,7 @@ FUZZ_SRCS_iotlb_ops := tests/fuzz/iotlb_ops.c src/iotlb/iotlb.c src/util/log.c s
 FUZZ_TARGETS += vringh_chain
 FUZZ_SRCS_vringh_chain := tests/fuzz/vringh_chain.c src/vringh/vringh.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
 FUZZ_TARGETS += snapshot_state
-FUZZ_SRCS_snapshot_state := tests/fuzz/snapshot_state.c src/snapshot/snapshot.c src/core/memory.c src/util/fault.c src/util/log.c
+FUZZ_SRCS_snapshot_state := tests/fuzz/snapshot_state.c src/snapshot/snapshot.c src/core/memory.c src/util/fault.c src/util/log.c src/util/parse.c
 FUZZ_TARGETS += x86_loader
 FUZZ_SRCS_x86_loader := tests/fuzz/x86_loader.c $(X86_BOOT_OBJS:.o=.c) src/core/memory.c src/util/fault.c src/util/log.c
 

@@ -3,7 +3,9 @@
 #define KESTREL_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
+#include <kestrel/compiler.h>
 #include <kestrel/types.h>
 
 /*
@@ -54,5 +56,17 @@ int parse_size(const char *s, u64 *out);
  * Return: 0, or -EINVAL for anything else.
  */
 int parse_bool(const char *s, bool *out);
+
+/**
+ * parse_fail() - say why a hostile input was refused, for the caller to print
+ * @err: the buffer the message goes into
+ * @errlen: its size (the message is cut to fit)
+ * @fmt: printf format of the message
+ *
+ * For checkers that return their reason rather than log it (the API's
+ * request bodies, snapshot files).
+ * Return: -EINVAL.
+ */
+int parse_fail(char *err, size_t errlen, const char *fmt, ...) __printf(3, 4);
 
 #endif /* KESTREL_PARSE_H */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kestrel/parse.h>
 #include <kestrel/vdpa.h>
 
 #include "internal.h"
@@ -31,16 +32,6 @@
 #define PARTUUID_MAX		64
 /* A protected machine's shared low RAM (X86_PRIVATE_RAM_START, docs/protected.md). */
 #define PROTECTED_MIN_MEM_MIB	64
-
-static __printf(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* ---- JSON checks ----------------------------------------------------------- */
 
@@ -70,7 +61,7 @@ int json_check_object(const json_t *obj, const char *what,
 	json_t *val;
 
 	if (!json_is_object(obj))
-		return fail(err, errlen, "%s: expected a JSON object", what);
+		return parse_fail(err, errlen, "%s: expected a JSON object", what);
 	json_object_foreach((json_t *)obj, key, val) {
 		size_t i;
 
@@ -78,17 +69,17 @@ int json_check_object(const json_t *obj, const char *what,
 			if (!strcmp(key, fields[i].name))
 				break;
 		if (i == nr_fields)
-			return fail(err, errlen, "%s: unknown field '%.64s'", what, key);
+			return parse_fail(err, errlen, "%s: unknown field '%.64s'", what, key);
 		if (json_is_null(val))
 			continue;	/* as absent; required ones caught below */
 		if (!json_is_kind(val, fields[i].kind))
-			return fail(err, errlen, "%s: '%s' must be %s", what, key,
+			return parse_fail(err, errlen, "%s: '%s' must be %s", what, key,
 				    kind_names[fields[i].kind]);
 	}
 	for (size_t i = 0; i < nr_fields; i++) {
 		val = json_object_get(obj, fields[i].name);
 		if (fields[i].required && (!val || json_is_null(val)))
-			return fail(err, errlen, "%s: missing required field '%s'",
+			return parse_fail(err, errlen, "%s: missing required field '%s'",
 				    what, fields[i].name);
 	}
 	return 0;
@@ -131,7 +122,7 @@ static int check_path(const char *what, const char *field, const char *p,
 	size_t n = strlen(p);
 
 	if (!n || n >= PATH_MAX)
-		return fail(err, errlen, "%s: '%s' must be a path of 1 to %d bytes",
+		return parse_fail(err, errlen, "%s: '%s' must be a path of 1 to %d bytes",
 			    what, field, PATH_MAX - 1);
 	return 0;
 }
@@ -140,7 +131,7 @@ static int check_path(const char *what, const char *field, const char *p,
 static int check_drive_path(const char *what, const char *p, char *err, size_t errlen)
 {
 	if (p && strlen(p) >= VDPA_PATH_MAX)
-		return fail(err, errlen, "%s: 'path_on_host' is %zu bytes; kestrel's block device takes paths of at most %d",
+		return parse_fail(err, errlen, "%s: 'path_on_host' is %zu bytes; kestrel's block device takes paths of at most %d",
 			    what, strlen(p), VDPA_PATH_MAX - 1);
 	return 0;
 }
@@ -161,14 +152,14 @@ static int check_file(const char *what, const char *field, const char *p,
 		return ret;
 	fd = open(p, mode | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return fail(err, errlen, "%s: cannot open %s '%.256s': %s", what,
+		return parse_fail(err, errlen, "%s: cannot open %s '%.256s': %s", what,
 			    field, p, strerror(errno));
 	ret = fstat(fd, &st);
 	close(fd);
 	if (ret)
-		return fail(err, errlen, "%s: cannot stat %s '%.256s'", what, field, p);
+		return parse_fail(err, errlen, "%s: cannot stat %s '%.256s'", what, field, p);
 	if (!S_ISREG(st.st_mode) && !(allow_blockdev && S_ISBLK(st.st_mode)))
-		return fail(err, errlen, "%s: %s '%.256s' is not a regular file%s",
+		return parse_fail(err, errlen, "%s: %s '%.256s' is not a regular file%s",
 			    what, field, p, allow_blockdev ? " or block device" : "");
 	return 0;
 }
@@ -352,7 +343,7 @@ static int check_enum_none(const char *what, const char *field, const char *v,
 				 what, field, v);
 			return -EOPNOTSUPP;
 		}
-	return fail(err, errlen, "%s: invalid %s '%.32s'", what, field, v);
+	return parse_fail(err, errlen, "%s: invalid %s '%.32s'", what, field, v);
 }
 
 int vmconfig_set_machine(struct vmconfig *cfg, const json_t *body, bool patch,
@@ -374,23 +365,23 @@ int vmconfig_set_machine(struct vmconfig *cfg, const json_t *body, bool patch,
 	if (ret)
 		return ret;
 	if (patch && !json_object_size(body))
-		return fail(err, errlen, "%s: empty PATCH request", what);
+		return parse_fail(err, errlen, "%s: empty PATCH request", what);
 
 	vcpus = json_get_uint(body, "vcpu_count", m.vcpu_count);
 	if (vcpus < 1 || vcpus > VMCONFIG_MAX_VCPUS)
-		return fail(err, errlen, "%s: vcpu_count must be from 1 to %d",
+		return parse_fail(err, errlen, "%s: vcpu_count must be from 1 to %d",
 			    what, VMCONFIG_MAX_VCPUS);
 	m.vcpu_count = (unsigned int)vcpus;
 	m.mem_size_mib = json_get_uint(body, "mem_size_mib", m.mem_size_mib);
 	if (m.mem_size_mib < 1 || m.mem_size_mib > MAX_MEM_MIB)
-		return fail(err, errlen, "%s: mem_size_mib must be from 1 to %llu",
+		return parse_fail(err, errlen, "%s: mem_size_mib must be from 1 to %llu",
 			    what, MAX_MEM_MIB);
 	m.smt = json_get_bool(body, "smt", patch ? m.smt : false);
 	if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2)
-		return fail(err, errlen, "%s: with smt, vcpu_count must be 1 or even", what);
+		return parse_fail(err, errlen, "%s: with smt, vcpu_count must be 1 or even", what);
 	m.protected = json_get_bool(body, "kestrel_protected", patch ? m.protected : false);
 	if (m.protected && m.mem_size_mib <= PROTECTED_MIN_MEM_MIB)
-		return fail(err, errlen, "%s: kestrel_protected keeps the first %d MiB shared, "
+		return parse_fail(err, errlen, "%s: kestrel_protected keeps the first %d MiB shared, "
 			    "so mem_size_mib must be above it (expected mem_size_mib 256)",
 			    what, PROTECTED_MIN_MEM_MIB);
 	if (json_get_bool(body, "track_dirty_pages", false)) {
@@ -446,7 +437,7 @@ int vmconfig_set_boot(struct vmconfig *cfg, const json_t *body, char *err,
 	if (ret)
 		return ret;
 	if (args && strlen(args) > VMCONFIG_CMDLINE_MAX)
-		return fail(err, errlen, "%s: boot_args longer than %d bytes", what,
+		return parse_fail(err, errlen, "%s: boot_args longer than %d bytes", what,
 			    VMCONFIG_CMDLINE_MAX);
 	ret = dup_str(&b.kernel_image_path, kernel, err, errlen);
 	if (!ret)
@@ -509,12 +500,12 @@ static const char *check_ids(const char *what, const char *field,
 	const char *id = json_get_str(body, field);
 
 	if (!api_id_is_valid(id)) {
-		fail(err, errlen, "%s: invalid %s (expected 1 to %d characters from [A-Za-z0-9_])",
+		parse_fail(err, errlen, "%s: invalid %s (expected 1 to %d characters from [A-Za-z0-9_])",
 		     what, field, API_ID_MAX);
 		return NULL;
 	}
 	if (path_id && strcmp(path_id, id)) {
-		fail(err, errlen, "%s: the id from the path does not match %s in the body",
+		parse_fail(err, errlen, "%s: the id from the path does not match %s in the body",
 		     what, field);
 		return NULL;
 	}
@@ -564,18 +555,18 @@ int vmconfig_set_drive(struct vmconfig *cfg, const char *path_id,
 	d.is_read_only = json_get_bool(body, "is_read_only", false);
 	path = json_get_str(body, "path_on_host");
 	if (!path)
-		return fail(err, errlen, "drive %s: missing required field 'path_on_host'", id);
+		return parse_fail(err, errlen, "drive %s: missing required field 'path_on_host'", id);
 	partuuid = json_get_str(body, "partuuid");
 	if (partuuid && !partuuid_is_valid(partuuid))
-		return fail(err, errlen, "drive %s: invalid partuuid (expected up to %d hex digits and '-')",
+		return parse_fail(err, errlen, "drive %s: invalid partuuid (expected up to %d hex digits and '-')",
 			    id, PARTUUID_MAX);
 	cache = json_get_str(body, "cache_type");
 	if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback"))
-		return fail(err, errlen, "drive %s: cache_type must be Unsafe or Writeback", id);
+		return parse_fail(err, errlen, "drive %s: cache_type must be Unsafe or Writeback", id);
 	d.cache_writeback = cache && !strcmp(cache, "Writeback");
 	engine = json_get_str(body, "io_engine");
 	if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async"))
-		return fail(err, errlen, "drive %s: io_engine must be Sync or Async", id);
+		return parse_fail(err, errlen, "drive %s: io_engine must be Sync or Async", id);
 	ret = parse_rate_limiter(json_object_get(body, "rate_limiter"),
 				 "drive rate_limiter", true, &d.rate_limiter, err, errlen);
 	if (ret)
@@ -591,7 +582,7 @@ int vmconfig_set_drive(struct vmconfig *cfg, const char *path_id,
 	idx = find_drive(cfg, id);
 	for (unsigned int i = 0; d.is_root_device && i < cfg->nr_drives; i++)
 		if (cfg->drives[i].is_root_device && (int)i != idx)
-			return fail(err, errlen, "drive %s: a root block device already exists (%s)",
+			return parse_fail(err, errlen, "drive %s: a root block device already exists (%s)",
 				    id, cfg->drives[i].id);
 	if (idx < 0 && cfg->nr_drives == VMCONFIG_MAX_DRIVES) {
 		snprintf(err, errlen, "drive %s: at most %d drives", id, VMCONFIG_MAX_DRIVES);
@@ -641,7 +632,7 @@ int vmconfig_check_drive_patch(const struct vmconfig *cfg, const char *path_id,
 		return -EINVAL;
 	idx = find_drive(cfg, id);
 	if (idx < 0)
-		return fail(err, errlen, "drive %s: no such drive", id);
+		return parse_fail(err, errlen, "drive %s: no such drive", id);
 	ret = parse_rate_limiter(json_object_get(body, "rate_limiter"),
 				 "drive rate_limiter", true, &rl, err, errlen);
 	if (ret)
@@ -773,20 +764,20 @@ int vmconfig_set_net(struct vmconfig *cfg, const char *path_id,
 	snprintf(n.id, sizeof(n.id), "%s", id);
 	dev = json_get_str(body, "host_dev_name");
 	if (!ifname_is_valid(dev))
-		return fail(err, errlen, "interface %s: host_dev_name must be a TAP interface name "
+		return parse_fail(err, errlen, "interface %s: host_dev_name must be a TAP interface name "
 			    "of 1 to 15 bytes", id);
 	snprintf(n.host_dev_name, sizeof(n.host_dev_name), "%s", dev);
 	mac = json_get_str(body, "guest_mac");
 	if (mac) {
 		if (parse_mac(mac, n.guest_mac))
-			return fail(err, errlen, "interface %s: invalid guest_mac (expected xx:xx:xx:xx:xx:xx)",
+			return parse_fail(err, errlen, "interface %s: invalid guest_mac (expected xx:xx:xx:xx:xx:xx)",
 				    id);
 		n.has_mac = true;
 	}
 	mtu = json_get_uint(body, "mtu", 0);
 	if (json_object_get(body, "mtu") && !json_is_null(json_object_get(body, "mtu")) &&
 	    (mtu < MIN_MTU || mtu > MAX_MTU))
-		return fail(err, errlen, "interface %s: mtu must be from %d to %d", id,
+		return parse_fail(err, errlen, "interface %s: mtu must be from %d to %d", id,
 			    MIN_MTU, MAX_MTU);
 	n.mtu = (unsigned int)mtu;
 	if (json_get_bool(body, "allow_mmds_requests", false)) {
@@ -807,11 +798,11 @@ int vmconfig_set_net(struct vmconfig *cfg, const char *path_id,
 		if ((int)i == idx)
 			continue;
 		if (!strcmp(cfg->nets[i].host_dev_name, n.host_dev_name))
-			return fail(err, errlen, "interface %s: host_dev_name %s is already in use",
+			return parse_fail(err, errlen, "interface %s: host_dev_name %s is already in use",
 				    id, n.host_dev_name);
 		if (n.has_mac && cfg->nets[i].has_mac &&
 		    !memcmp(cfg->nets[i].guest_mac, n.guest_mac, 6))
-			return fail(err, errlen, "interface %s: guest_mac %s is already in use",
+			return parse_fail(err, errlen, "interface %s: guest_mac %s is already in use",
 				    id, mac);
 	}
 	if (idx < 0) {
@@ -847,7 +838,7 @@ int vmconfig_check_net_patch(const struct vmconfig *cfg, const char *path_id,
 	if (!id)
 		return -EINVAL;
 	if (find_net(cfg, id) < 0)
-		return fail(err, errlen, "interface %s: no such network interface", id);
+		return parse_fail(err, errlen, "interface %s: no such network interface", id);
 	ret = parse_rate_limiter(json_object_get(body, "rx_rate_limiter"),
 				 "rx_rate_limiter", true, rx, err, errlen);
 	if (!ret)
@@ -934,14 +925,14 @@ int vmconfig_set_vsock(struct vmconfig *cfg, const json_t *body, char *err, size
 		return ret;
 	if (json_get_uint(body, "guest_cid", 0) < 3 ||
 	    json_get_uint(body, "guest_cid", 0) >= UINT32_MAX)
-		return fail(err, errlen, "vsock: guest_cid must be from 3 to %u", UINT32_MAX - 1);
+		return parse_fail(err, errlen, "vsock: guest_cid must be from 3 to %u", UINT32_MAX - 1);
 	uds = json_get_str(body, "uds_path");
 	ret = check_path("vsock", "uds_path", uds, err, errlen);
 	if (ret)
 		return ret;
 	/* A socket address holds 107 bytes, and PATH_<port> must fit too. */
 	if (strlen(uds) > VDPA_VSOCK_UDS_MAX)
-		return fail(err, errlen, "vsock: uds_path must be at most %d bytes (a Unix socket address, with room for _<port>)",
+		return parse_fail(err, errlen, "vsock: uds_path must be at most %d bytes (a Unix socket address, with room for _<port>)",
 			    VDPA_VSOCK_UDS_MAX);
 	cfg->vsock = true;
 	cfg->vsock_cid = (u32)json_get_uint(body, "guest_cid", 0);
@@ -975,7 +966,7 @@ static int check_amount(const struct vmconfig *cfg, const char *what, u64 mib, c
 			size_t errlen)
 {
 	if (mib > cfg->machine.mem_size_mib)
-		return fail(err, errlen, "%s: amount_mib %llu is more than the guest's memory "
+		return parse_fail(err, errlen, "%s: amount_mib %llu is more than the guest's memory "
 			    "(mem_size_mib %llu)", what, (unsigned long long)mib,
 			    (unsigned long long)cfg->machine.mem_size_mib);
 	return 0;
@@ -984,7 +975,7 @@ static int check_amount(const struct vmconfig *cfg, const char *what, u64 mib, c
 static int check_interval(const char *what, u64 s, char *err, size_t errlen)
 {
 	if (s > BALLOON_MAX_INTERVAL_S)
-		return fail(err, errlen, "%s: stats_polling_interval_s must be at most %u",
+		return parse_fail(err, errlen, "%s: stats_polling_interval_s must be at most %u",
 			    what, BALLOON_MAX_INTERVAL_S);
 	return 0;
 }
@@ -1011,7 +1002,7 @@ int vmconfig_set_balloon(struct vmconfig *cfg, const json_t *body, char *err,
 	if (ret)
 		return ret;
 	if (json_get_bool(body, "free_page_hinting", false)) {
-		fail(err, errlen, "balloon: free_page_hinting is not implemented by kestrel "
+		parse_fail(err, errlen, "balloon: free_page_hinting is not implemented by kestrel "
 		     "(free_page_reporting is)");
 		return -EOPNOTSUPP;
 	}
@@ -1029,7 +1020,7 @@ int vmconfig_check_balloon_patch(const struct vmconfig *cfg, const json_t *body,
 	int ret;
 
 	if (!cfg->balloon.set)
-		return fail(err, errlen, "balloon: no balloon device is configured (PUT /balloon "
+		return parse_fail(err, errlen, "balloon: no balloon device is configured (PUT /balloon "
 			    "before boot)");
 	ret = json_check_object(body, "balloon", balloon_update_fields,
 				ARRAY_SIZE(balloon_update_fields), err, errlen);
@@ -1053,7 +1044,7 @@ int vmconfig_check_balloon_stats_patch(const struct vmconfig *cfg, const json_t 
 	int ret;
 
 	if (!cfg->balloon.set)
-		return fail(err, errlen, "balloon/statistics: no balloon device is configured "
+		return parse_fail(err, errlen, "balloon/statistics: no balloon device is configured "
 			    "(PUT /balloon before boot)");
 	ret = json_check_object(body, "balloon/statistics", balloon_stats_fields,
 				ARRAY_SIZE(balloon_stats_fields), err, errlen);
@@ -1065,7 +1056,7 @@ int vmconfig_check_balloon_stats_patch(const struct vmconfig *cfg, const json_t 
 		return ret;
 	/* The statsq exists or not from boot (virtio 1.2 §5.5.2). */
 	if (booted && (!cfg->balloon.stats_polling_interval_s || !s))
-		return fail(err, errlen, "balloon/statistics: statistics cannot be turned on or "
+		return parse_fail(err, errlen, "balloon/statistics: statistics cannot be turned on or "
 			    "off after boot (they were %s at boot)",
 			    cfg->balloon.stats_polling_interval_s ? "on" : "off");
 	*interval_s = (u32)s;

@@ -40,6 +40,7 @@
 #include <kestrel/compiler.h>
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/parse.h>
 #include <kestrel/memory.h>
 
 #define SNAP_VERSION		1
@@ -107,16 +108,6 @@ struct snap_reader {
 	char *mem_path;
 };
 
-static __printf(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /*
  * A section's checksum. SHA256_Init/Update/Final rather than EVP: a
  * restore checks every section before it uses any, and the first EVP
@@ -167,7 +158,7 @@ int snap_key_load(const char *path, struct snap_key *out, char *err, size_t errl
 	close(fd);
 	if (n != SNAP_KEY_SIZE) {
 		OPENSSL_cleanse(buf, sizeof(buf));
-		return fail(err, errlen, "'%s' is not a key: a key file holds exactly %d bytes",
+		return parse_fail(err, errlen, "'%s' is not a key: a key file holds exactly %d bytes",
 			    path, SNAP_KEY_SIZE);
 	}
 	memcpy(out->bytes, buf, SNAP_KEY_SIZE);
@@ -759,7 +750,7 @@ static int read_file(const char *path, u8 **out, size_t *len, char *err, size_t 
 	    st.st_size > (off_t)SNAP_STATE_MAX + (off_t)sizeof(struct snap_file_header) +
 	    (off_t)(SNAP_STATE_MAX / SNAP_CHUNK + 1) * SNAP_TAG) {
 		close(fd);
-		return fail(err, errlen, "'%s' is not a snapshot state file (not a regular file of at most %u MiB)",
+		return parse_fail(err, errlen, "'%s' is not a snapshot state file (not a regular file of at most %u MiB)",
 			    path, SNAP_STATE_MAX >> 20);
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -793,13 +784,13 @@ static int check_header(const struct snap_file_header *h, const char *magic, con
 			char *err, size_t errlen)
 {
 	if (memcmp(h->magic, magic, sizeof(h->magic)))
-		return fail(err, errlen, "the %s is not a kestrel snapshot file", what);
+		return parse_fail(err, errlen, "the %s is not a kestrel snapshot file", what);
 	if (h->version != SNAP_VERSION)
-		return fail(err, errlen, "the %s has format version %u (this kestrel reads %u)",
+		return parse_fail(err, errlen, "the %s has format version %u (this kestrel reads %u)",
 			    what, h->version, SNAP_VERSION);
 	if (h->flags & ~(SNAP_F_ENCRYPTED | SNAP_F_DIFF) ||
 	    (h->flags & SNAP_F_ENCRYPTED && h->flags & SNAP_F_DIFF))
-		return fail(err, errlen, "the %s has unknown flags %#x", what, h->flags);
+		return parse_fail(err, errlen, "the %s has unknown flags %#x", what, h->flags);
 	return 0;
 }
 
@@ -816,27 +807,27 @@ static int parse_sections(struct snap_reader *r, char *err, size_t errlen)
 		u8 sum[SHA256_DIGEST_LENGTH];
 
 		if (r->body_len - off < sizeof(h))
-			return fail(err, errlen, "state file: section %u is cut short", r->nr_secs);
+			return parse_fail(err, errlen, "state file: section %u is cut short", r->nr_secs);
 		memcpy(&h, r->body + off, sizeof(h));
 		off += sizeof(h);
 		if (h.len > r->body_len - off || ALIGN_UP(h.len, 8) > r->body_len - off)
-			return fail(err, errlen, "state file: section %u (type %#x) runs past the end",
+			return parse_fail(err, errlen, "state file: section %u (type %#x) runs past the end",
 				    r->nr_secs, h.type);
 		section_sha256(r->body + off, h.len, sum);
 		if (memcmp(sum, h.sha256, sizeof(sum)))
-			return fail(err, errlen, "state file: section %u (type %#x) fails its checksum",
+			return parse_fail(err, errlen, "state file: section %u (type %#x) fails its checksum",
 				    r->nr_secs, h.type);
 		if (h.type == SNAP_SEC_END) {
 			if (off != r->body_len || h.len)
-				return fail(err, errlen, "state file: data after the end section");
+				return parse_fail(err, errlen, "state file: data after the end section");
 			return 0;
 		}
 		for (unsigned int i = 0; i < r->nr_secs; i++)
 			if (r->secs[i].type == h.type && r->secs[i].instance == h.instance)
-				return fail(err, errlen, "state file: section type %#x instance %u twice",
+				return parse_fail(err, errlen, "state file: section type %#x instance %u twice",
 					    h.type, h.instance);
 		if (r->nr_secs == SNAP_MAX_SECTIONS)
-			return fail(err, errlen, "state file: more than %d sections",
+			return parse_fail(err, errlen, "state file: more than %d sections",
 				    SNAP_MAX_SECTIONS);
 		r->secs[r->nr_secs++] = (struct snap_section){
 			.type = h.type, .instance = h.instance,
@@ -859,9 +850,9 @@ static int state_body(struct snap_reader *r, const struct snap_key *key, u8 *fil
 
 	if (!r->encrypted) {
 		if (key)
-			return fail(err, errlen, "the snapshot is not encrypted, but a key was given");
+			return parse_fail(err, errlen, "the snapshot is not encrypted, but a key was given");
 		if (h->nr_chunks || h->body_len != payload)
-			return fail(err, errlen, "state file: %zu bytes of sections, the header says %llu (truncated or altered)",
+			return parse_fail(err, errlen, "state file: %zu bytes of sections, the header says %llu (truncated or altered)",
 				    payload, (unsigned long long)h->body_len);
 		r->body = malloc(payload + 1);
 		if (!r->body)
@@ -871,14 +862,14 @@ static int state_body(struct snap_reader *r, const struct snap_key *key, u8 *fil
 		return 0;
 	}
 	if (!key)
-		return fail(err, errlen, "the snapshot is encrypted: give its key (--snapshot-key FILE)");
+		return parse_fail(err, errlen, "the snapshot is encrypted: give its key (--snapshot-key FILE)");
 	if (derive_key(key, h->id, r->file_key, check))
 		return -EIO;
 	if (CRYPTO_memcmp(check, h->key_check, sizeof(check)))
-		return fail(err, errlen, "wrong key for this snapshot (or its header was altered)");
+		return parse_fail(err, errlen, "wrong key for this snapshot (or its header was altered)");
 	if (h->body_len > SNAP_STATE_MAX || h->nr_chunks != chunks_of(h->body_len) ||
 	    payload != h->body_len + h->nr_chunks * SNAP_TAG)
-		return fail(err, errlen, "state file: %zu bytes, the header says %llu in %llu chunks (truncated or altered)",
+		return parse_fail(err, errlen, "state file: %zu bytes, the header says %llu in %llu chunks (truncated or altered)",
 			    payload, (unsigned long long)h->body_len,
 			    (unsigned long long)h->nr_chunks);
 	r->body = malloc(h->body_len + 1);
@@ -895,7 +886,7 @@ static int state_body(struct snap_reader *r, const struct snap_key *key, u8 *fil
 		ret = chunk_crypt(ctx, false, r->file_key, h, SNAP_KIND_STATE, i, src, len,
 				  src + len);
 		if (ret == -EBADMSG)
-			ret = fail(err, errlen, "state file: chunk %llu does not authenticate (altered, moved or from another snapshot)",
+			ret = parse_fail(err, errlen, "state file: chunk %llu does not authenticate (altered, moved or from another snapshot)",
 				   (unsigned long long)i);
 		memcpy(dst, src, len);
 		src += len + SNAP_TAG;
@@ -916,23 +907,23 @@ static int open_memory(struct snap_reader *r, const char *path, char *err, size_
 	r->mem_path = realpath(path, NULL);
 	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->mem_fd < 0 || !r->mem_path)
-		return fail(err, errlen, "cannot open the memory file '%s': %s", path,
+		return parse_fail(err, errlen, "cannot open the memory file '%s': %s", path,
 			    strerror(errno));
 	n = pread(r->mem_fd, &r->mem_hdr, sizeof(r->mem_hdr), 0);
 	if (n != (ssize_t)sizeof(r->mem_hdr))
-		return fail(err, errlen, "memory file: shorter than its header");
+		return parse_fail(err, errlen, "memory file: shorter than its header");
 	ret = check_header(&r->mem_hdr, memory_magic, "memory file", err, errlen);
 	if (ret)
 		return ret;
 	if (memcmp(r->mem_hdr.id, r->hdr.id, sizeof(r->hdr.id)) ||
 	    r->mem_hdr.flags != r->hdr.flags || memcmp(r->mem_hdr.key_check, r->hdr.key_check, 16))
-		return fail(err, errlen, "memory file: belongs to another snapshot");
+		return parse_fail(err, errlen, "memory file: belongs to another snapshot");
 	if (r->mem_hdr.body_len % SNAP_PAGE || r->mem_hdr.body_len > (1ULL << 42) ||
 	    r->mem_hdr.nr_chunks != (r->encrypted ? chunks_of(r->mem_hdr.body_len) : 0))
-		return fail(err, errlen, "memory file: impossible size in its header");
+		return parse_fail(err, errlen, "memory file: impossible size in its header");
 	want = SNAP_MEM_DATA_OFF + r->mem_hdr.body_len + r->mem_hdr.nr_chunks * SNAP_TAG;
 	if (fstat(r->mem_fd, &st) < 0 || (u64)st.st_size != want)
-		return fail(err, errlen, "memory file: %lld bytes, expected %llu (truncated or altered)",
+		return parse_fail(err, errlen, "memory file: %lld bytes, expected %llu (truncated or altered)",
 			    (long long)st.st_size, (unsigned long long)want);
 	return 0;
 }
@@ -959,7 +950,7 @@ static int reader_open(const char *path, const char *mem_path, const char *dir,
 	if (ret)
 		goto err_destroy;
 	if (len < sizeof(r->hdr)) {
-		ret = fail(err, errlen, "state file: shorter than its header");
+		ret = parse_fail(err, errlen, "state file: shorter than its header");
 		goto err_destroy;
 	}
 	memcpy(&r->hdr, file, sizeof(r->hdr));
@@ -1034,7 +1025,7 @@ static int memory_map_plain(struct snap_reader *r, struct address_space *as, cha
 		p = mmap(reg->hva, reg->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, r->mem_fd, off);
 		if (p == MAP_FAILED)
-			return fail(err, errlen, "cannot map the memory file: %s", strerror(errno));
+			return parse_fail(err, errlen, "cannot map the memory file: %s", strerror(errno));
 		madvise(p, reg->size, MADV_DONTDUMP);
 		madvise(p, reg->size, MADV_DONTFORK);
 		off += (off_t)reg->size;
@@ -1058,7 +1049,7 @@ static int memory_decrypt(struct snap_reader *r, struct address_space *as, char 
 	}
 	if (snap_read_section(r, SNAP_SEC_MEM_ZERO, 0, &zmap, &zlen) ||
 	    zlen != h->nr_chunks / 8 + 1) {
-		ret = fail(err, errlen, "state file: no zero-chunk map of the right size");
+		ret = parse_fail(err, errlen, "state file: no zero-chunk map of the right size");
 		goto out;
 	}
 	for (u64 i = 0; !ret && i < h->nr_chunks; i++) {
@@ -1070,14 +1061,14 @@ static int memory_decrypt(struct snap_reader *r, struct address_space *as, char 
 			continue;	/* fresh RAM is zero already */
 		got = pread(r->mem_fd, buf, len + SNAP_TAG, off);
 		if (got != (ssize_t)(len + SNAP_TAG)) {
-			ret = fail(err, errlen, "memory file: chunk %llu cannot be read",
+			ret = parse_fail(err, errlen, "memory file: chunk %llu cannot be read",
 				   (unsigned long long)i);
 			break;
 		}
 		ret = chunk_crypt(ctx, false, r->file_key, h, SNAP_KIND_MEMORY, i, buf, len,
 				  buf + len);
 		if (ret == -EBADMSG)
-			ret = fail(err, errlen, "memory file: chunk %llu does not authenticate (altered, moved or from another snapshot)",
+			ret = parse_fail(err, errlen, "memory file: chunk %llu does not authenticate (altered, moved or from another snapshot)",
 				   (unsigned long long)i);
 		else if (!ret)
 			ram_copy(as, i * SNAP_CHUNK, buf, len, true);
@@ -1104,14 +1095,14 @@ static int memory_apply_diff(struct snap_reader *r, struct address_space *as, ch
 
 	if (snap_read_section(r, SNAP_SEC_DIFF_BASE, 0, &data, &len) || len < 18 ||
 	    ((const char *)data)[len - 1] || strlen((const char *)data + 16) != len - 17) {
-		return fail(err, errlen, "state file: a diff snapshot without a usable base");
+		return parse_fail(err, errlen, "state file: a diff snapshot without a usable base");
 	}
 	path = (const char *)data + 16;
 	memcpy(base.hdr.id, data, 16);
 	base.hdr.flags = 0;
 	ret = open_memory(&base, path, err, errlen);
 	if (!ret && base.mem_hdr.body_len != r->mem_hdr.body_len)
-		ret = fail(err, errlen, "the base memory file '%.200s' has another RAM size", path);
+		ret = parse_fail(err, errlen, "the base memory file '%.200s' has another RAM size", path);
 	if (!ret)
 		ret = memory_map_plain(&base, as, err, errlen);
 	if (ret)
@@ -1129,7 +1120,7 @@ static int memory_apply_diff(struct snap_reader *r, struct address_space *as, ch
 			size_t n = (size_t)MIN((off_t)sizeof(buf), hole - off);
 
 			if (pread(r->mem_fd, buf, n, off) != (ssize_t)n) {
-				ret = fail(err, errlen, "memory file: cannot read the diff at %lld",
+				ret = parse_fail(err, errlen, "memory file: cannot read the diff at %lld",
 					   (long long)off);
 				goto out;
 			}
@@ -1159,7 +1150,7 @@ int snap_reader_load_memory(struct snap_reader *r, struct address_space *as, cha
 			    size_t errlen)
 {
 	if (r->mem_hdr.body_len != address_space_ram_size(as))
-		return fail(err, errlen, "memory file: %llu bytes of RAM, the machine has %llu",
+		return parse_fail(err, errlen, "memory file: %llu bytes of RAM, the machine has %llu",
 			    (unsigned long long)r->mem_hdr.body_len,
 			    (unsigned long long)address_space_ram_size(as));
 	if (r->encrypted)

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <kestrel/compiler.h>
@@ -84,5 +86,15 @@ int parse_bool(const char *s, bool *out)
 			return 0;
 		}
 	}
+	return -EINVAL;
+}
+
+int parse_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
