@@ -40,7 +40,6 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -133,14 +132,6 @@ struct vdpa_balloon {
 static struct vdpa_balloon *to_balloon(struct swdev *sw)
 {
 	return container_of(sw, struct vdpa_balloon, sw);
-}
-
-static u64 balloon_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
 }
 
 /* What queue @idx is under the negotiated features (§5.5.2). */
@@ -339,7 +330,7 @@ static int balloon_stats_chain(struct swdev *sw, struct swdev_vq *vq, u16 head,
 	b->stats_held = true;
 	b->stats_head = head;
 	b->stats_vq = vq;
-	b->stats_due_ns = balloon_now_ns() + (u64)b->info.stats_interval_s * 1000000000ULL;
+	b->stats_due_ns = swdev_now_ns() + (u64)b->info.stats_interval_s * 1000000000ULL;
 	b->stats_rearm = true;
 	return SWDEV_HELD;
 }
@@ -347,17 +338,14 @@ static int balloon_stats_chain(struct swdev *sw, struct swdev_vq *vq, u16 head,
 /* The timer fires at @stats_due_ns (one-shot; the worker reads it off). */
 static void balloon_stats_arm(struct vdpa_balloon *b)
 {
-	struct itimerspec its = {
-		.it_value = { .tv_sec = (time_t)(b->stats_due_ns / 1000000000ULL),
-			      .tv_nsec = (long)(b->stats_due_ns % 1000000000ULL) },
-	};
+	int ret;
 
 	b->stats_rearm = false;
-	if (!b->stats_due_ns)
-		its.it_value.tv_nsec = 1;	/* due at once: 0 would disarm */
-	if (timerfd_settime(b->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+	/* due at once: 0 would disarm */
+	ret = swdev_timerfd_at(b->timerfd, b->stats_due_ns ? b->stats_due_ns : 1);
+	if (ret)
 		pr_warn_ratelimited("%s: cannot arm the statistics timer: %s",
-				    b->sw.vdpa.name, strerror(errno));
+				    b->sw.vdpa.name, strerror(-ret));
 }
 
 /* Give the held statistics buffer back once it is due: a new request. */
@@ -368,7 +356,7 @@ static void balloon_stats_poll(struct vdpa_balloon *b)
 
 	if (!b->stats_held)
 		return;
-	if (balloon_now_ns() < b->stats_due_ns) {
+	if (swdev_now_ns() < b->stats_due_ns) {
 		if (b->stats_rearm)
 			balloon_stats_arm(b);
 		return;
@@ -560,7 +548,7 @@ static int balloon_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
 					  .data.u64 = SWDEV_EV_BACKEND };
 
-		b->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		b->timerfd = xtimerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (b->timerfd < 0 ||
 		    epoll_ctl(b->sw.epfd, EPOLL_CTL_ADD, b->timerfd, &ev) < 0) {
 			ret = -errno;
