@@ -8,11 +8,21 @@
  *
  * The pattern is text so the host side can rebuild it with printf: each
  * 512-byte sector s holds 32 records "KESTREL-S%06u\n" of its number.
+ *
+ * With --protected --cmdline protected the data buffers are in private
+ * RAM and every request's data goes through bounce slots in the shared
+ * window (guest/lib/bounce.h): ring 3 fills the pattern and stages the
+ * writes, ring 0 posts them and waits, ring 3 copies what was read back
+ * into private RAM and compares it there. The same checks pass or fail.
  */
+#include "bounce.h"
 #include "guest.h"
 #include "virtio.h"
+#include "x86/multiboot.h"
 #include "x86/processor.h"
 #include "x86/usermode.h"
+
+#include <kestrel/x86/layout.h>
 
 #define VIRTIO_BLK_F_SEG_MAX	2
 #define VIRTIO_BLK_F_BLK_SIZE	6
@@ -42,8 +52,13 @@ struct blk_req {
 static struct virtio_device *vdev;
 static struct virtqueue vq;
 static struct blk_req reqs[NREQS];
-static u8 wbuf[NSECTORS * SECTOR] __aligned(4096);
-static u8 rbuf[NSECTORS * SECTOR] __aligned(4096);
+static struct bounce_req breqs[NREQS];
+static struct bounce_req *done_reqs[NREQS];
+static struct bounce_pool pool;
+static u8 wbuf_shared[NSECTORS * SECTOR] __aligned(4096);
+static u8 rbuf_shared[NSECTORS * SECTOR] __aligned(4096);
+/* The data: these arrays, or private RAM when protected. */
+static u8 *wbuf = wbuf_shared, *rbuf = rbuf_shared;
 
 /* Ring 3: sector s = 32 x "KESTREL-S%06u\n". */
 static u64 fill_pattern(void *arg)
@@ -63,12 +78,20 @@ static u64 fill_pattern(void *arg)
 
 static u64 compare_bufs(void *arg)
 {
-	return memcmp(wbuf, rbuf, sizeof(wbuf)) != 0;
+	return memcmp(wbuf, rbuf, NSECTORS * SECTOR) != 0;
 }
 
-/* Post one request: header, optional data, status; returns its head. */
-static int blk_submit(struct blk_req *r, u32 type, u64 sector, void *data,
-		      u32 len, bool indirect)
+/* Ring 3 (it reads private RAM): one 16-byte record of each buffer. */
+static u64 first_records_match(void *arg)
+{
+	return !memcmp(rbuf, wbuf, 16);
+}
+
+/*
+ * Stage one request: header, optional data, status. Its data is bounced
+ * when private, so a write with private data is staged in ring 3.
+ */
+static int blk_stage(struct blk_req *r, u32 type, u64 sector, void *data, u32 len)
 {
 	struct virtq_buf b[3];
 	unsigned int out = 1, in = 0, n = 0;
@@ -88,29 +111,56 @@ static int blk_submit(struct blk_req *r, u32 type, u64 sector, void *data,
 	}
 	b[n++] = (struct virtq_buf){ &r->status, 1, true };
 	in++;
-	return indirect ? virtqueue_add_indirect(&vq, b, out, in, r)
-			: virtqueue_add(&vq, b, out, in, r);
+	return bounce_stage(&pool, &breqs[r - reqs], b, out, in, r);
 }
 
-/* Wait for @n completions. Return: how many arrived. */
+/*
+ * Wait for @n completions, then (ring 3) copy what they read into the
+ * caller's buffers. Return: how many arrived.
+ */
 static unsigned int blk_reap(unsigned int n)
 {
-	unsigned int done = 0;
+	struct bounce_batch batch = { &pool, done_reqs, 0 };
 
-	while (done < n && virtqueue_wait(&vq, NULL, 5000))
-		done++;
-	return done;
+	while (batch.n < n && virtqueue_wait_pending(&vq, 5000)) {
+		struct bounce_req *r = bounce_take(&vq);
+
+		if (r)
+			done_reqs[batch.n++] = r;
+	}
+	run_in_user(bounce_finish_batch, &batch);
+	return batch.n;
+}
+
+struct stage_all {
+	u32 type;
+	u8 *buf;
+};
+
+/* Ring 3: stage a request for each REQ_SECTORS of the area. Return: staged. */
+static u64 stage_all(void *arg)
+{
+	const struct stage_all *s = arg;
+	unsigned int i;
+
+	for (i = 0; i < NREQS; i++)
+		if (blk_stage(&reqs[i], s->type, (u64)i * REQ_SECTORS,
+			      s->buf + i * REQ_SECTORS * SECTOR, REQ_SECTORS * SECTOR))
+			break;
+	return i;
 }
 
 /* Many requests in flight over the whole area; true if all said OK. */
 static bool blk_rw_all(u32 type, u8 *buf)
 {
+	struct stage_all s = { type, buf };
 	unsigned int done, bad = 0;
 
+	if (run_in_user(stage_all, &s) != NREQS)
+		return false;
 	for (unsigned int i = 0; i < NREQS; i++)
-		if (blk_submit(&reqs[i], type, (u64)i * REQ_SECTORS,
-			       buf + i * REQ_SECTORS * SECTOR, REQ_SECTORS * SECTOR,
-			       vq.indirect && (i & 1)) < 0)
+		if ((vq.indirect && (i & 1) ? bounce_post_indirect(&vq, &breqs[i])
+					    : bounce_post(&vq, &breqs[i])) < 0)
 			return false;
 	virtqueue_kick(&vq);
 	done = blk_reap(NREQS);
@@ -119,10 +169,26 @@ static bool blk_rw_all(u32 type, u8 *buf)
 	return done == NREQS && !bad;
 }
 
+struct stage_one {
+	u32 type;
+	u64 sector;
+	void *data;
+	u32 len;
+};
+
+static u64 stage_one(void *arg)
+{
+	const struct stage_one *s = arg;
+
+	return (u64)blk_stage(&reqs[0], s->type, s->sector, s->data, s->len);
+}
+
 /* One request, waited for; returns its status (0xee: never completed). */
 static u8 blk_one(u32 type, u64 sector, void *data, u32 len)
 {
-	if (blk_submit(&reqs[0], type, sector, data, len, false) < 0)
+	struct stage_one s = { type, sector, data, len };
+
+	if (run_in_user(stage_one, &s) || bounce_post(&vq, &breqs[0]) < 0)
 		return 0xee;
 	virtqueue_kick(&vq);
 	blk_reap(1);
@@ -134,11 +200,24 @@ int main(void)
 	u64 want = BIT_ULL(VIRTIO_BLK_F_SEG_MAX) | BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) |
 		   BIT_ULL(VIRTIO_BLK_F_FLUSH) | BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |
 		   BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC);
-	char id[21] = { 0 };
+	static char id[21];
+	bool protected = multiboot_has_arg("protected");
 	u64 capacity;
 	u8 st;
 
 	report_prefix_push("virtio-blk");
+	if (protected) {
+		wbuf = private_alloc(NSECTORS * SECTOR, 4096);
+		rbuf = private_alloc(NSECTORS * SECTOR, 4096);
+		if (!wbuf || !rbuf) {
+			report(false, "private RAM for the data (needs --memory above 64M)");
+			return report_summary();
+		}
+	}
+	if (bounce_pool_init(&pool, NREQS, REQ_SECTORS * SECTOR, protected)) {
+		report(false, "bounce slots in the shared window");
+		return report_summary();
+	}
 	vdev = virtio_find(VIRTIO_ID_BLOCK, 0);
 	if (!vdev) {
 		report_skip("no virtio-blk device (run with --disk FILE)");
@@ -164,6 +243,12 @@ int main(void)
 		report_skip("FLUSH not offered");
 	report(blk_rw_all(VIRTIO_BLK_T_IN, rbuf), "%u reads in flight", NREQS);
 	report(!run_in_user(compare_bufs, NULL), "read back what was written");
+	if (protected)
+		report(pool.bytes_out >= NSECTORS * SECTOR && pool.bytes_in >= NSECTORS * SECTOR &&
+		       (u64)(uintptr_t)rbuf >= X86_PRIVATE_RAM_START,
+		       "data in private RAM at %#lx, %lu bytes bounced out, %lu in",
+		       (unsigned long)(uintptr_t)wbuf, (unsigned long)pool.bytes_out,
+		       (unsigned long)pool.bytes_in);
 
 	st = blk_one(VIRTIO_BLK_T_IN, capacity, rbuf, SECTOR);
 	report(st == VIRTIO_BLK_S_IOERR, "read past the end: IOERR (status %u)", st);
@@ -173,7 +258,7 @@ int main(void)
 	st = virtio_get_status(vdev);
 	report(!(st & VIRTIO_STATUS_NEEDS_RESET), "bad requests do not break the device (status %#x)", st);
 	report(blk_one(VIRTIO_BLK_T_IN, 0, rbuf, SECTOR) == VIRTIO_BLK_S_OK &&
-	       !memcmp(rbuf, wbuf, 16), "still serves reads");
+	       run_in_user(first_records_match, NULL), "still serves reads");
 	report(virtio_reset(vdev), "reset");
 	report_prefix_pop();
 	return report_summary();
