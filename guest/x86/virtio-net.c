@@ -10,12 +10,22 @@
  *
  * Frames are built and compared in ring 3 (native speed on PVM hosts);
  * ring 0 only moves descriptors and waits.
+ *
+ * With --protected --cmdline protected the frames and receive buffers are
+ * in private RAM and go through bounce slots in the shared window
+ * (guest/lib/bounce.h): ring 3 builds the frames and stages them, ring 0
+ * posts and reaps, ring 3 copies what came back into private RAM, where
+ * it is compared. The same checks pass or fail.
  */
+#include "bounce.h"
 #include "guest.h"
 #include "virtio.h"
 #include "x86/apic.h"
+#include "x86/multiboot.h"
 #include "x86/processor.h"
 #include "x86/usermode.h"
+
+#include <kestrel/x86/layout.h>
 
 #define VIRTIO_NET_F_MAC	5
 #define VIRTIO_NET_F_MRG_RXBUF	15
@@ -29,6 +39,8 @@
 
 #define RXQ			0
 #define TXQ			1
+#define RX_MAX			256	/* receive buffers, at most */
+#define RX_BYTES		(128 * 1536)
 
 struct rx_frame {
 	unsigned int nseg;
@@ -43,8 +55,15 @@ static u32 rx_buf_len;
 static unsigned int rx_nbufs;
 static u8 mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static u8 rx_bufs[128 * 1536] __aligned(64);
-static u8 tx_frames[NFRAMES][NET_HDR_LEN + ETH_MAX] __aligned(64);
+static u8 rx_bufs_shared[RX_BYTES] __aligned(64);
+static u8 tx_frames_shared[NFRAMES][NET_HDR_LEN + ETH_MAX] __aligned(64);
+/* The data: these arrays, or private RAM when protected. */
+static u8 *rx_bufs = rx_bufs_shared;
+static u8 (*tx_frames)[NET_HDR_LEN + ETH_MAX] = tx_frames_shared;
+static struct bounce_pool rx_pool, tx_pool;
+static struct bounce_req rx_breq[RX_MAX], tx_breq[NFRAMES];
+static struct bounce_req *rx_done[RX_MAX];
+static bool rx_busy[RX_MAX];
 static u32 tx_len[NFRAMES];
 static struct rx_frame rx_frames[NFRAMES];
 static unsigned int round;
@@ -109,11 +128,47 @@ static u64 check_frames(void *arg)
 	return bad;
 }
 
+/*
+ * Post receive buffer @i unless it is still posted. Staging a writable
+ * buffer copies nothing, so this runs in ring 0.
+ */
 static bool post_rx(unsigned int i)
 {
 	struct virtq_buf b = { rx_bufs + i * rx_buf_len, rx_buf_len, true };
 
-	return virtqueue_add(&rxq, &b, 0, 1, b.addr) >= 0;
+	if (rx_busy[i])
+		return true;
+	if (bounce_add(&rxq, &rx_pool, &rx_breq[i], &b, 0, 1, b.addr) < 0)
+		return false;
+	rx_busy[i] = true;
+	return true;
+}
+
+/* The next used receive buffer (not yet copied back), or NULL. */
+static struct bounce_req *take_rx(void)
+{
+	struct bounce_req *r = bounce_take(&rxq);
+
+	if (r)
+		rx_busy[r - rx_breq] = false;
+	return r;
+}
+
+/* Ring 3: stage frames 0..*@arg for transmit (reads them). Return: staged. */
+static u64 stage_frames(void *arg)
+{
+	unsigned int n = *(unsigned int *)arg, i;
+
+	for (i = 0; i < n; i++) {
+		struct virtq_buf b[2] = {
+			{ tx_frames[i], NET_HDR_LEN, false },
+			{ tx_frames[i] + NET_HDR_LEN, tx_len[i], false },
+		};
+
+		if (bounce_stage(&tx_pool, &tx_breq[i], b, 2, 0, tx_frames[i]))
+			break;
+	}
+	return i;
 }
 
 static bool net_setup(void)
@@ -134,7 +189,9 @@ static void net_round(bool indirect)
 {
 	unsigned int sent = 0, tx_done = 0, got = 0, seg_left = 0, bad_used = 0;
 	u32 irqs0 = vdev->vring_irqs, kicks0 = txq.kicks + rxq.kicks;
+	struct bounce_batch rx_batch = { &rx_pool, rx_done, 0 };
 	struct rx_frame *cur = NULL;
+	unsigned int staged, n = NFRAMES;
 
 	report_prefix_push(indirect ? "indirect" : "direct");
 	run_in_user(build_frames, NULL);
@@ -143,44 +200,47 @@ static void net_round(bool indirect)
 		post_rx(i);
 	virtqueue_kick(&rxq);
 
-	for (unsigned int i = 0; i < NFRAMES; i++) {
-		struct virtq_buf b[2] = {
-			{ tx_frames[i], NET_HDR_LEN, false },
-			{ tx_frames[i] + NET_HDR_LEN, tx_len[i], false },
-		};
-		int head = indirect ? virtqueue_add_indirect(&txq, b, 2, 0, tx_frames[i])
-				    : virtqueue_add(&txq, b, 2, 0, tx_frames[i]);
+	staged = (unsigned int)run_in_user(stage_frames, &n);
+	for (unsigned int i = 0; i < staged; i++) {
+		int head = indirect ? bounce_post_indirect(&txq, &tx_breq[i])
+				    : bounce_post(&txq, &tx_breq[i]);
 
 		if (head < 0)
 			break;
 		sent++;
 	}
+	for (unsigned int i = sent; i < staged; i++)
+		bounce_release(&tx_pool, &tx_breq[i]);
 	virtqueue_kick(&txq);
 	report(sent == NFRAMES, "%u frames queued for transmit", sent);
 
 	/* Gather: each wait is at most 1 ms; give up after ~5 s of silence. */
 	for (unsigned int idle = 0; (got < sent || tx_done < sent) && idle < 5000;) {
 		bool progress = false;
-		void *c;
-		u32 len;
+		struct bounce_req *r;
 
-		while ((c = virtqueue_get(&txq, &len))) {
+		while ((r = bounce_take(&txq))) {
+			bounce_release(&tx_pool, r);
 			tx_done++;
 			progress = true;
 		}
-		while (got < NFRAMES && (c = virtqueue_get(&rxq, &len))) {
+		while (got < NFRAMES && (r = take_rx())) {
+			u32 len = r->used_len;
+
 			progress = true;
+			rx_done[rx_batch.n++] = r;
 			if (!cur) {
 				u16 nb = 1;
 
 				cur = &rx_frames[got];
+				/* The header as the device wrote it: in the slot. */
 				if (mrg)
-					memcpy(&nb, (u8 *)c + 10, 2);
+					memcpy(&nb, (u8 *)r->buf[0].addr + 10, 2);
 				seg_left = nb && nb <= MAX_SEGS ? nb : 1;
 			}
 			if (len > rx_buf_len)
 				bad_used++;
-			cur->seg[cur->nseg] = c;
+			cur->seg[cur->nseg] = r->cookie;
 			cur->len[cur->nseg++] = len;
 			if (!--seg_left) {
 				cur = NULL;
@@ -197,6 +257,8 @@ static void net_round(bool indirect)
 		virtqueue_enable_cb(&txq);
 		virtqueue_wait_pending(&rxq, 0);
 	}
+	/* Ring 3: what came back, out of the slots into the receive buffers. */
+	run_in_user(bounce_finish_batch, &rx_batch);
 	report(tx_done == sent, "transmit completions: %u of %u", tx_done, sent);
 	report(got == sent, "frames received: %u of %u", got, sent);
 	report(!bad_used, "used lengths within the buffers");
@@ -210,12 +272,10 @@ static void net_round(bool indirect)
 /* One frame with nothing else going on: its completion must interrupt. */
 static void test_interrupt(void)
 {
-	struct virtq_buf b[2] = {
-		{ tx_frames[0], NET_HDR_LEN, false },
-		{ tx_frames[0] + NET_HDR_LEN, tx_len[0], false },
-	};
-	u32 seen, len;
-	void *c;
+	struct bounce_batch batch = { &rx_pool, rx_done, 0 };
+	struct bounce_req *r = NULL;
+	unsigned int one = 1;
+	u32 seen;
 
 	for (unsigned int i = 0; i < 8; i++)
 		post_rx(i);
@@ -224,21 +284,37 @@ static void test_interrupt(void)
 	virtqueue_enable_cb(&rxq);
 	virtqueue_enable_cb(&txq);
 	seen = vdev->vring_irqs;
-	virtqueue_add(&txq, b, 2, 0, tx_frames[0]);
+	if (run_in_user(stage_frames, &one) == 1 && bounce_post(&txq, &tx_breq[0]) < 0)
+		bounce_release(&tx_pool, &tx_breq[0]);
 	virtqueue_kick(&txq);
 	report(virtio_wait_counter(&vdev->vring_irqs, seen, 2000),
 	       "used-buffer interrupt (InterruptStatus bit 0)");
-	c = virtqueue_wait(&rxq, &len, 2000);
-	report(c && len == NET_HDR_LEN + tx_len[0], "the frame came back (%u bytes)",
-	       c ? len : 0);
-	virtqueue_wait(&txq, NULL, 2000);
+	if (virtqueue_wait_pending(&rxq, 2000))
+		r = take_rx();
+	report(r && r->used_len == NET_HDR_LEN + tx_len[0], "the frame came back (%u bytes)",
+	       r ? r->used_len : 0);
+	if (r) {
+		rx_done[batch.n++] = r;
+		run_in_user(bounce_finish_batch, &batch);
+	}
+	if (virtqueue_wait_pending(&txq, 2000) && (r = bounce_take(&txq)))
+		bounce_release(&tx_pool, r);
 }
 
 int main(void)
 {
+	bool protected = multiboot_has_arg("protected");
 	u8 st;
 
 	report_prefix_push("virtio-net");
+	if (protected) {
+		rx_bufs = private_alloc(RX_BYTES, 64);
+		tx_frames = private_alloc(sizeof(tx_frames_shared), 64);
+		if (!rx_bufs || !tx_frames) {
+			report(false, "private RAM for the frames (needs --memory above 64M)");
+			return report_summary();
+		}
+	}
 	virtio_probe();
 	vdev = virtio_find(VIRTIO_ID_NET, 0);
 	if (!vdev) {
@@ -254,6 +330,11 @@ int main(void)
 	mrg = vdev->features & BIT_ULL(VIRTIO_NET_F_MRG_RXBUF);
 	rx_buf_len = mrg ? 512 : 1536;
 	rx_nbufs = mrg ? 256 : 128;
+	if (bounce_pool_init(&tx_pool, 2 * NFRAMES, NET_HDR_LEN + ETH_MAX, protected) ||
+	    bounce_pool_init(&rx_pool, (u16)rx_nbufs, rx_buf_len, protected)) {
+		report(false, "bounce slots in the shared window");
+		return report_summary();
+	}
 	if (vdev->features & BIT_ULL(VIRTIO_NET_F_MAC)) {
 		virtio_cread_bytes(vdev, 0, mac, 6);
 		report(!(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]),
@@ -272,6 +353,12 @@ int main(void)
 		report_skip("INDIRECT_DESC not offered");
 	}
 	test_interrupt();
+	if (protected)
+		report(tx_pool.bytes_out > 0 && rx_pool.bytes_in > 0 &&
+		       (u64)(uintptr_t)rx_bufs >= X86_PRIVATE_RAM_START,
+		       "frames in private RAM at %#lx, %lu bytes bounced out, %lu in",
+		       (unsigned long)(uintptr_t)tx_frames, (unsigned long)tx_pool.bytes_out,
+		       (unsigned long)rx_pool.bytes_in);
 	st = virtio_get_status(vdev);
 	report(!(st & VIRTIO_STATUS_NEEDS_RESET), "no NEEDS_RESET after good traffic (status %#x)", st);
 	report(virtio_reset(vdev), "reset");
