@@ -4,6 +4,7 @@
 # virtio-tap guest test.
 #
 #   scripts/tap-netns.sh KESTREL-COMMAND...
+#   scripts/tap-netns.sh --echo-scan [--expect-found] KESTREL-COMMAND...
 #
 # Creates namespace kestrel-tap-PID holding TAP "ktap0" (no addresses; only
 # lo, which is up), starts the peer there (a raw AF_PACKET socket on ktap0,
@@ -12,9 +13,25 @@
 # command in the namespace. Exit: the command's status; 3 if the guest
 # passed but the peer did not see every frame; 77 (with a SKIP: line) when
 # this host cannot do it (not root, no /dev/net/tun, no ip or python3).
+#
+# --echo-scan (the protected-tap tests, guest/x86/protected.c): the peer
+# sends every frame the guest sends back to it unchanged and keeps them
+# all; after the run scripts/protected-check.py searches them for the
+# protected guest's secret, which must not be there (--expect-found: the
+# unprotected control, where it must). Exit 3 if the search says no.
 set -u
 NFRAMES=${TAP_NFRAMES:-16}
 ns=kestrel-tap-$$
+mode=reply
+scan=()
+if [[ ${1:-} == --echo-scan ]]; then
+	mode=echo
+	shift
+	if [[ ${1:-} == --expect-found ]]; then
+		scan=(--expect-found)
+		shift
+	fi
+fi
 
 skip() {
 	echo "SKIP: $*"
@@ -42,13 +59,27 @@ ip netns exec "$ns" sh -e -c '
 	sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 	ip link set ktap0 up' || skip "cannot create a TAP in the namespace"
 
-ip netns exec "$ns" python3 - "$NFRAMES" "$dir" <<'PY' &
+ip netns exec "$ns" python3 - "$NFRAMES" "$dir" "$mode" <<'PY' &
 import os, socket, sys, time
-n, d = int(sys.argv[1]), sys.argv[2]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
-s.bind(("ktap0", 0x88b5))
+n, d, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+proto = 0x0003 if mode == "echo" else 0x88b5     # ETH_P_ALL: every frame
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+s.bind(("ktap0", proto))
 s.settimeout(1.0)
 open(os.path.join(d, "ready"), "w").close()
+if mode == "echo":
+    # Until the wrapper stops us: every guest frame back, and kept.
+    with open(os.path.join(d, "frames"), "wb") as out:
+        while True:
+            try:
+                f, addr = s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            out.write(f)
+            out.flush()
+            s.send(f)
 seen, deadline = set(), time.time() + 60
 while len(seen) < n and time.time() < deadline:
     try:
@@ -73,6 +104,17 @@ done
 
 ip netns exec "$ns" "$@"
 rc=$?
+if [[ $mode == echo ]]; then
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+	peer=
+	echo "tap-netns: the peer echoed $(stat -c %s "$dir/frames" 2>/dev/null || echo 0) bytes of guest frames"
+	if [[ $rc == 1 ]] && ! "$(dirname "$0")/protected-check.py" "${scan[@]}" --scan-file "$dir/frames"; then
+		echo "FAIL: tap-netns: the frames on the TAP say otherwise"
+		exit 3
+	fi
+	exit "$rc"
+fi
 # The peer is done once it saw every frame; do not wait for it otherwise.
 for _ in $(seq 40); do
 	[[ -e $dir/seen ]] && break

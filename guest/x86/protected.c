@@ -12,7 +12,11 @@
  * transmit whose data descriptors point into private RAM. Protected (the
  * command line says "protected"), each device must go to NEEDS_RESET
  * instead of reading it, the other keep serving, and a reset bring it
- * back; the host then finds no byte of the secret in the disk file.
+ * back; the host then finds no byte of the secret in the disk file (nor,
+ * over a TAP, in the frames that reached it: the protected-tap test).
+ * Then the other direction: a virtio-blk read and a virtio-net receive
+ * buffer into the secret must break the device the same way without
+ * writing it (ring 3's final check reads every byte back).
  *
  * Without --protected the same run puts the pattern in ordinary RAM, where
  * the host finds it, in kestrel's memory and in the disk file the write
@@ -35,11 +39,13 @@
 #define COM1_LSR	(COM1 + 5)
 
 #define NET_HDR_LEN	12
-#define FRAME_LEN	60
+#define FRAME_LEN	128
 #define QSIZE		16
 #define VIRTIO_BLK_T_IN		0
 #define VIRTIO_BLK_T_OUT	1
 #define PRIVATE		((u8 *)X86_PRIVATE_RAM_START)
+/* What the hostile transmit sends: covers the window the host searches for. */
+#define PRIVATE_TX	(PRIVATE + 256)
 
 static struct virtio_device *net, *blk;
 static struct virtqueue rxq, txq, bq;
@@ -89,25 +95,31 @@ static bool blk_up(void)
  */
 static unsigned int wait_ms = 2000;
 
-/* One frame from @data out and back through the simulator; bytes back. */
-static u32 net_xfer(const u8 *data)
+/* One frame from @data out and back into @rx (the simulator, or a TAP's echo); bytes back. */
+static u32 net_xfer_into(const u8 *data, u8 *rx)
 {
-	struct virtq_buf r = { rx_buf, sizeof(rx_buf), true };
+	struct virtq_buf r = { rx, sizeof(rx_buf), true };
 	struct virtq_buf t[2] = {
 		{ frame, NET_HDR_LEN, false }, { (void *)data, FRAME_LEN, false },
 	};
 	u32 len = 0;
 
-	memset(rx_buf, 0, sizeof(rx_buf));
-	if (virtqueue_add(&rxq, &r, 0, 1, rx_buf) < 0 ||
+	if (rx == rx_buf)
+		memset(rx_buf, 0, sizeof(rx_buf));
+	if (virtqueue_add(&rxq, &r, 0, 1, rx) < 0 ||
 	    virtqueue_add(&txq, t, 2, 0, frame) < 0)
 		return 0;
 	virtqueue_kick(&rxq);
 	virtqueue_kick(&txq);
-	if (virtqueue_wait(&rxq, &len, wait_ms) != rx_buf)
+	if (virtqueue_wait(&rxq, &len, wait_ms) != rx)
 		return 0;
 	virtqueue_wait(&txq, NULL, wait_ms);
 	return len;
+}
+
+static u32 net_xfer(const u8 *data)
+{
+	return net_xfer_into(data, rx_buf);
 }
 
 /* One 512-byte request on @buf: the status byte, 0xee if none came. */
@@ -150,6 +162,43 @@ static bool broke(struct virtio_device *dev, u32 cfg0)
 	return irq && virtio_needs_reset(dev);
 }
 
+/* The device writing into private RAM: a read, a receive buffer there. */
+static bool blk_read_private(void)
+{
+	return blk_rw(VIRTIO_BLK_T_IN, 0, PRIVATE + 4096) == 0xee;
+}
+
+static bool net_rx_private(void)
+{
+	return !net_xfer_into(frame + NET_HDR_LEN, PRIVATE + 8192);
+}
+
+/*
+ * Protected: @attempt posts a descriptor into private RAM on @dev (blk if
+ * @is_blk, else net); it must complete nothing and break that device
+ * alone, and a reset must bring it back.
+ */
+static void break_one(bool is_blk, bool (*attempt)(void), const char *what)
+{
+	struct virtio_device *dev = is_blk ? blk : net;
+	bool none;
+	u32 cfg0;
+
+	irq_window();
+	cfg0 = dev->config_irqs;
+	wait_ms = 200;
+	none = attempt();
+	wait_ms = 2000;
+	report(none && broke(dev, cfg0), "%s: NEEDS_RESET, nothing completed", what);
+	if (is_blk) {
+		report(net_works(), "net still serves");
+		report(virtio_reset(blk) && blk_up() && blk_works(), "blk works after a reset");
+	} else {
+		report(blk_works(), "blk still serves");
+		report(virtio_reset(net) && net_up() && net_works(), "net works after a reset");
+	}
+}
+
 /* A descriptor into private RAM, on each device in turn. */
 static void test_dma(bool protected)
 {
@@ -179,16 +228,20 @@ static void test_dma(bool protected)
 	cfg0 = net->config_irqs;
 	if (protected) {
 		wait_ms = 200;
-		st = !net_xfer(PRIVATE);
+		st = !net_xfer(PRIVATE_TX);
 		wait_ms = 2000;
 		report(st && broke(net, cfg0),
 		       "net transmit from private RAM: NEEDS_RESET, no frame");
 		report(blk_works(), "blk still serves");
 		report(virtio_reset(net) && net_up() && net_works(), "net works after a reset");
 	} else {
-		report(net_xfer(PRIVATE) == sizeof(frame) &&
-		       !memcmp(rx_buf + NET_HDR_LEN, PRIVATE, FRAME_LEN),
+		report(net_xfer(PRIVATE_TX) == sizeof(frame) &&
+		       !memcmp(rx_buf + NET_HDR_LEN, PRIVATE_TX, FRAME_LEN),
 		       "net transmit from ordinary RAM at the same address loops back");
+	}
+	if (protected) {
+		break_one(true, blk_read_private, "blk read into private RAM");
+		break_one(false, net_rx_private, "net receive into private RAM");
 	}
 	report_prefix_pop();
 }
