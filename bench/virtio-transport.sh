@@ -31,56 +31,9 @@ BLK_BENCH=$B/bench/vdpa_blk_bench
 SECS=${SECS:-0.5}
 ROUNDS=${ROUNDS:-1}
 
-if [[ ! -e /dev/kvm ]] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
-	echo "   SKIP: no usable /dev/kvm"
-	exit 0
-fi
-for f in "$KESTREL" "$NET_GUEST" "$BLK_GUEST" "$NET_BENCH" "$BLK_BENCH"; do
-	if [[ ! -e $f ]]; then
-		echo "   SKIP: $f not built (run make)"
-		exit 0
-	fi
-done
-
-tmp=$(mktemp -d /tmp/kestrel-vtbench-XXXXXX) || exit 0
-trap 'rm -rf "$tmp"' EXIT
-disk=$tmp/disk.img
-truncate -s 64M "$disk"
-
-# run_guest NAME ELF ARGS...: guest lines in NAME.out, kestrel's in NAME.err.
-run_guest() {
-	local name=$1 elf=$2
-	shift 2
-	timeout 60 "$KESTREL" run --kernel "$elf" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
-	local rc=$?
-	# The debug-exit status of a passing guest is 1.
-	[[ $rc == 1 ]] || echo "   note: kestrel $name exited $rc (figures may be missing)"
-}
-
-# Per phase of a kestrel run: "phase ns notifies", from the bench-sink
-# markers (one per phase) and the VQ-STATS lines logged at the reset that
-# ends it (between that phase's marker and the next).
-host_phases() {
-	awk '
-	/EXIT-COST-MARKER/ {
-		p++
-		for (i = 1; i <= NF; i++)
-			if ($i ~ /^ns_per_exit=/) { split($i, a, "="); ns[p] = a[2] }
-	}
-	/VQ-STATS reset/ {
-		for (i = 1; i <= NF; i++)
-			if ($i ~ /^notifies=/) { split($i, a, "="); irq[p] += a[2] }
-	}
-	END { for (i = 1; i <= p; i++) printf "%d %s %d\n", i, ns[i], irq[i] }
-	' "$1"
-}
-
-# kv FIELD LINE: the value of FIELD=value in LINE.
-kv() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"; }
-
-# Figures go to $tmp/figs as "KEY FIELD VALUE" lines, one set per round;
-# the table shows the median of the rounds.
-fig() { echo "$1 $2 $3" >>"$tmp/figs"; }
+# shellcheck source=bench/guest-figures.sh
+. "$(dirname "$0")/guest-figures.sh"
+bench_start vtbench "$KESTREL" "$NET_GUEST" "$BLK_GUEST" "$NET_BENCH" "$BLK_BENCH"
 
 one_round() {
 	local p ns irqs line frames key ios dev ev t r q
@@ -134,32 +87,10 @@ one_round() {
 	done < <("$BLK_BENCH" "$SECS" "$disk" 2>&1)
 }
 
-# "busy steal total" jiffies from /proc/stat: other work on this machine,
-# and time the hypervisor gave our vCPUs to someone else (steal).
-cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
-
-read -r load _ </proc/loadavg
-read -r _ steal0 total0 < <(cpu_jiffies)
-for ((round = 1; round <= ROUNDS; round++)); do
-	one_round
-done
-read -r _ steal1 total1 < <(cpu_jiffies)
-echo "   load average $load on $(nproc) CPUs before the run; CPU stolen by the host during it:" \
-	"$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", t ? 100 * s / t : 0 }')"
+run_rounds
 echo "   (both figures should be ~0: the net loop needs its vCPU and the device worker on two idle CPUs)"
 
 # ---- table -------------------------------------------------------------------
-# v KEY FIELD: the median of that figure over the rounds, or "-".
-v() {
-	awk -v k="$1" -v f="$2" '$1 == k && $2 == f { x[n++] = $3 }
-		END {
-			if (!n) { print "-"; exit }
-			for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-			print (n % 2) ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2
-		}' "$tmp/figs" 2>/dev/null || echo -
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
-
 fmt='   %-38s %10s %10s %6s | %9s %9s | %9s %9s\n'
 printf "$fmt" "workload (median of $ROUNDS)" "kestrel" "in-proc" "ratio" "k kick/op" "k irq/op" "i kick/op" "i irq/op"
 printf "$fmt" "" "guest+mmio" "driver" "k/i" "" "" "" ""
@@ -170,13 +101,6 @@ line() {
 	printf "$fmt" "$label" "$kr" "$ir" "$(ratio "$kr" "$ir")" \
 		"$(v "$key" k_kick)" "$(v "$key" k_irq)" "$(v "$key" i_kick)" "$(v "$key" i_irq)"
 }
-line net-on "net sim 64B b32 evidx on  (Mpps)"
-line net-off "net sim 64B b32 evidx off (Mpps)"
-for dev in blk-sim file-blk; do
-	for w in qd1-read-on qd1-write-on qd32-read-on qd32-write-on qd32-read-off; do
-		IFS=- read -r qd op ev <<<"$w"
-		line "$dev-$w" "$(printf '%-8s 4K %-5s %-4s evidx %-3s (kIOPS)' "$dev" "$op" "${qd^^}" "$ev")"
-	done
-done
+table_rows
 echo "   k = through kestrel, i = in-process; kick/op: notifications the driver wrote"
 echo "   per frame or request; irq/op: interrupts the device raised per frame or request"

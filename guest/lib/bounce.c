@@ -9,6 +9,13 @@
 
 #include <kestrel/x86/layout.h>
 
+void bounce_pool_reset(struct bounce_pool *pool)
+{
+	for (u16 i = 0; i < pool->nslots; i++)
+		pool->free[i] = (u16)(pool->nslots - 1 - i);
+	pool->nfree = pool->nslots;
+}
+
 int bounce_pool_init(struct bounce_pool *pool, u16 nslots, u32 slot_size, bool bounce)
 {
 	u8 *window = virtio_alloc((size_t)nslots * slot_size, 64);
@@ -21,9 +28,7 @@ int bounce_pool_init(struct bounce_pool *pool, u16 nslots, u32 slot_size, bool b
 	pool->slot_size = slot_size;
 	pool->nslots = nslots;
 	pool->free = free;
-	for (u16 i = 0; i < nslots; i++)
-		free[i] = (u16)(nslots - 1 - i);
-	pool->nfree = nslots;
+	bounce_pool_reset(pool);
 	pool->limit = bounce ? X86_PRIVATE_RAM_START : ~0ull;
 	pool->bytes_out = pool->bytes_in = 0;
 	return 0;

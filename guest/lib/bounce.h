@@ -99,6 +99,13 @@ struct bounce_req {
  */
 int bounce_pool_init(struct bounce_pool *pool, u16 nslots, u32 slot_size, bool bounce);
 
+/*
+ * bounce_pool_reset() - every slot free again: after a device reset, when
+ * the chains in flight are gone (their bounce_reqs must not be finished
+ * or released after this). Any ring.
+ */
+void bounce_pool_reset(struct bounce_pool *pool);
+
 /* Whether @len bytes at @addr would be bounced by @pool. Any ring. */
 bool bounce_needed(const struct bounce_pool *pool, const void *addr, u32 len);
 

@@ -20,10 +20,21 @@
  * The guest prints per phase:
  *   BENCH-BLK phase=P qd=Q op=read|write event_idx=on|off ios=N errors=N
  *	kicks=N ms=N
+ *
+ * With "protected" (kestrel run --protected) or "bounce" on the command
+ * line the data buffers are at X86_PRIVATE_RAM_START (private RAM, or
+ * ordinary RAM there without --protected) and every request's data goes
+ * through a bounce slot in the shared window (guest/lib/bounce.h), copied
+ * in the same ring-3 loop; bench/protected-io.sh compares the three. Such
+ * a run also times, after the phases, BENCH_ROUNDTRIPS empty
+ * run_in_user() calls (one more host-timed span) and prints
+ *   BENCH-R3 roundtrips=N
  */
+#include "bounce.h"
 #include "guest.h"
 #include "virtio.h"
 #include "x86/bench.h"
+#include "x86/multiboot.h"
 #include "x86/processor.h"
 #include "x86/usermode.h"
 
@@ -61,11 +72,16 @@ struct blk_run {
 static struct virtio_device *vdev;
 static struct virtqueue vq;
 static struct blk_req reqs[QD_MAX] __aligned(64);
-static u8 data[QD_MAX][BLK_SIZE] __aligned(4096);
+static u8 data_shared[QD_MAX][BLK_SIZE] __aligned(4096);
+/* The data: data_shared, or at X86_PRIVATE_RAM_START when bouncing. */
+static u8 (*data)[BLK_SIZE] = data_shared;
+static bool bouncing;
+static struct bounce_pool pool;
+static struct bounce_req breqs[QD_MAX];
 static u32 region;		/* blocks used: BLK_REGION or what fits */
 static u32 next_blk;
 
-/* Ring 3 (and ring 0 for the first ones): post request @r. */
+/* Ring 3: post request @r (its data through a bounce slot when bouncing). */
 static void blk_post(struct blk_req *r, u32 type)
 {
 	u8 *buf = data[r - reqs];
@@ -80,8 +96,18 @@ static void blk_post(struct blk_req *r, u32 type)
 	r->sector = (u64)(next_blk % region) * (BLK_SIZE / 512);
 	r->status = 0xee;
 	next_blk += BLK_STRIDE;
-	virtqueue_add(&vq, b, type == VIRTIO_BLK_T_IN ? 1 : 2,
-		      type == VIRTIO_BLK_T_IN ? 2 : 1, r);
+	if (bouncing)
+		bounce_add(&vq, &pool, &breqs[r - reqs], b, type == VIRTIO_BLK_T_IN ? 1 : 2,
+			   type == VIRTIO_BLK_T_IN ? 2 : 1, r);
+	else
+		virtqueue_add(&vq, b, type == VIRTIO_BLK_T_IN ? 1 : 2,
+			      type == VIRTIO_BLK_T_IN ? 2 : 1, r);
+}
+
+/* Ring 3: the next completed request (its read data copied back), or NULL. */
+static struct blk_req *blk_get(void)
+{
+	return bouncing ? bounce_get(&vq, &pool, NULL) : virtqueue_get(&vq, NULL);
 }
 
 /* Ring 3: the measured loop (bench/vdpa_blk_bench.c's, step for step). */
@@ -100,7 +126,7 @@ static u64 blk_loop(void *arg)
 	while (ms < BENCH_MS) {
 		unsigned int n = 0;
 
-		while ((r = virtqueue_get(&vq, NULL))) {
+		while ((r = blk_get())) {
 			errors += r->status != VIRTIO_BLK_S_OK;
 			ios++;
 			blk_post(r, run->type);
@@ -118,7 +144,7 @@ static u64 blk_loop(void *arg)
 	/* Drain what is in flight (not timed) so the reset finds none. */
 	inflight = run->qd;
 	for (u32 tries = 0; inflight && tries < (1u << 26); tries++)
-		while (inflight && virtqueue_get(&vq, NULL))
+		while (inflight && blk_get())
 			inflight--;
 	run->ios = ios;
 	run->errors = errors;
@@ -161,6 +187,16 @@ int main(void)
 	u64 capacity;
 
 	report_prefix_push("bench-virtio-blk");
+	bouncing = multiboot_has_arg("protected") || multiboot_has_arg("bounce");
+	if (bouncing) {
+		data = private_alloc(sizeof(data_shared), 4096);
+		if (!data || bounce_pool_init(&pool, QD_MAX, BLK_SIZE, true)) {
+			report(false, "data at X86_PRIVATE_RAM_START and bounce slots");
+			return report_summary();
+		}
+		report_info("bouncing: data at %#lx, slots at %#lx",
+			    (unsigned long)(uintptr_t)data, (unsigned long)(uintptr_t)pool.window);
+	}
 	vdev = virtio_find(VIRTIO_ID_BLOCK, 0);
 	if (!vdev) {
 		report_skip("no virtio-blk device (run with --disk FILE or --device vdpa,type=blk)");
@@ -188,6 +224,11 @@ int main(void)
 	blk_phase(3, QD_MAX, VIRTIO_BLK_T_IN, true);
 	blk_phase(4, QD_MAX, VIRTIO_BLK_T_OUT, true);
 	blk_phase(5, QD_MAX, VIRTIO_BLK_T_IN, false);
+	if (bouncing) {
+		report(pool.bytes_out > 0 && pool.bytes_in > 0, "%lu bytes bounced out, %lu in",
+		       (unsigned long)pool.bytes_out, (unsigned long)pool.bytes_in);
+		bench_roundtrips();
+	}
 	report_prefix_pop();
 	return report_summary();
 }

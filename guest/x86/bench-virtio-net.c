@@ -21,10 +21,20 @@
  * ("VQ-STATS reset vq=N ... notifies=N"). The guest prints per phase:
  *   BENCH-NET phase=P event_idx=on|off batch=B frames=N sent=N bad=N
  *	tx_kicks=N rx_kicks=N ms=N
+ *
+ * With "protected" (kestrel run --protected) or "bounce" on the command
+ * line the frames and receive buffers are at X86_PRIVATE_RAM_START
+ * (private RAM, or ordinary RAM there without --protected) and go through
+ * bounce slots in the shared window (guest/lib/bounce.h), copied in the
+ * same ring-3 loop; bench/protected-io.sh compares the three. Such a run
+ * then also times BENCH_ROUNDTRIPS empty run_in_user() calls (one more
+ * host-timed span) and prints "BENCH-R3 roundtrips=N".
  */
+#include "bounce.h"
 #include "guest.h"
 #include "virtio.h"
 #include "x86/bench.h"
+#include "x86/multiboot.h"
 #include "x86/processor.h"
 #include "x86/usermode.h"
 
@@ -54,8 +64,64 @@ struct net_run {
 static struct virtio_device *vdev;
 static struct virtqueue rxq, txq;
 static u8 mac[6];
-static u8 tx_bufs[NUM][HDR + FRAME] __aligned(64);
-static u8 rx_bufs[NUM][RXBUF] __aligned(64);
+static u8 tx_bufs_shared[NUM][HDR + FRAME] __aligned(64);
+static u8 rx_bufs_shared[NUM][RXBUF] __aligned(64);
+/* The buffers: these, or at X86_PRIVATE_RAM_START when bouncing. */
+static u8 (*tx_bufs)[HDR + FRAME] = tx_bufs_shared;
+static u8 (*rx_bufs)[RXBUF] = rx_bufs_shared;
+static bool bouncing;
+static struct bounce_pool tx_pool, rx_pool;
+static struct bounce_req tx_breq[NUM], rx_breq[NUM];
+static struct bounce_req *tx_free[NUM];	/* tx_breq entries not in flight */
+static unsigned int tx_nfree;
+
+/* Post receive buffer @buf (a writable one: nothing is copied). */
+static int post_rx(u8 *buf)
+{
+	struct virtq_buf b = { buf, RXBUF, true };
+
+	if (!bouncing)
+		return virtqueue_add(&rxq, &b, 0, 1, buf);
+	return bounce_add(&rxq, &rx_pool, &rx_breq[(buf - rx_bufs[0]) / RXBUF], &b, 0, 1, buf);
+}
+
+/* Ring 3: transmit @buf (copied into a slot when bouncing). */
+static int post_tx(u8 *buf)
+{
+	struct virtq_buf b = { buf, HDR + FRAME, false };
+	int head;
+
+	if (!bouncing)
+		return virtqueue_add(&txq, &b, 1, 0, buf);
+	if (!tx_nfree)
+		return -1;
+	head = bounce_add(&txq, &tx_pool, tx_free[tx_nfree - 1], &b, 1, 0, buf);
+	if (head >= 0)
+		tx_nfree--;
+	return head;
+}
+
+/* Ring 3: the next received frame (copied out of its slot when bouncing). */
+static void *get_rx(u32 *len)
+{
+	return bouncing ? bounce_get(&rxq, &rx_pool, len) : virtqueue_get(&rxq, len);
+}
+
+/* A transmitted frame is done. Return: false when none is. */
+static bool get_tx(void)
+{
+	struct bounce_req *r;
+	u32 len;
+
+	if (!bouncing)
+		return virtqueue_get(&txq, &len) != NULL;
+	r = bounce_take(&txq);
+	if (!r)
+		return false;
+	bounce_release(&tx_pool, r);
+	tx_free[tx_nfree++] = r;
+	return true;
+}
 
 /* Ring 3: one header (no offloads) and frame per TX slot, to our MAC. */
 static u64 build_frames(void *arg)
@@ -89,9 +155,8 @@ static u64 net_loop(void *arg)
 
 		/* Transmit a batch (one descriptor per frame: header + data). */
 		while (n < BENCH_BATCH && txq.num_free) {
-			struct virtq_buf b = { tx_bufs[sent % NUM], HDR + FRAME, false };
-
-			virtqueue_add(&txq, &b, 1, 0, b.addr);
+			if (post_tx(tx_bufs[sent % NUM]) < 0)
+				break;
 			n++;
 			sent++;
 		}
@@ -99,17 +164,15 @@ static u64 net_loop(void *arg)
 
 		/* Reap: recycle RX buffers, free TX descriptors. */
 		n = 0;
-		while ((c = virtqueue_get(&rxq, &len))) {
-			struct virtq_buf b = { c, RXBUF, true };
-
+		while ((c = get_rx(&len))) {
 			bad += len != HDR + FRAME;
 			received++;
-			virtqueue_add(&rxq, &b, 0, 1, c);
+			post_rx(c);
 			n++;
 		}
 		if (n)
 			virtqueue_kick(&rxq);
-		while (virtqueue_get(&txq, &len))
+		while (get_tx())
 			;
 		if ((sent & 0x3ff) < BENCH_BATCH)
 			ms = bench_clock_ms();
@@ -134,12 +197,16 @@ static bool net_start(bool event_idx)
 		return false;
 	if (rxq.num != NUM || txq.num != NUM)
 		return false;
-	for (unsigned int i = 0; i < NUM; i++) {
-		struct virtq_buf b = { rx_bufs[i], RXBUF, true };
-
-		if (virtqueue_add(&rxq, &b, 0, 1, b.addr) < 0)
-			return false;
+	/* Slots from a reset before are free again (the device dropped them). */
+	if (bouncing) {
+		bounce_pool_reset(&tx_pool);
+		bounce_pool_reset(&rx_pool);
+		for (tx_nfree = 0; tx_nfree < NUM; tx_nfree++)
+			tx_free[tx_nfree] = &tx_breq[tx_nfree];
 	}
+	for (unsigned int i = 0; i < NUM; i++)
+		if (post_rx(rx_bufs[i]) < 0)
+			return false;
 	virtqueue_kick(&rxq);
 	return true;
 }
@@ -175,6 +242,18 @@ static void net_phase(unsigned int phase, bool event_idx)
 int main(void)
 {
 	report_prefix_push("bench-virtio-net");
+	bouncing = multiboot_has_arg("protected") || multiboot_has_arg("bounce");
+	if (bouncing) {
+		tx_bufs = private_alloc(sizeof(tx_bufs_shared), 64);
+		rx_bufs = private_alloc(sizeof(rx_bufs_shared), 64);
+		if (!tx_bufs || !rx_bufs || bounce_pool_init(&tx_pool, NUM, RXBUF, true) ||
+		    bounce_pool_init(&rx_pool, NUM, RXBUF, true)) {
+			report(false, "buffers at X86_PRIVATE_RAM_START and bounce slots");
+			return report_summary();
+		}
+		report_info("bouncing: buffers at %#lx, slots at %#lx",
+			    (unsigned long)(uintptr_t)tx_bufs, (unsigned long)(uintptr_t)tx_pool.window);
+	}
 	vdev = virtio_find(VIRTIO_ID_NET, 0);
 	if (!vdev) {
 		report_skip("no virtio-net device (run with --net sim)");
@@ -188,6 +267,11 @@ int main(void)
 	run_in_user(build_frames, NULL);
 	net_phase(1, true);
 	net_phase(2, false);
+	if (bouncing) {
+		report(tx_pool.bytes_out > 0 && rx_pool.bytes_in > 0, "%lu bytes bounced out, %lu in",
+		       (unsigned long)tx_pool.bytes_out, (unsigned long)rx_pool.bytes_in);
+		bench_roundtrips();
+	}
 	report_prefix_pop();
 	return report_summary();
 }

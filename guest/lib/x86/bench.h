@@ -20,6 +20,7 @@
 #include "guest.h"
 #include "x86/apic.h"
 #include "x86/processor.h"
+#include "x86/usermode.h"
 
 #include <kestrel/hw.h>
 #include <kestrel/x86/layout.h>
@@ -49,6 +50,29 @@ static inline void bench_clock_arm(void)
 static inline u32 bench_clock_ms(void)
 {
 	return (0xffffffffu - mmio_read32(APIC_BASE + APIC_TMCCT)) / 1000000u;
+}
+
+#ifndef BENCH_ROUNDTRIPS
+#define BENCH_ROUNDTRIPS	1000
+#endif
+
+static inline u64 bench_nothing(void *arg)
+{
+	return 0;
+}
+
+/*
+ * From ring 0: one host-timed span of BENCH_ROUNDTRIPS empty
+ * run_in_user() calls (ring 0 -> ring 3 -> ring 0), then
+ * "BENCH-R3 roundtrips=N" on the console.
+ */
+static inline void bench_roundtrips(void)
+{
+	bench_span_start();
+	for (unsigned int i = 0; i < BENCH_ROUNDTRIPS; i++)
+		run_in_user(bench_nothing, NULL);
+	bench_span_stop();
+	printf("BENCH-R3 roundtrips=%u\n", BENCH_ROUNDTRIPS);
 }
 
 #endif /* GUEST_X86_BENCH_H */
