@@ -22,10 +22,10 @@
 set -u
 NFRAMES=${TAP_NFRAMES:-16}
 ns=kestrel-tap-$$
-mode=reply
+mode="reply"
 scan=()
 if [[ ${1:-} == --echo-scan ]]; then
-	mode=echo
+	mode="echo"
 	shift
 	if [[ ${1:-} == --expect-found ]]; then
 		scan=(--expect-found)
