@@ -13,14 +13,16 @@
 #            --cmdline protected          (guest_memfd), through bounce slots
 #
 # Every hot loop runs in guest ring 3 (native on PVM hosts), copies
-# included, so no ring transition is paid per request. What the other way
-# of driving the bounce layer would pay (ring 3 copies, ring 0 posts:
-# guest/lib/bounce.h) is the last line: one ring 0 -> ring 3 -> ring 0
-# round trip, timed over 1000 empty run_in_user() calls in the bouncing
-# runs. Rates are host-timed (bench sink spans, BENCH_MS = 500 ms a phase);
+# included, so no ring transition is paid per request. The bouncing runs
+# also time the parts (the last lines): one buffer copied into a slot and
+# back with its slot keeping (100000 times, ring 3), and one ring 0 ->
+# ring 3 -> ring 0 round trip (1000 empty run_in_user() calls), what the
+# other way of driving the bounce layer pays (ring 3 copies, ring 0
+# posts: guest/lib/bounce.h) twice per batch. Rates are host-timed (bench sink spans, BENCH_MS = 500 ms a phase);
 # the ratio is prot / unprot (1.00: protection costs nothing). Figures
 # only, never pass/fail; ROUNDS=N prints medians of N (the modes alternate
-# within a round, so load hits them alike).
+# within a round, each round starting with the next one, so load and
+# the page cache hit them alike).
 #
 #   B=build [ROUNDS=3] bench/protected-io.sh
 set -u
@@ -34,6 +36,8 @@ MODES="unprot bounce prot"
 # shellcheck source=bench/guest-figures.sh
 . "$(dirname "$0")/guest-figures.sh"
 bench_start pio "$KESTREL" "$NET_GUEST" "$BLK_GUEST"
+# file-blk's file in the page cache before any mode runs.
+dd if=/dev/zero of="$disk" bs=1M count=64 conv=notrunc status=none
 
 # mode_args MODE: kestrel arguments of that mode.
 mode_args() {
@@ -54,16 +58,23 @@ collect() {
 		elif line=$(grep "^BENCH-BLK phase=$p " "$tmp/$run.out"); then
 			key=$run-qd$(kv qd "$line")-$(kv op "$line")-$(kv event_idx "$line")
 			fig "$key" "$mode" "$(awk -v n="$(kv ios "$line")" -v t="$ns" 'BEGIN { printf "%.1f", n / t * 1e6 }')"	# kIOPS
-		elif line=$(grep "^BENCH-R3 " "$tmp/$run.out") && [[ -n $ns ]]; then
-			n=$(kv roundtrips " $line")
+		elif line=$(grep "^BENCH-R3 phase=$p " "$tmp/$run.out"); then
+			n=$(kv roundtrips "$line")
 			fig roundtrip "$mode" "$(awk -v n="$n" -v t="$ns" 'BEGIN { printf "%.2f", t / n / 1e3 }')"	# us
+		elif line=$(grep "^BENCH-COPY phase=$p " "$tmp/$run.out"); then
+			n=$(kv copies "$line")
+			fig "copy-$(kv len "$line")" "$mode" "$(awk -v n="$n" -v t="$ns" 'BEGIN { printf "%.0f", t / n }')"	# ns
 		fi
 	done < <(host_phases "$tmp/$run.err")
 }
 
+# The modes in turn, each round starting one further (no mode always
+# first after the previous round's load or last in a warm page cache).
 one_round() {
-	local mode
-	for mode in $MODES; do
+	local mode modes i
+	read -r -a modes <<<"$MODES"
+	for ((i = 0; i < ${#modes[@]}; i++)); do
+		mode=${modes[(i + round - 1) % ${#modes[@]}]}
 		# shellcheck disable=SC2046 # mode_args is a word list
 		run_guest net "$NET_GUEST" --net sim $(mode_args "$mode")
 		collect "$mode" net
@@ -89,6 +100,9 @@ line() {
 	printf "$fmt" "$label" "$u" "$b" "$p" "$(ratio "$p" "$u")" "$(ratio "$b" "$u")"
 }
 table_rows
-echo "   ring 0 -> ring 3 -> ring 0 round trip (run_in_user), us: bounce $(v roundtrip bounce), prot $(v roundtrip prot)"
-echo "   bounce: one copy per buffer (private -> slot before posting, slot -> private after)"
-echo "   in the same ring-3 loop; prot adds only that the buffers are guest_memfd pages"
+echo "   where a bounced request's time goes (guest-side, bounce | prot):"
+echo "     one buffer into a slot and back, ring 3: 76 B $(v copy-76 bounce) | $(v copy-76 prot) ns," \
+	"4 KiB $(v copy-4096 bounce) | $(v copy-4096 prot) ns"
+echo "     ring 0 -> ring 3 -> ring 0 round trip (run_in_user): $(v roundtrip bounce) | $(v roundtrip prot) us"
+echo "   every loop above runs in ring 3 with its copies: no transition per request;"
+echo "   a driver that posts from supervisor code pays two round trips per batch"

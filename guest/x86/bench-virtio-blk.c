@@ -25,10 +25,10 @@
  * line the data buffers are at X86_PRIVATE_RAM_START (private RAM, or
  * ordinary RAM there without --protected) and every request's data goes
  * through a bounce slot in the shared window (guest/lib/bounce.h), copied
- * in the same ring-3 loop; bench/protected-io.sh compares the three. Such
- * a run also times, after the phases, BENCH_ROUNDTRIPS empty
- * run_in_user() calls (one more host-timed span) and prints
- *   BENCH-R3 roundtrips=N
+ * in the same ring-3 loop; bench/protected-io.sh compares the three. Such a run
+ * then times, as two more phases, a ring 0 -> ring 3 -> ring 0 round trip
+ * and one buffer's copies through a slot and back (bench_bounce_costs()
+ * in x86/bench.h: "BENCH-R3 ..." and "BENCH-COPY ..." lines).
  */
 #include "bounce.h"
 #include "guest.h"
@@ -227,7 +227,8 @@ int main(void)
 	if (bouncing) {
 		report(pool.bytes_out > 0 && pool.bytes_in > 0, "%lu bytes bounced out, %lu in",
 		       (unsigned long)pool.bytes_out, (unsigned long)pool.bytes_in);
-		bench_roundtrips();
+		report(bench_bounce_costs(6, &pool, data[0], BLK_SIZE),
+		       "the bounce layer's own cost timed");
 	}
 	report_prefix_pop();
 	return report_summary();

@@ -27,8 +27,9 @@
  * (private RAM, or ordinary RAM there without --protected) and go through
  * bounce slots in the shared window (guest/lib/bounce.h), copied in the
  * same ring-3 loop; bench/protected-io.sh compares the three. Such a run
- * then also times BENCH_ROUNDTRIPS empty run_in_user() calls (one more
- * host-timed span) and prints "BENCH-R3 roundtrips=N".
+ * then times, as two more phases, a ring 0 -> ring 3 -> ring 0 round trip
+ * and one buffer's copies through a slot and back (bench_bounce_costs()
+ * in x86/bench.h: "BENCH-R3 ..." and "BENCH-COPY ..." lines).
  */
 #include "bounce.h"
 #include "guest.h"
@@ -270,7 +271,8 @@ int main(void)
 	if (bouncing) {
 		report(tx_pool.bytes_out > 0 && rx_pool.bytes_in > 0, "%lu bytes bounced out, %lu in",
 		       (unsigned long)tx_pool.bytes_out, (unsigned long)rx_pool.bytes_in);
-		bench_roundtrips();
+		report(bench_bounce_costs(3, &tx_pool, tx_bufs[0], HDR + FRAME),
+		       "the bounce layer's own cost timed");
 	}
 	report_prefix_pop();
 	return report_summary();

@@ -17,6 +17,7 @@
  *    the milliseconds since (one in-kernel exit per read: call it every
  *    few hundred operations, not every one).
  */
+#include "bounce.h"
 #include "guest.h"
 #include "x86/apic.h"
 #include "x86/processor.h"
@@ -55,24 +56,66 @@ static inline u32 bench_clock_ms(void)
 #ifndef BENCH_ROUNDTRIPS
 #define BENCH_ROUNDTRIPS	1000
 #endif
+#ifndef BENCH_COPIES
+#define BENCH_COPIES		100000
+#endif
 
 static inline u64 bench_nothing(void *arg)
 {
 	return 0;
 }
 
-/*
- * From ring 0: one host-timed span of BENCH_ROUNDTRIPS empty
- * run_in_user() calls (ring 0 -> ring 3 -> ring 0), then
- * "BENCH-R3 roundtrips=N" on the console.
- */
-static inline void bench_roundtrips(void)
+struct bench_copy {
+	struct bounce_pool *pool;
+	void *buf;
+	u32 len;
+};
+
+/* Ring 3: BENCH_COPIES times @buf into a slot and a slot back into @buf. */
+static inline u64 bench_copy_loop(void *arg)
 {
+	struct bench_copy *c = arg;
+	struct virtq_buf out = { c->buf, c->len, false };
+	struct bounce_req req;
+
+	bench_span_start();
+	for (unsigned int i = 0; i < BENCH_COPIES; i++) {
+		if (bounce_stage(c->pool, &req, &out, 1, 0, c->buf))
+			return 1;
+		bounce_release(c->pool, &req);
+		if (bounce_stage(c->pool, &req, &out, 0, 1, c->buf))
+			return 1;
+		req.used_len = c->len;
+		bounce_finish(c->pool, &req);
+	}
+	bench_span_stop();
+	return 0;
+}
+
+/*
+ * From ring 0, after a benchmark's phases 1..@phase - 1: where a bounced
+ * request's time goes, as two more host-timed spans.
+ *   phase @phase: BENCH_ROUNDTRIPS empty run_in_user() calls (ring 0 ->
+ *	ring 3 -> ring 0), "BENCH-R3 phase=P roundtrips=N";
+ *   phase @phase + 1: BENCH_COPIES times @len bytes at @buf through a slot
+ *	of @pool and back (both copies and the slot keeping, in ring 3),
+ *	"BENCH-COPY phase=P len=L copies=N".
+ * Return: false if a slot could not be had.
+ */
+static inline bool bench_bounce_costs(unsigned int phase, struct bounce_pool *pool,
+				      void *buf, u32 len)
+{
+	struct bench_copy c = { pool, buf, len };
+
 	bench_span_start();
 	for (unsigned int i = 0; i < BENCH_ROUNDTRIPS; i++)
 		run_in_user(bench_nothing, NULL);
 	bench_span_stop();
-	printf("BENCH-R3 roundtrips=%u\n", BENCH_ROUNDTRIPS);
+	printf("BENCH-R3 phase=%u roundtrips=%u\n", phase, BENCH_ROUNDTRIPS);
+	if (run_in_user(bench_copy_loop, &c))
+		return false;
+	printf("BENCH-COPY phase=%u len=%u copies=%u\n", phase + 1, len, BENCH_COPIES);
+	return true;
 }
 
 #endif /* GUEST_X86_BENCH_H */
