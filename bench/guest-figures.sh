@@ -34,7 +34,10 @@ run_guest() {
 	timeout 60 "$KESTREL" run --kernel "$elf" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
 	local rc=$?
 	# The debug-exit status of a passing guest is 1.
-	[[ $rc == 1 ]] || echo "   note: kestrel $name exited $rc (figures may be missing)"
+	[[ $rc == 1 ]] && return
+	echo "   note: kestrel $name ($*) exited $rc (figures may be missing)"
+	grep -m3 '^FAIL' "$tmp/$name.out" | sed 's/^/     /'
+	return 0
 }
 
 # Per phase of a kestrel run: "phase ns notifies", from the bench-sink
