@@ -167,6 +167,9 @@ static void blk_phase(unsigned int phase, unsigned int qd, u32 type,
 		report_prefix_pop();
 		return;
 	}
+	/* A reset drops whatever a phase before left in flight. */
+	if (bouncing)
+		bounce_pool_reset(&pool);
 	kicks = vq.kicks;
 	run_in_user(blk_loop, &run);
 	printf("BENCH-BLK phase=%u qd=%u op=%s event_idx=%s ios=%lu errors=%lu kicks=%u ms=%u\n",
@@ -227,6 +230,7 @@ int main(void)
 	if (bouncing) {
 		report(pool.bytes_out > 0 && pool.bytes_in > 0, "%lu bytes bounced out, %lu in",
 		       (unsigned long)pool.bytes_out, (unsigned long)pool.bytes_in);
+		bounce_pool_reset(&pool);
 		report(bench_bounce_costs(6, &pool, data[0], BLK_SIZE),
 		       "the bounce layer's own cost timed");
 	}
