@@ -170,12 +170,13 @@ struct bounce_batch {
  */
 u64 bounce_finish_batch(void *batch);
 
-/* Free @req's slots without copying (a chain never posted, or abandoned at a reset). Any ring. */
+/* Free @req's slots without copying (a chain never posted, or one used with nothing to copy back). Any ring. */
 void bounce_release(struct bounce_pool *pool, struct bounce_req *req);
 
 /*
  * bounce_add() - bounce_stage() then bounce_post(); releases @req if the
- * post fails. Ring 3 on PVM. Return: the head, or -1.
+ * post fails. Ring 3 on PVM when an outgoing buffer is private.
+ * Return: the head, or -1.
  */
 int bounce_add(struct virtqueue *vq, struct bounce_pool *pool, struct bounce_req *req,
 	       const struct virtq_buf *bufs, unsigned int out, unsigned int in,
@@ -183,7 +184,8 @@ int bounce_add(struct virtqueue *vq, struct bounce_pool *pool, struct bounce_req
 
 /*
  * bounce_get() - virtqueue_get() of a queue fed by bounce_post(), then
- * bounce_finish(). Ring 3 on PVM. Return: the chain's cookie (bytes
+ * bounce_finish(). Ring 3 on PVM when an incoming buffer is private.
+ * Return: the chain's cookie (bytes
  * written in *@len), or NULL when none is used.
  */
 void *bounce_get(struct virtqueue *vq, struct bounce_pool *pool, u32 *len);
