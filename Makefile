@@ -392,6 +392,14 @@ $(B)/tests/unit/x86/acpi_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(X86_
 UNIT_TESTS += x86/boot_kvm_test
 $(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(X86_BOOT_OBJS))
 
+# The launch stub's freestanding crypto, built for the host (docs/protected.md)
+UNIT_TESTS += guest/crypto_test
+$(B)/tests/unit/guest/crypto_test: $(B)/host/guest/lib/sha256.o $(B)/host/guest/lib/aes-gcm.o
+$(B)/host/guest/lib/%.o: guest/lib/%.c | setup
+	$(E) "  CC      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
 UNIT_TESTS += core/memory_test
 $(B)/tests/unit/core/memory_test: $(call objs,$(UTIL_OBJS) src/core/memory.o)
 UNIT_TESTS += core/iobus_test
