@@ -262,10 +262,16 @@ CORE_OBJS += src/core/snapshot.o
 # snapshot files (docs/snapshot.md): SHA-256 and AES-256-GCM from OpenSSL's
 # libcrypto (libssl-dev in scripts/setup.sh), linked statically
 CORE_OBJS += src/snapshot/snapshot.o
+CORE_OBJS += src/launch/launch.o
 LDLIBS += -lcrypto
 
 # The built-in default guest, embedded with .incbin.
 KESTREL_OBJS += src/default-guest.o
+KESTREL_OBJS += src/launch-stub.o
+$(B)/src/launch-stub.o: src/launch-stub.S $(B)/guest/x86/launch.elf | setup
+	$(E) "  AS      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -c -DLAUNCH_STUB='"$(B)/guest/x86/launch.elf"' -o $@ $<
 $(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf | setup
 	$(E) "  AS      $@"
 	@mkdir -p $(dir $@)
@@ -274,6 +280,7 @@ $(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf | setup
 # ---- arch/x86 -------------------------------------------------------------
 CPPFLAGS += -Isrc/arch/x86/include
 X86_OBJS += src/arch/x86/vm.o
+X86_OBJS += src/arch/x86/launch.o
 X86_OBJS += src/arch/x86/ioapic.o
 X86_OBJS += src/arch/x86/vcpu.o
 X86_OBJS += src/arch/x86/cpuid.o
@@ -471,12 +478,12 @@ $(B)/tests/unit/core/cli_hostile_test: | $(KESTREL_BIN)
 # fault_lsan_test is the same test built with AddressSanitizer (its own
 # objects under $(B)/lsan/), for LeakSanitizer after every point.
 LSAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
-FAULT_TEST_OBJS = $(filter-out src/default-guest.o,$(KESTREL_OBJS)) \
+FAULT_TEST_OBJS = $(filter-out src/default-guest.o src/launch-stub.o,$(KESTREL_OBJS)) \
 	tests/unit/core/fault_test.o
 UNIT_TESTS += core/fault_test
-$(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o)
+$(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o src/launch-stub.o)
 UNIT_TESTS += core/fault_lsan_test
-$(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
+$(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o $(B)/src/launch-stub.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
 $(B)/lsan/src/sandbox/seccomp.o: $(SECCOMP_INC)

@@ -38,6 +38,7 @@
 #include <kestrel/compiler.h>
 #include <kestrel/jail.h>
 #include <kestrel/landlock.h>
+#include <kestrel/launch.h>
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
@@ -112,6 +113,9 @@ enum {
 	OPT_PIT,
 	OPT_PROTECTED,
 	OPT_REBOOT,
+	OPT_MEASURED,
+	OPT_EXPECT_MEASUREMENT,
+	OPT_IMAGE_KEY,
 	OPT_MODULE,
 	OPT_NET,
 	OPT_DISK,
@@ -495,6 +499,10 @@ static void test_hooks_run(const struct test_hooks *h)
  * @boot_modules: what the loader gets, @cfg.modules points here
  * @landlock: --landlock (default on): confine the process to its files
  * @reboot: --reboot: a guest reset runs the guest again in a new process
+ * @image_key_path: --image-key FILE, or NULL
+ * @image_key: its key; @cfg.image_key points here
+ * @expect: --expect-measurement HEX as bytes; @cfg.expect_measurement
+ *	points here
  * @hooks: --test-hook ACTION as given (test builds only)
  */
 struct run_opts {
@@ -511,6 +519,9 @@ struct run_opts {
 	struct boot_module boot_modules[MAX_MODULES];
 	bool landlock;
 	bool reboot;
+	const char *image_key_path;
+	struct snap_key image_key;
+	u8 expect[32];
 	struct test_hooks hooks;
 };
 
@@ -524,7 +535,8 @@ static const char run_usage[] =
 "                   [--balloon amount_mib=N[,attr=value]...]\n"
 "                   [--vsock cid=N,uds=PATH[,max_conns=M]]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
-"                   [--protected] [--reboot]\n"
+"                   [--protected [--measured] [--expect-measurement HEX]\n"
+"                    [--image-key FILE]] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
 "                   [--seccomp off|log|kill]\n"
 "\n"
@@ -566,6 +578,18 @@ static const char run_usage[] =
 "                       kestrel's to read; devices reach only the low 64M\n"
 "                       (needs --memory above 64M; never with --snapshot;\n"
 "                       docs/protected.md)\n"
+"  --measured           with --protected: the measured launch. kestrel's launch\n"
+"                       stub copies --kernel (a ring-3 payload, or a sealed\n"
+"                       image of one), --cmdline and --initrd into private\n"
+"                       RAM and measures them (SHA-256, printed as\n"
+"                       'launch: measurement HEX') before the guest is sealed\n"
+"  --expect-measurement HEX  the stub starts the payload only if the\n"
+"                       measurement is HEX (64 hex digits); else the run\n"
+"                       ends with status 81 (implies --measured)\n"
+"  --image-key FILE     the 32-byte key of a sealed --kernel (kestrel\n"
+"                       seal-image); handed to the stub only; an image that\n"
+"                       does not authenticate ends the run with status 83\n"
+"                       (implies --measured; docs/protected.md)\n"
 "  --reboot             a guest reset starts the guest again, in a new\n"
 "                       process (the default ends the run with status 0);\n"
 "                       a protected guest's private RAM goes with the old one\n"
@@ -596,6 +620,10 @@ static const struct cli_opt run_options[] = {
 	{ "pit", no_argument, OPT_PIT, "--pit" },
 	{ "protected", no_argument, OPT_PROTECTED, "--protected" },
 	{ "reboot", no_argument, OPT_REBOOT, "--reboot" },
+	{ "measured", no_argument, OPT_MEASURED, "--measured" },
+	{ "expect-measurement", required_argument, OPT_EXPECT_MEASUREMENT,
+	  "--expect-measurement HEX (64 hex digits)" },
+	{ "image-key", required_argument, OPT_IMAGE_KEY, "--image-key FILE" },
 	CLI_SECCOMP_OPT,
 	CLI_LANDLOCK_OPT,
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
@@ -675,6 +703,19 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case OPT_REBOOT:
 			o->reboot = true;
 			break;
+		case OPT_MEASURED:
+			cfg->measured = true;
+			break;
+		case OPT_EXPECT_MEASUREMENT:
+			if (launch_parse_measurement(optarg, o->expect))
+				return cli_bad_value(&c, ch, "is not 64 hex digits");
+			cfg->expect_measurement = o->expect;
+			cfg->measured = true;
+			break;
+		case OPT_IMAGE_KEY:
+			o->image_key_path = optarg;
+			cfg->measured = true;
+			break;
 		case OPT_SECCOMP:
 			ret = cli_seccomp(&c, ch, &o->seccomp);
 			if (ret)
@@ -722,6 +763,17 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--pit needs the in-kernel irqchip (expected --irqchip kernel --pit)");
 	if (o->snapshot_key && !cfg->snapshot_dir)
 		return usage_error("--snapshot-key needs --snapshot (expected --snapshot DIR --snapshot-key FILE)");
+	if (cfg->measured && !cfg->protected)
+		return usage_error("--measured, --expect-measurement and --image-key are the protected guest's launch (expected --protected --measured)");
+	if (cfg->measured && (!o->kernel || o->nr_modules))
+		return usage_error("the measured launch starts a payload, without modules (expected --protected --measured --kernel FILE)");
+	if (o->image_key_path) {
+		char err[256];
+
+		if (snap_key_load(o->image_key_path, &o->image_key, err, sizeof(err)))
+			return usage_error("--image-key: %s (expected --image-key FILE)", err);
+		cfg->image_key = o->image_key.bytes;
+	}
 	if (cfg->protected && cfg->snapshot_dir)
 		return usage_error("--snapshot: a protected guest's private RAM cannot be read by kestrel, so it is never snapshotted (expected --protected or --snapshot DIR, docs/protected.md)");
 	if (cfg->snapshot_dir) {
@@ -785,6 +837,7 @@ static int run_read_files(struct run_opts *o)
 
 static void run_opts_release(struct run_opts *o)
 {
+	explicit_bzero(&o->image_key, sizeof(o->image_key));
 	file_buf_free(&o->kernel_map);
 	file_buf_free(&o->initrd_map);
 	for (unsigned int i = 0; i < MAX_MODULES; i++) {
