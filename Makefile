@@ -566,9 +566,11 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(K
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
 # what tests/sandbox/ drive, KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c)
 # and KESTREL_VIRTIO_RELAY (src/virtio/common.c), what
-# tests/unit/sandbox/seccomp_test drives; never installed. Only those
-# three files differ.
-KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/common.o src/core/vcpu.o
+# tests/unit/sandbox/seccomp_test drives, and KESTREL_LAUNCH_HOOK
+# (src/arch/x86/launch.c, scripts/launch-check.sh); never installed. Only
+# those files differ.
+KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/common.o src/core/vcpu.o \
+	src/arch/x86/launch.o
 $(B)/kestrel-test: $(call objs,$(filter-out $(KESTREL_TEST_HOOK_OBJS),$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
 		$(B)/test-hooks/src/main.o $(KESTREL_TEST_HOOK_OBJS:%=$(B)/test-hooks/%) $(KESTREL_LDS)
 	$(E) "  LINK    $@"

@@ -401,7 +401,8 @@ int vm_boot_window_add(struct vm *vm, gpa_t gpa, u64 size, void **hva);
 /**
  * vm_boot_window_remove() - zero the boot window, delete its memory slot
  *	and unmap it; nothing if there is none. Called before the seal (the
- *	sealed lists forbid the slot ioctl), and by vm_destroy().
+ *	sealed lists forbid the slot ioctl); vm_destroy() zeroes and unmaps
+ *	a window still there (closing the VM drops the slot).
  * @vm: the VM
  *
  * Return: 0, or a negative errno if KVM refused to delete the slot (the

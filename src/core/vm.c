@@ -263,7 +263,12 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);
-	vm_boot_window_remove(vm);
+	/* Only a test hook leaves it this late; closing the VM drops its slot
+	 * (a sealed thread may not make the slot ioctl). */
+	if (vm->window_hva) {
+		explicit_bzero(vm->window_hva, vm->window_size);
+		munmap(vm->window_hva, vm->window_size);
+	}
 	vm_arch_destroy(vm);
 	vm_routes_destroy(vm);
 	if (vm->vm_fd >= 0)

@@ -171,11 +171,33 @@ static const char *launch_refusal(int status)
 	return NULL;
 }
 
+#ifdef KESTREL_TEST_HOOKS
+/*
+ * Test builds only: KESTREL_LAUNCH_HOOK=keep-window leaves the boot window
+ * in place after the launch (scripts/launch-check.sh window-control: the
+ * payload's probe must then see it).
+ */
+static bool launch_keep_window(void)
+{
+	const char *h = getenv("KESTREL_LAUNCH_HOOK");
+
+	return h && !strcmp(h, "keep-window");
+}
+#else
+static inline bool launch_keep_window(void)
+{
+	return false;
+}
+#endif
+
 int x86_launch_run(struct x86_launch *l)
 {
-	int ret = vm_run_launch(l->vm, &l->done), rm;
+	int ret = vm_run_launch(l->vm, &l->done), rm = 0;
 
-	rm = vm_boot_window_remove(l->vm);
+	if (launch_keep_window())
+		fprintf(stderr, "test-hook: launch: the boot window stays\n");
+	else
+		rm = vm_boot_window_remove(l->vm);
 	if (ret == -ESHUTDOWN && vm_stop_reason(l->vm) == VM_STOP_EXIT) {
 		int st = vm_stop_status(l->vm);
 		const char *why = launch_refusal(st);
@@ -188,7 +210,7 @@ int x86_launch_run(struct x86_launch *l)
 		pr_err("launch: cannot remove the boot window: %s", strerror(-rm));
 		return rm;
 	}
-	if (!ret)
+	if (!ret && !launch_keep_window())
 		pr_info("launch: boot window zeroed and removed; sealing");
 	return ret;
 }
