@@ -528,6 +528,10 @@ BENCHES += vm_create
 # the AES-256-GCM anchor of bench/snapshot.sh (links libcrypto only)
 BENCHES += snapshot_evp
 $(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
+# the measured launch against plain and protected boots (docs/protected.md)
+BENCHES += launch_bench
+$(B)/bench/launch_bench: $(call objs,$(KESTREL_OBJS)) $(B)/host/guest/lib/sha256.o \
+	$(B)/host/guest/lib/aes-gcm.o
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
 -include guest/Makefile.inc
