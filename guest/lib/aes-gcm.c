@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * AES-256 (FIPS 197) and GCM (NIST SP 800-38D), freestanding (crypto.h).
- * One 256-byte S-box; GHASH multiplies bit by bit (§6.3, Algorithm 1).
+ * One 256-byte S-box; GHASH four bits at a time with a 16-entry table of
+ * multiples of H made per key.
  */
 #include "crypto.h"
 
@@ -90,39 +91,100 @@ void aes256_encrypt(const struct aes256 *a, const uint8_t in[16], uint8_t out[16
 	crypto_wipe(t, sizeof(t));
 }
 
-/* X = X * Y in GF(2^128), GCM's bit order (§6.3). */
-static void gf_mul(uint8_t x[16], const uint8_t y[16])
+/*
+ * GHASH multiplies by H in GF(2^128) (§6.3) with GCM's reflected bit
+ * order: byte 0's top bit is the coefficient of x^0. An element is held as
+ * two 64-bit halves, hi = bytes 0..7 and lo = bytes 8..15, big-endian, so
+ * multiplying by x is a right shift of the 128 bits, folding the bit
+ * shifted out back in as x^128 = x^7 + x^2 + x + 1 (0xe1 in the top byte).
+ *
+ * Four bits of X at a time: tab[n] is n * H for each 4-bit value n, whose
+ * top bit stands for the lowest power; each step multiplies the running
+ * product by x^4 and adds the next nibble's entry. The four bits shifted
+ * out by the x^4 fold back through fold4[] (their multiples of 0xe1 as
+ * they land in the top 16 bits).
+ */
+struct gf128 {
+	uint64_t hi, lo;
+};
+
+static const uint16_t fold4[16] = {
+	0x0000, 0x1c20, 0x3840, 0x2460, 0x7080, 0x6ca0, 0x48c0, 0x54e0,
+	0xe100, 0xfd20, 0xd940, 0xc560, 0x9180, 0x8da0, 0xa9c0, 0xb5e0,
+};
+
+static struct gf128 gf_load(const uint8_t b[16])
 {
-	uint8_t z[16] = { 0 }, v[16];
+	struct gf128 v = { 0, 0 };
 
-	for (unsigned int i = 0; i < 16; i++)
-		v[i] = y[i];
-	for (unsigned int i = 0; i < 128; i++) {
-		uint8_t lsb;
-
-		if (x[i / 8] & (0x80 >> (i % 8)))
-			for (unsigned int j = 0; j < 16; j++)
-				z[j] ^= v[j];
-		lsb = v[15] & 1;
-		for (int j = 15; j > 0; j--)
-			v[j] = (uint8_t)((v[j] >> 1) | (v[j - 1] << 7));
-		v[0] >>= 1;
-		if (lsb)
-			v[0] ^= 0xe1;
+	for (unsigned int i = 0; i < 8; i++) {
+		v.hi = v.hi << 8 | b[i];
+		v.lo = v.lo << 8 | b[8 + i];
 	}
-	for (unsigned int i = 0; i < 16; i++)
-		x[i] = z[i];
+	return v;
+}
+
+static void gf_store(struct gf128 v, uint8_t b[16])
+{
+	for (unsigned int i = 0; i < 8; i++) {
+		b[7 - i] = (uint8_t)(v.hi >> (8 * i));
+		b[15 - i] = (uint8_t)(v.lo >> (8 * i));
+	}
+}
+
+/* v * x */
+static struct gf128 gf_times_x(struct gf128 v)
+{
+	uint64_t carry = v.lo & 1;
+
+	v.lo = v.lo >> 1 | v.hi << 63;
+	v.hi = v.hi >> 1 ^ (carry ? 0xe100000000000000ull : 0);
+	return v;
+}
+
+/* tab[n] = n * h, n's bit 3 being x^0 and bit 0 x^3. */
+static void gf_table(struct gf128 tab[16], const uint8_t h[16])
+{
+	tab[0] = (struct gf128){ 0, 0 };
+	tab[8] = gf_load(h);
+	tab[4] = gf_times_x(tab[8]);
+	tab[2] = gf_times_x(tab[4]);
+	tab[1] = gf_times_x(tab[2]);
+	for (unsigned int n = 3; n < 16; n++)
+		if (n & (n - 1))	/* not a power of two: sum of two entries */
+			tab[n] = (struct gf128){
+				tab[n & -n].hi ^ tab[n & (n - 1)].hi,
+				tab[n & -n].lo ^ tab[n & (n - 1)].lo,
+			};
+}
+
+/* x = x * H, H given by its table. */
+static void gf_mul(uint8_t x[16], const struct gf128 tab[16])
+{
+	struct gf128 z = { 0, 0 };
+
+	/* Horner from the highest powers (the last nibble) down. */
+	for (int i = 31; i >= 0; i--) {
+		unsigned int n = i % 2 ? x[i / 2] & 0xf : x[i / 2] >> 4;
+		unsigned int out = (unsigned int)(z.lo & 0xf);
+
+		z.lo = z.lo >> 4 | z.hi << 60;
+		z.hi = z.hi >> 4 ^ (uint64_t)fold4[out] << 48;
+		z.hi ^= tab[n].hi;
+		z.lo ^= tab[n].lo;
+	}
+	gf_store(z, x);
 }
 
 /* GHASH of @data (zero-padded to whole blocks) into @x. */
-static void ghash(uint8_t x[16], const uint8_t h[16], const uint8_t *data, size_t len)
+static void ghash(uint8_t x[16], const struct gf128 tab[16], const uint8_t *data, size_t len)
 {
 	while (len) {
 		size_t n = len < 16 ? len : 16;
 
 		for (size_t i = 0; i < n; i++)
 			x[i] ^= data[i];
-		gf_mul(x, h);
+		gf_mul(x, tab);
 		data += n;
 		len -= n;
 	}
@@ -130,16 +192,20 @@ static void ghash(uint8_t x[16], const uint8_t h[16], const uint8_t *data, size_
 
 struct gcm {
 	struct aes256 aes;
-	uint8_t h[16], j0[16];
+	struct gf128 htab[16];
+	uint8_t j0[16];
 };
 
 static void gcm_start(struct gcm *g, const uint8_t key[AES256_KEY_LEN],
 		      const uint8_t nonce[GCM_NONCE_LEN])
 {
 	static const uint8_t zero[16];
+	uint8_t h[16];
 
 	aes256_init(&g->aes, key);
-	aes256_encrypt(&g->aes, zero, g->h);
+	aes256_encrypt(&g->aes, zero, h);
+	gf_table(g->htab, h);
+	crypto_wipe(h, sizeof(h));
 	for (unsigned int i = 0; i < 12; i++)
 		g->j0[i] = nonce[i];
 	g->j0[12] = g->j0[13] = g->j0[14] = 0;
@@ -153,13 +219,13 @@ static void gcm_tag(const struct gcm *g, const void *aad, size_t aad_len, const 
 	uint8_t x[16] = { 0 }, lens[16], ek[16];
 	uint64_t abits = (uint64_t)aad_len * 8, cbits = (uint64_t)len * 8;
 
-	ghash(x, g->h, aad, aad_len);
-	ghash(x, g->h, c, len);
+	ghash(x, g->htab, aad, aad_len);
+	ghash(x, g->htab, c, len);
 	for (unsigned int i = 0; i < 8; i++) {
 		lens[i] = (uint8_t)(abits >> (56 - 8 * i));
 		lens[8 + i] = (uint8_t)(cbits >> (56 - 8 * i));
 	}
-	ghash(x, g->h, lens, 16);
+	ghash(x, g->htab, lens, 16);
 	aes256_encrypt(&g->aes, g->j0, ek);
 	for (unsigned int i = 0; i < 16; i++)
 		tag[i] = x[i] ^ ek[i];
