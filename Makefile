@@ -402,6 +402,9 @@ $(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(
 # The launch stub's freestanding crypto, built for the host (docs/protected.md)
 UNIT_TESTS += guest/crypto_test
 $(B)/tests/unit/guest/crypto_test: $(B)/host/guest/lib/sha256.o $(B)/host/guest/lib/aes-gcm.o
+UNIT_TESTS += launch/launch_test
+$(B)/tests/unit/launch/launch_test: $(call objs,src/launch/launch.o) $(B)/host/guest/lib/sha256.o \
+	$(B)/host/guest/lib/aes-gcm.o
 $(B)/host/guest/lib/%.o: guest/lib/%.c | setup
 	$(E) "  CC      $@"
 	@mkdir -p $(dir $@)
