@@ -120,8 +120,10 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 		memcpy(h.key, cfg->image_key, sizeof(h.key));
 	}
 	l = xzalloc(sizeof(*l));
-	if (!l)
+	if (!l) {
+		pr_err("cannot create the launch port: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	l->vm = vm;
 	l->dev.ops = &launch_port_ops;
 	l->dev.name = "launch";
