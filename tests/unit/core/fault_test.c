@@ -460,22 +460,20 @@ int main(void)
 	report_prefix_push("plain");
 	sweep();
 	report_prefix_pop();
-	/* --protected (docs/protected.md): guest_memfd RAM and its slots too. */
-	report_prefix_push("protected");
+	/*
+	 * --protected (docs/protected.md): guest_memfd RAM and its slots too;
+	 * then --measured: the boot window, the launch port, the stub.
+	 */
 	run_protected = true;
-	if (guest_memfd_supported())
-		sweep();
-	else
-		report_skip("KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP");
-	report_prefix_pop();
-	/* --protected --measured: the boot window, the launch port, the stub. */
-	report_prefix_push("measured");
-	run_measured = true;
-	if (guest_memfd_supported())
-		sweep();
-	else
-		report_skip("KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP");
-	report_prefix_pop();
+	for (int measured = 0; measured < 2; measured++) {
+		run_measured = measured;
+		report_prefix_push(measured ? "measured" : "protected");
+		if (guest_memfd_supported())
+			sweep();
+		else
+			report_skip("KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP");
+		report_prefix_pop();
+	}
 	unlink(disk_path);
 	return report_summary();
 }
