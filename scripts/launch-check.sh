@@ -21,6 +21,10 @@
 #   reboot           --reboot --cmdline reset (given): the payload resets; every boot prints a
 #                    measurement (kestrel's and the stub's, equal) and runs the
 #                    payload; stopped with SIGTERM after the second
+#   cpl0             --payload-cpl 0: where supervisor code runs natively
+#                    (VMX/SVM) the payload runs and passes; on PVM its first
+#                    fetch from private RAM is emulated and cannot be: the VM
+#                    stops as crashed (status 6), no register dumped
 #   window-control   (KESTREL_LAUNCH_HOOK=keep-window, kestrel-test) the window
 #                    is left in place: the payload's probe of it must fail,
 #                    proof that the probe can
@@ -137,6 +141,18 @@ reboot)
 		fail "measured boots: kestrel $n, stub $s, payload $p (expected 2 or more each)"
 	grep -q 'starting it again in a new process (boot 2)' "$dir/out" || fail "no second boot"
 	echo "PASS: launch-check reboot: each boot measured ($n) and the payload ran"
+	exit 1 ;;
+cpl0)
+	run "$payload" --expect-measurement "$m" --payload-cpl 0
+	grep -q 'entering the payload at 0x4200000 at CPL 0' "$dir/out" || fail "the stub did not enter it at CPL 0"
+	if [[ $rc == 1 ]] && grep -q '^PASS: payload: runs from private RAM' "$dir/out"; then
+		echo "PASS: launch-check cpl0: the payload ran at CPL 0 (supervisor code is native here)"
+		exit 1
+	fi
+	[[ $rc == 6 ]] || fail "exit status $rc, expected 6 (PVM) or 1 (native)"
+	grep -q 'registers: protected guest, not dumped' "$dir/out" || fail "no 'not dumped' line"
+	grep -q 'vcpu0: rip' "$dir/out" && fail "registers were dumped"
+	echo "PASS: launch-check cpl0: emulated supervisor code cannot run from private RAM (PVM): stopped"
 	exit 1 ;;
 window-control)
 	cmd[0]=${kestrel%/*}/kestrel-test

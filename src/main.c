@@ -116,6 +116,7 @@ enum {
 	OPT_MEASURED,
 	OPT_EXPECT_MEASUREMENT,
 	OPT_IMAGE_KEY,
+	OPT_PAYLOAD_CPL,
 	OPT_MODULE,
 	OPT_NET,
 	OPT_DISK,
@@ -536,7 +537,7 @@ static const char run_usage[] =
 "                   [--vsock cid=N,uds=PATH[,max_conns=M]]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
 "                   [--protected [--measured] [--expect-measurement HEX]\n"
-"                    [--image-key FILE]] [--reboot]\n"
+"                    [--image-key FILE] [--payload-cpl 3|0]] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
 "                   [--seccomp off|log|kill]\n"
 "\n"
@@ -590,6 +591,10 @@ static const char run_usage[] =
 "                       seal-image); handed to the stub only; an image that\n"
 "                       does not authenticate ends the run with status 83\n"
 "                       (implies --measured; docs/protected.md)\n"
+"  --payload-cpl 3|0    enter the payload in ring 3 (default) or at CPL 0,\n"
+"                       for hosts where supervisor code runs natively\n"
+"                       (VMX/SVM; on PVM it stops as an emulated access to\n"
+"                       private RAM; implies --measured)\n"
 "  --reboot             a guest reset starts the guest again, in a new\n"
 "                       process (the default ends the run with status 0);\n"
 "                       a protected guest's private RAM goes with the old one\n"
@@ -624,6 +629,7 @@ static const struct cli_opt run_options[] = {
 	{ "expect-measurement", required_argument, OPT_EXPECT_MEASUREMENT,
 	  "--expect-measurement HEX (64 hex digits)" },
 	{ "image-key", required_argument, OPT_IMAGE_KEY, "--image-key FILE" },
+	{ "payload-cpl", required_argument, OPT_PAYLOAD_CPL, "--payload-cpl 3|0" },
 	CLI_SECCOMP_OPT,
 	CLI_LANDLOCK_OPT,
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
@@ -714,6 +720,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_IMAGE_KEY:
 			o->image_key_path = optarg;
+			cfg->measured = true;
+			break;
+		case OPT_PAYLOAD_CPL:
+			if (strcmp(optarg, "3") && strcmp(optarg, "0"))
+				return cli_bad_value(&c, ch, "is neither 3 nor 0");
+			cfg->payload_supervisor = !strcmp(optarg, "0");
 			cfg->measured = true;
 			break;
 		case OPT_SECCOMP:

@@ -60,6 +60,8 @@ struct vm;
  *	guest sealed. No @modules.
  * @expect_measurement: with @measured, 32 bytes the stub must find, or NULL
  * @image_key: with @measured, the 32-byte key of a sealed @kernel, or NULL
+ * @payload_supervisor: with @measured, the stub enters the payload at CPL 0
+ *	(LAUNCH_F_SUPERVISOR: for VMX/SVM hosts) instead of ring 3
  * @vcpu_thread_name: see struct vm_config; NULL for the default
  * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER), and
  *	SIGPWR presses the guest's ACPI power button (docs/acpi-pm.md).
@@ -106,6 +108,7 @@ struct machine_config {
 	bool measured;
 	const u8 *expect_measurement;
 	const u8 *image_key;
+	bool payload_supervisor;
 	const char *vcpu_thread_name;
 	bool stop_on_signals;
 	const char *snapshot_dir;

@@ -115,6 +115,8 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 		h.flags |= LAUNCH_F_EXPECT;
 		memcpy(h.expect, cfg->expect_measurement, sizeof(h.expect));
 	}
+	if (cfg->payload_supervisor)
+		h.flags |= LAUNCH_F_SUPERVISOR;
 	if (cfg->image_key) {
 		h.flags |= LAUNCH_F_SEALED;
 		memcpy(h.key, cfg->image_key, sizeof(h.key));
