@@ -66,6 +66,7 @@ measurement() {
 flip() {
 	local b
 	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the one octal escape
 	printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
@@ -85,11 +86,22 @@ m=$(measurement 'kestrel: launch: ')
 
 case $mode in
 good)
-	run "$payload" --expect-measurement "$m"
+	# With an initrd (the measurement changes) whose byte sum the payload prints.
+	head -c 20000 /dev/urandom >"$dir/initrd"
+	sum=$(od -An -v -tu1 "$dir/initrd" | tr -s ' ' '\n' | awk '{ s += $1 } END { print s }')
+	run "$payload" --measured --initrd "$dir/initrd"
+	mi=$(measurement 'kestrel: launch: ')
+	[[ -n $mi && $mi != "$m" ]] || fail "the initrd did not change the measurement ($m, $mi)"
+	run "$payload" --expect-measurement "$mi" --initrd "$dir/initrd"
 	[[ $rc == 1 ]] || fail "exit status $rc, expected 1 (the payload passed)"
-	[[ $(measurement 'payload: ') == "$m" ]] || fail "the payload's measurement is not $m"
+	[[ $(measurement 'payload: ') == "$mi" ]] || fail "the payload's measurement is not $mi"
 	grep -q 'boot window zeroed and removed; sealing' "$dir/out" || fail "no seal line"
-	echo "PASS: launch-check good: measurement $m expected, found and the payload ran"
+	grep -q "^payload: initrd 20000 bytes, sum $sum\$" "$dir/out" ||
+		fail "the payload did not find the initrd (20000 bytes, sum $sum)"
+	grep -q "^payload: cmdline '.*'\$" "$dir/out" || fail "no command line line"
+	want=$(sed -n "s/.*--cmdline \([^ ]*\).*/\1/p" <<<"${cmd[*]}")
+	grep -q "^payload: cmdline '$want'\$" "$dir/out" || fail "the command line is not '$want'"
+	echo "PASS: launch-check good: measurement $mi expected, found; the payload ran with its command line and initrd"
 	exit 1 ;;
 wrong)
 	run "$payload" --expect-measurement "$(printf '%064d' 0)"
@@ -100,6 +112,12 @@ tampered)
 	expect_refused 81 'not the expected measurement' ;;
 sealed | sealed-tampered | wrong-key)
 	head -c 32 /dev/urandom >"$dir/key" && head -c 32 /dev/urandom >"$dir/key2"
+	head -c 31 /dev/urandom >"$dir/short"
+	"$kestrel" seal-image --key "$dir/short" "$payload" "$dir/bad" 2>"$dir/err"
+	st=$?
+	if [[ $st != 2 || -e $dir/bad ]] || ! grep -q 'exactly 32 bytes' "$dir/err"; then
+		fail "seal-image with a 31-byte key: status $st, not a usage error naming the size"
+	fi
 	"$kestrel" seal-image --key "$dir/key" "$payload" "$dir/sealed" || fail "seal-image failed"
 	[[ $(stat -c %s "$dir/sealed") == $(($(stat -c %s "$payload") + 64)) ]] ||
 		fail "the sealed image is not 64 bytes longer than the payload"
