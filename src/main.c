@@ -67,7 +67,7 @@
 #define CLI_GO			(-1)
 /* What cli_next() returns when parsing stops: the exit status is in cli.status. */
 #define CLI_STOP		(-1)
-#define CLI_MAX_OPTS		24
+#define CLI_MAX_OPTS		40
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -197,6 +197,12 @@ static void cli_init(struct cli *c, const char *usage, const struct cli_opt *opt
 			if (opts[n].has_arg == required_argument)
 				c->shortopts[k++] = ':';
 		}
+	}
+	/* A table this long would lose its last options without a word. */
+	if (opts[n].name) {
+		fprintf(stderr, "kestrel: internal error: %s has more than %d options (CLI_MAX_OPTS)\n",
+			argv[0], CLI_MAX_OPTS);
+		abort();
 	}
 	optind = 0;	/* glibc: start over, permutation state included */
 	opterr = 0;	/* our own error lines, not getopt's */
