@@ -617,7 +617,8 @@ static const char run_usage[] =
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"
-"  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM\n"
+"  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM;\n"
+"  the measured launch's refusals: 81 measurement, 83 sealed image, 85 malformed\n"
 "SIGPWR presses the guest's ACPI power button (a clean shutdown, if it handles it)\n";
 
 static const struct cli_opt run_options[] = {
@@ -782,7 +783,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	if (o->snapshot_key && !cfg->snapshot_dir)
 		return usage_error("--snapshot-key needs --snapshot (expected --snapshot DIR --snapshot-key FILE)");
 	if (cfg->measured && !cfg->protected)
-		return usage_error("--measured, --expect-measurement and --image-key are the protected guest's launch (expected --protected --measured)");
+		return usage_error("--measured, --expect-measurement, --image-key and --payload-cpl are the protected guest's launch (expected --protected --measured)");
 	if (cfg->measured && (!o->kernel || o->nr_modules))
 		return usage_error("the measured launch starts a payload, without modules (expected --protected --measured --kernel FILE)");
 	if (o->image_key_path) {
