@@ -31,7 +31,6 @@
 
 #define SZ_2M		0x200000ull
 #define ALIGN_2M(x)	(((x) + SZ_2M - 1) & ~(SZ_2M - 1))
-#define RAM_32BIT_END	0xc0000000ull
 
 u64 __run_in_user(u64 (*fn)(void *), void *arg, u64 user_rsp, u64 *rsp0, unsigned int cpu);
 
@@ -136,7 +135,7 @@ static void gate_ud(struct ex_regs *r)
 	case LAUNCH_GATE_IN32: r->rax = inl(port); break;
 	case LAUNCH_GATE_READ64:
 		/* Only outside RAM: the gate is no way into private memory. */
-		r->rax = r->rsi >= RAM_32BIT_END ? *(const volatile u64 *)r->rsi : ~0ull;
+		r->rax = r->rsi >= X86_RAM_32BIT_END ? *(const volatile u64 *)r->rsi : ~0ull;
 		break;
 	default:
 		r->rax = ~0ull;
@@ -265,7 +264,7 @@ static u64 private_ram_end(const struct mb_info *mbi)
 
 		if (e->type == MB_MMAP_AVAILABLE && e->addr <= X86_PRIVATE_RAM_START &&
 		    e->addr + e->len > X86_PRIVATE_RAM_START)
-			return MIN(e->addr + e->len, RAM_32BIT_END);
+			return MIN(e->addr + e->len, X86_RAM_32BIT_END);
 		p += e->size + 4;
 	}
 	return 0;
