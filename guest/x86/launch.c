@@ -134,8 +134,9 @@ static void gate_ud(struct ex_regs *r)
 	case LAUNCH_GATE_IN16: r->rax = inw(port); break;
 	case LAUNCH_GATE_IN32: r->rax = inl(port); break;
 	case LAUNCH_GATE_READ64:
-		/* Only outside RAM: the gate is no way into private memory. */
-		r->rax = r->rsi >= X86_RAM_32BIT_END ? *(const volatile u64 *)r->rsi : ~0ull;
+		/* Only the hole below 4 GiB (mapped, not RAM): no way into RAM. */
+		r->rax = r->rsi >= X86_RAM_32BIT_END && r->rsi <= X86_HIGH_RAM_START - 8 ?
+			 *(const volatile u64 *)r->rsi : ~0ull;
 		break;
 	default:
 		r->rax = ~0ull;

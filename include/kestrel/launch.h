@@ -89,7 +89,8 @@ struct launch_window {
  * @gate: the stub's gate to the hardware, uint64_t fn(uint64_t op,
  *	uint64_t addr, uint64_t value), op one of LAUNCH_GATE_*: port output
  *	of @value to port @addr, port input from it (returned), a 64-bit
- *	read of guest-physical @addr
+ *	read of guest-physical @addr in the hole below 4 GiB (all ones
+ *	elsewhere)
  *
  * Why a gate: on PVM hosts ring 3 may not do port I/O (PVM ignores IOPL:
  * #GP), and an instruction that exits to KVM to be emulated (MMIO) is
