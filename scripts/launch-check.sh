@@ -127,6 +127,10 @@ sealed | sealed-tampered | wrong-key)
 		fail "the payload's first bytes are readable in the sealed image"
 	case $mode in
 	sealed)
+		run "$dir/sealed" --measured
+		if [[ $rc != 2 ]] || ! grep -q 'a sealed image needs its key' "$dir/out"; then
+			fail "a sealed image without --image-key: status $rc, not a usage error"
+		fi
 		run "$dir/sealed" --image-key "$dir/key"
 		[[ $rc == 1 ]] || fail "exit status $rc, expected 1 (the payload passed)"
 		grep -q '^PASS: payload: runs from private RAM' "$dir/out" || fail "the payload did not run"

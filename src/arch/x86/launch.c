@@ -103,9 +103,14 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 		return -EINVAL;
 	}
 	if (launch_is_sealed(cfg->kernel, cfg->kernel_size) != !!cfg->image_key) {
-		pr_err(cfg->image_key ? "--kernel %s: not a sealed image, but --image-key was given (expected an image from kestrel seal-image)" :
-		       "--kernel %s: a sealed image needs its key (expected --image-key FILE)",
-		       cfg->kernel_name ? cfg->kernel_name : "(image)");
+		const char *name = cfg->kernel_name ? cfg->kernel_name : "(image)";
+
+		if (cfg->image_key)
+			pr_err("--kernel %s: not a sealed image, but --image-key was given (expected an image from kestrel seal-image)",
+			       name);
+		else
+			pr_err("--kernel %s: a sealed image needs its key (expected --image-key FILE)",
+			       name);
 		return -EINVAL;
 	}
 	ret = launch_layout(cfg, &h, &size);
