@@ -75,11 +75,17 @@ static int launch_layout(const struct machine_config *cfg, struct launch_window 
 	h->initrd_len = initrd_len;
 	*size = ALIGN_UP(h->initrd_off + initrd_len, 4096);
 	end = ALIGN_UP(ALIGN_UP(X86_LAUNCH_PAYLOAD_GPA + h->image_len, SZ_2M) + initrd_len, SZ_2M);
-	if (*size > X86_BOOT_WINDOW_MAX || cmdline_len >= X86_LAUNCH_CMDLINE_MAX || end > ram_end) {
-		pr_err("--kernel %s: with its command line and initrd, %llu MiB do not fit the boot window (%llu MiB) or private RAM below %llu MiB (expected a larger --memory or a smaller image)",
+	if (*size > X86_BOOT_WINDOW_MAX || cmdline_len >= X86_LAUNCH_CMDLINE_MAX) {
+		pr_err("--kernel %s: with its command line and initrd, %llu KiB do not fit the boot window (%llu MiB, a command line under %llu KiB; expected a smaller image)",
 		       cfg->kernel_name ? cfg->kernel_name : "(image)",
-		       (unsigned long long)(*size >> 20), X86_BOOT_WINDOW_MAX >> 20,
-		       (unsigned long long)(ram_end >> 20));
+		       (unsigned long long)(*size >> 10), X86_BOOT_WINDOW_MAX >> 20,
+		       X86_LAUNCH_CMDLINE_MAX >> 10);
+		return -EINVAL;
+	}
+	if (end > ram_end) {
+		pr_err("--kernel %s: the payload and initrd need RAM up to %llu MiB, the guest has %llu MiB below 3 GiB (expected a larger --memory)",
+		       cfg->kernel_name ? cfg->kernel_name : "(image)",
+		       (unsigned long long)(end >> 20), (unsigned long long)(ram_end >> 20));
 		return -EINVAL;
 	}
 	return 0;
