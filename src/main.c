@@ -1007,6 +1007,8 @@ static int cmd_run(int argc, char **argv)
 	o.cfg.console_out = STDOUT_FILENO;
 	o.cfg.stop_on_signals = true;
 	ret = machine_create(&o.cfg, &m);
+	/* The launch is over: the key is in the guest's private RAM only. */
+	explicit_bzero(&o.image_key, sizeof(o.image_key));
 	if (ret) {
 		status = exit_status_of(ret);
 		goto out_release;

@@ -14,6 +14,8 @@
  * Port I/O and MMIO go through the stub's gate (struct launch_info): on
  * PVM ring 3 may not do port I/O, and an instruction that exits to KVM
  * cannot sit in private RAM.
+ * "wait" on the command line: it waits for a byte on COM1 first (the
+ * host searches kestrel's memory meanwhile, scripts/launch-scan.py).
  * "reset" on the command line: it resets the machine through the i8042
  * instead of exiting (for --reboot: the stub runs, and measures, again).
  */
@@ -84,6 +86,14 @@ u64 payload_main(const struct launch_info *info)
 		bad += scratch[i] != (u8)(i * mul);
 	report(!bad && info->free_start <= info->ram_end,
 	       "its data in private RAM read back (%lu differ)", bad);
+	if (has_word(cmdline, "wait")) {
+		/* The host searches kestrel's memory meanwhile (launch-scan.py). */
+		printf("payload: waiting for the host\n");
+		while (!(gate(LAUNCH_GATE_IN8, 0x3fd, 0) & 1))
+			;
+		gate(LAUNCH_GATE_IN8, 0x3f8, 0);
+		printf("payload: the host is done\n");
+	}
 	if (has_word(cmdline, "reset")) {
 		printf("payload: resetting through the i8042\n");
 		gate(LAUNCH_GATE_OUT8, 0x64, 0xfe);
