@@ -262,10 +262,16 @@ CORE_OBJS += src/core/snapshot.o
 # snapshot files (docs/snapshot.md): SHA-256 and AES-256-GCM from OpenSSL's
 # libcrypto (libssl-dev in scripts/setup.sh), linked statically
 CORE_OBJS += src/snapshot/snapshot.o
+CORE_OBJS += src/launch/launch.o
 LDLIBS += -lcrypto
 
 # The built-in default guest, embedded with .incbin.
 KESTREL_OBJS += src/default-guest.o
+KESTREL_OBJS += src/launch-stub.o
+$(B)/src/launch-stub.o: src/launch-stub.S $(B)/guest/x86/launch.elf | setup
+	$(E) "  AS      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -c -DLAUNCH_STUB='"$(B)/guest/x86/launch.elf"' -o $@ $<
 $(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf | setup
 	$(E) "  AS      $@"
 	@mkdir -p $(dir $@)
@@ -274,6 +280,7 @@ $(B)/src/default-guest.o: src/default-guest.S $(B)/guest/x86/default.elf | setup
 # ---- arch/x86 -------------------------------------------------------------
 CPPFLAGS += -Isrc/arch/x86/include
 X86_OBJS += src/arch/x86/vm.o
+X86_OBJS += src/arch/x86/launch.o
 X86_OBJS += src/arch/x86/ioapic.o
 X86_OBJS += src/arch/x86/vcpu.o
 X86_OBJS += src/arch/x86/cpuid.o
@@ -392,6 +399,17 @@ $(B)/tests/unit/x86/acpi_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(X86_
 UNIT_TESTS += x86/boot_kvm_test
 $(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(X86_BOOT_OBJS))
 
+# The launch stub's freestanding crypto, built for the host (docs/protected.md)
+UNIT_TESTS += guest/crypto_test
+$(B)/tests/unit/guest/crypto_test: $(B)/host/guest/lib/sha256.o $(B)/host/guest/lib/aes-gcm.o
+UNIT_TESTS += launch/launch_test
+$(B)/tests/unit/launch/launch_test: $(call objs,src/launch/launch.o) $(B)/host/guest/lib/sha256.o \
+	$(B)/host/guest/lib/aes-gcm.o
+$(B)/host/guest/lib/%.o: guest/lib/%.c | setup
+	$(E) "  CC      $@"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+
 UNIT_TESTS += core/memory_test
 $(B)/tests/unit/core/memory_test: $(call objs,$(UTIL_OBJS) src/core/memory.o)
 UNIT_TESTS += core/iobus_test
@@ -463,12 +481,12 @@ $(B)/tests/unit/core/cli_hostile_test: | $(KESTREL_BIN)
 # fault_lsan_test is the same test built with AddressSanitizer (its own
 # objects under $(B)/lsan/), for LeakSanitizer after every point.
 LSAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
-FAULT_TEST_OBJS = $(filter-out src/default-guest.o,$(KESTREL_OBJS)) \
+FAULT_TEST_OBJS = $(filter-out src/default-guest.o src/launch-stub.o,$(KESTREL_OBJS)) \
 	tests/unit/core/fault_test.o
 UNIT_TESTS += core/fault_test
-$(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o)
+$(B)/tests/unit/core/fault_test: $(call objs,$(FAULT_TEST_OBJS) src/default-guest.o src/launch-stub.o)
 UNIT_TESTS += core/fault_lsan_test
-$(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o
+$(B)/tests/unit/core/fault_lsan_test: $(addprefix $(B)/lsan/,$(FAULT_TEST_OBJS)) $(B)/src/default-guest.o $(B)/src/launch-stub.o
 	$(E) "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $(LSAN_FLAGS) -o $@ $^ $(LDLIBS)
 $(B)/lsan/src/sandbox/seccomp.o: $(SECCOMP_INC)
@@ -513,6 +531,10 @@ BENCHES += vm_create
 # the AES-256-GCM anchor of bench/snapshot.sh (links libcrypto only)
 BENCHES += snapshot_evp
 $(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
+# the measured launch against plain and protected boots (docs/protected.md)
+BENCHES += launch_bench
+$(B)/bench/launch_bench: $(call objs,$(KESTREL_OBJS)) $(B)/host/guest/lib/sha256.o \
+	$(B)/host/guest/lib/aes-gcm.o
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
 -include guest/Makefile.inc
@@ -551,9 +573,11 @@ $(B)/kestrel: $(call objs,$(KESTREL_OBJS) $(KESTREL_STATIC_OBJS) src/main.o) $(K
 # kestrel-test: kestrel with --test-hook (src/main.c, KESTREL_TEST_HOOKS),
 # what tests/sandbox/ drive, KESTREL_SECCOMP_HOOK (src/sandbox/seccomp.c)
 # and KESTREL_VIRTIO_RELAY (src/virtio/common.c), what
-# tests/unit/sandbox/seccomp_test drives; never installed. Only those
-# three files differ.
-KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/common.o src/core/vcpu.o
+# tests/unit/sandbox/seccomp_test drives, and KESTREL_LAUNCH_HOOK
+# (src/arch/x86/launch.c, scripts/launch-check.sh); never installed. Only
+# those files differ.
+KESTREL_TEST_HOOK_OBJS := src/sandbox/seccomp.o src/virtio/common.o src/core/vcpu.o \
+	src/arch/x86/launch.o
 $(B)/kestrel-test: $(call objs,$(filter-out $(KESTREL_TEST_HOOK_OBJS),$(KESTREL_OBJS)) $(KESTREL_STATIC_OBJS)) \
 		$(B)/test-hooks/src/main.o $(KESTREL_TEST_HOOK_OBJS:%=$(B)/test-hooks/%) $(KESTREL_LDS)
 	$(E) "  LINK    $@"

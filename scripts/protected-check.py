@@ -28,6 +28,8 @@ import subprocess
 import sys
 import threading
 
+import procmem
+
 SECRET_BASE_OFF = 256   # search a window from inside the pattern
 SECRET_LEN = 64
 SYS_PIDFD_GETFD = 438
@@ -48,24 +50,11 @@ def say(msg):
 def search_memory(pid):
     """Where NEEDLE occurs in pid's readable memory, and bytes read."""
     found, total = [], 0
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            fields = line.split()
-            lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            if fields[1][0] != "r" or (len(fields) > 5 and fields[5] == "[vvar]"):
-                continue
-            step = 8 << 20
-            for a in range(lo, hi, step):
-                n = min(step + SECRET_LEN, hi - a)
-                try:
-                    mem.seek(a)
-                    data = mem.read(n)
-                except OSError:
-                    continue
-                total += len(data)
-                at = data.find(NEEDLE)
-                if at >= 0:
-                    found.append(a + at)
+    for a, data in procmem.chunks(pid, SECRET_LEN):
+        total += len(data)
+        at = data.find(NEEDLE)
+        if at >= 0:
+            found.append(a + at)
     return found, total
 
 

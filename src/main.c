@@ -38,6 +38,7 @@
 #include <kestrel/compiler.h>
 #include <kestrel/jail.h>
 #include <kestrel/landlock.h>
+#include <kestrel/launch.h>
 #include <kestrel/log.h>
 #include <kestrel/machine.h>
 #include <kestrel/parse.h>
@@ -66,7 +67,7 @@
 #define CLI_GO			(-1)
 /* What cli_next() returns when parsing stops: the exit status is in cli.status. */
 #define CLI_STOP		(-1)
-#define CLI_MAX_OPTS		24
+#define CLI_MAX_OPTS		40
 
 static __printf(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -112,6 +113,10 @@ enum {
 	OPT_PIT,
 	OPT_PROTECTED,
 	OPT_REBOOT,
+	OPT_MEASURED,
+	OPT_EXPECT_MEASUREMENT,
+	OPT_IMAGE_KEY,
+	OPT_PAYLOAD_CPL,
 	OPT_MODULE,
 	OPT_NET,
 	OPT_DISK,
@@ -192,6 +197,12 @@ static void cli_init(struct cli *c, const char *usage, const struct cli_opt *opt
 			if (opts[n].has_arg == required_argument)
 				c->shortopts[k++] = ':';
 		}
+	}
+	/* A table this long would lose its last options without a word. */
+	if (opts[n].name) {
+		fprintf(stderr, "kestrel: internal error: %s has more than %d options (CLI_MAX_OPTS)\n",
+			argv[0], CLI_MAX_OPTS);
+		abort();
 	}
 	optind = 0;	/* glibc: start over, permutation state included */
 	opterr = 0;	/* our own error lines, not getopt's */
@@ -495,6 +506,10 @@ static void test_hooks_run(const struct test_hooks *h)
  * @boot_modules: what the loader gets, @cfg.modules points here
  * @landlock: --landlock (default on): confine the process to its files
  * @reboot: --reboot: a guest reset runs the guest again in a new process
+ * @image_key_path: --image-key FILE, or NULL
+ * @image_key: its key; @cfg.image_key points here
+ * @expect: --expect-measurement HEX as bytes; @cfg.expect_measurement
+ *	points here
  * @hooks: --test-hook ACTION as given (test builds only)
  */
 struct run_opts {
@@ -511,6 +526,9 @@ struct run_opts {
 	struct boot_module boot_modules[MAX_MODULES];
 	bool landlock;
 	bool reboot;
+	const char *image_key_path;
+	struct snap_key image_key;
+	u8 expect[32];
 	struct test_hooks hooks;
 };
 
@@ -524,7 +542,8 @@ static const char run_usage[] =
 "                   [--balloon amount_mib=N[,attr=value]...]\n"
 "                   [--vsock cid=N,uds=PATH[,max_conns=M]]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
-"                   [--protected] [--reboot]\n"
+"                   [--protected [--measured] [--expect-measurement HEX]\n"
+"                    [--image-key FILE] [--payload-cpl 3|0]] [--reboot]\n"
 "                   [--snapshot DIR [--snapshot-key FILE]]\n"
 "                   [--seccomp off|log|kill]\n"
 "\n"
@@ -566,6 +585,22 @@ static const char run_usage[] =
 "                       kestrel's to read; devices reach only the low 64M\n"
 "                       (needs --memory above 64M; never with --snapshot;\n"
 "                       docs/protected.md)\n"
+"  --measured           with --protected: the measured launch. kestrel's launch\n"
+"                       stub copies --kernel (a ring-3 payload, or a sealed\n"
+"                       image of one), --cmdline and --initrd into private\n"
+"                       RAM and measures them (SHA-256, printed as\n"
+"                       'launch: measurement HEX') before the guest is sealed\n"
+"  --expect-measurement HEX  the stub starts the payload only if the\n"
+"                       measurement is HEX (64 hex digits); else the run\n"
+"                       ends with status 81 (implies --measured)\n"
+"  --image-key FILE     the 32-byte key of a sealed --kernel (kestrel\n"
+"                       seal-image); handed to the stub only; an image that\n"
+"                       does not authenticate ends the run with status 83\n"
+"                       (implies --measured; docs/protected.md)\n"
+"  --payload-cpl 3|0    enter the payload in ring 3 (default) or at CPL 0,\n"
+"                       for hosts where supervisor code runs natively\n"
+"                       (VMX/SVM; on PVM it stops as an emulated access to\n"
+"                       private RAM; implies --measured)\n"
 "  --reboot             a guest reset starts the guest again, in a new\n"
 "                       process (the default ends the run with status 0);\n"
 "                       a protected guest's private RAM goes with the old one\n"
@@ -582,7 +617,8 @@ static const char run_usage[] =
 "\n"
 "exit status: the guest's debug-exit value v gives (v << 1) | 1 (odd);\n"
 "  0 reset or power-off, 2 bad arguments, 4 host error, 6 guest crashed\n"
-"  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM\n"
+"  (triple fault, KVM internal/emulation error, failed entry), 130 SIGINT/SIGTERM;\n"
+"  the measured launch's refusals: 81 measurement, 83 sealed image, 85 malformed\n"
 "SIGPWR presses the guest's ACPI power button (a clean shutdown, if it handles it)\n";
 
 static const struct cli_opt run_options[] = {
@@ -596,6 +632,11 @@ static const struct cli_opt run_options[] = {
 	{ "pit", no_argument, OPT_PIT, "--pit" },
 	{ "protected", no_argument, OPT_PROTECTED, "--protected" },
 	{ "reboot", no_argument, OPT_REBOOT, "--reboot" },
+	{ "measured", no_argument, OPT_MEASURED, "--measured" },
+	{ "expect-measurement", required_argument, OPT_EXPECT_MEASUREMENT,
+	  "--expect-measurement HEX (64 hex digits)" },
+	{ "image-key", required_argument, OPT_IMAGE_KEY, "--image-key FILE" },
+	{ "payload-cpl", required_argument, OPT_PAYLOAD_CPL, "--payload-cpl 3|0" },
 	CLI_SECCOMP_OPT,
 	CLI_LANDLOCK_OPT,
 	{ "snapshot", required_argument, OPT_SNAPSHOT, "--snapshot DIR" },
@@ -675,6 +716,25 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case OPT_REBOOT:
 			o->reboot = true;
 			break;
+		case OPT_MEASURED:
+			cfg->measured = true;
+			break;
+		case OPT_EXPECT_MEASUREMENT:
+			if (launch_parse_measurement(optarg, o->expect))
+				return cli_bad_value(&c, ch, "is not 64 hex digits");
+			cfg->expect_measurement = o->expect;
+			cfg->measured = true;
+			break;
+		case OPT_IMAGE_KEY:
+			o->image_key_path = optarg;
+			cfg->measured = true;
+			break;
+		case OPT_PAYLOAD_CPL:
+			if (strcmp(optarg, "3") && strcmp(optarg, "0"))
+				return cli_bad_value(&c, ch, "is neither 3 nor 0");
+			cfg->payload_supervisor = !strcmp(optarg, "0");
+			cfg->measured = true;
+			break;
 		case OPT_SECCOMP:
 			ret = cli_seccomp(&c, ch, &o->seccomp);
 			if (ret)
@@ -722,6 +782,17 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--pit needs the in-kernel irqchip (expected --irqchip kernel --pit)");
 	if (o->snapshot_key && !cfg->snapshot_dir)
 		return usage_error("--snapshot-key needs --snapshot (expected --snapshot DIR --snapshot-key FILE)");
+	if (cfg->measured && !cfg->protected)
+		return usage_error("--measured, --expect-measurement, --image-key and --payload-cpl are the protected guest's launch (expected --protected --measured)");
+	if (cfg->measured && (!o->kernel || o->nr_modules))
+		return usage_error("the measured launch starts a payload, without modules (expected --protected --measured --kernel FILE)");
+	if (o->image_key_path) {
+		char err[256];
+
+		if (snap_key_load(o->image_key_path, &o->image_key, err, sizeof(err)))
+			return usage_error("--image-key: %s (expected --image-key FILE)", err);
+		cfg->image_key = o->image_key.bytes;
+	}
 	if (cfg->protected && cfg->snapshot_dir)
 		return usage_error("--snapshot: a protected guest's private RAM cannot be read by kestrel, so it is never snapshotted (expected --protected or --snapshot DIR, docs/protected.md)");
 	if (cfg->snapshot_dir) {
@@ -785,6 +856,7 @@ static int run_read_files(struct run_opts *o)
 
 static void run_opts_release(struct run_opts *o)
 {
+	explicit_bzero(&o->image_key, sizeof(o->image_key));
 	file_buf_free(&o->kernel_map);
 	file_buf_free(&o->initrd_map);
 	for (unsigned int i = 0; i < MAX_MODULES; i++) {
@@ -935,6 +1007,8 @@ static int cmd_run(int argc, char **argv)
 	o.cfg.console_out = STDOUT_FILENO;
 	o.cfg.stop_on_signals = true;
 	ret = machine_create(&o.cfg, &m);
+	/* The launch is over: the key is in the guest's private RAM only. */
+	explicit_bzero(&o.image_key, sizeof(o.image_key));
 	if (ret) {
 		status = exit_status_of(ret);
 		goto out_release;
@@ -1322,6 +1396,100 @@ static int cmd_seccomp_dump(int argc, char **argv)
 	return VM_EXIT_OK;
 }
 
+/* ---- kestrel seal-image ------------------------------------------------------ */
+
+static const char seal_image_usage[] =
+"usage: kestrel seal-image --key FILE IN OUT\n"
+"\n"
+"Encrypt the payload IN with AES-256-GCM into the sealed image OUT, for\n"
+"kestrel run --protected --kernel OUT --image-key FILE: the launch stub\n"
+"decrypts and authenticates it inside the guest, in private RAM\n"
+"(docs/protected.md has the file format).\n"
+"\n"
+"  --key FILE           the 32-byte key (e.g. head -c 32 /dev/urandom > FILE)\n"
+"\n"
+"exit status: 0 written, 2 bad arguments, 4 host error\n";
+
+static const struct cli_opt seal_image_options[] = {
+	{ "key", required_argument, 'k', "--key FILE" },
+	CLI_HELP_OPT,
+	{ NULL },
+};
+
+/* Write @len bytes to @path, replacing it. Return: 0 or the exit status. */
+static int write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t done = 0;
+
+	if (fd < 0)
+		return usage_error("'%s': cannot create it: %s (expected OUT, a path kestrel may write)",
+				   path, strerror(errno));
+	while (done < len) {
+		ssize_t n = write(fd, (const u8 *)data + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pr_err("'%s': cannot write it: %s", path, n < 0 ? strerror(errno) : "short write");
+			close(fd);
+			unlink(path);
+			return VM_EXIT_HOST_ERROR;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		pr_err("'%s': cannot write it: %s", path, strerror(errno));
+		unlink(path);
+		return VM_EXIT_HOST_ERROR;
+	}
+	return 0;
+}
+
+static int cmd_seal_image(int argc, char **argv)
+{
+	const char *key_path = NULL;
+	struct file_buf in = { 0 };
+	struct snap_key key;
+	char err[256];
+	struct cli c;
+	void *out;
+	int ch, ret;
+
+	cli_init(&c, seal_image_usage, seal_image_options, argc, argv);
+	while ((ch = cli_next(&c)) > 0)
+		key_path = optarg;
+	if (ch)
+		return c.status;
+	if (!key_path || optind + 2 != argc)
+		return optind + 2 < argc ? cli_extra_operand(&c, optind + 2) :
+		       usage_error("seal-image needs a key, an input and an output (expected kestrel seal-image --key FILE IN OUT)");
+	if (snap_key_load(key_path, &key, err, sizeof(err)))
+		return usage_error("--key: %s (expected --key FILE)", err);
+	ret = file_read_whole("IN", argv[optind], MAX_KERNEL_SIZE - sizeof(struct sealed_header), &in);
+	if (ret)
+		goto out_key;
+	out = malloc(in.size + sizeof(struct sealed_header));
+	if (!out) {
+		pr_err("seal-image: out of memory for %zu bytes", in.size);
+		ret = VM_EXIT_HOST_ERROR;
+		goto out_in;
+	}
+	ret = launch_seal_image(key.bytes, in.data, in.size, out);
+	if (ret) {
+		pr_err("seal-image: cannot encrypt: %s", strerror(-ret));
+		ret = VM_EXIT_HOST_ERROR;
+	} else {
+		ret = write_file(argv[optind + 1], out, in.size + sizeof(struct sealed_header));
+	}
+	free(out);
+out_in:
+	file_buf_free(&in);
+out_key:
+	explicit_bzero(&key, sizeof(key));
+	return ret;
+}
+
 /* ---- dispatch --------------------------------------------------------------- */
 
 static const char main_usage[] =
@@ -1337,6 +1505,8 @@ static const char main_usage[] =
 "             (kestrel vhost-user --help)\n"
 "  acpi-dump  write the ACPI tables a guest would get (kestrel acpi-dump --help)\n"
 "  seccomp-dump  print each thread's syscall allow-list (docs/sandbox.md)\n"
+"  seal-image encrypt a payload for a protected guest's measured launch\n"
+"             (kestrel seal-image --help)\n"
 "\n"
 "  kestrel --help | --version\n"
 "\n"
@@ -1377,6 +1547,7 @@ static const struct cmd {
 	{ "vhost-user", cmd_vhost_user },
 	{ "acpi-dump", cmd_acpi_dump },
 	{ "seccomp-dump", cmd_seccomp_dump },
+	{ "seal-image", cmd_seal_image },
 	{ "jail", jail_main },
 };
 

@@ -53,6 +53,15 @@ struct vm;
  * @pit: an in-kernel PIT (only with VM_IRQCHIP_KERNEL)
  * @testdev: QEMU's pc-testdev (docs/testdev.md)
  * @protected: private RAM in guest_memfd (struct vm_config, docs/protected.md)
+ * @measured: with @protected, the measured launch (docs/protected.md):
+ *	kestrel's launch stub boots, @kernel (a payload, or a sealed image of
+ *	one), @cmdline and @initrd go into the boot window, the stub copies
+ *	and checks them in private RAM, then the window is removed and the
+ *	guest sealed. No @modules.
+ * @expect_measurement: with @measured, 32 bytes the stub must find, or NULL
+ * @image_key: with @measured, the 32-byte key of a sealed @kernel, or NULL
+ * @payload_supervisor: with @measured, the stub enters the payload at CPL 0
+ *	(LAUNCH_F_SUPERVISOR: for VMX/SVM hosts) instead of ring 3
  * @vcpu_thread_name: see struct vm_config; NULL for the default
  * @stop_on_signals: SIGINT and SIGTERM stop the VM (VM_STOP_USER), and
  *	SIGPWR presses the guest's ACPI power button (docs/acpi-pm.md).
@@ -96,6 +105,10 @@ struct machine_config {
 	bool pit;
 	bool testdev;
 	bool protected;
+	bool measured;
+	const u8 *expect_measurement;
+	const u8 *image_key;
+	bool payload_supervisor;
 	const char *vcpu_thread_name;
 	bool stop_on_signals;
 	const char *snapshot_dir;

@@ -385,6 +385,46 @@ bool vm_is_asleep(struct vm *vm);
 bool vm_is_protected(const struct vm *vm);
 
 /**
+ * vm_boot_window_add() - ordinary memory at @gpa for the measured launch
+ *	(docs/protected.md), in a memory slot of its own, outside the address
+ *	space: no device's IOTLB ever maps it
+ * @vm: a VM that has not run yet
+ * @gpa: where the guest sees it (4 KiB aligned, outside RAM)
+ * @size: bytes (4 KiB aligned)
+ * @hva: where kestrel writes it
+ *
+ * Return: 0, -EINVAL (a window exists, or bad alignment), or a negative
+ * errno from mmap() or KVM_SET_USER_MEMORY_REGION.
+ */
+int vm_boot_window_add(struct vm *vm, gpa_t gpa, u64 size, void **hva);
+
+/**
+ * vm_boot_window_remove() - zero the boot window, delete its memory slot
+ *	and unmap it; nothing if there is none. Called before the seal (the
+ *	sealed lists forbid the slot ioctl); vm_destroy() zeroes and unmaps
+ *	a window still there (closing the VM drops the slot).
+ * @vm: the VM
+ *
+ * Return: 0, or a negative errno if KVM refused to delete the slot (the
+ * window is zeroed and unmapped all the same).
+ */
+int vm_boot_window_remove(struct vm *vm);
+
+/**
+ * vm_run_launch() - run vCPU 0 on the calling thread until *@done
+ * @vm: a VM whose vCPU threads have not started (before the seal)
+ * @done: set by a device the guest writes to (on this thread)
+ *
+ * The measured launch's first phase (docs/protected.md): the stub copies
+ * and checks the image while no other thread exists. The exit that set
+ * @done is completed by vCPU 0's next KVM_RUN, on its own thread. A halt
+ * before @done is an error: nothing could wake the vCPU.
+ * Return: 0 when *@done; -ESHUTDOWN when the VM stopped first (a
+ * debug-exit status, an error: vm_exit_status() says which).
+ */
+int vm_run_launch(struct vm *vm, const bool *done);
+
+/**
  * vm_exit_status() - the process exit status for how @vm stopped
  * (the VM_EXIT_* table above, or the debug-exit status)
  */

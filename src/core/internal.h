@@ -36,6 +36,9 @@ struct vm {
 	const char *vcpu_thread_name;	/* vm_config.vcpu_thread_name */
 	bool has_private;		/* some RAM is MEM_F_PRIVATE (guest_memfd) */
 	bool dirty_log;			/* vm_config.dirty_log */
+	/* vm_boot_window_add(): the measured launch's window (docs/protected.md) */
+	void *window_hva;
+	u64 window_gpa, window_size;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -406,6 +406,36 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+int vm_run_launch(struct vm *vm, const bool *done)
+{
+	struct vcpu *vcpu = vm->nr_vcpus ? vm->vcpus[0] : NULL;
+	int ret = 0;
+
+	if (!vcpu || vm->running)
+		return -EINVAL;
+	current_vcpu = vcpu;
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		if (vm_stop_reason(vm) != VM_STOP_NONE) {
+			ret = -ESHUTDOWN;
+			break;
+		}
+		if (ioctl(vcpu->fd, KVM_RUN, NULL) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			pr_err("vcpu0: KVM_RUN failed: %s", strerror(errno));
+			vm_request_stop(vm, VM_STOP_ERROR, 0);
+			continue;
+		}
+		if (vcpu->run->exit_reason == KVM_EXIT_HLT) {
+			vcpu_fail(vcpu, "halted during the measured launch");
+			continue;
+		}
+		vcpu_handle_exit(vcpu);
+	}
+	current_vcpu = NULL;
+	return ret;
+}
+
 /* Caller holds vm->lock. */
 int vcpu_start_thread(struct vcpu *vcpu)
 {

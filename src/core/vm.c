@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <kestrel/fault.h>
@@ -93,6 +94,54 @@ int vm_register_ram(struct vm *vm, gpa_t gpa, u64 size, unsigned int flags)
 		return ret;
 	vm->has_private = true;
 	return 0;
+}
+
+/* A slot number the address space never hands out (it counts from 0). */
+#define VM_BOOT_WINDOW_SLOT	511
+
+int vm_boot_window_add(struct vm *vm, gpa_t gpa, u64 size, void **hva)
+{
+	struct kvm_userspace_memory_region mr = {
+		.slot = VM_BOOT_WINDOW_SLOT, .guest_phys_addr = gpa, .memory_size = size,
+	};
+	void *p;
+	int ret;
+
+	if (vm->window_hva || !size || size % 4096 || gpa % 4096)
+		return -EINVAL;
+	p = xmmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	mr.userspace_addr = (u64)(uintptr_t)p;
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
+	if (ret < 0) {
+		munmap(p, size);
+		return ret;
+	}
+	vm->window_hva = p;
+	vm->window_gpa = gpa;
+	vm->window_size = size;
+	*hva = p;
+	return 0;
+}
+
+int vm_boot_window_remove(struct vm *vm)
+{
+	struct kvm_userspace_memory_region mr = {
+		.slot = VM_BOOT_WINDOW_SLOT, .guest_phys_addr = vm->window_gpa,
+	};
+	int ret = 0;
+
+	if (!vm->window_hva)
+		return 0;
+	/* Zero first: whatever happens next, the key and image are gone. */
+	explicit_bzero(vm->window_hva, vm->window_size);
+	/* Not an injection point: undo paths must not fail artificially. */
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
+		ret = -errno;
+	munmap(vm->window_hva, vm->window_size);
+	vm->window_hva = NULL;
+	return ret;
 }
 
 bool vm_gpa_is_private(struct vm *vm, gpa_t gpa)
@@ -214,6 +263,12 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	free(vm->vcpus);
+	/* Only a test hook leaves it this late; closing the VM drops its slot
+	 * (a sealed thread may not make the slot ioctl). */
+	if (vm->window_hva) {
+		explicit_bzero(vm->window_hva, vm->window_size);
+		munmap(vm->window_hva, vm->window_size);
+	}
 	vm_arch_destroy(vm);
 	vm_routes_destroy(vm);
 	if (vm->vm_fd >= 0)

@@ -28,6 +28,23 @@
  */
 #define X86_PRIVATE_RAM_START	0x4000000ULL	/* 64 MiB */
 
+/*
+ * The measured launch (docs/protected.md, include/kestrel/launch.h): the
+ * boot window, ordinary memory in a slot of its own outside RAM, removed
+ * before the seal; the launch stub's port; and where the stub puts things
+ * in private RAM: its launch area (struct launch_info, the ring-3 stack,
+ * the command line), then the payload, linked at X86_LAUNCH_PAYLOAD_GPA
+ * and entered at its first byte.
+ */
+#define X86_BOOT_WINDOW_GPA	0xd1000000ULL
+#define X86_BOOT_WINDOW_MAX	0x0e000000ULL	/* 224 MiB, up to 0xdf000000 */
+#define X86_LAUNCH_PORT		0x518		/* 4 ports: LAUNCH_PORT_DONE */
+#define X86_LAUNCH_AREA_GPA	X86_PRIVATE_RAM_START
+#define X86_LAUNCH_STACK_TOP	(X86_LAUNCH_AREA_GPA + 0x20000ULL)
+#define X86_LAUNCH_CMDLINE_GPA	X86_LAUNCH_STACK_TOP
+#define X86_LAUNCH_CMDLINE_MAX	0x10000ULL
+#define X86_LAUNCH_PAYLOAD_GPA	(X86_PRIVATE_RAM_START + 0x200000ULL)
+
 #define X86_BOOT_TIMER_GPA	0xd0000000ULL
 #define X86_BOOT_TIMER_SIZE	0x1000ULL
 #define X86_BOOT_TIMER_MAGIC	123		/* byte written at userspace start */

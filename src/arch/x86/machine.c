@@ -32,12 +32,17 @@
 #include <kestrel/vm.h>
 #include <kestrel/x86/layout.h>
 
+#include "launch.h"
+
 _Static_assert(X86_VIRTIO_MMIO_SIZE >= VIRTIO_MMIO_REGION_SIZE,
 	       "a virtio-mmio slot holds the register window");
 
 /* The built-in test guest, embedded by src/default-guest.S. */
 extern const unsigned char kestrel_default_guest[];
 extern const unsigned char kestrel_default_guest_end[];
+/* The measured launch's stub (guest/x86/launch.c), by src/launch-stub.S. */
+extern const unsigned char kestrel_launch_stub[];
+extern const unsigned char kestrel_launch_stub_end[];
 
 /**
  * struct machine - everything machine_create() built, torn down in reverse
@@ -59,6 +64,7 @@ extern const unsigned char kestrel_default_guest_end[];
  * @sigthread: takes SIGINT/SIGTERM/SIGPWR (valid when @sigthread_started)
  * @sigthread_started: @sigthread runs
  * @sigthread_stop: set by machine_destroy() before it wakes @sigthread
+ * @launch: the measured launch's port, while the machine lives
  */
 struct machine {
 	struct vm *vm;
@@ -79,6 +85,7 @@ struct machine {
 	pthread_t sigthread;
 	bool sigthread_started;
 	atomic_bool sigthread_stop;
+	struct x86_launch *launch;
 	const char *snapshot_dir;
 	const struct snap_key *snapshot_key;
 	char *diff_base;
@@ -275,6 +282,18 @@ static int machine_load_guest(struct machine *m, const struct machine_config *cf
 	char err[256] = "";
 	int ret;
 
+	/* The measured launch boots the stub; the image goes to the window. */
+	if (cfg->measured)
+		bcfg = (struct boot_config){
+			.kernel = kestrel_launch_stub,
+			.kernel_size = (size_t)(kestrel_launch_stub_end - kestrel_launch_stub),
+			.kernel_path = "(launch stub)",
+			.nr_cpus = cfg->nr_cpus,
+			.legacy_pic = bcfg.legacy_pic,
+			.mmio_devs = bcfg.mmio_devs,
+			.nr_mmio_devs = bcfg.nr_mmio_devs,
+			.pci = bcfg.pci,
+		};
 	ret = vm_load_guest(m->vm, &bcfg, err, sizeof(err));
 	if (ret == -ENOMEM || ret == -EIO) {
 		/* Out of memory, or a KVM ioctl failed: not the image's fault. */
@@ -616,6 +635,18 @@ int machine_create(const struct machine_config *cfg, struct machine **out)
 		if (ret)
 			goto err_destroy;
 	}
+	/*
+	 * The measured launch, on this thread while it is the only one: the
+	 * stub copies and checks the image, the window goes. A refusal stops
+	 * the VM with the stub's status, which machine_run() returns at once.
+	 */
+	if (cfg->protected && cfg->measured) {
+		ret = x86_launch_prepare(m->vm, cfg, &m->launch);
+		if (!ret)
+			ret = x86_launch_run(m->launch);
+		if (ret && ret != -ESHUTDOWN)
+			goto err_destroy;
+	}
 	/* Built: from here no thread of a protected guest touches vCPU state. */
 	if (cfg->protected) {
 		ret = seccomp_seal();
@@ -678,6 +709,7 @@ void machine_destroy(struct machine *m)
 	rtc_destroy(m->rtc);
 	acpi_pm_destroy(m->acpi_pm);
 	cpuhotplug_destroy(m->cpuhotplug);
+	x86_launch_destroy(m->launch);
 	boottimer_destroy(m->boottimer);
 	pong_destroy(m->pong);
 	debugexit_destroy(m->debugexit);

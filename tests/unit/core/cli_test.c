@@ -16,6 +16,8 @@
 #include "../test.h"
 
 static char kestrel[512];
+/* A well-formed 32-byte key file, made by main(). */
+static char keypath[] = "/tmp/cli_test-key-XXXXXX";
 
 /* Run kestrel with @argv; its stderr goes to @err. Return: exit status. */
 static int run(char *const argv[], char *err, size_t errlen)
@@ -53,6 +55,20 @@ int main(void)
 		{ "vhost-user unknown option", { "vhost-user", "--bogus" }, "--bogus" },
 		{ "acpi-dump vCPU count over the limit", { "acpi-dump", "/tmp", "--cpus", "255" }, "--cpus" },
 		{ "snapshot of a protected guest", { "run", "--protected", "--snapshot", "/tmp" }, "protected" },
+		{ "measured launch of an unprotected guest", { "run", "--measured", "--kernel", "/etc/hostname" },
+		  "--measured" },
+		{ "expected measurement not hex",
+		  { "run", "--protected", "--kernel", "/etc/hostname", "--expect-measurement", "xyz" },
+		  "--expect-measurement" },
+		{ "measured launch without a payload", { "run", "--protected", "--measured" }, "--kernel" },
+		{ "image key of the wrong size",
+		  { "run", "--protected", "--kernel", "/etc/hostname", "--image-key", "/etc/hostname" },
+		  "--image-key" },
+		{ "payload CPL 1", { "run", "--protected", "--kernel", "/etc/hostname", "--payload-cpl", "1" },
+		  "--payload-cpl" },
+		{ "seal-image without a key", { "seal-image", "/etc/hostname", "/tmp/x" }, "seal-image" },
+		{ "seal-image with a short key", { "seal-image", "--key", "/etc/hostname", "/etc/hostname", "/tmp/x" },
+		  "--key" },
 		{ "acpi-dump unknown option", { "acpi-dump", "/tmp", "--bogus" }, "--bogus" },
 		{ "acpi-dump missing value", { "acpi-dump", "/tmp", "--net" }, "--net" },
 		{ "a comma in a --disk path, not doubled",
@@ -64,12 +80,25 @@ int main(void)
 		{ "more vCPUs than KVM allows", { "run", "--cpus", "100000" }, "--cpus" },
 		{ "memory too small for the image", { "run", "--memory", "1M" }, "--kernel" },
 		{ "no private RAM left", { "run", "--protected", "--memory", "64M" }, "--protected" },
+		{ "a payload that does not fit in private RAM",
+		  { "run", "--protected", "--memory", "66M", "--measured", "--kernel", "/etc/hostname" },
+		  "--memory" },
+		{ "a key for an image that is not sealed",
+		  { "run", "--protected", "--kernel", "/etc/hostname", "--image-key", keypath },
+		  "--image-key" },
 	};
 	char err[4096];
 	int fd;
 
 	if (!run_find_kestrel(kestrel, sizeof(kestrel)))
 		return report_summary();
+	/* A 32-byte key file for the case that needs a well-formed key. */
+	fd = mkstemp(keypath);
+	if (fd < 0 || write(fd, "0123456789abcdef0123456789abcdef", 32) != 32) {
+		report(false, "set-up: a key file");
+		return report_summary();
+	}
+	close(fd);
 	for (size_t i = 0; i < ARRAY_SIZE(cases) + ARRAY_SIZE(kvm_cases); i++) {
 		const struct bad_case *c = i < ARRAY_SIZE(cases) ? &cases[i]
 					  : &kvm_cases[i - ARRAY_SIZE(cases)];
@@ -124,5 +153,6 @@ int main(void)
 		report(st == 0 && !err[0], "%s --help exits 0, usage on stdout only (exit %d, %u line(s) on stderr)",
 		       subcommands[i], st, count_lines(err));
 	}
+	unlink(keypath);
 	return report_summary();
 }

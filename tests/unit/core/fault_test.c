@@ -7,7 +7,8 @@
  * the signal thread and the vCPU threads. It drives the machine builder
  * (include/kestrel/machine.h) in-process the way cmd_run() in src/main.c
  * does for "kestrel run --cpus 2 --memory 64M" and the devices below, then
- * again for "--memory 80M --protected" (guest_memfd RAM, where KVM has it).
+ * again for "--memory 80M --protected" (guest_memfd RAM, where KVM has it)
+ * and with the measured launch of a payload that only returns.
  *
  * Every injection point (include/kestrel/fault.h) is failed in turn, not a
  * sample: point N is armed, the run is made, and then
@@ -180,12 +181,17 @@ static const struct {
 };
 
 /* cmd_run() from its device options on: build, run, tear down. */
-static bool run_protected;
+static bool run_protected, run_measured;
+/* The measured launch's payload: xor %eax, %eax; ret (status 1). */
+static const unsigned char ret0_payload[] = { 0x31, 0xc0, 0xc3 };
 
 static int run_machine(void)
 {
 	struct machine_config cfg = {
 		.protected = run_protected,
+		.measured = run_measured,
+		.kernel = run_measured ? ret0_payload : NULL,
+		.kernel_size = run_measured ? sizeof(ret0_payload) : 0,
 		/* --protected keeps 64 MiB shared: give it some private RAM */
 		.ram_size = (run_protected ? 80 : 64) << 20,
 		.nr_cpus = 2,
@@ -326,10 +332,11 @@ static void sweep(void)
 	 */
 	fault_inject_arm(0);
 	status = run_kestrel(err, sizeof(err));
-	check_eq(status, 0);
+	check_eq(status, run_measured ? 1 : 0);
 	check_true(run_info.reached_run);
-	if (!report_checks("unarmed run boots the built-in guest to power-off (status %d)",
-			   status)) {
+	if (!report_checks("unarmed run boots %s (status %d)",
+			   run_measured ? "the measured payload to its end" :
+			   "the built-in guest to power-off", status)) {
 		print_line("stderr", err);
 		return;
 	}
@@ -352,8 +359,8 @@ static void sweep(void)
 			fault_inject_fired();
 		fault_inject_arm(0);
 		if (!fired) {
-			report_eq(status, 0,
-				  "point %lu is past the last one: the guest ran to power-off (status %d)",
+			report_eq(status, run_measured ? 1 : 0,
+				  "point %lu is past the last one: the guest ran to its end (status %d)",
 				  n, status);
 			break;
 		}
@@ -453,14 +460,20 @@ int main(void)
 	report_prefix_push("plain");
 	sweep();
 	report_prefix_pop();
-	/* --protected (docs/protected.md): guest_memfd RAM and its slots too. */
-	report_prefix_push("protected");
+	/*
+	 * --protected (docs/protected.md): guest_memfd RAM and its slots too;
+	 * then --measured: the boot window, the launch port, the stub.
+	 */
 	run_protected = true;
-	if (guest_memfd_supported())
-		sweep();
-	else
-		report_skip("KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP");
-	report_prefix_pop();
+	for (int measured = 0; measured < 2; measured++) {
+		run_measured = measured;
+		report_prefix_push(measured ? "measured" : "protected");
+		if (guest_memfd_supported())
+			sweep();
+		else
+			report_skip("KVM has no guest_memfd with GUEST_MEMFD_FLAG_MMAP");
+		report_prefix_pop();
+	}
 	unlink(disk_path);
 	return report_summary();
 }
