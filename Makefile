@@ -376,6 +376,8 @@ UNIT_TESTS += iotlb/iotlb_test
 $(B)/tests/unit/iotlb/iotlb_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS))
 UNIT_TESTS += vringh/vringh_test
 $(B)/tests/unit/vringh/vringh_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS))
+UNIT_TESTS += vringh/packed_test
+$(B)/tests/unit/vringh/packed_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS))
 VDPA_TEST_OBJS = $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) tests/unit/vdpa/driver.o)
 UNIT_TESTS += vdpa/bus_test
 $(B)/tests/unit/vdpa/bus_test: $(VDPA_TEST_OBJS)

@@ -95,16 +95,16 @@ run_rounds() {
 		"$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", t ? 100 * s / t : 0 }')"
 }
 
-# table_rows: the caller's "line KEY LABEL" for every workload of the
-# benchmark guests (net phases, then each blk device's).
+# table_rows [FN]: the caller's "FN KEY LABEL" (FN: line unless given) for
+# every workload of the benchmark guests (net phases, then each blk device's).
 table_rows() {
-	local dev w qd op ev
-	line net-on "net sim 64B b32 evidx on  (Mpps)"
-	line net-off "net sim 64B b32 evidx off (Mpps)"
+	local fn=${1:-line} dev w qd op ev
+	$fn net-on "net sim 64B b32 evidx on  (Mpps)"
+	$fn net-off "net sim 64B b32 evidx off (Mpps)"
 	for dev in blk-sim file-blk; do
 		for w in qd1-read-on qd1-write-on qd32-read-on qd32-write-on qd32-read-off; do
 			IFS=- read -r qd op ev <<<"$w"
-			line "$dev-$w" "$(printf '%-8s 4K %-5s %-4s evidx %-3s (kIOPS)' "$dev" "$op" "${qd^^}" "$ev")"
+			$fn "$dev-$w" "$(printf '%-8s 4K %-5s %-4s evidx %-3s (kIOPS)' "$dev" "$op" "${qd^^}" "$ev")"
 		done
 	done
 }

@@ -16,7 +16,9 @@
 # kicks are the guest's QueueNotify writes, interrupts what the device
 # raised (the "VQ-STATS" counters kestrel logs at each reset). The ratio is
 # kestrel / in-process (1.00: the transport costs nothing). Figures only,
-# never pass/fail. One round takes ~15 s; ROUNDS=N prints medians of N.
+# never pass/fail. The same kestrel workloads also run on packed virtqueues
+# (packed=on, --cmdline packed), against the split ones of the same
+# round: the second table. One round takes ~25 s; ROUNDS=N prints medians of N.
 # On a busy machine (another build, fuzzers) single figures swing by 2x
 # and more: the load average is printed first for that reason.
 #
@@ -35,35 +37,48 @@ ROUNDS=${ROUNDS:-1}
 . "$(dirname "$0")/guest-figures.sh"
 bench_start vtbench "$KESTREL" "$NET_GUEST" "$BLK_GUEST" "$NET_BENCH" "$BLK_BENCH"
 
+# kestrel_figs SUFFIX: the figures of the kestrel runs net$SUFFIX,
+# blk-sim$SUFFIX and file-blk$SUFFIX, under keys ending in SUFFIX.
+kestrel_figs() {
+	local sfx=$1 p ns irqs line frames key ios dev
+
+	while read -r p ns irqs; do
+		line=$(grep "^BENCH-NET phase=$p " "$tmp/net$sfx.out")
+		[[ -n $line && -n $ns ]] || continue
+		frames=$(kv frames "$line")
+		key=net-$(kv event_idx "$line")$sfx
+		fig "$key" k_rate "$(awk -v n="$frames" -v t="$ns" 'BEGIN { printf "%.3f", n / t * 1e3 }')"	# Mpps
+		fig "$key" k_kick "$(awk -v a="$(kv tx_kicks "$line")" -v b="$(kv rx_kicks "$line")" -v n="$frames" \
+			'BEGIN { printf "%.4f", (a + b) / (n ? n : 1) }')"
+		fig "$key" k_irq "$(awk -v a="$irqs" -v n="$frames" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
+	done < <(host_phases "$tmp/net$sfx.err")
+	for dev in blk-sim file-blk; do
+		while read -r p ns irqs; do
+			line=$(grep "^BENCH-BLK phase=$p " "$tmp/$dev$sfx.out")
+			[[ -n $line && -n $ns ]] || continue
+			ios=$(kv ios "$line")
+			key=$dev-qd$(kv qd "$line")-$(kv op "$line")-$(kv event_idx "$line")$sfx
+			fig "$key" k_rate "$(awk -v n="$ios" -v t="$ns" 'BEGIN { printf "%.1f", n / t * 1e6 }')"	# kIOPS
+			fig "$key" k_kick "$(awk -v a="$(kv kicks "$line")" -v n="$ios" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
+			fig "$key" k_irq "$(awk -v a="$irqs" -v n="$ios" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
+		done < <(host_phases "$tmp/$dev$sfx.err")
+	done
+}
+
+
 one_round() {
-	local p ns irqs line frames key ios dev ev t r q
+	local line key dev ev t r q
 
 	# ---- kestrel ----------------------------------------------------------
 	run_guest net "$NET_GUEST" --net sim
 	run_guest blk-sim "$BLK_GUEST" --device vdpa,type=blk,capacity=64M
 	run_guest file-blk "$BLK_GUEST" --disk "$disk"
-
-	while read -r p ns irqs; do
-		line=$(grep "^BENCH-NET phase=$p " "$tmp/net.out")
-		[[ -n $line && -n $ns ]] || continue
-		frames=$(kv frames "$line")
-		key=net-$(kv event_idx "$line")
-		fig "$key" k_rate "$(awk -v n="$frames" -v t="$ns" 'BEGIN { printf "%.3f", n / t * 1e3 }')"	# Mpps
-		fig "$key" k_kick "$(awk -v a="$(kv tx_kicks "$line")" -v b="$(kv rx_kicks "$line")" -v n="$frames" \
-			'BEGIN { printf "%.4f", (a + b) / (n ? n : 1) }')"
-		fig "$key" k_irq "$(awk -v a="$irqs" -v n="$frames" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
-	done < <(host_phases "$tmp/net.err")
-	for dev in blk-sim file-blk; do
-		while read -r p ns irqs; do
-			line=$(grep "^BENCH-BLK phase=$p " "$tmp/$dev.out")
-			[[ -n $line && -n $ns ]] || continue
-			ios=$(kv ios "$line")
-			key=$dev-qd$(kv qd "$line")-$(kv op "$line")-$(kv event_idx "$line")
-			fig "$key" k_rate "$(awk -v n="$ios" -v t="$ns" 'BEGIN { printf "%.1f", n / t * 1e6 }')"	# kIOPS
-			fig "$key" k_kick "$(awk -v a="$(kv kicks "$line")" -v n="$ios" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
-			fig "$key" k_irq "$(awk -v a="$irqs" -v n="$ios" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
-		done < <(host_phases "$tmp/$dev.err")
-	done
+	# The same on packed rings; "P" ends their keys.
+	run_guest netP "$NET_GUEST" --net sim,packed=on --cmdline packed
+	run_guest blk-simP "$BLK_GUEST" --device vdpa,type=blk,capacity=64M,packed=on --cmdline packed
+	run_guest file-blkP "$BLK_GUEST" --disk "$disk,packed=on" --cmdline packed
+	kestrel_figs ""
+	kestrel_figs P
 
 	# ---- in-process -------------------------------------------------------
 	while read -r line; do
@@ -104,3 +119,16 @@ line() {
 table_rows
 echo "   k = through kestrel, i = in-process; kick/op: notifications the driver wrote"
 echo "   per frame or request; irq/op: interrupts the device raised per frame or request"
+
+# ---- packed against split, both through kestrel, same round ------------------
+fmt2='   %-38s %10s %10s %6s | %9s %9s\n'
+echo
+printf "$fmt2" "packed rings (median of $ROUNDS)" "packed" "split" "p/s" "p kick/op" "p irq/op"
+pline() {
+	local key=$1 label=$2 pr sr
+	pr=$(v "${key}P" k_rate)
+	sr=$(v "$key" k_rate)
+	printf "$fmt2" "$label" "$pr" "$sr" "$(ratio "$pr" "$sr")" "$(v "${key}P" k_kick)" "$(v "${key}P" k_irq)"
+}
+table_rows pline
+echo "   p/s = packed / split through kestrel in the same run (the guest driver and vringh both change)"

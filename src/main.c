@@ -123,6 +123,7 @@ enum {
 	OPT_DEVICE,
 	OPT_CONSOLE,
 	OPT_TRANSPORT,
+	OPT_PACKED,
 	OPT_RNG,
 	OPT_BALLOON,
 	OPT_VSOCK,
@@ -148,6 +149,7 @@ enum {
 	{ "console", required_argument, OPT_CONSOLE, "--console serial|virtio" }, \
 	{ "rng", no_argument, OPT_RNG, "--rng" },				\
 	{ "transport", required_argument, OPT_TRANSPORT, "--transport mmio|pci" }, \
+	{ "packed", required_argument, OPT_PACKED, "--packed on|off" },		\
 	{ "balloon", required_argument, OPT_BALLOON,				\
 	  "--balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=S][,free_page_reporting=on]" }, \
 	{ "vsock", required_argument, OPT_VSOCK, "--vsock cid=N,uds=PATH" }
@@ -538,7 +540,7 @@ static const char run_usage[] =
 "                   [--net sim|tap=IFNAME[,mac=M]] [--disk PATH[,ro]]\n"
 "                   [--device vdpa,type=TYPE[,attr=value]...]\n"
 "                   [--console serial|virtio] [--rng] [--device testdev]\n"
-"                   [--transport mmio|pci]\n"
+"                   [--transport mmio|pci] [--packed on|off]\n"
 "                   [--balloon amount_mib=N[,attr=value]...]\n"
 "                   [--vsock cid=N,uds=PATH[,max_conns=M]]\n"
 "                   [--irqchip split|kernel] [--pit] [--landlock on|off]\n"
@@ -612,6 +614,9 @@ static const char run_usage[] =
 "                       transport=mmio|pci (--net, --disk, --device take it);\n"
 "                       default: pci for a Linux kernel (bzImage, PVH), mmio\n"
 "                       for other images (docs/pci.md)\n"
+"  --packed on|off      offer packed virtqueues (virtio 1.2 §2.8) to the drivers of\n"
+"                       devices without their own packed=on|off (--net, --disk,\n"
+"                       --device take it; default off: split rings only)\n"
 "  (each virtio-mmio device takes the next virtio-mmio slot, in order; each\n"
 "  virtio-pci device the next PCI slot)\n"
 "\n"

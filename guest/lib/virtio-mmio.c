@@ -141,6 +141,7 @@ bool virtio_needs_reset(struct virtio_device *vdev)
 
 int virtio_negotiate(struct virtio_device *vdev, u64 wanted)
 {
+	bool need_packed = virtio_cmdline_packed();
 	u8 status;
 	u64 f;
 
@@ -157,6 +158,14 @@ int virtio_negotiate(struct virtio_device *vdev, u64 wanted)
 		virtio_set_status(vdev, VIRTIO_STATUS_FAILED);
 		return -1;
 	}
+	if (need_packed && !(f & BIT_ULL(VIRTIO_F_RING_PACKED))) {
+		printf("virtio: slot %u: packed rings asked for, not offered (features %#lx)\n",
+		       vdev->slot, (unsigned long)f);
+		virtio_set_status(vdev, VIRTIO_STATUS_FAILED);
+		return -1;
+	}
+	if (need_packed)
+		wanted |= BIT_ULL(VIRTIO_F_RING_PACKED);
 	vdev->features = f & (wanted | BIT_ULL(VIRTIO_F_VERSION_1));
 
 	virtio_driver_features(vdev, vdev->features);
@@ -176,6 +185,7 @@ int virtio_negotiate(struct virtio_device *vdev, u64 wanted)
 int virtqueue_setup(struct virtio_device *vdev, struct virtqueue *vq,
 		    u16 index, u16 num)
 {
+	bool packed = vdev->features & BIT_ULL(VIRTIO_F_RING_PACKED);
 	u32 max;
 	u64 a;
 
@@ -194,11 +204,15 @@ int virtqueue_setup(struct virtio_device *vdev, struct virtqueue *vq,
 	}
 	if (num > VIRTQ_MAX)
 		num = VIRTQ_MAX;
-	while (num & (num - 1))		/* a power of two (split rings) */
+	/* A split ring's size is a power of two; a packed ring's any (§2.8). */
+	while (!packed && (num & (num - 1)))
 		num &= (u16)(num - 1);
 
 	if (!vq->desc) {
-		/* Room for VIRTQ_MAX entries: the same memory serves any num. */
+		/*
+		 * Room for VIRTQ_MAX entries: the same memory serves any num,
+		 * split or packed (the event areas take the first 4 bytes).
+		 */
 		vq->desc = virtio_alloc(sizeof(struct vring_desc) * VIRTQ_MAX, 4096);
 		vq->avail = virtio_alloc(4096, 4096);
 		vq->used = virtio_alloc(4096, 4096);
@@ -207,7 +221,7 @@ int virtqueue_setup(struct virtio_device *vdev, struct virtqueue *vq,
 	}
 	vq->vdev = vdev;
 	vq->index = index;
-	virtqueue_init(vq, num, vdev->features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX),
+	virtqueue_init(vq, num, packed, vdev->features & BIT_ULL(VIRTIO_RING_F_EVENT_IDX),
 		       vdev->features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC));
 	if (vdev->pci)
 		return virtio_pci_queue_enable(vdev, vq);

@@ -4,8 +4,9 @@
 
 /*
  * A small guest-side virtio driver (virtio 1.2): the device status state
- * machine, feature negotiation, split virtqueues in guest memory (direct
- * and indirect chains, EVENT_IDX), completion by polling or interrupt,
+ * machine, feature negotiation, split (§2.7) and packed (§2.8) virtqueues
+ * in guest memory (direct and indirect chains, EVENT_IDX and the packed
+ * event suppression structures), completion by polling or interrupt,
  * config space, and the NEEDS_RESET / config-change path. The transports
  * are virtio-mmio v2 (virtio-mmio.c) and virtio-pci modern (virtio-pci.c,
  * MSI-X or INTx); virtio_probe() finds devices on both and the functions
@@ -36,6 +37,7 @@
 #define VIRTIO_RING_F_EVENT_IDX		29
 #define VIRTIO_F_VERSION_1		32
 #define VIRTIO_F_ACCESS_PLATFORM	33
+#define VIRTIO_F_RING_PACKED		34
 #define BIT_ULL(n)			(1ULL << (n))
 
 /* Split virtqueue layout (virtio 1.2 §2.7). */
@@ -69,7 +71,30 @@ struct vring_used {
 	struct vring_used_elem ring[];	/* then avail_event (EVENT_IDX) */
 };
 
+/* Packed virtqueue layout (virtio 1.2 §2.8.13): flags as above, plus these. */
+#define VRING_PACKED_DESC_F_AVAIL	(1u << 7)
+#define VRING_PACKED_DESC_F_USED	(1u << 15)
+#define VRING_PACKED_EVENT_FLAG_ENABLE	0
+#define VRING_PACKED_EVENT_FLAG_DISABLE	1
+#define VRING_PACKED_EVENT_FLAG_DESC	2
+#define VRING_PACKED_EVENT_WRAP		(1u << 15)	/* in off_wrap */
+
+struct vring_packed_desc {
+	u64 addr;
+	u32 len;
+	u16 id;
+	u16 flags;
+};
+
+/* The driver and device event suppression areas (§2.8.10). */
+struct vring_packed_event {
+	u16 off_wrap;
+	u16 flags;
+};
+
 _Static_assert(sizeof(struct vring_desc) == 16, "virtq_desc is 16 bytes");
+_Static_assert(sizeof(struct vring_packed_desc) == 16, "pvirtq_desc is 16 bytes");
+_Static_assert(sizeof(struct vring_packed_event) == 4, "pvirtq_event_suppress is 4 bytes");
 _Static_assert(sizeof(struct vring_used_elem) == 8, "virtq_used_elem is 8 bytes");
 
 /* Interrupt causes (virtio-mmio InterruptStatus). */
@@ -125,41 +150,66 @@ struct virtio_device {
 };
 
 /**
- * struct virtqueue - a split ring and the driver's view of it
+ * struct virtqueue - a split or packed ring and the driver's view of it
  * @vdev: its device
  * @index: queue index
  * @num: entries
- * @desc, @avail, @used: the three areas (guest memory)
- * @free_head: first free descriptor
+ * @packed: VIRTIO_F_RING_PACKED negotiated: @pdesc, @driver_event and
+ *	@device_event are the three areas, else @desc, @avail and @used
+ * @desc, @avail, @used: the split ring's areas (guest memory)
+ * @pdesc: the packed descriptor ring (same memory as @desc)
+ * @driver_event: the packed driver event suppression area (@avail's memory)
+ * @device_event: the packed device event suppression area (@used's memory)
+ * @free_head: split: first free descriptor; packed: first free buffer ID
  * @num_free: descriptors free
- * @last_used: used entries consumed so far
- * @avail_idx: the driver's copy of avail->idx
- * @kicked_idx: avail_idx at the last notification decision
+ * @last_used: split: used entries consumed so far; packed: the ring slot
+ *	the device's next used descriptor goes to
+ * @avail_idx: split: the driver's copy of avail->idx; packed: the ring slot
+ *	the next chain goes to
+ * @kicked_idx: split: avail_idx at the last notification decision; packed:
+ *	descriptors made available since then
+ * @avail_wrap: packed: the driver's ring wrap counter (§2.8.1)
+ * @used_wrap: packed: the wrap counter @last_used is in
  * @event_idx: VIRTIO_RING_F_EVENT_IDX negotiated
  * @indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated
  * @kicks: notifications written (for tests)
- * @cookie: per head, what virtqueue_get() returns
- * @ndesc: per head, descriptors of the chain in the ring
- * @itable: per head, its indirect table (VIRTQ_INDIRECT_MAX entries)
+ * @cookie: per head (packed: per buffer ID), what virtqueue_get() returns
+ * @ndesc: per head (packed: per buffer ID), descriptors of the chain in the ring
+ * @next_id: packed: the free buffer ID list (next after each)
+ * @itable: per head (packed: per buffer ID), its indirect table
+ *	(VIRTQ_INDIRECT_MAX entries of 16 bytes)
  */
 struct virtqueue {
 	struct virtio_device *vdev;
 	u16 index;
 	u16 num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	bool packed;
+	union {
+		struct vring_desc *desc;
+		struct vring_packed_desc *pdesc;
+	};
+	union {
+		struct vring_avail *avail;
+		struct vring_packed_event *driver_event;
+	};
+	union {
+		struct vring_used *used;
+		struct vring_packed_event *device_event;
+	};
 	u16 free_head;
 	u16 num_free;
 	u16 last_used;
 	u16 avail_idx;
 	u16 kicked_idx;
+	bool avail_wrap;
+	bool used_wrap;
 	bool event_idx;
 	bool indirect;
 	u32 kicks;
 	void *cookie[VIRTQ_MAX];
 	u16 ndesc[VIRTQ_MAX];
-	struct vring_desc *itable[VIRTQ_MAX];
+	u16 next_id[VIRTQ_MAX];
+	void *itable[VIRTQ_MAX];
 };
 
 /** struct virtq_buf - one buffer of a chain: device-readable unless @write */
@@ -235,16 +285,21 @@ bool virtio_needs_reset(struct virtio_device *vdev);
  * @wanted: device-type and optional ring features the driver can use;
  *	VERSION_1 is always asked for and required
  *
- * Return: 0; -1 if VERSION_1 is not offered (FAILED is set) or
- * FEATURES_OK did not stick (FAILED is set). vdev->features holds the
- * result.
+ * The word "packed" on the test's command line (--cmdline packed) adds
+ * VIRTIO_F_RING_PACKED to @wanted and requires it: a device that does not
+ * offer it fails negotiation, so a packed test cannot pass on split rings.
+ *
+ * Return: 0; -1 if VERSION_1 (or a required RING_PACKED) is not offered
+ * (FAILED is set) or FEATURES_OK did not stick (FAILED is set).
+ * vdev->features holds the result.
  */
 int virtio_negotiate(struct virtio_device *vdev, u64 wanted);
 
 /**
  * virtqueue_setup() - allocate (first time) and hand queue @index to the device
  * @vq: the queue; its memory is kept across resets (zeroed again here)
- * @num: entries wanted (power of two; capped by QueueNumMax and VIRTQ_MAX)
+ * @num: entries wanted (capped by QueueNumMax and VIRTQ_MAX; a split
+ *	ring's is rounded down to a power of two, a packed ring's is kept)
  *
  * Return: 0; -1 if the queue does not exist, is already ready, or the
  * device refused it (QueueReady reads back 0).
@@ -313,14 +368,18 @@ void virtio_pci_notify(struct virtio_device *vdev, u16 index);
 /* ---- virtqueues (virtio.c) ------------------------------------------------ */
 
 /* Reset the driver's ring state over memory already allocated for @num. */
-void virtqueue_init(struct virtqueue *vq, u16 num, bool event_idx, bool indirect);
+void virtqueue_init(struct virtqueue *vq, u16 num, bool packed, bool event_idx, bool indirect);
+
+/* The test's command line asks for packed rings ("packed"). */
+bool virtio_cmdline_packed(void);
 
 /**
  * virtqueue_add() - post one chain: @out readable buffers, then @in writable
  * @bufs: @out + @in buffers
  * @cookie: returned by virtqueue_get() for this chain (not NULL)
  *
- * Direct descriptors. Return: the head, or -1 when the ring lacks room.
+ * Direct descriptors. Return: the head (packed: the buffer ID), or -1 when
+ * the ring lacks room.
  */
 int virtqueue_add(struct virtqueue *vq, const struct virtq_buf *bufs,
 		  unsigned int out, unsigned int in, void *cookie);
@@ -331,12 +390,21 @@ int virtqueue_add_indirect(struct virtqueue *vq, const struct virtq_buf *bufs,
 			   unsigned int out, unsigned int in, void *cookie);
 
 /*
- * Make @head visible at avail slot avail_idx and bump avail->idx (raw:
- * tests use it to publish heads they built by hand).
+ * Split rings: make @head visible at avail slot avail_idx and bump
+ * avail->idx (raw: tests use it to publish heads they built by hand).
  */
 void virtqueue_publish(struct virtqueue *vq, u16 head);
 
-/* Notify the device if it asked for it (EVENT_IDX / NO_NOTIFY). */
+/*
+ * Packed rings: write @n descriptors from @d at the next slots, the first
+ * one's flags last, with the AVAIL/USED bits of the driver's wrap counter
+ * ORed into each flags field unless @raw (raw: tests build bad chains with
+ * it). No buffer ID is taken: the caller's @d carry theirs.
+ */
+void virtqueue_packed_publish(struct virtqueue *vq, const struct vring_packed_desc *d,
+			      unsigned int n, bool raw);
+
+/* Notify the device if it asked for it (EVENT_IDX / NO_NOTIFY, packed: its event area). */
 void virtqueue_kick(struct virtqueue *vq);
 /* Notify unconditionally. */
 void virtqueue_notify(struct virtqueue *vq);

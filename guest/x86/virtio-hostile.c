@@ -9,7 +9,14 @@
  *   - a reset clears NEEDS_RESET and the device works again.
  * Last, the roles swap: blk breaks while net keeps working.
  *
- * Run with --net sim --device vdpa,type=blk,capacity=1M.
+ * With --cmdline packed the rings are packed (§2.8) and the bad rings are
+ * the packed ring's own: chains longer than the ring, buffer IDs out of
+ * range, descriptors that claim to be used or whose AVAIL bit is of the
+ * wrong lap, indirect tables that are not alone in their chain or nest,
+ * and the address and length games both layouts share.
+ *
+ * Run with --net sim --device vdpa,type=blk,capacity=1M (packed=on and
+ * --cmdline packed for the packed cases).
  */
 #include "guest.h"
 #include "virtio.h"
@@ -31,6 +38,7 @@ static struct virtqueue rxq, txq, bq;
 static u8 frame[NET_HDR_LEN + FRAME_LEN] __aligned(64);
 static u8 rx_buf[1536] __aligned(64);
 static struct vring_desc itable[4] __aligned(16), itable2[4] __aligned(16);
+static struct vring_packed_desc pitable[4] __aligned(16), pitable2[4] __aligned(16);
 static u8 sector_w[512], sector_r[512];
 
 /* ---- the good paths ---------------------------------------------------------- */
@@ -244,10 +252,174 @@ static void bad_rx_readonly(void)
 	virtqueue_notify(&txq);
 }
 
-static const struct {
+/* ---- the bad packed rings (§2.8) -----------------------------------------------
+ * Built in the fresh queue's first lap (wrap counter 1: an available
+ * descriptor has AVAIL set and USED clear); "raw" ones carry their own
+ * AVAIL/USED bits.
+ */
+
+static struct vring_packed_desc pd(u64 addr, u32 len, u16 flags, u16 id)
+{
+	return (struct vring_packed_desc){ .addr = addr, .len = len, .id = id, .flags = flags };
+}
+
+static void ptx(const struct vring_packed_desc *d, unsigned int n, bool raw)
+{
+	virtqueue_packed_publish(&txq, d, n, raw);
+	virtqueue_notify(&txq);
+}
+
+static void pbad_chain_too_long(void)
+{
+	/* Every slot of the ring says "and the next": no end before it wraps. */
+	static struct vring_packed_desc d[QSIZE];
+
+	for (unsigned int i = 0; i < QSIZE; i++)
+		d[i] = pd((u64)frame, 8, VRING_DESC_F_NEXT, 0);
+	ptx(d, QSIZE, false);
+}
+
+static void pbad_id(void)
+{
+	struct vring_packed_desc d = pd((u64)frame, sizeof(frame), 0, QSIZE + 3);
+
+	ptx(&d, 1, false);
+}
+
+static void pbad_claims_used(void)
+{
+	/* AVAIL and USED both 1 in lap 1: a used descriptor, which only the device writes. */
+	struct vring_packed_desc d = pd((u64)frame, sizeof(frame),
+					VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED, 0);
+
+	ptx(&d, 1, true);
+}
+
+static void pbad_tail_wrong_lap(void)
+{
+	/* The head is available; the descriptor after it carries lap 0's bits. */
+	struct vring_packed_desc d[2] = {
+		pd((u64)frame, NET_HDR_LEN, VRING_DESC_F_NEXT | VRING_PACKED_DESC_F_AVAIL, 0),
+		pd((u64)frame + NET_HDR_LEN, FRAME_LEN, VRING_PACKED_DESC_F_USED, 0),
+	};
+
+	ptx(d, 2, true);
+}
+
+static void pbad_huge_len(void)
+{
+	struct vring_packed_desc d = pd((u64)frame, 0xfffffff0u, 0, 0);
+
+	ptx(&d, 1, false);
+}
+
+static void pbad_len_sum(void)
+{
+	struct vring_packed_desc d[2] = {
+		pd((u64)frame, 0x80000000u, VRING_DESC_F_NEXT, 0),
+		pd((u64)frame, 0x80000000u, 0, 0),
+	};
+
+	ptx(d, 2, false);
+}
+
+static void pbad_addr_beyond_ram(void)
+{
+	struct vring_packed_desc d = pd(0x80000000ull, sizeof(frame), 0, 0);
+
+	ptx(&d, 1, false);
+}
+
+static void pbad_addr_mmio(void)
+{
+	struct vring_packed_desc d = pd(net->pci ? net->notify : net->base, sizeof(frame), 0, 0);
+
+	ptx(&d, 1, false);
+}
+
+static void pbad_addr_wrap(void)
+{
+	struct vring_packed_desc d = pd(~0ull - 15, 64, 0, 0);
+
+	ptx(&d, 1, false);
+}
+
+static void pbad_indirect_nested(void)
+{
+	struct vring_packed_desc d = pd((u64)pitable, sizeof(pitable[0]), VRING_DESC_F_INDIRECT, 0);
+
+	pitable2[0] = pd((u64)frame, sizeof(frame), 0, 0);
+	pitable[0] = pd((u64)pitable2, sizeof(pitable2[0]), VRING_DESC_F_INDIRECT, 0);
+	ptx(&d, 1, false);
+}
+
+static void pbad_indirect_len(void)
+{
+	struct vring_packed_desc d = pd((u64)pitable, 24, VRING_DESC_F_INDIRECT, 0);
+
+	pitable[0] = pd((u64)frame, sizeof(frame), 0, 0);
+	ptx(&d, 1, false);
+}
+
+static void pbad_indirect_after_next(void)
+{
+	/* §2.8.8: an indirect descriptor is alone in its list. */
+	struct vring_packed_desc d[2] = {
+		pd((u64)frame, NET_HDR_LEN, VRING_DESC_F_NEXT, 0),
+		pd((u64)pitable, sizeof(pitable[0]), VRING_DESC_F_INDIRECT, 0),
+	};
+
+	pitable[0] = pd((u64)frame + NET_HDR_LEN, FRAME_LEN, 0, 0);
+	ptx(d, 2, false);
+}
+
+static void pbad_rx(u64 addr, u16 flags)
+{
+	struct virtq_buf t[2] = {
+		{ frame, NET_HDR_LEN, false },
+		{ frame + NET_HDR_LEN, FRAME_LEN, false },
+	};
+	struct vring_packed_desc d = pd(addr, sizeof(rx_buf), flags, 0);
+
+	virtqueue_packed_publish(&rxq, &d, 1, false);
+	virtqueue_notify(&rxq);
+	virtqueue_add(&txq, t, 2, 0, frame);
+	virtqueue_notify(&txq);
+}
+
+static void pbad_rx_addr(void)
+{
+	pbad_rx(0x90000000ull, VRING_DESC_F_WRITE);
+}
+
+static void pbad_rx_readonly(void)
+{
+	pbad_rx((u64)rx_buf, 0);
+}
+
+struct bad_ring {
 	const char *name;
 	void (*fn)(void);
-} cases[] = {
+};
+
+static const struct bad_ring packed_cases[] = {
+	{ "packed: chain longer than the ring", pbad_chain_too_long },
+	{ "packed: buffer ID out of range", pbad_id },
+	{ "packed: descriptor claims to be used", pbad_claims_used },
+	{ "packed: chain tail marked for the other lap", pbad_tail_wrong_lap },
+	{ "packed: huge length", pbad_huge_len },
+	{ "packed: two 2 GiB lengths in one chain", pbad_len_sum },
+	{ "packed: address outside RAM", pbad_addr_beyond_ram },
+	{ "packed: address in the device's window", pbad_addr_mmio },
+	{ "packed: address + length wraps", pbad_addr_wrap },
+	{ "packed: indirect inside indirect", pbad_indirect_nested },
+	{ "packed: indirect table length not whole descriptors", pbad_indirect_len },
+	{ "packed: indirect after a NEXT", pbad_indirect_after_next },
+	{ "packed: receive buffer outside RAM", pbad_rx_addr },
+	{ "packed: read-only receive buffer", pbad_rx_readonly },
+};
+
+static const struct bad_ring split_cases[] = {
 	{ "descriptor loop", bad_loop },
 	{ "descriptor pointing at itself", bad_self_loop },
 	{ "next index out of range", bad_next },
@@ -265,12 +437,12 @@ static const struct {
 	{ "read-only receive buffer", bad_rx_readonly },
 };
 
-static void run_case(unsigned int i)
+static void run_case(const struct bad_ring *c)
 {
 	u32 cfg0;
 	u8 st;
 
-	report_prefix_push(cases[i].name);
+	report_prefix_push(c->name);
 	if (!net_up()) {
 		report(false, "net set up");
 		report_prefix_pop();
@@ -278,7 +450,7 @@ static void run_case(unsigned int i)
 	}
 	irq_window();
 	cfg0 = net->config_irqs;
-	cases[i].fn();
+	c->fn();
 	report(virtio_wait_counter(&net->config_irqs, cfg0, 2000),
 	       "configuration-change interrupt");
 	st = virtio_get_status(net);
@@ -295,11 +467,17 @@ static void blk_breaks(void)
 	u32 cfg0;
 	u8 st;
 
-	report_prefix_push("blk avail index jump");
+	report_prefix_push(bq.packed ? "blk buffer ID out of range" : "blk avail index jump");
 	irq_window();
 	cfg0 = blk->config_irqs;
-	bq.avail_idx = (u16)(bq.avail_idx + QSIZE + 7);
-	__atomic_store_n(&bq.avail->idx, bq.avail_idx, __ATOMIC_RELEASE);
+	if (bq.packed) {
+		struct vring_packed_desc d = pd((u64)sector_r, 512, VRING_DESC_F_WRITE, QSIZE + 7);
+
+		virtqueue_packed_publish(&bq, &d, 1, false);
+	} else {
+		bq.avail_idx = (u16)(bq.avail_idx + QSIZE + 7);
+		__atomic_store_n(&bq.avail->idx, bq.avail_idx, __ATOMIC_RELEASE);
+	}
 	virtqueue_notify(&bq);
 	report(virtio_wait_counter(&blk->config_irqs, cfg0, 2000),
 	       "configuration-change interrupt");
@@ -329,8 +507,14 @@ int main(void)
 		frame[NET_HDR_LEN + i] = (u8)(i < 6 ? 0xff : i);
 	report(net_up() && net_works(), "net works");
 	report(blk_up() && blk_works(), "blk works");
-	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++)
-		run_case(i);
+	report(txq.packed == virtio_cmdline_packed() && bq.packed == txq.packed,
+	       "%s rings", txq.packed ? "packed" : "split");
+	if (txq.packed)
+		for (unsigned int i = 0; i < ARRAY_SIZE(packed_cases); i++)
+			run_case(&packed_cases[i]);
+	else
+		for (unsigned int i = 0; i < ARRAY_SIZE(split_cases); i++)
+			run_case(&split_cases[i]);
 	blk_breaks();
 	report_prefix_pop();
 	return report_summary();

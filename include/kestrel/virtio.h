@@ -71,6 +71,17 @@ int virtio_mmio_create(struct vm *vm, struct vdpa_device *vdpa, u64 base,
 void virtio_mmio_destroy(struct virtio_mmio *vm_mmio);
 
 /**
+ * virtio_mmio_set_packed() - offer packed virtqueues to the driver, or not
+ * @vm_mmio: the transport, before a driver began (device status 0)
+ * @on: offer VIRTIO_F_RING_PACKED (virtio 1.2 §2.8) when the device has it;
+ *	off (the default) offers split rings only
+ *
+ * Return: 0, -EOPNOTSUPP if @on and the device has no packed rings,
+ * -EBUSY if a driver is already at work.
+ */
+int virtio_mmio_set_packed(struct virtio_mmio *vm_mmio, bool on);
+
+/**
  * virtio_mmio_boot_dev() - describe a transport for the guest loader
  * @vm_mmio: the transport
  * @out: filled with base, size and GSI (ACPI DSDT, virtio_mmio.device=)
@@ -120,6 +131,15 @@ int virtio_pci_create(struct pci_host *host, struct vdpa_device *vdpa, struct vi
  */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
+/**
+ * virtio_pci_set_packed() - virtio_mmio_set_packed() for virtio-pci
+ * @vp: the transport, before a driver began (device status 0)
+ * @on: offer VIRTIO_F_RING_PACKED when the device has it (default off)
+ *
+ * Return: 0, -EOPNOTSUPP if @on and the device has no packed rings, -EBUSY.
+ */
+int virtio_pci_set_packed(struct virtio_pci *vp, bool on);
+
 /** virtio_pci_slot() - the device number on bus 0 @vp was plugged into */
 unsigned int virtio_pci_slot(const struct virtio_pci *vp);
 
@@ -151,10 +171,16 @@ unsigned int virtio_pci_slot(const struct virtio_pci *vp);
  *            [,free_page_reporting=on]  a virtio-balloon (docs/balloon.md)
  *   --transport mmio|pci                the transport of every device
  *                                       without transport=
+ *   --packed on|off                     packed virtqueues offered to every
+ *                                       device without packed=
  *
- * --net, --disk and --device also take transport=mmio|pci (docs/pci.md);
- * a device given neither is on virtio-pci when the kernel is Linux
- * (boot_image_is_linux()) and on virtio-mmio otherwise.
+ * --net, --disk, --device, --balloon and --vsock also take
+ * transport=mmio|pci (docs/pci.md); a device given neither is on
+ * virtio-pci when the kernel is Linux (boot_image_is_linux()) and on
+ * virtio-mmio otherwise. They take packed=on|off too: on offers the
+ * driver VIRTIO_F_RING_PACKED (virtio 1.2 §2.8; attach fails if the
+ * device has no packed rings), off (the default) offers split rings only
+ * (docs/virtio.md).
  *
  * A comma inside PATH or any value is doubled ("--disk /img/a,,b,ro" is
  * the file "/img/a,b", read-only), as vdpa_mgmt_parse() reads it.

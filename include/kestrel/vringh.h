@@ -8,8 +8,9 @@
  *    through a struct iotlb (kestrel/iotlb.h), with permissions checked;
  *  - VRINGH_MEM_HOST: addresses are host pointers, confined to one
  *    caller-given window [base, base + len).
- * The ring type (enum vringh_ring_type) leaves room for the packed layout;
- * only VRINGH_RING_SPLIT is implemented, and a packed ring is refused at init.
+ * The layout is the split ring, or the packed ring (virtio 1.2 §2.8) when
+ * VIRTIO_F_RING_PACKED is in the features given at init; every function
+ * below works on both (see "Packed rings" further down for what differs).
  *
  * Every byte of the ring is hostile. A chain is read descriptor by
  * descriptor into private copies (no double fetch), every index, length and
@@ -51,6 +52,20 @@
  *               writable buffers and the used ring need IOTLB_PERM_WO
  *   -ENOBUFS    the chain needs more segments than the iov may hold (a fixed
  *               array, or the growth limit VRINGH_IOV_MAX)
+ * Packed rings only (the table above applies too, except -EILSEQ's split
+ * meaning, -ENXIO and -ELOOP, which a packed ring cannot produce):
+ *   -EBADMSG    a descriptor where an available one must be has AVAIL and
+ *               USED both equal to the ring wrap counter: it claims to be a
+ *               used descriptor of the current lap, which only the device
+ *               writes (§2.8.1)
+ *   -EILSEQ     a later descriptor of a chain is not marked available for
+ *               its lap (AVAIL differs from the wrap counter it must carry;
+ *               §2.8.6: every descriptor of a list carries the flags)
+ *   -ERANGE     a chain's buffer ID is >= ring size
+ *   -EALREADY   a chain's buffer ID belongs to a chain still in flight
+ *   -E2BIG      a chain has more descriptors than the ring (§2.8.16)
+ *   -EMLINK     also: an indirect descriptor that is not alone in its chain
+ *               (after a NEXT), or one inside an indirect table (§2.8.19)
  * Not ring errors (the ring is not broken, nothing was consumed):
  *   -ENOMEM     growing an iov failed; retry later
  *   -EINVAL     bad arguments from the caller (init, completing a head >= num)
@@ -76,8 +91,40 @@
  *    full barrier, then re-reads avail->idx; pairs with the driver's full
  *    barrier between storing avail->idx and loading avail_event / used->flags
  *    to decide whether to kick.
+ * Packed rings (virtio 1.2 §2.8.17, §2.8.20, §2.8.21) pair the same way,
+ * the descriptor flags taking the indices' place:
+ *  - vringh_getdesc(): loads the flags of the descriptor at the next avail
+ *    position (acquire), then reads the rest of it and the later
+ *    descriptors of its chain; pairs with the driver's write barrier
+ *    between writing a list and storing its first descriptor's flags.
+ *  - vringh_complete*(): writes the used descriptor's id and len, a write
+ *    barrier, then its flags (for several, every other one first and the
+ *    first one's flags last); pairs with the driver's read barrier between
+ *    seeing USED flip and reading id, len and the buffers.
+ *  - vringh_need_notify(): a full barrier between the flags store and
+ *    loading the driver event suppression flags, then a read barrier
+ *    before its off_wrap; pairs with the driver's write barrier between
+ *    off_wrap and flags, and its full barrier before re-checking the ring
+ *    when it re-enables interrupts.
+ *  - vringh_notify_enable(): stores the device event suppression (off_wrap,
+ *    then flags), a full barrier, then re-reads the next descriptor's
+ *    flags; pairs with the driver's full barrier between exposing a
+ *    descriptor and loading the device event suppression to decide
+ *    whether to kick.
  * @weak_barriers is accepted for API compatibility: in one host process the
  * SMP barriers (C11 fences) are always the right strength.
+ *
+ * Packed rings: @desc_addr is the descriptor ring (16-byte aligned, read
+ * and written: used descriptors overwrite it), @avail_addr the driver event
+ * suppression area (4 bytes, 4-aligned, read), @used_addr the device event
+ * suppression area (4 bytes, 4-aligned, written). The ring size need not
+ * be a power of two. The head vringh_getdesc() returns is the chain's
+ * buffer ID (from its last descriptor, §2.8.6); it must be < ring size and
+ * not in flight. Completing it writes one used descriptor and skips the
+ * device past every ring descriptor of the chain. Positions in
+ * vringh_get_state()/set_state() are 15-bit ring offsets with the wrap
+ * counter in bit 15 (as vhost-user's SET_VRING_BASE encodes them).
+ * VIRTIO_F_IN_ORDER is not used (no batched used descriptors).
  */
 #ifndef KESTREL_VRINGH_H
 #define KESTREL_VRINGH_H
@@ -100,6 +147,15 @@
 #define VRINGH_DESC_F_INDIRECT		4	/* buffer is a descriptor table */
 #define VRINGH_AVAIL_F_NO_INTERRUPT	1	/* driver: don't interrupt me */
 #define VRINGH_USED_F_NO_NOTIFY		1	/* device: don't kick me */
+
+/* Packed-ring wire layout (virtio 1.2 §2.8.1, §2.8.10, §2.8.13, §2.8.14). */
+
+#define VRINGH_DESC_F_AVAIL		(1 << 7)
+#define VRINGH_DESC_F_USED		(1 << 15)
+#define VRINGH_EVENT_F_ENABLE		0	/* notify on every buffer */
+#define VRINGH_EVENT_F_DISABLE		1	/* don't notify */
+#define VRINGH_EVENT_F_DESC		2	/* at off_wrap (EVENT_IDX only) */
+#define VRINGH_EVENT_WRAP		(1 << 15)	/* wrap counter in off_wrap */
 
 /* Feature bits vringh looks at (virtio 1.2 §6). */
 #define VRINGH_F_INDIRECT_DESC		(1ULL << 28)
@@ -141,6 +197,24 @@ struct vringh_used {
 	struct vringh_used_elem ring[];
 };
 
+/** struct vringh_packed_desc - one packed-ring descriptor (16 bytes) */
+struct vringh_packed_desc {
+	le64 addr;
+	le32 len;
+	le16 id;
+	le16 flags;
+};
+
+/** struct vringh_packed_event - an event suppression area (4 bytes) */
+struct vringh_packed_event {
+	le16 off_wrap;
+	le16 flags;
+};
+
+_Static_assert(sizeof(struct vringh_packed_desc) == 16, "pvirtq_desc is 16 bytes");
+_Static_assert(offsetof(struct vringh_packed_desc, id) == 12, "pvirtq_desc.id");
+_Static_assert(offsetof(struct vringh_packed_desc, flags) == 14, "pvirtq_desc.flags");
+_Static_assert(sizeof(struct vringh_packed_event) == 4, "pvirtq_event_suppress");
 _Static_assert(sizeof(struct vringh_desc) == 16, "virtq_desc is 16 bytes");
 _Static_assert(offsetof(struct vringh_desc, len) == 8, "virtq_desc.len");
 _Static_assert(offsetof(struct vringh_desc, flags) == 12, "virtq_desc.flags");
@@ -171,7 +245,7 @@ static inline size_t vringh_used_size(unsigned int num)
 /** enum vringh_ring_type - virtqueue layout */
 enum vringh_ring_type {
 	VRINGH_RING_SPLIT,
-	VRINGH_RING_PACKED,	/* reserved: refused with -EOPNOTSUPP today */
+	VRINGH_RING_PACKED,	/* VIRTIO_F_RING_PACKED (virtio 1.2 §2.8) */
 };
 
 /** enum vringh_mem_type - how ring and buffer addresses reach memory */
@@ -243,6 +317,21 @@ struct vringh_iov {
  * @mask: @num - 1
  * @generation: where the current generation is read: the IOTLB's, or
  *	@ring_generation itself for host memory (never changes)
+ * @split_num: @num for a split ring, 0 for a packed one (the inline
+ *	vringh_complete() then always takes the general path)
+ * @avail_wrap: packed: wrap counter of the next avail position
+ *	(@last_avail_idx is then a ring offset < @num)
+ * @used_wrap: packed: wrap counter of the next used position
+ *	(@last_used_idx is a ring offset < @num)
+ * @event_flags: packed: shadow of the device event suppression flags
+ * @log_pos: packed: next slot of @log
+ * @pdesc: packed: host pointer to the descriptor ring
+ * @driver_event: packed: host pointer to the driver event suppression
+ * @device_event: packed: host pointer to the device event suppression
+ * @inflight: packed: per buffer ID, 0 when free, else 0x8000 | (ring
+ *	descriptors of the chain - 1); only the first @num entries are used
+ *	(and cleared at init, so a split ring touches none)
+ * @log: packed: buffer IDs in the order taken, for vringh_abandon()
  *
  * Treat as opaque: use the functions below.
  */
@@ -277,48 +366,65 @@ struct vringh {
 	u64 host_last;
 	u32 mask;
 	const u64 *generation;
+	unsigned int split_num;
+	bool avail_wrap;
+	bool used_wrap;
+	u16 event_flags;
+	u16 log_pos;
+	struct vringh_packed_desc *pdesc;
+	struct vringh_packed_event *driver_event;
+	struct vringh_packed_event *device_event;
+	/* Last: vringh_init_*() clears what comes before, and of these only
+	 * the entries a packed ring of @num uses. */
+	u16 inflight[VRINGH_NUM_MAX];
+	u16 log[VRINGH_NUM_MAX];
 };
 
 /**
- * vringh_init_iotlb() - set up a split ring reached through an IOTLB
+ * vringh_init_iotlb() - set up a ring reached through an IOTLB
  * @vrh: the vringh to (re)initialise; a previous state is discarded
- * @features: negotiated virtio features
- * @num: ring size: a power of two, 1..VRINGH_NUM_MAX
+ * @features: negotiated virtio features (VIRTIO_F_RING_PACKED: packed)
+ * @num: ring size: 1..VRINGH_NUM_MAX, a power of two for a split ring
  * @weak_barriers: VIRTIO_F_ORDER_PLATFORM not negotiated (recorded only)
  * @iotlb: the device's IOTLB (must outlive @vrh's use)
- * @desc_addr: IOVA of the descriptor table (16-byte aligned)
- * @avail_addr: IOVA of the driver area (2-byte aligned)
+ * @desc_addr: IOVA of the descriptor table or ring (16-byte aligned)
+ * @avail_addr: IOVA of the driver area (2-byte aligned; packed: 4)
  * @used_addr: IOVA of the device area (4-byte aligned)
  *
- * last_avail and last_used start at 0 (see vringh_set_state()). The ring
- * areas must each be mapped host-contiguously (descriptors and the driver
- * area readable, the device area writable).
+ * last_avail and last_used start at 0 (see vringh_set_state()); a packed
+ * ring's wrap counters at 1. The ring areas must each be mapped
+ * host-contiguously (split: descriptors and the driver area readable, the
+ * device area writable; packed: the descriptor ring readable and
+ * writable, the driver area readable, the device area writable).
  *
  * Return: 0; -EINVAL for a bad @num, misaligned address or NULL @iotlb;
- * -EOPNOTSUPP for VIRTIO_F_RING_PACKED; -EFAULT/-EPERM if a ring area is not
- * mapped as needed (the vringh is left broken with that error).
+ * -EFAULT/-EPERM if a ring area is not mapped as needed (the vringh is
+ * left broken with that error).
  */
 int vringh_init_iotlb(struct vringh *vrh, u64 features, unsigned int num,
 		      bool weak_barriers, struct iotlb *iotlb,
 		      u64 desc_addr, u64 avail_addr, u64 used_addr);
 
 /**
- * vringh_init_host() - set up a split ring in plain host memory
+ * vringh_init_host() - set up a ring in plain host memory
  * @vrh: the vringh to (re)initialise
- * @features: negotiated virtio features
- * @num: ring size: a power of two, 1..VRINGH_NUM_MAX
+ * @features: negotiated virtio features (VIRTIO_F_RING_PACKED: packed)
+ * @num: ring size: 1..VRINGH_NUM_MAX, a power of two for a split ring
  * @weak_barriers: recorded only
  * @base: first byte every ring and buffer address must lie in
  * @len: bytes of the window (> 0)
- * @desc: the descriptor table (inside the window, 16-byte aligned)
- * @avail: the driver area (inside the window, 2-byte aligned)
- * @used: the device area (inside the window, 4-byte aligned)
+ * @desc: the descriptor table (inside the window, 16-byte aligned); for a
+ *	packed ring, the descriptor ring (struct vringh_packed_desc[@num])
+ * @avail: the driver area (inside the window, 2-byte aligned); packed: the
+ *	driver event suppression (struct vringh_packed_event, 4-aligned)
+ * @used: the device area (inside the window, 4-byte aligned); packed: the
+ *	device event suppression
  *
  * Descriptor addresses are host pointers; a buffer outside the window is
  * -EFAULT. Everything in the window is readable and writable.
  *
- * Return: 0; -EINVAL for a bad @num, window or alignment, -EOPNOTSUPP for a
- * packed ring, -EFAULT if a ring area is outside the window.
+ * Return: 0; -EINVAL for a bad @num, window or alignment, -EFAULT if a
+ * ring area is outside the window.
  */
 int vringh_init_host(struct vringh *vrh, u64 features, unsigned int num,
 		     bool weak_barriers, void *base, size_t len,
@@ -376,7 +482,7 @@ static inline int vringh_complete(struct vringh *vrh, u16 head, u32 len)
 	u16 idx;
 
 	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
-		     vrh->ring_generation || head >= vrh->num))
+		     vrh->ring_generation || head >= vrh->split_num))
 		return __vringh_complete_one(vrh, head, len);
 	used = vrh->used;
 	idx = vrh->last_used_idx;
@@ -462,6 +568,8 @@ static inline int vringh_error(const struct vringh *vrh)
  * @vrh: the vringh
  * @last_avail_idx: receives the next avail slot to consume (may be NULL)
  * @last_used_idx: receives the next used slot to fill (may be NULL)
+ *
+ * Packed: ring offsets with the wrap counter in bit 15 (VRINGH_EVENT_WRAP).
  */
 void vringh_get_state(const struct vringh *vrh, u16 *last_avail_idx,
 		      u16 *last_used_idx);
@@ -471,6 +579,10 @@ void vringh_get_state(const struct vringh *vrh, u16 *last_avail_idx,
  * @vrh: an initialised vringh
  * @last_avail_idx: next avail slot to consume
  * @last_used_idx: next used slot to fill
+ *
+ * Packed: ring offsets (bits 0-14, < ring size) with the wrap counter in
+ * bit 15; nothing is in flight afterwards. -EINVAL for an offset >= ring
+ * size.
  *
  * Return: 0, or the broken error.
  */

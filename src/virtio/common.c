@@ -474,6 +474,28 @@ void virtio_core_destroy(struct virtio_core *c)
 	c->vdpa = NULL;
 }
 
+int virtio_core_set_packed(struct virtio_core *c, bool on)
+{
+	const u64 bit = 1ULL << VIRTIO_F_RING_PACKED;
+
+	if (vdpa_get_status(c->vdpa))
+		return -EBUSY;
+	if (!on) {
+		c->offered &= ~bit;
+		return 0;
+	}
+	if (!(vdpa_get_device_features(c->vdpa) & bit))
+		return -EOPNOTSUPP;
+	c->offered |= bit;
+	return 0;
+}
+
+bool virtio_core_packed(struct virtio_core *c)
+{
+	return (vdpa_get_status(c->vdpa) & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	       (c->drv_features & (1ULL << VIRTIO_F_RING_PACKED));
+}
+
 u32 virtio_core_queue_num_max(struct virtio_core *c, u32 idx)
 {
 	if (idx >= c->nvqs)

@@ -16,6 +16,7 @@
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
+#include <kestrel/parse.h>
 #include <linux/virtio_ids.h>
 
 #include <kestrel/snapshot.h>
@@ -36,6 +37,7 @@
  * @pci: its transport, once attached on virtio-pci
  * @label: the caller's name for it (the API's drive or interface id), or NULL
  * @transport: the transport= it was given, or VIRTIO_TRANSPORT_AUTO
+ * @packed: the packed= it was given (1 on, 0 off), or -1
  */
 struct virtio_dev_slot {
 	char *spec;
@@ -45,6 +47,7 @@ struct virtio_dev_slot {
 	struct virtio_mmio *mmio;
 	struct virtio_pci *pci;
 	enum virtio_transport transport;
+	int packed;
 };
 
 /**
@@ -54,6 +57,7 @@ struct virtio_dev_slot {
  * @nr_attached: entries of @slots attached, counting from 0
  * @console_virtio: --console virtio was given
  * @transport: --transport, for devices without transport= (AUTO: none given)
+ * @packed: --packed, for devices without packed= (1 on, 0 off, -1 none given)
  * @slots: devices, in command-line order
  */
 struct virtio_devices {
@@ -62,6 +66,7 @@ struct virtio_devices {
 	unsigned int nr_attached;
 	bool console_virtio;
 	enum virtio_transport transport;
+	int packed;
 	struct virtio_dev_slot slots[];
 };
 
@@ -71,6 +76,7 @@ int virtio_devices_create(unsigned int max, struct virtio_devices **out)
 	if (!*out)
 		return -ENOMEM;
 	(*out)->max = max;
+	(*out)->packed = -1;
 	return 0;
 }
 
@@ -96,6 +102,7 @@ static int vdev_add_spec(struct virtio_devices *devs, const char *opt,
 		return -EINVAL;
 	}
 	slot = &devs->slots[devs->nr];
+	slot->packed = -1;
 	slot->spec = xstrdup(spec);
 	slot->opt = xstrdup(what);
 	if (!slot->spec || !slot->opt) {
@@ -298,22 +305,50 @@ static int vdev_parse_transport(const char *opt, const char *val, size_t len,
 	return 0;
 }
 
+static int vdev_parse_packed(const char *opt, const char *val, size_t len, int *packed)
+{
+	char word[8];
+	bool on;
+
+	if (len >= sizeof(word) || (memcpy(word, val, len), word[len] = '\0',
+				     parse_bool(word, &on))) {
+		pr_err("%s: packed '%.*s': accepted values on or off", opt,
+		       (int)MIN(len, (size_t)16), val);
+		return -EINVAL;
+	}
+	*packed = on;
+	return 0;
+}
+
 /*
- * Copy @val into @out without its transport=T fields (the last one wins
- * into *@t). Return: 0, -EINVAL (a bad T, logged naming @opt) or -E2BIG.
+ * The transport's own fields of a device value, which the device type
+ * never sees: transport=T and packed=on|off.
+ */
+struct vdev_transport_opts {
+	enum virtio_transport transport;
+	int packed;
+};
+
+/*
+ * Copy @val into @out without its transport=T and packed=B fields (the
+ * last of each wins into *@t). Return: 0, -EINVAL (a bad value, logged
+ * naming @opt) or -E2BIG.
  */
 static int vdev_take_transport(const char *opt, const char *val, char *out, size_t len,
-			       enum virtio_transport *t)
+			       struct vdev_transport_opts *t)
 {
 	size_t off = 0;
 
-	*t = VIRTIO_TRANSPORT_AUTO;
+	*t = (struct vdev_transport_opts){ .transport = VIRTIO_TRANSPORT_AUTO, .packed = -1 };
 	while (*val) {
 		const char *end = vdev_field_end(val);
 		size_t n = (size_t)(end - val);
 
 		if (n > 10 && !strncmp(val, "transport=", 10)) {
-			if (vdev_parse_transport(opt, val + 10, n - 10, t))
+			if (vdev_parse_transport(opt, val + 10, n - 10, &t->transport))
+				return -EINVAL;
+		} else if (n > 7 && !strncmp(val, "packed=", 7)) {
+			if (vdev_parse_packed(opt, val + 7, n - 7, &t->packed))
 				return -EINVAL;
 		} else {
 			if (off + n + 2 > len)
@@ -333,16 +368,21 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 			     const char *val)
 {
 	char clean[VDEV_SPEC_MAX + 1];
-	enum virtio_transport t;
+	struct vdev_transport_opts t;
 	unsigned int before;
 	int ret;
 
 	while (*opt == '-')
 		opt++;
 	if (!strcmp(opt, "transport")) {
-		if (!val || vdev_parse_transport("--transport", val, strlen(val), &t))
+		if (!val || vdev_parse_transport("--transport", val, strlen(val), &t.transport))
 			return -EINVAL;
-		devs->transport = t;
+		devs->transport = t.transport;
+		return 0;
+	}
+	if (!strcmp(opt, "packed")) {
+		if (!val || vdev_parse_packed("--packed", val, strlen(val), &devs->packed))
+			return -EINVAL;
 		return 0;
 	}
 	if (val && strcmp(opt, "console") && strcmp(opt, "rng")) {
@@ -353,8 +393,10 @@ int virtio_devices_parse_arg(struct virtio_devices *devs, const char *opt,
 			return -EINVAL;
 		before = devs->nr;
 		ret = __virtio_devices_parse_arg(devs, opt, clean);
-		if (!ret && devs->nr > before)
-			devs->slots[devs->nr - 1].transport = t;
+		if (!ret && devs->nr > before) {
+			devs->slots[devs->nr - 1].transport = t.transport;
+			devs->slots[devs->nr - 1].packed = t.packed;
+		}
 		return ret;
 	}
 	return __virtio_devices_parse_arg(devs, opt, val);
@@ -480,6 +522,23 @@ bool virtio_devices_have_pci(const struct virtio_devices *devs)
 	return virtio_devices_count_mmio(devs) != devs->nr;
 }
 
+/* The slot's packed=, else --packed, else off, on its transport. */
+static int vdev_set_packed(const struct virtio_devices *devs, struct virtio_dev_slot *slot)
+{
+	bool on = (slot->packed >= 0 ? slot->packed : devs->packed) > 0;
+	int ret;
+
+	if (!on)
+		return 0;
+	ret = slot->pci ? virtio_pci_set_packed(slot->pci, true) :
+			  virtio_mmio_set_packed(slot->mmio, true);
+	if (ret == -EOPNOTSUPP)
+		pr_err("%s: packed=on: %s has no packed virtqueues", slot->opt, slot->vdpa->name);
+	else if (ret)
+		pr_err("%s: packed=on: %s", slot->opt, strerror(-ret));
+	return ret ? -EINVAL : 0;
+}
+
 int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
 			  const struct boot_mmio_dev *place, struct pci_host *host)
 {
@@ -511,6 +570,9 @@ int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
 				return ret;
 			}
 			devs->nr_attached = n + 1;
+			ret = vdev_set_packed(devs, slot);
+			if (ret)
+				return ret;
 			pr_info("%s: %s on virtio-pci 00:%02x.0", slot->opt, slot->vdpa->name,
 				virtio_pci_slot(slot->pci));
 			continue;
@@ -522,6 +584,9 @@ int virtio_devices_attach(struct virtio_devices *devs, struct vm *vm,
 			return ret;
 		}
 		devs->nr_attached = n + 1;
+		ret = vdev_set_packed(devs, slot);
+		if (ret)
+			return ret;
 		pr_info("%s: %s on virtio-mmio 0x%llx, GSI %u", slot->opt,
 			slot->vdpa->name, (unsigned long long)place[k].base, place[k].irq);
 		k++;

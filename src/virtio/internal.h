@@ -114,7 +114,9 @@ VMMIO_CHECK(config, VIRTIO_MMIO_CONFIG);
 /*
  * Feature bits the transports carry (virtio 1.2 §6): every device-type
  * bit (0..23) and the reserved ones they implement. Masked out: packed
- * rings (vringh has only split), NOTIFICATION_DATA (the notify write would
+ * rings unless the device was given packed=on (virtio_core_set_packed():
+ * off by default, so a guest and a snapshot see what they always saw),
+ * NOTIFICATION_DATA (the notify write would
  * carry more than the index and miss the ioeventfd datamatch), RING_RESET
  * (queue reset is not implemented), SR-IOV and admin queues.
  */
@@ -223,6 +225,14 @@ bool virtio_core_write_status(struct virtio_core *c, u32 val);
 void virtio_core_log_stats(struct virtio_core *c, const char *when);
 u32 virtio_core_device_features(struct virtio_core *c, u32 sel);
 void virtio_core_set_driver_features(struct virtio_core *c, u32 sel, u32 val);
+/*
+ * virtio_core_set_packed() - offer VIRTIO_F_RING_PACKED (@on) or not; only
+ * before a driver has begun (status 0). Return: 0, -EOPNOTSUPP if the
+ * device has no packed rings, -EBUSY if a driver is at work.
+ */
+int virtio_core_set_packed(struct virtio_core *c, bool on);
+/* virtio_core_packed() - whether the driver negotiated packed rings (FEATURES_OK) */
+bool virtio_core_packed(struct virtio_core *c);
 /* virtio_core_queue_num_max() - the largest size queue @idx takes (0: no such queue) */
 u32 virtio_core_queue_num_max(struct virtio_core *c, u32 idx);
 

@@ -438,6 +438,16 @@ void virtio_mmio_boot_dev(const struct virtio_mmio *m, struct boot_mmio_dev *out
 	out->irq = m->irq;
 }
 
+int virtio_mmio_set_packed(struct virtio_mmio *m, bool on)
+{
+	int ret;
+
+	pthread_mutex_lock(&m->lock);
+	ret = virtio_core_set_packed(&m->core, on);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
 struct vdpa_device *virtio_mmio_vdpa(const struct virtio_mmio *m)
 {
 	return m->core.vdpa;
@@ -455,16 +465,54 @@ struct vmmio_snap {
 	u32 queue_sel;
 	u32 shm_sel;
 	u32 isr;
-	u32 pad;
+	u32 flags;		/* VMMIO_SNAP_F_* (0 in snapshots from before them) */
 };
 
+/* Packed rings were offered (packed=on): the restored transport offers them too. */
+#define VMMIO_SNAP_F_PACKED	1u
+
+/*
+ * @restart: where the device starts again. Split: the used index. Packed:
+ * the device's next used slot with its wrap counter in bit 15 (the
+ * off_wrap form of virtio 1.2 §2.8.10), which no guest memory holds.
+ */
 struct vmmio_snap_vq {
 	u64 desc, driver, device;
 	u32 num;
-	u16 restart;		/* the used index: where the device starts again */
+	u16 restart;
 	u8 ready;
 	u8 pad;
 };
+
+/*
+ * Where suspended queue @i restarts: chains the device took but has not
+ * completed are taken again after a restore, from the used position,
+ * which the suspended device no longer moves. Lock held.
+ */
+static int vmmio_snap_restart(struct virtio_mmio *m, u32 i, u16 *restart)
+{
+	struct virtio_vq *vq = &m->core.vqs[i];
+	struct vdpa_vq_state vs;
+	le16 used_idx = 0;
+	int ret;
+
+	if (!vq->ready) {
+		*restart = 0;
+		return 0;
+	}
+	if (virtio_core_packed(&m->core)) {
+		ret = vdpa_get_vq_state(m->core.vdpa, (u16)i, &vs);
+		if (ret)
+			return ret;
+		*restart = (u16)(vs.packed.last_used_idx |
+				 (vs.packed.last_used_counter ? 0x8000 : 0));
+		return 0;
+	}
+	if (address_space_read(vm_address_space(m->core.vm), vq->device + 2, &used_idx, 2))
+		return -EFAULT;
+	*restart = le16_to_cpu(used_idx);
+	return 0;
+}
 
 int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 instance)
 {
@@ -483,26 +531,16 @@ int virtio_mmio_snapshot_save(struct virtio_mmio *m, struct snap_writer *w, u32 
 		.drv_features = m->core.drv_features, .dev_features_sel = m->dev_features_sel,
 		.drv_features_sel = m->drv_features_sel, .queue_sel = m->queue_sel,
 		.shm_sel = m->shm_sel, .isr = __atomic_load_n(&m->isr, __ATOMIC_ACQUIRE),
+		.flags = m->core.offered & (1ULL << VIRTIO_F_RING_PACKED) ? VMMIO_SNAP_F_PACKED : 0,
 	};
-	for (u32 i = 0; i < m->core.nvqs; i++) {
+	for (u32 i = 0; i < m->core.nvqs && !ret; i++) {
 		struct virtio_vq *vq = &m->core.vqs[i];
-		le16 used_idx = 0;
 
 		qs[i] = (struct vmmio_snap_vq){
 			.desc = vq->desc, .driver = vq->driver, .device = vq->device,
 			.num = vq->num, .ready = vq->ready,
 		};
-		/*
-		 * Chains the device took but has not completed are taken again
-		 * after a restore: it restarts at the used index, which the
-		 * suspended device no longer moves.
-		 */
-		if (vq->ready &&
-		    address_space_read(vm_address_space(m->core.vm), vq->device + 2, &used_idx, 2)) {
-			ret = -EFAULT;
-			break;
-		}
-		qs[i].restart = le16_to_cpu(used_idx);
+		ret = vmmio_snap_restart(m, i, &qs[i].restart);
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (!ret)
@@ -538,8 +576,19 @@ int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u
 			 m->name, st->nvqs, m->core.nvqs);
 		return -EINVAL;
 	}
+	if (st->flags & ~VMMIO_SNAP_F_PACKED) {
+		snprintf(err, errlen, "%s: transport flags 0x%x in the snapshot are unknown",
+			 m->name, st->flags);
+		return -EINVAL;
+	}
 	want = (u8)st->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
 	pthread_mutex_lock(&m->lock);
+	ret = virtio_core_set_packed(&m->core, st->flags & VMMIO_SNAP_F_PACKED);
+	if (ret) {
+		snprintf(err, errlen, "%s: the snapshot's device had packed virtqueues, %s has none",
+			 m->name, m->core.vdpa->name);
+		goto out_unlock;
+	}
 	if (!want)
 		goto out_regs;
 	vmmio_write_status(m, want & (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER));
@@ -552,6 +601,17 @@ int virtio_mmio_snapshot_restore(struct virtio_mmio *m, struct snap_reader *r, u
 	for (u32 i = 0; i < m->core.nvqs; i++) {
 		const struct vmmio_snap_vq *q = &qs[i];
 		struct vdpa_vq_state vs = { .split.avail_index = q->restart };
+
+		if (virtio_core_packed(&m->core)) {
+			bool wrap = q->restart & 0x8000;
+			u16 idx = q->restart & 0x7fff;
+
+			/* Avail restarts where used is: the same chains are taken again. */
+			vs.packed = (struct vdpa_vq_state_packed){
+				.last_avail_counter = wrap, .last_avail_idx = idx,
+				.last_used_counter = wrap, .last_used_idx = idx,
+			};
+		}
 
 		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_SEL, i);
 		vmmio_write_reg(m, VIRTIO_MMIO_QUEUE_NUM, q->num);

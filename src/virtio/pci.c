@@ -306,10 +306,12 @@ static void vpci_queue_enable(struct virtio_pci *vp)
 	struct vdpa_callback cb = { .fn = vpci_vq_cb, .private = &vp->ctx[idx] };
 	u32 max = virtio_core_queue_num_max(&vp->core, idx);
 
-	/* §2.7: a split ring's size is a power of two, at most the maximum. */
-	if (!vq->num || vq->num > max || (vq->num & (vq->num - 1))) {
-		vpci_warn(vp, "queue %u: size %u refused (a power of two up to %u)", idx, vq->num,
-			  max);
+	bool packed = virtio_core_packed(&vp->core);
+
+	/* §2.7: a split ring's size is a power of two; a packed ring's any (§2.8), up to the maximum. */
+	if (!vq->num || vq->num > max || (!packed && (vq->num & (vq->num - 1)))) {
+		vpci_warn(vp, "queue %u: size %u refused (%s up to %u)", idx, vq->num,
+			  packed ? "a size" : "a power of two", max);
 		return;
 	}
 	virtio_core_queue_enable(&vp->core, idx, &cb);
@@ -719,6 +721,16 @@ int virtio_pci_create(struct pci_host *host, struct vdpa_device *vdpa, struct vi
 err_destroy:
 	pr_debug("virtio-pci: cannot attach %s: %s", vdpa->name, strerror(-ret));
 	virtio_pci_destroy(vp);
+	return ret;
+}
+
+int virtio_pci_set_packed(struct virtio_pci *vp, bool on)
+{
+	int ret;
+
+	pthread_mutex_lock(&vp->lock);
+	ret = virtio_core_set_packed(&vp->core, on);
+	pthread_mutex_unlock(&vp->lock);
 	return ret;
 }
 

@@ -169,9 +169,14 @@ static int vringh_resolve(struct vringh *vrh)
 	void *desc, *avail, *used;
 	size_t avail_len = vringh_avail_size(vrh->num);
 	size_t used_len = vringh_used_size(vrh->num);
+	/* A packed ring's descriptors are overwritten by used ones. */
+	unsigned int desc_perm = IOTLB_PERM_RO;
 	int ret;
 
-	if (!vrh->event_indices) {
+	if (vrh->type == VRINGH_RING_PACKED) {
+		avail_len = used_len = sizeof(struct vringh_packed_event);
+		desc_perm = IOTLB_PERM_RW;
+	} else if (!vrh->event_indices) {
 		avail_len -= sizeof(le16);
 		used_len -= sizeof(le16);
 	}
@@ -188,9 +193,11 @@ static int vringh_resolve(struct vringh *vrh)
 		gen = vringh_host_generation;
 	}
 	ret = vringh_map_area(vrh, vrh->desc_addr, vringh_desc_size(vrh->num),
-			      IOTLB_PERM_RO, &desc);
+			      desc_perm, &desc);
 	if (ret)
-		return vringh_bad(vrh, ret, "descriptor table not mapped readable");
+		return vringh_bad(vrh, ret, "descriptor %s not mapped %s",
+				  desc_perm == IOTLB_PERM_RW ? "ring" : "table",
+				  desc_perm == IOTLB_PERM_RW ? "read-write" : "readable");
 	ret = vringh_map_area(vrh, vrh->avail_addr, avail_len, IOTLB_PERM_RO, &avail);
 	if (ret)
 		return vringh_bad(vrh, ret, "driver area not mapped readable");
@@ -200,6 +207,9 @@ static int vringh_resolve(struct vringh *vrh)
 	vrh->desc = desc;
 	vrh->avail = avail;
 	vrh->used = used;
+	vrh->pdesc = desc;
+	vrh->driver_event = avail;
+	vrh->device_event = used;
 	vrh->ring_generation = gen;
 	return 0;
 }
@@ -218,15 +228,27 @@ static inline int vringh_ready(struct vringh *vrh)
 static int vringh_init_common(struct vringh *vrh, u64 features, unsigned int num,
 			      bool weak_barriers, u64 desc, u64 avail, u64 used)
 {
-	if (features & VRINGH_F_RING_PACKED)
-		return -EOPNOTSUPP;
-	if (!num || num > VRINGH_NUM_MAX || (num & (num - 1)))
+	bool packed = features & VRINGH_F_RING_PACKED;
+
+	if (!num || num > VRINGH_NUM_MAX || (!packed && (num & (num - 1))))
 		return -EINVAL;
-	/* virtio 1.2 §2.7: alignment 16 / 2 / 4 for the three areas. */
-	if (!IS_ALIGNED(desc, 16) || !IS_ALIGNED(avail, 2) || !IS_ALIGNED(used, 4))
+	/*
+	 * virtio 1.2 §2.7: alignment 16 / 2 / 4 for the three areas;
+	 * §2.8.10.1: 16 / 4 / 4 for a packed ring.
+	 */
+	if (!IS_ALIGNED(desc, 16) || !IS_ALIGNED(avail, packed ? 4 : 2) ||
+	    !IS_ALIGNED(used, 4))
 		return -EINVAL;
-	memset(vrh, 0, sizeof(*vrh));
-	vrh->type = VRINGH_RING_SPLIT;
+	/* Not the per-ID arrays at the end: only what a packed ring uses. */
+	memset(vrh, 0, offsetof(struct vringh, inflight));
+	if (packed) {
+		memset(vrh->inflight, 0, num * sizeof(vrh->inflight[0]));
+		vrh->type = VRINGH_RING_PACKED;
+		vrh->avail_wrap = vrh->used_wrap = true;
+	} else {
+		vrh->type = VRINGH_RING_SPLIT;
+		vrh->split_num = num;
+	}
 	vrh->features = features;
 	vrh->event_indices = !!(features & VRINGH_F_EVENT_IDX);
 	vrh->indirect = !!(features & VRINGH_F_INDIRECT_DESC);
@@ -772,6 +794,391 @@ vringh_take_one(struct vringh *vrh, struct vringh_iov *iov,
 	return true;
 }
 
+/* ---- packed ring (virtio 1.2 §2.8) ---------------------------------------- */
+
+/* The flags a descriptor made available in the lap of wrap counter @w has. */
+static inline u16 vringh_packed_avail_bits(bool w)
+{
+	return w ? VRINGH_DESC_F_AVAIL : VRINGH_DESC_F_USED;
+}
+
+/* ... and the ones a used descriptor of that lap has. */
+static inline u16 vringh_packed_used_bits(bool w)
+{
+	return w ? VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED : 0;
+}
+
+#define VRINGH_PACKED_BITS	(VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED)
+#define VRINGH_INFLIGHT		0x8000	/* struct vringh @inflight: taken */
+
+/*
+ * Is the descriptor with @flags available in the lap of @w? 1 yes, 0 no
+ * (a used or stale descriptor of an earlier lap: AVAIL differs from @w),
+ * -EBADMSG when AVAIL and USED both equal @w (a used descriptor of this
+ * lap, which the device has not written here).
+ */
+static inline int vringh_packed_state(u16 flags, bool w)
+{
+	u16 bits = flags & VRINGH_PACKED_BITS;
+
+	if (likely(bits == vringh_packed_avail_bits(w)))
+		return 1;
+	if (bits == vringh_packed_used_bits(w))
+		return -EBADMSG;
+	return 0;
+}
+
+/*
+ * Where a packed chain's buffers go: the iov being filled and the
+ * direction so far (readable ones first, virtio 1.2 §2.8.16).
+ */
+struct vringh_packed_walk {
+	struct vringh_iov *riov, *wiov, *iov;
+	u16 dir;
+	unsigned int perm;
+	u32 total;
+	u64 bytes;
+};
+
+/* Append one buffer descriptor of a packed chain (ring or indirect). */
+static int vringh_packed_buf(struct vringh *vrh, struct vringh_packed_walk *w,
+			     u64 addr, u32 len, u16 flags)
+{
+	struct vringh_iov *iov;
+	u64 off;
+	int ret;
+
+	if (unlikely(++w->total > vrh->num))
+		return vringh_bad(vrh, -E2BIG, "chain longer than ring");
+	if (unlikely((flags & VRINGH_DESC_F_WRITE) != w->dir)) {
+		if (w->dir)
+			return vringh_bad(vrh, -EPROTO, "readable after writable");
+		w->dir = VRINGH_DESC_F_WRITE;
+		w->perm = IOTLB_PERM_WO;
+		w->iov = w->wiov;
+	}
+	iov = w->iov;
+	if (unlikely(!iov))
+		return vringh_bad(vrh, -EACCES, "unexpected %s buffer",
+				  w->dir ? "writable" : "readable");
+	w->bytes += len;
+	if (unlikely(w->bytes > UINT32_MAX))
+		return vringh_bad(vrh, -EOVERFLOW, "chain longer than 4 GiB");
+	if (!len)
+		return 0;
+	if (likely(vringh_hot_covers(vrh, addr, len, w->perm, &off) &&
+		   iov->used < iov->max)) {
+		struct iovec *v = &iov->iov[iov->used++];
+
+		v->iov_base = (void *)(uintptr_t)(vrh->hot_addr + off);
+		v->iov_len = len;
+		return 0;
+	}
+	ret = vringh_iov_add(vrh, iov, addr, len, w->perm);
+	if (unlikely(ret) && ret != -ENOMEM)
+		ret = vringh_bad(vrh, ret, "buffer 0x%llx+%u unusable",
+				 (unsigned long long)addr, len);
+	return ret;
+}
+
+/* The buffers of the indirect table at [@taddr, @taddr + @len). */
+static __attribute__((noinline)) int
+vringh_packed_indirect(struct vringh *vrh, struct vringh_packed_walk *w,
+		       u64 taddr, u32 len, u16 flags, u16 pos)
+{
+	struct vringh_table t = { .indirect = false };
+	u32 i;
+	int ret;
+
+	ret = vringh_enter_indirect(vrh, taddr, len, flags, pos, &t);
+	if (ret)
+		return ret;
+	for (i = 0; i < t.size; i++) {
+		struct vringh_packed_desc d;
+
+		if (likely(t.desc)) {
+			const struct vringh_packed_desc *src =
+				(const struct vringh_packed_desc *)&t.desc[i];
+
+			d.addr = READ_ONCE(src->addr);
+			d.len = READ_ONCE(src->len);
+			d.flags = READ_ONCE(src->flags);
+		} else {
+			ret = vringh_read_desc_slow(vrh, t.iova, i, (struct vringh_desc *)&d);
+			if (ret)
+				return vringh_bad(vrh, ret, "indirect table unreadable");
+		}
+		flags = le16_to_cpu(d.flags);
+		/*
+		 * §2.8.19: only WRITE is valid in a table; NEXT and the ID
+		 * are ignored (the length bounds the list), a nested table
+		 * is refused.
+		 */
+		if (unlikely(flags & VRINGH_DESC_F_INDIRECT))
+			return vringh_bad(vrh, -EMLINK, "indirect descriptor %u in a table", i);
+		ret = vringh_packed_buf(vrh, w, le64_to_cpu(d.addr),
+					le32_to_cpu(d.len), flags);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Take the packed chain whose first descriptor, at the next avail position,
+ * is available with @flags (already loaded, with acquire). Reads each
+ * descriptor once into locals, at most ring size of them (plus one table
+ * of at most ring size); nothing of the vringh changes unless it succeeds.
+ */
+static __attribute__((noinline)) int
+vringh_packed_walk(struct vringh *vrh, struct vringh_iov *riov,
+		   struct vringh_iov *wiov, u16 *head, u16 flags)
+{
+	struct vringh_packed_walk w = {
+		.riov = riov, .wiov = wiov, .iov = riov, .perm = IOTLB_PERM_RO,
+	};
+	u32 pos = vrh->last_avail_idx, count = 0;
+	bool wrap = vrh->avail_wrap;
+	u16 id;
+	int ret;
+
+	if (riov)
+		vringh_iov_reset(riov);
+	if (wiov)
+		vringh_iov_reset(wiov);
+	for (;;) {
+		const struct vringh_packed_desc *src = &vrh->pdesc[pos];
+		u64 addr = le64_to_cpu(READ_ONCE(src->addr));
+		u32 len = le32_to_cpu(READ_ONCE(src->len));
+
+		id = le16_to_cpu(READ_ONCE(src->id));
+		count++;
+		if (unlikely(flags & VRINGH_DESC_F_INDIRECT)) {
+			/* §2.8.19: an indirect descriptor is alone in its list. */
+			if (count > 1)
+				return vringh_bad(vrh, -EMLINK,
+						  "indirect descriptor %u after NEXT", pos);
+			ret = vringh_packed_indirect(vrh, &w, addr, len, flags, pos);
+		} else {
+			ret = vringh_packed_buf(vrh, &w, addr, len, flags);
+		}
+		if (unlikely(ret))
+			return ret;
+		if (!(flags & VRINGH_DESC_F_NEXT))
+			break;
+		if (unlikely(count >= vrh->num))
+			return vringh_bad(vrh, -E2BIG, "chain longer than ring");
+		if (++pos == vrh->num) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		flags = le16_to_cpu(READ_ONCE(vrh->pdesc[pos].flags));
+		ret = vringh_packed_state(flags, wrap);
+		if (unlikely(ret <= 0))
+			return ret ? vringh_bad(vrh, ret, "descriptor %u of a chain marked used", pos)
+				   : vringh_bad(vrh, -EILSEQ,
+						"descriptor %u of a chain not available (flags 0x%x, wrap %u)",
+						pos, flags, wrap);
+	}
+	/* §2.8.6: the buffer ID is in the last descriptor of the list. */
+	if (unlikely(id >= vrh->num))
+		return vringh_bad(vrh, -ERANGE, "buffer id %u >= ring size %u", id, vrh->num);
+	if (unlikely(vrh->inflight[id]))
+		return vringh_bad(vrh, -EALREADY, "buffer id %u already in flight", id);
+	vrh->inflight[id] = VRINGH_INFLIGHT | (count - 1);
+	vrh->log[vrh->log_pos] = id;
+	if (++vrh->log_pos == vrh->num)
+		vrh->log_pos = 0;
+	if (++pos == vrh->num) {
+		pos = 0;
+		wrap = !wrap;
+	}
+	vrh->last_avail_idx = pos;
+	vrh->avail_wrap = wrap;
+	*head = id;
+	return 1;
+}
+
+static __attribute__((noinline)) int
+vringh_packed_getdesc(struct vringh *vrh, struct vringh_iov *riov,
+		      struct vringh_iov *wiov, u16 *head)
+{
+	u16 flags;
+	int ret;
+
+	ret = vringh_ready(vrh);
+	if (unlikely(ret))
+		return ret;
+	/*
+	 * Acquire: pairs with the driver's write barrier before it stores
+	 * the first descriptor's flags (the rest of the list, and the
+	 * buffers, are read after).
+	 */
+	flags = le16_to_cpu(__atomic_load_n(&vrh->pdesc[vrh->last_avail_idx].flags,
+					    __ATOMIC_ACQUIRE));
+	ret = vringh_packed_state(flags, vrh->avail_wrap);
+	if (unlikely(ret <= 0)) {
+		if (ret)
+			return vringh_bad(vrh, ret, "descriptor %u at the avail position marked used",
+					  vrh->last_avail_idx);
+		if (riov)
+			vringh_iov_reset(riov);
+		if (wiov)
+			vringh_iov_reset(wiov);
+		return 0;
+	}
+	return vringh_packed_walk(vrh, riov, wiov, head, flags);
+}
+
+static void vringh_packed_abandon(struct vringh *vrh, unsigned int n)
+{
+	while (n--) {
+		u16 id, count;
+
+		vrh->log_pos = (vrh->log_pos ? vrh->log_pos : vrh->num) - 1;
+		id = vrh->log[vrh->log_pos];
+		count = (vrh->inflight[id] & ~VRINGH_INFLIGHT) + 1;
+		vrh->inflight[id] = 0;
+		if (vrh->last_avail_idx < count) {
+			vrh->last_avail_idx += vrh->num;
+			vrh->avail_wrap = !vrh->avail_wrap;
+		}
+		vrh->last_avail_idx -= count;
+	}
+}
+
+/*
+ * Write @n used descriptors from the used position on: every one but the
+ * first completely, then the first one's id and len, a write barrier, its
+ * flags (virtio 1.2 §2.8.21: the driver sees the batch at once). The IDs
+ * were checked and released by the caller; @counts[k] is the ring
+ * descriptors of elems[k]'s chain.
+ */
+static void vringh_packed_write_used(struct vringh *vrh,
+				     const struct vringh_used_elem *elems,
+				     const u16 *counts, unsigned int n)
+{
+	u32 pos = vrh->last_used_idx, first = pos;
+	bool wrap = vrh->used_wrap;
+	u16 first_flags = 0;
+	unsigned int k;
+
+	for (k = 0; k < n; k++) {
+		struct vringh_packed_desc *d = &vrh->pdesc[pos];
+		u16 flags = vringh_packed_used_bits(wrap) |
+			    (elems[k].len ? VRINGH_DESC_F_WRITE : 0);
+
+		WRITE_ONCE(d->id, cpu_to_le16((u16)elems[k].id));
+		WRITE_ONCE(d->len, cpu_to_le32(elems[k].len));
+		if (k)
+			WRITE_ONCE(d->flags, cpu_to_le16(flags));
+		else
+			first_flags = flags;
+		vrh->completed += counts[k];
+		pos += counts[k];
+		if (pos >= vrh->num) {
+			pos -= vrh->num;
+			wrap = !wrap;
+		}
+	}
+	/* Pairs with the driver's rmb after it sees the first one's USED flip. */
+	smp_wmb();
+	WRITE_ONCE(vrh->pdesc[first].flags, cpu_to_le16(first_flags));
+	vrh->last_used_idx = pos;
+	vrh->used_wrap = wrap;
+}
+
+static int vringh_packed_complete(struct vringh *vrh,
+				  const struct vringh_used_elem *elems, unsigned int n)
+{
+	u16 counts[64];
+	unsigned int k, done;
+
+	/* In pieces of what @counts holds; each piece is checked first. */
+	for (done = 0; done < n; done += k) {
+		unsigned int part = MIN(n - done, ARRAY_SIZE(counts));
+
+		for (k = 0; k < part; k++) {
+			u32 id = elems[done + k].id;
+
+			if (id >= vrh->num || !(vrh->inflight[id] & VRINGH_INFLIGHT))
+				break;
+			counts[k] = (vrh->inflight[id] & ~VRINGH_INFLIGHT) + 1;
+			/* Released now: the same ID twice in @elems fails. */
+			vrh->inflight[id] = 0;
+		}
+		if (k < part) {
+			while (k--)
+				vrh->inflight[elems[done + k].id] =
+					VRINGH_INFLIGHT | (counts[k] - 1);
+			return -EINVAL;
+		}
+		vringh_packed_write_used(vrh, elems + done, counts, part);
+	}
+	return 0;
+}
+
+static int vringh_packed_need_notify(struct vringh *vrh, u32 completed)
+{
+	u16 flags, off_wrap;
+	int off, new, old;
+
+	/*
+	 * Pairs with the driver's full barrier between publishing its event
+	 * suppression and re-checking the ring.
+	 */
+	smp_mb();
+	flags = le16_to_cpu(READ_ONCE(vrh->driver_event->flags)) & 3;
+	if (flags == VRINGH_EVENT_F_DISABLE)
+		return 0;
+	/* ENABLE, or DESC without EVENT_IDX, or the reserved 3: notify. */
+	if (flags != VRINGH_EVENT_F_DESC || !vrh->event_indices || completed >= vrh->num)
+		return 1;
+	/* Pairs with the driver's wmb between off_wrap and flags. */
+	smp_rmb();
+	off_wrap = le16_to_cpu(READ_ONCE(vrh->driver_event->off_wrap));
+	off = off_wrap & ~VRINGH_EVENT_WRAP;
+	/* An event in the lap before the used position's: one ring back. */
+	if (!!(off_wrap & VRINGH_EVENT_WRAP) != vrh->used_wrap)
+		off -= vrh->num;
+	new = vrh->last_used_idx;
+	old = new - (int)completed;
+	/* virtio 1.2 §2.8.10: notify if the event position is in [old, new). */
+	return off >= old && off < new;
+}
+
+/* 1: the descriptor at the avail position has AVAIL of this lap (taken or refused). */
+static int vringh_packed_notify_enable(struct vringh *vrh)
+{
+	u16 flags;
+
+	if (vrh->event_indices) {
+		WRITE_ONCE(vrh->device_event->off_wrap,
+			   cpu_to_le16(vrh->last_avail_idx |
+				       (vrh->avail_wrap ? VRINGH_EVENT_WRAP : 0)));
+		smp_wmb();
+		vrh->event_flags = VRINGH_EVENT_F_DESC;
+	} else {
+		vrh->event_flags = VRINGH_EVENT_F_ENABLE;
+	}
+	WRITE_ONCE(vrh->device_event->flags, cpu_to_le16(vrh->event_flags));
+	/*
+	 * Pairs with the driver's full barrier between exposing a descriptor
+	 * and loading the device event suppression: one of us sees the other.
+	 */
+	smp_mb();
+	flags = le16_to_cpu(READ_ONCE(vrh->pdesc[vrh->last_avail_idx].flags));
+	return !!(flags & VRINGH_DESC_F_AVAIL) == vrh->avail_wrap;
+}
+
+static void vringh_packed_notify_disable(struct vringh *vrh)
+{
+	if (vrh->event_flags == VRINGH_EVENT_F_DISABLE)
+		return;
+	vrh->event_flags = VRINGH_EVENT_F_DISABLE;
+	WRITE_ONCE(vrh->device_event->flags, cpu_to_le16(vrh->event_flags));
+}
+
 /*
  * The fast path: ring current and not broken (one generation compare:
  * vringh_bad() zeroes ring_generation), avail index and head checked here,
@@ -790,6 +1197,8 @@ int vringh_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 	const struct vringh_desc *src;
 	u16 last, avail_idx, h, flags;
 
+	if (unlikely(vrh->type != VRINGH_RING_SPLIT))
+		return vringh_packed_getdesc(vrh, riov, wiov, head);
 	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
 		     vrh->ring_generation))
 		goto slow;
@@ -842,7 +1251,10 @@ slow:
 
 void vringh_abandon(struct vringh *vrh, unsigned int n)
 {
-	vrh->last_avail_idx -= n;
+	if (vrh->type == VRINGH_RING_PACKED)
+		vringh_packed_abandon(vrh, n);
+	else
+		vrh->last_avail_idx -= n;
 }
 
 static int __vringh_complete(struct vringh *vrh,
@@ -873,6 +1285,8 @@ int __vringh_complete_one(struct vringh *vrh, u16 head, u32 len)
 	ret = vringh_ready(vrh);
 	if (ret)
 		return ret;
+	if (vrh->type == VRINGH_RING_PACKED)
+		return vringh_packed_complete(vrh, &e, 1);
 	if (head >= vrh->num)
 		return -EINVAL;
 	return __vringh_complete(vrh, &e, 1);
@@ -889,6 +1303,8 @@ int vringh_complete_multi(struct vringh *vrh,
 		return ret;
 	if (n > vrh->num)
 		return -EINVAL;
+	if (vrh->type == VRINGH_RING_PACKED)
+		return vringh_packed_complete(vrh, elems, n);
 	for (k = 0; k < n; k++)
 		if (elems[k].id >= vrh->num)
 			return -EINVAL;
@@ -910,6 +1326,8 @@ int vringh_need_notify(struct vringh *vrh)
 	if (!completed)
 		return 0;
 	vrh->completed = 0;
+	if (vrh->type == VRINGH_RING_PACKED)
+		return vringh_packed_need_notify(vrh, completed);
 	/*
 	 * Pairs with the driver's full barrier between publishing used_event
 	 * (or clearing NO_INTERRUPT) and re-checking used->idx.
@@ -935,6 +1353,8 @@ int vringh_notify_enable(struct vringh *vrh)
 	ret = vringh_ready(vrh);
 	if (ret)
 		return ret;
+	if (vrh->type == VRINGH_RING_PACKED)
+		return vringh_packed_notify_enable(vrh);
 	if (vrh->event_indices) {
 		WRITE_ONCE(*vringh_avail_event(vrh), cpu_to_le16(vrh->last_avail_idx));
 	} else {
@@ -951,7 +1371,13 @@ int vringh_notify_enable(struct vringh *vrh)
 
 void vringh_notify_disable(struct vringh *vrh)
 {
-	if (vringh_ready(vrh) || vrh->event_indices)
+	if (vringh_ready(vrh))
+		return;
+	if (vrh->type == VRINGH_RING_PACKED) {
+		vringh_packed_notify_disable(vrh);
+		return;
+	}
+	if (vrh->event_indices)
 		return;
 	vrh->used_flags |= VRINGH_USED_F_NO_NOTIFY;
 	WRITE_ONCE(vrh->used->flags, cpu_to_le16(vrh->used_flags));
@@ -960,16 +1386,35 @@ void vringh_notify_disable(struct vringh *vrh)
 void vringh_get_state(const struct vringh *vrh, u16 *last_avail_idx,
 		      u16 *last_used_idx)
 {
+	bool packed = vrh->type == VRINGH_RING_PACKED;
+
 	if (last_avail_idx)
-		*last_avail_idx = vrh->last_avail_idx;
+		*last_avail_idx = vrh->last_avail_idx |
+				  (packed && vrh->avail_wrap ? VRINGH_EVENT_WRAP : 0);
 	if (last_used_idx)
-		*last_used_idx = vrh->last_used_idx;
+		*last_used_idx = vrh->last_used_idx |
+				 (packed && vrh->used_wrap ? VRINGH_EVENT_WRAP : 0);
 }
 
 int vringh_set_state(struct vringh *vrh, u16 last_avail_idx, u16 last_used_idx)
 {
 	if (vrh->broken)
 		return vrh->broken;
+	if (vrh->type == VRINGH_RING_PACKED) {
+		u16 avail = last_avail_idx & ~VRINGH_EVENT_WRAP;
+		u16 used = last_used_idx & ~VRINGH_EVENT_WRAP;
+
+		if (avail >= vrh->num || used >= vrh->num)
+			return -EINVAL;
+		vrh->last_avail_idx = avail;
+		vrh->avail_wrap = last_avail_idx & VRINGH_EVENT_WRAP;
+		vrh->last_used_idx = used;
+		vrh->used_wrap = last_used_idx & VRINGH_EVENT_WRAP;
+		vrh->completed = 0;
+		vrh->log_pos = 0;
+		memset(vrh->inflight, 0, vrh->num * sizeof(vrh->inflight[0]));
+		return 0;
+	}
 	vrh->last_avail_idx = last_avail_idx;
 	vrh->avail_idx_shadow = last_avail_idx;
 	vrh->last_used_idx = last_used_idx;

@@ -82,7 +82,7 @@ run_case() {
 	out=/tmp/out-$name
 	disk=/tmp/disk-$name.img
 	rm -f $out /tmp/rc /tmp/timedout /tmp/kpid /tmp/cad /tmp/balloon /tmp/metrics-$name
-	nnote= bnote= spid=
+	nnote= bnote= pnote= spid=
 	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
 	case ",$devs," in *,net,*)
 		if supports --net; then set -- "$@" --net sim; else nnote="kestrel run --help lists no --net"; fi ;;
@@ -103,6 +103,10 @@ run_case() {
 		*) set -- "$@" --transport mmio ;;
 		esac
 	fi
+	# Packed virtqueues are off by default: the packed cases ask.
+	case ",$l2raw," in *,e2epacked=1,*)
+		if supports --packed; then set -- "$@" --packed on; else pnote="kestrel run --help lists no --packed"; fi ;;
+	esac
 	vsock=
 	case ",$devs," in *,vsock,*)
 		# The host end listens at PATH_5000 first, then connects to PATH.
@@ -286,6 +290,9 @@ run_case() {
 		grep -q "^L2-CHECK $c " $out || chk $c FAIL "L2 printed no result"
 	done
 	[ "$s3" -gt 0 ] && ! grep -q "^L2-CHECK s3 " $out && chk s3 FAIL "L2 printed no result"
+	case ",$l2raw," in *,e2epacked=1,*)
+		grep -q "^L2-CHECK packed " $out || chk packed FAIL "L2 printed no result${pnote:+ ($pnote)}" ;;
+	esac
 	case ",$devs," in *,net,*)
 		grep -q "^L2-CHECK net " $out || chk net FAIL "L2 printed no result${nnote:+ ($nnote)}" ;;
 	esac

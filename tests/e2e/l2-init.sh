@@ -18,6 +18,9 @@
 #                    runs the checks on a root mounted from /dev/vda
 #   e2etransport=pci the devices are on virtio-pci (else virtio-mmio): the
 #                    virtio-pci check replaces the virtio-mmio one
+#   e2epacked=1      the VMM offered packed virtqueues (--packed on): every
+#                    virtio driver must have negotiated VIRTIO_F_RING_PACKED,
+#                    bit 34 of its sysfs features (the packed check)
 #   e2evsockmib=N    MiB each way on the vsock case's first stream (64)
 #   e2evsockbench=T  then the vsock benchmark: e2evsockmib each way, T round trips
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
@@ -194,6 +197,24 @@ elif [ $ok = 1 ]; then
 	check virtio-mmio PASS "$ndev device(s): net=$nnet blk=$nblk platform: $plat"
 else
 	check virtio-mmio FAIL "$ndev device(s) but net=$nnet blk=$nblk bound; wanted $e2edevs"
+fi
+
+# -- packed: which ring layout each driver negotiated -------------------------
+# sysfs lists feature bits from 0 up, one character each: bit 34, the 35th
+# character, is VIRTIO_F_RING_PACKED (virtio 1.2 §2.8).
+if [ "${e2epacked:-0}" = 1 ]; then
+	pk= npk=0 nsplit=0
+	for d in /sys/bus/virtio/devices/*; do
+		[ -e "$d/features" ] || continue
+		b=$(cut -c35 "$d/features")
+		pk="$pk ${d##*/}=$(drv_of "$d"):$b"
+		[ "$b" = 1 ] && npk=$((npk + 1)) || nsplit=$((nsplit + 1))
+	done
+	if [ $npk -gt 0 ] && [ $nsplit = 0 ]; then
+		check packed PASS "every driver negotiated VIRTIO_F_RING_PACKED:$pk"
+	else
+		check packed FAIL "$npk packed, $nsplit split (bit 34 of the features):${pk:- no virtio device}"
+	fi
 fi
 
 # -- snapshot: L1 snapshots and restores this guest here ----------------------

@@ -11,7 +11,7 @@ it expects one E2E-CHECK line per check that case implies (init, boot-timer,
 cpus, modules, virtio-mmio, keyboard, acpi, exit; net with net; blk-read and
 blk-write with blk; tap with tap; vsock-* (L2's and L1's) with vsock; rootfs with e2eroot=1 among the L2 words;
 ctrl-alt-del with fc; api with fcput; s3 and s3-host with e2es3=N among the
-L2 words) and an E2E-CASE line; a FAIL or a missing line fails the case.
+L2 words; packed with e2epacked=1) and an E2E-CASE line; a FAIL or a missing line fails the case.
 Prints a report and exits 0 only when every case passed (1 otherwise).
 """
 import argparse
@@ -109,6 +109,8 @@ def main():
         if "blk" in devs.split(","):
             want += ["blk-read", "blk-write"]
         want.append("acpi")
+        if "e2epacked=1" in l2words.split(","):
+            want.append("packed")
         if any(re.fullmatch(r"e2es3=[1-9][0-9]*", x) for x in l2words.split(",")):
             want += ["s3", "s3-host"]
         if how == "fc":

@@ -7,8 +7,10 @@
  *   op % 4 == 1  32-bit register read at slot * 4
  *   op % 4 == 2  config space access of 1, 2 or 4 bytes (op bit 2: write)
  *   op % 4 == 3  store value into guest RAM at slot * 64 (rings, buffers)
- * so the fuzzer can negotiate, lay out rings and kick them. Every input
- * ends with a reset; the VMM must neither crash nor leak.
+ * so the fuzzer can negotiate, lay out rings and kick them. Packed rings
+ * are offered (packed=on) where the device has them, so the driver may
+ * take either layout. Every input ends with a reset; the VMM must neither
+ * crash nor leak.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +45,8 @@ static int setup(void)
 	    vdpa_mgmt_dev_add(FUZZ_DEVICE_SPEC, &vdpa) ||
 	    virtio_mmio_create(vm, vdpa, BASE, 10, &m))
 		return -1;
+	/* -EOPNOTSUPP for a device without packed rings: split only then. */
+	virtio_mmio_set_packed(m, true);
 	ram = fake_vm_ram(vm);
 	return 0;
 }

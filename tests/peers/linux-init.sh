@@ -53,6 +53,11 @@ else
 	check probe FAIL "$ndev virtio device(s) but net=$nnet blk=$nblk bound"
 	dmesg | grep -i virtio | tail -n 5 | sed 's/^/KVL: dmesg: /'
 fi
+# What each driver negotiated: sysfs lists feature bits from 0 up, one
+# character each (bit 34 is VIRTIO_F_RING_PACKED), for the host to check.
+for d in /sys/bus/virtio/devices/*; do
+	[ -e "$d/features" ] && echo "KVL-FEATURES $(drv_of "$d") $(cat "$d/features")"
+done
 
 # -- net: frames sent on the interface come back (the simulator loops TX to RX)
 ifc=

@@ -16,6 +16,10 @@
 #   KVL_FLAVOUR  cloud (default) or gen: which Debian kernel to boot
 #   KVL_TIMEOUT  seconds QEMU may run (default 100)
 #   KVL_KEEP     set: keep the work directory (logs, initramfs) for a post-mortem
+#   KVL_PACKED   set: both devices get packed=on (packed virtqueues, virtio
+#                1.2 §2.8), and the guest's drivers must have negotiated
+#                VIRTIO_F_RING_PACKED (bit 34 of their sysfs features); unset,
+#                they must not have (QEMU's default is split)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/peers/lib.sh
@@ -81,14 +85,16 @@ stop_logged() {
 # vring message reaches the backend. vhost-user-blk-pci keeps
 # use_guest_notifier_mask, so it keeps MSI-X.
 NONCE=$$-$RANDOM
-echo "booting QEMU (TCG, q35) at $(ts)s"
+PACKED=${KVL_PACKED:+on}
+PACKED=${PACKED:-off}
+echo "booting QEMU (TCG, q35, packed=$PACKED) at $(ts)s"
 qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -m 256M -smp 1 \
 	-object memory-backend-memfd,id=mem,size=256M,share=on \
 	-kernel "$KERNEL" -initrd "$DIR/initrd.cpio" \
 	-append "console=ttyS0 loglevel=4 panic=-1 ipv6.disable=1 mitigations=off kvlnonce=$NONCE kvlblkmb=$BLK_MB" \
 	-chardev socket,id=cn,path="$NET_SOCK" -netdev vhost-user,id=n0,chardev=cn \
-	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0 \
-	-chardev socket,id=cb,path="$BLK_SOCK" -device vhost-user-blk-pci,chardev=cb,num-queues=1 \
+	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0,packed=$PACKED \
+	-chardev socket,id=cb,path="$BLK_SOCK" -device vhost-user-blk-pci,chardev=cb,num-queues=1,packed=$PACKED \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-serial file:"$DIR/serial.log" >"$DIR/qemu.out" 2>"$DIR/qemu.err" </dev/null &
 QPID=$!
@@ -121,6 +127,15 @@ bad=0
 for c in modules probe net blk; do
 	grep -aq "^KVL-CHECK $c PASS" "$DIR/serial.log" || { echo "guest check '$c' did not pass"; bad=1; }
 done
+# Which ring layout each driver negotiated: bit 34 (the 35th character).
+want_bit=0
+[ "$PACKED" = on ] && want_bit=1
+for drv in virtio_net virtio_blk; do
+	f=$(grep -a "^KVL-FEATURES $drv " "$DIR/serial.log" | tr -d '\r' | head -n 1 | cut -d' ' -f3)
+	bit=$(printf '%s' "$f" | cut -c35)
+	echo "$drv: features $f (RING_PACKED ${bit:-?}, want $want_bit)"
+	[ "$bit" = "$want_bit" ] || { echo "$drv: VIRTIO_F_RING_PACKED is ${bit:-missing}, not $want_bit (packed=$PACKED)"; bad=1; }
+done
 
 # -- the servers' side: the traffic went through kestrel ------------------------
 # The server's totals survive device resets (QEMU resets at power-off), so
@@ -143,4 +158,4 @@ echo "blk server: $reqs requests, $bytes data bytes, errors $be"
 [ "$be" = 0 ] || { echo "blk: $be requests failed"; bad=1; }
 SRV_LOG=
 [ $bad = 0 ] || { tail -n 15 "$DIR/serial.log" | tr -d '\r' | sed 's/^/  console| /'; fail "see above"; }
-pass "Linux virtio-net and virtio-blk drove kestrel's vhost-user devices under QEMU TCG (guest ran ${TQ}s, total $(ts)s)"
+pass "Linux virtio-net and virtio-blk drove kestrel's vhost-user devices under QEMU TCG, $([ "$PACKED" = on ] && echo packed || echo split) rings (guest ran ${TQ}s, total $(ts)s)"

@@ -107,7 +107,8 @@ static void swdev_vq_start(struct swdev *sw, u16 idx)
 		return;
 	ret = vringh_init_iotlb(&vq->vring, sw->features, vq->num, true, tlb,
 				vq->desc_area, vq->driver_area, vq->device_area);
-	if (!ret)
+	/* Without a saved position the ring starts where init puts it. */
+	if (!ret && vq->has_state)
 		ret = vringh_set_state(&vq->vring, vq->last_avail, vq->last_used);
 	if (ret) {
 		/* virtio 1.2 §2.1.2: the driver gave us a ring we cannot use. */
@@ -130,6 +131,7 @@ static void swdev_vq_stop(struct swdev *sw, struct swdev_vq *vq)
 	if (!vq->started)
 		return;
 	vringh_get_state(&vq->vring, &vq->last_avail, &vq->last_used);
+	vq->has_state = true;
 	vq->started = false;
 }
 
@@ -160,6 +162,7 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
 	vq->ready = false;
 	vq->started = false;
 	vq->last_avail = vq->last_used = 0;
+	vq->has_state = false;
 	/* Left staged only by a pass that broke the device: never published. */
 	vq->nused = 0;
 	vq->cb = (struct vdpa_callback){ 0 };
@@ -616,9 +619,20 @@ static int swdev_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 	struct swdev_vq *vq = &sw->vqs[idx];
 
 	swdev_lock(sw);
-	/* In-flight chains cannot be resumed: used restarts at avail. */
-	vq->last_avail = state->split.avail_index;
-	vq->last_used = state->split.avail_index;
+	if (sw->features & (1ULL << VIRTIO_F_RING_PACKED)) {
+		const struct vdpa_vq_state_packed *p = &state->packed;
+
+		/* Ring offsets with the wrap counter in bit 15, as vringh keeps them. */
+		vq->last_avail = p->last_avail_idx |
+				 (p->last_avail_counter ? VRINGH_EVENT_WRAP : 0);
+		vq->last_used = p->last_used_idx |
+				(p->last_used_counter ? VRINGH_EVENT_WRAP : 0);
+	} else {
+		/* In-flight chains cannot be resumed: used restarts at avail. */
+		vq->last_avail = state->split.avail_index;
+		vq->last_used = state->split.avail_index;
+	}
+	vq->has_state = true;
 	pthread_mutex_unlock(&sw->lock);
 	return 0;
 }
@@ -628,15 +642,28 @@ static int swdev_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 {
 	struct swdev *sw = to_swdev(vdpa);
 	struct swdev_vq *vq = &sw->vqs[idx];
-	u16 avail;
+	u16 avail, used;
+	bool packed;
 
 	swdev_lock(sw);
+	packed = sw->features & (1ULL << VIRTIO_F_RING_PACKED);
 	avail = vq->last_avail;
+	used = vq->last_used;
 	if (vq->started)
-		vringh_get_state(&vq->vring, &avail, NULL);
+		vringh_get_state(&vq->vring, &avail, &used);
+	else if (!vq->has_state && packed)
+		/* Never started: where a packed ring starts (wrap counters 1). */
+		avail = used = VRINGH_EVENT_WRAP;
 	pthread_mutex_unlock(&sw->lock);
 	memset(state, 0, sizeof(*state));
-	state->split.avail_index = avail;
+	if (packed) {
+		state->packed.last_avail_idx = avail & ~VRINGH_EVENT_WRAP;
+		state->packed.last_avail_counter = !!(avail & VRINGH_EVENT_WRAP);
+		state->packed.last_used_idx = used & ~VRINGH_EVENT_WRAP;
+		state->packed.last_used_counter = !!(used & VRINGH_EVENT_WRAP);
+	} else {
+		state->split.avail_index = avail;
+	}
 	return 0;
 }
 

@@ -62,7 +62,8 @@
 	((1ULL << 32) /* VIRTIO_F_VERSION_1 */ |		\
 	 (1ULL << 33) /* VIRTIO_F_ACCESS_PLATFORM */ |		\
 	 (1ULL << 29) /* VIRTIO_RING_F_EVENT_IDX */ |		\
-	 (1ULL << 28) /* VIRTIO_RING_F_INDIRECT_DESC */)
+	 (1ULL << 28) /* VIRTIO_RING_F_INDIRECT_DESC */ |	\
+	 (1ULL << 34) /* VIRTIO_F_RING_PACKED */)
 
 /**
  * struct swdev_vq - one virtqueue of a simulated device (swdev.lock)
@@ -77,8 +78,11 @@
  * @num: queue size (0: not set)
  * @ready: enabled by the driver
  * @started: @vring initialised (ready and DRIVER_OK)
- * @last_avail: saved position (set_vq_state, or when the queue stopped)
+ * @last_avail: saved position (set_vq_state, or when the queue stopped);
+ *	packed: ring offset with the wrap counter in bit 15 (vringh's encoding)
  * @last_used: saved used position
+ * @has_state: @last_avail/@last_used were saved since the reset (else the
+ *	ring starts where vringh_init_iotlb() puts it)
  * @cb: used-buffer callback
  * @kickfd: the device's duplicate of the kick eventfd, or -1
  * @kick_gen: bumped when @kickfd changes; stamps epoll events
@@ -100,6 +104,7 @@ struct swdev_vq {
 	bool started;
 	u16 last_avail;
 	u16 last_used;
+	bool has_state;
 	struct vdpa_callback cb;
 	int kickfd;
 	u32 kick_gen;

@@ -5,7 +5,8 @@
  * accesses, traffic through rings in guest RAM with kicks that go through
  * the ioeventfds, interrupts through the irqfd with InterruptStatus bits,
  * config space, access-size rules, hostile register writes, a hostile ring
- * (NEEDS_RESET + config interrupt, recovery by reset), and teardown.
+ * (NEEDS_RESET + config interrupt, recovery by reset), packed rings when
+ * asked for (packed=on), and teardown.
  */
 #include <errno.h>
 #include <string.h>
@@ -97,6 +98,23 @@ static u32 negotiate(struct tdrv *d, u64 features)
 	return rd(d, VIRTIO_MMIO_STATUS);
 }
 
+/* Hand queue @q's size and three areas to the device and enable it. */
+static bool vq_program(struct tdrv *d, u32 q)
+{
+	struct tvq *vq = &d->vqs[q];
+
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, q);
+	wr(d, VIRTIO_MMIO_QUEUE_NUM, vq->num);
+	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)vq->desc);
+	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(vq->desc >> 32));
+	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)vq->avail);
+	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (u32)(vq->avail >> 32));
+	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)vq->used);
+	wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, (u32)(vq->used >> 32));
+	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return rd(d, VIRTIO_MMIO_QUEUE_READY) == 1;
+}
+
 static bool vq_setup(struct tdrv *d, u32 q, u32 num)
 {
 	struct tvq *vq = &d->vqs[q];
@@ -109,15 +127,7 @@ static bool vq_setup(struct tdrv *d, u32 q, u32 num)
 	wr(d, VIRTIO_MMIO_QUEUE_SEL, q);
 	if (rd(d, VIRTIO_MMIO_QUEUE_READY))
 		return false;
-	wr(d, VIRTIO_MMIO_QUEUE_NUM, num);
-	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)vq->desc);
-	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(vq->desc >> 32));
-	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)vq->avail);
-	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (u32)(vq->avail >> 32));
-	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, (u32)vq->used);
-	wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, (u32)(vq->used >> 32));
-	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	return rd(d, VIRTIO_MMIO_QUEUE_READY) == 1;
+	return vq_program(d, q);
 }
 
 /* Expose one single-buffer chain. */
@@ -293,6 +303,120 @@ out:
 	report_prefix_pop();
 }
 
+/* Queue @q as a packed ring of @num (any size) at fresh addresses. */
+static bool pvq_setup(struct tdrv *d, u32 q, u32 num)
+{
+	struct tvq *vq = &d->vqs[q];
+
+	memset(vq, 0, sizeof(*vq));
+	vq->num = num;
+	vq->desc = galloc(d, 16ULL * num, 16);
+	vq->avail = galloc(d, 4, 4);		/* driver event suppression */
+	vq->used = galloc(d, 4, 4);		/* device event suppression */
+	return vq_program(d, q);
+}
+
+/* One single-buffer chain in lap 1 (AVAIL set, USED clear), buffer ID = slot. */
+static void pvq_add(struct tdrv *d, u32 q, u64 gpa, u32 len, bool write)
+{
+	struct tvq *vq = &d->vqs[q];
+	struct vringh_packed_desc *desc = gptr(d, vq->desc);
+	u16 i = vq->next_desc++;
+
+	desc[i].addr = cpu_to_le64(gpa);
+	desc[i].len = cpu_to_le32(len);
+	desc[i].id = cpu_to_le16(i);
+	__atomic_store_n(&desc[i].flags,
+			 cpu_to_le16((write ? VRINGH_DESC_F_WRITE : 0) | VRINGH_DESC_F_AVAIL),
+			 __ATOMIC_RELEASE);
+}
+
+/* The used descriptor at slot @i of lap 1 (AVAIL and USED both set), if there. */
+static bool pvq_used(struct tdrv *d, u32 q, u16 i, u32 *id, u32 *len)
+{
+	struct vringh_packed_desc *desc = gptr(d, d->vqs[q].desc);
+	u16 f = le16_to_cpu(__atomic_load_n(&desc[i].flags, __ATOMIC_ACQUIRE));
+
+	if ((f & (VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED)) !=
+	    (VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED))
+		return false;
+	*id = le16_to_cpu(desc[i].id);
+	*len = le32_to_cpu(desc[i].len);
+	return true;
+}
+
+/*
+ * packed=on (virtio_mmio_set_packed()): offered only when asked and only
+ * before a driver began; a packed ring of a size that is no power of two
+ * carries a frame out and back.
+ */
+static void test_packed(struct tdrv *d, struct virtio_mmio *m, u64 features)
+{
+	const u64 packed = 1ULL << VIRTIO_F_RING_PACKED;
+	u32 id = 0, len = 0, st;
+	bool got = false;
+	u64 rx, tx;
+	u8 *frame;
+	int ret;
+
+	report_prefix_push("packed");
+	wr(d, VIRTIO_MMIO_STATUS, 0);
+	report_eq((features_of(d) & packed), 0, "not offered by default");
+	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	ret = virtio_mmio_set_packed(m, true);
+	report_err(ret, -EBUSY, "not switched on under a driver (%d)", ret);
+	wr(d, VIRTIO_MMIO_STATUS, 0);
+	ret = virtio_mmio_set_packed(m, true);
+	report_eq(ret, 0, "switched on at status 0");
+	report(features_of(d) & packed, "then offered");
+
+	st = negotiate(d, features | packed);
+	if (!report(st & VIRTIO_CONFIG_S_FEATURES_OK, "negotiated (status 0x%x)", st))
+		goto out;
+	d->brk = 0x100000;
+	report(pvq_setup(d, RXQ, 24) && pvq_setup(d, TXQ, 24) && pvq_setup(d, 2, 24),
+	       "rings of 24 entries taken");
+	wr(d, VIRTIO_MMIO_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
+	rx = galloc(d, 2048, 64);
+	pvq_add(d, RXQ, rx, 2048, true);
+	wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, RXQ);
+	tx = galloc(d, HDR + 60, 64);
+	frame = gptr(d, tx);
+	memset(frame, 0, HDR);
+	memset(frame + HDR, 0xff, 6);
+	memcpy(frame + HDR + 6, dev_mac, 6);
+	for (unsigned int i = 12; i < 60; i++)
+		frame[HDR + i] = (u8)(i * 5);
+	pvq_add(d, TXQ, tx, HDR + 60, false);
+	wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, TXQ);
+	for (int t = 0; t < 200 && !got; t++) {
+		got = pvq_used(d, RXQ, 0, &id, &len);
+		if (!got)
+			fake_vm_wait_irq(d->vm, IRQ, 10);
+	}
+	if (check_true(got))
+		check_eq(len, HDR + 60);
+	report_checks("frame received in the packed RX ring (%u bytes)", got ? len : 0);
+	if (check_true(got))
+		check_mem((u8 *)gptr(d, rx) + HDR, frame + HDR, 60);
+	report_checks("received frame matches the one sent");
+	report(pvq_used(d, TXQ, 0, &id, &len) && id == 0, "TX descriptor used (ID %u)", id);
+	wr(d, VIRTIO_MMIO_INTERRUPT_ACK, rd(d, VIRTIO_MMIO_INTERRUPT_STATUS));
+
+	wr(d, VIRTIO_MMIO_STATUS, 0);
+	report_eq(virtio_mmio_set_packed(m, false), 0, "switched off at status 0");
+	st = negotiate(d, features | packed);
+	report_eq((st & VIRTIO_CONFIG_S_FEATURES_OK), 0, "then refused by FEATURES_OK");
+	st = negotiate(d, features);
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, RXQ);
+	wr(d, VIRTIO_MMIO_QUEUE_NUM, 24);
+	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	report_eq(rd(d, VIRTIO_MMIO_QUEUE_READY), 0, "a split ring of 24 is refused");
+	wr(d, VIRTIO_MMIO_STATUS, 0);
+out:
+	report_prefix_pop();
+}
+
 static void test_hostile_ring(struct tdrv *d)
 {
 	struct tvq *vq = &d->vqs[TXQ];
@@ -410,6 +534,7 @@ int main(void)
 	test_hostile_ring(&d);
 	test_traffic(&d, base | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
 		     (1ULL << VIRTIO_RING_F_INDIRECT_DESC), "traffic after reset, mergeable");
+	test_packed(&d, m, base);
 
 	report_prefix_push("destroy");
 	virtio_mmio_destroy(m);

@@ -262,6 +262,24 @@ int main(void)
 	cc_wr(VIRTIO_PCI_COMMON_Q_SIZE, 3, 2);
 	cc_wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
 	report_eq(cc_rd(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0, "queue_size 3 (not a power of two) refused");
+	/* packed=on: offered, and once negotiated any ring size is taken (§2.8). */
+	report_eq((negotiate(feat | (1ULL << VIRTIO_F_RING_PACKED)) & VIRTIO_CONFIG_S_FEATURES_OK), 0,
+		  "RING_PACKED refused while not offered");
+	cc_wr(VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	report_eq(virtio_pci_set_packed(vp, true), 0, "packed switched on at status 0");
+	report((negotiate(feat | (1ULL << VIRTIO_F_RING_PACKED)) & VIRTIO_CONFIG_S_FEATURES_OK),
+	       "RING_PACKED negotiated");
+	cc_wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 2);
+	cc_wr(VIRTIO_PCI_COMMON_Q_SIZE, 3, 2);
+	cc_wr(VIRTIO_PCI_COMMON_Q_DESCLO, 0x10000, 4);
+	cc_wr(VIRTIO_PCI_COMMON_Q_AVAILLO, 0x11000, 4);
+	cc_wr(VIRTIO_PCI_COMMON_Q_USEDLO, 0x12000, 4);
+	cc_wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+	report_eq(cc_rd(VIRTIO_PCI_COMMON_Q_ENABLE, 2), 1, "a packed queue_size 3 is taken");
+	report_err(virtio_pci_set_packed(vp, false), -EBUSY, "packed not switched off under a driver");
+	cc_wr(VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	report_eq(virtio_pci_set_packed(vp, false), 0, "packed switched off at status 0");
+	negotiate(feat);
 	cc_wr(VIRTIO_PCI_COMMON_Q_MSIX, 100, 2);
 	report_eq(cc_rd(VIRTIO_PCI_COMMON_Q_MSIX, 2), VIRTIO_MSI_NO_VECTOR, "vector 100 reads back NO_VECTOR");
 	cc_wr(VIRTIO_PCI_COMMON_NUMQ, 9, 2);
