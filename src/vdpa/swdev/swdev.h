@@ -62,7 +62,8 @@
 	((1ULL << 32) /* VIRTIO_F_VERSION_1 */ |		\
 	 (1ULL << 33) /* VIRTIO_F_ACCESS_PLATFORM */ |		\
 	 (1ULL << 29) /* VIRTIO_RING_F_EVENT_IDX */ |		\
-	 (1ULL << 28) /* VIRTIO_RING_F_INDIRECT_DESC */)
+	 (1ULL << 28) /* VIRTIO_RING_F_INDIRECT_DESC */ |	\
+	 (1ULL << 34) /* VIRTIO_F_RING_PACKED */)
 
 /**
  * struct swdev_vq - one virtqueue of a simulated device (swdev.lock)
