@@ -160,6 +160,13 @@ UNIT_TESTS += vdpa-dev/balloon_test
 $(B)/tests/unit/vdpa-dev/balloon_test: $(VDPA_DEV_TEST_OBJS)
 UNIT_TESTS += vdpa-dev/vsock_test
 $(B)/tests/unit/vdpa-dev/vsock_test: $(VDPA_DEV_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
+# The same device tests over packed rings (tests/unit/vdpa/driver.h: vdrv_packed)
+UNIT_TESTS += vdpa-dev/file-blk_packed_test vdpa-dev/console_packed_test \
+	vdpa-dev/rng_packed_test vdpa-dev/tap_packed_test vdpa-dev/balloon_packed_test \
+	vdpa-dev/vsock_packed_test
+$(addprefix $(B)/tests/unit/vdpa-dev/,file-blk_packed_test console_packed_test \
+	rng_packed_test tap_packed_test balloon_packed_test): $(VDPA_DEV_TEST_OBJS)
+$(B)/tests/unit/vdpa-dev/vsock_packed_test: $(VDPA_DEV_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
 FUZZ_TARGETS += virtio_mmio
 FUZZ_SRCS_virtio_mmio = tests/fuzz/virtio_mmio.c src/virtio/mmio.c src/virtio/common.c \
 	$(FAKE_VM_OBJS:.o=.c) src/iotlb/iotlb.c src/vringh/vringh.c $(VDPA_OBJS:.o=.c)
@@ -385,6 +392,9 @@ UNIT_TESTS += vdpa/mgmt_test
 $(B)/tests/unit/vdpa/mgmt_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/net_test
 $(B)/tests/unit/vdpa/net_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/net_packed_test vdpa/blk_packed_test vdpa/rate_limit_packed_test
+$(addprefix $(B)/tests/unit/vdpa/,net_packed_test blk_packed_test rate_limit_packed_test): \
+	$(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/blk_test
 $(B)/tests/unit/vdpa/blk_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/sigbus_test
@@ -504,6 +514,8 @@ FUZZ_TARGETS += iotlb_ops
 FUZZ_SRCS_iotlb_ops := tests/fuzz/iotlb_ops.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
 FUZZ_TARGETS += vringh_chain
 FUZZ_SRCS_vringh_chain := tests/fuzz/vringh_chain.c src/vringh/vringh.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
+FUZZ_TARGETS += vringh_packed
+FUZZ_SRCS_vringh_packed := tests/fuzz/vringh_packed.c src/vringh/vringh.c src/iotlb/iotlb.c src/util/log.c src/util/fault.c
 FUZZ_TARGETS += snapshot_state
 FUZZ_SRCS_snapshot_state := tests/fuzz/snapshot_state.c src/snapshot/snapshot.c src/core/memory.c src/util/fault.c src/util/log.c src/util/parse.c
 FUZZ_TARGETS += x86_loader

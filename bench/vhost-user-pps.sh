@@ -1,6 +1,6 @@
 #!/bin/bash
 # Packets/s through vhost-user: the same DPDK virtio_user front-end (testpmd,
-# --no-huge, split ring, 64-byte frames, burst 32, one forwarding core on
+# --no-huge, split and packed rings (packed_vq=1), 64-byte frames, burst 32, one forwarding core on
 # CPU 0) against kestrel's server (net simulator with a busy-polling worker,
 # poll=on, the whole process pinned to CPU 1) and against DPDK's own
 # net_vhost backend (testpmd, forwarding lcore on CPU 1, idle main lcore on
@@ -15,11 +15,15 @@
 #   be2fe  front-end rxonly; backend generates 64-byte frames: kestrel
 #          mode=gen vs DPDK txonly. Reported: front-end Rx-pps
 #
-# env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" B=build KPOLL=on
+# Each ring layout is measured against both backends in the same run.
+#
+# env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" RINGS="split packed" B=build KPOLL=on
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop be2fe"}; KPOLL=${KPOLL:-on}
+RINGS=${RINGS:-"split packed"}
+FE_ARGS=	# more net_virtio_user devargs: ",packed_vq=1" for packed rings
 KESTREL=$B/kestrel
 command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (apt-get install dpdk-dev)"; exit 0; }
 [ -x "$KESTREL" ] || { echo "skip: $KESTREL not built"; exit 0; }
@@ -57,7 +61,7 @@ start_backend() {	# WHO MODE
 
 run_one() {	# WHO MODE -> prints pps
 	local who=$1 mode=$2 fe=(-l 0,1 --main-lcore 1 "${MEM[@]}" --file-prefix="$TAG-fe"
-		--vdev "net_virtio_user0,path=$DIR/vu.sock,queues=1" -- --nb-cores=1 --burst=32 --txpkts=64)
+		--vdev "net_virtio_user0,path=$DIR/vu.sock,queues=1$FE_ARGS" -- --nb-cores=1 --burst=32 --txpkts=64)
 	start_backend "$who" "$mode" >&2 || { echo 0; return; }
 	case $mode in
 	fe2be)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=txonly \
@@ -79,6 +83,8 @@ run_one() {	# WHO MODE -> prints pps
 
 echo "vhost-user pps: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null) virtio_user front-end," \
      "64 B frames, $RUNS alternating runs x ${SECS}s, medians; kestrel poll=$KPOLL"
+for ring in $RINGS; do
+FE_ARGS=; [ "$ring" = packed ] && FE_ARGS=",packed_vq=1"
 for mode in $MODES; do
 	k=(); d=()
 	for r in $(seq "$RUNS"); do
@@ -87,7 +93,9 @@ for mode in $MODES; do
 	done
 	dm=$(printf '%s\n' "${d[@]}" | median)
 	km=$(printf '%s\n' "${k[@]}" | median)
-	printf '%-6s kestrel  %10d pps  [%s]\n' "$mode" "$km" "${k[*]}"
-	printf '%-6s dpdk     %10d pps  [%s]\n' "$mode" "$dm" "${d[*]}"
-	awk -v k="$km" -v d="$dm" -v m="$mode" 'BEGIN { printf "%-6s ratio    %.2fx (kestrel / DPDK)\n", m, d ? k / d : 0 }'
+	printf '%-6s %-6s kestrel  %10d pps  [%s]\n' "$ring" "$mode" "$km" "${k[*]}"
+	printf '%-6s %-6s dpdk     %10d pps  [%s]\n' "$ring" "$mode" "$dm" "${d[*]}"
+	awk -v k="$km" -v d="$dm" -v m="$mode" -v r="$ring" \
+		'BEGIN { printf "%-6s %-6s ratio    %.2fx (kestrel / DPDK)\n", r, m, d ? k / d : 0 }'
+done
 done

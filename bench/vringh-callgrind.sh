@@ -41,7 +41,7 @@ per_op() {
 echo "vringh: get chain + pull 64 bytes + complete, instructions per packet (target <= 150)"
 echo "                              burst 1  burst 32"
 for segs in 1 4; do
-	for kind in direct indirect; do
+	for kind in direct indirect packed; do
 		printf '  %u segment(s), %-8s  %7s  %7s\n' "$segs" "$kind" \
 			"$(per_op bench_device_burst "$B/bench/vringh_bench" "$segs" "$kind" -- 1)" \
 			"$(per_op bench_device_burst "$B/bench/vringh_bench" "$segs" "$kind" -- 32)"

@@ -100,7 +100,7 @@ struct vhost_user_vring {
 	u64 avail;
 	u64 used;
 	bool has_addr;
-	u16 base;
+	u32 base;	/* split: avail index; packed: SET_VRING_BASE's encoding */
 	int kickfd;
 	bool kick_set;
 	int callfd;

@@ -233,8 +233,14 @@ static int vring_attach_kick(struct vhost_user_dev *dev, u16 idx)
 
 /* Ring sizes in bytes (virtio 1.2 §2.7: 16 * num, 6 + 2 * num, 6 + 8 * num). */
 static u64 desc_bytes(u32 num) { return 16ULL * num; }
-static u64 avail_bytes(u32 num) { return 6 + 2ULL * num; }
-static u64 used_bytes(u32 num) { return 6 + 8ULL * num; }
+static bool dev_packed(const struct vhost_user_dev *dev)
+{
+	return dev->features & (1ULL << VIRTIO_F_RING_PACKED);
+}
+
+/* Packed rings: both areas are 4-byte event suppression structures. */
+static u64 avail_bytes(u32 num, bool packed) { return packed ? 4 : 6 + 2ULL * num; }
+static u64 used_bytes(u32 num, bool packed) { return packed ? 4 : 6 + 8ULL * num; }
 
 /* Report an unmapped ring area to the front-end (IOMMU mode). */
 static void send_iotlb_miss(struct vhost_user_dev *dev, u64 iova, u8 perm)
@@ -272,12 +278,12 @@ static int vring_translate(struct vhost_user_dev *dev,
 				send_iotlb_miss(dev, vr->desc, VHOST_USER_ACCESS_RO);
 			return -EFAULT;
 		}
-		if (!iova_mapped(dev, vr->avail, avail_bytes(num), IOTLB_PERM_RO)) {
+		if (!iova_mapped(dev, vr->avail, avail_bytes(num, dev_packed(dev)), IOTLB_PERM_RO)) {
 			if (report)
 				send_iotlb_miss(dev, vr->avail, VHOST_USER_ACCESS_RO);
 			return -EFAULT;
 		}
-		if (!iova_mapped(dev, vr->used, used_bytes(num), IOTLB_PERM_WO)) {
+		if (!iova_mapped(dev, vr->used, used_bytes(num, dev_packed(dev)), IOTLB_PERM_WO)) {
 			if (report)
 				send_iotlb_miss(dev, vr->used, VHOST_USER_ACCESS_WO);
 			return -EFAULT;
@@ -290,10 +296,10 @@ static int vring_translate(struct vhost_user_dev *dev,
 	ret = vhost_user_mem_uva_to_gpa(dev, vr->desc, desc_bytes(num),
 					&vr->dev_desc);
 	if (!ret)
-		ret = vhost_user_mem_uva_to_gpa(dev, vr->avail, avail_bytes(num),
+		ret = vhost_user_mem_uva_to_gpa(dev, vr->avail, avail_bytes(num, dev_packed(dev)),
 						&vr->dev_avail);
 	if (!ret)
-		ret = vhost_user_mem_uva_to_gpa(dev, vr->used, used_bytes(num),
+		ret = vhost_user_mem_uva_to_gpa(dev, vr->used, used_bytes(num, dev_packed(dev)),
 						&vr->dev_used);
 	return ret;
 }
@@ -304,6 +310,34 @@ static bool vring_wants_live(struct vhost_user_dev *dev, u16 idx)
 
 	return dev->features_ok && dev->mapped && vr->num && vr->has_addr &&
 	       vr->kick_set && vr->enabled && !vr->stopped;
+}
+
+/*
+ * vhost-user.rst, SET_VRING_BASE for packed rings: bits 0-14 the avail
+ * index, bit 15 its wrap counter, bits 16-30 the used index, bit 31 its
+ * wrap counter. A front-end that leaves the upper half 0 (DPDK's
+ * virtio_user) means the used position is the avail one.
+ */
+static u32 vring_base_of(const struct vhost_user_dev *dev, const struct vdpa_vq_state *s)
+{
+	if (!dev_packed(dev))
+		return s->split.avail_index;
+	return s->packed.last_avail_idx | (u32)s->packed.last_avail_counter << 15 |
+	       (u32)s->packed.last_used_idx << 16 | (u32)s->packed.last_used_counter << 31;
+}
+
+static struct vdpa_vq_state vring_state_of(const struct vhost_user_dev *dev, u32 base)
+{
+	struct vdpa_vq_state s = { .split.avail_index = (u16)base };
+	u32 used = base >> 16 ? base >> 16 : base & 0xffff;
+
+	if (dev_packed(dev)) {
+		s.packed.last_avail_idx = base & 0x7fff;
+		s.packed.last_avail_counter = !!(base & 0x8000);
+		s.packed.last_used_idx = used & 0x7fff;
+		s.packed.last_used_counter = !!(used & 0x8000);
+	}
+	return s;
 }
 
 /* Disable a ring on the device, keeping its position in the shadow. */
@@ -317,13 +351,13 @@ static void vring_dev_stop(struct vhost_user_dev *dev, u16 idx)
 	vdpa_set_vq_ready(dev->vdpa, idx, false);
 	vr->dev_ready = false;
 	if (!vr->base_dirty && !vdpa_get_vq_state(dev->vdpa, idx, &state))
-		vr->base = state.split.avail_index;
+		vr->base = vring_base_of(dev, &state);
 }
 
 static int vring_dev_program(struct vhost_user_dev *dev, u16 idx)
 {
 	struct vhost_user_vring *vr = &dev->vrings[idx];
-	struct vdpa_vq_state state = { .split.avail_index = vr->base };
+	struct vdpa_vq_state state = vring_state_of(dev, vr->base);
 	struct vdpa_device *vdpa = dev->vdpa;
 	int ret;
 
@@ -547,8 +581,6 @@ static u64 offered_features(struct vhost_user_dev *dev)
 {
 	u64 f = vdpa_get_device_features(dev->vdpa);
 
-	/* vringh walks split rings only. */
-	f &= ~(1ULL << VIRTIO_F_RING_PACKED);
 	if (!dev->opts.iommu)
 		f &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
 	return f | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
@@ -743,12 +775,12 @@ static int vu_set_vring_base(struct vhost_user_dev *dev,
 
 	if (!vr)
 		return -EINVAL;
-	if (msg->payload.state.num > 0xffff) {
+	if (msg->payload.state.num > 0xffff && !dev_packed(dev)) {
 		vu_warn(dev, "ring %u: base %u out of range",
 			msg->payload.state.index, msg->payload.state.num);
 		return -EINVAL;
 	}
-	vr->base = (u16)msg->payload.state.num;
+	vr->base = msg->payload.state.num;
 	vr->base_dirty = true;
 	vr->dirty = true;
 	vr->stopped = false;

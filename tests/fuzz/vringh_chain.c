@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vringh_windows.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)	do { if (!(c)) __builtin_trap(); } while (0)
@@ -120,20 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		if (iotlb_create(0, &tlb))
 			return 0;
-		/* Four windows; the first always RW (rings), others fuzzed. */
-		for (k = 0; k < 4; k++) {
-			unsigned int perm = k ? data[2 + k] & 3 : IOTLB_PERM_RW;
-			u64 iova = GMEM_IOVA + k * 0x2000;
-
-			if (perm)
-				iotlb_add_range(tlb, iova, iova + 0x1fff,
-						(uintptr_t)gmem + k * 0x2000, perm);
-		}
-		/* And one alias: window 3 again, 1 MiB higher, split in two. */
-		iotlb_add_range(tlb, GMEM_IOVA + 0x100000, GMEM_IOVA + 0x100fff,
-				(uintptr_t)gmem + 0x7000, IOTLB_PERM_RW);
-		iotlb_add_range(tlb, GMEM_IOVA + 0x101000, GMEM_IOVA + 0x101fff,
-				(uintptr_t)gmem + 0x6000, IOTLB_PERM_RW);
+		fuzz_vringh_windows(tlb, gmem, GMEM_IOVA, 4, data + 2);
 		ret = vringh_init_iotlb(&vrh, features, num, true, tlb,
 					GMEM_IOVA + OFF_DESC, GMEM_IOVA + OFF_AVAIL,
 					GMEM_IOVA + OFF_USED);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * In-process split-ring virtio driver for the vDPA tests (see driver.h).
+ * In-process virtio driver, split or packed rings, for the vDPA tests (see
+ * driver.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <linux/virtio_config.h>
 
 #include "driver.h"
+
+bool vdrv_packed;
 
 static void vdrv_vq_irq(void *private)
 {
@@ -59,6 +62,8 @@ void vdrv_fini(struct vdrv *d)
 		if (d->vqs[i].kickfd >= 0)
 			close(d->vqs[i].kickfd);
 		free(d->vqs[i].chain);
+		free(d->vqs[i].free_ids);
+		free(d->vqs[i].pending);
 	}
 	free(d->mem);
 	memset(d, 0, sizeof(*d));
@@ -98,6 +103,8 @@ int vdrv_negotiate(struct vdrv *d, u64 wanted)
 		if (d->vqs[i].kickfd >= 0)
 			close(d->vqs[i].kickfd);
 		free(d->vqs[i].chain);
+		free(d->vqs[i].free_ids);
+		free(d->vqs[i].pending);
 		memset(&d->vqs[i], 0, sizeof(d->vqs[i]));
 		d->vqs[i].kickfd = -1;
 	}
@@ -108,7 +115,11 @@ int vdrv_negotiate(struct vdrv *d, u64 wanted)
 					       VIRTIO_CONFIG_S_DRIVER);
 	if (ret)
 		return ret;
+	if (vdrv_packed)
+		wanted |= VRINGH_F_RING_PACKED;
 	d->features = vdpa_get_device_features(d->vdpa) & wanted;
+	if (vdrv_packed && !(d->features & VRINGH_F_RING_PACKED))
+		return -EPROTONOSUPPORT;
 	ret = vdpa_set_features(d->vdpa, d->features);
 	if (ret)
 		return ret;
@@ -125,13 +136,28 @@ int vdrv_vq_setup(struct vdrv *d, u16 idx, u32 num)
 		return -EINVAL;
 	vq->idx = idx;
 	vq->num = num;
+	vq->packed = d->features & VRINGH_F_RING_PACKED;
 	vq->desc = vdrv_alloc(d, vringh_desc_size(num), 4096);
-	vq->avail = vdrv_alloc(d, vringh_avail_size(num), 64);
-	vq->used = vdrv_alloc(d, vringh_used_size(num), 4096);
+	if (vq->packed) {
+		vq->avail = vdrv_alloc(d, sizeof(struct vringh_packed_event), 64);
+		vq->used = vdrv_alloc(d, sizeof(struct vringh_packed_event), 64);
+		vq->free_ids = calloc(num, sizeof(*vq->free_ids));
+		vq->pending = calloc(num, sizeof(*vq->pending));
+		if (!vq->free_ids || !vq->pending)
+			return -ENOMEM;
+		for (u32 i = 0; i < num; i++)
+			vq->free_ids[i] = (u16)(num - 1 - i);
+		vq->nfree_ids = (u16)num;
+		vq->npending = vq->added = 0;
+		vq->avail_wrap = vq->used_wrap = true;
+	} else {
+		vq->avail = vdrv_alloc(d, vringh_avail_size(num), 64);
+		vq->used = vdrv_alloc(d, vringh_used_size(num), 4096);
+	}
 	vq->chain = calloc(num, sizeof(*vq->chain));
 	if (!vq->desc || !vq->avail || !vq->used || !vq->chain)
 		return -ENOMEM;
-	for (u32 i = 0; i < num; i++)
+	for (u32 i = 0; i < num && !vq->packed; i++)
 		vq->desc[i].next = cpu_to_le16((u16)(i + 1));
 	vq->free_head = 0;
 	vq->num_free = (u16)MIN(num, 0xffff);
@@ -175,6 +201,42 @@ int vdrv_driver_ok(struct vdrv *d)
 				       VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
+/*
+ * Packed (virtio 1.2 §2.8.21): the list from the avail position on, every
+ * descriptor's flags but the first one's, which vdrv_publish() stores.
+ */
+static int vdrv_add_packed(struct vdrv *d, struct vdrv_vq *vq,
+			   const struct vdrv_sg *sg, unsigned int n)
+{
+	struct vringh_packed_desc *ring = (void *)vq->desc;
+	u16 id = vq->free_ids[--vq->nfree_ids];
+
+	for (unsigned int k = 0; k < n; k++) {
+		struct vringh_packed_desc *desc = &ring[vq->avail_idx];
+		u16 flags = (sg[k].write ? VRINGH_DESC_F_WRITE : 0) |
+			    (vq->avail_wrap ? VRINGH_DESC_F_AVAIL : VRINGH_DESC_F_USED);
+
+		if (k + 1 < n)
+			flags |= VRINGH_DESC_F_NEXT;
+		desc->addr = cpu_to_le64(vdrv_iova(d, sg[k].addr));
+		desc->len = cpu_to_le32(sg[k].len);
+		desc->id = cpu_to_le16(id);
+		if (k)
+			__atomic_store_n(&desc->flags, cpu_to_le16(flags), __ATOMIC_RELAXED);
+		else
+			vq->pending[vq->npending++] =
+				(typeof(*vq->pending)){ vq->avail_idx, flags };
+		if (++vq->avail_idx == vq->num) {
+			vq->avail_idx = 0;
+			vq->avail_wrap = !vq->avail_wrap;
+		}
+	}
+	vq->num_free -= (u16)n;
+	vq->added += (u16)n;
+	vq->chain[id] = (u16)n;
+	return id;
+}
+
 int vdrv_add(struct vdrv *d, u16 q, const struct vdrv_sg *sg, unsigned int n)
 {
 	struct vdrv_vq *vq = &d->vqs[q];
@@ -182,6 +244,8 @@ int vdrv_add(struct vdrv *d, u16 q, const struct vdrv_sg *sg, unsigned int n)
 
 	if (!n || n > vq->num_free)
 		return -ENOSPC;
+	if (vq->packed)
+		return vdrv_add_packed(d, vq, sg, n);
 	head = vq->free_head;
 	i = head;
 	for (unsigned int k = 0; k < n; k++) {
@@ -208,6 +272,16 @@ void vdrv_publish(struct vdrv *d, u16 q)
 {
 	struct vdrv_vq *vq = &d->vqs[q];
 
+	if (vq->packed) {
+		struct vringh_packed_desc *ring = (void *)vq->desc;
+
+		/* The rest of each list before its first flags (release). */
+		for (u16 k = 0; k < vq->npending; k++)
+			__atomic_store_n(&ring[vq->pending[k].pos].flags,
+					 cpu_to_le16(vq->pending[k].flags), __ATOMIC_RELEASE);
+		vq->npending = 0;
+		return;
+	}
 	/* Ring entries and descriptors before the index (virtio 1.2 §2.7.13). */
 	__atomic_store_n(&vq->avail->idx, cpu_to_le16(vq->avail_idx),
 			 __ATOMIC_RELEASE);
@@ -220,7 +294,22 @@ void vdrv_kick(struct vdrv *d, u16 q)
 
 	/* Index store before the suppression read (pairs with notify_enable). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (d->features & VRINGH_F_EVENT_IDX) {
+	if (vq->packed) {
+		struct vringh_packed_event *ev = (void *)vq->used;
+		u16 flags = le16_to_cpu(__atomic_load_n(&ev->flags, __ATOMIC_RELAXED));
+		u16 off_wrap = le16_to_cpu(__atomic_load_n(&ev->off_wrap, __ATOMIC_RELAXED));
+		u16 event = off_wrap & ~VRINGH_EVENT_WRAP;
+		u16 new = vq->avail_idx, old = (u16)(new - vq->added);
+
+		/* §2.8.10: an event in the other lap is a ring behind. */
+		if (!!(off_wrap & VRINGH_EVENT_WRAP) != vq->avail_wrap)
+			event -= (u16)vq->num;
+		if (flags == VRINGH_EVENT_F_DESC && (d->features & VRINGH_F_EVENT_IDX))
+			need = (u16)(new - event - 1) < (u16)(new - old);
+		else
+			need = flags != VRINGH_EVENT_F_DISABLE;
+		vq->added = 0;
+	} else if (d->features & VRINGH_F_EVENT_IDX) {
 		u16 event = le16_to_cpu(__atomic_load_n(
 				(le16 *)&vq->used->ring[vq->num], __ATOMIC_RELAXED));
 		u16 new = vq->avail_idx, old = vq->kick_idx;
@@ -244,11 +333,48 @@ void vdrv_kick(struct vdrv *d, u16 q)
 		vdpa_kick_vq(d->vdpa, q);
 }
 
+static int vdrv_get_used_packed(struct vdrv *d, struct vdrv_vq *vq, u16 *head,
+				u32 *len)
+{
+	struct vringh_packed_desc *desc = &((struct vringh_packed_desc *)vq->desc)[vq->last_used];
+	struct vringh_packed_event *ev = (void *)vq->avail;
+	u16 flags = le16_to_cpu(__atomic_load_n(&desc->flags, __ATOMIC_ACQUIRE));
+	u16 id;
+
+	if (!!(flags & VRINGH_DESC_F_USED) != vq->used_wrap ||
+	    !!(flags & VRINGH_DESC_F_AVAIL) != vq->used_wrap)
+		return 0;
+	id = le16_to_cpu(desc->id);
+	*head = id;
+	*len = le32_to_cpu(desc->len);
+	if (id >= vq->num || !vq->chain[id])
+		return 1;	/* the test sees the bad ID; nothing to free */
+	vq->last_used += vq->chain[id];
+	if (vq->last_used >= vq->num) {
+		vq->last_used -= (u16)vq->num;
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->num_free += vq->chain[id];
+	vq->chain[id] = 0;
+	vq->free_ids[vq->nfree_ids++] = id;
+	/* Ask for an interrupt at the next used descriptor. */
+	if (d->features & VRINGH_F_EVENT_IDX) {
+		__atomic_store_n(&ev->off_wrap,
+				 cpu_to_le16(vq->last_used | (vq->used_wrap ? VRINGH_EVENT_WRAP : 0)),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&ev->flags, cpu_to_le16(VRINGH_EVENT_F_DESC), __ATOMIC_RELEASE);
+	}
+	return 1;
+}
+
 int vdrv_get_used(struct vdrv *d, u16 q, u16 *head, u32 *len)
 {
 	struct vdrv_vq *vq = &d->vqs[q];
 	struct vringh_used_elem *e;
 	u16 idx, id, n;
+
+	if (vq->packed)
+		return vdrv_get_used_packed(d, vq, head, len);
 
 	idx = le16_to_cpu(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
 	if (idx == vq->last_used)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * An in-process virtio driver for the vDPA unit tests and benchmarks: it
- * lays real split rings out in a block of "guest memory", maps that block
+ * lays real split rings, or packed ones (virtio 1.2 §2.8) when
+ * VIRTIO_F_RING_PACKED is negotiated, out in a block of "guest memory"
+ * (vdrv_packed makes every negotiation ask for packed rings), maps that block
  * into a device's IOTLB at an IOVA that is *not* its host address (so a
  * missing translation cannot go unnoticed), and drives the device only
  * through the vdpa_*() bus wrappers, in the order virtio 1.2 §3.1.1 gives.
@@ -19,7 +21,9 @@
 #define VDRV_IOVA_BASE		0x40000000ULL
 
 /**
- * struct vdrv_vq - the driver side of one split ring
+ * struct vdrv_vq - the driver side of one ring (split, or packed: then
+ *	@desc is the descriptor ring, @avail the driver and @used the device
+ *	event suppression, and the head is the buffer ID)
  * @idx: queue index
  * @num: ring size (0: not set up)
  * @desc: descriptor table (in guest memory)
@@ -31,6 +35,13 @@
  * @last_used: next used entry to consume
  * @kick_idx: avail index at the previous notification decision
  * @chain: descriptors per head, to free the chain
+ * @packed: the ring is packed
+ * @avail_wrap: packed: driver ring wrap counter of @avail_idx (a position)
+ * @used_wrap: packed: wrap counter of @last_used (a position)
+ * @free_ids: packed: stack of free buffer IDs, @nfree_ids of them
+ * @pending: packed: first descriptors added but not yet published, with
+ *	their flags (@npending of them)
+ * @added: packed: descriptors added since the last kick decision
  * @kickfd: eventfd handed to vdpa_set_vq_kickfd(), or -1 (vdpa_kick_vq)
  * @irqs: used-buffer callbacks received (atomic)
  * @kicks: notifications sent
@@ -48,6 +59,14 @@ struct vdrv_vq {
 	u16 last_used;
 	u16 kick_idx;
 	u16 *chain;
+	bool packed;
+	bool avail_wrap;
+	bool used_wrap;
+	u16 *free_ids;
+	u16 nfree_ids;
+	struct { u16 pos, flags; } *pending;
+	u16 npending;
+	u16 added;
 	int kickfd;
 	unsigned int irqs;
 	unsigned long kicks;
@@ -88,6 +107,9 @@ struct vdrv_sg {
 	bool write;
 };
 
+/* Set before vdrv_negotiate(): ask for (and require) VIRTIO_F_RING_PACKED. */
+extern bool vdrv_packed;
+
 /** vdrv_init() - allocate @size bytes of guest memory for @vdpa; 0/-errno */
 int vdrv_init(struct vdrv *d, struct vdpa_device *vdpa, size_t size);
 
@@ -102,7 +124,8 @@ int vdrv_map(struct vdrv *d, u32 asid);
  * @d: the driver
  * @wanted: features the driver would like; offered & @wanted are accepted
  *
- * Return: 0, or the failing wrapper's -errno (-ENOTSUP: FEATURES_OK refused).
+ * Return: 0, or the failing wrapper's -errno (-ENOTSUP: FEATURES_OK refused;
+ * -EPROTONOSUPPORT: vdrv_packed is set and the device has no packed rings).
  */
 int vdrv_negotiate(struct vdrv *d, u64 wanted);
 
@@ -128,11 +151,12 @@ u64 vdrv_iova(const struct vdrv *d, const void *p);
  * @sg: buffers
  * @n: buffers (>= 1)
  *
- * Return: the head, or -ENOSPC when the ring is full.
+ * Return: the head (packed: the buffer ID), or -ENOSPC when the ring is full.
  */
 int vdrv_add(struct vdrv *d, u16 q, const struct vdrv_sg *sg, unsigned int n);
 
-/** vdrv_publish() - make added chains visible (avail->idx store) */
+/** vdrv_publish() - make added chains visible (avail->idx store; packed:
+ * the first descriptors' flags) */
 void vdrv_publish(struct vdrv *d, u16 q);
 
 /** vdrv_kick() - notify the device unless it suppressed notifications */

@@ -397,7 +397,14 @@ static void test_suspend(struct vdpa_device *vdpa)
 	vdrv_msleep(30);
 	report_eq(vdrv_get_used(&d, TXQ, &head, &len), 0, "nothing processed while suspended");
 	check_eq(vdpa_get_vq_state(vdpa, TXQ, &state), 0);
-	check_eq(state.split.avail_index, 0);
+	if (vdrv_packed) {
+		/* Position 0 of the first lap: wrap counters 1. */
+		check_eq(state.packed.last_avail_idx, 0);
+		check_eq(state.packed.last_avail_counter, 1);
+		check_eq(state.packed.last_used_counter, 1);
+	} else {
+		check_eq(state.split.avail_index, 0);
+	}
 	report_checks("TX state still at 0");
 	report_eq(vdpa_resume(vdpa), 0, "resume");
 	report_eq(vdrv_wait_used(&d, RXQ, &head, &len, 2000), 1,
@@ -407,6 +414,53 @@ static void test_suspend(struct vdpa_device *vdpa)
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
 	report_prefix_pop();
+}
+
+/*
+ * Packed: expose one descriptor as given at the avail position (flags get
+ * this lap's AVAIL/USED bits), visible at once. For the hostile cases.
+ */
+static void packed_raw(struct vdrv *d, u16 q, u64 iova, u32 len, u16 flags, u16 id)
+{
+	struct vdrv_vq *vq = &d->vqs[q];
+	struct vringh_packed_desc *desc = &((struct vringh_packed_desc *)vq->desc)[vq->avail_idx];
+
+	desc->addr = cpu_to_le64(iova);
+	desc->len = cpu_to_le32(len);
+	desc->id = cpu_to_le16(id);
+	flags |= vq->avail_wrap ? VRINGH_DESC_F_AVAIL : VRINGH_DESC_F_USED;
+	__atomic_store_n(&desc->flags, cpu_to_le16(flags), __ATOMIC_RELEASE);
+	if (++vq->avail_idx == vq->num) {
+		vq->avail_idx = 0;
+		vq->avail_wrap = !vq->avail_wrap;
+	}
+}
+
+/* A head (split) or buffer ID (packed) past the ring. */
+static void bad_head(struct vdrv *d, u16 q, u64 iova)
+{
+	if (vdrv_packed) {
+		packed_raw(d, q, iova, 64, q == RXQ ? VRINGH_DESC_F_WRITE : 0, NUM + 5);
+		return;
+	}
+	d->vqs[q].avail->ring[0] = cpu_to_le16(NUM + 5);
+	d->vqs[q].avail_idx = 1;
+	vdrv_publish(d, q);
+}
+
+/* One descriptor at an address no mapping covers. */
+static void unmapped_buffer(struct vdrv *d, u16 q, u32 len, u16 flags)
+{
+	if (vdrv_packed) {
+		packed_raw(d, q, 0xdead0000, len, flags, 0);
+		return;
+	}
+	d->vqs[q].desc[0] = (struct vringh_desc){
+		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(len),
+		.flags = cpu_to_le16(flags) };
+	d->vqs[q].avail->ring[0] = 0;
+	d->vqs[q].avail_idx = 1;
+	vdrv_publish(d, q);
 }
 
 static void test_hostile(struct vdpa_device *vdpa)
@@ -423,9 +477,8 @@ static void test_hostile(struct vdpa_device *vdpa)
 	net_up(&d, base_features, false);
 
 	/* An avail entry naming a head past the ring. */
-	d.vqs[TXQ].avail->ring[0] = cpu_to_le16(NUM + 5);
-	d.vqs[TXQ].avail_idx = 1;
-	vdrv_publish(&d, TXQ);
+	tx = vdrv_alloc(&d, FLEN, 64);
+	bad_head(&d, TXQ, vdrv_iova(&d, tx));
 	vdpa_kick_vq(vdpa, TXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "bad head index: NEEDS_RESET");
@@ -447,27 +500,28 @@ static void test_hostile(struct vdpa_device *vdpa)
 	check_eq(len, FLEN);
 	report_checks("traffic flows after reset");
 
-	/* A descriptor loop. */
-	d.vqs[TXQ].desc[0].flags = cpu_to_le16(VRINGH_DESC_F_NEXT);
-	d.vqs[TXQ].desc[0].next = cpu_to_le16(1);
-	d.vqs[TXQ].desc[0].len = cpu_to_le32(16);
-	d.vqs[TXQ].desc[0].addr = cpu_to_le64(vdrv_iova(&d, tx));
-	d.vqs[TXQ].desc[1] = d.vqs[TXQ].desc[0];
-	d.vqs[TXQ].desc[1].next = cpu_to_le16(0);
-	d.vqs[TXQ].avail->ring[d.vqs[TXQ].avail_idx % NUM] = 0;
-	d.vqs[TXQ].avail_idx++;
-	vdrv_publish(&d, TXQ);
+	/* A descriptor loop (packed: a list with NEXT all around the ring). */
+	if (vdrv_packed) {
+		for (unsigned int k = 0; k < NUM; k++)
+			packed_raw(&d, TXQ, vdrv_iova(&d, tx), 16, VRINGH_DESC_F_NEXT, 1);
+	} else {
+		d.vqs[TXQ].desc[0].flags = cpu_to_le16(VRINGH_DESC_F_NEXT);
+		d.vqs[TXQ].desc[0].next = cpu_to_le16(1);
+		d.vqs[TXQ].desc[0].len = cpu_to_le32(16);
+		d.vqs[TXQ].desc[0].addr = cpu_to_le64(vdrv_iova(&d, tx));
+		d.vqs[TXQ].desc[1] = d.vqs[TXQ].desc[0];
+		d.vqs[TXQ].desc[1].next = cpu_to_le16(0);
+		d.vqs[TXQ].avail->ring[d.vqs[TXQ].avail_idx % NUM] = 0;
+		d.vqs[TXQ].avail_idx++;
+		vdrv_publish(&d, TXQ);
+	}
 	vdpa_kick_vq(vdpa, TXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "descriptor loop: NEEDS_RESET");
 
 	/* A buffer outside every mapping. */
 	report_eq(net_up(&d, base_features, false), 0, "bring-up after reset");
-	d.vqs[TXQ].desc[0] = (struct vringh_desc){
-		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(64) };
-	d.vqs[TXQ].avail->ring[0] = 0;
-	d.vqs[TXQ].avail_idx = 1;
-	vdrv_publish(&d, TXQ);
+	unmapped_buffer(&d, TXQ, 64, 0);
 	vdpa_kick_vq(vdpa, TXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "unmapped buffer: NEEDS_RESET");
@@ -629,19 +683,12 @@ static void test_gen_hostile(struct vdpa_device *vdpa)
 	vdrv_init(&d, vdpa, 1 << 20);
 	vdrv_map(&d, 0);
 	net_up(&d, base_features, false);
-	d.vqs[RXQ].avail->ring[0] = cpu_to_le16(NUM + 5);
-	d.vqs[RXQ].avail_idx = 1;
-	vdrv_publish(&d, RXQ);
+	bad_head(&d, RXQ, vdrv_iova(&d, vdrv_alloc(&d, 2048, 64)));
 	vdpa_kick_vq(vdpa, RXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "bad RX head index: NEEDS_RESET");
 	report_eq(net_up(&d, base_features, false), 0, "bring-up after reset");
-	d.vqs[RXQ].desc[0] = (struct vringh_desc){
-		.addr = cpu_to_le64(0xdead0000), .len = cpu_to_le32(2048),
-		.flags = cpu_to_le16(VRINGH_DESC_F_WRITE) };
-	d.vqs[RXQ].avail->ring[0] = 0;
-	d.vqs[RXQ].avail_idx = 1;
-	vdrv_publish(&d, RXQ);
+	unmapped_buffer(&d, RXQ, 2048, VRINGH_DESC_F_WRITE);
 	vdpa_kick_vq(vdpa, RXQ);
 	report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 2000),
 	       "unmapped RX buffer: NEEDS_RESET");

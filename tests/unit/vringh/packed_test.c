@@ -27,6 +27,7 @@
 #define OFF_INDIRECT	0x20000
 #define OFF_DATA	0x40000
 #define RO_IOVA		0x80000000ULL
+#define HUGE_IOVA	0x100000000ULL	/* 8 GiB mapped, never dereferenced */
 
 #define FEATURES	(VRINGH_F_VERSION_1 | VRINGH_F_RING_PACKED | VRINGH_F_INDIRECT_DESC)
 
@@ -82,6 +83,8 @@ static int pdrv_setup(struct pdrv *d)
 	iotlb_add_range(d->tlb, MEM_IOVA, MEM_IOVA + MEM_SIZE - 1,
 			(uintptr_t)d->mem, IOTLB_PERM_RW);
 	iotlb_add_range(d->tlb, RO_IOVA, RO_IOVA + 4095, (uintptr_t)d->ro, IOTLB_PERM_RO);
+	iotlb_add_range(d->tlb, HUGE_IOVA, HUGE_IOVA + (8ULL << 30) - 1, 0x1000,
+			IOTLB_PERM_RW);
 	pdrv_reset(d, 8);
 	return 0;
 }
@@ -555,6 +558,255 @@ static void test_host_flavour(struct pdrv *d)
 	report_prefix_pop();
 }
 
+/* ---- hostile rings -------------------------------------------------------- */
+
+enum hostile {
+	P_HEAD_USED,
+	P_HEAD_USED_LAP0,
+	P_CHAIN_NOT_AVAIL,
+	P_CHAIN_USED,
+	P_CHAIN_WRAP_STALE,
+	P_TOO_LONG,
+	P_ID_RANGE,
+	P_ID_INFLIGHT,
+	P_NESTED_INDIRECT,
+	P_INDIRECT_NEXT,
+	P_INDIRECT_AFTER_NEXT,
+	P_INDIRECT_NO_FEATURE,
+	P_INDIRECT_LEN0,
+	P_INDIRECT_LEN_ODD,
+	P_INDIRECT_TOO_BIG,
+	P_INDIRECT_UNMAPPED,
+	P_INDIRECT_BUF_UNMAPPED,
+	P_WRITE_THEN_READ,
+	P_LEN_OVERFLOW,
+	P_UNMAPPED,
+	P_WRITE_RO,
+	P_NO_RIOV,
+	P_COUNT
+};
+
+static const struct {
+	const char *name;
+	int err;
+} hostile_cases[P_COUNT] = {
+	[P_HEAD_USED] = { "AVAIL and USED both set at the avail position (wrap 1)", -EBADMSG },
+	[P_HEAD_USED_LAP0] = { "AVAIL and USED both clear at the avail position (wrap 0)",
+			       -EBADMSG },
+	[P_CHAIN_NOT_AVAIL] = { "second descriptor of a list not available", -EILSEQ },
+	[P_CHAIN_USED] = { "second descriptor of a list marked used", -EBADMSG },
+	[P_CHAIN_WRAP_STALE] = { "list across the ring end, wrapped part of the old lap",
+				 -EILSEQ },
+	[P_TOO_LONG] = { "every descriptor of the ring with NEXT", -E2BIG },
+	[P_ID_RANGE] = { "buffer ID = ring size", -ERANGE },
+	[P_ID_INFLIGHT] = { "buffer ID already in flight", -EALREADY },
+	[P_NESTED_INDIRECT] = { "indirect in indirect", -EMLINK },
+	[P_INDIRECT_NEXT] = { "indirect with NEXT", -EMLINK },
+	[P_INDIRECT_AFTER_NEXT] = { "indirect after a NEXT", -EMLINK },
+	[P_INDIRECT_NO_FEATURE] = { "indirect not negotiated", -EMLINK },
+	[P_INDIRECT_LEN0] = { "indirect table length 0", -EMSGSIZE },
+	[P_INDIRECT_LEN_ODD] = { "indirect table length 24", -EMSGSIZE },
+	[P_INDIRECT_TOO_BIG] = { "indirect table longer than ring", -EMSGSIZE },
+	[P_INDIRECT_UNMAPPED] = { "indirect table unmapped", -EFAULT },
+	[P_INDIRECT_BUF_UNMAPPED] = { "buffer in an indirect table unmapped", -EFAULT },
+	[P_WRITE_THEN_READ] = { "readable after writable", -EPROTO },
+	[P_LEN_OVERFLOW] = { "lengths sum past U32_MAX", -EOVERFLOW },
+	[P_UNMAPPED] = { "buffer outside the IOTLB", -EFAULT },
+	[P_WRITE_RO] = { "writable buffer in read-only memory", -EPERM },
+	[P_NO_RIOV] = { "readable buffer, device takes none", -EACCES },
+};
+
+static void put_pdesc(struct vringh_packed_desc *t, unsigned int i, u64 addr, u32 len,
+		      u16 id, u16 flags)
+{
+	t[i].addr = cpu_to_le64(addr);
+	t[i].len = cpu_to_le32(len);
+	t[i].id = cpu_to_le16(id);
+	t[i].flags = cpu_to_le16(flags);
+}
+
+/*
+ * Lay out case @h on a clean ring of 8; returns how many good lists the
+ * device takes before the bad one.
+ */
+static unsigned int hostile_inject(struct pdrv *d, struct vringh *vrh, enum hostile h)
+{
+	struct vringh_packed_desc *t = (void *)(d->mem + OFF_INDIRECT);
+	struct vringh_packed_desc *q = d->desc;
+	u64 ind = MEM_IOVA + OFF_INDIRECT, buf = data_iova(0);
+	u16 av = avail_bits(true), n = VRINGH_DESC_F_NEXT, in = VRINGH_DESC_F_INDIRECT;
+	unsigned int k, num = d->num;
+
+	switch (h) {
+	case P_HEAD_USED:
+		put_pdesc(q, 0, buf, 8, 0, VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED);
+		break;
+	case P_HEAD_USED_LAP0:
+		/* The zeroed ring, read in a lap of wrap counter 0. */
+		vringh_set_state(vrh, 0, 0);
+		break;
+	case P_CHAIN_NOT_AVAIL:
+		put_pdesc(q, 1, buf, 8, 0, avail_bits(false));
+		put_pdesc(q, 0, buf, 8, 0, av | n);
+		break;
+	case P_CHAIN_USED:
+		put_pdesc(q, 1, buf, 8, 0, VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED);
+		put_pdesc(q, 0, buf, 8, 0, av | n);
+		break;
+	case P_CHAIN_WRAP_STALE:
+		vringh_set_state(vrh, (num - 1) | VRINGH_EVENT_WRAP, VRINGH_EVENT_WRAP);
+		/* Slot 0 must carry wrap 0's AVAIL; it carries wrap 1's. */
+		put_pdesc(q, 0, buf, 8, 0, av);
+		put_pdesc(q, num - 1, buf, 8, 0, av | n);
+		break;
+	case P_TOO_LONG:
+		for (k = num; k--;)
+			put_pdesc(q, k, buf, 8, 0, av | n);
+		break;
+	case P_ID_RANGE:
+		put_pdesc(q, 0, buf, 8, num, av);
+		break;
+	case P_ID_INFLIGHT:
+		put_pdesc(q, 1, buf, 8, 3, av);
+		put_pdesc(q, 0, buf, 8, 3, av);
+		return 1;
+	case P_NESTED_INDIRECT:
+		put_pdesc(t, 0, ind, 16, 0, in);
+		put_pdesc(q, 0, ind, 16, 0, av | in);
+		break;
+	case P_INDIRECT_NEXT:
+		put_pdesc(t, 0, buf, 8, 0, 0);
+		put_pdesc(q, 1, buf, 8, 0, av);
+		put_pdesc(q, 0, ind, 16, 0, av | in | n);
+		break;
+	case P_INDIRECT_AFTER_NEXT:
+		put_pdesc(t, 0, buf, 8, 0, 0);
+		put_pdesc(q, 1, ind, 16, 0, av | in);
+		put_pdesc(q, 0, buf, 8, 0, av | n);
+		break;
+	case P_INDIRECT_NO_FEATURE:
+		put_pdesc(t, 0, buf, 8, 0, 0);
+		put_pdesc(q, 0, ind, 16, 0, av | in);
+		break;
+	case P_INDIRECT_LEN0:
+		put_pdesc(q, 0, ind, 0, 0, av | in);
+		break;
+	case P_INDIRECT_LEN_ODD:
+		put_pdesc(q, 0, ind, 24, 0, av | in);
+		break;
+	case P_INDIRECT_TOO_BIG:
+		put_pdesc(q, 0, ind, (num + 1) * 16, 0, av | in);
+		break;
+	case P_INDIRECT_UNMAPPED:
+		put_pdesc(q, 0, 0x2000, 32, 0, av | in);
+		break;
+	case P_INDIRECT_BUF_UNMAPPED:
+		put_pdesc(t, 0, buf, 8, 0, 0);
+		put_pdesc(t, 1, 0x3000, 8, 0, VRINGH_DESC_F_WRITE);
+		put_pdesc(q, 0, ind, 32, 0, av | in);
+		break;
+	case P_WRITE_THEN_READ:
+		put_pdesc(q, 1, buf, 8, 0, av);
+		put_pdesc(q, 0, buf, 8, 0, av | n | VRINGH_DESC_F_WRITE);
+		break;
+	case P_LEN_OVERFLOW:
+		put_pdesc(q, 1, HUGE_IOVA, 2, 0, av);
+		put_pdesc(q, 0, HUGE_IOVA, 0xffffffff, 0, av | n);
+		break;
+	case P_UNMAPPED:
+		put_pdesc(q, 0, 0x1000, 8, 0, av);
+		break;
+	case P_WRITE_RO:
+		put_pdesc(q, 0, RO_IOVA, 8, 0, av | VRINGH_DESC_F_WRITE);
+		break;
+	case P_NO_RIOV:
+		put_pdesc(q, 0, buf, 8, 0, av);
+		break;
+	case P_COUNT:
+		break;
+	}
+	return 0;
+}
+
+static void test_hostile(struct pdrv *d)
+{
+	struct iovec rs[4], ws[4];
+	struct vringh_iov riov, wiov;
+	static struct vringh vrh;
+	unsigned int h;
+	u16 head;
+
+	report_prefix_push("hostile");
+	vringh_iov_init(&riov, rs, 4, true);
+	vringh_iov_init(&wiov, ws, 4, true);
+	for (h = 0; h < P_COUNT; h++) {
+		int want = hostile_cases[h].err, ret, again, cret, good = 1;
+		u64 features = h == P_INDIRECT_NO_FEATURE ? VRINGH_F_VERSION_1 | VRINGH_F_RING_PACKED
+							  : FEATURES;
+		unsigned int pre, k;
+		bool recovered;
+		u8 buf[16];
+
+		pdrv_reset(d, 8);
+		dev_init(d, &vrh, features);
+		pre = hostile_inject(d, &vrh, h);
+		for (k = 0; k < pre; k++)
+			good &= vringh_getdesc(&vrh, &riov, &wiov, &head) == 1;
+		ret = vringh_getdesc(&vrh, h == P_NO_RIOV ? NULL : &riov, &wiov, &head);
+		again = vringh_getdesc(&vrh, &riov, &wiov, &head);
+		cret = vringh_complete(&vrh, 0, 0);
+
+		/* Re-init over a clean ring: the device works again. */
+		pdrv_reset(d, 8);
+		recovered = dev_init(d, &vrh, FEATURES) == 0;
+		fill(host(d, data_iova(0)), 16, 7);
+		pdrv_add(d, (struct tseg[]){ { data_iova(0), 16, false } }, 1, false, 4);
+		recovered = recovered && vringh_getdesc(&vrh, &riov, &wiov, &head) == 1 &&
+			    head == 4 && vringh_iov_pull(&riov, buf, 16) == 16 &&
+			    buf[15] == (u8)(7 + 15 * 7) && vringh_complete(&vrh, head, 0) == 0;
+		check_eq(good, 1);
+		check_eq(ret, want);
+		check_eq(again, want);
+		check_eq(cret, want);
+		check_eq(vringh_error(&vrh), 0);
+		check_true(recovered);
+		report_checks("%s: %d (want %d), stays broken, works after re-init",
+			      hostile_cases[h].name, ret, want);
+	}
+	vringh_iov_cleanup(&riov);
+	vringh_iov_cleanup(&wiov);
+	report_prefix_pop();
+}
+
+/*
+ * Not errors: the states a ring legitimately shows at the avail position
+ * (zeroed, a used descriptor of the lap before, a stale available one of
+ * the lap before) read as empty.
+ */
+static void test_not_available(struct pdrv *d)
+{
+	struct iovec ws[4];
+	struct vringh_iov wiov;
+	static struct vringh vrh;
+	u16 head;
+
+	report_prefix_push("empty");
+	vringh_iov_init(&wiov, ws, 4, false);
+	pdrv_reset(d, 8);
+	check_err(dev_init(d, &vrh, FEATURES), 0);
+	check_eq(vringh_getdesc(&vrh, NULL, &wiov, &head), 0);
+	/* Wrap 0: a used descriptor of lap 1 (both set), a stale avail of lap 1. */
+	check_err(vringh_set_state(&vrh, 0, 0), 0);
+	put_pdesc(d->desc, 0, data_iova(0), 8, 0, VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED);
+	check_eq(vringh_getdesc(&vrh, NULL, &wiov, &head), 0);
+	put_pdesc(d->desc, 0, data_iova(0), 8, 0, VRINGH_DESC_F_AVAIL);
+	check_eq(vringh_getdesc(&vrh, NULL, &wiov, &head), 0);
+	check_eq(vringh_notify_enable(&vrh), 0);
+	check_err(vringh_error(&vrh), 0);
+	report_checks("zeroed, used and stale descriptors of the lap before: empty, not broken");
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	static struct pdrv d;
@@ -571,6 +823,8 @@ int main(void)
 	test_notify(&d);
 	test_init(&d);
 	test_host_flavour(&d);
+	test_not_available(&d);
+	test_hostile(&d);
 	pdrv_teardown(&d);
 	return report_summary();
 }
