@@ -589,6 +589,36 @@ void vringh_get_state(const struct vringh *vrh, u16 *last_avail_idx,
 int vringh_set_state(struct vringh *vrh, u16 last_avail_idx, u16 last_used_idx);
 
 /**
+ * vringh_getdesc_at() - walk the chain at @head again, without the avail ring
+ * @vrh: the vringh
+ * @head: a head the device took before (e.g. from an inflight record,
+ *	vhost-user's INFLIGHT_SHMEM); hostile: checked against the ring size
+ * @riov: as vringh_getdesc()
+ * @wiov: as vringh_getdesc()
+ *
+ * The chain is walked and checked exactly as vringh_getdesc() does, but
+ * nothing is consumed: the avail position does not move. For resubmitting
+ * requests a previous instance of the device had taken.
+ *
+ * Return: 1 (the chain is in the iovs), or -errno (as vringh_getdesc()).
+ */
+int vringh_getdesc_at(struct vringh *vrh, u16 head, struct vringh_iov *riov,
+		      struct vringh_iov *wiov);
+
+/**
+ * vringh_read_used_idx() - the used index as it is in the ring's memory
+ * @vrh: an initialised vringh
+ * @idx: receives it
+ *
+ * What the driver has seen completed; differs from the device's own
+ * position only when a previous instance of the device died between its
+ * used ring update and its bookkeeping (vhost-user's inflight recovery).
+ *
+ * Return: 0, or the broken error.
+ */
+int vringh_read_used_idx(struct vringh *vrh, u16 *idx);
+
+/**
  * vringh_iov_init() - prepare an iov
  * @iov: the iov
  * @storage: caller's array (may be NULL if @num is 0)

@@ -1421,3 +1421,30 @@ int vringh_set_state(struct vringh *vrh, u16 last_avail_idx, u16 last_used_idx)
 	vrh->completed = 0;
 	return 0;
 }
+
+int vringh_getdesc_at(struct vringh *vrh, u16 head, struct vringh_iov *riov,
+		      struct vringh_iov *wiov)
+{
+	int ret = vringh_ready(vrh);
+
+	if (unlikely(ret))
+		return ret;
+	if (unlikely(head >= vrh->num))
+		return vringh_bad(vrh, -ERANGE, "head %u >= ring size %u", head, vrh->num);
+	if (riov)
+		vringh_iov_reset(riov);
+	if (wiov)
+		vringh_iov_reset(wiov);
+	ret = vringh_walk(vrh, head, riov, wiov);
+	return ret ? ret : 1;
+}
+
+int vringh_read_used_idx(struct vringh *vrh, u16 *idx)
+{
+	int ret = vringh_ready(vrh);
+
+	if (ret)
+		return ret;
+	*idx = le16_to_cpu(READ_ONCE(vrh->used->idx));
+	return 0;
+}

@@ -410,13 +410,27 @@ static void blk_file_reap(struct blk_dev *blk, bool all)
 	for (unsigned int k = 0; k < f->nunprep; k++) {
 		struct blk_file_req *r = &f->reqs[f->unprep[k]];
 
-		if (!blk_file_prep(f, r, f->unprep[k])) {
+		if (blk_file_prep(f, r, f->unprep[k]))
+			continue;
+		if (!f->queued) {
+			/* Nothing in flight to make room: it can never fit. */
 			r->queued = false;
 			blk_req_complete(blk, &r->req, VIRTIO_BLK_S_IOERR);
 			ended = true;
+			continue;
 		}
+		/*
+		 * A full SQ (or the kernel's -EBUSY while completions are
+		 * due) is not the request's fault: it and the ones after it
+		 * wait for the next round, which starts them once what is in
+		 * flight made room, in the order they came.
+		 */
+		memmove(f->unprep, &f->unprep[k], (f->nunprep - k) * sizeof(f->unprep[0]));
+		f->nunprep -= k;
+		goto submit;
 	}
 	f->nunprep = 0;
+submit:
 	ret = io_uring_submit_and_wait(&f->ring, all ? f->queued : !ended && f->queued);
 
 	if (ret < 0 && ret != -EINTR)
@@ -461,6 +475,9 @@ static void blk_file_reap(struct blk_dev *blk, bool all)
 		io_uring_cqe_seen(&f->ring, cqe);
 		f->queued--;
 	}
+	/* Requests that waited for room start now (@all ends them too). */
+	if (all && f->nunprep)
+		blk_file_reap(blk, true);
 }
 
 static void blk_file_free(struct blk_dev *blk)

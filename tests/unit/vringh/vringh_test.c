@@ -856,6 +856,55 @@ static void test_hostile(struct drv *d)
 	report_prefix_pop();
 }
 
+/*
+ * A chain walked again by its head (a restarted device's resubmission):
+ * the same buffers, nothing consumed; a hostile head is a ring error. The
+ * used index read from the ring is what the driver sees.
+ */
+static void test_getdesc_at(struct drv *d)
+{
+	struct iovec rs[4], ws[4];
+	struct vringh_iov riov, wiov;
+	struct vringh vrh;
+	u16 head, h2, used_idx = 0xffff;
+	u16 avail;
+
+	report_prefix_push("getdesc_at");
+	drv_reset_ring(d, 8);
+	vringh_iov_init(&riov, rs, 4, true);
+	vringh_iov_init(&wiov, ws, 4, true);
+	report_eq(dev_init(d, &vrh, ALL_FEATURES), 0, "init");
+	drv_publish(d, drv_chain(d, (struct tseg[]){ { data_iova(0), 16, false },
+						     { data_iova(64), 513, true } }, 2, false));
+	check_eq(vringh_getdesc(&vrh, &riov, &wiov, &head), 1);
+	check_eq(vringh_getdesc_at(&vrh, head, &riov, &wiov), 1);
+	check_eq(riov.used, 1);
+	check_eq(wiov.used, 1);
+	check_eq(vringh_iov_length(&riov), 16);
+	check_eq(vringh_iov_length(&wiov), 513);
+	check_eq(wiov.iov[0].iov_base, mem_host(d, data_iova(64)));
+	vringh_get_state(&vrh, &avail, NULL);
+	check_eq(avail, 1);
+	report_checks("the chain at head %u again: same buffers, avail position still %u",
+		      head, avail);
+	check_eq(vringh_complete(&vrh, head, 513), 0);
+	check_eq(vringh_read_used_idx(&vrh, &used_idx), 0);
+	check_eq(used_idx, 1);
+	WRITE_ONCE(d->used->idx, cpu_to_le16(7));
+	check_eq(vringh_read_used_idx(&vrh, &used_idx), 0);
+	check_eq(used_idx, 7);
+	report_checks("the used index as the ring holds it (1, then 7 written there)");
+	h2 = 8;
+	report_eq(vringh_getdesc_at(&vrh, h2, &riov, &wiov), -ERANGE,
+		  "head %u of a ring of 8: -ERANGE", h2);
+	report_ne(vringh_error(&vrh), 0, "and the ring is broken");
+	report_eq(vringh_read_used_idx(&vrh, &used_idx), vringh_error(&vrh),
+		  "a broken ring's used index is not read");
+	vringh_iov_cleanup(&riov);
+	vringh_iov_cleanup(&wiov);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	struct drv d;
@@ -873,6 +922,7 @@ int main(void)
 	test_iotlb_changes(&d);
 	test_init(&d);
 	test_host_flavour();
+	test_getdesc_at(&d);
 	test_hostile(&d);
 	drv_teardown(&d);
 	return report_summary();
