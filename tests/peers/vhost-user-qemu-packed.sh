@@ -5,10 +5,6 @@
 # GET_VRING_BASE encoding, the packed rings in vringh), send and receive
 # frames and write and read back the disk. Pass: as that script, and both
 # drivers' sysfs features have VIRTIO_F_RING_PACKED (bit 34) set.
-#
-# Not executable, so scripts/run-tests.sh does not run it yet: the
-# vhost-user server still masks VIRTIO_F_RING_PACKED (src/vhost-user/msg.c,
-# offered_features()), QEMU then falls back to split rings and this check
-# fails ("VIRTIO_F_RING_PACKED is 0, not 1"). chmod +x once the server
-# offers packed rings and encodes their SET/GET_VRING_BASE.
+# If the server stops offering packed rings, QEMU falls back to split
+# rings and the check fails ("VIRTIO_F_RING_PACKED is 0, not 1").
 KVL_PACKED=1 exec "$(dirname "$0")/vhost-user-qemu-linux.sh" "$@"
