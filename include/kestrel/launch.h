@@ -14,7 +14,7 @@
 /* ---- the boot window (shared memory, kestrel -> stub) --------------------- */
 
 #define LAUNCH_WINDOW_MAGIC	0x3148434e55414c4bull	/* "KLAUNCH1" */
-#define LAUNCH_WINDOW_VERSION	1
+#define LAUNCH_WINDOW_VERSION	2
 #define LAUNCH_WINDOW_HDR	4096	/* the header's page; data follows */
 
 #define LAUNCH_F_EXPECT		(1u << 0)	/* @expect holds the owner's value */
@@ -35,6 +35,15 @@
  * @initrd_len: bytes of the initrd
  * @expect: the launch measurement the owner expects (with LAUNCH_F_EXPECT)
  * @key: the sealed image's AES-256 key (with LAUNCH_F_SEALED)
+ * @measured: written by the stub: 1 once @measurement holds the launch
+ *	measurement it computed over its private copies (kestrel prints it)
+ * @reason: written by the stub when it refuses: LAUNCH_WHY_*
+ * @measurement: written by the stub, with @measured
+ *
+ * kestrel writes the fields up to @key and zeroes the rest; the stub
+ * writes only the last three. kestrel reads those (untrusted: bounded,
+ * never acted on beyond a log line) after the stub's part and before it
+ * zeroes the window.
  */
 struct launch_window {
 	uint64_t magic;
@@ -45,7 +54,12 @@ struct launch_window {
 	uint64_t initrd_off, initrd_len;
 	uint8_t expect[32];
 	uint8_t key[32];
+	uint32_t measured;
+	uint32_t reason;
+	uint8_t measurement[32];
 };
+
+_Static_assert(sizeof(struct launch_window) == 168, "launch window header layout");
 
 /*
  * The launch measurement: SHA-256 of
@@ -69,6 +83,15 @@ struct launch_window {
 #define LAUNCH_REFUSE_MALFORMED		42	/* exit 85: window or image malformed, or
 						 * does not fit in private RAM */
 #define LAUNCH_EXIT_STATUS(v)		((v) * 2 + 1)
+
+/* Why, in struct launch_window's @reason (kestrel's log line names it). */
+#define LAUNCH_WHY_MEASUREMENT		1	/* not the expected measurement */
+#define LAUNCH_WHY_SEALED		2	/* the sealed image does not authenticate */
+#define LAUNCH_WHY_NO_PRIVATE_RAM	3	/* no private RAM in the memory map */
+#define LAUNCH_WHY_REGION		4	/* a region outside the window */
+#define LAUNCH_WHY_NO_FIT		5	/* image and initrd do not fit in private RAM */
+#define LAUNCH_WHY_NOT_SEALED		6	/* a sealed image too short, or its header wrong */
+#define LAUNCH_NR_WHY			7
 
 /* ---- in private RAM (stub -> payload) -------------------------------------- */
 

@@ -26,9 +26,15 @@
 
 #define SZ_2M	0x200000ULL
 
+/*
+ * @window: kestrel's mapping of the boot window (vm_boot_window_add()),
+ * until x86_launch_run() removes it; the stub's result is read from it.
+ */
 struct x86_launch {
 	struct io_dev dev;
 	struct vm *vm;
+	const volatile struct launch_window *window;
+	bool supervisor;
 	bool registered;
 	bool done;
 };
@@ -96,8 +102,6 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 	struct launch_window h = {
 		.magic = LAUNCH_WINDOW_MAGIC, .version = LAUNCH_WINDOW_VERSION,
 	};
-	u8 m[32];
-	char hex[65];
 	struct x86_launch *l;
 	u64 size;
 	u8 *w;
@@ -138,6 +142,7 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 		return -ENOMEM;
 	}
 	l->vm = vm;
+	l->supervisor = cfg->payload_supervisor;
 	l->dev.ops = &launch_port_ops;
 	l->dev.name = "launch";
 	ret = vm_boot_window_add(vm, X86_BOOT_WINDOW_GPA, size, (void **)&w);
@@ -147,6 +152,7 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 	}
 	memcpy(w, &h, sizeof(h));
 	explicit_bzero(&h.key, sizeof(h.key));
+	l->window = (const volatile struct launch_window *)w;
 	memcpy(w + h.image_off, cfg->kernel, h.image_len);
 	if (h.cmdline_len)
 		memcpy(w + h.cmdline_off, cfg->cmdline, h.cmdline_len);
@@ -158,12 +164,6 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 		goto err;
 	}
 	l->registered = true;
-
-	launch_measure(cfg->kernel, cfg->kernel_size, cfg->cmdline, cfg->initrd,
-		       h.initrd_len, m);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", m[i]);
-	pr_info("launch: measurement %s", hex);
 	*out = l;
 	return 0;
 
@@ -184,6 +184,45 @@ static const char *launch_refusal(int status)
 		return "the launch window or the image is malformed";
 	}
 	return NULL;
+}
+
+/* The stub's detail for a malformed launch (struct launch_window @reason). */
+static const char *launch_malformed_why(u32 reason)
+{
+	switch (reason) {
+	case LAUNCH_WHY_NO_PRIVATE_RAM:
+		return "no private RAM in the memory map";
+	case LAUNCH_WHY_REGION:
+		return "a region outside the window";
+	case LAUNCH_WHY_NO_FIT:
+		return "the image and initrd do not fit in private RAM";
+	case LAUNCH_WHY_NOT_SEALED:
+		return "not a sealed image";
+	}
+	return NULL;
+}
+
+/*
+ * What the stub left in the window's header: the measurement it computed
+ * over its private copies, printed here (the stub prints nothing), and
+ * why it refused. Guest-written, so only bounded reads and a log line.
+ */
+static void launch_report(const struct x86_launch *l, int status)
+{
+	const char *why = launch_refusal(status), *detail;
+	char hex[2 * sizeof(l->window->measurement) + 1];
+
+	if (l->window->measured == 1) {
+		for (unsigned int i = 0; i < sizeof(l->window->measurement); i++)
+			snprintf(hex + 2 * i, 3, "%02x", l->window->measurement[i]);
+		pr_info("launch: measurement %s", hex);
+	}
+	if (!why)
+		return;
+	detail = status == LAUNCH_EXIT_STATUS(LAUNCH_REFUSE_MALFORMED) ?
+		 launch_malformed_why(l->window->reason) : NULL;
+	pr_err("launch: the stub refused the image: %s%s%s%s (exit status %d, docs/protected.md)",
+	       why, detail ? " (" : "", detail ? detail : "", detail ? ")" : "", status);
 }
 
 #ifdef KESTREL_TEST_HOOKS
@@ -209,24 +248,20 @@ int x86_launch_run(struct x86_launch *l)
 {
 	int ret = vm_run_launch(l->vm, &l->done), rm = 0;
 
+	launch_report(l, ret == -ESHUTDOWN && vm_stop_reason(l->vm) == VM_STOP_EXIT ?
+			 vm_stop_status(l->vm) : 0);
 	if (launch_keep_window())
 		fprintf(stderr, "test-hook: launch: the boot window stays\n");
 	else
 		rm = vm_boot_window_remove(l->vm);
-	if (ret == -ESHUTDOWN && vm_stop_reason(l->vm) == VM_STOP_EXIT) {
-		int st = vm_stop_status(l->vm);
-		const char *why = launch_refusal(st);
-
-		if (why)
-			pr_err("launch: the stub refused the image: %s (exit status %d, docs/protected.md)",
-			       why, st);
-	}
+	l->window = NULL;
 	if (!ret && rm) {
 		pr_err("launch: cannot remove the boot window: %s", strerror(-rm));
 		return rm;
 	}
 	if (!ret && !launch_keep_window())
-		pr_info("launch: boot window zeroed and removed; sealing");
+		pr_info("launch: boot window zeroed and removed; sealing%s",
+			l->supervisor ? "; the payload runs at CPL 0 (--payload-cpl 0)" : "");
 	return ret;
 }
 
