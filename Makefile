@@ -413,7 +413,9 @@ $(B)/tests/unit/x86/boot_kvm_test: $(call objs,$(UTIL_OBJS) src/core/memory.o $(
 
 # The launch stub's freestanding crypto, built for the host (docs/protected.md)
 UNIT_TESTS += guest/crypto_test
-$(B)/tests/unit/guest/crypto_test: $(B)/host/guest/lib/sha256.o $(B)/host/guest/lib/aes-gcm.o
+$(B)/tests/unit/guest/crypto_test: $(B)/host/guest/lib/sha256.o $(B)/host/guest/lib/sha256-x86.o \
+	$(B)/host/guest/lib/aes-gcm.o
+$(B)/host/guest/lib/sha256-x86.o: CFLAGS += -msse4.1 -msha
 UNIT_TESTS += launch/launch_test
 $(B)/tests/unit/launch/launch_test: $(call objs,src/launch/launch.o) $(B)/host/guest/lib/sha256.o \
 	$(B)/host/guest/lib/aes-gcm.o
@@ -548,7 +550,7 @@ $(B)/bench/vm_create: $(call objs,$(KESTREL_OBJS))
 # the measured launch against plain and protected boots (docs/protected.md)
 BENCHES += launch_bench
 $(B)/bench/launch_bench: $(call objs,$(KESTREL_OBJS)) $(B)/host/guest/lib/sha256.o \
-	$(B)/host/guest/lib/aes-gcm.o
+	$(B)/host/guest/lib/sha256-x86.o $(B)/host/guest/lib/aes-gcm.o
 
 # ---- guest tests (freestanding; see guest/Makefile.inc) --------------------
 -include guest/Makefile.inc

@@ -2,7 +2,7 @@
 /* SHA-256 (FIPS 180-4 §6.2), freestanding (crypto.h). */
 #include "crypto.h"
 
-static const uint32_t k[64] = {
+const uint32_t sha256_k[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
 	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -20,6 +20,7 @@ static inline uint32_t ror(uint32_t x, unsigned int n)
 
 static void sha256_block(uint32_t h[8], const uint8_t *p)
 {
+	const uint32_t *k = sha256_k;
 	uint32_t w[64], a, b, c, d, e, f, g, hh;
 
 	for (unsigned int i = 0; i < 16; i++)
@@ -45,6 +46,12 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
 	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+void sha256_blocks_c(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	for (; n; n--, p += 64)
+		sha256_block(h, p);
+}
+
 void sha256_init(struct sha256 *s)
 {
 	static const uint32_t iv[8] = {
@@ -56,6 +63,7 @@ void sha256_init(struct sha256 *s)
 		s->h[i] = iv[i];
 	s->len = 0;
 	s->fill = 0;
+	s->blocks = sha256_blocks_c;
 }
 
 void sha256_update(struct sha256 *s, const void *data, size_t len)
@@ -65,15 +73,17 @@ void sha256_update(struct sha256 *s, const void *data, size_t len)
 	s->len += len;
 	while (len) {
 		if (!s->fill && len >= 64) {
-			sha256_block(s->h, p);
-			p += 64;
-			len -= 64;
+			size_t n = len / 64;
+
+			s->blocks(s->h, p, n);
+			p += 64 * n;
+			len -= 64 * n;
 			continue;
 		}
 		s->buf[s->fill++] = *p++;
 		len--;
 		if (s->fill == 64) {
-			sha256_block(s->h, s->buf);
+			s->blocks(s->h, s->buf, 1);
 			s->fill = 0;
 		}
 	}

@@ -163,6 +163,9 @@ u64 launch_user(u64 mbi, u64 features)
 	launch_flags = h->flags;
 
 	sha256_init(&s);
+	/* CR4.OSFXSR is set (launch-entry.S): SSE is there if CPUID says so. */
+	if (sha256_x86_usable(features))
+		s.blocks = sha256_blocks_x86;
 	sha256_update(&s, LAUNCH_MEASURE_TAG, 8);
 	put_len(&s, len);
 	if (h->flags & LAUNCH_F_SEALED) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The launch stub's crypto (guest/lib/sha256.c, aes-gcm.c), built for the
- * host, against OpenSSL on the same inputs: SHA-256 of lengths around
- * every padding boundary and of data fed in odd pieces, AES-256-GCM
+ * host, against OpenSSL on the same inputs: SHA-256 (the C code and, where
+ * the CPU has them, x86's SHA extensions) of lengths around every padding
+ * boundary and of data fed in odd pieces, AES-256-GCM
  * encryption (ciphertext and tag) and decryption for lengths that end
  * mid-block, with and without AAD, and a decryption that must fail for a
  * flipped ciphertext, tag or AAD byte and a wrong key.
@@ -31,29 +32,40 @@ static void openssl_sha256(const void *p, size_t len, unsigned char out[32])
 	EVP_Digest(p, len, out, &n, EVP_sha256(), NULL);
 }
 
-static void test_sha256(void)
+static void test_sha256_with(const char *name, sha256_blocks_fn *blocks)
 {
 	static const size_t lens[] = { 0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 4096,
 				       65535, sizeof(data) };
 	unsigned char want[32], got[32];
 	struct sha256 s;
 
-	report_prefix_push("sha256");
+	report_prefix_push(name);
 	for (unsigned int i = 0; i < ARRAY_SIZE(lens); i++) {
 		openssl_sha256(data, lens[i], want);
 		sha256_init(&s);
+		s.blocks = blocks;
 		sha256_update(&s, data, lens[i]);
 		sha256_final(&s, got);
 		report_mem(got, want, 32, "%zu bytes in one piece", lens[i]);
 	}
 	/* Pieces of 1, 2, ... 97 bytes, then the rest. */
 	sha256_init(&s);
+	s.blocks = blocks;
 	for (size_t off = 0, n = 1; off < sizeof(data); off += n, n = n % 97 + 1)
 		sha256_update(&s, data + off, MIN(n, sizeof(data) - off));
 	sha256_final(&s, got);
 	openssl_sha256(data, sizeof(data), want);
 	report_mem(got, want, 32, "%zu bytes in pieces of 1 to 97", sizeof(data));
 	report_prefix_pop();
+}
+
+static void test_sha256(void)
+{
+	test_sha256_with("sha256", sha256_blocks_c);
+	if (sha256_x86_usable(sha256_x86_host_features()))
+		test_sha256_with("sha256-x86", sha256_blocks_x86);
+	else
+		report_skip("sha256-x86: this CPU has no SHA extensions (or no SSSE3/SSE4.1)");
 }
 
 static int openssl_gcm(int enc, const unsigned char *key, const unsigned char *iv,
