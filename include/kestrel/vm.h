@@ -390,7 +390,8 @@ bool vm_is_protected(const struct vm *vm);
  *	space: no device's IOTLB ever maps it
  * @vm: a VM that has not run yet
  * @gpa: where the guest sees it (4 KiB aligned, outside RAM)
- * @size: bytes (4 KiB aligned)
+ * @size: bytes (4 KiB aligned); with @gpa 2 MiB aligned the window is
+ *	rounded up to whole 2 MiB pages (zeros after @size)
  * @hva: where kestrel writes it
  *
  * Return: 0, -EINVAL (a window exists, or bad alignment), or a negative

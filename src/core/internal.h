@@ -39,6 +39,7 @@ struct vm {
 	/* vm_boot_window_add(): the measured launch's window (docs/protected.md) */
 	void *window_hva;
 	u64 window_gpa, window_size;
+	u64 window_written;		/* the bytes asked for: what gets zeroed */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
