@@ -23,6 +23,10 @@
 #                    sealed file
 #   sealed-tampered  one ciphertext byte flipped: refused, status 83
 #   wrong-key        another key: refused, status 83
+#   malformed        a sealed image whose header's length is not its own:
+#                    kestrel passes it on (it starts like one), the stub
+#                    refuses it before decrypting anything: status 85, the
+#                    reason naming it
 #   reboot           --reboot --cmdline reset (given): the payload resets; every boot prints a
 #                    measurement (kestrel's line and the payload's, both M) and
 #                    runs the payload; stopped with SIGTERM after the second
@@ -135,7 +139,7 @@ tampered)
 	cp "$payload" "$dir/p" && flip "$dir/p" 100
 	run "$dir/p" --expect-measurement "$m"
 	expect_refused 81 'not the expected measurement' ;;
-sealed | sealed-tampered | wrong-key)
+sealed | sealed-tampered | wrong-key | malformed)
 	head -c 32 /dev/urandom >"$dir/key" && head -c 32 /dev/urandom >"$dir/key2"
 	head -c 31 /dev/urandom >"$dir/short"
 	"$kestrel" seal-image --key "$dir/short" "$payload" "$dir/bad" 2>"$dir/err"
@@ -168,6 +172,10 @@ sealed | sealed-tampered | wrong-key)
 	wrong-key)
 		run "$dir/sealed" --image-key "$dir/key2"
 		expect_refused 83 'the sealed image does not authenticate' ;;
+	malformed)
+		flip "$dir/sealed" 16
+		run "$dir/sealed" --image-key "$dir/key"
+		expect_refused 85 'the launch window or the image is malformed (not a sealed image)' ;;
 	esac ;;
 reboot)
 	c=("${cmd[@]}" --expect-measurement "$m" --reboot)

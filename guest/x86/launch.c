@@ -142,10 +142,16 @@ u64 launch_user(u64 mbi, u64 features)
 	struct sha256 s;
 	u8 diff = 0;
 
-	/* Everything is read once, into private RAM, and used from there. */
+	/*
+	 * No window: one read of its magic says so (where nothing is mapped,
+	 * each read is an exit to kestrel). Otherwise everything is read once,
+	 * into private RAM, and used from there.
+	 */
+	if (*(const volatile u64 *)WINDOW != LAUNCH_WINDOW_MAGIC)
+		return LAUNCH_REFUSE_MALFORMED;		/* no window to say why in */
 	copy(h, WINDOW, sizeof(*h));
 	if (h->magic != LAUNCH_WINDOW_MAGIC || h->version != LAUNCH_WINDOW_VERSION)
-		return LAUNCH_REFUSE_MALFORMED;		/* no window to say why in */
+		return LAUNCH_REFUSE_MALFORMED;
 	ram_end = private_ram_end((const struct mb_info *)mbi);
 	if (!ram_end)
 		return refuse(LAUNCH_REFUSE_MALFORMED, LAUNCH_WHY_NO_PRIVATE_RAM);
