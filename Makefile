@@ -393,6 +393,8 @@ $(B)/tests/unit/vringh/packed_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRI
 VDPA_TEST_OBJS = $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) tests/unit/vdpa/driver.o)
 UNIT_TESTS += vdpa/bus_test
 $(B)/tests/unit/vdpa/bus_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/inflight_test
+$(B)/tests/unit/vdpa/inflight_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/mgmt_test
 $(B)/tests/unit/vdpa/mgmt_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/net_test
