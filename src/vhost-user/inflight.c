@@ -222,10 +222,22 @@ void *vhost_user_inflight_region(struct vhost_user_dev *dev, u32 idx,
 
 void vhost_user_inflight_clear(struct vhost_user_dev *dev)
 {
-	/* No ring runs (or the device was reset): none may keep it. */
-	if (dev->inflight && vdpa_has_inflight(dev->vdpa))
+	struct vdpa_device *vdpa = dev->vdpa;
+
+	/*
+	 * No ring runs (SET_INFLIGHT_FD checked, or the device was reset),
+	 * but a stopped one still holds its region: take it back before the
+	 * unmap. After DRIVER_OK queue setup needs the device suspended.
+	 */
+	if (dev->inflight && vdpa_has_inflight(vdpa)) {
+		bool suspended = (vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_DRIVER_OK) &&
+				 vdpa_can_suspend(vdpa) && !vdpa_suspend(vdpa);
+
 		for (u32 i = 0; i < dev->nvrings; i++)
-			vdpa_set_vq_inflight(dev->vdpa, (u16)i, NULL, 0);
+			vdpa_set_vq_inflight(vdpa, (u16)i, NULL, 0);
+		if (suspended)
+			vdpa_resume(vdpa);
+	}
 	if (dev->inflight_map)
 		munmap(dev->inflight_map, dev->inflight_map_len);
 	dev->inflight_map = NULL;

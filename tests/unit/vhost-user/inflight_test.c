@@ -602,6 +602,9 @@ static void test_hostile(void)
 			    "a region made hostile after SET_INFLIGHT_FD: NEEDS_RESET (status %#llx)",
 			    status);
 		report_true(server_alive(), "the server lives on");
+		region_valid(r);
+		report_ne(set_region(f, fd, REGION_SIZE), 0,
+			  "SET_INFLIGHT_FD while the ring is programmed: refused");
 	}
 	munmap(r, REGION_SIZE);
 	close(fd);
