@@ -24,6 +24,9 @@
  *   GET_VRING_BASE   disables the ring on the device and reads its state
  *   SET_STATUS 0,    reset the device; shadows stay, rings stay stopped
  *   RESET_DEVICE     until the front-end configures them again
+ *   SET_INFLIGHT_FD  (blk) region checked and mapped while no ring runs;
+ *                    each ring programmed afterwards records in it, and
+ *                    reads it back when it starts (inflight.c)
  *   disconnect       reset, unmap all memory, close every fd
  *
  * Kicks are never lost: the device reads its kick fd itself, a ring that
