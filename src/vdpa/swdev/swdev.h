@@ -83,12 +83,6 @@
  * @last_used: saved used position
  * @has_state: @last_avail/@last_used were saved since the reset (else the
  *	ring starts where vringh_init_iotlb() puts it)
- * @cb: used-buffer callback
- * @kickfd: the device's duplicate of the kick eventfd, or -1
- * @kick_gen: bumped when @kickfd changes; stamps epoll events
- * @stats: counters (@stats.kicks is atomic and lock-free)
- * @used: completions staged by swdev_vq_stage(), published in bursts
- * @nused: entries staged in @used
  * @inflight: where the queue records its requests in flight (a region of
  *	the front-end's memory, vdpa_set_vq_inflight()), or NULL
  * @inflight_size: its bytes
@@ -98,6 +92,12 @@
  * @resubmit: heads a previous instance had in flight, oldest first
  * @nresubmit: entries in @resubmit
  * @resubmit_pos: the next one to take (@nresubmit: none left)
+ * @cb: used-buffer callback
+ * @kickfd: the device's duplicate of the kick eventfd, or -1
+ * @kick_gen: bumped when @kickfd changes; stamps epoll events
+ * @stats: counters (@stats.kicks is atomic and lock-free)
+ * @used: completions staged by swdev_vq_stage(), published in bursts
+ * @nused: entries staged in @used
  */
 struct swdev_vq {
 	struct vringh vring;
@@ -114,12 +114,6 @@ struct swdev_vq {
 	u16 last_avail;
 	u16 last_used;
 	bool has_state;
-	struct vdpa_callback cb;
-	int kickfd;
-	u32 kick_gen;
-	struct vdpa_vq_stats stats;
-	struct vringh_used_elem used[SWDEV_BURST];
-	unsigned int nused;
 	struct vdpa_inflight_split *inflight;
 	size_t inflight_size;
 	u64 inflight_counter;
@@ -127,6 +121,12 @@ struct swdev_vq {
 	u16 *resubmit;
 	u32 nresubmit;
 	u32 resubmit_pos;
+	struct vdpa_callback cb;
+	int kickfd;
+	u32 kick_gen;
+	struct vdpa_vq_stats stats;
+	struct vringh_used_elem used[SWDEV_BURST];
+	unsigned int nused;
 };
 
 struct swdev;
