@@ -121,6 +121,7 @@ VRINGH_OBJS += src/vringh/vringh.o
 
 # ---- vdpa (bus, management, simulators, devices) ---------------------------
 VDPA_OBJS += src/vdpa/bus.o
+VDPA_OBJS += src/vdpa/inflight.o
 VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/swdev/swdev.o
 VDPA_OBJS += src/vdpa/swdev/limiter.o
@@ -194,6 +195,7 @@ FUZZ_FLAGS_acpi_pm_ports = -Isrc/arch/x86/include $(FAKE_VM_LDFLAGS)
 # ---- vhost-user server -----------------------------------------------------
 VHOST_USER_OBJS += src/vhost-user/mem.o
 VHOST_USER_OBJS += src/vhost-user/msg.o
+VHOST_USER_OBJS += src/vhost-user/inflight.o
 VHOST_USER_OBJS += src/vhost-user/server.o
 VHOST_USER_OBJS += src/vhost-user/cmd.o
 # What the server links: no core, no arch (docs/design.md §3). It is
@@ -202,6 +204,9 @@ VHOST_USER_DEPS = $(UTIL_OBJS) $(SANDBOX_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VD
 	$(VHOST_USER_OBJS)
 UNIT_TESTS += vhost-user/server_test
 $(B)/tests/unit/vhost-user/server_test: $(addprefix $(B)/,$(VHOST_USER_DEPS))
+# A blk front-end that kills "kestrel vhost-user" mid-I/O and reconnects
+UNIT_TESTS += vhost-user/inflight_test
+$(B)/tests/unit/vhost-user/inflight_test: | $(KESTREL_BIN)
 FUZZ_TARGETS += vhost_user_msg
 FUZZ_SRCS_vhost_user_msg := tests/fuzz/vhost_user_msg.c \
 	$(patsubst %.o,%.c,$(VHOST_USER_DEPS))
@@ -388,6 +393,8 @@ $(B)/tests/unit/vringh/packed_test: $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRI
 VDPA_TEST_OBJS = $(call objs,$(UTIL_OBJS) $(IOTLB_OBJS) $(VRINGH_OBJS) $(VDPA_OBJS) tests/unit/vdpa/driver.o)
 UNIT_TESTS += vdpa/bus_test
 $(B)/tests/unit/vdpa/bus_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/inflight_test
+$(B)/tests/unit/vdpa/inflight_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/mgmt_test
 $(B)/tests/unit/vdpa/mgmt_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/net_test

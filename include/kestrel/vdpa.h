@@ -172,6 +172,15 @@ struct vdpa_vq_stats {
  * @get_vq_num_max: the largest queue size the device supports
  * @get_vq_num_min: (optional) the smallest queue size; absent: 1
  * @get_vq_size: (optional) the current size of queue @idx
+ * @set_vq_inflight: (optional) record the requests queue @idx takes and
+ *	completes in @region (@size bytes, struct vdpa_inflight_split), so a
+ *	later instance of the device can resubmit the ones it had not
+ *	completed (vhost-user's INFLIGHT_SHMFD); NULL stops recording. Set
+ *	before the queue is enabled; enabling recovers from the region (see
+ *	struct vdpa_inflight_split). Reset drops it. Only a device registered
+ *	with vdpa_device_attr.inflight has it working. Return 0, -EOPNOTSUPP
+ *	(this device or ring layout does not record), -EINVAL (@size too
+ *	small for the queue) or -errno.
  *
  * Device ops:
  *
@@ -255,6 +264,8 @@ struct vdpa_config_ops {
 	u32 (*get_vq_num_max)(struct vdpa_device *vdpa);
 	u32 (*get_vq_num_min)(struct vdpa_device *vdpa);
 	u32 (*get_vq_size)(struct vdpa_device *vdpa, u16 idx);
+	int (*set_vq_inflight)(struct vdpa_device *vdpa, u16 idx, void *region,
+			       size_t size);
 
 	/* Device ops */
 	u32 (*get_vq_align)(struct vdpa_device *vdpa);
@@ -298,6 +309,7 @@ struct vdpa_config_ops {
  * @nvqs: number of virtqueues
  * @ngroups: number of virtqueue groups (>= 1)
  * @nas: number of address spaces (>= 1), each with its own IOTLB
+ * @inflight: records requests in flight (vdpa_set_vq_inflight())
  * @mdev: the management device that created it, or NULL
  * @lock: the bus lock; serialises the wrappers (see the file comment)
  * @suspended: vdpa_suspend() succeeded and no resume/reset since (@lock)
@@ -317,6 +329,7 @@ struct vdpa_device {
 	u32 nvqs;
 	u32 ngroups;
 	u32 nas;
+	bool inflight;
 	struct vdpa_mgmt_dev *mdev;
 
 	pthread_mutex_t lock;
@@ -339,12 +352,15 @@ struct vdpa_device {
  * @nvqs: number of virtqueues (1..65535)
  * @ngroups: number of virtqueue groups (0 means 1)
  * @nas: number of address spaces (0 means 1)
+ * @inflight: the device records the requests it has in flight in a region
+ *	given with vdpa_set_vq_inflight() (needs the set_vq_inflight op)
  */
 struct vdpa_device_attr {
 	const char *name;
 	u32 nvqs;
 	u32 ngroups;
 	u32 nas;
+	bool inflight;
 };
 
 /* ---- providers ------------------------------------------------------- */
@@ -623,6 +639,111 @@ int vdpa_set_vq_state(struct vdpa_device *vdpa, u16 idx,
  */
 int vdpa_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 		      struct vdpa_vq_state *state);
+
+/*
+ * Requests in flight, kept where they outlive the device (vhost-user's
+ * INFLIGHT_SHMFD, QEMU docs/interop/vhost-user.rst "Inflight I/O
+ * tracking"): a region per queue, in memory the front-end keeps, so a
+ * restarted back-end finds the requests its previous instance took and did
+ * not complete. Native byte order (both ends share a host). Split rings
+ * only: a packed ring does not record (set_vq_inflight is -EOPNOTSUPP).
+ *
+ * The device writes, in this order:
+ *  taking a chain:   desc[head].counter = counter++, then desc[head].inflight = 1
+ *  completing n:     for each: desc[id].next = last_batch_head,
+ *                    last_batch_head = id; then the used ring (elements and
+ *                    idx); then desc[id].inflight = 0 for each; then
+ *                    used_idx = the used ring's idx
+ * so whatever instant it dies at, on restart (vdpa_inflight_recover()):
+ *  - used_idx != the used ring's idx: it died after publishing a batch of
+ *    (idx - used_idx) chains but before its bookkeeping: the batch, which
+ *    the driver has seen completed, is walked from last_batch_head along
+ *    next and its entries are no longer in flight;
+ *  - every entry still in flight is resubmitted, in counter order, before
+ *    anything new is taken from the avail ring;
+ *  - the avail ring is read again from the used ring's idx + the number in
+ *    flight: every chain taken was either published or is in flight.
+ * The region is the front-end's memory: every field is hostile when read
+ * back, and a region that does not add up is refused, never trusted.
+ */
+#define VDPA_INFLIGHT_VERSION	1
+/* Each queue's region starts on this boundary (vdpa_inflight_queue_size()). */
+#define VDPA_INFLIGHT_ALIGN	64
+
+/** struct vdpa_inflight_desc - the state of one head (DescStateSplit) */
+struct vdpa_inflight_desc {
+	u8 inflight;		/* 1 while the chain at this head is taken */
+	u8 padding[5];
+	u16 next;		/* the batch list: the head published before */
+	u64 counter;		/* when it was taken (monotonic per queue) */
+};
+
+/** struct vdpa_inflight_split - one queue's region (QueueRegionSplit) */
+struct vdpa_inflight_split {
+	u64 features;		/* 0 */
+	u16 version;		/* VDPA_INFLIGHT_VERSION; 0: never used */
+	u16 desc_num;		/* entries of @desc: the queue size */
+	u16 last_batch_head;	/* the head published last */
+	u16 used_idx;		/* the used ring's idx after the last batch */
+	struct vdpa_inflight_desc desc[];
+};
+
+_Static_assert(sizeof(struct vdpa_inflight_desc) == 16 &&
+	       offsetof(struct vdpa_inflight_desc, next) == 6 &&
+	       offsetof(struct vdpa_inflight_desc, counter) == 8,
+	       "DescStateSplit");
+_Static_assert(sizeof(struct vdpa_inflight_split) == 16 &&
+	       offsetof(struct vdpa_inflight_split, used_idx) == 14,
+	       "QueueRegionSplit header");
+
+/**
+ * vdpa_inflight_queue_size() - bytes of one queue's region
+ * @num: queue size (entries of desc[])
+ *
+ * Return: the header and @num entries, rounded up to VDPA_INFLIGHT_ALIGN.
+ */
+size_t vdpa_inflight_queue_size(u32 num);
+
+/**
+ * vdpa_inflight_recover() - check a queue's region and work out what was
+ *	in flight
+ * @r: the region (hostile: every field is read once and checked)
+ * @size: its bytes
+ * @num: the queue size
+ * @used_idx: the used ring's idx as it is in memory
+ * @heads: out, at least @num entries: the heads to resubmit, oldest first
+ * @nheads: out: how many
+ * @counter: out: the counter the next chain taken gets
+ *
+ * A region of version 0 is new: it is initialised for a queue of @num (no
+ * head in flight). Otherwise a region whose version, desc_num (must be
+ * @num), last batch (longer than the queue, or a head out of range),
+ * inflight bytes (0 or 1) or counters (two alike, or one that cannot be
+ * followed) are wrong is refused. The region is then brought up to date
+ * (the last-batch rule above: entries and used_idx written).
+ *
+ * Return: 0, -EINVAL (refused; nothing written), -ENOMEM.
+ */
+int vdpa_inflight_recover(struct vdpa_inflight_split *r, size_t size, u16 num,
+			  u16 used_idx, u16 *heads, u32 *nheads, u64 *counter);
+
+/**
+ * vdpa_set_vq_inflight() - record queue @idx's requests in @region
+ * @vdpa: the device
+ * @idx: queue index
+ * @region: the queue's region (struct vdpa_inflight_split), or NULL: stop
+ * @size: its bytes
+ *
+ * Allowed when queue setup is (see above). The region must stay mapped
+ * until it is replaced, the device is reset or the queue is given NULL.
+ *
+ * Return: 0, -EOPNOTSUPP (the device does not record), -EINVAL, -EBUSY.
+ */
+int vdpa_set_vq_inflight(struct vdpa_device *vdpa, u16 idx, void *region,
+			 size_t size);
+
+/** vdpa_has_inflight() - whether vdpa_set_vq_inflight() records; Return: bool */
+bool vdpa_has_inflight(const struct vdpa_device *vdpa);
 
 /**
  * vdpa_set_vq_cb() - install the used-buffer callback of a queue

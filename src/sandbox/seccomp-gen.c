@@ -399,6 +399,11 @@ static const struct rule vhost_user_rules[] = {
 	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_GET_SEALS)),
 	NO_EXEC(mmap),
 	ALLOW(munmap),
+	/* the inflight region: made sealed (GET_INFLIGHT_FD), read back (SET_) */
+	ALLOW(memfd_create),
+	ALLOW(ftruncate),
+	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_ADD_SEALS)),
+	ALLOW(pread64),
 	/* SIGINT/SIGTERM stop the loop (cmd.c); the socket is removed if it
 	 * is still this server's (lstat(), server.c) */
 	ALLOW(rt_sigreturn),

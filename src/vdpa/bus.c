@@ -143,6 +143,10 @@ int vdpa_register_device(struct vdpa_device *vdpa,
 	ret = vdpa_ops_validate(ops, nas, ngroups);
 	if (ret)
 		return ret;
+	if (attr->inflight && !ops->set_vq_inflight) {
+		pr_err("vdpa: records requests in flight without set_vq_inflight");
+		return -EINVAL;
+	}
 	if (attr->name && attr->name[0] && !vdpa_name_valid(attr->name)) {
 		pr_err("vdpa: bad device name (1..%d of [A-Za-z0-9._-])",
 		       VDPA_NAME_MAX - 1);
@@ -153,6 +157,7 @@ int vdpa_register_device(struct vdpa_device *vdpa,
 	vdpa->nvqs = attr->nvqs;
 	vdpa->ngroups = ngroups;
 	vdpa->nas = nas;
+	vdpa->inflight = attr->inflight;
 	vdpa->suspended = false;
 	vdpa->config_cb = (struct vdpa_callback){ 0 };
 	vdpa->needs_reset = 0;
@@ -614,6 +619,28 @@ int vdpa_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 		ret = vdpa->config->set_vq_state(vdpa, idx, state);
 	pthread_mutex_unlock(&vdpa->lock);
 	return ret;
+}
+
+int vdpa_set_vq_inflight(struct vdpa_device *vdpa, u16 idx, void *region,
+			 size_t size)
+{
+	int ret;
+
+	if (!vdpa->inflight)
+		return -EOPNOTSUPP;
+	if (region && size < sizeof(struct vdpa_inflight_split))
+		return -EINVAL;
+	pthread_mutex_lock(&vdpa->lock);
+	ret = vdpa_vq_setup_allowed(vdpa, idx);
+	if (!ret)
+		ret = vdpa->config->set_vq_inflight(vdpa, idx, region, size);
+	pthread_mutex_unlock(&vdpa->lock);
+	return ret;
+}
+
+bool vdpa_has_inflight(const struct vdpa_device *vdpa)
+{
+	return vdpa->inflight;
 }
 
 int vdpa_get_vq_state(struct vdpa_device *vdpa, u16 idx,

@@ -24,6 +24,9 @@
  *   GET_VRING_BASE   disables the ring on the device and reads its state
  *   SET_STATUS 0,    reset the device; shadows stay, rings stay stopped
  *   RESET_DEVICE     until the front-end configures them again
+ *   SET_INFLIGHT_FD  (blk) region checked and mapped while no ring runs;
+ *                    each ring programmed afterwards records in it, and
+ *                    reads it back when it starts (inflight.c)
  *   disconnect       reset, unmap all memory, close every fd
  *
  * Kicks are never lost: the device reads its kick fd itself, a ring that
@@ -147,6 +150,12 @@ struct vhost_user_vring {
  * @iotlb_batch: between IOTLB BATCH_BEGIN and BATCH_END: defer pushes
  * @rl: rate limit of peer-triggered log lines
  * @msgs: messages handled on this connection
+ * @reply_fd: an fd the next reply carries (GET_INFLIGHT_FD), then closed
+ * @inflight: the region of SET_INFLIGHT_FD as mapped, or NULL
+ * @inflight_map: its mapping (page-aligned below @inflight)
+ * @inflight_map_len: bytes mapped
+ * @inflight_queues: queue regions in it
+ * @inflight_stride: bytes of each (vdpa_inflight_queue_size())
  */
 struct vhost_user_dev {
 	struct vdpa_device *vdpa;
@@ -175,6 +184,12 @@ struct vhost_user_dev {
 	bool iotlb_batch;
 	struct ratelimit rl;
 	u64 msgs;
+	int reply_fd;
+	u8 *inflight;
+	void *inflight_map;
+	size_t inflight_map_len;
+	u32 inflight_queues;
+	size_t inflight_stride;
 };
 
 /* Log a peer-triggered problem, rate-limited per device. */
@@ -274,6 +289,17 @@ u64 vhost_user_msg_deadline(const struct vhost_user_dev *dev);
  */
 int vhost_user_wait(const struct vhost_user_dev *dev, int fd, short events,
 		    u64 deadline);
+
+/* inflight.c: INFLIGHT_SHMFD (vhost-user.rst "Inflight I/O tracking") */
+int vhost_user_get_inflight_fd(struct vhost_user_dev *dev,
+			       struct vhost_user_msg *msg, int *fds);
+int vhost_user_set_inflight_fd(struct vhost_user_dev *dev,
+			       struct vhost_user_msg *msg, int *fds);
+/* Ring @idx's region, or NULL (none set, or the ring is past its end). */
+void *vhost_user_inflight_region(struct vhost_user_dev *dev, u32 idx,
+				 size_t *size);
+/* Unmap the region (disconnect). */
+void vhost_user_inflight_clear(struct vhost_user_dev *dev);
 
 /* mem.c */
 int vhost_user_mem_add(struct vhost_user_dev *dev,

@@ -108,8 +108,12 @@ int vhost_user_wait(const struct vhost_user_dev *dev, int fd, short events,
  * (then the send fails and the caller drops it); else never block.
  */
 static int send_msg(const struct vhost_user_dev *dev, int fd,
-		    const struct vhost_user_msg *msg, bool wait)
+		    const struct vhost_user_msg *msg, bool wait, int passfd)
 {
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)&msg->hdr, .iov_len = VHOST_USER_HDR_SIZE },
 		{ .iov_base = (void *)&msg->payload, .iov_len = msg->hdr.size },
@@ -117,6 +121,18 @@ static int send_msg(const struct vhost_user_dev *dev, int fd,
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	u64 deadline = wait ? vhost_user_msg_deadline(dev) : 0;
 
+	/* @passfd rides on the first byte; once sent it is not sent again. */
+	if (passfd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
 	while (iov[0].iov_len + iov[1].iov_len) {
 		ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -133,6 +149,8 @@ static int send_msg(const struct vhost_user_dev *dev, int fd,
 		}
 		if (n == 0)
 			return -EIO;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
 		for (int i = 0; i < 2 && n; i++) {
 			size_t k = MIN((size_t)n, iov[i].iov_len);
 
@@ -151,11 +169,14 @@ static int send_msg(const struct vhost_user_dev *dev, int fd,
 static int send_reply(struct vhost_user_dev *dev, struct vhost_user_msg *msg,
 		      u32 size)
 {
+	int passfd = dev->reply_fd, ret;
+
 	msg->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
 	msg->hdr.size = size;
-	if (dev->connfd < 0)
-		return -ENOTCONN;
-	return send_msg(dev, dev->connfd, msg, true);
+	dev->reply_fd = -1;
+	ret = dev->connfd < 0 ? -ENOTCONN : send_msg(dev, dev->connfd, msg, true, passfd);
+	close_fd(&passfd);
+	return ret;
 }
 
 static int send_ack(struct vhost_user_dev *dev, u32 request, int result)
@@ -181,7 +202,7 @@ static int send_backend(struct vhost_user_dev *dev, u32 request,
 		return -ENOTCONN;
 	if (size)
 		memcpy(&msg.payload, payload, size);
-	return send_msg(dev, dev->backend_fd, &msg, false);
+	return send_msg(dev, dev->backend_fd, &msg, false, -1);
 }
 
 /* ---- device programming ------------------------------------------------- */
@@ -367,6 +388,13 @@ static int vring_dev_program(struct vhost_user_dev *dev, u16 idx)
 					  vr->dev_avail, vr->dev_used);
 	if (!ret)
 		ret = vdpa_set_vq_state(vdpa, idx, &state);
+	if (!ret && vdpa_has_inflight(vdpa)) {
+		size_t isize;
+		void *region = vhost_user_inflight_region(dev, idx, &isize);
+
+		/* Starting the ring reads back what the region says (inflight.c). */
+		ret = vdpa_set_vq_inflight(vdpa, idx, region, isize);
+	}
 	if (ret)
 		return ret;
 	vring_install_cb(dev, idx);
@@ -893,7 +921,12 @@ static int vu_set_vring_err(struct vhost_user_dev *dev,
 
 static u64 offered_protocol_features(struct vhost_user_dev *dev)
 {
-	return VHOST_USER_SERVER_PROTOCOL_FEATURES;
+	u64 f = VHOST_USER_SERVER_PROTOCOL_FEATURES;
+
+	/* Only a device that records requests in flight (blk) offers it. */
+	if (vdpa_has_inflight(dev->vdpa))
+		f |= 1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD;
+	return f;
 }
 
 static int vu_get_protocol_features(struct vhost_user_dev *dev,
@@ -1201,6 +1234,9 @@ struct vhost_user_handler {
 #define U64		sizeof(u64)
 #define STATE		sizeof(struct vhost_user_vring_state)
 #define MEMREG		sizeof(struct vhost_user_mem_reg)
+/* The inflight description without and with its tail padding. */
+#define INFLIGHT_MIN	(offsetof(struct vhost_user_inflight, queue_size) + sizeof(u16))
+#define INFLIGHT	sizeof(struct vhost_user_inflight)
 
 /*	request			handler			size min, max				fds	owner	reply */
 #define VHOST_USER_HANDLERS(X)								\
@@ -1229,6 +1265,8 @@ struct vhost_user_handler {
 				sizeof(struct vhost_user_config),	0, 0,	false,	true)	\
 	X(SET_CONFIG,		vu_set_config,		VHOST_USER_CONFIG_HDR_SIZE,		\
 				sizeof(struct vhost_user_config),	0, 0,	true,	false)	\
+	X(GET_INFLIGHT_FD,	vhost_user_get_inflight_fd, INFLIGHT_MIN, INFLIGHT,	0, 0,	true,	true)	\
+	X(SET_INFLIGHT_FD,	vhost_user_set_inflight_fd, INFLIGHT_MIN, INFLIGHT,	1, 1,	true,	false)	\
 	X(RESET_DEVICE,		vu_reset_device,	0, U64,				0, 0,	true,	false)	\
 	X(GET_MAX_MEM_SLOTS,	vu_get_max_mem_slots,	0, U64,				0, 0,	false,	true)	\
 	X(ADD_MEM_REG,		vu_add_mem_reg,		MEMREG, MEMREG,			1, 1,	true,	false)	\
@@ -1352,6 +1390,7 @@ int vhost_user_dev_init(struct vhost_user_dev *dev, struct vdpa_device *vdpa,
 
 	dev->vdpa = vdpa;
 	dev->connfd = dev->backend_fd = dev->notify_fd = dev->loop_epfd = -1;
+	dev->reply_fd = -1;
 	dev->stop_fd = -1;
 	dev->rl = (struct ratelimit)RATELIMIT_INIT;
 	snprintf(dev->name, sizeof(dev->name), "vhost-user %s", vdpa->name);
@@ -1381,6 +1420,7 @@ void vhost_user_dev_disconnect(struct vhost_user_dev *dev)
 {
 	dev_reset(dev);
 	vhost_user_mem_clear(dev);
+	vhost_user_inflight_clear(dev);
 	for (u32 i = 0; i < dev->nvrings; i++) {
 		struct vhost_user_vring *vr = &dev->vrings[i];
 

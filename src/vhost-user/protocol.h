@@ -41,6 +41,8 @@ enum vhost_user_request {
 	VHOST_USER_SET_VRING_ENDIAN		= 23,
 	VHOST_USER_GET_CONFIG			= 24,
 	VHOST_USER_SET_CONFIG			= 25,
+	VHOST_USER_GET_INFLIGHT_FD		= 31,
+	VHOST_USER_SET_INFLIGHT_FD		= 32,
 	VHOST_USER_RESET_DEVICE			= 34,
 	VHOST_USER_VRING_KICK			= 35,
 	VHOST_USER_GET_MAX_MEM_SLOTS		= 36,
@@ -65,6 +67,7 @@ enum vhost_user_backend_request {
 #define VHOST_USER_PROTOCOL_F_NET_MTU		4
 #define VHOST_USER_PROTOCOL_F_BACKEND_REQ	5
 #define VHOST_USER_PROTOCOL_F_CONFIG		9
+#define VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD	12
 #define VHOST_USER_PROTOCOL_F_RESET_DEVICE	13
 #define VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS 14
 #define VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
@@ -165,6 +168,18 @@ struct vhost_user_config {
 	u8 region[VHOST_USER_CONFIG_MAX];
 };
 
+/**
+ * struct vhost_user_inflight - GET_INFLIGHT_FD / SET_INFLIGHT_FD: the region
+ *	of struct vdpa_inflight_split per queue, @num_queues of them, each
+ *	vdpa_inflight_queue_size(@queue_size) bytes, at @mmap_offset of the fd
+ */
+struct vhost_user_inflight {
+	u64 mmap_size;
+	u64 mmap_offset;
+	u16 num_queues;
+	u16 queue_size;
+};
+
 /** union vhost_user_payload - every payload shape we parse */
 union vhost_user_payload {
 	u64 u64;
@@ -174,6 +189,7 @@ union vhost_user_payload {
 	struct vhost_user_mem_reg memreg;
 	struct vhost_user_iotlb iotlb;
 	struct vhost_user_config config;
+	struct vhost_user_inflight inflight;
 };
 
 /**
@@ -206,6 +222,9 @@ _Static_assert(offsetof(struct vhost_user_iotlb, perm) == 24 &&
 	       sizeof(struct vhost_user_iotlb) == 32, "vhost_iotlb_msg");
 _Static_assert(offsetof(struct vhost_user_config, region) == 12,
 	       "config header is offset, size, flags");
+_Static_assert(offsetof(struct vhost_user_inflight, queue_size) == 18 &&
+	       sizeof(struct vhost_user_inflight) == 24,
+	       "inflight description (QEMU sends it with its tail padding)");
 _Static_assert(sizeof(struct vhost_user_mem_table) == 8 + 8 * 32,
 	       "SET_MEM_TABLE carries up to 8 regions");
 

@@ -82,3 +82,71 @@ flowgen_check() {
 	[ "$(vq_stat 1 errors 1)" = 0 ] && [ "$(vq_stat 0 errors 1)" = 0 ] || fail "errors in the device"
 	pass "flowgen: $tx frames out, $rx back, counts match"
 }
+
+# What the SeaBIOS blk tests need, and the start of their boot sectors
+# (DIR/mbr.S begins with it): segments and stack set up, "KVU start" said.
+need_boot_sector() {
+	need qemu-system-x86_64
+	need gcc
+	need ld
+	ACCEL=${ACCEL:-tcg}
+}
+BOOT_SECTOR_HEAD='	.code16
+	.globl _start
+_start:	cli
+	xor %ax,%ax
+	mov %ax,%ds
+	mov %ax,%ss
+	mov $0x7c00,%sp
+	sti
+	cld
+	mov $msg_start,%si
+	call puts'
+
+# The end of the boot sectors of the SeaBIOS blk tests (appended to their
+# DIR/mbr.S): the int13 error exit, puts (SI: a NUL-terminated string to the
+# debugcon port 0x402) and the boot signature.
+BOOT_SECTOR_TAIL='err:	mov $msg_err,%si
+	call puts
+	mov $1,%al
+	out %al,$0xf4			/* qemu exits with 3 */
+	hlt
+puts:	mov $0x402,%dx
+2:	lodsb
+	test %al,%al
+	jz 3f
+	out %al,%dx
+	jmp 2b
+3:	ret
+msg_err: .asciz "KVU int13 error\n"
+	.org 510
+	.byte 0x55,0xaa'
+
+# boot_sector DIR : DIR/mbr.S (16-bit, linked at 0x7c00) with BOOT_SECTOR_TAIL
+# assembled onto a 1 MiB disk DIR/boot.img; skips where gcc cannot build
+# 32-bit objects.
+boot_sector() {
+	local dir=$1
+	echo "$BOOT_SECTOR_TAIL" >>"$dir/mbr.S"
+	gcc -m32 -c -x assembler-with-cpp "$dir/mbr.S" -o "$dir/mbr.o" 2>"$dir/as.log" &&
+		ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start "$dir/mbr.o" -o "$dir/mbr.bin" ||
+		skip "cannot build a 16-bit boot sector here: $(head -1 "$dir/as.log")"
+	truncate -s 1M "$dir/boot.img"
+	dd if="$dir/mbr.bin" of="$dir/boot.img" conv=notrunc status=none
+}
+
+# qemu_blk DIR SECS CHARDEV_OPTS : QEMU (q35, $ACCEL) boots DIR/boot.img from
+# IDE with vhost-user-blk-pci on $SOCK (-chardev socket,...CHARDEV_OPTS) as
+# BIOS drive 0x81, the guest's debugcon in DIR/debugcon.log, for at most
+# SECS seconds; its exit status is the guest's isa-debug-exit code.
+qemu_blk() {
+	local dir=$1 secs=$2 opts=$3 cpu=()
+	[ "$ACCEL" = kvm ] && cpu=(-cpu host)
+	timeout -s TERM "$secs" qemu-system-x86_64 -machine q35,accel="$ACCEL",memory-backend=mem "${cpu[@]}" \
+		-m 128M -smp 1 -object memory-backend-memfd,id=mem,size=128M,share=on \
+		-drive file="$dir/boot.img",format=raw,if=none,id=b0 -device ide-hd,drive=b0,bus=ide.0,bootindex=1 \
+		-chardev socket,id=c1,path="$SOCK$opts" -device vhost-user-blk-pci,chardev=c1,num-queues=1,bootindex=2 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-chardev file,id=dbg,path="$dir/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 >"$dir/qemu.out" 2>"$dir/qemu.err" </dev/null
+}

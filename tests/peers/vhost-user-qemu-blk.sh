@@ -9,27 +9,14 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/peers/lib.sh
-need qemu-system-x86_64
-need gcc
-need ld
-ACCEL=${ACCEL:-tcg}
+need_boot_sector
 
 DIR=$(mktemp -d /tmp/kestrel-peer-qblk.XXXXXX)
 cleanup() { stop_server 2>/dev/null; rm -rf "$DIR"; }
 trap cleanup EXIT
 
-cat >"$DIR/mbr.S" <<'ASM'
-	.code16
-	.globl _start
-_start:	cli
-	xor %ax,%ax
-	mov %ax,%ds
-	mov %ax,%ss
-	mov $0x7c00,%sp
-	sti
-	cld
-	mov $msg_start,%si
-	call puts
+echo "$BOOT_SECTOR_HEAD" >"$DIR/mbr.S"
+cat >>"$DIR/mbr.S" <<'ASM'
 	mov $0x1000,%ax			/* pattern at 1000:0000, 4 KiB */
 	mov %ax,%es
 	xor %di,%di
@@ -70,18 +57,6 @@ bad:	mov $msg_bad,%si
 	mov $2,%al
 	out %al,$0xf4
 	hlt
-err:	mov $msg_err,%si
-	call puts
-	mov $1,%al
-	out %al,$0xf4
-	hlt
-puts:	mov $0x402,%dx
-2:	lodsb
-	test %al,%al
-	jz 3f
-	out %al,%dx
-	jmp 2b
-3:	ret
 	.align 4
 dap_w:	.byte 16,0
 	.word 8,0,0x1000		/* 8 sectors from 1000:0000 */
@@ -92,26 +67,12 @@ dap_r:	.byte 16,0
 msg_start: .asciz "KVU start\n"
 msg_ok:	.asciz "KVU readback ok\n"
 msg_bad: .asciz "KVU readback MISMATCH\n"
-msg_err: .asciz "KVU int13 error\n"
-	.org 510
-	.byte 0x55,0xaa
 ASM
-gcc -m32 -c -x assembler-with-cpp "$DIR/mbr.S" -o "$DIR/mbr.o" 2>"$DIR/as.log" &&
-	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start "$DIR/mbr.o" -o "$DIR/mbr.bin" ||
-	skip "cannot build a 16-bit boot sector here: $(head -1 "$DIR/as.log")"
-truncate -s 1M "$DIR/boot.img"
-dd if="$DIR/mbr.bin" of="$DIR/boot.img" conv=notrunc status=none
+boot_sector "$DIR"
 
 truncate -s 64M "$DIR/disk.img"
 start_server "$DIR" --device "file-blk,path=$DIR/disk.img"
-CPU=(); [ "$ACCEL" = kvm ] && CPU=(-cpu host)
-timeout -s TERM 60 qemu-system-x86_64 -machine q35,accel="$ACCEL",memory-backend=mem "${CPU[@]}" \
-	-m 128M -smp 1 -object memory-backend-memfd,id=mem,size=128M,share=on \
-	-drive file="$DIR/boot.img",format=raw,if=none,id=b0 -device ide-hd,drive=b0,bus=ide.0,bootindex=1 \
-	-chardev socket,id=c1,path="$SOCK" -device vhost-user-blk-pci,chardev=c1,num-queues=1,bootindex=2 \
-	-nodefaults -no-user-config -display none -no-reboot \
-	-chardev file,id=dbg,path="$DIR/debugcon.log" -device isa-debugcon,iobase=0x402,chardev=dbg \
-	-device isa-debug-exit,iobase=0xf4,iosize=4 >"$DIR/qemu.out" 2>"$DIR/qemu.err" </dev/null
+qemu_blk "$DIR" 60 ""
 QRC=$?
 sleep 0.3
 stop_server

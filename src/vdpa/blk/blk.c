@@ -369,6 +369,8 @@ int blk_dev_init(struct blk_dev *blk, const struct blk_ops *ops, bool ro,
 		.free = blk_free,
 		.nlimits = 1,
 		.limits = { [BLK_LIMIT_SLOT] = VDPA_LIMIT_BLK },
+		/* A restarted vhost-user back-end loses and repeats nothing. */
+		.inflight = true,
 	};
 
 	int ret;

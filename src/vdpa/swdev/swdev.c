@@ -91,6 +91,96 @@ bool swdev_vq_complete(struct swdev *sw, struct swdev_vq *vq,
 	return true;
 }
 
+/* ---- requests in flight (include/kestrel/vdpa.h) ------------------------ */
+
+bool swdev_vq_publish_inflight(struct swdev *sw, struct swdev_vq *vq,
+			       const struct vringh_used_elem *used, unsigned int n)
+{
+	struct vdpa_inflight_split *r = vq->inflight;
+	u16 used_idx;
+	int ret;
+
+	/* The batch list first: a death after the used ring finds it. */
+	for (unsigned int i = 0; i < n; i++) {
+		u16 id = (u16)used[i].id;
+
+		if (id >= vq->num)
+			continue;	/* vringh refuses the batch below */
+		WRITE_ONCE(r->desc[id].next, READ_ONCE(r->last_batch_head));
+		WRITE_ONCE(r->last_batch_head, id);
+	}
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	ret = vringh_complete_multi(&vq->vring, used, n);
+	if (unlikely(ret)) {
+		swdev_vq_error(sw, vq, ret);
+		return false;
+	}
+	/* vringh wrote the used idx; its entries are no longer in flight. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < n; i++)
+		WRITE_ONCE(r->desc[(u16)used[i].id].inflight, 0);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	vringh_get_state(&vq->vring, NULL, &used_idx);
+	WRITE_ONCE(r->used_idx, used_idx);
+	return true;
+}
+
+bool swdev_vq_inflight_recover(struct swdev *sw, struct swdev_vq *vq)
+{
+	u16 idx = (u16)(vq - sw->vqs), used_idx;
+	u32 n = 0;
+	int ret;
+
+	vq->inflight_recover = false;
+	vq->nresubmit = vq->resubmit_pos = 0;
+	ret = vringh_read_used_idx(&vq->vring, &used_idx);
+	/* Sized for this start: the queue size may differ from the last. */
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	if (!ret) {
+		vq->resubmit = xcalloc(vq->num, sizeof(*vq->resubmit));
+		if (!vq->resubmit)
+			ret = -ENOMEM;
+	}
+	if (!ret)
+		ret = vdpa_inflight_recover(vq->inflight, vq->inflight_size,
+					    (u16)vq->num, used_idx, vq->resubmit,
+					    &n, &vq->inflight_counter);
+	/* Taking resumes after the chains the previous instance took. */
+	if (!ret)
+		ret = vringh_set_state(&vq->vring, (u16)(used_idx + n), used_idx);
+	if (ret) {
+		vq->stats.errors++;
+		vdpa_device_error(&sw->vdpa, "queue %u: inflight region refused (%s)",
+				  idx, strerror(-ret));
+		return false;
+	}
+	vq->nresubmit = n;
+	if (n)
+		pr_info("%s: queue %u: resubmitting %u requests in flight",
+			sw->vdpa.name, idx, n);
+	return true;
+}
+
+static int swdev_set_vq_inflight(struct vdpa_device *vdpa, u16 idx,
+				 void *region, size_t size)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	struct swdev_vq *vq = &sw->vqs[idx];
+	int ret = 0;
+
+	swdev_lock(sw);
+	if (!sw->attr.inflight ||
+	    (region && (sw->features & (1ULL << VIRTIO_F_RING_PACKED)))) {
+		ret = -EOPNOTSUPP;	/* split rings only */
+	} else {
+		vq->inflight = region;
+		vq->inflight_size = region ? size : 0;
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return ret;
+}
+
 static u32 swdev_vq_group(struct swdev *sw, u16 idx)
 {
 	return sw->attr.get_vq_group ? sw->attr.get_vq_group(sw, idx) : 0;
@@ -110,6 +200,8 @@ static void swdev_vq_start(struct swdev *sw, u16 idx)
 	/* Without a saved position the ring starts where init puts it. */
 	if (!ret && vq->has_state)
 		ret = vringh_set_state(&vq->vring, vq->last_avail, vq->last_used);
+	if (!ret && vq->inflight && swdev_has_feature(sw, VIRTIO_F_RING_PACKED))
+		ret = -EOPNOTSUPP;	/* features changed after the region */
 	if (ret) {
 		/* virtio 1.2 §2.1.2: the driver gave us a ring we cannot use. */
 		vq->stats.errors++;
@@ -123,6 +215,8 @@ static void swdev_vq_start(struct swdev *sw, u16 idx)
 		return;
 	}
 	vq->started = true;
+	/* Read back in the worker's first pass (guarded against SIGBUS). */
+	vq->inflight_recover = vq->inflight != NULL;
 }
 
 /* Stop the ring walker and remember where it was; lock held. */
@@ -133,6 +227,8 @@ static void swdev_vq_stop(struct swdev *sw, struct swdev_vq *vq)
 	vringh_get_state(&vq->vring, &vq->last_avail, &vq->last_used);
 	vq->has_state = true;
 	vq->started = false;
+	/* Not resubmitted yet: they are still in flight in the region. */
+	vq->nresubmit = vq->resubmit_pos = 0;
 }
 
 static void swdev_vq_set_kickfd(struct swdev *sw, u16 idx, int dupfd)
@@ -167,6 +263,12 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
 	vq->nused = 0;
 	vq->cb = (struct vdpa_callback){ 0 };
 	memset(&vq->stats, 0, sizeof(vq->stats));
+	vq->inflight = NULL;
+	vq->inflight_size = 0;
+	vq->inflight_recover = false;
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nresubmit = vq->resubmit_pos = 0;
 }
 
 /* ---- worker ------------------------------------------------------------ */
@@ -980,6 +1082,7 @@ static const struct vdpa_config_ops swdev_config_ops = {
 	.get_vq_group		= swdev_get_vq_group,
 	.get_vq_num_max		= swdev_get_vq_num_max,
 	.get_vq_size		= swdev_get_vq_size,
+	.set_vq_inflight	= swdev_set_vq_inflight,
 	/* Device ops */
 	.get_vq_align		= swdev_get_vq_align,
 	.get_device_features	= swdev_get_device_features,
@@ -1104,6 +1207,7 @@ int swdev_register(struct swdev *sw, const char *name)
 		.nvqs = sw->attr.nvqs,
 		.ngroups = sw->attr.ngroups,
 		.nas = sw->attr.nas,
+		.inflight = sw->attr.inflight,
 	};
 	static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
 	int ret;
@@ -1133,6 +1237,7 @@ void swdev_destroy(struct swdev *sw)
 				close(vq->kickfd);
 			vringh_iov_cleanup(&vq->riov);
 			vringh_iov_cleanup(&vq->wiov);
+			free(vq->resubmit);
 		}
 	}
 	if (sw->iotlb)

@@ -83,6 +83,15 @@
  * @last_used: saved used position
  * @has_state: @last_avail/@last_used were saved since the reset (else the
  *	ring starts where vringh_init_iotlb() puts it)
+ * @inflight: where the queue records its requests in flight (a region of
+ *	the front-end's memory, vdpa_set_vq_inflight()), or NULL
+ * @inflight_size: its bytes
+ * @inflight_counter: the counter the next chain taken gets
+ * @inflight_recover: the queue started with a region: the next pass reads
+ *	it back (swdev_vq_inflight_recover()) before it takes anything
+ * @resubmit: heads a previous instance had in flight, oldest first
+ * @nresubmit: entries in @resubmit
+ * @resubmit_pos: the next one to take (@nresubmit: none left)
  * @cb: used-buffer callback
  * @kickfd: the device's duplicate of the kick eventfd, or -1
  * @kick_gen: bumped when @kickfd changes; stamps epoll events
@@ -105,6 +114,13 @@ struct swdev_vq {
 	u16 last_avail;
 	u16 last_used;
 	bool has_state;
+	struct vdpa_inflight_split *inflight;
+	size_t inflight_size;
+	u64 inflight_counter;
+	bool inflight_recover;
+	u16 *resubmit;
+	u32 nresubmit;
+	u32 resubmit_pos;
 	struct vdpa_callback cb;
 	int kickfd;
 	u32 kick_gen;
@@ -141,6 +157,10 @@ struct swdev;
  *	first pass (0: SECCOMP_THREAD_DEV_SIM, no host resource)
  * @nlimits: rate limits the device has, at most SWDEV_LIMITS_MAX
  * @limits: which public limit each is (swdev.limiter[i] is @limits[i])
+ * @inflight: the queues record their requests in flight when given a
+ *	region (vdpa_set_vq_inflight(); split rings only). For a type whose
+ *	requests must neither be lost nor repeated across a restart of the
+ *	device (blk); every completion must go through swdev_vq_publish().
  */
 struct swdev_attr {
 	u32 device_id;
@@ -160,6 +180,7 @@ struct swdev_attr {
 	enum seccomp_thread seccomp;
 	u32 nlimits;
 	enum vdpa_limit limits[SWDEV_LIMITS_MAX];
+	bool inflight;
 };
 
 /**
@@ -400,6 +421,47 @@ typedef int (*swdev_chain_fn)(struct swdev *sw, struct swdev_vq *vq, u16 head,
 			      u32 *len);
 
 /**
+ * swdev_vq_publish_inflight() - swdev_vq_publish() of a queue that records
+ *	its requests in flight (the order of writes: struct vdpa_inflight_split)
+ * @sw: the device (lock held)
+ * @vq: the queue, with @vq->inflight
+ * @used: heads and used lengths
+ * @n: entries in @used
+ *
+ * Return: as swdev_vq_publish().
+ */
+bool swdev_vq_publish_inflight(struct swdev *sw, struct swdev_vq *vq,
+			       const struct vringh_used_elem *used, unsigned int n);
+
+/**
+ * swdev_vq_inflight_take() - record that the chain at @head was taken
+ * @vq: the queue, with @vq->inflight (lock held)
+ * @head: the chain's head (< the queue size: vringh checked it)
+ */
+static inline void swdev_vq_inflight_take(struct swdev_vq *vq, u16 head)
+{
+	struct vdpa_inflight_desc *d = &vq->inflight->desc[head];
+
+	/* The counter first: an entry in flight always has its own. */
+	WRITE_ONCE(d->counter, vq->inflight_counter++);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	WRITE_ONCE(d->inflight, 1);
+}
+
+/**
+ * swdev_vq_inflight_recover() - read the region back once the queue started
+ * @sw: the device (lock held, worker)
+ * @vq: the queue
+ *
+ * Reconciles the region with the used ring, queues the heads still in
+ * flight for resubmission and moves the avail position to where the
+ * previous instance stopped taking (include/kestrel/vdpa.h).
+ *
+ * Return: true, or false after reporting the region refused (NEEDS_RESET).
+ */
+bool swdev_vq_inflight_recover(struct swdev *sw, struct swdev_vq *vq);
+
+/**
  * swdev_vq_publish() - return @n chains to the driver, one used-index update
  * @sw: the device (lock held)
  * @vq: the queue
@@ -412,8 +474,11 @@ static inline bool swdev_vq_publish(struct swdev *sw, struct swdev_vq *vq,
 				    const struct vringh_used_elem *used,
 				    unsigned int n)
 {
-	int ret = n ? vringh_complete_multi(&vq->vring, used, n) : 0;
+	int ret;
 
+	if (unlikely(vq->inflight) && n)
+		return swdev_vq_publish_inflight(sw, vq, used, n);
+	ret = n ? vringh_complete_multi(&vq->vring, used, n) : 0;
 	if (unlikely(ret)) {
 		swdev_vq_error(sw, vq, ret);
 		return false;
@@ -501,8 +566,6 @@ static inline bool swdev_vq_stage_n(struct swdev *sw, struct swdev_vq *vq,
 				    const struct vringh_used_elem *elems,
 				    unsigned int n)
 {
-	int ret;
-
 	if (vq->nused + n <= swdev_burst(sw)) {
 		memcpy(&vq->used[vq->nused], elems, n * sizeof(*elems));
 		vq->nused += n;
@@ -512,12 +575,7 @@ static inline bool swdev_vq_stage_n(struct swdev *sw, struct swdev_vq *vq,
 	}
 	if (!swdev_vq_flush(sw, vq, &vq->nused))
 		return false;
-	ret = vringh_complete_multi(&vq->vring, elems, n);
-	if (unlikely(ret)) {
-		swdev_vq_error(sw, vq, ret);
-		return false;
-	}
-	return true;
+	return swdev_vq_publish(sw, vq, elems, n);
 }
 
 /**
@@ -560,8 +618,12 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 
 	if (!vq->started)
 		return false;
+	if (unlikely(vq->inflight_recover) && !swdev_vq_inflight_recover(sw, vq))
+		return false;
 	vringh_notify_disable(&vq->vring);
 	while (likely(!vdpa_needs_reset(&sw->vdpa))) {
+		/* Chains a previous instance had in flight go first. */
+		bool resubmit = unlikely(vq->resubmit_pos < vq->nresubmit);
 		u32 len = 0;
 		u16 head;
 
@@ -569,7 +631,12 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 			more = true;
 			break;
 		}
-		ret = vringh_getdesc(&vq->vring, riov, wiov, &head);
+		if (resubmit) {
+			head = vq->resubmit[vq->resubmit_pos];
+			ret = vringh_getdesc_at(&vq->vring, head, riov, wiov);
+		} else {
+			ret = vringh_getdesc(&vq->vring, riov, wiov, &head);
+		}
 		if (ret == 0) {
 			if (swdev_vq_rearm(sw, vq))
 				continue;
@@ -582,6 +649,10 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 				swdev_vq_error(sw, vq, ret);
 			break;
 		}
+		if (resubmit)
+			vq->resubmit_pos++;	/* in flight already */
+		else if (unlikely(vq->inflight))
+			swdev_vq_inflight_take(vq, head);
 		ret = fn(sw, vq, head, &len);
 		if (likely(ret == SWDEV_USED)) {
 			if (!swdev_vq_stage(sw, vq, head, len))
@@ -590,7 +661,13 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		}
 		if (ret == SWDEV_HELD)
 			continue;
-		vringh_abandon(&vq->vring, 1);
+		if (resubmit) {
+			vq->resubmit_pos--;	/* not from the avail ring */
+		} else {
+			vringh_abandon(&vq->vring, 1);
+			if (unlikely(vq->inflight))
+				WRITE_ONCE(vq->inflight->desc[head].inflight, 0);
+		}
 		if (ret == SWDEV_RETRY)
 			continue;
 		if (ret != SWDEV_STALL)

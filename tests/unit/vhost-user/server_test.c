@@ -33,6 +33,7 @@
 
 #include "../test.h"
 #include "../../../src/vhost-user/protocol.h"
+#include "wire.h"
 
 #define MEM_SIZE	(1u << 20)
 #define MEM_GPA		0x40000000ULL		/* guest physical base */
@@ -60,70 +61,25 @@ static u32 fe_rings = 2;
 static int fe_send(struct fe *fe, u32 req, u32 flags, const void *payload,
 		   u32 size, const int *fds, unsigned int nfds)
 {
-	struct vhost_user_hdr hdr = { .request = req, .flags = 1 | flags,
-				      .size = size };
-	struct iovec iov[2] = {
-		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)payload, .iov_len = size },
-	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(fe->sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return wire_send(fe->sock, req, flags, payload, size, fds, nfds);
 }
 
 /* Read one reply; Return: payload size, or -1 on EOF/timeout. */
 static int fe_recv(struct fe *fe, u32 req, void *payload, u32 max)
 {
-	struct vhost_user_hdr hdr;
-	u8 buf[512];
-
-	if (recv(fe->sock, &hdr, sizeof(hdr), MSG_WAITALL) != sizeof(hdr))
-		return -1;
-	if (hdr.request != req || !(hdr.flags & VHOST_USER_REPLY_MASK) ||
-	    hdr.size > sizeof(buf))
-		return -1;
-	if (hdr.size && recv(fe->sock, buf, hdr.size, MSG_WAITALL) != (ssize_t)hdr.size)
-		return -1;
-	memcpy(payload, buf, MIN(hdr.size, max));
-	return (int)hdr.size;
+	return wire_recv(fe->sock, req, payload, max, NULL);
 }
 
 /* Send with need_reply and return the ack (0 ok), or -1 if none came. */
 static long long fe_call(struct fe *fe, u32 req, const void *payload, u32 size,
 			 const int *fds, unsigned int nfds)
 {
-	u64 ack;
-
-	if (fe_send(fe, req, VHOST_USER_NEED_REPLY_MASK, payload, size, fds, nfds))
-		return -1;
-	if (fe_recv(fe, req, &ack, sizeof(ack)) != sizeof(ack))
-		return -1;
-	return (long long)ack;
+	return wire_call(fe->sock, req, payload, size, fds, nfds);
 }
 
 static long long fe_get_u64(struct fe *fe, u32 req)
 {
-	u64 v;
-
-	if (fe_send(fe, req, 0, NULL, 0, NULL, 0) ||
-	    fe_recv(fe, req, &v, sizeof(v)) != sizeof(v))
-		return -1;
-	return (long long)v;
+	return wire_get_u64(fe->sock, req);
 }
 
 static bool fe_disconnected(struct fe *fe)
