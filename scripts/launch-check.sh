@@ -216,6 +216,8 @@ window-control)
 	[[ $rc == 3 ]] || fail "exit status $rc, expected 3 (the payload's probe fails)"
 	grep -q '^FAIL: payload: the boot window at 0x[0-9a-f]* is gone (reads 0x3148434e55414c4b)' "$dir/out" ||
 		fail "the payload did not see the window's magic"
+	grep -q '^FAIL: payload: the boot window is gone natively too (reads 0x3148434e55414c4b)' "$dir/out" ||
+		fail "the payload's native probe did not see the window's magic"
 	echo "PASS: launch-check window-control: a window left in place is seen"
 	exit 1 ;;
 *)

@@ -9,7 +9,8 @@
  *    with the one kestrel printed;
  *  - its command line arrived ("payload: cmdline '...'"), and the initrd,
  *    if any, holds the bytes the test wrote (their sum is printed);
- *  - the boot window is gone: its first bytes read as no memory (all ones);
+ *  - the boot window is gone: its first bytes read as no memory (all ones),
+ *    through the gate and natively in ring 3 (no mapping of it survives);
  *  - its data survive in private RAM (a pattern written and read back).
  * Port I/O and MMIO go through the stub's gate (struct launch_info): on
  * PVM ring 3 may not do port I/O, and an instruction that exits to KVM
@@ -43,6 +44,22 @@ void guest_exit(int code)
 		;
 }
 
+/*
+ * A native ring-3 load of @addr, by code in the last page of shared RAM:
+ * an access that exits to KVM must not be fetched from private RAM. Where
+ * nothing is mapped it exits to kestrel as MMIO (all ones); a mapping KVM
+ * kept from the stub's copy would read the zeroed window instead.
+ */
+#define PROBE_GPA	(X86_PRIVATE_RAM_START - 0x1000)
+
+static u64 native_read64(u64 addr)
+{
+	static const u8 load[] = { 0x48, 0x8b, 0x07, 0xc3 };	/* mov (%rdi), %rax; ret */
+
+	memcpy((void *)PROBE_GPA, load, sizeof(load));
+	return ((u64 (*)(u64))PROBE_GPA)(addr);
+}
+
 static u8 scratch[4096];
 static volatile u32 mul = 131;
 
@@ -60,7 +77,7 @@ __attribute__((section(".text.payload_entry")))
 u64 payload_main(const struct launch_info *info)
 {
 	const char *cmdline = (const char *)info->cmdline;
-	u64 sum = 0, bad = 0, w0, w1;
+	u64 sum = 0, bad = 0, w0, w1, n0;
 
 	gate = (u64 (*)(u64, u64, u64))info->gate;
 
@@ -80,6 +97,8 @@ u64 payload_main(const struct launch_info *info)
 	w1 = gate(LAUNCH_GATE_READ64, info->window + 8, 0);
 	report(w0 == ~0ull && w1 == ~0ull,
 	       "the boot window at %#lx is gone (reads %#lx)", info->window, w0);
+	n0 = native_read64(info->window);
+	report(n0 == ~0ull, "the boot window is gone natively too (reads %#lx)", n0);
 	for (unsigned int i = 0; i < sizeof(scratch); i++)
 		scratch[i] = (u8)(i * mul);
 	for (unsigned int i = 0; i < sizeof(scratch); i++)

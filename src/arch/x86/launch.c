@@ -10,11 +10,13 @@
  * ioctl, and the window never comes back.
  */
 #include "launch.h"
+#include "x86.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include <kestrel/compiler.h>
 #include <kestrel/fault.h>
@@ -97,6 +99,36 @@ static int launch_layout(const struct machine_config *cfg, struct launch_window 
 	return 0;
 }
 
+/* asm/kvm.h since Linux 6.12; older headers lack it. */
+#ifndef KVM_X86_QUIRK_SLOT_ZAP_ALL
+#define KVM_X86_QUIRK_SLOT_ZAP_ALL	(1 << 7)
+#endif
+
+/*
+ * KVM's default on x86 is to drop every guest mapping, of every slot, when
+ * any slot is deleted: so removing the window at the end of the launch
+ * would make the payload fault on every private page the stub just wrote
+ * (a shadow-MMU fault each on PVM hosts, with no prefetch for private
+ * pages: about 1 ms per MiB the payload reads). With the quirk disabled,
+ * KVM drops only what maps the deleted slot, which is all the seal needs:
+ * the window is unreachable either way (docs/protected.md, Cost). Where
+ * KVM lacks the capability, the launch is the same, only slower.
+ */
+static void launch_keep_mappings(struct vm *vm)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_DISABLE_QUIRKS2, .args = { KVM_X86_QUIRK_SLOT_ZAP_ALL },
+	};
+	int quirks = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2);
+
+	if (quirks <= 0 || !(quirks & KVM_X86_QUIRK_SLOT_ZAP_ALL)) {
+		pr_debug("launch: KVM cannot keep other slots' mappings when the window goes");
+		return;
+	}
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		pr_debug("launch: KVM_X86_QUIRK_SLOT_ZAP_ALL stays: %s", strerror(errno));
+}
+
 int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x86_launch **out)
 {
 	struct launch_window h = {
@@ -145,6 +177,7 @@ int x86_launch_prepare(struct vm *vm, const struct machine_config *cfg, struct x
 	l->supervisor = cfg->payload_supervisor;
 	l->dev.ops = &launch_port_ops;
 	l->dev.name = "launch";
+	launch_keep_mappings(vm);
 	ret = vm_boot_window_add(vm, X86_BOOT_WINDOW_GPA, size, (void **)&w);
 	if (ret) {
 		pr_err("cannot create the boot window: %s", strerror(-ret));
