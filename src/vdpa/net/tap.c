@@ -120,7 +120,8 @@ static int tap_transmit(struct net_dev *net, struct swdev_vq *txq, size_t len)
 	return n < 0 ? -errno : 0;
 }
 
-static ssize_t tap_receive(struct net_dev *net, u8 *buf, size_t size)
+static ssize_t tap_receive(struct net_dev *net, struct swdev_vq *rxq, u8 *buf,
+			   size_t size)
 {
 	struct net_tap *tap = to_tap(net);
 	ssize_t n;
