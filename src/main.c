@@ -1271,7 +1271,7 @@ static const char vhost_user_usage[] =
 "                default 64, TX as sink)\n"
 "      blk       RAM disk: name, capacity, ro, serial\n"
 "      file-blk  path, ro, serial\n"
-"      tap       path=IFNAME, mac, mtu\n"
+"      tap       path=IFNAME, mac, mtu, max_vqp, workers\n"
 "      console, rng\n"
 "      vsock     cid, uds (the Unix socket it listens on), max_conns\n"
 "                blk and file-blk also take a rate limit: bw_size, bw_burst,\n"

@@ -276,6 +276,7 @@ static u8 net_ctrl_cmd(struct net_dev *net, u8 class, u8 cmd,
 		if (net->ops->set_pairs && net->ops->set_pairs(net, pairs))
 			return VIRTIO_NET_ERR;
 		net->curr_vqp = pairs;
+		net->backend_pairs = pairs;
 		return VIRTIO_NET_OK;
 	}
 	default:
@@ -356,6 +357,18 @@ static bool net_work_on(struct swdev *sw, u32 worker)
 	if (worker == 0) {
 		if (ops->sync)
 			ops->sync(net);
+		/*
+		 * Pairs chosen by enabling rings (vhost-user) or by features
+		 * (MQ not negotiated): the backend follows here, the other
+		 * workers' locks taken after ours.
+		 */
+		pairs = net_pairs_in_use(net);
+		if (ops->set_pairs && pairs != net->backend_pairs) {
+			swdev_lock_from(sw, 1);
+			ops->set_pairs(net, pairs);	/* it logs a failure */
+			net->backend_pairs = pairs;
+			swdev_unlock_from(sw, 1);
+		}
 		if (net->cvq && swdev_has_feature(sw, VIRTIO_NET_F_CTRL_VQ))
 			more = swdev_vq_service(sw, net_cvq(net),
 						SWDEV_CHAIN_IN | SWDEV_CHAIN_OUT,
@@ -396,6 +409,7 @@ static void net_reset(struct swdev *sw)
 	/* virtio 1.2 §5.1.6.5.5: one pair until the driver asks for more. */
 	if (net->ops->set_pairs && net->opened)
 		net->ops->set_pairs(net, 1);
+	net->backend_pairs = 1;
 	if (net->ops->sync && net->opened)
 		net->ops->sync(net);
 }

@@ -166,6 +166,7 @@ struct net_backend_ops {
  * @max_vqp: queue pairs
  * @nworkers: worker threads (swdev_attr.nworkers), 1..@max_vqp
  * @curr_vqp: pairs in use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)
+ * @backend_pairs: pairs the backend feeds (@ops->set_pairs last asked)
  * @cvq: the device has a control queue
  * @promisc: receive every frame (default on, like a loopback wire)
  * @allmulti: receive every multicast frame (default on)
@@ -181,6 +182,7 @@ struct net_dev {
 	u16 max_vqp;
 	u16 nworkers;
 	u16 curr_vqp;
+	u16 backend_pairs;
 	bool cvq;
 	bool promisc;
 	bool allmulti;
