@@ -16,7 +16,8 @@
 # and the rings alone; kestrel's ratio above it is what its second worker
 # adds.
 #
-# env: RUNS=3 SECS=6 MODES="fe2be loop" B=build KPOLL=off
+# env: RUNS=3 SECS=6 MODES="fe2be loop" B=build KPOLL=off QUIET_WAIT=30
+#      (each run first waits up to QUIET_WAIT s for a quiet machine)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
@@ -27,9 +28,33 @@ command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (
 
 median() { sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print 0}'; }
 
+# Busy CPUs over the last second (/proc/stat), e.g. 0.12
+busy() {
+	local a b
+	a=$(head -1 /proc/stat); sleep 1; b=$(head -1 /proc/stat)
+	echo "$a $b" | awk '{ t1 = 0; for (i = 2; i <= 11; i++) t1 += $i
+		t2 = 0; for (i = 13; i <= 22; i++) t2 += $i
+		i1 = $5 + $6; i2 = $16 + $17; d = t2 - t1
+		printf "%.2f\n", d ? (d - (i2 - i1)) / d * '"$(nproc)"' : 0 }'
+}
+
+# Wait (QUIET_WAIT s at most) until the machine is quiet: other programs
+# on these 2 CPUs move the figures more than a second pair does. Counts
+# the runs that had to start anyway in NOISY.
+NOISY=0
+wait_quiet() {
+	local b
+	for _ in $(seq "${QUIET_WAIT:-30}"); do
+		b=$(busy)
+		awk -v b="$b" 'BEGIN { exit !(b < 0.3) }' && return 0
+	done
+	NOISY=$((NOISY + 1))
+}
+
 # one MODE QUEUES: "KESTREL DPDK" pps of one alternating run of each
 one() {
 	local out
+	wait_quiet
 	out=$(RUNS=1 SECS=$SECS MODES=$1 RINGS=split QUEUES=$2 KCPUS=0,1 KPOLL=$KPOLL B=$B \
 		bench/vhost-user-pps.sh 2>&1)
 	echo "$(echo "$out" | awk '$3 == "kestrel" { print $4 }') $(echo "$out" | awk '$3 == "dpdk" { print $4 }')"
@@ -54,3 +79,4 @@ for mode in $MODES; do
 		printf "%-6s scaling 2/1 pairs: kestrel %.2fx, DPDK (anchor) %.2fx\n", m,
 			a ? b / a : 0, c ? d / c : 0 }'
 done
+[ "$NOISY" = 0 ] || echo "note: $NOISY run(s) started on a busy machine (over 0.3 CPU in use by others after ${QUIET_WAIT:-30} s): their figures are unreliable"

@@ -494,12 +494,12 @@ static u64 net_features(const struct net_backend_ops *ops,
 	return f;
 }
 
-/* Workers a device gets: one per pair, or workers=N, never more than pairs. */
+/* Workers a device gets: one per pair, or workers=N (at most max_vqp). */
 static u16 net_workers(const struct net_type_args *args)
 {
-	if (!args->workers || args->workers > args->max_vqp)
-		return args->max_vqp ? args->max_vqp : 1;
-	return args->workers;
+	if (args->workers)
+		return args->workers;
+	return args->max_vqp ? args->max_vqp : 1;
 }
 
 int net_create(const struct net_backend_ops *ops,
@@ -528,6 +528,11 @@ int net_create(const struct net_backend_ops *ops,
 	struct net_dev *net;
 	int ret;
 
+	if (args->workers > args->max_vqp) {
+		pr_err("%s: workers=%u: at most one per queue pair (max_vqp=%u)",
+		       ops->name, args->workers, args->max_vqp);
+		return -EINVAL;
+	}
 	if (!args->max_vqp || args->max_vqp > NET_MAX_VQP ||
 	    (args->max_vqp > 1 && (!cvq || (ops->receive && !ops->set_pairs))) ||
 	    (ops->size && ops->size < sizeof(*net)))

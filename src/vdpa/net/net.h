@@ -370,8 +370,7 @@ struct net_mac_gen {
  * @mtu: MTU offered, 0: VIRTIO_NET_F_MTU not offered
  * @max_vqp: queue pairs, 1..NET_MAX_VQP (VIRTIO_NET_F_MQ above 1; needs a
  *	control queue)
- * @workers: worker threads, 0: one per queue pair; at most @max_vqp are
- *	used
+ * @workers: worker threads, 0: one per queue pair; at most @max_vqp
  * @poll: busy-poll mode (swdev.poll)
  * @limit: the rate limits, by NET_LIMIT_RX / NET_LIMIT_TX
  */

@@ -245,5 +245,7 @@ int main(void)
 		   "workers=0 refused");
 	report_err(vdpa_mgmt_dev_add("net,name=mq3,max_vqp=2,workers=9", &vdpa), -EINVAL,
 		   "workers=9 refused");
+	report_err(vdpa_mgmt_dev_add("net,name=mq3,max_vqp=2,workers=3", &vdpa), -EINVAL,
+		   "workers=3 with max_vqp=2 refused");
 	return report_summary();
 }
