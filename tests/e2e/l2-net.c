@@ -8,11 +8,11 @@
  * to broadcast. Copies of our own transmissions (PACKET_OUTGOING) are ignored:
  * only frames the device delivered on RX count.
  *
- * Usage: l2-net IFNAME [COUNT [NONCE [CHANNELS]]]   (built static; L2's init helper)
+ * Usage: l2-net IFNAME [COUNT [NONCE [CHANNELS...]]]   (built static; L2's init helper)
  * Prints "sent N received M" and exits 0 when every frame came back intact.
  *
- * With CHANNELS (a multiqueue device), first what `ethtool -L IFNAME
- * combined CHANNELS` does: ETHTOOL_SCHANNELS, which virtio_net turns into
+ * With CHANNELS (a multiqueue device), for each count in turn, first what
+ * `ethtool -L IFNAME combined CHANNELS` does: ETHTOOL_SCHANNELS, which virtio_net turns into
  * the control queue's VQ_PAIRS_SET, then ETHTOOL_GCHANNELS must read
  * CHANNELS back. The frames are then steered to the last queue in use
  * (XPS: every CPU on tx-(CHANNELS-1), none on the others), and that queue
@@ -189,21 +189,97 @@ out:
 	return ret;
 }
 
-int main(int argc, char **argv)
+/*
+ * Send @count frames on @fd and wait (5 s at most) for each to come back
+ * intact. Prints what happened; Return: 0 all back, 1 not, -1 error.
+ */
+static int exchange(int fd, const unsigned char *mac, int count, const char *nonce)
 {
 	static const unsigned char bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	unsigned char mac[6], frame[FRAME_LEN], buf[2048], want[FRAME_LEN];
+	unsigned char frame[FRAME_LEN], buf[2048], want[FRAME_LEN];
 	int seen[MAX_FRAMES] = { 0 };
-	struct sockaddr_ll sll = { 0 };
-	const char *ifname, *nonce;
-	int fd, count, i, got = 0, bad = 0;
-	unsigned long long tx0 = 0, rx0 = 0, tx1 = 0, rx1 = 0;
-	unsigned int channels = 0;
-	struct ifreq ifr = { 0 };
+	int i, got = 0, bad = 0;
 	long long deadline;
 
+	for (i = 0; i < count; i++) {
+		fill_frame(frame, (i & 1) ? bcast : mac, mac, i, nonce);
+		if (send(fd, frame, FRAME_LEN, 0) != FRAME_LEN) {
+			perror("l2-net: send");
+			return -1;
+		}
+	}
+
+	deadline = now_ms() + 5000;
+	while (got < count && now_ms() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n;
+		int seq;
+
+		if (poll(&p, 1, (int)(deadline - now_ms())) <= 0)
+			continue;
+		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("l2-net: recvfrom");
+			return -1;
+		}
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		if (n < 14 + 16 || sscanf((char *)buf + 14, "KESTREL-E2E seq=%d", &seq) != 1 ||
+		    seq < 0 || seq >= count) {
+			bad++;
+			continue;
+		}
+		fill_frame(want, (seq & 1) ? bcast : mac, mac, seq, nonce);
+		/* virtio-net may pad short frames; our frames are above the minimum */
+		if (n < FRAME_LEN || memcmp(buf, want, FRAME_LEN)) {
+			bad++;
+			continue;
+		}
+		if (!seen[seq]++)
+			got++;
+	}
+	printf("sent %d received %d corrupt %d mac %02x:%02x:%02x:%02x:%02x:%02x", count, got, bad,
+	       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	return got == count && !bad ? 0 : 1;
+}
+
+/* The frames with @ch channels in use, on queue @ch-1; 0, 1 or -1 as exchange(). */
+static int exchange_on(int fd, const char *ifname, const unsigned char *mac, int count,
+		       const char *nonce, unsigned int ch)
+{
+	unsigned long long tx0 = 0, rx0 = 0, tx1 = 0, rx1 = 0;
+	int ret;
+
+	printf("[combined %u: ", ch);
+	if (set_channels(fd, ifname, ch) || steer_tx(ifname, ch - 1, ch) ||
+	    queue_stats(fd, ifname, ch - 1, &tx0, &rx0))
+		return -1;
+	ret = exchange(fd, mac, count, nonce);
+	if (ret < 0 || queue_stats(fd, ifname, ch - 1, &tx1, &rx1))
+		return -1;
+	printf("; queue %u: tx +%llu rx +%llu", ch - 1, tx1 - tx0, rx1 - rx0);
+	if (tx1 - tx0 < (unsigned long long)count || rx1 - rx0 < (unsigned long long)count) {
+		printf(" (wanted +%d each)", count);
+		ret = 1;
+	}
+	printf("] ");
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_ll sll = { 0 };
+	const char *ifname, *nonce;
+	struct ifreq ifr = { 0 };
+	unsigned char mac[6];
+	int fd, count, ret = 0;
+
 	if (argc < 2) {
-		fprintf(stderr, "usage: l2-net IFNAME [COUNT [NONCE [CHANNELS]]]\n");
+		fprintf(stderr, "usage: l2-net IFNAME [COUNT [NONCE [CHANNELS...]]]\n");
 		return 2;
 	}
 	ifname = argv[1];
@@ -211,7 +287,6 @@ int main(int argc, char **argv)
 	nonce = argc > 3 ? argv[3] : "none";
 	if (count < 1 || count > MAX_FRAMES)
 		count = 8;
-	channels = argc > 4 ? (unsigned int)atoi(argv[4]) : 0;
 
 	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_E2E));
 	if (fd < 0) {
@@ -232,64 +307,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (channels) {
-		if (set_channels(fd, ifname, channels) ||
-		    steer_tx(ifname, channels - 1, channels) ||
-		    queue_stats(fd, ifname, channels - 1, &tx0, &rx0))
-			return 1;
-	}
-	for (i = 0; i < count; i++) {
-		fill_frame(frame, (i & 1) ? bcast : mac, mac, i, nonce);
-		if (send(fd, frame, FRAME_LEN, 0) != FRAME_LEN) {
-			perror("l2-net: send");
-			return 1;
-		}
-	}
+	if (argc <= 4)
+		ret = exchange(fd, mac, count, nonce);
+	for (int a = 4; a < argc && ret >= 0; a++) {
+		int r = exchange_on(fd, ifname, mac, count, nonce, (unsigned int)atoi(argv[a]));
 
-	deadline = now_ms() + 5000;
-	while (got < count && now_ms() < deadline) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		struct sockaddr_ll from;
-		socklen_t fl = sizeof(from);
-		ssize_t n;
-		int seq;
-
-		if (poll(&p, 1, (int)(deadline - now_ms())) <= 0)
-			continue;
-		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("l2-net: recvfrom");
-			return 1;
-		}
-		if (from.sll_pkttype == PACKET_OUTGOING)
-			continue;
-		if (n < 14 + 16 || sscanf((char *)buf + 14, "KESTREL-E2E seq=%d", &seq) != 1 ||
-		    seq < 0 || seq >= count) {
-			bad++;
-			continue;
-		}
-		fill_frame(want, (seq & 1) ? bcast : mac, mac, seq, nonce);
-		/* virtio-net may pad short frames; our frames are above the minimum */
-		if (n < FRAME_LEN || memcmp(buf, want, FRAME_LEN)) {
-			bad++;
-			continue;
-		}
-		if (!seen[seq]++)
-			got++;
-	}
-	printf("sent %d received %d corrupt %d mac %02x:%02x:%02x:%02x:%02x:%02x", count, got, bad,
-	       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	if (channels) {
-		if (queue_stats(fd, ifname, channels - 1, &tx1, &rx1))
-			return 1;
-		printf("; queue %u: tx +%llu rx +%llu", channels - 1, tx1 - tx0, rx1 - rx0);
-		if (tx1 - tx0 < (unsigned long long)count || rx1 - rx0 < (unsigned long long)count) {
-			printf(" (wanted +%d each)\n", count);
-			return 1;
-		}
+		ret = r < 0 ? r : ret | r;
 	}
 	printf("\n");
-	return got == count && !bad ? 0 : 1;
+	return ret ? 1 : 0;
 }

@@ -432,8 +432,20 @@ static void test_negative(void)
 	report_gt(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0,
 		  "misaligned descriptor table refused");
 
+	/* The same region again (QEMU multiqueue) is taken; half over it is not. */
+	report_eq(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG of the same region again taken");
+	report_eq(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0), 0,
+		  "REM_MEM_REG drops that reference");
+	report_eq(fe_vring_addr(&fe, 0, 0), 0,
+		  "ring addresses in it still taken: one reference left, still mapped");
+	mr.region.guest_phys_addr += 4096;
+	mr.region.userspace_addr += 4096;
+	mr.region.mmap_offset += 4096;
+	mr.region.memory_size -= 4096;
 	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
 		  "ADD_MEM_REG of an overlapping region refused");
+	mr.region = fe_region();
 	mr.region.guest_phys_addr = 0x80000000ULL;
 	mr.region.userspace_addr = 0x7f9900000000ULL;
 	mr.region.memory_size = 2 * MEM_SIZE;		/* bigger than the memfd */
