@@ -54,7 +54,6 @@ wait_quiet() {
 # one MODE QUEUES: "KESTREL DPDK" pps of one alternating run of each
 one() {
 	local out
-	wait_quiet
 	out=$(RUNS=1 SECS=$SECS MODES=$1 RINGS=split QUEUES=$2 KCPUS=0,1 KPOLL=$KPOLL B=$B \
 		bench/vhost-user-pps.sh 2>&1)
 	echo "$(echo "$out" | awk '$3 == "kestrel" { print $4 }') $(echo "$out" | awk '$3 == "dpdk" { print $4 }')"
@@ -66,8 +65,8 @@ echo "vhost-user multiqueue: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/nu
 for mode in $MODES; do
 	k1=(); k2=(); d1=(); d2=()
 	for _ in $(seq "$RUNS"); do
-		read -r k d <<<"$(one "$mode" 1)"; k1+=("${k:-0}"); d1+=("${d:-0}")
-		read -r k d <<<"$(one "$mode" 2)"; k2+=("${k:-0}"); d2+=("${d:-0}")
+		wait_quiet; read -r k d <<<"$(one "$mode" 1)"; k1+=("${k:-0}"); d1+=("${d:-0}")
+		wait_quiet; read -r k d <<<"$(one "$mode" 2)"; k2+=("${k:-0}"); d2+=("${d:-0}")
 	done
 	mk1=$(printf '%s\n' "${k1[@]}" | median); mk2=$(printf '%s\n' "${k2[@]}" | median)
 	md1=$(printf '%s\n' "${d1[@]}" | median); md2=$(printf '%s\n' "${d2[@]}" | median)
