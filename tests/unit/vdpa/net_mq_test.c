@@ -185,6 +185,13 @@ static void test_hostile_cvq(struct vdpa_device *vdpa)
 		  VIRTIO_NET_ERR, "no payload refused (ERR)");
 	report_eq(ctrl_raw(&d, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, three, 3, true),
 		  VIRTIO_NET_ERR, "3-byte payload refused (ERR)");
+	{
+		static const u8 big_payload[100] = { 2 };
+
+		report_eq(ctrl_raw(&d, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				   big_payload, sizeof(big_payload), true),
+			  VIRTIO_NET_ERR, "100-byte payload refused (ERR)");
+	}
 	report_eq(ctrl_raw(&d, VIRTIO_NET_CTRL_MQ, 7, three, 2, true),
 		  VIRTIO_NET_ERR, "unknown MQ command refused (ERR)");
 	report_eq(ctrl_raw(&d, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, over, 2, false),
@@ -192,7 +199,7 @@ static void test_hostile_cvq(struct vdpa_device *vdpa)
 	report(pair_loops(&d, 1, 1, 2000), "refused commands left 2 pairs in use: pair 1 runs");
 	report(!pair_loops(&d, 2, 2, 200), "and pair 2 does not");
 	vdpa_get_vq_stats(vdpa, CVQ, &st);
-	report_eq(st.errors, 8, "8 failed commands counted on the control queue");
+	report_eq(st.errors, 9, "9 failed commands counted on the control queue");
 	report_eq(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET, 0,
 		  "no NEEDS_RESET: a bad command is the driver's error, acked as such");
 	net_mq_down(&d, vdpa);
