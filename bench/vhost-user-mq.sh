@@ -17,11 +17,14 @@
 # adds.
 #
 # env: RUNS=3 SECS=6 MODES="fe2be loop" B=build KPOLL=off QUIET_WAIT=30
+#      KCPUS=0,1 (where kestrel's server may run; 1: beside DPDK's backend's
+#      placement, both workers on one CPU)
 #      (each run first waits up to QUIET_WAIT s for a quiet machine)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop"}; KPOLL=${KPOLL:-off}
+KCPUS=${KCPUS:-0,1}
 command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (apt-get install dpdk-dev)"; exit 0; }
 [ -x "$B/kestrel" ] || { echo "skip: $B/kestrel not built"; exit 0; }
 [ "$(nproc)" -ge 2 ] || { echo "skip: needs 2 CPUs"; exit 0; }
@@ -54,14 +57,14 @@ wait_quiet() {
 # one MODE QUEUES: "KESTREL DPDK" pps of one alternating run of each
 one() {
 	local out
-	out=$(RUNS=1 SECS=$SECS MODES=$1 RINGS=split QUEUES=$2 KCPUS=0,1 KPOLL=$KPOLL B=$B \
+	out=$(RUNS=1 SECS=$SECS MODES=$1 RINGS=split QUEUES=$2 KCPUS=$KCPUS KPOLL=$KPOLL B=$B \
 		bench/vhost-user-pps.sh 2>&1)
 	echo "$(echo "$out" | awk '$3 == "kestrel" { print $4 }') $(echo "$out" | awk '$3 == "dpdk" { print $4 }')"
 }
 
 echo "vhost-user multiqueue: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null) virtio_user" \
      "front-end, 64 B frames, 1 vs 2 queue pairs, $RUNS alternating runs x ${SECS}s, medians;" \
-     "kestrel on CPUs 0-1, poll=$KPOLL, a worker per pair; anchor: DPDK net_vhost, one lcore"
+     "kestrel on CPUs $KCPUS, poll=$KPOLL, a worker per pair; anchor: DPDK net_vhost, one lcore"
 for mode in $MODES; do
 	k1=(); k2=(); d1=(); d2=()
 	for _ in $(seq "$RUNS"); do
