@@ -399,6 +399,8 @@ UNIT_TESTS += vdpa/mgmt_test
 $(B)/tests/unit/vdpa/mgmt_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/net_test
 $(B)/tests/unit/vdpa/net_test: $(VDPA_TEST_OBJS)
+UNIT_TESTS += vdpa/net_mq_test
+$(B)/tests/unit/vdpa/net_mq_test: $(VDPA_TEST_OBJS)
 UNIT_TESTS += vdpa/net_packed_test vdpa/blk_packed_test vdpa/rate_limit_packed_test
 $(addprefix $(B)/tests/unit/vdpa/,net_packed_test blk_packed_test rate_limit_packed_test): \
 	$(VDPA_TEST_OBJS)

@@ -18,11 +18,14 @@
 # Each ring layout is measured against both backends in the same run.
 #
 # env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" RINGS="split packed" B=build KPOLL=on
+#      QUEUES=1 (queue pairs on both ends: kestrel max_vqp, testpmd --rxq/--txq)
+#      KCPUS=1 (the CPUs kestrel's server may run on; bench/vhost-user-mq.sh: 0,1)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 RUNS=${RUNS:-3}; SECS=${SECS:-6}; MODES=${MODES:-"fe2be loop be2fe"}; KPOLL=${KPOLL:-on}
 RINGS=${RINGS:-"split packed"}
+QUEUES=${QUEUES:-1}; KCPUS=${KCPUS:-1}
 FE_ARGS=	# more net_virtio_user devargs: ",packed_vq=1" for packed rings
 KESTREL=$B/kestrel
 command -v dpdk-testpmd >/dev/null || { echo "skip: dpdk-testpmd not installed (apt-get install dpdk-dev)"; exit 0; }
@@ -45,13 +48,15 @@ start_backend() {	# WHO MODE
 	local sock=$DIR/vu.sock; rm -f "$sock"
 	if [ "$1" = kestrel ]; then
 		local km=loop; [ "$2" = fe2be ] && km=sink; [ "$2" = be2fe ] && km=gen
-		taskset -c 1 "$KESTREL" vhost-user --socket "$sock" --device "net,mode=$km,poll=$KPOLL" \
+		taskset -c "$KCPUS" "$KESTREL" vhost-user --socket "$sock" \
+			--device "net,mode=$km,poll=$KPOLL,max_vqp=$QUEUES" \
 			>"$DIR/be.log" 2>&1 &
 	else
 		local fwd=io; [ "$2" = fe2be ] && fwd=rxonly; [ "$2" = be2fe ] && fwd=txonly
 		timeout -s INT $((SECS + 30)) dpdk-testpmd -l 0,1 --main-lcore 0 "${MEM[@]}" \
-			--file-prefix="$TAG-be" --vdev "net_vhost0,iface=$sock,queues=1" -- \
-			--nb-cores=1 --burst=32 --forward-mode=$fwd --txpkts=64 --stats-period 1 \
+			--file-prefix="$TAG-be" --vdev "net_vhost0,iface=$sock,queues=$QUEUES" -- \
+			--nb-cores=1 --rxq="$QUEUES" --txq="$QUEUES" --burst=32 --forward-mode=$fwd \
+			--txpkts=64 --stats-period 1 \
 			</dev/null >"$DIR/be.log" 2>&1 &
 	fi
 	BE_PID=$!
@@ -61,7 +66,8 @@ start_backend() {	# WHO MODE
 
 run_one() {	# WHO MODE -> prints pps
 	local who=$1 mode=$2 fe=(-l 0,1 --main-lcore 1 "${MEM[@]}" --file-prefix="$TAG-fe"
-		--vdev "net_virtio_user0,path=$DIR/vu.sock,queues=1$FE_ARGS" -- --nb-cores=1 --burst=32 --txpkts=64)
+		--vdev "net_virtio_user0,path=$DIR/vu.sock,queues=$QUEUES$FE_ARGS" -- --nb-cores=1
+		--rxq="$QUEUES" --txq="$QUEUES" --burst=32 --txpkts=64)
 	start_backend "$who" "$mode" >&2 || { echo 0; return; }
 	case $mode in
 	fe2be)	timeout -s INT $((SECS + 7)) dpdk-testpmd "${fe[@]}" --forward-mode=txonly \
@@ -82,7 +88,8 @@ run_one() {	# WHO MODE -> prints pps
 }
 
 echo "vhost-user pps: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null) virtio_user front-end," \
-     "64 B frames, $RUNS alternating runs x ${SECS}s, medians; kestrel poll=$KPOLL"
+     "64 B frames, $RUNS alternating runs x ${SECS}s, medians; kestrel poll=$KPOLL;" \
+     "$QUEUES queue pair(s); kestrel on CPU(s) $KCPUS"
 for ring in $RINGS; do
 FE_ARGS=; [ "$ring" = packed ] && FE_ARGS=",packed_vq=1"
 for mode in $MODES; do

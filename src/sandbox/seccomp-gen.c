@@ -118,12 +118,14 @@ static const struct rule kick_rules[] = {
 };
 
 /*
- * A TAP's offloads (VIRTIO_NET_F_GUEST_*): set by its worker (tap_sync()),
- * cleared by a reset on whichever thread resets the device: a vCPU (the
- * status register), the vhost-user server, the teardown.
+ * A TAP's offloads (VIRTIO_NET_F_GUEST_*) and its queues in use
+ * (multiqueue): set by its worker (tap_sync(), VQ_PAIRS_SET), cleared by a
+ * reset on whichever thread resets the device: a vCPU (the status
+ * register), the vhost-user server, the teardown.
  */
 static const struct rule tap_offload_rules[] = {
 	IOCTL(TUNSETOFFLOAD),
+	IOCTL(TUNSETQUEUE),
 	END,
 };
 

@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <kestrel/iotlb.h>
 #include <kestrel/log.h>
@@ -58,6 +59,10 @@
  * @mmap_base: what mmap() returned (covers @mmap_offset + @size bytes)
  * @mmap_len: length passed to mmap()
  * @hva: our address of the first byte (@mmap_base + @mmap_offset)
+ * @file_dev: device of the file it maps (st_dev)
+ * @file_ino: inode of the file it maps (st_ino)
+ * @refs: ADD_MEM_REGs of it not yet removed: QEMU sends the same region
+ *	once per queue pair of a multiqueue net device (a vhost_dev each)
  */
 struct vhost_user_region {
 	u64 gpa;
@@ -67,6 +72,9 @@ struct vhost_user_region {
 	void *mmap_base;
 	size_t mmap_len;
 	u8 *hva;
+	dev_t file_dev;
+	ino_t file_ino;
+	unsigned int refs;
 };
 
 /**
@@ -303,6 +311,15 @@ void vhost_user_inflight_clear(struct vhost_user_dev *dev);
 
 /* mem.c */
 int vhost_user_mem_add(struct vhost_user_dev *dev,
+		       const struct vhost_user_mem_region *r, int fd);
+/*
+ * ADD_MEM_REG of a region mapped already, same addresses, size, offset
+ * and file (QEMU's multiqueue net sends the guest's memory once per queue
+ * pair, a vhost_dev each): take a reference, which REM_MEM_REG drops.
+ * Return: 1 taken (@fd closed), 0 no such region (@fd untouched),
+ * -EEXIST the same addresses on another file (@fd closed).
+ */
+int vhost_user_mem_ref(struct vhost_user_dev *dev,
 		       const struct vhost_user_mem_region *r, int fd);
 int vhost_user_mem_remove(struct vhost_user_dev *dev,
 			  const struct vhost_user_mem_region *r);

@@ -15,6 +15,7 @@
  * using it) before the region is unmapped.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -126,6 +127,40 @@ static void iommu_drop_hva(struct vhost_user_dev *dev, const u8 *hva, u64 size)
 	}
 }
 
+/* The mapped region @r names exactly (addresses, size, offset), or NULL. */
+static struct vhost_user_region *mem_find(struct vhost_user_dev *dev,
+					  const struct vhost_user_mem_region *r)
+{
+	for (unsigned int i = 0; i < dev->nregions; i++) {
+		struct vhost_user_region *reg = &dev->regions[i];
+
+		if (reg->gpa == r->guest_phys_addr && reg->size == r->memory_size &&
+		    reg->uva == r->userspace_addr && reg->mmap_offset == r->mmap_offset)
+			return reg;
+	}
+	return NULL;
+}
+
+int vhost_user_mem_ref(struct vhost_user_dev *dev,
+		       const struct vhost_user_mem_region *r, int fd)
+{
+	struct vhost_user_region *reg = mem_find(dev, r);
+	struct stat st;
+	int ret = 1;
+
+	if (!reg)
+		return 0;
+	/* The mapping we have serves only if it maps the same file. */
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != reg->file_dev ||
+	    st.st_ino != reg->file_ino || reg->refs == UINT_MAX)
+		ret = -EEXIST;
+	else
+		reg->refs++;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int vhost_user_mem_add(struct vhost_user_dev *dev,
 		       const struct vhost_user_mem_region *r, int fd)
 {
@@ -226,6 +261,9 @@ int vhost_user_mem_add(struct vhost_user_dev *dev,
 	reg->mmap_base = base;
 	reg->mmap_len = (size_t)(r->memory_size + delta);
 	reg->hva = (u8 *)base + delta;
+	reg->file_dev = st.st_dev;
+	reg->file_ino = st.st_ino;
+	reg->refs = 1;
 	return 0;
 
 out_close:
@@ -246,6 +284,11 @@ int vhost_user_mem_remove(struct vhost_user_dev *dev,
 		    reg->size != r->memory_size ||
 		    reg->uva != r->userspace_addr)
 			continue;
+		/* Added more than once: the last removal unmaps it. */
+		if (reg->refs > 1) {
+			reg->refs--;
+			return 0;
+		}
 		gone = *reg;
 		dev->regions[i] = dev->regions[--dev->nregions];
 		iommu_drop_hva(dev, gone.hva, gone.size);

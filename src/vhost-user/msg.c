@@ -1141,7 +1141,13 @@ static int vu_add_mem_reg(struct vhost_user_dev *dev,
 	const struct vhost_user_mem_region *r = &msg->payload.memreg.region;
 	int ret;
 
-	ret = vhost_user_mem_add(dev, r, fds[0]);
+	ret = vhost_user_mem_ref(dev, r, fds[0]);
+	if (ret == 1) {
+		fds[0] = -1;
+		return 0;	/* mapped already: nothing changes */
+	}
+	if (ret == 0)
+		ret = vhost_user_mem_add(dev, r, fds[0]);
 	fds[0] = -1;
 	if (ret) {
 		vu_warn(dev, "ADD_MEM_REG gpa %#llx size %#llx uva %#llx: %s",

@@ -163,7 +163,7 @@ static int vdev_parse_net(struct virtio_devices *devs, const char *val)
 			 (int)(comma - (val + 4)), val + 4);
 		rest = *comma ? comma + 1 : NULL;
 	} else {
-		pr_err("--net %.64s: accepted forms: sim[,mac=M][,mtu=N] or tap=IFNAME[,mac=M][,mtu=N]",
+		pr_err("--net %.64s: accepted forms: sim[,mac=M][,mtu=N][,max_vqp=N] or tap=IFNAME[,mac=M][,mtu=N][,max_vqp=N]",
 		       val);
 		return -EINVAL;
 	}

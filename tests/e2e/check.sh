@@ -23,7 +23,8 @@
 #                 disk as a drive and net through a TAP; net+blk on
 #                 virtio-pci with MSI-X; a snapshot and restore; and a balloon
 #                 the API inflates to half of L2's memory, kestrel's RSS checked;
-#                 vsock; net+blk on packed virtqueues, virtio-pci) |
+#                 vsock; net+blk on packed virtqueues, virtio-pci; net with 2
+#                 queue pairs, virtio-pci, ethtool -L's request) |
 #                 full (make check-e2e: generic+cloud x bzImage+PVH x 1+2 vCPUs,
 #                 each suspended to RAM, the three API cases, the snapshot case,
 #                 generic+cloud x 1+2 vCPUs with net+blk on virtio-pci, and free
@@ -31,7 +32,7 @@
 #                 net+blk on packed virtqueues over both transports)
 #   E2E_CASES     a case file instead ("<name> <gen|cloud> <bzimage|pvh> <vcpus> <net,blk,tap,balloon,vsock|none>
 #                 [run|fc|fcput|snap] [<L2 words, comma-separated: e2es3=N, e2eexit=poweroff, e2eroot=1,
-#                 e2etransport=pci, e2epacked=1, e2esnap=1, e2eballoon=MIB, e2ereport=MIB>]")
+#                 e2etransport=pci, e2epacked=1, e2emq=N, e2esnap=1, e2eballoon=MIB, e2ereport=MIB>]")
 #   E2E_KESTREL   a static kestrel to test instead of building one
 #   E2E_L1_FLAVOUR gen (default) | cloud   E2E_CPU  EPYC   E2E_L1_MEM  2G
 #   E2E_L2_MEM    --memory for L2 (256M)  E2E_L2_TIMEOUT  per L2 boot, s (100)
@@ -75,7 +76,8 @@ else
 		"gen-fc-put gen bzimage 1 blk,tap fcput e2eroot=1" \
 		"gen-pci-1 gen bzimage 1 net,blk run e2etransport=pci" "gen-snap gen bzimage 1 net,blk snap e2esnap=1" \
 		"gen-fc-balloon gen bzimage 1 balloon fcput e2eballoon=128" "gen-vsock gen bzimage 1 vsock run" \
-		"gen-packed-pci gen bzimage 1 net,blk run e2etransport=pci,e2epacked=1" > "$CASES" ;;
+		"gen-packed-pci gen bzimage 1 net,blk run e2etransport=pci,e2epacked=1" \
+		"gen-mq-pci gen bzimage 1 net run e2etransport=pci,e2emq=2" > "$CASES" ;;
 	full)
 		# Every matrix case suspends to RAM (ACPI S3); the 2-vCPU ones twice,
 		# and they end with poweroff -f (S5) instead of reboot -f.
@@ -84,7 +86,8 @@ else
 			"gen-fc-report gen bzimage 1 balloon fcput e2ereport=128" \
 			"gen-vsock gen bzimage 1 vsock run" \
 			"gen-packed-pci gen bzimage 1 net,blk run e2etransport=pci,e2epacked=1" \
-			"gen-packed-mmio gen bzimage 1 net,blk run e2epacked=1" > "$CASES"
+			"gen-packed-mmio gen bzimage 1 net,blk run e2epacked=1" \
+			"gen-mq-pci gen bzimage 1 net run e2etransport=pci,e2emq=2" > "$CASES"
 		for fl in gen cloud; do for kind in bzimage pvh; do for n in 1 2; do
 			words=e2es3=1
 			[ $n = 2 ] && words=e2es3=2,e2eexit=poweroff

@@ -85,7 +85,9 @@ run_case() {
 	nnote= bnote= pnote= spid=
 	set -- run --kernel "$kern" --initrd /l2/$fl/initrd --cpus "$cpus" --memory "${l2mem:-256M}"
 	case ",$devs," in *,net,*)
-		if supports --net; then set -- "$@" --net sim; else nnote="kestrel run --help lists no --net"; fi ;;
+		# e2emq=N: N queue pairs (the mq check in L2).
+		mq=$(echo "$l2raw" | tr , '\n' | sed -n 's/^e2emq=//p')
+		if supports --net; then set -- "$@" --net "sim${mq:+,max_vqp=$mq}"; else nnote="kestrel run --help lists no --net"; fi ;;
 	esac
 	case ",$devs," in *,blk,*)
 		if [ -f /l2/$fl/rootfs.ext4.gz ] && echo ",$l2raw," | grep -q ',e2eroot=1,'; then
@@ -295,6 +297,9 @@ run_case() {
 	esac
 	case ",$devs," in *,net,*)
 		grep -q "^L2-CHECK net " $out || chk net FAIL "L2 printed no result${nnote:+ ($nnote)}" ;;
+	esac
+	case ",$l2raw," in *,e2emq=*)
+		grep -q "^L2-CHECK mq " $out || chk mq FAIL "L2 printed no result${nnote:+ ($nnote)}" ;;
 	esac
 	case ",$devs," in *,tap,*)
 		grep -q "^L2-CHECK tap " $out || chk tap FAIL "L2 printed no result$(cat /tmp/api.tap 2>/dev/null | head -n 1 | sed 's/^/ (L1: /;s/$/)/')" ;;

@@ -21,6 +21,10 @@
 #   e2epacked=1      the VMM offered packed virtqueues (--packed on): every
 #                    virtio driver must have negotiated VIRTIO_F_RING_PACKED,
 #                    bit 34 of its sysfs features (the packed check)
+#   e2emq=N          the net device has N queue pairs (--net sim,max_vqp=N):
+#                    what `ethtool -L IFNAME combined K` does, for K = N then
+#                    1, each followed by frames steered to queue K-1 that
+#                    must come back on that queue pair (the mq check)
 #   e2evsockmib=N    MiB each way on the vsock case's first stream (64)
 #   e2evsockbench=T  then the vsock benchmark: e2evsockmib each way, T round trips
 #   e2etap=MAC       a virtio-net device with this MAC on a TAP in L1: bring it
@@ -259,6 +263,14 @@ if has net; then
 		check net PASS "$ifc: $out"
 	else
 		check net FAIL "$ifc: $out"
+	fi
+	# -- mq: change the queue pairs in use, traffic on the last one ------
+	if [ -n "$ifc" ] && [ "${e2emq:-0}" -gt 1 ]; then
+		if out=$(/bin/l2-net "$ifc" 8 "${e2enonce:-x}" "$e2emq" 1 2>&1); then
+			check mq PASS "$ifc: $out"
+		else
+			check mq FAIL "$ifc: $out"
+		fi
 	fi
 fi
 

@@ -111,6 +111,8 @@ def main():
         want.append("acpi")
         if "e2epacked=1" in l2words.split(","):
             want.append("packed")
+        if any(re.fullmatch(r"e2emq=[2-9]", x) for x in l2words.split(",")):
+            want.append("mq")
         if any(re.fullmatch(r"e2es3=[1-9][0-9]*", x) for x in l2words.split(",")):
             want += ["s3", "s3-host"]
         if how == "fc":

@@ -44,11 +44,12 @@ vq_stat() {
 
 # testpmd DIR TAG NAME SECS ARGS... : DPDK testpmd with a net_virtio_user port
 # on $SOCK for SECS seconds, 64-byte frames; its output in DIR/NAME.log.
-# VU_EXTRA: more net_virtio_user arguments (",packed_vq=1").
+# VU_EXTRA: more net_virtio_user arguments (",packed_vq=1"); QUEUES: its
+# queue pairs (default 1).
 testpmd() {
 	local dir=$1 tag=$2 name=$3 secs=$4; shift 4
 	timeout -s INT "$secs" dpdk-testpmd -l 0,1 --main-lcore 1 --no-huge -m 1024 --no-pci \
-		--file-prefix="$tag-$name" --vdev "net_virtio_user0,path=$SOCK,queues=1${VU_EXTRA:-}" -- \
+		--file-prefix="$tag-$name" --vdev "net_virtio_user0,path=$SOCK,queues=${QUEUES:-1}${VU_EXTRA:-}" -- \
 		--nb-cores=1 --txpkts=64 "$@" >"$dir/$name.log" 2>&1
 }
 

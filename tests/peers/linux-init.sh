@@ -73,6 +73,14 @@ elif out=$(/bin/l2-net "$ifc" 16 "$nonce" 2>&1); then
 else
 	check net FAIL "$ifc: $out"
 fi
+# -- mq (kvlmq=N): what `ethtool -L combined K` does, K = N then 1, frames on queue K-1
+if [ -n "$ifc" ] && [ "${kvlmq:-1}" -gt 1 ]; then
+	if out=$(/bin/l2-net "$ifc" 8 "$nonce" "$kvlmq" 1 2>&1); then
+		check mq PASS "$ifc: $out"
+	else
+		check mq FAIL "$ifc: $out"
+	fi
+fi
 # The driver's own counters, for the host to compare with the device's.
 [ -n "$ifc" ] && echo "KVL-NETSTAT tx_packets=$(cat /sys/class/net/$ifc/statistics/tx_packets) rx_packets=$(cat /sys/class/net/$ifc/statistics/rx_packets) tx_bytes=$(cat /sys/class/net/$ifc/statistics/tx_bytes) rx_bytes=$(cat /sys/class/net/$ifc/statistics/rx_bytes)"
 

@@ -20,6 +20,12 @@
 #                1.2 §2.8), and the guest's drivers must have negotiated
 #                VIRTIO_F_RING_PACKED (bit 34 of their sysfs features); unset,
 #                they must not have (QEMU's default is split)
+#   KVL_MQ       N (2..8): the net device has N queue pairs (max_vqp=N, QEMU
+#                queues=N, mq=on); the guest then does what `ethtool -L
+#                eth0 combined K` does for K = N and 1 (QEMU turns it into
+#                SET_VRING_ENABLE on kestrel's rings) with frames on queue
+#                K-1 each time (the mq check), and every pair's counters
+#                count in the totals
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/peers/lib.sh
@@ -62,7 +68,8 @@ echo "inputs ready at $(ts)s: $(basename "$KERNEL")"
 
 # -- the two servers (lib.sh keeps one server in SOCK/SRV_LOG/SRV_PID) --------
 mkdir -p "$DIR/net" "$DIR/blk"
-start_server "$DIR/net" --device net,mac=52:54:00:12:34:56
+MQ=${KVL_MQ:-1}
+start_server "$DIR/net" --device net,mac=52:54:00:12:34:56,max_vqp=$MQ
 NET_SOCK=$SOCK NET_LOG=$SRV_LOG NET_PID=$SRV_PID
 start_server "$DIR/blk" --device blk,capacity=64M,serial=kestrel-kvl
 BLK_SOCK=$SOCK BLK_LOG=$SRV_LOG BLK_PID=$SRV_PID
@@ -91,9 +98,9 @@ echo "booting QEMU (TCG, q35, packed=$PACKED) at $(ts)s"
 qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -m 256M -smp 1 \
 	-object memory-backend-memfd,id=mem,size=256M,share=on \
 	-kernel "$KERNEL" -initrd "$DIR/initrd.cpio" \
-	-append "console=ttyS0 loglevel=4 panic=-1 ipv6.disable=1 mitigations=off kvlnonce=$NONCE kvlblkmb=$BLK_MB" \
-	-chardev socket,id=cn,path="$NET_SOCK" -netdev vhost-user,id=n0,chardev=cn \
-	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0,packed=$PACKED \
+	-append "console=ttyS0 loglevel=4 panic=-1 ipv6.disable=1 mitigations=off kvlnonce=$NONCE kvlblkmb=$BLK_MB kvlmq=$MQ" \
+	-chardev socket,id=cn,path="$NET_SOCK" -netdev vhost-user,id=n0,chardev=cn,queues=$MQ \
+	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0,packed=$PACKED,mq=$([ "$MQ" -gt 1 ] && echo on || echo off) \
 	-chardev socket,id=cb,path="$BLK_SOCK" -device vhost-user-blk-pci,chardev=cb,num-queues=1,packed=$PACKED \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-serial file:"$DIR/serial.log" >"$DIR/qemu.out" 2>"$DIR/qemu.err" </dev/null &
@@ -124,7 +131,9 @@ fi
 [ "$BLK_RC" = 0 ] || { SRV_LOG=$BLK_LOG; fail "blk server exited with $BLK_RC"; }
 
 bad=0
-for c in modules probe net blk; do
+checks="modules probe net blk"
+[ "$MQ" -gt 1 ] && checks="$checks mq"
+for c in $checks; do
 	grep -aq "^KVL-CHECK $c PASS" "$DIR/serial.log" || { echo "guest check '$c' did not pass"; bad=1; }
 done
 # Which ring layout each driver negotiated: bit 34 (the 35th character).
@@ -141,8 +150,15 @@ done
 # The server's totals survive device resets (QEMU resets at power-off), so
 # they must equal what the guest's driver counted: nothing lost, nothing extra.
 SRV_LOG=$NET_LOG
-tx=$(vq_stat 1 packets 1) rx=$(vq_stat 0 packets 1) txe=$(vq_stat 1 errors 1) rxe=$(vq_stat 0 errors 1)
-echo "net server: guest TX frames consumed $tx ($(vq_stat 1 bytes 1) bytes), delivered to guest RX $rx, errors $txe/$rxe"
+tx=0 rx=0 txe=0 rxe=0 per=
+for p in $(seq 0 $((MQ - 1))); do
+	t=$(vq_stat $((2 * p + 1)) packets 1) r=$(vq_stat $((2 * p)) packets 1)
+	tx=$((tx + t)) rx=$((rx + r)) per="$per pair $p: $t/$r"
+	txe=$((txe + $(vq_stat $((2 * p + 1)) errors 1))) rxe=$((rxe + $(vq_stat $((2 * p)) errors 1)))
+	# Every pair carried the guest's frames (the mq check steers some to each).
+	[ "$MQ" -gt 1 ] && { [ "$t" -ge 8 ] && [ "$r" -ge 8 ] || { echo "net: pair $p moved only $t/$r frames"; bad=1; }; }
+done
+echo "net server: guest TX frames consumed $tx, delivered to guest RX $rx, errors $txe/$rxe${per:+ (TX/RX by pair:$per)}"
 gtx=$(grep -a -o 'KVL-NETSTAT tx_packets=[0-9]*' "$DIR/serial.log" | grep -o '[0-9]*$')
 grx=$(grep -a -o 'KVL-NETSTAT.* rx_packets=[0-9]*' "$DIR/serial.log" | grep -o '[0-9]*$')
 echo "guest driver: tx_packets ${gtx:-?} rx_packets ${grx:-?}"

@@ -45,11 +45,14 @@
 #ifndef KESTREL_TEST_H
 #define KESTREL_TEST_H
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <kestrel/compiler.h>
 
@@ -61,6 +64,34 @@ static FILE *test_out;
 /* Clauses since the last report_checks(), and what the failing ones said. */
 static unsigned int test_nr_checks, test_nr_check_fails;
 static char test_check_detail[2048];
+
+/* Threads of this process whose name begins with @prefix (/proc/self/task). */
+static inline unsigned int test_count_threads(const char *prefix)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned int n = 0;
+
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		char path[300], comm[32] = "";
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, comm, sizeof(comm) - 1) > 0 &&
+		    !strncmp(comm, prefix, strlen(prefix)))
+			n++;
+		close(fd);
+	}
+	closedir(dir);
+	return n;
+}
 
 static inline FILE *test_stream(void)
 {

@@ -64,9 +64,16 @@ static bool gen_rx(struct net_dev *net, struct swdev_vq *rxq)
 }
 
 /* The destination follows VIRTIO_NET_CTRL_MAC_ADDR_SET and reset. */
+/*
+ * The MAC changes under every worker's lock, and then this runs (net.h):
+ * the other workers, which read the frame, see it written only then.
+ */
 static void gen_sync(struct net_dev *net)
 {
-	memcpy(to_gen(net)->frame + NET_HDR_LEN, net->mac, NET_ETH_ALEN);
+	u8 *dst = to_gen(net)->frame + NET_HDR_LEN;
+
+	if (memcmp(dst, net->mac, NET_ETH_ALEN))
+		memcpy(dst, net->mac, NET_ETH_ALEN);
 }
 
 static int gen_open(struct net_dev *net, const struct net_type_args *args)

@@ -10,8 +10,10 @@
 
 static int loop_transmit(struct net_dev *net, struct swdev_vq *txq, size_t len)
 {
-	vringh_iov_pull(&txq->riov, net->buf, len);
-	return net_rx_push(net, net_rxq_of(txq), net->buf, len);
+	u8 *buf = net_pair_of(net, txq)->buf;
+
+	vringh_iov_pull(&txq->riov, buf, len);
+	return net_rx_push(net, net_rxq_of(txq), buf, len);
 }
 
 static int loop_tx_chain(struct swdev *sw, struct swdev_vq *txq, u16 head,

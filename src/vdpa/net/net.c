@@ -93,13 +93,14 @@ static int net_rx_merge(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 			const u8 *frame, size_t len, size_t cap, bool wait)
 {
 	unsigned int n = 1, limit = MIN((u32)NET_MRG_MAX, rxq->num);
+	struct net_pair *pair = net_pair_of(net, rxq);
 	struct vringh_iov *first = &rxq->wiov;
 	size_t off = cap;
 	le16 nbufs;
 	int ret;
 
 	vringh_iov_push(first, frame, cap);
-	net->mrg_used[0] = (struct vringh_used_elem){ .id = head, .len = (u32)cap };
+	pair->mrg_used[0] = (struct vringh_used_elem){ .id = head, .len = (u32)cap };
 	while (off < len) {
 		size_t chunk;
 		u16 h;
@@ -110,7 +111,7 @@ static int net_rx_merge(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 			rxq->stats.drops++;
 			return -ENOBUFS;
 		}
-		ret = vringh_getdesc(&rxq->vring, NULL, &net->mrg_wiov, &h);
+		ret = vringh_getdesc(&rxq->vring, NULL, &pair->mrg_wiov, &h);
 		if (ret == 0) {
 			/* Re-armed with every chain taken: a kick brings more. */
 			if (wait && swdev_vq_rearm(&net->sw, rxq))
@@ -125,9 +126,9 @@ static int net_rx_merge(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 			swdev_vq_error(&net->sw, rxq, ret);
 			return -EIO;
 		}
-		chunk = MIN(vringh_iov_length(&net->mrg_wiov), len - off);
-		vringh_iov_push(&net->mrg_wiov, frame + off, chunk);
-		net->mrg_used[n++] = (struct vringh_used_elem){ .id = h, .len = (u32)chunk };
+		chunk = MIN(vringh_iov_length(&pair->mrg_wiov), len - off);
+		vringh_iov_push(&pair->mrg_wiov, frame + off, chunk);
+		pair->mrg_used[n++] = (struct vringh_used_elem){ .id = h, .len = (u32)chunk };
 		off += chunk;
 	}
 	/* Now that the count is known, patch it into the first buffer. */
@@ -136,7 +137,7 @@ static int net_rx_merge(struct net_dev *net, struct swdev_vq *rxq, u16 head,
 	first->off = 0;
 	vringh_iov_advance(first, offsetof(struct virtio_net_hdr_v1, num_buffers));
 	vringh_iov_push(first, &nbufs, sizeof(nbufs));
-	if (!swdev_vq_stage_n(&net->sw, rxq, net->mrg_used, n))
+	if (!swdev_vq_stage_n(&net->sw, rxq, pair->mrg_used, n))
 		return -EIO;
 	rxq->stats.packets++;
 	rxq->stats.bytes += len - NET_HDR_LEN;
@@ -178,10 +179,11 @@ static int net_rx_chain(struct swdev *sw, struct swdev_vq *rxq, u16 head,
 			u32 *len)
 {
 	struct net_dev *net = to_net_dev(sw);
+	struct net_pair *pair = net_pair_of(net, rxq);
 	int ret;
 
-	if (!net->pending) {
-		ssize_t n = net->ops->receive(net, net->buf, NET_BUF_SIZE);
+	if (!pair->pending) {
+		ssize_t n = net->ops->receive(net, rxq, pair->buf, NET_BUF_SIZE);
 
 		if (n < 0)
 			return SWDEV_STALL;	/* the backend's fd wakes us */
@@ -189,24 +191,24 @@ static int net_rx_chain(struct swdev *sw, struct swdev_vq *rxq, u16 head,
 			rxq->stats.drops++;
 			return SWDEV_RETRY;
 		}
-		net->pending = (size_t)n;
+		pair->pending = (size_t)n;
 	}
 	/* Paid once: it may wait here for receive chains after that. */
-	if (!net->pending_paid) {
-		if (!swdev_limit(sw, NET_LIMIT_RX, net->pending - NET_HDR_LEN))
+	if (!pair->pending_paid) {
+		if (!swdev_limit(sw, NET_LIMIT_RX, pair->pending - NET_HDR_LEN))
 			return SWDEV_STALL;	/* the frame waits in @buf */
-		net->pending_paid = true;
+		pair->pending_paid = true;
 	}
-	ret = net_rx_deliver(net, rxq, head, net->buf, net->pending, true);
+	ret = net_rx_deliver(net, rxq, head, pair->buf, pair->pending, true);
 	switch (ret) {
 	case 0:
-		net->pending = 0;
-		net->pending_paid = false;
+		pair->pending = 0;
+		pair->pending_paid = false;
 		return SWDEV_HELD;
 	case -ENOBUFS:
 		/* Dropped: this chain may take the next frame. */
-		net->pending = 0;
-		net->pending_paid = false;
+		pair->pending = 0;
+		pair->pending_paid = false;
 		return SWDEV_RETRY;
 	case -ENOMEM:
 		swdev_schedule(sw);
@@ -230,45 +232,51 @@ static int net_tx_chain_op(struct swdev *sw, struct swdev_vq *txq, u16 head,
 
 /* ---- control queue (virtio 1.2 §5.1.6.5) -------------------------------- */
 
+/*
+ * Carry out one command whose payload (@len bytes) was read out of guest
+ * memory already; every worker's lock held, so what all pairs read changes
+ * at once, and the backend has followed (VQ_PAIRS_SET) before the ack is
+ * written.
+ */
 static u8 net_ctrl_cmd(struct net_dev *net, u8 class, u8 cmd,
-		       struct vringh_iov *riov)
+		       const u8 *data, size_t len)
 {
 	struct swdev *sw = &net->sw;
-	size_t left = vringh_iov_length(riov);
 
 	switch (class) {
 	case VIRTIO_NET_CTRL_MAC:
 		if (cmd != VIRTIO_NET_CTRL_MAC_ADDR_SET ||
 		    !swdev_has_feature(sw, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
-		    left != NET_ETH_ALEN)
+		    len != NET_ETH_ALEN)
 			return VIRTIO_NET_ERR;
-		vringh_iov_pull(riov, net->mac, NET_ETH_ALEN);
+		memcpy(net->mac, data, NET_ETH_ALEN);
 		return VIRTIO_NET_OK;
-	case VIRTIO_NET_CTRL_RX: {
-		u8 on;
-
-		if (!swdev_has_feature(sw, VIRTIO_NET_F_CTRL_RX) || left != 1)
+	case VIRTIO_NET_CTRL_RX:
+		if (!swdev_has_feature(sw, VIRTIO_NET_F_CTRL_RX) || len != 1)
 			return VIRTIO_NET_ERR;
-		vringh_iov_pull(riov, &on, 1);
 		if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
-			net->promisc = on != 0;
+			net->promisc = data[0] != 0;
 		else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
-			net->allmulti = on != 0;
+			net->allmulti = data[0] != 0;
 		else
 			return VIRTIO_NET_ERR;
 		return VIRTIO_NET_OK;
-	}
 	case VIRTIO_NET_CTRL_MQ: {
-		le16 pairs;
+		u16 pairs;
 
+		/* virtio 1.2 §5.1.6.5.5: 1..max_virtqueue_pairs, little-endian. */
 		if (cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
 		    !swdev_has_feature(sw, VIRTIO_NET_F_MQ) ||
-		    left != sizeof(pairs))
+		    len != sizeof(le16))
 			return VIRTIO_NET_ERR;
-		vringh_iov_pull(riov, &pairs, sizeof(pairs));
-		if (le16_to_cpu(pairs) < 1 || le16_to_cpu(pairs) > net->max_vqp)
+		pairs = (u16)(data[0] | data[1] << 8);
+		if (pairs < 1 || pairs > net->max_vqp)
 			return VIRTIO_NET_ERR;
-		net->curr_vqp = le16_to_cpu(pairs);
+		/* The backend follows first: the ack means it is done. */
+		if (net->ops->set_pairs && net->ops->set_pairs(net, pairs))
+			return VIRTIO_NET_ERR;
+		net->curr_vqp = pairs;
+		net->backend_pairs = pairs;
 		return VIRTIO_NET_OK;
 	}
 	default:
@@ -276,15 +284,33 @@ static u8 net_ctrl_cmd(struct net_dev *net, u8 class, u8 cmd,
 	}
 }
 
+/* The largest command payload the device takes: a MAC (MAC_ADDR_SET). */
+#define NET_CTRL_DATA_MAX	NET_ETH_ALEN
+
 static int net_cvq_chain(struct swdev *sw, struct swdev_vq *cvq, u16 head,
 			 u32 *len)
 {
-	struct virtio_net_ctrl_hdr ctrl;
+	struct net_dev *net = to_net_dev(sw);
+	struct virtio_net_ctrl_hdr ctrl = { 0 };
+	u8 data[NET_CTRL_DATA_MAX];
 	u8 status = VIRTIO_NET_ERR;
+	size_t n;
 
-	if (vringh_iov_pull(&cvq->riov, &ctrl, sizeof(ctrl)) == sizeof(ctrl))
-		status = net_ctrl_cmd(to_net_dev(sw), ctrl.class, ctrl.cmd,
-				      &cvq->riov);
+	/*
+	 * Guest memory is read first, under worker 0's lock alone: a fault
+	 * there (SIGBUS) must not leave the other workers' locks held. A
+	 * payload longer than any command's is refused unread.
+	 */
+	if (vringh_iov_pull(&cvq->riov, &ctrl, sizeof(ctrl)) == sizeof(ctrl) &&
+	    (n = vringh_iov_length(&cvq->riov)) <= sizeof(data) &&
+	    vringh_iov_pull(&cvq->riov, data, n) == (ssize_t)n) {
+		/* Worker 0 holds its own lock: the others' come after it. */
+		swdev_lock_from(sw, 1);
+		status = net_ctrl_cmd(net, ctrl.class, ctrl.cmd, data, n);
+		if (status == VIRTIO_NET_OK && net->ops->sync)
+			net->ops->sync(net);
+		swdev_unlock_from(sw, 1);
+	}
 	/* The ack is the device-writable byte (virtio 1.2 §5.1.6.5). */
 	if (vringh_iov_length(&cvq->wiov) >= 1) {
 		vringh_iov_push(&cvq->wiov, &status, 1);
@@ -295,25 +321,61 @@ static int net_cvq_chain(struct swdev *sw, struct swdev_vq *cvq, u16 head,
 	cvq->stats.packets++;
 	if (status != VIRTIO_NET_OK)
 		cvq->stats.errors++;
+	else if (ctrl.class == VIRTIO_NET_CTRL_MQ)
+		/* Pairs just enabled may hold chains already. */
+		swdev_schedule(sw);
 	return SWDEV_USED;
 }
 
 /* ---- software-device hooks ---------------------------------------------- */
 
-static bool net_work(struct swdev *sw)
+/*
+ * Queue pairs the driver uses. With VIRTIO_NET_F_MQ, the count it gave in
+ * VQ_PAIRS_SET, once it drives our control queue; a vhost-user front-end
+ * (QEMU, DPDK) keeps the control queue to itself and enables and disables
+ * rings instead (SET_VRING_ENABLE): every pair then, and swdev_vq_service()
+ * passes over the rings that are not started.
+ */
+static u16 net_pairs_in_use(struct net_dev *net)
+{
+	struct swdev *sw = &net->sw;
+
+	if (!swdev_has_feature(sw, VIRTIO_NET_F_MQ))
+		return 1;
+	if (net->cvq && net_cvq(net)->started)
+		return net->curr_vqp;
+	return net->max_vqp;
+}
+
+static bool net_work_on(struct swdev *sw, u32 worker)
 {
 	struct net_dev *net = to_net_dev(sw);
 	const struct net_backend_ops *ops = net->ops;
-	u16 pairs = swdev_has_feature(sw, VIRTIO_NET_F_MQ) ? net->curr_vqp : 1;
+	u16 pairs;
 	bool more = false;
 
-	if (ops->sync)
-		ops->sync(net);
-	if (net->cvq && swdev_has_feature(sw, VIRTIO_NET_F_CTRL_VQ))
-		more = swdev_vq_service(sw, net_cvq(net),
-					SWDEV_CHAIN_IN | SWDEV_CHAIN_OUT,
-					net_cvq_chain);
-	for (u16 p = 0; p < pairs; p++) {
+	if (worker == 0) {
+		if (ops->sync)
+			ops->sync(net);
+		/*
+		 * Pairs chosen by enabling rings (vhost-user) or by features
+		 * (MQ not negotiated): the backend follows here, the other
+		 * workers' locks taken after ours.
+		 */
+		pairs = net_pairs_in_use(net);
+		if (ops->set_pairs && pairs != net->backend_pairs) {
+			swdev_lock_from(sw, 1);
+			ops->set_pairs(net, pairs);	/* it logs a failure */
+			net->backend_pairs = pairs;
+			swdev_unlock_from(sw, 1);
+		}
+		if (net->cvq && swdev_has_feature(sw, VIRTIO_NET_F_CTRL_VQ))
+			more = swdev_vq_service(sw, net_cvq(net),
+						SWDEV_CHAIN_IN | SWDEV_CHAIN_OUT,
+						net_cvq_chain);
+	}
+	pairs = net_pairs_in_use(net);
+	for (u16 p = (u16)worker; p < pairs; p += net->nworkers) {
 		struct swdev_vq *rxq = &sw->vqs[2 * p], *txq = rxq + 1;
 
 		if (ops->tx)
@@ -338,10 +400,18 @@ static void net_reset(struct swdev *sw)
 	net->curr_vqp = 1;
 	net->promisc = true;
 	net->allmulti = true;
-	net->pending = 0;
-	net->pending_paid = false;
+	for (u16 p = 0; p < net->max_vqp; p++) {
+		net->pairs[p].pending = 0;
+		net->pairs[p].pending_paid = false;
+	}
 	if (net->ops->reset)
 		net->ops->reset(net);
+	/* virtio 1.2 §5.1.6.5.5: one pair until the driver asks for more. */
+	if (net->ops->set_pairs && net->opened)
+		net->ops->set_pairs(net, 1);
+	net->backend_pairs = 1;
+	if (net->ops->sync && net->opened)
+		net->ops->sync(net);
 }
 
 static void net_update_config(struct swdev *sw)
@@ -357,6 +427,16 @@ static void net_update_config(struct swdev *sw)
 	memcpy(sw->config, &cfg, sizeof(cfg));
 }
 
+/* Pair P's queues go to worker P mod workers, the control queue to worker 0. */
+static u32 net_get_vq_worker(struct swdev *sw, u16 idx)
+{
+	struct net_dev *net = to_net_dev(sw);
+
+	if (net->cvq && idx == 2 * net->max_vqp)
+		return 0;
+	return (idx / 2u) % net->nworkers;
+}
+
 static u32 net_get_vq_group(struct swdev *sw, u16 idx)
 {
 	struct net_dev *net = to_net_dev(sw);
@@ -370,8 +450,10 @@ static void net_free(struct swdev *sw)
 
 	if (net->opened && net->ops->close)
 		net->ops->close(net);
-	vringh_iov_cleanup(&net->mrg_wiov);
-	free(net->buf);
+	for (u16 p = 0; p < net->max_vqp; p++) {
+		vringh_iov_cleanup(&net->pairs[p].mrg_wiov);
+		free(net->pairs[p].buf);
+	}
 	free(net);
 }
 
@@ -412,6 +494,14 @@ static u64 net_features(const struct net_backend_ops *ops,
 	return f;
 }
 
+/* Workers a device gets: one per pair, or workers=N (at most max_vqp). */
+static u16 net_workers(const struct net_type_args *args)
+{
+	if (args->workers)
+		return args->workers;
+	return args->max_vqp ? args->max_vqp : 1;
+}
+
 int net_create(const struct net_backend_ops *ops,
 	       const struct net_type_args *args, struct net_mac_gen *mac_gen,
 	       bool cvq, struct vdpa_device **out)
@@ -423,7 +513,9 @@ int net_create(const struct net_backend_ops *ops,
 		.nas = cvq ? 2 : 1,
 		.config_size = sizeof(struct net_config),
 		.features = net_features(ops, args, cvq),
-		.work = net_work,
+		.work_on = net_work_on,
+		.nworkers = net_workers(args),
+		.get_vq_worker = net_get_vq_worker,
 		.reset = net_reset,
 		.update_config = net_update_config,
 		.get_vq_group = net_get_vq_group,
@@ -436,8 +528,13 @@ int net_create(const struct net_backend_ops *ops,
 	struct net_dev *net;
 	int ret;
 
+	if (args->workers > args->max_vqp) {
+		pr_err("%s: workers=%u: at most one per queue pair (max_vqp=%u)",
+		       ops->name, args->workers, args->max_vqp);
+		return -EINVAL;
+	}
 	if (!args->max_vqp || args->max_vqp > NET_MAX_VQP ||
-	    (args->max_vqp > 1 && (!cvq || ops->receive)) ||
+	    (args->max_vqp > 1 && (!cvq || (ops->receive && !ops->set_pairs))) ||
 	    (ops->size && ops->size < sizeof(*net)))
 		return -EINVAL;
 	net = xzalloc(ops->size ? ops->size : sizeof(*net));
@@ -446,17 +543,22 @@ int net_create(const struct net_backend_ops *ops,
 	net->ops = ops;
 	net->mtu = args->mtu;
 	net->max_vqp = args->max_vqp;
+	net->nworkers = net_workers(args);
 	net->cvq = cvq;
 	net_mac_init(net, args->mac, mac_gen);
-	vringh_iov_init(&net->mrg_wiov, net->mrg_store, SWDEV_IOV_INLINE, true);
+	for (u16 p = 0; p < net->max_vqp; p++)
+		vringh_iov_init(&net->pairs[p].mrg_wiov, net->pairs[p].mrg_store,
+				SWDEV_IOV_INLINE, true);
 
 	ret = swdev_init(&net->sw, &attr);
 	if (ret)
 		goto err_destroy;
-	net->buf = xmalloc(NET_BUF_SIZE);
-	if (!net->buf) {
-		ret = -ENOMEM;
-		goto err_destroy;
+	for (u16 p = 0; p < net->max_vqp; p++) {
+		net->pairs[p].buf = xmalloc(NET_BUF_SIZE);
+		if (!net->pairs[p].buf) {
+			ret = -ENOMEM;
+			goto err_destroy;
+		}
 	}
 	if (ops->open) {
 		net->opened = true;
@@ -500,8 +602,7 @@ static const struct vdpa_attr net_attrs[] = {
 	VDPA_ATTR_MAC(struct net_args, net.mac, "mac", "Ethernet address"),
 	/* virtio 1.2 §5.1.4.1: mtu at least 68. */
 	VDPA_ATTR_UINT(struct net_args, net.mtu, "mtu", 68, 65535, "MTU offered"),
-	VDPA_ATTR_UINT(struct net_args, net.max_vqp, "max_vqp", 1, NET_MAX_VQP,
-		       "queue pairs"),
+	NET_ATTRS_MQ(struct net_args, net),
 	SWDEV_ATTR_POLL(struct net_args, net.poll),
 	NET_ATTRS_LIMIT(struct net_args, net),
 	VDPA_ATTR_CHOICE(struct net_args, mode, "mode", "<loop|sink|gen|null>",

@@ -9,6 +9,13 @@
  * Queues: receiveq N = 2N, transmitq N = 2N + 1, controlq (when the type
  * has one) = 2 * max_vqp (virtio 1.2 §5.1.2).
  *
+ * Workers: one per queue pair by default (workers=N: N of them), pair P
+ * served by worker P mod N, the control queue by worker 0, so pairs run
+ * in parallel. A worker's pass holds its own lock only: what a pair uses
+ * on its own is in its struct net_pair; what every pair reads (MAC,
+ * filter, pairs in use) changes only under every worker's lock (the
+ * control queue takes the others' locks, ops take them all).
+ *
  * Limits (one set for every backend):
  *  - NET_FRAME_MAX: the largest frame, 64 KiB of payload (a GSO
  *    super-frame) plus an Ethernet and a VLAN header. A transmit chain
@@ -61,6 +68,26 @@ struct net_dev;
 struct net_type_args;
 
 /**
+ * struct net_pair - what one queue pair uses alone (its worker's lock)
+ * @buf: bounce buffer for one frame with its header (NET_BUF_SIZE)
+ * @pending: bytes of a received frame waiting in @buf for receive chains
+ *	(backends with @ops->receive)
+ * @pending_paid: the RX rate limit took the pending frame's tokens
+ * @mrg_wiov: the second and later chains of a merged frame (the first
+ *	stays in the receive queue's wiov: num_buffers is patched in last)
+ * @mrg_store: inline storage of @mrg_wiov
+ * @mrg_used: completions of one merged frame, published together
+ */
+struct net_pair {
+	u8 *buf;
+	size_t pending;
+	bool pending_paid;
+	struct vringh_iov mrg_wiov;
+	struct iovec mrg_store[SWDEV_IOV_INLINE];
+	struct vringh_used_elem mrg_used[NET_MRG_MAX];
+};
+
+/**
  * typedef net_transmit_fn - send one frame the driver transmitted
  * @net: the device (lock held)
  * @txq: the transmit queue; the frame (vnet header first) is in
@@ -84,14 +111,19 @@ typedef int (*net_transmit_fn)(struct net_dev *net, struct swdev_vq *txq,
  *	type's config struct; called before the device is registered
  * @close: (optional) undo @open; called once @open was called, whether
  *	it succeeded or not
- * @sync: (optional) at the start of every worker pass: follow the
- *	negotiated features or the device state (lock held)
- * @reset: (optional) device reset (lock held)
+ * @sync: (optional) at the start of every pass of worker 0, and under
+ *	every lock after the control queue changed device state: follow the
+ *	negotiated features or the device state
+ * @reset: (optional) device reset (every lock held)
+ * @set_pairs: (optional) the driver uses @pairs queue pairs from now
+ *	(VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, and 1 at reset; every lock held):
+ *	the backend feeds pairs below @pairs only. Return 0, or a negative
+ *	errno: the command fails and the pairs in use stay as they were
  * @transmit: (optional) one frame per call, through the class's transmit
  *	drain; NULL: frames are consumed (counted as sent). An indirect call
  *	per frame: a backend on the fast path drains itself with @tx
- * @receive: (optional) read the next frame for the driver (vnet header
- *	first) into @buf, at most @size bytes. Return its length, or a
+ * @receive: (optional) read the next frame for receive queue @rxq
+ *	(vnet header first) into @buf, at most @size bytes. Return its length, or a
  *	negative errno when there is none now: the backend then wakes the
  *	worker when there is (an fd in swdev.epfd). Used by the class's
  *	receive drain: the frame waits in the bounce buffer until the driver
@@ -114,34 +146,32 @@ struct net_backend_ops {
 	void (*close)(struct net_dev *net);
 	void (*sync)(struct net_dev *net);
 	void (*reset)(struct net_dev *net);
+	int (*set_pairs)(struct net_dev *net, u16 pairs);
 	net_transmit_fn transmit;
-	ssize_t (*receive)(struct net_dev *net, u8 *buf, size_t size);
+	ssize_t (*receive)(struct net_dev *net, struct swdev_vq *rxq, u8 *buf,
+			   size_t size);
 	bool (*tx)(struct net_dev *net, struct swdev_vq *txq);
 	bool (*rx)(struct net_dev *net, struct swdev_vq *rxq);
 	enum seccomp_thread seccomp;
 };
 
 /**
- * struct net_dev - a virtio-net device (everything under sw.lock)
+ * struct net_dev - a virtio-net device (under every worker's lock, reads
+ *	under any, unless noted)
  * @sw: the software-device core (first: freed through it)
  * @ops: its backend
  * @mac: current MAC (VIRTIO_NET_CTRL_MAC_ADDR_SET changes it)
  * @default_mac: MAC given or generated at creation, restored by reset
  * @mtu: MTU offered in config space; 0: VIRTIO_NET_F_MTU not offered
  * @max_vqp: queue pairs
+ * @nworkers: worker threads (swdev_attr.nworkers), 1..@max_vqp
  * @curr_vqp: pairs in use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)
+ * @backend_pairs: pairs the backend feeds (@ops->set_pairs last asked)
  * @cvq: the device has a control queue
  * @promisc: receive every frame (default on, like a loopback wire)
  * @allmulti: receive every multicast frame (default on)
  * @opened: @ops->open was called (so @ops->close is due)
- * @buf: bounce buffer for one frame with its header (NET_BUF_SIZE)
- * @pending: bytes of a received frame waiting in @buf for receive chains
- *	(backends with @ops->receive, which have one queue pair)
- * @pending_paid: the RX rate limit took the pending frame's tokens
- * @mrg_wiov: the second and later chains of a merged frame (the first
- *	stays in the receive queue's wiov: num_buffers is patched in last)
- * @mrg_store: inline storage of @mrg_wiov
- * @mrg_used: completions of one merged frame, published together
+ * @pairs: @max_vqp pairs' own state (each under its worker's lock)
  */
 struct net_dev {
 	struct swdev sw;
@@ -150,17 +180,14 @@ struct net_dev {
 	u8 default_mac[NET_ETH_ALEN];
 	u16 mtu;
 	u16 max_vqp;
+	u16 nworkers;
 	u16 curr_vqp;
+	u16 backend_pairs;
 	bool cvq;
 	bool promisc;
 	bool allmulti;
 	bool opened;
-	u8 *buf;
-	size_t pending;
-	bool pending_paid;
-	struct vringh_iov mrg_wiov;
-	struct iovec mrg_store[SWDEV_IOV_INLINE];
-	struct vringh_used_elem mrg_used[NET_MRG_MAX];
+	struct net_pair pairs[NET_MAX_VQP];
 };
 
 static inline struct net_dev *to_net_dev(struct swdev *sw)
@@ -172,6 +199,20 @@ static inline struct net_dev *to_net_dev(struct swdev *sw)
 static inline struct swdev_vq *net_rxq_of(struct swdev_vq *txq)
 {
 	return txq - 1;
+}
+
+/** net_pair_index() - the queue pair of data queue @vq */
+static inline u16 net_pair_index(const struct net_dev *net,
+				 const struct swdev_vq *vq)
+{
+	return (u16)((vq - net->sw.vqs) / 2);
+}
+
+/** net_pair_of() - the own state of data queue @vq's pair */
+static inline struct net_pair *net_pair_of(struct net_dev *net,
+					   const struct swdev_vq *vq)
+{
+	return &net->pairs[net_pair_index(net, vq)];
 }
 
 /**
@@ -329,6 +370,7 @@ struct net_mac_gen {
  * @mtu: MTU offered, 0: VIRTIO_NET_F_MTU not offered
  * @max_vqp: queue pairs, 1..NET_MAX_VQP (VIRTIO_NET_F_MQ above 1; needs a
  *	control queue)
+ * @workers: worker threads, 0: one per queue pair; at most @max_vqp
  * @poll: busy-poll mode (swdev.poll)
  * @limit: the rate limits, by NET_LIMIT_RX / NET_LIMIT_TX
  */
@@ -337,9 +379,17 @@ struct net_type_args {
 	u8 mac[NET_ETH_ALEN];
 	u16 mtu;
 	u16 max_vqp;
+	u16 workers;
 	bool poll;
 	struct vdpa_rate_limit limit[2];
 };
+
+/* The attribute table entries of max_vqp and workers of a net type's args. */
+#define NET_ATTRS_MQ(type, field)					\
+	VDPA_ATTR_UINT(type, field.max_vqp, "max_vqp", 1, NET_MAX_VQP,	\
+		       "queue pairs (VIRTIO_NET_F_MQ above 1)"),		\
+	VDPA_ATTR_UINT(type, field.workers, "workers", 1, NET_MAX_VQP,	\
+		       "worker threads (default: one per queue pair)")
 
 /* The attribute table entries of the limits of a net type's args at @field. */
 #define NET_ATTRS_LIMIT(type, field)					\

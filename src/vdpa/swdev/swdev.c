@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -44,7 +45,14 @@ static bool swdev_is_running(struct swdev *sw)
 void swdev_schedule(struct swdev *sw)
 {
 	/* A full eventfd counter still wakes the worker: ignore EAGAIN. */
-	eventfd_write(sw->ctlfd, 1);
+	for (u32 i = 0; i < swdev_nworkers(sw); i++)
+		if (sw->workers[i].ctlfd >= 0)
+			eventfd_write(sw->workers[i].ctlfd, 1);
+}
+
+void swdev_schedule_vq(struct swdev *sw, struct swdev_vq *vq)
+{
+	eventfd_write(sw->workers[vq->worker].ctlfd, 1);
 }
 
 void swdev_vq_error(struct swdev *sw, struct swdev_vq *vq, int err)
@@ -58,7 +66,7 @@ bool swdev_vq_rearm(struct swdev *sw, struct swdev_vq *vq)
 {
 	int ret;
 
-	if (__atomic_load_n(&sw->polling, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&sw->workers[vq->worker].polling, __ATOMIC_RELAXED))
 		return false;
 	ret = vringh_notify_enable(&vq->vring);
 	if (ret == 1) {
@@ -236,7 +244,7 @@ static void swdev_vq_set_kickfd(struct swdev *sw, u16 idx, int dupfd)
 	struct swdev_vq *vq = &sw->vqs[idx];
 
 	if (vq->kickfd >= 0) {
-		epoll_ctl(sw->epfd, EPOLL_CTL_DEL, vq->kickfd, NULL);
+		epoll_ctl(swdev_vq_epfd(sw, vq), EPOLL_CTL_DEL, vq->kickfd, NULL);
 		close(vq->kickfd);
 	}
 	vq->kickfd = dupfd;
@@ -297,6 +305,9 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
  */
 static __thread sigjmp_buf *swdev_recovery;
 
+/* The worker this thread is (NULL on other threads): whose timer a throttle sets. */
+static __thread struct swdev_worker *swdev_self;
+
 /*
  * The handler the process had before the first device (a program using
  * libkestrel-vdpa may have its own): a SIGBUS outside a pass goes to it.
@@ -336,8 +347,8 @@ static void swdev_sigbus_install(void)
 	sigaction(SIGBUS, &sa, &swdev_sigbus_prev);
 }
 
-/* One pass of attr.work() under the recovery point; lock held. */
-static bool swdev_work_guarded(struct swdev *sw)
+/* One pass of the work hook under the recovery point; @w's lock held. */
+static bool swdev_work_guarded(struct swdev *sw, struct swdev_worker *w)
 {
 	sigjmp_buf env;
 	bool more;
@@ -347,36 +358,36 @@ static bool swdev_work_guarded(struct swdev *sw)
 		return false;
 	}
 	swdev_recovery = &env;
-	more = sw->attr.work(sw);
+	more = sw->attr.work_on ? sw->attr.work_on(sw, w->id) : sw->attr.work(sw);
 	swdev_recovery = NULL;
 	return more;
 }
 
-/* Drain the worker's eventfds (kicks, control). Lock held. */
-static void swdev_worker_events(struct swdev *sw, struct epoll_event *evs,
-				  int n)
+/* Drain the worker's eventfds (kicks, control). Its lock held. */
+static void swdev_worker_events(struct swdev *sw, struct swdev_worker *w,
+				  struct epoll_event *evs, int n)
 {
 	for (int i = 0; i < n; i++) {
 		u64 data = evs[i].data.u64;
 		eventfd_t v;
 
 		if (data == SWDEV_EV_CTL) {
-			eventfd_read(sw->ctlfd, &v);
+			eventfd_read(w->ctlfd, &v);
 			continue;
 		}
 		if (data == SWDEV_EV_TIMER) {
 			/* Non-blocking: a timer re-armed meanwhile reads EAGAIN. */
-			if (read(sw->timerfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			if (read(w->timerfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				pr_warn_ratelimited("%s: throttle timer: %s",
 						    sw->vdpa.name, strerror(errno));
-			sw->timer_at = 0;
+			w->timer_at = 0;
 			continue;
 		}
 		u16 idx = (u16)data;
 		struct swdev_vq *vq = &sw->vqs[idx];
 
 		/* Skip events of a kick fd replaced meanwhile. */
-		if (idx >= sw->attr.nvqs || vq->kickfd < 0 ||
+		if (idx >= sw->attr.nvqs || vq->worker != w->id || vq->kickfd < 0 ||
 		    vq->kick_gen != (u32)(data >> 32))
 			continue;
 		/* Readable per epoll and only we read it: no block. */
@@ -385,14 +396,15 @@ static void swdev_worker_events(struct swdev *sw, struct epoll_event *evs,
 	}
 }
 
-/* Something a pass did, to tell a busy pass from an idle one. Lock held. */
-static u64 swdev_progress(const struct swdev *sw)
+/* Something a pass of @w did, to tell a busy pass from an idle one. */
+static u64 swdev_progress(const struct swdev *sw, const struct swdev_worker *w)
 {
 	u64 sum = 0;
 
 	for (u32 i = 0; i < sw->attr.nvqs; i++)
-		sum += sw->vqs[i].stats.packets + sw->vqs[i].stats.drops +
-		       sw->vqs[i].stats.errors;
+		if (sw->vqs[i].worker == w->id)
+			sum += sw->vqs[i].stats.packets + sw->vqs[i].stats.drops +
+			       sw->vqs[i].stats.errors;
 	return sum;
 }
 
@@ -412,11 +424,17 @@ static u64 swdev_progress(const struct swdev *sw)
 
 static void *swdev_worker(void *arg)
 {
-	struct swdev *sw = arg;
+	struct swdev_worker *w = arg;
+	struct swdev *sw = w->sw;
 	struct epoll_event evs[16];
 	unsigned int idle = 0, since_events = 0;
 	bool more = false, spin = false;
+	char name[16];
 
+	/* Named, so that a worker per queue pair shows in ps -L / top -H. */
+	snprintf(name, sizeof(name), "vdpa-worker%u", w->id);
+	pthread_setname_np(pthread_self(), name);
+	swdev_self = w;
 	seccomp_thread_enter(sw->attr.seccomp);
 
 	for (;;) {
@@ -424,7 +442,7 @@ static void *swdev_worker(void *arg)
 
 		if (!spin || ++since_events >= SWDEV_POLL_EVENTS) {
 			since_events = 0;
-			n = epoll_wait(sw->epfd, evs, ARRAY_SIZE(evs),
+			n = epoll_wait(w->epfd, evs, ARRAY_SIZE(evs),
 				       more || spin ? 0 : -1);
 			if (n < 0) {
 				if (errno == EINTR)
@@ -442,24 +460,24 @@ static void *swdev_worker(void *arg)
 			idle = 0;
 		}
 
-		pthread_mutex_lock(&sw->lock);
-		swdev_worker_events(sw, evs, n);
+		pthread_mutex_lock(w->lock);
+		swdev_worker_events(sw, w, evs, n);
 		/*
 		 * Destroy sets @stop, then writes the control eventfd. If that
 		 * write landed after the check above, the drain just consumed
 		 * it: look again, or the next epoll_wait() sleeps forever.
 		 */
 		if (__atomic_load_n(&sw->stop, __ATOMIC_ACQUIRE)) {
-			pthread_mutex_unlock(&sw->lock);
+			pthread_mutex_unlock(w->lock);
 			break;
 		}
 		if (swdev_is_running(sw)) {
-			u64 before = spin ? swdev_progress(sw) : 0;
+			u64 before = spin ? swdev_progress(sw, w) : 0;
 
-			__atomic_store_n(&sw->polling, spin, __ATOMIC_RELAXED);
-			more = swdev_work_guarded(sw);
+			__atomic_store_n(&w->polling, spin, __ATOMIC_RELAXED);
+			more = swdev_work_guarded(sw, w);
 			if (spin) {
-				if (more || swdev_progress(sw) != before)
+				if (more || swdev_progress(sw, w) != before)
 					idle = 0;
 				else if (++idle >= SWDEV_POLL_IDLE)
 					spin = false;	/* next pass re-arms */
@@ -468,11 +486,13 @@ static void *swdev_worker(void *arg)
 		} else {
 			more = false;
 			spin = false;
+			/* Atomic: several workers may note it at once. */
 			if (n > 0 && (sw->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 			    !sw->running)
-				sw->pending_kick = true;
+				__atomic_store_n(&sw->pending_kick, true,
+						 __ATOMIC_RELAXED);
 		}
-		pthread_mutex_unlock(&sw->lock);
+		pthread_mutex_unlock(w->lock);
 		/* Ops waiting for the lock go first (it is not fair). */
 		while (spin && __atomic_load_n(&sw->lock_waiters, __ATOMIC_RELAXED))
 			sched_yield();
@@ -500,26 +520,33 @@ int swdev_timerfd_at(int fd, u64 at_ns)
 	return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
-/* Wake the worker at @at_ns (CLOCK_MONOTONIC), unless it wakes earlier. */
-static void swdev_wake_at(struct swdev *sw, u64 at_ns)
+/* Wake worker @w at @at_ns (CLOCK_MONOTONIC), unless it wakes earlier. */
+static void swdev_wake_at(struct swdev *sw, struct swdev_worker *w, u64 at_ns)
 {
-	if (sw->timer_at && sw->timer_at <= at_ns)
+	if (w->timer_at && w->timer_at <= at_ns)
 		return;
-	if (swdev_timerfd_at(sw->timerfd, at_ns) < 0) {
+	if (swdev_timerfd_at(w->timerfd, at_ns) < 0) {
 		/* Cannot happen with a valid time; a pass at once then. */
 		pr_warn_ratelimited("%s: throttle timer: %s", sw->vdpa.name,
 				    strerror(errno));
 		swdev_schedule(sw);
 		return;
 	}
-	sw->timer_at = at_ns;
+	w->timer_at = at_ns;
 }
 
 bool __swdev_limit(struct swdev *sw, struct swdev_limiter *l, u64 bytes)
 {
+	/* The caller is a worker of @sw (its pass holds only its own lock). */
+	struct swdev_worker *w = swdev_self && swdev_self->sw == sw ?
+				 swdev_self : &sw->workers[0];
 	u64 now = swdev_now_ns();
-	u64 wait = swdev_limiter_take(l, bytes, now);
+	u64 wait;
 
+	/* The limits are the device's: every worker takes from them. */
+	pthread_mutex_lock(&sw->limit_lock);
+	wait = swdev_limiter_take(l, bytes, now);
+	pthread_mutex_unlock(&sw->limit_lock);
 	if (!wait)
 		return true;
 	if (wait < SWDEV_THROTTLE_MIN_NS)
@@ -530,28 +557,32 @@ bool __swdev_limit(struct swdev *sw, struct swdev_limiter *l, u64 bytes)
 	 */
 	if (wait > SWDEV_THROTTLE_MAX_NS)
 		wait = SWDEV_THROTTLE_MAX_NS;
-	swdev_wake_at(sw, now + wait);
+	swdev_wake_at(sw, w, now + wait);
 	return false;
 }
 
-/* The throttle timer, made the first time a limit is set. Lock held. */
+/* Each worker's throttle timer, made the first time a limit is set. Locks held. */
 static int swdev_timer_create(struct swdev *sw)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SWDEV_EV_TIMER };
-	int fd;
 
-	if (sw->timerfd >= 0)
-		return 0;
-	fd = xtimerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0)
-		return fd;
-	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int err = -errno;
+	for (u32 i = 0; i < swdev_nworkers(sw); i++) {
+		struct swdev_worker *w = &sw->workers[i];
+		int fd;
 
-		close(fd);
-		return err;
+		if (w->timerfd >= 0)
+			continue;
+		fd = xtimerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (fd < 0)
+			return fd;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		w->timerfd = fd;
 	}
-	sw->timerfd = fd;
 	return 0;
 }
 
@@ -568,14 +599,16 @@ int swdev_set_limit(struct swdev *sw, unsigned int slot,
 	swdev_lock(sw);
 	ret = swdev_timer_create(sw);
 	if (!ret) {
+		pthread_mutex_lock(&sw->limit_lock);
 		/* Firecracker's rule too: a new bucket starts full. */
 		if (bw)
 			tbucket_init(&l->bw, bw, now);
 		if (ops)
 			tbucket_init(&l->ops, ops, now);
 		l->on = tbucket_limits(&l->bw) || tbucket_limits(&l->ops);
+		pthread_mutex_unlock(&sw->limit_lock);
 	}
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	/* A queue waiting for tokens may go now. */
 	if (!ret)
 		swdev_schedule(sw);
@@ -614,7 +647,7 @@ static int swdev_set_vq_address(struct vdpa_device *vdpa, u16 idx,
 	vq->desc_area = desc_area;
 	vq->driver_area = driver_area;
 	vq->device_area = device_area;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -624,7 +657,7 @@ static int swdev_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
 
 	swdev_lock(sw);
 	sw->vqs[idx].num = num;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -633,7 +666,7 @@ static void swdev_kick_vq(struct vdpa_device *vdpa, u16 idx)
 	struct swdev *sw = to_swdev(vdpa);
 
 	__atomic_add_fetch(&sw->vqs[idx].stats.kicks, 1, __ATOMIC_RELAXED);
-	swdev_schedule(sw);
+	swdev_schedule_vq(sw, &sw->vqs[idx]);
 }
 
 static int swdev_set_vq_kickfd(struct vdpa_device *vdpa, u16 idx, int fd)
@@ -651,18 +684,19 @@ static int swdev_set_vq_kickfd(struct vdpa_device *vdpa, u16 idx, int fd)
 	swdev_vq_set_kickfd(sw, idx, dupfd);
 	if (dupfd >= 0) {
 		ev.data.u64 = (u64)sw->vqs[idx].kick_gen << 32 | idx;
-		if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, dupfd, &ev) < 0) {
+		if (epoll_ctl(swdev_vq_epfd(sw, &sw->vqs[idx]), EPOLL_CTL_ADD,
+			      dupfd, &ev) < 0) {
 			int err = -errno;
 
 			swdev_vq_set_kickfd(sw, idx, -1);
-			pthread_mutex_unlock(&sw->lock);
+			swdev_unlock(sw);
 			return err;
 		}
 	}
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	/* A kick may have been written before we listened. */
 	if (dupfd >= 0)
-		swdev_schedule(sw);
+		swdev_schedule_vq(sw, &sw->vqs[idx]);
 	return 0;
 }
 
@@ -673,7 +707,7 @@ static void swdev_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 
 	swdev_lock(sw);
 	sw->vqs[idx].cb = *cb;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 }
 
 static int swdev_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
@@ -699,7 +733,7 @@ static int swdev_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 		vq->ready = false;
 	}
 out_unlock:
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return ret;
 }
 
@@ -710,7 +744,7 @@ static bool swdev_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
 
 	swdev_lock(sw);
 	ready = sw->vqs[idx].ready;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return ready;
 }
 
@@ -735,7 +769,7 @@ static int swdev_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 		vq->last_used = state->split.avail_index;
 	}
 	vq->has_state = true;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -756,7 +790,7 @@ static int swdev_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 	else if (!vq->has_state && packed)
 		/* Never started: where a packed ring starts (wrap counters 1). */
 		avail = used = VRINGH_EVENT_WRAP;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	memset(state, 0, sizeof(*state));
 	if (packed) {
 		state->packed.last_avail_idx = avail & ~VRINGH_EVENT_WRAP;
@@ -778,7 +812,7 @@ static int swdev_get_vq_stats(struct vdpa_device *vdpa, u16 idx,
 	*stats = sw->vqs[idx].stats;
 	stats->kicks = __atomic_load_n(&sw->vqs[idx].stats.kicks,
 				       __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -817,7 +851,7 @@ static int swdev_set_driver_features(struct vdpa_device *vdpa, u64 features)
 
 	swdev_lock(sw);
 	sw->features = features & sw->attr.features;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -828,7 +862,7 @@ static u64 swdev_get_driver_features(struct vdpa_device *vdpa)
 
 	swdev_lock(sw);
 	f = sw->features;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return f;
 }
 
@@ -838,7 +872,7 @@ void swdev_config_changed(struct swdev *sw)
 
 	swdev_lock(sw);
 	cb = sw->config_cb;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	vdpa_callback_call(&cb);
 }
 
@@ -849,7 +883,7 @@ static void swdev_set_config_cb(struct vdpa_device *vdpa,
 
 	swdev_lock(sw);
 	sw->config_cb = *cb;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 }
 
 static u8 swdev_get_status(struct vdpa_device *vdpa)
@@ -859,7 +893,7 @@ static u8 swdev_get_status(struct vdpa_device *vdpa)
 
 	swdev_lock(sw);
 	status = sw->status;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return status;
 }
 
@@ -876,7 +910,7 @@ static void swdev_set_status(struct vdpa_device *vdpa, u8 status)
 		for (u16 i = 0; i < sw->attr.nvqs; i++)
 			swdev_vq_start(sw, i);
 	}
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	/* Buffers may already be waiting (virtio 1.2 §3.1.1 step 8). */
 	if (start)
 		swdev_schedule(sw);
@@ -898,7 +932,7 @@ static int swdev_reset(struct vdpa_device *vdpa)
 	sw->generation++;
 	if (sw->attr.reset)
 		sw->attr.reset(sw);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -916,7 +950,7 @@ static void swdev_get_config(struct vdpa_device *vdpa, unsigned int offset,
 	if (sw->attr.update_config)
 		sw->attr.update_config(sw);
 	memcpy(buf, sw->config + offset, len);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 }
 
 static void swdev_set_config(struct vdpa_device *vdpa, unsigned int offset,
@@ -933,7 +967,7 @@ static void swdev_set_config(struct vdpa_device *vdpa, unsigned int offset,
 		return;
 	swdev_lock(sw);
 	sw->attr.write_config(sw, offset, buf, len);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 }
 
 static u32 swdev_get_generation(struct vdpa_device *vdpa)
@@ -943,7 +977,7 @@ static u32 swdev_get_generation(struct vdpa_device *vdpa)
 
 	swdev_lock(sw);
 	gen = sw->generation;
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return gen;
 }
 
@@ -971,7 +1005,7 @@ static int swdev_suspend(struct vdpa_device *vdpa)
 			vringh_get_state(&vq->vring, &vq->last_avail,
 					 &vq->last_used);
 	}
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -982,13 +1016,13 @@ static int swdev_resume(struct vdpa_device *vdpa)
 
 	swdev_lock(sw);
 	sw->running = true;
-	kick = sw->pending_kick;
+	kick = __atomic_load_n(&sw->pending_kick, __ATOMIC_RELAXED);
 	sw->pending_kick = false;
 	/* Queues enabled or re-addressed while suspended start now. */
 	if (sw->status & VIRTIO_CONFIG_S_DRIVER_OK)
 		for (u16 i = 0; i < sw->attr.nvqs; i++)
 			swdev_vq_start(sw, i);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	if (kick)
 		swdev_schedule(sw);
 	return 0;
@@ -1010,7 +1044,7 @@ static int swdev_set_group_asid(struct vdpa_device *vdpa, u32 group,
 			swdev_vq_start(sw, i);
 		}
 	}
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
@@ -1029,7 +1063,7 @@ static int swdev_set_map(struct vdpa_device *vdpa, u32 asid,
 
 	swdev_lock(sw);
 	ret = iotlb_replace(sw->iotlb[asid], iotlb);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return ret;
 }
 
@@ -1045,7 +1079,7 @@ static int swdev_dma_map(struct vdpa_device *vdpa, u32 asid, u64 iova,
 	swdev_lock(sw);
 	ret = iotlb_add_range(sw->iotlb[asid], iova, iova + (size - 1),
 			      (u64)(uintptr_t)hva, perm);
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return ret;
 }
 
@@ -1058,7 +1092,7 @@ static int swdev_dma_unmap(struct vdpa_device *vdpa, u32 asid, u64 iova,
 	/* The lock also waits out a worker pass using the range. */
 	swdev_lock(sw);
 	ret = iotlb_del_range(sw->iotlb[asid], iova, iova + (size - 1));
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return ret < 0 ? (int)ret : 0;
 }
 
@@ -1145,28 +1179,60 @@ int vdpa_get_rate_limit_throttled(struct vdpa_device *vdpa, enum vdpa_limit whic
 		return slot;
 	sw = to_swdev(vdpa);
 	swdev_lock(sw);
+	pthread_mutex_lock(&sw->limit_lock);
 	*count = sw->limiter[slot].throttled;
-	pthread_mutex_unlock(&sw->lock);
+	pthread_mutex_unlock(&sw->limit_lock);
+	swdev_unlock(sw);
 	return 0;
 }
 
 /* ---- construction ------------------------------------------------------- */
 
+/* Worker @i's lock, eventfd and epoll set (its thread comes at register). */
+static int swdev_worker_init(struct swdev *sw, u32 i)
+{
+	struct swdev_worker *w = &sw->workers[i];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SWDEV_EV_CTL };
+
+	w->epfd = xepoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return w->epfd;
+	w->ctlfd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->ctlfd < 0)
+		return w->ctlfd;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ctlfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
 int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SWDEV_EV_CTL };
+	u32 nworkers = attr->nworkers ? attr->nworkers : 1;
 	int ret;
 
 	sw->attr = *attr;
 	sw->epfd = -1;
-	sw->ctlfd = -1;
-	sw->timerfd = -1;
 	sw->running = true;
 	pthread_mutex_init(&sw->lock, NULL);
+	pthread_mutex_init(&sw->limit_lock, NULL);
+	/* Before anything can fail: destroy closes every fd >= 0. */
+	for (u32 i = 0; i < SWDEV_WORKERS_MAX; i++) {
+		struct swdev_worker *w = &sw->workers[i];
+
+		w->sw = sw;
+		w->id = i;
+		w->lock = i ? &w->own_lock : &sw->lock;
+		if (i)
+			pthread_mutex_init(&w->own_lock, NULL);
+		w->epfd = w->ctlfd = w->timerfd = -1;
+	}
 	if (attr->config_size > SWDEV_CONFIG_MAX || !attr->nvqs ||
-	    !attr->work || attr->burst > SWDEV_BURST ||
-	    attr->nlimits > SWDEV_LIMITS_MAX)
+	    nworkers > SWDEV_WORKERS_MAX ||
+	    !(nworkers == 1 ? attr->work || attr->work_on : attr->work_on != NULL) ||
+	    attr->burst > SWDEV_BURST || attr->nlimits > SWDEV_LIMITS_MAX) {
+		sw->attr.nworkers = 1;
 		return -EINVAL;
+	}
 
 	sw->vqs = xcalloc(attr->nvqs, sizeof(*sw->vqs));
 	if (!sw->vqs)
@@ -1178,6 +1244,9 @@ int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
 		vq->kickfd = -1;
 		vringh_iov_init(&vq->riov, vq->rstore, SWDEV_IOV_INLINE, true);
 		vringh_iov_init(&vq->wiov, vq->wstore, SWDEV_IOV_INLINE, true);
+		vq->worker = attr->get_vq_worker ? attr->get_vq_worker(sw, (u16)i) : 0;
+		if (vq->worker >= nworkers)
+			return -EINVAL;
 	}
 	sw->iotlb = xcalloc(attr->nas, sizeof(*sw->iotlb));
 	sw->group_asid = xcalloc(attr->ngroups, sizeof(*sw->group_asid));
@@ -1188,15 +1257,12 @@ int swdev_init(struct swdev *sw, const struct swdev_attr *attr)
 		if (ret)
 			return ret;
 	}
-
-	sw->epfd = xepoll_create1(EPOLL_CLOEXEC);
-	if (sw->epfd < 0)
-		return sw->epfd;
-	sw->ctlfd = xeventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (sw->ctlfd < 0)
-		return sw->ctlfd;
-	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, sw->ctlfd, &ev) < 0)
-		return -errno;
+	for (u32 i = 0; i < nworkers; i++) {
+		ret = swdev_worker_init(sw, i);
+		if (ret)
+			return ret;
+	}
+	sw->epfd = sw->workers[0].epfd;
 	return 0;
 }
 
@@ -1213,10 +1279,14 @@ int swdev_register(struct swdev *sw, const char *name)
 	int ret;
 
 	pthread_once(&sigbus_once, swdev_sigbus_install);
-	ret = xpthread_create(&sw->worker, NULL, swdev_worker, sw);
-	if (ret)
-		return ret;
-	sw->worker_started = true;
+	for (u32 i = 0; i < swdev_nworkers(sw); i++) {
+		struct swdev_worker *w = &sw->workers[i];
+
+		ret = xpthread_create(&w->thread, NULL, swdev_worker, w);
+		if (ret)
+			return ret;
+		w->started = true;
+	}
 	return vdpa_register_device(&sw->vdpa, &swdev_config_ops, &dattr);
 }
 
@@ -1224,11 +1294,11 @@ void swdev_destroy(struct swdev *sw)
 {
 	if (!sw)
 		return;
-	if (sw->worker_started) {
-		__atomic_store_n(&sw->stop, 1, __ATOMIC_RELEASE);
-		swdev_schedule(sw);
-		pthread_join(sw->worker, NULL);
-	}
+	__atomic_store_n(&sw->stop, 1, __ATOMIC_RELEASE);
+	swdev_schedule(sw);
+	for (u32 i = 0; i < swdev_nworkers(sw); i++)
+		if (sw->workers[i].started)
+			pthread_join(sw->workers[i].thread, NULL);
 	if (sw->vqs) {
 		for (u32 i = 0; i < sw->attr.nvqs; i++) {
 			struct swdev_vq *vq = &sw->vqs[i];
@@ -1243,15 +1313,22 @@ void swdev_destroy(struct swdev *sw)
 	if (sw->iotlb)
 		for (u32 as = 0; as < sw->attr.nas; as++)
 			iotlb_destroy(sw->iotlb[as]);
-	if (sw->ctlfd >= 0)
-		close(sw->ctlfd);
-	if (sw->timerfd >= 0)
-		close(sw->timerfd);
-	if (sw->epfd >= 0)
-		close(sw->epfd);
+	for (u32 i = 0; i < SWDEV_WORKERS_MAX; i++) {
+		struct swdev_worker *w = &sw->workers[i];
+
+		if (w->ctlfd >= 0)
+			close(w->ctlfd);
+		if (w->timerfd >= 0)
+			close(w->timerfd);
+		if (w->epfd >= 0)
+			close(w->epfd);
+		if (i)
+			pthread_mutex_destroy(&w->own_lock);
+	}
 	free(sw->group_asid);
 	free(sw->iotlb);
 	free(sw->vqs);
+	pthread_mutex_destroy(&sw->limit_lock);
 	pthread_mutex_destroy(&sw->lock);
 	if (sw->attr.free)
 		sw->attr.free(sw);

@@ -9,14 +9,18 @@
  * -ENOMEM, NEEDS_RESET on a ring error, batched completion, interrupt).
  * A device type supplies a struct swdev_attr and chain handlers.
  *
- * Threads and locks. Each simulated device has one worker thread. It sleeps
- * in epoll on the control eventfd and the queues' kick eventfds; when woken
- * it takes swdev.lock and, if the device runs (DRIVER_OK, not suspended,
- * not NEEDS_RESET), calls the device's work function. Every op that changes
- * device state also takes swdev.lock, so a worker pass never sees a
- * half-applied change, and a mapping removed under the lock has no request
- * in flight (requests never outlive one locked pass). kick_vq takes no lock:
- * it only writes the control eventfd.
+ * Threads and locks. Each simulated device has one worker thread, or
+ * several (swdev_attr.nworkers: net runs one per queue pair), each serving
+ * the queues swdev_attr.get_vq_worker gives it. A worker sleeps in epoll on
+ * its control eventfd and its queues' kick eventfds; when woken it takes
+ * its own lock (worker 0's is swdev.lock) and, if the device runs
+ * (DRIVER_OK, not suspended, not NEEDS_RESET), calls the device's work
+ * function for itself. Every op that changes device state takes every
+ * worker's lock, in worker order (swdev_lock()), so no pass sees a
+ * half-applied change, and a mapping removed under the locks has no
+ * request in flight (requests never outlive one locked pass). Workers run
+ * their passes in parallel: state two workers share is changed only under
+ * every lock. kick_vq takes no lock: it only writes a control eventfd.
  */
 #ifndef KESTREL_VDPA_SWDEV_H
 #define KESTREL_VDPA_SWDEV_H
@@ -40,6 +44,9 @@
 #define SWDEV_BUDGET		256
 /* Completions staged before one used-index update at most (swdev_vq_service()). */
 #define SWDEV_BURST		64
+
+/* Worker threads a device may have (struct swdev_attr.nworkers). */
+#define SWDEV_WORKERS_MAX	8
 
 /* Rate limits a device may have (struct swdev_attr.limits). */
 #define SWDEV_LIMITS_MAX	2
@@ -98,6 +105,7 @@
  * @stats: counters (@stats.kicks is atomic and lock-free)
  * @used: completions staged by swdev_vq_stage(), published in bursts
  * @nused: entries staged in @used
+ * @worker: the worker serving this queue (set at init, read-only after)
  */
 struct swdev_vq {
 	struct vringh vring;
@@ -127,9 +135,42 @@ struct swdev_vq {
 	struct vdpa_vq_stats stats;
 	struct vringh_used_elem used[SWDEV_BURST];
 	unsigned int nused;
+	u32 worker;
 };
 
 struct swdev;
+
+/**
+ * struct swdev_worker - one worker thread of a device
+ * @sw: its device
+ * @id: its index in swdev.workers
+ * @lock: the lock its passes hold: &swdev.lock for worker 0, else
+ *	&@own_lock
+ * @own_lock: the lock of workers 1 and up
+ * @thread: the thread
+ * @started: @thread was created
+ * @epfd: its epoll fd (worker 0's is also swdev.epfd)
+ * @ctlfd: control eventfd (kicks, requeue, stop)
+ * @timerfd: wakes it when a throttled queue has tokens again; -1 until a
+ *	limit is first set
+ * @timer_at: when @timerfd fires (CLOCK_MONOTONIC ns), 0: disarmed
+ *	(under @lock)
+ * @polling: it is spinning now (written by the worker under @lock; work
+ *	functions then leave kicks disabled)
+ */
+struct swdev_worker {
+	struct swdev *sw;
+	u32 id;
+	pthread_mutex_t *lock;
+	pthread_mutex_t own_lock;
+	pthread_t thread;
+	bool started;
+	int epfd;
+	int ctlfd;
+	int timerfd;
+	u64 timer_at;
+	bool polling;
+};
 
 /**
  * struct swdev_attr - what a device type adds to the core
@@ -146,6 +187,12 @@ struct swdev;
  *	(blk, at queue depth 32) wants fewer.
  * @work: process the queues (swdev.lock held, device running). Return
  *	true when the budget ran out and another pass is needed at once.
+ *	Devices with one worker only; else @work_on
+ * @work_on: process the queues of worker @worker (its lock held, device
+ *	running); return as @work. Devices with @nworkers > 1
+ * @nworkers: worker threads, 1..SWDEV_WORKERS_MAX (0: 1)
+ * @get_vq_worker: worker serving queue @idx, below @nworkers; NULL:
+ *	worker 0
  * @reset: device-specific reset (swdev.lock held); may be NULL
  * @update_config: refresh swdev.config from device state (lock held)
  * @write_config: the driver wrote @len bytes at @offset of the config
@@ -171,6 +218,9 @@ struct swdev_attr {
 	u64 features;
 	u32 burst;
 	bool (*work)(struct swdev *sw);
+	bool (*work_on)(struct swdev *sw, u32 worker);
+	u32 nworkers;
+	u32 (*get_vq_worker)(struct swdev *sw, u16 idx);
 	void (*reset)(struct swdev *sw);
 	void (*update_config)(struct swdev *sw);
 	void (*write_config)(struct swdev *sw, unsigned int offset, const void *buf,
@@ -187,7 +237,8 @@ struct swdev_attr {
  * struct swdev - a simulated device
  * @vdpa: the bus part (must stay first: the sims are freed through it)
  * @attr: device type description (copied at create)
- * @lock: device lock; everything below unless noted
+ * @lock: worker 0's lock, the first of the device's locks; everything
+ *	below is under all of them (swdev_lock()) unless noted
  * @vqs: @attr.nvqs queues
  * @iotlb: one IOTLB per address space
  * @group_asid: address space of each group
@@ -198,20 +249,16 @@ struct swdev_attr {
  * @pending_kick: a kick arrived while suspended
  * @config_cb: config-change callback
  * @config: config space contents (little-endian), @attr.config_size bytes
- * @epfd: the worker's epoll fd
- * @ctlfd: control eventfd (kicks, requeue, stop)
- * @stop: tells the worker to exit (atomic)
- * @worker: worker thread
- * @worker_started: @worker was created
+ * @epfd: worker 0's epoll fd, where a one-worker device adds its
+ *	backend fds
+ * @stop: tells the workers to exit (atomic)
+ * @workers: @attr.nworkers workers
  * @poll: busy-poll mode (poll=on), set at creation, read-only after
- * @polling: the worker is spinning now (written by the worker under @lock;
- *	work functions then leave kicks disabled)
  * @lock_waiters: threads waiting in swdev_lock() (atomic); a spinning
  *	worker steps aside for them
- * @limiter: the rate limits of @attr.limits (swdev_limit())
- * @timerfd: wakes the worker when a throttled queue has tokens again;
- *	-1 until a limit is first set
- * @timer_at: when @timerfd fires (CLOCK_MONOTONIC ns), 0: disarmed
+ * @limiter: the rate limits of @attr.limits (swdev_limit()); shared by
+ *	every worker, so also under @limit_lock
+ * @limit_lock: serialises the workers' use of @limiter
  */
 struct swdev {
 	struct vdpa_device vdpa;
@@ -228,30 +275,61 @@ struct swdev {
 	struct vdpa_callback config_cb;
 	u8 config[SWDEV_CONFIG_MAX];
 	int epfd;
-	int ctlfd;
 	unsigned int stop;
-	pthread_t worker;
-	bool worker_started;
+	struct swdev_worker workers[SWDEV_WORKERS_MAX];
 	bool poll;
-	bool polling;
 	unsigned int lock_waiters;
 	struct swdev_limiter limiter[SWDEV_LIMITS_MAX];
-	int timerfd;
-	u64 timer_at;
+	pthread_mutex_t limit_lock;
 };
 
+/* Workers of @sw (swdev_attr.nworkers, 0 meaning 1). */
+static inline u32 swdev_nworkers(const struct swdev *sw)
+{
+	return sw->attr.nworkers ? sw->attr.nworkers : 1;
+}
+
 /**
- * swdev_lock() - take @sw->lock from an op (not the worker)
+ * swdev_lock_from() - take the locks of workers @first and up, in order
+ * @sw: the device
+ * @first: 0 from an op; 1 from worker 0's pass, which holds swdev.lock
+ *	and needs every queue still (a control queue changing what every
+ *	worker reads)
+ *
+ * Like pthread_mutex_lock(), but a busy-polling worker, which re-takes its
+ * lock at once after every pass, sees the waiter and lets it in.
+ */
+static inline void swdev_lock_from(struct swdev *sw, u32 first)
+{
+	__atomic_add_fetch(&sw->lock_waiters, 1, __ATOMIC_RELAXED);
+	for (u32 i = first; i < swdev_nworkers(sw); i++)
+		pthread_mutex_lock(sw->workers[i].lock);
+	__atomic_sub_fetch(&sw->lock_waiters, 1, __ATOMIC_RELAXED);
+}
+
+/** swdev_unlock_from() - undo swdev_lock_from(@sw, @first) */
+static inline void swdev_unlock_from(struct swdev *sw, u32 first)
+{
+	for (u32 i = swdev_nworkers(sw); i-- > first;)
+		pthread_mutex_unlock(sw->workers[i].lock);
+}
+
+/**
+ * swdev_lock() - take every worker's lock from an op (not a worker)
  * @sw: the device
  *
- * Like pthread_mutex_lock(), but a busy-polling worker, which re-takes the
- * lock at once after every pass, sees the waiter and lets it in.
+ * With one worker that is @sw->lock alone, which a one-worker device may
+ * release with pthread_mutex_unlock(); else release with swdev_unlock().
  */
 static inline void swdev_lock(struct swdev *sw)
 {
-	__atomic_add_fetch(&sw->lock_waiters, 1, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&sw->lock);
-	__atomic_sub_fetch(&sw->lock_waiters, 1, __ATOMIC_RELAXED);
+	swdev_lock_from(sw, 0);
+}
+
+/** swdev_unlock() - release what swdev_lock() took */
+static inline void swdev_unlock(struct swdev *sw)
+{
+	swdev_unlock_from(sw, 0);
 }
 
 static inline struct swdev *to_swdev(struct vdpa_device *vdpa)
@@ -329,10 +407,31 @@ void swdev_vq_notify(struct swdev *sw, struct swdev_vq *vq);
 void swdev_config_changed(struct swdev *sw);
 
 /**
- * swdev_schedule() - wake the worker for another pass
+ * swdev_schedule() - wake every worker for another pass
  * @sw: the device
  */
 void swdev_schedule(struct swdev *sw);
+
+/**
+ * swdev_schedule_vq() - wake the worker of queue @vq for another pass
+ * @sw: the device
+ * @vq: the queue
+ */
+void swdev_schedule_vq(struct swdev *sw, struct swdev_vq *vq);
+
+/**
+ * swdev_vq_epfd() - the epoll fd of the worker serving @vq, where a
+ *	backend fd that feeds @vq belongs (with SWDEV_EV_BACKEND data)
+ * @sw: the device
+ * @vq: the queue
+ *
+ * Return: the fd.
+ */
+static inline int swdev_vq_epfd(const struct swdev *sw,
+				const struct swdev_vq *vq)
+{
+	return sw->workers[vq->worker].epfd;
+}
 
 /** swdev_now_ns() - CLOCK_MONOTONIC now, in ns; Return: the time */
 u64 swdev_now_ns(void);

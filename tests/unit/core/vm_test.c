@@ -84,28 +84,7 @@ static unsigned int count_dir(const char *path)
 /* Threads named "vcpuN" (KVM may add workers of its own to the process). */
 static unsigned int count_vcpu_threads(void)
 {
-	unsigned int n = 0;
-	struct dirent *e;
-	DIR *d = opendir("/proc/self/task");
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[300], comm[32] = "";
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (read(fd, comm, sizeof(comm) - 1) > 0 && !strncmp(comm, "vcpu", 4))
-			n++;
-		close(fd);
-	}
-	closedir(d);
-	return n;
+	return test_count_threads("vcpu");
 }
 
 /*

@@ -7,6 +7,9 @@
  * mergeable buffers is dropped and counted, and mergeable buffers carry
  * one frame over several chains (waiting, idle, for the buffers it lacks),
  * and rate limits set on the running device hold in both directions.
+ * Multiqueue (max_vqp=2): the kernel spreads received flows over the TAP
+ * queues of the pairs the driver uses, and only those: VQ_PAIRS_SET
+ * attaches and detaches the TAP's queues before its ack.
  * Needs root and /dev/net/tun: skipped otherwise.
  */
 #include <arpa/inet.h>
@@ -165,6 +168,148 @@ static void test_tx_rx(struct vdpa_device *vdpa, int ps)
 	report_ge(st.drops, 1, "the 1500-byte frame was dropped and counted (%llu)",
 		  (unsigned long long)st.drops);
 	down(&d);
+out:
+	report_prefix_pop();
+}
+
+/* An IPv4/UDP frame to @dst, flow @port: the kernel's queue choice hashes it. */
+static void make_udp(u8 *f, const u8 *dst, u16 port)
+{
+	static const u8 src[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+
+	memset(f, 0, 60);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;				/* ETH_P_IP */
+	f[14] = 0x45;				/* IPv4, 20-byte header */
+	f[17] = 46;				/* total length */
+	f[22] = 64;				/* TTL */
+	f[23] = 17;				/* UDP */
+	memcpy(f + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	f[34] = (u8)(port >> 8);
+	f[35] = (u8)port;
+	f[36] = 0x13;				/* destination port 5000 */
+	f[37] = 0x88;
+	f[39] = 26;				/* UDP length */
+}
+
+/*
+ * Post @n receive buffers on each of @npairs pairs (a pair left idle
+ * keeps them: 3 calls at most with @n 16, rings of 64), inject @n UDP
+ * flows on the interface and count where they arrive: @got[p]
+ * frames on pair p's receive queue (@npairs pairs). Return: frames that
+ * arrived, all of them unless one was lost.
+ */
+static unsigned int spread(struct vdrv *d, int ps, unsigned int n, u16 base,
+			   unsigned int *got, u16 npairs)
+{
+	unsigned int total = 0;
+	u8 f[60];
+	u16 head;
+	u32 len;
+
+	for (u16 p = 0; p < npairs; p++)
+		got[p] = 0;
+	/* Sent as IPv4 (skb->protocol), or the kernel hashes no flow. */
+	struct sockaddr_ll to = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(0x0800),
+		.sll_ifindex = (int)if_nametoindex("kt1"),
+		.sll_halen = 6,
+	};
+
+	memcpy(to.sll_addr, guest_mac, 6);
+	/* Room for all of them on any pair. */
+	for (u16 p = 0; p < npairs; p++) {
+		for (unsigned int i = 0; i < n; i++) {
+			u8 *rx = vdrv_alloc(d, 2048, 64);
+
+			vdrv_add(d, (u16)(2 * p), &(struct vdrv_sg){ rx, 2048, true }, 1);
+		}
+		vdrv_publish(d, (u16)(2 * p));
+		vdrv_kick(d, (u16)(2 * p));
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		make_udp(f, guest_mac, (u16)(base + i));
+		if (sendto(ps, f, sizeof(f), 0, (struct sockaddr *)&to, sizeof(to)) !=
+		    (ssize_t)sizeof(f))
+			return total;
+	}
+	/* Each frame once; 2 s at most for the last one. */
+	for (int idle = 0; total < n && idle < 200;) {
+		bool any = false;
+
+		for (u16 p = 0; p < npairs; p++) {
+			while (vdrv_get_used(d, (u16)(2 * p), &head, &len) == 1) {
+				got[p]++;
+				total++;
+				any = true;
+			}
+		}
+		if (!any) {
+			idle++;
+			vdrv_msleep(10);
+		}
+	}
+	return total;
+}
+
+static void test_multiqueue(struct vdpa_device *vdpa, int ps)
+{
+	enum { PAIRS = 2, CVQ = 2 * PAIRS, N = 16 };
+	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const u64 f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
+		      (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+		      (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ) |
+		      VRINGH_F_EVENT_IDX;
+	struct pollfd pfd = { .fd = ps, .events = POLLIN };
+	unsigned int got[PAIRS];
+	u8 two[2] = { 2, 0 }, one[2] = { 1, 0 }, *tx, buf[2048];
+	struct vdrv d;
+	bool ok;
+	u16 head;
+	u32 len;
+	ssize_t n;
+
+	report_prefix_push("multiqueue");
+	ok = vdrv_init(&d, vdpa, 4 << 20) == 0 && vdrv_map(&d, 0) == 0 &&
+	     vdrv_map(&d, 1) == 0 && vdrv_negotiate(&d, f) == 0;
+	for (u16 q = 0; ok && q <= CVQ; q++)
+		ok = vdrv_vq_setup(&d, q, NUM) == 0;
+	if (!report(ok && vdrv_driver_ok(&d) == 0, "bring-up with MQ, %d pairs", PAIRS))
+		goto out;
+
+	report_eq(spread(&d, ps, N, 1000, got, PAIRS), N, "%d flows received", N);
+	report(got[0] == N && got[1] == 0, "one pair in use: all on pair 0 (%u, %u)",
+	       got[0], got[1]);
+
+	report_eq(vdrv_net_ctrl(&d, CVQ, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				two, 2, true), VIRTIO_NET_OK, "VQ_PAIRS_SET 2 acked OK");
+	tx = vdrv_alloc(&d, HDR + 100, 64);
+	memset(tx, 0, HDR);
+	make_frame(tx + HDR, bcast, guest_mac, 100, 3);
+	vdrv_add(&d, 3, &(struct vdrv_sg){ tx, HDR + 100, false }, 1);
+	vdrv_publish(&d, 3);
+	vdrv_kick(&d, 3);
+	report(vdrv_wait_used(&d, 3, &head, &len, 2000), "pair 1 TX chain used");
+	n = poll(&pfd, 1, 2000) > 0 ? recv(ps, buf, sizeof(buf), 0) : -1;
+	check_eq(n, 100);
+	check_mem(buf, tx + HDR, 100);
+	report_checks("a frame sent on pair 1 left through its TAP queue (%zd bytes)", n);
+	report_eq(spread(&d, ps, N, 2000, got, PAIRS), N, "%d more flows received", N);
+	report(got[0] > 0 && got[1] > 0, "two pairs in use: flows spread over both (%u, %u)",
+	       got[0], got[1]);
+
+	report_eq(vdrv_net_ctrl(&d, CVQ, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				one, 2, true), VIRTIO_NET_OK, "VQ_PAIRS_SET 1 acked OK");
+	report_eq(spread(&d, ps, N, 3000, got, PAIRS), N, "%d more flows received", N);
+	report(got[0] == N && got[1] == 0, "back to one pair: all on pair 0 (%u, %u)",
+	       got[0], got[1]);
+	report_eq(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET, 0, "no NEEDS_RESET");
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
+	vdpa_dma_unmap(vdpa, 1, d.iova, d.size);
+	vdrv_fini(&d);
 out:
 	report_prefix_pop();
 }
@@ -402,6 +547,17 @@ static int run_in_netns(void)
 	test_mergeable_wait(vdpa, ps);
 	test_rate_limits(vdpa, ps);
 	close(ps);
+	vdpa_mgmt_dev_del(vdpa);
+
+	if (!report_eq(vdpa_mgmt_dev_add("tap,path=kt1,mac=52:54:00:00:00:42,max_vqp=2",
+					 &vdpa), 0, "multiqueue TAP kt1 created") ||
+	    !report_eq(if_up("kt1"), 0, "kt1 up"))
+		return report_summary();
+	ps = packet_socket("kt1");
+	if (report_ge(ps, 0, "packet socket on kt1")) {
+		test_multiqueue(vdpa, ps);
+		close(ps);
+	}
 	vdpa_mgmt_dev_del(vdpa);
 	return report_summary();
 }

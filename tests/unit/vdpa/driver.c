@@ -425,3 +425,31 @@ bool vdrv_wait_status(struct vdrv *d, u8 bits, int timeout_ms)
 	}
 	return false;
 }
+
+u8 vdrv_net_ctrl(struct vdrv *d, u16 cvq, u8 class, u8 cmd, const void *data,
+		 u32 dlen, bool ack_buf)
+{
+	u8 *hdr = vdrv_alloc(d, 2 + dlen, 8), *ack = vdrv_alloc(d, 1, 1);
+	struct vdrv_sg sg[3];
+	unsigned int n = 0;
+	u16 head;
+	u32 len;
+
+	hdr[0] = class;
+	hdr[1] = cmd;
+	if (dlen)
+		memcpy(hdr + 2, data, dlen);
+	*ack = 0xee;
+	/* Header and payload in descriptors of their own, as Linux does. */
+	sg[n++] = (struct vdrv_sg){ hdr, 2, false };
+	if (dlen)
+		sg[n++] = (struct vdrv_sg){ hdr + 2, dlen, false };
+	if (ack_buf)
+		sg[n++] = (struct vdrv_sg){ ack, 1, true };
+	vdrv_add(d, cvq, sg, n);
+	vdrv_publish(d, cvq);
+	vdrv_kick(d, cvq);
+	if (!vdrv_wait_used(d, cvq, &head, &len, 2000))
+		return 0xfe;
+	return len == 1 ? *ack : 0xff;
+}

@@ -178,6 +178,23 @@ int vdrv_wait_used(struct vdrv *d, u16 q, u16 *head, u32 *len,
 /** vdrv_wait_status() - wait until status has all of @bits; Return bool */
 bool vdrv_wait_status(struct vdrv *d, u8 bits, int timeout_ms);
 
+/**
+ * vdrv_net_ctrl() - one virtio-net control command (virtio 1.2 §5.1.6.5):
+ *	header, payload and ack byte in descriptors of their own
+ * @d: the driver
+ * @cvq: the control queue
+ * @class: command class
+ * @cmd: command
+ * @data: payload
+ * @dlen: its bytes (0: no payload descriptor)
+ * @ack_buf: post the device-writable ack byte (false: a hostile chain)
+ *
+ * Return: the ack, 0xff if the chain completed without one written, 0xfe
+ * if it did not complete within 2 s.
+ */
+u8 vdrv_net_ctrl(struct vdrv *d, u16 cvq, u8 class, u8 cmd, const void *data,
+		 u32 dlen, bool ack_buf);
+
 /** vdrv_msleep() - sleep @ms milliseconds */
 void vdrv_msleep(int ms);
 

@@ -268,27 +268,7 @@ static void test_no_rx_buffer(struct vdpa_device *vdpa)
 static u8 ctrl_cmd(struct vdrv *d, u8 class, u8 cmd, const void *data,
 		   u32 dlen)
 {
-	u8 *hdr = vdrv_alloc(d, 2 + dlen, 8), *ack = vdrv_alloc(d, 1, 1);
-	struct vdrv_sg sg[3] = {
-		{ hdr, 2, false }, { hdr + 2, dlen, false }, { ack, 1, true },
-	};
-	u16 head;
-	u32 len;
-
-	hdr[0] = class;
-	hdr[1] = cmd;
-	if (dlen)
-		memcpy(hdr + 2, data, dlen);
-	*ack = 0xee;
-	if (dlen)
-		vdrv_add(d, CVQ, sg, 3);
-	else
-		vdrv_add(d, CVQ, (struct vdrv_sg[]){ sg[0], sg[2] }, 2);
-	vdrv_publish(d, CVQ);
-	vdrv_kick(d, CVQ);
-	if (!vdrv_wait_used(d, CVQ, &head, &len, 2000) || len != 1)
-		return 0xff;
-	return *ack;
+	return vdrv_net_ctrl(d, CVQ, class, cmd, data, dlen, true);
 }
 
 static void test_ctrl(struct vdpa_device *vdpa)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 
 #include <kestrel/fault.h>
 #include <kestrel/log.h>
@@ -387,8 +388,20 @@ static void test_negative(void)
 	report_gt(fe_call(&fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0,
 		  "misaligned descriptor table refused");
 
+	/* The same region again (QEMU multiqueue) is taken; half over it is not. */
+	report_eq(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
+		  "ADD_MEM_REG of the same region again taken");
+	report_eq(fe_call(&fe, VHOST_USER_REM_MEM_REG, &mr, sizeof(mr), NULL, 0), 0,
+		  "REM_MEM_REG drops that reference");
+	report_eq(fe_vring_addr(&fe, 0, 0), 0,
+		  "ring addresses in it still taken: one reference left, still mapped");
+	mr.region.guest_phys_addr += 4096;
+	mr.region.userspace_addr += 4096;
+	mr.region.mmap_offset += 4096;
+	mr.region.memory_size -= 4096;
 	report_gt(fe_call(&fe, VHOST_USER_ADD_MEM_REG, &mr, sizeof(mr), &fe.memfd, 1), 0,
 		  "ADD_MEM_REG of an overlapping region refused");
+	mr.region = fe_region();
 	mr.region.guest_phys_addr = 0x80000000ULL;
 	mr.region.userspace_addr = 0x7f9900000000ULL;
 	mr.region.memory_size = 2 * MEM_SIZE;		/* bigger than the memfd */
@@ -1077,6 +1090,43 @@ out:
 }
 
 
+/*
+ * A multiqueue net device: the server offers VHOST_USER_PROTOCOL_F_MQ and
+ * GET_QUEUE_NUM counts its queue pairs (QEMU and DPDK size their queues=
+ * by it), not its rings (9: 4 pairs and the control queue).
+ */
+static void test_mq(void)
+{
+	const char *saved = sock_path;
+	struct vhost_user_server *s;
+	struct vdpa_device *vdpa;
+	char path[64];
+	pthread_t th;
+	struct fe fe;
+
+	if (!type_server_start("net,max_vqp=4", "mq", 'q', path, sizeof(path), &vdpa, &s, &th))
+		return;
+	if (report_eq(fe_connect(&fe), 0, "connect")) {
+		long long pf = fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES);
+
+		report(pf > 0 && (pf & (1ULL << VHOST_USER_PROTOCOL_F_MQ)),
+		       "GET_PROTOCOL_FEATURES offers MQ (%#llx)", pf);
+		report_eq(fe_call(&fe, VHOST_USER_SET_PROTOCOL_FEATURES, &pf, sizeof(u64), NULL, 0),
+			  0, "SET_PROTOCOL_FEATURES");
+		report_eq(fe_get_u64(&fe, VHOST_USER_GET_QUEUE_NUM), 4,
+			  "GET_QUEUE_NUM is 4 queue pairs");
+		report(fe_get_u64(&fe, VHOST_USER_GET_FEATURES) & (1ULL << VIRTIO_NET_F_MQ),
+		       "GET_FEATURES offers VIRTIO_NET_F_MQ");
+		report_eq(fe_send(&fe, VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0), 0, "SET_OWNER");
+		report_eq(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, 8, 1), 0,
+			  "SET_VRING_ENABLE of the last ring (the control queue)");
+		report_ne(fe_vring(&fe, VHOST_USER_SET_VRING_ENABLE, 9, 1), 0,
+			  "SET_VRING_ENABLE of ring 9 refused");
+	}
+	fe_close(&fe);
+	type_server_stop(saved, s, th, vdpa);
+}
+
 int main(void)
 {
 	static char path[64], tpath[64];
@@ -1111,6 +1161,7 @@ int main(void)
 	test_shrink_type("net,mode=sink", 2, 1);
 	test_shrink_type("blk", 1, 0);
 	test_balloon();
+	test_mq();
 	test_seals();
 	test_iommu();
 	test_conn_flood();
