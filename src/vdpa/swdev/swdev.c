@@ -185,7 +185,7 @@ static int swdev_set_vq_inflight(struct vdpa_device *vdpa, u16 idx,
 		vq->inflight = region;
 		vq->inflight_size = region ? size : 0;
 	}
-	pthread_mutex_unlock(&sw->lock);
+	swdev_unlock(sw);
 	return ret;
 }
 
