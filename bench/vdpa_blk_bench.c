@@ -10,17 +10,26 @@
  * Prints figures only, one line per run:
  *
  *   vdpa_blk_bench: DEV qd=Q op=read|write event_idx=on|off IOPS=N
- *	(N ios in S s, E errors, K kicks/io, I irqs/io)
+ *	(N ios in S s, E errors, K kicks/io, I irqs/io, C dev-ns/io)
  *
- *   build/bench/vdpa_blk_bench [seconds] [file]
+ * dev-ns/io is the CPU time the device's threads (its worker, and
+ * io_uring's own workers, if any) spent per request, from the scheduler's
+ * per-thread run time: unlike IOPS it does not fall when another process
+ * takes the CPU away, so it compares two runs on a busy machine.
+ *
+ *   build/bench/vdpa_blk_bench [seconds] [file] [qd]
  *
  * Without a file only the RAM-disk simulator ("blk") runs; with one,
- * file-blk over that file (at least 32 MiB) runs too.
+ * file-blk over that file (at least 32 MiB) runs too. With a queue depth
+ * (1 or 32), only the reads at that depth run, after the writes that fill
+ * the region (as in the full order, reads then find written sectors).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -48,6 +57,38 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * CPU time (ns) of every thread of this process but the calling one: the
+ * device's worker and io_uring's workers (the driver runs in the caller).
+ * From /proc/self/task/TID/schedstat; 0 where /proc cannot be read.
+ */
+static unsigned long long others_cpu_ns(void)
+{
+	unsigned long long sum = 0, ns;
+	char path[300];
+	struct dirent *e;
+	DIR *dir = opendir("/proc/self/task");
+	long self = (long)gettid();
+
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.' || atol(e->d_name) == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
 }
 
 static void post(struct vdrv *d, struct blk_req *r, struct blk_req **of_head,
@@ -78,7 +119,7 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 {
 	u64 features = (1ULL << VIRTIO_F_VERSION_1) |
 		       (1ULL << VIRTIO_F_ACCESS_PLATFORM);
-	unsigned long long ios = 0, errors = 0, checked = 0;
+	unsigned long long ios = 0, errors = 0, checked = 0, cpu0, cpu1;
 	struct blk_req reqs[QD_MAX], *of_head[NUM] = { 0 };
 	unsigned int inflight;
 	struct vdpa_vq_stats st;
@@ -104,6 +145,7 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 		memset(reqs[i].data, 0x5a, BLK_SIZE);
 	}
 
+	cpu0 = others_cpu_ns();
 	t0 = now();
 	t1 = t0;
 	for (unsigned int i = 0; i < qd; i++)
@@ -132,6 +174,7 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 		}
 	}
 	t1 = now();
+	cpu1 = others_cpu_ns();
 	/* Drain what is in flight before the reset (not timed). */
 	inflight = qd;
 	for (double t = now(); inflight && now() - t < 5.0;)
@@ -139,11 +182,13 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 			inflight--;
 	vdpa_get_vq_stats(vdpa, 0, &st);
 	printf("vdpa_blk_bench: %-8s qd=%-2u op=%-5s event_idx=%-3s IOPS=%.0f  "
-	       "(%llu ios in %.2f s, %llu errors, %.4f kicks/io, %.4f irqs/io)\n",
+	       "(%llu ios in %.2f s, %llu errors, %.4f kicks/io, %.4f irqs/io, "
+	       "%.0f dev-ns/io)\n",
 	       dev, qd, type == VIRTIO_BLK_T_IN ? "read" : "write",
 	       event_idx ? "on" : "off", (double)ios / (t1 - t0), ios, t1 - t0,
 	       errors, (double)d.vqs[0].kicks / (double)(ios ? ios : 1),
-	       (double)st.notifies / (double)(ios ? ios : 1));
+	       (double)st.notifies / (double)(ios ? ios : 1),
+	       (double)(cpu1 - cpu0) / (double)(ios ? ios : 1));
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
@@ -156,13 +201,23 @@ err:
 	return -1;
 }
 
-/* The guest's phases (guest/x86/bench-virtio-blk.c), in its order. */
-static void run_all(const char *spec, const char *dev, double seconds)
+/*
+ * The guest's phases (guest/x86/bench-virtio-blk.c), in its order; with
+ * @only_qd, the reads at that depth after the writes at depth 1.
+ */
+static void run_all(const char *spec, const char *dev, double seconds,
+		    unsigned int only_qd)
 {
 	struct vdpa_device *vdpa;
 
 	if (vdpa_mgmt_dev_add(spec, &vdpa)) {
 		fprintf(stderr, "vdpa_blk_bench: cannot create '%s'\n", spec);
+		return;
+	}
+	if (only_qd) {
+		run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_OUT, true);
+		run(vdpa, dev, seconds, only_qd, VIRTIO_BLK_T_IN, true);
+		vdpa_mgmt_dev_del(vdpa);
 		return;
 	}
 	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_IN, true);
@@ -176,20 +231,21 @@ static void run_all(const char *spec, const char *dev, double seconds)
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 0.5;
+	unsigned int only_qd = argc > 3 ? (unsigned int)atoi(argv[3]) : 0;
 	char spec[4200];
 
-	if (seconds <= 0 || argc > 3) {
-		fprintf(stderr, "usage: vdpa_blk_bench [seconds] [file of >= 32 MiB]\n");
+	if (seconds <= 0 || argc > 4 || (argc > 3 && only_qd != 1 && only_qd != QD_MAX)) {
+		fprintf(stderr, "usage: vdpa_blk_bench [seconds] [file of >= 32 MiB] [1|32]\n");
 		return 2;
 	}
 	if (vdpa_register_types()) {
 		fprintf(stderr, "vdpa_blk_bench: cannot register the device types\n");
 		return 1;
 	}
-	run_all("blk,capacity=64M", "blk-sim", seconds);
+	run_all("blk,capacity=64M", "blk-sim", seconds, only_qd);
 	if (argc > 2) {
 		snprintf(spec, sizeof(spec), "file-blk,path=%s", argv[2]);
-		run_all(spec, "file-blk", seconds);
+		run_all(spec, "file-blk", seconds, only_qd);
 	}
 	return 0;
 }

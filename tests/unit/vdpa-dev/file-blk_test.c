@@ -141,6 +141,25 @@ static bool all_bytes(const u8 *p, size_t len, u8 v)
 }
 
 /*
+ * Publish the chains added with one index update and one kick, and wait
+ * for @n completions. Return: how many came.
+ */
+static unsigned int kick_and_wait(struct vdrv *d, unsigned int n)
+{
+	unsigned int done = 0;
+
+	vdrv_publish(d, 0);
+	vdrv_kick(d, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		u16 head;
+		u32 len;
+
+		done += vdrv_wait_used(d, 0, &head, &len, 5000);
+	}
+	return done;
+}
+
+/*
  * @n one-sector writes at once, sector @sector + i filled with @fill + i,
  * published with one index update and one kick; *@bufs and *@st get their
  * data and status bytes. With @seen, each completed head is marked there
@@ -591,7 +610,7 @@ static void test_dwz_batch(const char *where, const char *fs)
 	struct virtio_blk_discard_write_zeroes *segs;
 	struct virtio_blk_outhdr *hs;
 	struct vdpa_device *vdpa;
-	unsigned int done = 0, bad = 0;
+	unsigned int done, bad = 0;
 	struct vdrv d;
 	u8 *st;
 
@@ -624,14 +643,7 @@ static void test_dwz_batch(const char *where, const char *fs)
 		st[i] = 0xee;
 		vdrv_add(&d, 0, sg, 3);
 	}
-	vdrv_publish(&d, 0);
-	vdrv_kick(&d, 0);
-	for (unsigned int i = 0; i < DWZ_REQS; i++) {
-		u16 head;
-		u32 len;
-
-		done += vdrv_wait_used(&d, 0, &head, &len, 5000);
-	}
+	done = kick_and_wait(&d, DWZ_REQS);
 	check_eq(done, DWZ_REQS);
 	check_true(all_bytes(st, DWZ_REQS, VIRTIO_BLK_S_OK));
 	check_false(vdpa_needs_reset(vdpa));
@@ -697,6 +709,68 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * Reads posted at once reach the driver a burst at a time: the device
+ * starts every BLK_BURST (16) it takes and publishes, with an interrupt,
+ * those already done, while it goes on taking the rest; a driver waiting
+ * for interrupts refills behind it instead of waiting for the whole round.
+ * 48 reads from the page cache (the image was just written): one
+ * interrupt a burst, so more than one (without EVENT_IDX, which would
+ * leave interrupts to the driver's used_event), and every read has the
+ * image's bytes.
+ */
+#define BURST_REQS	48
+
+static void test_read_bursts(void)
+{
+	char *path = make_image("bursts.img", DISK_SIZE, 0x6b), spec[512];
+	struct virtio_blk_outhdr *hs;
+	struct vdpa_device *vdpa;
+	unsigned int done, irqs;
+	struct vdrv d;
+	u8 *bufs, *st;
+
+	report_prefix_push("read bursts");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	ring_num = 256;
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up_with(&d, vdpa, features & ~VRINGH_F_EVENT_IDX), 0,
+		       "bring-up without EVENT_IDX, 256-entry ring"))
+		goto out_del;
+	hs = vdrv_alloc(&d, BURST_REQS * sizeof(*hs), 16);
+	bufs = vdrv_alloc(&d, BURST_REQS * 512, 64);
+	st = vdrv_alloc(&d, BURST_REQS, 1);
+	for (unsigned int i = 0; i < BURST_REQS; i++) {
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ bufs + i * 512, 512, true },
+			{ st + i, 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(VIRTIO_BLK_T_IN);
+		hs[i].ioprio = 0;
+		hs[i].sector = cpu_to_le64(i * 7);
+		st[i] = 0xee;
+		vdrv_add(&d, 0, sg, 3);
+	}
+	done = kick_and_wait(&d, BURST_REQS);
+	irqs = __atomic_load_n(&d.vqs[0].irqs, __ATOMIC_RELAXED);
+	check_eq(done, BURST_REQS);
+	check_true(all_bytes(st, BURST_REQS, VIRTIO_BLK_S_OK));
+	check_true(all_bytes(bufs, BURST_REQS * 512, 0x6b));
+	report_checks("%u reads at once: all OK, each with the image's bytes", BURST_REQS);
+	report(irqs > 1, "completions published a burst at a time: %u interrupts for %u reads",
+	       irqs, BURST_REQS);
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	ring_num = NUM;
+	free(path);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -709,6 +783,7 @@ int main(void)
 	}
 	test_rw();
 	test_many_held();
+	test_read_bursts();
 	test_dwz_batch(dir, "dwz batch");
 	{
 		char shm[] = "/dev/shm/kestrel-fblk-XXXXXX";
