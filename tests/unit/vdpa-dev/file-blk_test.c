@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/falloc.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -668,6 +671,105 @@ out:
 	report_prefix_pop();
 }
 
+/* 512-byte units the file system holds for @path (-1: cannot stat). */
+static long long disk_blocks(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long long)st.st_blocks;
+}
+
+/* Whether a file in @where can have a hole punched into it. */
+static bool can_punch_holes(const char *where)
+{
+	char *path = make_image_at(where, "punch.img", 8192, 1);
+	int fd = open(path, O_RDWR);
+	bool ok = fd >= 0 &&
+		  !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	free(path);
+	return ok;
+}
+
+/*
+ * What each of DISCARD and WRITE_ZEROES does to the image, told apart by
+ * its allocated blocks (the FALLOCATE mode io_uring ran): a discard of 128
+ * KiB punches a hole (the file holds 256 fewer 512-byte units), a
+ * write-zeroes with UNMAP too and reads back as zeroes, a write-zeroes
+ * without it zeroes the range and keeps it allocated. On the test
+ * directory's file system; skipped where it cannot punch holes.
+ */
+#define DWZ_RANGE	256	/* sectors: 128 KiB, whole file system blocks */
+
+static void test_dwz_blocks(void)
+{
+	char *path = make_image("blocks.img", DISK_SIZE, 0x5a), spec[512];
+	struct virtio_blk_discard_write_zeroes *seg;
+	static const u8 zero[DWZ_RANGE * 512];
+	struct vdpa_device *vdpa;
+	long long before, after;
+	struct vdrv d;
+	u8 *in;
+
+	report_prefix_push("dwz blocks");
+	if (!can_punch_holes(dir)) {
+		report_skip("%s's file system cannot punch holes (fallocate)", dir);
+		goto out;
+	}
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up"))
+		goto out_del;
+	seg = vdrv_alloc(&d, sizeof(*seg), 16);
+	in = vdrv_alloc(&d, sizeof(zero), 64);
+
+	before = disk_blocks(path);
+	*seg = (struct virtio_blk_discard_write_zeroes){
+		.sector = cpu_to_le64(0), .num_sectors = cpu_to_le32(DWZ_RANGE),
+	};
+	report_eq(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_OK, "discard of 128 KiB");
+	after = disk_blocks(path);
+	report(before - after >= DWZ_RANGE, "discard punched a hole: %lld -> %lld blocks",
+	       before, after);
+
+	before = after;
+	*seg = (struct virtio_blk_discard_write_zeroes){
+		.sector = cpu_to_le64(DWZ_RANGE), .num_sectors = cpu_to_le32(DWZ_RANGE),
+		.flags = cpu_to_le32(VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP),
+	};
+	check_eq(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		 VIRTIO_BLK_S_OK);
+	after = disk_blocks(path);
+	check_true(before - after >= DWZ_RANGE);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_IN, DWZ_RANGE, NULL, 0, in, sizeof(zero), NULL),
+		 VIRTIO_BLK_S_OK);
+	check_true(!memcmp(in, zero, sizeof(zero)));
+	report_checks("write-zeroes with UNMAP deallocates (%lld -> %lld blocks) and reads zeroes",
+		      before, after);
+
+	before = after;
+	seg->sector = cpu_to_le64(2 * DWZ_RANGE);
+	seg->flags = 0;
+	check_eq(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		 VIRTIO_BLK_S_OK);
+	check_eq(disk_blocks(path), before);
+	check_true(disk_has(path, 2 * DWZ_RANGE * 512, zero, sizeof(zero)));
+	check_true(disk_kept(path, 3 * DWZ_RANGE, 8, 0x5a));
+	report_checks("write-zeroes without UNMAP keeps the blocks, zeroes them, stops at the range");
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	unlink(path);
+	free(path);
+	report_prefix_pop();
+}
+
 /*
  * More requests at once than the device holds (BLK_QD, 64): the first 64
  * go to io_uring, the rest wait in the ring and are taken, in the same
@@ -785,6 +887,7 @@ int main(void)
 	test_many_held();
 	test_read_bursts();
 	test_dwz_batch(dir, "dwz batch");
+	test_dwz_blocks();
 	{
 		char shm[] = "/dev/shm/kestrel-fblk-XXXXXX";
 
