@@ -507,7 +507,7 @@ submit:
 			seen++;
 		}
 		io_uring_cq_advance(&f->ring, seen);
-		f->queued -= seen;
+		f->queued -= MIN(seen, f->queued);
 		if (!f->queued || how == BLK_REAP_START || (how == BLK_REAP_ONE && ended))
 			break;
 		ret = io_uring_wait_cqe(&f->ring, &cqe);
