@@ -10,17 +10,35 @@
  * Prints figures only, one line per run:
  *
  *   vdpa_blk_bench: DEV qd=Q op=read|write event_idx=on|off IOPS=N
- *	(N ios in S s, E errors, K kicks/io, I irqs/io)
+ *	(N ios in S s, E errors, K kicks/io, I irqs/io, C dev-ns/io)
  *
- *   build/bench/vdpa_blk_bench [seconds] [file]
+ * dev-ns/io is the CPU time the device's threads (its worker, and
+ * io_uring's own workers, if any) spent per request, from the scheduler's
+ * per-thread run time: unlike IOPS it does not fall when another process
+ * takes the CPU away, so it compares two runs on a busy machine.
+ *
+ *   build/bench/vdpa_blk_bench [seconds] [file] [qd]
  *
  * Without a file only the RAM-disk simulator ("blk") runs; with one,
- * file-blk over that file (at least 32 MiB) runs too.
+ * file-blk over that file (at least 32 MiB) runs too, and after it the
+ * kernel's own floor for those reads: the same 4 KiB reads of the same
+ * file, BLK_BURST (16) IORING_OP_READs per io_uring_enter from one thread
+ * and nothing else (no ring, no device), at queue depth 32:
+ *
+ *   vdpa_blk_bench: io_uring qd=32 op=read IOPS=N (N reads in S s, C ns/read)
+ *
+ * file-blk cannot beat it, since every one of its reads is one of these. With a queue depth
+ * (1 or 32), only the reads at that depth run, after an untimed write of
+ * every block they read, on both disks alike.
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -50,6 +68,38 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * CPU time (ns) of every thread of this process but the calling one: the
+ * device's worker and io_uring's workers (the driver runs in the caller).
+ * From /proc/self/task/TID/schedstat; 0 where /proc cannot be read.
+ */
+static unsigned long long others_cpu_ns(void)
+{
+	unsigned long long sum = 0, ns;
+	char path[300];
+	struct dirent *e;
+	DIR *dir = opendir("/proc/self/task");
+	long self = (long)gettid();
+
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.' || atol(e->d_name) == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
+}
+
 static void post(struct vdrv *d, struct blk_req *r, struct blk_req **of_head,
 		 u32 type, u32 *next_blk)
 {
@@ -73,12 +123,16 @@ static void post(struct vdrv *d, struct blk_req *r, struct blk_req **of_head,
 		of_head[h] = r;
 }
 
+/*
+ * One phase: @qd requests of @type in flight for @seconds, or until
+ * @max_ios completed (0: no limit); a figure line unless @dev is NULL.
+ */
 static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
-	       unsigned int qd, u32 type, bool event_idx)
+	       unsigned int qd, u32 type, bool event_idx, unsigned long long max_ios)
 {
 	u64 features = (1ULL << VIRTIO_F_VERSION_1) |
 		       (1ULL << VIRTIO_F_ACCESS_PLATFORM);
-	unsigned long long ios = 0, errors = 0, checked = 0;
+	unsigned long long ios = 0, errors = 0, checked = 0, cpu0, cpu1;
 	struct blk_req reqs[QD_MAX], *of_head[NUM] = { 0 };
 	unsigned int inflight;
 	struct vdpa_vq_stats st;
@@ -104,12 +158,13 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 		memset(reqs[i].data, 0x5a, BLK_SIZE);
 	}
 
+	cpu0 = others_cpu_ns();
 	t0 = now();
 	t1 = t0;
 	for (unsigned int i = 0; i < qd; i++)
 		post(&d, &reqs[i], of_head, type, &next_blk);
 	vdrv_kick(&d, 0);
-	while (t1 - t0 < seconds) {
+	while (t1 - t0 < seconds && (!max_ios || ios < max_ios)) {
 		unsigned int n = 0;
 
 		while (vdrv_get_used(&d, 0, &head, &len)) {
@@ -132,32 +187,40 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 		}
 	}
 	t1 = now();
+	cpu1 = others_cpu_ns();
 	/* Drain what is in flight before the reset (not timed). */
 	inflight = qd;
 	for (double t = now(); inflight && now() - t < 5.0;)
 		while (inflight && vdrv_get_used(&d, 0, &head, &len))
 			inflight--;
 	vdpa_get_vq_stats(vdpa, 0, &st);
-	printf("vdpa_blk_bench: %-8s qd=%-2u op=%-5s event_idx=%-3s IOPS=%.0f  "
-	       "(%llu ios in %.2f s, %llu errors, %.4f kicks/io, %.4f irqs/io)\n",
-	       dev, qd, type == VIRTIO_BLK_T_IN ? "read" : "write",
-	       event_idx ? "on" : "off", (double)ios / (t1 - t0), ios, t1 - t0,
-	       errors, (double)d.vqs[0].kicks / (double)(ios ? ios : 1),
-	       (double)st.notifies / (double)(ios ? ios : 1));
+	if (dev)
+		printf("vdpa_blk_bench: %-8s qd=%-2u op=%-5s event_idx=%-3s IOPS=%.0f  "
+		       "(%llu ios in %.2f s, %llu errors, %.4f kicks/io, %.4f irqs/io, "
+		       "%.0f dev-ns/io)\n",
+		       dev, qd, type == VIRTIO_BLK_T_IN ? "read" : "write",
+		       event_idx ? "on" : "off", (double)ios / (t1 - t0), ios, t1 - t0,
+		       errors, (double)d.vqs[0].kicks / (double)(ios ? ios : 1),
+		       (double)st.notifies / (double)(ios ? ios : 1),
+		       (double)(cpu1 - cpu0) / (double)(ios ? ios : 1));
 	vdpa_reset(vdpa);
 	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
 	vdrv_fini(&d);
 	return 0;
 
 err:
-	fprintf(stderr, "vdpa_blk_bench: %s: set-up failed\n", dev);
+	fprintf(stderr, "vdpa_blk_bench: %s: set-up failed\n", dev ? dev : "fill");
 	vdpa_reset(vdpa);
 	vdrv_fini(&d);
 	return -1;
 }
 
-/* The guest's phases (guest/x86/bench-virtio-blk.c), in its order. */
-static void run_all(const char *spec, const char *dev, double seconds)
+/*
+ * The guest's phases (guest/x86/bench-virtio-blk.c), in its order; with
+ * @only_qd, the reads at that depth on a disk written first.
+ */
+static void run_all(const char *spec, const char *dev, double seconds,
+		    unsigned int only_qd)
 {
 	struct vdpa_device *vdpa;
 
@@ -165,31 +228,100 @@ static void run_all(const char *spec, const char *dev, double seconds)
 		fprintf(stderr, "vdpa_blk_bench: cannot create '%s'\n", spec);
 		return;
 	}
-	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_IN, true);
-	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_OUT, true);
-	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_IN, true);
-	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_OUT, true);
-	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_IN, false);
+	if (only_qd) {
+		/*
+		 * Untimed: write every block of the region first, so the reads
+		 * find written sectors in memory on both disks (the RAM disk's
+		 * pages, the file's page cache), not the RAM disk's untouched
+		 * zero pages or a file's holes.
+		 */
+		run(vdpa, NULL, 60.0, QD_MAX, VIRTIO_BLK_T_OUT, true, BLK_REGION);
+		run(vdpa, dev, seconds, only_qd, VIRTIO_BLK_T_IN, true, 0);
+		vdpa_mgmt_dev_del(vdpa);
+		return;
+	}
+	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_IN, true, 0);
+	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_OUT, true, 0);
+	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_IN, true, 0);
+	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_OUT, true, 0);
+	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_IN, false, 0);
 	vdpa_mgmt_dev_del(vdpa);
+}
+
+/*
+ * The floor under file-blk's reads: the bench's 4 KiB reads of @path (the
+ * same blocks, in the same order) straight through io_uring, @qd in
+ * flight, refilled a burst of 16 at a time, from this thread.
+ */
+static void run_floor(const char *path, double seconds, unsigned int qd)
+{
+	unsigned long long ios = 0;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	u32 next_blk = 0;
+	double t0, t1;
+	u8 *bufs;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	bufs = aligned_alloc(4096, QD_MAX * BLK_SIZE);
+	if (fd < 0 || !bufs || io_uring_queue_init(2 * QD_MAX, &ring, 0)) {
+		fprintf(stderr, "vdpa_blk_bench: io_uring floor: set-up failed\n");
+		goto out;
+	}
+	t0 = now();
+	t1 = t0;
+	for (unsigned int inflight = 0, want = qd; t1 - t0 < seconds; want = 16) {
+		unsigned int head, n = 0;
+
+		for (unsigned int i = 0; i < want; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_read(sqe, fd, bufs + (inflight + i) % QD_MAX * BLK_SIZE,
+					   BLK_SIZE, (off_t)(next_blk % BLK_REGION) * BLK_SIZE);
+			next_blk += BLK_STRIDE;
+		}
+		inflight += want;
+		io_uring_submit_and_wait(&ring, 16);
+		io_uring_for_each_cqe(&ring, head, cqe)
+			n++;
+		io_uring_cq_advance(&ring, n);
+		inflight -= n;
+		ios += n;
+		t1 = now();
+	}
+	printf("vdpa_blk_bench: io_uring qd=%-2u op=read  IOPS=%.0f  (%llu reads in %.2f s, "
+	       "%.0f ns/read)\n", qd, (double)ios / (t1 - t0), ios, t1 - t0,
+	       (t1 - t0) * 1e9 / (double)(ios ? ios : 1));
+	io_uring_queue_exit(&ring);
+out:
+	free(bufs);
+	if (fd >= 0)
+		close(fd);
 }
 
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 0.5;
+	unsigned int only_qd = argc > 3 ? (unsigned int)atoi(argv[3]) : 0;
 	char spec[4200];
 
-	if (seconds <= 0 || argc > 3) {
-		fprintf(stderr, "usage: vdpa_blk_bench [seconds] [file of >= 32 MiB]\n");
+	if (seconds <= 0 || argc > 4 || (argc > 3 && only_qd != 1 && only_qd != QD_MAX)) {
+		fprintf(stderr, "usage: vdpa_blk_bench [seconds] [file of >= 32 MiB] [1|32]\n");
 		return 2;
 	}
 	if (vdpa_register_types()) {
 		fprintf(stderr, "vdpa_blk_bench: cannot register the device types\n");
 		return 1;
 	}
-	run_all("blk,capacity=64M", "blk-sim", seconds);
+	run_all("blk,capacity=64M", "blk-sim", seconds, only_qd);
 	if (argc > 2) {
 		snprintf(spec, sizeof(spec), "file-blk,path=%s", argv[2]);
-		run_all(spec, "file-blk", seconds);
+		run_all(spec, "file-blk", seconds, only_qd);
+		if (only_qd != 1)
+			run_floor(argv[2], seconds, QD_MAX);
 	}
 	return 0;
 }

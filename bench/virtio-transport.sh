@@ -95,6 +95,10 @@ one_round() {
 	while read -r line; do
 		[[ $line == vdpa_blk_bench:* ]] || continue
 		dev=$(awk '{ print $2 }' <<<"$line")
+		if [[ $dev == io_uring ]]; then	# file-blk's floor: bare io_uring reads
+			fig io_uring-floor i_rate "$(awk -v n="$(kv IOPS "$line")" 'BEGIN { printf "%.1f", n / 1000 }')"
+			continue
+		fi
 		key=$dev-qd$(kv qd "$line")-$(kv op "$line")-$(kv event_idx "$line")
 		fig "$key" i_rate "$(awk -v n="$(kv IOPS "$line")" 'BEGIN { printf "%.1f", n / 1000 }')"
 		fig "$key" i_kick "$(sed -n 's/.* \([0-9.]*\) kicks\/io.*/\1/p' <<<"$line")"
@@ -119,6 +123,8 @@ line() {
 table_rows
 echo "   k = through kestrel, i = in-process; kick/op: notifications the driver wrote"
 echo "   per frame or request; irq/op: interrupts the device raised per frame or request"
+echo "   file-blk's floor, the same 4K reads of its file by bare io_uring (QD32, 16 per"
+echo "   io_uring_enter, one thread, no device): $(v io_uring-floor i_rate) kIOPS"
 
 # ---- packed against split, both through kestrel, same round ------------------
 fmt2='   %-38s %10s %10s %6s | %9s %9s\n'

@@ -339,6 +339,7 @@ static const struct rule file_blk_rules[] = {
 	/* write-zeroes where the file system cannot zero a range */
 	ALLOW(pwrite64),
 	/* a lone read or write (src/vdpa/blk/file.c) */
+	ALLOW(pread64),
 	ALLOW(preadv),
 	ALLOW(pwritev),
 	END,

@@ -29,12 +29,6 @@ _Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16,
 	       "virtio_blk_discard_write_zeroes");
 _Static_assert(BLK_QD <= SWDEV_BUDGET, "a round fits in a pass");
 
-/*
- * Completions published at once: half a typical queue depth of 32, so
- * the driver refills while the pass serves the other half.
- */
-#define BLK_BURST	16
-
 /* Chains one pass takes at most, as a sync backend. */
 #define BLK_PASS_CHAINS	SWDEV_BUDGET
 
@@ -226,6 +220,8 @@ void blk_req_complete(struct blk_dev *blk, const struct blk_req *req,
 	blk->held--;
 }
 
+static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq, enum blk_reap how);
+
 static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 {
 	struct blk_dev *blk = to_blk(sw);
@@ -258,6 +254,14 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 	if (status == BLK_HELD) {
 		blk->tags |= 1ULL << req.tag;
 		blk->held++;
+		/*
+		 * A burst held: start it now, and publish what is done, while
+		 * the ring may still hold more. The driver refills behind us
+		 * instead of waiting for the whole round. A broken ring ends
+		 * the loop by itself (NEEDS_RESET).
+		 */
+		if (++blk->unstarted == BLK_BURST)
+			blk_reap(blk, vq, BLK_REAP_START);
 		return SWDEV_HELD;
 	}
 	if (status == BLK_THROTTLED)
@@ -267,28 +271,32 @@ static int blk_chain(struct swdev *sw, struct swdev_vq *vq, u16 head, u32 *len)
 }
 
 /*
- * End held requests (at least one; all with @all) and publish them.
+ * Start the held requests, end those done (waiting as @how says) and
+ * publish them.
  * Return: false: the ring broke (every held request ended all the same).
  */
-static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq, bool all)
+static bool blk_reap(struct blk_dev *blk, struct swdev_vq *vq, enum blk_reap how)
 {
 	bool ok;
 
-	blk->ops->reap(blk, all);
+	blk->unstarted = 0;
+	blk->ops->reap(blk, how);
 	ok = swdev_vq_complete(&blk->sw, vq, blk->done, blk->ndone);
 	blk->ndone = 0;
 	if (!ok && blk->held) {
 		/* No request outlives the pass, published or not. */
-		blk->ops->reap(blk, true);
+		blk->ops->reap(blk, BLK_REAP_ALL);
 		blk->ndone = 0;
 	}
 	return ok;
 }
 
 /*
- * One pass: take chains, and while requests are held, end what completes
- * and take the chains the driver adds meanwhile, so the backend always
- * has work instead of waiting for a whole batch to finish. The pass ends
+ * One pass: take chains, starting the held ones every BLK_BURST (and
+ * publishing what is done at once, blk_chain()), and while requests are
+ * held, end what completes and take the chains the driver adds meanwhile,
+ * so the backend always has work instead of waiting for a whole batch to
+ * finish. The pass ends
  * when nothing is held: no request outlives it (nor the lock it holds),
  * so a mapping removed under the lock has no I/O in flight. After
  * BLK_PASS_CHAINS chains it takes no new one and ends what it holds.
@@ -307,8 +315,8 @@ static bool blk_work(struct swdev *sw)
 		if (!blk->held)	/* full with nothing held: the chains of a pass taken */
 			return more || blk->full;
 		if (blk->taken == BLK_PASS_CHAINS)
-			return blk_reap(blk, vq, true);	/* the next pass takes the rest */
-		if (!blk_reap(blk, vq, false))
+			return blk_reap(blk, vq, BLK_REAP_ALL);	/* the next pass takes the rest */
+		if (!blk_reap(blk, vq, BLK_REAP_ONE))
 			return false;
 	}
 }

@@ -18,11 +18,16 @@
  * Synchronous and asynchronous backends. A synchronous backend (RAM) ends
  * every op before returning. An asynchronous one (io_uring) may return
  * BLK_QUEUED from @read, @write, @flush and @dwz: the class holds the chain
- * (SWDEV_HELD) and goes on; when the ring is drained, or BLK_QD requests
- * are held, it calls @reap, which ends at least one held request with
- * blk_req_complete(); the class publishes those with one used-index update
- * and at most one interrupt and goes back to the ring for the chains the
- * driver added meanwhile, until nothing is held. All of that happens in
+ * (SWDEV_HELD) and goes on. Every BLK_BURST requests held it calls @reap
+ * with BLK_REAP_START, which starts them and ends those already done
+ * without waiting: the class publishes those at once and goes on taking
+ * chains, so the driver refills the ring while the backend works and the
+ * queue never drains to wait for a whole batch. When the ring is drained,
+ * or BLK_QD requests are held, it calls @reap with BLK_REAP_ONE, which
+ * ends at least one held request with blk_req_complete(); the class
+ * publishes those with one used-index update and at most one interrupt
+ * and goes back to the ring for the chains the driver added meanwhile,
+ * until nothing is held. All of that happens in
  * the worker pass that took the chains, under swdev.lock: no request
  * outlives its pass, so a mapping removed under the lock has no I/O in
  * flight.
@@ -55,6 +60,25 @@
 
 /* An op's return: the backend holds the request (see struct blk_ops). */
 #define BLK_QUEUED		1
+/*
+ * Requests the class takes from the ring before it starts them (and
+ * publishes the sync ones): half a typical queue depth of 32, so the
+ * driver refills while the pass serves the other half.
+ */
+#define BLK_BURST		16
+
+/**
+ * enum blk_reap - how long struct blk_ops.reap waits
+ * @BLK_REAP_START: not at all: start the held requests not started yet,
+ *	end those whose I/O is done already
+ * @BLK_REAP_ONE: the same, then until at least one held request ended
+ * @BLK_REAP_ALL: the same, then until every held request ended
+ */
+enum blk_reap {
+	BLK_REAP_START,
+	BLK_REAP_ONE,
+	BLK_REAP_ALL,
+};
 
 /**
  * struct blk_req - one request, as the class hands it to a backend
@@ -124,8 +148,8 @@ struct blk_dev;
  *	write-zeroes fails the request. With it, @discard and @write_zeroes
  *	are not called.
  * @reap: (optional: needed by a backend that queues) start every held
- *	request not started yet, wait until at least one ended (with @all:
- *	every one), and end those with blk_req_complete()
+ *	request not started yet, wait as @how says, and end with
+ *	blk_req_complete() every one whose I/O is done
  * @free: free the backend and the allocation the device lives in
  *	(swdev_destroy() calls it; half-built devices included)
  * @seccomp: the worker's thread kind (struct swdev_attr)
@@ -138,7 +162,7 @@ struct blk_ops {
 	int (*write_zeroes)(struct blk_dev *blk, u64 sector, u32 nsec, bool unmap);
 	int (*dwz)(struct blk_dev *blk, struct blk_req *req, const struct blk_dwz *segs,
 		   unsigned int n);
-	void (*reap)(struct blk_dev *blk, bool all);
+	void (*reap)(struct blk_dev *blk, enum blk_reap how);
 	void (*free)(struct blk_dev *blk);
 	enum seccomp_thread seccomp;
 };
@@ -154,6 +178,7 @@ struct blk_ops {
  * @serial: GET_ID answer, NUL padded (blk_dev_set_serial())
  * @held: requests the backend holds (worker)
  * @tags: bit i set while tag i is held (worker)
+ * @unstarted: requests held since the last @reap (worker)
  * @taken: chains the current pass took (worker)
  * @full: a chain found BLK_QD requests held, or the pass's chains taken,
  *	and went back to the ring (worker)
@@ -169,6 +194,7 @@ struct blk_dev {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	unsigned int held;
 	u64 tags;
+	unsigned int unstarted;
 	unsigned int taken;
 	bool full;
 	unsigned int ndone;

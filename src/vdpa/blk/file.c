@@ -3,24 +3,28 @@
  * The file backend of the blk class, type "file-blk": virtio-blk over a
  * regular file or a block device, through io_uring.
  *
- * Reads, writes and flushes become io_uring submissions whose iovecs point
- * straight at the guest's buffers (no bounce copy); the class holds their
- * chains. When the queue is drained, or BLK_QD requests are held, reap
- * prepares the SQEs of those not started yet, in the order they came,
- * handing the SQ to the kernel whenever it is full (without waiting), then
- * waits until one request ended and ends every one whose completions are
- * there; the class publishes those with one used-index update and at most
- * one interrupt, and takes the chains the driver added meanwhile while the
- * rest are still running (blk.c: the pass ends when nothing is held, with
- * a reap of everything). A lone read or write (queue
- * depth 1) is one preadv/pwritev instead: the same one syscall, without
- * io_uring's own work, and a buffered write is not passed to an io_uring
- * worker thread. A flush carries IOSQE_IO_DRAIN, so it starts only after every
- * write submitted before it completed: FLUSH is an fdatasync of everything
- * the driver saw completed (virtio 1.2 §5.2.6.2). DISCARD and WRITE_ZEROES
- * are held the same way, one IORING_OP_FALLOCATE per segment (punch a
- * hole, or zero a range); a request ends when its last segment did. Where
- * the file system cannot zero a range that way, reap writes the zeroes.
+ * Reads, writes and flushes become io_uring submissions whose buffers point
+ * straight at the guest's (no bounce copy); the class holds their chains.
+ * Every BLK_BURST requests the class takes, reap prepares their SQEs, in
+ * the order they came, hands them to the kernel and ends, without
+ * waiting, those already done: a read from the page cache ends inside the
+ * submission, so the class publishes it (and interrupts) while the pass
+ * goes on taking the chains the driver adds behind it; the queue does not
+ * drain to 0 before it refills. When the ring is empty, or BLK_QD requests
+ * are held, reap waits until one request ended and ends every one whose
+ * completions are there (blk.c: the pass ends when nothing is held, with
+ * a reap of everything). The SQ goes to the kernel whenever it is full,
+ * without waiting. A one-segment request is IORING_OP_READ / _WRITE (the
+ * kernel takes the buffer as is; a vector it copies in and checks). A lone
+ * read or write (queue depth 1) is one pread/pwrite instead: the same one
+ * syscall, without io_uring's own work, and a buffered write is not passed
+ * to an io_uring worker thread. A flush carries IOSQE_IO_DRAIN, so it
+ * starts only after every write submitted before it completed: FLUSH is
+ * an fdatasync of everything the driver saw completed (virtio 1.2
+ * §5.2.6.2). DISCARD and WRITE_ZEROES are held the same way, one
+ * IORING_OP_FALLOCATE per segment (punch a hole, or zero a range); a
+ * request ends when its last segment did. Where the file system cannot
+ * zero a range that way, reap writes the zeroes.
  *
  * The image is opened read-write unless ro=on, must be a non-zero multiple
  * of 512 bytes (an empty file too with allow_empty=on: a disk of 0
@@ -293,11 +297,24 @@ static bool blk_file_prep(struct blk_file *f, struct blk_file_req *r, unsigned i
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
 
 		switch (r->op) {
+		/*
+		 * One segment (a 4 KiB request in one buffer): the plain
+		 * op, whose buffer the kernel takes as is, where a vector
+		 * is copied in and checked first.
+		 */
 		case BLK_FILE_READ:
-			io_uring_prep_readv(sqe, f->fd, r->iov, r->niov, off);
+			if (r->niov == 1)
+				io_uring_prep_read(sqe, f->fd, r->iov[0].iov_base,
+						   (unsigned int)r->iov[0].iov_len, off);
+			else
+				io_uring_prep_readv(sqe, f->fd, r->iov, r->niov, off);
 			break;
 		case BLK_FILE_WRITE:
-			io_uring_prep_writev(sqe, f->fd, r->iov, r->niov, off);
+			if (r->niov == 1)
+				io_uring_prep_write(sqe, f->fd, r->iov[0].iov_base,
+						    (unsigned int)r->iov[0].iov_len, off);
+			else
+				io_uring_prep_writev(sqe, f->fd, r->iov, r->niov, off);
 			break;
 		case BLK_FILE_FLUSH:
 			io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
@@ -318,8 +335,9 @@ static bool blk_file_prep(struct blk_file *f, struct blk_file_req *r, unsigned i
 }
 
 /*
- * A lone read or write: one preadv/pwritev is what it costs anyway (an
- * io_uring_enter), without io_uring's own work, and a buffered write is
+ * A lone read or write: one pread/pwrite (preadv/pwritev for several
+ * segments) is what it costs anyway (an io_uring_enter), without
+ * io_uring's own work, and a buffered write is
  * not handed to an io_uring worker thread. Return: its status.
  */
 static u8 blk_file_rw_now(struct blk_file *f, struct blk_file_req *r)
@@ -328,8 +346,14 @@ static u8 blk_file_rw_now(struct blk_file *f, struct blk_file_req *r)
 	ssize_t n;
 
 	do {
-		n = r->op == BLK_FILE_WRITE ? pwritev(f->fd, r->iov, (int)r->niov, off)
-					    : preadv(f->fd, r->iov, (int)r->niov, off);
+		/* One segment: pread/pwrite, which copy in no vector. */
+		if (r->niov == 1)
+			n = r->op == BLK_FILE_WRITE ?
+			    pwrite(f->fd, r->iov[0].iov_base, r->iov[0].iov_len, off) :
+			    pread(f->fd, r->iov[0].iov_base, r->iov[0].iov_len, off);
+		else
+			n = r->op == BLK_FILE_WRITE ? pwritev(f->fd, r->iov, (int)r->niov, off)
+						    : preadv(f->fd, r->iov, (int)r->niov, off);
 	} while (n < 0 && errno == EINTR);
 	return n >= 0 && (size_t)n == r->req.len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 }
@@ -387,13 +411,47 @@ static bool blk_file_done_ok(struct blk_file *f, struct blk_file_req *r,
 	}
 }
 
+/* Fail every held request: the ring itself failed. */
+static void blk_file_fail_all(struct blk_file *f)
+{
+	for (unsigned int k = 0; k < BLK_QD; k++)
+		if (f->reqs[k].queued) {
+			f->reqs[k].queued = false;
+			blk_req_complete(&f->blk, &f->reqs[k].req, VIRTIO_BLK_S_IOERR);
+		}
+	f->nunprep = 0;
+	f->queued = 0;
+}
+
+/*
+ * Account completion @cqe to its request. Return: true if that ended the
+ * request.
+ */
+static bool blk_file_end_cqe(struct blk_file *f, const struct io_uring_cqe *cqe)
+{
+	u64 data = io_uring_cqe_get_data64(cqe);
+	u64 tag = BLK_FILE_DATA_TAG(data);
+	struct blk_file_req *r;
+
+	if (tag >= BLK_QD || !f->reqs[tag].queued)
+		return false;
+	r = &f->reqs[tag];
+	if (!blk_file_done_ok(f, r, BLK_FILE_DATA_SEG(data), cqe->res))
+		r->failed = true;
+	if (--r->pending)
+		return false;
+	r->queued = false;
+	blk_req_complete(&f->blk, &r->req, r->failed ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+	return true;
+}
+
 /*
  * Start the held requests not started yet: a lone read or write with
  * nothing in flight at once; else their SQEs, in the order they came
- * (submitting as the SQ fills). Then wait until one request ended (with
- * @all: all of them), and end every one whose completions are there.
+ * (submitting as the SQ fills). Then end every request whose completions
+ * are there, waiting first as @how says.
  */
-static void blk_file_reap(struct blk_dev *blk, bool all)
+static void blk_file_reap(struct blk_dev *blk, enum blk_reap how)
 {
 	struct blk_file *f = to_blk_file(blk);
 	struct blk_file_req *r0 = &f->reqs[f->unprep[0]];
@@ -431,53 +489,37 @@ static void blk_file_reap(struct blk_dev *blk, bool all)
 	}
 	f->nunprep = 0;
 submit:
-	ret = io_uring_submit_and_wait(&f->ring, all ? f->queued : !ended && f->queued);
-
-	if (ret < 0 && ret != -EINTR)
+	/*
+	 * Reads from the page cache end inside the submission: their
+	 * completions are there when it returns, and a pass that must not
+	 * wait (BLK_REAP_START) still ends them.
+	 */
+	ret = io_uring_submit_and_wait(&f->ring, how == BLK_REAP_ALL ? f->queued :
+					      how == BLK_REAP_ONE && !ended && f->queued);
+	if (ret < 0 && ret != -EINTR && ret != -EBUSY)
 		pr_err("%s: io_uring submit: %s", blk->sw.vdpa.name, strerror(-ret));
 	while (f->queued) {
 		struct io_uring_cqe *cqe;
-		struct blk_file_req *r;
-		u64 data, tag;
+		unsigned int head, seen = 0;
 
-		if (all || !ended)
-			ret = io_uring_wait_cqe(&f->ring, &cqe);
-		else if (io_uring_peek_cqe(&f->ring, &cqe))
-			break;	/* one ended, the rest are still running */
-		else
-			ret = 0;
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0) {
-			/* The ring itself failed: fail what is left. */
-			for (unsigned int k = 0; k < BLK_QD; k++)
-				if (f->reqs[k].queued) {
-					f->reqs[k].queued = false;
-					blk_req_complete(blk, &f->reqs[k].req,
-							 VIRTIO_BLK_S_IOERR);
-				}
-			f->queued = 0;
+		io_uring_for_each_cqe(&f->ring, head, cqe) {
+			ended |= blk_file_end_cqe(f, cqe);
+			seen++;
+		}
+		io_uring_cq_advance(&f->ring, seen);
+		f->queued -= MIN(seen, f->queued);
+		if (!f->queued || how == BLK_REAP_START || (how == BLK_REAP_ONE && ended))
+			break;
+		ret = io_uring_wait_cqe(&f->ring, &cqe);
+		if (ret < 0 && ret != -EINTR) {
+			pr_err("%s: io_uring wait: %s", blk->sw.vdpa.name, strerror(-ret));
+			blk_file_fail_all(f);
 			return;
 		}
-		data = io_uring_cqe_get_data64(cqe);
-		tag = BLK_FILE_DATA_TAG(data);
-		if (tag < BLK_QD && f->reqs[tag].queued) {
-			r = &f->reqs[tag];
-			if (!blk_file_done_ok(f, r, BLK_FILE_DATA_SEG(data), cqe->res))
-				r->failed = true;
-			if (!--r->pending) {
-				r->queued = false;
-				blk_req_complete(blk, &r->req, r->failed ? VIRTIO_BLK_S_IOERR
-									 : VIRTIO_BLK_S_OK);
-				ended = true;
-			}
-		}
-		io_uring_cqe_seen(&f->ring, cqe);
-		f->queued--;
 	}
-	/* Requests that waited for room start now (@all ends them too). */
-	if (all && f->nunprep)
-		blk_file_reap(blk, true);
+	/* Requests that waited for room start now (BLK_REAP_ALL ends them too). */
+	if (how == BLK_REAP_ALL && f->nunprep)
+		blk_file_reap(blk, BLK_REAP_ALL);
 }
 
 static void blk_file_free(struct blk_dev *blk)
@@ -511,8 +553,16 @@ static int __blk_file_open(const struct blk_file *f, const char *path, int *fdp,
 	u64 size;
 	int fd;
 
-	/* O_NONBLOCK: a FIFO must not hang the open; refused below. */
-	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK, 0);
+	/*
+	 * O_NONBLOCK: a FIFO must not hang the open; refused below.
+	 * O_NOATIME: a read does not compute (or write) the image's access
+	 * time, a cost in every request; only the owner (or CAP_FOWNER) may
+	 * ask for it, anyone else opens the image without.
+	 */
+	fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOATIME,
+			  0);
+	if (fd == -EPERM)
+		fd = *fdp = xopen(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK, 0);
 	if (fd < 0) {
 		int err = fd;
 

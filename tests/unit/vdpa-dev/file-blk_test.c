@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/falloc.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -138,6 +141,25 @@ static bool all_bytes(const u8 *p, size_t len, u8 v)
 		if (p[i] != v)
 			return false;
 	return true;
+}
+
+/*
+ * Publish the chains added with one index update and one kick, and wait
+ * for @n completions. Return: how many came.
+ */
+static unsigned int kick_and_wait(struct vdrv *d, unsigned int n)
+{
+	unsigned int done = 0;
+
+	vdrv_publish(d, 0);
+	vdrv_kick(d, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		u16 head;
+		u32 len;
+
+		done += vdrv_wait_used(d, 0, &head, &len, 5000);
+	}
+	return done;
 }
 
 /*
@@ -591,7 +613,7 @@ static void test_dwz_batch(const char *where, const char *fs)
 	struct virtio_blk_discard_write_zeroes *segs;
 	struct virtio_blk_outhdr *hs;
 	struct vdpa_device *vdpa;
-	unsigned int done = 0, bad = 0;
+	unsigned int done, bad = 0;
 	struct vdrv d;
 	u8 *st;
 
@@ -624,14 +646,7 @@ static void test_dwz_batch(const char *where, const char *fs)
 		st[i] = 0xee;
 		vdrv_add(&d, 0, sg, 3);
 	}
-	vdrv_publish(&d, 0);
-	vdrv_kick(&d, 0);
-	for (unsigned int i = 0; i < DWZ_REQS; i++) {
-		u16 head;
-		u32 len;
-
-		done += vdrv_wait_used(&d, 0, &head, &len, 5000);
-	}
+	done = kick_and_wait(&d, DWZ_REQS);
 	check_eq(done, DWZ_REQS);
 	check_true(all_bytes(st, DWZ_REQS, VIRTIO_BLK_S_OK));
 	check_false(vdpa_needs_reset(vdpa));
@@ -647,6 +662,105 @@ static void test_dwz_batch(const char *where, const char *fs)
 		}
 	}
 	report_eq(bad, 0, "every write-zeroes segment reads as zeroes, the gaps kept their bytes");
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	unlink(path);
+	free(path);
+	report_prefix_pop();
+}
+
+/* 512-byte units the file system holds for @path (-1: cannot stat). */
+static long long disk_blocks(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long long)st.st_blocks;
+}
+
+/* Whether a file in @where can have a hole punched into it. */
+static bool can_punch_holes(const char *where)
+{
+	char *path = make_image_at(where, "punch.img", 8192, 1);
+	int fd = open(path, O_RDWR);
+	bool ok = fd >= 0 &&
+		  !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	free(path);
+	return ok;
+}
+
+/*
+ * What each of DISCARD and WRITE_ZEROES does to the image, told apart by
+ * its allocated blocks (the FALLOCATE mode io_uring ran): a discard of 128
+ * KiB punches a hole (the file holds 256 fewer 512-byte units), a
+ * write-zeroes with UNMAP too and reads back as zeroes, a write-zeroes
+ * without it zeroes the range and keeps it allocated. On the test
+ * directory's file system; skipped where it cannot punch holes.
+ */
+#define DWZ_RANGE	256	/* sectors: 128 KiB, whole file system blocks */
+
+static void test_dwz_blocks(void)
+{
+	char *path = make_image("blocks.img", DISK_SIZE, 0x5a), spec[512];
+	struct virtio_blk_discard_write_zeroes *seg;
+	static const u8 zero[DWZ_RANGE * 512];
+	struct vdpa_device *vdpa;
+	long long before, after;
+	struct vdrv d;
+	u8 *in;
+
+	report_prefix_push("dwz blocks");
+	if (!can_punch_holes(dir)) {
+		report_skip("%s's file system cannot punch holes (fallocate)", dir);
+		goto out;
+	}
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up"))
+		goto out_del;
+	seg = vdrv_alloc(&d, sizeof(*seg), 16);
+	in = vdrv_alloc(&d, sizeof(zero), 64);
+
+	before = disk_blocks(path);
+	*seg = (struct virtio_blk_discard_write_zeroes){
+		.sector = cpu_to_le64(0), .num_sectors = cpu_to_le32(DWZ_RANGE),
+	};
+	report_eq(blk_req(&d, VIRTIO_BLK_T_DISCARD, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		  VIRTIO_BLK_S_OK, "discard of 128 KiB");
+	after = disk_blocks(path);
+	report(before - after >= DWZ_RANGE, "discard punched a hole: %lld -> %lld blocks",
+	       before, after);
+
+	before = after;
+	*seg = (struct virtio_blk_discard_write_zeroes){
+		.sector = cpu_to_le64(DWZ_RANGE), .num_sectors = cpu_to_le32(DWZ_RANGE),
+		.flags = cpu_to_le32(VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP),
+	};
+	check_eq(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		 VIRTIO_BLK_S_OK);
+	after = disk_blocks(path);
+	check_true(before - after >= DWZ_RANGE);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_IN, DWZ_RANGE, NULL, 0, in, sizeof(zero), NULL),
+		 VIRTIO_BLK_S_OK);
+	check_true(!memcmp(in, zero, sizeof(zero)));
+	report_checks("write-zeroes with UNMAP deallocates (%lld -> %lld blocks) and reads zeroes",
+		      before, after);
+
+	before = after;
+	seg->sector = cpu_to_le64(2 * DWZ_RANGE);
+	seg->flags = 0;
+	check_eq(blk_req(&d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(*seg), NULL, 0, NULL),
+		 VIRTIO_BLK_S_OK);
+	check_eq(disk_blocks(path), before);
+	check_true(disk_has(path, 2 * DWZ_RANGE * 512, zero, sizeof(zero)));
+	check_true(disk_kept(path, 3 * DWZ_RANGE, 8, 0x5a));
+	report_checks("write-zeroes without UNMAP keeps the blocks, zeroes them, stops at the range");
 	blk_down(&d);
 out_del:
 	vdpa_mgmt_dev_del(vdpa);
@@ -697,6 +811,68 @@ out:
 	report_prefix_pop();
 }
 
+/*
+ * Reads posted at once reach the driver a burst at a time: the device
+ * starts every BLK_BURST (16) it takes and publishes, with an interrupt,
+ * those already done, while it goes on taking the rest; a driver waiting
+ * for interrupts refills behind it instead of waiting for the whole round.
+ * 48 reads from the page cache (the image was just written): one
+ * interrupt a burst, so more than one (without EVENT_IDX, which would
+ * leave interrupts to the driver's used_event), and every read has the
+ * image's bytes.
+ */
+#define BURST_REQS	48
+
+static void test_read_bursts(void)
+{
+	char *path = make_image("bursts.img", DISK_SIZE, 0x6b), spec[512];
+	struct virtio_blk_outhdr *hs;
+	struct vdpa_device *vdpa;
+	unsigned int done, irqs;
+	struct vdrv d;
+	u8 *bufs, *st;
+
+	report_prefix_push("read bursts");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	ring_num = 256;
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up_with(&d, vdpa, features & ~VRINGH_F_EVENT_IDX), 0,
+		       "bring-up without EVENT_IDX, 256-entry ring"))
+		goto out_del;
+	hs = vdrv_alloc(&d, BURST_REQS * sizeof(*hs), 16);
+	bufs = vdrv_alloc(&d, BURST_REQS * 512, 64);
+	st = vdrv_alloc(&d, BURST_REQS, 1);
+	for (unsigned int i = 0; i < BURST_REQS; i++) {
+		struct vdrv_sg sg[3] = {
+			{ &hs[i], sizeof(hs[i]), false },
+			{ bufs + i * 512, 512, true },
+			{ st + i, 1, true },
+		};
+
+		hs[i].type = cpu_to_le32(VIRTIO_BLK_T_IN);
+		hs[i].ioprio = 0;
+		hs[i].sector = cpu_to_le64(i * 7);
+		st[i] = 0xee;
+		vdrv_add(&d, 0, sg, 3);
+	}
+	done = kick_and_wait(&d, BURST_REQS);
+	irqs = __atomic_load_n(&d.vqs[0].irqs, __ATOMIC_RELAXED);
+	check_eq(done, BURST_REQS);
+	check_true(all_bytes(st, BURST_REQS, VIRTIO_BLK_S_OK));
+	check_true(all_bytes(bufs, BURST_REQS * 512, 0x6b));
+	report_checks("%u reads at once: all OK, each with the image's bytes", BURST_REQS);
+	report(irqs > 1, "completions published a burst at a time: %u interrupts for %u reads",
+	       irqs, BURST_REQS);
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	ring_num = NUM;
+	free(path);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -709,7 +885,9 @@ int main(void)
 	}
 	test_rw();
 	test_many_held();
+	test_read_bursts();
 	test_dwz_batch(dir, "dwz batch");
+	test_dwz_blocks();
 	{
 		char shm[] = "/dev/shm/kestrel-fblk-XXXXXX";
 
