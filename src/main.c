@@ -933,6 +933,7 @@ static int confine(const struct virtio_devices *devs, const char *snap_out,
 static int run_supervise(void)
 {
 	unsigned int boots = 0;
+	bool stopping = false;
 	sigset_t set, old;
 
 	sigemptyset(&set);
@@ -965,14 +966,26 @@ static int run_supervise(void)
 			if (sigwaitinfo(&set, &si) < 0)
 				continue;
 			if (si.si_signo != SIGCHLD) {
+				stopping |= si.si_signo == SIGINT || si.si_signo == SIGTERM;
 				kill(pid, si.si_signo);
 				continue;
 			}
 			if (waitpid(pid, &st, WNOHANG) == pid)
 				break;
 		}
+		/* (a boot too young to have its handlers dies of the signal) */
+		if (WIFSIGNALED(st) && stopping &&
+		    (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM))
+			return VM_EXIT_INTERRUPTED;
 		if (WIFSIGNALED(st))
 			return 128 + WTERMSIG(st);
+		/*
+		 * A guest that resets while SIGINT/SIGTERM is on its way ends
+		 * its boot as a reset; the stop asked for still wins, or the
+		 * signal would be lost and the guest boot again.
+		 */
+		if (WEXITSTATUS(st) == RUN_EXIT_REBOOT && stopping)
+			return VM_EXIT_INTERRUPTED;
 		if (WEXITSTATUS(st) != RUN_EXIT_REBOOT)
 			return WEXITSTATUS(st);
 		pr_info("the guest reset: starting it again in a new process (boot %u)", boots + 1);
