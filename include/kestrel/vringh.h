@@ -698,13 +698,24 @@ static inline void vringh_iov_reset(struct vringh_iov *iov)
 	iov->off = 0;
 }
 
+/* The general loop behind vringh_iov_length(). */
+size_t __vringh_iov_length(const struct vringh_iov *iov);
+
 /**
  * vringh_iov_length() - bytes left between the cursor and the end
  * @iov: the iov
  *
+ * Inline for the common case (the cursor in the last segment: a frame in
+ * one buffer).
+ *
  * Return: remaining bytes.
  */
-size_t vringh_iov_length(const struct vringh_iov *iov);
+static inline size_t vringh_iov_length(const struct vringh_iov *iov)
+{
+	if (likely(iov->i + 1 == iov->used))
+		return iov->iov[iov->i].iov_len - iov->off;
+	return __vringh_iov_length(iov);
+}
 
 /**
  * vringh_iov_advance() - move the cursor without copying

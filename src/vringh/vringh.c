@@ -366,7 +366,7 @@ static int vringh_iov_grow(struct vringh_iov *iov)
 	return 0;
 }
 
-size_t vringh_iov_length(const struct vringh_iov *iov)
+size_t __vringh_iov_length(const struct vringh_iov *iov)
 {
 	size_t len = 0;
 	unsigned int i;
@@ -1162,32 +1162,36 @@ static void vringh_packed_write_used(struct vringh *vrh,
 				     const struct vringh_used_elem *elems,
 				     const u16 *counts, unsigned int n)
 {
-	u32 pos = vrh->last_used_idx, first = pos;
+	/* Locals: the ring stores below may alias the vringh's fields. */
+	struct vringh_packed_desc *ring = vrh->pdesc;
+	u32 pos = vrh->last_used_idx, first = pos, num = vrh->num, total = 0;
 	bool wrap = vrh->used_wrap;
-	u16 first_flags = 0;
+	u16 bits = vringh_packed_used_bits(wrap), first_flags = 0;
 	unsigned int k;
 
 	for (k = 0; k < n; k++) {
-		struct vringh_packed_desc *d = &vrh->pdesc[pos];
-		u16 flags = vringh_packed_used_bits(wrap) |
-			    (elems[k].len ? VRINGH_DESC_F_WRITE : 0);
+		struct vringh_packed_desc *d = &ring[pos];
+		u32 len = elems[k].len;
+		u16 flags = bits | (len ? VRINGH_DESC_F_WRITE : 0);
 
 		WRITE_ONCE(d->id, cpu_to_le16((u16)elems[k].id));
-		WRITE_ONCE(d->len, cpu_to_le32(elems[k].len));
-		if (k)
+		WRITE_ONCE(d->len, cpu_to_le32(len));
+		if (likely(k))
 			WRITE_ONCE(d->flags, cpu_to_le16(flags));
 		else
 			first_flags = flags;
-		vrh->completed += counts[k];
+		total += counts[k];
 		pos += counts[k];
-		if (pos >= vrh->num) {
-			pos -= vrh->num;
+		if (unlikely(pos >= num)) {
+			pos -= num;
 			wrap = !wrap;
+			bits = vringh_packed_used_bits(wrap);
 		}
 	}
 	/* Pairs with the driver's rmb after it sees the first one's USED flip. */
 	smp_wmb();
-	WRITE_ONCE(vrh->pdesc[first].flags, cpu_to_le16(first_flags));
+	WRITE_ONCE(ring[first].flags, cpu_to_le16(first_flags));
+	vrh->completed += total;
 	vrh->last_used_idx = pos;
 	vrh->used_wrap = wrap;
 }
@@ -1195,8 +1199,8 @@ static void vringh_packed_write_used(struct vringh *vrh,
 static int vringh_packed_complete(struct vringh *vrh,
 				  const struct vringh_used_elem *elems, unsigned int n)
 {
-	u16 counts[64];
-	unsigned int k, done;
+	u16 counts[64], *inflight = vrh->inflight;
+	unsigned int k, done, num = vrh->num;
 
 	/* In pieces of what @counts holds; each piece is checked first. */
 	for (done = 0; done < n; done += k) {
@@ -1204,16 +1208,20 @@ static int vringh_packed_complete(struct vringh *vrh,
 
 		for (k = 0; k < part; k++) {
 			u32 id = elems[done + k].id;
+			u16 taken;
 
-			if (id >= vrh->num || !(vrh->inflight[id] & VRINGH_INFLIGHT))
+			if (unlikely(id >= num))
 				break;
-			counts[k] = (vrh->inflight[id] & ~VRINGH_INFLIGHT) + 1;
+			taken = inflight[id];
+			if (unlikely(!(taken & VRINGH_INFLIGHT)))
+				break;
+			counts[k] = (taken & ~VRINGH_INFLIGHT) + 1;
 			/* Released now: the same ID twice in @elems fails. */
-			vrh->inflight[id] = 0;
+			inflight[id] = 0;
 		}
 		if (k < part) {
 			while (k--)
-				vrh->inflight[elems[done + k].id] =
+				inflight[elems[done + k].id] =
 					VRINGH_INFLIGHT | (counts[k] - 1);
 			return -EINVAL;
 		}
@@ -1481,7 +1489,12 @@ void vringh_notify_disable(struct vringh *vrh)
 		vringh_packed_notify_disable(vrh);
 		return;
 	}
-	if (vrh->event_indices)
+	/*
+	 * Already told (the shadow is what used->flags holds): no store, so
+	 * a device that disables kicks on every pass does not keep pulling
+	 * the line with used->idx away from a polling driver.
+	 */
+	if (vrh->event_indices || (vrh->used_flags & VRINGH_USED_F_NO_NOTIFY))
 		return;
 	vrh->used_flags |= VRINGH_USED_F_NO_NOTIFY;
 	WRITE_ONCE(vrh->used->flags, cpu_to_le16(vrh->used_flags));
