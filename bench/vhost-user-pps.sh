@@ -16,10 +16,16 @@
 #          mode=gen vs DPDK txonly. Reported: front-end Rx-pps
 #
 # Each ring layout is measured against both backends in the same run.
+# Both ends busy-poll the machine's two CPUs, so other load (a build) turns
+# a figure into noise: each run first waits, at most QUIET_MAX seconds,
+# until the non-idle CPU time over a second is below QUIET_PCT % (runs
+# that had to start on a busy machine are marked "*"), and a run that
+# moved no frame at all (a loop that never started) is run once more.
 #
 # env: RUNS=3 SECS=6 MODES="fe2be loop be2fe" RINGS="split packed" B=build KPOLL=on
 #      QUEUES=1 (queue pairs on both ends: kestrel max_vqp, testpmd --rxq/--txq)
 #      KCPUS=1 (the CPUs kestrel's server may run on; bench/vhost-user-mq.sh: 0,1)
+#      QUIET_PCT=10 QUIET_MAX=60
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
@@ -38,7 +44,20 @@ cleanup() { [ -n "$BE_PID" ] && kill -INT "$BE_PID" 2>/dev/null; wait 2>/dev/nul
 trap cleanup EXIT
 MEM=(--no-huge -m 1024 --no-pci)
 
-median() { sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print 0}'; }
+median() { tr -d '*' | sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print 0}'; }
+
+QUIET_PCT=${QUIET_PCT:-10}; QUIET_MAX=${QUIET_MAX:-60}
+# quiet: wait until the machine is idle enough; prints "*" if it never was
+quiet() {
+	local end=$((SECONDS + QUIET_MAX)) b0 t0 b1 t1
+	while :; do
+		read -r b0 t0 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+		sleep 1
+		read -r b1 t1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+		(( (b1 - b0) * 100 < QUIET_PCT * (t1 - t0 + 1) )) && return
+		(( SECONDS >= end )) && { echo "*"; return; }
+	done
+}
 
 # pps LOG FIELD: median of the per-second FIELD samples, skipping 2 warm-up
 pps() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1" | grep -o "$2: *[0-9]*" | awk '{print $2}' |
@@ -89,14 +108,17 @@ run_one() {	# WHO MODE -> prints pps
 
 echo "vhost-user pps: DPDK $(dpkg-query -W -f='${Version}' dpdk 2>/dev/null) virtio_user front-end," \
      "64 B frames, $RUNS alternating runs x ${SECS}s, medians; kestrel poll=$KPOLL;" \
-     "$QUEUES queue pair(s); kestrel on CPU(s) $KCPUS"
+     "$QUEUES queue pair(s); kestrel on CPU(s) $KCPUS (* run started on a busy machine)"
 for ring in $RINGS; do
 FE_ARGS=; [ "$ring" = packed ] && FE_ARGS=",packed_vq=1"
 for mode in $MODES; do
 	k=(); d=()
 	for r in $(seq "$RUNS"); do
-		k+=("$(run_one kestrel "$mode")")
-		d+=("$(run_one dpdk "$mode")")
+		for who in kestrel dpdk; do
+			busy=$(quiet); v=$(run_one "$who" "$mode")
+			[ "$v" = 0 ] && { busy=$(quiet); v=$(run_one "$who" "$mode"); }
+			if [ "$who" = kestrel ]; then k+=("$v$busy"); else d+=("$v$busy"); fi
+		done
 	done
 	dm=$(printf '%s\n' "${d[@]}" | median)
 	km=$(printf '%s\n' "${k[@]}" | median)

@@ -111,6 +111,12 @@
  *    flags; pairs with the driver's full barrier between exposing a
  *    descriptor and loading the device event suppression to decide
  *    whether to kick.
+ * The fast paths make the same accesses in the same order, nothing
+ * weaker: vringh_getdesc()'s one-descriptor case loads the flags at the
+ * avail position once (acquire), then addr, len and id once each; the
+ * inline vringh_complete() writes id and len, a write barrier (release
+ * fence), then the flags; vringh_complete_multi() writes a batch with the
+ * first descriptor's flags last, after one write barrier.
  * @weak_barriers is accepted for API compatibility: in one host process the
  * SMP barriers (C11 fences) are always the right strength.
  *
@@ -318,20 +324,21 @@ struct vringh_iov {
  * @generation: where the current generation is read: the IOTLB's, or
  *	@ring_generation itself for host memory (never changes)
  * @split_num: @num for a split ring, 0 for a packed one (the inline
- *	vringh_complete() then always takes the general path)
+ *	vringh_complete() then takes its packed branch)
  * @avail_wrap: packed: wrap counter of the next avail position
  *	(@last_avail_idx is then a ring offset < @num)
  * @used_wrap: packed: wrap counter of the next used position
  *	(@last_used_idx is a ring offset < @num)
  * @event_flags: packed: shadow of the device event suppression flags
- * @log_pos: packed: next slot of @log
  * @pdesc: packed: host pointer to the descriptor ring
  * @driver_event: packed: host pointer to the driver event suppression
  * @device_event: packed: host pointer to the device event suppression
- * @inflight: packed: per buffer ID, 0 when free, else 0x8000 | (ring
- *	descriptors of the chain - 1); only the first @num entries are used
+ * @inflight: packed: per buffer ID, 0 when free, else VRINGH_INFLIGHT |
+ *	(ring descriptors of the chain - 1); only the first @num entries are used
  *	(and cleared at init, so a split ring touches none)
- * @log: packed: buffer IDs in the order taken, for vringh_abandon()
+ * @log: packed: per ring position, the buffer ID of the chain taken whose
+ *	last descriptor is there, for vringh_abandon() (the chains in flight
+ *	span at most @num positions, so none overwrites another's)
  *
  * Treat as opaque: use the functions below.
  */
@@ -370,7 +377,6 @@ struct vringh {
 	bool avail_wrap;
 	bool used_wrap;
 	u16 event_flags;
-	u16 log_pos;
 	struct vringh_packed_desc *pdesc;
 	struct vringh_packed_event *driver_event;
 	struct vringh_packed_event *device_event;
@@ -462,6 +468,38 @@ void vringh_abandon(struct vringh *vrh, unsigned int n);
 /* The general path behind vringh_complete(): every state, every check. */
 int __vringh_complete_one(struct vringh *vrh, u16 head, u32 len);
 
+/* struct vringh @inflight: the buffer ID is taken (low bits: descriptors - 1). */
+#define VRINGH_INFLIGHT			0x8000
+
+/* The AVAIL/USED bits of a used descriptor in the lap of wrap counter @w. */
+static inline u16 __vringh_packed_used_bits(bool w)
+{
+	return w ? VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED : 0;
+}
+
+/*
+ * Publish the used descriptor of a packed chain of one ring descriptor at
+ * the used position: id and len, a write barrier, then its flags (pairs
+ * with the driver's read barrier after it sees USED flip, virtio 1.2
+ * §2.8.21). The caller checked @id and released it.
+ */
+static inline void __vringh_packed_put_used(struct vringh *vrh, u16 id, u32 len)
+{
+	struct vringh_packed_desc *d = &vrh->pdesc[vrh->last_used_idx];
+	u16 flags = __vringh_packed_used_bits(vrh->used_wrap) |
+		    (len ? VRINGH_DESC_F_WRITE : 0);
+
+	WRITE_ONCE(d->id, cpu_to_le16(id));
+	WRITE_ONCE(d->len, cpu_to_le32(len));
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	WRITE_ONCE(d->flags, cpu_to_le16(flags));
+	vrh->completed++;
+	if (unlikely(++vrh->last_used_idx == vrh->num)) {
+		vrh->last_used_idx = 0;
+		vrh->used_wrap = !vrh->used_wrap;
+	}
+}
+
 /**
  * vringh_complete() - return one chain to the driver
  * @vrh: the vringh
@@ -482,8 +520,22 @@ static inline int vringh_complete(struct vringh *vrh, u16 head, u32 len)
 	u16 idx;
 
 	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
-		     vrh->ring_generation || head >= vrh->split_num))
+		     vrh->ring_generation))
 		return __vringh_complete_one(vrh, head, len);
+	if (unlikely(head >= vrh->split_num)) {
+		/*
+		 * Packed (a split ring only gets here with head >= num, which
+		 * fails the first test): a chain of one ring descriptor, in
+		 * flight.
+		 */
+		if (likely(head < vrh->num &&
+			   vrh->inflight[head] == VRINGH_INFLIGHT)) {
+			vrh->inflight[head] = 0;
+			__vringh_packed_put_used(vrh, head, len);
+			return 0;
+		}
+		return __vringh_complete_one(vrh, head, len);
+	}
 	used = vrh->used;
 	idx = vrh->last_used_idx;
 	u = &used->ring[idx & vrh->mask];
@@ -646,13 +698,24 @@ static inline void vringh_iov_reset(struct vringh_iov *iov)
 	iov->off = 0;
 }
 
+/* The general loop behind vringh_iov_length(). */
+size_t __vringh_iov_length(const struct vringh_iov *iov);
+
 /**
  * vringh_iov_length() - bytes left between the cursor and the end
  * @iov: the iov
  *
+ * Inline for the common case (the cursor in the last segment: a frame in
+ * one buffer).
+ *
  * Return: remaining bytes.
  */
-size_t vringh_iov_length(const struct vringh_iov *iov);
+static inline size_t vringh_iov_length(const struct vringh_iov *iov)
+{
+	if (likely(iov->i + 1 == iov->used))
+		return iov->iov[iov->i].iov_len - iov->off;
+	return __vringh_iov_length(iov);
+}
 
 /**
  * vringh_iov_advance() - move the cursor without copying

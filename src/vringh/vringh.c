@@ -7,6 +7,12 @@
  * generation into host pointers; each buffer descriptor costs one cached
  * translation (no lock, no tree walk) and one iovec; nothing allocates
  * unless a chain outgrows the caller's iovec storage.
+ *
+ * Packed rings have the same fast path (vringh_packed_getdesc()): a list
+ * of one direct descriptor, available in this lap, whose buffer the hot
+ * translation covers, is taken with one flags load and one compare, and
+ * the inline vringh_complete() writes its used descriptor; any other list,
+ * and any doubt, goes to the general walker, which makes every check.
  */
 #include <kestrel/vringh.h>
 
@@ -360,7 +366,7 @@ static int vringh_iov_grow(struct vringh_iov *iov)
 	return 0;
 }
 
-size_t vringh_iov_length(const struct vringh_iov *iov)
+size_t __vringh_iov_length(const struct vringh_iov *iov)
 {
 	size_t len = 0;
 	unsigned int i;
@@ -805,11 +811,10 @@ static inline u16 vringh_packed_avail_bits(bool w)
 /* ... and the ones a used descriptor of that lap has. */
 static inline u16 vringh_packed_used_bits(bool w)
 {
-	return w ? VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED : 0;
+	return __vringh_packed_used_bits(w);
 }
 
 #define VRINGH_PACKED_BITS	(VRINGH_DESC_F_AVAIL | VRINGH_DESC_F_USED)
-#define VRINGH_INFLIGHT		0x8000	/* struct vringh @inflight: taken */
 
 /*
  * Is the descriptor with @flags available in the lap of @w? 1 yes, 0 no
@@ -986,9 +991,7 @@ vringh_packed_walk(struct vringh *vrh, struct vringh_iov *riov,
 	if (unlikely(vrh->inflight[id]))
 		return vringh_bad(vrh, -EALREADY, "buffer id %u already in flight", id);
 	vrh->inflight[id] = VRINGH_INFLIGHT | (count - 1);
-	vrh->log[vrh->log_pos] = id;
-	if (++vrh->log_pos == vrh->num)
-		vrh->log_pos = 0;
+	vrh->log[pos] = id;
 	if (++pos == vrh->num) {
 		pos = 0;
 		wrap = !wrap;
@@ -999,9 +1002,14 @@ vringh_packed_walk(struct vringh *vrh, struct vringh_iov *riov,
 	return 1;
 }
 
+/*
+ * Everything vringh_getdesc() does on a packed ring, from any state: the
+ * entry check (broken, ring areas re-translated), the flags at the avail
+ * position (empty, or -EBADMSG), then the walker.
+ */
 static __attribute__((noinline)) int
-vringh_packed_getdesc(struct vringh *vrh, struct vringh_iov *riov,
-		      struct vringh_iov *wiov, u16 *head)
+vringh_packed_getdesc_slow(struct vringh *vrh, struct vringh_iov *riov,
+			   struct vringh_iov *wiov, u16 *head)
 {
 	u16 flags;
 	int ret;
@@ -1030,13 +1038,109 @@ vringh_packed_getdesc(struct vringh *vrh, struct vringh_iov *riov,
 	return vringh_packed_walk(vrh, riov, wiov, head, flags);
 }
 
+/*
+ * vringh_packed_getdesc()'s one-descriptor chain, its direction decided
+ * (@iov receives it, @other gets reset) and the hot translation's
+ * permission checked: take it if @iov has room, the buffer ID is free and
+ * in range and the hot translation covers the buffer. Reads addr, len and
+ * id once each (the flags were loaded by the caller, with acquire).
+ * Inlined once per direction, as vringh_take_one() is. Return: true if
+ * taken; false: nothing consumed or written, the walker decides (and
+ * reports -ERANGE/-EALREADY itself).
+ */
+static inline __attribute__((always_inline)) bool
+vringh_packed_take_one(struct vringh *vrh, struct vringh_iov *iov,
+		       struct vringh_iov *other,
+		       const struct vringh_packed_desc *src, u16 *head)
+{
+	u32 pos = vrh->last_avail_idx, len;
+	u64 addr, off;
+	u16 id;
+
+	if (unlikely(!iov || !iov->max))
+		return false;
+	addr = le64_to_cpu(READ_ONCE(src->addr));
+	len = le32_to_cpu(READ_ONCE(src->len));
+	id = le16_to_cpu(READ_ONCE(src->id));
+	off = addr - vrh->hot_start;
+	if (unlikely(id >= vrh->num || vrh->inflight[id] || !len ||
+		     off > vrh->hot_span || off + (len - 1) > vrh->hot_span))
+		return false;
+	if (other)
+		vringh_iov_reset(other);
+	vringh_iov_set1(iov, (void *)(uintptr_t)(vrh->hot_addr + off), len);
+	/* One ring descriptor: the count field is 0 (see @inflight). */
+	vrh->inflight[id] = VRINGH_INFLIGHT;
+	vrh->log[pos] = id;
+	if (unlikely(++pos == vrh->num)) {
+		pos = 0;
+		vrh->avail_wrap = !vrh->avail_wrap;
+	}
+	vrh->last_avail_idx = pos;
+	*head = id;
+	return true;
+}
+
+/*
+ * The packed fast path (virtio 1.2 §2.8.6, §2.8.21): ring current and not
+ * broken (one generation compare), then the flags of the descriptor at the
+ * avail position, loaded once with acquire, decide with one compare each
+ * whether it is a chain of one direct descriptor available in this lap,
+ * readable or writable; such a chain whose buffer the hot translation
+ * covers is taken inline. Every check of the walker that applies to it is
+ * made (AVAIL/USED against the wrap counter, ID in range and not in
+ * flight, direction against the iovs, the buffer inside a mapping with
+ * the needed permission). Anything else -- NEXT, INDIRECT, an empty ring,
+ * AVAIL/USED games, a doubtful ID or buffer -- goes to the walker (flags
+ * available) or to vringh_packed_getdesc_slow(), which re-reads the ring
+ * and decides alone: nothing was consumed or written yet.
+ */
+static __attribute__((noinline)) int
+vringh_packed_getdesc(struct vringh *vrh, struct vringh_iov *riov,
+		      struct vringh_iov *wiov, u16 *head)
+{
+	const struct vringh_packed_desc *src;
+	u16 flags, avail;
+
+	if (unlikely(__atomic_load_n(vrh->generation, __ATOMIC_ACQUIRE) !=
+		     vrh->ring_generation))
+		goto slow;
+	src = &vrh->pdesc[vrh->last_avail_idx];
+	/*
+	 * Acquire: pairs with the driver's write barrier before it stores
+	 * the first descriptor's flags (the descriptor's other fields and
+	 * the buffer are read after).
+	 */
+	flags = le16_to_cpu(__atomic_load_n(&src->flags, __ATOMIC_ACQUIRE));
+	avail = vringh_packed_avail_bits(vrh->avail_wrap);
+	switch ((flags & (VRINGH_PACKED_BITS | VRINGH_DESC_F_NEXT |
+			  VRINGH_DESC_F_WRITE | VRINGH_DESC_F_INDIRECT)) ^ avail) {
+	case 0:
+		if (likely(vrh->hot_perm & IOTLB_PERM_RO) &&
+		    vringh_packed_take_one(vrh, riov, wiov, src, head))
+			return 1;
+		break;
+	case VRINGH_DESC_F_WRITE:
+		if (likely(vrh->hot_perm & IOTLB_PERM_WO) &&
+		    vringh_packed_take_one(vrh, wiov, riov, src, head))
+			return 1;
+		break;
+	}
+	/* Not available in this lap (empty, or -EBADMSG): decided there. */
+	if (unlikely((flags & VRINGH_PACKED_BITS) != avail))
+		goto slow;
+	return vringh_packed_walk(vrh, riov, wiov, head, flags);
+slow:
+	return vringh_packed_getdesc_slow(vrh, riov, wiov, head);
+}
+
 static void vringh_packed_abandon(struct vringh *vrh, unsigned int n)
 {
 	while (n--) {
 		u16 id, count;
 
-		vrh->log_pos = (vrh->log_pos ? vrh->log_pos : vrh->num) - 1;
-		id = vrh->log[vrh->log_pos];
+		/* The chain taken last ends just before the avail position. */
+		id = vrh->log[(vrh->last_avail_idx ? vrh->last_avail_idx : vrh->num) - 1];
 		count = (vrh->inflight[id] & ~VRINGH_INFLIGHT) + 1;
 		vrh->inflight[id] = 0;
 		if (vrh->last_avail_idx < count) {
@@ -1058,32 +1162,36 @@ static void vringh_packed_write_used(struct vringh *vrh,
 				     const struct vringh_used_elem *elems,
 				     const u16 *counts, unsigned int n)
 {
-	u32 pos = vrh->last_used_idx, first = pos;
+	/* Locals: the ring stores below may alias the vringh's fields. */
+	struct vringh_packed_desc *ring = vrh->pdesc;
+	u32 pos = vrh->last_used_idx, first = pos, num = vrh->num, total = 0;
 	bool wrap = vrh->used_wrap;
-	u16 first_flags = 0;
+	u16 bits = vringh_packed_used_bits(wrap), first_flags = 0;
 	unsigned int k;
 
 	for (k = 0; k < n; k++) {
-		struct vringh_packed_desc *d = &vrh->pdesc[pos];
-		u16 flags = vringh_packed_used_bits(wrap) |
-			    (elems[k].len ? VRINGH_DESC_F_WRITE : 0);
+		struct vringh_packed_desc *d = &ring[pos];
+		u32 len = elems[k].len;
+		u16 flags = bits | (len ? VRINGH_DESC_F_WRITE : 0);
 
 		WRITE_ONCE(d->id, cpu_to_le16((u16)elems[k].id));
-		WRITE_ONCE(d->len, cpu_to_le32(elems[k].len));
-		if (k)
+		WRITE_ONCE(d->len, cpu_to_le32(len));
+		if (likely(k))
 			WRITE_ONCE(d->flags, cpu_to_le16(flags));
 		else
 			first_flags = flags;
-		vrh->completed += counts[k];
+		total += counts[k];
 		pos += counts[k];
-		if (pos >= vrh->num) {
-			pos -= vrh->num;
+		if (unlikely(pos >= num)) {
+			pos -= num;
 			wrap = !wrap;
+			bits = vringh_packed_used_bits(wrap);
 		}
 	}
 	/* Pairs with the driver's rmb after it sees the first one's USED flip. */
 	smp_wmb();
-	WRITE_ONCE(vrh->pdesc[first].flags, cpu_to_le16(first_flags));
+	WRITE_ONCE(ring[first].flags, cpu_to_le16(first_flags));
+	vrh->completed += total;
 	vrh->last_used_idx = pos;
 	vrh->used_wrap = wrap;
 }
@@ -1091,8 +1199,8 @@ static void vringh_packed_write_used(struct vringh *vrh,
 static int vringh_packed_complete(struct vringh *vrh,
 				  const struct vringh_used_elem *elems, unsigned int n)
 {
-	u16 counts[64];
-	unsigned int k, done;
+	u16 counts[64], *inflight = vrh->inflight;
+	unsigned int k, done, num = vrh->num;
 
 	/* In pieces of what @counts holds; each piece is checked first. */
 	for (done = 0; done < n; done += k) {
@@ -1100,16 +1208,20 @@ static int vringh_packed_complete(struct vringh *vrh,
 
 		for (k = 0; k < part; k++) {
 			u32 id = elems[done + k].id;
+			u16 taken;
 
-			if (id >= vrh->num || !(vrh->inflight[id] & VRINGH_INFLIGHT))
+			if (unlikely(id >= num))
 				break;
-			counts[k] = (vrh->inflight[id] & ~VRINGH_INFLIGHT) + 1;
+			taken = inflight[id];
+			if (unlikely(!(taken & VRINGH_INFLIGHT)))
+				break;
+			counts[k] = (taken & ~VRINGH_INFLIGHT) + 1;
 			/* Released now: the same ID twice in @elems fails. */
-			vrh->inflight[id] = 0;
+			inflight[id] = 0;
 		}
 		if (k < part) {
 			while (k--)
-				vrh->inflight[elems[done + k].id] =
+				inflight[elems[done + k].id] =
 					VRINGH_INFLIGHT | (counts[k] - 1);
 			return -EINVAL;
 		}
@@ -1377,7 +1489,12 @@ void vringh_notify_disable(struct vringh *vrh)
 		vringh_packed_notify_disable(vrh);
 		return;
 	}
-	if (vrh->event_indices)
+	/*
+	 * Already told (the shadow is what used->flags holds): no store, so
+	 * a device that disables kicks on every pass does not keep pulling
+	 * the line with used->idx away from a polling driver.
+	 */
+	if (vrh->event_indices || (vrh->used_flags & VRINGH_USED_F_NO_NOTIFY))
 		return;
 	vrh->used_flags |= VRINGH_USED_F_NO_NOTIFY;
 	WRITE_ONCE(vrh->used->flags, cpu_to_le16(vrh->used_flags));
@@ -1411,7 +1528,6 @@ int vringh_set_state(struct vringh *vrh, u16 last_avail_idx, u16 last_used_idx)
 		vrh->last_used_idx = used;
 		vrh->used_wrap = last_used_idx & VRINGH_EVENT_WRAP;
 		vrh->completed = 0;
-		vrh->log_pos = 0;
 		memset(vrh->inflight, 0, vrh->num * sizeof(vrh->inflight[0]));
 		return 0;
 	}
