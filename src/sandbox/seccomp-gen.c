@@ -223,7 +223,10 @@ static const struct rule vcpu_rules[] = {
 
 static const struct rule control_rules[] = {
 	/* PATCH /drives: the new image (blk/file.c __blk_file_open()), opened
-	 * O_NONBLOCK (a FIFO must not hang it), then blocking again */
+	 * O_NONBLOCK (a FIFO must not hang it), then blocking again; with
+	 * O_NOATIME first, without it where that is refused (EPERM) */
+	OPENAT(O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOATIME),
+	OPENAT(O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOATIME),
 	OPENAT(O_RDONLY | O_CLOEXEC | O_NONBLOCK),
 	OPENAT(O_RDWR | O_CLOEXEC | O_NONBLOCK),
 	ALLOW1(fcntl, SCMP_A1(SCMP_CMP_EQ, F_GETFL)),
