@@ -930,6 +930,12 @@ static int confine(const struct virtio_devices *devs, const char *snap_out,
  * with it (PR_SET_PDEATHSIG) if it is killed outright.
  * Return: -1 in a child (go on and run the machine), else the exit status.
  */
+/* The signals that stop a run (VM_EXIT_INTERRUPTED), not just reach it. */
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGINT || sig == SIGTERM;
+}
+
 static int run_supervise(void)
 {
 	unsigned int boots = 0;
@@ -966,26 +972,25 @@ static int run_supervise(void)
 			if (sigwaitinfo(&set, &si) < 0)
 				continue;
 			if (si.si_signo != SIGCHLD) {
-				stopping |= si.si_signo == SIGINT || si.si_signo == SIGTERM;
+				stopping |= is_stop_signal(si.si_signo);
 				kill(pid, si.si_signo);
 				continue;
 			}
 			if (waitpid(pid, &st, WNOHANG) == pid)
 				break;
 		}
-		/* (a boot too young to have its handlers dies of the signal) */
-		if (WIFSIGNALED(st) && stopping &&
-		    (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM))
+		/*
+		 * Once SIGINT/SIGTERM went to the boot, the stop wins: a guest
+		 * that reset meanwhile ends its boot as a reset, and a boot too
+		 * young to have its handlers dies of the signal. Either way
+		 * kestrel ends as a stopped VM; else the signal would be lost
+		 * and the guest boot again.
+		 */
+		if (stopping && (WIFSIGNALED(st) ? is_stop_signal(WTERMSIG(st))
+						 : WEXITSTATUS(st) == RUN_EXIT_REBOOT))
 			return VM_EXIT_INTERRUPTED;
 		if (WIFSIGNALED(st))
 			return 128 + WTERMSIG(st);
-		/*
-		 * A guest that resets while SIGINT/SIGTERM is on its way ends
-		 * its boot as a reset; the stop asked for still wins, or the
-		 * signal would be lost and the guest boot again.
-		 */
-		if (WEXITSTATUS(st) == RUN_EXIT_REBOOT && stopping)
-			return VM_EXIT_INTERRUPTED;
 		if (WEXITSTATUS(st) != RUN_EXIT_REBOOT)
 			return WEXITSTATUS(st);
 		pr_info("the guest reset: starting it again in a new process (boot %u)", boots + 1);
