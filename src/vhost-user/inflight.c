@@ -213,9 +213,22 @@ int vhost_user_set_inflight_fd(struct vhost_user_dev *dev,
 void *vhost_user_inflight_region(struct vhost_user_dev *dev, u32 idx,
 				 size_t *size)
 {
+	const char *refusal;
+
 	*size = 0;
 	if (!dev->inflight || idx >= dev->inflight_queues)
 		return NULL;
+	/*
+	 * A front-end may set the region before its features (QEMU's
+	 * vhost-user-blk does): with packed rings negotiated after it, the
+	 * ring runs untracked, and a restarted server may lose or repeat
+	 * its requests.
+	 */
+	refusal = inflight_refusal(dev);
+	if (refusal) {
+		vu_warn(dev, "ring %u: not tracked in the inflight region: %s", idx, refusal);
+		return NULL;
+	}
 	*size = dev->inflight_stride;
 	return dev->inflight + (size_t)idx * dev->inflight_stride;
 }

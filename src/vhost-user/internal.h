@@ -303,7 +303,7 @@ int vhost_user_get_inflight_fd(struct vhost_user_dev *dev,
 			       struct vhost_user_msg *msg, int *fds);
 int vhost_user_set_inflight_fd(struct vhost_user_dev *dev,
 			       struct vhost_user_msg *msg, int *fds);
-/* Ring @idx's region, or NULL (none set, or the ring is past its end). */
+/* Ring @idx's region, or NULL (none set, the ring past its end, or packed). */
 void *vhost_user_inflight_region(struct vhost_user_dev *dev, u32 idx,
 				 size_t *size);
 /* Unmap the region (disconnect). */

@@ -392,16 +392,6 @@ static int vring_dev_program(struct vhost_user_dev *dev, u16 idx)
 		size_t isize;
 		void *region = vhost_user_inflight_region(dev, idx, &isize);
 
-		/*
-		 * A front-end may set the region before its features: with
-		 * packed rings negotiated after it, the ring runs untracked
-		 * (a restarted server may then lose or repeat its requests).
-		 */
-		if (region && (dev->features & (1ULL << VIRTIO_F_RING_PACKED))) {
-			vu_warn(dev, "ring %u: packed: not tracked in the inflight region", idx);
-			region = NULL;
-			isize = 0;
-		}
 		/* Starting the ring reads back what the region says (inflight.c). */
 		ret = vdpa_set_vq_inflight(vdpa, idx, region, isize);
 	}
