@@ -3,7 +3,10 @@
  * In-process virtio driver, split or packed rings, for the vDPA tests (see
  * driver.h).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -416,6 +419,152 @@ int vdrv_wait_used(struct vdrv *d, u16 q, u16 *head, u32 *len,
 	}
 }
 
+/* A small file of /proc/self/task/@tid into @buf; Return: bytes, or -1. */
+static ssize_t vdrv_read_task(const char *tid, const char *file, char *buf, size_t size)
+{
+	char path[96];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/**
+ * struct vdrv_workers - one look at the process's other threads: the
+ *	device workers (a new one carries our name until it names itself,
+ *	so every thread but the caller counts)
+ * @asleep: every one was sleeping (state S: in epoll, or a lock)
+ * @runtime: the CPU time they have had, in ns (schedstat), summed
+ * @nthreads: how many there were
+ */
+struct vdrv_workers {
+	bool asleep;
+	unsigned long long runtime;
+	unsigned int nthreads;
+};
+
+static void vdrv_workers_look(struct vdrv_workers *w)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *e;
+	char self[24];
+
+	snprintf(self, sizeof(self), "%d", (int)gettid());
+	*w = (struct vdrv_workers){ .asleep = true };
+	if (!dir) {
+		w->asleep = false;
+		return;
+	}
+	while ((e = readdir(dir))) {
+		char buf[512];
+		const char *state;
+		unsigned long long ns;
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, self))
+			continue;
+		w->nthreads++;
+		/* The state follows the last ')' (the name may hold one). */
+		if (vdrv_read_task(e->d_name, "stat", buf, sizeof(buf)) <= 0 ||
+		    !(state = strrchr(buf, ')')) || state[1] != ' ' || state[2] != 'S')
+			w->asleep = false;
+		if (vdrv_read_task(e->d_name, "schedstat", buf, sizeof(buf)) <= 0 ||
+		    sscanf(buf, "%llu", &ns) != 1)
+			w->asleep = false;	/* no way to tell: never idle */
+		else
+			w->runtime += ns;
+	}
+	closedir(dir);
+}
+
+/*
+ * Whether the device workers are idle for good: asleep at two looks, with
+ * no CPU time had in between. No thread then ran between the two, so none
+ * woke another, and nothing the driver waits for can still be on its way
+ * (it kicks before it waits). A worker that was woken shows as running
+ * (R) even before it gets a CPU, so a slow machine only looks busy.
+ */
+static bool vdrv_workers_idle(struct vdrv_workers *prev)
+{
+	struct vdrv_workers now;
+	bool idle;
+
+	vdrv_workers_look(&now);
+	idle = prev->asleep && now.asleep && now.runtime == prev->runtime &&
+	       now.nthreads == prev->nthreads;
+	*prev = now;
+	return idle;
+}
+
+/* Worker CPU time after which a device that never sleeps counts as stuck. */
+#define VDRV_AWAIT_CPU_NS	(30ULL * 1000000000ULL)
+
+/*
+ * Wait until @done(@d, @q, @arg) holds, or the workers went idle without
+ * it, or spun VDRV_AWAIT_CPU_NS without it. Return: whether it holds.
+ */
+static bool vdrv_await(struct vdrv *d, u16 q, void *arg,
+		       bool (*done)(struct vdrv *d, u16 q, void *arg))
+{
+	struct vdrv_workers w;
+	unsigned long long start;
+
+	vdrv_workers_look(&w);
+	start = w.runtime;
+	for (unsigned int i = 0;; i++) {
+		if (done(d, q, arg))
+			return true;
+		/* Every 1 ms or so; the condition every 0.1 ms. */
+		if (i % 10 == 9) {
+			if (vdrv_workers_idle(&w))
+				return done(d, q, arg);
+			if (w.runtime - start > VDRV_AWAIT_CPU_NS)
+				return done(d, q, arg);
+		}
+		struct timespec ts = { .tv_nsec = 100000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+struct vdrv_used_arg {
+	u16 *head;
+	u32 *len;
+};
+
+static bool vdrv_used_done(struct vdrv *d, u16 q, void *arg)
+{
+	struct vdrv_used_arg *a = arg;
+
+	return vdrv_get_used(d, q, a->head, a->len) == 1;
+}
+
+int vdrv_await_used(struct vdrv *d, u16 q, u16 *head, u32 *len)
+{
+	struct vdrv_used_arg a = { head, len };
+
+	return vdrv_await(d, q, &a, vdrv_used_done);
+}
+
+static bool vdrv_status_done(struct vdrv *d, u16 q, void *arg)
+{
+	u8 bits = *(u8 *)arg;
+
+	return (vdpa_get_status(d->vdpa) & bits) == bits;
+}
+
+bool vdrv_await_status(struct vdrv *d, u8 bits)
+{
+	return vdrv_await(d, 0, &bits, vdrv_status_done);
+}
+
 bool vdrv_wait_status(struct vdrv *d, u8 bits, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited++) {
@@ -449,7 +598,7 @@ u8 vdrv_net_ctrl(struct vdrv *d, u16 cvq, u8 class, u8 cmd, const void *data,
 	vdrv_add(d, cvq, sg, n);
 	vdrv_publish(d, cvq);
 	vdrv_kick(d, cvq);
-	if (!vdrv_wait_used(d, cvq, &head, &len, 2000))
+	if (!vdrv_await_used(d, cvq, &head, &len))
 		return 0xfe;
 	return len == 1 ? *ack : 0xff;
 }

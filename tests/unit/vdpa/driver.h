@@ -179,6 +179,28 @@ int vdrv_wait_used(struct vdrv *d, u16 q, u16 *head, u32 *len,
 bool vdrv_wait_status(struct vdrv *d, u8 bits, int timeout_ms);
 
 /**
+ * vdrv_await_used() - vdrv_get_used(), waiting as long as the device can
+ *	still complete something: until an entry is there, or every other
+ *	thread of the process (the device workers) is asleep and had no CPU
+ *	time between two looks, or they spent 30 s of CPU time without one
+ *	(a device spinning on nothing). No wall-clock bound: a slow or busy
+ *	machine makes it wait longer, never fail. Kick before waiting.
+ *
+ * For devices whose work is all in this process's threads and their
+ * kicks: one waiting on a timer (rate limits) or on the host (a TAP's
+ * frames) would look idle.
+ *
+ * Return: 1 got one, 0 the device went idle without completing one.
+ */
+int vdrv_await_used(struct vdrv *d, u16 q, u16 *head, u32 *len);
+
+/**
+ * vdrv_await_status() - wait, as vdrv_await_used() does, until status has
+ *	all of @bits; Return: whether it has
+ */
+bool vdrv_await_status(struct vdrv *d, u8 bits);
+
+/**
  * vdrv_net_ctrl() - one virtio-net control command (virtio 1.2 §5.1.6.5):
  *	header, payload and ack byte in descriptors of their own
  * @d: the driver
@@ -190,7 +212,7 @@ bool vdrv_wait_status(struct vdrv *d, u8 bits, int timeout_ms);
  * @ack_buf: post the device-writable ack byte (false: a hostile chain)
  *
  * Return: the ack, 0xff if the chain completed without one written, 0xfe
- * if it did not complete within 2 s.
+ * if the device went idle without completing it (vdrv_await_used()).
  */
 u8 vdrv_net_ctrl(struct vdrv *d, u16 cvq, u8 class, u8 cmd, const void *data,
 		 u32 dlen, bool ack_buf);
