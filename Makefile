@@ -547,9 +547,12 @@ $(B)/bench/balloon_bench: $(VDPA_TEST_OBJS)
 BENCHES += vsock_bench
 $(B)/bench/vsock_bench: $(VDPA_TEST_OBJS) $(B)/tests/unit/vdpa-dev/vsock_guest.o
 # api_start execs kestrel in Firecracker mode: exec -> API socket ready; it
-# re-executes itself as the floor, linked static as kestrel is.
+# re-executes itself as the floor, linked static as kestrel is (dynamic
+# in sanitizer builds, as kestrel is: the sanitizers cannot link static).
 BENCHES += api_start
+ifeq ($(SAN),)
 $(B)/bench/api_start: LDFLAGS += -static
+endif
 # exit_floor links no kestrel code (raw KVM ioctls): it is the floor.
 BENCHES += exit_floor
 BENCHES += vm_create

@@ -625,6 +625,10 @@ static int h_put_snapshot_load(struct api *api, const char *id, const json_t *bo
 		if (ret)
 			return ret;
 		type = json_get_str(backend, "backend_type");
+		if (!type) {
+			snprintf(err, errlen, "snapshot/load: mem_backend needs backend_type");
+			return -EINVAL;
+		}
 		if (strcmp(type, "File")) {
 			snprintf(err, errlen, "snapshot/load: mem_backend type '%.32s' is not "
 				 "implemented (expected File)", type);
