@@ -17,6 +17,9 @@
 #               with exit 2, one line on stderr and no guest output
 #   plain-flipped-bit
 #               a bit flipped in a section of a plain state file (checksum)
+#   plain-bad-dev-state
+#               the device-state section of virtio device 0 given version 2,
+#               its checksum made anew: refused, naming the device state
 #   crash       a second snapshot into the same directory is killed (-9)
 #               while it writes (a 2 GiB guest); the directory must still
 #               restore, to one of the two snapshots, and the count continue
@@ -101,20 +104,43 @@ snapshot() {
 	[[ -f $dir/state ]] || fail "no state file in $dir"
 }
 
-# refuse DIR [KEYFILE]: restore must fail cleanly.
+# refuse DIR [KEYFILE [REASON]]: restore must fail cleanly (saying REASON).
 refuse() {
-	local dir=$1 key=${2:-} rc lines
+	local dir=$1 key=${2:-} reason=${3:-} rc lines
 	local keyargs=()
 	[[ -n $key ]] && keyargs=(--snapshot-key "$key")
 	timeout 20 "$kestrel" restore "$dir" "${keyargs[@]}" >"$work/r.out" 2>"$work/r.err"
 	rc=$?
 	echo "restore said: $(cat "$work/r.err")"
 	[[ $rc == 2 ]] || fail "restore exited $rc, expected 2"
-	lines=$(wc -l <"$work/r.err")
+	# A device refused by its own section was created first, and said so.
+	lines=$(grep -vc ' on virtio-mmio 0x' "$work/r.err")
 	[[ $lines == 1 ]] || fail "restore printed $lines lines on stderr, expected one"
 	[[ -s $work/r.out ]] && fail "the guest ran: $(head -c 80 "$work/r.out")"
+	[[ -z $reason ]] || grep -q "$reason" "$work/r.err" || fail "the refusal does not say '$reason'"
 	echo "PASS: refused"
 	exit 1
+}
+
+# set_state_version FILE: version 2 in the SNAP_SEC_VIRTIO_STATE (0x53)
+# section of slot 0 of a plain state file, with its SHA-256 made anew.
+set_state_version() {
+	python3 - "$1" <<'EOF'
+import hashlib, struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, 'rb').read())
+off = 64
+while True:
+    kind, inst, size = struct.unpack_from('<IIQ', data, off)
+    if kind == 0:
+        sys.exit('no device state section')
+    if kind == 0x53 and inst == 0:
+        struct.pack_into('<I', data, off + 48, 2)
+        data[off + 16:off + 48] = hashlib.sha256(bytes(data[off + 48:off + 48 + size])).digest()
+        break
+    off += 48 + ((size + 7) & ~7)
+open(path, 'r+b').write(data)
+EOF
 }
 
 # swap_or_flip FILE swap|flip: alter the first non-empty chunks of an
@@ -148,6 +174,10 @@ plain-flipped-bit)
 	# The last byte of the first section's payload (the machine section).
 	printf '\x01' | dd of="$snap/state" bs=1 seek=$((64 + 48 + 23)) conv=notrunc status=none
 	refuse "$snap" ;;
+plain-bad-dev-state)
+	snapshot "$snap"
+	set_state_version "$snap/state" || fail "the state file has no device state section"
+	refuse "$snap" "" "saved device state is refused: a version this kestrel does not know" ;;
 encrypted) snapshot "$snap" "$key" ;;
 wrong-key)
 	snapshot "$snap" "$key"
@@ -390,7 +420,7 @@ pci-refused)
 	grep -q '^count 300$' "$snap.out" || fail "the guest did not finish its count"
 	echo "PASS: refused ($reason); the guest ran on to the end of its count"
 	exit 1 ;;
-*) fail "unknown mode (expected plain, disk-moved, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit)" ;;
+*) fail "unknown mode (expected plain, disk-moved, encrypted, wrong-key, truncated, swapped-chunk, flipped-bit, other-snapshot, plain-flipped-bit, plain-bad-dev-state)" ;;
 esac
 
 # Restore in a new process and let the guest finish its count.

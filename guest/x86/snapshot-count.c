@@ -13,7 +13,12 @@
  * on any network: it is sent again (at most RESENDS times). With a
  * virtio-blk disk (--disk FILE) every step writes sector N with
  * "kestrel count N" and waits for the device to acknowledge it: the host
- * checks the file holds every count afterwards. The i8042's
+ * checks the file holds every count afterwards. With "mq" on the command
+ * line and a net device of two queue pairs, the guest drives the control
+ * queue first: two pairs in use (VQ_PAIRS_SET), a MAC of its own
+ * (MAC_ADDR_SET), promisc off; it then echoes on pair 1 only, to that MAC,
+ * and at the end config space must still show the MAC: what the control
+ * queue set must survive the restore. The i8042's
  * configuration byte, set to an unusual value at the start, must still
  * read back at the end. Snapshotted
  * in the middle and restored in a new kestrel, it must carry on exactly
@@ -24,6 +29,7 @@
 #include "virtio.h"
 #include "x86/apic.h"
 #include "x86/desc.h"
+#include "x86/multiboot.h"
 #include "x86/pong.h"
 #include "x86/processor.h"
 
@@ -75,14 +81,88 @@ static u8 rx_bufs[NRX][1536] __aligned(64);
 static u8 tx_frame[NET_HDR_LEN + FRAME_LEN] __aligned(64);
 static unsigned int resent;
 
+/* virtio 1.2 §5.1.3, §5.1.6.5: the control queue of "mq" (two pairs). */
+#define NET_F_CTRL_VQ		17
+#define NET_F_CTRL_RX		18
+#define NET_F_MQ		22
+#define NET_F_CTRL_MAC_ADDR	23
+#define NET_MQ_FEATURES		((1ULL << NET_F_CTRL_VQ) | (1ULL << NET_F_CTRL_RX) | \
+				 (1ULL << NET_F_MQ) | (1ULL << NET_F_CTRL_MAC_ADDR))
+#define NET_CTRL_RX		0
+#define NET_CTRL_RX_PROMISC	0
+#define NET_CTRL_MAC		1
+#define NET_CTRL_MAC_ADDR_SET	1
+#define NET_CTRL_MQ		4
+#define NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define NET_CVQ			4	/* 2 * max_virtqueue_pairs */
+
+static bool mq;
+static struct virtqueue ctrlq;
+/* Locally administered, unicast: the MAC the driver sets. */
+static const u8 mq_mac[6] = { 0x02, 0x6d, 0x71, 0x00, 0x00, 0x07 };
+/* Broadcast, or mq_mac: frames the device's filter lets through. */
+static u8 echo_dst[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* One control command; true once acked VIRTIO_NET_OK (no timer yet: polled). */
+static bool net_ctrl(u8 class, u8 cmd, const void *data, u32 len)
+{
+	static u8 hdr[2], payload[8], ack;
+	struct virtq_buf b[3] = {
+		{ hdr, 2, false }, { payload, len, false }, { &ack, 1, true },
+	};
+
+	hdr[0] = class;
+	hdr[1] = cmd;
+	memcpy(payload, data, len);
+	ack = 0xee;
+	if (virtqueue_add(&ctrlq, b, 2, 1, hdr) < 0)
+		return false;
+	virtqueue_kick(&ctrlq);
+	for (unsigned long i = 0; i < (1UL << 30); i++) {
+		if (virtqueue_get(&ctrlq, NULL))
+			return ack == 0;
+		cpu_relax();
+	}
+	return false;
+}
+
+/* Pair 1 in use (rxq, txq), the driver's MAC, promisc off. */
+static bool net_setup_mq(void)
+{
+	static const u8 two[2] = { 2, 0 }, off;
+
+	if (virtio_negotiate(net, NET_MQ_FEATURES) ||
+	    (net->features & NET_MQ_FEATURES) != NET_MQ_FEATURES ||
+	    virtio_cread16(net, 8) != 2) {
+		printf("FAIL: mq: no control queue, MQ or two pairs offered\n");
+		return false;
+	}
+	if (virtqueue_setup(net, &rxq, 2, 64) || virtqueue_setup(net, &txq, 3, 64) ||
+	    virtqueue_setup(net, &ctrlq, NET_CVQ, 16) || !virtio_driver_ok(net))
+		return false;
+	if (!net_ctrl(NET_CTRL_MQ, NET_CTRL_MQ_VQ_PAIRS_SET, two, 2) ||
+	    !net_ctrl(NET_CTRL_MAC, NET_CTRL_MAC_ADDR_SET, mq_mac, 6) ||
+	    !net_ctrl(NET_CTRL_RX, NET_CTRL_RX_PROMISC, &off, 1)) {
+		printf("FAIL: mq: a control command was not acked OK\n");
+		return false;
+	}
+	memcpy(echo_dst, mq_mac, 6);
+	return true;
+}
+
 static bool net_setup(void)
 {
 	net = virtio_find(VIRTIO_ID_NET, 0);
 	if (!net)
 		return true;
-	if (virtio_negotiate(net, 0) || virtqueue_setup(net, &rxq, 0, 64) ||
-	    virtqueue_setup(net, &txq, 1, 64) || !virtio_driver_ok(net))
+	mq = multiboot_has_arg("mq");
+	if (mq) {
+		if (!net_setup_mq())
+			return false;
+	} else if (virtio_negotiate(net, 0) || virtqueue_setup(net, &rxq, 0, 64) ||
+		   virtqueue_setup(net, &txq, 1, 64) || !virtio_driver_ok(net)) {
 		return false;
+	}
 	for (unsigned int i = 0; i < NRX; i++) {
 		struct virtq_buf b = { rx_bufs[i], sizeof(rx_bufs[i]), true };
 
@@ -101,7 +181,7 @@ static bool net_echo(u64 n)
 	u8 *f = tx_frame + NET_HDR_LEN;
 
 	memset(tx_frame, 0, sizeof(tx_frame));
-	memset(f, 0xff, 6);
+	memcpy(f, echo_dst, 6);
 	memcpy(f + 6, "\x52\x54\x00\x00\x00\x02", 6);
 	f[12] = 0x88;
 	f[13] = 0xb5;
@@ -253,8 +333,18 @@ int main(void)
 		       I8042_CTR_MARK);
 		bad++;
 	}
+	if (net && mq) {
+		u8 mac[6];
+
+		virtio_cread_bytes(net, 0, mac, 6);
+		if (memcmp(mac, mq_mac, 6)) {
+			printf("FAIL: mq: config space shows another MAC than the one set\n");
+			bad++;
+		}
+	}
 	if (net)
-		printf("frames echoed: %u, %u sent again\n", COUNT_END + 1, resent);
+		printf("frames echoed: %u%s, %u sent again\n", COUNT_END + 1,
+		       mq ? " on pair 1 of 2" : "", resent);
 	printf("count done%s\n", bad ? " with failures" : "");
 	guest_exit(bad ? 1 : 0);
 }

@@ -57,6 +57,7 @@ enum snap_section_type {
 	SNAP_SEC_VIRTIO_DEV	= 0x50,	/* the device's spec, a NUL-terminated string */
 	SNAP_SEC_VIRTIO_MMIO	= 0x51,	/* transport registers and queue positions */
 	SNAP_SEC_VIRTIO_LABEL	= 0x52,	/* the caller's id for it, a NUL-terminated string */
+	SNAP_SEC_VIRTIO_STATE	= 0x53,	/* the device's own state (vdpa_get_dev_state()) */
 };
 
 /**

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <kestrel/compiler.h>
 #include <kestrel/log.h>
@@ -221,6 +222,23 @@ struct vdpa_vq_stats {
  *	@group to address space @asid. Return 0 or -errno.
  * @get_iova_range: (optional, mandatory with any DMA op) the IOVA window
  *	the device can map
+ * @get_dev_state: (optional, with @set_dev_state) copy into @buf (@size
+ *	bytes, at most VDPA_DEV_STATE_MAX) what the driver set in the device
+ *	that neither config space, the status byte nor a queue's position
+ *	holds: what it commanded through a control queue (a net device's
+ *	MAC, receive filter and queue pairs), in a layout of the device's
+ *	own that begins with its version. Called with FEATURES_OK set.
+ *	Return its length (0: nothing to keep), -ENOSPC or -errno.
+ * @set_dev_state: (optional, with @get_dev_state) load @len bytes that
+ *	@get_dev_state of a device of the same type and creation arguments
+ *	wrote (a snapshot restored). Hostile: bounded and checked as the
+ *	driver's own commands are. Called with FEATURES_OK set, the
+ *	negotiated features deciding what the state may hold. Return 0,
+ *	-EBADMSG (truncated, or a length its version does not have),
+ *	-EPROTONOSUPPORT (a version this device does not know), -EINVAL
+ *	(a value the driver could not have set: out of range, or for a
+ *	feature not negotiated) or -errno (the backend could not follow);
+ *	on failure the device keeps the state it had.
  *
  * DMA ops (pick either style, or both):
  *
@@ -289,6 +307,8 @@ struct vdpa_config_ops {
 	int (*resume)(struct vdpa_device *vdpa);
 	int (*set_group_asid)(struct vdpa_device *vdpa, u32 group, u32 asid);
 	struct vdpa_iova_range (*get_iova_range)(struct vdpa_device *vdpa);
+	ssize_t (*get_dev_state)(struct vdpa_device *vdpa, void *buf, size_t size);
+	int (*set_dev_state)(struct vdpa_device *vdpa, const void *buf, size_t len);
 
 	/* DMA ops */
 	int (*set_map)(struct vdpa_device *vdpa, u32 asid,
@@ -825,6 +845,37 @@ int vdpa_resume(struct vdpa_device *vdpa);
 
 /** vdpa_can_suspend() - whether the device supports suspend/resume */
 bool vdpa_can_suspend(const struct vdpa_device *vdpa);
+
+/** VDPA_DEV_STATE_MAX - the most bytes a device's own state takes (get_dev_state) */
+#define VDPA_DEV_STATE_MAX	4096
+
+/**
+ * vdpa_get_dev_state() - what the driver set in the device beyond config
+ *	space, status and queue positions (its control queue's commands), to
+ *	keep in a snapshot
+ * @vdpa: the device, suspended (or not yet running)
+ * @buf: where it goes
+ * @size: bytes at @buf (VDPA_DEV_STATE_MAX holds any device's)
+ *
+ * Return: its length; 0 when there is nothing to keep (the device has no
+ * such state, or FEATURES_OK is not set: it is still in its reset state);
+ * -ENOSPC (@size too small) or -errno.
+ */
+ssize_t vdpa_get_dev_state(struct vdpa_device *vdpa, void *buf, size_t size);
+
+/**
+ * vdpa_set_dev_state() - load what vdpa_get_dev_state() gave, into a new
+ *	device of the same type and creation arguments
+ * @vdpa: the device, its features negotiated (FEATURES_OK) as they were
+ * @buf: the state (hostile: a snapshot file)
+ * @len: its bytes, 1..VDPA_DEV_STATE_MAX
+ *
+ * Return: 0; -EOPNOTSUPP (the device keeps no such state); -EBUSY
+ * (FEATURES_OK not set); -EBADMSG, -EPROTONOSUPPORT, -EINVAL as
+ * struct vdpa_config_ops.set_dev_state says; -errno. On failure the
+ * device keeps the state it had.
+ */
+int vdpa_set_dev_state(struct vdpa_device *vdpa, const void *buf, size_t len);
 
 /**
  * vdpa_get_iova_range() - the IOVA window of the device

@@ -77,6 +77,7 @@ int vdpa_ops_validate(const struct vdpa_config_ops *ops, u32 nas, u32 ngroups)
 	VDPA_REQUIRE_PAIR(ops, dma_map, dma_unmap);
 	VDPA_REQUIRE_PAIR(ops, suspend, resume);
 	VDPA_REQUIRE_PAIR(ops, get_vq_group, set_group_asid);
+	VDPA_REQUIRE_PAIR(ops, get_dev_state, set_dev_state);
 
 	if ((ops->dma_map || ops->set_map) && !ops->get_iova_range) {
 		pr_err("vdpa: DMA ops need get_iova_range");
@@ -761,6 +762,39 @@ int vdpa_resume(struct vdpa_device *vdpa)
 		if (!ret)
 			vdpa->suspended = false;
 	}
+	pthread_mutex_unlock(&vdpa->lock);
+	return ret;
+}
+
+ssize_t vdpa_get_dev_state(struct vdpa_device *vdpa, void *buf, size_t size)
+{
+	ssize_t ret = 0;
+
+	if (!vdpa->config->get_dev_state)
+		return 0;
+	pthread_mutex_lock(&vdpa->lock);
+	/* Before FEATURES_OK the driver has set nothing: the reset state. */
+	if (vdpa->config->get_status(vdpa) & VIRTIO_CONFIG_S_FEATURES_OK)
+		ret = vdpa->config->get_dev_state(vdpa, buf,
+						  MIN(size, (size_t)VDPA_DEV_STATE_MAX));
+	pthread_mutex_unlock(&vdpa->lock);
+	return ret;
+}
+
+int vdpa_set_dev_state(struct vdpa_device *vdpa, const void *buf, size_t len)
+{
+	int ret;
+
+	if (!vdpa->config->set_dev_state)
+		return -EOPNOTSUPP;
+	if (!len || len > VDPA_DEV_STATE_MAX)
+		return -EBADMSG;
+	pthread_mutex_lock(&vdpa->lock);
+	/* What the state may hold depends on the negotiated features. */
+	if (!(vdpa->config->get_status(vdpa) & VIRTIO_CONFIG_S_FEATURES_OK))
+		ret = -EBUSY;
+	else
+		ret = vdpa->config->set_dev_state(vdpa, buf, len);
 	pthread_mutex_unlock(&vdpa->lock);
 	return ret;
 }

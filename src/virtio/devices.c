@@ -684,6 +684,17 @@ static int vdev_saved_spec(const struct virtio_dev_slot *slot, char *out, size_t
 	return w < 0 || (size_t)w >= len - off ? -E2BIG : 0;
 }
 
+/* SNAP_SEC_VIRTIO_STATE: what the driver set in the device (its control queue), if any. */
+static int vdev_state_save(struct virtio_dev_slot *slot, struct snap_writer *w, unsigned int n)
+{
+	u8 buf[VDPA_DEV_STATE_MAX];
+	ssize_t len = vdpa_get_dev_state(slot->vdpa, buf, sizeof(buf));
+
+	if (len <= 0)
+		return (int)len;
+	return snap_write_section(w, SNAP_SEC_VIRTIO_STATE, n, buf, (size_t)len);
+}
+
 int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer *w)
 {
 	char spec[VDEV_SPEC_MAX + 64];
@@ -703,6 +714,8 @@ int virtio_devices_snapshot_save(struct virtio_devices *devs, struct snap_writer
 						 strlen(slot->label) + 1);
 		if (!ret)
 			ret = virtio_mmio_snapshot_save(slot->mmio, w, n);
+		if (!ret)
+			ret = vdev_state_save(slot, w, n);
 	}
 	return ret;
 }
@@ -825,6 +838,47 @@ int virtio_devices_from_snapshot(struct virtio_devices *devs, struct snap_reader
 	return 0;
 }
 
+/* Why vdpa_set_dev_state() refused a saved state. */
+static const char *vdev_state_refusal(int err)
+{
+	switch (err) {
+	case -EBADMSG:
+		return "truncated, or not the length of its version";
+	case -EPROTONOSUPPORT:
+		return "a version this kestrel does not know";
+	case -EINVAL:
+		return "a value its driver could not have set";
+	case -EBUSY:
+		return "its driver had not negotiated features";
+	case -EOPNOTSUPP:
+		return "this device keeps no such state";
+	default:
+		return strerror(-err);
+	}
+}
+
+/*
+ * After the transport, whose replay negotiated the features the state
+ * depends on. A snapshot without the section (written before devices
+ * kept one, or of a device with nothing to keep) leaves the device as
+ * reset made it.
+ */
+static int vdev_state_restore(struct virtio_dev_slot *slot, struct snap_reader *r,
+			      unsigned int n, char *err, size_t errlen)
+{
+	const void *data;
+	size_t len;
+	int ret;
+
+	if (snap_read_section(r, SNAP_SEC_VIRTIO_STATE, n, &data, &len))
+		return 0;
+	ret = vdpa_set_dev_state(slot->vdpa, data, len);
+	if (ret)
+		snprintf(err, errlen, "virtio device %u (%s): its saved device state is refused: %s",
+			 n, slot->vdpa->name, vdev_state_refusal(ret));
+	return ret;
+}
+
 int virtio_devices_snapshot_restore(struct virtio_devices *devs, struct snap_reader *r,
 				    char *err, size_t errlen)
 {
@@ -836,6 +890,8 @@ int virtio_devices_snapshot_restore(struct virtio_devices *devs, struct snap_rea
 			return -EINVAL;
 		}
 		ret = virtio_mmio_snapshot_restore(devs->slots[n].mmio, r, n, err, errlen);
+		if (!ret)
+			ret = vdev_state_restore(&devs->slots[n], r, n, err, errlen);
 	}
 	return ret;
 }

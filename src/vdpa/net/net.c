@@ -36,7 +36,8 @@
  *
  * Control queue (types with one: net): group 1, so it can live in its own
  * address space (2 ASIDs); MAC_ADDR_SET, RX promisc/allmulti and MQ
- * VQ_PAIRS_SET, each acked in the chain's device-writable byte.
+ * VQ_PAIRS_SET, each acked in the chain's device-writable byte. What they
+ * set is the device's own state in a snapshot (struct net_state).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -444,6 +445,98 @@ static u32 net_get_vq_group(struct swdev *sw, u16 idx)
 	return net->cvq && idx == 2 * net->max_vqp ? 1 : 0;
 }
 
+/* ---- snapshots (docs/snapshot.md, "Device state") ------------------------ */
+
+/*
+ * What the driver set through the control queue, little-endian. A later
+ * layout is a new version; a reader takes every version it knows (each
+ * with its own length, fields it lacks at their reset values) and refuses
+ * the others.
+ */
+struct net_state {
+	le32 version;		/* NET_STATE_VERSION */
+	u8 mac[NET_ETH_ALEN];	/* as config space shows it */
+	le16 curr_vqp;		/* VQ_PAIRS_SET, 1..max_vqp */
+	le32 rx;		/* NET_STATE_RX_*: CTRL_RX's modes */
+};
+
+#define NET_STATE_VERSION	1
+#define NET_STATE_RX_PROMISC	(1u << 0)
+#define NET_STATE_RX_ALLMULTI	(1u << 1)
+#define NET_STATE_RX_ALL	(NET_STATE_RX_PROMISC | NET_STATE_RX_ALLMULTI)
+
+_Static_assert(sizeof(struct net_state) == 16, "net_state v1 layout");
+_Static_assert(offsetof(struct net_state, rx) == 12, "net_state v1 layout");
+
+/* Only a device with a control queue has state of its own: the rest is reset's. */
+static ssize_t net_save_state(struct swdev *sw, void *buf, size_t size)
+{
+	struct net_dev *net = to_net_dev(sw);
+	struct net_state st = {
+		.version = cpu_to_le32(NET_STATE_VERSION),
+		.curr_vqp = cpu_to_le16(net->curr_vqp),
+		.rx = cpu_to_le32((net->promisc ? NET_STATE_RX_PROMISC : 0) |
+				  (net->allmulti ? NET_STATE_RX_ALLMULTI : 0)),
+	};
+
+	if (!net->cvq)
+		return 0;
+	if (size < sizeof(st))
+		return -ENOSPC;
+	memcpy(st.mac, net->mac, NET_ETH_ALEN);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+/*
+ * The saved state goes through the checks of net_ctrl_cmd(): pairs within
+ * 1..max_vqp and above 1 only with MQ, modes other than reset's only with
+ * CTRL_RX. The MAC is taken as it is: it is what config space showed,
+ * whether the driver set it or not, and any value is one it could set.
+ * The backend follows before anything changes (TAP: TUNSETQUEUE).
+ */
+static int net_load_state(struct swdev *sw, const void *buf, size_t len)
+{
+	struct net_dev *net = to_net_dev(sw);
+	struct net_state st;
+	u32 version, rx;
+	u16 pairs;
+	int ret;
+
+	if (!net->cvq)
+		return -EOPNOTSUPP;
+	if (len < sizeof(st.version))
+		return -EBADMSG;
+	memcpy(&st.version, buf, sizeof(st.version));
+	version = le32_to_cpu(st.version);
+	if (version != NET_STATE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (len != sizeof(st))
+		return -EBADMSG;
+	memcpy(&st, buf, sizeof(st));
+	pairs = le16_to_cpu(st.curr_vqp);
+	rx = le32_to_cpu(st.rx);
+	if (pairs < 1 || pairs > net->max_vqp ||
+	    (pairs > 1 && !swdev_has_feature(sw, VIRTIO_NET_F_MQ)))
+		return -EINVAL;
+	if ((rx & ~NET_STATE_RX_ALL) ||
+	    (rx != NET_STATE_RX_ALL && !swdev_has_feature(sw, VIRTIO_NET_F_CTRL_RX)))
+		return -EINVAL;
+	if (net->ops->set_pairs && pairs != net->backend_pairs) {
+		ret = net->ops->set_pairs(net, pairs);
+		if (ret)
+			return ret;
+		net->backend_pairs = pairs;
+	}
+	net->curr_vqp = pairs;
+	memcpy(net->mac, st.mac, NET_ETH_ALEN);
+	net->promisc = rx & NET_STATE_RX_PROMISC;
+	net->allmulti = rx & NET_STATE_RX_ALLMULTI;
+	if (net->ops->sync)
+		net->ops->sync(net);
+	return 0;
+}
+
 static void net_free(struct swdev *sw)
 {
 	struct net_dev *net = to_net_dev(sw);
@@ -519,6 +612,8 @@ int net_create(const struct net_backend_ops *ops,
 		.reset = net_reset,
 		.update_config = net_update_config,
 		.get_vq_group = net_get_vq_group,
+		.save_state = net_save_state,
+		.load_state = net_load_state,
 		.free = net_free,
 		.seccomp = ops->seccomp,
 		.nlimits = 2,

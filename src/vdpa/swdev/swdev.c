@@ -1053,6 +1053,37 @@ static struct vdpa_iova_range swdev_get_iova_range(struct vdpa_device *vdpa)
 	return (struct vdpa_iova_range){ .first = 0, .last = UINT64_MAX };
 }
 
+static ssize_t swdev_get_dev_state(struct vdpa_device *vdpa, void *buf,
+				   size_t size)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	ssize_t ret;
+
+	if (!sw->attr.save_state)
+		return 0;
+	swdev_lock(sw);
+	ret = sw->attr.save_state(sw, buf, size);
+	swdev_unlock(sw);
+	return ret;
+}
+
+static int swdev_set_dev_state(struct vdpa_device *vdpa, const void *buf,
+			       size_t len)
+{
+	struct swdev *sw = to_swdev(vdpa);
+	int ret;
+
+	if (!sw->attr.load_state)
+		return -EOPNOTSUPP;
+	swdev_lock(sw);
+	ret = sw->attr.load_state(sw, buf, len);
+	swdev_unlock(sw);
+	/* Queues the state turned on may hold chains already. */
+	if (!ret)
+		swdev_schedule(sw);
+	return ret;
+}
+
 /* ---- DMA ops ------------------------------------------------------------ */
 
 static int swdev_set_map(struct vdpa_device *vdpa, u32 asid,
@@ -1136,6 +1167,8 @@ static const struct vdpa_config_ops swdev_config_ops = {
 	.resume			= swdev_resume,
 	.set_group_asid		= swdev_set_group_asid,
 	.get_iova_range		= swdev_get_iova_range,
+	.get_dev_state		= swdev_get_dev_state,
+	.set_dev_state		= swdev_set_dev_state,
 	/* DMA ops */
 	.set_map		= swdev_set_map,
 	.dma_map		= swdev_dma_map,

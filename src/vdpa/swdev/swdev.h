@@ -199,6 +199,13 @@ struct swdev_worker {
  *	space (lock held; bounds already checked against @config_size); NULL:
  *	writes are ignored
  * @get_vq_group: group of queue @idx; NULL: everything in group 0
+ * @save_state: (optional, with @load_state) write the type's own state
+ *	for a snapshot into @buf, at most @size bytes (every lock held;
+ *	struct vdpa_config_ops.get_dev_state says what and how). NULL: the
+ *	type keeps none
+ * @load_state: (optional) load what @save_state wrote, hostile (every
+ *	lock held; struct vdpa_config_ops.set_dev_state); every worker takes
+ *	a pass after it succeeded
  * @free: free the device-specific part; may be NULL
  * @seccomp: the worker's thread kind, whose filter it installs before its
  *	first pass (0: SECCOMP_THREAD_DEV_SIM, no host resource)
@@ -226,6 +233,8 @@ struct swdev_attr {
 	void (*write_config)(struct swdev *sw, unsigned int offset, const void *buf,
 			     unsigned int len);
 	u32 (*get_vq_group)(struct swdev *sw, u16 idx);
+	ssize_t (*save_state)(struct swdev *sw, void *buf, size_t size);
+	int (*load_state)(struct swdev *sw, const void *buf, size_t len);
 	void (*free)(struct swdev *sw);
 	enum seccomp_thread seccomp;
 	u32 nlimits;

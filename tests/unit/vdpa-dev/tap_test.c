@@ -254,29 +254,47 @@ static unsigned int spread(struct vdrv *d, int ps, unsigned int n, u16 base,
 	return total;
 }
 
-static void test_multiqueue(struct vdpa_device *vdpa, int ps)
+enum { MQ_PAIRS = 2, MQ_CVQ = 2 * MQ_PAIRS };
+
+/* Bring-up with VIRTIO_NET_F_MQ, every queue of MQ_PAIRS pairs and the control queue. */
+static bool mq_up(struct vdrv *d, struct vdpa_device *vdpa)
 {
-	enum { PAIRS = 2, CVQ = 2 * PAIRS, N = 16 };
-	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	const u64 f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_ACCESS_PLATFORM) |
 		      (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
 		      (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ) |
 		      VRINGH_F_EVENT_IDX;
+	bool ok = vdrv_init(d, vdpa, 4 << 20) == 0 && vdrv_map(d, 0) == 0 &&
+		  vdrv_map(d, 1) == 0 && vdrv_negotiate(d, f) == 0;
+
+	for (u16 q = 0; ok && q <= MQ_CVQ; q++)
+		ok = vdrv_vq_setup(d, q, NUM) == 0;
+	return ok && vdrv_driver_ok(d) == 0;
+}
+
+static void mq_down(struct vdrv *d, struct vdpa_device *vdpa)
+{
+	vdpa_reset(vdpa);
+	vdpa_dma_unmap(vdpa, 0, d->iova, d->size);
+	vdpa_dma_unmap(vdpa, 1, d->iova, d->size);
+	vdrv_fini(d);
+}
+
+static void test_multiqueue(struct vdpa_device *vdpa, int ps)
+{
+	enum { PAIRS = MQ_PAIRS, CVQ = MQ_CVQ, N = 16 };
+	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	struct pollfd pfd = { .fd = ps, .events = POLLIN };
 	unsigned int got[PAIRS];
 	u8 two[2] = { 2, 0 }, one[2] = { 1, 0 }, *tx, buf[2048];
+	u8 st[VDPA_DEV_STATE_MAX];
 	struct vdrv d;
-	bool ok;
+	ssize_t slen;
 	u16 head;
 	u32 len;
 	ssize_t n;
 
 	report_prefix_push("multiqueue");
-	ok = vdrv_init(&d, vdpa, 4 << 20) == 0 && vdrv_map(&d, 0) == 0 &&
-	     vdrv_map(&d, 1) == 0 && vdrv_negotiate(&d, f) == 0;
-	for (u16 q = 0; ok && q <= CVQ; q++)
-		ok = vdrv_vq_setup(&d, q, NUM) == 0;
-	if (!report(ok && vdrv_driver_ok(&d) == 0, "bring-up with MQ, %d pairs", PAIRS))
+	if (!report(mq_up(&d, vdpa), "bring-up with MQ, %d pairs", PAIRS))
 		goto out;
 
 	report_eq(spread(&d, ps, N, 1000, got, PAIRS), N, "%d flows received", N);
@@ -300,16 +318,29 @@ static void test_multiqueue(struct vdpa_device *vdpa, int ps)
 	report(got[0] > 0 && got[1] > 0, "two pairs in use: flows spread over both (%u, %u)",
 	       got[0], got[1]);
 
+	/* What a snapshot keeps brings TAP queue 1 back (TUNSETQUEUE). */
+	report_eq(vdpa_suspend(vdpa), 0, "suspend");
+	slen = vdpa_get_dev_state(vdpa, st, sizeof(st));
+	report_eq(slen, 16, "device state saved (%zd bytes)", slen);
+	mq_down(&d, vdpa);
+	if (!report(mq_up(&d, vdpa), "bring-up again"))
+		goto out;
+	report_eq(spread(&d, ps, N, 4000, got, PAIRS), N, "%d more flows received", N);
+	report(got[0] == N && got[1] == 0, "after reset one pair: all on pair 0 (%u, %u)",
+	       got[0], got[1]);
+	report_eq(vdpa_set_dev_state(vdpa, st, slen > 0 ? (size_t)slen : 0), 0,
+		  "the saved state (2 pairs) loads");
+	report_eq(spread(&d, ps, N, 5000, got, PAIRS), N, "%d more flows received", N);
+	report(got[0] > 0 && got[1] > 0,
+	       "restored: flows spread over both pairs again (%u, %u)", got[0], got[1]);
+
 	report_eq(vdrv_net_ctrl(&d, CVQ, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
 				one, 2, true), VIRTIO_NET_OK, "VQ_PAIRS_SET 1 acked OK");
 	report_eq(spread(&d, ps, N, 3000, got, PAIRS), N, "%d more flows received", N);
 	report(got[0] == N && got[1] == 0, "back to one pair: all on pair 0 (%u, %u)",
 	       got[0], got[1]);
 	report_eq(vdpa_get_status(vdpa) & VIRTIO_CONFIG_S_NEEDS_RESET, 0, "no NEEDS_RESET");
-	vdpa_reset(vdpa);
-	vdpa_dma_unmap(vdpa, 0, d.iova, d.size);
-	vdpa_dma_unmap(vdpa, 1, d.iova, d.size);
-	vdrv_fini(&d);
+	mq_down(&d, vdpa);
 out:
 	report_prefix_pop();
 }

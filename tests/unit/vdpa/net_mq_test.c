@@ -234,6 +234,143 @@ static void test_hostile_cvq(struct vdpa_device *vdpa)
 	report_prefix_pop();
 }
 
+static const u64 snap_features = mq_features | (1ULL << VIRTIO_NET_F_CTRL_RX) |
+				  (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR);
+
+/* @st with its 32-bit word at @off set to @val: a hand-made section. */
+static void state_word(u8 *st, size_t off, u32 val)
+{
+	st[off] = (u8)val;
+	st[off + 1] = (u8)(val >> 8);
+	st[off + 2] = (u8)(val >> 16);
+	st[off + 3] = (u8)(val >> 24);
+}
+
+/*
+ * What the snapshot loads must hold on pair 2 and the new MAC, promisc
+ * off: the frames a check sends show it.
+ */
+static void check_restored(struct vdrv *d, struct vdpa_device *vdpa, const u8 *mac,
+			   const char *when)
+{
+	u8 cfg[6];
+
+	vdpa_get_config(vdpa, 0, cfg, 6);
+	report_mem(cfg, mac, 6, "%s: config space shows the driver's MAC", when);
+	report(pair_loops_to(d, 2, 60, mac), "%s: pair 2 (K-1 of 3) loops a frame", when);
+	report(!pair_loops_to(d, 3, 61, mac), "%s: pair 3 is not in use", when);
+	report(!pair_loops_to(d, 0, 62, dev_mac),
+	       "%s: a frame to the creation MAC is filtered (promisc off)", when);
+}
+
+/*
+ * A snapshot keeps what the control queue set (virtio 1.2 §5.1.6.5): 3
+ * pairs in use, a MAC of the driver's and promisc off, saved from one
+ * device (vdpa_get_dev_state(), suspended) and loaded into a new one of
+ * the same creation arguments whose driver negotiated the same features
+ * (vdpa_set_dev_state()), which then serves pair 2 and not pair 3 and
+ * filters as the first did. Hostile states (truncated, too long, unknown
+ * version, values the driver could not have set) are refused, each
+ * leaving the device as it was.
+ */
+static void test_snapshot(struct vdpa_device *vdpa)
+{
+	static const u8 new_mac[6] = { 0x52, 0x54, 0x00, 0x4d, 0x51, 0x99 };
+	static const u8 off;
+	u8 st[VDPA_DEV_STATE_MAX], bad[VDPA_DEV_STATE_MAX + 1];
+	struct vdpa_device *fresh;
+	struct vdrv d;
+	ssize_t len;
+
+	report_prefix_push("snapshot");
+	if (!net_mq_up(&d, vdpa, snap_features) || !report_checks("bring-up")) {
+		report_prefix_pop();
+		return;
+	}
+	report_eq(vdpa_get_dev_state(vdpa, st, sizeof(st)), 16,
+		  "a running device with a control queue has state to keep (16 bytes)");
+	report_eq(set_pairs(&d, 3), VIRTIO_NET_OK, "VQ_PAIRS_SET 3");
+	report_eq(ctrl_raw(&d, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, new_mac, 6, true),
+		  VIRTIO_NET_OK, "MAC_ADDR_SET");
+	report_eq(ctrl_raw(&d, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1, true),
+		  VIRTIO_NET_OK, "promisc off");
+	report(pair_loops_to(&d, 2, 1, new_mac), "pair 2 runs on the first device");
+	report_eq(vdpa_suspend(vdpa), 0, "suspend");
+	len = vdpa_get_dev_state(vdpa, st, sizeof(st));
+	report_eq(len, 16, "state saved (%zd bytes)", len);
+	report_err(vdpa_get_dev_state(vdpa, st, 15), -ENOSPC, "15 bytes are too few");
+	net_mq_down(&d, vdpa);
+	report_eq(vdpa_get_dev_state(vdpa, bad, sizeof(bad)), 0, "nothing to keep after reset");
+	if (len != 16) {
+		report_prefix_pop();
+		return;
+	}
+
+	if (!report_eq(vdpa_mgmt_dev_add("net,name=mqsnap,mac=52:54:00:4d:51:01,max_vqp=4",
+					 &fresh), 0, "a new device, the same arguments")) {
+		report_prefix_pop();
+		return;
+	}
+	report_err(vdpa_set_dev_state(fresh, st, (size_t)len), -EBUSY,
+		   "refused before the driver negotiated features");
+	if (net_mq_up(&d, fresh, snap_features) && report_checks("its bring-up")) {
+		/* Each refusal leaves the device as it was: 1 pair, its own MAC. */
+		report_err(vdpa_set_dev_state(fresh, st, (size_t)len - 1), -EBADMSG, "truncated");
+		report_err(vdpa_set_dev_state(fresh, st, 3), -EBADMSG, "shorter than a version");
+		memcpy(bad, st, 16);
+		report_err(vdpa_set_dev_state(fresh, bad, 17), -EBADMSG, "a byte too long");
+		report_err(vdpa_set_dev_state(fresh, bad, sizeof(bad)), -EBADMSG,
+			   "longer than VDPA_DEV_STATE_MAX");
+		state_word(bad, 0, 2);
+		report_err(vdpa_set_dev_state(fresh, bad, 16), -EPROTONOSUPPORT,
+			   "version 2 (a later kestrel's) refused");
+		state_word(bad, 0, 0);
+		report_err(vdpa_set_dev_state(fresh, bad, 16), -EPROTONOSUPPORT, "version 0 refused");
+		memcpy(bad, st, 16);
+		bad[10] = 0;
+		report_err(vdpa_set_dev_state(fresh, bad, 16), -EINVAL, "0 pairs refused");
+		bad[10] = PAIRS + 1;
+		report_err(vdpa_set_dev_state(fresh, bad, 16), -EINVAL, "max_vqp + 1 pairs refused");
+		memcpy(bad, st, 16);
+		state_word(bad, 12, 4);
+		report_err(vdpa_set_dev_state(fresh, bad, 16), -EINVAL, "an unknown receive mode refused");
+		report(pair_loops(&d, 0, 70), "after the refusals pair 0 runs, to the creation MAC");
+		report(!pair_loops(&d, 1, 71), "and pair 1 does not");
+
+		report_eq(vdpa_set_dev_state(fresh, st, (size_t)len), 0, "the saved state loads");
+		check_restored(&d, fresh, new_mac, "restored");
+		report_eq(vdpa_get_status(fresh) & VIRTIO_CONFIG_S_NEEDS_RESET, 0, "no NEEDS_RESET");
+		net_mq_down(&d, fresh);
+	}
+	/* The same state needs the features it was set with. */
+	if (net_mq_up(&d, fresh, snap_features & ~(1ULL << VIRTIO_NET_F_MQ)) &&
+	    report_checks("bring-up without MQ")) {
+		report_err(vdpa_set_dev_state(fresh, st, (size_t)len), -EINVAL,
+			   "3 pairs refused without MQ");
+		net_mq_down(&d, fresh);
+	}
+	if (net_mq_up(&d, fresh, snap_features & ~(1ULL << VIRTIO_NET_F_CTRL_RX)) &&
+	    report_checks("bring-up without CTRL_RX")) {
+		report_err(vdpa_set_dev_state(fresh, st, (size_t)len), -EINVAL,
+			   "promisc off refused without CTRL_RX");
+		net_mq_down(&d, fresh);
+	}
+	/* Loaded before DRIVER_OK, as a restore replaying the transport may. */
+	if (check_eq(vdrv_init(&d, fresh, 4 << 20), 0) && check_eq(vdrv_map(&d, 0), 0) &&
+	    check_eq(vdrv_map(&d, 1), 0) && check_eq(vdrv_negotiate(&d, snap_features), 0)) {
+		bool ok = check_eq(vdpa_set_dev_state(fresh, st, (size_t)len), 0);
+
+		for (u16 q = 0; ok && q <= CVQ; q++)
+			ok = check_eq(vdrv_vq_setup(&d, q, NUM), 0);
+		if (ok && check_eq(vdrv_driver_ok(&d), 0) &&
+		    report_checks("loaded between FEATURES_OK and DRIVER_OK"))
+			check_restored(&d, fresh, new_mac, "loaded early");
+	}
+	net_mq_down(&d, fresh);
+	report_eq(vdpa_mgmt_dev_del(fresh), 0, "delete the new device");
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	struct vdpa_device *vdpa;
@@ -251,6 +388,7 @@ int main(void)
 	report_eq(wait_workers(before, PAIRS), PAIRS, "one worker thread per queue pair");
 	test_pairs_set(vdpa);
 	test_hostile_cvq(vdpa);
+	test_snapshot(vdpa);
 	report_eq(vdpa_mgmt_dev_del(vdpa), 0, "delete");
 	report_eq(test_count_threads("vdpa-worker"), before, "its workers are gone");
 
