@@ -124,6 +124,7 @@ VDPA_OBJS += src/vdpa/bus.o
 VDPA_OBJS += src/vdpa/inflight.o
 VDPA_OBJS += src/vdpa/mgmt.o
 VDPA_OBJS += src/vdpa/swdev/swdev.o
+VDPA_OBJS += src/vdpa/swdev/inflight_packed.o
 VDPA_OBJS += src/vdpa/swdev/limiter.o
 VDPA_OBJS += src/vdpa/types.o
 VDPA_OBJS += src/vdpa/net/net.o

@@ -174,14 +174,16 @@ struct vdpa_vq_stats {
  * @get_vq_num_min: (optional) the smallest queue size; absent: 1
  * @get_vq_size: (optional) the current size of queue @idx
  * @set_vq_inflight: (optional) record the requests queue @idx takes and
- *	completes in @region (@size bytes, struct vdpa_inflight_split), so a
+ *	completes in @region (@size bytes, struct vdpa_inflight_split or, for
+ *	a packed ring, struct vdpa_inflight_packed), so a
  *	later instance of the device can resubmit the ones it had not
  *	completed (vhost-user's INFLIGHT_SHMFD); NULL stops recording. Set
  *	before the queue is enabled; enabling recovers from the region (see
  *	struct vdpa_inflight_split). Reset drops it. Only a device registered
  *	with vdpa_device_attr.inflight has it working. Return 0, -EOPNOTSUPP
- *	(this device or ring layout does not record), -EINVAL (@size too
- *	small for the queue) or -errno.
+ *	(this device does not record), -EINVAL (@size too small for the
+ *	queue) or -errno. A region too small for the layout the queue starts
+ *	with makes the queue fail to start.
  *
  * Device ops:
  *
@@ -665,10 +667,12 @@ int vdpa_get_vq_state(struct vdpa_device *vdpa, u16 idx,
  * INFLIGHT_SHMFD, QEMU docs/interop/vhost-user.rst "Inflight I/O
  * tracking"): a region per queue, in memory the front-end keeps, so a
  * restarted back-end finds the requests its previous instance took and did
- * not complete. Native byte order (both ends share a host). Split rings
- * only: a packed ring does not record (set_vq_inflight is -EOPNOTSUPP).
+ * not complete. Native byte order (both ends share a host). The layout
+ * follows the ring's: struct vdpa_inflight_split here, struct
+ * vdpa_inflight_packed (below) for a packed ring; which one a region holds
+ * is decided when its queue starts, by VIRTIO_F_RING_PACKED.
  *
- * The device writes, in this order:
+ * Split. The device writes, in this order:
  *  taking a chain:   desc[head].counter = counter++, then desc[head].inflight = 1
  *  completing n:     for each: desc[id].next = last_batch_head,
  *                    last_batch_head = id; then the used ring (elements and
@@ -747,11 +751,200 @@ size_t vdpa_inflight_queue_size(u32 num);
 int vdpa_inflight_recover(struct vdpa_inflight_split *r, size_t size, u16 num,
 			  u16 used_idx, u16 *heads, u32 *nheads, u64 *counter);
 
+/*
+ * Packed (QueueRegionPacked). A packed ring's descriptors are overwritten
+ * by used ones out of order, so the region keeps a copy of each chain's
+ * ring descriptors: desc[] is a pool of entries, the free ones on a list
+ * (free_head, along next; the end is desc_num). Writes, in this order:
+ *  taking a chain of n:  its entries from old_free_head on (next): each
+ *                    gets a descriptor's addr/len/flags/id, free_head
+ *                    moves past them; the first one (the head entry) gets
+ *                    num = n, last = its last entry, counter = counter++,
+ *                    inflight = 1; then old_free_head = free_head (the
+ *                    take is done)
+ *  completing some:  for each: desc[last].next = free_head, free_head =
+ *                    its head entry (the chain back on the free list);
+ *                    used_idx/used_wrap_counter moved past them; the used
+ *                    descriptors (the first one's flags last: the driver
+ *                    sees the batch at once); inflight = 0 for each head
+ *                    entry; then old_free_head, old_used_wrap_counter and
+ *                    old_used_idx = the new values (the batch is done)
+ * so whatever instant it dies at, on restart
+ * (vdpa_inflight_packed_recover()):
+ *  - used_idx/used_wrap_counter != old_used_idx/old_used_wrap_counter: it
+ *    died inside a batch. The ring descriptor at old_used_idx says whether
+ *    the driver was shown it: still available in the lap of
+ *    old_used_wrap_counter, it was not (the batch is rolled back: free_head,
+ *    used_idx, used_wrap_counter = the old ones); used in that lap, it was
+ *    (the old values = the new ones);
+ *  - free_head = old_free_head (a take cut short is undone: its chain is
+ *    still in the ring, where the avail position will find it again);
+ *  - every entry on the free list is not in flight; every other head
+ *    entry with inflight = 1 is resubmitted from its copy, in counter
+ *    order, before anything new is taken;
+ *  - the avail ring is read again from the used position plus the ring
+ *    descriptors of the chains in flight (each chain taken was either
+ *    used or is in flight).
+ * Entries neither free nor in a chain in flight (none in a region this
+ * device wrote) go back on the free list, which is rebuilt in index order.
+ */
+
+/** struct vdpa_inflight_pdesc - one entry of a packed region (DescStatePacked) */
+struct vdpa_inflight_pdesc {
+	u8 inflight;		/* head entry: 1 while its chain is taken */
+	u8 padding;
+	u16 next;		/* the next entry: of the free list, or the chain */
+	u16 last;		/* head entry: the chain's last entry */
+	u16 num;		/* head entry: the chain's ring descriptors */
+	u64 counter;		/* head entry: when it was taken */
+	u16 id;			/* the ring descriptor's buffer ID */
+	u16 flags;		/* ... its flags */
+	u32 len;		/* ... its length */
+	u64 addr;		/* ... its address */
+};
+
+/** struct vdpa_inflight_packed - one packed queue's region (QueueRegionPacked) */
+struct vdpa_inflight_packed {
+	u64 features;		/* 0 */
+	u16 version;		/* VDPA_INFLIGHT_VERSION; 0: never used */
+	u16 desc_num;		/* entries of @desc: the queue size */
+	u16 free_head;		/* the first free entry (desc_num: none) */
+	u16 old_free_head;	/* ... when the last take or batch was done */
+	u16 used_idx;		/* the used position (a ring offset) */
+	u16 old_used_idx;	/* ... when the last batch was done */
+	u8 used_wrap_counter;	/* its wrap counter */
+	u8 old_used_wrap_counter;
+	u8 padding[7];
+	struct vdpa_inflight_pdesc desc[];
+};
+
+_Static_assert(sizeof(struct vdpa_inflight_pdesc) == 32 &&
+	       offsetof(struct vdpa_inflight_pdesc, next) == 2 &&
+	       offsetof(struct vdpa_inflight_pdesc, counter) == 8 &&
+	       offsetof(struct vdpa_inflight_pdesc, id) == 16 &&
+	       offsetof(struct vdpa_inflight_pdesc, addr) == 24,
+	       "DescStatePacked");
+_Static_assert(sizeof(struct vdpa_inflight_packed) == 32 &&
+	       offsetof(struct vdpa_inflight_packed, used_idx) == 16 &&
+	       offsetof(struct vdpa_inflight_packed, used_wrap_counter) == 20 &&
+	       offsetof(struct vdpa_inflight_packed, desc) == 32,
+	       "QueueRegionPacked header");
+
+/**
+ * vdpa_inflight_packed_set_used() - store a packed region's four used fields at once
+ * @r: the region
+ * @used_idx: used_idx
+ * @old_used_idx: old_used_idx
+ * @wrap: used_wrap_counter
+ * @old_wrap: old_used_wrap_counter
+ *
+ * They share one aligned 64-bit word (with two padding bytes, written 0):
+ * a device that dies never leaves a position with the other's wrap counter.
+ */
+static inline void vdpa_inflight_packed_set_used(struct vdpa_inflight_packed *r,
+						 u16 used_idx, u16 old_used_idx,
+						 u8 wrap, u8 old_wrap)
+{
+	typedef u64 __attribute__((may_alias)) word_t;
+	u8 b[8] = { 0 };
+	word_t w;
+
+	__builtin_memcpy(&b[0], &used_idx, 2);
+	__builtin_memcpy(&b[2], &old_used_idx, 2);
+	b[4] = wrap;
+	b[5] = old_wrap;
+	__builtin_memcpy(&w, b, sizeof(w));
+	__atomic_store_n((word_t *)&r->used_idx, w, __ATOMIC_RELEASE);
+}
+
+/**
+ * vdpa_inflight_packed_queue_size() - bytes of one packed queue's region
+ * @num: queue size (entries of desc[])
+ *
+ * Return: the header and @num entries, rounded up to VDPA_INFLIGHT_ALIGN
+ * (never less than vdpa_inflight_queue_size(@num)).
+ */
+size_t vdpa_inflight_packed_queue_size(u32 num);
+
+/**
+ * struct vdpa_inflight_chain - a packed chain to resubmit
+ * @entry: its head entry in the region's desc[]
+ * @last: its last entry
+ * @ndesc: its ring descriptors
+ * @id: its buffer ID (the last descriptor's, virtio 1.2 §2.8.6)
+ * @first: where its descriptors start in vdpa_inflight_packed_recovery.descs
+ */
+struct vdpa_inflight_chain {
+	u16 entry;
+	u16 last;
+	u16 ndesc;
+	u16 id;
+	u32 first;
+};
+
+/**
+ * struct vdpa_inflight_packed_recovery - what a packed region says
+ * @chains: in: room for the queue size; out: the chains in flight, oldest first
+ * @descs: in: room for the queue size; out: their ring descriptors (copies)
+ * @next: in: room for the queue size; out: each entry's next as the
+ *	region now has it (free list and chains)
+ * @nchains: out: entries of @chains
+ * @free_head: out: the first free entry (the queue size: none)
+ * @last_avail: out: where taking resumes (vringh_set_state()'s encoding:
+ *	ring offset, wrap counter in bit 15)
+ * @last_used: out: the used position, encoded the same way
+ * @counter: out: the counter the next chain taken gets
+ */
+struct vdpa_inflight_packed_recovery {
+	struct vdpa_inflight_chain *chains;
+	struct vdpa_inflight_pdesc *descs;
+	u16 *next;
+	u32 nchains;
+	u16 free_head;
+	u16 last_avail;
+	u16 last_used;
+	u64 counter;
+};
+
+struct vringh;
+
+/**
+ * vdpa_inflight_packed_recover() - check a packed queue's region and work
+ *	out what was in flight
+ * @r: the region (hostile: every field is read once and checked)
+ * @size: its bytes
+ * @num: the queue size
+ * @vrh: the ring, initialised (its position is the region's for a new
+ *	region; the descriptor at old_used_idx decides a batch cut short), or
+ *	NULL to check the region alone (a batch cut short is then taken as
+ *	not shown to the driver, and nothing is written)
+ * @out: the arrays to fill, and the results
+ *
+ * A region of version 0 is new: it is initialised for a queue of @num at
+ * @vrh's used position, every entry free. Otherwise a region whose
+ * version, desc_num (must be @num), heads or positions (out of range),
+ * wrap counters (0 or 1), free list (a loop, an entry out of range),
+ * inflight bytes (0 or 1), chains (a length of 0 or past the queue, an
+ * entry out of range, free or in two chains, a last entry that is not the
+ * end, NEXT flags that do not end with the chain, two with one buffer ID),
+ * counters (two alike, or one that cannot be followed) or, for a batch
+ * cut short, the ring descriptor at old_used_idx (neither available nor
+ * used in that lap) are wrong is refused. The region is then brought in
+ * line (the rules above: positions, inflight bytes, the free list).
+ *
+ * Return: 0, -EINVAL (refused; nothing written), -ENOMEM, or an error of
+ * @vrh's ring.
+ */
+int vdpa_inflight_packed_recover(struct vdpa_inflight_packed *r, size_t size,
+				 u16 num, struct vringh *vrh,
+				 struct vdpa_inflight_packed_recovery *out);
+
 /**
  * vdpa_set_vq_inflight() - record queue @idx's requests in @region
  * @vdpa: the device
  * @idx: queue index
- * @region: the queue's region (struct vdpa_inflight_split), or NULL: stop
+ * @region: the queue's region (struct vdpa_inflight_split, or for a packed
+ *	ring struct vdpa_inflight_packed), or NULL: stop
  * @size: its bytes
  *
  * Allowed when queue setup is (see above). The region must stay mapped

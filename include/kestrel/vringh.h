@@ -670,6 +670,74 @@ int vringh_getdesc_at(struct vringh *vrh, u16 head, struct vringh_iov *riov,
  */
 int vringh_read_used_idx(struct vringh *vrh, u16 *idx);
 
+/*
+ * Packed chains kept outside the ring. A packed ring's descriptors are
+ * overwritten by used ones, out of order, so a device that must take a
+ * chain again after a restart (vhost-user's inflight region) keeps a copy
+ * of its ring descriptors and walks that.
+ */
+
+/**
+ * vringh_packed_read_flags() - a packed ring descriptor's flags, as in memory
+ * @vrh: an initialised packed vringh
+ * @pos: ring offset
+ * @flags: receives them (cpu-endian; loaded with acquire)
+ *
+ * Return: 0; -EINVAL (not packed, @pos >= ring size); the broken error.
+ */
+int vringh_packed_read_flags(struct vringh *vrh, u16 pos, u16 *flags);
+
+/**
+ * vringh_packed_last_chain() - copy the ring descriptors of the chain taken last
+ * @vrh: a packed vringh
+ * @id: the buffer ID vringh_getdesc() just gave
+ * @descs: receives them, as in the ring (little-endian)
+ * @max: room in @descs
+ *
+ * Read again from the ring (the driver may not touch them while the chain
+ * is taken; one that did gets a copy that fails when it is walked).
+ *
+ * Return: the number of descriptors; -EINVAL if @id is not the chain
+ * taken last, or @max is too small.
+ */
+int vringh_packed_last_chain(const struct vringh *vrh, u16 id,
+			     struct vringh_packed_desc *descs, unsigned int max);
+
+/**
+ * vringh_packed_set_inflight() - mark buffer @id taken, outside the ring
+ * @vrh: a packed vringh (after vringh_set_state(), which clears the marks)
+ * @id: the buffer ID (hostile: checked)
+ * @ndesc: ring descriptors of its chain (the used position moves by them)
+ *
+ * For a chain a previous instance of the device took: it completes as one
+ * vringh_getdesc() gave.
+ *
+ * Return: 0; -EINVAL (not packed, @id or @ndesc out of range, @id already
+ * taken); the broken error.
+ */
+int vringh_packed_set_inflight(struct vringh *vrh, u16 id, u16 ndesc);
+
+/**
+ * vringh_getdesc_packed_copy() - walk a kept copy of a packed chain
+ * @vrh: a packed vringh
+ * @descs: the chain's ring descriptors (little-endian, hostile: checked
+ *	as the ring walker checks them)
+ * @n: their number
+ * @riov: as vringh_getdesc()
+ * @wiov: as vringh_getdesc()
+ * @id: receives the buffer ID (the last descriptor's)
+ *
+ * The ID must be marked taken with @n descriptors
+ * (vringh_packed_set_inflight()); nothing is consumed, the avail position
+ * does not move.
+ *
+ * Return: 1 (the chain is in the iovs); -EINVAL (not packed, @n out of
+ * range); or an error of the walker (the ring breaks).
+ */
+int vringh_getdesc_packed_copy(struct vringh *vrh, const struct vringh_packed_desc *descs,
+			       unsigned int n, struct vringh_iov *riov,
+			       struct vringh_iov *wiov, u16 *id);
+
 /**
  * vringh_iov_init() - prepare an iov
  * @iov: the iov

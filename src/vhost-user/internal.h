@@ -25,8 +25,9 @@
  *   SET_STATUS 0,    reset the device; shadows stay, rings stay stopped
  *   RESET_DEVICE     until the front-end configures them again
  *   SET_INFLIGHT_FD  (blk) region checked and mapped while no ring runs;
- *                    each ring programmed afterwards records in it, and
- *                    reads it back when it starts (inflight.c)
+ *                    each ring programmed afterwards records in it (in
+ *                    its layout, split or packed), and reads it back when
+ *                    it starts (inflight.c)
  *   disconnect       reset, unmap all memory, close every fd
  *
  * Kicks are never lost: the device reads its kick fd itself, a ring that
@@ -163,7 +164,9 @@ struct vhost_user_vring {
  * @inflight_map: its mapping (page-aligned below @inflight)
  * @inflight_map_len: bytes mapped
  * @inflight_queues: queue regions in it
- * @inflight_stride: bytes of each (vdpa_inflight_queue_size())
+ * @inflight_qsize: the queue size they are for (the ring layout, known
+ *	when a ring is programmed, gives each one's bytes)
+ * @inflight_len: bytes of the region from @inflight
  */
 struct vhost_user_dev {
 	struct vdpa_device *vdpa;
@@ -197,7 +200,8 @@ struct vhost_user_dev {
 	void *inflight_map;
 	size_t inflight_map_len;
 	u32 inflight_queues;
-	size_t inflight_stride;
+	u16 inflight_qsize;
+	size_t inflight_len;
 };
 
 /* Log a peer-triggered problem, rate-limited per device. */

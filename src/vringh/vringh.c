@@ -1564,3 +1564,98 @@ int vringh_read_used_idx(struct vringh *vrh, u16 *idx)
 	*idx = le16_to_cpu(READ_ONCE(vrh->used->idx));
 	return 0;
 }
+
+/* ---- packed chains kept outside the ring (vhost-user inflight) ----------- */
+
+int vringh_packed_read_flags(struct vringh *vrh, u16 pos, u16 *flags)
+{
+	int ret = vringh_ready(vrh);
+
+	if (ret)
+		return ret;
+	if (vrh->type != VRINGH_RING_PACKED || pos >= vrh->num)
+		return -EINVAL;
+	*flags = le16_to_cpu(__atomic_load_n(&vrh->pdesc[pos].flags, __ATOMIC_ACQUIRE));
+	return 0;
+}
+
+int vringh_packed_last_chain(const struct vringh *vrh, u16 id,
+			     struct vringh_packed_desc *descs, unsigned int max)
+{
+	u32 end, pos, count;
+
+	if (vrh->type != VRINGH_RING_PACKED || id >= vrh->num ||
+	    !(vrh->inflight[id] & VRINGH_INFLIGHT))
+		return -EINVAL;
+	end = vrh->last_avail_idx ? vrh->last_avail_idx : vrh->num;
+	count = (vrh->inflight[id] & ~VRINGH_INFLIGHT) + 1u;
+	/* Only the chain taken last ends just before the avail position. */
+	if (vrh->log[end - 1] != id || count > max)
+		return -EINVAL;
+	pos = (end + vrh->num - count) % vrh->num;
+	for (u32 k = 0; k < count; k++) {
+		const struct vringh_packed_desc *src = &vrh->pdesc[pos];
+
+		descs[k].addr = READ_ONCE(src->addr);
+		descs[k].len = READ_ONCE(src->len);
+		descs[k].id = READ_ONCE(src->id);
+		descs[k].flags = READ_ONCE(src->flags);
+		if (++pos == vrh->num)
+			pos = 0;
+	}
+	return (int)count;
+}
+
+int vringh_packed_set_inflight(struct vringh *vrh, u16 id, u16 ndesc)
+{
+	if (vrh->broken)
+		return vrh->broken;
+	if (vrh->type != VRINGH_RING_PACKED || id >= vrh->num || !ndesc ||
+	    ndesc > vrh->num || vrh->inflight[id])
+		return -EINVAL;
+	vrh->inflight[id] = VRINGH_INFLIGHT | (ndesc - 1);
+	return 0;
+}
+
+int vringh_getdesc_packed_copy(struct vringh *vrh, const struct vringh_packed_desc *descs,
+			       unsigned int n, struct vringh_iov *riov,
+			       struct vringh_iov *wiov, u16 *id)
+{
+	struct vringh_packed_walk w = {
+		.riov = riov, .wiov = wiov, .iov = riov, .perm = IOTLB_PERM_RO,
+	};
+	int ret = vringh_ready(vrh);
+
+	if (unlikely(ret))
+		return ret;
+	if (vrh->type != VRINGH_RING_PACKED || !n || n > vrh->num)
+		return -EINVAL;
+	*id = le16_to_cpu(descs[n - 1].id);
+	/* Only a chain marked in flight, with as many ring descriptors. */
+	if (unlikely(*id >= vrh->num || vrh->inflight[*id] != (VRINGH_INFLIGHT | (n - 1))))
+		return vringh_bad(vrh, -EINVAL, "kept chain of buffer id %u not in flight as %u descriptors",
+				  *id, n);
+	if (riov)
+		vringh_iov_reset(riov);
+	if (wiov)
+		vringh_iov_reset(wiov);
+	for (unsigned int k = 0; k < n; k++) {
+		u16 flags = le16_to_cpu(descs[k].flags);
+		u64 addr = le64_to_cpu(descs[k].addr);
+		u32 len = le32_to_cpu(descs[k].len);
+
+		/* As the ring walker: NEXT on all but the last, INDIRECT alone. */
+		if (unlikely(!(flags & VRINGH_DESC_F_NEXT) != (k + 1 == n)))
+			return vringh_bad(vrh, -EILSEQ, "kept chain: NEXT on descriptor %u of %u", k, n);
+		if (flags & VRINGH_DESC_F_INDIRECT) {
+			if (unlikely(n > 1))
+				return vringh_bad(vrh, -EMLINK, "kept chain: indirect descriptor in a list");
+			ret = vringh_packed_indirect(vrh, &w, addr, len, flags, 0);
+		} else {
+			ret = vringh_packed_buf(vrh, &w, addr, len, flags);
+		}
+		if (unlikely(ret))
+			return ret;
+	}
+	return 1;
+}

@@ -108,6 +108,8 @@ bool swdev_vq_publish_inflight(struct swdev *sw, struct swdev_vq *vq,
 	u16 used_idx;
 	int ret;
 
+	if (vq->pinflight)
+		return swdev_vq_publish_inflight_packed(sw, vq, used, n);
 	/* The batch list first: a death after the used ring finds it. */
 	for (unsigned int i = 0; i < n; i++) {
 		u16 id = (u16)used[i].id;
@@ -141,6 +143,8 @@ bool swdev_vq_inflight_recover(struct swdev *sw, struct swdev_vq *vq)
 
 	vq->inflight_recover = false;
 	vq->nresubmit = vq->resubmit_pos = 0;
+	if (vq->pinflight)
+		return swdev_vq_inflight_recover_packed(sw, vq);
 	ret = vringh_read_used_idx(&vq->vring, &used_idx);
 	/* Sized for this start: the queue size may differ from the last. */
 	free(vq->resubmit);
@@ -178,9 +182,8 @@ static int swdev_set_vq_inflight(struct vdpa_device *vdpa, u16 idx,
 	int ret = 0;
 
 	swdev_lock(sw);
-	if (!sw->attr.inflight ||
-	    (region && (sw->features & (1ULL << VIRTIO_F_RING_PACKED)))) {
-		ret = -EOPNOTSUPP;	/* split rings only */
+	if (!sw->attr.inflight) {
+		ret = -EOPNOTSUPP;
 	} else {
 		vq->inflight = region;
 		vq->inflight_size = region ? size : 0;
@@ -208,8 +211,9 @@ static void swdev_vq_start(struct swdev *sw, u16 idx)
 	/* Without a saved position the ring starts where init puts it. */
 	if (!ret && vq->has_state)
 		ret = vringh_set_state(&vq->vring, vq->last_avail, vq->last_used);
+	/* The region holds the packed layout: the device's copy of its lists. */
 	if (!ret && vq->inflight && swdev_has_feature(sw, VIRTIO_F_RING_PACKED))
-		ret = -EOPNOTSUPP;	/* features changed after the region */
+		ret = swdev_vq_inflight_start_packed(vq);
 	if (ret) {
 		/* virtio 1.2 §2.1.2: the driver gave us a ring we cannot use. */
 		vq->stats.errors++;
@@ -276,6 +280,7 @@ static void swdev_vq_reset(struct swdev *sw, u16 idx)
 	vq->inflight_recover = false;
 	free(vq->resubmit);
 	vq->resubmit = NULL;
+	swdev_vq_inflight_free_packed(vq);
 	vq->nresubmit = vq->resubmit_pos = 0;
 }
 

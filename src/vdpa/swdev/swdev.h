@@ -92,12 +92,16 @@
  *	ring starts where vringh_init_iotlb() puts it)
  * @inflight: where the queue records its requests in flight (a region of
  *	the front-end's memory, vdpa_set_vq_inflight()), or NULL
+ * @inflight_packed: the same region, for a packed ring (@pinflight set)
  * @inflight_size: its bytes
  * @inflight_counter: the counter the next chain taken gets
  * @inflight_recover: the queue started with a region: the next pass reads
  *	it back (swdev_vq_inflight_recover()) before it takes anything
- * @resubmit: heads a previous instance had in flight, oldest first
- * @nresubmit: entries in @resubmit
+ * @resubmit: split: heads a previous instance had in flight, oldest first
+ * @pinflight: packed, with a region: the device's own copy of the
+ *	region's lists and the chains to resubmit (inflight_packed.c), set
+ *	when the queue starts
+ * @nresubmit: entries in @resubmit (packed: chains in @pinflight)
  * @resubmit_pos: the next one to take (@nresubmit: none left)
  * @cb: used-buffer callback
  * @kickfd: the device's duplicate of the kick eventfd, or -1
@@ -107,6 +111,8 @@
  * @nused: entries staged in @used
  * @worker: the worker serving this queue (set at init, read-only after)
  */
+struct swdev_pinflight;
+
 struct swdev_vq {
 	struct vringh vring;
 	struct vringh_iov riov;
@@ -122,11 +128,15 @@ struct swdev_vq {
 	u16 last_avail;
 	u16 last_used;
 	bool has_state;
-	struct vdpa_inflight_split *inflight;
+	union {
+		struct vdpa_inflight_split *inflight;
+		struct vdpa_inflight_packed *inflight_packed;
+	};
 	size_t inflight_size;
 	u64 inflight_counter;
 	bool inflight_recover;
 	u16 *resubmit;
+	struct swdev_pinflight *pinflight;
 	u32 nresubmit;
 	u32 resubmit_pos;
 	struct vdpa_callback cb;
@@ -212,7 +222,7 @@ struct swdev_worker {
  * @nlimits: rate limits the device has, at most SWDEV_LIMITS_MAX
  * @limits: which public limit each is (swdev.limiter[i] is @limits[i])
  * @inflight: the queues record their requests in flight when given a
- *	region (vdpa_set_vq_inflight(); split rings only). For a type whose
+ *	region (vdpa_set_vq_inflight(); split or packed rings). For a type whose
  *	requests must neither be lost nor repeated across a restart of the
  *	device (blk); every completion must go through swdev_vq_publish().
  */
@@ -541,19 +551,60 @@ typedef int (*swdev_chain_fn)(struct swdev *sw, struct swdev_vq *vq, u16 head,
 bool swdev_vq_publish_inflight(struct swdev *sw, struct swdev_vq *vq,
 			       const struct vringh_used_elem *used, unsigned int n);
 
+/* Packed rings (inflight_packed.c; the order of writes: struct vdpa_inflight_packed). */
+bool swdev_vq_publish_inflight_packed(struct swdev *sw, struct swdev_vq *vq,
+				      const struct vringh_used_elem *used, unsigned int n);
+bool swdev_vq_inflight_take_packed(struct swdev *sw, struct swdev_vq *vq, u16 id);
+void swdev_vq_inflight_untake_packed(struct swdev_vq *vq, u16 id);
+int swdev_vq_getdesc_resubmit_packed(struct swdev_vq *vq, struct vringh_iov *riov,
+				     struct vringh_iov *wiov, u16 *head);
+bool swdev_vq_inflight_recover_packed(struct swdev *sw, struct swdev_vq *vq);
+void swdev_vq_inflight_free_packed(struct swdev_vq *vq);
+/* At queue start: the device's copy, for a region big enough (-EINVAL, -ENOMEM). */
+int swdev_vq_inflight_start_packed(struct swdev_vq *vq);
+
 /**
  * swdev_vq_inflight_take() - record that the chain at @head was taken
- * @vq: the queue, with @vq->inflight (lock held)
- * @head: the chain's head (< the queue size: vringh checked it)
+ * @sw: the device (lock held)
+ * @vq: the queue, with @vq->inflight
+ * @head: the chain's head (< the queue size: vringh checked it); packed:
+ *	its buffer ID, the chain taken last
+ *
+ * Return: true; false after reporting a ring error (packed: the chain
+ * could not be recorded).
  */
-static inline void swdev_vq_inflight_take(struct swdev_vq *vq, u16 head)
+static inline bool swdev_vq_inflight_take(struct swdev *sw, struct swdev_vq *vq,
+					  u16 head)
 {
-	struct vdpa_inflight_desc *d = &vq->inflight->desc[head];
+	struct vdpa_inflight_desc *d;
 
+	if (vq->pinflight)
+		return swdev_vq_inflight_take_packed(sw, vq, head);
+	d = &vq->inflight->desc[head];
 	/* The counter first: an entry in flight always has its own. */
 	WRITE_ONCE(d->counter, vq->inflight_counter++);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	WRITE_ONCE(d->inflight, 1);
+	return true;
+}
+
+/* Undo swdev_vq_inflight_take() of the chain given back last (vringh_abandon()). */
+static inline void swdev_vq_inflight_untake(struct swdev_vq *vq, u16 head)
+{
+	if (vq->pinflight)
+		swdev_vq_inflight_untake_packed(vq, head);
+	else
+		WRITE_ONCE(vq->inflight->desc[head].inflight, 0);
+}
+
+/* Walk the chain a previous instance had in flight next in line again. */
+static inline int swdev_vq_getdesc_resubmit(struct swdev_vq *vq, struct vringh_iov *riov,
+					    struct vringh_iov *wiov, u16 *head)
+{
+	if (vq->pinflight)
+		return swdev_vq_getdesc_resubmit_packed(vq, riov, wiov, head);
+	*head = vq->resubmit[vq->resubmit_pos];
+	return vringh_getdesc_at(&vq->vring, *head, riov, wiov);
 }
 
 /**
@@ -739,12 +790,10 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 			more = true;
 			break;
 		}
-		if (resubmit) {
-			head = vq->resubmit[vq->resubmit_pos];
-			ret = vringh_getdesc_at(&vq->vring, head, riov, wiov);
-		} else {
+		if (resubmit)
+			ret = swdev_vq_getdesc_resubmit(vq, riov, wiov, &head);
+		else
 			ret = vringh_getdesc(&vq->vring, riov, wiov, &head);
-		}
 		if (ret == 0) {
 			if (swdev_vq_rearm(sw, vq))
 				continue;
@@ -757,10 +806,13 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 				swdev_vq_error(sw, vq, ret);
 			break;
 		}
-		if (resubmit)
+		if (resubmit) {
 			vq->resubmit_pos++;	/* in flight already */
-		else if (unlikely(vq->inflight))
-			swdev_vq_inflight_take(vq, head);
+		} else if (unlikely(vq->inflight) &&
+			   unlikely(!swdev_vq_inflight_take(sw, vq, head))) {
+			vringh_abandon(&vq->vring, 1);
+			break;
+		}
 		ret = fn(sw, vq, head, &len);
 		if (likely(ret == SWDEV_USED)) {
 			if (!swdev_vq_stage(sw, vq, head, len))
@@ -774,7 +826,7 @@ static __always_inline bool swdev_vq_service(struct swdev *sw,
 		} else {
 			vringh_abandon(&vq->vring, 1);
 			if (unlikely(vq->inflight))
-				WRITE_ONCE(vq->inflight->desc[head].inflight, 0);
+				swdev_vq_inflight_untake(vq, head);
 		}
 		if (ret == SWDEV_RETRY)
 			continue;
