@@ -8,12 +8,12 @@
  * into the guest's buffers at once, on the worker, as the RAM disk does:
  * no syscall, where an io_uring read of the same cached page costs about
  * 1 us of the kernel's own (filemap_read(), pinning the buffer), more
- * than the copy. Which pages are cached: one mincore() per 64 KiB chunk,
- * the first time a read touches it; a chunk found whole is "warm" from
- * then on. A read that touches a chunk not found whole goes through
- * io_uring as below, so a page the kernel must read from the disk never
- * stops the worker (a major fault would): the queue keeps going while it
- * is read. Warm is a hint: a page the kernel evicts later (memory
+ * than the copy. Which pages are cached: a read that touches a 64 KiB
+ * chunk not known "warm" asks mincore() about the chunk (about 1 us); a
+ * chunk found whole is warm from then on, and its reads ask nothing. A
+ * read that touches a chunk not found whole goes through io_uring as
+ * below, so a page the kernel must read from the disk never stops the
+ * worker (a major fault would): the queue keeps going while it is read. Warm is a hint: a page the kernel evicts later (memory
  * pressure) is read back by a fault on the worker, once. The cost of the
  * mapping: the image's cached pages it touched count in the process's RSS
  * (as shared file pages), and its page tables grow with them (8 bytes a
@@ -25,11 +25,17 @@
  * the next read. A page that vanishes under the copy (the file shrank
  * below the disk's size) raises SIGBUS: the copy ends instead
  * (swdev_copy_guarded()), the read fails and the device needs a reset.
- * io=uring reads everything through io_uring (the trade: a cold page costs
- * the worker nothing either way, a cached one costs the kernel's read).
- * Writes are io_uring's in both: a store into a shared mapping of a hole
- * allocates in a fault, which a full file system answers with SIGBUS,
- * where a write gets -ENOSPC and the request IOERR.
+ * Writes (io=map) to warm chunks are one pwrite on the worker, ended at
+ * once: a buffered io_uring write is handed to one of io_uring's worker
+ * threads (ext4 has no non-blocking buffered write), about 3x the CPU of
+ * the pwrite itself; a write into the page cache blocks only where the
+ * kernel throttles a writer of too many dirty pages. Not a store into
+ * the mapping: a store into a hole allocates in a fault, which a full
+ * file system answers with SIGBUS, where a write gets -ENOSPC and the
+ * request IOERR. Writes to other chunks are held for io_uring. io=uring
+ * sends every read and write through io_uring (the trade: a cold page
+ * costs the worker nothing either way, a cached one costs the kernel's
+ * read, and a write an io_uring worker's wake-up).
  *
  * Everything else becomes io_uring submissions whose buffers point
  * straight at the guest's (no bounce copy); the class holds their chains.
@@ -101,9 +107,9 @@
 /* Pages per chunk at most (mincore()'s vector): 4 KiB pages. */
 #define BLK_FILE_CHUNK_PAGES		(BLK_FILE_CHUNK / 4096)
 
-/* How reads reach the image (io=). */
+/* How reads and writes reach the image (io=). */
 enum blk_file_io {
-	BLK_FILE_IO_MAP,	/* from the mapping where the page cache has them */
+	BLK_FILE_IO_MAP,	/* cached: from the mapping, or a pwrite */
 	BLK_FILE_IO_URING,	/* every one through io_uring */
 };
 
@@ -369,12 +375,21 @@ static int blk_file_read(struct blk_dev *blk, struct blk_req *req)
 	return blk_file_hold(f, req, BLK_FILE_READ);
 }
 
+static u8 blk_file_rw_now(struct blk_file *f, struct blk_file_req *r);
+
 static int blk_file_write(struct blk_dev *blk, struct blk_req *req)
 {
 	struct blk_file *f = to_blk_file(blk);
+	struct blk_file_req *r = &f->reqs[req->tag];
+	u64 off = req->sector << BLK_SECTOR_SHIFT;
 
-	if (blk_file_take_iov(&f->reqs[req->tag], req->data, req->len))
+	if (blk_file_take_iov(r, req->data, req->len))
 		return -E2BIG;
+	if (f->map.base && req->len && blk_file_is_warm(&f->map, off, req->len)) {
+		r->req = *req;
+		r->op = BLK_FILE_WRITE;
+		return blk_file_rw_now(f, r) == VIRTIO_BLK_S_OK ? 0 : -EIO;
+	}
 	return blk_file_hold(f, req, BLK_FILE_WRITE);
 }
 
@@ -812,7 +827,7 @@ static const struct vdpa_attr blk_file_attrs[] = {
 	VDPA_ATTR_BOOL(struct blk_file_args, allow_empty, "allow_empty",
 		       "an empty file is a disk of 0 sectors (a placeholder)"),
 	VDPA_ATTR_CHOICE(struct blk_file_args, io, "io", "<map|uring>", blk_file_io_words,
-			 "reads: map (copied from a mapping of the image where the page cache holds them, else io_uring; default) or uring (all through io_uring)"),
+			 "map (default): a read the page cache holds is copied from a mapping of the image, a write to it is a pwrite, the rest goes through io_uring; uring: every read and write through io_uring"),
 };
 
 static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,

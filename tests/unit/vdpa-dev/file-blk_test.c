@@ -771,7 +771,7 @@ out:
 }
 
 /*
- * More requests at once than the device holds (BLK_QD, 64): the first 64
+ * With io=uring, more requests at once than the device holds (BLK_QD, 64): the first 64
  * go to io_uring, the rest wait in the ring and are taken, in the same
  * pass, as the first ones end. All 80 writes complete OK, each exactly
  * once, and each is in the file.
@@ -788,7 +788,8 @@ static void test_many_held(void)
 	u8 *bufs, *st;
 
 	report_prefix_push("many held");
-	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	/* Held writes: io_uring's (io=map writes cached blocks at once). */
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,io=uring", path);
 	ring_num = 256;
 	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
 		goto out;
@@ -895,7 +896,8 @@ static u8 dwz_one(struct vdrv *d, u32 type, u64 sector, u32 nsec)
 
 /*
  * io=map (the default) reads what the page cache holds from a mapping of
- * the image. What it reads must be what io_uring would: the file's bytes
+ * the image, and writes it with pwrite. What it reads must be what
+ * io_uring would: the file's bytes
  * after the device's own writes, after another process's pwrite(), after
  * a write-zeroes and a discard (FALLOCATE, which drops the cached pages
  * under the mapping), and after a read made the chunk known warm first.
@@ -954,6 +956,17 @@ static void test_map_coherent(const char *io)
 	/* A file system that cannot punch holes keeps the bytes (a hint). */
 	check_true(all_bytes(r, 4096, 0) || (!can_punch_holes(dir) && all_bytes(r, 4096, 0xc3)));
 	report_checks("discard of a 4 KiB block, read back (zeroes where holes are punched)");
+
+	/* Writes to a cold chunk (held for io_uring), then read back. */
+	check_true(fd >= 0 && !posix_fadvise(fd, 256 << 10, 64 << 10, POSIX_FADV_DONTNEED));
+	memset(w, 0xa5, 4096);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_OUT, (256 << 10) / 512, w, 4096, NULL, 0, NULL),
+		 VIRTIO_BLK_S_OK);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	check_true(disk_has(path, 256 << 10, w, 4096));
+	check_eq(read_at(&d, (256 << 10) / 512, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0xa5));
+	report_checks("a write to a cold chunk: in the file after a flush, and read back");
 
 	/* A read spanning two 64 KiB chunks, one cold. */
 	check_true(fd >= 0 && !posix_fadvise(fd, 128 << 10, 64 << 10, POSIX_FADV_DONTNEED));
