@@ -19,17 +19,27 @@
  *
  *   build/bench/vdpa_blk_bench [seconds] [file] [qd]
  *
- * Without a file only the RAM-disk simulator ("blk") runs; with one,
- * file-blk over that file (at least 32 MiB) runs too, and after it the
- * kernel's own floor for those reads: the same 4 KiB reads of the same
- * file, BLK_BURST (16) IORING_OP_READs per io_uring_enter from one thread
- * and nothing else (no ring, no device), at queue depth 32:
+ * Without a file only the RAM-disk simulator ("blk-sim") runs; with one,
+ * file-blk over that file (at least 32 MiB) runs too, twice: as it reads
+ * by default, from its mapping of the image where the page cache holds
+ * it ("file-blk", io=map), and with every read through io_uring
+ * ("file-uring", io=uring). After them, the kernel's own floor for
+ * io_uring's reads: the same 4 KiB reads of the same file, BLK_BURST (16)
+ * IORING_OP_READs per io_uring_enter from one thread and nothing else (no
+ * ring, no device), at queue depth 32:
  *
  *   vdpa_blk_bench: io_uring qd=32 op=read IOPS=N (N reads in S s, C ns/read)
  *
- * file-blk cannot beat it, since every one of its reads is one of these. With a queue depth
- * (1 or 32), only the reads at that depth run, after an untimed write of
- * every block they read, on both disks alike.
+ * file-uring cannot beat it, since every one of its reads is one of these;
+ * file-blk's cached reads are copies, as the simulator's. Last, one line
+ * per phase sets both file-blk figures against the simulator's anchor of
+ * the same run (and the floor, at QD32 reads):
+ *
+ *   vdpa_blk_bench: ratio qd=Q op=O event_idx=E file-blk/blk-sim=R
+ *	file-uring/blk-sim=R [file-blk/io_uring=R]
+ *
+ * With a queue depth (1 or 32), only the reads at that depth run, after
+ * an untimed write of every block they read, on every disk alike.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -128,7 +138,8 @@ static void post(struct vdrv *d, struct blk_req *r, struct blk_req **of_head,
  * @max_ios completed (0: no limit); a figure line unless @dev is NULL.
  */
 static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
-	       unsigned int qd, u32 type, bool event_idx, unsigned long long max_ios)
+	       unsigned int qd, u32 type, bool event_idx, unsigned long long max_ios,
+	       double *iops)
 {
 	u64 features = (1ULL << VIRTIO_F_VERSION_1) |
 		       (1ULL << VIRTIO_F_ACCESS_PLATFORM);
@@ -194,6 +205,8 @@ static int run(struct vdpa_device *vdpa, const char *dev, double seconds,
 		while (inflight && vdrv_get_used(&d, 0, &head, &len))
 			inflight--;
 	vdpa_get_vq_stats(vdpa, 0, &st);
+	if (iops)
+		*iops = (double)ios / (t1 - t0);
 	if (dev)
 		printf("vdpa_blk_bench: %-8s qd=%-2u op=%-5s event_idx=%-3s IOPS=%.0f  "
 		       "(%llu ios in %.2f s, %llu errors, %.4f kicks/io, %.4f irqs/io, "
@@ -215,12 +228,30 @@ err:
 	return -1;
 }
 
+/** struct phase - one of the guest's phases (guest/x86/bench-virtio-blk.c) */
+struct phase {
+	unsigned int qd;
+	u32 type;
+	bool event_idx;
+};
+
+static const struct phase phases[] = {
+	{ 1, VIRTIO_BLK_T_IN, true },
+	{ 1, VIRTIO_BLK_T_OUT, true },
+	{ QD_MAX, VIRTIO_BLK_T_IN, true },
+	{ QD_MAX, VIRTIO_BLK_T_OUT, true },
+	{ QD_MAX, VIRTIO_BLK_T_IN, false },
+};
+
+/* The disks, in the order they run: the anchor first. */
+enum { DISK_SIM, DISK_FILE, DISK_URING, NDISKS };
+
 /*
- * The guest's phases (guest/x86/bench-virtio-blk.c), in its order; with
- * @only_qd, the reads at that depth on a disk written first.
+ * The guest's phases, in its order, with their IOPS in @iops (0: did not
+ * run); with @only_qd, the reads at that depth on a disk written first.
  */
 static void run_all(const char *spec, const char *dev, double seconds,
-		    unsigned int only_qd)
+		    unsigned int only_qd, double iops[ARRAY_SIZE(phases)])
 {
 	struct vdpa_device *vdpa;
 
@@ -228,24 +259,33 @@ static void run_all(const char *spec, const char *dev, double seconds,
 		fprintf(stderr, "vdpa_blk_bench: cannot create '%s'\n", spec);
 		return;
 	}
-	if (only_qd) {
+	if (only_qd)
 		/*
 		 * Untimed: write every block of the region first, so the reads
-		 * find written sectors in memory on both disks (the RAM disk's
+		 * find written sectors in memory on every disk (the RAM disk's
 		 * pages, the file's page cache), not the RAM disk's untouched
 		 * zero pages or a file's holes.
 		 */
-		run(vdpa, NULL, 60.0, QD_MAX, VIRTIO_BLK_T_OUT, true, BLK_REGION);
-		run(vdpa, dev, seconds, only_qd, VIRTIO_BLK_T_IN, true, 0);
-		vdpa_mgmt_dev_del(vdpa);
-		return;
+		run(vdpa, NULL, 60.0, QD_MAX, VIRTIO_BLK_T_OUT, true, BLK_REGION, NULL);
+	for (unsigned int i = 0; i < ARRAY_SIZE(phases); i++) {
+		const struct phase *p = &phases[i];
+
+		if (only_qd && (p->qd != only_qd || p->type != VIRTIO_BLK_T_IN ||
+				!p->event_idx))
+			continue;
+		run(vdpa, dev, seconds, p->qd, p->type, p->event_idx, 0, &iops[i]);
 	}
-	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_IN, true, 0);
-	run(vdpa, dev, seconds, 1, VIRTIO_BLK_T_OUT, true, 0);
-	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_IN, true, 0);
-	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_OUT, true, 0);
-	run(vdpa, dev, seconds, QD_MAX, VIRTIO_BLK_T_IN, false, 0);
 	vdpa_mgmt_dev_del(vdpa);
+}
+
+/* @a / @b to two places, into @buf; "-" where either did not run. */
+static const char *ratio(char buf[16], double a, double b)
+{
+	if (a > 0 && b > 0)
+		snprintf(buf, 16, "%.2f", a / b);
+	else
+		snprintf(buf, 16, "-");
+	return buf;
 }
 
 /*
@@ -253,13 +293,13 @@ static void run_all(const char *spec, const char *dev, double seconds,
  * same blocks, in the same order) straight through io_uring, @qd in
  * flight, refilled a burst of 16 at a time, from this thread.
  */
-static void run_floor(const char *path, double seconds, unsigned int qd)
+static double run_floor(const char *path, double seconds, unsigned int qd)
 {
 	unsigned long long ios = 0;
 	struct io_uring_cqe *cqe;
 	struct io_uring ring;
+	double t0, t1, iops = 0;
 	u32 next_blk = 0;
-	double t0, t1;
 	u8 *bufs;
 	int fd;
 
@@ -292,21 +332,24 @@ static void run_floor(const char *path, double seconds, unsigned int qd)
 		ios += n;
 		t1 = now();
 	}
+	iops = (double)ios / (t1 - t0);
 	printf("vdpa_blk_bench: io_uring qd=%-2u op=read  IOPS=%.0f  (%llu reads in %.2f s, "
-	       "%.0f ns/read)\n", qd, (double)ios / (t1 - t0), ios, t1 - t0,
+	       "%.0f ns/read)\n", qd, iops, ios, t1 - t0,
 	       (t1 - t0) * 1e9 / (double)(ios ? ios : 1));
 	io_uring_queue_exit(&ring);
 out:
 	free(bufs);
 	if (fd >= 0)
 		close(fd);
+	return iops;
 }
 
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 0.5;
 	unsigned int only_qd = argc > 3 ? (unsigned int)atoi(argv[3]) : 0;
-	char spec[4200];
+	double iops[NDISKS][ARRAY_SIZE(phases)] = { { 0 } }, floor = 0;
+	char spec[4200], r1[16], r2[16], r3[16];
 
 	if (seconds <= 0 || argc > 4 || (argc > 3 && only_qd != 1 && only_qd != QD_MAX)) {
 		fprintf(stderr, "usage: vdpa_blk_bench [seconds] [file of >= 32 MiB] [1|32]\n");
@@ -316,12 +359,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vdpa_blk_bench: cannot register the device types\n");
 		return 1;
 	}
-	run_all("blk,capacity=64M", "blk-sim", seconds, only_qd);
-	if (argc > 2) {
-		snprintf(spec, sizeof(spec), "file-blk,path=%s", argv[2]);
-		run_all(spec, "file-blk", seconds, only_qd);
-		if (only_qd != 1)
-			run_floor(argv[2], seconds, QD_MAX);
+	run_all("blk,capacity=64M", "blk-sim", seconds, only_qd, iops[DISK_SIM]);
+	if (argc <= 2)
+		return 0;
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", argv[2]);
+	run_all(spec, "file-blk", seconds, only_qd, iops[DISK_FILE]);
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,io=uring", argv[2]);
+	run_all(spec, "file-uring", seconds, only_qd, iops[DISK_URING]);
+	if (only_qd != 1)
+		floor = run_floor(argv[2], seconds, QD_MAX);
+	for (unsigned int i = 0; i < ARRAY_SIZE(phases); i++) {
+		const struct phase *p = &phases[i];
+		bool floored = p->qd == QD_MAX && p->type == VIRTIO_BLK_T_IN && p->event_idx;
+
+		if (!iops[DISK_SIM][i])
+			continue;
+		printf("vdpa_blk_bench: ratio qd=%-2u op=%-5s event_idx=%-3s file-blk/blk-sim=%s "
+		       "file-uring/blk-sim=%s", p->qd,
+		       p->type == VIRTIO_BLK_T_IN ? "read" : "write", p->event_idx ? "on" : "off",
+		       ratio(r1, iops[DISK_FILE][i], iops[DISK_SIM][i]),
+		       ratio(r2, iops[DISK_URING][i], iops[DISK_SIM][i]));
+		if (floored)
+			printf(" file-blk/io_uring=%s", ratio(r3, iops[DISK_FILE][i], floor));
+		printf("\n");
 	}
 	return 0;
 }

@@ -8,8 +8,10 @@
 #         32 on 256-entry rings, EVENT_IDX on and off
 #         (guest/x86/bench-virtio-net.c | bench/vdpa_net_bench.c)
 #   blk   4 KiB reads and writes at QD1 and QD32 on the RAM-disk simulator
-#         and on file-blk over a temporary file (io_uring, page cache)
-#         (guest/x86/bench-virtio-blk.c | bench/vdpa_blk_bench.c)
+#         and on file-blk over a temporary file (page cache): as it reads by
+#         default (io=map: cached blocks copied from its mapping of the
+#         image) and with every read through io_uring (io=uring, split
+#         rings only) (guest/x86/bench-virtio-blk.c | bench/vdpa_blk_bench.c)
 #
 # Each phase runs BENCH_MS (500 ms, built into the guests) in kestrel and
 # SECS in-process. kestrel's figures are host-timed (bench sink START/STOP);
@@ -18,7 +20,10 @@
 # kestrel / in-process (1.00: the transport costs nothing). Figures only,
 # never pass/fail. The same kestrel workloads also run on packed virtqueues
 # (packed=on, --cmdline packed), against the split ones of the same
-# round: the second table. One round takes ~25 s; ROUNDS=N prints medians of N.
+# round: the second table. The third sets file-blk against the simulator
+# (its anchor) and bare io_uring (its old floor), each ratio taken within
+# a round, then the median. One round takes ~30 s; ROUNDS=N prints
+# medians of N.
 # On a busy machine (another build, fuzzers) single figures swing by 2x
 # and more: the load average is printed first for that reason.
 #
@@ -52,7 +57,8 @@ kestrel_figs() {
 			'BEGIN { printf "%.4f", (a + b) / (n ? n : 1) }')"
 		fig "$key" k_irq "$(awk -v a="$irqs" -v n="$frames" 'BEGIN { printf "%.4f", a / (n ? n : 1) }')"
 	done < <(host_phases "$tmp/net$sfx.err")
-	for dev in blk-sim file-blk; do
+	for dev in blk-sim file-blk file-uring; do
+		[[ -e $tmp/$dev$sfx.err ]] || continue
 		while read -r p ns irqs; do
 			line=$(grep "^BENCH-BLK phase=$p " "$tmp/$dev$sfx.out")
 			[[ -n $line && -n $ns ]] || continue
@@ -67,12 +73,13 @@ kestrel_figs() {
 
 
 one_round() {
-	local line key dev ev t r q
+	local line key dev ev t r q w side
 
 	# ---- kestrel ----------------------------------------------------------
 	run_guest net "$NET_GUEST" --net sim
 	run_guest blk-sim "$BLK_GUEST" --device vdpa,type=blk,capacity=64M
 	run_guest file-blk "$BLK_GUEST" --disk "$disk"
+	run_guest file-uring "$BLK_GUEST" --device "vdpa,type=file-blk,path=$disk,io=uring"
 	# The same on packed rings; "P" ends their keys.
 	run_guest netP "$NET_GUEST" --net sim,packed=on --cmdline packed
 	run_guest blk-simP "$BLK_GUEST" --device vdpa,type=blk,capacity=64M,packed=on --cmdline packed
@@ -95,6 +102,7 @@ one_round() {
 	while read -r line; do
 		[[ $line == vdpa_blk_bench:* ]] || continue
 		dev=$(awk '{ print $2 }' <<<"$line")
+		[[ $dev == ratio ]] && continue	# taken below, per round, for both sides
 		if [[ $dev == io_uring ]]; then	# file-blk's floor: bare io_uring reads
 			fig io_uring-floor i_rate "$(awk -v n="$(kv IOPS "$line")" 'BEGIN { printf "%.1f", n / 1000 }')"
 			continue
@@ -104,7 +112,19 @@ one_round() {
 		fig "$key" i_kick "$(sed -n 's/.* \([0-9.]*\) kicks\/io.*/\1/p' <<<"$line")"
 		fig "$key" i_irq "$(sed -n 's/.* \([0-9.]*\) irqs\/io.*/\1/p' <<<"$line")"
 	done < <("$BLK_BENCH" "$SECS" "$disk" 2>&1)
+
+	# ---- file-blk against its anchors, this round --------------------------
+	for w in qd1-read-on qd1-write-on qd32-read-on qd32-write-on qd32-read-off; do
+		for side in k i; do
+			fig "$w" ${side}_map_sim "$(ratio "$(last "file-blk-$w" ${side}_rate)" "$(last "blk-sim-$w" ${side}_rate)")"
+			fig "$w" ${side}_uring_sim "$(ratio "$(last "file-uring-$w" ${side}_rate)" "$(last "blk-sim-$w" ${side}_rate)")"
+		done
+	done
+	fig qd32-read-on i_map_floor "$(ratio "$(last file-blk-qd32-read-on i_rate)" "$(last io_uring-floor i_rate)")"
 }
+
+# last KEY FIELD: that figure of the latest round, or "-".
+last() { awk -v k="$1" -v f="$2" '$1 == k && $2 == f { x = $3 } END { print x == "" ? "-" : x }' "$tmp/figs"; }
 
 run_rounds
 echo "   (both figures should be ~0: the net loop needs its vCPU and the device worker on two idle CPUs)"
@@ -138,3 +158,18 @@ pline() {
 }
 table_rows pline
 echo "   p/s = packed / split through kestrel in the same run (the guest driver and vringh both change)"
+
+# ---- file-blk against the simulator and bare io_uring, same round ----------
+fmt3='   %-34s %9s %9s %9s | %9s %9s %9s\n'
+echo
+printf "$fmt3" "file-blk (median of $ROUNDS)" "k map" "k map/sim" "k uring/s" "i map" "i map/sim" "i uring/s"
+for w in qd1-read-on qd1-write-on qd32-read-on qd32-write-on qd32-read-off; do
+	IFS=- read -r qd op ev <<<"$w"
+	printf "$fmt3" "$(printf '4K %-5s %-4s evidx %-3s (kIOPS)' "$op" "${qd^^}" "$ev")" \
+		"$(v "file-blk-$w" k_rate)" "$(v "$w" k_map_sim)" "$(v "$w" k_uring_sim)" \
+		"$(v "file-blk-$w" i_rate)" "$(v "$w" i_map_sim)" "$(v "$w" i_uring_sim)"
+done
+echo "   map: file-blk as it reads by default (io=map); uring: every read through io_uring"
+echo "   (io=uring); /sim: against the RAM-disk simulator of the same round (the median"
+echo "   of the rounds' ratios); k through kestrel, i in-process. In-process QD32 reads"
+echo "   against bare io_uring's floor: file-blk $(v qd32-read-on i_map_floor)x"

@@ -341,6 +341,8 @@ static const struct rule file_blk_rules[] = {
 	ALLOW(io_uring_enter),
 	/* write-zeroes where the file system cannot zero a range */
 	ALLOW(pwrite64),
+	/* io=map: whether the page cache holds a chunk of the image */
+	ALLOW(mincore),
 	/* a lone read or write (src/vdpa/blk/file.c) */
 	ALLOW(pread64),
 	ALLOW(preadv),

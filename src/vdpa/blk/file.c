@@ -1,9 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The file backend of the blk class, type "file-blk": virtio-blk over a
- * regular file or a block device, through io_uring.
+ * regular file or a block device, through a mapping of it and io_uring.
  *
- * Reads, writes and flushes become io_uring submissions whose buffers point
+ * Reads (io=map, the default). The image is mapped shared and read-only,
+ * and a read whose pages the page cache holds is copied from the mapping
+ * into the guest's buffers at once, on the worker, as the RAM disk does:
+ * no syscall, where an io_uring read of the same cached page costs about
+ * 1 us of the kernel's own (filemap_read(), pinning the buffer), more
+ * than the copy. Which pages are cached: a read that touches a 64 KiB
+ * chunk not known "warm" asks mincore() about the chunk (about 1 us); a
+ * chunk found whole is warm from then on, and its reads ask nothing. A
+ * read that touches a chunk not found whole goes through io_uring as
+ * below, so a page the kernel must read from the disk never stops the
+ * worker (a major fault would): the queue keeps going while it is read. Warm is a hint: a page the kernel evicts later (memory
+ * pressure) is read back by a fault on the worker, once. The cost of the
+ * mapping: the image's cached pages it touched count in the process's RSS
+ * (as shared file pages), and its page tables grow with them (8 bytes a
+ * page). mincore() sees another's cached pages only in a file this
+ * process owns or may write (the kernel's rule): for a read-only image of
+ * someone else's, a chunk is warm only once mapped, so its reads stay
+ * io_uring's. The page cache is one: writes, FALLOCATE's holes and zeroes
+ * (which unmap what they drop) and other processes' writes are seen by
+ * the next read. A page that vanishes under the copy (the file shrank
+ * below the disk's size) raises SIGBUS: the copy ends instead
+ * (swdev_copy_guarded()), the read fails and the device needs a reset.
+ * Writes (io=map) to warm chunks are one pwrite on the worker, ended at
+ * once: a buffered io_uring write is handed to one of io_uring's worker
+ * threads (ext4 has no non-blocking buffered write), about 3x the CPU of
+ * the pwrite itself; a write into the page cache blocks only where the
+ * kernel throttles a writer of too many dirty pages. Not a store into
+ * the mapping: a store into a hole allocates in a fault, which a full
+ * file system answers with SIGBUS, where a write gets -ENOSPC and the
+ * request IOERR. Writes to other chunks are held for io_uring. io=uring
+ * sends every read and write through io_uring (the trade: a cold page
+ * costs the worker nothing either way, a cached one costs the kernel's
+ * read, and a write an io_uring worker's wake-up).
+ *
+ * Everything else becomes io_uring submissions whose buffers point
  * straight at the guest's (no bounce copy); the class holds their chains.
  * Every BLK_BURST requests the class takes, reap prepares their SQEs, in
  * the order they came, hands them to the kernel and ends, without
@@ -31,12 +65,13 @@
  * sectors, as the placeholders an orchestrator fills later), and is locked
  * (flock: shared if ro, else exclusive) so that two processes never write
  * one image. Attributes: path, ro, serial (default: the file's name, its
- * first 20 bytes), allow_empty, and the rate limit of blk.h (bw_*, ops_*).
+ * first 20 bytes), allow_empty, io (map or uring), and the rate limit of
+ * blk.h (bw_*, ops_*).
  *
  * vdpa_file_blk_replace() swaps the backing file of a running device (a
  * drive update through the API): under the device lock, where no request
- * is in flight, the new file takes the old one's place, the capacity
- * follows it, and the driver gets a config-change interrupt.
+ * is in flight, the new file (and its mapping) takes the old one's place,
+ * the capacity follows it, and the driver gets a config-change interrupt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +81,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +95,39 @@
 
 #include "../devices.h"
 #include "blk.h"
+
+/*
+ * The mapped read path's unit: a chunk of the image whose pages mincore()
+ * found all in the page cache is read from the mapping from then on.
+ * 64 KiB: the kernel's fault-around, which maps the neighbours of a
+ * faulted page up to that size at once.
+ */
+#define BLK_FILE_CHUNK_SHIFT		16
+#define BLK_FILE_CHUNK			(1ull << BLK_FILE_CHUNK_SHIFT)
+/* Pages per chunk at most (mincore()'s vector): 4 KiB pages. */
+#define BLK_FILE_CHUNK_PAGES		(BLK_FILE_CHUNK / 4096)
+
+/* How reads and writes reach the image (io=). */
+enum blk_file_io {
+	BLK_FILE_IO_MAP,	/* cached: from the mapping, or a pwrite */
+	BLK_FILE_IO_URING,	/* every one through io_uring */
+};
+
+/**
+ * struct blk_file_map - the image mapped for reads (io=map)
+ * @base: MAP_SHARED, PROT_READ, of the whole image; NULL: none
+ * @len: its length (the image's, rounded up to pages)
+ * @page: the page size
+ * @warm: bit i set: every page of chunk i was in the page cache when
+ *	last looked at (a hint: the kernel may evict one since; reading it
+ *	then faults it in on the worker)
+ */
+struct blk_file_map {
+	u8 *base;
+	size_t len;
+	size_t page;
+	unsigned long *warm;
+};
 
 /* Per-segment limit of discard / write-zeroes: 2 GiB. */
 #define BLK_FILE_DWZ_SECTORS_MAX	(1u << 22)
@@ -122,11 +191,15 @@ enum {
  * @queued: SQEs prepared whose completions were not reaped
  * @reqs: the requests held, by tag
  * @allow_empty: a 0-byte file is a disk (allow_empty=on)
+ * @io: BLK_FILE_IO_*
+ * @map: the image's mapping (io=map), replaced with @fd
  */
 struct blk_file {
 	struct blk_dev blk;
 	bool allow_empty;
+	u32 io;
 	int fd;
+	struct blk_file_map map;
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned int nunprep;
@@ -238,23 +311,86 @@ static int blk_file_hold(struct blk_file *f, const struct blk_req *req, u8 op)
 	return BLK_QUEUED;
 }
 
-static int blk_file_rw(struct blk_dev *blk, struct blk_req *req, bool write)
+/*
+ * Whether the page cache holds [@off, @off + @len) (@len > 0) of the
+ * mapped image, by its chunks' warm bits: a chunk not known warm yet is
+ * looked at with one mincore() and marked if every page of it is there.
+ * The first chunk found short ends the look (the read goes through
+ * io_uring, which brings the pages in without stopping the worker).
+ */
+static bool blk_file_is_warm(struct blk_file_map *m, u64 off, size_t len)
 {
-	struct blk_file *f = to_blk_file(blk);
+	const unsigned int per_long = 8 * sizeof(unsigned long);
+	u64 last = (off + len - 1) >> BLK_FILE_CHUNK_SHIFT;
 
-	if (blk_file_take_iov(&f->reqs[req->tag], req->data, req->len))
-		return -E2BIG;
-	return blk_file_hold(f, req, write ? BLK_FILE_WRITE : BLK_FILE_READ);
+	for (u64 c = off >> BLK_FILE_CHUNK_SHIFT; c <= last; c++) {
+		unsigned long bit = 1ul << (c % per_long);
+		unsigned char vec[BLK_FILE_CHUNK_PAGES];
+		size_t at = (size_t)c << BLK_FILE_CHUNK_SHIFT;
+		size_t n = MIN((size_t)BLK_FILE_CHUNK, m->len - at);
+
+		if (m->warm[c / per_long] & bit)
+			continue;
+		if (mincore(m->base + at, n, vec))
+			return false;
+		for (size_t i = 0; i < n / m->page; i++)
+			if (!(vec[i] & 1))
+				return false;
+		m->warm[c / per_long] |= bit;
+	}
+	return true;
+}
+
+/*
+ * A read the page cache holds: copied from the mapping into the guest's
+ * buffers on the worker, with no syscall. A page that vanished under the
+ * copy (the image shrank, or guest memory did) fails it, and the device
+ * needs a reset. Return: 0 or -EIO.
+ */
+static int blk_file_read_map(struct blk_file *f, const struct blk_file_req *r, u64 off)
+{
+	const u8 *src = f->map.base + off;
+
+	for (unsigned int i = 0; i < r->niov; i++) {
+		if (swdev_copy_guarded(r->iov[i].iov_base, src, r->iov[i].iov_len)) {
+			vdpa_device_error(&f->blk.sw.vdpa,
+					  "a page of the image vanished under a read (the file shrank?), or guest memory did");
+			return -EIO;
+		}
+		src += r->iov[i].iov_len;
+	}
+	return 0;
 }
 
 static int blk_file_read(struct blk_dev *blk, struct blk_req *req)
 {
-	return blk_file_rw(blk, req, false);
+	struct blk_file *f = to_blk_file(blk);
+	struct blk_file_req *r = &f->reqs[req->tag];
+	u64 off = req->sector << BLK_SECTOR_SHIFT;
+
+	if (blk_file_take_iov(r, req->data, req->len))
+		return -E2BIG;
+	if (f->map.base && req->len && blk_file_is_warm(&f->map, off, req->len))
+		return blk_file_read_map(f, r, off);
+	return blk_file_hold(f, req, BLK_FILE_READ);
 }
+
+static u8 blk_file_rw_now(struct blk_file *f, struct blk_file_req *r);
 
 static int blk_file_write(struct blk_dev *blk, struct blk_req *req)
 {
-	return blk_file_rw(blk, req, true);
+	struct blk_file *f = to_blk_file(blk);
+	struct blk_file_req *r = &f->reqs[req->tag];
+	u64 off = req->sector << BLK_SECTOR_SHIFT;
+
+	if (blk_file_take_iov(r, req->data, req->len))
+		return -E2BIG;
+	if (f->map.base && req->len && blk_file_is_warm(&f->map, off, req->len)) {
+		r->req = *req;
+		r->op = BLK_FILE_WRITE;
+		return blk_file_rw_now(f, r) == VIRTIO_BLK_S_OK ? 0 : -EIO;
+	}
+	return blk_file_hold(f, req, BLK_FILE_WRITE);
 }
 
 static int blk_file_flush(struct blk_dev *blk, struct blk_req *req)
@@ -522,11 +658,53 @@ submit:
 		blk_file_reap(blk, BLK_REAP_ALL);
 }
 
+/*
+ * Map image @fd of @size bytes for reads (io=map) into @m. Where it cannot
+ * be mapped (a 0-byte placeholder, a file system without mmap), @m stays
+ * empty and every read goes through io_uring. Return: 0 or -ENOMEM.
+ */
+static int blk_file_map_open(struct blk_file_map *m, int fd, u64 size)
+{
+	const unsigned int per_long = 8 * sizeof(unsigned long);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	u64 nchunks;
+	void *p;
+
+	*m = (struct blk_file_map){ 0 };
+	if (!size || size > SIZE_MAX - page || page < 4096 || page > BLK_FILE_CHUNK)
+		return 0;
+	nchunks = ALIGN_UP(size, BLK_FILE_CHUNK) >> BLK_FILE_CHUNK_SHIFT;
+	m->warm = xcalloc((size_t)ALIGN_UP(nchunks, per_long) / per_long, sizeof(*m->warm));
+	if (!m->warm)
+		return -ENOMEM;
+	p = mmap(NULL, (size_t)ALIGN_UP(size, page), PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		pr_info("file-blk: cannot map the image (%s): every read goes through io_uring",
+			strerror(errno));
+		free(m->warm);
+		m->warm = NULL;
+		return 0;
+	}
+	m->base = p;
+	m->len = (size_t)ALIGN_UP(size, page);
+	m->page = page;
+	return 0;
+}
+
+static void blk_file_map_close(struct blk_file_map *m)
+{
+	if (m->base)
+		munmap(m->base, m->len);
+	free(m->warm);
+	*m = (struct blk_file_map){ 0 };
+}
+
 static void blk_file_free(struct blk_dev *blk)
 {
 	struct blk_file *f = to_blk_file(blk);
 
 	blk_file_untrack(f);
+	blk_file_map_close(&f->map);
 	if (f->ring_ok)
 		io_uring_queue_exit(&f->ring);
 	if (f->fd >= 0)
@@ -633,6 +811,13 @@ struct blk_file_args {
 	char path[VDPA_PATH_MAX];
 	struct blk_args blk;	/* serial "": the file's name */
 	bool allow_empty;
+	u32 io;			/* BLK_FILE_IO_* */
+};
+
+static const char *const blk_file_io_words[] = {
+	[BLK_FILE_IO_MAP] = "map",
+	[BLK_FILE_IO_URING] = "uring",
+	NULL,
 };
 
 static const struct vdpa_attr blk_file_attrs[] = {
@@ -641,6 +826,8 @@ static const struct vdpa_attr blk_file_attrs[] = {
 	BLK_ATTRS(struct blk_file_args, blk),
 	VDPA_ATTR_BOOL(struct blk_file_args, allow_empty, "allow_empty",
 		       "an empty file is a disk of 0 sectors (a placeholder)"),
+	VDPA_ATTR_CHOICE(struct blk_file_args, io, "io", "<map|uring>", blk_file_io_words,
+			 "map (default): a read the page cache holds is copied from a mapping of the image, a write to it is a pwrite, the rest goes through io_uring; uring: every read and write through io_uring"),
 };
 
 static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
@@ -668,6 +855,12 @@ static int blk_file_dev_add(struct vdpa_mgmt_dev *mdev, const void *config,
 	if (ret)
 		goto err_destroy;
 	blk_file_track(f, f->fd);
+	f->io = args->io;
+	if (f->io == BLK_FILE_IO_MAP) {
+		ret = blk_file_map_open(&f->map, f->fd, f->blk.capacity);
+		if (ret)
+			goto err_destroy;
+	}
 	/* liburing's own allocation, fd and ring mappings: one point. */
 	ret = fault_inject_hit() ? -ENOMEM
 				 : io_uring_queue_init_params(BLK_FILE_SQ_ENTRIES, &f->ring,
@@ -723,6 +916,7 @@ struct vdpa_mgmt_dev blk_file_mgmt_dev = {
 
 int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)
 {
+	struct blk_file_map map = { 0 }, old_map;
 	struct blk_file *f;
 	struct swdev *sw;
 	u64 size;
@@ -735,14 +929,24 @@ int vdpa_file_blk_replace(struct vdpa_device *vdpa, const char *path)
 	ret = blk_file_open_fd(f, path, &fd, &size);
 	if (ret)
 		return ret;
-	/* Under the lock no request is in flight: none uses the old fd. */
+	if (f->io == BLK_FILE_IO_MAP) {
+		ret = blk_file_map_open(&map, fd, size);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+	}
+	/* Under the lock no request is in flight: none uses the old fd or map. */
 	swdev_lock(sw);
 	old = f->fd;
+	old_map = f->map;
 	f->fd = fd;
+	f->map = map;
 	f->blk.capacity = size;
 	sw->generation++;
 	pthread_mutex_unlock(&sw->lock);
 	blk_file_track(f, fd);
+	blk_file_map_close(&old_map);
 	close(old);
 	pr_info("%s: backing file now %s (%llu sectors)", vdpa->name, path,
 		(unsigned long long)(size >> BLK_SECTOR_SHIFT));

@@ -368,6 +368,28 @@ static bool swdev_work_guarded(struct swdev *sw, struct swdev_worker *w)
 	return more;
 }
 
+int swdev_copy_guarded(void *dst, const void *src, size_t n)
+{
+	/* The pass's own point, back in place whichever way this ends. */
+	sigjmp_buf *outer = swdev_recovery;
+	sigjmp_buf env;
+
+	if (sigsetjmp(env, 0)) {
+		swdev_recovery = outer;
+		return -EFAULT;
+	}
+	/*
+	 * The barriers keep the stores around the copy: memcpy() reads no
+	 * thread variable, so without them the compiler drops the first.
+	 */
+	swdev_recovery = &env;
+	barrier();
+	memcpy(dst, src, n);
+	barrier();
+	swdev_recovery = outer;
+	return 0;
+}
+
 /* Drain the worker's eventfds (kicks, control). Its lock held. */
 static void swdev_worker_events(struct swdev *sw, struct swdev_worker *w,
 				  struct epoll_event *evs, int n)

@@ -452,6 +452,23 @@ static inline int swdev_vq_epfd(const struct swdev *sw,
 	return sw->workers[vq->worker].epfd;
 }
 
+/**
+ * swdev_copy_guarded() - memcpy() that a vanished page does not end
+ * @dst: destination
+ * @src: source
+ * @n: bytes
+ *
+ * For a work function copying between guest memory and a mapping of a
+ * file that may shrink under it (file-blk's image): a page past the
+ * file's new end raises SIGBUS, which here ends the copy instead of the
+ * process or the pass (the caller still ends what it holds). Only on a
+ * worker, inside a pass; costs a sigsetjmp() without the signal mask.
+ *
+ * Return: 0, or -EFAULT: a page of @src or @dst vanished (the copy is
+ * partial).
+ */
+int swdev_copy_guarded(void *dst, const void *src, size_t n);
+
 /** swdev_now_ns() - CLOCK_MONOTONIC now, in ns; Return: the time */
 u64 swdev_now_ns(void);
 

@@ -771,7 +771,7 @@ out:
 }
 
 /*
- * More requests at once than the device holds (BLK_QD, 64): the first 64
+ * With io=uring, more requests at once than the device holds (BLK_QD, 64): the first 64
  * go to io_uring, the rest wait in the ring and are taken, in the same
  * pass, as the first ones end. All 80 writes complete OK, each exactly
  * once, and each is in the file.
@@ -788,7 +788,8 @@ static void test_many_held(void)
 	u8 *bufs, *st;
 
 	report_prefix_push("many held");
-	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	/* Held writes: io_uring's (io=map writes cached blocks at once). */
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,io=uring", path);
 	ring_num = 256;
 	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
 		goto out;
@@ -816,7 +817,7 @@ out:
  * starts every BLK_BURST (16) it takes and publishes, with an interrupt,
  * those already done, while it goes on taking the rest; a driver waiting
  * for interrupts refills behind it instead of waiting for the whole round.
- * 48 reads from the page cache (the image was just written): one
+ * With io=uring, 48 reads from the page cache (the image was just written): one
  * interrupt a burst, so more than one (without EVENT_IDX, which would
  * leave interrupts to the driver's used_event), and every read has the
  * image's bytes.
@@ -833,7 +834,8 @@ static void test_read_bursts(void)
 	u8 *bufs, *st;
 
 	report_prefix_push("read bursts");
-	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	/* Held reads: io_uring's (io=map serves these at once, as the RAM disk). */
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,io=uring", path);
 	ring_num = 256;
 	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
 		goto out;
@@ -873,6 +875,205 @@ out:
 	report_prefix_pop();
 }
 
+
+/* Read @len bytes at @sector through the device; Return: its status. */
+static u8 read_at(struct vdrv *d, u64 sector, u8 *buf, u32 len)
+{
+	memset(buf, 0xee, len);
+	return blk_req(d, VIRTIO_BLK_T_IN, sector, NULL, 0, buf, len, NULL);
+}
+
+/* One DISCARD or WRITE_ZEROES segment; Return: its status. */
+static u8 dwz_one(struct vdrv *d, u32 type, u64 sector, u32 nsec)
+{
+	struct virtio_blk_discard_write_zeroes *seg = vdrv_alloc(d, sizeof(*seg), 16);
+
+	seg->sector = cpu_to_le64(sector);
+	seg->num_sectors = cpu_to_le32(nsec);
+	seg->flags = 0;
+	return blk_req(d, type, 0, seg, sizeof(*seg), NULL, 0, NULL);
+}
+
+/*
+ * io=map (the default) reads what the page cache holds from a mapping of
+ * the image, and writes it with pwrite. What it reads must be what
+ * io_uring would: the file's bytes
+ * after the device's own writes, after another process's pwrite(), after
+ * a write-zeroes and a discard (FALLOCATE, which drops the cached pages
+ * under the mapping), and after a read made the chunk known warm first.
+ * Reads of a cold image (evicted with POSIX_FADV_DONTNEED) still return
+ * its bytes, through io_uring.
+ */
+static void test_map_coherent(const char *io)
+{
+	char *path = make_image("map.img", DISK_SIZE, 0x5a), spec[512];
+	struct vdpa_device *vdpa;
+	u8 *w, *r, other[4096];
+	struct vdrv d;
+	int fd;
+
+	report_prefix_push(*io ? "map coherent, io=uring" : "map coherent");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s%s", path, io);
+	if (!report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created"))
+		goto out;
+	if (!report_eq(blk_up(&d, vdpa), 0, "bring-up"))
+		goto out_del;
+	w = vdrv_alloc(&d, 4096, 64);
+	r = vdrv_alloc(&d, 4096, 64);
+
+	/* Cold: the image's pages dropped from the page cache first. */
+	fd = open(path, O_RDWR);
+	check_true(fd >= 0 && !fdatasync(fd) && !posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0x5a));
+	report_checks("a read of the cold image has its bytes");
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0x5a));
+	report_checks("read again (now cached) the same");
+
+	memset(w, 0xc3, 4096);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 64, w, 4096, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0xc3));
+	report_checks("the device's write, read back");
+
+	memset(other, 0x3c, sizeof(other));
+	check_true(fd >= 0 && pwrite(fd, other, sizeof(other), 64 * 512) == sizeof(other));
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0x3c));
+	report_checks("another process's pwrite(), read back");
+
+	check_eq(dwz_one(&d, VIRTIO_BLK_T_WRITE_ZEROES, 66, 4), VIRTIO_BLK_S_OK);
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 1024, 0x3c) && all_bytes(r + 1024, 2048, 0) &&
+		   all_bytes(r + 3072, 1024, 0x3c));
+	report_checks("write-zeroes of the middle 2 KiB, read back");
+
+	check_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 64, w, 4096, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	check_eq(dwz_one(&d, VIRTIO_BLK_T_DISCARD, 64, 8), VIRTIO_BLK_S_OK);
+	check_eq(read_at(&d, 64, r, 4096), VIRTIO_BLK_S_OK);
+	/* A file system that cannot punch holes keeps the bytes (a hint). */
+	check_true(all_bytes(r, 4096, 0) || (!can_punch_holes(dir) && all_bytes(r, 4096, 0xc3)));
+	report_checks("discard of a 4 KiB block, read back (zeroes where holes are punched)");
+
+	/* Writes to a cold chunk (held for io_uring), then read back. */
+	check_true(fd >= 0 && !posix_fadvise(fd, 256 << 10, 64 << 10, POSIX_FADV_DONTNEED));
+	memset(w, 0xa5, 4096);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_OUT, (256 << 10) / 512, w, 4096, NULL, 0, NULL),
+		 VIRTIO_BLK_S_OK);
+	check_eq(blk_req(&d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	check_true(disk_has(path, 256 << 10, w, 4096));
+	check_eq(read_at(&d, (256 << 10) / 512, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0xa5));
+	report_checks("a write to a cold chunk: in the file after a flush, and read back");
+
+	/* A read spanning two 64 KiB chunks, one cold. */
+	check_true(fd >= 0 && !posix_fadvise(fd, 128 << 10, 64 << 10, POSIX_FADV_DONTNEED));
+	check_eq(read_at(&d, (128 << 10) / 512 - 4, r, 4096), VIRTIO_BLK_S_OK);
+	check_true(all_bytes(r, 4096, 0x5a));
+	report_checks("a read across a warm and a cold chunk");
+	report(!vdpa_needs_reset(vdpa), "the device is fine");
+	if (fd >= 0)
+		close(fd);
+	blk_down(&d);
+out_del:
+	vdpa_mgmt_dev_del(vdpa);
+out:
+	free(path);
+	report_prefix_pop();
+}
+
+/*
+ * Hostile images under io=map. One truncated under the mapping: a read
+ * of a block past the new end (known warm, so copied from the mapping)
+ * faults with SIGBUS; the device must fail it, need a reset and keep the
+ * process alive, and after the reset read what is left. One of 9 sectors
+ * (not a multiple of the page size): the last sector reads its bytes. A
+ * read-only image, opened and mapped read-only: reads work, writes are
+ * refused, and a change made by another process is read back.
+ */
+static void test_map_hostile(void)
+{
+	char *path = make_image("shrink.img", DISK_SIZE, 0x77), spec[512];
+	char *odd = make_image("odd9.img", 9 * 512, 0x99);
+	char *ro = make_image("mapro.img", 64 << 10, 0x44);
+	struct vdpa_device *vdpa;
+	struct vdrv d;
+	u8 *r;
+
+	report_prefix_push("map hostile");
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", path);
+	if (report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created on a 1 MiB image")) {
+		if (report_eq(blk_up(&d, vdpa), 0, "bring-up")) {
+			r = vdrv_alloc(&d, 4096, 64);
+			check_eq(read_at(&d, 1024, r, 4096), VIRTIO_BLK_S_OK);
+			check_true(all_bytes(r, 4096, 0x77));
+			report_checks("block at 512 KiB reads");
+			report(!truncate(path, 256 << 10), "image truncated to 256 KiB under the device");
+			report_eq(read_at(&d, 1024, r, 4096), VIRTIO_BLK_S_IOERR,
+				  "the block past the new end: IOERR");
+			report(vdrv_wait_status(&d, VIRTIO_CONFIG_S_NEEDS_RESET, 5000),
+			       "and the device needs a reset (the process lives)");
+			blk_down(&d);
+		}
+		if (report_eq(blk_up(&d, vdpa), 0, "bring-up after the reset")) {
+			r = vdrv_alloc(&d, 4096, 64);
+			check_eq(read_at(&d, 8, r, 4096), VIRTIO_BLK_S_OK);
+			check_true(all_bytes(r, 4096, 0x77));
+			check_false(vdpa_needs_reset(vdpa));
+			report_checks("a block inside what is left reads");
+			blk_down(&d);
+		}
+		vdpa_mgmt_dev_del(vdpa);
+	}
+
+	snprintf(spec, sizeof(spec), "file-blk,path=%s", odd);
+	if (report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created on a 4608-byte image")) {
+		if (report_eq(blk_up(&d, vdpa), 0, "bring-up")) {
+			r = vdrv_alloc(&d, 4096, 64);
+			check_eq(read_at(&d, 8, r, 512), VIRTIO_BLK_S_OK);
+			check_true(all_bytes(r, 512, 0x99));
+			check_eq(read_at(&d, 6, r, 1536), VIRTIO_BLK_S_OK);
+			check_true(all_bytes(r, 1536, 0x99));
+			report_checks("the last sectors, in the image's last page, read");
+			report_eq(read_at(&d, 9, r, 512), VIRTIO_BLK_S_IOERR, "the one past: IOERR");
+			report(!vdpa_needs_reset(vdpa), "the device is fine");
+			blk_down(&d);
+		}
+		vdpa_mgmt_dev_del(vdpa);
+	}
+
+	snprintf(spec, sizeof(spec), "file-blk,path=%s,ro=on", ro);
+	if (report_eq(vdpa_mgmt_dev_add(spec, &vdpa), 0, "created on a read-only image")) {
+		if (report_eq(blk_up(&d, vdpa), 0, "bring-up")) {
+			u8 other[512];
+			int fd = open(ro, O_WRONLY);
+
+			r = vdrv_alloc(&d, 4096, 64);
+			check_eq(read_at(&d, 0, r, 4096), VIRTIO_BLK_S_OK);
+			check_true(all_bytes(r, 4096, 0x44));
+			memset(other, 0x45, sizeof(other));
+			check_true(fd >= 0 && pwrite(fd, other, sizeof(other), 512) == sizeof(other));
+			check_eq(read_at(&d, 0, r, 4096), VIRTIO_BLK_S_OK);
+			check_true(all_bytes(r, 512, 0x44) && all_bytes(r + 512, 512, 0x45));
+			check_eq(blk_req(&d, VIRTIO_BLK_T_OUT, 0, r, 512, NULL, 0, NULL),
+				 VIRTIO_BLK_S_IOERR);
+			report_checks("reads, sees another process's write, refuses its own");
+			if (fd >= 0)
+				close(fd);
+			blk_down(&d);
+		}
+		vdpa_mgmt_dev_del(vdpa);
+	}
+	report_err(vdpa_mgmt_dev_add("file-blk,path=/dev/null,io=mmap", &vdpa), -EINVAL,
+		   "io=mmap: refused (map or uring)");
+	free(path);
+	free(odd);
+	free(ro);
+	report_prefix_pop();
+}
+
 int main(void)
 {
 	int ret;
@@ -904,6 +1105,9 @@ int main(void)
 	test_refused();
 	test_odd_path();
 	test_replace();
+	test_map_coherent("");
+	test_map_coherent(",io=uring");
+	test_map_hostile();
 	ret = report_summary();
 	if (fork() == 0)
 		execlp("rm", "rm", "-rf", dir, (char *)NULL);
