@@ -633,31 +633,52 @@ static void dev_down(struct vdrv *d)
 	vdrv_fini(d);
 }
 
-static void test_records(struct vdpa_device *vdpa, struct vdpa_inflight_split *reg,
-			 size_t rsize)
+/*
+ * Bring the blk simulator up with REG as queue 0's region; reports
+ * "WHAT: bring-up with a region". False (the device down) if it failed.
+ */
+static bool region_up(struct vdrv *d, struct vdpa_device *vdpa, void *reg, size_t rsize,
+		      const char *what)
 {
-	struct vdrv d;
+	memset(reg, 0, rsize);
+	if (!check_eq(dev_up(d, vdpa), 0) ||
+	    !check_eq(vdpa_set_vq_inflight(vdpa, 0, reg, rsize), 0) ||
+	    !check_eq(vdpa_set_vq_ready(vdpa, 0, true), 0) || !check_eq(vdrv_driver_ok(d), 0)) {
+		report_checks("%s: bring-up with a region", what);
+		dev_down(d);
+		return false;
+	}
+	report_checks("%s: bring-up with a region", what);
+	return true;
+}
+
+/* Ten writes, one at a time; reports "WHAT: 10 writes served". The last head. */
+static u16 serve_ten_writes(struct vdrv *d, const char *what)
+{
 	u16 head = 0, last = 0;
 	u32 len;
 	u8 *st;
 
-	memset(reg, 0, rsize);
-	if (!check_eq(dev_up(&d, vdpa), 0) ||
-	    !check_eq(vdpa_set_vq_inflight(vdpa, 0, reg, rsize), 0) ||
-	    !check_eq(vdpa_set_vq_ready(vdpa, 0, true), 0) || !check_eq(vdrv_driver_ok(&d), 0)) {
-		report_checks("device: bring-up with a region");
-		dev_down(&d);
-		return;
-	}
-	report_checks("device: bring-up with a region");
 	for (int i = 0; i < 10; i++) {
-		last = (u16)add_write(&d, (u64)i, (u8)i, &st);
-		vdrv_publish(&d, 0);
-		vdrv_kick(&d, 0);
-		if (!check_true(vdrv_wait_used(&d, 0, &head, &len, 2000)) || !check_eq(*st, 0))
+		last = (u16)add_write(d, (u64)i, (u8)i, &st);
+		vdrv_publish(d, 0);
+		vdrv_kick(d, 0);
+		if (!check_true(vdrv_wait_used(d, 0, &head, &len, 2000)) || !check_eq(*st, 0))
 			break;
 	}
-	report_checks("device: 10 writes served");
+	report_checks("%s: 10 writes served", what);
+	return last;
+}
+
+static void test_records(struct vdpa_device *vdpa, struct vdpa_inflight_split *reg,
+			 size_t rsize)
+{
+	struct vdrv d;
+	u16 last;
+
+	if (!region_up(&d, vdpa, reg, rsize, "device"))
+		return;
+	last = serve_ten_writes(&d, "device");
 	check_eq(reg->version, VDPA_INFLIGHT_VERSION);
 	check_eq(reg->desc_num, DNUM);
 	check_eq(reg->used_idx, 10);
@@ -675,17 +696,52 @@ static void test_records(struct vdpa_device *vdpa, struct vdpa_inflight_split *r
  * bookkeeping (used_idx 0, b still in flight). The new one must serve c
  * then a (counter order), never b again, then d from avail entry 3.
  */
+/*
+ * Start queue 0 again at STATE with region REG, as QEMU does after the
+ * server died holding a, b, c (H[0..2]; b served and published) with d
+ * (H[3]) added since; reports STARTED. Then the ring must give back b
+ * first (published by the dead instance), c and a resubmitted in the
+ * order they were taken, and d, every request OK and three of them
+ * served by this instance; reports ORDER.
+ */
+static void restart_and_serve(struct vdrv *d, struct vdpa_device *vdpa,
+			      const struct vdpa_vq_state *state, void *reg, size_t rsize,
+			      const int h[4], u8 *const st[4], const char *started,
+			      const char *order)
+{
+	struct vdpa_vq_stats stats = { 0 };
+	u16 got[4] = { 0 }, head;
+	u32 len, n = 0;
+
+	if (check_eq(vdpa_set_vq_state(vdpa, 0, state), 0) &&
+	    check_eq(vdpa_set_vq_inflight(vdpa, 0, reg, rsize), 0) &&
+	    check_eq(vdpa_set_vq_ready(vdpa, 0, true), 0))
+		check_eq(vdrv_driver_ok(d), 0);
+	report_checks("%s", started);
+	vdrv_kick(d, 0);
+	while (n < 4 && vdrv_wait_used(d, 0, &head, &len, 2000))
+		got[n++] = head;
+	vdpa_get_vq_stats(vdpa, 0, &stats);
+	if (check_eq(n, 4)) {
+		check_eq(got[0], h[1]);	/* the dead instance's */
+		check_eq(got[1], h[2]);
+		check_eq(got[2], h[0]);
+		check_eq(got[3], h[3]);
+	}
+	check_eq(stats.packets, 3);
+	for (int i = 0; i < 4; i++)
+		check_eq(*st[i], VIRTIO_BLK_S_OK);
+	report_checks("%s", order);
+}
+
 static void test_restart(struct vdpa_device *vdpa, struct vdpa_inflight_split *reg,
 			 size_t rsize)
 {
-	struct vdpa_vq_stats stats = { 0 };
 	struct vdpa_vq_state state = { .split.avail_index = 1 };
 	struct vdrv d;
 	struct vdrv_vq *vq = &d.vqs[0];
 	int h[4];
 	u8 *st[4];
-	u16 got[4] = { 0 }, head;
-	u32 len, n = 0;
 
 	if (!report_eq(dev_up(&d, vdpa), 0, "restart: bring-up"))
 		return;
@@ -715,25 +771,8 @@ static void test_restart(struct vdpa_device *vdpa, struct vdpa_inflight_split *r
 	reg->desc[h[0]].counter = 3;
 
 	/* As QEMU restarts a ring after a crash: at the used index. */
-	if (check_eq(vdpa_set_vq_state(vdpa, 0, &state), 0) &&
-	    check_eq(vdpa_set_vq_inflight(vdpa, 0, reg, rsize), 0) &&
-	    check_eq(vdpa_set_vq_ready(vdpa, 0, true), 0))
-		check_eq(vdrv_driver_ok(&d), 0);
-	report_checks("restart: ring started with the region");
-	vdrv_kick(&d, 0);
-	while (n < 4 && vdrv_wait_used(&d, 0, &head, &len, 2000))
-		got[n++] = head;
-	vdpa_get_vq_stats(vdpa, 0, &stats);
-	if (check_eq(n, 4)) {
-		check_eq(got[0], h[1]);	/* the dead instance's */
-		check_eq(got[1], h[2]);
-		check_eq(got[2], h[0]);
-		check_eq(got[3], h[3]);
-	}
-	check_eq(stats.packets, 3);
-	for (int i = 0; i < 4; i++)
-		check_eq(*st[i], VIRTIO_BLK_S_OK);
-	report_checks("restart: c and a resubmitted in the order taken, b not again, then d");
+	restart_and_serve(&d, vdpa, &state, reg, rsize, h, st, "restart: ring started with the region",
+			  "restart: c and a resubmitted in the order taken, b not again, then d");
 	check_eq(reg->used_idx, 4);
 	for (u32 i = 0; i < DNUM; i++)
 		check_eq(reg->desc[i].inflight, 0);
@@ -746,27 +785,11 @@ static void test_records_packed(struct vdpa_device *vdpa, struct vdpa_inflight_p
 				size_t rsize)
 {
 	struct vdrv d;
-	u16 head = 0, last = 0, fh;
-	u32 len;
-	u8 *st;
+	u16 last, fh;
 
-	memset(reg, 0, rsize);
-	if (!check_eq(dev_up(&d, vdpa), 0) ||
-	    !check_eq(vdpa_set_vq_inflight(vdpa, 0, reg, rsize), 0) ||
-	    !check_eq(vdpa_set_vq_ready(vdpa, 0, true), 0) || !check_eq(vdrv_driver_ok(&d), 0)) {
-		report_checks("packed device: bring-up with a region");
-		dev_down(&d);
+	if (!region_up(&d, vdpa, reg, rsize, "packed device"))
 		return;
-	}
-	report_checks("packed device: bring-up with a region");
-	for (int i = 0; i < 10; i++) {
-		last = (u16)add_write(&d, (u64)i, (u8)i, &st);
-		vdrv_publish(&d, 0);
-		vdrv_kick(&d, 0);
-		if (!check_true(vdrv_wait_used(&d, 0, &head, &len, 2000)) || !check_eq(*st, 0))
-			break;
-	}
-	report_checks("packed device: 10 writes served");
+	last = serve_ten_writes(&d, "packed device");
 	fh = reg->free_head;
 	check_eq(reg->version, VDPA_INFLIGHT_VERSION);
 	check_eq(reg->desc_num, DNUM);
@@ -798,7 +821,6 @@ static void test_records_packed(struct vdpa_device *vdpa, struct vdpa_inflight_p
 static void test_restart_packed(struct vdpa_device *vdpa, struct vdpa_inflight_packed *reg,
 				size_t rsize)
 {
-	struct vdpa_vq_stats stats = { 0 };
 	struct vdpa_vq_state state = {
 		.packed = { .last_avail_counter = 1, .last_used_counter = 1 },
 	};
@@ -807,8 +829,6 @@ static void test_restart_packed(struct vdpa_device *vdpa, struct vdpa_inflight_p
 	struct vringh_packed_desc *ring;
 	int h[4];
 	u8 *st[4];
-	u16 got[4] = { 0 }, head;
-	u32 len, n = 0;
 
 	if (!report_eq(dev_up(&d, vdpa), 0, "packed restart: bring-up"))
 		return;
@@ -849,25 +869,8 @@ static void test_restart_packed(struct vdpa_device *vdpa, struct vdpa_inflight_p
 			 __ATOMIC_RELEASE);
 
 	/* As QEMU restarts a packed ring after a crash: where it first started. */
-	if (check_eq(vdpa_set_vq_state(vdpa, 0, &state), 0) &&
-	    check_eq(vdpa_set_vq_inflight(vdpa, 0, reg, rsize), 0) &&
-	    check_eq(vdpa_set_vq_ready(vdpa, 0, true), 0))
-		check_eq(vdrv_driver_ok(&d), 0);
-	report_checks("packed restart: ring started with the region");
-	vdrv_kick(&d, 0);
-	while (n < 4 && vdrv_wait_used(&d, 0, &head, &len, 2000))
-		got[n++] = head;
-	vdpa_get_vq_stats(vdpa, 0, &stats);
-	if (check_eq(n, 4)) {
-		check_eq(got[0], h[1]);	/* the dead instance's */
-		check_eq(got[1], h[2]);
-		check_eq(got[2], h[0]);
-		check_eq(got[3], h[3]);
-	}
-	check_eq(stats.packets, 3);
-	for (int i = 0; i < 4; i++)
-		check_eq(*st[i], VIRTIO_BLK_S_OK);
-	report_checks("packed restart: c (from its copy) and a resubmitted in the order taken, b not again, then d");
+	restart_and_serve(&d, vdpa, &state, reg, rsize, h, st, "packed restart: ring started with the region",
+			  "packed restart: c (from its copy) and a resubmitted in the order taken, b not again, then d");
 	check_eq(reg->used_idx, 12);
 	check_eq(reg->old_used_idx, 12);
 	check_eq(reg->free_head, reg->old_free_head);
